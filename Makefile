@@ -1,0 +1,35 @@
+# The one entry point. `make demo` runs the system locally; `make test` runs every test with its gates.
+# Each target installs what it needs (system packages, the Python venv) and is quiet when nothing is missing.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+ROOT  := $(CURDIR)
+BUILD := $(ROOT)/build
+VENV  := $(ROOT)/.venv
+PY    := $(VENV)/bin/python
+NPROC := $(shell nproc)
+SYSDEPS := $(ROOT)/scripts/install-system-deps.sh
+
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CHECKPOINT_DISABLE := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+# Fragments add their checks to TEST_TARGETS (in the order they should run) and their own targets.
+TEST_TARGETS :=
+include mk/python.mk
+include mk/cpp.mk
+include mk/package.mk
+include mk/local.mk
+
+.PHONY: help test clean
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+test: $(TEST_TARGETS) ## every test of the project, with the coverage gates (what CI runs)
+	@echo "make test: all checks passed"
+
+clean: ## remove build outputs, synthesized stacks and the venv
+	rm -rf $(BUILD) cdktf.out lambda_function.zip .pytest_cache .ruff_cache .coverage* coverage.xml
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+# The local system (emulator, Runtime API, event source, feed) and `make demo`.

@@ -1,0 +1,1 @@
+# lambda_function.zip: filled in by the packaging issue.
