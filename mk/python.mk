@@ -1,11 +1,13 @@
 # Python side: the venv, lint, synthesis, checkov and the pytest suites (unit + integration, coverage gate).
 VENV_STAMP := $(VENV)/.installed
+# This machine's pip config names local indexes that may be absent; their warnings are noise.
+PIP_QUIET := { grep -v '^WARNING: Location' || true; }
 TF_RC := $(BUILD)/terraform.rc
 
 $(VENV_STAMP): requirements.txt
 	@$(SYSDEPS) nodejs zip unzip
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
-	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt 2>&1 | $(PIP_QUIET)
 	@touch $@
 
 .PHONY: venv
@@ -15,3 +17,9 @@ venv: $(VENV_STAMP) ## the Python virtual environment from the pinned requiremen
 $(TF_RC):
 	@mkdir -p $(BUILD)
 	@$(ROOT)/scripts/terraform-rc.sh > $@
+
+CHECKOV_VENV := $(BUILD)/checkov-venv
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@[ -x $(CHECKOV_VENV)/bin/python ] || python3 -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-checkov.txt 2>&1 | $(PIP_QUIET)
+	@touch $@
