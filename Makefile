@@ -16,10 +16,19 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
+# Shared by the fragments (defined here so that every fragment can use them in prerequisites).
+VENV_STAMP := $(VENV)/.installed
+TF_RC      := $(BUILD)/terraform.rc
+LAMBDA_DIR := $(ROOT)/lib/lambda
+DEPS_DIR   := $(BUILD)/deps
+DEPS_STAMP := $(DEPS_DIR)/.fetched
+ZIP        := $(ROOT)/lambda_function.zip
+
 # Fragments add their checks to TEST_TARGETS (in the order they should run) and their own targets.
 TEST_TARGETS :=
 include mk/python.mk
 include mk/cpp.mk
+-include mk/aws.mk mk/runtime.mk
 include mk/package.mk
 include mk/local.mk
 

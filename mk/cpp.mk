@@ -1,8 +1,5 @@
 # C++ function (lib/lambda): build, unit tests with the line-coverage gate, sanitizer run, benchmarks, fuzzing.
-LAMBDA_DIR := $(ROOT)/lib/lambda
-DEPS_DIR   := $(BUILD)/deps
 CPP_SYSDEPS := g++ cmake ninja-build pkg-config libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
-DEPS_STAMP := $(DEPS_DIR)/.fetched
 CMAKE_GEN  := -G Ninja -S $(LAMBDA_DIR) -DTAP_DEPS_DIR=$(DEPS_DIR)
 
 $(DEPS_STAMP): scripts/fetch-deb-source.sh

@@ -1,8 +1,6 @@
 # Python side: the venv, lint, synthesis, checkov and the pytest suites (unit + integration, coverage gate).
-VENV_STAMP := $(VENV)/.installed
 # This machine's pip config names local indexes that may be absent; their warnings are noise.
 PIP_QUIET := { grep -v '^WARNING: Location' || true; }
-TF_RC := $(BUILD)/terraform.rc
 
 $(VENV_STAMP): requirements.txt
 	@$(SYSDEPS) nodejs zip unzip
