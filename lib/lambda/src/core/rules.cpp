@@ -154,6 +154,7 @@ class Loader {
     Rule r;
     r.cooldown_seconds = -1;  // unset
     json::KeySet keys;
+    bool seen_condition = false, seen_threshold = false;
     bool has_id = false, has_symbol = false, has_condition = false, has_threshold = false, has_severity = false;
     const std::size_t before = problems.size();
     for (auto field : obj) {
@@ -190,6 +191,7 @@ class Loader {
           r.symbol.assign(*s);
         }
       } else if (key == "condition") {
+        seen_condition = true;
         has_condition = true;
         if (auto s = string(fv, fpath, 3)) {
           if (auto c = parse_condition(*s)) {
@@ -203,6 +205,7 @@ class Loader {
           has_condition = false;
         }
       } else if (key == "threshold") {
+        seen_threshold = true;
         has_threshold = true;
         if (auto d = number(fv, fpath, 3)) {
           if (*d < 0 || *d > kMaxThreshold) problem(fpath, "must be between 0 and 1e15");
@@ -239,8 +242,8 @@ class Loader {
     }
     if (!has_id) problem(path + ".id", "required");
     if (!has_symbol) problem(path + ".symbol", "required");
-    if (!has_condition && problems.size() == before) problem(path + ".condition", "required");
-    if (!has_threshold && problems.size() == before) problem(path + ".threshold", "required");
+    if (!seen_condition) problem(path + ".condition", "required");
+    if (!seen_threshold) problem(path + ".threshold", "required");
     if (!has_severity) problem(path + ".severity", "required");
     if (has_condition && has_threshold) {
       const bool positive = r.condition != Condition::spread_above && r.condition != Condition::volume_above;
