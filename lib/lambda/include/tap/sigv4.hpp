@@ -19,6 +19,7 @@ std::string hex(std::string_view bytes);
 // RFC 3986 percent-encoding as AWS wants it: A-Z a-z 0-9 - _ . ~ kept, the rest %XX (upper case);
 // '/' kept when keep_slash.
 std::string uri_encode(std::string_view s, bool keep_slash);
+std::string uri_decode(std::string_view s);  // %XX -> byte; anything else (incl. '+') literal
 // Dot segments removed and empty segments dropped (RFC 3986 5.2.4 plus AWS's double-slash rule).
 std::string normalize_path(std::string_view path);
 std::string canonical_uri(std::string_view wire_path);  // normalised, then encoded (again): non-S3 rule

@@ -103,6 +103,8 @@ AwsError transport_error(const Error& error) {
 }
 
 AwsError parse_json_error(const HttpResponse& response) {
+  // Some front ends (and moto's signature/IAM checks) answer a JSON-protocol request with an XML error.
+  if (response.body.starts_with("<")) return parse_xml_error(response);
   AwsError error;
   error.http_status = response.status;
   if (const std::string* type = response.header("x-amzn-ErrorType")) error.code = short_code(*type);

@@ -99,30 +99,48 @@ std::string normalize_path(std::string_view path) {
 
 std::string canonical_uri(std::string_view wire_path) { return uri_encode(normalize_path(wire_path), true); }
 
-// The query as sent: pairs split at '&' and the first '=', sorted by key then value (repeated keys keep
-// all their values). Like botocore, the wire encoding is kept as is (our requests encode with uri_encode).
+std::string uri_decode(std::string_view s) {
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && nibble(s[i + 1]) >= 0 && nibble(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(nibble(s[i + 1]) * 16 + nibble(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);  // a '%' not followed by two hex digits stays literal (and gets encoded)
+    }
+  }
+  return out;
+}
+
+// Pairs split at '&' and the first '=', each name and value brought to the canonical encoding (decoded,
+// then uri_encode: so raw UTF-8 and lower-case escapes are accepted), sorted by name then value; repeated
+// names keep all their values.
 std::string canonical_query(std::string_view wire_query) {
   if (wire_query.empty()) return "";
-  std::vector<std::pair<std::string_view, std::string_view>> pairs;
+  std::vector<std::pair<std::string, std::string>> pairs;
   std::size_t start = 0;
   while (start <= wire_query.size()) {
     std::size_t end = wire_query.find('&', start);
     if (end == std::string_view::npos) end = wire_query.size();
     std::string_view pair = wire_query.substr(start, end - start);
     std::size_t eq = pair.find('=');
-    if (eq == std::string_view::npos) {
-      pairs.emplace_back(pair, std::string_view{});
-    } else {
-      pairs.emplace_back(pair.substr(0, eq), pair.substr(eq + 1));
-    }
+    std::string_view name = pair.substr(0, eq);
+    std::string_view value = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    pairs.emplace_back(uri_encode(uri_decode(name), false), uri_encode(uri_decode(value), false));
     start = end + 1;
   }
   std::sort(pairs.begin(), pairs.end());
   std::string out;
   for (const auto& [key, value] : pairs) {
     if (!out.empty()) out.push_back('&');
-    out.append(key).push_back('=');
-    out.append(value);
+    out.append(key).append("=").append(value);
   }
   return out;
 }

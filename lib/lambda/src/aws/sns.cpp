@@ -3,9 +3,23 @@
 namespace tap::sns {
 namespace {
 
+// application/x-www-form-urlencoded as boto3 writes it (Python's urlencode: space -> '+'). AWS hashes the
+// body as sent, but moto re-encodes the parsed form before checking the signature, so match it exactly.
+std::string form_encode(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == ' ') {
+      out.push_back('+');
+    } else {
+      out.append(sigv4::uri_encode(std::string_view(&c, 1), false));
+    }
+  }
+  return out;
+}
+
 void param(std::string& out, std::string_view name, std::string_view value) {
   if (!out.empty()) out.push_back('&');
-  out.append(sigv4::uri_encode(name, false)).append("=").append(sigv4::uri_encode(value, false));
+  out.append(form_encode(name)).append("=").append(form_encode(value));
 }
 
 }  // namespace
