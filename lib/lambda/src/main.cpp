@@ -1,0 +1,91 @@
+// bootstrap: the Lambda custom-runtime entry point. Wires configuration, rules, the AWS layer and the
+// handler, then serves invocations until Lambda stops the environment.
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "tap/aws_ports.hpp"
+#include "tap/function_config.hpp"
+#include "tap/handler.hpp"
+#include "tap/runtime.hpp"
+
+namespace {
+
+tap::Result<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return tap::Error{"rules_unreadable", "cannot read the rules document " + path};
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+int init_error(const char* type, const std::string& message) {
+  (void)tap::runtime::report_init_error(type, message);
+  return 1;
+}
+
+std::int64_t wall_micros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+int main() {
+  const tap::EnvLookup env = tap::process_env();
+  auto config = tap::load_function_config(env);
+  if (!config) return init_error("Runtime.InvalidConfiguration", config.error().message);
+  auto aws = tap::load_aws_config(env);
+  if (!aws) return init_error("Runtime.InvalidConfiguration", aws.error().message);
+  auto credentials = tap::load_credentials(env);
+  if (!credentials) return init_error("Runtime.InvalidConfiguration", credentials.error().message);
+  auto document = read_file(config->rules_path);
+  if (!document) return init_error("Runtime.InvalidRules", document.error().message);
+  auto rules = tap::load_rules(document.value());
+  if (!rules) return init_error("Runtime.InvalidRules", rules.error().message);
+
+  tap::obs::Logger log(tap::obs::stdout_sink(), std::chrono::system_clock::now, config->log_level);
+  tap::HttplibClient http({.ca_bundle = aws->ca_bundle});
+  tap::RetryPolicy retry;
+  tap::AwsTransport transport;
+  transport.http = &http;
+  transport.credentials = credentials.value();
+  transport.retry = &retry;
+  tap::dynamodb::Client dynamodb(transport, aws->dynamodb_endpoint, aws->region);
+  tap::sns::Client sns(transport, aws->sns_endpoint, aws->region);
+  tap::sqs::Client sqs(transport, aws->sqs_endpoint, aws->region);
+
+  std::mt19937_64 token_random{std::random_device{}()};
+  tap::DynamoDbStateStore state(dynamodb, config->state_table, config->alerts_table, rules.value(), wall_micros,
+                                [&token_random] {
+                                  char token[33];
+                                  std::snprintf(token, sizeof token, "%016llx%016llx",
+                                                static_cast<unsigned long long>(token_random()),
+                                                static_cast<unsigned long long>(token_random()));
+                                  return std::string(token);
+                                });
+  tap::DynamoDbAlertLedger ledger(dynamodb, config->alerts_table);
+  tap::SnsNotifier notifier(sns, config->topic_arn);
+  tap::SqsDeadLetters dead_letters(sqs, config->dlq_url);
+  tap::BatchHandler handler(rules.value(), {state, ledger, notifier, dead_letters}, log);
+  log.info("initialised with " + std::to_string(rules->rules().size()) + " rules");
+
+  return tap::runtime::run_handler([&](const tap::runtime::InvocationRequest& request) {
+    log.set_request_id(request.request_id);
+    const auto started = std::chrono::steady_clock::now();
+    const std::uint64_t retries_before = retry.retries();
+    auto report = handler.handle(request.payload, request.steady_deadline);
+    if (!report) {
+      log.log({.level = tap::obs::Level::kError, .message = "invalid event", .reason = report.error().message});
+      return tap::runtime::InvocationResponse::failure(report.error().message, "InvalidEvent");
+    }
+    const auto duration =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+    const auto metrics = tap::batch_metrics(report.value(), config->metrics_namespace, config->function_name,
+                                            retry.retries() - retries_before, duration);
+    tap::obs::stdout_sink()(metrics.to_json(std::chrono::system_clock::now()));
+    return tap::runtime::InvocationResponse::success(tap::batch_response(report.value()));
+  });
+}

@@ -1,0 +1,59 @@
+#include "tap/function_config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace tap {
+namespace {
+
+EnvLookup env_of(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
+    const auto it = vars.find(std::string(name));
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+const std::map<std::string, std::string> kComplete = {
+    {"ALERTS_TABLE", "market-alerts-dev"}, {"STATE_TABLE", "alert-state-dev"},
+    {"TOPIC_ARN", "arn:aws:sns:us-east-1:1:trading-alerts-dev"}, {"DLQ_URL", "https://sqs/1/market-data-dlq-dev"}};
+
+TEST(FunctionConfig, ReadsTheStackVariablesWithDefaults) {
+  auto cfg = load_function_config(env_of(kComplete));
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_EQ(cfg->alerts_table, "market-alerts-dev");
+  EXPECT_EQ(cfg->state_table, "alert-state-dev");
+  EXPECT_EQ(cfg->rules_path, "/var/task/alert-rules.json");
+  EXPECT_EQ(cfg->log_level, obs::Level::kInfo);
+  EXPECT_EQ(cfg->metrics_namespace, "MarketAlerts");
+  EXPECT_EQ(cfg->function_name, "data-processor");
+}
+
+TEST(FunctionConfig, ExplicitSettingsWin) {
+  auto vars = kComplete;
+  vars["LAMBDA_TASK_ROOT"] = "/opt/fn";
+  vars["LOG_LEVEL"] = "DEBUG";
+  vars["AWS_LAMBDA_FUNCTION_NAME"] = "data-processor-pr7";
+  EXPECT_EQ(load_function_config(env_of(vars))->rules_path, "/opt/fn/alert-rules.json");
+  EXPECT_EQ(load_function_config(env_of(vars))->log_level, obs::Level::kDebug);
+  EXPECT_EQ(load_function_config(env_of(vars))->function_name, "data-processor-pr7");
+  vars["RULES_PATH"] = "/tmp/rules.json";
+  vars["LOG_LEVEL"] = "WARN";
+  EXPECT_EQ(load_function_config(env_of(vars))->rules_path, "/tmp/rules.json");
+  EXPECT_EQ(load_function_config(env_of(vars))->log_level, obs::Level::kWarn);
+  vars["LOG_LEVEL"] = "ERROR";
+  EXPECT_EQ(load_function_config(env_of(vars))->log_level, obs::Level::kError);
+}
+
+TEST(FunctionConfig, EveryProblemIsNamed) {
+  auto cfg = load_function_config(env_of({{"LOG_LEVEL", "LOUD"}}));
+  ASSERT_FALSE(cfg.ok());
+  EXPECT_EQ(cfg.error().code, "invalid_configuration");
+  EXPECT_EQ(cfg.error().message,
+            "ALERTS_TABLE is not set; STATE_TABLE is not set; TOPIC_ARN is not set; DLQ_URL is not set; "
+            "LOG_LEVEL must be DEBUG, INFO, WARN or ERROR, not LOUD");
+}
+
+}  // namespace
+}  // namespace tap
