@@ -45,7 +45,8 @@ struct RunOptions {
   std::string endpoint;  // host:port of the Runtime API; empty = the AWS_LAMBDA_RUNTIME_API variable
   int max_attempts = 3;  // per Runtime API call, for transport failures
   std::chrono::milliseconds retry_delay{100};
-  std::chrono::milliseconds post_timeout{10000};  // /response, /error, /init/error (the /next call never times out)
+  std::chrono::milliseconds post_timeout{
+      10000};  // /response, /error, /init/error (the /next call never times out)
 };
 
 // The body Lambda expects on /error and /init/error: {"errorMessage","errorType","stackTrace":[]}.

@@ -58,10 +58,14 @@ Sink file_sink(std::FILE* file) {
 
 std::string_view level_name(Level level) {
   switch (level) {
-    case Level::kDebug: return "DEBUG";
-    case Level::kInfo: return "INFO";
-    case Level::kWarn: return "WARN";
-    case Level::kError: break;
+    case Level::kDebug:
+      return "DEBUG";
+    case Level::kInfo:
+      return "INFO";
+    case Level::kWarn:
+      return "WARN";
+    case Level::kError:
+      break;
   }
   return "ERROR";
 }
@@ -102,6 +106,8 @@ void Logger::log(const LogEvent& event) const {
 }
 
 void Logger::info(std::string message) const { log({.level = Level::kInfo, .message = std::move(message)}); }
-void Logger::error(std::string message) const { log({.level = Level::kError, .message = std::move(message)}); }
+void Logger::error(std::string message) const {
+  log({.level = Level::kError, .message = std::move(message)});
+}
 
 }  // namespace tap::obs

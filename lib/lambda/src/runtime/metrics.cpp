@@ -9,13 +9,20 @@ namespace tap::obs {
 
 std::string_view unit_name(Unit unit) {
   switch (unit) {
-    case Unit::kCount: return "Count";
-    case Unit::kMilliseconds: return "Milliseconds";
-    case Unit::kMicroseconds: return "Microseconds";
-    case Unit::kSeconds: return "Seconds";
-    case Unit::kBytes: return "Bytes";
-    case Unit::kPercent: return "Percent";
-    case Unit::kNone: break;
+    case Unit::kCount:
+      return "Count";
+    case Unit::kMilliseconds:
+      return "Milliseconds";
+    case Unit::kMicroseconds:
+      return "Microseconds";
+    case Unit::kSeconds:
+      return "Seconds";
+    case Unit::kBytes:
+      return "Bytes";
+    case Unit::kPercent:
+      return "Percent";
+    case Unit::kNone:
+      break;
   }
   return "None";
 }
@@ -32,7 +39,8 @@ Result<bool> MetricsRecord::put(std::string_view name, double value, Unit unit) 
   if (!std::isfinite(value)) {
     return Error{"emf_value", "metric " + std::string(name) + " is not a finite number"};
   }
-  const auto it = std::find_if(metrics_.begin(), metrics_.end(), [&](const Metric& m) { return m.name == name; });
+  const auto it =
+      std::find_if(metrics_.begin(), metrics_.end(), [&](const Metric& m) { return m.name == name; });
   if (it != metrics_.end()) {
     it->value += value;
     return true;

@@ -167,7 +167,8 @@ int run_handler(const Handler& handler, const RunOptions& options) {
     }
     if (next->status != 200) {
       // 403/500 on /next: the environment is in a non-recoverable state, the runtime must exit.
-      log_error("Runtime API refused the next invocation, exiting", std::to_string(next->status) + " " + next->body);
+      log_error("Runtime API refused the next invocation, exiting",
+                std::to_string(next->status) + " " + next->body);
       return 1;
     }
     InvocationRequest request;
@@ -185,8 +186,8 @@ int run_handler(const Handler& handler, const RunOptions& options) {
     InvocationResponse response;
     if (parse_int64(next->get_header_value("Lambda-Runtime-Deadline-Ms"), deadline_ms)) {
       request.deadline = std::chrono::system_clock::time_point(std::chrono::milliseconds(deadline_ms));
-      request.steady_deadline = std::chrono::steady_clock::now() +
-                                (request.deadline - std::chrono::system_clock::now());
+      request.steady_deadline =
+          std::chrono::steady_clock::now() + (request.deadline - std::chrono::system_clock::now());
       export_trace_id(request.trace_id);
       response = call_handler(handler, request);
     } else {
@@ -195,7 +196,8 @@ int run_handler(const Handler& handler, const RunOptions& options) {
                                              "Runtime.InvalidDeadline");
     }
 
-    const std::string target = "/invocation/" + request.request_id + (response.is_error ? "/error" : "/response");
+    const std::string target =
+        "/invocation/" + request.request_id + (response.is_error ? "/error" : "/response");
     httplib::Headers headers;
     std::string body = response.payload;
     std::string content_type = response.content_type;
@@ -233,11 +235,12 @@ Result<bool> report_init_error(std::string_view error_type, std::string_view err
   }
   Connection conn(host_port, options);
   httplib::Headers headers{{std::string(kErrorTypeHeader), std::string(error_type)}};
-  const httplib::Result res = conn.post("/init/error", headers, error_body(error_type, error_message),
-                                        "application/json");
+  const httplib::Result res =
+      conn.post("/init/error", headers, error_body(error_type, error_message), "application/json");
   if (!res) return Error{"runtime_api_unreachable", httplib::to_string(res.error())};
   if (res->status != 202) {
-    return Error{"runtime_api_status", "init/error answered " + std::to_string(res->status) + ": " + res->body};
+    return Error{"runtime_api_status",
+                 "init/error answered " + std::to_string(res->status) + ": " + res->body};
   }
   return true;
 }

@@ -38,8 +38,9 @@ InvocationResponse handle(const InvocationRequest& req) {
   tap::json::append_string(out, trace_env == nullptr ? "" : trace_env);
   out.append(",\"deadline_ms\":");
   tap::json::append_number(
-      out, static_cast<std::int64_t>(
-               std::chrono::duration_cast<std::chrono::milliseconds>(req.deadline.time_since_epoch()).count()));
+      out,
+      static_cast<std::int64_t>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(req.deadline.time_since_epoch()).count()));
   out.append(",\"remaining_ms\":");
   tap::json::append_number(out, static_cast<std::int64_t>(req.remaining_time().count()));
   out.push_back('}');

@@ -44,15 +44,15 @@ TEST(JsonText, KeepsValidUtf8) {
 
 TEST(JsonText, ReplacesIllFormedUtf8WithReplacementCharacter) {
   const std::string r = "\xEF\xBF\xBD";
-  EXPECT_EQ(as_json("\xC0\xAF"), "\"" + r + r + "\"");               // overlong, invalid lead byte
-  EXPECT_EQ(as_json("\xE0\x80\xAF"), "\"" + r + r + r + "\"");       // overlong 3-byte
-  EXPECT_EQ(as_json("\xED\xA0\x80"), "\"" + r + r + r + "\"");       // UTF-16 surrogate
+  EXPECT_EQ(as_json("\xC0\xAF"), "\"" + r + r + "\"");                  // overlong, invalid lead byte
+  EXPECT_EQ(as_json("\xE0\x80\xAF"), "\"" + r + r + r + "\"");          // overlong 3-byte
+  EXPECT_EQ(as_json("\xED\xA0\x80"), "\"" + r + r + r + "\"");          // UTF-16 surrogate
   EXPECT_EQ(as_json("\xF0\x80\x80\xAF"), "\"" + r + r + r + r + "\"");  // overlong 4-byte
   EXPECT_EQ(as_json("\xF4\x90\x80\x80"), "\"" + r + r + r + r + "\"");  // above U+10FFFF
-  EXPECT_EQ(as_json("a\xC3"), "\"a" + r + "\"");                     // truncated 2-byte
-  EXPECT_EQ(as_json("\xE2\x82"), "\"" + r + r + "\"");               // truncated 3-byte
-  EXPECT_EQ(as_json("\xF0\x9F\x93"), "\"" + r + r + r + "\"");       // truncated 4-byte
-  EXPECT_EQ(as_json("\xC3("), "\"" + r + "(\"");                     // bad continuation
+  EXPECT_EQ(as_json("a\xC3"), "\"a" + r + "\"");                        // truncated 2-byte
+  EXPECT_EQ(as_json("\xE2\x82"), "\"" + r + r + "\"");                  // truncated 3-byte
+  EXPECT_EQ(as_json("\xF0\x9F\x93"), "\"" + r + r + r + "\"");          // truncated 4-byte
+  EXPECT_EQ(as_json("\xC3("), "\"" + r + "(\"");                        // bad continuation
   EXPECT_EQ(as_json("\xFF"), "\"" + r + "\"");
   EXPECT_EQ(parse_string(as_json("\xFF\xC3\xE2\x82 ok")), r + r + r + r + " ok");
 }

@@ -29,13 +29,15 @@ std::string str(simdjson::dom::element e, std::string_view key) {
 }
 
 TEST(LogLine, CarriesFixedAndFreeFieldsAsValidJson) {
-  LogEvent ev{.level = Level::kWarn,
-              .message = "tick rejected: \"price\" <= 0\n",
-              .message_id = "059f36b4-87a3-44ab-83d2-661975830a7d",
-              .symbol = "AAPL",
-              .rule = "aapl-above-190",
-              .reason = "invalid_price",
-              .fields = {{"ticks", std::int64_t{3}}, {"latency_ms", 1.5}, {"late", true}, {"note", std::string("x\ty")}}};
+  LogEvent ev{
+      .level = Level::kWarn,
+      .message = "tick rejected: \"price\" <= 0\n",
+      .message_id = "059f36b4-87a3-44ab-83d2-661975830a7d",
+      .symbol = "AAPL",
+      .rule = "aapl-above-190",
+      .reason = "invalid_price",
+      .fields = {
+          {"ticks", std::int64_t{3}}, {"latency_ms", 1.5}, {"late", true}, {"note", std::string("x\ty")}}};
   const std::string line = format_log_line(ev, "req-1", kNow);
   EXPECT_EQ(line.find('\n'), std::string::npos);
   simdjson::dom::parser parser;
@@ -63,8 +65,9 @@ TEST(LogLine, CarriesFixedAndFreeFieldsAsValidJson) {
 TEST(LogLine, LeavesOutEmptyOptionalKeysAndNeverDuplicatesFixedOnes) {
   LogEvent ev{.level = Level::kDebug, .message = "m", .fields = {{"level", std::string("spoofed")}}};
   const std::string line = format_log_line(ev, "", kNow);
-  EXPECT_EQ(line,
-            R"({"timestamp":"2026-11-25T14:30:00.123Z","level":"DEBUG","message":"m","field_level":"spoofed"})");
+  EXPECT_EQ(
+      line,
+      R"({"timestamp":"2026-11-25T14:30:00.123Z","level":"DEBUG","message":"m","field_level":"spoofed"})");
   EXPECT_EQ(level_name(Level::kInfo), "INFO");
   EXPECT_EQ(level_name(Level::kError), "ERROR");
 }

@@ -1,10 +1,9 @@
 // The runtime client against an in-process fake of the Lambda Runtime API.
 #include "tap/runtime.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -38,23 +37,25 @@ struct Posted {
 class FakeRuntimeApi {
  public:
   FakeRuntimeApi() {
-    server_.Get("/2018-06-01/runtime/invocation/next", [this](const httplib::Request& req, httplib::Response& res) {
-      std::this_thread::sleep_for(next_delay);
-      std::lock_guard lock(mu_);
-      remote_ports_.insert(req.remote_port);
-      ++next_calls_;
-      if (queue_.empty()) {
-        // What Lambda answers when the environment is shutting down: the runtime must exit.
-        res.status = 500;
-        res.set_content(R"({"errorMessage":"no more invocations","errorType":"Test.Done"})", "application/json");
-        return;
-      }
-      Queued q = queue_.front();
-      queue_.pop_front();
-      res.set_content(q.payload, "application/json");
-      if (!q.id.empty()) res.set_header("Lambda-Runtime-Aws-Request-Id", q.id);
-      for (const auto& [k, v] : q.headers) res.set_header(k, v);
-    });
+    server_.Get("/2018-06-01/runtime/invocation/next",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  std::this_thread::sleep_for(next_delay);
+                  std::lock_guard lock(mu_);
+                  remote_ports_.insert(req.remote_port);
+                  ++next_calls_;
+                  if (queue_.empty()) {
+                    // What Lambda answers when the environment is shutting down: the runtime must exit.
+                    res.status = 500;
+                    res.set_content(R"({"errorMessage":"no more invocations","errorType":"Test.Done"})",
+                                    "application/json");
+                    return;
+                  }
+                  Queued q = queue_.front();
+                  queue_.pop_front();
+                  res.set_content(q.payload, "application/json");
+                  if (!q.id.empty()) res.set_header("Lambda-Runtime-Aws-Request-Id", q.id);
+                  for (const auto& [k, v] : q.headers) res.set_header(k, v);
+                });
     server_.Post(R"(/2018-06-01/runtime/invocation/([^/]+)/(response|error))",
                  [this](const httplib::Request& req, httplib::Response& res) {
                    std::this_thread::sleep_for(post_delay);
@@ -66,12 +67,13 @@ class FakeRuntimeApi {
                    res.status = post_status;
                    res.set_content(R"({"status":"OK"})", "application/json");
                  });
-    server_.Post("/2018-06-01/runtime/init/error", [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard lock(mu_);
-      posted_.push_back(Posted{"", "init", req.body, req.get_header_value("Content-Type"),
-                               req.get_header_value("Lambda-Runtime-Function-Error-Type")});
-      res.status = post_status;
-    });
+    server_.Post("/2018-06-01/runtime/init/error",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                   std::lock_guard lock(mu_);
+                   posted_.push_back(Posted{"", "init", req.body, req.get_header_value("Content-Type"),
+                                            req.get_header_value("Lambda-Runtime-Function-Error-Type")});
+                   res.status = post_status;
+                 });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
   }
@@ -85,10 +87,10 @@ class FakeRuntimeApi {
   void enqueue(std::string id, std::string payload, httplib::Headers headers = {}) {
     if (headers.find("Lambda-Runtime-Deadline-Ms") == headers.end()) {
       const auto deadline = std::chrono::system_clock::now() + 30s;
-      headers.emplace("Lambda-Runtime-Deadline-Ms",
-                      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                         deadline.time_since_epoch())
-                                         .count()));
+      headers.emplace(
+          "Lambda-Runtime-Deadline-Ms",
+          std::to_string(
+              std::chrono::duration_cast<std::chrono::milliseconds>(deadline.time_since_epoch()).count()));
     }
     std::lock_guard lock(mu_);
     queue_.push_back(Queued{std::move(id), std::move(payload), std::move(headers)});
@@ -144,7 +146,9 @@ int unused_port() {
   return ntohs(addr.sin_port);
 }
 
-InvocationResponse echo(const InvocationRequest& req) { return InvocationResponse::success(req.payload, "text/plain"); }
+InvocationResponse echo(const InvocationRequest& req) {
+  return InvocationResponse::success(req.payload, "text/plain");
+}
 
 TEST(Runtime, EchoesOverOneKeepAliveConnectionAndExitsWhenNextFails) {
   FakeRuntimeApi api;
@@ -171,7 +175,8 @@ TEST(Runtime, PropagatesHeadersDeadlineAndTraceId) {
   api.enqueue("req-7", "{}",
               {{"Lambda-Runtime-Deadline-Ms", std::to_string(deadline_ms)},
                {"Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:f"},
-               {"Lambda-Runtime-Trace-Id", "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1"},
+               {"Lambda-Runtime-Trace-Id",
+                "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1"},
                {"Lambda-Runtime-Client-Context", R"({"client":{}})"},
                {"Lambda-Runtime-Cognito-Identity", R"({"cognitoIdentityId":"x"})"}});
   api.enqueue("req-8", "{}");  // no trace id: the variable must not leak from the previous invocation
@@ -192,8 +197,9 @@ TEST(Runtime, PropagatesHeadersDeadlineAndTraceId) {
   EXPECT_EQ(seen[0].trace_id, "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1");
   EXPECT_EQ(seen[0].client_context, R"({"client":{}})");
   EXPECT_EQ(seen[0].cognito_identity, R"({"cognitoIdentityId":"x"})");
-  EXPECT_EQ(std::chrono::duration_cast<std::chrono::milliseconds>(seen[0].deadline.time_since_epoch()).count(),
-            deadline_ms);
+  EXPECT_EQ(
+      std::chrono::duration_cast<std::chrono::milliseconds>(seen[0].deadline.time_since_epoch()).count(),
+      deadline_ms);
   EXPECT_GT(remaining[0], 4000);
   EXPECT_LE(remaining[0], 5000);
   EXPECT_EQ(trace_env[0], seen[0].trace_id);
@@ -231,7 +237,8 @@ TEST(Runtime, ExceptionsEscapingTheHandlerBecomeInvocationErrors) {
   ASSERT_EQ(posted.size(), 3U);
   EXPECT_EQ(posted[0].kind, "error");
   EXPECT_EQ(posted[0].error_type, "Runtime.UnhandledException");
-  EXPECT_EQ(posted[0].body, R"({"errorMessage":"boom","errorType":"Runtime.UnhandledException","stackTrace":[]})");
+  EXPECT_EQ(posted[0].body,
+            R"({"errorMessage":"boom","errorType":"Runtime.UnhandledException","stackTrace":[]})");
   EXPECT_EQ(posted[1].kind, "error");
   EXPECT_NE(posted[1].body.find("unknown exception"), std::string::npos);
   EXPECT_EQ(posted[2].kind, "response");
@@ -282,7 +289,8 @@ TEST(Runtime, ServerErrorOnPostStopsTheRuntime) {
 
 TEST(Runtime, NextCallHasNoReadTimeout) {
   FakeRuntimeApi api;
-  api.next_delay = 1500ms;  // longer than the POST timeout (1 s) and httplib's default read timeout would allow
+  api.next_delay =
+      1500ms;  // longer than the POST timeout (1 s) and httplib's default read timeout would allow
   RunOptions options = api.options();
   api.enqueue("slow", "slow");
   EXPECT_EQ(run_handler(echo, options), 1);
@@ -347,8 +355,9 @@ TEST(Runtime, InitErrorIsPostedWithTypeHeaderAndBody) {
   EXPECT_EQ(posted[0].kind, "init");
   EXPECT_EQ(posted[0].error_type, "Runtime.ConfigError");
   EXPECT_EQ(posted[0].content_type, "application/json");
-  EXPECT_EQ(posted[0].body,
-            R"({"errorMessage":"rules file: missing \"id\"","errorType":"Runtime.ConfigError","stackTrace":[]})");
+  EXPECT_EQ(
+      posted[0].body,
+      R"({"errorMessage":"rules file: missing \"id\"","errorType":"Runtime.ConfigError","stackTrace":[]})");
 }
 
 TEST(Runtime, InitErrorRefusedOrUnreachableIsAnError) {
