@@ -141,6 +141,15 @@ class FunctionProcess:
             reader.join(timeout=5)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A function process killed (timeout, close) while its /next was pending: not worth a traceback.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 class RuntimeApiEmulator:
     """The Runtime API server plus (optionally) the function process behind it. Invocations are serial, as
     in one Lambda execution environment; run several emulators for concurrency."""
@@ -173,8 +182,7 @@ class RuntimeApiEmulator:
         self._init_error: bytes | None = None
         self._invoke_lock = threading.Lock()
         self._closed = False
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
 
     # -- lifecycle ---------------------------------------------------------------------------------------
