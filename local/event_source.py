@@ -29,6 +29,7 @@ from typing import Any
 from local.runtime_api import InvocationResult, RuntimeApiEmulator
 
 MAX_RECEIVE = 10  # SQS ReceiveMessage limit per call
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's invocation payload limit: a batch never exceeds it
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,20 @@ def _reported_failures(payload: bytes, message_ids: Sequence[str]) -> set[str] |
     return {str(i) for i in identifiers}
 
 
+def split_by_payload(
+    messages: list[dict[str, Any]], config: EventSourceConfig, limit: int = MAX_PAYLOAD_BYTES
+) -> list[list[dict[str, Any]]]:
+    """Consecutive parts of a batch whose events stay within Lambda's payload limit."""
+    parts: list[list[dict[str, Any]]] = []
+    for message in messages:
+        candidate = [*parts[-1], message] if parts else [message]
+        if parts and len(sqs_event(candidate, config.queue_arn, config.region)) <= limit:
+            parts[-1] = candidate
+        else:
+            parts.append([message])
+    return parts
+
+
 class SqsEventSource:
     """Polls one queue and invokes the functions behind `emulators` (one batch at a time each)."""
 
@@ -209,11 +224,11 @@ class SqsEventSource:
             batch.extend(messages)
         return batch
 
-    def poll_once(self, emulator: RuntimeApiEmulator) -> BatchOutcome | None:
-        """One receive-invoke-delete cycle; None when nothing was received."""
-        messages = self.receive_batch()
-        if not messages:
-            return None
+    def poll_once(self, emulator: RuntimeApiEmulator) -> list[BatchOutcome]:
+        """One receive cycle: the batch (split where it would exceed 6 MB), invoked and deleted."""
+        return [self._invoke(emulator, part) for part in split_by_payload(self.receive_batch(), self.config)]
+
+    def _invoke(self, emulator: RuntimeApiEmulator, messages: list[dict[str, Any]]) -> BatchOutcome:
         ids = [m["MessageId"] for m in messages]
         result = emulator.invoke(
             sqs_event(messages, self.config.queue_arn, self.config.region), self.config.function_timeout_s

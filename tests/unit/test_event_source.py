@@ -22,6 +22,7 @@ from local.event_source import (
     EventSourceConfig,
     SqsEventSource,
     failed_message_ids,
+    split_by_payload,
     sqs_event,
     sqs_record,
 )
@@ -111,6 +112,24 @@ def test_failed_message_ids_follow_lambdas_rules(
     result: InvocationResult, partial: bool, expected: list[str]
 ) -> None:
     assert failed_message_ids(result, ["a", "b", "c"], partial) == expected
+
+
+def test_batches_are_split_to_stay_within_the_payload_limit() -> None:
+    config = EventSourceConfig("u", ARN)
+
+    def message(i: int, size: int) -> dict[str, Any]:
+        return {"MessageId": f"m{i}", "ReceiptHandle": "h", "Body": "x" * size, "MD5OfBody": "0"}
+
+    small = [message(i, 10) for i in range(5)]
+    assert split_by_payload(small, config) == [small]
+    assert split_by_payload([], config) == []
+    big = [message(i, 1000) for i in range(5)]
+    one = len(sqs_event(big[:1], ARN, "us-east-1"))
+    two = len(sqs_event(big[:2], ARN, "us-east-1"))
+    assert split_by_payload(big, config, limit=two) == [big[0:2], big[2:4], big[4:5]]
+    assert split_by_payload(big, config, limit=one) == [[m] for m in big]
+    for part in split_by_payload(big, config, limit=two + 500):
+        assert len(sqs_event(part, ARN, "us-east-1")) <= two + 500
 
 
 def test_config_is_validated_like_aws() -> None:
@@ -266,13 +285,12 @@ def test_timeout_keeps_the_whole_batch_and_batches_are_capped(sqs: Any, tmp_path
     config = EventSourceConfig(url, arn, batch_size=10, batching_window_s=0.5, function_timeout_s=1)
     with _emulator(tmp_path, seen) as emulator:
         source = SqsEventSource(config, sqs, [emulator])
-        outcome = source.poll_once(emulator)
-        assert outcome is not None
+        (outcome,) = source.poll_once(emulator)
         assert outcome.result.status == "timeout"
         assert outcome.deleted == []
         assert sorted(outcome.failed) == sorted(outcome.message_ids)
         assert len(outcome.message_ids) == 3
-        assert source.poll_once(emulator) is None  # all three invisible now: nothing to receive
+        assert source.poll_once(emulator) == []  # all three invisible now: nothing to receive
     attributes = sqs.get_queue_attributes(
         QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
     )
@@ -303,8 +321,7 @@ def test_without_partial_reporting_a_successful_invocation_deletes_everything(
         report_batch_item_failures=False,
     )
     with _emulator(tmp_path, seen) as emulator:
-        outcome = SqsEventSource(config, sqs, [emulator]).poll_once(emulator)
-    assert outcome is not None
+        (outcome,) = SqsEventSource(config, sqs, [emulator]).poll_once(emulator)
     assert outcome.failed == []
     assert sorted(outcome.deleted) == sorted(outcome.message_ids)
     attributes = sqs.get_queue_attributes(
