@@ -22,20 +22,20 @@
 namespace tap {
 
 enum class Side { above, at_or_below, below, at_or_above };
-std::string_view to_string(Side s);                       // the stored attribute value
-std::optional<Side> parse_side(std::string_view text);   // inverse of to_string
-Side side_of(const Rule& rule, double price);              // crossing rules only
+std::string_view to_string(Side s);                     // the stored attribute value
+std::optional<Side> parse_side(std::string_view text);  // inverse of to_string
+Side side_of(const Rule& rule, double price);           // crossing rules only
 
 struct RuleState {
-  bool exists = false;                      // the state item exists
-  std::optional<Side> side;                 // crossing rules
-  std::optional<std::int64_t> side_ts;      // micros of the tick that last wrote the side
-  std::optional<std::int64_t> last_fire_ts; // micros of the tick that last fired
+  bool exists = false;                       // the state item exists
+  std::optional<Side> side;                  // crossing rules
+  std::optional<std::int64_t> side_ts;       // micros of the tick that last wrote the side
+  std::optional<std::int64_t> last_fire_ts;  // micros of the tick that last fired
   friend bool operator==(const RuleState&, const RuleState&) = default;
 };
 
 enum class Outcome {
-  no_match,                // level: condition false; crossing: side unchanged
+  no_match,  // level: condition false; crossing: side unchanged
   fired,
   late,                    // ts <= side_ts (crossing) or ts <= last_fire_ts (level): nothing changes
   first_seen,              // crossing: no state yet, the side is recorded
@@ -104,7 +104,8 @@ struct KeyPlan {
 };
 
 // The (rule, symbol) keys a batch touches, in first-seen order; `crossing_only` for the state read.
-std::vector<StateKey> touched_keys(const RuleSet& rules, std::span<const BatchTick> ticks, bool crossing_only);
+std::vector<StateKey> touched_keys(const RuleSet& rules, std::span<const BatchTick> ticks,
+                                   bool crossing_only);
 
 // Plans one key: `ticks` are the key's ticks (any order; sorted here, stable).
 KeyPlan plan_key(const Rule& rule, StateKey key, std::span<const BatchTick> batch,
@@ -112,7 +113,8 @@ KeyPlan plan_key(const Rule& rule, StateKey key, std::span<const BatchTick> batc
 
 // Plans the whole batch: one KeyPlan per touched (enabled rule, symbol), in first-seen order. States not in
 // `known` are taken as absent.
-std::vector<KeyPlan> plan_batch(const RuleSet& rules, std::span<const BatchTick> ticks, const StateMap& known);
+std::vector<KeyPlan> plan_batch(const RuleSet& rules, std::span<const BatchTick> ticks,
+                                const StateMap& known);
 
 // The messages to report as failed when step `failed_step` of `plan` could not be executed: those holding a
 // tick from that step's first contributing tick onwards (sorted, unique).

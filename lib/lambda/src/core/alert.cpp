@@ -115,7 +115,9 @@ std::string alert_sort_key(const Rule& rule, const Tick& tick) {
   return s;
 }
 
-std::string alert_id(const Rule& rule, const Tick& tick) { return tick.symbol + "|" + alert_sort_key(rule, tick); }
+std::string alert_id(const Rule& rule, const Tick& tick) {
+  return tick.symbol + "|" + alert_sort_key(rule, tick);
+}
 
 std::string dynamodb_item(const Alert& a, std::int64_t created_at_micros) {
   const Rule& r = *a.rule;

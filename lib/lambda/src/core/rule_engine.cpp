@@ -43,7 +43,8 @@ std::optional<Side> parse_side(std::string_view text) {
 }
 
 Side side_of(const Rule& rule, double price) {
-  if (rule.condition == Condition::crosses_below) return price < rule.threshold ? Side::below : Side::at_or_above;
+  if (rule.condition == Condition::crosses_below)
+    return price < rule.threshold ? Side::below : Side::at_or_above;
   return price > rule.threshold ? Side::above : Side::at_or_below;
 }
 
@@ -130,7 +131,8 @@ Decision evaluate(const Rule& rule, const Tick& tick, const RuleState& state) {
   return d;
 }
 
-std::vector<StateKey> touched_keys(const RuleSet& rules, std::span<const BatchTick> ticks, bool crossing_only) {
+std::vector<StateKey> touched_keys(const RuleSet& rules, std::span<const BatchTick> ticks,
+                                   bool crossing_only) {
   std::vector<StateKey> keys;
   std::unordered_map<StateKey, bool, StateKeyHash> seen;
   for (const BatchTick& bt : ticks) {
@@ -162,7 +164,8 @@ KeyPlan plan_key(const Rule& rule, StateKey key, std::span<const BatchTick> batc
     if (d.outcome == Outcome::late) ++plan.late_count;
     if (!d.state_write_needed) continue;
     if (d.outcome == Outcome::fired) {
-      Step s{Step::Kind::fire, pos, pos, written, d.next, subtract_seconds(batch[bi].tick->ts.micros, rule.cooldown_seconds)};
+      Step s{Step::Kind::fire, pos,    pos,
+             written,          d.next, subtract_seconds(batch[bi].tick->ts.micros, rule.cooldown_seconds)};
       if (pending_side) {  // the fire's state write supersedes the pending side write
         s.first_pos = plan.steps.back().first_pos;
         s.expected = plan.steps.back().expected;
@@ -184,7 +187,8 @@ KeyPlan plan_key(const Rule& rule, StateKey key, std::span<const BatchTick> batc
   return plan;
 }
 
-std::vector<KeyPlan> plan_batch(const RuleSet& rules, std::span<const BatchTick> ticks, const StateMap& known) {
+std::vector<KeyPlan> plan_batch(const RuleSet& rules, std::span<const BatchTick> ticks,
+                                const StateMap& known) {
   std::vector<StateKey> keys;
   std::unordered_map<StateKey, std::vector<std::size_t>, StateKeyHash> members;
   for (std::size_t i = 0; i < ticks.size(); ++i) {

@@ -27,7 +27,9 @@ Tick tick(double price, std::int64_t ts, std::string symbol = "AAPL") {
 }
 
 RuleState fired_at(std::int64_t ts) { return {true, std::nullopt, std::nullopt, ts}; }
-RuleState side(Side s, std::int64_t ts, std::optional<std::int64_t> fire = std::nullopt) { return {true, s, ts, fire}; }
+RuleState side(Side s, std::int64_t ts, std::optional<std::int64_t> fire = std::nullopt) {
+  return {true, s, ts, fire};
+}
 
 TEST(Evaluate, LevelRulesEqualityIsNotAbove) {
   const Rule above = rule(Condition::price_above, 100);
@@ -41,10 +43,11 @@ TEST(Evaluate, LevelRulesEqualityIsNotAbove) {
 TEST(Evaluate, LevelCooldownBoundaryAndLate) {
   const Rule r = rule(Condition::price_above, 100, 60);
   const RuleState s = fired_at(kT0);
-  EXPECT_EQ(evaluate(r, tick(101, kT0 + 60 * kSec - 1), s), (Decision{Outcome::suppressed_by_cooldown, s, false}));
+  EXPECT_EQ(evaluate(r, tick(101, kT0 + 60 * kSec - 1), s),
+            (Decision{Outcome::suppressed_by_cooldown, s, false}));
   EXPECT_EQ(evaluate(r, tick(101, kT0 + 60 * kSec), s).outcome, Outcome::fired);
-  EXPECT_EQ(evaluate(r, tick(101, kT0), s), (Decision{Outcome::late, s, false}));       // equal: redelivery
-  EXPECT_EQ(evaluate(r, tick(101, kT0 - 1), s), (Decision{Outcome::late, s, false}));   // older
+  EXPECT_EQ(evaluate(r, tick(101, kT0), s), (Decision{Outcome::late, s, false}));      // equal: redelivery
+  EXPECT_EQ(evaluate(r, tick(101, kT0 - 1), s), (Decision{Outcome::late, s, false}));  // older
   EXPECT_EQ(evaluate(r, tick(99, kT0 + 1), s), (Decision{Outcome::no_match, s, false}));
   const Rule zero = rule(Condition::price_above, 100, 0);
   EXPECT_EQ(evaluate(zero, tick(101, kT0 + 1), s).outcome, Outcome::fired);
