@@ -131,15 +131,85 @@ Decision evaluate(const Rule& rule, const Tick& tick, const RuleState& state) {
   return d;
 }
 
+namespace {
+
+// Tick indices grouped by symbol (first-seen order), each group sorted by timestamp (stable: ties keep
+// arrival order). One hash lookup per tick instead of one per (tick, rule).
+struct SymbolGroups {
+  std::vector<std::string_view> symbols;
+  std::vector<std::vector<std::size_t>> members;
+};
+
+SymbolGroups group_by_symbol(std::span<const BatchTick> batch) {
+  SymbolGroups g;
+  std::unordered_map<std::string_view, std::size_t> index;
+  index.reserve(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto [it, inserted] = index.try_emplace(batch[i].tick->symbol, g.symbols.size());
+    if (inserted) {
+      g.symbols.push_back(batch[i].tick->symbol);
+      g.members.emplace_back();
+    }
+    g.members[it->second].push_back(i);
+  }
+  for (auto& m : g.members) {
+    std::stable_sort(m.begin(), m.end(), [&](std::size_t a, std::size_t b) {
+      return batch[a].tick->ts.micros < batch[b].tick->ts.micros;
+    });
+  }
+  return g;
+}
+
+// Plans one key over ticks already in timestamp order, into `plan` (reused: no allocation once warm).
+void plan_sorted(const Rule& rule, std::span<const BatchTick> batch, std::span<const std::size_t> sorted,
+                 const RuleState& initial, KeyPlan& plan) {
+  plan.initial = initial;
+  plan.ticks.clear();
+  plan.steps.clear();
+  plan.late_count = 0;
+  RuleState state = initial;
+  bool pending_side = false;  // the last step is a side write that a later side change may replace
+  for (const std::size_t bi : sorted) {
+    const Decision d = evaluate(rule, *batch[bi].tick, state);
+    const std::size_t pos = plan.ticks.size();
+    plan.ticks.push_back({bi, batch[bi].message_index, d.outcome});
+    if (d.outcome == Outcome::late) ++plan.late_count;
+    if (!d.state_write_needed) continue;
+    if (d.outcome == Outcome::fired) {
+      Step s{Step::Kind::fire,
+             pos,
+             pos,
+             state,
+             d.next,
+             subtract_seconds(batch[bi].tick->ts.micros, rule.cooldown_seconds)};
+      if (pending_side) {  // the fire's state write supersedes the pending side write
+        s.first_pos = plan.steps.back().first_pos;
+        s.expected = plan.steps.back().expected;
+        plan.steps.pop_back();
+      }
+      plan.steps.push_back(s);
+      pending_side = false;
+    } else if (pending_side) {
+      plan.steps.back().pos = pos;
+      plan.steps.back().next = d.next;
+    } else {
+      plan.steps.push_back({Step::Kind::write_side, pos, pos, state, d.next, 0});
+      pending_side = true;
+    }
+    state = d.next;
+  }
+  plan.final_state = state;
+}
+
+}  // namespace
+
 std::vector<StateKey> touched_keys(const RuleSet& rules, std::span<const BatchTick> ticks,
                                    bool crossing_only) {
   std::vector<StateKey> keys;
-  std::unordered_map<StateKey, bool, StateKeyHash> seen;
-  for (const BatchTick& bt : ticks) {
-    rules.for_each_rule(bt.tick->symbol, [&](std::size_t i, const Rule& r) {
-      if (crossing_only && !is_crossing(r.condition)) return;
-      StateKey k{i, bt.tick->symbol};
-      if (seen.emplace(k, true).second) keys.push_back(std::move(k));
+  const SymbolGroups g = group_by_symbol(ticks);
+  for (const std::string_view symbol : g.symbols) {
+    rules.for_each_rule(symbol, [&](std::size_t i, const Rule& r) {
+      if (!crossing_only || is_crossing(r.condition)) keys.push_back({i, std::string(symbol)});
     });
   }
   return keys;
@@ -152,63 +222,26 @@ KeyPlan plan_key(const Rule& rule, StateKey key, std::span<const BatchTick> batc
   });
   KeyPlan plan;
   plan.key = std::move(key);
-  plan.initial = initial;
-  plan.ticks.reserve(tick_indices.size());
-  RuleState state = initial;
-  RuleState written = initial;  // what the store holds once the steps so far succeeded
-  bool pending_side = false;    // the last step is a side write that a later side change may replace
-  for (const std::size_t bi : tick_indices) {
-    const Decision d = evaluate(rule, *batch[bi].tick, state);
-    const std::size_t pos = plan.ticks.size();
-    plan.ticks.push_back({bi, batch[bi].message_index, d.outcome});
-    if (d.outcome == Outcome::late) ++plan.late_count;
-    if (!d.state_write_needed) continue;
-    if (d.outcome == Outcome::fired) {
-      Step s{Step::Kind::fire, pos,    pos,
-             written,          d.next, subtract_seconds(batch[bi].tick->ts.micros, rule.cooldown_seconds)};
-      if (pending_side) {  // the fire's state write supersedes the pending side write
-        s.first_pos = plan.steps.back().first_pos;
-        s.expected = plan.steps.back().expected;
-        plan.steps.pop_back();
-      }
-      plan.steps.push_back(s);
-      pending_side = false;
-    } else if (pending_side) {
-      plan.steps.back().pos = pos;
-      plan.steps.back().next = d.next;
-    } else {
-      plan.steps.push_back({Step::Kind::write_side, pos, pos, written, d.next, 0});
-      pending_side = true;
-    }
-    written = d.next;
-    state = d.next;
-  }
-  plan.final_state = state;
+  plan_sorted(rule, batch, tick_indices, initial, plan);
   return plan;
 }
 
-std::vector<KeyPlan> plan_batch(const RuleSet& rules, std::span<const BatchTick> ticks,
-                                const StateMap& known) {
-  std::vector<StateKey> keys;
-  std::unordered_map<StateKey, std::vector<std::size_t>, StateKeyHash> members;
-  for (std::size_t i = 0; i < ticks.size(); ++i) {
-    rules.for_each_rule(ticks[i].tick->symbol, [&](std::size_t ri, const Rule&) {
-      StateKey k{ri, ticks[i].tick->symbol};
-      auto [it, inserted] = members.try_emplace(k);
-      if (inserted) keys.push_back(std::move(k));
-      it->second.push_back(i);
+BatchPlan plan_batch(const RuleSet& rules, std::span<const BatchTick> ticks, const StateMap& known) {
+  BatchPlan out;
+  const SymbolGroups g = group_by_symbol(ticks);
+  KeyPlan scratch;
+  const RuleState absent;
+  for (std::size_t s = 0; s < g.symbols.size(); ++s) {
+    rules.for_each_rule(g.symbols[s], [&](std::size_t ri, const Rule& rule) {
+      const auto it = known.find(StateKeyView{ri, g.symbols[s]});
+      plan_sorted(rule, ticks, g.members[s], it == known.end() ? absent : it->second, scratch);
+      out.late_count += scratch.late_count;
+      if (scratch.steps.empty()) return;
+      scratch.key = StateKey{ri, std::string(g.symbols[s])};
+      out.keys.push_back(scratch);
     });
   }
-  std::vector<KeyPlan> plans;
-  plans.reserve(keys.size());
-  for (StateKey& k : keys) {
-    const auto st = known.find(k);
-    const RuleState initial = st == known.end() ? RuleState{} : st->second;
-    auto& idx = members[k];
-    const Rule& rule = rules.rule(k.rule_index);
-    plans.push_back(plan_key(rule, std::move(k), ticks, std::move(idx), initial));
-  }
-  return plans;
+  return out;
 }
 
 std::vector<std::size_t> messages_to_fail(const KeyPlan& plan, std::size_t failed_step) {
