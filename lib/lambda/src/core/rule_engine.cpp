@@ -85,49 +85,55 @@ bool condition_holds(const Rule& rule, const Tick& tick) {
   return side_of(rule, tick.price) == fire_side(rule.condition);
 }
 
-Decision evaluate(const Rule& rule, const Tick& tick, const RuleState& state) {
-  Decision d{Outcome::no_match, state, false};
+namespace {
+
+// The decision without materialising the next state: `next` is written only when a write is needed (the
+// batch planner's hot loop; copying a RuleState per (tick, rule) costs more than the evaluation itself).
+Outcome decide(const Rule& rule, const Tick& tick, const RuleState& state, RuleState& next) {
   const std::int64_t ts = tick.ts.micros;
-  if (!rule.enabled) {
-    d.outcome = Outcome::disabled;
-    return d;
-  }
+  if (!rule.enabled) return Outcome::disabled;
   if (!is_crossing(rule.condition)) {
-    if (state.last_fire_ts && ts <= *state.last_fire_ts) {
-      d.outcome = Outcome::late;
-    } else if (!condition_holds(rule, tick)) {
-      d.outcome = Outcome::no_match;
-    } else if (!cooldown_allows(rule, state, ts)) {
-      d.outcome = Outcome::suppressed_by_cooldown;
-    } else {
-      d.outcome = Outcome::fired;
-      d.next.exists = true;
-      d.next.last_fire_ts = ts;
-      d.state_write_needed = true;
-    }
-    return d;
+    if (state.last_fire_ts && ts <= *state.last_fire_ts) return Outcome::late;
+    if (!condition_holds(rule, tick)) return Outcome::no_match;
+    if (!cooldown_allows(rule, state, ts)) return Outcome::suppressed_by_cooldown;
+    next = state;
+    next.exists = true;
+    next.last_fire_ts = ts;
+    return Outcome::fired;
   }
   const Side side = side_of(rule, tick.price);
+  Outcome outcome = Outcome::fired;
   if (!state.exists || !state.side) {
-    d.outcome = Outcome::first_seen;
+    outcome = Outcome::first_seen;
   } else if (state.side_ts && ts <= *state.side_ts) {
-    d.outcome = Outcome::late;
-    return d;
+    return Outcome::late;
   } else if (*state.side == side) {
-    d.outcome = Outcome::no_match;
-    return d;
+    return Outcome::no_match;
   } else if (side != fire_side(rule.condition)) {
-    d.outcome = Outcome::side_changed;
+    outcome = Outcome::side_changed;
   } else if (!cooldown_allows(rule, state, ts)) {
-    d.outcome = Outcome::suppressed_by_cooldown;
-  } else {
-    d.outcome = Outcome::fired;
-    d.next.last_fire_ts = ts;
+    outcome = Outcome::suppressed_by_cooldown;
   }
-  d.next.exists = true;
-  d.next.side = side;
-  d.next.side_ts = ts;
-  d.state_write_needed = true;
+  next = state;
+  if (outcome == Outcome::fired) next.last_fire_ts = ts;
+  next.exists = true;
+  next.side = side;
+  next.side_ts = ts;
+  return outcome;
+}
+
+constexpr bool writes(Outcome o) {
+  return o == Outcome::fired || o == Outcome::first_seen || o == Outcome::side_changed ||
+         o == Outcome::suppressed_by_cooldown;
+}
+
+}  // namespace
+
+Decision evaluate(const Rule& rule, const Tick& tick, const RuleState& state) {
+  Decision d{Outcome::no_match, state, false};
+  d.outcome = decide(rule, tick, state, d.next);
+  // Level rules: a suppressed fire writes nothing (their state is last_fire_ts only).
+  d.state_write_needed = writes(d.outcome) && (is_crossing(rule.condition) || d.outcome == Outcome::fired);
   return d;
 }
 
@@ -167,20 +173,25 @@ void plan_sorted(const Rule& rule, std::span<const BatchTick> batch, std::span<c
   plan.ticks.clear();
   plan.steps.clear();
   plan.late_count = 0;
-  RuleState state = initial;
+  // Work on the plan's own final_state in place: a local copy assembled field by field and stored back at
+  // the end costs store-forwarding stalls that dominate this loop.
+  plan.final_state = initial;
+  RuleState& state = plan.final_state;
+  RuleState next;
+  const bool crossing = is_crossing(rule.condition);
   bool pending_side = false;  // the last step is a side write that a later side change may replace
   for (const std::size_t bi : sorted) {
-    const Decision d = evaluate(rule, *batch[bi].tick, state);
+    const Outcome outcome = decide(rule, *batch[bi].tick, state, next);
     const std::size_t pos = plan.ticks.size();
-    plan.ticks.push_back({bi, batch[bi].message_index, d.outcome});
-    if (d.outcome == Outcome::late) ++plan.late_count;
-    if (!d.state_write_needed) continue;
-    if (d.outcome == Outcome::fired) {
+    plan.ticks.push_back({bi, batch[bi].message_index, outcome});
+    if (outcome == Outcome::late) ++plan.late_count;
+    if (!writes(outcome) || (!crossing && outcome != Outcome::fired)) continue;
+    if (outcome == Outcome::fired) {
       Step s{Step::Kind::fire,
              pos,
              pos,
              state,
-             d.next,
+             next,
              subtract_seconds(batch[bi].tick->ts.micros, rule.cooldown_seconds)};
       if (pending_side) {  // the fire's state write supersedes the pending side write
         s.first_pos = plan.steps.back().first_pos;
@@ -191,14 +202,13 @@ void plan_sorted(const Rule& rule, std::span<const BatchTick> batch, std::span<c
       pending_side = false;
     } else if (pending_side) {
       plan.steps.back().pos = pos;
-      plan.steps.back().next = d.next;
+      plan.steps.back().next = next;
     } else {
-      plan.steps.push_back({Step::Kind::write_side, pos, pos, state, d.next, 0});
+      plan.steps.push_back({Step::Kind::write_side, pos, pos, state, next, 0});
       pending_side = true;
     }
-    state = d.next;
+    state = next;
   }
-  plan.final_state = state;
 }
 
 }  // namespace
