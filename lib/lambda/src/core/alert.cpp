@@ -1,7 +1,6 @@
 #include "tap/alert.hpp"
 
 #include <charconv>
-#include <cstdio>
 
 namespace tap {
 namespace {
