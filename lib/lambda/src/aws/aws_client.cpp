@@ -33,7 +33,7 @@ bool ServiceClient::backoff(const AwsError& reason, int attempt, Deadline deadli
   if (transport_.sleep) {
     transport_.sleep(*delay);
   } else {
-    std::this_thread::sleep_for(*delay);  // LCOV_EXCL_LINE: tests inject a sleep; the bootstrap uses this
+    std::this_thread::sleep_for(*delay);
   }
   return true;
 }

@@ -63,11 +63,11 @@ Result<Endpoint> parse_endpoint(std::string_view url) {
     return Error{kInvalidEndpoint, "endpoint must start with http:// or https://: " + std::string(url)};
   }
   if (!url.empty() && url.back() == '/') url.remove_suffix(1);
-  if (url.find_first_of("/?#@ ") != std::string_view::npos) {
+  if (url.find_first_of("/?#@ []") != std::string_view::npos) {  // no paths, userinfo or IPv6 literals
     return Error{kInvalidEndpoint, "endpoint must be scheme://host[:port]: " + std::string(url)};
   }
   std::size_t colon = url.rfind(':');
-  if (colon != std::string_view::npos && url.find(']') == std::string_view::npos) {
+  if (colon != std::string_view::npos) {
     std::string_view port = url.substr(colon + 1);
     int value = 0;
     auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
