@@ -37,8 +37,9 @@ TEST(RetryPolicy, FullJitterIsUniformBelowTheCeiling) {
   f.u = 0.0;
   EXPECT_EQ(p.delay_before_next(1, far), microseconds(0));
   f.u = 0.5;
-  EXPECT_EQ(p.delay_before_next(1, far), microseconds(25000));
-  EXPECT_EQ(p.delay_before_next(2, far), microseconds(50000));
+  EXPECT_EQ(p.delay_before_next(1, far), microseconds(12500));  // first retry: up to base
+  EXPECT_EQ(p.delay_before_next(2, far), microseconds(25000));
+  EXPECT_EQ(p.delay_before_next(3, far), microseconds(50000));
   f.u = 0.999;
   EXPECT_EQ(p.delay_before_next(10, far), microseconds(1998000));
   f.u = 7.0;  // a broken random source cannot exceed the ceiling
@@ -48,9 +49,9 @@ TEST(RetryPolicy, FullJitterIsUniformBelowTheCeiling) {
 TEST(RetryPolicy, NoWaitMayCrossTheDeadlineMinusTheMargin) {
   Fakes f;
   RetryPolicy p = policy(f, RetryConfig{8, 100ms, 2000ms, 1000ms});
-  f.u = 0.5;  // 100 ms at attempt 1
-  EXPECT_EQ(p.delay_before_next(1, f.now + 1100ms), microseconds(100000));  // exactly fits
-  EXPECT_EQ(p.delay_before_next(1, f.now + 1099ms), std::nullopt);
+  f.u = 0.5;  // 50 ms after attempt 1
+  EXPECT_EQ(p.delay_before_next(1, f.now + 1050ms), microseconds(50000));  // exactly fits
+  EXPECT_EQ(p.delay_before_next(1, f.now + 1049ms), std::nullopt);
   f.now += 500ms;  // time moves on: the same deadline no longer leaves room
   EXPECT_EQ(p.delay_before_next(1, f.now + 600ms), std::nullopt);
 }
@@ -67,8 +68,8 @@ TEST(RetryPolicy, RetriesOnlyRetryableErrorsAndOnlyUpToMaxAttempts) {
   const Deadline far = f.now + 10s;
   EXPECT_EQ(p.next(fatal, 1, far), std::nullopt);
   EXPECT_EQ(p.retries(), 0U);
-  EXPECT_EQ(p.next(retryable(), 1, far), microseconds(10000));
-  EXPECT_EQ(p.next(retryable(), 2, far), microseconds(20000));
+  EXPECT_EQ(p.next(retryable(), 1, far), microseconds(5000));
+  EXPECT_EQ(p.next(retryable(), 2, far), microseconds(10000));
   EXPECT_EQ(p.next(retryable(), 3, far), std::nullopt);
   EXPECT_EQ(p.next(retryable(), 1, f.now), std::nullopt);  // no time: no retry, not counted
   EXPECT_EQ(p.retries(), 2U);
@@ -82,7 +83,7 @@ TEST(RetryPolicy, DefaultSourcesStayInRange) {
   RetryPolicy p;
   const Deadline far = SteadyClock::now() + 60s;
   for (int attempt = 0; attempt < 200; ++attempt) {
-    auto d = p.delay_before_next(attempt % 10, far);
+    auto d = p.delay_before_next(1 + attempt % 10, far);
     ASSERT_TRUE(d.has_value());
     EXPECT_GE(*d, microseconds(0));
     EXPECT_LE(*d, p.ceiling(attempt % 10));
