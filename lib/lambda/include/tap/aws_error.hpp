@@ -12,7 +12,7 @@ namespace tap {
 
 // One entry of a DynamoDB TransactionCanceledException, in the order of the transaction's items.
 struct CancellationReason {
-  std::string code;       // "None", "ConditionalCheckFailed", "TransactionConflict", ...
+  std::string code;  // "None", "ConditionalCheckFailed", "TransactionConflict", ...
   std::string message;
   std::string item_json;  // the item's attributes (DynamoDB JSON) when ALL_OLD was requested, else empty
 };

@@ -32,7 +32,8 @@ class RetryPolicy {
   [[nodiscard]] bool should_retry(const AwsError& error, int attempt) const;
   // The jittered wait before attempt + 1, uniform(0, ceiling(attempt - 1)): the first retry waits up to
   // `base`. nullopt when the wait plus the safety margin would cross the deadline.
-  [[nodiscard]] std::optional<std::chrono::microseconds> delay_before_next(int attempt, Deadline deadline) const;
+  [[nodiscard]] std::optional<std::chrono::microseconds> delay_before_next(int attempt,
+                                                                           Deadline deadline) const;
   [[nodiscard]] std::chrono::microseconds ceiling(int retry) const;  // min(cap, base * 2^retry), retry >= 0
 
   // Both of the above; counts the retry when it returns a delay.

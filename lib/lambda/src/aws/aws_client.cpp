@@ -49,7 +49,8 @@ Result<HttpResponse, AwsError> ServiceClient::call(const HttpRequest& request, D
     } else if (response->status >= 200 && response->status < 300) {
       return std::move(response).value();
     } else {
-      error = protocol_ == Protocol::kJson ? parse_json_error(response.value()) : parse_xml_error(response.value());
+      error = protocol_ == Protocol::kJson ? parse_json_error(response.value())
+                                           : parse_xml_error(response.value());
     }
     error.attempts = attempt;
     if (!backoff(error, attempt, deadline)) return error;

@@ -1,7 +1,7 @@
 #include "tap/aws_error.hpp"
 
-#include <array>
 #include <algorithm>
+#include <array>
 
 #include "json.hpp"
 
@@ -11,16 +11,25 @@ namespace {
 // botocore's standard retry mode lists, plus KMS throttling (SNS/SQS/DynamoDB with a CMK surface it) and
 // DynamoDB's TransactionConflictException (a single-item write that collided with a transaction in flight:
 // AWS documents it as safe to retry).
-constexpr std::array<std::string_view, 16> kThrottling = {
-    "Throttling",          "ThrottlingException",     "ThrottledException",
-    "RequestThrottledException", "TooManyRequestsException", "ProvisionedThroughputExceededException",
-    "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
-    "LimitExceededException", "RequestThrottled",     "SlowDown",
-    "PriorRequestNotComplete", "EC2ThrottledException", "KMSThrottlingException",
-    "ThrottlingError"};
+constexpr std::array<std::string_view, 16> kThrottling = {"Throttling",
+                                                          "ThrottlingException",
+                                                          "ThrottledException",
+                                                          "RequestThrottledException",
+                                                          "TooManyRequestsException",
+                                                          "ProvisionedThroughputExceededException",
+                                                          "TransactionInProgressException",
+                                                          "RequestLimitExceeded",
+                                                          "BandwidthLimitExceeded",
+                                                          "LimitExceededException",
+                                                          "RequestThrottled",
+                                                          "SlowDown",
+                                                          "PriorRequestNotComplete",
+                                                          "EC2ThrottledException",
+                                                          "KMSThrottlingException",
+                                                          "ThrottlingError"};
 constexpr std::array<std::string_view, 6> kTransient = {
-    "RequestTimeout", "RequestTimeoutException", "TransactionConflictException",
-    "TransactionConflict", "InternalServerError", "ServiceUnavailable"};
+    "RequestTimeout",      "RequestTimeoutException", "TransactionConflictException",
+    "TransactionConflict", "InternalServerError",     "ServiceUnavailable"};
 
 bool contains(const auto& list, std::string_view code) {
   return std::find(list.begin(), list.end(), code) != list.end();
@@ -130,7 +139,8 @@ AwsError parse_json_error(const HttpResponse& response) {
         }
       } else if (key == "CancellationReasons") {
         simdjson::ondemand::array reasons;
-        if (field.value().get_array().get(reasons) == simdjson::SUCCESS) parse_cancellation_reasons(reasons, error);
+        if (field.value().get_array().get(reasons) == simdjson::SUCCESS)
+          parse_cancellation_reasons(reasons, error);
       }
     }
   }

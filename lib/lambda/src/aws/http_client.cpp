@@ -9,9 +9,8 @@ namespace tap {
 namespace {
 
 bool iequals(std::string_view a, std::string_view b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](unsigned char x, unsigned char y) {
-    return std::tolower(x) == std::tolower(y);
-  });
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                    [](unsigned char x, unsigned char y) { return std::tolower(x) == std::tolower(y); });
 }
 
 const std::string* find_header(const HeaderList& headers, std::string_view name) {
@@ -96,8 +95,7 @@ std::size_t HttplibClient::open_endpoints() const { return impl_->clients.size()
 Result<HttpResponse> HttplibClient::send(const HttpRequest& request, Deadline deadline) {
   auto endpoint = parse_endpoint(request.endpoint);
   if (!endpoint.ok()) return endpoint.error();
-  const auto remaining =
-      std::chrono::duration_cast<std::chrono::microseconds>(deadline - SteadyClock::now());
+  const auto remaining = std::chrono::duration_cast<std::chrono::microseconds>(deadline - SteadyClock::now());
   if (remaining <= std::chrono::microseconds(0)) {
     return Error{kDeadlineExceeded, "no time left before the deadline to send to " + request.endpoint};
   }
@@ -112,7 +110,8 @@ Result<HttpResponse> HttplibClient::send(const HttpRequest& request, Deadline de
       if (!options_.ca_bundle.empty()) client->set_ca_cert_path(options_.ca_bundle);
     }
   }
-  const auto connect = split_timeout(std::min<std::chrono::microseconds>(remaining, options_.connect_timeout));
+  const auto connect =
+      split_timeout(std::min<std::chrono::microseconds>(remaining, options_.connect_timeout));
   const auto io = split_timeout(remaining);
   client->set_connection_timeout(connect.first, connect.second);
   client->set_read_timeout(io.first, io.second);

@@ -27,7 +27,8 @@ std::chrono::microseconds RetryPolicy::ceiling(int retry) const {
   return std::min(ceiling, cap);
 }
 
-std::optional<std::chrono::microseconds> RetryPolicy::delay_before_next(int attempt, Deadline deadline) const {
+std::optional<std::chrono::microseconds> RetryPolicy::delay_before_next(int attempt,
+                                                                        Deadline deadline) const {
   const double u = std::clamp(random_(), 0.0, 1.0);
   const auto delay = std::chrono::microseconds(
       static_cast<std::chrono::microseconds::rep>(u * static_cast<double>(ceiling(attempt - 1).count())));

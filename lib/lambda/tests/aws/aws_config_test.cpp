@@ -1,5 +1,4 @@
 #include "tap/aws_config.hpp"
-#include "tap/http_client.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,6 +7,8 @@
 #include <fstream>
 #include <map>
 #include <set>
+
+#include "tap/http_client.hpp"
 
 namespace tap {
 namespace {
@@ -38,7 +39,8 @@ TEST(AwsConfig, RegionFallbackAndMissingRegion) {
   auto c = load_aws_config(fake({{"AWS_DEFAULT_REGION", "us-west-2"}}), files({}));
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->region, "us-west-2");
-  auto both = load_aws_config(fake({{"AWS_DEFAULT_REGION", "us-west-2"}, {"AWS_REGION", "us-east-1"}}), files({}));
+  auto both =
+      load_aws_config(fake({{"AWS_DEFAULT_REGION", "us-west-2"}, {"AWS_REGION", "us-east-1"}}), files({}));
   EXPECT_EQ(both->region, "us-east-1");
   auto none = load_aws_config(fake({}), files({}));
   ASSERT_FALSE(none.ok());

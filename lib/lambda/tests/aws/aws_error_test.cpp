@@ -14,10 +14,12 @@ HttpResponse response(int status, std::string body, HeaderList headers = {}) {
 }
 
 TEST(AwsError, ThrottlingAndTransientCodesAreRetryable) {
-  for (const char* code : {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
-                           "Throttling", "TooManyRequestsException", "RequestThrottled", "KMSThrottlingException"}) {
+  for (const char* code :
+       {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded", "Throttling",
+        "TooManyRequestsException", "RequestThrottled", "KMSThrottlingException"}) {
     EXPECT_TRUE(is_throttling_code(code)) << code;
-    EXPECT_TRUE(parse_json_error(response(400, std::string(R"({"__type":"x#)") + code + "\"}")).retryable) << code;
+    EXPECT_TRUE(parse_json_error(response(400, std::string(R"({"__type":"x#)") + code + "\"}")).retryable)
+        << code;
   }
   EXPECT_TRUE(is_transient_code("TransactionConflictException"));
   EXPECT_TRUE(is_transient_code("RequestTimeout"));
@@ -41,9 +43,9 @@ TEST(AwsError, TransportErrors) {
 }
 
 TEST(AwsError, JsonProtocolErrors) {
-  const AwsError ccf = parse_json_error(response(
-      400, R"({"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",)"
-           R"("message":"The conditional request failed","Item":{"side":{"S":"above"}}})"));
+  const AwsError ccf = parse_json_error(
+      response(400, R"({"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",)"
+                    R"("message":"The conditional request failed","Item":{"side":{"S":"above"}}})"));
   EXPECT_EQ(ccf.code, "ConditionalCheckFailedException");
   EXPECT_EQ(ccf.message, "The conditional request failed");
   EXPECT_EQ(ccf.item_json, R"({"side":{"S":"above"}})");
@@ -55,9 +57,9 @@ TEST(AwsError, JsonProtocolErrors) {
   EXPECT_EQ(header.code, "ValidationException");
   EXPECT_EQ(header.message, "HTTP 400");
 
-  const AwsError sqs = parse_json_error(response(
-      400, R"({"__type":"com.amazonaws.sqs#QueueDoesNotExist","Message":"no queue"})",
-      {{"x-amzn-query-error", "AWS.SimpleQueueService.NonExistentQueue;Sender"}}));
+  const AwsError sqs = parse_json_error(
+      response(400, R"({"__type":"com.amazonaws.sqs#QueueDoesNotExist","Message":"no queue"})",
+               {{"x-amzn-query-error", "AWS.SimpleQueueService.NonExistentQueue;Sender"}}));
   EXPECT_EQ(sqs.code, "AWS.SimpleQueueService.NonExistentQueue");
   EXPECT_EQ(sqs.message, "no queue");
 
@@ -69,8 +71,9 @@ TEST(AwsError, JsonProtocolErrors) {
   EXPECT_FALSE(parse_json_error(response(418, "[]")).retryable);
   EXPECT_EQ(parse_json_error(response(400, R"({"\uZZZZ":1})")).code, "HttpStatus400");  // invalid key
   // moto answers signature/IAM failures of JSON services in XML.
-  const AwsError xml = parse_json_error(response(
-      403, "<ErrorResponse><Error><Code>AccessDeniedException</Code><Message>no</Message></Error></ErrorResponse>"));
+  const AwsError xml = parse_json_error(response(403,
+                                                 "<ErrorResponse><Error><Code>AccessDeniedException</"
+                                                 "Code><Message>no</Message></Error></ErrorResponse>"));
   EXPECT_EQ(xml.code, "AccessDeniedException");
   EXPECT_FALSE(xml.retryable);
 }
@@ -106,9 +109,10 @@ TEST(AwsError, TransactionCancellationReasons) {
 
 TEST(AwsError, QueryProtocolErrorsAndXmlText) {
   const AwsError e = parse_xml_error(response(
-      400, "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidParameter</Code>"
-           "<Message>Invalid parameter: &lt;TopicArn&gt; &amp; &quot;x&quot; &apos;y&apos; &bogus;</Message>"
-           "</Error><RequestId>r</RequestId></ErrorResponse>"));
+      400,
+      "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidParameter</Code>"
+      "<Message>Invalid parameter: &lt;TopicArn&gt; &amp; &quot;x&quot; &apos;y&apos; &bogus;</Message>"
+      "</Error><RequestId>r</RequestId></ErrorResponse>"));
   EXPECT_EQ(e.code, "InvalidParameter");
   EXPECT_EQ(e.message, "Invalid parameter: <TopicArn> & \"x\" 'y' &bogus;");
   EXPECT_FALSE(e.retryable);

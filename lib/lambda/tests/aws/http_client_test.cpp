@@ -1,5 +1,7 @@
 // The real client against in-process servers on 127.0.0.1: plain HTTP, HTTPS with a CA made here, a peer
 // that hangs up, a listener that never accepts (connect timeout), and slow responses (read timeout).
+#include "tap/http_client.hpp"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -15,8 +17,6 @@
 #include <filesystem>
 #include <memory>
 #include <thread>
-
-#include "tap/http_client.hpp"
 
 namespace tap {
 namespace {
@@ -61,9 +61,9 @@ TEST(Endpoint, ParsesSchemeHostAndPort) {
 }
 
 TEST(Endpoint, RejectsWhatIsNotSchemeHostPort) {
-  for (const char* bad : {"ftp://x", "dynamodb.amazonaws.com", "https://h/path", "https://h?q", "https://u@h",
-                          "https://h:abc", "https://h:0", "https://h:70000", "https://h:80x", "https://",
-                          "https://:443", "https://[::1]:443"}) {
+  for (const char* bad :
+       {"ftp://x", "dynamodb.amazonaws.com", "https://h/path", "https://h?q", "https://u@h", "https://h:abc",
+        "https://h:0", "https://h:70000", "https://h:80x", "https://", "https://:443", "https://[::1]:443"}) {
     auto r = parse_endpoint(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().code, kInvalidEndpoint) << bad;
@@ -112,7 +112,8 @@ HttpRequest echo(const std::string& endpoint) {
   r.endpoint = endpoint;
   r.path = "/echo";
   r.query = "a=1&b=%20";
-  r.headers = {{"X-Amz-Target", "DynamoDB_20120810.UpdateItem"}, {"Content-Type", "application/x-amz-json-1.0"}};
+  r.headers = {{"X-Amz-Target", "DynamoDB_20120810.UpdateItem"},
+               {"Content-Type", "application/x-amz-json-1.0"}};
   r.body = "{}";
   return r;
 }
@@ -292,7 +293,8 @@ class Tls : public ::testing::Test {
 };
 
 TEST_F(Tls, VerifiesTheServerAgainstTheCaBundle) {
-  LocalServer server(std::make_unique<httplib::SSLServer>((dir_ / "cert.pem").c_str(), (dir_ / "key.pem").c_str()));
+  LocalServer server(
+      std::make_unique<httplib::SSLServer>((dir_ / "cert.pem").c_str(), (dir_ / "key.pem").c_str()));
   const std::string endpoint = "https://127.0.0.1:" + std::to_string(server.port());
 
   HttplibClient trusting({(dir_ / "ca.pem").string()});

@@ -14,7 +14,8 @@ struct Fakes {
 };
 
 RetryPolicy policy(Fakes& f, RetryConfig config = {}) {
-  return RetryPolicy(config, [&f] { return f.u; }, [&f] { return f.now; });
+  return RetryPolicy(
+      config, [&f] { return f.u; }, [&f] { return f.now; });
 }
 
 AwsError retryable() { return make_aws_error("ThrottlingException", "slow down", 400, true); }
@@ -49,7 +50,7 @@ TEST(RetryPolicy, FullJitterIsUniformBelowTheCeiling) {
 TEST(RetryPolicy, NoWaitMayCrossTheDeadlineMinusTheMargin) {
   Fakes f;
   RetryPolicy p = policy(f, RetryConfig{8, 100ms, 2000ms, 1000ms});
-  f.u = 0.5;  // 50 ms after attempt 1
+  f.u = 0.5;                                                               // 50 ms after attempt 1
   EXPECT_EQ(p.delay_before_next(1, f.now + 1050ms), microseconds(50000));  // exactly fits
   EXPECT_EQ(p.delay_before_next(1, f.now + 1049ms), std::nullopt);
   f.now += 500ms;  // time moves on: the same deadline no longer leaves room

@@ -37,7 +37,9 @@ class FakeHttp : public HttpClient {
 
 class Services : public ::testing::Test {
  protected:
-  Services() : retry_(RetryConfig{4, 10ms, 100ms, 50ms}, [] { return 0.5; }, [this] { return now_; }) {
+  Services()
+      : retry_(
+            RetryConfig{4, 10ms, 100ms, 50ms}, [] { return 0.5; }, [this] { return now_; }) {
     transport_.http = &http_;
     transport_.credentials = {"AKID", "SECRET", "TOKEN"};
     transport_.retry = &retry_;
@@ -70,13 +72,15 @@ TEST_F(Services, RequestsAreSignedAndShapedPerProtocol) {
   EXPECT_EQ(*sent.header("X-Amz-Security-Token"), "TOKEN");
   // The Authorization is what our signer gives for exactly these headers (re-derived independently).
   HttpRequest again = r;
-  const auto sig = sigv4::Signer("us-east-1", "dynamodb").sign(again, transport_.credentials,
-                                                               transport_.wall_clock());
+  const auto sig =
+      sigv4::Signer("us-east-1", "dynamodb").sign(again, transport_.credentials, transport_.wall_clock());
   EXPECT_EQ(*sent.header("Authorization"), sig.authorization);
-  EXPECT_NE(sig.authorization.find("SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target"),
-            std::string::npos);
+  EXPECT_NE(
+      sig.authorization.find("SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target"),
+      std::string::npos);
 
-  ServiceClient query(transport_, "https://sns.us-east-1.amazonaws.com", "us-east-1", "sns", Protocol::kQuery);
+  ServiceClient query(transport_, "https://sns.us-east-1.amazonaws.com", "us-east-1", "sns",
+                      Protocol::kQuery);
   HttpRequest q = query.query_request("Action=Publish");
   EXPECT_EQ(*q.header("content-type"), "application/x-www-form-urlencoded; charset=utf-8");
   EXPECT_EQ(q.body, "Action=Publish");
@@ -124,7 +128,8 @@ TEST_F(Services, TheDeadlineEndsRetriesEarly) {
 }
 
 TEST_F(Services, WithoutAnInjectedSleepTheThreadSleeps) {
-  RetryPolicy zero(RetryConfig{2, 1ms, 1ms, 0ms}, [] { return 0.0; }, [] { return SteadyClock::now(); });
+  RetryPolicy zero(
+      RetryConfig{2, 1ms, 1ms, 0ms}, [] { return 0.0; }, [] { return SteadyClock::now(); });
   transport_.retry = &zero;
   transport_.sleep = nullptr;
   ServiceClient c(transport_, "http://h", "us-east-1", "dynamodb", Protocol::kJson);
@@ -136,22 +141,23 @@ TEST_F(Services, WithoutAnInjectedSleepTheThreadSleeps) {
 
 // ---- DynamoDB
 TEST(DynamoDbRender, RequestsAreTheDocumentedJson) {
-  dynamodb::UpdateItem u{"alert-state-dev", R"({"symbol":{"S":"AAPL"},"rule_id":{"S":"r1"}})",
-                         "SET side = :s", "side_ts = :read", R"({"#s":"side"})", R"({":s":{"S":"above"}})",
-                         "ALL_NEW", true};
+  dynamodb::UpdateItem u{"alert-state-dev",  R"({"symbol":{"S":"AAPL"},"rule_id":{"S":"r1"}})",
+                         "SET side = :s",    "side_ts = :read",
+                         R"({"#s":"side"})", R"({":s":{"S":"above"}})",
+                         "ALL_NEW",          true};
   EXPECT_EQ(dynamodb::render(u),
             R"({"TableName":"alert-state-dev","Key":{"symbol":{"S":"AAPL"},"rule_id":{"S":"r1"}},)"
             R"("UpdateExpression":"SET side = :s","ConditionExpression":"side_ts = :read",)"
             R"("ExpressionAttributeNames":{"#s":"side"},"ExpressionAttributeValues":{":s":{"S":"above"}},)"
             R"("ReturnValuesOnConditionCheckFailure":"ALL_OLD","ReturnValues":"ALL_NEW"})");
-  dynamodb::UpdateItem plain{"t", R"({"k":{"S":"v"}})", "SET a = :a", "", "", R"({":a":{"N":"1"}})", "", false};
+  dynamodb::UpdateItem plain{"t", R"({"k":{"S":"v"}})",  "SET a = :a", "",
+                             "",  R"({":a":{"N":"1"}})", "",           false};
   EXPECT_EQ(dynamodb::render(plain),
             R"({"TableName":"t","Key":{"k":{"S":"v"}},"UpdateExpression":"SET a = :a",)"
             R"("ExpressionAttributeValues":{":a":{"N":"1"}}})");
   dynamodb::PutItem p{"alerts", R"({"symbol":{"S":"A\"B"}})", "attribute_not_exists(symbol)", "", "", false};
-  EXPECT_EQ(dynamodb::render(p),
-            R"({"TableName":"alerts","Item":{"symbol":{"S":"A\"B"}},)"
-            R"j("ConditionExpression":"attribute_not_exists(symbol)"})j");
+  EXPECT_EQ(dynamodb::render(p), R"({"TableName":"alerts","Item":{"symbol":{"S":"A\"B"}},)"
+                                 R"j("ConditionExpression":"attribute_not_exists(symbol)"})j");
   dynamodb::TransactWrite tx;
   tx.items.emplace_back(plain);
   p.return_old_on_condition_failure = true;
@@ -159,17 +165,19 @@ TEST(DynamoDbRender, RequestsAreTheDocumentedJson) {
   p.values_json = R"({":n":{"N":"2"}})";
   tx.items.emplace_back(p);
   tx.client_request_token = "tok-1";
-  EXPECT_EQ(dynamodb::render(tx),
-            R"({"TransactItems":[{"Update":{"TableName":"t","Key":{"k":{"S":"v"}},"UpdateExpression":"SET a = :a",)"
-            R"("ExpressionAttributeValues":{":a":{"N":"1"}}}},{"Put":{"TableName":"alerts","Item":{"symbol":)"
-            R"j({"S":"A\"B"}},"ConditionExpression":"attribute_not_exists(symbol)","ExpressionAttributeNames":)j"
-            R"({"#n":"n"},"ExpressionAttributeValues":{":n":{"N":"2"}},)"
-            R"("ReturnValuesOnConditionCheckFailure":"ALL_OLD"}}],"ClientRequestToken":"tok-1"})");
+  EXPECT_EQ(
+      dynamodb::render(tx),
+      R"({"TransactItems":[{"Update":{"TableName":"t","Key":{"k":{"S":"v"}},"UpdateExpression":"SET a = :a",)"
+      R"("ExpressionAttributeValues":{":a":{"N":"1"}}}},{"Put":{"TableName":"alerts","Item":{"symbol":)"
+      R"j({"S":"A\"B"}},"ConditionExpression":"attribute_not_exists(symbol)","ExpressionAttributeNames":)j"
+      R"({"#n":"n"},"ExpressionAttributeValues":{":n":{"N":"2"}},)"
+      R"("ReturnValuesOnConditionCheckFailure":"ALL_OLD"}}],"ClientRequestToken":"tok-1"})");
   dynamodb::BatchGet get;
   get["s"].keys_json = {R"({"k":{"S":"1"}})", R"({"k":{"S":"2"}})"};
   get["t"] = {{R"({"k":{"S":"3"}})"}, false};
-  EXPECT_EQ(dynamodb::render(get), R"({"RequestItems":{"s":{"Keys":[{"k":{"S":"1"}},{"k":{"S":"2"}}],)"
-                                   R"("ConsistentRead":true},"t":{"Keys":[{"k":{"S":"3"}}],"ConsistentRead":false}}})");
+  EXPECT_EQ(dynamodb::render(get),
+            R"({"RequestItems":{"s":{"Keys":[{"k":{"S":"1"}},{"k":{"S":"2"}}],)"
+            R"("ConsistentRead":true},"t":{"Keys":[{"k":{"S":"3"}}],"ConsistentRead":false}}})");
 }
 
 TEST(DynamoDbParse, Attributes) {
@@ -189,8 +197,9 @@ TEST(DynamoDbParse, BatchGetPages) {
   EXPECT_EQ(page->unprocessed_keys_json, "");
   auto partial = dynamodb::parse_batch_get(R"({"UnprocessedKeys":{"s":{"Keys":[{"k":{"S":"3"}}]}}})");
   EXPECT_EQ(partial->unprocessed_keys_json, R"({"s":{"Keys":[{"k":{"S":"3"}}]}})");
-  for (const char* bad : {"[]", R"({"\uZZZZ":1})", R"({"Responses":[]})", R"({"Responses":{"s":{}}})",
-                          R"({"Responses":{"\uZZZZ":[]}})", R"({"Responses":{"s":[1]}})", R"({"UnprocessedKeys":1})"}) {
+  for (const char* bad :
+       {"[]", R"({"\uZZZZ":1})", R"({"Responses":[]})", R"({"Responses":{"s":{}}})",
+        R"({"Responses":{"\uZZZZ":[]}})", R"({"Responses":{"s":[1]}})", R"({"UnprocessedKeys":1})"}) {
     EXPECT_FALSE(dynamodb::parse_batch_get(bad).ok()) << bad;
   }
 }
@@ -222,7 +231,9 @@ TEST_F(Services, DynamoDbCalls) {
   http_.reply(200, "{}");
   EXPECT_TRUE(ddb.transact_write_items(tx, deadline()).ok());
   EXPECT_EQ(*http_.sent.back().header("X-Amz-Target"), "DynamoDB_20120810.TransactWriteItems");
-  http_.reply(400, R"({"__type":"x#TransactionCanceledException","CancellationReasons":[{"Code":"ConditionalCheckFailed"}]})");
+  http_.reply(
+      400,
+      R"({"__type":"x#TransactionCanceledException","CancellationReasons":[{"Code":"ConditionalCheckFailed"}]})");
   auto cancelled = ddb.transact_write_items(tx, deadline());
   ASSERT_FALSE(cancelled.ok());
   EXPECT_EQ(cancelled.error().cancellation_reasons.at(0).code, "ConditionalCheckFailed");
@@ -232,14 +243,16 @@ TEST_F(Services, BatchGetSplitsAt100KeysAndResendsUnprocessedKeys) {
   dynamodb::Client ddb(transport_, "http://h", "us-east-1");
   dynamodb::BatchGet get;
   for (int i = 0; i < 150; ++i) get["s"].keys_json.push_back(R"({"k":{"N":")" + std::to_string(i) + "\"}}");
-  http_.reply(200, R"({"Responses":{"s":[{"k":{"N":"1"}}]},"UnprocessedKeys":{"s":{"Keys":[{"k":{"N":"7"}}],"ConsistentRead":true}}})");
+  http_.reply(
+      200,
+      R"({"Responses":{"s":[{"k":{"N":"1"}}]},"UnprocessedKeys":{"s":{"Keys":[{"k":{"N":"7"}}],"ConsistentRead":true}}})");
   http_.reply(200, R"({"Responses":{"s":[{"k":{"N":"7"}}]},"UnprocessedKeys":{}})");
   http_.reply(200, R"({"Responses":{"s":[{"k":{"N":"120"}}]}})");
   auto items = ddb.batch_get_item(get, deadline());
   ASSERT_TRUE(items.ok()) << items.error().message;
   EXPECT_EQ(items.value()["s"].size(), 3U);
   ASSERT_EQ(http_.sent.size(), 3U);
-  EXPECT_EQ(std::count(http_.sent[0].body.begin(), http_.sent[0].body.end(), '{') , 1 + 1 + 1 + 100 * 2);
+  EXPECT_EQ(std::count(http_.sent[0].body.begin(), http_.sent[0].body.end(), '{'), 1 + 1 + 1 + 100 * 2);
   EXPECT_EQ(http_.sent[1].body, R"({"RequestItems":{"s":{"Keys":[{"k":{"N":"7"}}],"ConsistentRead":true}}})");
   EXPECT_EQ(sleeps_.size(), 1U);
   EXPECT_EQ(retry_.retries(), 1U);
@@ -266,10 +279,13 @@ TEST_F(Services, BatchGetGivesUpAndReportsErrors) {
 
 // ---- SNS
 TEST(SnsRender, PublishIsFormEncodedLikeBoto3) {
-  sns::Publish p{"arn:aws:sns:us-east-1:123456789012:trading-alerts-dev", "{\"a\": \"b c\"}", "AAPL & co",
+  sns::Publish p{"arn:aws:sns:us-east-1:123456789012:trading-alerts-dev",
+                 "{\"a\": \"b c\"}",
+                 "AAPL & co",
                  {{"symbol", "AAPL"}, {"severity", "high"}}};
   EXPECT_EQ(sns::render(p),
-            "Action=Publish&Version=2010-03-31&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A123456789012%3Atrading-alerts-dev"
+            "Action=Publish&Version=2010-03-31&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A123456789012%3Atrading-"
+            "alerts-dev"
             "&Message=%7B%22a%22%3A+%22b+c%22%7D&Subject=AAPL+%26+co"
             "&MessageAttributes.entry.1.Name=symbol&MessageAttributes.entry.1.Value.DataType=String"
             "&MessageAttributes.entry.1.Value.StringValue=AAPL"
@@ -280,10 +296,14 @@ TEST(SnsRender, PublishIsFormEncodedLikeBoto3) {
 
 TEST_F(Services, SnsPublish) {
   sns::Client client(transport_, "http://h", "us-east-1");
-  http_.reply(200, "<PublishResponse><PublishResult><MessageId>id-1</MessageId></PublishResult></PublishResponse>");
+  http_.reply(
+      200, "<PublishResponse><PublishResult><MessageId>id-1</MessageId></PublishResult></PublishResponse>");
   EXPECT_EQ(client.publish({"arn", "m", "", {}}, deadline()).value(), "id-1");
-  EXPECT_NE(http_.sent.back().header("Authorization")->find("/us-east-1/sns/aws4_request"), std::string::npos);
-  http_.reply(404, "<ErrorResponse><Error><Code>NotFound</Code><Message>Topic does not exist</Message></Error></ErrorResponse>");
+  EXPECT_NE(http_.sent.back().header("Authorization")->find("/us-east-1/sns/aws4_request"),
+            std::string::npos);
+  http_.reply(404,
+              "<ErrorResponse><Error><Code>NotFound</Code><Message>Topic does not "
+              "exist</Message></Error></ErrorResponse>");
   auto missing = client.publish({"arn", "m", "", {}}, deadline());
   EXPECT_EQ(missing.error().code, "NotFound");
   EXPECT_FALSE(missing.error().retryable);
@@ -293,7 +313,8 @@ TEST_F(Services, SnsPublish) {
 
 // ---- SQS
 TEST(SqsRender, SendMessageJson) {
-  EXPECT_EQ(sqs::render({"https://q/1/dlq", "line1\n\"x\"\\\x01", {{"RejectionReason", "invalid_json"}, {"B", "2"}}}),
+  EXPECT_EQ(sqs::render(
+                {"https://q/1/dlq", "line1\n\"x\"\\\x01", {{"RejectionReason", "invalid_json"}, {"B", "2"}}}),
             R"({"QueueUrl":"https://q/1/dlq","MessageBody":"line1\n\"x\"\\\u0001","MessageAttributes":{)"
             R"("RejectionReason":{"DataType":"String","StringValue":"invalid_json"},)"
             R"("B":{"DataType":"String","StringValue":"2"}}})");
@@ -307,7 +328,8 @@ TEST_F(Services, SqsSendMessage) {
   EXPECT_EQ(*http_.sent.back().header("X-Amz-Target"), "AmazonSQS.SendMessage");
   http_.reply(400, R"({"__type":"com.amazonaws.sqs#QueueDoesNotExist"})",
               {{"x-amzn-query-error", "AWS.SimpleQueueService.NonExistentQueue;Sender"}});
-  EXPECT_EQ(client.send_message({"u", "b", {}}, deadline()).error().code, "AWS.SimpleQueueService.NonExistentQueue");
+  EXPECT_EQ(client.send_message({"u", "b", {}}, deadline()).error().code,
+            "AWS.SimpleQueueService.NonExistentQueue");
   http_.reply(200, R"({"MessageId":""})");
   EXPECT_EQ(client.send_message({"u", "b", {}}, deadline()).error().code, "InvalidResponse");
   http_.reply(200, "xx");
