@@ -111,6 +111,13 @@ AwsError transport_error(const Error& error) {
   return out;
 }
 
+std::string header_request_id(const HttpResponse& response) {
+  for (const char* name : {"x-amzn-RequestId", "x-amz-request-id"}) {
+    if (const std::string* id = response.header(name)) return *id;
+  }
+  return "";
+}
+
 AwsError parse_json_error(const HttpResponse& response) {
   // Some front ends (and moto's signature/IAM checks) answer a JSON-protocol request with an XML error.
   if (response.body.starts_with("<")) return parse_xml_error(response);
@@ -150,6 +157,7 @@ AwsError parse_json_error(const HttpResponse& response) {
   }
   if (error.code.empty()) error.code = "HttpStatus" + std::to_string(response.status);
   if (error.message.empty()) error.message = "HTTP " + std::to_string(response.status);
+  error.request_id = header_request_id(response);
   classify(error);
   return error;
 }
@@ -169,6 +177,8 @@ AwsError parse_xml_error(const HttpResponse& response) {
   error.http_status = response.status;
   error.code = xml_text(response.body, "Code");
   error.message = xml_text(response.body, "Message");
+  error.request_id = xml_text(response.body, "RequestId");
+  if (error.request_id.empty()) error.request_id = header_request_id(response);
   if (error.code.empty()) error.code = "HttpStatus" + std::to_string(response.status);
   if (error.message.empty()) error.message = "HTTP " + std::to_string(response.status);
   classify(error);

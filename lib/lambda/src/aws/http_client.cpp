@@ -126,6 +126,8 @@ Result<HttpResponse> HttplibClient::send(const HttpRequest& request, Deadline de
   httplib::Result res = client->send(req);
   if (!res) {
     const httplib::Error err = res.error();
+    // Start the next attempt on a fresh connection: this one may be half-closed or mid-response.
+    impl_->clients.erase(endpoint->origin());
     const std::string what = httplib::to_string(err) + " (" + request.method + " " + request.endpoint + ")";
     switch (err) {
       case httplib::Error::SSLServerVerification:

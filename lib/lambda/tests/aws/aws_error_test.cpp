@@ -51,10 +51,14 @@ TEST(AwsError, JsonProtocolErrors) {
   EXPECT_EQ(ccf.item_json, R"({"side":{"S":"above"}})");
   EXPECT_EQ(ccf.http_status, 400);
   EXPECT_FALSE(ccf.retryable);
+  EXPECT_EQ(ccf.request_id, "");
 
   const AwsError header = parse_json_error(
-      response(400, "", {{"x-amzn-ErrorType", "ValidationException:http://internal.amazon.com/coral/"}}));
+      response(400, "",
+               {{"x-amzn-ErrorType", "ValidationException:http://internal.amazon.com/coral/"},
+                {"x-amzn-RequestId", "R1"}}));
   EXPECT_EQ(header.code, "ValidationException");
+  EXPECT_EQ(header.request_id, "R1");
   EXPECT_EQ(header.message, "HTTP 400");
 
   const AwsError sqs = parse_json_error(
@@ -120,7 +124,8 @@ TEST(AwsError, QueryProtocolErrorsAndXmlText) {
       parse_xml_error(response(400, "<ErrorResponse><Error><Code>Throttling</Code></Error></ErrorResponse>"));
   EXPECT_TRUE(throttled.retryable);
   EXPECT_EQ(throttled.message, "HTTP 400");
-  const AwsError empty = parse_xml_error(response(500, ""));
+  const AwsError empty = parse_xml_error(response(500, "", {{"x-amz-request-id", "h-1"}}));
+  EXPECT_EQ(empty.request_id, "h-1");
   EXPECT_EQ(empty.code, "HttpStatus500");
   EXPECT_TRUE(empty.retryable);
   EXPECT_EQ(xml_text("<a>1</a>", "b"), "");

@@ -209,6 +209,7 @@ TEST(HttplibClient, ConnectionRefusedAndPeerHangupAreNetworkErrors) {
   close(hang);
   ASSERT_FALSE(hung.ok());
   EXPECT_EQ(hung.error().code, kNetworkError);
+  EXPECT_EQ(client.open_endpoints(), 0U);  // failed connections are not reused
 }
 
 TEST(HttplibClient, ConnectTimeoutWhenTheListenerNeverAccepts) {
