@@ -12,6 +12,7 @@
 #include <string>
 
 #include "tap/aws_config.hpp"
+#include "tap/aws_layer.hpp"
 #include "tap/dynamodb.hpp"
 #include "tap/sigv4.hpp"
 #include "tap/sns.hpp"
@@ -106,20 +107,13 @@ int check(const std::string& step, const tap::Result<T, tap::AwsError>& result, 
 }
 
 int smoke(const std::string& table, const std::string& topic, const std::string& queue) {
-  auto env = tap::process_env();
-  auto config = tap::load_aws_config(env);
-  auto credentials = tap::load_credentials(env);
-  if (!config.ok()) return report("config", false, config.error().message);
-  if (!credentials.ok()) return report("credentials", false, credentials.error().message);
-  tap::HttplibClient http({config->ca_bundle});
-  tap::RetryPolicy retry;
-  tap::AwsTransport transport;
-  transport.http = &http;
-  transport.credentials = credentials.value();
-  transport.retry = &retry;
-  tap::dynamodb::Client ddb(transport, config->dynamodb_endpoint, config->region);
-  tap::sns::Client sns(transport, config->sns_endpoint, config->region);
-  tap::sqs::Client sqs(transport, config->sqs_endpoint, config->region);
+  auto layer = tap::AwsLayer::from_env(tap::process_env());
+  if (!layer.ok()) return report("config", false, layer.error().code + ": " + layer.error().message);
+  tap::AwsLayer& aws = *layer.value();
+  auto& ddb = aws.dynamodb;
+  auto& sns = aws.sns;
+  auto& sqs = aws.sqs;
+  auto& retry = aws.retry;
   const auto deadline = tap::SteadyClock::now() + std::chrono::seconds(20);
   int failures = 0;
 

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "tap/aws_layer.hpp"
 #include "tap/http_client.hpp"
 
 namespace tap {
@@ -105,6 +106,44 @@ TEST(Credentials, FromTheEnvironment) {
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, "MissingCredentials");
   EXPECT_FALSE(load_credentials(fake({{"AWS_SECRET_ACCESS_KEY", "SK"}})).ok());
+}
+
+}  // namespace
+}  // namespace tap
+
+namespace tap {
+namespace {
+
+TEST(AwsLayer, WiredFromTheEnvironment) {
+  auto layer = AwsLayer::from_env(fake({{"AWS_REGION", "eu-west-1"},
+                                        {"AWS_ENDPOINT_URL", "http://127.0.0.1:1"},
+                                        {"AWS_ACCESS_KEY_ID", "AK"},
+                                        {"AWS_SECRET_ACCESS_KEY", "SK"},
+                                        {"AWS_SESSION_TOKEN", "T"}}),
+                                  RetryConfig{1, std::chrono::milliseconds(1), std::chrono::milliseconds(1),
+                                              std::chrono::milliseconds(0)});
+  ASSERT_TRUE(layer.ok()) << layer.error().message;
+  AwsLayer& aws = *layer.value();
+  EXPECT_EQ(aws.config.sqs_endpoint, "http://127.0.0.1:1");
+  EXPECT_EQ(aws.transport.http, &aws.http);
+  EXPECT_EQ(aws.transport.retry, &aws.retry);
+  EXPECT_EQ(aws.transport.credentials.session_token, "T");
+  EXPECT_EQ(aws.retry.config().max_attempts, 1);
+  // Nothing listens on port 1: the call goes through the real client and fails as a network error.
+  auto sent =
+      aws.sqs.send_message({"http://127.0.0.1:1/q", "b", {}}, SteadyClock::now() + std::chrono::seconds(2));
+  ASSERT_FALSE(sent.ok());
+  EXPECT_EQ(sent.error().code, kNetworkError);
+  EXPECT_TRUE(sent.error().retryable);
+}
+
+TEST(AwsLayer, ReportsConfigurationErrors) {
+  auto no_region = AwsLayer::from_env(fake({{"AWS_ACCESS_KEY_ID", "AK"}, {"AWS_SECRET_ACCESS_KEY", "SK"}}));
+  ASSERT_FALSE(no_region.ok());
+  EXPECT_EQ(no_region.error().code, "MissingRegion");
+  auto no_keys = AwsLayer::from_env(fake({{"AWS_REGION", "us-east-1"}}));
+  ASSERT_FALSE(no_keys.ok());
+  EXPECT_EQ(no_keys.error().code, "MissingCredentials");
 }
 
 }  // namespace
