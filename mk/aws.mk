@@ -18,6 +18,7 @@ $(AWS4_TESTSUITE)/.unpacked: $(BOTOCORE_SDIST)
 .PHONY: aws-testsuite aws-test
 aws-testsuite: $(AWS4_TESTSUITE)/.unpacked ## AWS's SigV4 test suite from botocore's sdist (build/aws4_testsuite)
 
+# Not in TEST_TARGETS: ctest (test-cpp) runs the GoogleTests and pytest runs tests/unit/test_sigv4.py.
 aws-test: aws-testsuite cpp-build ## the AWS layer only: its GoogleTests and tests/unit/test_sigv4.py
-	@ctest --test-dir $(BUILD)/cpp --output-on-failure -j 2 -R 'Sigv4|Http|AwsConfig|AwsError|Retry|Dynamo|Sns|Sqs|Service'
+	@$(BUILD)/cpp/tests/aws/tap_aws_tests --gtest_brief=1
 	@$(PY) -m pytest -q tests/unit/test_sigv4.py

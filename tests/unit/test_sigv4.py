@@ -11,9 +11,11 @@
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import json
 import os
 import socket
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -28,6 +30,10 @@ import botocore.auth
 import pytest
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -47,9 +53,9 @@ NOT_APPLICABLE = {
 }
 
 
-def _ensure(path: Path, target: str) -> Path:
-    if not path.exists():
-        subprocess.run(["make", "-C", str(ROOT), target], check=True, stdout=subprocess.DEVNULL)
+def _make(target: str, path: Path) -> Path:
+    """Brings `path` up to date with `make target` (quick when nothing changed); env overrides skip it."""
+    subprocess.run(["make", "-C", str(ROOT), target], check=True, stdout=subprocess.DEVNULL)
     assert path.exists(), f"{path} missing after make {target}"
     return path
 
@@ -79,7 +85,7 @@ class Signer:
 
 @pytest.fixture(scope="module")
 def cli() -> Path:
-    return _ensure(CLI, "cpp-build")
+    return CLI if "TAP_AWS_CLI" in os.environ else _make("cpp-build", CLI)
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +97,7 @@ def signer(cli: Path) -> Iterator[Signer]:
 
 # ---------------------------------------------------------------------------------------------- the suite
 def _suite_cases() -> list[str]:
-    suite = _ensure(SUITE_DIR, "aws-testsuite")
+    suite = SUITE_DIR if "TAP_AWS4_TESTSUITE" in os.environ else _make("aws-testsuite", SUITE_DIR)
     return sorted(str(p.parent.relative_to(suite)) for p in suite.rglob("*.req"))
 
 
@@ -255,41 +261,131 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _ca(name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def _server_cert(ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate) -> tuple[bytes, bytes]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
 @pytest.fixture(scope="module")
-def moto() -> Iterator[str]:
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path]]:
+    """moto server over TLS with a certificate from a test CA: (url, that CA, another CA)."""
+    d = tmp_path_factory.mktemp("moto-tls")
+    ca_key, ca = _ca("tap test CA")
+    cert_pem, key_pem = _server_cert(ca_key, ca)
+    (d / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (d / "other-ca.pem").write_bytes(_ca("some other CA")[1].public_bytes(serialization.Encoding.PEM))
+    (d / "cert.pem").write_bytes(cert_pem)
+    (d / "key.pem").write_bytes(key_pem)
     port = _free_port()
     proc = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        [
+            str(ROOT / ".venv" / "bin" / "moto_server"),
+            "-H",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-c",
+            str(d / "cert.pem"),
+            "-k",
+            str(d / "key.pem"),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"https://127.0.0.1:{port}"
+    context = ssl.create_default_context(cafile=str(d / "ca.pem"))
     try:
         for _ in range(100):
             try:
-                urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
+                urllib.request.urlopen(url + "/moto-api/", timeout=1, context=context).close()
                 break
             except OSError:
                 time.sleep(0.1)
         else:
             pytest.fail("moto_server did not start")
-        yield url
+        yield url, d / "ca.pem", d / "other-ca.pem"
     finally:
         proc.terminate()
         proc.wait(timeout=10)
 
 
-def test_layer_against_moto_with_signature_checks(cli: Path, moto: str) -> None:
-    region = "us-east-1"
-    admin = {
-        "endpoint_url": moto,
-        "region_name": region,
-        "aws_access_key_id": "admin",
-        "aws_secret_access_key": "admin",
-    }
-    ddb = boto3.client("dynamodb", **admin)
+SMOKE_STEPS = [
+    "UpdateItem",
+    "UpdateItem-condition",
+    "PutItem",
+    "TransactWriteItems",
+    "TransactWriteItems-cancelled",
+    "BatchGetItem",
+    "Publish",
+    "SendMessage",
+]
+FUNCTION_ACTIONS = [
+    "dynamodb:UpdateItem",
+    "dynamodb:PutItem",
+    "dynamodb:BatchGetItem",
+    # moto authorizes TransactWriteItems as an action of its own (AWS checks the actions of the items).
+    "dynamodb:TransactWriteItems",
+    "sns:Publish",
+    "sqs:SendMessage",
+]
+
+
+def _run_smoke(cli: Path, env: dict[str, str], table: str, topic: str, queue: str) -> tuple[int, list[dict]]:
+    out = subprocess.run(
+        [str(cli), "smoke", table, topic, queue],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return out.returncode, [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def _create_table(ddb: Any, name: str) -> None:
     ddb.create_table(
-        TableName="market-alerts-smoke",
+        TableName=name,
         KeySchema=[
             {"AttributeName": "symbol", "KeyType": "HASH"},
             {"AttributeName": "timestamp", "KeyType": "RANGE"},
@@ -300,89 +396,113 @@ def test_layer_against_moto_with_signature_checks(cli: Path, moto: str) -> None:
         ],
         BillingMode="PAY_PER_REQUEST",
     )
-    topic = boto3.client("sns", **admin).create_topic(Name="trading-alerts-smoke")["TopicArn"]
-    sqs = boto3.client("sqs", **admin)
-    queue = sqs.create_queue(QueueName="market-data-dlq-smoke")["QueueUrl"]
-    iam = boto3.client("iam", **admin)
+
+
+def test_layer_against_moto_over_tls_with_signature_and_iam_checks(
+    cli: Path, moto: tuple[str, Path, Path]
+) -> None:
+    url, ca, other_ca = moto
+    region = "us-east-1"
+
+    def client(service: str, key: str, secret: str, token: str | None = None) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=url,
+            region_name=region,
+            verify=str(ca),
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            aws_session_token=token,
+        )
+
+    for table in ("market-alerts-smoke", "market-alerts-smoke-sts"):
+        _create_table(client("dynamodb", "admin", "admin"), table)
+    topic = client("sns", "admin", "admin").create_topic(Name="trading-alerts-smoke")["TopicArn"]
+    queue = client("sqs", "admin", "admin").create_queue(QueueName="market-data-dlq-smoke")["QueueUrl"]
+    iam = client("iam", "admin", "admin")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Resource": "*", "Action": FUNCTION_ACTIONS}],
+    }
     iam.create_user(UserName="fn")
     iam.put_user_policy(
         UserName="fn",
         PolicyName="fn",
         PolicyDocument=json.dumps(
             {
-                "Version": "2012-10-17",
+                **policy,
                 "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Resource": "*",
-                        "Action": [
-                            "dynamodb:UpdateItem",
-                            "dynamodb:PutItem",
-                            "dynamodb:BatchGetItem",
-                            "sns:Publish",
-                            # moto authorizes TransactWriteItems as an action of its own
-                            # (AWS checks the actions of the items instead).
-                            "dynamodb:TransactWriteItems",
-                            "sqs:SendMessage",
-                        ],
-                    }
+                    *policy["Statement"],
+                    {"Effect": "Allow", "Resource": "*", "Action": ["sts:AssumeRole"]},
                 ],
             }
         ),
     )
+    role_arn = iam.create_role(
+        RoleName="fn-role",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+            }
+        ),
+    )["Role"]["Arn"]
+    iam.put_role_policy(RoleName="fn-role", PolicyName="fn", PolicyDocument=json.dumps(policy))
     key = iam.create_access_key(UserName="fn")["AccessKey"]
-    # From here on moto checks every request's signature and the user's IAM actions.
+    # From here on moto checks every request's signature and the caller's IAM actions.
     reset = urllib.request.Request(
-        moto + "/moto-api/reset-auth", data=b"0", method="POST", headers={"Content-Type": "text/plain"}
-    )  # a form type would eat the body
-    urllib.request.urlopen(reset).close()
+        url + "/moto-api/reset-auth", data=b"0", method="POST", headers={"Content-Type": "text/plain"}
+    )  # a form content type would eat the body
+    urllib.request.urlopen(reset, context=ssl.create_default_context(cafile=str(ca))).close()
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
         AWS_REGION=region,
-        AWS_ENDPOINT_URL=moto,
+        AWS_ENDPOINT_URL=url,
+        AWS_CA_BUNDLE=str(ca),
         AWS_ACCESS_KEY_ID=key["AccessKeyId"],
         AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"],
     )
-    args = [str(cli), "smoke", "market-alerts-smoke", topic, queue]
-    ok = subprocess.run(args, check=False, env=env, capture_output=True, text=True, timeout=60)
-    steps = [json.loads(line) for line in ok.stdout.splitlines()]
-    assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert [s["step"] for s in steps if "step" in s] == [
-        "UpdateItem",
-        "UpdateItem-condition",
-        "PutItem",
-        "TransactWriteItems",
-        "TransactWriteItems-cancelled",
-        "BatchGetItem",
-        "Publish",
-        "SendMessage",
-    ]
-
-    # What the layer wrote is really there (read back with the admin view of moto's backend is not
-    # possible now that auth is on, so read with the function's own key through boto3).
-    fn = {
-        "endpoint_url": moto,
-        "region_name": region,
-        "aws_access_key_id": key["AccessKeyId"],
-        "aws_secret_access_key": key["SecretAccessKey"],
-    }
-    got = boto3.client("dynamodb", **fn).batch_get_item(
+    rc, steps = _run_smoke(cli, env, "market-alerts-smoke", topic, queue)
+    assert rc == 0, steps
+    assert [s["step"] for s in steps if "step" in s] == SMOKE_STEPS
+    got = client("dynamodb", key["AccessKeyId"], key["SecretAccessKey"]).batch_get_item(
         RequestItems={
             "market-alerts-smoke": {"Keys": [{"symbol": {"S": "AAPL"}, "timestamp": {"S": "t2#r1"}}]}
         }
     )
-    assert len(got["Responses"]["market-alerts-smoke"]) == 1
+    assert len(got["Responses"]["market-alerts-smoke"]) == 1  # what the layer wrote is really there
 
-    # A wrong secret: the signature no longer matches and every call fails, without retries.
-    env["AWS_SECRET_ACCESS_KEY"] = key["SecretAccessKey"][:-1] + (
-        "A" if key["SecretAccessKey"][-1] != "A" else "B"
+    # Temporary credentials, as Lambda gives them: the session token is sent and signed.
+    creds = client("sts", key["AccessKeyId"], key["SecretAccessKey"]).assume_role(
+        RoleArn=role_arn, RoleSessionName="smoke"
+    )["Credentials"]
+    sts_env = {
+        **env,
+        "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": creds["SessionToken"],
+    }
+    rc, steps = _run_smoke(cli, sts_env, "market-alerts-smoke-sts", topic, queue)
+    assert rc == 0, steps
+    rc, steps = _run_smoke(
+        cli, {**sts_env, "AWS_SESSION_TOKEN": "forged"}, "market-alerts-smoke-sts", topic, queue
     )
-    bad = subprocess.run(args, check=False, env=env, capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 1
-    bad_steps = {s["step"]: s for s in map(json.loads, bad.stdout.splitlines()) if "step" in s}
-    assert not bad_steps["UpdateItem"]["ok"]
-    assert "signature" in bad_steps["UpdateItem"]["detail"].lower()
-    assert not bad_steps["Publish"]["ok"]
-    assert not bad_steps["SendMessage"]["ok"]
-    assert json.loads(bad.stdout.splitlines()[-1])["retries"] == 0
+    assert rc == 1, steps
+    assert steps[0]["ok"] is False, steps
+
+    # A wrong secret: the signature no longer matches; every call fails, without retries.
+    secret = key["SecretAccessKey"]
+    bad_env = {**env, "AWS_SECRET_ACCESS_KEY": secret[:-1] + ("A" if secret[-1] != "A" else "B")}
+    rc, steps = _run_smoke(cli, bad_env, "market-alerts-smoke", topic, queue)
+    assert rc == 1
+    by_step = {s["step"]: s for s in steps if "step" in s}
+    assert "signature" in by_step["UpdateItem"]["detail"].lower()
+    assert not any(by_step[name]["ok"] for name in ("UpdateItem", "PutItem", "Publish", "SendMessage"))
+    assert steps[-1]["retries"] == 0
+
+    # A CA bundle that did not sign moto's certificate: TLS verification fails, nothing is sent.
+    rc, steps = _run_smoke(cli, {**env, "AWS_CA_BUNDLE": str(other_ca)}, "market-alerts-smoke", topic, queue)
+    assert rc == 1
+    assert "TlsVerificationFailed" in {s["step"]: s for s in steps if "step" in s}["Publish"]["detail"]
+    assert steps[-1]["retries"] == 0

@@ -30,8 +30,8 @@ std::string alert_id(const Rule& rule, const Tick& tick);        // "<symbol>|<t
 std::string dynamodb_item(const Alert& alert, std::int64_t created_at_micros);
 
 struct SnsNotification {
-  std::string subject;  // ASCII, <= 100 chars
-  std::string message;  // JSON
+  std::string subject;                                          // ASCII, <= 100 chars
+  std::string message;                                          // JSON
   std::vector<std::pair<std::string, std::string>> attributes;  // name -> String value
 };
 SnsNotification sns_notification(const Alert& alert, std::int64_t publish_time_micros);

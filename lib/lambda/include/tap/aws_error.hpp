@@ -12,7 +12,7 @@ namespace tap {
 
 // One entry of a DynamoDB TransactionCanceledException, in the order of the transaction's items.
 struct CancellationReason {
-  std::string code;       // "None", "ConditionalCheckFailed", "TransactionConflict", ...
+  std::string code;  // "None", "ConditionalCheckFailed", "TransactionConflict", ...
   std::string message;
   std::string item_json;  // the item's attributes (DynamoDB JSON) when ALL_OLD was requested, else empty
 };
@@ -22,8 +22,9 @@ struct AwsError {
   std::string message;
   int http_status = 0;  // 0 for transport errors
   bool retryable = false;
-  int attempts = 1;       // how many attempts were made before giving up
-  std::string item_json;  // ConditionalCheckFailedException with ReturnValuesOnConditionCheckFailure
+  int attempts = 1;        // how many attempts were made before giving up
+  std::string request_id;  // AWS's request id of the failed call, for the logs (empty for transport errors)
+  std::string item_json;   // ConditionalCheckFailedException with ReturnValuesOnConditionCheckFailure
   std::vector<CancellationReason> cancellation_reasons;
 
   [[nodiscard]] Error to_error() const { return Error{code, message}; }

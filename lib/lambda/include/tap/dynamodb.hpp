@@ -36,7 +36,7 @@ struct PutItem {
 using TransactItem = std::variant<PutItem, UpdateItem>;
 
 struct TransactWrite {
-  std::vector<TransactItem> items;  // at most 100
+  std::vector<TransactItem> items;   // at most 100
   std::string client_request_token;  // idempotency token (makes a retry after a lost response safe)
 };
 
@@ -44,7 +44,7 @@ struct KeysAndOptions {
   std::vector<std::string> keys_json;
   bool consistent_read = true;
 };
-using BatchGet = std::map<std::string, KeysAndOptions>;  // by table
+using BatchGet = std::map<std::string, KeysAndOptions>;         // by table
 using Items = std::map<std::string, std::vector<std::string>>;  // by table, each item's DynamoDB JSON
 
 // Rendering (the JSON bodies).

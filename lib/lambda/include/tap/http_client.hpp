@@ -52,8 +52,8 @@ struct Endpoint {
 Result<Endpoint> parse_endpoint(std::string_view url);
 
 // Transport error codes (tap::Error::code) returned by HttpClient::send.
-inline constexpr const char* kNetworkError = "NetworkError";      // connect/read/write failed: retryable
-inline constexpr const char* kNetworkTimeout = "NetworkTimeout";  // timed out: retryable
+inline constexpr const char* kNetworkError = "NetworkError";          // connect/read/write failed: retryable
+inline constexpr const char* kNetworkTimeout = "NetworkTimeout";      // timed out: retryable
 inline constexpr const char* kDeadlineExceeded = "DeadlineExceeded";  // no time left to even try
 inline constexpr const char* kTlsVerificationFailed = "TlsVerificationFailed";  // not retryable
 inline constexpr const char* kInvalidEndpoint = "InvalidEndpoint";              // not retryable

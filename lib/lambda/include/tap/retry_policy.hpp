@@ -1,6 +1,6 @@
-// Retries AWS SDK style (SPEC F6): exponential backoff with full jitter, delay = uniform(0, min(cap,
-// base * 2^attempt)), a maximum number of attempts, and no wait that would cross the invocation deadline
-// minus a safety margin. The random source and the clock are injected.
+// Retries AWS SDK style (SPEC F6): exponential backoff with full jitter, delay before retry n (n = 0 for
+// the first) = uniform(0, min(cap, base * 2^n)), a maximum number of attempts, and no wait that would cross
+// the invocation deadline minus a safety margin. The random source and the clock are injected.
 #pragma once
 
 #include <chrono>
@@ -30,9 +30,11 @@ class RetryPolicy {
 
   // attempt: how many attempts have been made (1 after the first).
   [[nodiscard]] bool should_retry(const AwsError& error, int attempt) const;
-  // The jittered wait before attempt + 1; nullopt when it (plus the safety margin) would cross the deadline.
-  [[nodiscard]] std::optional<std::chrono::microseconds> delay_before_next(int attempt, Deadline deadline) const;
-  [[nodiscard]] std::chrono::microseconds ceiling(int attempt) const;  // min(cap, base * 2^attempt)
+  // The jittered wait before attempt + 1, uniform(0, ceiling(attempt - 1)): the first retry waits up to
+  // `base`. nullopt when the wait plus the safety margin would cross the deadline.
+  [[nodiscard]] std::optional<std::chrono::microseconds> delay_before_next(int attempt,
+                                                                           Deadline deadline) const;
+  [[nodiscard]] std::chrono::microseconds ceiling(int retry) const;  // min(cap, base * 2^retry), retry >= 0
 
   // Both of the above; counts the retry when it returns a delay.
   std::optional<std::chrono::microseconds> next(const AwsError& error, int attempt, Deadline deadline);

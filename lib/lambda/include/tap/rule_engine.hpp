@@ -22,20 +22,20 @@
 namespace tap {
 
 enum class Side { above, at_or_below, below, at_or_above };
-std::string_view to_string(Side s);                       // the stored attribute value
-std::optional<Side> parse_side(std::string_view text);   // inverse of to_string
-Side side_of(const Rule& rule, double price);              // crossing rules only
+std::string_view to_string(Side s);                     // the stored attribute value
+std::optional<Side> parse_side(std::string_view text);  // inverse of to_string
+Side side_of(const Rule& rule, double price);           // crossing rules only
 
 struct RuleState {
-  bool exists = false;                      // the state item exists
-  std::optional<Side> side;                 // crossing rules
-  std::optional<std::int64_t> side_ts;      // micros of the tick that last wrote the side
-  std::optional<std::int64_t> last_fire_ts; // micros of the tick that last fired
+  bool exists = false;                       // the state item exists
+  std::optional<Side> side;                  // crossing rules
+  std::optional<std::int64_t> side_ts;       // micros of the tick that last wrote the side
+  std::optional<std::int64_t> last_fire_ts;  // micros of the tick that last fired
   friend bool operator==(const RuleState&, const RuleState&) = default;
 };
 
 enum class Outcome {
-  no_match,                // level: condition false; crossing: side unchanged
+  no_match,  // level: condition false; crossing: side unchanged
   fired,
   late,                    // ts <= side_ts (crossing) or ts <= last_fire_ts (level): nothing changes
   first_seen,              // crossing: no state yet, the side is recorded
@@ -65,12 +65,27 @@ struct StateKey {
   std::string symbol;
   friend bool operator==(const StateKey&, const StateKey&) = default;
 };
+struct StateKeyView {  // for lookups without building a string
+  std::size_t rule_index = 0;
+  std::string_view symbol;
+};
 struct StateKeyHash {
-  std::size_t operator()(const StateKey& k) const {
-    return std::hash<std::string>{}(k.symbol) * 31 + k.rule_index;
+  using is_transparent = void;
+  std::size_t operator()(const StateKeyView& k) const {
+    return std::hash<std::string_view>{}(k.symbol) * 31 + k.rule_index;
+  }
+  std::size_t operator()(const StateKey& k) const { return (*this)(StateKeyView{k.rule_index, k.symbol}); }
+};
+struct StateKeyEq {
+  using is_transparent = void;
+  static StateKeyView view(const StateKey& k) { return {k.rule_index, k.symbol}; }
+  static StateKeyView view(const StateKeyView& k) { return k; }
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    return view(a).rule_index == view(b).rule_index && view(a).symbol == view(b).symbol;
   }
 };
-using StateMap = std::unordered_map<StateKey, RuleState, StateKeyHash>;
+using StateMap = std::unordered_map<StateKey, RuleState, StateKeyHash, StateKeyEq>;
 
 struct BatchTick {
   const Tick* tick = nullptr;
@@ -104,15 +119,22 @@ struct KeyPlan {
 };
 
 // The (rule, symbol) keys a batch touches, in first-seen order; `crossing_only` for the state read.
-std::vector<StateKey> touched_keys(const RuleSet& rules, std::span<const BatchTick> ticks, bool crossing_only);
+std::vector<StateKey> touched_keys(const RuleSet& rules, std::span<const BatchTick> ticks,
+                                   bool crossing_only);
 
 // Plans one key: `ticks` are the key's ticks (any order; sorted here, stable).
 KeyPlan plan_key(const Rule& rule, StateKey key, std::span<const BatchTick> batch,
                  std::vector<std::size_t> tick_indices, const RuleState& initial);
 
-// Plans the whole batch: one KeyPlan per touched (enabled rule, symbol), in first-seen order. States not in
-// `known` are taken as absent.
-std::vector<KeyPlan> plan_batch(const RuleSet& rules, std::span<const BatchTick> ticks, const StateMap& known);
+struct BatchPlan {
+  // One KeyPlan per touched (enabled rule, symbol) that has something to write (keys without steps need
+  // no I/O and cannot fail), grouped by symbol in first-seen order.
+  std::vector<KeyPlan> keys;
+  std::size_t late_count = 0;  // over all keys, written or not
+};
+
+// Plans the whole batch. States not in `known` are taken as absent.
+BatchPlan plan_batch(const RuleSet& rules, std::span<const BatchTick> ticks, const StateMap& known);
 
 // The messages to report as failed when step `failed_step` of `plan` could not be executed: those holding a
 // tick from that step's first contributing tick onwards (sorted, unique).

@@ -18,9 +18,12 @@ enum class Severity { info, warning, critical };
 
 std::string_view to_string(Condition c);
 std::string_view to_string(Severity s);
-constexpr bool is_crossing(Condition c) { return c == Condition::crosses_above || c == Condition::crosses_below; }
+constexpr bool is_crossing(Condition c) {
+  return c == Condition::crosses_above || c == Condition::crosses_below;
+}
 
-inline constexpr std::int64_t kDefaultCooldownSeconds = 60;  // when neither the rule nor the document sets one
+inline constexpr std::int64_t kDefaultCooldownSeconds =
+    60;  // when neither the rule nor the document sets one
 
 struct Rule {
   std::string id;
@@ -41,8 +44,8 @@ class RuleSet {
   const std::vector<Rule>& rules() const { return rules_; }
   const Rule& rule(std::size_t index) const { return rules_[index]; }
 
-  // Indices of the ENABLED rules for exactly `symbol` (for_each_rule adds the wildcard rules). O(1) in the number
-  // of rules of other symbols. Disabled rules are loaded but never returned.
+  // Indices of the ENABLED rules for exactly `symbol` (for_each_rule adds the wildcard rules). O(1) in the
+  // number of rules of other symbols. Disabled rules are loaded but never returned.
   std::span<const std::size_t> rules_for_symbol(std::string_view symbol) const;
   std::span<const std::size_t> wildcard_rules() const { return wildcard_; }
 

@@ -12,7 +12,7 @@ namespace tap::sns {
 struct Publish {
   std::string topic_arn;
   std::string message;
-  std::string subject;  // empty: none
+  std::string subject;                                                 // empty: none
   std::vector<std::pair<std::string, std::string>> string_attributes;  // MessageAttributes, DataType String
 };
 

@@ -12,11 +12,11 @@
 namespace tap {
 
 struct SqsRecord {
-  std::string message_id;      // required
-  std::string receipt_handle;  // "" when absent
-  std::string body;            // unescaped: the tick JSON as sent
-  std::uint32_t receive_count = 0;      // attributes.ApproximateReceiveCount (0 when absent)
-  std::int64_t sent_timestamp_ms = 0;   // attributes.SentTimestamp (0 when absent)
+  std::string message_id;              // required
+  std::string receipt_handle;          // "" when absent
+  std::string body;                    // unescaped: the tick JSON as sent
+  std::uint32_t receive_count = 0;     // attributes.ApproximateReceiveCount (0 when absent)
+  std::int64_t sent_timestamp_ms = 0;  // attributes.SentTimestamp (0 when absent)
   std::string event_source_arn;
   std::string aws_region;
   friend bool operator==(const SqsRecord&, const SqsRecord&) = default;

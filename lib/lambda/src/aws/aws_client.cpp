@@ -33,7 +33,7 @@ bool ServiceClient::backoff(const AwsError& reason, int attempt, Deadline deadli
   if (transport_.sleep) {
     transport_.sleep(*delay);
   } else {
-    std::this_thread::sleep_for(*delay);  // LCOV_EXCL_LINE: tests inject a sleep; the bootstrap uses this
+    std::this_thread::sleep_for(*delay);
   }
   return true;
 }
@@ -49,7 +49,8 @@ Result<HttpResponse, AwsError> ServiceClient::call(const HttpRequest& request, D
     } else if (response->status >= 200 && response->status < 300) {
       return std::move(response).value();
     } else {
-      error = protocol_ == Protocol::kJson ? parse_json_error(response.value()) : parse_xml_error(response.value());
+      error = protocol_ == Protocol::kJson ? parse_json_error(response.value())
+                                           : parse_xml_error(response.value());
     }
     error.attempts = attempt;
     if (!backoff(error, attempt, deadline)) return error;

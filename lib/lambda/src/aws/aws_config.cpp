@@ -38,7 +38,8 @@ Result<AwsConfig> load_aws_config(const EnvLookup& env,
     if (auto parsed = parse_endpoint(*url); !parsed.ok()) return parsed.error();
   }
   if (auto bundle = env("AWS_CA_BUNDLE")) {
-    if (!file_exists(*bundle)) return Error{"InvalidCaBundle", "AWS_CA_BUNDLE names a missing file: " + *bundle};
+    if (!file_exists(*bundle))
+      return Error{"InvalidCaBundle", "AWS_CA_BUNDLE names a missing file: " + *bundle};
     config.ca_bundle = *bundle;
   } else {
     for (const char* candidate : {"/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/certs/ca-certificates.crt"}) {

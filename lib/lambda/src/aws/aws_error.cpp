@@ -1,7 +1,7 @@
 #include "tap/aws_error.hpp"
 
-#include <array>
 #include <algorithm>
+#include <array>
 
 #include "json.hpp"
 
@@ -11,16 +11,25 @@ namespace {
 // botocore's standard retry mode lists, plus KMS throttling (SNS/SQS/DynamoDB with a CMK surface it) and
 // DynamoDB's TransactionConflictException (a single-item write that collided with a transaction in flight:
 // AWS documents it as safe to retry).
-constexpr std::array<std::string_view, 16> kThrottling = {
-    "Throttling",          "ThrottlingException",     "ThrottledException",
-    "RequestThrottledException", "TooManyRequestsException", "ProvisionedThroughputExceededException",
-    "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
-    "LimitExceededException", "RequestThrottled",     "SlowDown",
-    "PriorRequestNotComplete", "EC2ThrottledException", "KMSThrottlingException",
-    "ThrottlingError"};
+constexpr std::array<std::string_view, 16> kThrottling = {"Throttling",
+                                                          "ThrottlingException",
+                                                          "ThrottledException",
+                                                          "RequestThrottledException",
+                                                          "TooManyRequestsException",
+                                                          "ProvisionedThroughputExceededException",
+                                                          "TransactionInProgressException",
+                                                          "RequestLimitExceeded",
+                                                          "BandwidthLimitExceeded",
+                                                          "LimitExceededException",
+                                                          "RequestThrottled",
+                                                          "SlowDown",
+                                                          "PriorRequestNotComplete",
+                                                          "EC2ThrottledException",
+                                                          "KMSThrottlingException",
+                                                          "ThrottlingError"};
 constexpr std::array<std::string_view, 6> kTransient = {
-    "RequestTimeout", "RequestTimeoutException", "TransactionConflictException",
-    "TransactionConflict", "InternalServerError", "ServiceUnavailable"};
+    "RequestTimeout",      "RequestTimeoutException", "TransactionConflictException",
+    "TransactionConflict", "InternalServerError",     "ServiceUnavailable"};
 
 bool contains(const auto& list, std::string_view code) {
   return std::find(list.begin(), list.end(), code) != list.end();
@@ -102,6 +111,13 @@ AwsError transport_error(const Error& error) {
   return out;
 }
 
+std::string header_request_id(const HttpResponse& response) {
+  for (const char* name : {"x-amzn-RequestId", "x-amz-request-id"}) {
+    if (const std::string* id = response.header(name)) return *id;
+  }
+  return "";
+}
+
 AwsError parse_json_error(const HttpResponse& response) {
   // Some front ends (and moto's signature/IAM checks) answer a JSON-protocol request with an XML error.
   if (response.body.starts_with("<")) return parse_xml_error(response);
@@ -130,7 +146,8 @@ AwsError parse_json_error(const HttpResponse& response) {
         }
       } else if (key == "CancellationReasons") {
         simdjson::ondemand::array reasons;
-        if (field.value().get_array().get(reasons) == simdjson::SUCCESS) parse_cancellation_reasons(reasons, error);
+        if (field.value().get_array().get(reasons) == simdjson::SUCCESS)
+          parse_cancellation_reasons(reasons, error);
       }
     }
   }
@@ -140,6 +157,7 @@ AwsError parse_json_error(const HttpResponse& response) {
   }
   if (error.code.empty()) error.code = "HttpStatus" + std::to_string(response.status);
   if (error.message.empty()) error.message = "HTTP " + std::to_string(response.status);
+  error.request_id = header_request_id(response);
   classify(error);
   return error;
 }
@@ -159,6 +177,8 @@ AwsError parse_xml_error(const HttpResponse& response) {
   error.http_status = response.status;
   error.code = xml_text(response.body, "Code");
   error.message = xml_text(response.body, "Message");
+  error.request_id = xml_text(response.body, "RequestId");
+  if (error.request_id.empty()) error.request_id = header_request_id(response);
   if (error.code.empty()) error.code = "HttpStatus" + std::to_string(response.status);
   if (error.message.empty()) error.message = "HTTP " + std::to_string(response.status);
   classify(error);

@@ -148,7 +148,8 @@ Result<BatchGetPage> parse_batch_get(std::string_view body) {
       }
     } else if (key == "UnprocessedKeys") {
       std::string_view raw;
-      if (f.value().get_object().get(value) != simdjson::SUCCESS || value.raw_json().get(raw) != simdjson::SUCCESS) {
+      if (f.value().get_object().get(value) != simdjson::SUCCESS ||
+          value.raw_json().get(raw) != simdjson::SUCCESS) {
         return malformed;
       }
       // "{}" (nothing left) is what DynamoDB usually sends.
@@ -162,7 +163,8 @@ Client::Client(AwsTransport& transport, std::string endpoint, std::string region
     : service_(transport, std::move(endpoint), std::move(region), "dynamodb", Protocol::kJson) {}
 
 Result<std::string, AwsError> Client::update_item(const UpdateItem& request, Deadline deadline) {
-  auto response = service_.call(service_.json_request("DynamoDB_20120810.UpdateItem", render(request)), deadline);
+  auto response =
+      service_.call(service_.json_request("DynamoDB_20120810.UpdateItem", render(request)), deadline);
   if (!response.ok()) return response.error();
   auto attributes = parse_attributes(response->body);
   if (!attributes.ok()) return invalid(attributes.error());
@@ -170,7 +172,8 @@ Result<std::string, AwsError> Client::update_item(const UpdateItem& request, Dea
 }
 
 Result<std::string, AwsError> Client::put_item(const PutItem& request, Deadline deadline) {
-  auto response = service_.call(service_.json_request("DynamoDB_20120810.PutItem", render(request)), deadline);
+  auto response =
+      service_.call(service_.json_request("DynamoDB_20120810.PutItem", render(request)), deadline);
   if (!response.ok()) return response.error();
   auto attributes = parse_attributes(response->body);
   if (!attributes.ok()) return invalid(attributes.error());

@@ -9,9 +9,8 @@ namespace tap {
 namespace {
 
 bool iequals(std::string_view a, std::string_view b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](unsigned char x, unsigned char y) {
-    return std::tolower(x) == std::tolower(y);
-  });
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                    [](unsigned char x, unsigned char y) { return std::tolower(x) == std::tolower(y); });
 }
 
 const std::string* find_header(const HeaderList& headers, std::string_view name) {
@@ -63,11 +62,11 @@ Result<Endpoint> parse_endpoint(std::string_view url) {
     return Error{kInvalidEndpoint, "endpoint must start with http:// or https://: " + std::string(url)};
   }
   if (!url.empty() && url.back() == '/') url.remove_suffix(1);
-  if (url.find_first_of("/?#@ ") != std::string_view::npos) {
+  if (url.find_first_of("/?#@ []") != std::string_view::npos) {  // no paths, userinfo or IPv6 literals
     return Error{kInvalidEndpoint, "endpoint must be scheme://host[:port]: " + std::string(url)};
   }
   std::size_t colon = url.rfind(':');
-  if (colon != std::string_view::npos && url.find(']') == std::string_view::npos) {
+  if (colon != std::string_view::npos) {
     std::string_view port = url.substr(colon + 1);
     int value = 0;
     auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
@@ -96,8 +95,7 @@ std::size_t HttplibClient::open_endpoints() const { return impl_->clients.size()
 Result<HttpResponse> HttplibClient::send(const HttpRequest& request, Deadline deadline) {
   auto endpoint = parse_endpoint(request.endpoint);
   if (!endpoint.ok()) return endpoint.error();
-  const auto remaining =
-      std::chrono::duration_cast<std::chrono::microseconds>(deadline - SteadyClock::now());
+  const auto remaining = std::chrono::duration_cast<std::chrono::microseconds>(deadline - SteadyClock::now());
   if (remaining <= std::chrono::microseconds(0)) {
     return Error{kDeadlineExceeded, "no time left before the deadline to send to " + request.endpoint};
   }
@@ -112,7 +110,8 @@ Result<HttpResponse> HttplibClient::send(const HttpRequest& request, Deadline de
       if (!options_.ca_bundle.empty()) client->set_ca_cert_path(options_.ca_bundle);
     }
   }
-  const auto connect = split_timeout(std::min<std::chrono::microseconds>(remaining, options_.connect_timeout));
+  const auto connect =
+      split_timeout(std::min<std::chrono::microseconds>(remaining, options_.connect_timeout));
   const auto io = split_timeout(remaining);
   client->set_connection_timeout(connect.first, connect.second);
   client->set_read_timeout(io.first, io.second);
@@ -127,6 +126,8 @@ Result<HttpResponse> HttplibClient::send(const HttpRequest& request, Deadline de
   httplib::Result res = client->send(req);
   if (!res) {
     const httplib::Error err = res.error();
+    // Start the next attempt on a fresh connection: this one may be half-closed or mid-response.
+    impl_->clients.erase(endpoint->origin());
     const std::string what = httplib::to_string(err) + " (" + request.method + " " + request.endpoint + ")";
     switch (err) {
       case httplib::Error::SSLServerVerification:

@@ -20,17 +20,18 @@ bool RetryPolicy::should_retry(const AwsError& error, int attempt) const {
   return error.retryable && attempt < config_.max_attempts;
 }
 
-std::chrono::microseconds RetryPolicy::ceiling(int attempt) const {
+std::chrono::microseconds RetryPolicy::ceiling(int retry) const {
   const std::chrono::microseconds cap = config_.cap;
   std::chrono::microseconds ceiling = config_.base;
-  for (int i = 0; i < attempt && ceiling < cap; ++i) ceiling *= 2;  // no overflow: stops at the cap
+  for (int i = 0; i < retry && ceiling < cap; ++i) ceiling *= 2;  // no overflow: stops at the cap
   return std::min(ceiling, cap);
 }
 
-std::optional<std::chrono::microseconds> RetryPolicy::delay_before_next(int attempt, Deadline deadline) const {
+std::optional<std::chrono::microseconds> RetryPolicy::delay_before_next(int attempt,
+                                                                        Deadline deadline) const {
   const double u = std::clamp(random_(), 0.0, 1.0);
   const auto delay = std::chrono::microseconds(
-      static_cast<std::chrono::microseconds::rep>(u * static_cast<double>(ceiling(attempt).count())));
+      static_cast<std::chrono::microseconds::rep>(u * static_cast<double>(ceiling(attempt - 1).count())));
   if (now_() + delay + config_.safety_margin > deadline) return std::nullopt;
   return delay;
 }

@@ -15,8 +15,8 @@ namespace {
 constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
 
 bool is_unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '_' || c == '.' || c == '~';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+         c == '.' || c == '~';
 }
 
 std::string lower(std::string_view s) {
@@ -171,14 +171,26 @@ std::string trim_all(std::string_view value) {
 }
 
 bool is_unsigned_header(std::string_view lower_name) {
-  static constexpr std::array<std::string_view, 15> kSkipped = {
-      "authorization", "baggage",  "connection",  "expect",        "keep-alive",
-      "proxy-authenticate", "proxy-authorization", "te", "traceparent", "tracestate",
-      "trailer",       "transfer-encoding", "upgrade", "user-agent", "x-amzn-trace-id"};
+  static constexpr std::array<std::string_view, 15> kSkipped = {"authorization",
+                                                                "baggage",
+                                                                "connection",
+                                                                "expect",
+                                                                "keep-alive",
+                                                                "proxy-authenticate",
+                                                                "proxy-authorization",
+                                                                "te",
+                                                                "traceparent",
+                                                                "tracestate",
+                                                                "trailer",
+                                                                "transfer-encoding",
+                                                                "upgrade",
+                                                                "user-agent",
+                                                                "x-amzn-trace-id"};
   return std::find(kSkipped.begin(), kSkipped.end(), lower_name) != kSkipped.end();
 }
 
-Signer::Signer(std::string region, std::string service) : region_(std::move(region)), service_(std::move(service)) {}
+Signer::Signer(std::string region, std::string service)
+    : region_(std::move(region)), service_(std::move(service)) {}
 
 const std::string& Signer::signing_key(const Credentials& credentials, const std::string& date) const {
   if (date != cached_date_ || credentials.secret_access_key != cached_secret_) {
@@ -199,7 +211,8 @@ Signature Signer::sign(HttpRequest& request, const Credentials& credentials,
   const std::string date = timestamp.substr(0, 8);
   request.remove_header("Authorization");
   request.set_header("X-Amz-Date", timestamp);
-  if (!credentials.session_token.empty()) request.set_header("X-Amz-Security-Token", credentials.session_token);
+  if (!credentials.session_token.empty())
+    request.set_header("X-Amz-Security-Token", credentials.session_token);
   const std::string payload_hash = sha256_hex(request.body);
   if (options.add_content_sha256_header) request.set_header("X-Amz-Content-SHA256", payload_hash);
   if (request.header("Host") == nullptr) {

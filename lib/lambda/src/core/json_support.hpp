@@ -15,7 +15,8 @@ namespace tap::json {
 class PaddedBuffer {
  public:
   std::string_view load(std::string_view data) {
-    if (buf_.size() < data.size() + simdjson::SIMDJSON_PADDING) buf_.resize(data.size() + simdjson::SIMDJSON_PADDING);
+    if (buf_.size() < data.size() + simdjson::SIMDJSON_PADDING)
+      buf_.resize(data.size() + simdjson::SIMDJSON_PADDING);
     data.copy(buf_.data(), data.size());
     size_ = data.size();
     return {buf_.data(), size_};

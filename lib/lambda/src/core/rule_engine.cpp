@@ -43,7 +43,8 @@ std::optional<Side> parse_side(std::string_view text) {
 }
 
 Side side_of(const Rule& rule, double price) {
-  if (rule.condition == Condition::crosses_below) return price < rule.threshold ? Side::below : Side::at_or_above;
+  if (rule.condition == Condition::crosses_below)
+    return price < rule.threshold ? Side::below : Side::at_or_above;
   return price > rule.threshold ? Side::above : Side::at_or_below;
 }
 
@@ -84,60 +85,141 @@ bool condition_holds(const Rule& rule, const Tick& tick) {
   return side_of(rule, tick.price) == fire_side(rule.condition);
 }
 
-Decision evaluate(const Rule& rule, const Tick& tick, const RuleState& state) {
-  Decision d{Outcome::no_match, state, false};
+namespace {
+
+// The decision without materialising the next state: `next` is written only when a write is needed (the
+// batch planner's hot loop; copying a RuleState per (tick, rule) costs more than the evaluation itself).
+Outcome decide(const Rule& rule, const Tick& tick, const RuleState& state, RuleState& next) {
   const std::int64_t ts = tick.ts.micros;
-  if (!rule.enabled) {
-    d.outcome = Outcome::disabled;
-    return d;
-  }
+  if (!rule.enabled) return Outcome::disabled;
   if (!is_crossing(rule.condition)) {
-    if (state.last_fire_ts && ts <= *state.last_fire_ts) {
-      d.outcome = Outcome::late;
-    } else if (!condition_holds(rule, tick)) {
-      d.outcome = Outcome::no_match;
-    } else if (!cooldown_allows(rule, state, ts)) {
-      d.outcome = Outcome::suppressed_by_cooldown;
-    } else {
-      d.outcome = Outcome::fired;
-      d.next.exists = true;
-      d.next.last_fire_ts = ts;
-      d.state_write_needed = true;
-    }
-    return d;
+    if (state.last_fire_ts && ts <= *state.last_fire_ts) return Outcome::late;
+    if (!condition_holds(rule, tick)) return Outcome::no_match;
+    if (!cooldown_allows(rule, state, ts)) return Outcome::suppressed_by_cooldown;
+    next = state;
+    next.exists = true;
+    next.last_fire_ts = ts;
+    return Outcome::fired;
   }
   const Side side = side_of(rule, tick.price);
+  Outcome outcome = Outcome::fired;
   if (!state.exists || !state.side) {
-    d.outcome = Outcome::first_seen;
+    outcome = Outcome::first_seen;
   } else if (state.side_ts && ts <= *state.side_ts) {
-    d.outcome = Outcome::late;
-    return d;
+    return Outcome::late;
   } else if (*state.side == side) {
-    d.outcome = Outcome::no_match;
-    return d;
+    return Outcome::no_match;
   } else if (side != fire_side(rule.condition)) {
-    d.outcome = Outcome::side_changed;
+    outcome = Outcome::side_changed;
   } else if (!cooldown_allows(rule, state, ts)) {
-    d.outcome = Outcome::suppressed_by_cooldown;
-  } else {
-    d.outcome = Outcome::fired;
-    d.next.last_fire_ts = ts;
+    outcome = Outcome::suppressed_by_cooldown;
   }
-  d.next.exists = true;
-  d.next.side = side;
-  d.next.side_ts = ts;
-  d.state_write_needed = true;
+  next = state;
+  if (outcome == Outcome::fired) next.last_fire_ts = ts;
+  next.exists = true;
+  next.side = side;
+  next.side_ts = ts;
+  return outcome;
+}
+
+constexpr bool writes(Outcome o) {
+  return o == Outcome::fired || o == Outcome::first_seen || o == Outcome::side_changed ||
+         o == Outcome::suppressed_by_cooldown;
+}
+
+}  // namespace
+
+Decision evaluate(const Rule& rule, const Tick& tick, const RuleState& state) {
+  Decision d{Outcome::no_match, state, false};
+  d.outcome = decide(rule, tick, state, d.next);
+  // Level rules: a suppressed fire writes nothing (their state is last_fire_ts only).
+  d.state_write_needed = writes(d.outcome) && (is_crossing(rule.condition) || d.outcome == Outcome::fired);
   return d;
 }
 
-std::vector<StateKey> touched_keys(const RuleSet& rules, std::span<const BatchTick> ticks, bool crossing_only) {
+namespace {
+
+// Tick indices grouped by symbol (first-seen order), each group sorted by timestamp (stable: ties keep
+// arrival order). One hash lookup per tick instead of one per (tick, rule).
+struct SymbolGroups {
+  std::vector<std::string_view> symbols;
+  std::vector<std::vector<std::size_t>> members;
+};
+
+SymbolGroups group_by_symbol(std::span<const BatchTick> batch) {
+  SymbolGroups g;
+  std::unordered_map<std::string_view, std::size_t> index;
+  index.reserve(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto [it, inserted] = index.try_emplace(batch[i].tick->symbol, g.symbols.size());
+    if (inserted) {
+      g.symbols.push_back(batch[i].tick->symbol);
+      g.members.emplace_back();
+    }
+    g.members[it->second].push_back(i);
+  }
+  for (auto& m : g.members) {
+    std::stable_sort(m.begin(), m.end(), [&](std::size_t a, std::size_t b) {
+      return batch[a].tick->ts.micros < batch[b].tick->ts.micros;
+    });
+  }
+  return g;
+}
+
+// Plans one key over ticks already in timestamp order, into `plan` (reused: no allocation once warm).
+void plan_sorted(const Rule& rule, std::span<const BatchTick> batch, std::span<const std::size_t> sorted,
+                 const RuleState& initial, KeyPlan& plan) {
+  plan.initial = initial;
+  plan.ticks.clear();
+  plan.steps.clear();
+  plan.late_count = 0;
+  // Work on the plan's own final_state in place: a local copy assembled field by field and stored back at
+  // the end costs store-forwarding stalls that dominate this loop.
+  plan.final_state = initial;
+  RuleState& state = plan.final_state;
+  RuleState next;
+  const bool crossing = is_crossing(rule.condition);
+  bool pending_side = false;  // the last step is a side write that a later side change may replace
+  for (const std::size_t bi : sorted) {
+    const Outcome outcome = decide(rule, *batch[bi].tick, state, next);
+    const std::size_t pos = plan.ticks.size();
+    plan.ticks.push_back({bi, batch[bi].message_index, outcome});
+    if (outcome == Outcome::late) ++plan.late_count;
+    if (!writes(outcome) || (!crossing && outcome != Outcome::fired)) continue;
+    if (outcome == Outcome::fired) {
+      Step s{Step::Kind::fire,
+             pos,
+             pos,
+             state,
+             next,
+             subtract_seconds(batch[bi].tick->ts.micros, rule.cooldown_seconds)};
+      if (pending_side) {  // the fire's state write supersedes the pending side write
+        s.first_pos = plan.steps.back().first_pos;
+        s.expected = plan.steps.back().expected;
+        plan.steps.pop_back();
+      }
+      plan.steps.push_back(s);
+      pending_side = false;
+    } else if (pending_side) {
+      plan.steps.back().pos = pos;
+      plan.steps.back().next = next;
+    } else {
+      plan.steps.push_back({Step::Kind::write_side, pos, pos, state, next, 0});
+      pending_side = true;
+    }
+    state = next;
+  }
+}
+
+}  // namespace
+
+std::vector<StateKey> touched_keys(const RuleSet& rules, std::span<const BatchTick> ticks,
+                                   bool crossing_only) {
   std::vector<StateKey> keys;
-  std::unordered_map<StateKey, bool, StateKeyHash> seen;
-  for (const BatchTick& bt : ticks) {
-    rules.for_each_rule(bt.tick->symbol, [&](std::size_t i, const Rule& r) {
-      if (crossing_only && !is_crossing(r.condition)) return;
-      StateKey k{i, bt.tick->symbol};
-      if (seen.emplace(k, true).second) keys.push_back(std::move(k));
+  const SymbolGroups g = group_by_symbol(ticks);
+  for (const std::string_view symbol : g.symbols) {
+    rules.for_each_rule(symbol, [&](std::size_t i, const Rule& r) {
+      if (!crossing_only || is_crossing(r.condition)) keys.push_back({i, std::string(symbol)});
     });
   }
   return keys;
@@ -150,61 +232,26 @@ KeyPlan plan_key(const Rule& rule, StateKey key, std::span<const BatchTick> batc
   });
   KeyPlan plan;
   plan.key = std::move(key);
-  plan.initial = initial;
-  plan.ticks.reserve(tick_indices.size());
-  RuleState state = initial;
-  RuleState written = initial;  // what the store holds once the steps so far succeeded
-  bool pending_side = false;    // the last step is a side write that a later side change may replace
-  for (const std::size_t bi : tick_indices) {
-    const Decision d = evaluate(rule, *batch[bi].tick, state);
-    const std::size_t pos = plan.ticks.size();
-    plan.ticks.push_back({bi, batch[bi].message_index, d.outcome});
-    if (d.outcome == Outcome::late) ++plan.late_count;
-    if (!d.state_write_needed) continue;
-    if (d.outcome == Outcome::fired) {
-      Step s{Step::Kind::fire, pos, pos, written, d.next, subtract_seconds(batch[bi].tick->ts.micros, rule.cooldown_seconds)};
-      if (pending_side) {  // the fire's state write supersedes the pending side write
-        s.first_pos = plan.steps.back().first_pos;
-        s.expected = plan.steps.back().expected;
-        plan.steps.pop_back();
-      }
-      plan.steps.push_back(s);
-      pending_side = false;
-    } else if (pending_side) {
-      plan.steps.back().pos = pos;
-      plan.steps.back().next = d.next;
-    } else {
-      plan.steps.push_back({Step::Kind::write_side, pos, pos, written, d.next, 0});
-      pending_side = true;
-    }
-    written = d.next;
-    state = d.next;
-  }
-  plan.final_state = state;
+  plan_sorted(rule, batch, tick_indices, initial, plan);
   return plan;
 }
 
-std::vector<KeyPlan> plan_batch(const RuleSet& rules, std::span<const BatchTick> ticks, const StateMap& known) {
-  std::vector<StateKey> keys;
-  std::unordered_map<StateKey, std::vector<std::size_t>, StateKeyHash> members;
-  for (std::size_t i = 0; i < ticks.size(); ++i) {
-    rules.for_each_rule(ticks[i].tick->symbol, [&](std::size_t ri, const Rule&) {
-      StateKey k{ri, ticks[i].tick->symbol};
-      auto [it, inserted] = members.try_emplace(k);
-      if (inserted) keys.push_back(std::move(k));
-      it->second.push_back(i);
+BatchPlan plan_batch(const RuleSet& rules, std::span<const BatchTick> ticks, const StateMap& known) {
+  BatchPlan out;
+  const SymbolGroups g = group_by_symbol(ticks);
+  KeyPlan scratch;
+  const RuleState absent;
+  for (std::size_t s = 0; s < g.symbols.size(); ++s) {
+    rules.for_each_rule(g.symbols[s], [&](std::size_t ri, const Rule& rule) {
+      const auto it = known.find(StateKeyView{ri, g.symbols[s]});
+      plan_sorted(rule, ticks, g.members[s], it == known.end() ? absent : it->second, scratch);
+      out.late_count += scratch.late_count;
+      if (scratch.steps.empty()) return;
+      scratch.key = StateKey{ri, std::string(g.symbols[s])};
+      out.keys.push_back(scratch);
     });
   }
-  std::vector<KeyPlan> plans;
-  plans.reserve(keys.size());
-  for (StateKey& k : keys) {
-    const auto st = known.find(k);
-    const RuleState initial = st == known.end() ? RuleState{} : st->second;
-    auto& idx = members[k];
-    const Rule& rule = rules.rule(k.rule_index);
-    plans.push_back(plan_key(rule, std::move(k), ticks, std::move(idx), initial));
-  }
-  return plans;
+  return out;
 }
 
 std::vector<std::size_t> messages_to_fail(const KeyPlan& plan, std::size_t failed_step) {

@@ -55,7 +55,14 @@ class Loader {
   std::vector<std::string> problems;
   std::optional<simdjson::error_code> fatal;
 
-  void problem(const std::string& path, std::string_view why) { problems.push_back(path + ": " + std::string(why)); }
+  std::nullopt_t fail(simdjson::error_code e) {
+    fatal = e;
+    return std::nullopt;
+  }
+
+  void problem(const std::string& path, std::string_view why) {
+    problems.push_back(path + ": " + std::string(why));
+  }
 
   // Reads a value's type; false (fatal) on a JSON error.
   bool type_of(simdjson::ondemand::value v, json_type& t) {
@@ -83,7 +90,8 @@ class Loader {
         break;
     }
   }
-  std::optional<std::string_view> string(simdjson::ondemand::value v, const std::string& path, std::size_t depth) {
+  std::optional<std::string_view> string(simdjson::ondemand::value v, const std::string& path,
+                                         std::size_t depth) {
     json_type t{};
     if (!type_of(v, t)) return std::nullopt;
     if (t != json_type::string) {
@@ -92,10 +100,7 @@ class Loader {
       return std::nullopt;
     }
     std::string_view s;
-    if (auto e = v.get_string().get(s)) {
-      fatal = e;
-      return std::nullopt;
-    }
+    if (auto e = v.get_string().get(s)) return fail(e);
     return s;
   }
   std::optional<double> number(simdjson::ondemand::value v, const std::string& path, std::size_t depth) {
@@ -113,7 +118,8 @@ class Loader {
     }
     return d;
   }
-  std::optional<std::int64_t> integer(simdjson::ondemand::value v, const std::string& path, std::size_t depth) {
+  std::optional<std::int64_t> integer(simdjson::ondemand::value v, const std::string& path,
+                                      std::size_t depth) {
     auto d = number(v, path, depth);
     if (!d) return std::nullopt;
     if (std::trunc(*d) != *d || std::fabs(*d) > 1e15) {
@@ -131,10 +137,7 @@ class Loader {
       return std::nullopt;
     }
     bool b = false;
-    if (auto e = v.get_bool().get(b)) {
-      fatal = e;
-      return std::nullopt;
-    }
+    if (auto e = v.get_bool().get(b)) return fail(e);
     return b;
   }
 
@@ -147,27 +150,19 @@ class Loader {
       return std::nullopt;
     }
     simdjson::ondemand::object obj;
-    if (auto e = v.get_object().get(obj)) {
-      fatal = e;
-      return std::nullopt;
-    }
+    if (auto e = v.get_object().get(obj)) return fail(e);
     Rule r;
     r.cooldown_seconds = -1;  // unset
     json::KeySet keys;
     bool seen_condition = false, seen_threshold = false;
-    bool has_id = false, has_symbol = false, has_condition = false, has_threshold = false, has_severity = false;
+    bool has_id = false, has_symbol = false, has_condition = false, has_threshold = false,
+         has_severity = false;
     const std::size_t before = problems.size();
     for (auto field : obj) {
       std::string_view key;
       simdjson::ondemand::value fv;
-      if (auto e = field.unescaped_key().get(key)) {
-        fatal = e;
-        return std::nullopt;
-      }
-      if (auto e = field.value().get(fv)) {
-        fatal = e;
-        return std::nullopt;
-      }
+      if (auto e = field.unescaped_key().get(key)) return fail(e);
+      if (auto e = field.value().get(fv)) return fail(e);
       const std::string fpath = path + "." + std::string(key);
       if (!keys.insert(key)) problem(fpath, "duplicate key");
       if (key == "id") {
@@ -183,8 +178,8 @@ class Loader {
           if (!ok) {
             ok = !s->empty() && s->size() <= 16;
             for (const char c : *s) {
-              ok = ok && ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '/' ||
-                          c == ':');
+              ok = ok && ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+                          c == '/' || c == ':');
             }
           }
           if (!ok) problem(fpath, "must be \"*\" or 1..16 chars of A-Z 0-9 . - / :");
@@ -198,8 +193,9 @@ class Loader {
             r.condition = *c;
           } else {
             has_condition = false;
-            problem(fpath, "must be one of price_above, price_below, crosses_above, crosses_below, "
-                           "spread_above, volume_above");
+            problem(fpath,
+                    "must be one of price_above, price_below, crosses_above, crosses_below, "
+                    "spread_above, volume_above");
           }
         } else {
           has_condition = false;

@@ -11,63 +11,73 @@ using simdjson::ondemand::json_type;
 
 Error event_error(std::string message) { return Error{"invalid_event", std::move(message)}; }
 
+std::string record_path(std::size_t i) { return "Records[" + std::to_string(i) + "]"; }
+
+// Where a problem is; the path string is only built for an error (this runs for every record).
+struct Where {
+  std::size_t index;
+  std::string_view field;  // "" for the record itself
+  std::string path() const { return record_path(index) + (field.empty() ? "" : ".") + std::string(field); }
+};
+
 Error json_error(const std::string& where, simdjson::error_code e) {
   return event_error(where + ": " + simdjson::error_message(e));
 }
-
-std::string record_path(std::size_t i) { return "Records[" + std::to_string(i) + "]"; }
+Error json_error(const Where& where, simdjson::error_code e) { return json_error(where.path(), e); }
 
 // A string field, copied (unescaped).
-Result<std::string> read_string(simdjson::ondemand::value v, const std::string& where) {
+std::optional<Error> read_string(simdjson::ondemand::value v, const Where& where, std::string& out) {
   std::string_view s;
   if (auto e = v.get_string().get(s)) return json_error(where, e);
-  return std::string(s);
+  out.assign(s);
+  return std::nullopt;
 }
 
 // SQS sends numeric attributes as decimal strings.
 template <typename Int>
-Result<Int> read_decimal_string(simdjson::ondemand::value v, const std::string& where) {
+std::optional<Error> read_decimal_string(simdjson::ondemand::value v, const Where& where, Int& out) {
   std::string_view s;
   if (auto e = v.get_string().get(s)) return json_error(where, e);
-  Int out{};
   const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   if (ec != std::errc() || ptr != s.data() + s.size() || s.empty()) {
-    return event_error(where + ": not a decimal integer: \"" + std::string(s) + "\"");
+    return event_error(where.path() + ": not a decimal integer: \"" + std::string(s) + "\"");
   }
-  return out;
+  return std::nullopt;
 }
 
-std::optional<Error> read_attributes(simdjson::ondemand::value v, SqsRecord& rec, const std::string& path) {
+std::optional<Error> read_attributes(simdjson::ondemand::value v, SqsRecord& rec, std::size_t index) {
+  const Where where{index, "attributes"};
   simdjson::ondemand::object attrs;
-  if (auto e = v.get_object().get(attrs)) return json_error(path + ".attributes", e);
+  if (auto e = v.get_object().get(attrs)) return json_error(where, e);
   for (auto field : attrs) {
     std::string_view key;
     simdjson::ondemand::value fv;
-    if (auto e = field.unescaped_key().get(key)) return json_error(path + ".attributes", e);
-    if (auto e = field.value().get(fv)) return json_error(path + ".attributes", e);
+    if (auto e = field.unescaped_key().get(key)) return json_error(where, e);
+    if (auto e = field.value().get(fv)) return json_error(where, e);
     if (key == "ApproximateReceiveCount") {
-      auto r = read_decimal_string<std::uint32_t>(fv, path + ".attributes.ApproximateReceiveCount");
-      if (!r) return r.error();
-      rec.receive_count = r.value();
+      if (auto err =
+              read_decimal_string(fv, {index, "attributes.ApproximateReceiveCount"}, rec.receive_count)) {
+        return err;
+      }
     } else if (key == "SentTimestamp") {
-      auto r = read_decimal_string<std::int64_t>(fv, path + ".attributes.SentTimestamp");
-      if (!r) return r.error();
-      rec.sent_timestamp_ms = r.value();
+      if (auto err = read_decimal_string(fv, {index, "attributes.SentTimestamp"}, rec.sent_timestamp_ms)) {
+        return err;
+      }
     }
   }
   return std::nullopt;
 }
 
 std::optional<Error> read_record(simdjson::ondemand::value v, std::size_t index, SqsRecord& rec) {
-  const std::string path = record_path(index);
+  const Where where{index, ""};
   simdjson::ondemand::object obj;
-  if (auto e = v.get_object().get(obj)) return json_error(path, e);
+  if (auto e = v.get_object().get(obj)) return json_error(where, e);
   bool has_id = false, has_body = false;
   for (auto field : obj) {
     std::string_view key;
     simdjson::ondemand::value fv;
-    if (auto e = field.unescaped_key().get(key)) return json_error(path, e);
-    if (auto e = field.value().get(fv)) return json_error(path, e);
+    if (auto e = field.unescaped_key().get(key)) return json_error(where, e);
+    if (auto e = field.value().get(fv)) return json_error(where, e);
     std::string* target = nullptr;
     if (key == "messageId") {
       target = &rec.message_id;
@@ -82,17 +92,15 @@ std::optional<Error> read_record(simdjson::ondemand::value v, std::size_t index,
     } else if (key == "awsRegion") {
       target = &rec.aws_region;
     } else if (key == "attributes") {
-      if (auto err = read_attributes(fv, rec, path)) return err;
+      if (auto err = read_attributes(fv, rec, index)) return err;
     }
     if (target != nullptr) {
-      auto s = read_string(fv, path + "." + std::string(key));
-      if (!s) return s.error();
-      *target = std::move(s).value();
+      if (auto err = read_string(fv, {index, key}, *target)) return err;
     }
   }
-  if (!has_id) return event_error(path + ".messageId: missing");
-  if (rec.message_id.empty()) return event_error(path + ".messageId: empty");
-  if (!has_body) return event_error(path + ".body: missing");
+  if (!has_id) return event_error(where.path() + ".messageId: missing");
+  if (rec.message_id.empty()) return event_error(where.path() + ".messageId: empty");
+  if (!has_body) return event_error(where.path() + ".body: missing");
   return std::nullopt;
 }
 

@@ -41,7 +41,8 @@ Error from_walk(json::WalkStatus st, simdjson::error_code e, const std::string& 
 
 class TickReader {
  public:
-  TickReader(std::size_t index, std::size_t depth, ParsedBody& out) : index_(index), depth_(depth), out_(out) {}
+  TickReader(std::size_t index, std::size_t depth, ParsedBody& out)
+      : index_(index), depth_(depth), out_(out) {}
 
   // Consumes one array element / the root object. Returns a body-level error, or nothing when the value
   // was consumed (valid tick appended or reject recorded).
@@ -228,8 +229,8 @@ class TickReader {
 bool is_valid_symbol(std::string_view symbol) {
   if (symbol.empty() || symbol.size() > kMaxSymbolLength) return false;
   for (const char c : symbol) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '/' ||
-                    c == ':';
+    const bool ok =
+        (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '/' || c == ':';
     if (!ok) return false;
   }
   return true;

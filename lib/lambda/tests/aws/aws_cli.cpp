@@ -12,6 +12,7 @@
 #include <string>
 
 #include "tap/aws_config.hpp"
+#include "tap/aws_layer.hpp"
 #include "tap/dynamodb.hpp"
 #include "tap/sigv4.hpp"
 #include "tap/sns.hpp"
@@ -51,7 +52,8 @@ int sign() {
     simdjson::padded_string padded(line);
     simdjson::ondemand::document doc;
     simdjson::ondemand::object obj;
-    if (parser.iterate(padded).get(doc) != simdjson::SUCCESS || doc.get_object().get(obj) != simdjson::SUCCESS) {
+    if (parser.iterate(padded).get(doc) != simdjson::SUCCESS ||
+        doc.get_object().get(obj) != simdjson::SUCCESS) {
       std::cerr << "invalid JSON line\n";
       return 2;
     }
@@ -105,44 +107,47 @@ int check(const std::string& step, const tap::Result<T, tap::AwsError>& result, 
 }
 
 int smoke(const std::string& table, const std::string& topic, const std::string& queue) {
-  auto env = tap::process_env();
-  auto config = tap::load_aws_config(env);
-  auto credentials = tap::load_credentials(env);
-  if (!config.ok()) return report("config", false, config.error().message);
-  if (!credentials.ok()) return report("credentials", false, credentials.error().message);
-  tap::HttplibClient http({config->ca_bundle});
-  tap::RetryPolicy retry;
-  tap::AwsTransport transport;
-  transport.http = &http;
-  transport.credentials = credentials.value();
-  transport.retry = &retry;
-  tap::dynamodb::Client ddb(transport, config->dynamodb_endpoint, config->region);
-  tap::sns::Client sns(transport, config->sns_endpoint, config->region);
-  tap::sqs::Client sqs(transport, config->sqs_endpoint, config->region);
+  auto layer = tap::AwsLayer::from_env(tap::process_env());
+  if (!layer.ok()) return report("config", false, layer.error().code + ": " + layer.error().message);
+  tap::AwsLayer& aws = *layer.value();
+  auto& ddb = aws.dynamodb;
+  auto& sns = aws.sns;
+  auto& sqs = aws.sqs;
+  auto& retry = aws.retry;
   const auto deadline = tap::SteadyClock::now() + std::chrono::seconds(20);
   int failures = 0;
 
-  tap::dynamodb::UpdateItem update{table, R"({"symbol":{"S":"AAPL"},"timestamp":{"S":"state"}})",
-                                   "SET side = :s", "attribute_not_exists(side)", "",
-                                   R"({":s":{"S":"above"}})", "ALL_NEW", true};
+  tap::dynamodb::UpdateItem update{table,
+                                   R"({"symbol":{"S":"AAPL"},"timestamp":{"S":"state"}})",
+                                   "SET side = :s",
+                                   "attribute_not_exists(side)",
+                                   "",
+                                   R"({":s":{"S":"above"}})",
+                                   "ALL_NEW",
+                                   true};
   auto updated = ddb.update_item(update, deadline);
   failures += check("UpdateItem", updated, updated.ok() ? updated.value() : "");
   auto again = ddb.update_item(update, deadline);  // the condition now fails, the old item comes back
-  failures += report("UpdateItem-condition", !again.ok() && again.error().code == "ConditionalCheckFailedException" &&
-                                                 !again.error().retryable,
-                     again.ok() ? "succeeded" : again.error().code + " item=" + again.error().item_json);
+  failures += report(
+      "UpdateItem-condition",
+      !again.ok() && again.error().code == "ConditionalCheckFailedException" && !again.error().retryable,
+      again.ok() ? "succeeded" : again.error().code + " item=" + again.error().item_json);
 
-  tap::dynamodb::PutItem put{table, R"({"symbol":{"S":"AAPL"},"timestamp":{"S":"t1#r1"},"n":{"N":"1"}})",
-                             "attribute_not_exists(symbol)", "", "", false};
+  tap::dynamodb::PutItem put{table,
+                             R"({"symbol":{"S":"AAPL"},"timestamp":{"S":"t1#r1"},"n":{"N":"1"}})",
+                             "attribute_not_exists(symbol)",
+                             "",
+                             "",
+                             false};
   auto put_result = ddb.put_item(put, deadline);
   failures += check("PutItem", put_result, "");
 
   tap::dynamodb::TransactWrite tx;
-  tx.items.emplace_back(tap::dynamodb::UpdateItem{table, R"({"symbol":{"S":"AAPL"},"timestamp":{"S":"state"}})",
-                                                  "SET last_fire_ts = :ts", "", "", R"({":ts":{"S":"t2"}})",
-                                                  "", false});
-  tx.items.emplace_back(tap::dynamodb::PutItem{
-      table, R"({"symbol":{"S":"AAPL"},"timestamp":{"S":"t2#r1"}})", "attribute_not_exists(symbol)", "", "", true});
+  tx.items.emplace_back(
+      tap::dynamodb::UpdateItem{table, R"({"symbol":{"S":"AAPL"},"timestamp":{"S":"state"}})",
+                                "SET last_fire_ts = :ts", "", "", R"({":ts":{"S":"t2"}})", "", false});
+  tx.items.emplace_back(tap::dynamodb::PutItem{table, R"({"symbol":{"S":"AAPL"},"timestamp":{"S":"t2#r1"}})",
+                                               "attribute_not_exists(symbol)", "", "", true});
   auto committed = ddb.transact_write_items(tx, deadline);
   failures += check("TransactWriteItems", committed, "");
   auto cancelled = ddb.transact_write_items(tx, deadline);  // the Put's condition fails now
@@ -161,14 +166,16 @@ int smoke(const std::string& table, const std::string& topic, const std::string&
                           R"({"symbol":{"S":"AAPL"},"timestamp":{"S":"t2#r1"}})",
                           R"({"symbol":{"S":"MSFT"},"timestamp":{"S":"none"}})"};
   auto items = ddb.batch_get_item(get, deadline);
-  failures += report("BatchGetItem", items.ok() && items.value()[table].size() == 2,
-                     items.ok() ? std::to_string(items.value()[table].size()) + " items" : items.error().message);
+  failures +=
+      report("BatchGetItem", items.ok() && items.value()[table].size() == 2,
+             items.ok() ? std::to_string(items.value()[table].size()) + " items" : items.error().message);
 
-  auto published = sns.publish({topic, "{\"alert\":\"AAPL#t2#r1\"}", "alert & <test>",
-                                {{"symbol", "AAPL"}, {"severity", "high"}}},
-                               deadline);
+  auto published = sns.publish(
+      {topic, "{\"alert\":\"AAPL#t2#r1\"}", "alert & <test>", {{"symbol", "AAPL"}, {"severity", "high"}}},
+      deadline);
   failures += check("Publish", published, published.ok() ? published.value() : "");
-  auto sent = sqs.send_message({queue, "{\"bad\": tick}", {{"RejectionReason", "invalid_json: line 1"}}}, deadline);
+  auto sent =
+      sqs.send_message({queue, "{\"bad\": tick}", {{"RejectionReason", "invalid_json: line 1"}}}, deadline);
   failures += check("SendMessage", sent, sent.ok() ? sent.value() : "");
   std::cout << "{\"retries\":" << retry.retries() << ",\"failures\":" << failures << "}\n";
   return failures == 0 ? 0 : 1;

@@ -39,14 +39,15 @@ TEST(Alert, Keys) {
 TEST(Alert, DynamoDbItem) {
   const Rule r = make_rule(Condition::crosses_above, 200);
   const Tick t = make_tick();
-  EXPECT_EQ(dynamodb_item({&r, &t, "m-1"}, kT0 + 5000),
-            R"({"symbol":{"S":"AAPL"},"timestamp":{"S":"2026-11-25T14:30:00.123000Z#aapl-breakout-200"},)"
-            R"("alert_id":{"S":"AAPL|2026-11-25T14:30:00.123000Z#aapl-breakout-200"},)"
-            R"("rule_id":{"S":"aapl-breakout-200"},"condition":{"S":"crosses_above"},"threshold":{"N":"200"},)"
-            R"("price":{"N":"200.1"},"bid":{"N":"200.05"},"ask":{"N":"200.15"},"volume":{"N":"1200"},)"
-            R"("severity":{"S":"critical"},"tick_timestamp":{"S":"2026-11-25T14:30:00.123000Z"},)"
-            R"("message_id":{"S":"m-1"},"created_at":{"S":"2026-11-25T14:30:00.128000Z"},)"
-            R"("notification_state":{"S":"pending"}})");
+  EXPECT_EQ(
+      dynamodb_item({&r, &t, "m-1"}, kT0 + 5000),
+      R"({"symbol":{"S":"AAPL"},"timestamp":{"S":"2026-11-25T14:30:00.123000Z#aapl-breakout-200"},)"
+      R"("alert_id":{"S":"AAPL|2026-11-25T14:30:00.123000Z#aapl-breakout-200"},)"
+      R"("rule_id":{"S":"aapl-breakout-200"},"condition":{"S":"crosses_above"},"threshold":{"N":"200"},)"
+      R"("price":{"N":"200.1"},"bid":{"N":"200.05"},"ask":{"N":"200.15"},"volume":{"N":"1200"},)"
+      R"("severity":{"S":"critical"},"tick_timestamp":{"S":"2026-11-25T14:30:00.123000Z"},)"
+      R"("message_id":{"S":"m-1"},"created_at":{"S":"2026-11-25T14:30:00.128000Z"},)"
+      R"("notification_state":{"S":"pending"}})");
   Tick bare = t;
   bare.bid.reset();
   bare.ask.reset();
@@ -59,13 +60,14 @@ TEST(Alert, SnsNotification) {
   const Tick t = make_tick();
   const SnsNotification n = sns_notification({&r, &t, "m-1"}, kT0 + 1'500'000);
   EXPECT_EQ(n.subject, "[CRITICAL] AAPL crossed above 200: 200.1 (aapl-breakout-200)");
-  EXPECT_EQ(n.message,
-            R"({"alert_id":"AAPL|2026-11-25T14:30:00.123000Z#aapl-breakout-200","symbol":"AAPL",)"
-            R"("rule_id":"aapl-breakout-200","condition":"crosses_above","threshold":200,"price":200.1,)"
-            R"("bid":200.05,"ask":200.15,"volume":1200,"tick_time":"2026-11-25T14:30:00.123000Z","age_ms":1500,)"
-            R"("severity":"critical","description":"AAPL \"breaks\" 200\n\u0001 caf)"
-            "\xc3\xa9"
-            R"(","message_id":"m-1"})");
+  EXPECT_EQ(
+      n.message,
+      R"({"alert_id":"AAPL|2026-11-25T14:30:00.123000Z#aapl-breakout-200","symbol":"AAPL",)"
+      R"("rule_id":"aapl-breakout-200","condition":"crosses_above","threshold":200,"price":200.1,)"
+      R"("bid":200.05,"ask":200.15,"volume":1200,"tick_time":"2026-11-25T14:30:00.123000Z","age_ms":1500,)"
+      R"("severity":"critical","description":"AAPL \"breaks\" 200\n\u0001 caf)"
+      "\xc3\xa9"
+      R"(","message_id":"m-1"})");
   EXPECT_EQ(n.attributes, (std::vector<std::pair<std::string, std::string>>{
                               {"symbol", "AAPL"}, {"rule", "aapl-breakout-200"}, {"severity", "critical"}}));
 }
@@ -82,11 +84,13 @@ TEST(Alert, SubjectsPerCondition) {
     double threshold;
     std::string subject;
   };
-  for (const Case& k : {Case{Condition::price_above, Severity::info, 200, "[INFO] AAPL above 200: 200.1"},
-                        Case{Condition::price_below, Severity::warning, 300, "[WARNING] AAPL below 300: 200.1"},
-                        Case{Condition::crosses_below, Severity::info, 300, "[INFO] AAPL crossed below 300: 200.1"},
-                        Case{Condition::spread_above, Severity::info, 0.05, "[INFO] AAPL spread above 0.05: 0.09999999999999432"},
-                        Case{Condition::volume_above, Severity::info, 1000, "[INFO] AAPL volume above 1000: 1200"}}) {
+  for (const Case& k :
+       {Case{Condition::price_above, Severity::info, 200, "[INFO] AAPL above 200: 200.1"},
+        Case{Condition::price_below, Severity::warning, 300, "[WARNING] AAPL below 300: 200.1"},
+        Case{Condition::crosses_below, Severity::info, 300, "[INFO] AAPL crossed below 300: 200.1"},
+        Case{Condition::spread_above, Severity::info, 0.05,
+             "[INFO] AAPL spread above 0.05: 0.09999999999999432"},
+        Case{Condition::volume_above, Severity::info, 1000, "[INFO] AAPL volume above 1000: 1200"}}) {
     Rule r = make_rule(k.c, k.threshold);
     r.severity = k.s;
     r.description.clear();

@@ -44,9 +44,9 @@ TEST(GoldenFeed, AlertsExactlyAsComputedByHand) {
     }
     std::vector<BatchTick> batch_ticks;
     for (std::size_t i = 0; i < ticks.size(); ++i) batch_ticks.push_back({&ticks[i], owner[i]});
-    std::size_t late = 0;
-    for (const KeyPlan& plan : plan_batch(rules.value(), batch_ticks, state)) {
-      late += plan.late_count;
+    const BatchPlan batch_plan = plan_batch(rules.value(), batch_ticks, state);
+    const std::size_t late = batch_plan.late_count;
+    for (const KeyPlan& plan : batch_plan.keys) {
       for (const Step& step : plan.steps) {
         if (step.kind != Step::Kind::fire) continue;
         const PlannedTick& pt = plan.ticks[step.pos];

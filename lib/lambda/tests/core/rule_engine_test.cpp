@@ -27,7 +27,9 @@ Tick tick(double price, std::int64_t ts, std::string symbol = "AAPL") {
 }
 
 RuleState fired_at(std::int64_t ts) { return {true, std::nullopt, std::nullopt, ts}; }
-RuleState side(Side s, std::int64_t ts, std::optional<std::int64_t> fire = std::nullopt) { return {true, s, ts, fire}; }
+RuleState side(Side s, std::int64_t ts, std::optional<std::int64_t> fire = std::nullopt) {
+  return {true, s, ts, fire};
+}
 
 TEST(Evaluate, LevelRulesEqualityIsNotAbove) {
   const Rule above = rule(Condition::price_above, 100);
@@ -41,10 +43,11 @@ TEST(Evaluate, LevelRulesEqualityIsNotAbove) {
 TEST(Evaluate, LevelCooldownBoundaryAndLate) {
   const Rule r = rule(Condition::price_above, 100, 60);
   const RuleState s = fired_at(kT0);
-  EXPECT_EQ(evaluate(r, tick(101, kT0 + 60 * kSec - 1), s), (Decision{Outcome::suppressed_by_cooldown, s, false}));
+  EXPECT_EQ(evaluate(r, tick(101, kT0 + 60 * kSec - 1), s),
+            (Decision{Outcome::suppressed_by_cooldown, s, false}));
   EXPECT_EQ(evaluate(r, tick(101, kT0 + 60 * kSec), s).outcome, Outcome::fired);
-  EXPECT_EQ(evaluate(r, tick(101, kT0), s), (Decision{Outcome::late, s, false}));       // equal: redelivery
-  EXPECT_EQ(evaluate(r, tick(101, kT0 - 1), s), (Decision{Outcome::late, s, false}));   // older
+  EXPECT_EQ(evaluate(r, tick(101, kT0), s), (Decision{Outcome::late, s, false}));      // equal: redelivery
+  EXPECT_EQ(evaluate(r, tick(101, kT0 - 1), s), (Decision{Outcome::late, s, false}));  // older
   EXPECT_EQ(evaluate(r, tick(99, kT0 + 1), s), (Decision{Outcome::no_match, s, false}));
   const Rule zero = rule(Condition::price_above, 100, 0);
   EXPECT_EQ(evaluate(zero, tick(101, kT0 + 1), s).outcome, Outcome::fired);
@@ -146,7 +149,7 @@ TEST(Plan, SortsByTimestampCollapsesSideWritesAndCountsLate) {
   for (std::size_t i = 0; i < ticks.size(); ++i) batch.push_back({&ticks[i], i / 2});
   StateMap known;
   known[{0, "AAPL"}] = side(Side::at_or_below, kT0 - kSec);  // read from the store
-  const auto plans = plan_batch(rules, batch, known);
+  const auto plans = plan_batch(rules, batch, known).keys;
   ASSERT_EQ(plans.size(), 3u);  // up, lvl, any (disabled rule and other symbols not touched)
   const KeyPlan& up = plans[0];
   EXPECT_EQ(up.key, (StateKey{0, "AAPL"}));
@@ -186,7 +189,7 @@ TEST(Plan, SideWriteFollowedByFireMergesIntoTheFire) {
   const RuleSet rules = rules_for_planning();
   std::vector<Tick> ticks = {tick(199, kT0), tick(201, kT0 + kSec)};
   std::vector<BatchTick> batch = {{&ticks[0], 0}, {&ticks[1], 1}};
-  const auto plans = plan_batch(rules, batch, {});
+  const auto plans = plan_batch(rules, batch, {}).keys;
   const KeyPlan& up = plans[0];
   ASSERT_EQ(up.steps.size(), 1u);  // first_seen's side write merges into the following fire
   EXPECT_EQ(up.steps[0].kind, Step::Kind::fire);
@@ -194,6 +197,33 @@ TEST(Plan, SideWriteFollowedByFireMergesIntoTheFire) {
   EXPECT_EQ(up.steps[0].expected, RuleState{});
   EXPECT_EQ(up.steps[0].next, side(Side::above, kT0 + kSec, kT0 + kSec));
   EXPECT_EQ(messages_to_fail(up, 0), (std::vector<std::size_t>{0, 1}));
+}
+
+TEST(Plan, SingleKeyForReevaluationAfterACasFailure) {
+  const RuleSet rules = rules_for_planning();
+  std::vector<Tick> ticks = {tick(201, kT0 + 2 * kSec), tick(199, kT0 + kSec)};
+  std::vector<BatchTick> batch = {{&ticks[0], 0}, {&ticks[1], 1}};
+  // Re-read state says another container already applied T0+1s (side at_or_below).
+  const KeyPlan p = plan_key(rules.rule(0), {0, "AAPL"}, batch, {0, 1}, side(Side::at_or_below, kT0 + kSec));
+  ASSERT_EQ(p.ticks.size(), 2u);
+  EXPECT_EQ(p.ticks[0].batch_index, 1u);
+  EXPECT_EQ(p.ticks[0].outcome, Outcome::late);
+  EXPECT_EQ(p.ticks[1].outcome, Outcome::fired);
+  EXPECT_EQ(p.late_count, 1u);
+  ASSERT_EQ(p.steps.size(), 1u);
+  EXPECT_EQ(messages_to_fail(p, 0), (std::vector<std::size_t>{0}));
+}
+
+TEST(Plan, KeysWithoutWritesAreLeftOutButLateTicksCounted) {
+  const RuleSet rules = rules_for_planning();
+  std::vector<Tick> ticks = {tick(150, kT0), tick(150, kT0 + kSec)};
+  std::vector<BatchTick> batch = {{&ticks[0], 0}, {&ticks[1], 0}};
+  StateMap known;
+  known[{0, "AAPL"}] = side(Side::at_or_below, kT0);
+  const BatchPlan plan = plan_batch(rules, batch, known);
+  EXPECT_EQ(plan.late_count, 1u);
+  ASSERT_EQ(plan.keys.size(), 1u);  // only the wildcard rule (price > 0.5) writes
+  EXPECT_EQ(plan.keys[0].key, (StateKey{2, "AAPL"}));
 }
 
 TEST(Plan, TouchedKeysAndCandidates) {

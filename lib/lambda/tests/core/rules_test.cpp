@@ -32,7 +32,8 @@ TEST(Rules, LoadsTheRepositoryDocument) {
 }
 
 TEST(Rules, DefaultCooldowns) {
-  auto r = load_rules(R"({"version":1,"rules":[{"id":"a","symbol":"A","condition":"price_above","threshold":1,"severity":"info"}]})");
+  auto r = load_rules(
+      R"({"version":1,"rules":[{"id":"a","symbol":"A","condition":"price_above","threshold":1,"severity":"info"}]})");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->rule(0).cooldown_seconds, kDefaultCooldownSeconds);
   r = load_rules(R"({"version":1,"default_cooldown_seconds":5,"rules":[
@@ -105,11 +106,11 @@ TEST(Rules, DocumentLevelProblems) {
 
 TEST(Rules, InvalidJson) {
   for (const char* doc : {"", "{", R"({"version":1,"rules":[]} x)", R"({"version":tru})", R"({"x":[1,,]})",
-                          R"({"rules":[{"id":"\q"}]})", R"({"rules":[{"enabled":tru}]})", R"({"rules":[{"x":[1,,]}]})",
-                          R"({"rules":[{"id":1,"symbol":[1,,]}]})", R"({"rules":[x]})", R"({"rules":[[1,,]]})",
-                          R"({"rules":x})", R"({"rules":[1,,]})", R"({"version":1,"rules":{"a":[1,,]}})",
-                          R"({"x":[[[[[[[[[[1]]]]]]]]]]})", R"({"\q":1})", R"({"rules":[{"\q":1}]})",
-                          R"({"rules":[{"x":1 "y":2}]})"}) {
+                          R"({"rules":[{"id":"\q"}]})", R"({"rules":[{"enabled":tru}]})",
+                          R"({"rules":[{"x":[1,,]}]})", R"({"rules":[{"id":1,"symbol":[1,,]}]})",
+                          R"({"rules":[x]})", R"({"rules":[[1,,]]})", R"({"rules":x})", R"({"rules":[1,,]})",
+                          R"({"version":1,"rules":{"a":[1,,]}})", R"({"x":[[[[[[[[[[1]]]]]]]]]]})",
+                          R"({"\q":1})", R"({"rules":[{"\q":1}]})", R"({"rules":[{"x":1 "y":2}]})"}) {
     EXPECT_EQ(err(doc).substr(0, 14), "invalid JSON: ") << doc;
   }
 }

@@ -60,6 +60,8 @@ TEST(SqsEvent, MalformedEvents) {
   EXPECT_EQ(err(R"({"Records":[{"messageId":"m","attributes":{"SentTimestamp":12}}]})").substr(0, 37),
             "Records[0].attributes.SentTimestamp: ");
   EXPECT_EQ(err(R"({"Records":[{"messageId":"m","body":"x"}]} [])").substr(0, 7), "event: ");
+  EXPECT_EQ(err(R"({"Records":[]} {})"), "event: content after the top-level object");
+  EXPECT_EQ(err(R"({"Records":[]}})"), "event: content after the top-level object");
 }
 
 TEST(SqsEvent, TwentyFiveRecords) {

@@ -64,14 +64,19 @@ TEST(Tick, FieldValidation) {
   EXPECT_EQ(reasons(R"({"symbol":"EUR/USD:X.1-2","price":1,)" + ts + "}"), V{});
   EXPECT_EQ(reasons(R"({"symbol":7,"price":1,)" + ts + "}"),
             V{"0 tick[0].symbol: must be a string of 1..16 chars A-Z 0-9 . - / :"});
-  EXPECT_EQ(reasons(R"({"symbol":"A","price":"1",)" + ts + "}"), V{"0 tick[0].price: must be a finite number > 0"});
-  EXPECT_EQ(reasons(R"({"symbol":"A","price":0,)" + ts + "}"), V{"0 tick[0].price: must be a finite number > 0"});
-  EXPECT_EQ(reasons(R"({"symbol":"A","price":null,)" + ts + "}"), V{"0 tick[0].price: must be a finite number > 0"});
-  EXPECT_EQ(reasons(R"({"symbol":"A","price":1e400,)" + ts + "}"), V{"0 tick[0].price: must be a finite number > 0"});
+  EXPECT_EQ(reasons(R"({"symbol":"A","price":"1",)" + ts + "}"),
+            V{"0 tick[0].price: must be a finite number > 0"});
+  EXPECT_EQ(reasons(R"({"symbol":"A","price":0,)" + ts + "}"),
+            V{"0 tick[0].price: must be a finite number > 0"});
+  EXPECT_EQ(reasons(R"({"symbol":"A","price":null,)" + ts + "}"),
+            V{"0 tick[0].price: must be a finite number > 0"});
+  EXPECT_EQ(reasons(R"({"symbol":"A","price":1e400,)" + ts + "}"),
+            V{"0 tick[0].price: must be a finite number > 0"});
   EXPECT_EQ(reasons(R"({"symbol":"A","price":1,"timestamp":1})"),
             V{"0 tick[0].timestamp: must be an ISO-8601 string"});
   EXPECT_EQ(reasons(R"({"symbol":"A","price":1,"timestamp":"1999-01-01T00:00:00Z"})"),
-            V{"0 tick[0].timestamp: outside the accepted range 2000-01-01T00:00:00Z .. 2100-12-31T23:59:59.999999Z"});
+            V{"0 tick[0].timestamp: outside the accepted range 2000-01-01T00:00:00Z .. "
+              "2100-12-31T23:59:59.999999Z"});
   const std::string vol = "0 tick[0].volume: must be an integer >= 0 (at most 2^64-1)";
   EXPECT_EQ(reasons(R"({"symbol":"A","price":1,"volume":-1,)" + ts + "}"), V{vol});
   EXPECT_EQ(reasons(R"({"symbol":"A","price":1,"volume":1.5,)" + ts + "}"), V{vol});
@@ -116,8 +121,10 @@ TEST(Tick, BodyLevelErrors) {
   EXPECT_EQ(body_error("42"), "invalid_body | body: must be a tick object or an array of ticks");
   EXPECT_EQ(body_error("\"x\""), "invalid_body | body: must be a tick object or an array of ticks");
   EXPECT_EQ(body_error("[]"), "invalid_body | body: empty array (no ticks)");
-  EXPECT_EQ(body_error(R"({"price":1,"price":2})"), "invalid_body | body: duplicate key \"price\" in tick[0]");
-  EXPECT_EQ(body_error(R"([{"a":1},{"x":{"k":1,"k":2}}])"), "invalid_body | body: duplicate key \"k\" in tick[1]");
+  EXPECT_EQ(body_error(R"({"price":1,"price":2})"),
+            "invalid_body | body: duplicate key \"price\" in tick[0]");
+  EXPECT_EQ(body_error(R"([{"a":1},{"x":{"k":1,"k":2}}])"),
+            "invalid_body | body: duplicate key \"k\" in tick[1]");
   EXPECT_EQ(body_error(R"({"x":{"a":{"b":{"c":1}}}})"), "ok");
   EXPECT_EQ(body_error(R"({"x":{"a":{"b":{"c":{}}}}})"), "too_deep | body: nesting deeper than 4 levels");
   EXPECT_EQ(body_error(R"([{"x":{"a":{"b":[]}}}])"), "too_deep | body: nesting deeper than 4 levels");

@@ -1,0 +1,254 @@
+"""A local SQS -> Lambda event source mapping with AWS's semantics, driving functions through the local
+Runtime API emulator (local/runtime_api.py).
+
+What Lambda's SQS poller does and this one reproduces:
+- long-polls the queue and gathers a batch of up to `batch_size` messages, invoking when the batch is full or
+  the batching window (counted from the first message of the batch) has passed;
+- builds the event exactly as Lambda does: `Records[]` with messageId, receiptHandle, body, attributes
+  (ApproximateReceiveCount, SentTimestamp, SenderId, ApproximateFirstReceiveTimestamp, ...),
+  messageAttributes (stringValue / binaryValue base64 / stringListValues / binaryListValues / dataType),
+  md5OfBody, md5OfMessageAttributes when there are attributes, eventSource `aws:sqs`, eventSourceARN,
+  awsRegion;
+- with ReportBatchItemFailures, deletes only the messages not listed in `batchItemFailures`; a response that
+  is not a valid partial-failure report (unknown or empty itemIdentifier, not JSON) fails the whole batch;
+  a function error or timeout deletes nothing. Failed messages reappear after the visibility timeout and the
+  queue's own redrive policy moves them to the DLQ after maxReceiveCount;
+- up to `concurrency` batches in flight, one function process (execution environment) each.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from local.runtime_api import InvocationResult, RuntimeApiEmulator
+
+MAX_RECEIVE = 10  # SQS ReceiveMessage limit per call
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's invocation payload limit: a batch never exceeds it
+
+
+@dataclass(frozen=True)
+class EventSourceConfig:
+    queue_url: str
+    queue_arn: str
+    region: str = "us-east-1"
+    batch_size: int = 25
+    batching_window_s: float = 1.0
+    function_timeout_s: float = 60.0
+    report_batch_item_failures: bool = True
+    poll_wait_s: int = 1  # long-poll wait per ReceiveMessage (short, so that stop() is prompt)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= 10_000:
+            raise ValueError("batch_size must be between 1 and 10000")
+        if self.batch_size > 10 and self.batching_window_s < 1:
+            raise ValueError("AWS requires a batching window of at least 1 s above a batch size of 10")
+
+
+@dataclass
+class BatchOutcome:
+    message_ids: list[str]
+    result: InvocationResult
+    deleted: list[str]
+    failed: list[str]
+
+
+@dataclass
+class Stats:
+    batches: list[BatchOutcome] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, outcome: BatchOutcome) -> None:
+        with self.lock:
+            self.batches.append(outcome)
+
+    @property
+    def deleted(self) -> list[str]:
+        with self.lock:
+            return [m for b in self.batches for m in b.deleted]
+
+
+def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    """One entry of the event's Records[], from a ReceiveMessage result message."""
+    record: dict[str, Any] = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": dict(message.get("Attributes", {})),
+        "messageAttributes": {
+            name: _message_attribute(value) for name, value in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message["MD5OfBody"],
+    }
+    if "MD5OfMessageAttributes" in message:
+        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    record.update({"eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": region})
+    return record
+
+
+def _message_attribute(value: dict[str, Any]) -> dict[str, Any]:
+    attribute: dict[str, Any] = {
+        "stringValue": value.get("StringValue"),
+        "binaryValue": _b64(value["BinaryValue"]) if "BinaryValue" in value else None,
+        "stringListValues": list(value.get("StringListValues", [])),
+        "binaryListValues": [_b64(v) for v in value.get("BinaryListValues", [])],
+        "dataType": value["DataType"],
+    }
+    return {k: v for k, v in attribute.items() if v is not None}
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def sqs_event(messages: Sequence[dict[str, Any]], queue_arn: str, region: str) -> bytes:
+    return json.dumps({"Records": [sqs_record(m, queue_arn, region) for m in messages]}).encode()
+
+
+def failed_message_ids(result: InvocationResult, message_ids: Sequence[str], partial: bool) -> list[str]:
+    """The messages to leave on the queue after an invocation, by Lambda's rules."""
+    if result.status != "ok":
+        return list(message_ids)  # function error, timeout, init error: nothing is deleted
+    if not partial:
+        return []
+    reported = _reported_failures(result.payload, message_ids)
+    if reported is None:
+        return list(message_ids)  # not a valid partial-failure report: the whole batch failed
+    return [m for m in message_ids if m in reported]
+
+
+def _reported_failures(payload: bytes, message_ids: Sequence[str]) -> set[str] | None:
+    """The ids of a `batchItemFailures` report, or None when the report is invalid."""
+    try:
+        response = json.loads(payload) if payload.strip() else None
+    except ValueError:
+        return None
+    if not isinstance(response, dict) or response.get("batchItemFailures") is None:
+        return set()  # no report (or null): every message succeeded
+    failures = response["batchItemFailures"]
+    if not isinstance(failures, list):
+        return None
+    identifiers = [item.get("itemIdentifier") if isinstance(item, dict) else None for item in failures]
+    if not all(isinstance(i, str) and i in message_ids for i in identifiers):
+        return None  # empty, null or unknown identifier: Lambda fails the whole batch
+    return {str(i) for i in identifiers}
+
+
+def split_by_payload(
+    messages: list[dict[str, Any]], config: EventSourceConfig, limit: int = MAX_PAYLOAD_BYTES
+) -> list[list[dict[str, Any]]]:
+    """Consecutive parts of a batch whose events stay within Lambda's payload limit."""
+    parts: list[list[dict[str, Any]]] = []
+    for message in messages:
+        candidate = [*parts[-1], message] if parts else [message]
+        if parts and len(sqs_event(candidate, config.queue_arn, config.region)) <= limit:
+            parts[-1] = candidate
+        else:
+            parts.append([message])
+    return parts
+
+
+class SqsEventSource:
+    """Polls one queue and invokes the functions behind `emulators` (one batch at a time each)."""
+
+    def __init__(
+        self,
+        config: EventSourceConfig,
+        sqs: Any,  # a boto3 SQS client
+        emulators: Sequence[RuntimeApiEmulator],
+        on_batch: Callable[[BatchOutcome], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.sqs = sqs
+        self.emulators = list(emulators)
+        self.on_batch = on_batch
+        self.stats = Stats()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.errors: list[BaseException] = []
+
+    def __enter__(self) -> SqsEventSource:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        for emulator in self.emulators:
+            thread = threading.Thread(target=self._worker, args=(emulator,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    def _worker(self, emulator: RuntimeApiEmulator) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once(emulator)
+            except Exception as exc:  # keep polling like Lambda; the error stays visible in self.errors
+                self.errors.append(exc)
+                self._stop.wait(1)
+
+    def receive_batch(self) -> list[dict[str, Any]]:
+        """Gathers up to batch_size messages within the batching window (empty when the queue is)."""
+        batch: list[dict[str, Any]] = []
+        window_end: float | None = None
+        while len(batch) < self.config.batch_size and not self._stop.is_set():
+            remaining = None if window_end is None else window_end - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                break
+            wait = self.config.poll_wait_s
+            if remaining is not None:
+                wait = min(wait, int(remaining))
+            response = self.sqs.receive_message(
+                QueueUrl=self.config.queue_url,
+                MaxNumberOfMessages=min(MAX_RECEIVE, self.config.batch_size - len(batch)),
+                WaitTimeSeconds=wait,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            messages = response.get("Messages", [])
+            if not messages and window_end is None:
+                return batch  # nothing queued: poll again
+            if batch == [] and messages:
+                window_end = time.monotonic() + self.config.batching_window_s
+            batch.extend(messages)
+        return batch
+
+    def poll_once(self, emulator: RuntimeApiEmulator) -> list[BatchOutcome]:
+        """One receive cycle: the batch (split where it would exceed 6 MB), invoked and deleted."""
+        return [self._invoke(emulator, part) for part in split_by_payload(self.receive_batch(), self.config)]
+
+    def _invoke(self, emulator: RuntimeApiEmulator, messages: list[dict[str, Any]]) -> BatchOutcome:
+        ids = [m["MessageId"] for m in messages]
+        result = emulator.invoke(
+            sqs_event(messages, self.config.queue_arn, self.config.region), self.config.function_timeout_s
+        )
+        failed = failed_message_ids(result, ids, self.config.report_batch_item_failures)
+        done = [m for m in messages if m["MessageId"] not in failed]
+        deleted: list[str] = []
+        for start in range(0, len(done), MAX_RECEIVE):
+            chunk = done[start : start + MAX_RECEIVE]
+            response = self.sqs.delete_message_batch(
+                QueueUrl=self.config.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
+            not_deleted = {f["Id"] for f in response.get("Failed", [])}
+            for failure in response.get("Failed", []):
+                # Not lost: the message comes back after the visibility timeout (a duplicate delivery).
+                self.errors.append(RuntimeError(f"DeleteMessageBatch failed: {failure}"))
+            deleted.extend(m["MessageId"] for i, m in enumerate(chunk) if str(i) not in not_deleted)
+        outcome = BatchOutcome(ids, result, deleted, failed)
+        self.stats.add(outcome)
+        if self.on_batch is not None:
+            self.on_batch(outcome)
+        return outcome
