@@ -47,8 +47,11 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def make_ca(directory: Path, label: str = "tap-test") -> TestCa:
-    """Creates a CA and a server certificate under `directory` (valid for one day, P-256 keys)."""
+def make_ca(directory: Path, label: str = "tap-test", *, ip_san: bool = True) -> TestCa:
+    """Creates a CA and a server certificate under `directory` (valid for one day, P-256 keys).
+
+    The server certificate names localhost and, unless `ip_san` is false, 127.0.0.1 (which clients use).
+    """
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.UTC)
     valid_from, valid_to = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=1)
@@ -65,9 +68,15 @@ def make_ca(directory: Path, label: str = "tap-test") -> TestCa:
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -86,7 +95,8 @@ def make_ca(directory: Path, label: str = "tap-test") -> TestCa:
         .not_valid_after(valid_to)
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.IPv4Address("127.0.0.1"))]
+                [x509.DNSName("localhost")]
+                + ([x509.IPAddress(ipaddress.IPv4Address("127.0.0.1"))] if ip_san else [])
             ),
             critical=False,
         )
@@ -135,7 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: object) -> None:
         """Quiet: the tests assert on what the server recorded, not on its log."""
 
 
