@@ -2,7 +2,9 @@
 # clang (PyPI ziglang, glibc symbols <= 2.34, libc++ static), OpenSSL's static arm64 archives from Debian,
 # stripped, zipped deterministically with the rules document. Checked by `test-package` (ELF machine, needed
 # libraries, glibc ceiling, zip layout) and the toolchain probe, which does HTTPS + simdjson under qemu.
-PKG_SYSDEPS    := qemu-user libc6:arm64 libssl-dev:arm64 binutils-aarch64-linux-gnu
+# libc6:arm64 (multiarch) puts the aarch64 loader at /lib/ld-linux-aarch64.so.1: qemu-aarch64 needs no -L.
+# binutils-aarch64-linux-gnu: the strip for aarch64 (the host's strip and `zig objcopy` cannot do it).
+PKG_SYSDEPS    := cmake ninja-build qemu-user libc6:arm64 libssl-dev:arm64 binutils-aarch64-linux-gnu
 ZIG_TOOLCHAIN  := $(LAMBDA_DIR)/cmake/aarch64-linux-zig.cmake
 ARM64_SYSROOT  := $(BUILD)/arm64-sysroot
 ARM64_DIR      := $(BUILD)/arm64
@@ -36,6 +38,7 @@ $(ARM64_BOOTSTRAP): $(ARM64_DIR)/build.ninja FORCE
 	  echo "make package: the bootstrap target does not exist yet (lib/lambda/src/main.cpp and" \
 	       "src/CMakeLists.txt define it); nothing to package" >&2; exit 1; }
 	@cmake --build $(ARM64_DIR) --target bootstrap -j $(PKG_JOBS)
+	@[ -x $@ ] || { echo "make package: bootstrap was built but not at $@ (its own output directory?)" >&2; exit 1; }
 
 $(PKG_STAGE)/bootstrap: $(ARM64_BOOTSTRAP)
 	@mkdir -p $(PKG_STAGE)
