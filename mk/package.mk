@@ -19,7 +19,7 @@ ARM64_CMAKE    := -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=$(Z
 ARM64_BOOTSTRAP := $(ARM64_DIR)/bin/bootstrap
 PKG_JOBS       := $(if $(filter 1,$(NPROC)),1,2)
 
-$(ARM64_SYSROOT)/.ready: scripts/arm64-sysroot.sh
+$(ARM64_SYSROOT)/.ready: $(ROOT)/scripts/arm64-sysroot.sh
 	@$(SYSDEPS) $(PKG_SYSDEPS)
 	@$(ROOT)/scripts/arm64-sysroot.sh $(ARM64_SYSROOT)
 	@touch $@
@@ -73,7 +73,7 @@ probe-host: $(PROBE_HOST)/build.ninja ## the host build of the toolchain probe (
 test-package: probe-arm64 $(ARM64_DIR)/build.ninja $(VENV_STAMP) ## arm64 checks: probe under qemu, zip layout, ELF/glibc
 	@ninja -C $(ARM64_DIR) build.ninja >/dev/null
 	@if ninja -C $(ARM64_DIR) -t query bootstrap >/dev/null 2>&1; then \
-	  $(MAKE) package && export TAP_REQUIRE_ZIP=1; \
+	  $(MAKE) package; export TAP_REQUIRE_ZIP=1; \
 	else echo "test-package: no bootstrap target yet, zip checks skipped"; fi; \
 	TAP_REQUIRE_PROBE=1 $(PY) -m pytest -q -p no:cacheprovider tests/unit/test_package.py
 TEST_TARGETS += test-package
