@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import sys
@@ -234,10 +235,17 @@ _REGION_IN_URL = re.compile(r"^https://sqs[.-]([a-z0-9-]+)\.amazonaws\.com")
 
 
 def sqs_client(queue_url: str, endpoint_url: str | None = None, region: str | None = None) -> Any:
-    """An SQS client for the queue: region from the argument, the environment, the URL, or us-east-1."""
+    """An SQS client for the queue. Region: the argument, else the one an AWS queue URL names, else
+    AWS_REGION / AWS_DEFAULT_REGION / the profile, else us-east-1 (moto's queue URLs name none)."""
     session = boto3.session.Session()
     match = _REGION_IN_URL.match(queue_url)
-    region = region or session.region_name or (match.group(1) if match else "us-east-1")
+    region = (
+        region
+        or (match.group(1) if match else None)
+        or os.environ.get("AWS_REGION")
+        or session.region_name
+        or "us-east-1"
+    )
     config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
     return session.client("sqs", region_name=region, endpoint_url=endpoint_url, config=config)
 
@@ -349,9 +357,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {count} messages to {args.out}")
         return 0
 
+    bodies: Iterable[str]
     if args.file is not None:
-        bodies: list[str] | Iterator[str] = list(read_feed(args.file))
-        total = len(bodies)
+        listed = list(read_feed(args.file))
+        bodies, total = listed, len(listed)
     else:
         bodies, total = iter_feed(FeedConfig(seed=args.seed, messages=args.generate)), args.generate
     client = sqs_client(args.queue_url, args.endpoint_url, args.region)

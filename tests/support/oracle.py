@@ -141,7 +141,7 @@ def parse_tick(obj: Any) -> Tick:
     symbol = obj.get("symbol")
     if not isinstance(symbol, str) or not _SYMBOL.match(symbol):
         raise ValueError("symbol missing or invalid")
-    price = obj.get("price")
+    price: Any = obj.get("price")
     if not _positive_number(price):
         raise ValueError("price missing or not a finite number > 0")
     raw_ts = obj.get("timestamp")
