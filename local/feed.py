@@ -31,6 +31,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 SQS_MAX_BATCH_ENTRIES = 10
 SQS_MAX_BATCH_BYTES = 262_144  # also the limit of one message body
@@ -69,7 +70,7 @@ class FeedConfig:
     messages: int = 300
     max_ticks_per_message: int = 9
     malformed: int = 3
-    start: str = DEFAULT_START
+    start: str = DEFAULT_START  # ISO-8601, or "now" (ticks then carry live times: no longer reproducible)
     mean_interval_s: float = 6.0  # per symbol
     symbols: tuple[SymbolSpec, ...] = DEFAULT_SYMBOLS
     reversion: float = 0.05  # pull towards the anchor per step
@@ -89,7 +90,9 @@ def format_timestamp(when: datetime, offset: timedelta | None = None) -> str:
 def generate_ticks(cfg: FeedConfig) -> Iterator[dict[str, Any]]:
     """Endless stream of valid ticks in global timestamp order (strictly increasing per symbol)."""
     rng = random.Random(cfg.seed)
-    start = datetime.fromisoformat(cfg.start.replace("Z", "+00:00"))
+    start = (
+        datetime.now(UTC) if cfg.start == "now" else datetime.fromisoformat(cfg.start.replace("Z", "+00:00"))
+    )
     prices = {s.symbol: s.anchor * (1 + s.start_offset) for s in cfg.symbols}
     clock = {s.symbol: start + timedelta(milliseconds=rng.randrange(0, 2000)) for s in cfg.symbols}
     specs = {s.symbol: s for s in cfg.symbols}
@@ -289,32 +292,59 @@ def send_feed(
     result = SendResult()
     rng = random.Random()
     for batch in _batches(bodies, size):
-        if bucket is not None:
-            bucket.take(len(batch))
-        pending = {str(i): (i, body) for i, body in batch}
-        for attempt in range(max_attempts):
-            entries = [{"Id": key, "MessageBody": body} for key, (_, body) in pending.items()]
-            response = client.send_message_batch(QueueUrl=queue_url, Entries=entries)
-            result.api_calls += 1
-            for ok in response.get("Successful", []):
-                pending.pop(ok["Id"])
-                result.sent += 1
-            retry: dict[str, tuple[int, str]] = {}
-            for bad in response.get("Failed", []):
-                index, body = pending.pop(bad["Id"])
-                if bad.get("SenderFault") or attempt == max_attempts - 1:
-                    result.failed += 1
-                    result.failures.append((index, bad.get("Code", ""), bad.get("Message", "")))
-                else:
-                    retry[bad["Id"]] = (index, body)
-            if not retry:
-                break
-            result.retried_entries += len(retry)
-            pending = retry
-            sleep(rng.uniform(0, min(5.0, 0.05 * 2**attempt)))  # full jitter
+        pending = {}
+        for index, body in batch:
+            if len(body.encode("utf-8")) > SQS_MAX_BATCH_BYTES:  # SQS would refuse the whole call
+                result.failed += 1
+                result.failures.append((index, "BodyTooLarge", f"body over {SQS_MAX_BATCH_BYTES} bytes"))
+            else:
+                pending[str(index)] = (index, body)
+        if pending:
+            if bucket is not None:
+                bucket.take(len(pending))
+            _send_batch(
+                client,
+                queue_url,
+                pending,
+                result,
+                max_attempts=max_attempts,
+                jitter_sleep=lambda cap: sleep(rng.uniform(0, cap)),
+            )
         if progress is not None:
             progress(result)
     return result
+
+
+def _send_batch(
+    client: Any,
+    queue_url: str,
+    pending: dict[str, tuple[int, str]],
+    result: SendResult,
+    *,
+    max_attempts: int,
+    jitter_sleep: Callable[[float], None],
+) -> None:
+    """One SendMessageBatch, then again for the entries that failed for a transient reason."""
+    for attempt in range(max_attempts):
+        entries = [{"Id": key, "MessageBody": body} for key, (_, body) in pending.items()]
+        response = client.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        result.api_calls += 1
+        for ok in response.get("Successful", []):
+            pending.pop(ok["Id"])
+            result.sent += 1
+        retry: dict[str, tuple[int, str]] = {}
+        for bad in response.get("Failed", []):
+            index, body = pending.pop(bad["Id"])
+            if bad.get("SenderFault") or attempt == max_attempts - 1:
+                result.failed += 1
+                result.failures.append((index, bad.get("Code", ""), bad.get("Message", "")))
+            else:
+                retry[bad["Id"]] = (index, body)
+        if not retry:
+            return
+        result.retried_entries += len(retry)
+        pending = retry
+        jitter_sleep(min(5.0, 0.05 * 2**attempt))  # full jitter: uniform in [0, cap)
 
 
 def _print_progress(total: int) -> Progress:
@@ -332,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     gen.add_argument("--messages", type=int, default=FeedConfig.messages)
     gen.add_argument("--max-ticks-per-message", type=int, default=FeedConfig.max_ticks_per_message)
     gen.add_argument("--malformed", type=int, default=FeedConfig.malformed)
-    gen.add_argument("--start", default=FeedConfig.start, help="first tick time, ISO-8601")
+    gen.add_argument("--start", default=FeedConfig.start, help='first tick time, ISO-8601, or "now"')
     gen.add_argument("--out", type=Path, required=True)
     snd = sub.add_parser("send", help="send a feed file or a generated stream to an SQS queue")
     snd.add_argument("--queue-url", required=True)
@@ -364,7 +394,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         bodies, total = iter_feed(FeedConfig(seed=args.seed, messages=args.generate)), args.generate
     client = sqs_client(args.queue_url, args.endpoint_url, args.region)
-    result = send_feed(bodies, args.queue_url, args.rate, client=client, progress=_print_progress(total))
+    try:
+        result = send_feed(bodies, args.queue_url, args.rate, client=client, progress=_print_progress(total))
+    except (ClientError, BotoCoreError) as exc:  # after botocore's retries: queue missing, no access, ...
+        print(f"\nsend failed: {exc}", file=sys.stderr)
+        return 2
     print(file=sys.stderr)
     print(
         json.dumps(

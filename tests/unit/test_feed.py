@@ -207,6 +207,22 @@ def test_send_at_a_rate_uses_small_batches(queue: tuple[object, str]) -> None:
     assert feed.send_feed(["a", "b", "c"], url, rate=200).sent == 3
 
 
+def test_oversized_bodies_are_refused_locally(queue: tuple[object, str]) -> None:
+    sqs, url = queue
+    result = feed.send_feed(["a", "x" * (feed.SQS_MAX_BATCH_BYTES + 1), "b"], url)
+    assert (result.sent, result.failed, result.api_calls) == (2, 1, 2)
+    assert result.failures == [(1, "BodyTooLarge", "body over 262144 bytes")]
+    assert feed.send_feed(["y" * (feed.SQS_MAX_BATCH_BYTES + 1)], url).api_calls == 0
+    assert sorted(_drain(sqs, url)) == ["a", "b"]
+
+
+def test_generate_from_now() -> None:
+    first = json.loads(feed.generate_feed(feed.FeedConfig(start="now", messages=1, malformed=0))[0])
+    tick = first[0] if isinstance(first, list) else first
+    parsed = parse_body(json.dumps(tick)).ticks[0]
+    assert abs(parsed.ts_us / 1e6 - datetime.now(UTC).timestamp()) < 60
+
+
 def test_batches_respect_the_256_kib_limit() -> None:
     big = "x" * 100_000
     batches = list(feed._batches([big, big, big, "s"], 10))
@@ -325,3 +341,9 @@ def test_module_entry_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         runpy.run_module("local.feed", run_name="__main__")
     assert exit_info.value.code == 0
     assert len(list(feed.read_feed(out))) == 3
+
+
+def test_cli_send_to_a_missing_queue_fails_cleanly(endpoint: str, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"{endpoint}/123456789012/no-such-queue"
+    assert feed.main(["send", "--queue-url", url, "--generate", "2"]) == 2
+    assert "send failed:" in capsys.readouterr().err
