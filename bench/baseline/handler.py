@@ -358,9 +358,12 @@ def apply_level(batch: Batch, rule: Rule, ticks: list[Tick]) -> None:
         try:
             dynamodb.transact_write_items(TransactItems=[update, _put_alert(rule, tick)])
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            old = exc.response.get("CancellationReasons", [{}])[0].get("Item", {})
+            codes = (
+                _cancel_codes(exc) if exc.response["Error"]["Code"] == "TransactionCanceledException" else []
+            )
+            if not codes or any(c not in ("None", "ConditionalCheckFailed") for c in codes):
+                raise  # a TransactionConflict, throttling, ...: transient, the message comes back
+            old = exc.response["CancellationReasons"][0].get("Item", {})
             if "last_fire_ts" in old:
                 last = normalise_timestamp(old["last_fire_ts"]["S"])[1]
                 _last_fire_cache[key] = max(_last_fire_cache.get(key, last), last)

@@ -23,6 +23,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 
 pytest.importorskip(
     "aws_lambda_powertools",
@@ -324,3 +325,23 @@ def test_rules_document_is_checked_at_start(tmp_path: Path, aws: Aws) -> None:
     with pytest.raises(ValueError, match="duplicate rule ids"):
         aws.handler.load_rules(path)
     assert os.environ["RULES_PATH"].endswith("golden-rules.json")
+
+
+def test_a_transaction_conflict_fails_the_message_instead_of_dropping_the_alert(aws: Aws) -> None:
+    body = '{"symbol":"AAPL","price":250.0,"timestamp":"2026-11-25T14:30:00Z"}'
+    stub = Stubber(aws.handler.dynamodb)
+    stub.add_response("batch_get_item", {"Responses": {"alert-state-t": []}})
+    stub.add_response("update_item", {})  # aapl-up-200: first tick, records the side
+    stub.add_client_error(  # aapl-above-210 fires, but another writer's transaction holds the item
+        "transact_write_items",
+        service_error_code="TransactionCanceledException",
+        modeled_fields={"CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}]},
+    )
+    with stub:
+        response = aws.handler.lambda_handler(sqs_event([body], ids=["m"]), Context())
+    stub.assert_no_pending_responses()
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m"}]}
+    response = aws.handler.lambda_handler(sqs_event([body], receive_count=2, ids=["m"]), Context())
+    assert response == {"batchItemFailures": []}
+    assert [a["timestamp"] for a in stored_alerts(aws)] == ["2026-11-25T14:30:00.000000Z#aapl-above-210"]
+    assert len(notifications(aws)) == 1
