@@ -56,7 +56,7 @@ class SymbolSpec:
 DEFAULT_SYMBOLS: tuple[SymbolSpec, ...] = (
     SymbolSpec("AAPL", 200.0, 0.0012, 0.01, (1, 3), 0.65, 300, -0.004),
     SymbolSpec("MSFT", 450.0, 0.0010, 0.01, (1, 3), 0.80, 200, -0.003),
-    SymbolSpec("BTC-USD", 100_000.0, 0.0010, 0.5, (1, 4), 40.0, 2, -0.003),
+    SymbolSpec("BTC-USD", 100_000.0, 0.0010, 0.01, (1, 40), 25.0, 2, -0.003),
     SymbolSpec("EUR/USD", 1.05, 0.0004, 0.0001, (1, 2), 0.0015, 20, 0.002),
     SymbolSpec("TSLA", 300.0, 0.0015, 0.01, (2, 5), 0.90, 250, -0.004),
     SymbolSpec("NVDA", 140.0, 0.0015, 0.01, (1, 3), 0.60, 400),

@@ -10,10 +10,13 @@ stored alerts can be checked against it:
 Semantics (design.md): crossing side = "above" if price > threshold else "at_or_below", for crosses_above
 and crosses_below alike, so crosses_below fires when the previous applied price was > threshold and this one
 is <= threshold. (SPEC's "crosses_below mirrors it" could also be read as previous >= thr, now < thr; the
-two readings differ only for a price exactly at the threshold.) The crossing state's timestamp (side_ts)
-moves only when the side is written (side change or fire), as in design.md; a tick with ts <= side_ts is
-late. Level rules keep only the last fire; a tick whose condition holds with ts <= last fire is late.
-Fractions beyond microseconds are truncated.
+two readings differ only for a price exactly at the threshold.) The crossing state's timestamp advances
+with every applied tick (SPEC F3: "State per (rule, symbol) advances only with a newer tick timestamp; an
+older or equal one arriving late fires nothing, changes nothing, and is counted as late"); a tick with
+ts <= that timestamp is late. design.md writes side_ts only on a side change, which lets an older tick
+that arrives after a newer same-side tick still flip the side: see `check_guarantees`, check 0. Level
+rules keep only the last fire; a tick whose condition holds with ts <= last fire is late. Fractions beyond
+microseconds are truncated.
 """
 
 from __future__ import annotations
@@ -244,9 +247,9 @@ def replay(ticks: Sequence[Tick], rules: Sequence[Rule]) -> ReplayResult:
                 side[key] = (new_side, tick.ts_us)
             elif tick.ts_us <= state[1]:
                 tick_late = True
-            elif new_side != state[0]:
-                side[key] = (new_side, tick.ts_us)
-                if new_side == rule.target_side() and cooled:
+            else:
+                side[key] = (new_side, tick.ts_us)  # SPEC F3: every newer applied tick advances the state
+                if new_side != state[0] and new_side == rule.target_side() and cooled:
                     last_fire[key] = tick.ts_us
                     alerts.append(_alert(tick, rule))
         late += tick_late
@@ -266,6 +269,8 @@ def check_guarantees(
     """Violations of the order-independent guarantees of SPEC F3 (empty list: all hold).
 
     `stored_alerts` are the alert items (at least `symbol` and `timestamp` = "<ts>#<rule id>").
+    0. with no late tick, every tick was newer than all applied before it, so the ticks were applied in
+       timestamp order and the alerts are exactly those of the in-order replay;
     1. no alert key stored twice;
     2. every alert is justified by its tick: the rule exists, is enabled and names the symbol, a feed tick
        of that symbol has that timestamp, the level condition holds there (crossing rules: the tick is on
@@ -274,11 +279,12 @@ def check_guarantees(
     3. every persistent crossing fired: in timestamp order, a run of ticks on the target side that follows
        a tick on the other side and lasts at least two ticks (or to the end of the feed) holds an alert of
        the rule within the run, unless the run starts inside the cooldown of an earlier alert of the rule.
-       Reordering can hide such a crossing only when the tick before the run arrived late, so a miss is
-       tolerated only as long as the distinct ticks before missed runs do not outnumber `late_count`;
+       Reordering can hide such a crossing only when the tick before the run or a tick of the run arrived
+       late (these sets are disjoint between the runs of one rule), so the misses of any one rule must not
+       outnumber `late_count`;
     4. every tick where a level condition holds fired or lies within the cooldown after a fire of the rule;
-       otherwise it must have arrived after a later fire (late): it needs a later fire and is counted
-       against `late_count` like the ticks of 3.
+       otherwise it must have arrived after a later fire (late): it needs a later fire and counts against
+       `late_count` like the misses of 3.
     """
     by_id = {r.id: r for r in rules}
     items = list(stored_alerts)
@@ -300,31 +306,41 @@ def check_guarantees(
         if problem:
             violations.append(f"alert {symbol} {sort_key}: {problem}")
 
-    for (rule_id, symbol), times in fires.items():
-        cooldown = by_id[rule_id].cooldown_us
-        violations += [
-            f"alerts {rule_id} {symbol} {b - a} us apart, inside the cooldown of {cooldown} us"
-            for a, b in itertools.pairwise(times)
-            if b - a < cooldown
-        ]
+    violations += [
+        f"alerts {rule_id} {symbol} {b - a} us apart, inside the cooldown of {by_id[rule_id].cooldown_us} us"
+        for (rule_id, symbol), times in fires.items()
+        for a, b in itertools.pairwise(times)
+        if b - a < by_id[rule_id].cooldown_us
+    ]
 
-    hidden: set[tuple[str, int]] = set()  # ticks that must have arrived late to explain the misses
+    hidden: Counter[str] = Counter()  # per rule: misses that each need a late tick of their own
     missed: list[str] = []
     for symbol, ticks in series.items():
         for rule in rules:
             times = fires.get((rule.id, symbol), [])
             if rule.condition in CROSSING and rule.applies_to(symbol):
-                for before, first in _missed_crossings(rule, ticks, times):
-                    hidden.add((symbol, before.ts_us))
+                for first in _missed_crossings(rule, ticks, times):
+                    hidden[rule.id] += 1
                     missed.append(f"crossing {rule.id} {symbol} at {first.ts} persisted and never fired")
             elif rule.applies_to(symbol):
                 never, late = _missed_levels(rule, ticks, times)
                 violations += [f"{rule.id} {symbol} held at {t.ts} and never fired" for t in never]
-                hidden.update((symbol, t.ts_us) for t in late)
+                hidden[rule.id] += len(late)
                 missed += [f"{rule.id} {symbol} held at {t.ts}, no fire within the cooldown" for t in late]
-    if len(hidden) > late_count:
+    if late_count == 0:
+        violations += _differences_from_in_order(feed_ticks, rules, set(keys))
+    if any(n > late_count for n in hidden.values()):
         violations += missed
     return violations
+
+
+def _differences_from_in_order(
+    feed_ticks: Sequence[Tick], rules: Sequence[Rule], stored: set[tuple[str, str]]
+) -> list[str]:
+    expected = {a.key for a in replay(sorted(feed_ticks, key=lambda t: t.ts_us), rules).alerts}
+    return [
+        f"alert {k} of the in-order replay missing (no late ticks)" for k in sorted(expected - stored)
+    ] + [f"alert {k} not in the in-order replay (no late ticks)" for k in sorted(stored - expected)]
 
 
 def _unjustified(  # noqa: PLR0917 -- private helper of check_guarantees, called once
@@ -367,8 +383,8 @@ def _missed_levels(rule: Rule, ticks: Sequence[Tick], fires: Sequence[int]) -> t
     return never, late
 
 
-def _missed_crossings(rule: Rule, ticks: Sequence[Tick], fires: Sequence[int]) -> list[tuple[Tick, Tick]]:
-    """(tick before, first tick) of each persistent crossing of `rule` with no fire and no cooldown."""
+def _missed_crossings(rule: Rule, ticks: Sequence[Tick], fires: Sequence[int]) -> list[Tick]:
+    """The first tick of each persistent crossing of `rule` with no fire and no cooldown."""
     target = rule.target_side()
     sides = [rule.side(t.price) for t in ticks]
     out = []
@@ -385,7 +401,7 @@ def _missed_crossings(rule: Rule, ticks: Sequence[Tick], fires: Sequence[int]) -
         fired = any(start <= f <= end for f in fires)
         cooling = any(f < start < f + rule.cooldown_us for f in fires)
         if persistent and not fired and not cooling:
-            out.append((ticks[i - 1], ticks[i]))
+            out.append(ticks[i])
         i = j + 1
     return out
 
