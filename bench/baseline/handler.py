@@ -248,16 +248,24 @@ def level_holds(rule: Rule, tick: Tick) -> bool:
     if rule.condition == "price_below":
         return tick.price < rule.threshold
     if rule.condition == "spread_above":
-        return tick.bid is not None and tick.ask is not None and tick.ask - tick.bid > rule.threshold
+        # Same tolerance as the C++ function: decimal prices differ by a few ulps in binary.
+        return (
+            tick.bid is not None
+            and tick.ask is not None
+            and (tick.ask - tick.bid) - rule.threshold > 1e-12 * max(1.0, abs(tick.ask))
+        )
     return tick.volume is not None and tick.volume > rule.threshold
 
 
 def side_of(rule: Rule, price: float) -> str:
+    # SPEC F3: crosses_below mirrors crosses_above; a price on the line is on neither fire side.
+    if rule.condition == "crosses_below":
+        return "below" if price < rule.threshold else "at_or_above"
     return "above" if price > rule.threshold else "at_or_below"
 
 
 def target_side(rule: Rule) -> str:
-    return "above" if rule.condition == "crosses_above" else "at_or_below"
+    return "above" if rule.condition == "crosses_above" else "below"
 
 
 def candidate(rule: Rule, tick: Tick) -> bool:
@@ -400,7 +408,9 @@ def _evaluate_crossing(batch: Batch, rule: Rule, ticks: list[Tick], stored: dict
     side_us = normalise_timestamp(db_side_ts)[1] if db_side_ts else None
     last_fire = stored.get("last_fire_ts", {}).get("S") if stored else None
     last_fire_us = normalise_timestamp(last_fire)[1] if last_fire else None
-    pending: Tick | None = None  # a side change not written yet (consecutive ones collapse)
+    # The newest applied tick not yet persisted: side_ts must advance with every applied tick (SPEC F3), or
+    # an older tick delivered later would not be late. One write per key and batch, not one per tick.
+    newest: Tick | None = None
 
     def condition() -> tuple[str, dict[str, Any]]:
         if db_side_ts is None:
@@ -410,19 +420,19 @@ def _evaluate_crossing(batch: Batch, rule: Rule, ticks: list[Tick], stored: dict
     for tick in ticks:
         new_side = side_of(rule, tick.price)
         if side is None or side_us is None:
-            side, side_us, pending = new_side, tick.ts_us, tick  # first tick ever: record the side only
+            side, side_us, newest = new_side, tick.ts_us, tick  # first tick ever: record the side only
             continue
         if tick.ts_us <= side_us:
             batch.late += 1
             continue
-        if new_side == side:
-            continue
-        side, side_us = new_side, tick.ts_us
-        fires = new_side == target_side(rule) and (
-            last_fire_us is None or last_fire_us + rule.cooldown_us <= tick.ts_us
+        changed = new_side != side
+        side, side_us, newest = new_side, tick.ts_us, tick
+        fires = (
+            changed
+            and new_side == target_side(rule)
+            and (last_fire_us is None or last_fire_us + rule.cooldown_us <= tick.ts_us)
         )
         if not fires:
-            pending = tick
             continue
         cond, values = condition()
         dynamodb.transact_write_items(
@@ -446,19 +456,19 @@ def _evaluate_crossing(batch: Batch, rule: Rule, ticks: list[Tick], stored: dict
                 _put_alert(rule, tick),
             ]
         )
-        db_side_ts, last_fire_us, pending = tick.ts, tick.ts_us, None
+        db_side_ts, last_fire_us, newest = tick.ts, tick.ts_us, None
         batch.fired.append((rule, tick))
-    if pending is not None:
+    if newest is not None:
         cond, values = condition()
         dynamodb.update_item(
             TableName=STATE_TABLE,
-            Key=_state_key(rule, pending.symbol),
+            Key=_state_key(rule, newest.symbol),
             UpdateExpression="SET side = :side, side_ts = :ts, updated_at = :now",
             ConditionExpression=cond,
             ExpressionAttributeValues={
                 **values,
-                ":side": {"S": side_of(rule, pending.price)},
-                ":ts": {"S": pending.ts},
+                ":side": {"S": side_of(rule, newest.price)},
+                ":ts": {"S": newest.ts},
                 ":now": {"S": _now()},
             },
         )

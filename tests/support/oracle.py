@@ -7,14 +7,14 @@ stored alerts can be checked against it:
 - `replay` computes the alerts of an in-order replay (exact check at concurrency 1);
 - `check_guarantees` checks the order-independent guarantees of a concurrent run.
 
-Semantics (design.md): crossing side = "above" if price > threshold else "at_or_below", for crosses_above
-and crosses_below alike, so crosses_below fires when the previous applied price was > threshold and this one
-is <= threshold. (SPEC's "crosses_below mirrors it" could also be read as previous >= thr, now < thr; the
-two readings differ only for a price exactly at the threshold.) The crossing state's timestamp advances
-with every applied tick (SPEC F3: "State per (rule, symbol) advances only with a newer tick timestamp; an
-older or equal one arriving late fires nothing, changes nothing, and is counted as late"); a tick with
-ts <= that timestamp is late. design.md writes side_ts only on a side change, which lets an older tick
-that arrives after a newer same-side tick still flip the side: see `check_guarantees`, check 0. Level
+Semantics (SPEC F3): crosses_above fires when the previous applied price was <= threshold and this one is
+> threshold; crosses_below mirrors it: previous >= threshold, this one < threshold. A price exactly on the
+line is on neither fire side. A spread within 1e-12 (relative to the ask) of the threshold counts as equal,
+as in the function: decimal prices differ by a few ulps in binary (189.74 - 189.24 = 0.5000000000000284).
+The crossing state's timestamp advances with every applied tick (SPEC F3: "State per (rule, symbol)
+advances only with a newer tick timestamp; an older or equal one arriving late fires nothing, changes
+nothing, and is counted as late"); a tick with ts <= that timestamp is late. (The function persists that
+timestamp once per key and batch; see `check_guarantees`, check 0, for what goes wrong without it.) Level
 rules keep only the last fire; a tick whose condition holds with ts <= last fire is late. Fractions beyond
 microseconds are truncated.
 """
@@ -35,6 +35,11 @@ DEFAULT_COOLDOWN_SECONDS = 60
 MAX_BODY_BYTES = 262_144
 LEVEL = ("price_above", "price_below", "spread_above", "volume_above")
 CROSSING = ("crosses_above", "crosses_below")
+
+
+def spread_above(ask: float, bid: float, threshold: float) -> bool:
+    return (ask - bid) - threshold > 1e-12 * max(1.0, abs(ask))
+
 
 _SYMBOL = re.compile(r"^[A-Z0-9./:-]{1,16}$")
 _TS = re.compile(
@@ -93,15 +98,21 @@ class Rule:
         if self.condition == "price_below":
             return tick.price < self.threshold
         if self.condition == "spread_above":
-            return tick.bid is not None and tick.ask is not None and tick.ask - tick.bid > self.threshold
+            return (
+                tick.bid is not None
+                and tick.ask is not None
+                and spread_above(tick.ask, tick.bid, self.threshold)
+            )
         # volume_above
         return tick.volume is not None and tick.volume > self.threshold
 
     def side(self, price: float) -> str:
+        if self.condition == "crosses_below":
+            return "below" if price < self.threshold else "at_or_above"
         return "above" if price > self.threshold else "at_or_below"
 
     def target_side(self) -> str:
-        return "above" if self.condition == "crosses_above" else "at_or_below"
+        return "above" if self.condition == "crosses_above" else "below"
 
 
 def load_rules(doc: Mapping[str, Any]) -> list[Rule]:

@@ -165,13 +165,12 @@ def test_crossing_semantics_first_equal_cooldown_and_late() -> None:
     prices = [(101, 0), (100, 1), (101, 2), (99, 3), (101, 4), (100, 5), (101, 12), (99, 11), (100.5, 13)]
     result = replay([_tick("X", p, s) for p, s in prices], rules)
     assert [a.timestamp[17:] for a in result.alerts] == [
-        "01.000000Z#dn",  # 101 -> 100 (at the threshold) crosses below; the first tick fired nothing
         "02.000000Z#up",
+        "03.000000Z#dn",  # 101 -> 100 (on the line) is no crossing below; 100 -> 99 is
         "12.000000Z#up",
     ]
     # 14:30:04 crosses up inside up's 10 s cooldown (no fire, side advances); 14:30:05 back at 100;
-    # 14:30:12 fires (2 + 10 <= 12); dn at 14:30:03 and 14:30:05 is inside its 60 s default cooldown;
-    # 14:30:11 is older than side_ts 12: late; 14:30:13 stays above: nothing.
+    # 14:30:12 fires (2 + 10 <= 12); 14:30:11 is older than side_ts 12: late; 14:30:13 stays above: nothing.
     assert result.late_ticks == 1
 
 
