@@ -1,0 +1,174 @@
+// Benchmarks of the pure core (make bench-cpp). "per_tick"/"per_record"/"per_alert" counters are the time
+// per item (inverted rate).
+#include <benchmark/benchmark.h>
+
+#include <string>
+#include <vector>
+
+#include "tap/alert.hpp"
+#include "tap/rule_engine.hpp"
+#include "tap/sqs_event.hpp"
+
+namespace tap {
+namespace {
+
+constexpr int kSymbols = 100;
+constexpr int kRules = 1000;
+
+std::string symbol(int i) { return "SYM" + std::to_string(i); }
+
+std::string tick_body(int i, int seq) {
+  return R"({"symbol":")" + symbol(i % kSymbols) + R"(","price":)" +
+         std::to_string(100 + (i * 7 + seq) % 50) + R"(.25,"timestamp":"2026-11-25T14:30:)" +
+         (seq < 10 ? "0" : "") + std::to_string(seq % 60) +
+         R"(.123Z","volume":1200,"bid":189.24,"ask":189.26})";
+}
+
+// A Lambda SQS event of 25 records, one tick each, bodies escaped as AWS sends them.
+std::string make_event(int seq) {
+  std::string e = R"({"Records":[)";
+  for (int i = 0; i < 25; ++i) {
+    if (i) e += ',';
+    std::string body;
+    append_json_string(body, tick_body(i * 4, seq));  // same symbols in every batch
+    e +=
+        R"({"messageId":"059f36b4-87a3-44ab-83d2-661975830a7d-)" + std::to_string(i) +
+        R"(","receiptHandle":"AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a...","body":)" + body +
+        R"(,"attributes":{"ApproximateReceiveCount":"1","SentTimestamp":"1795617000123","SenderId":"AIDAIENQZJOLO23YVJ4VO","ApproximateFirstReceiveTimestamp":"1795617000130"},"messageAttributes":{},"md5OfBody":"e4e68fb7bd0e697a0ae8f1bb342846b3","eventSource":"aws:sqs","eventSourceARN":"arn:aws:sqs:us-east-1:123456789012:market-data-queue-dev","awsRegion":"us-east-1"})";
+  }
+  return e + "]}";
+}
+
+// 1,000 rules over 100 symbols: 10 per symbol, all conditions, thresholds around the prices.
+RuleSet make_rules() {
+  std::vector<Rule> rules;
+  const Condition conds[] = {Condition::price_above,   Condition::price_below,  Condition::crosses_above,
+                             Condition::crosses_below, Condition::spread_above, Condition::volume_above};
+  for (int i = 0; i < kRules; ++i) {
+    Rule r;
+    r.id = "rule-" + std::to_string(i);
+    r.symbol = symbol(i % kSymbols);
+    r.condition = conds[i % 6];
+    r.threshold = r.condition == Condition::spread_above   ? 0.5
+                  : r.condition == Condition::volume_above ? 1000
+                                                           : 100 + i % 50;
+    r.severity = Severity::warning;
+    r.cooldown_seconds = 60;
+    rules.push_back(std::move(r));
+  }
+  return RuleSet(std::move(rules));
+}
+
+void BM_ParseEvent25(benchmark::State& state) {
+  const std::string event = make_event(1);
+  for (auto _ : state) {
+    auto ev = parse_sqs_event(event);
+    benchmark::DoNotOptimize(ev);
+  }
+  state.counters["per_record"] =
+      benchmark::Counter(25, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_ParseEvent25);
+
+void BM_ParseTickBodies25(benchmark::State& state) {
+  auto ev = parse_sqs_event(make_event(1));
+  for (auto _ : state) {
+    for (const auto& rec : ev->records) {
+      auto ticks = parse_ticks(rec.body);
+      benchmark::DoNotOptimize(ticks);
+    }
+  }
+  state.counters["per_tick"] =
+      benchmark::Counter(25, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_ParseTickBodies25);
+
+std::vector<Tick> parsed_ticks(int seq) {
+  std::vector<Tick> ticks;
+  {
+    auto ev = parse_sqs_event(make_event(seq));
+    for (const auto& rec : ev->records) {
+      auto body = parse_ticks(rec.body);  // keep the result alive while iterating its ticks
+      for (auto& t : body->ticks) ticks.push_back(std::move(t));
+    }
+  }
+  return ticks;
+}
+
+// The states a previous batch left (what the handler reads/caches before planning the next one).
+StateMap previous_states(const RuleSet& rules) {
+  const std::string event = make_event(0);
+  auto ev = parse_sqs_event(event);
+  std::vector<Tick> ticks;
+  for (const auto& rec : ev->records) {
+    auto body = parse_ticks(rec.body);
+    for (auto& t : body->ticks) ticks.push_back(std::move(t));
+  }
+  std::vector<BatchTick> batch;
+  for (std::size_t i = 0; i < ticks.size(); ++i) batch.push_back({&ticks[i], i});
+  StateMap known;
+  for (const KeyPlan& k : plan_batch(rules, batch, {}).keys) known[k.key] = k.final_state;
+  return known;
+}
+
+void BM_EvaluateBatch1000Rules(benchmark::State& state) {
+  const RuleSet rules = make_rules();
+  const std::vector<Tick> ticks = parsed_ticks(1);
+  std::vector<BatchTick> batch;
+  for (std::size_t i = 0; i < ticks.size(); ++i) batch.push_back({&ticks[i], i});
+  const StateMap known = previous_states(rules);
+  for (auto _ : state) {
+    auto plans = plan_batch(rules, batch, known);
+    benchmark::DoNotOptimize(plans);
+  }
+  state.counters["per_tick"] =
+      benchmark::Counter(static_cast<double>(ticks.size()),
+                         benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_EvaluateBatch1000Rules);
+
+// The whole pure path of one invocation: event -> ticks -> plans, per tick.
+void BM_ParseValidateEvaluate(benchmark::State& state) {
+  const RuleSet rules = make_rules();
+  const std::string event = make_event(1);
+  const StateMap known = previous_states(rules);
+  for (auto _ : state) {
+    auto ev = parse_sqs_event(event);
+    std::vector<Tick> ticks;
+    std::vector<std::size_t> owner;
+    for (std::size_t m = 0; m < ev->records.size(); ++m) {
+      auto body = parse_ticks(ev->records[m].body);
+      for (auto& t : body->ticks) {
+        ticks.push_back(std::move(t));
+        owner.push_back(m);
+      }
+    }
+    std::vector<BatchTick> batch;
+    for (std::size_t i = 0; i < ticks.size(); ++i) batch.push_back({&ticks[i], owner[i]});
+    auto plans = plan_batch(rules, batch, known);
+    benchmark::DoNotOptimize(plans);
+  }
+  state.counters["per_tick"] =
+      benchmark::Counter(25, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_ParseValidateEvaluate);
+
+void BM_AlertRecords(benchmark::State& state) {
+  const RuleSet rules = make_rules();
+  const std::vector<Tick> ticks = parsed_ticks(1);
+  const Alert alert{&rules.rule(2), &ticks[0], "059f36b4-87a3-44ab-83d2-661975830a7d"};
+  for (auto _ : state) {
+    auto item = dynamodb_item(alert, ticks[0].ts.micros + 1000);
+    auto note = sns_notification(alert, ticks[0].ts.micros + 2000);
+    benchmark::DoNotOptimize(item);
+    benchmark::DoNotOptimize(note);
+  }
+  state.counters["per_alert"] =
+      benchmark::Counter(1, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_AlertRecords);
+
+}  // namespace
+}  // namespace tap
+
+BENCHMARK_MAIN();

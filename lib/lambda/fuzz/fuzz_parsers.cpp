@@ -1,0 +1,46 @@
+// libFuzzer target: the input is fed to the tick-body parser and to the SQS event parser (whose record
+// bodies go through the tick parser again). Beyond "no crash", it checks the parsers' output invariants.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "tap/sqs_event.hpp"
+#include "tap/tick.hpp"
+
+namespace {
+
+void check(bool ok) {
+  if (!ok) std::abort();
+}
+
+void check_body(std::string_view body) {
+  auto parsed = tap::parse_ticks(body);
+  if (!parsed) {
+    check(parsed.error().message.rfind("body: ", 0) == 0);
+    return;
+  }
+  for (const tap::Tick& t : parsed->ticks) {
+    check(tap::is_valid_symbol(t.symbol));
+    check(t.price > 0);
+    check(t.ts.text.size() == tap::kNormalisedTimestampLength);
+    auto again = tap::parse_timestamp(t.ts.text);  // the normalised form parses back to the same instant
+    check(again && again->micros == t.ts.micros && again->text == t.ts.text);
+  }
+  for (const tap::Reject& r : parsed->rejects) check(!r.reason.empty());
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  check_body(input);
+  auto event = tap::parse_sqs_event(input);
+  if (event) {
+    for (const auto& rec : event->records) {
+      check(!rec.message_id.empty());
+      check_body(rec.body);
+    }
+  }
+  return 0;
+}

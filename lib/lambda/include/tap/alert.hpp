@@ -1,0 +1,44 @@
+// Alert records (SPEC F4/F5) as pure functions: the DynamoDB item and the SNS notification of one alert.
+//
+// Table key: symbol (S) + timestamp (S) = "<normalised tick ts>#<rule id>". The alert id carried in the
+// notification is "<symbol>|<timestamp>" ('|' occurs in neither a symbol nor a rule id), so the id names
+// the table key exactly and subscribers can drop a repeated publish by it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tap/rules.hpp"
+#include "tap/tick.hpp"
+
+namespace tap {
+
+struct Alert {
+  const Rule* rule = nullptr;
+  const Tick* tick = nullptr;
+  std::string message_id;  // the SQS message the tick came from
+};
+
+std::string alert_sort_key(const Rule& rule, const Tick& tick);  // "<ts>#<rule id>"
+std::string alert_id(const Rule& rule, const Tick& tick);        // "<symbol>|<ts>#<rule id>"
+
+// The item in DynamoDB JSON ({"symbol":{"S":"AAPL"},...}), ready for a PutItem "Item". created_at_micros is
+// the wall clock when the handler builds it. notification_state is "pending".
+std::string dynamodb_item(const Alert& alert, std::int64_t created_at_micros);
+
+struct SnsNotification {
+  std::string subject;                                          // ASCII, <= 100 chars
+  std::string message;                                          // JSON
+  std::vector<std::pair<std::string, std::string>> attributes;  // name -> String value
+};
+SnsNotification sns_notification(const Alert& alert, std::int64_t publish_time_micros);
+
+// Helpers (exposed for the AWS layer and tests).
+void append_json_string(std::string& out, std::string_view s);  // with quotes, escaped
+void append_number(std::string& out, double v);                 // shortest round-trip form
+void append_number(std::string& out, std::uint64_t v);
+
+}  // namespace tap

@@ -1,0 +1,55 @@
+// Market ticks (SPEC F2): parse and validate an SQS message body holding one tick object or an array of
+// tick objects.
+//
+// Body-level problems reject the whole body (the Result's error): size over 262,144 bytes, invalid UTF-8,
+// invalid JSON anywhere in the body, nesting deeper than kMaxBodyDepth, a top level that is neither an
+// object nor an array, an empty array. Tick-level problems (wrong type, missing/invalid field, duplicate
+// key) reject only that tick; the other ticks of the body stay valid. Unknown fields are ignored (but
+// still validated as JSON and checked for duplicate keys).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tap/result.hpp"
+#include "tap/timestamp.hpp"
+
+namespace tap {
+
+inline constexpr std::size_t kMaxBodyBytes = 262'144;
+// Maximum nesting of arrays/objects: array of ticks (1) -> tick (2) -> unknown field values 2 levels more.
+inline constexpr std::size_t kMaxBodyDepth = 4;
+inline constexpr std::size_t kMaxSymbolLength = 16;
+
+struct Tick {
+  std::string symbol;
+  double price = 0;
+  Timestamp ts;
+  std::optional<std::uint64_t> volume;
+  std::optional<double> bid;
+  std::optional<double> ask;
+  friend bool operator==(const Tick&, const Tick&) = default;
+};
+
+struct Reject {
+  std::size_t index = 0;  // position of the tick in the body (0 for a single-object body)
+  std::string reason;     // e.g. "tick[2].price: must be a finite number > 0"
+  friend bool operator==(const Reject&, const Reject&) = default;
+};
+
+struct ParsedBody {
+  std::vector<Tick> ticks;  // the valid ticks, in body order
+  std::vector<Reject> rejects;
+};
+
+// `symbol`: 1..16 chars of A-Z 0-9 . - / :
+bool is_valid_symbol(std::string_view symbol);
+
+// Error codes: "body_too_large", "invalid_utf8", "invalid_json", "too_deep", "invalid_body".
+Result<ParsedBody> parse_ticks(std::string_view body);
+
+}  // namespace tap

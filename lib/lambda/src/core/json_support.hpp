@@ -1,0 +1,59 @@
+// Helpers shared by the core's parsers (private to src/core): padded input buffers, full validation of
+// values we do not otherwise read, duplicate-key detection.
+#pragma once
+
+#include <simdjson.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tap::json {
+
+// A reusable buffer with simdjson's required padding after the data (no allocation once warm).
+class PaddedBuffer {
+ public:
+  std::string_view load(std::string_view data) {
+    if (buf_.size() < data.size() + simdjson::SIMDJSON_PADDING)
+      buf_.resize(data.size() + simdjson::SIMDJSON_PADDING);
+    data.copy(buf_.data(), data.size());
+    size_ = data.size();
+    return {buf_.data(), size_};
+  }
+  const char* data() const { return buf_.data(); }
+  std::size_t size() const { return size_; }
+  std::size_t capacity() const { return buf_.size(); }
+
+ private:
+  std::string buf_;
+  std::size_t size_ = 0;
+};
+
+// Fields of one object seen so far, to report duplicate keys (all keys: known or unknown).
+class KeySet {
+ public:
+  // Returns false if `key` was already seen.
+  bool insert(std::string_view key) {
+    for (const auto& k : keys_) {
+      if (k == key) return false;
+    }
+    keys_.push_back(key);
+    return true;
+  }
+  void clear() { keys_.clear(); }
+
+ private:
+  std::vector<std::string_view> keys_;  // point into the parser's string buffer (valid per document)
+};
+
+enum class WalkStatus { ok, invalid, too_deep, duplicate_key };
+
+// Consumes a value completely, validating every token (On-Demand would otherwise skip unread values
+// without validating them), rejecting duplicate keys in nested objects and nesting beyond max_depth
+// (`depth` is the depth of the value itself). On failure `error` holds simdjson's error for `invalid` and
+// `detail` the offending key for `duplicate_key`.
+WalkStatus walk_value(simdjson::ondemand::value value, std::size_t depth, std::size_t max_depth,
+                      simdjson::error_code& error, std::string& detail);
+
+}  // namespace tap::json

@@ -1,0 +1,147 @@
+#include "tap/sqs_event.hpp"
+
+#include <charconv>
+
+#include "json_support.hpp"
+
+namespace tap {
+namespace {
+
+using simdjson::ondemand::json_type;
+
+Error event_error(std::string message) { return Error{"invalid_event", std::move(message)}; }
+
+std::string record_path(std::size_t i) { return "Records[" + std::to_string(i) + "]"; }
+
+// Where a problem is; the path string is only built for an error (this runs for every record).
+struct Where {
+  std::size_t index;
+  std::string_view field;  // "" for the record itself
+  std::string path() const { return record_path(index) + (field.empty() ? "" : ".") + std::string(field); }
+};
+
+Error json_error(const std::string& where, simdjson::error_code e) {
+  return event_error(where + ": " + simdjson::error_message(e));
+}
+Error json_error(const Where& where, simdjson::error_code e) { return json_error(where.path(), e); }
+
+// A string field, copied (unescaped).
+std::optional<Error> read_string(simdjson::ondemand::value v, const Where& where, std::string& out) {
+  std::string_view s;
+  if (auto e = v.get_string().get(s)) return json_error(where, e);
+  out.assign(s);
+  return std::nullopt;
+}
+
+// SQS sends numeric attributes as decimal strings.
+template <typename Int>
+std::optional<Error> read_decimal_string(simdjson::ondemand::value v, const Where& where, Int& out) {
+  std::string_view s;
+  if (auto e = v.get_string().get(s)) return json_error(where, e);
+  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  if (ec != std::errc() || ptr != s.data() + s.size() || s.empty()) {
+    return event_error(where.path() + ": not a decimal integer: \"" + std::string(s) + "\"");
+  }
+  return std::nullopt;
+}
+
+std::optional<Error> read_attributes(simdjson::ondemand::value v, SqsRecord& rec, std::size_t index) {
+  const Where where{index, "attributes"};
+  simdjson::ondemand::object attrs;
+  if (auto e = v.get_object().get(attrs)) return json_error(where, e);
+  for (auto field : attrs) {
+    std::string_view key;
+    simdjson::ondemand::value fv;
+    if (auto e = field.unescaped_key().get(key)) return json_error(where, e);
+    if (auto e = field.value().get(fv)) return json_error(where, e);
+    if (key == "ApproximateReceiveCount") {
+      if (auto err =
+              read_decimal_string(fv, {index, "attributes.ApproximateReceiveCount"}, rec.receive_count)) {
+        return err;
+      }
+    } else if (key == "SentTimestamp") {
+      if (auto err = read_decimal_string(fv, {index, "attributes.SentTimestamp"}, rec.sent_timestamp_ms)) {
+        return err;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Error> read_record(simdjson::ondemand::value v, std::size_t index, SqsRecord& rec) {
+  const Where where{index, ""};
+  simdjson::ondemand::object obj;
+  if (auto e = v.get_object().get(obj)) return json_error(where, e);
+  bool has_id = false, has_body = false;
+  for (auto field : obj) {
+    std::string_view key;
+    simdjson::ondemand::value fv;
+    if (auto e = field.unescaped_key().get(key)) return json_error(where, e);
+    if (auto e = field.value().get(fv)) return json_error(where, e);
+    std::string* target = nullptr;
+    if (key == "messageId") {
+      target = &rec.message_id;
+      has_id = true;
+    } else if (key == "receiptHandle") {
+      target = &rec.receipt_handle;
+    } else if (key == "body") {
+      target = &rec.body;
+      has_body = true;
+    } else if (key == "eventSourceARN") {
+      target = &rec.event_source_arn;
+    } else if (key == "awsRegion") {
+      target = &rec.aws_region;
+    } else if (key == "attributes") {
+      if (auto err = read_attributes(fv, rec, index)) return err;
+    }
+    if (target != nullptr) {
+      if (auto err = read_string(fv, {index, key}, *target)) return err;
+    }
+  }
+  if (!has_id) return event_error(where.path() + ".messageId: missing");
+  if (rec.message_id.empty()) return event_error(where.path() + ".messageId: empty");
+  if (!has_body) return event_error(where.path() + ".body: missing");
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<SqsEvent> parse_sqs_event(std::string_view json) {
+  thread_local simdjson::ondemand::parser parser;
+  thread_local json::PaddedBuffer buffer;
+  buffer.load(json);
+  simdjson::ondemand::document doc;
+  if (auto e = parser.iterate(buffer.data(), buffer.size(), buffer.capacity()).get(doc)) {
+    return json_error("event", e);
+  }
+  simdjson::ondemand::object root;
+  if (auto e = doc.get_object().get(root)) return json_error("event", e);
+  SqsEvent event;
+  bool has_records = false;
+  for (auto field : root) {
+    std::string_view key;
+    simdjson::ondemand::value fv;
+    if (auto e = field.unescaped_key().get(key)) return json_error("event", e);
+    if (auto e = field.value().get(fv)) return json_error("event", e);
+    if (key != "Records") continue;
+    has_records = true;
+    simdjson::ondemand::array records;
+    if (auto e = fv.get_array().get(records)) return json_error("Records", e);
+    std::size_t index = 0;
+    for (auto element : records) {
+      simdjson::ondemand::value rv;
+      if (auto e = element.get(rv)) return json_error(record_path(index), e);
+      SqsRecord rec;
+      if (auto err = read_record(rv, index, rec)) return *err;
+      event.records.push_back(std::move(rec));
+      ++index;
+    }
+  }
+  if (!has_records) return event_error("Records: missing");
+  if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+    return event_error("event: content after the top-level object");
+  }
+  return event;
+}
+
+}  // namespace tap

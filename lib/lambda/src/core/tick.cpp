@@ -1,0 +1,278 @@
+#include "tap/tick.hpp"
+
+#include <cmath>
+#include <optional>
+
+#include "json_support.hpp"
+
+namespace tap {
+namespace {
+
+using simdjson::ondemand::json_type;
+
+struct Context {
+  simdjson::ondemand::parser parser;
+  json::PaddedBuffer buffer;
+  json::KeySet keys;
+};
+
+Context& context() {
+  thread_local Context ctx;
+  return ctx;
+}
+
+Error body_error(std::string code, std::string message) { return Error{std::move(code), "body: " + message}; }
+
+Error from_simdjson(simdjson::error_code e) {
+  if (e == simdjson::UTF8_ERROR) return body_error("invalid_utf8", "invalid UTF-8");
+  return body_error("invalid_json", std::string("invalid JSON (") + simdjson::error_message(e) + ")");
+}
+
+Error from_walk(json::WalkStatus st, simdjson::error_code e, const std::string& detail, std::size_t index) {
+  if (st == json::WalkStatus::too_deep) {
+    return body_error("too_deep", "nesting deeper than " + std::to_string(kMaxBodyDepth) + " levels");
+  }
+  if (st == json::WalkStatus::duplicate_key) {
+    return body_error("invalid_body",
+                      "duplicate key \"" + detail + "\" in tick[" + std::to_string(index) + "]");
+  }
+  return from_simdjson(e);
+}
+
+class TickReader {
+ public:
+  TickReader(std::size_t index, std::size_t depth, ParsedBody& out)
+      : index_(index), depth_(depth), out_(out) {}
+
+  // Consumes one array element / the root object. Returns a body-level error, or nothing when the value
+  // was consumed (valid tick appended or reject recorded).
+  std::optional<Error> read(simdjson::ondemand::value value) {
+    json_type type{};
+    if (auto e = value.type().get(type)) return from_simdjson(e);
+    if (type != json_type::object) {
+      if (auto err = walk(value, depth_)) return err;
+      out_.rejects.push_back({index_, prefix() + ": must be an object"});
+      return std::nullopt;
+    }
+    simdjson::ondemand::object object;
+    if (auto e = value.get_object().get(object)) return from_simdjson(e);
+    auto& keys = context().keys;
+    keys.clear();
+    Tick tick;
+    bool has_symbol = false, has_price = false, has_ts = false;
+    for (auto field : object) {
+      std::string_view key;
+      if (auto e = field.unescaped_key().get(key)) return from_simdjson(e);
+      if (!keys.insert(key)) return from_walk(json::WalkStatus::duplicate_key, {}, std::string(key), index_);
+      simdjson::ondemand::value v;
+      if (auto e = field.value().get(v)) return from_simdjson(e);
+      std::optional<Error> err;
+      if (key == "symbol") {
+        err = read_symbol(v, tick.symbol, has_symbol);
+      } else if (key == "price") {
+        err = read_positive(v, "price", tick.price, has_price);
+      } else if (key == "timestamp") {
+        err = read_timestamp(v, tick.ts, has_ts);
+      } else if (key == "volume") {
+        err = read_volume(v, tick.volume);
+      } else if (key == "bid") {
+        double d = 0;
+        bool has = false;
+        err = read_positive(v, "bid", d, has);
+        if (has) tick.bid = d;
+      } else if (key == "ask") {
+        double d = 0;
+        bool has = false;
+        err = read_positive(v, "ask", d, has);
+        if (has) tick.ask = d;
+      } else {
+        err = walk(v, depth_ + 1);
+      }
+      if (err) return err;
+    }
+    if (!has_symbol && !had_problem("symbol")) problem("symbol", "required");
+    if (!has_price && !had_problem("price")) problem("price", "required");
+    if (!has_ts && !had_problem("timestamp")) problem("timestamp", "required");
+    if (problems_.empty()) {
+      out_.ticks.push_back(std::move(tick));
+    } else {
+      out_.rejects.push_back({index_, std::move(problems_)});
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::string prefix() const { return "tick[" + std::to_string(index_) + "]"; }
+
+  void problem(std::string_view field, std::string_view why) {
+    if (!problems_.empty()) problems_ += "; ";
+    problems_ += prefix();
+    problems_ += '.';
+    problems_ += field;
+    problems_ += ": ";
+    problems_ += why;
+    failed_fields_.emplace_back(field);
+  }
+  bool had_problem(std::string_view field) const {
+    for (const auto& f : failed_fields_) {
+      if (f == field) return true;
+    }
+    return false;
+  }
+
+  std::optional<Error> walk(simdjson::ondemand::value v, std::size_t depth) {
+    simdjson::error_code e{};
+    std::string detail;
+    const json::WalkStatus st = json::walk_value(v, depth, kMaxBodyDepth, e, detail);
+    if (st != json::WalkStatus::ok) return from_walk(st, e, detail, index_);
+    return std::nullopt;
+  }
+
+  // A value of the wrong JSON type: still validated as JSON, then reported.
+  std::optional<Error> wrong_type(simdjson::ondemand::value v, std::string_view field, std::string_view why) {
+    if (auto err = walk(v, depth_ + 1)) return err;
+    problem(field, why);
+    return std::nullopt;
+  }
+
+  std::optional<Error> read_symbol(simdjson::ondemand::value v, std::string& symbol, bool& has) {
+    static constexpr std::string_view kWhy = "must be a string of 1..16 chars A-Z 0-9 . - / :";
+    json_type type{};
+    if (auto e = v.type().get(type)) return from_simdjson(e);
+    if (type != json_type::string) return wrong_type(v, "symbol", kWhy);
+    std::string_view s;
+    if (auto e = v.get_string().get(s)) return from_simdjson(e);
+    if (!is_valid_symbol(s)) {
+      problem("symbol", kWhy);
+    } else {
+      symbol.assign(s);
+      has = true;
+    }
+    return std::nullopt;
+  }
+
+  std::optional<Error> read_positive(simdjson::ondemand::value v, std::string_view field, double& out,
+                                     bool& has) {
+    static constexpr std::string_view kWhy = "must be a finite number > 0";
+    json_type type{};
+    if (auto e = v.type().get(type)) return from_simdjson(e);
+    if (type != json_type::number) return wrong_type(v, field, kWhy);
+    double d = 0;
+    if (auto e = v.get_double().get(d)) {
+      if (e != simdjson::NUMBER_ERROR) return from_simdjson(e);
+      problem(field, kWhy);  // valid JSON, but beyond the range of a double
+      return std::nullopt;
+    }
+    if (!std::isfinite(d) || !(d > 0)) {
+      problem(field, kWhy);
+    } else {
+      out = d;
+      has = true;
+    }
+    return std::nullopt;
+  }
+
+  std::optional<Error> read_timestamp(simdjson::ondemand::value v, Timestamp& ts, bool& has) {
+    json_type type{};
+    if (auto e = v.type().get(type)) return from_simdjson(e);
+    if (type != json_type::string) return wrong_type(v, "timestamp", "must be an ISO-8601 string");
+    std::string_view s;
+    if (auto e = v.get_string().get(s)) return from_simdjson(e);
+    auto parsed = parse_timestamp(s);
+    if (!parsed) {
+      problem("timestamp", parsed.error().message);
+    } else {
+      ts = std::move(parsed).value();
+      has = true;
+    }
+    return std::nullopt;
+  }
+
+  std::optional<Error> read_volume(simdjson::ondemand::value v, std::optional<std::uint64_t>& volume) {
+    static constexpr std::string_view kWhy = "must be an integer >= 0 (at most 2^64-1)";
+    json_type type{};
+    if (auto e = v.type().get(type)) return from_simdjson(e);
+    if (type != json_type::number) return wrong_type(v, "volume", kWhy);
+    simdjson::ondemand::number n;
+    if (auto e = v.get_number().get(n)) {
+      if (e != simdjson::NUMBER_ERROR) return from_simdjson(e);
+      problem("volume", kWhy);
+      return std::nullopt;
+    }
+    switch (n.get_number_type()) {
+      case simdjson::ondemand::number_type::unsigned_integer:
+        volume = n.get_uint64();
+        break;
+      case simdjson::ondemand::number_type::signed_integer:
+        if (n.get_int64() >= 0) {
+          volume = static_cast<std::uint64_t>(n.get_int64());
+        } else {
+          problem("volume", kWhy);
+        }
+        break;
+      case simdjson::ondemand::number_type::floating_point_number:
+        problem("volume", kWhy);
+        break;
+    }
+    return std::nullopt;
+  }
+
+  std::size_t index_;
+  std::size_t depth_;
+  ParsedBody& out_;
+  std::string problems_;
+  std::vector<std::string_view> failed_fields_;
+};
+
+}  // namespace
+
+bool is_valid_symbol(std::string_view symbol) {
+  if (symbol.empty() || symbol.size() > kMaxSymbolLength) return false;
+  for (const char c : symbol) {
+    const bool ok =
+        (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '/' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Result<ParsedBody> parse_ticks(std::string_view body) {
+  if (body.size() > kMaxBodyBytes) {
+    return body_error("body_too_large",
+                      std::to_string(body.size()) + " bytes exceeds " + std::to_string(kMaxBodyBytes));
+  }
+  Context& ctx = context();
+  ctx.buffer.load(body);
+  simdjson::ondemand::document doc;
+  if (auto e = ctx.parser.iterate(ctx.buffer.data(), ctx.buffer.size(), ctx.buffer.capacity()).get(doc)) {
+    return from_simdjson(e);
+  }
+  json_type type{};
+  if (auto e = doc.type().get(type)) return from_simdjson(e);
+  ParsedBody out;
+  if (type == json_type::object) {
+    simdjson::ondemand::value root;
+    if (auto e = doc.get_value().get(root)) return from_simdjson(e);
+    if (auto err = TickReader(0, 1, out).read(root)) return *err;
+  } else if (type == json_type::array) {
+    simdjson::ondemand::array array;
+    if (auto e = doc.get_array().get(array)) return from_simdjson(e);
+    std::size_t index = 0;
+    for (auto element : array) {
+      simdjson::ondemand::value v;
+      if (auto e = element.get(v)) return from_simdjson(e);
+      if (auto err = TickReader(index, 2, out).read(v)) return *err;
+      ++index;
+    }
+    if (index == 0) return body_error("invalid_body", "empty array (no ticks)");
+  } else {
+    return body_error("invalid_body", "must be a tick object or an array of ticks");
+  }
+  // Anything after the top-level value is invalid JSON.
+  if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+    return body_error("invalid_json", "invalid JSON (content after the top-level value)");
+  }
+  return out;
+}
+
+}  // namespace tap

@@ -1,0 +1,128 @@
+#include "tap/rules.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace tap {
+namespace {
+
+std::string err(std::string_view json) {
+  auto r = load_rules(json);
+  return r ? "ok" : r.error().message;
+}
+
+TEST(Rules, LoadsTheRepositoryDocument) {
+  std::ifstream in(std::string(TAP_CONFIG_DIR) + "/alert-rules.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto r = load_rules(ss.str());
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->rules().size(), 9u);
+  const Rule& block = r->rules()[7];
+  EXPECT_EQ(block.id, "block-trade");
+  EXPECT_EQ(block.cooldown_seconds, 60);  // document default
+  EXPECT_EQ(block.condition, Condition::volume_above);
+  EXPECT_EQ(r->rules_for_symbol("AAPL").size(), 2u);
+  EXPECT_EQ(r->wildcard_rules().size(), 2u);
+  EXPECT_TRUE(r->rules_for_symbol("TSLA").empty());  // disabled rule loaded but not indexed
+  EXPECT_FALSE(r->rules()[8].enabled);
+  EXPECT_TRUE(r->rules_for_symbol("NOPE").empty());
+}
+
+TEST(Rules, DefaultCooldowns) {
+  auto r = load_rules(
+      R"({"version":1,"rules":[{"id":"a","symbol":"A","condition":"price_above","threshold":1,"severity":"info"}]})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->rule(0).cooldown_seconds, kDefaultCooldownSeconds);
+  r = load_rules(R"({"version":1,"default_cooldown_seconds":5,"rules":[
+    {"id":"a","symbol":"A","condition":"price_above","threshold":1,"severity":"info"},
+    {"id":"b","symbol":"A","condition":"price_above","threshold":1,"severity":"info","cooldown_seconds":0}]})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->rule(0).cooldown_seconds, 5);
+  EXPECT_EQ(r->rule(1).cooldown_seconds, 0);
+}
+
+TEST(Rules, EveryProblemListedWithItsPath) {
+  const std::string doc = R"({"version":2,"default_cooldown_seconds":0,"owner":"x","rules":[
+    {"id":"bad id","symbol":"aapl","condition":"price_sideways","threshold":-1,"severity":"loud",
+     "cooldown_seconds":1.5,"enabled":"yes","description":7,"color":"red"},
+    {"id":"x","symbol":"*","condition":"price_above","threshold":0,"severity":"info","cooldown_seconds":90000},
+    {"id":"x","symbol":"B","condition":"volume_above","threshold":10.5,"severity":"info"},
+    {"symbol":"B","severity":"info"},
+    {"id":"y","symbol":"B","condition":7,"threshold":"1","severity":1,"id":"z"},
+    {"id":"w","symbol":"B","condition":"spread_above","threshold":2e15,"severity":"info","description":"%s"},
+    5
+  ]})";
+  EXPECT_EQ(err(doc),
+            "version: must be 1\n"
+            "default_cooldown_seconds: must be between 1 and 86400\n"
+            "owner: unknown property\n"
+            "rules[0].id: must be 1..64 chars of A-Z a-z 0-9 _ . -\n"
+            "rules[0].symbol: must be \"*\" or 1..16 chars of A-Z 0-9 . - / :\n"
+            "rules[0].condition: must be one of price_above, price_below, crosses_above, crosses_below, "
+            "spread_above, volume_above\n"
+            "rules[0].threshold: must be between 0 and 1e15\n"
+            "rules[0].severity: must be one of info, warning, critical\n"
+            "rules[0].cooldown_seconds: must be an integer\n"
+            "rules[0].enabled: must be a boolean\n"
+            "rules[0].description: must be a string\n"
+            "rules[0].color: unknown property\n"
+            "rules[1].cooldown_seconds: must be between 0 and 86400\n"
+            "rules[1].threshold: must be > 0 for this condition\n"
+            "rules[2].threshold: must be an integer for volume_above\n"
+            "rules[3].id: required\n"
+            "rules[3].condition: required\n"
+            "rules[3].threshold: required\n"
+            "rules[4].condition: must be a string\n"
+            "rules[4].threshold: must be a number\n"
+            "rules[4].severity: must be a string\n"
+            "rules[4].id: duplicate key\n"
+            "rules[5].threshold: must be between 0 and 1e15\n"
+            "rules[6]: must be an object");
+}
+
+TEST(Rules, DocumentLevelProblems) {
+  EXPECT_EQ(err("{}"), "version: required\nrules: required");
+  EXPECT_EQ(err("[]"), "(document): must be an object\nversion: required\nrules: required");
+  EXPECT_EQ(err(R"({"version":1,"rules":{}})"), "rules: must be an array");
+  EXPECT_EQ(err(R"({"version":1,"version":1,"rules":[]})"), "version: duplicate key");
+  EXPECT_EQ(err(R"({"version":"1","rules":[]})"), "version: must be a number");
+  EXPECT_EQ(err(R"({"version":1e400,"rules":[]})"), "version: number out of range");
+  EXPECT_EQ(err(R"({"version":1,"rules":[],"x":{"a":1,"a":2}})"), "x: unknown property\nduplicate key \"a\"");
+  EXPECT_EQ(err(R"({"version":1,"rules":[{"id":"a","symbol":"A","condition":"price_above","threshold":1,)"
+                R"("severity":"info","enabled":false,"description":"d"},)"
+                R"({"id":"a","symbol":"A","condition":"price_above","threshold":1,"severity":"info"}]})"),
+            "rules: id \"a\": duplicate rule id");
+  EXPECT_EQ(err(std::string(R"({"version":1,"rules":[{"id":"a","description":")") + std::string(257, 'x') +
+                R"(","symbol":"A","condition":"price_above","threshold":1,"severity":"info"}]})"),
+            "rules[0].description: must be at most 256 characters");
+  std::string many = R"({"version":1,"rules":[)";
+  for (int i = 0; i < 10001; ++i) many += i ? ",1" : "1";
+  many += "]}";
+  EXPECT_EQ(err(many).substr(err(many).size() - 26), "rules: at most 10000 rules");
+}
+
+TEST(Rules, InvalidJson) {
+  for (const char* doc : {"", "{", R"({"version":1,"rules":[]} x)", R"({"version":tru})", R"({"x":[1,,]})",
+                          R"({"rules":[{"id":"\q"}]})", R"({"rules":[{"enabled":tru}]})",
+                          R"({"rules":[{"x":[1,,]}]})", R"({"rules":[{"id":1,"symbol":[1,,]}]})",
+                          R"({"rules":[x]})", R"({"rules":[[1,,]]})", R"({"rules":x})", R"({"rules":[1,,]})",
+                          R"({"version":1,"rules":{"a":[1,,]}})", R"({"x":[[[[[[[[[[1]]]]]]]]]]})",
+                          R"({"\q":1})", R"({"rules":[{"\q":1}]})", R"({"rules":[{"x":1 "y":2}]})"}) {
+    EXPECT_EQ(err(doc).substr(0, 14), "invalid JSON: ") << doc;
+  }
+}
+
+TEST(Rules, Names) {
+  EXPECT_EQ(to_string(Condition::volume_above), "volume_above");
+  EXPECT_EQ(to_string(Condition::spread_above), "spread_above");
+  EXPECT_EQ(to_string(Condition::crosses_below), "crosses_below");
+  EXPECT_EQ(to_string(Severity::warning), "warning");
+  EXPECT_EQ(to_string(Severity::critical), "critical");
+  EXPECT_EQ(to_string(Severity::info), "info");
+}
+
+}  // namespace
+}  // namespace tap

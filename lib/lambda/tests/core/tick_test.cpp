@@ -1,0 +1,153 @@
+#include "tap/tick.hpp"
+
+#include <gtest/gtest.h>
+
+namespace tap {
+namespace {
+
+std::string body_error(std::string_view body) {
+  auto r = parse_ticks(body);
+  return r ? "ok" : r.error().code + " | " + r.error().message;
+}
+
+std::vector<std::string> reasons(std::string_view body) {
+  auto r = parse_ticks(body);
+  EXPECT_TRUE(r) << r.error().message;
+  std::vector<std::string> out;
+  if (r) {
+    for (const auto& rej : r->rejects) out.push_back(std::to_string(rej.index) + " " + rej.reason);
+  }
+  return out;
+}
+
+using V = std::vector<std::string>;
+
+TEST(Tick, ParsesSpecExample) {
+  auto r = parse_ticks(
+      R"({"symbol":"AAPL","price":189.25,"timestamp":"2026-11-25T14:30:00.123Z","volume":1200,"bid":189.24,"ask":189.26})");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->ticks.size(), 1u);
+  EXPECT_TRUE(r->rejects.empty());
+  const Tick& t = r->ticks[0];
+  EXPECT_EQ(t.symbol, "AAPL");
+  EXPECT_EQ(t.price, 189.25);
+  EXPECT_EQ(t.ts.text, "2026-11-25T14:30:00.123000Z");
+  EXPECT_EQ(t.volume, 1200u);
+  EXPECT_EQ(t.bid, 189.24);
+  EXPECT_EQ(t.ask, 189.26);
+}
+
+TEST(Tick, ArrayKeepsGoodTicksAndRejectsBadOnes) {
+  auto r = parse_ticks(R"([
+    {"symbol":"AAPL","price":1,"timestamp":"2026-11-25T14:30:00Z"},
+    {"symbol":"MSFT","price":-1,"timestamp":"2026-11-25T14:30:00Z"},
+    {"symbol":"BTC-USD","price":2,"timestamp":"2026-11-25T14:30:00Z","bid":3,"ask":2,"extra":{"a":[1,null,true]}},
+    42
+  ])");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->ticks.size(), 2u);
+  EXPECT_EQ(r->ticks[0].symbol, "AAPL");
+  EXPECT_EQ(r->ticks[1].symbol, "BTC-USD");  // crossed quote accepted
+  EXPECT_FALSE(r->ticks[0].volume.has_value());
+  EXPECT_EQ(r->rejects, (std::vector<Reject>{{1, "tick[1].price: must be a finite number > 0"},
+                                             {3, "tick[3]: must be an object"}}));
+}
+
+TEST(Tick, FieldValidation) {
+  const std::string ts = R"("timestamp":"2026-11-25T14:30:00Z")";
+  EXPECT_EQ(reasons(R"({"price":1,)" + ts + "}"), V{"0 tick[0].symbol: required"});
+  EXPECT_EQ(reasons(R"({"symbol":"A"})"), V{"0 tick[0].price: required; tick[0].timestamp: required"});
+  EXPECT_EQ(reasons(R"({"symbol":"aapl","price":1,)" + ts + "}"),
+            V{"0 tick[0].symbol: must be a string of 1..16 chars A-Z 0-9 . - / :"});
+  EXPECT_EQ(reasons(R"({"symbol":"","price":1,)" + ts + "}").size(), 1u);
+  EXPECT_EQ(reasons(R"({"symbol":"ABCDEFGHIJKLMNOPQ","price":1,)" + ts + "}").size(), 1u);
+  EXPECT_EQ(reasons(R"({"symbol":"EUR/USD:X.1-2","price":1,)" + ts + "}"), V{});
+  EXPECT_EQ(reasons(R"({"symbol":7,"price":1,)" + ts + "}"),
+            V{"0 tick[0].symbol: must be a string of 1..16 chars A-Z 0-9 . - / :"});
+  EXPECT_EQ(reasons(R"({"symbol":"A","price":"1",)" + ts + "}"),
+            V{"0 tick[0].price: must be a finite number > 0"});
+  EXPECT_EQ(reasons(R"({"symbol":"A","price":0,)" + ts + "}"),
+            V{"0 tick[0].price: must be a finite number > 0"});
+  EXPECT_EQ(reasons(R"({"symbol":"A","price":null,)" + ts + "}"),
+            V{"0 tick[0].price: must be a finite number > 0"});
+  EXPECT_EQ(reasons(R"({"symbol":"A","price":1e400,)" + ts + "}"),
+            V{"0 tick[0].price: must be a finite number > 0"});
+  EXPECT_EQ(reasons(R"({"symbol":"A","price":1,"timestamp":1})"),
+            V{"0 tick[0].timestamp: must be an ISO-8601 string"});
+  EXPECT_EQ(reasons(R"({"symbol":"A","price":1,"timestamp":"1999-01-01T00:00:00Z"})"),
+            V{"0 tick[0].timestamp: outside the accepted range 2000-01-01T00:00:00Z .. "
+              "2100-12-31T23:59:59.999999Z"});
+  const std::string vol = "0 tick[0].volume: must be an integer >= 0 (at most 2^64-1)";
+  EXPECT_EQ(reasons(R"({"symbol":"A","price":1,"volume":-1,)" + ts + "}"), V{vol});
+  EXPECT_EQ(reasons(R"({"symbol":"A","price":1,"volume":1.5,)" + ts + "}"), V{vol});
+  EXPECT_EQ(reasons(R"({"symbol":"A","price":1,"volume":"5",)" + ts + "}"), V{vol});
+  EXPECT_EQ(reasons(R"({"symbol":"A","price":1,"volume":18446744073709551616,)" + ts + "}"), V{vol});
+  EXPECT_EQ(reasons(R"({"symbol":"A","price":1,"bid":0,"ask":-2,)" + ts + "}"),
+            V{"0 tick[0].bid: must be a finite number > 0; tick[0].ask: must be a finite number > 0"});
+}
+
+TEST(Tick, VolumeRange) {
+  auto r = parse_ticks(
+      R"({"symbol":"A","price":1,"volume":18446744073709551615,"timestamp":"2026-11-25T14:30:00Z"})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->ticks.at(0).volume, 18446744073709551615ULL);
+  r = parse_ticks(R"({"symbol":"A","price":1,"volume":0,"timestamp":"2026-11-25T14:30:00Z"})");
+  EXPECT_EQ(r->ticks.at(0).volume, 0u);
+}
+
+TEST(Tick, EscapedKeysAndUnknownFields) {
+  auto r = parse_ticks(
+      R"({"sym\u0062ol":"A","pr\u0069ce":2.5,"timestamp":"2026-11-25T14:30:00Z","note":"caf\u00e9 \"x\"","n":[[1]]})");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->ticks.size(), 1u);
+  EXPECT_EQ(r->ticks[0].price, 2.5);
+}
+
+TEST(Tick, BodyLevelErrors) {
+  EXPECT_EQ(body_error(std::string(300000, ' ')), "body_too_large | body: 300000 bytes exceeds 262144");
+  EXPECT_EQ(body_error("{\"symbol\":\"\xff\",\"price\":1}"), "invalid_utf8 | body: invalid UTF-8");
+  EXPECT_EQ(body_error("{\"symbol\":\"A\",\"price\":1,}").substr(0, 28), "invalid_json | body: invalid");
+  EXPECT_EQ(body_error(R"({"symbol":"A"} x)").substr(0, 28), "invalid_json | body: invalid");
+  EXPECT_EQ(body_error(R"([{"symbol":"A"}] [1])").substr(0, 28), "invalid_json | body: invalid");
+  EXPECT_EQ(body_error(R"({"symbol":"A","x":[1,,2]})").substr(0, 28), "invalid_json | body: invalid");
+  EXPECT_EQ(body_error(R"({"symbol":"A","x":tru})").substr(0, 28), "invalid_json | body: invalid");
+  EXPECT_EQ(body_error(R"({"symbol":"A","x":nul})").substr(0, 28), "invalid_json | body: invalid");
+  EXPECT_EQ(body_error(R"({"symbol":"A","x":"\q"})").substr(0, 28), "invalid_json | body: invalid");
+  EXPECT_EQ(body_error(R"({"symbol":"A","price":"\q"})").substr(0, 28), "invalid_json | body: invalid");
+  EXPECT_EQ(body_error(R"({"symbol":"\q"})").substr(0, 28), "invalid_json | body: invalid");
+  EXPECT_EQ(body_error(R"({"timestamp":"\q"})").substr(0, 28), "invalid_json | body: invalid");
+  EXPECT_EQ(body_error(R"({"symbol":"A","x":1.5.5})").substr(0, 28), "invalid_json | body: invalid");
+  EXPECT_EQ(body_error(""), "invalid_json | body: invalid JSON (Empty: no JSON found)");
+  EXPECT_EQ(body_error("42"), "invalid_body | body: must be a tick object or an array of ticks");
+  EXPECT_EQ(body_error("\"x\""), "invalid_body | body: must be a tick object or an array of ticks");
+  EXPECT_EQ(body_error("[]"), "invalid_body | body: empty array (no ticks)");
+  EXPECT_EQ(body_error(R"({"price":1,"price":2})"),
+            "invalid_body | body: duplicate key \"price\" in tick[0]");
+  EXPECT_EQ(body_error(R"([{"a":1},{"x":{"k":1,"k":2}}])"),
+            "invalid_body | body: duplicate key \"k\" in tick[1]");
+  EXPECT_EQ(body_error(R"({"x":{"a":{"b":{"c":1}}}})"), "ok");
+  EXPECT_EQ(body_error(R"({"x":{"a":{"b":{"c":{}}}}})"), "too_deep | body: nesting deeper than 4 levels");
+  EXPECT_EQ(body_error(R"([{"x":{"a":{"b":[]}}}])"), "too_deep | body: nesting deeper than 4 levels");
+  EXPECT_EQ(body_error(R"([[[[[]]]]])"), "too_deep | body: nesting deeper than 4 levels");
+  EXPECT_EQ(body_error(std::string(100000, '[') + std::string(100000, ']')),
+            "too_deep | body: nesting deeper than 4 levels");
+}
+
+TEST(Tick, ExactlyAtSizeLimitIsParsed) {
+  std::string body = R"({"symbol":"A","price":1,"timestamp":"2026-11-25T14:30:00Z"})";
+  body.append(kMaxBodyBytes - body.size(), ' ');
+  auto r = parse_ticks(body);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->ticks.size(), 1u);
+}
+
+TEST(Tick, SymbolCharset) {
+  EXPECT_TRUE(is_valid_symbol("BRK.B"));
+  EXPECT_TRUE(is_valid_symbol("ES:F"));
+  EXPECT_FALSE(is_valid_symbol("A B"));
+  EXPECT_FALSE(is_valid_symbol("A|B"));
+  EXPECT_FALSE(is_valid_symbol("A#B"));
+}
+
+}  // namespace
+}  // namespace tap
