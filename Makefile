@@ -34,7 +34,7 @@ include mk/local.mk
 
 .PHONY: help test clean
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 test: $(TEST_TARGETS) ## every test of the project, with the coverage gates (what CI runs)
 	@echo "make test: all checks passed"

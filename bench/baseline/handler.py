@@ -1,0 +1,686 @@
+"""COMPARISON BASELINE -- not part of the product.
+
+The seed's own design, written the way a competent Python team would: a Python 3.11 Lambda handler with
+boto3 (clients at module scope) and Powertools for AWS Lambda (BatchProcessor for partial batch failures,
+structured Logger, EMF Metrics). It implements the same specification as the C++ function (SPEC F2-F8),
+with the same rules document, the same algorithm and the same AWS calls as notes/design.md, so that
+bench/ compares like with like:
+
+- crossing state read once per batch (BatchGetItem, ConsistentRead) for every (rule, symbol) it touches;
+  ticks of a key applied in timestamp order; state written only on a side change or a fire, as a
+  compare-and-swap on the side_ts that was read; a CAS conflict re-reads the key and re-evaluates it;
+- a fire is one TransactWriteItems [state update with its condition, Put alert IF attribute_not_exists];
+  level rules need no read (their condition is last_fire_ts <= ts - cooldown), with a per-container cache
+  of last_fire_ts as a lower bound to skip writes that cannot succeed;
+- alerts are stored with notification_state "pending", published to SNS with message attributes (symbol,
+  rule, severity), then marked "sent"; a redelivered message (ApproximateReceiveCount > 1) re-publishes
+  its ticks' alerts that are still "pending" (a crash between store and notify never loses one);
+- malformed bodies and invalid ticks go to the DLQ with a RejectionReason attribute and are acknowledged
+  (their valid ticks are processed first); transient failures are reported in batchItemFailures;
+- retries: botocore's standard mode (exponential backoff with full jitter on throttling, 5xx, network
+  errors) plus the same backoff for BatchGetItem's UnprocessedKeys; nothing is retried past the deadline.
+
+Environment: ALERTS_TABLE, STATE_TABLE, TOPIC_ARN, DLQ_URL, RULES_PATH, AWS_ENDPOINT_URL (boto3 reads it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import re
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+DEFAULT_COOLDOWN_SECONDS = 60
+MAX_BODY_BYTES = 262_144
+MAX_DEPTH = 4  # body array -> tick object -> field value (an unknown field may hold one more level)
+DEADLINE_MARGIN_MS = 1_500
+CAS_ATTEMPTS = 3
+LEVEL = frozenset({"price_above", "price_below", "spread_above", "volume_above"})
+CROSSING = frozenset({"crosses_above", "crosses_below"})
+
+logger = Logger(service="data-processor-baseline")
+metrics = Metrics(namespace="MarketAlerts", service="data-processor-baseline")
+
+# ------------------------------------------------------------------ configuration (module scope, once)
+ALERTS_TABLE = os.environ.get("ALERTS_TABLE", "")
+STATE_TABLE = os.environ.get("STATE_TABLE", "")
+TOPIC_ARN = os.environ.get("TOPIC_ARN", "")
+DLQ_URL = os.environ.get("DLQ_URL", "")
+RULES_PATH = Path(
+    os.environ.get("RULES_PATH", Path(__file__).resolve().parents[2] / "config" / "alert-rules.json")
+)
+
+_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
+_REGION = os.environ.get("AWS_REGION") or None  # Lambda sets it; else AWS_DEFAULT_REGION / the profile
+dynamodb = boto3.client("dynamodb", region_name=_REGION, config=_BOTO_CONFIG)
+sns = boto3.client("sns", region_name=_REGION, config=_BOTO_CONFIG)
+sqs = boto3.client("sqs", region_name=_REGION, config=_BOTO_CONFIG)
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    symbol: str
+    condition: str
+    threshold: float
+    severity: str
+    cooldown_us: int
+
+
+def load_rules(path: Path) -> list[Rule]:
+    """The enabled rules of the document; raises ValueError on a document the function must not run with."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    if doc.get("version") != 1 or not isinstance(doc.get("rules"), list):
+        raise ValueError("rules document: version 1 with a rules array expected")
+    default = int(doc.get("default_cooldown_seconds", DEFAULT_COOLDOWN_SECONDS))
+    ids = Counter(r["id"] for r in doc["rules"])
+    if any(n > 1 for n in ids.values()):
+        raise ValueError(f"rules document: duplicate rule ids {sorted(k for k, n in ids.items() if n > 1)}")
+    rules = []
+    for r in doc["rules"]:
+        if r["condition"] not in LEVEL | CROSSING:
+            raise ValueError(f"rule {r['id']}: unknown condition {r['condition']!r}")
+        if r.get("enabled", True):
+            cooldown = int(r.get("cooldown_seconds", default))
+            rules.append(
+                Rule(
+                    r["id"],
+                    r["symbol"],
+                    r["condition"],
+                    float(r["threshold"]),
+                    r["severity"],
+                    cooldown * 10**6,
+                )
+            )
+    return rules
+
+
+RULES = load_rules(RULES_PATH)
+
+# Per-container lower bound of last_fire_ts per (rule, symbol) of level rules (last_fire only grows).
+_last_fire_cache: dict[tuple[str, str], int] = {}
+
+# ------------------------------------------------------------------ ticks (SPEC F2)
+_SYMBOL = re.compile(r"^[A-Z0-9./:-]{1,16}$")
+_TS = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|([+-])(\d{2}):(\d{2}))$"
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class RejectedError(ValueError):
+    """A tick or body that can never be processed (goes to the DLQ with this reason)."""
+
+
+def normalise_timestamp(text: str) -> tuple[str, int]:
+    m = _TS.match(text)
+    if m is None:
+        raise RejectedError(f"timestamp {text[:40]!r} is not ISO-8601 with Z or a numeric offset")
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    micros = int((m.group(7) or "0")[:6].ljust(6, "0"))
+    offset = timedelta(0)
+    if m.group(8) != "Z":
+        offset = (1 if m.group(9) == "+" else -1) * timedelta(
+            hours=int(m.group(10)), minutes=int(m.group(11))
+        )
+    try:
+        utc = datetime(year, month, day, hour, minute, second, micros, tzinfo=timezone(offset)).astimezone(
+            UTC
+        )
+    except (ValueError, OverflowError) as exc:
+        raise RejectedError(f"timestamp {text[:40]!r} out of range") from exc
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), (utc - _EPOCH) // timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class Tick:
+    message_id: str
+    symbol: str
+    price: float
+    ts: str
+    ts_us: int
+    volume: int | None
+    bid: float | None
+    ask: float | None
+
+
+def _positive(value: Any) -> bool:
+    return (
+        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    )
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise RejectedError(f"duplicate key {key[:40]!r}")
+        seen[key] = value
+    return seen
+
+
+def _no_constant(name: str) -> Any:
+    raise RejectedError(f"invalid JSON: {name}")
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def parse_tick(message_id: str, obj: Any) -> Tick:
+    if not isinstance(obj, dict):
+        raise RejectedError("tick is not a JSON object")
+    symbol = obj.get("symbol")
+    if not isinstance(symbol, str) or not _SYMBOL.match(symbol):
+        raise RejectedError("symbol missing or not 1..16 characters of A-Z 0-9 . - / :")
+    price: Any = obj.get("price")
+    if not _positive(price):
+        raise RejectedError("price missing or not a finite number > 0")
+    if not isinstance(obj.get("timestamp"), str):
+        raise RejectedError("timestamp missing or not a string")
+    ts, ts_us = normalise_timestamp(obj["timestamp"])
+    volume = obj.get("volume")
+    if volume is not None and (not isinstance(volume, int) or isinstance(volume, bool) or volume < 0):
+        raise RejectedError("volume not an integer >= 0")
+    for name in ("bid", "ask"):
+        if obj.get(name) is not None and not _positive(obj[name]):
+            raise RejectedError(f"{name} not a finite number > 0")
+    bid, ask = obj.get("bid"), obj.get("ask")
+    return Tick(
+        message_id,
+        symbol,
+        float(price),
+        ts,
+        ts_us,
+        volume,
+        None if bid is None else float(bid),
+        None if ask is None else float(ask),
+    )
+
+
+def parse_body(message_id: str, body: str) -> tuple[list[Tick], list[str]]:
+    """The valid ticks of a body and the reasons for everything rejected in it."""
+    if len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
+        return [], [f"body larger than {MAX_BODY_BYTES} bytes"]
+    try:
+        doc = json.loads(body, object_pairs_hook=_pairs, parse_constant=_no_constant)
+    except RejectedError as exc:
+        return [], [str(exc)]
+    except RecursionError:
+        return [], [f"nesting deeper than {MAX_DEPTH}"]
+    except ValueError as exc:
+        return [], [f"invalid JSON: {exc}"]
+    if _depth(doc) > MAX_DEPTH:
+        return [], [f"nesting deeper than {MAX_DEPTH}"]
+    ticks, reasons = [], []
+    for index, obj in enumerate(doc if isinstance(doc, list) else [doc]):
+        try:
+            ticks.append(parse_tick(message_id, obj))
+        except RejectedError as exc:
+            reasons.append(f"tick {index}: {exc}")
+    return ticks, reasons
+
+
+# ------------------------------------------------------------------ rule evaluation
+def level_holds(rule: Rule, tick: Tick) -> bool:
+    if rule.condition == "price_above":
+        return tick.price > rule.threshold
+    if rule.condition == "price_below":
+        return tick.price < rule.threshold
+    if rule.condition == "spread_above":
+        # Same tolerance as the C++ function: decimal prices differ by a few ulps in binary.
+        return (
+            tick.bid is not None
+            and tick.ask is not None
+            and (tick.ask - tick.bid) - rule.threshold > 1e-12 * max(1.0, abs(tick.ask))
+        )
+    return tick.volume is not None and tick.volume > rule.threshold
+
+
+def side_of(rule: Rule, price: float) -> str:
+    # SPEC F3: crosses_below mirrors crosses_above; a price on the line is on neither fire side.
+    if rule.condition == "crosses_below":
+        return "below" if price < rule.threshold else "at_or_above"
+    return "above" if price > rule.threshold else "at_or_below"
+
+
+def target_side(rule: Rule) -> str:
+    return "above" if rule.condition == "crosses_above" else "below"
+
+
+def candidate(rule: Rule, tick: Tick) -> bool:
+    """The stateless part of the rule holds at this tick (it may have fired here)."""
+    return (
+        level_holds(rule, tick) if rule.condition in LEVEL else side_of(rule, tick.price) == target_side(rule)
+    )
+
+
+def normalise_us(us: int) -> str:
+    return (_EPOCH + timedelta(microseconds=us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _num(value: float | int) -> dict[str, str]:
+    return {"N": repr(value)}
+
+
+# ------------------------------------------------------------------ the batch
+@dataclass
+class Batch:
+    context: LambdaContext | None
+    failed: set[str] = field(default_factory=set)  # message ids to report in batchItemFailures
+    fired: list[tuple[Rule, Tick]] = field(default_factory=list)
+    late: int = 0
+
+    def out_of_time(self) -> bool:
+        return self.context is not None and self.context.get_remaining_time_in_millis() < DEADLINE_MARGIN_MS
+
+
+def _alert_item(rule: Rule, tick: Tick) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "symbol": {"S": tick.symbol},
+        "timestamp": {"S": f"{tick.ts}#{rule.id}"},
+        "rule_id": {"S": rule.id},
+        "condition": {"S": rule.condition},
+        "threshold": _num(rule.threshold),
+        "severity": {"S": rule.severity},
+        "price": _num(tick.price),
+        "tick_timestamp": {"S": tick.ts},
+        "message_id": {"S": tick.message_id},
+        "created_at": {"S": _now()},
+        "notification_state": {"S": "pending"},
+    }
+    for name in ("volume", "bid", "ask"):
+        value = getattr(tick, name)
+        if value is not None:
+            item[name] = _num(value)
+    return item
+
+
+def _put_alert(rule: Rule, tick: Tick) -> dict[str, Any]:
+    return {
+        "Put": {
+            "TableName": ALERTS_TABLE,
+            "Item": _alert_item(rule, tick),
+            "ConditionExpression": "attribute_not_exists(symbol)",
+        }
+    }
+
+
+def _cancel_codes(exc: ClientError) -> list[str]:
+    return [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+
+
+def _state_key(rule: Rule, symbol: str) -> dict[str, Any]:
+    return {"symbol": {"S": symbol}, "rule_id": {"S": rule.id}}
+
+
+def apply_level(batch: Batch, rule: Rule, ticks: list[Tick]) -> None:
+    key = (rule.id, ticks[0].symbol)
+    for tick in ticks:
+        if not level_holds(rule, tick):
+            continue
+        cached = _last_fire_cache.get(key)
+        if cached is not None and tick.ts_us <= cached:
+            batch.late += 1
+            continue
+        if cached is not None and cached + rule.cooldown_us > tick.ts_us:
+            continue  # inside the cooldown: the write could not succeed
+        update = {
+            "Update": {
+                "TableName": STATE_TABLE,
+                "Key": _state_key(rule, tick.symbol),
+                "UpdateExpression": "SET last_fire_ts = :ts, updated_at = :now",
+                "ConditionExpression": "attribute_not_exists(last_fire_ts) OR last_fire_ts <= :cutoff",
+                "ExpressionAttributeValues": {
+                    ":ts": {"S": tick.ts},
+                    ":cutoff": {"S": normalise_us(tick.ts_us - rule.cooldown_us)},
+                    ":now": {"S": _now()},
+                },
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+        try:
+            dynamodb.transact_write_items(TransactItems=[update, _put_alert(rule, tick)])
+        except ClientError as exc:
+            codes = (
+                _cancel_codes(exc) if exc.response["Error"]["Code"] == "TransactionCanceledException" else []
+            )
+            if not codes or any(c not in ("None", "ConditionalCheckFailed") for c in codes):
+                raise  # a TransactionConflict, throttling, ...: transient, the message comes back
+            old = exc.response["CancellationReasons"][0].get("Item", {})
+            if "last_fire_ts" in old:
+                last = normalise_timestamp(old["last_fire_ts"]["S"])[1]
+                _last_fire_cache[key] = max(_last_fire_cache.get(key, last), last)
+                batch.late += tick.ts_us <= last
+            continue
+        _last_fire_cache[key] = tick.ts_us
+        batch.fired.append((rule, tick))
+
+
+def apply_crossing(batch: Batch, rule: Rule, ticks: list[Tick], stored: dict[str, Any] | None) -> None:
+    """Evaluates the key's ticks (timestamp order) against the state read; CAS conflicts re-read."""
+    for _attempt in range(CAS_ATTEMPTS):
+        try:
+            _evaluate_crossing(batch, rule, ticks, stored)
+            return
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            conflict = code == "ConditionalCheckFailedException" or (
+                code == "TransactionCanceledException" and _cancel_codes(exc)[0] == "ConditionalCheckFailed"
+            )
+            if not conflict:
+                raise
+            logger.info("state CAS conflict, re-reading", extra={"rule": rule.id, "symbol": ticks[0].symbol})
+            got = dynamodb.get_item(
+                TableName=STATE_TABLE, Key=_state_key(rule, ticks[0].symbol), ConsistentRead=True
+            )
+            stored = got.get("Item")
+    raise RuntimeError(f"state of {rule.id}/{ticks[0].symbol} kept changing under us")
+
+
+def _evaluate_crossing(batch: Batch, rule: Rule, ticks: list[Tick], stored: dict[str, Any] | None) -> None:
+    db_side_ts = stored["side_ts"]["S"] if stored and "side_ts" in stored else None
+    side = stored["side"]["S"] if stored and "side" in stored else None
+    side_us = normalise_timestamp(db_side_ts)[1] if db_side_ts else None
+    last_fire = stored.get("last_fire_ts", {}).get("S") if stored else None
+    last_fire_us = normalise_timestamp(last_fire)[1] if last_fire else None
+    # The newest applied tick not yet persisted: side_ts must advance with every applied tick (SPEC F3), or
+    # an older tick delivered later would not be late. One write per key and batch, not one per tick.
+    newest: Tick | None = None
+
+    def condition() -> tuple[str, dict[str, Any]]:
+        if db_side_ts is None:
+            return "attribute_not_exists(side_ts)", {}
+        return "side_ts = :read", {":read": {"S": db_side_ts}}
+
+    for tick in ticks:
+        new_side = side_of(rule, tick.price)
+        if side is None or side_us is None:
+            side, side_us, newest = new_side, tick.ts_us, tick  # first tick ever: record the side only
+            continue
+        if tick.ts_us <= side_us:
+            batch.late += 1
+            continue
+        changed = new_side != side
+        side, side_us, newest = new_side, tick.ts_us, tick
+        fires = (
+            changed
+            and new_side == target_side(rule)
+            and (last_fire_us is None or last_fire_us + rule.cooldown_us <= tick.ts_us)
+        )
+        if not fires:
+            continue
+        cond, values = condition()
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": STATE_TABLE,
+                        "Key": _state_key(rule, tick.symbol),
+                        "UpdateExpression": (
+                            "SET side = :side, side_ts = :ts, last_fire_ts = :ts, updated_at = :now"
+                        ),
+                        "ConditionExpression": cond,
+                        "ExpressionAttributeValues": {
+                            **values,
+                            ":side": {"S": new_side},
+                            ":ts": {"S": tick.ts},
+                            ":now": {"S": _now()},
+                        },
+                    }
+                },
+                _put_alert(rule, tick),
+            ]
+        )
+        db_side_ts, last_fire_us, newest = tick.ts, tick.ts_us, None
+        batch.fired.append((rule, tick))
+    if newest is not None:
+        cond, values = condition()
+        dynamodb.update_item(
+            TableName=STATE_TABLE,
+            Key=_state_key(rule, newest.symbol),
+            UpdateExpression="SET side = :side, side_ts = :ts, updated_at = :now",
+            ConditionExpression=cond,
+            ExpressionAttributeValues={
+                **values,
+                ":side": {"S": side_of(rule, newest.price)},
+                ":ts": {"S": newest.ts},
+                ":now": {"S": _now()},
+            },
+        )
+
+
+def read_states(keys: list[tuple[Rule, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """BatchGetItem (ConsistentRead) of the crossing keys, 100 per call, UnprocessedKeys retried."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for start in range(0, len(keys), 100):
+        request: dict[str, Any] = {
+            STATE_TABLE: {
+                "Keys": [_state_key(r, s) for r, s in keys[start : start + 100]],
+                "ConsistentRead": True,
+            }
+        }
+        attempt = 0
+        while request:
+            response = dynamodb.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(STATE_TABLE, []):
+                out[(item["rule_id"]["S"], item["symbol"]["S"])] = item
+            request = response.get("UnprocessedKeys") or {}
+            if request:
+                attempt += 1
+                if attempt >= 8:
+                    raise RuntimeError("BatchGetItem kept returning UnprocessedKeys")
+                time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))  # full jitter
+    return out
+
+
+# ------------------------------------------------------------------ notification (F5)
+def publish(rule: Rule, tick: Tick) -> None:
+    sort_key = f"{tick.ts}#{rule.id}"
+    age_ms = (datetime.now(UTC) - _EPOCH) // timedelta(milliseconds=1) - tick.ts_us // 1000
+    message = {
+        "alert_id": f"{tick.symbol}|{sort_key}",
+        "symbol": tick.symbol,
+        "timestamp": sort_key,
+        "rule_id": rule.id,
+        "condition": rule.condition,
+        "threshold": rule.threshold,
+        "severity": rule.severity,
+        "price": tick.price,
+        "tick_timestamp": tick.ts,
+        "age_ms": age_ms,
+    }
+    response = sns.publish(
+        TopicArn=TOPIC_ARN,
+        Subject=f"{rule.severity}: {rule.id} {tick.symbol}"[:100],
+        Message=json.dumps(message),
+        MessageAttributes={
+            "symbol": {"DataType": "String", "StringValue": tick.symbol},
+            "rule": {"DataType": "String", "StringValue": rule.id},
+            "severity": {"DataType": "String", "StringValue": rule.severity},
+        },
+    )
+    try:
+        dynamodb.update_item(
+            TableName=ALERTS_TABLE,
+            Key={"symbol": {"S": tick.symbol}, "timestamp": {"S": sort_key}},
+            UpdateExpression="SET notification_state = :sent, notified_at = :now, sns_message_id = :id",
+            ExpressionAttributeValues={
+                ":sent": {"S": "sent"},
+                ":now": {"S": _now()},
+                ":id": {"S": response["MessageId"]},
+            },
+        )
+    except (ClientError, BotoCoreError):
+        # The notification went out; a failed mark only risks one repeat after a crash (same alert id).
+        logger.exception("marking the alert sent failed", extra={"alert": sort_key})
+    metrics.add_metric(name="Notifications", unit=MetricUnit.Count, value=1)
+
+
+def republish_pending(rule: Rule, tick: Tick) -> None:
+    """Redelivery: publish the tick's alert for this rule if it is stored and still pending."""
+    sort_key = f"{tick.ts}#{rule.id}"
+    try:
+        dynamodb.update_item(
+            TableName=ALERTS_TABLE,
+            Key={"symbol": {"S": tick.symbol}, "timestamp": {"S": sort_key}},
+            UpdateExpression="SET notification_retry_at = :now",
+            ConditionExpression="notification_state = :pending",
+            ExpressionAttributeValues={":pending": {"S": "pending"}, ":now": {"S": _now()}},
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return  # no such alert, or already notified
+        raise
+    logger.warning("re-publishing a pending alert", extra={"alert": sort_key, "message_id": tick.message_id})
+    publish(rule, tick)
+
+
+def dead_letter(message_id: str, body: str, reasons: list[str]) -> None:
+    reason = "; ".join(reasons)
+    sqs.send_message(
+        QueueUrl=DLQ_URL,
+        MessageBody=body,
+        MessageAttributes={
+            "RejectionReason": {"DataType": "String", "StringValue": reason[:1024]},
+            "SourceMessageId": {"DataType": "String", "StringValue": message_id},
+        },
+    )
+    logger.warning("message dead-lettered", extra={"message_id": message_id, "reason": reason})
+    metrics.add_metric(name="Rejects", unit=MetricUnit.Count, value=1)
+
+
+@dataclass
+class Parsed:
+    ticks_by_key: dict[tuple[str, str], list[Tick]] = field(default_factory=lambda: defaultdict(list))
+    rejected: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # id -> (body, reasons)
+    redelivered: list[Tick] = field(default_factory=list)
+    ticks: int = 0
+
+
+def parse_records(records: list[SQSRecord]) -> Parsed:
+    out = Parsed()
+    for record in records:
+        ticks, reasons = parse_body(record.message_id, record.body)
+        out.ticks += len(ticks)
+        if reasons:
+            out.rejected[record.message_id] = (record.body, reasons)
+        if int(record.attributes.approximate_receive_count) > 1:
+            out.redelivered += ticks
+        for tick in ticks:
+            for rule in RULES:
+                if rule.symbol in ("*", tick.symbol):
+                    out.ticks_by_key[(rule.id, tick.symbol)].append(tick)
+    for ticks in out.ticks_by_key.values():
+        ticks.sort(key=lambda t: t.ts_us)  # stable: equal timestamps keep delivery order
+    return out
+
+
+def apply_rules(batch: Batch, parsed: Parsed) -> None:
+    by_id = {r.id: r for r in RULES}
+    crossing_keys = [(by_id[r], s) for r, s in parsed.ticks_by_key if by_id[r].condition in CROSSING]
+    try:
+        states: dict[tuple[str, str], dict[str, Any]] | None = read_states(crossing_keys)
+    except (ClientError, BotoCoreError, RuntimeError):
+        logger.exception("reading the crossing state failed")
+        states = None
+    for (rule_id, symbol), ticks in parsed.ticks_by_key.items():
+        rule = by_id[rule_id]
+        try:
+            if batch.out_of_time():
+                raise TimeoutError("deadline")
+            if rule.condition in LEVEL:
+                apply_level(batch, rule, ticks)
+            elif states is None:
+                raise RuntimeError("no state")
+            else:
+                apply_crossing(batch, rule, ticks, states.get((rule_id, symbol)))
+        except (ClientError, BotoCoreError, RuntimeError, TimeoutError) as exc:
+            logger.error("key failed", extra={"rule": rule_id, "symbol": symbol, "error": str(exc)})
+            batch.failed.update(t.message_id for t in ticks)
+
+
+def notify(batch: Batch, parsed: Parsed) -> None:
+    fired_keys = set()
+    for rule, tick in batch.fired:
+        fired_keys.add((tick.symbol, tick.ts, rule.id))
+        try:
+            if batch.out_of_time():
+                raise TimeoutError("deadline")
+            publish(rule, tick)
+        except (ClientError, BotoCoreError, TimeoutError):
+            logger.exception("publish failed", extra={"alert": f"{tick.ts}#{rule.id}"})
+            batch.failed.add(tick.message_id)  # its redelivery re-publishes the pending alert
+    for tick in parsed.redelivered:
+        if tick.message_id in batch.failed:
+            continue
+        for rule in RULES:
+            if rule.symbol not in ("*", tick.symbol) or not candidate(rule, tick):
+                continue
+            if (tick.symbol, tick.ts, rule.id) in fired_keys:
+                continue
+            try:
+                republish_pending(rule, tick)
+            except (ClientError, BotoCoreError):
+                logger.exception("re-publish failed", extra={"message_id": tick.message_id})
+                batch.failed.add(tick.message_id)
+
+
+def process_batch(records: list[SQSRecord], context: LambdaContext | None) -> set[str]:
+    """The whole flow for one SQS batch; returns the message ids that failed transiently."""
+    batch = Batch(context)
+    parsed = parse_records(records)
+    apply_rules(batch, parsed)
+    notify(batch, parsed)
+    for message_id, (body, reasons) in parsed.rejected.items():
+        if message_id in batch.failed:
+            continue  # its valid ticks come back; it is dead-lettered then
+        try:
+            dead_letter(message_id, body, reasons)
+        except (ClientError, BotoCoreError):
+            logger.exception("DLQ send failed", extra={"message_id": message_id})
+            batch.failed.add(message_id)
+    metrics.add_metric(name="Messages", unit=MetricUnit.Count, value=len(records))
+    metrics.add_metric(name="Ticks", unit=MetricUnit.Count, value=parsed.ticks)
+    metrics.add_metric(name="LateTicks", unit=MetricUnit.Count, value=batch.late)
+    metrics.add_metric(name="Alerts", unit=MetricUnit.Count, value=len(batch.fired))
+    return batch.failed
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    records = [SQSRecord(r) for r in event.get("Records", [])]
+    failed = process_batch(records, context)
+
+    def record_handler(record: SQSRecord) -> None:
+        if record.message_id in failed:
+            raise RuntimeError("transient failure; see the log lines with this message id")
+
+    return dict(process_partial_response(event, record_handler, processor, context))

@@ -1,0 +1,423 @@
+"""Independent test oracle for the alert semantics of SPEC F2/F3 (test code, not product).
+
+Written from the specification and notes/design.md, not from the function's code, so that the function's
+stored alerts can be checked against it:
+
+- `parse_body` validates one SQS body like SPEC F2 (valid ticks + rejection reasons);
+- `replay` computes the alerts of an in-order replay (exact check at concurrency 1);
+- `check_guarantees` checks the order-independent guarantees of a concurrent run.
+
+Semantics (SPEC F3): crosses_above fires when the previous applied price was <= threshold and this one is
+> threshold; crosses_below mirrors it: previous >= threshold, this one < threshold. A price exactly on the
+line is on neither fire side. A spread within 1e-12 (relative to the ask) of the threshold counts as equal,
+as in the function: decimal prices differ by a few ulps in binary (189.74 - 189.24 = 0.5000000000000284).
+The crossing state's timestamp advances with every applied tick (SPEC F3: "State per (rule, symbol)
+advances only with a newer tick timestamp; an older or equal one arriving late fires nothing, changes
+nothing, and is counted as late"); a tick with ts <= that timestamp is late. (The function persists that
+timestamp once per key and batch; see `check_guarantees`, check 0, for what goes wrong without it.) Level
+rules keep only the last fire; a tick whose condition holds with ts <= last fire is late. Fractions beyond
+microseconds are truncated.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+DEFAULT_COOLDOWN_SECONDS = 60
+MAX_BODY_BYTES = 262_144
+LEVEL = ("price_above", "price_below", "spread_above", "volume_above")
+CROSSING = ("crosses_above", "crosses_below")
+
+
+def spread_above(ask: float, bid: float, threshold: float) -> bool:
+    return (ask - bid) - threshold > 1e-12 * max(1.0, abs(ask))
+
+
+_SYMBOL = re.compile(r"^[A-Z0-9./:-]{1,16}$")
+_TS = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|([+-])(\d{2}):(\d{2}))$"
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def normalise_timestamp(text: str) -> tuple[str, int]:
+    """ISO-8601 with Z or +HH:MM -> ("YYYY-MM-DDTHH:MM:SS.ffffffZ", microseconds since the epoch)."""
+    m = _TS.match(text)
+    if m is None:
+        raise ValueError(f"timestamp not ISO-8601 with Z or a numeric offset: {text!r}")
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    micros = int((m.group(7) or "0")[:6].ljust(6, "0"))
+    offset = timedelta(0)
+    if m.group(8) != "Z":
+        sign = 1 if m.group(9) == "+" else -1
+        offset = sign * timedelta(hours=int(m.group(10)), minutes=int(m.group(11)))
+    try:
+        local = datetime(year, month, day, hour, minute, second, micros, tzinfo=timezone(offset))
+        utc = local.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(f"timestamp out of range: {text!r}") from exc
+    us = (utc - _EPOCH) // timedelta(microseconds=1)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), us
+
+
+@dataclass(frozen=True)
+class Tick:
+    symbol: str
+    price: float
+    ts: str  # normalised, 27 characters
+    ts_us: int
+    volume: int | None = None
+    bid: float | None = None
+    ask: float | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    symbol: str
+    condition: str
+    threshold: float
+    severity: str
+    cooldown_us: int
+    enabled: bool = True
+
+    def applies_to(self, symbol: str) -> bool:
+        return self.enabled and self.symbol in ("*", symbol)
+
+    def level_holds(self, tick: Tick) -> bool:
+        if self.condition == "price_above":
+            return tick.price > self.threshold
+        if self.condition == "price_below":
+            return tick.price < self.threshold
+        if self.condition == "spread_above":
+            return (
+                tick.bid is not None
+                and tick.ask is not None
+                and spread_above(tick.ask, tick.bid, self.threshold)
+            )
+        # volume_above
+        return tick.volume is not None and tick.volume > self.threshold
+
+    def side(self, price: float) -> str:
+        if self.condition == "crosses_below":
+            return "below" if price < self.threshold else "at_or_above"
+        return "above" if price > self.threshold else "at_or_below"
+
+    def target_side(self) -> str:
+        return "above" if self.condition == "crosses_above" else "below"
+
+
+def load_rules(doc: Mapping[str, Any]) -> list[Rule]:
+    default = int(doc.get("default_cooldown_seconds", DEFAULT_COOLDOWN_SECONDS))
+    rules = []
+    for r in doc["rules"]:
+        cooldown = int(r.get("cooldown_seconds", default))
+        rules.append(
+            Rule(
+                id=r["id"],
+                symbol=r["symbol"],
+                condition=r["condition"],
+                threshold=float(r["threshold"]),
+                severity=r["severity"],
+                cooldown_us=cooldown * 1_000_000,
+                enabled=bool(r.get("enabled", True)),
+            )
+        )
+    return rules
+
+
+def _positive_number(value: Any) -> bool:
+    return (
+        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    )
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    dup = [k for k, n in Counter(keys).items() if n > 1]
+    if dup:
+        raise ValueError(f"duplicate key {dup[0]!r}")
+    return dict(pairs)
+
+
+def parse_tick(obj: Any) -> Tick:
+    """One tick object per SPEC F2; raises ValueError with the reason."""
+    if not isinstance(obj, dict):
+        raise ValueError("tick is not an object")
+    symbol = obj.get("symbol")
+    if not isinstance(symbol, str) or not _SYMBOL.match(symbol):
+        raise ValueError("symbol missing or invalid")
+    price: Any = obj.get("price")
+    if not _positive_number(price):
+        raise ValueError("price missing or not a finite number > 0")
+    raw_ts = obj.get("timestamp")
+    if not isinstance(raw_ts, str):
+        raise ValueError("timestamp missing or not a string")
+    ts, ts_us = normalise_timestamp(raw_ts)
+    volume = obj.get("volume")
+    if volume is not None and (not isinstance(volume, int) or isinstance(volume, bool) or volume < 0):
+        raise ValueError("volume not an integer >= 0")
+    quotes: dict[str, float | None] = {}
+    for name in ("bid", "ask"):
+        value = obj.get(name)
+        if value is not None and not _positive_number(value):
+            raise ValueError(f"{name} not a finite number > 0")
+        quotes[name] = None if value is None else float(value)
+    return Tick(symbol, float(price), ts, ts_us, volume, quotes["bid"], quotes["ask"])
+
+
+@dataclass
+class ParsedBody:
+    ticks: list[Tick] = field(default_factory=list)
+    rejects: list[str] = field(default_factory=list)
+
+
+def parse_body(body: str | bytes) -> ParsedBody:
+    """The valid ticks of one SQS body and the reasons of what was rejected."""
+    out = ParsedBody()
+    raw = body.encode() if isinstance(body, str) else body
+    if len(raw) > MAX_BODY_BYTES:
+        out.rejects.append("body larger than 262144 bytes")
+        return out
+    try:
+        doc = json.loads(
+            raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_reject_constant
+        )
+    except (UnicodeDecodeError, ValueError) as exc:
+        out.rejects.append(f"invalid body: {exc}")
+        return out
+    for obj in doc if isinstance(doc, list) else [doc]:
+        try:
+            out.ticks.append(parse_tick(obj))
+        except ValueError as exc:
+            out.rejects.append(str(exc))
+    return out
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"not JSON: {name}")
+
+
+def parse_feed(lines: Iterable[str]) -> list[ParsedBody]:
+    return [parse_body(line.rstrip("\n")) for line in lines if line.strip()]
+
+
+@dataclass(frozen=True)
+class Alert:
+    symbol: str
+    timestamp: str  # the table's sort key "<normalised ts>#<rule id>"
+    rule_id: str
+    severity: str
+    price: float
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.symbol, self.timestamp)
+
+
+@dataclass
+class ReplayResult:
+    alerts: list[Alert]
+    late_ticks: int
+
+
+def replay(ticks: Sequence[Tick], rules: Sequence[Rule]) -> ReplayResult:
+    """Alerts of applying `ticks` one by one in the given (application) order."""
+    side: dict[tuple[str, str], tuple[str, int]] = {}  # (rule, symbol) -> (side, side_ts)
+    last_fire: dict[tuple[str, str], int] = {}
+    alerts: list[Alert] = []
+    late = 0
+    for tick in ticks:
+        tick_late = False
+        for rule in rules:
+            if not rule.applies_to(tick.symbol):
+                continue
+            key = (rule.id, tick.symbol)
+            fired_at = last_fire.get(key)
+            cooled = fired_at is None or fired_at + rule.cooldown_us <= tick.ts_us
+            if rule.condition in LEVEL:
+                if not rule.level_holds(tick):
+                    continue
+                if fired_at is not None and tick.ts_us <= fired_at:
+                    tick_late = True
+                elif cooled:
+                    last_fire[key] = tick.ts_us
+                    alerts.append(_alert(tick, rule))
+                continue
+            new_side = rule.side(tick.price)
+            state = side.get(key)
+            if state is None:
+                side[key] = (new_side, tick.ts_us)
+            elif tick.ts_us <= state[1]:
+                tick_late = True
+            else:
+                side[key] = (new_side, tick.ts_us)  # SPEC F3: every newer applied tick advances the state
+                if new_side != state[0] and new_side == rule.target_side() and cooled:
+                    last_fire[key] = tick.ts_us
+                    alerts.append(_alert(tick, rule))
+        late += tick_late
+    return ReplayResult(alerts, late)
+
+
+def _alert(tick: Tick, rule: Rule) -> Alert:
+    return Alert(tick.symbol, f"{tick.ts}#{rule.id}", rule.id, rule.severity, tick.price)
+
+
+def check_guarantees(
+    feed_ticks: Sequence[Tick],
+    rules: Sequence[Rule],
+    stored_alerts: Iterable[Mapping[str, Any]],
+    late_count: int,
+) -> list[str]:
+    """Violations of the order-independent guarantees of SPEC F3 (empty list: all hold).
+
+    `stored_alerts` are the alert items (at least `symbol` and `timestamp` = "<ts>#<rule id>").
+    0. with no late tick, every tick was newer than all applied before it, so the ticks were applied in
+       timestamp order and the alerts are exactly those of the in-order replay;
+    1. no alert key stored twice;
+    2. every alert is justified by its tick: the rule exists, is enabled and names the symbol, a feed tick
+       of that symbol has that timestamp, the level condition holds there (crossing rules: the tick is on
+       the target side and an earlier tick of the symbol is on the other side), and two alerts of one
+       (rule, symbol) are at least the cooldown apart;
+    3. every persistent crossing fired: in timestamp order, a run of ticks on the target side that follows
+       a tick on the other side and lasts at least two ticks (or to the end of the feed) holds an alert of
+       the rule within the run, unless the run starts inside the cooldown of an earlier alert of the rule.
+       Reordering can hide such a crossing only when the tick before the run or a tick of the run arrived
+       late (these sets are disjoint between the runs of one rule), so the misses of any one rule must not
+       outnumber `late_count`;
+    4. every tick where a level condition holds fired or lies within the cooldown after a fire of the rule;
+       otherwise it must have arrived after a later fire (late): it needs a later fire and counts against
+       `late_count` like the misses of 3.
+    """
+    by_id = {r.id: r for r in rules}
+    items = list(stored_alerts)
+    keys = Counter((str(a["symbol"]), str(a["timestamp"])) for a in items)
+    violations = [f"alert {k} stored {n} times" for k, n in sorted(keys.items()) if n > 1]
+
+    ticks_at: dict[tuple[str, str], list[Tick]] = defaultdict(list)
+    series: dict[str, list[Tick]] = defaultdict(list)
+    for t in feed_ticks:
+        if not ticks_at[(t.symbol, t.ts)]:
+            series[t.symbol].append(t)  # one tick per (symbol, timestamp): the first in feed order
+        ticks_at[(t.symbol, t.ts)].append(t)
+    for s in series.values():
+        s.sort(key=lambda t: t.ts_us)
+
+    fires: dict[tuple[str, str], list[int]] = defaultdict(list)  # (rule, symbol) -> fire times
+    for symbol, sort_key in sorted(keys):
+        problem = _unjustified(symbol, sort_key, by_id, ticks_at, series, fires)
+        if problem:
+            violations.append(f"alert {symbol} {sort_key}: {problem}")
+
+    violations += [
+        f"alerts {rule_id} {symbol} {b - a} us apart, inside the cooldown of {by_id[rule_id].cooldown_us} us"
+        for (rule_id, symbol), times in fires.items()
+        for a, b in itertools.pairwise(times)
+        if b - a < by_id[rule_id].cooldown_us
+    ]
+
+    hidden: Counter[str] = Counter()  # per rule: misses that each need a late tick of their own
+    missed: list[str] = []
+    for symbol, ticks in series.items():
+        for rule in rules:
+            times = fires.get((rule.id, symbol), [])
+            if rule.condition in CROSSING and rule.applies_to(symbol):
+                for first in _missed_crossings(rule, ticks, times):
+                    hidden[rule.id] += 1
+                    missed.append(f"crossing {rule.id} {symbol} at {first.ts} persisted and never fired")
+            elif rule.applies_to(symbol):
+                never, late = _missed_levels(rule, ticks, times)
+                violations += [f"{rule.id} {symbol} held at {t.ts} and never fired" for t in never]
+                hidden[rule.id] += len(late)
+                missed += [f"{rule.id} {symbol} held at {t.ts}, no fire within the cooldown" for t in late]
+    if late_count == 0:
+        violations += _differences_from_in_order(feed_ticks, rules, set(keys))
+    if any(n > late_count for n in hidden.values()):
+        violations += missed
+    return violations
+
+
+def _differences_from_in_order(
+    feed_ticks: Sequence[Tick], rules: Sequence[Rule], stored: set[tuple[str, str]]
+) -> list[str]:
+    expected = {a.key for a in replay(sorted(feed_ticks, key=lambda t: t.ts_us), rules).alerts}
+    return [
+        f"alert {k} of the in-order replay missing (no late ticks)" for k in sorted(expected - stored)
+    ] + [f"alert {k} not in the in-order replay (no late ticks)" for k in sorted(stored - expected)]
+
+
+def _unjustified(  # noqa: PLR0917 -- private helper of check_guarantees, called once
+    symbol: str,
+    sort_key: str,
+    by_id: Mapping[str, Rule],
+    ticks_at: Mapping[tuple[str, str], list[Tick]],
+    series: Mapping[str, list[Tick]],
+    fires: dict[tuple[str, str], list[int]],
+) -> str | None:
+    """Why the alert is not justified by its tick (None: it is); records its fire time in `fires`."""
+    ts, _, rule_id = sort_key.partition("#")
+    rule = by_id.get(rule_id)
+    if rule is None or not rule.applies_to(symbol):
+        return f"no enabled rule {rule_id!r} for {symbol}"
+    candidates = ticks_at.get((symbol, ts), [])
+    if not candidates:
+        return f"no tick of {symbol} at {ts}"
+    ts_us = candidates[0].ts_us
+    fires[(rule.id, symbol)].append(ts_us)
+    if rule.condition in LEVEL:
+        justified = any(rule.level_holds(t) for t in candidates)
+    else:
+        target = rule.target_side()
+        justified = any(rule.side(t.price) == target for t in candidates) and any(
+            t.ts_us < ts_us and rule.side(t.price) != target for t in series[symbol]
+        )
+    return None if justified else f"condition {rule.condition} does not hold"
+
+
+def _missed_levels(rule: Rule, ticks: Sequence[Tick], fires: Sequence[int]) -> tuple[list[Tick], list[Tick]]:
+    """Ticks where the level rule held with no fire in (ts - cooldown, ts]: (no later fire either, those
+    explained only by arriving late after a later fire)."""
+    never: list[Tick] = []
+    late: list[Tick] = []
+    for tick in ticks:
+        if not rule.level_holds(tick) or any(tick.ts_us - rule.cooldown_us < f <= tick.ts_us for f in fires):
+            continue
+        (late if any(f > tick.ts_us for f in fires) else never).append(tick)
+    return never, late
+
+
+def _missed_crossings(rule: Rule, ticks: Sequence[Tick], fires: Sequence[int]) -> list[Tick]:
+    """The first tick of each persistent crossing of `rule` with no fire and no cooldown."""
+    target = rule.target_side()
+    sides = [rule.side(t.price) for t in ticks]
+    out = []
+    i = 1
+    while i < len(ticks):
+        if sides[i] != target or sides[i - 1] == target:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(ticks) and sides[j + 1] == target:
+            j += 1
+        start, end = ticks[i].ts_us, ticks[j].ts_us
+        persistent = j > i or j == len(ticks) - 1
+        fired = any(start <= f <= end for f in fires)
+        cooling = any(f < start < f + rule.cooldown_us for f in fires)
+        if persistent and not fired and not cooling:
+            out.append(ticks[i])
+        i = j + 1
+    return out
+
+
+def replay_batches(batches: Iterable[Sequence[Tick]], rules: Sequence[Rule]) -> ReplayResult:
+    """Alerts when the function receives `batches` one after the other (concurrency 1): inside a batch it
+    applies each key's ticks in timestamp order (stable), which is the same as sorting the whole batch."""
+    return replay([t for batch in batches for t in sorted(batch, key=lambda t: t.ts_us)], rules)

@@ -1,0 +1,364 @@
+"""The comparison baseline (bench/baseline/handler.py) against moto server: it must do the product's job.
+
+Needs aws-lambda-powertools (bench/baseline/requirements.txt), which the product's venv does not carry:
+    python3 -m venv .venv-bench
+    .venv-bench/bin/pip install -r requirements.txt -r bench/baseline/requirements.txt
+    .venv-bench/bin/python -m pytest tests/unit/test_baseline_handler.py
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import sys
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+pytest.importorskip(
+    "aws_lambda_powertools",
+    reason="the baseline needs aws-lambda-powertools: pip install -r bench/baseline/requirements.txt",
+)
+
+from tests.support.moto_server import FAKE_CREDENTIALS, moto_server
+from tests.support.oracle import check_guarantees, load_rules, parse_feed
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data"
+REGION = "us-east-1"
+
+
+@dataclass
+class Aws:
+    endpoint: str
+    handler: ModuleType
+    ddb: Any
+    sqs: Any
+    dlq_url: str
+    capture_url: str
+
+
+class Context:
+    """The attributes of the Lambda context object the handler (and Powertools) read."""
+
+    function_name = "data-processor-baseline"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 3072
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:data-processor-baseline"
+    log_group_name = "/aws/lambda/data-processor-baseline"
+    log_stream_name = "local"
+
+    def __init__(self, remaining_ms: int = 60_000) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in FAKE_CREDENTIALS.items():
+            mp.setenv(key, value)
+        with moto_server() as url:
+            mp.setenv("AWS_ENDPOINT_URL", url)
+            mp.setenv("POWERTOOLS_METRICS_NAMESPACE", "MarketAlerts")
+            yield url
+
+
+@pytest.fixture
+def aws(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Aws:
+    """Fresh tables, topic, DLQ and a capture queue subscribed to the topic; the handler imported anew."""
+    urllib.request.urlopen(urllib.request.Request(endpoint + "/moto-api/reset", method="POST")).close()
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    for name, range_key in (("market-alerts-t", "timestamp"), ("alert-state-t", "rule_id")):
+        ddb.create_table(
+            TableName=name,
+            KeySchema=[
+                {"AttributeName": "symbol", "KeyType": "HASH"},
+                {"AttributeName": range_key, "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "symbol", "AttributeType": "S"},
+                {"AttributeName": range_key, "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    sns = boto3.client("sns", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    topic = sns.create_topic(Name="trading-alerts-t")["TopicArn"]
+    dlq_url = sqs.create_queue(QueueName="market-data-dlq-t")["QueueUrl"]
+    capture_url = sqs.create_queue(QueueName="capture-t")["QueueUrl"]
+    capture_arn = sqs.get_queue_attributes(QueueUrl=capture_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=capture_arn)
+    env = {
+        "ALERTS_TABLE": "market-alerts-t",
+        "STATE_TABLE": "alert-state-t",
+        "TOPIC_ARN": topic,
+        "DLQ_URL": dlq_url,
+        "RULES_PATH": str(DATA / "golden-rules.json"),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    spec = importlib.util.spec_from_file_location(
+        "baseline_handler", ROOT / "bench" / "baseline" / "handler.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses resolve annotations through it
+    spec.loader.exec_module(module)
+    return Aws(endpoint, module, ddb, sqs, dlq_url, capture_url)
+
+
+def sqs_event(bodies: list[str], receive_count: int = 1, ids: list[str] | None = None) -> dict[str, Any]:
+    """An SQS event as Lambda's event source mapping builds it."""
+    ids = ids or [str(uuid.uuid4()) for _ in bodies]
+    return {
+        "Records": [
+            {
+                "messageId": mid,
+                "receiptHandle": f"rh-{mid}",
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": str(receive_count),
+                    "SentTimestamp": "1764081000000",
+                    "SenderId": "AIDAEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": "1764081000001",
+                },
+                "messageAttributes": {},
+                "md5OfBody": hashlib.md5(body.encode()).hexdigest(),  # what SQS computes
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:market-data-queue-t",
+                "awsRegion": REGION,
+            }
+            for mid, body in zip(ids, bodies, strict=True)
+        ]
+    }
+
+
+def stored_alerts(aws: Aws) -> list[dict[str, Any]]:
+    items = aws.ddb.scan(TableName="market-alerts-t")["Items"]
+    return [{k: next(iter(v.values())) for k, v in item.items()} for item in items]
+
+
+def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
+    out = []
+    while True:
+        got = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0
+        ).get("Messages", [])
+        if not got:
+            return out
+        out += got
+        sqs.delete_message_batch(
+            QueueUrl=url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)],
+        )
+
+
+def notifications(aws: Aws) -> list[dict[str, Any]]:
+    """SNS envelopes delivered to the capture queue."""
+    return [json.loads(m["Body"]) for m in drain(aws.sqs, aws.capture_url)]
+
+
+def golden_lines() -> list[str]:
+    return (DATA / "golden-feed.jsonl").read_text().splitlines()
+
+
+def expected_keys() -> list[tuple[str, str]]:
+    doc = json.loads((DATA / "golden-expected-alerts.json").read_text())
+    return sorted((a["symbol"], a["timestamp"]) for a in doc["alerts"])
+
+
+def run_golden(aws: Aws, batch_size: int = 4) -> list[dict[str, Any]]:
+    lines = golden_lines()
+    events = []
+    for start in range(0, len(lines), batch_size):
+        event = sqs_event(lines[start : start + batch_size])
+        assert aws.handler.lambda_handler(event, Context()) == {"batchItemFailures": []}
+        events.append(event)
+    return events
+
+
+def test_golden_feed_gives_the_hand_computed_alerts_each_notified_once(aws: Aws) -> None:
+    run_golden(aws)
+    alerts = stored_alerts(aws)
+    assert sorted((a["symbol"], a["timestamp"]) for a in alerts) == expected_keys()
+    assert {a["notification_state"] for a in alerts} == {"sent"}
+    sent = notifications(aws)
+    ids = sorted(json.loads(n["Message"])["alert_id"] for n in sent)
+    assert ids == sorted(f"{s}|{t}" for s, t in expected_keys())
+    first = next(n for n in sent if json.loads(n["Message"])["rule_id"] == "msft-down-400")
+    assert {k: v["Value"] for k, v in first["MessageAttributes"].items()} == {
+        "symbol": "MSFT",
+        "rule": "msft-down-400",
+        "severity": "critical",
+    }
+    assert drain(aws.sqs, aws.dlq_url) == []
+    ticks = [t for b in parse_feed(golden_lines()) for t in b.ticks]
+    rules = load_rules(json.loads((DATA / "golden-rules.json").read_text()))
+    assert check_guarantees(ticks, rules, alerts, 0) == []
+
+
+def test_batching_does_not_change_the_golden_alerts(aws: Aws) -> None:
+    run_golden(aws, batch_size=25)  # everything in one batch: the late ticks are sorted into place
+    assert sorted((a["symbol"], a["timestamp"]) for a in stored_alerts(aws)) == expected_keys()
+
+
+def test_redelivery_neither_stores_nor_notifies_twice(aws: Aws) -> None:
+    events = run_golden(aws)
+    assert len(notifications(aws)) == len(expected_keys())
+    for event in events:
+        for record in event["Records"]:
+            record["attributes"]["ApproximateReceiveCount"] = "2"
+        assert aws.handler.lambda_handler(event, Context()) == {"batchItemFailures": []}
+    aws.handler._last_fire_cache.clear()  # a fresh container: no cache to hide behind
+    for event in events:
+        assert aws.handler.lambda_handler(event, Context()) == {"batchItemFailures": []}
+    assert sorted((a["symbol"], a["timestamp"]) for a in stored_alerts(aws)) == expected_keys()
+    assert notifications(aws) == []
+
+
+def test_crash_between_store_and_notify_is_notified_on_redelivery(aws: Aws) -> None:
+    events = run_golden(aws)
+    notifications(aws)
+    key = {"symbol": {"S": "AAPL"}, "timestamp": {"S": "2026-11-25T14:31:30.000000Z#aapl-up-200"}}
+    aws.ddb.update_item(  # as if the process died after the transaction and before the publish
+        TableName="market-alerts-t",
+        Key=key,
+        UpdateExpression="SET notification_state = :p",
+        ExpressionAttributeValues={":p": {"S": "pending"}},
+    )
+    for event in events:
+        for record in event["Records"]:
+            record["attributes"]["ApproximateReceiveCount"] = "2"
+        aws.handler.lambda_handler(event, Context())
+    again = [json.loads(n["Message"]) for n in notifications(aws)]
+    assert [m["alert_id"] for m in again] == ["AAPL|2026-11-25T14:31:30.000000Z#aapl-up-200"]
+    item = aws.ddb.get_item(TableName="market-alerts-t", Key=key)["Item"]
+    assert item["notification_state"]["S"] == "sent"
+
+
+def test_malformed_bodies_go_to_the_dlq_with_their_reasons(aws: Aws) -> None:
+    good = '{"symbol":"AAPL","price":250.0,"timestamp":"2026-11-25T14:30:00Z","volume":200000}'
+    bodies = [
+        '{"symbol":"AAPL","price":',
+        '{"symbol":"AAPL","price":-1,"timestamp":"2026-11-25T14:30:00Z"}',
+        f'[{good},{{"symbol":"AAPL","price":"n/a","timestamp":"2026-11-25T14:30:01Z"}}]',
+        '{"symbol":"AAPL","symbol":"MSFT","price":1,"timestamp":"2026-11-25T14:30:00Z"}',
+        "[" * 50 + "]" * 50,
+        '{"symbol":"AAPL","price":NaN,"timestamp":"2026-11-25T14:30:00Z"}',
+    ]
+    ids = [f"m{i}" for i in range(len(bodies))]
+    assert aws.handler.lambda_handler(sqs_event(bodies, ids=ids), Context()) == {"batchItemFailures": []}
+    dead = {
+        m["MessageAttributes"]["SourceMessageId"]["StringValue"]: (
+            m["Body"],
+            m["MessageAttributes"]["RejectionReason"]["StringValue"],
+        )
+        for m in drain(aws.sqs, aws.dlq_url)
+    }
+    assert {k: v[0] for k, v in dead.items()} == dict(zip(ids, bodies, strict=True))
+    reasons = {k: v[1] for k, v in dead.items()}
+    assert reasons["m0"].startswith("invalid JSON")
+    assert reasons["m1"] == "tick 0: price missing or not a finite number > 0"
+    assert reasons["m2"] == "tick 1: price missing or not a finite number > 0"
+    assert reasons["m3"] == "duplicate key 'symbol'"
+    assert reasons["m4"] == "nesting deeper than 4"
+    assert reasons["m5"] == "invalid JSON: NaN"
+    # the good tick beside the bad one was still processed: price_above 210 and the block trade fired
+    assert sorted(a["timestamp"] for a in stored_alerts(aws)) == [
+        "2026-11-25T14:30:00.000000Z#aapl-above-210",
+        "2026-11-25T14:30:00.000000Z#block-trade",
+    ]
+
+
+def test_transient_failures_are_reported_and_nothing_is_lost(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dead = boto3.client(
+        "dynamodb",
+        region_name=REGION,
+        endpoint_url="http://127.0.0.1:9",  # nothing listens: connection refused
+        config=aws.handler.Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=1),
+    )
+    lines = golden_lines()[:3]
+    ids = ["a", "b", "c"]
+    with monkeypatch.context() as mp:
+        mp.setattr(aws.handler, "dynamodb", dead)
+        response = aws.handler.lambda_handler(sqs_event(lines, ids=ids), Context())
+    assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == ids
+    assert stored_alerts(aws) == []
+    # redelivered once the store is back: the alerts appear
+    response = aws.handler.lambda_handler(sqs_event(lines, receive_count=2, ids=ids), Context())
+    assert response == {"batchItemFailures": []}
+    assert [a["timestamp"] for a in stored_alerts(aws)] == ["2026-11-25T14:30:02.000000Z#wide-spread"]
+    assert len(notifications(aws)) == 1
+
+
+def test_out_of_time_fails_the_messages_instead_of_working_past_the_deadline(aws: Aws) -> None:
+    lines = golden_lines()[:2]
+    response = aws.handler.lambda_handler(sqs_event(lines, ids=["x", "y"]), Context(remaining_ms=100))
+    assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == ["x", "y"]
+    assert stored_alerts(aws) == []
+
+
+def test_rules_document_is_checked_at_start(tmp_path: Path, aws: Aws) -> None:
+    doc = json.loads((DATA / "golden-rules.json").read_text())
+    doc["rules"].append(dict(doc["rules"][0]))
+    path = tmp_path / "dup.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="duplicate rule ids"):
+        aws.handler.load_rules(path)
+    assert os.environ["RULES_PATH"].endswith("golden-rules.json")
+
+
+def test_a_transaction_conflict_fails_the_message_instead_of_dropping_the_alert(aws: Aws) -> None:
+    body = '{"symbol":"AAPL","price":250.0,"timestamp":"2026-11-25T14:30:00Z"}'
+    stub = Stubber(aws.handler.dynamodb)
+    stub.add_response("batch_get_item", {"Responses": {"alert-state-t": []}})
+    stub.add_response("update_item", {})  # aapl-up-200: first tick, records the side
+    stub.add_client_error(  # aapl-above-210 fires, but another writer's transaction holds the item
+        "transact_write_items",
+        service_error_code="TransactionCanceledException",
+        modeled_fields={"CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}]},
+    )
+    with stub:
+        response = aws.handler.lambda_handler(sqs_event([body], ids=["m"]), Context())
+    stub.assert_no_pending_responses()
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m"}]}
+    response = aws.handler.lambda_handler(sqs_event([body], receive_count=2, ids=["m"]), Context())
+    assert response == {"batchItemFailures": []}
+    assert [a["timestamp"] for a in stored_alerts(aws)] == ["2026-11-25T14:30:00.000000Z#aapl-above-210"]
+    assert len(notifications(aws)) == 1
+
+
+def test_an_older_tick_after_a_newer_same_side_tick_is_late(aws: Aws) -> None:
+    def body(price: float, minute: int) -> str:
+        return json.dumps({"symbol": "AAPL", "price": price, "timestamp": f"2026-11-25T14:3{minute}:00Z"})
+
+    in_time_order = [(199.0, 1), (201.0, 2), (199.0, 3), (201.0, 4), (202.0, 5)]  # a minute apart
+    # delivered one message per batch in the order 1, 3, 2, 4, 5 (two pollers can do this)
+    for index in (0, 2, 1, 3, 4):
+        aws.handler.lambda_handler(sqs_event([body(*in_time_order[index])]), Context())
+    ticks = [t for b in parse_feed([body(p, m) for p, m in in_time_order]) for t in b.ticks]
+    rules = load_rules(json.loads((DATA / "golden-rules.json").read_text()))
+    crossing = [a for a in stored_alerts(aws) if a["rule_id"] == "aapl-up-200"]
+    # side_ts advanced to 14:33 with the second batch, so 14:32 is late (hidden excursion, counted) and the
+    # crossing at 14:34 that persists fires
+    assert [a["timestamp"] for a in crossing] == ["2026-11-25T14:34:00.000000Z#aapl-up-200"]
+    assert check_guarantees(ticks, [r for r in rules if r.id == "aapl-up-200"], crossing, 1) == []
