@@ -154,7 +154,11 @@ void BatchHandler::process_ticks(Batch& batch, Deadline deadline) {
       log_.log({.level = obs::Level::kError, .message = "state read failed", .reason = loaded.error().message});
     }
   }
-  for (KeyPlan& plan : plan_batch(rules_, batch.ticks, known)) {
+  BatchPlan planned = plan_batch(rules_, batch.ticks, known);
+  // Keys with writes count their late ticks as they settle (a conflict re-plans them); the others now.
+  batch.report.late_ticks += planned.late_count;
+  for (const KeyPlan& plan : planned.keys) batch.report.late_ticks -= plan.late_count;
+  for (KeyPlan& plan : planned.keys) {
     if (!crossing_state_loaded && is_crossing(rules_.rule(plan.key.rule_index).condition)) {
       for (const PlannedTick& t : plan.ticks) batch.messages[t.message_index].failed = true;
       continue;

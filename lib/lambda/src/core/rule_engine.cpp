@@ -180,11 +180,16 @@ void plan_sorted(const Rule& rule, std::span<const BatchTick> batch, std::span<c
   RuleState next;
   const bool crossing = is_crossing(rule.condition);
   bool pending_side = false;  // the last step is a side write that a later side change may replace
+  std::optional<std::size_t> newest;  // crossing rules: the newest tick applied (not late)
   for (const std::size_t bi : sorted) {
     const Outcome outcome = decide(rule, *batch[bi].tick, state, next);
     const std::size_t pos = plan.ticks.size();
     plan.ticks.push_back({bi, batch[bi].message_index, outcome});
-    if (outcome == Outcome::late) ++plan.late_count;
+    if (outcome == Outcome::late) {
+      ++plan.late_count;
+    } else if (outcome != Outcome::disabled) {
+      newest = pos;
+    }
     if (!writes(outcome) || (!crossing && outcome != Outcome::fired)) continue;
     if (outcome == Outcome::fired) {
       Step s{Step::Kind::fire,
@@ -209,6 +214,21 @@ void plan_sorted(const Rule& rule, std::span<const BatchTick> batch, std::span<c
     }
     state = next;
   }
+  // SPEC F3: the state advances with every applied tick, so that an older tick delivered later is late.
+  // Ticks that keep the side need no write of their own: one write per key and batch persists the newest.
+  if (!crossing || !newest || !state.side_ts) return;
+  const std::int64_t newest_ts = batch[plan.ticks[*newest].batch_index].tick->ts.micros;
+  if (newest_ts <= *state.side_ts) return;
+  if (pending_side) {
+    plan.steps.back().pos = *newest;
+    plan.steps.back().next.side_ts = newest_ts;
+  } else {
+    const std::size_t first = plan.steps.empty() ? 0 : plan.steps.back().pos + 1;
+    RuleState advanced = state;
+    advanced.side_ts = newest_ts;
+    plan.steps.push_back({Step::Kind::write_side, first, *newest, state, advanced, 0});
+  }
+  state.side_ts = newest_ts;
 }
 
 }  // namespace

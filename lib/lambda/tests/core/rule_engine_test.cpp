@@ -216,14 +216,52 @@ TEST(Plan, SingleKeyForReevaluationAfterACasFailure) {
 
 TEST(Plan, KeysWithoutWritesAreLeftOutButLateTicksCounted) {
   const RuleSet rules = rules_for_planning();
-  std::vector<Tick> ticks = {tick(150, kT0), tick(150, kT0 + kSec)};
-  std::vector<BatchTick> batch = {{&ticks[0], 0}, {&ticks[1], 0}};
+  std::vector<Tick> ticks = {tick(150, kT0)};
+  std::vector<BatchTick> batch = {{&ticks[0], 0}};
   StateMap known;
   known[{0, "AAPL"}] = side(Side::at_or_below, kT0);
   const BatchPlan plan = plan_batch(rules, batch, known);
   EXPECT_EQ(plan.late_count, 1u);
   ASSERT_EQ(plan.keys.size(), 1u);  // only the wildcard rule (price > 0.5) writes
   EXPECT_EQ(plan.keys[0].key, (StateKey{2, "AAPL"}));
+}
+
+TEST(Plan, SameSideTicksAdvanceSideTsOncePerBatch) {
+  // SPEC F3: the state advances with every applied tick, or a tick older than an applied one would not be late.
+  const RuleSet rules = rules_for_planning();
+  std::vector<Tick> ticks = {tick(150, kT0), tick(150, kT0 + kSec), tick(151, kT0 + 2 * kSec)};
+  std::vector<BatchTick> batch = {{&ticks[0], 0}, {&ticks[1], 0}, {&ticks[2], 1}};
+  const KeyPlan p = plan_key(rules.rule(0), {0, "AAPL"}, batch, {0, 1, 2}, side(Side::at_or_below, kT0));
+  EXPECT_EQ(p.late_count, 1u);
+  ASSERT_EQ(p.steps.size(), 1u);
+  EXPECT_EQ(p.steps[0].kind, Step::Kind::write_side);
+  EXPECT_EQ(p.steps[0].first_pos, 0u);
+  EXPECT_EQ(p.steps[0].pos, 2u);
+  EXPECT_EQ(p.steps[0].expected, side(Side::at_or_below, kT0));
+  EXPECT_EQ(p.steps[0].next, side(Side::at_or_below, kT0 + 2 * kSec));
+  EXPECT_EQ(p.final_state, side(Side::at_or_below, kT0 + 2 * kSec));
+  EXPECT_EQ(messages_to_fail(p, 0), (std::vector<std::size_t>{0, 1}));
+
+  // After a fire, later same-side ticks are persisted by one more write, conditioned on the fire's state.
+  std::vector<Tick> up = {tick(201, kT0 + kSec), tick(202, kT0 + 2 * kSec)};
+  std::vector<BatchTick> upb = {{&up[0], 0}, {&up[1], 1}};
+  const KeyPlan f = plan_key(rules.rule(0), {0, "AAPL"}, upb, {0, 1}, side(Side::at_or_below, kT0));
+  ASSERT_EQ(f.steps.size(), 2u);
+  EXPECT_EQ(f.steps[0].kind, Step::Kind::fire);
+  EXPECT_EQ(f.steps[1].kind, Step::Kind::write_side);
+  EXPECT_EQ(f.steps[1].first_pos, 1u);
+  EXPECT_EQ(f.steps[1].expected, side(Side::above, kT0 + kSec, kT0 + kSec));
+  EXPECT_EQ(f.steps[1].next, side(Side::above, kT0 + 2 * kSec, kT0 + kSec));
+  EXPECT_EQ(messages_to_fail(f, 1), (std::vector<std::size_t>{1}));
+
+  // A side change followed by same-side ticks: the one side write carries the newest timestamp.
+  std::vector<Tick> down = {tick(199, kT0 + kSec), tick(198, kT0 + 2 * kSec)};
+  std::vector<BatchTick> db = {{&down[0], 0}, {&down[1], 0}};
+  const KeyPlan d = plan_key(rules.rule(0), {0, "AAPL"}, db, {0, 1}, side(Side::above, kT0));
+  ASSERT_EQ(d.steps.size(), 1u);
+  EXPECT_EQ(d.steps[0].kind, Step::Kind::write_side);
+  EXPECT_EQ(d.steps[0].pos, 1u);
+  EXPECT_EQ(d.steps[0].next, side(Side::at_or_below, kT0 + 2 * kSec));
 }
 
 TEST(Plan, TouchedKeysAndCandidates) {

@@ -101,8 +101,10 @@ TEST_F(HandlerTest, CrossingFiresOnceStoresAndNotifies) {
   ASSERT_EQ(notifier.published.size(), 1u);
   EXPECT_NE(notifier.published[0].message.find("2026-11-25T14:30:01.000000Z#up"), std::string::npos);
   EXPECT_TRUE(logged(R"("message":"alert stored")"));
-  // The first tick's side needs no write of its own: the fire that follows persists it. One write, three ticks.
-  EXPECT_EQ(r.state_writes, 1u);
+  // The first tick's side needs no write of its own (the fire persists it); one more write advances side_ts
+  // to the newest tick (14:30:02), so that an older tick delivered later is late. Two writes, three ticks.
+  EXPECT_EQ(r.state_writes, 2u);
+  EXPECT_EQ((tables.state[{"AAPL", "up"}].side_ts), 1795617002000000LL);
   EXPECT_EQ(batch_response(r), R"({"batchItemFailures":[]})");
 }
 
