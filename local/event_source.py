@@ -18,13 +18,20 @@ What Lambda's SQS poller does and this one reproduces:
 
 from __future__ import annotations
 
+import argparse
 import base64
+import contextlib
 import json
+import signal
+import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import boto3  # type: ignore[import-untyped]
 
 from local.runtime_api import InvocationResult, RuntimeApiEmulator
 
@@ -42,6 +49,14 @@ class EventSourceConfig:
     function_timeout_s: float = 60.0
     report_batch_item_failures: bool = True
     poll_wait_s: int = 1  # long-poll wait per ReceiveMessage (short, so that stop() is prompt)
+
+    @classmethod
+    def from_terraform_outputs(cls, outputs: Mapping[str, Any], **overrides: Any) -> EventSourceConfig:
+        """From `terraform output -json` (or plain name -> value): the queue the stack created; the region
+        is the queue ARN's. Batch size, window and timeout default to the stack's mapping and function."""
+        values = {k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in outputs.items()}
+        arn = str(values["queue_arn"])
+        return cls(queue_url=str(values["queue_url"]), queue_arn=arn, region=arn.split(":")[3], **overrides)
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= 10_000:
@@ -252,3 +267,60 @@ class SqsEventSource:
         if self.on_batch is not None:
             self.on_batch(outcome)
         return outcome
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the event source for a deployed (local or real) stack until Ctrl-C, SIGTERM or --duration."""
+    parser = argparse.ArgumentParser(prog="python -m local.event_source", description=main.__doc__)
+    parser.add_argument("--outputs", type=Path, required=True, help="`terraform output -json` of the stack")
+    parser.add_argument("--endpoint-url", help="SQS endpoint (moto server); default: AWS")
+    parser.add_argument("--concurrency", type=int, default=5, help="function processes in parallel")
+    parser.add_argument("--batch-size", type=int, default=25)
+    parser.add_argument("--window", type=float, default=1.0, help="batching window in seconds")
+    parser.add_argument("--timeout", type=float, default=60.0, help="function timeout in seconds")
+    parser.add_argument("--duration", type=float, default=0, help="stop after this many seconds (0: never)")
+    parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the function (repeatable)")
+    parser.add_argument("command", nargs="+", help="the function process, e.g. build/cpp/bootstrap")
+    args = parser.parse_args(argv)
+    config = EventSourceConfig.from_terraform_outputs(
+        json.loads(args.outputs.read_text()),
+        batch_size=args.batch_size,
+        batching_window_s=args.window,
+        function_timeout_s=args.timeout,
+    )
+    sqs = boto3.client("sqs", region_name=config.region, endpoint_url=args.endpoint_url)
+    env = dict(item.split("=", 1) for item in args.env)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def report(outcome: BatchOutcome) -> None:
+        line = {
+            "messages": len(outcome.message_ids),
+            "status": outcome.result.status,
+            "errorType": outcome.result.error_type,
+            "deleted": len(outcome.deleted),
+            "failed": outcome.failed,
+            "durationMs": round(outcome.result.duration * 1000, 3),
+        }
+        print(json.dumps(line), flush=True)
+
+    source = SqsEventSource(config, sqs, [], on_batch=report)
+    try:
+        with contextlib.ExitStack() as stack:
+            source.emulators = [
+                stack.enter_context(RuntimeApiEmulator(args.command, env=env, echo_output=True))
+                for _ in range(args.concurrency)
+            ]
+            with source:
+                stop.wait(args.duration or None)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C: the with blocks above have stopped the pollers and killed the function processes
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    for error in source.errors:
+        print(f"event source error: {error}", file=sys.stderr)
+    return 1 if source.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

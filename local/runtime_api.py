@@ -215,7 +215,14 @@ class RuntimeApiEmulator:
         assert self.command is not None, "no function command configured"
         with self._cond:
             self._init_error = None
-        process = FunctionProcess(self.command, self.address, self.env, self.cwd, self.echo_output)
+        # What Lambda sets for every function (the caller's env may override it).
+        lambda_env = {
+            "AWS_LAMBDA_FUNCTION_NAME": self.function_arn.rsplit(":", 1)[-1],
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        }
+        process = FunctionProcess(
+            self.command, self.address, {**lambda_env, **self.env}, self.cwd, self.echo_output
+        )
         with self._cond:
             self.process = process
             self.processes.append(process)

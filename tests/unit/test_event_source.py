@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import runpy
+import signal
 import socket
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
+import boto3  # type: ignore[import-untyped]
 import pytest
 from moto.server import ThreadedMotoServer
 
@@ -22,6 +26,7 @@ from local.event_source import (
     EventSourceConfig,
     SqsEventSource,
     failed_message_ids,
+    main,
     split_by_payload,
     sqs_event,
     sqs_record,
@@ -376,3 +381,68 @@ def test_poller_errors_and_failed_deletes_are_recorded() -> None:
         "DeleteMessageBatch failed: {'Id': '0', 'Code': 'ReceiptHandleIsInvalid'}",
     ]
     assert source.stats.deleted == []  # the delete failed: the message will come back
+
+
+# -- the command line --
+def test_cli_runs_the_mapping_from_terraform_outputs(
+    sqs: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    url, arn, _ = _queues(sqs, "market-data-queue-cli", visibility=30)
+    for body in ("ok-1", "fail-1", "ok-2"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(
+        json.dumps(
+            {
+                "queue_url": {"sensitive": False, "type": "string", "value": url},
+                "queue_arn": {"sensitive": False, "type": "string", "value": arn},
+            }
+        )
+    )
+    (tmp_path / "sqs_handler.py").write_text(textwrap.dedent(HANDLER))
+    seen = tmp_path / "seen.jsonl"
+    command = [sys.executable, "-m", "awslambdaric", "sqs_handler.handler"]
+    options = ["--outputs", str(outputs), "--endpoint-url", sqs.meta.endpoint_url, "--concurrency", "1"]
+    options += ["--window", "0.2", "--batch-size", "10", "--env", f"PYTHONPATH={tmp_path}"]
+    options += ["--env", f"SEEN_FILE={seen}"]
+    assert main([*options, "--duration", "4", "--", *command]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sum(line["deleted"] for line in lines) == 2
+    assert [len(line["failed"]) for line in lines] == [1]
+    assert lines[0]["status"] == "ok"
+
+    # SIGINT (Ctrl-C) stops it cleanly, with no function process left behind
+    timer = threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    started = time.monotonic()
+    assert main([*options, "--duration", "60", "--", *command]) == 0
+    assert time.monotonic() - started < 10
+    timer.join()
+
+
+def test_cli_reports_poller_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"queue_url": "http://127.0.0.1:9/q", "queue_arn": ARN}))
+    closed = "http://127.0.0.1:9"  # the discard port: nothing listens there
+    argv = ["--outputs", str(outputs), "--endpoint-url", closed, "--concurrency", "1", "--duration", "1.5"]
+    assert main([*argv, "--", sys.executable, "-c", "pass"]) == 1
+    assert "event source error" in capsys.readouterr().err
+
+
+def test_config_from_plain_outputs() -> None:
+    config = EventSourceConfig.from_terraform_outputs(
+        {"queue_url": "https://sqs.eu-west-1.amazonaws.com/1/q", "queue_arn": "arn:aws:sqs:eu-west-1:1:q"},
+        batch_size=5,
+    )
+    assert (config.region, config.batch_size, config.batching_window_s) == ("eu-west-1", 5, 1.0)
+
+
+def test_module_entry_point(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys, "argv", ["event_source", "--help"])
+    monkeypatch.delitem(sys.modules, "local.event_source")  # run_module executes a fresh copy as __main__
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("local.event_source", run_name="__main__")
+    assert exited.value.code == 0
+    assert "terraform output -json" in capsys.readouterr().out

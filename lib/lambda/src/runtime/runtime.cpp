@@ -162,7 +162,7 @@ int run_handler(const Handler& handler, const RunOptions& options) {
   }
   Connection conn(host_port, options);
   for (;;) {
-    const httplib::Result next = conn.get_next();
+    httplib::Result next = conn.get_next();
     if (!next) {
       log_error("Runtime API unreachable, exiting", httplib::to_string(next.error()));
       return 1;
@@ -174,7 +174,7 @@ int run_handler(const Handler& handler, const RunOptions& options) {
       return 1;
     }
     InvocationRequest request;
-    request.payload = next->body;
+    request.payload = std::move(next->body);  // up to 6 MB: not copied
     request.request_id = next->get_header_value("Lambda-Runtime-Aws-Request-Id");
     request.function_arn = next->get_header_value("Lambda-Runtime-Invoked-Function-Arn");
     request.trace_id = next->get_header_value("Lambda-Runtime-Trace-Id");
