@@ -44,6 +44,31 @@ SUFFIX_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 REGION_PATTERN = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
 TAG_VALUE_PATTERN = re.compile(r"^[\w .:/=+\-@]{1,256}$")
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
+# The values CloudWatch Logs accepts for a log group's retention.
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 SUBSCRIPTION_PROTOCOLS = ("email", "email-json", "sqs", "lambda", "https", "sms", "firehose")
 FILTER_KEYS = ("symbol", "severity", "rule")
 
@@ -114,6 +139,8 @@ class StackConfig:
             raise ConfigError("oldest-message-age alarm bound must be within 60..1209600 s")
         if self.backend is not None and self.state_path is not None:
             raise ConfigError("TF_STATE_PATH (local state) and TF_STATE_BUCKET (S3 state) exclude each other")
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise ConfigError(f"log retention {self.log_retention_days} days is not a CloudWatch Logs value")
         if self.log_level not in LOG_LEVELS:
             raise ConfigError(f"log level {self.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
 
