@@ -35,4 +35,4 @@ def load_rules(path: Path, schema_path: Path) -> dict[str, Any]:
             seen.add(rule["id"])
     if problems:
         raise RulesError(f"{path}: invalid rules document:\n  " + "\n  ".join(problems))
-    return document  # type: ignore[no-any-return]
+    return document

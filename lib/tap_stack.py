@@ -578,4 +578,4 @@ class TapStack(TerraformStack):
 def synth_json(config: StackConfig) -> dict[str, Any]:
     """The stack's Terraform JSON, in memory (tests)."""
     stack = TapStack(Testing.app(), STACK_NAME, config)
-    return json.loads(Testing.synth(stack))  # type: ignore[no-any-return]
+    return json.loads(Testing.synth(stack))

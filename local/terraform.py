@@ -47,8 +47,8 @@ class Terraform:
     def apply(self) -> None:
         self.run("apply", "-auto-approve", "-no-color")
 
-    def plan_is_empty(self) -> bool:
-        """True when the deployed stack matches the configuration (plan -detailed-exitcode 0)."""
+    def pending_changes(self) -> list[str]:
+        """What `plan` would change (its "# <address> will be ..." lines); [] when the stack matches."""
         proc = subprocess.run(
             [self.binary, "plan", "-detailed-exitcode", "-no-color"],
             cwd=self.workdir,
@@ -59,7 +59,9 @@ class Terraform:
         )
         if proc.returncode == 1:
             raise TerraformError(f"terraform plan failed:\n{proc.stderr.strip()[-4000:]}")
-        return proc.returncode == 0
+        if proc.returncode == 0:
+            return []
+        return [line.strip()[2:] for line in proc.stdout.splitlines() if line.strip().startswith("# ")]
 
     def destroy(self) -> None:
         self.run("destroy", "-auto-approve", "-no-color")

@@ -28,8 +28,10 @@ def test_defaults_are_production_values() -> None:
     assert c == StackConfig()
     assert (c.environment_suffix, c.region) == ("dev", "us-east-1")
     assert (c.visibility_timeout_seconds, c.max_receive_count) == (360, 5)
-    assert c.endpoint_url is None and not c.is_local
-    assert c.backend is None and c.subscriptions == ()
+    assert c.endpoint_url is None
+    assert not c.is_local
+    assert c.backend is None
+    assert c.subscriptions == ()
     assert c.tags == {"Environment": "dev", "Team": "trading-platform", "CostCenter": "market-data"}
 
 
@@ -50,7 +52,7 @@ def test_invalid_suffixes_are_refused_clearly(suffix: str) -> None:
 
 def test_longest_suffix_fits_every_aws_name_limit() -> None:
     c = StackConfig(environment_suffix="x" * MAX_SUFFIX_LENGTH)
-    assert MAX_SUFFIX_LENGTH == 64 - len("data-processor-role") - 1
+    assert 64 - len("data-processor-role") - 1 == MAX_SUFFIX_LENGTH
     for prefix, limit in NAME_LIMITS.items():
         assert len(c.name(prefix)) <= limit, prefix
     with pytest.raises(KeyError, match="register it"):
@@ -82,8 +84,9 @@ def test_environment_settings(tmp_path: Path) -> None:
             "SNS_SUBSCRIPTIONS": '[{"protocol": "email", "endpoint": "a@example.com"}]',
         },
     )
-    assert c.region == "eu-west-2" and c.cost_center == "cc-1234"
-    assert c.is_local and c.endpoint_url == "http://127.0.0.1:4566"
+    assert (c.region, c.cost_center) == ("eu-west-2", "cc-1234")
+    assert c.is_local
+    assert c.endpoint_url == "http://127.0.0.1:4566"
     assert (c.visibility_timeout_seconds, c.max_receive_count, c.oldest_message_age_alarm_seconds) == (
         20,
         2,

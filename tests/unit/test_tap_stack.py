@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lib.config import StackConfig, Subscription
 from lib.config import S3Backend as S3BackendConfig
+from lib.config import StackConfig, Subscription
 from lib.tap_stack import LambdaPackageError, package_hash, synth_json
 from tests.conftest import build_zip, rules_document
 
@@ -483,8 +484,6 @@ def test_package_errors(tmp_path: Path) -> None:
     (tmp_path / "bad.zip").write_bytes(b"not a zip")
     with pytest.raises(LambdaPackageError, match="not a valid function package"):
         package_hash(tmp_path / "bad.zip", rules)
-    import zipfile
-
     with zipfile.ZipFile(tmp_path / "nobootstrap.zip", "w") as z:
         z.writestr("alert-rules.json", json.dumps(rules))
     with pytest.raises(LambdaPackageError, match="no `bootstrap` entry point"):
