@@ -2,7 +2,8 @@
 then destroyed and checked gone.
 
 moto gaps found (each checked as far as moto goes, never skipped):
-- Lambda: GetFunction omits LoggingConfig (moto does not store it): the log group is checked on its own.
+- Lambda: GetFunction omits LoggingConfig (moto does not store it): the log group is checked on its own,
+  and the stack ignores changes to logging_config when targeting the emulator (else a permanent plan diff).
 - KMS: DescribeKey shows no deletion window until deletion is scheduled: checked after destroy
   (PendingDeletion with a DeletionDate 7 days out).
 - ListEventSourceMappings needs the function ARN (not its name).

@@ -103,6 +103,7 @@ def test_function_settings(stack: dict[str, Any], package_zip: Path) -> None:
         "RULES_PATH": "/var/task/alert-rules.json",
         "LOG_LEVEL": "INFO",
     }
+    assert "lifecycle" not in fn  # ignore_changes only for the emulator
     assert set(fn["depends_on"]) == {"aws_iam_role_policy.role_policy", "aws_cloudwatch_log_group.log_group"}
 
 
@@ -451,7 +452,9 @@ def test_local_variant_endpoints_and_timings(local_stack: dict[str, Any]) -> Non
     assert q["visibility_timeout_seconds"] == 20
     assert '"maxReceiveCount" = 2' in q["redrive_policy"]
     assert q["lifecycle"] == {"ignore_changes": ["redrive_policy"]}
-    assert res(local_stack, "aws_lambda_function", "function")["function_name"] == "data-processor-pr-42"
+    fn = res(local_stack, "aws_lambda_function", "function")
+    assert fn["function_name"] == "data-processor-pr-42"
+    assert fn["lifecycle"] == {"ignore_changes": ["logging_config"]}
 
 
 def test_local_variant_subscriptions(local_stack: dict[str, Any]) -> None:
