@@ -189,6 +189,7 @@ def test_function(deployment: Deployment, package_zip: Path) -> None:
     logs = deployment.client("logs")
     (group,) = logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/data-processor-{SFX}")["logGroups"]
     assert (group["retentionInDays"], group["kmsKeyId"]) == (365, deployment.outputs["kms_key_arn"])
+    assert logs.list_tags_for_resource(resourceArn=group["logGroupArn"])["tags"] == TAGS
 
 
 def test_role_policy(deployment: Deployment) -> None:
@@ -216,6 +217,7 @@ def test_event_source_mapping(deployment: Deployment) -> None:
     assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert esm["ScalingConfig"] == {"MaximumConcurrency": 5}
     assert esm["State"] == "Enabled"
+    assert lam.list_tags(Resource=esm["EventSourceMappingArn"])["Tags"] == TAGS
 
 
 def test_alarms(deployment: Deployment) -> None:
