@@ -1,0 +1,1 @@
+"""The local system: AWS emulator (moto server), terraform driver, checkov gate; later the Runtime API."""

@@ -21,3 +21,40 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	@[ -x $(CHECKOV_VENV)/bin/python ] || python3 -m venv $(CHECKOV_VENV)
 	@$(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-checkov.txt 2>&1 | $(PIP_QUIET)
 	@touch $@
+
+STACK      := tap-stack
+STACK_DIR  := $(ROOT)/cdktf.out/stacks/$(STACK)
+STACK_JSON := $(STACK_DIR)/cdk.tf.json
+PY_SOURCES := $(wildcard lib/*.py local/*.py) main.py
+PY_LINTED  := lib local tests main.py
+PYTEST     := $(PY) -m pytest
+export TF_CLI_CONFIG_FILE := $(TF_RC)
+
+.PHONY: lint-py synth checkov test-py-unit test-py-integration test-py
+lint-py: $(VENV_STAMP) ## ruff (lint + format check) and mypy over the Python
+	@$(VENV)/bin/ruff check -q $(PY_LINTED)
+	@$(VENV)/bin/ruff format -q --check $(PY_LINTED)
+	@$(VENV)/bin/mypy --disallow-untyped-defs --no-error-summary --exclude 'lib/lambda/' lib local
+
+# The production stack (no local endpoint): what checkov scans and what `terraform apply` deploys.
+$(STACK_JSON): $(VENV_STAMP) $(ZIP) $(PY_SOURCES) config/alert-rules.json config/alert-rules.schema.json
+	@$(PY) main.py
+	@echo "synth: $(STACK_JSON)"
+
+synth: $(VENV_STAMP) $(ZIP) ## synthesize the stack into cdktf.out/stacks/tap-stack/cdk.tf.json
+	@rm -f $(STACK_JSON)
+	@$(MAKE) $(STACK_JSON)
+
+checkov: $(CHECKOV_VENV)/.installed $(STACK_JSON) ## checkov over the synthesized stack (suppressions in code)
+	@$(PY) -m local.checkov_gate --checkov $(CHECKOV_VENV)/bin/checkov $(STACK_JSON)
+
+test-py-unit: $(VENV_STAMP) $(TF_RC) ## Python unit tests only, no coverage gate (fast iteration)
+	@$(PYTEST) -q -m 'not integration' tests/unit
+
+test-py-integration: $(VENV_STAMP) $(TF_RC) ## the emulator deployment tests only (moto + terraform)
+	@$(PYTEST) -q -m integration tests/integration
+
+test-py: $(VENV_STAMP) $(TF_RC) ## every Python test, 100 % line coverage of lib/ and local/ enforced
+	@$(PYTEST) -q --cov=lib --cov=local --cov-report=term-missing:skip-covered --cov-fail-under=100 tests
+
+TEST_TARGETS += lint-py checkov test-py

@@ -1,0 +1,1 @@
+"""The infrastructure of the market-data alerting system (CDKTF Python); the function is in lib/lambda."""

@@ -1,0 +1,296 @@
+"""Stack configuration: read from cdktf context or the environment, validated before any resource exists.
+
+Kept free of cdktf imports so that it is cheap to import and test. Precedence: context, then environment,
+then the production default.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_SUFFIX = "dev"
+DEFAULT_REGION = "us-east-1"
+FUNCTION_TIMEOUT_SECONDS = 60
+# AWS guidance for an SQS event source: visibility timeout >= 6 x the function timeout, maxReceiveCount >= 5.
+PRODUCTION_VISIBILITY_TIMEOUT = 6 * FUNCTION_TIMEOUT_SECONDS
+PRODUCTION_MAX_RECEIVE_COUNT = 5
+
+# Every name derived from the suffix, with the AWS limit of its resource type. The suffix bound follows.
+NAME_LIMITS: dict[str, int] = {
+    "data-processor": 64,  # Lambda function name
+    "data-processor-role": 64,  # IAM role name
+    "data-processor-policy": 128,  # IAM inline policy name
+    "market-alerts": 255,  # DynamoDB table
+    "alert-state": 255,
+    "market-data-queue": 80,  # SQS queue name
+    "market-data-dlq": 80,
+    "trading-alerts": 256,  # SNS topic name
+    "ops-alarms": 256,
+    "alias/market-data": 256,  # KMS alias
+    "/aws/lambda/data-processor": 512,  # log group
+    "data-processor-error-rate": 255,  # CloudWatch alarm names
+    "market-data-dlq-not-empty": 255,
+    "market-data-queue-oldest-message-age": 255,
+}
+MAX_SUFFIX_LENGTH = min(limit - len(prefix) - 1 for prefix, limit in NAME_LIMITS.items())
+SUFFIX_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+REGION_PATTERN = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
+TAG_VALUE_PATTERN = re.compile(r"^[\w .:/=+\-@]{1,256}$")
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
+# The values CloudWatch Logs accepts for a log group's retention.
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+SUBSCRIPTION_PROTOCOLS = ("email", "email-json", "sqs", "lambda", "https", "sms", "firehose")
+FILTER_KEYS = ("symbol", "severity", "rule")
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be deployed, with the reason and the setting to change."""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    protocol: str
+    endpoint: str
+    filter_policy: dict[str, list[str]] | None = None
+
+
+@dataclass(frozen=True)
+class S3Backend:
+    bucket: str
+    key: str
+    region: str
+    dynamodb_table: str
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    environment_suffix: str = DEFAULT_SUFFIX
+    region: str = DEFAULT_REGION
+    team: str = "trading-platform"
+    cost_center: str = "market-data"
+    endpoint_url: str | None = None
+    visibility_timeout_seconds: int = PRODUCTION_VISIBILITY_TIMEOUT
+    max_receive_count: int = PRODUCTION_MAX_RECEIVE_COUNT
+    oldest_message_age_alarm_seconds: int = 300
+    log_retention_days: int = 365
+    log_level: str = "INFO"
+    subscriptions: tuple[Subscription, ...] = field(default_factory=tuple)
+    backend: S3Backend | None = None
+    state_path: str | None = None  # local state file (default: cdktf's, beside cdktf.json)
+    zip_path: Path = ROOT / "lambda_function.zip"
+    rules_path: Path = ROOT / "config" / "alert-rules.json"
+    schema_path: Path = ROOT / "config" / "alert-rules.schema.json"
+
+    def __post_init__(self) -> None:
+        validate_suffix(self.environment_suffix)
+        if not REGION_PATTERN.match(self.region):
+            raise ConfigError(f"region {self.region!r} is not an AWS region name (e.g. us-east-1)")
+        for name, value in (("team", self.team), ("cost center", self.cost_center)):
+            if not TAG_VALUE_PATTERN.match(value):
+                raise ConfigError(f"{name} tag {value!r}: 1-256 letters, digits, spaces or _.:/=+-@")
+        if self.endpoint_url is not None and not re.match(
+            r"^https?://[^\s/]+(?::\d+)?/?$", self.endpoint_url
+        ):
+            raise ConfigError(f"endpoint URL {self.endpoint_url!r} must be http(s)://host[:port]")
+        if not 0 <= self.visibility_timeout_seconds <= 43200:
+            raise ConfigError("visibility timeout must be within 0..43200 s (the SQS limit)")
+        if not 1 <= self.max_receive_count <= 1000:
+            raise ConfigError("maxReceiveCount must be within 1..1000 (the SQS limit)")
+        # Shorter values make local tests finish; against real AWS they would redrive healthy messages.
+        if self.endpoint_url is None and (
+            self.visibility_timeout_seconds < PRODUCTION_VISIBILITY_TIMEOUT
+            or self.max_receive_count < PRODUCTION_MAX_RECEIVE_COUNT
+        ):
+            raise ConfigError(
+                f"visibility timeout < {PRODUCTION_VISIBILITY_TIMEOUT} s or maxReceiveCount < "
+                f"{PRODUCTION_MAX_RECEIVE_COUNT} is only allowed with a local endpoint (AWS_ENDPOINT_URL)"
+            )
+        if not 60 <= self.oldest_message_age_alarm_seconds <= 1209600:
+            raise ConfigError("oldest-message-age alarm bound must be within 60..1209600 s")
+        if self.backend is not None and self.state_path is not None:
+            raise ConfigError("TF_STATE_PATH (local state) and TF_STATE_BUCKET (S3 state) exclude each other")
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise ConfigError(f"log retention {self.log_retention_days} days is not a CloudWatch Logs value")
+        if self.log_level not in LOG_LEVELS:
+            raise ConfigError(f"log level {self.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+
+    @property
+    def is_local(self) -> bool:
+        return self.endpoint_url is not None
+
+    def name(self, prefix: str) -> str:
+        """`{prefix}-{suffix}` for one of the registered prefixes (so that the length bound holds)."""
+        if prefix not in NAME_LIMITS:
+            raise KeyError(f"{prefix!r} is not in NAME_LIMITS: register it with its AWS limit")
+        return f"{prefix}-{self.environment_suffix}"
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {"Environment": self.environment_suffix, "Team": self.team, "CostCenter": self.cost_center}
+
+
+def validate_suffix(suffix: str) -> str:
+    if not 1 <= len(suffix) <= MAX_SUFFIX_LENGTH or not SUFFIX_PATTERN.match(suffix):
+        raise ConfigError(
+            f"environment suffix {suffix!r} is invalid: use 1-{MAX_SUFFIX_LENGTH} lowercase letters, digits "
+            "and hyphens, starting and ending with a letter or digit (set ENVIRONMENT_SUFFIX or the "
+            "cdktf context environmentSuffix)"
+        )
+    return suffix
+
+
+def _int(raw: str, what: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{what} must be an integer, got {raw!r}") from None
+
+
+def parse_subscriptions(raw: str) -> tuple[Subscription, ...]:
+    """JSON list of {"protocol", "endpoint", "filter_policy"?}; filter keys: symbol, severity, rule."""
+    try:
+        items = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"SNS_SUBSCRIPTIONS is not valid JSON: {exc}") from None
+    if not isinstance(items, list):
+        raise ConfigError("SNS_SUBSCRIPTIONS must be a JSON list of subscriptions")
+    subs = []
+    for i, item in enumerate(items):
+        where = f"SNS_SUBSCRIPTIONS[{i}]"
+        if not isinstance(item, dict) or set(item) - {"protocol", "endpoint", "filter_policy"}:
+            raise ConfigError(f"{where} must be an object with protocol, endpoint and optional filter_policy")
+        protocol, endpoint = item.get("protocol"), item.get("endpoint")
+        if protocol not in SUBSCRIPTION_PROTOCOLS:
+            raise ConfigError(f"{where}.protocol must be one of {', '.join(SUBSCRIPTION_PROTOCOLS)}")
+        if not isinstance(endpoint, str) or not endpoint:
+            raise ConfigError(f"{where}.endpoint must be a non-empty string")
+        policy = item.get("filter_policy")
+        if policy is not None and (
+            not isinstance(policy, dict)
+            or not policy
+            or set(policy) - set(FILTER_KEYS)
+            or not all(
+                isinstance(v, list) and v and all(isinstance(s, str) for s in v) for v in policy.values()
+            )
+        ):
+            raise ConfigError(
+                f"{where}.filter_policy must map some of {', '.join(FILTER_KEYS)} to non-empty string lists"
+            )
+        subs.append(Subscription(protocol, endpoint, policy))
+    return tuple(subs)
+
+
+CONTEXT_KEYS = (
+    "environmentSuffix",
+    "awsRegion",
+    "team",
+    "costCenter",
+    "localEndpoint",
+    "logLevel",
+    "visibilityTimeoutSeconds",
+    "maxReceiveCount",
+    "oldestMessageAgeAlarmSeconds",
+    "logRetentionDays",
+    "lambdaZip",
+    "alertRules",
+    "snsSubscriptions",
+    "stateBucket",
+    "stateLockTable",
+    "stateKey",
+    "stateRegion",
+    "localStatePath",
+)
+
+
+def from_sources(context: Mapping[str, Any], env: Mapping[str, str]) -> StackConfig:
+    """Build the configuration from cdktf context (camelCase keys) and environment variables."""
+
+    def get(ctx_key: str, env_key: str) -> str | None:
+        value = context.get(ctx_key)
+        if value is None:
+            value = env.get(env_key) or None
+        return None if value is None else str(value)
+
+    kwargs: dict[str, Any] = {}
+    for attr, ctx_key, env_key in (
+        ("environment_suffix", "environmentSuffix", "ENVIRONMENT_SUFFIX"),
+        ("region", "awsRegion", "AWS_REGION"),
+        ("team", "team", "TEAM"),
+        ("cost_center", "costCenter", "COST_CENTER"),
+        ("endpoint_url", "localEndpoint", "AWS_ENDPOINT_URL"),
+        ("log_level", "logLevel", "LOG_LEVEL"),
+        ("state_path", "localStatePath", "TF_STATE_PATH"),
+    ):
+        value = get(ctx_key, env_key)
+        if value is not None:
+            kwargs[attr] = value
+    for attr, ctx_key, env_key in (
+        ("visibility_timeout_seconds", "visibilityTimeoutSeconds", "VISIBILITY_TIMEOUT_SECONDS"),
+        ("max_receive_count", "maxReceiveCount", "MAX_RECEIVE_COUNT"),
+        (
+            "oldest_message_age_alarm_seconds",
+            "oldestMessageAgeAlarmSeconds",
+            "OLDEST_MESSAGE_AGE_ALARM_SECONDS",
+        ),
+        ("log_retention_days", "logRetentionDays", "LOG_RETENTION_DAYS"),
+    ):
+        value = get(ctx_key, env_key)
+        if value is not None:
+            kwargs[attr] = _int(value, env_key)
+    for attr, ctx_key, env_key in (
+        ("zip_path", "lambdaZip", "LAMBDA_ZIP"),
+        ("rules_path", "alertRules", "ALERT_RULES_PATH"),
+    ):
+        value = get(ctx_key, env_key)
+        if value is not None:
+            kwargs[attr] = Path(value).resolve()
+    subs = get("snsSubscriptions", "SNS_SUBSCRIPTIONS")
+    if subs is not None:
+        kwargs["subscriptions"] = parse_subscriptions(subs)
+    bucket = get("stateBucket", "TF_STATE_BUCKET")
+    if bucket is not None:
+        suffix = kwargs.get("environment_suffix", DEFAULT_SUFFIX)
+        region = kwargs.get("region", DEFAULT_REGION)
+        table = get("stateLockTable", "TF_STATE_LOCK_TABLE")
+        if table is None:
+            # Locking by a DynamoDB table (never use_lockfile): a shared state without a lock is refused.
+            raise ConfigError(
+                "TF_STATE_BUCKET needs TF_STATE_LOCK_TABLE (a DynamoDB table for state locking)"
+            )
+        kwargs["backend"] = S3Backend(
+            bucket=bucket,
+            key=get("stateKey", "TF_STATE_KEY") or f"tap/{suffix}/terraform.tfstate",
+            region=get("stateRegion", "TF_STATE_REGION") or region,
+            dynamodb_table=table,
+        )
+    return StackConfig(**kwargs)

@@ -1,0 +1,50 @@
+"""Shared fixtures: a function package built from the repo's rules, and one synthesis per session."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from lib.config import ROOT
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+def build_zip(path: Path, rules: bytes | None = None, bootstrap: bytes = b"#!/bin/sh\nexit 1\n") -> Path:
+    """A function package like `make package` builds: bootstrap + alert-rules.json."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("bootstrap", bootstrap)
+        archive.writestr(
+            "alert-rules.json",
+            (ROOT / "config" / "alert-rules.json").read_bytes() if rules is None else rules,
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def package_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_zip(tmp_path_factory.mktemp("package") / "lambda_function.zip")
+
+
+@pytest.fixture(scope="session")
+def terraform_rc(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Makefile's TF_RC when set, else one written by scripts/terraform-rc.sh (the provider mirror)."""
+    configured = os.environ.get("TF_CLI_CONFIG_FILE")
+    if configured and Path(configured).is_file():
+        return Path(configured)
+    rc = tmp_path_factory.mktemp("tf") / "terraform.rc"
+    rc.write_text(
+        subprocess.run(
+            [str(ROOT / "scripts" / "terraform-rc.sh")], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    return rc
+
+
+def rules_document() -> dict[str, object]:
+    return json.loads((ROOT / "config" / "alert-rules.json").read_text())  # type: ignore[no-any-return]

@@ -1,0 +1,235 @@
+"""Configuration and rules-document validation (no cdktf import: fast)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lib.config import (
+    MAX_SUFFIX_LENGTH,
+    NAME_LIMITS,
+    ROOT,
+    ConfigError,
+    S3Backend,
+    StackConfig,
+    Subscription,
+    from_sources,
+    parse_subscriptions,
+)
+from lib.rules import RulesError, load_rules
+
+SCHEMA = ROOT / "config" / "alert-rules.schema.json"
+
+
+def test_defaults_are_production_values() -> None:
+    c = from_sources({}, {})
+    assert c == StackConfig()
+    assert (c.environment_suffix, c.region) == ("dev", "us-east-1")
+    assert (c.visibility_timeout_seconds, c.max_receive_count) == (360, 5)
+    assert c.endpoint_url is None
+    assert not c.is_local
+    assert c.backend is None
+    assert c.subscriptions == ()
+    assert c.tags == {"Environment": "dev", "Team": "trading-platform", "CostCenter": "market-data"}
+
+
+@pytest.mark.parametrize("suffix", ["a", "dev", "pr-42", "x" * MAX_SUFFIX_LENGTH, "0a-b9"])
+def test_valid_suffixes(suffix: str) -> None:
+    assert StackConfig(environment_suffix=suffix).environment_suffix == suffix
+
+
+@pytest.mark.parametrize(
+    "suffix", ["", "Dev", "pr_42", "-dev", "dev-", "dév", "a b", "x" * (MAX_SUFFIX_LENGTH + 1)]
+)
+def test_invalid_suffixes_are_refused_clearly(suffix: str) -> None:
+    with pytest.raises(
+        ConfigError, match=rf"environment suffix .* is invalid: use 1-{MAX_SUFFIX_LENGTH} lowercase"
+    ):
+        StackConfig(environment_suffix=suffix)
+
+
+def test_longest_suffix_fits_every_aws_name_limit() -> None:
+    c = StackConfig(environment_suffix="x" * MAX_SUFFIX_LENGTH)
+    assert 64 - len("data-processor-role") - 1 == MAX_SUFFIX_LENGTH
+    for prefix, limit in NAME_LIMITS.items():
+        assert len(c.name(prefix)) <= limit, prefix
+    with pytest.raises(KeyError, match="register it"):
+        c.name("unregistered")
+
+
+def test_context_wins_over_environment() -> None:
+    c = from_sources(
+        {"environmentSuffix": "ctx", "maxReceiveCount": 7}, {"ENVIRONMENT_SUFFIX": "env", "TEAM": "desk"}
+    )
+    assert (c.environment_suffix, c.team, c.max_receive_count) == ("ctx", "desk", 7)
+
+
+def test_environment_settings(tmp_path: Path) -> None:
+    c = from_sources(
+        {},
+        {
+            "AWS_REGION": "eu-west-2",
+            "COST_CENTER": "cc-1234",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
+            "VISIBILITY_TIMEOUT_SECONDS": "20",
+            "MAX_RECEIVE_COUNT": "2",
+            "OLDEST_MESSAGE_AGE_ALARM_SECONDS": "120",
+            "LOG_RETENTION_DAYS": "7",
+            "LOG_LEVEL": "DEBUG",
+            "LAMBDA_ZIP": str(tmp_path / "f.zip"),
+            "ALERT_RULES_PATH": str(tmp_path / "r.json"),
+            "TF_STATE_PATH": "terraform.tfstate",
+            "SNS_SUBSCRIPTIONS": '[{"protocol": "email", "endpoint": "a@example.com"}]',
+        },
+    )
+    assert (c.region, c.cost_center) == ("eu-west-2", "cc-1234")
+    assert c.is_local
+    assert c.endpoint_url == "http://127.0.0.1:4566"
+    assert (c.visibility_timeout_seconds, c.max_receive_count, c.oldest_message_age_alarm_seconds) == (
+        20,
+        2,
+        120,
+    )
+    assert (c.log_retention_days, c.log_level, c.state_path) == (7, "DEBUG", "terraform.tfstate")
+    assert (c.zip_path, c.rules_path) == (tmp_path / "f.zip", tmp_path / "r.json")
+    assert c.subscriptions == (Subscription("email", "a@example.com"),)
+
+
+def test_s3_backend_needs_a_lock_table() -> None:
+    with pytest.raises(ConfigError, match="TF_STATE_LOCK_TABLE"):
+        from_sources({}, {"TF_STATE_BUCKET": "b"})
+    c = from_sources({"environmentSuffix": "prod"}, {"TF_STATE_BUCKET": "b", "TF_STATE_LOCK_TABLE": "locks"})
+    assert c.backend == S3Backend("b", "tap/prod/terraform.tfstate", "us-east-1", "locks")
+    c = from_sources(
+        {},
+        {
+            "TF_STATE_BUCKET": "b",
+            "TF_STATE_LOCK_TABLE": "l",
+            "TF_STATE_KEY": "k",
+            "TF_STATE_REGION": "eu-west-1",
+        },
+    )
+    assert c.backend == S3Backend("b", "k", "eu-west-1", "l")
+    with pytest.raises(ConfigError, match="exclude each other"):
+        from_sources({}, {"TF_STATE_BUCKET": "b", "TF_STATE_LOCK_TABLE": "l", "TF_STATE_PATH": "x"})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"region": "mars"}, "not an AWS region"),
+        ({"team": ""}, "team tag"),
+        ({"cost_center": "a;b"}, "cost center tag"),
+        ({"endpoint_url": "ftp://x"}, "endpoint URL"),
+        ({"visibility_timeout_seconds": 43201, "endpoint_url": "http://h:1"}, "visibility timeout must be"),
+        ({"max_receive_count": 0, "endpoint_url": "http://h:1"}, "maxReceiveCount must be"),
+        ({"visibility_timeout_seconds": 359}, "only allowed with a local endpoint"),
+        ({"max_receive_count": 4}, "only allowed with a local endpoint"),
+        ({"oldest_message_age_alarm_seconds": 59}, "oldest-message-age"),
+        ({"log_retention_days": 2}, "not a CloudWatch Logs value"),
+        ({"log_level": "LOUD"}, "log level"),
+    ],
+)
+def test_invalid_settings(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        StackConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_integer_settings_must_be_integers() -> None:
+    with pytest.raises(ConfigError, match="MAX_RECEIVE_COUNT must be an integer, got 'five'"):
+        from_sources({}, {"MAX_RECEIVE_COUNT": "five"})
+
+
+def test_subscriptions_with_filter_policy() -> None:
+    subs = parse_subscriptions(
+        json.dumps(
+            [
+                {
+                    "protocol": "sqs",
+                    "endpoint": "arn:q",
+                    "filter_policy": {"severity": ["critical"], "rule": ["r1"]},
+                }
+            ]
+        )
+    )
+    assert subs == (Subscription("sqs", "arn:q", {"severity": ["critical"], "rule": ["r1"]}),)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("{", "not valid JSON"),
+        ('{"protocol": "email"}', "must be a JSON list"),
+        ('["x"]', r"SNS_SUBSCRIPTIONS\[0\] must be an object"),
+        ('[{"protocol": "email", "endpoint": "a", "extra": 1}]', "must be an object"),
+        ('[{"protocol": "carrier-pigeon", "endpoint": "a"}]', "protocol must be one of"),
+        ('[{"protocol": "email", "endpoint": ""}]', "endpoint must be a non-empty string"),
+        (
+            '[{"protocol": "email", "endpoint": "a", "filter_policy": {"price": ["1"]}}]',
+            "filter_policy must map",
+        ),
+        (
+            '[{"protocol": "email", "endpoint": "a", "filter_policy": {"symbol": []}}]',
+            "filter_policy must map",
+        ),
+        ('[{"protocol": "email", "endpoint": "a", "filter_policy": {}}]', "filter_policy must map"),
+        (
+            '[{"protocol": "email", "endpoint": "a", "filter_policy": {"symbol": [1]}}]',
+            "filter_policy must map",
+        ),
+    ],
+)
+def test_invalid_subscriptions(raw: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_subscriptions(raw)
+
+
+# ---- the rules document
+def test_repo_rules_document_is_valid() -> None:
+    doc = load_rules(ROOT / "config" / "alert-rules.json", SCHEMA)
+    assert doc["version"] == 1
+    assert len(doc["rules"]) == 9
+
+
+def write(tmp_path: Path, doc: object) -> Path:
+    path = tmp_path / "rules.json"
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    return path
+
+
+def rule(rule_id: str, **extra: object) -> dict[str, object]:
+    return {
+        "id": rule_id,
+        "symbol": "AAPL",
+        "condition": "price_above",
+        "threshold": 1.0,
+        "severity": "info",
+        **extra,
+    }
+
+
+def test_duplicate_rule_ids_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, {"version": 1, "rules": [rule("a"), rule("b"), rule("a")]})
+    with pytest.raises(RulesError, match=r"rules/2/id: duplicate rule id 'a'"):
+        load_rules(path, SCHEMA)
+
+
+def test_schema_errors_name_their_place(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, {"version": 1, "rules": [rule("a#b"), rule("c", threshold=0, condition="crosses_above")]}
+    )
+    with pytest.raises(RulesError) as err:
+        load_rules(path, SCHEMA)
+    assert "rules/0/id: 'a#b' does not match" in str(err.value)
+    assert "rules/1/threshold" in str(err.value)
+
+
+def test_missing_or_malformed_rules(tmp_path: Path) -> None:
+    with pytest.raises(RulesError, match="rules document not found"):
+        load_rules(tmp_path / "nope.json", SCHEMA)
+    with pytest.raises(RulesError, match="invalid JSON"):
+        load_rules(write(tmp_path, "{"), SCHEMA)
+    with pytest.raises(RulesError, match=r"\(document\): 'rules' is a required property"):
+        load_rules(write(tmp_path, {"version": 1}), SCHEMA)

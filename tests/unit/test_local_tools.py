@@ -1,0 +1,232 @@
+"""The local tooling: emulator lifecycle, terraform CLI driver, checkov gate, the CDKTF app entry."""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import socket
+import stat
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+from local import checkov_gate, emulator, terraform
+from local.emulator import EmulatorError, MotoServer, healthy
+
+
+# ---- emulator
+def test_moto_server_context_manager_serves_and_stops() -> None:
+    with MotoServer() as moto:
+        assert moto.url.startswith("http://127.0.0.1:")
+        assert healthy(moto.url)
+        assert moto.env()["AWS_ENDPOINT_URL"] == moto.url
+        sqs = boto3.client(
+            "sqs",
+            endpoint_url=moto.url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        sqs.create_queue(QueueName="q")
+        moto.reset()
+        assert sqs.list_queues().get("QueueUrls", []) == []
+        process = moto.process
+    assert process is not None
+    assert process.poll() is not None
+    assert not healthy(moto.url)
+    moto.stop()  # idempotent
+
+
+def test_moto_server_that_cannot_start_is_reported(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(EmulatorError, match=f"did not come up on http://127.0.0.1:{port}"):
+            MotoServer(port, start_timeout=20).start(tmp_path / "moto.log")
+    assert (tmp_path / "moto.log").exists()
+
+
+def test_stop_kills_a_wedged_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server ignoring SIGTERM is killed after the grace period."""
+    moto = MotoServer().start()
+    assert moto.process is not None
+    real_wait = moto.process.wait
+    calls = []
+
+    def wait(timeout: float | None = None) -> int:
+        calls.append(timeout)
+        if len(calls) == 1:
+            raise emulator.subprocess.TimeoutExpired("moto_server", timeout or 0)
+        return real_wait()
+
+    monkeypatch.setattr(moto.process, "wait", wait)
+    moto.stop()
+    assert calls == [10, None]
+
+
+def test_cli_start_and_stop(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = tmp_path / "run" / "moto.json"
+    assert emulator.main(["start", "--state-file", str(state), "--log", str(tmp_path / "m.log")]) == 0
+    url = capsys.readouterr().out.strip()
+    recorded = json.loads(state.read_text())
+    assert recorded["url"] == url
+    assert healthy(url)
+    assert emulator.main(["stop", "--state-file", str(state)]) == 0
+    assert not state.exists()
+    os.waitpid(recorded["pid"], 0)  # our own child: reap it
+    assert not healthy(url)
+    assert emulator.main(["stop", "--state-file", str(state)]) == 0
+    assert "nothing to stop" in capsys.readouterr().err
+    state.write_text(json.dumps({"pid": 2**22 + 12345, "url": url}))
+    assert emulator.main(["stop", "--state-file", str(state)]) == 0
+    assert "already gone" in capsys.readouterr().err
+
+
+def test_moto_executable_falls_back_to_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert Path(emulator.moto_executable()).name == "moto_server"
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    assert emulator.moto_executable() == "moto_server"
+
+
+# ---- terraform driver (a fake terraform binary stands in; the real one runs in the integration test)
+FAKE_TF = """#!/bin/sh
+echo "$@" >> calls.log
+case "$1" in
+  output) echo '{"queue_url": {"value": "http://q", "type": "string"}}' ;;
+  plan) echo "  # aws_sqs_queue.queue will be updated in-place"; exit ${PLAN_RC:-0} ;;
+  destroy) [ -n "$FAIL" ] && { echo "boom" >&2; exit 1; } ;;
+esac
+exit 0
+"""
+
+
+@pytest.fixture
+def stack_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "terraform"
+    fake.write_text(FAKE_TF)
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    stack = tmp_path / "stack"
+    stack.mkdir()
+    (stack / "cdk.tf.json").write_text("{}")
+    return stack
+
+
+def test_terraform_cli(
+    stack_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert terraform.main(["up", "--dir", str(stack_dir)]) == 0
+    assert terraform.main(["output", "--dir", str(stack_dir)]) == 0
+    assert "queue_url          http://q" in capsys.readouterr().out
+    assert terraform.main(["down", "--dir", str(stack_dir)]) == 0
+    assert (stack_dir / "calls.log").read_text().splitlines() == [
+        "init -no-color",
+        "apply -auto-approve -no-color",
+        "output -json -no-color",
+        "destroy -auto-approve -no-color",
+    ]
+    monkeypatch.setenv("FAIL", "1")
+    assert terraform.main(["down", "--dir", str(stack_dir)]) == 1
+    assert "terraform destroy -auto-approve -no-color failed (1):\nboom" in capsys.readouterr().err
+
+
+def test_terraform_plan_states(stack_dir: Path) -> None:
+    tf = terraform.Terraform(stack_dir, env={**os.environ, "PLAN_RC": "0"})
+    assert tf.env["TF_IN_AUTOMATION"] == "1"
+    assert tf.pending_changes() == []
+    changed = terraform.Terraform(stack_dir, env={**os.environ, "PLAN_RC": "2"})
+    assert changed.pending_changes() == ["aws_sqs_queue.queue will be updated in-place"]
+    with pytest.raises(terraform.TerraformError, match="terraform plan failed"):
+        terraform.Terraform(stack_dir, env={**os.environ, "PLAN_RC": "1"}).pending_changes()
+
+
+def test_terraform_needs_a_synthesized_stack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert terraform.main(["up", "--dir", str(tmp_path)]) == 1
+    assert "cdk.tf.json not found: synthesize the stack first" in capsys.readouterr().err
+
+
+# ---- checkov gate
+SOURCE = """{
+  "resource": {
+    "aws_lambda_function": {
+      "function": {
+        "//": {"checkov": [
+          "checkov:skip=CKV_AWS_117:no VPC needed",
+          "checkov:skip=CKV_AWS_116"
+        ]}
+      }
+    }
+  }
+}""".splitlines()
+
+
+def failed(check_id: str, lines: tuple[int, int] = (4, 9)) -> dict[str, object]:
+    return {
+        "check_id": check_id,
+        "check_name": f"name of {check_id}",
+        "resource": "resource.function",
+        "file_line_range": list(lines),
+    }
+
+
+def report(*checks: dict[str, object], passed: int = 40) -> dict[str, object]:
+    return {"results": {"failed_checks": list(checks)}, "summary": {"passed": passed}}
+
+
+def test_gate_applies_skips_with_reasons_per_resource() -> None:
+    outcome = checkov_gate.evaluate(
+        report(
+            failed("CKV_AWS_117"), failed("CKV_AWS_116"), failed("CKV_AWS_50"), failed("CKV_AWS_117", (1, 2))
+        ),
+        SOURCE,
+    )
+    assert outcome.passed == 40
+    assert outcome.skipped == ["CKV_AWS_117 resource.function (lines 4-9): no VPC needed"]
+    assert outcome.failed == [
+        "CKV_AWS_116 resource.function (lines 4-9): skip without a reason",
+        "CKV_AWS_50 resource.function (lines 4-9): name of CKV_AWS_50",
+        "CKV_AWS_117 resource.function (lines 1-2): name of CKV_AWS_117",  # outside the resource's lines
+    ]
+
+
+def fake_checkov(tmp_path: Path, body: str) -> str:
+    path = tmp_path / "checkov"
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_gate_main(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stack = tmp_path / "cdk.tf.json"
+    stack.write_text("\n".join(SOURCE))
+    (tmp_path / "pass.json").write_text(json.dumps(report(failed("CKV_AWS_117"))))
+    (tmp_path / "fail.json").write_text(json.dumps(report(failed("CKV_AWS_50"))))
+    ok = fake_checkov(tmp_path, f"cat {tmp_path}/pass.json; exit 1")
+    assert checkov_gate.main(["--checkov", ok, str(stack)]) == 0
+    assert "checkov: 40 passed, 0 failed, 1 skipped in code" in capsys.readouterr().out
+    bad = fake_checkov(tmp_path, f"cat {tmp_path}/fail.json; exit 1")
+    assert checkov_gate.main(["--checkov", bad, str(stack)]) == 1
+    assert "FAILED  CKV_AWS_50" in capsys.readouterr().out
+    broken = fake_checkov(tmp_path, "echo crashed >&2; exit 3")
+    assert checkov_gate.main(["--checkov", broken, str(stack)]) == 2
+    assert "checkov exited with 3: crashed" in capsys.readouterr().err
+    assert checkov_gate.main(["--checkov", ok, str(tmp_path / "none.json")]) == 2
+    assert "run `make synth` first" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore:.*found in sys.modules:RuntimeWarning")
+@pytest.mark.parametrize("module", ["local.checkov_gate", "local.emulator", "local.terraform"])
+def test_module_entry_points(
+    module: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", [module, "--help"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_module(module, run_name="__main__")
+    assert exit_info.value.code == 0
+    assert "usage:" in capsys.readouterr().out

@@ -1,0 +1,501 @@
+"""Synthesis tests: every infrastructure requirement of SPEC I1..I12 asserted by value on the stack JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lib.config import S3Backend as S3BackendConfig
+from lib.config import StackConfig, Subscription
+from lib.tap_stack import LambdaPackageError, package_hash, synth_json
+from tests.conftest import build_zip, rules_document
+
+SFX = "dev"
+TAGS = {"Environment": "dev", "Team": "trading-platform", "CostCenter": "market-data"}
+# Resource types of this stack that carry tags, and the ones AWS gives no tags (each type must be in one).
+TAGGABLE = {
+    "aws_cloudwatch_log_group",
+    "aws_cloudwatch_metric_alarm",
+    "aws_dynamodb_table",
+    "aws_iam_role",
+    "aws_kms_key",
+    "aws_lambda_event_source_mapping",
+    "aws_lambda_function",
+    "aws_sns_topic",
+    "aws_sqs_queue",
+}
+UNTAGGABLE = {
+    "aws_iam_role_policy",
+    "aws_kms_alias",
+    "aws_sns_topic_policy",
+    "aws_sns_topic_subscription",
+    "aws_sqs_queue_policy",
+}
+
+
+@pytest.fixture(scope="session")
+def stack(package_zip: Path) -> dict[str, Any]:
+    """The production stack (defaults), synthesized once per session (importing the bindings costs ~8 s)."""
+    return synth_json(StackConfig(zip_path=package_zip))
+
+
+@pytest.fixture(scope="session")
+def local_stack(package_zip: Path) -> dict[str, Any]:
+    """A variant: local endpoint, shortened timings, subscriptions, S3 backend."""
+    return synth_json(
+        StackConfig(
+            environment_suffix="pr-42",
+            endpoint_url="http://127.0.0.1:5000",
+            visibility_timeout_seconds=20,
+            max_receive_count=2,
+            subscriptions=(
+                Subscription("email", "desk@example.com", {"severity": ["critical"], "symbol": ["AAPL"]}),
+                Subscription("sqs", "arn:aws:sqs:us-east-1:123456789012:desk"),
+            ),
+            backend=S3BackendConfig("tf-state", "tap/pr-42.tfstate", "eu-west-1", "tf-locks"),
+            zip_path=package_zip,
+        )
+    )
+
+
+def res(stack: dict[str, Any], rtype: str, name: str | None = None) -> Any:
+    resources = stack["resource"][rtype]
+    return resources if name is None else resources[name]
+
+
+def statements(policy_json: str) -> list[dict[str, Any]]:
+    doc = json.loads(policy_json)
+    assert doc["Version"] == "2012-10-17"
+    return doc["Statement"]  # type: ignore[no-any-return]
+
+
+KEY = "${aws_kms_key.key.arn}"
+ACCOUNT = "${data.aws_caller_identity.current.account_id}"
+PART = "${data.aws_partition.partition.partition}"
+
+
+# ---- I1 Lambda
+def test_function_settings(stack: dict[str, Any], package_zip: Path) -> None:
+    fn = res(stack, "aws_lambda_function", "function")
+    assert fn["function_name"] == "data-processor-dev"
+    assert fn["runtime"] == "provided.al2023"
+    assert fn["handler"] == "bootstrap"
+    assert fn["architectures"] == ["arm64"]
+    assert fn["memory_size"] == 3072
+    assert fn["timeout"] == 60
+    assert fn["reserved_concurrent_executions"] == 5
+    assert fn["kms_key_arn"] == KEY
+    assert fn["tracing_config"] == {"mode": "Active"}
+    assert fn["role"] == "${aws_iam_role.role.arn}"
+    assert fn["logging_config"]["log_group"] == "${aws_cloudwatch_log_group.log_group.name}"
+    assert fn["filename"] == str(package_zip)
+    assert fn["source_code_hash"] == package_hash(package_zip, rules_document())
+    assert fn["environment"]["variables"] == {
+        "ALERTS_TABLE": "${aws_dynamodb_table.alerts_table.name}",
+        "STATE_TABLE": "${aws_dynamodb_table.state_table.name}",
+        "TOPIC_ARN": "${aws_sns_topic.topic.arn}",
+        "DLQ_URL": "${aws_sqs_queue.dlq.url}",
+        "RULES_PATH": "/var/task/alert-rules.json",
+        "LOG_LEVEL": "INFO",
+    }
+    assert "lifecycle" not in fn  # ignore_changes only for the emulator
+    assert set(fn["depends_on"]) == {"aws_iam_role_policy.role_policy", "aws_cloudwatch_log_group.log_group"}
+
+
+def test_function_log_group_created_encrypted_with_retention(stack: dict[str, Any]) -> None:
+    lg = res(stack, "aws_cloudwatch_log_group", "log_group")
+    assert lg["name"] == "/aws/lambda/data-processor-dev"
+    assert lg["retention_in_days"] == 365
+    assert lg["kms_key_id"] == KEY
+
+
+# ---- I2 / I2b DynamoDB
+@pytest.mark.parametrize(
+    ("name", "table", "sort_key"),
+    [("alerts_table", "market-alerts-dev", "timestamp"), ("state_table", "alert-state-dev", "rule_id")],
+)
+def test_tables(stack: dict[str, Any], name: str, table: str, sort_key: str) -> None:
+    t = res(stack, "aws_dynamodb_table", name)
+    assert t["name"] == table
+    assert (t["hash_key"], t["range_key"]) == ("symbol", sort_key)
+    assert t["attribute"] == [{"name": "symbol", "type": "S"}, {"name": sort_key, "type": "S"}]
+    assert t["billing_mode"] == "PAY_PER_REQUEST"
+    assert t["point_in_time_recovery"] == {"enabled": True}
+    assert t["server_side_encryption"] == {"enabled": True, "kms_key_arn": KEY}
+    assert t["deletion_protection_enabled"] is False
+
+
+# ---- I3 SQS
+def test_queue_and_dlq(stack: dict[str, Any]) -> None:
+    q, dlq = res(stack, "aws_sqs_queue", "queue"), res(stack, "aws_sqs_queue", "dlq")
+    assert (q["name"], dlq["name"]) == ("market-data-queue-dev", "market-data-dlq-dev")
+    for queue in (q, dlq):
+        assert queue["message_retention_seconds"] == 1209600
+        assert queue["kms_master_key_id"] == KEY
+    assert q["visibility_timeout_seconds"] == 360
+    assert q["visibility_timeout_seconds"] >= 6 * res(stack, "aws_lambda_function", "function")["timeout"]
+    assert q["redrive_policy"] == (
+        '${jsonencode({"deadLetterTargetArn" = aws_sqs_queue.dlq.arn, "maxReceiveCount" = 5})}'
+    )
+    assert "lifecycle" not in q  # ignore_changes is only for the emulator
+
+
+@pytest.mark.parametrize(("policy", "queue"), [("queue_policy", "queue"), ("dlq_policy", "dlq")])
+def test_queue_policies_deny_non_tls(stack: dict[str, Any], policy: str, queue: str) -> None:
+    p = res(stack, "aws_sqs_queue_policy", policy)
+    assert p["queue_url"] == f"${{aws_sqs_queue.{queue}.url}}"
+    assert statements(p["policy"]) == [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sqs:*",
+            "Resource": f"${{aws_sqs_queue.{queue}.arn}}",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ]
+
+
+# ---- I4 event source mapping
+def test_event_source_mapping(stack: dict[str, Any]) -> None:
+    esm = res(stack, "aws_lambda_event_source_mapping", "event_source")
+    fn = res(stack, "aws_lambda_function", "function")
+    assert esm["event_source_arn"] == "${aws_sqs_queue.queue.arn}"
+    assert esm["function_name"] == "${aws_lambda_function.function.arn}"
+    assert esm["batch_size"] == 25
+    assert esm["maximum_batching_window_in_seconds"] >= 1
+    assert esm["function_response_types"] == ["ReportBatchItemFailures"]
+    assert esm["scaling_config"] == {"maximum_concurrency": fn["reserved_concurrent_executions"]}
+
+
+# ---- I5 SNS
+def test_topics_encrypted(stack: dict[str, Any]) -> None:
+    assert res(stack, "aws_sns_topic", "topic")["name"] == "trading-alerts-dev"
+    assert res(stack, "aws_sns_topic", "ops_topic")["name"] == "ops-alarms-dev"
+    for name in ("topic", "ops_topic"):
+        assert res(stack, "aws_sns_topic", name)["kms_master_key_id"] == KEY
+    assert "aws_sns_topic_subscription" not in stack["resource"]  # none by default
+
+
+def test_topic_policies(stack: dict[str, Any]) -> None:
+    deny = {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "sns:Publish",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    trading = res(stack, "aws_sns_topic_policy", "topic_policy")
+    assert trading["arn"] == "${aws_sns_topic.topic.arn}"
+    assert statements(trading["policy"]) == [{**deny, "Resource": "${aws_sns_topic.topic.arn}"}]
+    ops = res(stack, "aws_sns_topic_policy", "ops_topic_policy")
+    assert statements(ops["policy"]) == [
+        {
+            "Sid": "CloudWatchAlarms",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": "${aws_sns_topic.ops_topic.arn}",
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": f"arn:{PART}:cloudwatch:us-east-1:{ACCOUNT}:alarm:*"},
+                "StringEquals": {"aws:SourceAccount": ACCOUNT},
+            },
+        },
+        {**deny, "Resource": "${aws_sns_topic.ops_topic.arn}"},
+    ]
+
+
+# ---- I6 KMS
+def test_kms_key(stack: dict[str, Any]) -> None:
+    key = res(stack, "aws_kms_key", "key")
+    assert key["enable_key_rotation"] is True
+    assert key["deletion_window_in_days"] == 7
+    assert res(stack, "aws_kms_alias", "key_alias") == {
+        **res(stack, "aws_kms_alias", "key_alias"),
+        "name": "alias/market-data-dev",
+        "target_key_id": "${aws_kms_key.key.key_id}",
+    }
+    stmts = {s["Sid"]: s for s in statements(key["policy"])}
+    assert set(stmts) == {
+        "AccountAdministration",
+        "AccountServicesViaService",
+        "CloudWatchLogsForTheFunctionLogGroup",
+        "CloudWatchAlarmsToEncryptedTopic",
+    }
+    root = {"AWS": f"arn:{PART}:iam::{ACCOUNT}:root"}
+    assert stmts["AccountAdministration"]["Principal"] == root
+    assert stmts["AccountAdministration"]["Action"] == "kms:*"
+    via = stmts["AccountServicesViaService"]
+    assert via["Principal"] == root
+    assert via["Condition"]["StringEquals"] == {
+        "kms:CallerAccount": ACCOUNT,
+        "kms:ViaService": [f"{s}.us-east-1.amazonaws.com" for s in ("dynamodb", "lambda", "sns", "sqs")],
+    }
+    logs = stmts["CloudWatchLogsForTheFunctionLogGroup"]
+    assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert logs["Condition"] == {
+        "ArnEquals": {
+            "kms:EncryptionContext:aws:logs:arn": (
+                f"arn:{PART}:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/data-processor-dev"
+            )
+        }
+    }
+    alarms = stmts["CloudWatchAlarmsToEncryptedTopic"]
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert alarms["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+
+
+# ---- I7 IAM
+def test_role_trusts_only_lambda(stack: dict[str, Any]) -> None:
+    role = res(stack, "aws_iam_role", "role")
+    assert role["name"] == "data-processor-role-dev"
+    assert statements(role["assume_role_policy"]) == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+        }
+    ]
+
+
+def test_function_policy_least_privilege(stack: dict[str, Any]) -> None:
+    policy = res(stack, "aws_iam_role_policy", "role_policy")
+    assert policy["role"] == "${aws_iam_role.role.id}"
+    assert policy["name"] == "data-processor-policy-dev"
+    got = {s["Sid"]: (s["Effect"], s["Action"], s["Resource"]) for s in statements(policy["policy"])}
+    assert got == {
+        "ConsumeQueue": (
+            "Allow",
+            [
+                "sqs:ChangeMessageVisibility",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:ReceiveMessage",
+            ],
+            "${aws_sqs_queue.queue.arn}",
+        ),
+        "RejectToDlq": ("Allow", "sqs:SendMessage", "${aws_sqs_queue.dlq.arn}"),
+        "WriteAlerts": (
+            "Allow",
+            ["dynamodb:PutItem", "dynamodb:UpdateItem"],
+            "${aws_dynamodb_table.alerts_table.arn}",
+        ),
+        "ReadWriteAlertState": (
+            "Allow",
+            ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            "${aws_dynamodb_table.state_table.arn}",
+        ),
+        "NotifyTraders": ("Allow", "sns:Publish", "${aws_sns_topic.topic.arn}"),
+        "UseTheKey": ("Allow", ["kms:Decrypt", "kms:GenerateDataKey"], KEY),
+        "WriteOwnLogs": (
+            "Allow",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "${aws_cloudwatch_log_group.log_group.arn}:log-stream:*",
+        ),
+        "XRayTracing": ("Allow", ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*"),
+    }
+
+
+def test_no_wildcards_in_identity_policies(stack: dict[str, Any]) -> None:
+    """No `*` action in any Allow; `*` resource only for X-Ray (AWS allows nothing else there)."""
+    for policy in res(stack, "aws_iam_role_policy").values():
+        for s in statements(policy["policy"]):
+            actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+            assert all(not a.endswith("*") for a in actions), s
+            if s["Resource"] == "*":
+                assert all(a.startswith("xray:") for a in actions), s
+
+
+# ---- I8 alarms
+def test_error_rate_alarm(stack: dict[str, Any]) -> None:
+    a = res(stack, "aws_cloudwatch_metric_alarm", "error_rate_alarm")
+    assert a["alarm_name"] == "data-processor-error-rate-dev"
+    assert (a["comparison_operator"], a["threshold"], a["evaluation_periods"]) == (
+        "GreaterThanThreshold",
+        1,
+        1,
+    )
+    expression, errors, invocations = a["metric_query"]
+    assert expression == {
+        "id": "error_rate",
+        "expression": "IF(invocations > 0, 100 * errors / invocations, 0)",
+        "label": "Error rate (%)",
+        "return_data": True,
+    }
+    for query, metric in ((errors, "Errors"), (invocations, "Invocations")):
+        assert query["metric"] == {
+            "namespace": "AWS/Lambda",
+            "metric_name": metric,
+            "dimensions": {"FunctionName": "data-processor-dev"},
+            "period": 300,
+            "stat": "Sum",
+        }
+    assert a["treat_missing_data"] == "notBreaching"
+
+
+@pytest.mark.parametrize(
+    ("name", "alarm_name", "metric", "queue", "threshold"),
+    [
+        ("dlq_alarm", "market-data-dlq-not-empty-dev", "ApproximateNumberOfMessagesVisible", "dlq", 0),
+        (
+            "oldest_message_alarm",
+            "market-data-queue-oldest-message-age-dev",
+            "ApproximateAgeOfOldestMessage",
+            "queue",
+            300,
+        ),
+    ],
+)
+def test_queue_alarms(
+    stack: dict[str, Any], name: str, alarm_name: str, metric: str, queue: str, threshold: int
+) -> None:
+    a = res(stack, "aws_cloudwatch_metric_alarm", name)
+    assert a["alarm_name"] == alarm_name
+    assert (a["namespace"], a["metric_name"], a["statistic"]) == ("AWS/SQS", metric, "Maximum")
+    assert a["dimensions"] == {"QueueName": f"${{aws_sqs_queue.{queue}.name}}"}
+    assert (a["comparison_operator"], a["threshold"]) == ("GreaterThanThreshold", threshold)
+
+
+def test_every_alarm_notifies_ops_on_alarm_and_ok(stack: dict[str, Any]) -> None:
+    alarms = res(stack, "aws_cloudwatch_metric_alarm")
+    assert len(alarms) == 3
+    for a in alarms.values():
+        assert a["alarm_actions"] == a["ok_actions"] == ["${aws_sns_topic.ops_topic.arn}"]
+
+
+# ---- I9 tags
+def test_tags_on_every_taggable_resource(stack: dict[str, Any]) -> None:
+    assert stack["provider"]["aws"][0]["default_tags"] == [{"tags": TAGS}]
+    types = set(stack["resource"])
+    assert types <= TAGGABLE | UNTAGGABLE, f"classify the new resource types: {types - TAGGABLE - UNTAGGABLE}"
+    for rtype in types & TAGGABLE:
+        for name, config in stack["resource"][rtype].items():
+            assert config.get("tags") == TAGS, f"{rtype}.{name}"
+
+
+# ---- names
+def test_every_name_carries_the_suffix(stack: dict[str, Any]) -> None:
+    names = [
+        config[field]
+        for resources in stack["resource"].values()
+        for config in resources.values()
+        for field in ("name", "function_name", "alarm_name")
+        if isinstance(config.get(field), str) and not config[field].startswith("${")
+    ]
+    assert len(names) == 14
+    assert all(n.endswith(f"-{SFX}") for n in names), names
+
+
+# ---- I10 destroyable, I11 backend
+def test_destroyable(stack: dict[str, Any]) -> None:
+    text = json.dumps(stack)
+    assert "prevent_destroy" not in text
+    assert "RETAIN" not in text.upper().replace("RETAINED", "")
+    for table in res(stack, "aws_dynamodb_table").values():
+        assert table["deletion_protection_enabled"] is False
+
+
+def test_backend_local_by_default_never_lockfile(stack: dict[str, Any], local_stack: dict[str, Any]) -> None:
+    # No backend block in the stack itself: local state (cdktf's app.synth() writes a `local` backend).
+    assert "backend" not in stack["terraform"]
+    s3 = local_stack["terraform"]["backend"]["s3"]
+    assert s3 == {
+        "bucket": "tf-state",
+        "key": "tap/pr-42.tfstate",
+        "region": "eu-west-1",
+        "dynamodb_table": "tf-locks",
+        "encrypt": True,
+    }
+    assert "use_lockfile" not in json.dumps(stack) + json.dumps(local_stack)
+
+
+def test_provider_targets_real_aws_by_default(stack: dict[str, Any]) -> None:
+    (provider,) = stack["provider"]["aws"]
+    assert provider["region"] == "us-east-1"
+    assert "endpoints" not in provider
+    assert "skip_credentials_validation" not in provider
+    assert stack["terraform"]["required_providers"]["aws"]["version"] == "5.100.0"
+
+
+# ---- I12 outputs
+def test_outputs(stack: dict[str, Any]) -> None:
+    assert {k: v["value"] for k, v in stack["output"].items()} == {
+        "queue_url": "${aws_sqs_queue.queue.url}",
+        "queue_arn": "${aws_sqs_queue.queue.arn}",
+        "dlq_url": "${aws_sqs_queue.dlq.url}",
+        "topic_arn": "${aws_sns_topic.topic.arn}",
+        "ops_topic_arn": "${aws_sns_topic.ops_topic.arn}",
+        "table_name": "${aws_dynamodb_table.alerts_table.name}",
+        "state_table_name": "${aws_dynamodb_table.state_table.name}",
+        "function_name": "${aws_lambda_function.function.function_name}",
+        "function_arn": "${aws_lambda_function.function.arn}",
+        "kms_key_arn": KEY,
+    }
+
+
+# ---- the local variant
+def test_local_variant_endpoints_and_timings(local_stack: dict[str, Any]) -> None:
+    (provider,) = local_stack["provider"]["aws"]
+    (endpoints,) = provider["endpoints"]
+    assert endpoints == dict.fromkeys(
+        ("cloudwatch", "cloudwatchlogs", "dynamodb", "iam", "kms", "lambda", "sns", "sqs", "sts"),
+        "http://127.0.0.1:5000",
+    )
+    assert provider["skip_credentials_validation"] is True
+    q = res(local_stack, "aws_sqs_queue", "queue")
+    assert q["visibility_timeout_seconds"] == 20
+    assert '"maxReceiveCount" = 2' in q["redrive_policy"]
+    assert q["lifecycle"] == {"ignore_changes": ["redrive_policy"]}
+    fn = res(local_stack, "aws_lambda_function", "function")
+    assert fn["function_name"] == "data-processor-pr-42"
+    assert fn["lifecycle"] == {"ignore_changes": ["logging_config"]}
+
+
+def test_local_variant_subscriptions(local_stack: dict[str, Any]) -> None:
+    subs = res(local_stack, "aws_sns_topic_subscription")
+    email, sqs = subs["subscription_0"], subs["subscription_1"]
+    assert (email["protocol"], email["endpoint"], email["topic_arn"]) == (
+        "email",
+        "desk@example.com",
+        "${aws_sns_topic.topic.arn}",
+    )
+    assert json.loads(email["filter_policy"]) == {"severity": ["critical"], "symbol": ["AAPL"]}
+    assert email["filter_policy_scope"] == "MessageAttributes"
+    assert "filter_policy" not in sqs
+
+
+# ---- the function package
+def test_package_hash_follows_the_zip(tmp_path: Path) -> None:
+    rules = rules_document()
+    a = package_hash(build_zip(tmp_path / "a.zip"), rules)
+    b = package_hash(build_zip(tmp_path / "b.zip", bootstrap=b"#!/bin/sh\nexit 2\n"), rules)
+    assert a != b
+    assert re.fullmatch(r"[A-Za-z0-9+/]{43}=", a)
+    assert a == package_hash(tmp_path / "a.zip", rules)
+
+
+def test_package_errors(tmp_path: Path) -> None:
+    rules = rules_document()
+    with pytest.raises(LambdaPackageError, match="not found: build it first with `make package`"):
+        package_hash(tmp_path / "missing.zip", rules)
+    (tmp_path / "bad.zip").write_bytes(b"not a zip")
+    with pytest.raises(LambdaPackageError, match="not a valid function package"):
+        package_hash(tmp_path / "bad.zip", rules)
+    with zipfile.ZipFile(tmp_path / "nobootstrap.zip", "w") as z:
+        z.writestr("alert-rules.json", json.dumps(rules))
+    with pytest.raises(LambdaPackageError, match="no `bootstrap` entry point"):
+        package_hash(tmp_path / "nobootstrap.zip", rules)
+    stale = build_zip(tmp_path / "stale.zip", rules=json.dumps({"version": 1, "rules": []}).encode())
+    with pytest.raises(LambdaPackageError, match="differs from the validated rules document"):
+        package_hash(stale, rules)
+    norules = build_zip(tmp_path / "norules.zip")
+    with zipfile.ZipFile(norules, "w") as z:
+        z.writestr("bootstrap", b"x")
+    with pytest.raises(LambdaPackageError, match="differs"):
+        package_hash(norules, rules)
