@@ -26,11 +26,15 @@ ZIP        := $(ROOT)/lambda_function.zip
 
 # Fragments add their checks to TEST_TARGETS (in the order they should run) and their own targets.
 TEST_TARGETS :=
-include mk/python.mk
+# Order matters for `make test`: fast C++ checks first, then the Python suites (which drive the built
+# function), then the C++ coverage gate, which counts the black-box runs of the coverage build.
 include mk/cpp.mk
 -include mk/aws.mk mk/runtime.mk
 include mk/package.mk
+include mk/python.mk
 include mk/local.mk
+-include mk/bench.mk
+TEST_TARGETS += coverage-cpp
 
 .PHONY: help test clean
 help: ## list the targets

@@ -54,7 +54,13 @@ test-py-unit: $(VENV_STAMP) $(TF_RC) ## Python unit tests only, no coverage gate
 test-py-integration: $(VENV_STAMP) $(TF_RC) ## the emulator deployment tests only (moto + terraform)
 	@$(PYTEST) -q -m integration tests/integration
 
-test-py: $(VENV_STAMP) $(TF_RC) ## every Python test, 100 % line coverage of lib/ and local/ enforced
-	@$(PYTEST) -q --cov=lib --cov=local --cov-report=term-missing:skip-covered --cov-fail-under=100 tests
+# Every test binary and artifact the Python tests drive: the coverage build of the function (its runs count
+# for coverage-cpp), the arm64 zip and toolchain probe, the AWS SigV4 test suite.
+PY_TEST_ENV := TAP_BOOTSTRAP=$(CPP_COV)/src/bootstrap TAP_ECHO_FUNCTION=$(CPP_COV)/tests/runtime/echo_function \
+               TAP_AWS_CLI=$(CPP_COV)/tests/aws/aws_cli TAP_AWS4_TESTSUITE=$(AWS4_TESTSUITE) \
+               TAP_REQUIRE_ZIP=1 TAP_REQUIRE_PROBE=1
+test-py: $(VENV_STAMP) $(TF_RC) cpp-cov-build package probe-arm64 aws-testsuite ## every Python test, 100 % line coverage of lib/ and local/ enforced
+	@$(PY_TEST_ENV) $(PYTEST) -q -p no:cacheprovider --cov=lib --cov=local --cov-report=term-missing:skip-covered \
+	  --cov-fail-under=100 tests
 
 TEST_TARGETS += lint-py checkov test-py

@@ -92,7 +92,8 @@ obs::MetricsRecord batch_metrics(const BatchReport& report, const std::string& m
   return record;
 }
 
-BatchHandler::BatchHandler(const RuleSet& rules, HandlerPorts ports, const obs::Logger& log, WallClock wall_clock)
+BatchHandler::BatchHandler(const RuleSet& rules, HandlerPorts ports, const obs::Logger& log,
+                           WallClock wall_clock)
     : rules_(rules), ports_(ports), log_(log), wall_clock_(std::move(wall_clock)) {}
 
 std::int64_t BatchHandler::now_micros() const {
@@ -119,7 +120,9 @@ Result<BatchReport> BatchHandler::handle(std::string_view event_json, Deadline d
     }
     batch.report.ticks += m.ticks.size();
     if (!m.reject_reason.empty()) {
-      log_.log({.level = obs::Level::kWarn, .message = "rejected input", .message_id = m.record->message_id,
+      log_.log({.level = obs::Level::kWarn,
+                .message = "rejected input",
+                .message_id = m.record->message_id,
                 .reason = m.reject_reason});
     }
   }
@@ -151,7 +154,8 @@ void BatchHandler::process_ticks(Batch& batch, Deadline deadline) {
       for (auto& [key, state] : loaded.value()) known[key] = state;
     } else {
       crossing_state_loaded = false;
-      log_.log({.level = obs::Level::kError, .message = "state read failed", .reason = loaded.error().message});
+      log_.log(
+          {.level = obs::Level::kError, .message = "state read failed", .reason = loaded.error().message});
     }
   }
   BatchPlan planned = plan_batch(rules_, batch.ticks, known);
@@ -181,13 +185,17 @@ void BatchHandler::execute_plan(Batch& batch, KeyPlan plan, Deadline deadline) {
         const Alert alert{&rule, &tick, batch.messages[planned.message_index].record->message_id};
         item = dynamodb_item(alert, now_micros());
       }
-      auto written = ports_.state.apply(plan.key, step, step.kind == Step::Kind::fire ? &item : nullptr, deadline);
+      auto written =
+          ports_.state.apply(plan.key, step, step.kind == Step::Kind::fire ? &item : nullptr, deadline);
       if (!written) {
         for (const std::size_t m : messages_to_fail(plan, i)) {
           batch.messages[m].failed = true;
-          log_.log({.level = obs::Level::kWarn, .message = "state write failed, message will be retried",
-                    .message_id = batch.messages[m].record->message_id, .symbol = plan.key.symbol,
-                    .rule = rule.id, .reason = written.error().code + ": " + written.error().message});
+          log_.log({.level = obs::Level::kWarn,
+                    .message = "state write failed, message will be retried",
+                    .message_id = batch.messages[m].record->message_id,
+                    .symbol = plan.key.symbol,
+                    .rule = rule.id,
+                    .reason = written.error().code + ": " + written.error().message});
         }
         return;
       }
@@ -201,14 +209,17 @@ void BatchHandler::execute_plan(Batch& batch, KeyPlan plan, Deadline deadline) {
         ++batch.report.alerts;
         batch.new_alerts.push_back({plan.key.rule_index, &tick, planned.message_index});
         batch.new_alert_keys.emplace(tick.symbol, alert_sort_key(rule, tick));
-        log_.log({.level = obs::Level::kInfo, .message = "alert stored",
+        log_.log({.level = obs::Level::kInfo,
+                  .message = "alert stored",
                   .message_id = batch.messages[planned.message_index].record->message_id,
-                  .symbol = tick.symbol, .rule = rule.id,
+                  .symbol = tick.symbol,
+                  .rule = rule.id,
                   .fields = {{"tick_timestamp", tick.ts.text}, {"price", tick.price}}});
       }
     }
     // Late ticks among those this plan has settled (all of them, unless a conflict interrupted it).
-    const std::size_t settled = conflict_state ? (last_applied_pos ? *last_applied_pos + 1 : 0) : plan.ticks.size();
+    const std::size_t settled =
+        conflict_state ? (last_applied_pos ? *last_applied_pos + 1 : 0) : plan.ticks.size();
     for (std::size_t p = 0; p < settled; ++p) {
       if (plan.ticks[p].outcome == Outcome::late) ++batch.report.late_ticks;
     }
@@ -224,9 +235,12 @@ void BatchHandler::execute_plan(Batch& batch, KeyPlan plan, Deadline deadline) {
   }
   for (const PlannedTick& t : plan.ticks) {
     batch.messages[t.message_index].failed = true;
-    log_.log({.level = obs::Level::kWarn, .message = "state kept changing under concurrent writers, message will be retried",
-              .message_id = batch.messages[t.message_index].record->message_id, .symbol = plan.key.symbol,
-              .rule = rule.id, .reason = "too many compare-and-swap conflicts"});
+    log_.log({.level = obs::Level::kWarn,
+              .message = "state kept changing under concurrent writers, message will be retried",
+              .message_id = batch.messages[t.message_index].record->message_id,
+              .symbol = plan.key.symbol,
+              .rule = rule.id,
+              .reason = "too many compare-and-swap conflicts"});
   }
 }
 
@@ -239,8 +253,11 @@ void BatchHandler::notify_new_alerts(Batch& batch, Deadline deadline) {
     if (!published) {
       // The alert stays "pending"; the redelivered message finds it and notifies (recover_pending).
       m.failed = true;
-      log_.log({.level = obs::Level::kWarn, .message = "notification failed, message will be retried",
-                .message_id = m.record->message_id, .symbol = a.tick->symbol, .rule = rule.id,
+      log_.log({.level = obs::Level::kWarn,
+                .message = "notification failed, message will be retried",
+                .message_id = m.record->message_id,
+                .symbol = a.tick->symbol,
+                .rule = rule.id,
                 .reason = published.error().code + ": " + published.error().message});
       continue;
     }
@@ -249,8 +266,11 @@ void BatchHandler::notify_new_alerts(Batch& batch, Deadline deadline) {
     auto marked = ports_.ledger.mark_sent(key, published.value(), now_micros(), deadline);
     if (!marked) {
       // The notification went out: retrying the message would notify twice. Keep it acknowledged.
-      log_.log({.level = obs::Level::kError, .message = "notification sent but not recorded",
-                .message_id = m.record->message_id, .symbol = a.tick->symbol, .rule = rule.id,
+      log_.log({.level = obs::Level::kError,
+                .message = "notification sent but not recorded",
+                .message_id = m.record->message_id,
+                .symbol = a.tick->symbol,
+                .rule = rule.id,
                 .reason = marked.error().code + ": " + marked.error().message});
     }
   }
@@ -266,8 +286,10 @@ void BatchHandler::recover_pending(Batch& batch, Deadline deadline) {
         auto pending = ports_.ledger.pending(key, deadline);
         if (!pending) {
           m.failed = true;
-          log_.log({.level = obs::Level::kWarn, .message = "pending-notification check failed, message will be retried",
-                    .message_id = m.record->message_id, .symbol = key.symbol,
+          log_.log({.level = obs::Level::kWarn,
+                    .message = "pending-notification check failed, message will be retried",
+                    .message_id = m.record->message_id,
+                    .symbol = key.symbol,
                     .reason = pending.error().code + ": " + pending.error().message});
           break;
         }
@@ -277,19 +299,28 @@ void BatchHandler::recover_pending(Batch& batch, Deadline deadline) {
         auto published = ports_.notifier.publish(sns_notification(alert, now_micros()), deadline);
         if (!published) {
           m.failed = true;
-          log_.log({.level = obs::Level::kWarn, .message = "notification failed, message will be retried",
-                    .message_id = m.record->message_id, .symbol = key.symbol, .rule = rule.id,
+          log_.log({.level = obs::Level::kWarn,
+                    .message = "notification failed, message will be retried",
+                    .message_id = m.record->message_id,
+                    .symbol = key.symbol,
+                    .rule = rule.id,
                     .reason = published.error().code + ": " + published.error().message});
           break;
         }
         ++batch.report.notifications;
         ++batch.report.recovered;
-        log_.log({.level = obs::Level::kInfo, .message = "pending notification recovered",
-                  .message_id = m.record->message_id, .symbol = key.symbol, .rule = rule.id});
+        log_.log({.level = obs::Level::kInfo,
+                  .message = "pending notification recovered",
+                  .message_id = m.record->message_id,
+                  .symbol = key.symbol,
+                  .rule = rule.id});
         auto marked = ports_.ledger.mark_sent(key, published.value(), now_micros(), deadline);
         if (!marked) {
-          log_.log({.level = obs::Level::kError, .message = "notification sent but not recorded",
-                    .message_id = m.record->message_id, .symbol = key.symbol, .rule = rule.id,
+          log_.log({.level = obs::Level::kError,
+                    .message = "notification sent but not recorded",
+                    .message_id = m.record->message_id,
+                    .symbol = key.symbol,
+                    .rule = rule.id,
                     .reason = marked.error().code + ": " + marked.error().message});
         }
       }
@@ -304,14 +335,18 @@ void BatchHandler::dead_letter_rejects(Batch& batch, Deadline deadline) {
     if (!sent) {
       // Retried by SQS instead; after maxReceiveCount the redrive policy moves it to the DLQ anyway.
       m.failed = true;
-      log_.log({.level = obs::Level::kWarn, .message = "dead-letter send failed, message will be retried",
+      log_.log({.level = obs::Level::kWarn,
+                .message = "dead-letter send failed, message will be retried",
                 .message_id = m.record->message_id,
                 .reason = sent.error().code + ": " + sent.error().message});
       continue;
     }
     ++batch.report.dead_lettered;
-    log_.log({.level = obs::Level::kWarn, .message = "message dead-lettered", .message_id = m.record->message_id,
-              .reason = m.reject_reason, .fields = {{"dlq_message_id", sent.value()}}});
+    log_.log({.level = obs::Level::kWarn,
+              .message = "message dead-lettered",
+              .message_id = m.record->message_id,
+              .reason = m.reject_reason,
+              .fields = {{"dlq_message_id", sent.value()}}});
   }
 }
 

@@ -58,14 +58,13 @@ int main() {
   tap::sqs::Client sqs(transport, aws->sqs_endpoint, aws->region);
 
   std::mt19937_64 token_random{std::random_device{}()};
-  tap::DynamoDbStateStore state(dynamodb, config->state_table, config->alerts_table, rules.value(), wall_micros,
-                                [&token_random] {
-                                  char token[33];
-                                  std::snprintf(token, sizeof token, "%016llx%016llx",
-                                                static_cast<unsigned long long>(token_random()),
-                                                static_cast<unsigned long long>(token_random()));
-                                  return std::string(token);
-                                });
+  tap::DynamoDbStateStore state(
+      dynamodb, config->state_table, config->alerts_table, rules.value(), wall_micros, [&token_random] {
+        char token[33];
+        std::snprintf(token, sizeof token, "%016llx%016llx", static_cast<unsigned long long>(token_random()),
+                      static_cast<unsigned long long>(token_random()));
+        return std::string(token);
+      });
   tap::DynamoDbAlertLedger ledger(dynamodb, config->alerts_table);
   tap::SnsNotifier notifier(sns, config->topic_arn);
   tap::SqsDeadLetters dead_letters(sqs, config->dlq_url);
@@ -78,7 +77,8 @@ int main() {
     const std::uint64_t retries_before = retry.retries();
     auto report = handler.handle(request.payload, request.steady_deadline);
     if (!report) {
-      log.log({.level = tap::obs::Level::kError, .message = "invalid event", .reason = report.error().message});
+      log.log(
+          {.level = tap::obs::Level::kError, .message = "invalid event", .reason = report.error().message});
       return tap::runtime::InvocationResponse::failure(report.error().message, "InvalidEvent");
     }
     const auto duration =

@@ -28,15 +28,15 @@ struct HandlerPorts {
 struct BatchReport {
   std::vector<std::string> failed_message_ids;  // transient failures: SQS redelivers them
   std::uint64_t messages = 0;
-  std::uint64_t ticks = 0;              // valid ticks
-  std::uint64_t rejected_ticks = 0;     // invalid ticks (and whole bodies that could not be parsed)
-  std::uint64_t dead_lettered = 0;      // messages sent to the DLQ with their reasons
-  std::uint64_t late_ticks = 0;         // (rule, symbol) evaluations of a tick older than the stored state
-  std::uint64_t alerts = 0;             // alerts stored by this invocation
-  std::uint64_t notifications = 0;      // SNS publishes (new alerts and recovered ones)
-  std::uint64_t recovered = 0;          // notifications of alerts stored by an earlier, interrupted delivery
+  std::uint64_t ticks = 0;           // valid ticks
+  std::uint64_t rejected_ticks = 0;  // invalid ticks (and whole bodies that could not be parsed)
+  std::uint64_t dead_lettered = 0;   // messages sent to the DLQ with their reasons
+  std::uint64_t late_ticks = 0;      // (rule, symbol) evaluations of a tick older than the stored state
+  std::uint64_t alerts = 0;          // alerts stored by this invocation
+  std::uint64_t notifications = 0;   // SNS publishes (new alerts and recovered ones)
+  std::uint64_t recovered = 0;       // notifications of alerts stored by an earlier, interrupted delivery
   std::uint64_t state_writes = 0;
-  std::uint64_t state_conflicts = 0;    // compare-and-swap refusals (another invocation was first)
+  std::uint64_t state_conflicts = 0;  // compare-and-swap refusals (another invocation was first)
 };
 
 // {"batchItemFailures":[{"itemIdentifier":"<message id>"},...]}

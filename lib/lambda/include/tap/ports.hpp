@@ -1,6 +1,7 @@
 // The handler's I/O, behind small interfaces so that tests use fakes and the function the real thing
 // (src/app/dynamodb_store.cpp, sns_notifier.cpp, sqs_dead_letters.cpp). Every call takes the invocation
-// deadline; retries happen inside (the AWS layer's RetryPolicy), so an error here is final for this invocation.
+// deadline; retries happen inside (the AWS layer's RetryPolicy), so an error here is final for this
+// invocation.
 #pragma once
 
 #include <optional>

@@ -63,7 +63,8 @@ Result<StateItem> parse_state_item(std::string_view item_json) {
   const simdjson::padded_string padded(item_json);
   simdjson::ondemand::document doc;
   simdjson::ondemand::object object;
-  if (parser.iterate(padded).get(doc) != simdjson::SUCCESS || doc.get_object().get(object) != simdjson::SUCCESS) {
+  if (parser.iterate(padded).get(doc) != simdjson::SUCCESS ||
+      doc.get_object().get(object) != simdjson::SUCCESS) {
     return Error{"invalid_state", "state item is not a JSON object"};
   }
   StateItem item;
@@ -72,7 +73,8 @@ Result<StateItem> parse_state_item(std::string_view item_json) {
   for (auto field : object) {
     std::string_view name;
     simdjson::ondemand::value value;
-    if (field.unescaped_key().get(name) != simdjson::SUCCESS || field.value().get(value) != simdjson::SUCCESS) {
+    if (field.unescaped_key().get(name) != simdjson::SUCCESS ||
+        field.value().get(value) != simdjson::SUCCESS) {
       return Error{"invalid_state", "state item is not valid JSON"};
     }
     if (name == "symbol" || name == "rule_id") {
@@ -83,7 +85,8 @@ Result<StateItem> parse_state_item(std::string_view item_json) {
       (name == "symbol" ? item.symbol : item.rule_id) = text;
     } else if (name == kAttrSide) {
       std::string_view text;
-      if (value["S"].get_string().get(text) != simdjson::SUCCESS) return Error{"invalid_state", "side: expected a string"};
+      if (value["S"].get_string().get(text) != simdjson::SUCCESS)
+        return Error{"invalid_state", "side: expected a string"};
       state.side = parse_side(text);
       if (!state.side) return Error{"invalid_state", "side: unknown value " + std::string(text)};
     } else if (name == kAttrSideTs || name == kAttrLastFireTs) {
@@ -139,9 +142,9 @@ dynamodb::UpdateItem state_update(const std::string& table, const Rule& rule, co
   return u;
 }
 
-DynamoDbStateStore::DynamoDbStateStore(dynamodb::Client& client, std::string state_table, std::string alerts_table,
-                                       const RuleSet& rules, std::function<std::int64_t()> now_micros,
-                                       TokenSource tokens)
+DynamoDbStateStore::DynamoDbStateStore(dynamodb::Client& client, std::string state_table,
+                                       std::string alerts_table, const RuleSet& rules,
+                                       std::function<std::int64_t()> now_micros, TokenSource tokens)
     : client_(client),
       state_table_(std::move(state_table)),
       alerts_table_(std::move(alerts_table)),
@@ -155,7 +158,8 @@ Result<StateMap, AwsError> DynamoDbStateStore::load(const std::vector<StateKey>&
   dynamodb::BatchGet request;
   auto& spec = request[state_table_];
   spec.consistent_read = true;
-  for (const StateKey& k : keys) spec.keys_json.push_back(state_key_json(k.symbol, rules_.rule(k.rule_index).id));
+  for (const StateKey& k : keys)
+    spec.keys_json.push_back(state_key_json(k.symbol, rules_.rule(k.rule_index).id));
   auto got = client_.batch_get_item(request, deadline);
   if (!got) return got.error();
   StateMap out;
@@ -210,8 +214,9 @@ Result<WriteResult, AwsError> DynamoDbStateStore::apply(const StateKey& key, con
                                                   reasons[0].code == "TransactionConflict");
   if (!state_refused) {
     if (reasons.size() > 1 && reasons[1].code == "ConditionalCheckFailed") {
-      return make_aws_error("AlertExists", "alert " + std::string(rule.id) + " already stored but the state "
-                                           "did not record its fire");
+      return make_aws_error("AlertExists", "alert " + std::string(rule.id) +
+                                               " already stored but the state "
+                                               "did not record its fire");
     }
     return error;
   }

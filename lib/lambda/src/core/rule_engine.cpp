@@ -179,7 +179,7 @@ void plan_sorted(const Rule& rule, std::span<const BatchTick> batch, std::span<c
   RuleState& state = plan.final_state;
   RuleState next;
   const bool crossing = is_crossing(rule.condition);
-  bool pending_side = false;  // the last step is a side write that a later side change may replace
+  bool pending_side = false;          // the last step is a side write that a later side change may replace
   std::optional<std::size_t> newest;  // crossing rules: the newest tick applied (not late)
   for (const std::size_t bi : sorted) {
     const Outcome outcome = decide(rule, *batch[bi].tick, state, next);

@@ -1,10 +1,10 @@
 // The real ports over a scripted HTTP transport: the exact DynamoDB conditions of the exactly-once
 // protocol, and how each AWS answer (success, refused condition, cancelled transaction) is read.
+#include "tap/aws_ports.hpp"
+
 #include <gtest/gtest.h>
 
 #include <deque>
-
-#include "tap/aws_ports.hpp"
 
 namespace tap {
 namespace {
@@ -41,16 +41,19 @@ class PortsTest : public ::testing::Test {
  protected:
   PortsTest()
       : rules(load_rules(kRules).value()),
-        retry(RetryConfig{.max_attempts = 1}, [] { return 0.0; }, [] { return SteadyClock::now(); }),
+        retry(
+            RetryConfig{.max_attempts = 1}, [] { return 0.0; }, [] { return SteadyClock::now(); }),
         transport{.http = &http,
                   .credentials = {"AKID", "SECRET", ""},
                   .retry = &retry,
-                  .wall_clock = [] { return std::chrono::system_clock::time_point(std::chrono::seconds(1795617000)); },
+                  .wall_clock =
+                      [] { return std::chrono::system_clock::time_point(std::chrono::seconds(1795617000)); },
                   .sleep = [](std::chrono::microseconds) {}},
         ddb(transport, "http://127.0.0.1:1", "us-east-1"),
         sns_client(transport, "http://127.0.0.1:1", "us-east-1"),
         sqs_client(transport, "http://127.0.0.1:1", "us-east-1"),
-        store(ddb, "state", "alerts", rules, [] { return kNow; }, [] { return std::string("token-1"); }),
+        store(
+            ddb, "state", "alerts", rules, [] { return kNow; }, [] { return std::string("token-1"); }),
         ledger(ddb, "alerts") {}
 
   static Deadline far() { return SteadyClock::now() + std::chrono::seconds(30); }
@@ -115,7 +118,8 @@ TEST_F(PortsTest, ParsesStateItems) {
   EXPECT_EQ(parse_state_item("[]").error().code, "invalid_state");
   EXPECT_EQ(parse_state_item(R"({"side":{"S":"sideways"}})").error().message, "side: unknown value sideways");
   EXPECT_EQ(parse_state_item(R"({"side":{"N":"1"}})").error().message, "side: expected a string");
-  EXPECT_EQ(parse_state_item(R"({"side_ts":{"S":"1"}})").error().message, "side_ts: expected a number attribute");
+  EXPECT_EQ(parse_state_item(R"({"side_ts":{"S":"1"}})").error().message,
+            "side_ts: expected a number attribute");
   EXPECT_EQ(parse_state_item(R"({"side_ts":{"N":"1.5"}})").error().message, "side_ts: not an integer: 1.5");
   EXPECT_EQ(parse_state_item(R"({"symbol":{"N":"1"}})").error().message, "symbol: expected a string");
   EXPECT_EQ(parse_state_item(R"({"symbol":)").error().code, "invalid_state");
@@ -149,7 +153,8 @@ TEST_F(PortsTest, SideWriteAppliedOrRefusedWithTheStoredState) {
   ASSERT_TRUE(applied.ok());
   EXPECT_TRUE(applied->applied);
   EXPECT_EQ(http.target(0), "DynamoDB_20120810.UpdateItem");
-  EXPECT_NE(http.requests[0].body.find(R"("ReturnValuesOnConditionCheckFailure":"ALL_OLD")"), std::string::npos);
+  EXPECT_NE(http.requests[0].body.find(R"("ReturnValuesOnConditionCheckFailure":"ALL_OLD")"),
+            std::string::npos);
 
   http.reply(400, ddb_error("ConditionalCheckFailedException",
                             R"(,"Item":{"side":{"S":"above"},"side_ts":{"N":"9"}})"));
@@ -201,13 +206,15 @@ TEST_F(PortsTest, CancelledTransactionsAreReadByReason) {
   EXPECT_EQ(refused->current.side_ts, 11);
 
   http.reply(400, cancelled(R"([{"Code":"TransactionConflict"},{"Code":"None"}])"));
-  http.reply(200, R"({"Responses":{"state":[{"symbol":{"S":"AAPL"},"rule_id":{"S":"up"},"side_ts":{"N":"12"}}]}})");
+  http.reply(
+      200, R"({"Responses":{"state":[{"symbol":{"S":"AAPL"},"rule_id":{"S":"up"},"side_ts":{"N":"12"}}]}})");
   auto conflict = store.apply(aapl, crossing_fire(), &item, far());
   ASSERT_TRUE(conflict.ok());
   EXPECT_FALSE(conflict->applied);
   EXPECT_EQ(conflict->current.side_ts, 12);
 
-  http.reply(400, cancelled(R"([{"Code":"ConditionalCheckFailed","Item":{"side":{"S":"?"}}},{"Code":"None"}])"));
+  http.reply(400,
+             cancelled(R"([{"Code":"ConditionalCheckFailed","Item":{"side":{"S":"?"}}},{"Code":"None"}])"));
   EXPECT_EQ(store.apply(aapl, crossing_fire(), &item, far()).error().code, "invalid_state");
   http.reply(400, cancelled(R"([{"Code":"ConditionalCheckFailed"},{"Code":"None"}])"));
   http.reply(500, ddb_error("InternalServerError"));
@@ -233,14 +240,16 @@ TEST_F(PortsTest, LedgerAsksWithConditionalWritesOnly) {
   http.reply(200, "{}");
   EXPECT_TRUE(ledger.mark_sent(key, "mid-1", kNow, far()).value());
   EXPECT_NE(http.requests.back().body.find(R"(":mid":{"S":"mid-1"})"), std::string::npos);
-  EXPECT_NE(http.requests.back().body.find(R"(":at":{"S":"2026-11-25T14:30:00.000000Z"})"), std::string::npos);
+  EXPECT_NE(http.requests.back().body.find(R"(":at":{"S":"2026-11-25T14:30:00.000000Z"})"),
+            std::string::npos);
   http.reply(400, ddb_error("ValidationException"));
   EXPECT_EQ(ledger.mark_sent(key, "mid-1", kNow, far()).error().code, "ValidationException");
 }
 
 TEST_F(PortsTest, NotifierAndDeadLettersSendTheirAttributes) {
   SnsNotifier notifier(sns_client, "arn:aws:sns:us-east-1:123456789012:trading-alerts-dev");
-  http.reply(200, "<PublishResponse><PublishResult><MessageId>m-1</MessageId></PublishResult></PublishResponse>");
+  http.reply(200,
+             "<PublishResponse><PublishResult><MessageId>m-1</MessageId></PublishResult></PublishResponse>");
   auto published = notifier.publish({"subject", R"({"a":1})", {{"symbol", "AAPL"}}}, far());
   ASSERT_TRUE(published.ok()) << published.error().message;
   EXPECT_EQ(published.value(), "m-1");

@@ -21,7 +21,7 @@ struct StoredAlert {
 
 // Tables shared by the fakes, like the real tables are shared by concurrent invocations.
 struct FakeTables {
-  std::map<std::pair<std::string, std::string>, RuleState> state;  // (symbol, rule id)
+  std::map<std::pair<std::string, std::string>, RuleState> state;     // (symbol, rule id)
   std::map<std::pair<std::string, std::string>, StoredAlert> alerts;  // (symbol, sort key)
 };
 
@@ -100,7 +100,8 @@ class FakeLedger final : public AlertLedger {
     const auto it = tables_.alerts.find({key.symbol, key.sort_key});
     return it != tables_.alerts.end() && it->second.pending;
   }
-  Result<bool, AwsError> mark_sent(const AlertKey& key, const std::string& id, std::int64_t, Deadline) override {
+  Result<bool, AwsError> mark_sent(const AlertKey& key, const std::string& id, std::int64_t,
+                                   Deadline) override {
     if (fail_marks > 0) {
       --fail_marks;
       return throttled();
@@ -137,8 +138,8 @@ class FakeDeadLetters final : public DeadLetters {
   struct Sent {
     std::string body, reason, source;
   };
-  Result<std::string, AwsError> send(const std::string& body, const std::string& reason, const std::string& source,
-                                     Deadline) override {
+  Result<std::string, AwsError> send(const std::string& body, const std::string& reason,
+                                     const std::string& source, Deadline) override {
     if (fail_sends > 0) {
       --fail_sends;
       return throttled();

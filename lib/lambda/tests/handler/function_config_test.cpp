@@ -16,8 +16,10 @@ EnvLookup env_of(std::map<std::string, std::string> vars) {
 }
 
 const std::map<std::string, std::string> kComplete = {
-    {"ALERTS_TABLE", "market-alerts-dev"}, {"STATE_TABLE", "alert-state-dev"},
-    {"TOPIC_ARN", "arn:aws:sns:us-east-1:1:trading-alerts-dev"}, {"DLQ_URL", "https://sqs/1/market-data-dlq-dev"}};
+    {"ALERTS_TABLE", "market-alerts-dev"},
+    {"STATE_TABLE", "alert-state-dev"},
+    {"TOPIC_ARN", "arn:aws:sns:us-east-1:1:trading-alerts-dev"},
+    {"DLQ_URL", "https://sqs/1/market-data-dlq-dev"}};
 
 TEST(FunctionConfig, ReadsTheStackVariablesWithDefaults) {
   auto cfg = load_function_config(env_of(kComplete));

@@ -151,13 +151,14 @@ TEST_F(HandlerTest, MalformedBodyIsDeadLetteredWithItsReasonAndAcknowledged) {
 }
 
 TEST_F(HandlerTest, MixedBodyProcessesValidTicksAndDeadLettersTheRest) {
-  const std::string body = "[" + tick("MSFT", 451, "2026-11-25T14:30:00Z") + "," +
-                           tick("MSFT", -1, "2026-11-25T14:30:01Z") + "]";
+  const std::string body =
+      "[" + tick("MSFT", 451, "2026-11-25T14:30:00Z") + "," + tick("MSFT", -1, "2026-11-25T14:30:01Z") + "]";
   const BatchReport r = run({{"mixed", body}});
   EXPECT_EQ(r.alerts, 1u);
   EXPECT_EQ(r.rejected_ticks, 1u);
   ASSERT_EQ(dead_letters.sent.size(), 1u);
-  EXPECT_NE(dead_letters.sent[0].reason.find("tick[1].price"), std::string::npos) << dead_letters.sent[0].reason;
+  EXPECT_NE(dead_letters.sent[0].reason.find("tick[1].price"), std::string::npos)
+      << dead_letters.sent[0].reason;
 }
 
 TEST_F(HandlerTest, FailedDeadLetterSendIsRetriedThroughTheQueue) {
@@ -170,8 +171,8 @@ TEST_F(HandlerTest, FailedDeadLetterSendIsRetriedThroughTheQueue) {
 TEST_F(HandlerTest, StateWriteFailureFailsOnlyTheMessagesFromThatTickOn) {
   run({{"m0", tick("AAPL", 199, "2026-11-25T14:30:00Z")}});  // records the side
   state.fail_applies = 1;
-  const BatchReport r = run({{"m1", tick("AAPL", 201, "2026-11-25T14:30:01Z")},
-                             {"m2", tick("MSFT", 451, "2026-11-25T14:30:01Z")}});
+  const BatchReport r = run(
+      {{"m1", tick("AAPL", 201, "2026-11-25T14:30:01Z")}, {"m2", tick("MSFT", 451, "2026-11-25T14:30:01Z")}});
   EXPECT_EQ(r.failed_message_ids, std::vector<std::string>{"m1"});
   EXPECT_EQ(r.alerts, 1u);  // MSFT still fired
   EXPECT_TRUE(logged("state write failed"));
@@ -185,8 +186,8 @@ TEST_F(HandlerTest, StateWriteFailureFailsOnlyTheMessagesFromThatTickOn) {
 
 TEST_F(HandlerTest, StateReadFailureFailsCrossingMessagesButNotLevelOnes) {
   state.fail_loads = 1;
-  const BatchReport r = run({{"m1", tick("AAPL", 199, "2026-11-25T14:30:00Z")},
-                             {"m2", tick("MSFT", 451, "2026-11-25T14:30:00Z")}});
+  const BatchReport r = run(
+      {{"m1", tick("AAPL", 199, "2026-11-25T14:30:00Z")}, {"m2", tick("MSFT", 451, "2026-11-25T14:30:00Z")}});
   EXPECT_EQ(r.failed_message_ids, std::vector<std::string>{"m1"});
   EXPECT_EQ(r.alerts, 1u);
   EXPECT_TRUE(logged("state read failed"));
@@ -249,8 +250,8 @@ TEST_F(HandlerTest, ConcurrentWriterIsDetectedAndTheBatchReplanned) {
     s.side_ts = 1795617005000000LL;  // 14:30:05
     s.last_fire_ts = s.side_ts;
   };
-  const BatchReport r = run({{"m1", tick("AAPL", 201, "2026-11-25T14:30:01Z")},
-                             {"m2", tick("AAPL", 199, "2026-11-25T14:30:06Z")}});
+  const BatchReport r = run(
+      {{"m1", tick("AAPL", 201, "2026-11-25T14:30:01Z")}, {"m2", tick("AAPL", 199, "2026-11-25T14:30:06Z")}});
   EXPECT_TRUE(r.failed_message_ids.empty());
   EXPECT_EQ(r.state_conflicts, 1u);
   EXPECT_EQ(r.alerts, 0u);      // the other invocation fired this crossing; we do not fire it again
@@ -289,8 +290,9 @@ TEST(BatchMetrics, EmfRecordCarriesEveryCounter) {
   r.late_ticks = 2;
   r.alerts = 3;
   r.failed_message_ids = {"a", "b"};
-  const std::string json = batch_metrics(r, "MarketAlerts", "data-processor-dev", 7, std::chrono::microseconds(1500))
-                               .to_json(std::chrono::system_clock::time_point(std::chrono::seconds(1)));
+  const std::string json =
+      batch_metrics(r, "MarketAlerts", "data-processor-dev", 7, std::chrono::microseconds(1500))
+          .to_json(std::chrono::system_clock::time_point(std::chrono::seconds(1)));
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   ASSERT_EQ(parser.parse(json).get(doc), simdjson::SUCCESS) << json;

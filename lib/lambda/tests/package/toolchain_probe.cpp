@@ -5,7 +5,8 @@
 // and it stays as the cheapest check that the cross toolchain still works.
 //
 // Usage: toolchain_probe HOST PORT CA_BUNDLE PATH
-// Prints one JSON line {"symbol":...,"price":...,"openssl":...} and exits 0; exits 1 with the reason otherwise.
+// Prints one JSON line {"symbol":...,"price":...,"openssl":...} and exits 0; exits 1 with the reason
+// otherwise.
 #include <httplib.h>
 #include <openssl/crypto.h>
 #include <simdjson.h>
@@ -35,8 +36,8 @@ int main(int argc, char** argv) {
   client.set_read_timeout(10);
   const httplib::Result response = client.Get(argv[4]);
   if (!response) {
-    return Fail("GET failed: " + httplib::to_string(response.error()) +
-                " (verify result " + std::to_string(client.get_openssl_verify_result()) + ")");
+    return Fail("GET failed: " + httplib::to_string(response.error()) + " (verify result " +
+                std::to_string(client.get_openssl_verify_result()) + ")");
   }
   if (response->status != 200) return Fail("HTTP status " + std::to_string(response->status));
 
