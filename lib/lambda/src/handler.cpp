@@ -5,6 +5,7 @@
 #include <set>
 #include <utility>
 
+#include "tap/json_text.hpp"
 #include "tap/sqs_event.hpp"
 #include "tap/tick.hpp"
 
@@ -61,7 +62,7 @@ std::string batch_response(const BatchReport& report) {
     if (!first) out += ',';
     first = false;
     out += R"({"itemIdentifier":)";
-    append_json_string(out, id);
+    json::append_string(out, id);
     out += '}';
   }
   out += "]}";
