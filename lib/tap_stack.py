@@ -476,7 +476,7 @@ class TapStack(TerraformStack):
                 "Resource": self.alerts_table.arn,
             },
             {
-                # One consistent BatchGetItem per batch, then compare-and-swap UpdateItem (also in transactions).
+                # A consistent BatchGetItem per batch, then compare-and-swap UpdateItem (in transactions too).
                 "Sid": "ReadWriteAlertState",
                 "Effect": "Allow",
                 "Action": ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"],
