@@ -165,6 +165,8 @@ class TickReader {
     }
     if (!std::isfinite(d) || !(d > 0)) {
       problem(field, kWhy);
+    } else if (d < kMinStorableNumber || d >= kMaxStorableNumberExclusive) {
+      problem(field, "outside the storable range 1e-130 .. 1e126 (exclusive)");
     } else {
       out = d;
       has = true;

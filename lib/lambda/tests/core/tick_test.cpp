@@ -86,6 +86,22 @@ TEST(Tick, FieldValidation) {
             V{"0 tick[0].bid: must be a finite number > 0; tick[0].ask: must be a finite number > 0"});
 }
 
+// A finite price DynamoDB cannot store would fail every write of its alert: rejected as invalid instead.
+TEST(Tick, PricesWithinDynamoDbNumberRange) {
+  const std::string ts = R"("timestamp":"2026-11-25T14:30:00Z")";
+  const std::string range = "outside the storable range 1e-130 .. 1e126 (exclusive)";
+  EXPECT_EQ(reasons(R"({"symbol":"A","price":1e200,)" + ts + "}"), V{"0 tick[0].price: " + range});
+  EXPECT_EQ(reasons(R"({"symbol":"A","price":1e126,)" + ts + "}"), V{"0 tick[0].price: " + range});
+  EXPECT_EQ(reasons(R"({"symbol":"A","price":1e-131,)" + ts + "}"), V{"0 tick[0].price: " + range});
+  EXPECT_EQ(reasons(R"({"symbol":"A","price":1,"bid":1e-200,"ask":1e300,)" + ts + "}"),
+            V{"0 tick[0].bid: " + range + "; tick[0].ask: " + range});
+  auto r = parse_ticks(R"({"symbol":"A","price":9.99999999999999e125,"bid":1e-130,)" + ts + "}");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->ticks.size(), 1u) << r->rejects.at(0).reason;
+  EXPECT_EQ(r->ticks[0].price, 9.99999999999999e125);
+  EXPECT_EQ(r->ticks[0].bid, 1e-130);
+}
+
 TEST(Tick, VolumeRange) {
   auto r = parse_ticks(
       R"({"symbol":"A","price":1,"volume":18446744073709551615,"timestamp":"2026-11-25T14:30:00Z"})");
