@@ -102,6 +102,22 @@ TEST(Tick, PricesWithinDynamoDbNumberRange) {
   EXPECT_EQ(r->ticks[0].bid, 1e-130);
 }
 
+// The reason quotes the key: characters SQS refuses in a message attribute are escaped, long keys cut.
+TEST(Tick, DuplicateKeyIsQuotedSafely) {
+  const std::string tail = R"(":2}])";
+  EXPECT_EQ(body_error(R"([{"\u0001x":1,"\u0001x":2}])"),
+            "invalid_body | body: duplicate key \"\\u0001x\" in tick[0]");
+  EXPECT_EQ(body_error(R"([{"a\"b\\":1,"a\"b\\":2}])"),
+            "invalid_body | body: duplicate key \"a\\u0022b\\u005c\" in tick[0]");
+  EXPECT_EQ(body_error("[{\"\xef\xbf\xbf\xef\xbf\xbe\u00e9\u20ac\U0001d11e\":1,\"\xef\xbf\xbf\xef\xbf\xbe"
+                       "\u00e9\u20ac\U0001d11e\":2}]"),
+            "invalid_body | body: duplicate key \"\\uffff\\ufffe\u00e9\u20ac\U0001d11e\" in tick[0]");
+  std::string key;
+  for (int i = 0; i < 40; ++i) key += "\u00e9";  // 2 bytes each: the cut lands on a character boundary
+  EXPECT_EQ(body_error("[{\"" + key + "\":1,\"" + key + tail),
+            "invalid_body | body: duplicate key \"" + key.substr(0, 64) + "...\" in tick[0]");
+}
+
 TEST(Tick, VolumeRange) {
   auto r = parse_ticks(
       R"({"symbol":"A","price":1,"volume":18446744073709551615,"timestamp":"2026-11-25T14:30:00Z"})");
