@@ -15,9 +15,10 @@ import http.client
 import json
 import threading
 import urllib.parse
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -112,23 +113,75 @@ def _publish(_path: str, _headers: dict[str, str], body: bytes) -> bool:
     return b"Action=Publish" in body
 
 
+def _nth(hold: Predicate, n: int) -> Predicate:
+    """The n-th request matching `hold` (the proxy asks under its lock)."""
+    seen = [0]
+
+    def predicate(path: str, headers: dict[str, str], body: bytes) -> bool:
+        if hold(path, headers, body):
+            seen[0] += 1
+        return seen[0] == n
+
+    return predicate
+
+
+def _tick(symbol: str, price: float, ts: str, volume: int = 100) -> str:
+    return json.dumps({"symbol": symbol, "price": price, "timestamp": ts, "volume": volume})
+
+
 @dataclass
 class KillCase:
     name: str
     service: str  # the endpoint the proxy stands in for
     hold: Predicate
-    notifications: int
+    bodies: list[str]  # the batch of the invocation that is killed, then redelivered
+    notified: dict[str, int]  # alert id -> notifications at the end
+    warmup: list[str] = field(default_factory=list)  # invoked first, not killed
 
 
+TS = "2026-11-25T14:30:00Z"
+AAPL_CROSS = "AAPL|2026-11-25T14:30:01.000000Z#aapl-breakout-200"
 CASES = [
-    KillCase("before-store", "DYNAMODB", _target("TransactWriteItems"), 1),
-    KillCase("between-store-and-publish", "SNS", _publish, 1),
-    KillCase("after-publish-before-recorded", "DYNAMODB", _mark_sent, 2),
+    KillCase(
+        "before-store",
+        "DYNAMODB",
+        _target("TransactWriteItems"),
+        [json.dumps(firing_tick("CR0"))],
+        {alert_id("CR0"): 1},
+    ),
+    KillCase(
+        "between-store-and-publish", "SNS", _publish, [json.dumps(firing_tick("CR1"))], {alert_id("CR1"): 1}
+    ),
+    KillCase(
+        "after-publish-before-recorded",
+        "DYNAMODB",
+        _mark_sent,
+        [json.dumps(firing_tick("CR2"))],
+        {alert_id("CR2"): 2},
+    ),
+    # Three alerts in one batch, killed at the second store: the first is stored but not notified yet.
+    KillCase(
+        "batch-killed-at-second-store",
+        "DYNAMODB",
+        _nth(_target("TransactWriteItems"), 2),
+        [json.dumps(firing_tick(s)) for s in ("CR3", "CR4", "CR5")],
+        {alert_id("CR3"): 1, alert_id("CR4"): 1, alert_id("CR5"): 1},
+    ),
+    # A crossing rule (state compare-and-swap): the redelivered tick is no longer a crossing for the stored
+    # state, yet its pending notification is found and sent.
+    KillCase(
+        "crossing-between-store-and-publish",
+        "SNS",
+        _publish,
+        [_tick("AAPL", 201.0, "2026-11-25T14:30:01Z")],
+        {AAPL_CROSS: 1},
+        warmup=[_tick("AAPL", 199.0, TS)],
+    ),
 ]
 
 
 @pytest.fixture
-def proxied(request: pytest.FixtureRequest) -> Iterator[tuple[Function, HoldingProxy]]:
+def proxied(request: pytest.FixtureRequest) -> Iterator[tuple[Function, HoldingProxy, KillCase]]:
     case: KillCase = request.param
     # The proxy needs moto's address and the function the proxy's: moto, then the proxy, then the function.
     bootstrap = ensure_bootstrap()
@@ -137,19 +190,21 @@ def proxied(request: pytest.FixtureRequest) -> Iterator[tuple[Function, HoldingP
         with HoldingProxy(endpoint, case.hold) as proxy:
             env = {**resources.function_env(), f"AWS_ENDPOINT_URL_{case.service}": proxy.url}
             with RuntimeApiEmulator([str(bootstrap)], env=env, cwd=ROOT) as emulator:
-                yield Function(emulator, resources), proxy
+                yield Function(emulator, resources), proxy, case
 
 
 @pytest.mark.parametrize("proxied", CASES, ids=[c.name for c in CASES], indirect=True)
-def test_sigkill_inside_an_invocation_then_redelivery(proxied: tuple[Function, HoldingProxy]) -> None:
-    function, proxy = proxied
-    case = next(c for c in CASES if c.hold is proxy.hold)
-    symbol = "CR" + str(CASES.index(case))
-    record = Record(body=json.dumps(firing_tick(symbol)), message_id=f"crash-{case.name}")
-    expected_id = alert_id(symbol)
+def test_sigkill_inside_an_invocation_then_redelivery(
+    proxied: tuple[Function, HoldingProxy, KillCase],
+) -> None:
+    function, proxy, case = proxied
+    if case.warmup:
+        warm = function.invoke([Record(body=b) for b in case.warmup], 30.0)
+        assert json.loads(warm.payload) == {"batchItemFailures": []}
+    records = [Record(body=b, message_id=f"crash-{case.name}-{i}") for i, b in enumerate(case.bodies)]
 
     with ThreadPoolExecutor(1) as pool:
-        first = pool.submit(function.invoke, [record], 30.0)
+        first = pool.submit(function.invoke, records, 30.0)
         assert proxy.held.wait(20), f"the function never sent the request to hold ({proxy.forwarded})"
         killed = function.emulator.process
         assert killed is not None
@@ -159,19 +214,21 @@ def test_sigkill_inside_an_invocation_then_redelivery(proxied: tuple[Function, H
     assert result.error_type == "Runtime.ExitError"
     assert killed.returncode == -9
 
-    # SQS redelivers the message after its visibility timeout: a new process (cold start) gets it.
-    redelivered = Record(body=record.body, message_id=record.message_id, receive_count=2)
-    again = function.invoke([redelivered], 30.0)
+    # SQS redelivers the batch after its visibility timeout: a new process (cold start) gets it.
+    redelivered = [Record(body=r.body, message_id=r.message_id, receive_count=2) for r in records]
+    again = function.invoke(redelivered, 30.0)
     assert again.status == "ok"
     assert json.loads(again.payload) == {"batchItemFailures": []}
     assert len(function.emulator.processes) == 2
 
     items = function.resources.alerts()
-    assert [i["alert_id"] for i in items] == [expected_id]  # stored exactly once
-    assert items[0]["notification_state"] == "sent"
+    assert sorted(i["alert_id"] for i in items) == sorted(case.notified)  # each stored exactly once
+    assert {i["notification_state"] for i in items} == {"sent"}
     notes: list[dict[str, Any]] = function.resources.notifications()
-    assert [n["Message"]["alert_id"] for n in notes] == [expected_id] * case.notifications
-    assert {n["MessageAttributes"]["symbol"]["Value"] for n in notes} == {symbol}
-    if case.notifications > 1:
-        # The repeat is the same alert: subscribers drop it by id.
-        assert len({json.dumps({k: v for k, v in n["Message"].items() if k != "age_ms"}) for n in notes}) == 1
+    assert Counter(n["Message"]["alert_id"] for n in notes) == Counter(case.notified)
+    # A repeat is the same alert (subscribers drop it by id), with the same filterable attributes.
+    by_id: dict[str, set[str]] = {}
+    for n in notes:
+        content = {k: v for k, v in n["Message"].items() if k != "age_ms"}
+        by_id.setdefault(n["Message"]["alert_id"], set()).add(json.dumps([content, n["MessageAttributes"]]))
+    assert all(len(v) == 1 for v in by_id.values())
