@@ -19,7 +19,9 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 from botocore.stub import Stubber  # type: ignore[import-untyped]
 
 from local import dlq
-from tests.support.function_harness import client
+from local.event_source import sqs_event
+from tests.support.function_harness import client, running_function
+from tests.support.hostile import firing_tick
 from tests.support.moto_server import FAKE_CREDENTIALS, moto_server
 
 LOG_GROUP = "/aws/lambda/data-processor-test"
@@ -381,3 +383,58 @@ def test_module_entry_point(
     sys.modules["local.dlq"] = dlq
     assert exited.value.code == 0
     assert "0 message(s) in the DLQ" in capsys.readouterr().out
+
+
+def test_list_with_the_real_functions_dead_letters_and_logs(tmp_path: Path) -> None:
+    """End to end with the real bootstrap: one body it rejects (dead-lettered with its reason) and one that
+    fails on every attempt (its state table is missing), which the redrive policy moves after
+    maxReceiveCount; the tool explains both, the second from the function's own log lines."""
+    with running_function(env={"STATE_TABLE": "alert-state-missing"}) as function:
+        endpoint = function.resources.endpoint
+        sqs = client("sqs", endpoint)
+        policy = json.dumps(
+            {"deadLetterTargetArn": dlq.queue_arn(sqs, function.resources.dlq_url), "maxReceiveCount": 1}
+        )
+        queue_url = sqs.create_queue(QueueName="market-data-queue-e2e", Attributes={"RedrivePolicy": policy})[
+            "QueueUrl"
+        ]
+        rejected = sqs.send_message(QueueUrl=queue_url, MessageBody='{"symbol":"AAPL","price":-1}')[
+            "MessageId"
+        ]
+        failing = sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(firing_tick("E2E1")))[
+            "MessageId"
+        ]
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
+        )["Messages"]
+        assert {m["MessageId"] for m in messages} == {rejected, failing}
+
+        result = function.emulator.invoke(sqs_event(messages, dlq.queue_arn(sqs, queue_url), "us-east-1"), 30)
+
+        assert json.loads(result.payload) == {"batchItemFailures": [{"itemIdentifier": failing}]}
+        for m in messages:  # what the event source does: delete the acknowledged, release the failed
+            if m["MessageId"] == rejected:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+            else:
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+                )
+        assert "Messages" not in sqs.receive_message(QueueUrl=queue_url)  # moved to the DLQ by the policy
+        logs = tmp_path / "function.log"
+        logs.write_text("\n".join(line for p in function.emulator.processes for line in p.stdout) + "\n")
+        out = io.StringIO()
+        argv = ["list", "--dlq-url", function.resources.dlq_url, "--endpoint-url", endpoint, "--json"]
+
+        assert dlq.main([*argv, "--logs", str(logs)], out) == 0
+
+    listed = {d["source_message_id"]: d for d in map(json.loads, out.getvalue().splitlines())}
+    assert listed[rejected]["reason_source"] == "attribute"
+    assert (
+        listed[rejected]["reason"]
+        == "tick[0].price: must be a finite number > 0; tick[0].timestamp: required"
+    )
+    assert listed[failing]["reason_source"] == "logs"
+    assert listed[failing]["reason"].startswith(
+        "state write failed, message will be retried: ResourceNotFoundException"
+    )
+    assert listed[failing]["message_id"] == failing
