@@ -176,3 +176,30 @@ def test_bytes_sqs_refuses(function: Function, case: EventCase) -> None:
     assert _invoke(function, [good]) == {"batchItemFailures": []}
     assert good_alert in _stored_ids(function)
     function.resources.notifications()
+
+
+def test_hostile_bodies_around_a_crossing_sequence(function: Function) -> None:
+    """Crossing rules keep state across batches (compare-and-swap writes): hostile neighbours in the same
+    batches change nothing in what they fire."""
+    bad = [c.body for c in file_cases() if c.reason is not None and not c.alerts]
+
+    def tick(price: float, second: int) -> Record:
+        return Record(
+            body=json.dumps({"symbol": "AAPL", "price": price, "timestamp": f"2026-11-25T15:00:0{second}Z"})
+        )
+
+    before = _stored_ids(function)
+    batches = [
+        [Record(body=bad[0]), tick(199.0, 0), Record(body=bad[1])],
+        [Record(body=bad[2]), tick(201.0, 1), Record(body=bad[3]), Record(body=bad[4])],
+        [tick(179.0, 2), Record(body=bad[5])],
+    ]
+    for records in batches:
+        assert _invoke(function, records) == {"batchItemFailures": []}
+    expected = {
+        "AAPL|2026-11-25T15:00:01.000000Z#aapl-breakout-200",
+        "AAPL|2026-11-25T15:00:02.000000Z#aapl-breakdown-180",
+    }
+    assert _stored_ids(function) - before == expected
+    assert sorted(n["Message"]["alert_id"] for n in function.resources.notifications()) == sorted(expected)
+    assert len(function.resources.dead_letters()) == 6
