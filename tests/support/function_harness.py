@@ -28,9 +28,12 @@ QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:market-data-queue-test"
 
 
 def ensure_bootstrap() -> Path:
-    """The host build of the function; built by `make cpp-build` when missing (a no-op when up to date)."""
-    if not BOOTSTRAP.exists():
+    """The function build to run: TAP_BOOTSTRAP (make test points it at the coverage build), else the host
+    build, built by `make cpp-build` when missing."""
+    if not BOOTSTRAP.exists() and "TAP_BOOTSTRAP" not in os.environ:
         subprocess.run(["make", "-s", "cpp-build"], cwd=ROOT, check=True)
+    if not BOOTSTRAP.exists():
+        raise FileNotFoundError(f"no function build at {BOOTSTRAP} (TAP_BOOTSTRAP / make cpp-build)")
     return BOOTSTRAP
 
 
