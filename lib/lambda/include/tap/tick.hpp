@@ -24,6 +24,11 @@ inline constexpr std::size_t kMaxBodyBytes = 262'144;
 // Maximum nesting of arrays/objects: array of ticks (1) -> tick (2) -> unknown field values 2 levels more.
 inline constexpr std::size_t kMaxBodyDepth = 4;
 inline constexpr std::size_t kMaxSymbolLength = 16;
+// Prices, bids and asks must fit DynamoDB's number range (magnitude 1E-130 .. 9.99...9E+125, 38 digits): a
+// tick beyond it could never be stored with its alert, so it is invalid, not a transient failure.
+// (double(9.99...9E+125) rounds to 1E+126 itself: the upper bound is exclusive.)
+inline constexpr double kMinStorableNumber = 1e-130;
+inline constexpr double kMaxStorableNumberExclusive = 1e126;
 
 struct Tick {
   std::string symbol;

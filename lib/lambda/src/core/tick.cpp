@@ -1,6 +1,7 @@
 #include "tap/tick.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <optional>
 
 #include "json_support.hpp"
@@ -28,13 +29,43 @@ Error from_simdjson(simdjson::error_code e) {
   return body_error("invalid_json", std::string("invalid JSON (") + simdjson::error_message(e) + ")");
 }
 
+// A key from the body, quoted in a reason. Reasons travel as an SQS message attribute, whose characters SQS
+// restricts like a body's (#x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF): control characters and
+// U+FFFE / U+FFFF are escaped, and a long key is cut (on a character boundary: the key is valid UTF-8).
+std::string quoted_key(std::string_view key) {
+  constexpr std::size_t kMaxQuoted = 64;
+  std::string out = "\"";
+  std::size_t i = 0;
+  while (i < key.size() && i < kMaxQuoted) {
+    const auto c = static_cast<unsigned char>(key[i]);
+    if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+      out += escaped;
+      ++i;
+      continue;
+    }
+    const std::size_t len = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+    const std::string_view ch = key.substr(i, len);
+    if (ch == "\xef\xbf\xbe" || ch == "\xef\xbf\xbf") {
+      out += ch.back() == '\xbe' ? "\\ufffe" : "\\uffff";
+    } else {
+      out += ch;
+    }
+    i += len;
+  }
+  if (i < key.size()) out += "...";
+  out += '"';
+  return out;
+}
+
 Error from_walk(json::WalkStatus st, simdjson::error_code e, const std::string& detail, std::size_t index) {
   if (st == json::WalkStatus::too_deep) {
     return body_error("too_deep", "nesting deeper than " + std::to_string(kMaxBodyDepth) + " levels");
   }
   if (st == json::WalkStatus::duplicate_key) {
     return body_error("invalid_body",
-                      "duplicate key \"" + detail + "\" in tick[" + std::to_string(index) + "]");
+                      "duplicate key " + quoted_key(detail) + " in tick[" + std::to_string(index) + "]");
   }
   return from_simdjson(e);
 }
@@ -165,6 +196,8 @@ class TickReader {
     }
     if (!std::isfinite(d) || !(d > 0)) {
       problem(field, kWhy);
+    } else if (d < kMinStorableNumber || d >= kMaxStorableNumberExclusive) {
+      problem(field, "outside the storable range 1e-130 .. 1e126 (exclusive)");
     } else {
       out = d;
       has = true;

@@ -86,6 +86,38 @@ TEST(Tick, FieldValidation) {
             V{"0 tick[0].bid: must be a finite number > 0; tick[0].ask: must be a finite number > 0"});
 }
 
+// A finite price DynamoDB cannot store would fail every write of its alert: rejected as invalid instead.
+TEST(Tick, PricesWithinDynamoDbNumberRange) {
+  const std::string ts = R"("timestamp":"2026-11-25T14:30:00Z")";
+  const std::string range = "outside the storable range 1e-130 .. 1e126 (exclusive)";
+  EXPECT_EQ(reasons(R"({"symbol":"A","price":1e200,)" + ts + "}"), V{"0 tick[0].price: " + range});
+  EXPECT_EQ(reasons(R"({"symbol":"A","price":1e126,)" + ts + "}"), V{"0 tick[0].price: " + range});
+  EXPECT_EQ(reasons(R"({"symbol":"A","price":1e-131,)" + ts + "}"), V{"0 tick[0].price: " + range});
+  EXPECT_EQ(reasons(R"({"symbol":"A","price":1,"bid":1e-200,"ask":1e300,)" + ts + "}"),
+            V{"0 tick[0].bid: " + range + "; tick[0].ask: " + range});
+  auto r = parse_ticks(R"({"symbol":"A","price":9.99999999999999e125,"bid":1e-130,)" + ts + "}");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->ticks.size(), 1u) << r->rejects.at(0).reason;
+  EXPECT_EQ(r->ticks[0].price, 9.99999999999999e125);
+  EXPECT_EQ(r->ticks[0].bid, 1e-130);
+}
+
+// The reason quotes the key: characters SQS refuses in a message attribute are escaped, long keys cut.
+TEST(Tick, DuplicateKeyIsQuotedSafely) {
+  const std::string tail = R"(":2}])";
+  EXPECT_EQ(body_error(R"([{"\u0001x":1,"\u0001x":2}])"),
+            "invalid_body | body: duplicate key \"\\u0001x\" in tick[0]");
+  EXPECT_EQ(body_error(R"([{"a\"b\\":1,"a\"b\\":2}])"),
+            "invalid_body | body: duplicate key \"a\\u0022b\\u005c\" in tick[0]");
+  EXPECT_EQ(body_error("[{\"\xef\xbf\xbf\xef\xbf\xbe\u00e9\u20ac\U0001d11e\":1,\"\xef\xbf\xbf\xef\xbf\xbe"
+                       "\u00e9\u20ac\U0001d11e\":2}]"),
+            "invalid_body | body: duplicate key \"\\uffff\\ufffe\u00e9\u20ac\U0001d11e\" in tick[0]");
+  std::string key;
+  for (int i = 0; i < 40; ++i) key += "\u00e9";  // 2 bytes each: the cut lands on a character boundary
+  EXPECT_EQ(body_error("[{\"" + key + "\":1,\"" + key + tail),
+            "invalid_body | body: duplicate key \"" + key.substr(0, 64) + "...\" in tick[0]");
+}
+
 TEST(Tick, VolumeRange) {
   auto r = parse_ticks(
       R"({"symbol":"A","price":1,"volume":18446744073709551615,"timestamp":"2026-11-25T14:30:00Z"})");

@@ -1,0 +1,234 @@
+"""Crash safety (issue 9 part 2, SPEC F5): the real bootstrap is SIGKILLed at a chosen point inside an
+invocation, then the same message is redelivered (ApproximateReceiveCount 2), as SQS does after the
+visibility timeout. The kill points are made exact by a small HTTP proxy in front of moto that holds one
+chosen request (it never reaches moto) and tells the test, which then kills the function:
+
+- before the alert is stored (the DynamoDB transaction held): stored once, notified exactly once;
+- between store and publish (the SNS Publish held): stored once, notified exactly once, by the redelivery;
+- after publish, before it is recorded (the UpdateItem marking it "sent" held): stored once, notified twice
+  with the same alert id (at-least-once, never zero; subscribers drop the repeat by id).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import urllib.parse
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from lib.config import ROOT
+from local.runtime_api import RuntimeApiEmulator
+from tests.support.function_harness import Function, Record, create_resources, ensure_bootstrap
+from tests.support.hostile import alert_id, firing_tick
+from tests.support.moto_server import moto_server
+
+Predicate = Callable[[str, dict[str, str], bytes], bool]
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
+
+
+class HoldingProxy:
+    """Forwards every request to `upstream`, except the first one matching `hold`: that one is kept (never
+    forwarded, never answered) until the proxy closes, and `held` is set."""
+
+    def __init__(self, upstream: str, hold: Predicate) -> None:
+        parts = urllib.parse.urlsplit(upstream)
+        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.hold = hold
+        self.held = threading.Event()
+        self.release = threading.Event()
+        self.forwarded: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Quiet."""
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                headers = dict(self.headers.items())
+                with proxy.lock:
+                    take = not proxy.held.is_set() and proxy.hold(self.path, headers, body)
+                    if take:
+                        proxy.held.set()
+                if take:
+                    proxy.release.wait(60)
+                    self.close_connection = True
+                    return
+                proxy.forwarded.append(headers.get("X-Amz-Target", "") or body[:40].decode(errors="replace"))
+                conn = http.client.HTTPConnection(*proxy.upstream, timeout=30)
+                try:
+                    conn.request("POST", self.path, body, headers)
+                    reply = conn.getresponse()
+                    data = reply.read()
+                finally:
+                    conn.close()
+                self.send_response(reply.status)
+                for name, value in reply.getheaders():
+                    if name.lower() not in HOP_BY_HOP:
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05})
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self) -> HoldingProxy:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+def _target(name: str) -> Predicate:
+    return lambda _path, headers, _body: headers.get("X-Amz-Target") == f"DynamoDB_20120810.{name}"
+
+
+def _mark_sent(_path: str, headers: dict[str, str], body: bytes) -> bool:
+    return headers.get("X-Amz-Target") == "DynamoDB_20120810.UpdateItem" and b'"sent"' in body
+
+
+def _publish(_path: str, _headers: dict[str, str], body: bytes) -> bool:
+    return b"Action=Publish" in body
+
+
+def _nth(hold: Predicate, n: int) -> Predicate:
+    """The n-th request matching `hold` (the proxy asks under its lock)."""
+    seen = [0]
+
+    def predicate(path: str, headers: dict[str, str], body: bytes) -> bool:
+        if hold(path, headers, body):
+            seen[0] += 1
+        return seen[0] == n
+
+    return predicate
+
+
+def _tick(symbol: str, price: float, ts: str, volume: int = 100) -> str:
+    return json.dumps({"symbol": symbol, "price": price, "timestamp": ts, "volume": volume})
+
+
+@dataclass
+class KillCase:
+    name: str
+    service: str  # the endpoint the proxy stands in for
+    hold: Predicate
+    bodies: list[str]  # the batch of the invocation that is killed, then redelivered
+    notified: dict[str, int]  # alert id -> notifications at the end
+    warmup: list[str] = field(default_factory=list)  # invoked first, not killed
+
+
+TS = "2026-11-25T14:30:00Z"
+AAPL_CROSS = "AAPL|2026-11-25T14:30:01.000000Z#aapl-breakout-200"
+CASES = [
+    KillCase(
+        "before-store",
+        "DYNAMODB",
+        _target("TransactWriteItems"),
+        [json.dumps(firing_tick("CR0"))],
+        {alert_id("CR0"): 1},
+    ),
+    KillCase(
+        "between-store-and-publish", "SNS", _publish, [json.dumps(firing_tick("CR1"))], {alert_id("CR1"): 1}
+    ),
+    KillCase(
+        "after-publish-before-recorded",
+        "DYNAMODB",
+        _mark_sent,
+        [json.dumps(firing_tick("CR2"))],
+        {alert_id("CR2"): 2},
+    ),
+    # Three alerts in one batch, killed at the second store: the first is stored but not notified yet.
+    KillCase(
+        "batch-killed-at-second-store",
+        "DYNAMODB",
+        _nth(_target("TransactWriteItems"), 2),
+        [json.dumps(firing_tick(s)) for s in ("CR3", "CR4", "CR5")],
+        {alert_id("CR3"): 1, alert_id("CR4"): 1, alert_id("CR5"): 1},
+    ),
+    # A crossing rule (state compare-and-swap): the redelivered tick is no longer a crossing for the stored
+    # state, yet its pending notification is found and sent.
+    KillCase(
+        "crossing-between-store-and-publish",
+        "SNS",
+        _publish,
+        [_tick("AAPL", 201.0, "2026-11-25T14:30:01Z")],
+        {AAPL_CROSS: 1},
+        warmup=[_tick("AAPL", 199.0, TS)],
+    ),
+]
+
+
+@pytest.fixture
+def proxied(request: pytest.FixtureRequest) -> Iterator[tuple[Function, HoldingProxy, KillCase]]:
+    case: KillCase = request.param
+    # The proxy needs moto's address and the function the proxy's: moto, then the proxy, then the function.
+    bootstrap = ensure_bootstrap()
+    with moto_server() as endpoint:
+        resources = create_resources(endpoint)
+        with HoldingProxy(endpoint, case.hold) as proxy:
+            env = {**resources.function_env(), f"AWS_ENDPOINT_URL_{case.service}": proxy.url}
+            with RuntimeApiEmulator([str(bootstrap)], env=env, cwd=ROOT) as emulator:
+                yield Function(emulator, resources), proxy, case
+
+
+@pytest.mark.parametrize("proxied", CASES, ids=[c.name for c in CASES], indirect=True)
+def test_sigkill_inside_an_invocation_then_redelivery(
+    proxied: tuple[Function, HoldingProxy, KillCase],
+) -> None:
+    function, proxy, case = proxied
+    if case.warmup:
+        warm = function.invoke([Record(body=b) for b in case.warmup], 30.0)
+        assert json.loads(warm.payload) == {"batchItemFailures": []}
+    records = [Record(body=b, message_id=f"crash-{case.name}-{i}") for i, b in enumerate(case.bodies)]
+
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(function.invoke, records, 30.0)
+        assert proxy.held.wait(20), f"the function never sent the request to hold ({proxy.forwarded})"
+        killed = function.emulator.process
+        assert killed is not None
+        killed.kill()  # SIGKILL while the held request is in flight
+        result = first.result(timeout=20)
+    assert result.status == "error"
+    assert result.error_type == "Runtime.ExitError"
+    assert killed.returncode == -9
+
+    # SQS redelivers the batch after its visibility timeout: a new process (cold start) gets it.
+    redelivered = [Record(body=r.body, message_id=r.message_id, receive_count=2) for r in records]
+    again = function.invoke(redelivered, 30.0)
+    assert again.status == "ok"
+    assert json.loads(again.payload) == {"batchItemFailures": []}
+    assert len(function.emulator.processes) == 2
+
+    items = function.resources.alerts()
+    assert sorted(i["alert_id"] for i in items) == sorted(case.notified)  # each stored exactly once
+    assert {i["notification_state"] for i in items} == {"sent"}
+    notes: list[dict[str, Any]] = function.resources.notifications()
+    assert Counter(n["Message"]["alert_id"] for n in notes) == Counter(case.notified)
+    # A repeat is the same alert (subscribers drop it by id), with the same filterable attributes.
+    by_id: dict[str, set[str]] = {}
+    for n in notes:
+        content = {k: v for k, v in n["Message"].items() if k != "age_ms"}
+        by_id.setdefault(n["Message"]["alert_id"], set()).add(json.dumps([content, n["MessageAttributes"]]))
+    assert all(len(v) == 1 for v in by_id.values())
