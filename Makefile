@@ -31,6 +31,7 @@ include mk/cpp.mk
 -include mk/aws.mk mk/runtime.mk
 include mk/package.mk
 include mk/local.mk
+-include mk/bench.mk
 
 .PHONY: help test clean
 help: ## list the targets
