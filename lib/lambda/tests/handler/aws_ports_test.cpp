@@ -80,6 +80,7 @@ TEST_F(PortsTest, CrossingWriteIsCompareAndSwapOnSideTs) {
   const dynamodb::UpdateItem u = state_update("state", rules.rule(0), aapl, crossing_fire(), kNow);
   EXPECT_EQ(u.key_json, R"({"symbol":{"S":"AAPL"},"rule_id":{"S":"up"}})");
   EXPECT_EQ(u.update_expression, "SET #s = :side, #st = :side_ts, #u = :now, #lf = :fire");
+  EXPECT_EQ(u.names_json, R"({"#u":"updated_at","#s":"side","#st":"side_ts","#lf":"last_fire_ts"})");
   EXPECT_EQ(u.condition_expression, "#st = :expected");
   EXPECT_EQ(u.values_json, R"({":now":{"S":"2026-11-25T14:30:00.000000Z"},":side":{"S":"above"},)"
                            R"(":side_ts":{"N":"1795617000000000"},":expected":{"N":"1795616995000000"},)"
@@ -92,6 +93,8 @@ TEST_F(PortsTest, CrossingWriteIsCompareAndSwapOnSideTs) {
   const dynamodb::UpdateItem f = state_update("state", rules.rule(0), aapl, first, kNow);
   EXPECT_EQ(f.condition_expression, "attribute_not_exists(#st)");
   EXPECT_EQ(f.update_expression, "SET #s = :side, #st = :side_ts, #u = :now");
+  // Every name must be used by an expression, or DynamoDB rejects the request.
+  EXPECT_EQ(f.names_json, R"({"#u":"updated_at","#s":"side","#st":"side_ts"})");
 }
 
 TEST_F(PortsTest, LevelFireIsConditionedOnTheCooldownCutoff) {
