@@ -382,7 +382,9 @@ class Function:
             raise RuntimeError(f"{self.impl.name}: invocation {result.status}: {result.payload[:500]!r}")
         failures = json.loads(result.payload or b"{}").get("batchItemFailures", [])
         if failures:
-            raise RuntimeError(f"{self.impl.name}: batchItemFailures {failures[:3]}")
+            assert self.emulator.process is not None
+            log_tail = "\n".join(self.emulator.process.stdout[-5:] + self.emulator.process.stderr[-5:])
+            raise RuntimeError(f"{self.impl.name}: batchItemFailures {failures[:3]}; log:\n{log_tail}")
         return result.duration, cpu
 
 
