@@ -199,7 +199,7 @@ bool register_file_benchmark() {
     auto body = parse_ticks(rec.body);
     if (body) tick_count += body->ticks.size();
   }
-  benchmark::RegisterBenchmark("BM_ParseValidateEvaluateFile", [rule_set = std::move(*rules), event,
+  benchmark::RegisterBenchmark("BM_ParseValidateEvaluateFile", [rule_set = std::move(rules).value(), event,
                                                                 tick_count](benchmark::State& state) {
     const StateMap known;
     for (auto _ : state) {
