@@ -21,15 +21,19 @@ Before anything is timed, both implementations process the benchmark feed and mu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
 import platform
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +47,6 @@ from bench import cost_model
 from local.event_source import EventSourceConfig, SqsEventSource, sqs_event
 from local.feed import FeedConfig, generate_feed, send_feed
 from local.runtime_api import FunctionProcess, RuntimeApiEmulator
-from tests.support.moto_server import moto_server
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "build" / "bench"
@@ -154,6 +157,41 @@ def machine() -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ the process side
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """A moto server of our own on a free loopback port; stopped by its process group at the end (SIGTERM,
+    then SIGKILL: with long polls pending it can take longer than the run can wait)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    exe = Path(sys.executable).with_name("moto_server")
+    proc = subprocess.Popen(
+        [str(exe), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("moto server did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 def proc_cpu_s(pid: int) -> float:
     """CPU time of the whole process (every thread), seconds: the sum of /proc/<pid>/task/*/schedstat
     (nanoseconds on a CPU), the precise form of utime + stime in /proc/<pid>/stat (10 ms ticks)."""
