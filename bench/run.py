@@ -608,6 +608,7 @@ def chart(path: Path, cold: dict[str, list[float]], warm: WarmRun) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
+    from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: PLC0415
 
     panels = [
         ("cold start (process start to first /next)", {n: cold[n] for n in IMPLS}),
@@ -624,6 +625,8 @@ def chart(path: Path, cold: dict[str, list[float]], warm: WarmRun) -> None:
             ys = [(i + 1) / len(ordered) for i in range(len(ordered))]
             ax.step(ordered, ys, where="post", color=colors[name], label=labels[name])
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("ms (log)")
         ax.set_ylabel("fraction <= x")
