@@ -809,6 +809,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "cpu_rounds": args.cpu_rounds,
         },
         "same_outputs": same,
+        "warm_alerts_stored": warm.alerts,  # equal for both (checked); 4 per alert batch
         "figures": figures,
         "targets": check_targets(figures),
         "duration_s": round(time.monotonic() - began, 1),
