@@ -2,6 +2,10 @@
 // per item (inverted rate).
 #include <benchmark/benchmark.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -169,7 +173,69 @@ void BM_AlertRecords(benchmark::State& state) {
 }
 BENCHMARK(BM_AlertRecords);
 
+// The same pure path on files (bench/run.py compares it with the Python baseline on the same inputs):
+// TAP_BENCH_EVENT is a Lambda SQS event, TAP_BENCH_RULES a rules document; no stored state (as the Python
+// side). The "per_tick" counter divides by the ticks the event actually holds.
+std::string read_file(const char* path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+bool register_file_benchmark() {
+  const char* event_path = std::getenv("TAP_BENCH_EVENT");
+  const char* rules_path = std::getenv("TAP_BENCH_RULES");
+  if (event_path == nullptr || rules_path == nullptr) return true;
+  auto rules = load_rules(read_file(rules_path));
+  const std::string event = read_file(event_path);
+  auto probe = parse_sqs_event(event);
+  if (!rules || !probe) {
+    std::fprintf(stderr, "TAP_BENCH_EVENT / TAP_BENCH_RULES: %s\n",
+                 (!rules ? rules.error() : probe.error()).message.c_str());
+    return false;
+  }
+  std::size_t tick_count = 0;
+  for (const auto& rec : probe->records) {
+    auto body = parse_ticks(rec.body);
+    if (body) tick_count += body->ticks.size();
+  }
+  benchmark::RegisterBenchmark("BM_ParseValidateEvaluateFile", [rule_set = std::move(rules).value(), event,
+                                                                tick_count](benchmark::State& state) {
+    const StateMap known;
+    for (auto _ : state) {
+      auto ev = parse_sqs_event(event);
+      std::vector<Tick> ticks;
+      std::vector<std::size_t> owner;
+      for (std::size_t m = 0; m < ev->records.size(); ++m) {
+        auto body = parse_ticks(ev->records[m].body);
+        if (!body) continue;
+        for (auto& t : body->ticks) {
+          ticks.push_back(std::move(t));
+          owner.push_back(m);
+        }
+      }
+      std::vector<BatchTick> batch;
+      for (std::size_t i = 0; i < ticks.size(); ++i) batch.push_back({&ticks[i], owner[i]});
+      auto plans = plan_batch(rule_set, batch, known);
+      benchmark::DoNotOptimize(plans);
+    }
+    state.counters["ticks"] = static_cast<double>(tick_count);
+    state.counters["per_tick"] =
+        benchmark::Counter(static_cast<double>(tick_count),
+                           benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  });
+  return true;
+}
+
 }  // namespace
 }  // namespace tap
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  if (!tap::register_file_benchmark()) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -83,6 +83,7 @@ TEST_F(PortsTest, CrossingWriteIsCompareAndSwapOnSideTs) {
   const dynamodb::UpdateItem u = state_update("state", rules.rule(0), aapl, crossing_fire(), kNow);
   EXPECT_EQ(u.key_json, R"({"symbol":{"S":"AAPL"},"rule_id":{"S":"up"}})");
   EXPECT_EQ(u.update_expression, "SET #s = :side, #st = :side_ts, #u = :now, #lf = :fire");
+  EXPECT_EQ(u.names_json, R"({"#u":"updated_at","#s":"side","#st":"side_ts","#lf":"last_fire_ts"})");
   EXPECT_EQ(u.condition_expression, "#st = :expected");
   EXPECT_EQ(u.names_json, R"({"#u":"updated_at","#s":"side","#st":"side_ts","#lf":"last_fire_ts"})");
   EXPECT_EQ(u.values_json, R"({":now":{"S":"2026-11-25T14:30:00.000000Z"},":side":{"S":"above"},)"

@@ -1,0 +1,840 @@
+"""`make bench`: the C++ function against the comparison baseline (bench/baseline, Python 3.11 + boto3 +
+Powertools), side by side in one run, on the same events, through the same local Runtime API emulator and
+the same moto server. Every measurement alternates the two implementations (A B A B) to cancel drift.
+
+Figures (bench/results/latest.json, one object per figure with cpp, python and ratio):
+- cpu_per_tick_ns: the pure path (event parse + tick validation + rule evaluation) on one event file,
+  C++ by Google Benchmark (tap_core_bench BM_ParseValidateEvaluateFile), Python by timeit (bench.pure_py);
+- cold_start_ms: process start to its first GET /next of the Runtime API, median of N starts;
+- peak_rss_mb: VmHWM of the function process after the warm run (1,000 batches by default);
+- warm_batch_p50_ms / warm_batch_p99_ms: invocation latency of a 25-record batch without alerts (and
+  warm_alert_batch_* with alerts) against moto, plus the function's own CPU per invocation from
+  /proc/<pid>/stat (moto's CPU is not in it);
+- ticks_per_second: feed -> SQS queue -> poller -> function -> table/topic on the benchmark feed;
+- cost_per_million_ticks_usd: bench/cost_model.py at 3 GB, and the C++ at the memory it needs.
+`ratio` is always the C++ advantage: python / cpp where lower is better, cpp / python where higher is.
+
+Before anything is timed, both implementations process the benchmark feed and must store the same alerts
+(table keys) and send the same notifications (alert ids, each once); otherwise the run stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3  # type: ignore[import-untyped]
+
+from bench import cost_model
+from local.event_source import EventSourceConfig, SqsEventSource, sqs_event
+from local.feed import FeedConfig, generate_feed, send_feed
+from local.runtime_api import FunctionProcess, RuntimeApiEmulator
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "build" / "bench"
+RESULTS = ROOT / "bench" / "results"
+RULES = ROOT / "config" / "alert-rules.json"
+REGION = "us-east-1"
+IMPLS = ("cpp", "python")
+FIGURES = (
+    "cpu_per_tick_ns",
+    "cold_start_ms",
+    "peak_rss_mb",
+    "warm_batch_p50_ms",
+    "warm_batch_p99_ms",
+    "ticks_per_second",
+    "cost_per_million_ticks_usd",
+)
+HIGHER_IS_BETTER = frozenset({"ticks_per_second"})
+# Issue 8's acceptance targets: (figure, minimum ratio, maximum C++ value or None).
+TARGETS = (("cpu_per_tick_ns", 50.0, 1000.0), ("cold_start_ms", 20.0, None), ("peak_rss_mb", 5.0, None))
+BATCH = 25
+FUNCTION_TIMEOUT_S = 60.0
+CREDENTIALS = {
+    "AWS_REGION": REGION,
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def log(message: str) -> None:
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------ statistics and the result file
+def percentile(values: Sequence[float], p: float) -> float:
+    """Linear-interpolated percentile (p in 0..100) of a non-empty sample."""
+    if not values:
+        raise ValueError("percentile of an empty sample")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * p / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def figure(name: str, cpp: float, python: float, **extra: Any) -> dict[str, Any]:
+    """One figure of the result file; ratio = the C++ advantage (> 1: C++ better)."""
+    if name in HIGHER_IS_BETTER:
+        ratio = cpp / python if python else float("inf")
+    else:
+        ratio = python / cpp if cpp else float("inf")
+    better = "higher" if name in HIGHER_IS_BETTER else "lower"
+    return {"cpp": cpp, "python": python, "ratio": ratio, "better": better, **extra}
+
+
+def validate_results(doc: dict[str, Any]) -> list[str]:
+    """The schema of bench/results/latest.json; returns the problems (empty when valid)."""
+    problems = []
+    for key in ("machine", "date", "figures", "targets"):
+        if key not in doc:
+            problems.append(f"missing {key}")
+    machine = doc.get("machine", {})
+    if not isinstance(machine.get("cpu_model"), str) or not isinstance(machine.get("cores"), int):
+        problems.append("machine needs cpu_model (string) and cores (integer)")
+    try:
+        datetime.fromisoformat(str(doc.get("date")))
+    except ValueError:
+        problems.append("date is not ISO-8601")
+    figures = doc.get("figures", {})
+    for name in FIGURES:
+        fig = figures.get(name)
+        if not isinstance(fig, dict):
+            problems.append(f"figure {name} missing")
+            continue
+        for part in ("cpp", "python", "ratio"):
+            if not isinstance(fig.get(part), int | float) or isinstance(fig.get(part), bool):
+                problems.append(f"{name}.{part} is not a number")
+        if all(isinstance(fig.get(p), int | float) for p in ("cpp", "python", "ratio")) and fig["cpp"] > 0:
+            expected = fig["cpp"] / fig["python"] if name in HIGHER_IS_BETTER else fig["python"] / fig["cpp"]
+            if abs(expected - fig["ratio"]) > 1e-6 * max(1.0, abs(expected)):
+                problems.append(f"{name}.ratio does not match cpp and python")
+    return problems
+
+
+def check_targets(figures: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name, min_ratio, max_cpp in TARGETS:
+        fig = figures[name]
+        met = fig["ratio"] >= min_ratio and (max_cpp is None or fig["cpp"] <= max_cpp)
+        out[name] = {"min_ratio": min_ratio, "max_cpp": max_cpp, "ratio": fig["ratio"], "met": met}
+    return out
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu_model": model,
+        "cores": os.cpu_count() or 1,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
+
+
+# ------------------------------------------------------------------ the process side
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """A moto server of our own on a free loopback port; stopped by its process group at the end (SIGTERM,
+    then SIGKILL: with long polls pending it can take longer than the run can wait)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    exe = Path(sys.executable).with_name("moto_server")
+    proc = subprocess.Popen(
+        [str(exe), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("moto server did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def proc_cpu_s(pid: int) -> float:
+    """CPU time of the whole process (every thread), seconds: the sum of /proc/<pid>/task/*/schedstat
+    (nanoseconds on a CPU), the precise form of utime + stime in /proc/<pid>/stat (10 ms ticks)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text(encoding="ascii").split()[0])
+        except FileNotFoundError:  # a thread that ended between the listing and the read
+            continue
+    return total / 1e9
+
+
+def proc_stat_cpu_s(pid: int) -> float:
+    """utime + stime of the whole process from /proc/<pid>/stat (clock ticks), seconds."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of proc(5)
+
+
+def proc_hwm_mb(pid: int) -> float:
+    """Peak resident set size (VmHWM) in MiB."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for {pid}")
+
+
+@dataclass
+class Impl:
+    name: str
+    command: list[str]
+    env: dict[str, str]
+
+
+def implementations(bootstrap: Path) -> dict[str, Impl]:
+    return {
+        "cpp": Impl("cpp", [str(bootstrap)], {}),
+        "python": Impl(
+            "python",
+            [sys.executable, "-m", "awslambdaric", "bench.baseline.handler.lambda_handler"],
+            {"PYTHONPATH": str(ROOT)},
+        ),
+    }
+
+
+@dataclass
+class Stack:
+    """The AWS resources one implementation writes to (its own tables, topic, DLQ, capture queue)."""
+
+    tag: str
+    endpoint: str
+    alerts_table: str = ""
+    state_table: str = ""
+    topic_arn: str = ""
+    dlq_url: str = ""
+    capture_url: str = ""
+    source_url: str = ""
+    source_arn: str = ""
+    clients: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        if service not in self.clients:
+            self.clients[service] = boto3.client(
+                service,
+                region_name=REGION,
+                endpoint_url=self.endpoint,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
+        return self.clients[service]
+
+    def create(self) -> Stack:
+        ddb, sns, sqs = self.client("dynamodb"), self.client("sns"), self.client("sqs")
+        self.alerts_table, self.state_table = f"market-alerts-{self.tag}", f"alert-state-{self.tag}"
+        for name, range_key in ((self.alerts_table, "timestamp"), (self.state_table, "rule_id")):
+            ddb.create_table(
+                TableName=name,
+                KeySchema=[
+                    {"AttributeName": "symbol", "KeyType": "HASH"},
+                    {"AttributeName": range_key, "KeyType": "RANGE"},
+                ],
+                AttributeDefinitions=[
+                    {"AttributeName": "symbol", "AttributeType": "S"},
+                    {"AttributeName": range_key, "AttributeType": "S"},
+                ],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        self.topic_arn = sns.create_topic(Name=f"trading-alerts-{self.tag}")["TopicArn"]
+        self.dlq_url = sqs.create_queue(QueueName=f"market-data-dlq-{self.tag}")["QueueUrl"]
+        self.capture_url = sqs.create_queue(QueueName=f"capture-{self.tag}")["QueueUrl"]
+        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=self._arn(self.capture_url))
+        self.source_url = sqs.create_queue(
+            QueueName=f"market-data-{self.tag}", Attributes={"VisibilityTimeout": "120"}
+        )["QueueUrl"]
+        self.source_arn = self._arn(self.source_url)
+        return self
+
+    def _arn(self, url: str) -> str:
+        attrs = self.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        return str(attrs["Attributes"]["QueueArn"])
+
+    def function_env(self) -> dict[str, str]:
+        return {
+            **CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "ALERTS_TABLE": self.alerts_table,
+            "STATE_TABLE": self.state_table,
+            "TOPIC_ARN": self.topic_arn,
+            "DLQ_URL": self.dlq_url,
+            "RULES_PATH": str(RULES),
+        }
+
+    def alert_keys(self) -> list[tuple[str, str]]:
+        pages = self.client("dynamodb").get_paginator("scan").paginate(TableName=self.alerts_table)
+        return sorted((i["symbol"]["S"], i["timestamp"]["S"]) for p in pages for i in p["Items"])
+
+    def notifications(self) -> list[str]:
+        """Alert ids of every notification published (drains the capture queue)."""
+        sqs, ids = self.client("sqs"), list[str]()
+        while True:
+            got = sqs.receive_message(QueueUrl=self.capture_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            messages = got.get("Messages", [])
+            if not messages:
+                return sorted(ids)
+            for m in messages:
+                ids.append(json.loads(json.loads(m["Body"])["Message"])["alert_id"])
+            sqs.delete_message_batch(
+                QueueUrl=self.capture_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+
+
+# ------------------------------------------------------------------ events
+def sqs_message(body: str, key: str, sent_ms: int) -> dict[str, Any]:
+    """A ReceiveMessage result message (what the event source turns into a record)."""
+    return {
+        "MessageId": str(uuid.uuid5(uuid.NAMESPACE_URL, key)),
+        "ReceiptHandle": f"bench-{key}",
+        "Body": body,
+        "MD5OfBody": hashlib.md5(body.encode()).hexdigest(),  # SQS's own body checksum
+        "Attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": str(sent_ms),
+            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+            "ApproximateFirstReceiveTimestamp": str(sent_ms + 5),
+        },
+    }
+
+
+def event_of(bodies: Sequence[str], key: str) -> bytes:
+    sent_ms = int(time.time() * 1000)
+    messages = [sqs_message(b, f"{key}-{i}", sent_ms) for i, b in enumerate(bodies)]
+    return sqs_event(messages, f"arn:aws:sqs:{REGION}:123456789012:market-data-bench", REGION)
+
+
+def chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def feed_ticks(body: str) -> list[dict[str, Any]]:
+    """The tick objects of a feed body (malformed bodies hold none)."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return []
+    return [t for t in (doc if isinstance(doc, list) else [doc]) if isinstance(t, dict)]
+
+
+def workload_of(bodies: Sequence[str]) -> cost_model.Workload:
+    """Ticks per message and the crossing keys per 25-message batch of the feed (reads, and at most one
+    side_ts write per key and batch); alerts per tick are filled in from the equality run."""
+    rules = json.loads(RULES.read_text(encoding="utf-8"))["rules"]
+    crossing = [r for r in rules if r.get("enabled", True) and r["condition"].startswith("crosses_")]
+    keys_per_batch = []
+    for part in chunks(bodies, BATCH):
+        symbols = {t.get("symbol") for b in part for t in feed_ticks(b)}
+        keys_per_batch.append(sum(1 for r in crossing for s in symbols if r["symbol"] in ("*", s)))
+    ticks = sum(len(feed_ticks(b)) for b in bodies)
+    per_batch = statistics.fmean(keys_per_batch)
+    return cost_model.Workload(ticks / len(bodies), 0.0, per_batch, per_batch)
+
+
+def warm_batch(index: int, alerts: bool) -> list[str]:
+    """25 one-tick messages 10 minutes after the previous batch (past every cooldown). Quiet batches move
+    no rule; alert batches cross AAPL above 200 and EUR/USD below 1.05, put MSFT above 450 and trade a
+    block of NVDA: four alerts. Every crossing key still gets its side_ts write (SPEC F3)."""
+    quiet = {"AAPL": 190.0, "MSFT": 420.0, "BTC-USD": 99_500.0, "EUR/USD": 1.06, "TSLA": 290.0, "NVDA": 140.0}
+    loud = {**quiet, "AAPL": 201.0, "MSFT": 455.0, "EUR/USD": 1.04} if alerts else quiet
+    start = datetime(2026, 11, 25, 14, 30, tzinfo=UTC) + timedelta(minutes=10 * index)
+    symbols = list(quiet)
+    bodies = []
+    for j in range(BATCH):
+        symbol = symbols[j % len(symbols)]
+        price = loud[symbol]
+        step = 0.0001 if symbol == "EUR/USD" else 0.01
+        volume = 200_000 if alerts and symbol == "NVDA" and j < len(symbols) else 100
+        tick = {
+            "symbol": symbol,
+            "price": price,
+            "timestamp": (start + timedelta(seconds=j)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            "volume": volume,
+            "bid": round(price - step, 4),
+            "ask": round(price + step, 4),
+        }
+        bodies.append(json.dumps(tick, separators=(",", ":")))
+    return bodies
+
+
+# ------------------------------------------------------------------ driving the functions
+class Function:
+    """One warm execution environment of an implementation behind its own Runtime API emulator."""
+
+    def __init__(self, impl: Impl, env: dict[str, str]) -> None:
+        self.impl = impl
+        self.emulator = RuntimeApiEmulator(impl.command, env={**env, **impl.env}, cwd=ROOT)
+
+    def __enter__(self) -> Function:
+        self.emulator.__enter__()
+        wait_first_next(self.emulator.start_process())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.emulator.close()
+
+    @property
+    def pid(self) -> int:
+        assert self.emulator.process is not None
+        return self.emulator.process.pid
+
+    def invoke(self, payload: bytes) -> tuple[float, float]:
+        """(wall seconds of the invocation, CPU seconds of the function process during it)."""
+        cpu = proc_cpu_s(self.pid)
+        result = self.emulator.invoke(payload, FUNCTION_TIMEOUT_S)
+        cpu = proc_cpu_s(self.pid) - cpu
+        if result.status != "ok":
+            raise RuntimeError(f"{self.impl.name}: invocation {result.status}: {result.payload[:500]!r}")
+        failures = json.loads(result.payload or b"{}").get("batchItemFailures", [])
+        if failures:
+            assert self.emulator.process is not None
+            log_tail = "\n".join(self.emulator.process.stdout[-5:] + self.emulator.process.stderr[-5:])
+            raise RuntimeError(f"{self.impl.name}: batchItemFailures {failures[:3]}; log:\n{log_tail}")
+        return result.duration, cpu
+
+
+def wait_first_next(process: FunctionProcess, timeout_s: float = 60.0) -> float:
+    deadline = time.monotonic() + timeout_s
+    while process.cold_start is None:
+        if not process.alive() or time.monotonic() > deadline:
+            raise RuntimeError(
+                f"{process.command}: no /next (exit {process.returncode}): {process.stderr[-5:]}"
+            )
+        time.sleep(0.001)
+    return process.cold_start
+
+
+def interleaved(rounds: int, order: Sequence[str] = IMPLS) -> Iterator[tuple[int, str]]:
+    """A B B A A B ...: each implementation goes first in half of the rounds."""
+    for r in range(rounds):
+        for name in order if r % 2 == 0 else tuple(reversed(order)):
+            yield r, name
+
+
+# ------------------------------------------------------------------ the measurements
+def check_same_outputs(impls: dict[str, Impl], endpoint: str, bodies: Sequence[str]) -> dict[str, Any]:
+    """Both implementations on the benchmark feed: same alert keys, same notification ids (each once)."""
+    seen: dict[str, tuple[list[tuple[str, str]], list[str]]] = {}
+    for name, impl in impls.items():
+        stack = Stack(f"eq-{name}", endpoint).create()
+        with Function(impl, stack.function_env()) as fn:
+            for i, part in enumerate(chunks(bodies, BATCH)):
+                fn.invoke(event_of(part, f"feed-{i}"))
+        seen[name] = (stack.alert_keys(), stack.notifications())
+    (cpp_keys, cpp_ids), (py_keys, py_ids) = seen["cpp"], seen["python"]
+    if not cpp_keys or cpp_keys != py_keys:
+        raise SystemExit(
+            f"different alerts: only C++ {sorted(set(cpp_keys) - set(py_keys))[:5]}, only "
+            f"Python {sorted(set(py_keys) - set(cpp_keys))[:5]} ({len(cpp_keys)} vs {len(py_keys)})"
+        )
+    if cpp_ids != py_ids or len(set(cpp_ids)) != len(cpp_ids):
+        raise SystemExit(f"different notifications: {len(cpp_ids)} C++ vs {len(py_ids)} Python ids")
+    expected = sorted(f"{s}|{ts}" for s, ts in cpp_keys)
+    if cpp_ids != expected:
+        raise SystemExit("notifications do not match the stored alerts one to one")
+    return {"alerts": len(cpp_keys), "notifications": len(cpp_ids), "messages": len(bodies)}
+
+
+def measure_cpu_per_tick(bench_exe: Path, event: Path, rounds: int) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {"cpp": [], "python": []}
+    env = {**os.environ, "TAP_BENCH_EVENT": str(event), "TAP_BENCH_RULES": str(RULES)}
+    for _, name in interleaved(rounds):
+        if name == "cpp":
+            out = subprocess.run(
+                [
+                    str(bench_exe),
+                    "--benchmark_filter=BM_ParseValidateEvaluateFile$",
+                    "--benchmark_min_time=0.5",
+                    "--benchmark_format=json",
+                ],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            bench = json.loads(out)["benchmarks"][0]
+            samples["cpp"].append(float(bench["per_tick"]) * 1e9)  # seconds per tick (inverted rate)
+        else:
+            out = subprocess.run(
+                [sys.executable, "-m", "bench.pure_py", "--event", str(event), "--rules", str(RULES)],
+                env={**env, "PYTHONPATH": str(ROOT)},
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            samples["python"].append(float(json.loads(out)["ns_per_tick"]))
+    return samples
+
+
+def measure_cold_starts(impls: dict[str, Impl], endpoint: str, starts: int) -> dict[str, list[float]]:
+    env = Stack("cold", endpoint).function_env() | {
+        "ALERTS_TABLE": "a",
+        "STATE_TABLE": "s",
+        "TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:t",
+        "DLQ_URL": f"{endpoint}/123456789012/dlq",
+    }
+    samples: dict[str, list[float]] = {"cpp": [], "python": []}
+    # One start each first, not counted: both then load their files from the page cache.
+    for r, name in [(-1, n) for n in IMPLS] + list(interleaved(starts)):
+        impl = impls[name]
+        with RuntimeApiEmulator(impl.command, env={**env, **impl.env}, cwd=ROOT) as emulator:
+            cold_ms = wait_first_next(emulator.start_process()) * 1000
+        if r >= 0:
+            samples[name].append(cold_ms)
+    return samples
+
+
+@dataclass
+class WarmRun:
+    wall_ms: dict[tuple[str, bool], list[float]]
+    cpu_ms: dict[tuple[str, bool], list[float]]
+    peak_rss_mb: dict[str, float]
+    alerts: dict[str, int]
+
+
+def measure_warm(impls: dict[str, Impl], endpoint: str, batches: int, alert_every: int) -> WarmRun:
+    wall: dict[tuple[str, bool], list[float]] = {(n, a): [] for n in IMPLS for a in (False, True)}
+    cpu: dict[tuple[str, bool], list[float]] = {(n, a): [] for n in IMPLS for a in (False, True)}
+    stacks = {name: Stack(f"warm-{name}", endpoint).create() for name in IMPLS}
+    functions = {name: Function(impls[name], stacks[name].function_env()) for name in IMPLS}
+    with functions["cpp"], functions["python"]:
+        for i, name in interleaved(batches):
+            alerts = i % alert_every == alert_every - 1
+            seconds, cpu_s = functions[name].invoke(event_of(warm_batch(i, alerts), f"warm-{i}"))
+            wall[(name, alerts)].append(seconds * 1000)
+            cpu[(name, alerts)].append(cpu_s * 1000)
+            if i and i % 200 == 0 and name == "python":
+                log(f"  warm: {i}/{batches} batches")
+        rss = {name: proc_hwm_mb(functions[name].pid) for name in IMPLS}
+    counts = {name: len(stacks[name].alert_keys()) for name in IMPLS}
+    if counts["cpp"] != counts["python"] or counts["cpp"] == 0:
+        raise SystemExit(f"warm run: different alert counts {counts}")
+    return WarmRun(wall, cpu, rss, counts)
+
+
+def measure_throughput(
+    impls: dict[str, Impl], endpoint: str, bodies: Sequence[str], rounds: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Ticks per second from the first send to the last delete, and the function's CPU ms per message."""
+    ticks = sum(len(feed_ticks(b)) for b in bodies)
+    rates: dict[str, list[float]] = {"cpp": [], "python": []}
+    cpu_per_message: dict[str, list[float]] = {"cpp": [], "python": []}
+    for r, name in interleaved(rounds):
+        stack = Stack(f"tp{r}-{name}", endpoint).create()
+        config = EventSourceConfig(stack.source_url, stack.source_arn, REGION, batch_size=BATCH)
+        with Function(impls[name], stack.function_env()) as fn:
+            cpu0 = proc_cpu_s(fn.pid)
+            source = SqsEventSource(config, stack.client("sqs"), [fn.emulator])
+            start = time.monotonic()
+            sender = threading.Thread(
+                target=send_feed, args=(bodies, stack.source_url), kwargs={"client": stack.client("sqs")}
+            )
+            sender.start()
+            with source:
+                deadline = start + 300
+                while len(source.stats.deleted) < len(bodies):
+                    if time.monotonic() > deadline or source.errors:
+                        raise RuntimeError(
+                            f"throughput {name}: {len(source.stats.deleted)} of "
+                            f"{len(bodies)} done; errors {source.errors[:3]}"
+                        )
+                    time.sleep(0.01)
+                elapsed = time.monotonic() - start
+            sender.join()
+            cpu_per_message[name].append((proc_cpu_s(fn.pid) - cpu0) * 1000 / len(bodies))
+        rates[name].append(ticks / elapsed)
+    return rates, cpu_per_message
+
+
+def run_callable(label: str, fn: Callable[[], Any]) -> Any:
+    log(f"{label} ...")
+    started = time.monotonic()
+    value = fn()
+    log(f"{label}: {time.monotonic() - started:.0f} s")
+    return value
+
+
+# ------------------------------------------------------------------ report
+def chart(path: Path, cold: dict[str, list[float]], warm: WarmRun) -> None:
+    """Empirical CDFs (log time axis) of cold starts and warm invocations, both implementations."""
+    # Imported here: only the report needs it, and the Agg backend must be chosen before pyplot loads.
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+    from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: PLC0415
+
+    panels = [
+        ("cold start (process start to first /next)", {n: cold[n] for n in IMPLS}),
+        ("warm 25-record batch, no alerts (moto)", {n: warm.wall_ms[(n, False)] for n in IMPLS}),
+        ("warm 25-record batch, 4 alerts (moto)", {n: warm.wall_ms[(n, True)] for n in IMPLS}),
+        ("function CPU per batch, no alerts", {n: warm.cpu_ms[(n, False)] for n in IMPLS}),
+    ]
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+    colors = {"cpp": "tab:blue", "python": "tab:orange"}
+    labels = {"cpp": "C++ (provided.al2023)", "python": "Python 3.11 baseline"}
+    for ax, (title, series) in zip(axes.flat, panels, strict=True):
+        for name, values in series.items():
+            ordered = sorted(max(v, 1e-3) for v in values)
+            ys = [(i + 1) / len(ordered) for i in range(len(ordered))]
+            ax.step(ordered, ys, where="post", color=colors[name], label=labels[name])
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("ms (log)")
+        ax.set_ylabel("fraction <= x")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    fig.suptitle("C++ function vs Python baseline: latency distributions (make bench)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def fmt(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 1:
+        return f"{value:.2f}"
+    return f"{value:.4g}"
+
+
+def table(doc: dict[str, Any]) -> str:
+    rows = [("figure", "C++", "Python", "C++ advantage")]
+    for name, fig in doc["figures"].items():
+        rows.append((name, fmt(fig["cpp"]), fmt(fig["python"]), f"{fig['ratio']:.1f}x"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ main
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--build",
+        type=Path,
+        default=ROOT / "build" / "cpp-release",
+        help="CMake build with bootstrap and tap_core_bench (Release, TAP_BENCH=ON)",
+    )
+    parser.add_argument("--cold-starts", type=int, default=20)
+    parser.add_argument("--batches", type=int, default=1000, help="warm batches per implementation")
+    parser.add_argument("--alert-every", type=int, default=5, help="every Nth warm batch raises alerts")
+    parser.add_argument("--feed-messages", type=int, default=300)
+    parser.add_argument("--throughput-rounds", type=int, default=2)
+    parser.add_argument("--cpu-rounds", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    bootstrap = args.build / "src" / "bootstrap"
+    bench_exe = args.build / "bench" / "tap_core_bench"
+    for exe in (bootstrap, bench_exe):
+        if not os.access(exe, os.X_OK):
+            raise SystemExit(f"{exe} missing: build it first (make bench does)")
+    WORK.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    impls = implementations(bootstrap)
+    began = time.monotonic()
+
+    bodies = generate_feed(FeedConfig(seed=7, messages=args.feed_messages))
+    event_path = WORK / "event.json"
+    clean = [b for b in bodies if feed_ticks(b)][:BATCH]
+    event_path.write_bytes(event_of(clean, "pure"))
+
+    with moto_server() as endpoint:
+        same = run_callable(
+            "same outputs on the benchmark feed", lambda: check_same_outputs(impls, endpoint, bodies)
+        )
+        log(f"  both: {same['alerts']} alerts, {same['notifications']} notifications")
+        cpu = run_callable(
+            "cpu per tick (pure path)", lambda: measure_cpu_per_tick(bench_exe, event_path, args.cpu_rounds)
+        )
+        cold = run_callable(
+            f"cold starts x{args.cold_starts}", lambda: measure_cold_starts(impls, endpoint, args.cold_starts)
+        )
+        warm = run_callable(
+            f"warm run, {args.batches} batches each",
+            lambda: measure_warm(impls, endpoint, args.batches, args.alert_every),
+        )
+        rates, cpu_msg = run_callable(
+            f"throughput x{args.throughput_rounds}",
+            lambda: measure_throughput(impls, endpoint, bodies, args.throughput_rounds),
+        )
+
+    feed_ticks_total = sum(len(feed_ticks(b)) for b in bodies)
+    base = workload_of(bodies)
+    workload = cost_model.Workload(
+        base.ticks_per_message,
+        same["alerts"] / feed_ticks_total,
+        base.state_writes_per_batch,
+        base.state_reads_per_batch,
+    )
+    cpu_ms_batch = {n: statistics.median(cpu_msg[n]) * BATCH for n in IMPLS}
+    at_3gb = {n: cost_model.cost_per_million_ticks(cpu_ms_batch[n], 3072, workload) for n in IMPLS}
+    memory = cost_model.recommended_memory_mb(warm.peak_rss_mb["cpp"])
+    at_need = cost_model.cost_per_million_ticks(cpu_ms_batch["cpp"], memory, workload)
+
+    med = statistics.median
+    figures = {
+        "cpu_per_tick_ns": figure(
+            "cpu_per_tick_ns",
+            med(cpu["cpp"]),
+            med(cpu["python"]),
+            samples=cpu,
+            event=str(event_path.relative_to(ROOT)),
+        ),
+        "cold_start_ms": figure(
+            "cold_start_ms",
+            med(cold["cpp"]),
+            med(cold["python"]),
+            starts=args.cold_starts,
+            p90={n: percentile(cold[n], 90) for n in IMPLS},
+        ),
+        "peak_rss_mb": figure(
+            "peak_rss_mb", warm.peak_rss_mb["cpp"], warm.peak_rss_mb["python"], after_batches=args.batches
+        ),
+        "warm_batch_p50_ms": figure(
+            "warm_batch_p50_ms",
+            percentile(warm.wall_ms[("cpp", False)], 50),
+            percentile(warm.wall_ms[("python", False)], 50),
+            alerts=0,
+        ),
+        "warm_batch_p99_ms": figure(
+            "warm_batch_p99_ms",
+            percentile(warm.wall_ms[("cpp", False)], 99),
+            percentile(warm.wall_ms[("python", False)], 99),
+            alerts=0,
+        ),
+        "warm_alert_batch_p50_ms": figure(
+            "warm_alert_batch_p50_ms",
+            percentile(warm.wall_ms[("cpp", True)], 50),
+            percentile(warm.wall_ms[("python", True)], 50),
+            alerts=4,
+        ),
+        "warm_alert_batch_p99_ms": figure(
+            "warm_alert_batch_p99_ms",
+            percentile(warm.wall_ms[("cpp", True)], 99),
+            percentile(warm.wall_ms[("python", True)], 99),
+            alerts=4,
+        ),
+        "function_cpu_per_batch_ms": figure(
+            "function_cpu_per_batch_ms",
+            statistics.fmean(warm.cpu_ms[("cpp", False)]),
+            statistics.fmean(warm.cpu_ms[("python", False)]),
+            alerts=0,
+            source="/proc/<pid>/stat utime+stime",
+        ),
+        "function_cpu_per_alert_batch_ms": figure(
+            "function_cpu_per_alert_batch_ms",
+            statistics.fmean(warm.cpu_ms[("cpp", True)]),
+            statistics.fmean(warm.cpu_ms[("python", True)]),
+            alerts=4,
+        ),
+        "ticks_per_second": figure(
+            "ticks_per_second",
+            med(rates["cpp"]),
+            med(rates["python"]),
+            samples=rates,
+            feed_messages=len(bodies),
+            feed_ticks=feed_ticks_total,
+        ),
+        "cost_per_million_ticks_usd": figure(
+            "cost_per_million_ticks_usd",
+            at_3gb["cpp"].total,
+            at_3gb["python"].total,
+            memory_mb=3072,
+            cpu_ms_per_batch=cpu_ms_batch,
+            breakdown={n: at_3gb[n].as_dict() for n in IMPLS},
+            cpp_recommended={"memory_mb": memory, **at_need.as_dict()},
+            workload=workload.__dict__,
+            prices=cost_model.prices(),
+        ),
+    }
+    doc = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "counts": {
+            "cold_starts": args.cold_starts,
+            "warm_batches": args.batches,
+            "alert_every": args.alert_every,
+            "feed_messages": len(bodies),
+            "throughput_rounds": args.throughput_rounds,
+            "cpu_rounds": args.cpu_rounds,
+        },
+        "same_outputs": same,
+        "warm_alerts_stored": warm.alerts,  # equal for both (checked); 4 per alert batch
+        "figures": figures,
+        "targets": check_targets(figures),
+        "duration_s": round(time.monotonic() - began, 1),
+    }
+    problems = validate_results(doc)
+    if problems:
+        raise SystemExit(f"result file invalid: {problems}")
+    (args.out / "latest.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    chart(args.out / "latency.png", cold, warm)
+    print(table(doc))
+    print(
+        f"\nmachine: {doc['machine']['cpu_model']}, {doc['machine']['cores']} cores; {doc['date']}; "
+        f"{doc['duration_s']:.0f} s"
+    )
+    print(f"C++ at its recommended {memory} MB: ${at_need.total:.4f} per million ticks")
+    for name, target in doc["targets"].items():
+        print(
+            f"target {name}: ratio {target['ratio']:.1f}x (>= {target['min_ratio']:.0f}x"
+            + (f", C++ <= {target['max_cpp']:.0f}" if target["max_cpp"] else "")
+            + ") "
+            + ("met" if target["met"] else "MISSED")
+        )
+    print(f"wrote {args.out / 'latest.json'} and {args.out / 'latency.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+# Benchmarks (issue 8): the C++ function against the comparison baseline (bench/baseline, Python 3.11 + boto3
+# + Powertools), side by side in one run; writes bench/results/latest.json and latency.png, prints the table.
+# Release build of its own: -O2, because GCC 12 at -O3 reports a false -Wrestrict inside libstdc++'s
+# string insert (aws_error.cpp) and warnings are errors.
+BENCH_BUILD := $(BUILD)/cpp-release
+BENCH_ARGS ?=
+
+.PHONY: bench bench-build
+bench-build: $(DEPS_STAMP)
+	@[ -f $(BENCH_BUILD)/build.ninja ] || cmake $(CMAKE_GEN) -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release \
+	  '-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG' -DTAP_TESTS=OFF -DTAP_BENCH=ON >/dev/null
+	@cmake --build $(BENCH_BUILD) -j $(NPROC) --target bootstrap tap_core_bench
+	@test -x $(BENCH_BUILD)/src/bootstrap -a -x $(BENCH_BUILD)/bench/tap_core_bench
+
+bench: $(VENV_STAMP) bench-build ## C++ vs the Python baseline side by side, with the cost model (~10 min)
+	@$(PY) -m bench.run --build $(BENCH_BUILD) $(BENCH_ARGS)
+
+PY_LINTED += bench
