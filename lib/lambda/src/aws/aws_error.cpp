@@ -163,8 +163,11 @@ AwsError parse_json_error(const HttpResponse& response) {
 }
 
 std::string xml_text(std::string_view xml, std::string_view tag) {
-  const std::string open = "<" + std::string(tag) + ">";
-  const std::string close = "</" + std::string(tag) + ">";
+  // Appended piecewise: `"<" + std::string(tag) + ">"` trips GCC 12's false -Wrestrict at -O3 (PR 105329).
+  std::string open(1, '<');
+  open.append(tag).push_back('>');
+  std::string close("</");
+  close.append(tag).push_back('>');
   const std::size_t start = xml.find(open);
   if (start == std::string_view::npos) return "";
   const std::size_t end = xml.find(close, start + open.size());
