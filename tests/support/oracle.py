@@ -354,7 +354,7 @@ def _differences_from_in_order(
     ] + [f"alert {k} not in the in-order replay (no late ticks)" for k in sorted(stored - expected)]
 
 
-def _unjustified(  # noqa: PLR0917 -- private helper of check_guarantees, called once
+def _unjustified(
     symbol: str,
     sort_key: str,
     by_id: Mapping[str, Rule],
