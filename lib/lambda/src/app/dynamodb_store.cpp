@@ -104,7 +104,8 @@ dynamodb::UpdateItem state_update(const std::string& table, const Rule& rule, co
   dynamodb::UpdateItem u;
   u.table = table;
   u.key_json = state_key_json(key.symbol, rule.id);
-  u.names_json = R"({"#lf":"last_fire_ts","#u":"updated_at")";
+  // DynamoDB rejects a name that no expression uses (ValidationException): "#lf" only where it is used.
+  u.names_json = R"({"#u":"updated_at")";
   std::string values = "{";
   append_s(values, ":now", format_timestamp(now_micros));
   if (is_crossing(rule.condition)) {
@@ -123,12 +124,14 @@ dynamodb::UpdateItem state_update(const std::string& table, const Rule& rule, co
       u.condition_expression = "attribute_not_exists(#st)";
     }
     if (step.kind == Step::Kind::fire) {
+      u.names_json += R"(,"#lf":"last_fire_ts")";
       u.update_expression += ", #lf = :fire";
       values += ',';
       append_n(values, ":fire", *step.next.last_fire_ts);
     }
   } else {
     // Level rules: the fire is allowed iff no fire is stored within the cooldown before this tick.
+    u.names_json += R"(,"#lf":"last_fire_ts")";
     u.update_expression = "SET #lf = :fire, #u = :now";
     u.condition_expression = "attribute_not_exists(#lf) OR #lf <= :cutoff";
     values += ',';
