@@ -484,27 +484,48 @@ def test_redelivery_and_duplicates_never_alert_or_notify_twice(run_function: Any
     assert stack.dead_letters() == []
 
 
+def _init_failure(run_function: Any, env: dict[str, str]) -> tuple[str, str]:
+    """Starts the function and waits for it to report its init error and exit by itself (as Lambda lets
+    it); returns (error type, error message)."""
+    fn = run_function(env)
+    process = fn.emulator.start_process()
+    deadline = time.monotonic() + 30
+    while process.alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert process.returncode == 1, process.stderr
+    error_type, payload = fn.emulator.init_errors[-1]
+    return error_type, str(json.loads(payload)["errorMessage"])
+
+
 def test_init_errors_are_reported_through_init_error(run_function: Any, stack: Stack, tmp_path: Path) -> None:
     env = stack.env(GOLDEN_RULES)
     del env["TOPIC_ARN"]
-    fn = run_function(env)
-    result = fn.invoke(sqs_event([body(tick("AAPL", 1.0, "2026-11-25T14:30:00Z"))]), 10)
-    assert result.status == "init_error"
-    assert result.error_type == "Runtime.InvalidConfiguration"
-    assert "TOPIC_ARN" in json.loads(result.payload)["errorMessage"]
+    error_type, message = _init_failure(run_function, env)
+    assert error_type == "Runtime.InvalidConfiguration"
+    assert "TOPIC_ARN" in message
 
     bad_rules = tmp_path / "rules.json"
     bad_rules.write_text('{"version": 1, "rules": [{"id": "x", "condition": "price_sideways"}]}')
-    fn = run_function(stack.env(bad_rules))
-    result = fn.invoke(sqs_event([body(tick("AAPL", 1.0, "2026-11-25T14:30:00Z"))]), 10)
-    assert result.status == "init_error"
-    assert result.error_type == "Runtime.InvalidRules"
-    assert json.loads(result.payload)["errorMessage"]
+    error_type, message = _init_failure(run_function, stack.env(bad_rules))
+    assert error_type == "Runtime.InvalidRules"
+    assert message
+    error_type, message = _init_failure(run_function, stack.env(tmp_path / "missing.json"))
+    assert error_type == "Runtime.InvalidRules"
+    assert "missing.json" in message
+
+    # Through an invocation, as Lambda sees it: the invocation fails with the init error.
     fn = run_function(stack.env(tmp_path / "missing.json"))
     result = fn.invoke(sqs_event([body(tick("AAPL", 1.0, "2026-11-25T14:30:00Z"))]), 10)
-    assert result.status == "init_error"
-    assert "missing.json" in json.loads(result.payload)["errorMessage"]
+    assert (result.status, result.error_type) == ("init_error", "Runtime.InvalidRules")
     assert stack.alerts() == {}
+
+
+def test_an_event_that_is_not_an_sqs_event_fails_the_invocation_only(run_function: Any, stack: Stack) -> None:
+    fn = run_function(stack.env(GOLDEN_RULES))
+    result = fn.invoke(b'{"Records": 5}')
+    assert (result.status, result.error_type) == ("error", "InvalidEvent")
+    assert "Records" in json.loads(result.payload)["errorMessage"]
+    assert fn.failures(sqs_event([body(tick("AAPL", 199.0, "2026-11-25T14:30:00Z"))])) == []  # still serving
 
 
 def test_deadline_nearly_reached_reports_failures_instead_of_timing_out(
@@ -532,7 +553,8 @@ def test_throttling_on_30_percent_of_calls_loses_and_duplicates_nothing(
     run_function: Any, stack: Stack
 ) -> None:
     rules_doc = json.loads(CONFIG_RULES.read_text())
-    bodies, ticks = [], []
+    bodies: list[str] = []
+    ticks: list[oracle.Tick] = []
     for line in generate_feed(FeedConfig(seed=11, messages=300, malformed=0, max_ticks_per_message=9)):
         if len(ticks) >= 1000:
             break
