@@ -549,6 +549,32 @@ def test_deadline_nearly_reached_reports_failures_instead_of_timing_out(
     assert stack.notifications() == []
 
 
+def test_a_failed_notification_is_recovered_on_redelivery_once(run_function: Any, stack: Stack) -> None:
+    publish_down = [FaultRule("sns", FaultKind.SNS_THROTTLING, operation="Publish")]
+    with FaultProxy(stack.aws.url, publish_down, seed=7) as proxy:
+        fn = run_function(stack.env(GOLDEN_RULES, endpoint=proxy.url))
+        quiet = body(tick("MSFT", 401.0, "2026-11-25T14:30:00.000Z"))
+        crossing = body(
+            tick("AAPL", 199.0, "2026-11-25T14:30:00.000Z"), tick("AAPL", 200.5, "2026-11-25T14:30:01Z")
+        )
+        event = sqs_event([quiet, crossing])
+        ids = message_ids(event)
+        # SNS throttles every publish: the alert is stored (pending), its message is failed, the other not.
+        assert fn.failures(event, timeout_s=20.0) == [ids[1]]
+        key = ("AAPL", "2026-11-25T14:30:01.000000Z#aapl-up-200")
+        assert stack.alerts()[key]["notification_state"] == "pending"
+        assert stack.notifications() == []
+
+        proxy.set_rules([])
+        redelivered = sqs_event([crossing], receive_count=2, ids=[ids[1]])
+        assert fn.failures(redelivered) == []
+        assert stack.alerts()[key]["notification_state"] == "sent"
+        assert [json.loads(e["Message"])["alert_id"] for e in stack.notifications()] == ["AAPL|" + key[1]]
+        assert fn.failures(sqs_event([crossing], receive_count=3, ids=[ids[1]])) == []
+        assert stack.notifications() == []  # recovered once, never again
+    assert list(stack.alerts()) == [key]
+
+
 def test_throttling_on_30_percent_of_calls_loses_and_duplicates_nothing(
     run_function: Any, stack: Stack
 ) -> None:
