@@ -476,14 +476,10 @@ class TapStack(TerraformStack):
                 "Resource": self.alerts_table.arn,
             },
             {
+                # A consistent BatchGetItem per batch, then compare-and-swap UpdateItem (in transactions too).
                 "Sid": "ReadWriteAlertState",
                 "Effect": "Allow",
-                "Action": [
-                    "dynamodb:BatchGetItem",
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                ],
+                "Action": ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"],
                 "Resource": self.state_table.arn,
             },
             {"Sid": "NotifyTraders", "Effect": "Allow", "Action": "sns:Publish", "Resource": self.topic.arn},

@@ -288,7 +288,7 @@ def test_function_policy_least_privilege(stack: dict[str, Any]) -> None:
         ),
         "ReadWriteAlertState": (
             "Allow",
-            ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"],
             "${aws_dynamodb_table.state_table.arn}",
         ),
         "NotifyTraders": ("Allow", "sns:Publish", "${aws_sns_topic.topic.arn}"),

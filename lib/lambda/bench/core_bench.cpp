@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "tap/alert.hpp"
+#include "tap/json_text.hpp"
 #include "tap/rule_engine.hpp"
 #include "tap/sqs_event.hpp"
 
@@ -30,7 +31,7 @@ std::string make_event(int seq) {
   for (int i = 0; i < 25; ++i) {
     if (i) e += ',';
     std::string body;
-    append_json_string(body, tick_body(i * 4, seq));  // same symbols in every batch
+    json::append_string(body, tick_body(i * 4, seq));  // same symbols in every batch
     e +=
         R"({"messageId":"059f36b4-87a3-44ab-83d2-661975830a7d-)" + std::to_string(i) +
         R"(","receiptHandle":"AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a...","body":)" + body +

@@ -5,6 +5,7 @@
 #include <set>
 #include <utility>
 
+#include "tap/json_text.hpp"
 #include "tap/sqs_event.hpp"
 #include "tap/tick.hpp"
 
@@ -61,7 +62,7 @@ std::string batch_response(const BatchReport& report) {
     if (!first) out += ',';
     first = false;
     out += R"({"itemIdentifier":)";
-    append_json_string(out, id);
+    json::append_string(out, id);
     out += '}';
   }
   out += "]}";
@@ -244,40 +245,47 @@ void BatchHandler::execute_plan(Batch& batch, KeyPlan plan, Deadline deadline) {
   }
 }
 
+bool BatchHandler::notify(Batch& batch, std::size_t message_index, std::size_t rule_index, const Tick& tick,
+                          Deadline deadline) {
+  Batch::Message& m = batch.messages[message_index];
+  const Rule& rule = rules_.rule(rule_index);
+  const Alert alert{&rule, &tick, m.record->message_id};
+  auto published = ports_.notifier.publish(sns_notification(alert, now_micros()), deadline);
+  if (!published) {
+    // The alert stays "pending"; the redelivered message finds it and notifies (recover_pending).
+    m.failed = true;
+    log_.log({.level = obs::Level::kWarn,
+              .message = "notification failed, message will be retried",
+              .message_id = m.record->message_id,
+              .symbol = tick.symbol,
+              .rule = rule.id,
+              .reason = published.error().code + ": " + published.error().message});
+    return false;
+  }
+  ++batch.report.notifications;
+  const AlertKey key{tick.symbol, alert_sort_key(rule, tick), rule_index};
+  auto marked = ports_.ledger.mark_sent(key, published.value(), now_micros(), deadline);
+  if (!marked) {
+    // The notification went out: retrying the message would notify twice. Keep it acknowledged.
+    log_.log({.level = obs::Level::kError,
+              .message = "notification sent but not recorded",
+              .message_id = m.record->message_id,
+              .symbol = tick.symbol,
+              .rule = rule.id,
+              .reason = marked.error().code + ": " + marked.error().message});
+  }
+  return true;
+}
+
 void BatchHandler::notify_new_alerts(Batch& batch, Deadline deadline) {
   for (const Batch::NewAlert& a : batch.new_alerts) {
-    Batch::Message& m = batch.messages[a.message_index];
-    const Rule& rule = rules_.rule(a.rule_index);
-    const Alert alert{&rule, a.tick, m.record->message_id};
-    auto published = ports_.notifier.publish(sns_notification(alert, now_micros()), deadline);
-    if (!published) {
-      // The alert stays "pending"; the redelivered message finds it and notifies (recover_pending).
-      m.failed = true;
-      log_.log({.level = obs::Level::kWarn,
-                .message = "notification failed, message will be retried",
-                .message_id = m.record->message_id,
-                .symbol = a.tick->symbol,
-                .rule = rule.id,
-                .reason = published.error().code + ": " + published.error().message});
-      continue;
-    }
-    ++batch.report.notifications;
-    const AlertKey key{a.tick->symbol, alert_sort_key(rule, *a.tick), a.rule_index};
-    auto marked = ports_.ledger.mark_sent(key, published.value(), now_micros(), deadline);
-    if (!marked) {
-      // The notification went out: retrying the message would notify twice. Keep it acknowledged.
-      log_.log({.level = obs::Level::kError,
-                .message = "notification sent but not recorded",
-                .message_id = m.record->message_id,
-                .symbol = a.tick->symbol,
-                .rule = rule.id,
-                .reason = marked.error().code + ": " + marked.error().message});
-    }
+    (void)notify(batch, a.message_index, a.rule_index, *a.tick, deadline);
   }
 }
 
 void BatchHandler::recover_pending(Batch& batch, Deadline deadline) {
-  for (Batch::Message& m : batch.messages) {
+  for (std::size_t mi = 0; mi < batch.messages.size(); ++mi) {
+    Batch::Message& m = batch.messages[mi];
     if (m.failed || m.record->receive_count <= 1) continue;
     for (const Tick& tick : m.ticks) {
       for (const AlertKey& key : candidate_alert_keys(rules_, tick)) {
@@ -293,36 +301,13 @@ void BatchHandler::recover_pending(Batch& batch, Deadline deadline) {
                     .reason = pending.error().code + ": " + pending.error().message});
           break;
         }
-        if (!pending.value()) continue;
-        const Rule& rule = rules_.rule(key.rule_index);
-        const Alert alert{&rule, &tick, m.record->message_id};
-        auto published = ports_.notifier.publish(sns_notification(alert, now_micros()), deadline);
-        if (!published) {
-          m.failed = true;
-          log_.log({.level = obs::Level::kWarn,
-                    .message = "notification failed, message will be retried",
-                    .message_id = m.record->message_id,
-                    .symbol = key.symbol,
-                    .rule = rule.id,
-                    .reason = published.error().code + ": " + published.error().message});
-          break;
-        }
-        ++batch.report.notifications;
+        if (!pending.value() || !notify(batch, mi, key.rule_index, tick, deadline)) continue;
         ++batch.report.recovered;
         log_.log({.level = obs::Level::kInfo,
                   .message = "pending notification recovered",
                   .message_id = m.record->message_id,
                   .symbol = key.symbol,
-                  .rule = rule.id});
-        auto marked = ports_.ledger.mark_sent(key, published.value(), now_micros(), deadline);
-        if (!marked) {
-          log_.log({.level = obs::Level::kError,
-                    .message = "notification sent but not recorded",
-                    .message_id = m.record->message_id,
-                    .symbol = key.symbol,
-                    .rule = rule.id,
-                    .reason = marked.error().code + ": " + marked.error().message});
-        }
+                  .rule = rules_.rule(key.rule_index).id});
       }
     }
   }

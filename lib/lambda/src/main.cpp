@@ -7,6 +7,7 @@
 #include <random>
 #include <sstream>
 
+#include "tap/aws_layer.hpp"
 #include "tap/aws_ports.hpp"
 #include "tap/function_config.hpp"
 #include "tap/handler.hpp"
@@ -55,44 +56,33 @@ int main() {
   const tap::EnvLookup env = tap::process_env();
   auto config = tap::load_function_config(env);
   if (!config) return init_error("Runtime.InvalidConfiguration", config.error().message);
-  auto aws = tap::load_aws_config(env);
+  auto aws = tap::AwsLayer::from_env(env);
   if (!aws) return init_error("Runtime.InvalidConfiguration", aws.error().message);
-  auto credentials = tap::load_credentials(env);
-  if (!credentials) return init_error("Runtime.InvalidConfiguration", credentials.error().message);
   auto document = read_file(config->rules_path);
   if (!document) return init_error("Runtime.InvalidRules", document.error().message);
   auto rules = tap::load_rules(document.value());
   if (!rules) return init_error("Runtime.InvalidRules", rules.error().message);
 
   tap::obs::Logger log(tap::obs::stdout_sink(), std::chrono::system_clock::now, config->log_level);
-  tap::HttplibClient http({.ca_bundle = aws->ca_bundle});
-  tap::RetryPolicy retry;
-  tap::AwsTransport transport;
-  transport.http = &http;
-  transport.credentials = credentials.value();
-  transport.retry = &retry;
-  tap::dynamodb::Client dynamodb(transport, aws->dynamodb_endpoint, aws->region);
-  tap::sns::Client sns(transport, aws->sns_endpoint, aws->region);
-  tap::sqs::Client sqs(transport, aws->sqs_endpoint, aws->region);
-
+  tap::AwsLayer& layer = *aws.value();
   std::mt19937_64 token_random{std::random_device{}()};
   tap::DynamoDbStateStore state(
-      dynamodb, config->state_table, config->alerts_table, rules.value(), wall_micros, [&token_random] {
+      layer.dynamodb, config->state_table, config->alerts_table, rules.value(), wall_micros, [&token_random] {
         char token[33];
         std::snprintf(token, sizeof token, "%016llx%016llx", static_cast<unsigned long long>(token_random()),
                       static_cast<unsigned long long>(token_random()));
         return std::string(token);
       });
-  tap::DynamoDbAlertLedger ledger(dynamodb, config->alerts_table);
-  tap::SnsNotifier notifier(sns, config->topic_arn);
-  tap::SqsDeadLetters dead_letters(sqs, config->dlq_url);
+  tap::DynamoDbAlertLedger ledger(layer.dynamodb, config->alerts_table);
+  tap::SnsNotifier notifier(layer.sns, config->topic_arn);
+  tap::SqsDeadLetters dead_letters(layer.sqs, config->dlq_url);
   tap::BatchHandler handler(rules.value(), {state, ledger, notifier, dead_letters}, log);
   log.info("initialised with " + std::to_string(rules->rules().size()) + " rules");
 
   return tap::runtime::run_handler([&](const tap::runtime::InvocationRequest& request) {
     log.set_request_id(request.request_id);
     const auto started = std::chrono::steady_clock::now();
-    const std::uint64_t retries_before = retry.retries();
+    const std::uint64_t retries_before = layer.retry.retries();
     auto report = handler.handle(request.payload, request.steady_deadline);
     if (!report) {
       log.log(
@@ -102,7 +92,7 @@ int main() {
     const auto duration =
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
     const auto metrics = tap::batch_metrics(report.value(), config->metrics_namespace, config->function_name,
-                                            retry.retries() - retries_before, duration);
+                                            layer.retry.retries() - retries_before, duration);
     tap::obs::stdout_sink()(metrics.to_json(std::chrono::system_clock::now()));
     return tap::runtime::InvocationResponse::success(tap::batch_response(report.value()));
   });

@@ -36,9 +36,4 @@ struct SnsNotification {
 };
 SnsNotification sns_notification(const Alert& alert, std::int64_t publish_time_micros);
 
-// Helpers (exposed for the AWS layer and tests).
-void append_json_string(std::string& out, std::string_view s);  // with quotes, escaped
-void append_number(std::string& out, double v);                 // shortest round-trip form
-void append_number(std::string& out, std::uint64_t v);
-
 }  // namespace tap

@@ -63,6 +63,10 @@ class BatchHandler {
   void process_ticks(Batch& batch, Deadline deadline);
   void execute_plan(Batch& batch, KeyPlan plan, Deadline deadline);
   void notify_new_alerts(Batch& batch, Deadline deadline);
+  // Publishes one alert's notification and records it as sent; false (and the message failed) when the
+  // publish failed.
+  bool notify(Batch& batch, std::size_t message_index, std::size_t rule_index, const Tick& tick,
+              Deadline deadline);
   void recover_pending(Batch& batch, Deadline deadline);
   void dead_letter_rejects(Batch& batch, Deadline deadline);
   std::int64_t now_micros() const;

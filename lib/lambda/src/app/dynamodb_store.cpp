@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "tap/aws_ports.hpp"
+#include "tap/json_text.hpp"
 
 namespace tap {
 namespace {
@@ -11,18 +12,18 @@ constexpr std::string_view kConditionalCheckFailed = "ConditionalCheckFailedExce
 
 std::string state_key_json(const std::string& symbol, const std::string& rule_id) {
   std::string out = R"({"symbol":{"S":)";
-  append_json_string(out, symbol);
+  json::append_string(out, symbol);
   out += R"(},"rule_id":{"S":)";
-  append_json_string(out, rule_id);
+  json::append_string(out, rule_id);
   out += "}}";
   return out;
 }
 
 std::string alert_key_json(const AlertKey& key) {
   std::string out = R"({"symbol":{"S":)";
-  append_json_string(out, key.symbol);
+  json::append_string(out, key.symbol);
   out += R"(},"timestamp":{"S":)";
-  append_json_string(out, key.sort_key);
+  json::append_string(out, key.sort_key);
   out += "}}";
   return out;
 }
@@ -39,7 +40,7 @@ void append_s(std::string& out, std::string_view name, std::string_view value) {
   out += '"';
   out += name;
   out += R"(":{"S":)";
-  append_json_string(out, value);
+  json::append_string(out, value);
   out += '}';
 }
 

@@ -9,8 +9,6 @@
 
 namespace tap::aws_json {
 
-// Appends s as a JSON string literal ("..." with the required escapes; UTF-8 passes through).
-void append_string(std::string& out, std::string_view s);
 std::string quote(std::string_view s);
 
 simdjson::ondemand::parser& parser();

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "tap/json_text.hpp"
+
 namespace tap {
 namespace {
 
@@ -37,76 +39,30 @@ std::string_view condition_phrase(Condition c) {
 
 void attr_s(std::string& out, std::string_view name, std::string_view value) {
   out += ',';
-  append_json_string(out, name);
+  json::append_string(out, name);
   out += ":{\"S\":";
-  append_json_string(out, value);
+  json::append_string(out, value);
   out += '}';
 }
 
 template <typename T>
 void attr_n(std::string& out, std::string_view name, T value) {
   out += ',';
-  append_json_string(out, name);
+  json::append_string(out, name);
   out += ":{\"N\":\"";
-  append_number(out, value);
+  json::append_number(out, value);
   out += "\"}";
 }
 
 template <typename T>
 void field(std::string& out, std::string_view name, T value) {
   out += ',';
-  append_json_string(out, name);
+  json::append_string(out, name);
   out += ':';
-  append_number(out, value);
+  json::append_number(out, value);
 }
 
 }  // namespace
-
-void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  std::size_t run = 0;  // start of the pending run of characters that need no escaping
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto u = static_cast<unsigned char>(s[i]);
-    if (u >= 0x20 && u != '"' && u != '\\') continue;  // UTF-8 passes through (validated input)
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    out += '\\';
-    switch (u) {
-      case '"':
-      case '\\':
-        out += static_cast<char>(u);
-        break;
-      case '\n':
-        out += 'n';
-        break;
-      case '\r':
-        out += 'r';
-        break;
-      case '\t':
-        out += 't';
-        break;
-      default:
-        out += "u00";
-        out += kHex[u >> 4];
-        out += kHex[u & 0xF];
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out += '"';
-}
-
-void append_number(std::string& out, double v) {
-  char buf[32];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
-
-void append_number(std::string& out, std::uint64_t v) {
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
 
 std::string alert_sort_key(const Rule& rule, const Tick& tick) {
   std::string s;
@@ -127,7 +83,7 @@ std::string dynamodb_item(const Alert& a, std::int64_t created_at_micros) {
   std::string out;
   out.reserve(1024);  // a typical item is ~650 bytes: one allocation
   out += "{\"symbol\":{\"S\":";
-  append_json_string(out, t.symbol);
+  json::append_string(out, t.symbol);
   out += '}';
   attr_s(out, "timestamp", alert_sort_key(r, t));
   attr_s(out, "alert_id", alert_id(r, t));
@@ -161,14 +117,14 @@ SnsNotification sns_notification(const Alert& a, std::int64_t publish_time_micro
   subject += ' ';
   subject += condition_phrase(r.condition);
   subject += ' ';
-  append_number(subject, r.threshold);
+  json::append_number(subject, r.threshold);
   subject += ": ";
   if (r.condition == Condition::spread_above) {
-    append_number(subject, *t.ask - *t.bid);
+    json::append_number(subject, *t.ask - *t.bid);
   } else if (r.condition == Condition::volume_above) {
-    append_number(subject, *t.volume);
+    json::append_number(subject, *t.volume);
   } else {
-    append_number(subject, t.price);
+    json::append_number(subject, t.price);
   }
   subject += " (";
   subject += r.id;
@@ -179,31 +135,31 @@ SnsNotification sns_notification(const Alert& a, std::int64_t publish_time_micro
   std::string& m = n.message;
   m.reserve(768);
   m += "{\"alert_id\":";
-  append_json_string(m, alert_id(r, t));
+  json::append_string(m, alert_id(r, t));
   m += ",\"symbol\":";
-  append_json_string(m, t.symbol);
+  json::append_string(m, t.symbol);
   m += ",\"rule_id\":";
-  append_json_string(m, r.id);
+  json::append_string(m, r.id);
   m += ",\"condition\":";
-  append_json_string(m, to_string(r.condition));
+  json::append_string(m, to_string(r.condition));
   field(m, "threshold", r.threshold);
   field(m, "price", t.price);
   if (t.bid) field(m, "bid", *t.bid);
   if (t.ask) field(m, "ask", *t.ask);
   if (t.volume) field(m, "volume", *t.volume);
   m += ",\"tick_time\":";
-  append_json_string(m, t.ts.text);
+  json::append_string(m, t.ts.text);
   m += ",\"age_ms\":";
   const std::int64_t age_ms = (publish_time_micros - t.ts.micros) / 1000;
   m += std::to_string(age_ms);
   m += ",\"severity\":";
-  append_json_string(m, to_string(r.severity));
+  json::append_string(m, to_string(r.severity));
   if (!r.description.empty()) {
     m += ",\"description\":";
-    append_json_string(m, r.description);
+    json::append_string(m, r.description);
   }
   m += ",\"message_id\":";
-  append_json_string(m, a.message_id);
+  json::append_string(m, a.message_id);
   m += '}';
 
   n.attributes = {{"symbol", t.symbol}, {"rule", r.id}, {"severity", std::string(to_string(r.severity))}};

@@ -108,18 +108,5 @@ TEST(Alert, SubjectsPerCondition) {
   EXPECT_EQ(n.message.find("\"bid\""), std::string::npos);
 }
 
-TEST(Alert, JsonEscaping) {
-  std::string out;
-  append_json_string(out, std::string("a\"b\\c\r\t\x1f\x7f", 9));
-  EXPECT_EQ(out, "\"a\\\"b\\\\c\\r\\t\\u001f\x7f\"");
-  out.clear();
-  append_number(out, 0.1);
-  out += ' ';
-  append_number(out, 1e21);
-  out += ' ';
-  append_number(out, std::uint64_t{18446744073709551615ULL});
-  EXPECT_EQ(out, "0.1 1e+21 18446744073709551615");
-}
-
 }  // namespace
 }  // namespace tap

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "tap/alert.hpp"
+#include "tap/json_text.hpp"
 #include "tap/rule_engine.hpp"
 
 namespace tap {
@@ -55,7 +56,7 @@ TEST(GoldenFeed, AlertsExactlyAsComputedByHand) {
         os << batch << ' ' << pt.message_index << ' ' << t.symbol << ' '
            << alert_sort_key(rules->rule(plan.key.rule_index), t) << ' ';
         std::string price;
-        append_number(price, t.price);
+        json::append_number(price, t.price);
         os << price;
         actual.push_back(os.str());
       }

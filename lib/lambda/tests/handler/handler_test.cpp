@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include "fake_ports.hpp"
+#include "tap/json_text.hpp"
 
 namespace tap {
 namespace {
@@ -22,7 +23,7 @@ constexpr const char* kRules = R"({"version":1,"rules":[
 
 std::string tick(const std::string& symbol, double price, const std::string& ts) {
   std::string out = R"({"symbol":")" + symbol + R"(","price":)";
-  append_number(out, price);
+  json::append_number(out, price);
   return out + R"(,"timestamp":")" + ts + R"("})";
 }
 
@@ -37,9 +38,9 @@ std::string event(const std::vector<Message>& messages) {
   for (std::size_t i = 0; i < messages.size(); ++i) {
     if (i > 0) out += ',';
     out += R"({"messageId":)";
-    append_json_string(out, messages[i].id);
+    json::append_string(out, messages[i].id);
     out += R"(,"receiptHandle":"rh","body":)";
-    append_json_string(out, messages[i].body);
+    json::append_string(out, messages[i].body);
     out += R"(,"attributes":{"ApproximateReceiveCount":")" + std::to_string(messages[i].receive_count) +
            R"(","SentTimestamp":"1795617000000"},"eventSource":"aws:sqs",)"
            R"("eventSourceARN":"arn:aws:sqs:us-east-1:123456789012:q","awsRegion":"us-east-1"})";

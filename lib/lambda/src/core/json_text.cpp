@@ -98,6 +98,12 @@ void append_number(std::string& out, double value) {
   out.append(buf.data(), res.ptr);
 }
 
+void append_number(std::string& out, std::uint64_t value) {
+  std::array<char, 24> buf{};
+  const auto res = std::to_chars(buf.data(), buf.data() + buf.size(), value);
+  out.append(buf.data(), res.ptr);
+}
+
 void append_number(std::string& out, std::int64_t value) {
   std::array<char, 24> buf{};
   const auto res = std::to_chars(buf.data(), buf.data() + buf.size(), value);

@@ -71,5 +71,16 @@ TEST(JsonText, NumbersInShortestRoundTripForm) {
   EXPECT_EQ(out, "189.25 0.1 -9007199254740993 null null");
 }
 
+TEST(JsonText, ControlCharactersAndUnsignedNumbers) {
+  std::string out;
+  append_string(out, std::string("a\"b\\c\r\t\x1f\x7f", 9));
+  EXPECT_EQ(out, "\"a\\\"b\\\\c\\r\\t\\u001f\x7f\"");
+  out.clear();
+  append_number(out, 1e21);
+  out += ' ';
+  append_number(out, std::uint64_t{18446744073709551615ULL});
+  EXPECT_EQ(out, "1e+21 18446744073709551615");
+}
+
 }  // namespace
 }  // namespace tap::json
