@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -29,22 +30,24 @@ def _free_port() -> int:
 
 
 @contextmanager
-def moto_server() -> Iterator[str]:
-    """Yields the endpoint URL of a fresh moto server."""
+def moto_server(tls: tuple[Path, Path, Path] | None = None) -> Iterator[str]:
+    """Yields the endpoint URL of a fresh moto server; over TLS with `tls` = (cert, key, its CA)."""
     port = _free_port()
     exe = Path(sys.executable).with_name("moto_server")
+    tls_args = ["-c", str(tls[0]), "-k", str(tls[1])] if tls else []
+    context = ssl.create_default_context(cafile=str(tls[2])) if tls else None
     proc = subprocess.Popen(
-        [str(exe), "-H", "127.0.0.1", "-p", str(port)],
+        [str(exe), "-H", "127.0.0.1", "-p", str(port), *tls_args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
+                urllib.request.urlopen(url + "/moto-api/", timeout=1, context=context).close()
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:

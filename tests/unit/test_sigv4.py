@@ -11,13 +11,10 @@
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import json
 import os
-import socket
 import ssl
 import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,12 +27,11 @@ import botocore.auth
 import pytest
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.support.moto_server import moto_server
+from tests.support.tls import write_tls_files
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE_DIR = Path(os.environ.get("TAP_AWS4_TESTSUITE", ROOT / "build" / "aws4_testsuite"))
@@ -255,99 +251,12 @@ def test_differential_against_botocore(signer: Signer, req: dict[str, Any]) -> N
 
 
 # ------------------------------------------------------------------------------------- moto smoke test
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _ca(name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
-
-
-def _server_cert(ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate) -> tuple[bytes, bytes]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
-
-
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path]]:
     """moto server over TLS with a certificate from a test CA: (url, that CA, another CA)."""
-    d = tmp_path_factory.mktemp("moto-tls")
-    ca_key, ca = _ca("tap test CA")
-    cert_pem, key_pem = _server_cert(ca_key, ca)
-    (d / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    (d / "other-ca.pem").write_bytes(_ca("some other CA")[1].public_bytes(serialization.Encoding.PEM))
-    (d / "cert.pem").write_bytes(cert_pem)
-    (d / "key.pem").write_bytes(key_pem)
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            str(ROOT / ".venv" / "bin" / "moto_server"),
-            "-H",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-c",
-            str(d / "cert.pem"),
-            "-k",
-            str(d / "key.pem"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"https://127.0.0.1:{port}"
-    context = ssl.create_default_context(cafile=str(d / "ca.pem"))
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url + "/moto-api/", timeout=1, context=context).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("moto_server did not start")
-        yield url, d / "ca.pem", d / "other-ca.pem"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    files = write_tls_files(tmp_path_factory.mktemp("moto-tls"))
+    with moto_server((files["cert"], files["key"], files["ca"])) as url:
+        yield url, files["ca"], files["other_ca"]
 
 
 SMOKE_STEPS = [

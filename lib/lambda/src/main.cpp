@@ -1,6 +1,8 @@
 // bootstrap: the Lambda custom-runtime entry point. Wires configuration, rules, the AWS layer and the
 // handler, then serves invocations until Lambda stops the environment.
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -11,7 +13,20 @@
 #include "tap/handler.hpp"
 #include "tap/runtime.hpp"
 
+#ifdef TAP_GCOV_DUMP_ON_SIGTERM
+extern "C" void __gcov_dump(void);
+#endif
+
 namespace {
+
+#ifdef TAP_GCOV_DUMP_ON_SIGTERM
+// Coverage builds only: Lambda and the local emulator end an environment with a signal, and gcov writes its
+// counters only at a normal exit. On SIGTERM, dump them and exit (not async-signal-safe: test builds only).
+extern "C" void dump_coverage_and_exit(int /*signal*/) {
+  __gcov_dump();
+  std::_Exit(0);  // LCOV_EXCL_LINE: runs after the counters were written, so never counted
+}
+#endif
 
 tap::Result<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -35,6 +50,9 @@ std::int64_t wall_micros() {
 }  // namespace
 
 int main() {
+#ifdef TAP_GCOV_DUMP_ON_SIGTERM
+  std::signal(SIGTERM, dump_coverage_and_exit);
+#endif
   const tap::EnvLookup env = tap::process_env();
   auto config = tap::load_function_config(env);
   if (!config) return init_error("Runtime.InvalidConfiguration", config.error().message);

@@ -1,0 +1,247 @@
+"""A fault-injecting HTTP proxy (loopback only) between the function and the local AWS emulator.
+
+The function's AWS endpoint (AWS_ENDPOINT_URL) points at the proxy; the proxy forwards each request byte for
+byte -- Host header included -- to the upstream emulator, or answers it itself with an injected fault. SigV4
+signs the Host header the client used, and the upstream recomputes the signature from the headers it
+receives, so signature checking stays on behind the proxy.
+
+Faults are chosen per request by rules (service, operation, probability) with a seeded random source, so a
+run is reproducible for a given request order. The kinds answer with the bodies AWS really sends:
+- `dynamodb_throughput` / `dynamodb_throttling`: 400 with the JSON 1.0 `__type` error of DynamoDB
+  (ProvisionedThroughputExceededException, ThrottlingException);
+- `sns_throttling`: 400 with SNS's query-protocol XML `Throttling` error;
+- `http_500`, `http_503`: a bare 5xx (InternalFailure / ServiceUnavailable);
+- `reset`: the connection is reset (RST) before any answer.
+Further kinds (stalls, partial UnprocessedItems) are new FaultKind members plus a branch in `_inject`.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import http.client
+import json
+import random
+import re
+import socket
+import struct
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from urllib.parse import parse_qs, urlsplit
+
+# Hop-by-hop headers (RFC 9110 7.6.1) are not forwarded; the proxy frames its own answers.
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+}
+_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
+
+
+class FaultKind(enum.Enum):
+    DYNAMODB_THROUGHPUT = "dynamodb_throughput"
+    DYNAMODB_THROTTLING = "dynamodb_throttling"
+    SNS_THROTTLING = "sns_throttling"
+    HTTP_500 = "http_500"
+    HTTP_503 = "http_503"
+    RESET = "reset"
+
+
+@dataclass(frozen=True)
+class FaultRule:
+    """Inject `kind` into `probability` of the requests to `service` (and `operation`, when given)."""
+
+    service: str  # signing name: dynamodb, sns, sqs; "*" for any
+    kind: FaultKind
+    probability: float = 1.0
+    operation: str | None = None  # e.g. UpdateItem, Publish; None for every operation
+
+    def matches(self, service: str, operation: str) -> bool:
+        return self.service in ("*", service) and self.operation in (None, operation)
+
+
+@dataclass(frozen=True)
+class Call:
+    """What the proxy saw: one request and what happened to it (`kind` None when forwarded)."""
+
+    service: str
+    operation: str
+    kind: FaultKind | None
+
+
+def classify(headers: Message, body: bytes) -> tuple[str, str]:
+    """(service, operation) of an AWS request: the service from the SigV4 credential scope, the operation
+    from X-Amz-Target (JSON protocols) or the Action parameter (query protocol)."""
+    scope = _SCOPE.search(headers.get("Authorization", ""))
+    service = scope.group(1) if scope else "unknown"
+    target = headers.get("X-Amz-Target")
+    if target:
+        return service, target.rsplit(".", 1)[-1]
+    action = parse_qs(body.decode("utf-8", errors="replace")).get("Action")
+    return service, action[0] if action else "unknown"
+
+
+def fault_response(kind: FaultKind) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body of an injected error, as the service itself would answer."""
+    request_id = str(uuid.uuid4())
+    if kind in (FaultKind.DYNAMODB_THROUGHPUT, FaultKind.DYNAMODB_THROTTLING):
+        name, message = {
+            FaultKind.DYNAMODB_THROUGHPUT: (
+                "ProvisionedThroughputExceededException",
+                "The level of configured provisioned throughput for the table was exceeded. Consider "
+                "increasing your provisioning level with the UpdateTable API.",
+            ),
+            FaultKind.DYNAMODB_THROTTLING: (
+                "ThrottlingException",
+                "Rate of requests exceeds the allowed throughput.",
+            ),
+        }[kind]
+        body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{name}", "message": message}).encode()
+        return 400, {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": request_id}, body
+    if kind is FaultKind.SNS_THROTTLING:
+        body = (
+            '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type>'
+            "<Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        ).encode()
+        return 400, {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}, body
+    status, code = (500, "InternalFailure") if kind is FaultKind.HTTP_500 else (503, "ServiceUnavailable")
+    body = json.dumps({"__type": code, "message": "injected by the fault proxy"}).encode()
+    return status, {"Content-Type": "application/json", "x-amzn-RequestId": request_id}, body
+
+
+class FaultProxy:
+    """The proxy server on 127.0.0.1 (a free port), forwarding to `upstream` (http://127.0.0.1:PORT)."""
+
+    def __init__(self, upstream: str, rules: Sequence[FaultRule] = (), seed: int = 0) -> None:
+        parts = urlsplit(upstream)
+        if parts.scheme != "http" or parts.hostname is None or parts.port is None:
+            raise ValueError(f"upstream must be http://host:port, got {upstream!r}")
+        self.upstream = (parts.hostname, parts.port)
+        self.rules = list(rules)
+        self.calls: list[Call] = []
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self) -> FaultProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def set_rules(self, rules: Sequence[FaultRule]) -> None:
+        with self._lock:
+            self.rules = list(rules)
+
+    def injected(self) -> collections.Counter[tuple[str, str, FaultKind]]:
+        """How many faults of each kind were injected, per (service, operation, kind)."""
+        with self._lock:
+            return collections.Counter((c.service, c.operation, c.kind) for c in self.calls if c.kind)
+
+    def forwarded(self) -> collections.Counter[tuple[str, str]]:
+        with self._lock:
+            return collections.Counter((c.service, c.operation) for c in self.calls if c.kind is None)
+
+    def _decide(self, service: str, operation: str) -> FaultKind | None:
+        """The first matching rule whose coin comes up (one draw per matching rule, under the lock so that
+        the sequence of draws is the sequence of requests)."""
+        with self._lock:
+            kind = None
+            for rule in self.rules:
+                if rule.matches(service, operation) and self._random.random() < rule.probability:
+                    kind = rule.kind
+                    break
+            self.calls.append(Call(service, operation, kind))
+            return kind
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+            _upstream: http.client.HTTPConnection | None = None
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Quiet: the calls list is the record."""
+
+            def _relay(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                service, operation = classify(self.headers, body)
+                kind = proxy._decide(service, operation)
+                if kind is FaultKind.RESET:
+                    # SO_LINGER with a zero timeout: close() sends RST instead of FIN.
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    return
+                if kind is not None:
+                    self._answer(*fault_response(kind))
+                    return
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+                try:
+                    status, reply_headers, reply = self._forward(body, headers)
+                except OSError as exc:
+                    self._upstream = None
+                    message = json.dumps({"__type": "BadGateway", "message": f"upstream: {exc}"}).encode()
+                    self._answer(502, {"Content-Type": "application/json"}, message)
+                    return
+                self._answer(status, reply_headers, reply)
+
+            def _forward(self, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+                if self._upstream is None:
+                    self._upstream = http.client.HTTPConnection(*proxy.upstream, timeout=60)
+                try:
+                    return self._exchange(body, headers)
+                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                    # The upstream closed its idle keep-alive connection: one fresh attempt.
+                    self._upstream.close()
+                    return self._exchange(body, headers)
+
+            def _exchange(self, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+                assert self._upstream is not None
+                # skip_host/skip_accept_encoding: the client's Host header (signed) goes out unchanged.
+                self._upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                for name, value in headers.items():
+                    self._upstream.putheader(name, value)
+                if "content-length" not in {k.lower() for k in headers}:
+                    self._upstream.putheader("Content-Length", str(len(body)))
+                self._upstream.endheaders(body)
+                response = self._upstream.getresponse()
+                reply = response.read()
+                reply_headers = {k: v for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP}
+                return response.status, reply_headers, reply
+
+            def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    if name.lower() not in ("content-length", "date", "server"):  # send_response's own
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _relay  # noqa: N815 -- http.server's names
+
+        return Handler

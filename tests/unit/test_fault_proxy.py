@@ -1,0 +1,182 @@
+"""local/fault_proxy.py: forwarding byte for byte (Host header included), the injected AWS errors, seeded
+decisions, connection resets and upstream failures."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from collections.abc import Iterator
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from local.fault_proxy import Call, FaultKind, FaultProxy, FaultRule, classify, fault_response
+
+DDB_AUTH = "AWS4-HMAC-SHA256 Credential=AKID/20261125/us-east-1/dynamodb/aws4_request, SignedHeaders=host"
+SNS_AUTH = "AWS4-HMAC-SHA256 Credential=AKID/20261125/us-east-1/sns/aws4_request, SignedHeaders=host"
+
+
+class _Echo(BaseHTTPRequestHandler):
+    """Upstream: answers every request with what it received; closes after a request to /close without
+    saying so (an idle keep-alive connection the server dropped)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self._reply(body)
+
+    def do_GET(self) -> None:
+        self._reply(b"")
+
+    def _reply(self, body: bytes) -> None:
+        reply = json.dumps(
+            {"path": self.path, "headers": dict(self.headers.items()), "body": body.decode()}
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply)))
+        self.send_header("Connection", "keep-alive")
+        self.end_headers()
+        self.wfile.write(reply)
+        self.close_connection = self.path == "/close"
+
+
+@pytest.fixture
+def upstream() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def _client(proxy: FaultProxy) -> http.client.HTTPConnection:
+    host, port = proxy.url.removeprefix("http://").split(":")
+    return http.client.HTTPConnection(host, int(port), timeout=30)
+
+
+def _headers(**values: str) -> Message:
+    message = Message()
+    for name, value in values.items():
+        message[name.replace("_", "-")] = value
+    return message
+
+
+def test_classify_by_credential_scope_target_and_action() -> None:
+    ddb = _headers(Authorization=DDB_AUTH, X_Amz_Target="DynamoDB_20120810.UpdateItem")
+    assert classify(ddb, b"{}") == ("dynamodb", "UpdateItem")
+    assert classify(_headers(Authorization=SNS_AUTH), b"Action=Publish&TopicArn=x") == ("sns", "Publish")
+    assert classify(_headers(), b"") == ("unknown", "unknown")
+
+
+def test_rules_match_service_and_operation() -> None:
+    assert FaultRule("dynamodb", FaultKind.HTTP_500).matches("dynamodb", "PutItem")
+    assert FaultRule("*", FaultKind.HTTP_500).matches("sns", "Publish")
+    assert not FaultRule("sns", FaultKind.HTTP_500).matches("dynamodb", "PutItem")
+    assert not FaultRule("sns", FaultKind.HTTP_500, operation="Publish").matches("sns", "Subscribe")
+
+
+def test_fault_bodies_are_the_services_own() -> None:
+    status, headers, body = fault_response(FaultKind.DYNAMODB_THROUGHPUT)
+    assert status == 400
+    assert headers["Content-Type"] == "application/x-amz-json-1.0"
+    assert json.loads(body)["__type"].endswith("#ProvisionedThroughputExceededException")
+    assert json.loads(fault_response(FaultKind.DYNAMODB_THROTTLING)[2])["__type"].endswith(
+        "#ThrottlingException"
+    )
+    status, headers, body = fault_response(FaultKind.SNS_THROTTLING)
+    assert (status, headers["Content-Type"]) == (400, "text/xml")
+    assert b"<Code>Throttling</Code>" in body
+    assert fault_response(FaultKind.HTTP_500)[0] == 500
+    assert json.loads(fault_response(FaultKind.HTTP_503)[2])["__type"] == "ServiceUnavailable"
+
+
+def test_upstream_must_be_plain_http() -> None:
+    with pytest.raises(ValueError, match="upstream"):
+        FaultProxy("https://127.0.0.1:1")
+
+
+def test_forwards_unchanged_and_injects_by_seeded_rules(upstream: str) -> None:
+    rules = [
+        FaultRule("sns", FaultKind.SNS_THROTTLING, probability=0.0),  # never: the next rule decides
+        FaultRule("sns", FaultKind.SNS_THROTTLING, operation="Publish"),
+    ]
+    with FaultProxy(upstream, rules, seed=3) as proxy:
+        conn = _client(proxy)
+        headers = {"Authorization": DDB_AUTH, "X-Amz-Target": "DynamoDB_20120810.PutItem", "Host": "signed:1"}
+        conn.request("POST", "/", body=b'{"a":1}', headers=headers)
+        reply = conn.getresponse()
+        seen = json.loads(reply.read())
+        assert reply.status == 200
+        assert seen["headers"]["Host"] == "signed:1"  # the signed Host header reaches the upstream
+        assert seen["headers"]["X-Amz-Target"] == "DynamoDB_20120810.PutItem"
+        assert seen["body"] == '{"a":1}'
+
+        conn.request("POST", "/", body=b"Action=Publish", headers={"Authorization": SNS_AUTH})
+        reply = conn.getresponse()
+        assert reply.status == 400
+        assert b"Throttling" in reply.read()
+
+        proxy.set_rules([])
+        conn.request("GET", "/plain")  # no body, no Content-Length from the client
+        assert json.loads(conn.getresponse().read())["headers"]["Content-Length"] == "0"
+        conn.close()
+        assert proxy.injected() == {("sns", "Publish", FaultKind.SNS_THROTTLING): 1}
+        assert proxy.forwarded() == {("dynamodb", "PutItem"): 1, ("unknown", "unknown"): 1}
+        assert proxy.calls[1] == Call("sns", "Publish", FaultKind.SNS_THROTTLING)
+
+
+def test_same_seed_same_decisions(upstream: str) -> None:
+    def run() -> list[FaultKind | None]:
+        with FaultProxy(upstream, [FaultRule("*", FaultKind.HTTP_503, probability=0.5)], seed=42) as proxy:
+            conn = _client(proxy)
+            for _ in range(20):
+                conn.request("POST", "/", body=b"x")
+                conn.getresponse().read()
+            conn.close()
+            return [c.kind for c in proxy.calls]
+
+    first = run()
+    assert first == run()
+    assert FaultKind.HTTP_503 in first
+    assert None in first
+
+
+def test_reset_closes_the_connection_without_an_answer(upstream: str) -> None:
+    with FaultProxy(upstream, [FaultRule("*", FaultKind.RESET)]) as proxy:
+        conn = _client(proxy)
+        conn.request("POST", "/", body=b"x")
+        with pytest.raises((ConnectionResetError, http.client.RemoteDisconnected)):
+            conn.getresponse()
+        conn.close()
+
+
+def test_upstream_dropping_its_keep_alive_connection_is_retried_once(upstream: str) -> None:
+    with FaultProxy(upstream) as proxy:
+        conn = _client(proxy)
+        conn.request("POST", "/close", body=b"1")
+        assert conn.getresponse().read()
+        conn.request("POST", "/again", body=b"2")  # the proxy's upstream connection is gone: reconnects
+        reply = conn.getresponse()
+        assert reply.status == 200
+        assert json.loads(reply.read())["path"] == "/again"
+        conn.close()
+
+
+def test_upstream_down_is_a_502() -> None:
+    with FaultProxy("http://127.0.0.1:9") as proxy:  # discard port: nothing listens on loopback
+        conn = _client(proxy)
+        conn.request("POST", "/", body=b"x")
+        reply = conn.getresponse()
+        assert reply.status == 502
+        assert json.loads(reply.read())["__type"] == "BadGateway"
+        conn.close()

@@ -1,0 +1,755 @@
+"""The built function (`bootstrap`) as a black box: the local Lambda Runtime API emulator runs it against moto
+server with signature checking and IAM enforcement on; each scenario asserts the invocation's response
+(batchItemFailures), the DynamoDB items (alerts + state), the SNS notifications (captured by an SQS queue
+subscribed to the topic) and the dead-letter queue. Also: the shipped arm64 bootstrap under qemu, and the
+cold-start / latency figures (printed and written to build/measurements/, never asserted).
+
+TAP_BOOTSTRAP names the host build to run (the Makefile points it at the coverage build, so these runs count
+for the C++ line coverage); TAP_ARM64_BOOTSTRAP the arm64 binary (default build/package/bootstrap).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import ssl
+import statistics
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from local.fault_proxy import FaultKind, FaultProxy, FaultRule
+from local.feed import FeedConfig, generate_feed
+from local.runtime_api import InvocationResult, RuntimeApiEmulator
+from tests.support import oracle
+from tests.support.moto_server import moto_server
+from tests.support.tls import write_tls_files
+
+ROOT = Path(__file__).resolve().parents[2]
+BOOTSTRAP = Path(os.environ.get("TAP_BOOTSTRAP", ROOT / "build" / "cpp" / "src" / "bootstrap"))
+ARM64_BOOTSTRAP = Path(os.environ.get("TAP_ARM64_BOOTSTRAP", ROOT / "build" / "package" / "bootstrap"))
+CONFIG_RULES = ROOT / "config" / "alert-rules.json"
+GOLDEN_RULES = ROOT / "tests" / "data" / "golden-rules.json"
+GOLDEN_FEED = ROOT / "tests" / "data" / "golden-feed.jsonl"
+GOLDEN_EXPECTED = ROOT / "tests" / "data" / "golden-expected-alerts.json"
+MEASUREMENTS = ROOT / "build" / "measurements" / "lambda_function.json"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+TIMEOUT_S = 60.0  # the function's timeout (SPEC I1)
+
+# The function role's actions (SPEC I7, design): what the moto IAM user of the function carries.
+# TODO(stack): take them from the synthesized stack's role policy once lib/tap_stack.py lands.
+FUNCTION_ACTIONS = [
+    "dynamodb:UpdateItem",
+    "dynamodb:PutItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:GetItem",
+    # moto authorises TransactWriteItems as an action of its own (AWS checks the actions of its items).
+    "dynamodb:TransactWriteItems",
+    "sns:Publish",
+    "sqs:SendMessage",
+]
+
+
+def _ensure_built(path: Path, target: str) -> Path:
+    """The binary at `path`, built with `make target` when it is the default and missing."""
+    if not path.exists():
+        subprocess.run(["make", "-C", str(ROOT), target], check=True, stdout=subprocess.DEVNULL)
+    assert path.exists(), f"{path} missing (make {target})"
+    return path
+
+
+# ------------------------------------------------------------------------------------------ local AWS
+@dataclass(frozen=True)
+class Keys:
+    access_key: str
+    secret_key: str
+
+
+@dataclass
+class LocalAws:
+    """One moto server with IAM enforcement on: an admin key for the test, the function's key."""
+
+    url: str
+    admin: Keys
+    function: Keys
+    ca: Path | None = None
+
+    def client(self, service: str, url: str | None = None) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=url or self.url,
+            region_name=REGION,
+            aws_access_key_id=self.admin.access_key,
+            aws_secret_access_key=self.admin.secret_key,
+            verify=str(self.ca) if self.ca else None,
+        )
+
+
+def enforce_iam(url: str, actions: Sequence[str], ca: Path | None = None) -> LocalAws:
+    """Creates an admin user and a function user carrying `actions` (Resource "*": moto evaluates every
+    request's resource as "*"), then switches moto's signature and IAM checks on."""
+    bootstrap_iam = boto3.client(
+        "iam",
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id="bootstrap",
+        aws_secret_access_key="bootstrap",
+        verify=str(ca) if ca else None,
+    )
+
+    def user(name: str, allowed: Sequence[str]) -> Keys:
+        bootstrap_iam.create_user(UserName=name)
+        statement = {"Effect": "Allow", "Resource": "*", "Action": list(allowed)}
+        bootstrap_iam.put_user_policy(
+            UserName=name,
+            PolicyName=name,
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+        )
+        key = bootstrap_iam.create_access_key(UserName=name)["AccessKey"]
+        return Keys(key["AccessKeyId"], key["SecretAccessKey"])
+
+    admin = user("admin", ["*"])
+    function = user("data-processor", actions)
+    # A form content type would make moto's request parser eat the body.
+    reset = urllib.request.Request(
+        url + "/moto-api/reset-auth", data=b"0", method="POST", headers={"Content-Type": "text/plain"}
+    )
+    context = ssl.create_default_context(cafile=str(ca)) if ca else None
+    urllib.request.urlopen(reset, timeout=30, context=context).close()
+    return LocalAws(url, admin, function, ca)
+
+
+@dataclass
+class Stack:
+    """The function's resources, created with boto3 with the stack's key schemas (lib/tap_stack.py)."""
+
+    aws: LocalAws
+    alerts_table: str
+    state_table: str
+    topic_arn: str
+    dlq_url: str
+    capture_url: str
+
+    def alerts(self) -> dict[tuple[str, str], dict[str, Any]]:
+        return {(i["symbol"], i["timestamp"]): i for i in self._scan(self.alerts_table)}
+
+    def states(self) -> dict[tuple[str, str], dict[str, Any]]:
+        return {(i["symbol"], i["rule_id"]): i for i in self._scan(self.state_table)}
+
+    def _scan(self, table: str) -> list[dict[str, Any]]:
+        resource = boto3.resource(
+            "dynamodb",
+            endpoint_url=self.aws.url,
+            region_name=REGION,
+            aws_access_key_id=self.aws.admin.access_key,
+            aws_secret_access_key=self.aws.admin.secret_key,
+            verify=str(self.aws.ca) if self.aws.ca else None,
+        )
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"ConsistentRead": True}
+        while True:
+            page = resource.Table(table).scan(**kwargs)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def drain(self, queue_url: str) -> list[dict[str, Any]]:
+        """Every message now in the queue (received and deleted)."""
+        sqs = self.aws.client("sqs")
+        out: list[dict[str, Any]] = []
+        while True:
+            got = sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not got:
+                return out
+            out += got
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)],
+            )
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """The SNS envelopes captured since the last call (raw delivery off: Message + MessageAttributes)."""
+        return [json.loads(m["Body"]) for m in self.drain(self.capture_url)]
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        return self.drain(self.dlq_url)
+
+    def env(self, rules: Path, endpoint: str | None = None, ca_bundle: str | None = None) -> dict[str, str]:
+        """The function's environment (what the stack sets, plus Lambda's credentials)."""
+        return {
+            "ALERTS_TABLE": self.alerts_table,
+            "STATE_TABLE": self.state_table,
+            "TOPIC_ARN": self.topic_arn,
+            "DLQ_URL": self.dlq_url,
+            "RULES_PATH": str(rules),
+            "LOG_LEVEL": "INFO",
+            "METRICS_NAMESPACE": "MarketAlerts",
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": self.aws.function.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.aws.function.secret_key,
+            "AWS_SESSION_TOKEN": "",
+            "AWS_ENDPOINT_URL": endpoint or self.aws.url,
+            "AWS_CA_BUNDLE": ca_bundle
+            or (str(self.aws.ca) if self.aws.ca else "/etc/ssl/certs/ca-certificates.crt"),
+        }
+
+
+def create_stack(aws: LocalAws) -> Stack:
+    sfx = uuid.uuid4().hex[:8]
+    ddb = aws.client("dynamodb")
+    for name, sort_key in ((f"market-alerts-{sfx}", "timestamp"), (f"alert-state-{sfx}", "rule_id")):
+        ddb.create_table(
+            TableName=name,
+            KeySchema=[
+                {"AttributeName": "symbol", "KeyType": "HASH"},
+                {"AttributeName": sort_key, "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "symbol", "AttributeType": "S"},
+                {"AttributeName": sort_key, "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    sns, sqs = aws.client("sns"), aws.client("sqs")
+    topic = sns.create_topic(Name=f"trading-alerts-{sfx}")["TopicArn"]
+    dlq = sqs.create_queue(QueueName=f"market-data-dlq-{sfx}")["QueueUrl"]
+    capture = sqs.create_queue(QueueName=f"capture-{sfx}")["QueueUrl"]
+    capture_arn = sqs.get_queue_attributes(QueueUrl=capture, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=capture_arn)  # raw delivery off
+    return Stack(aws, f"market-alerts-{sfx}", f"alert-state-{sfx}", topic, dlq, capture)
+
+
+# ------------------------------------------------------------------------------------------ the function
+def sqs_event(bodies: Sequence[str], receive_count: int = 1, ids: Sequence[str] | None = None) -> bytes:
+    """An SQS event as Lambda's event source mapping delivers it."""
+    records = []
+    for i, body in enumerate(bodies):
+        records.append(
+            {
+                "messageId": ids[i] if ids else str(uuid.uuid4()),
+                "receiptHandle": uuid.uuid4().hex,
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": str(receive_count),
+                    "SentTimestamp": str(int(time.time() * 1000)),
+                    "SenderId": "AIDAEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": str(int(time.time() * 1000)),
+                },
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:market-data-queue-test",
+                "awsRegion": REGION,
+            }
+        )
+    return json.dumps({"Records": records}).encode()
+
+
+def message_ids(event: bytes) -> list[str]:
+    return [r["messageId"] for r in json.loads(event)["Records"]]
+
+
+@dataclass
+class Function:
+    """The emulator running one function process; stop() ends the process with SIGTERM (coverage)."""
+
+    emulator: RuntimeApiEmulator
+    results: list[InvocationResult] = field(default_factory=list)
+
+    def invoke(self, event: bytes, timeout_s: float = TIMEOUT_S) -> InvocationResult:
+        result = self.emulator.invoke(event, timeout_s)
+        self.results.append(result)
+        return result
+
+    def failures(self, event: bytes, timeout_s: float = TIMEOUT_S) -> list[str]:
+        """Invokes and returns the failed message ids (the invocation itself must succeed)."""
+        result = self.invoke(event, timeout_s)
+        assert result.status == "ok", (result, self.output()[-20:])
+        failed = [f["itemIdentifier"] for f in json.loads(result.payload)["batchItemFailures"]]
+        if failed:  # why, for the test report: the function logs each failure with its reason
+            print(
+                "\n".join(
+                    line
+                    for line in self.output()[-40:]
+                    if '"level":"ERROR"' in line or '"level":"WARN"' in line
+                )
+            )
+        return failed
+
+    def output(self) -> list[str]:
+        return [line for p in self.emulator.processes for line in p.stdout + p.stderr]
+
+    def metrics(self, name: str) -> int:
+        """Sum of an EMF metric over every invocation so far."""
+        total = 0
+        for p in self.emulator.processes:
+            for line in p.stdout:
+                if '"_aws"' in line:
+                    total += int(json.loads(line).get(name, 0))
+        return total
+
+
+def terminate(emulator: RuntimeApiEmulator) -> int | None:
+    """Ends the running function process with SIGTERM (a coverage build flushes its counters on it), then
+    closes the emulator. Returns the process's exit status (None when none was running)."""
+    process = emulator.process
+    status = None
+    if process is not None and process.alive():
+        os.kill(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while process.alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        status = process.returncode
+    emulator.close()
+    return status
+
+
+@pytest.fixture
+def run_function() -> Iterator[Any]:
+    """Factory: run_function(env, command=None) -> a started Function; every one is stopped afterwards."""
+    started: list[RuntimeApiEmulator] = []
+
+    def start(env: dict[str, str], command: Sequence[str] | None = None) -> Function:
+        emulator = RuntimeApiEmulator(command or [str(_ensure_built(BOOTSTRAP, "cpp-build"))], env=env)
+        emulator.__enter__()
+        started.append(emulator)
+        return Function(emulator)
+
+    yield start
+    for emulator in started:
+        terminate(emulator)
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[LocalAws]:
+    with moto_server() as url:
+        yield enforce_iam(url, FUNCTION_ACTIONS)
+
+
+@pytest.fixture
+def stack(aws: LocalAws) -> Stack:
+    return create_stack(aws)
+
+
+def tick(symbol: str, price: float, ts: str, **extra: Any) -> dict[str, Any]:
+    return {"symbol": symbol, "price": price, "timestamp": ts, **extra}
+
+
+def body(*ticks: dict[str, Any]) -> str:
+    return json.dumps(ticks[0] if len(ticks) == 1 else list(ticks))
+
+
+# ------------------------------------------------------------------------------------------ scenarios
+def test_happy_path(run_function: Any, stack: Stack) -> None:
+    fn = run_function(stack.env(GOLDEN_RULES))
+    event = sqs_event(
+        [
+            body(tick("AAPL", 199.0, "2026-11-25T14:30:00.000Z")),
+            body(tick("AAPL", 200.5, "2026-11-25T14:30:01.000Z", bid=200.4, ask=201.2)),
+            body(tick("MSFT", 401.0, "2026-11-25T16:30:00.000+02:00", volume=250_000)),
+        ]
+    )
+    ids = message_ids(event)
+    before_ms = time.time() * 1000
+    assert fn.failures(event) == []
+    after_ms = time.time() * 1000
+
+    alerts = stack.alerts()
+    assert set(alerts) == {
+        ("AAPL", "2026-11-25T14:30:01.000000Z#aapl-up-200"),
+        ("AAPL", "2026-11-25T14:30:01.000000Z#wide-spread"),
+        ("MSFT", "2026-11-25T14:30:00.000000Z#block-trade"),
+    }
+    up = alerts[("AAPL", "2026-11-25T14:30:01.000000Z#aapl-up-200")]
+    assert up["severity"] == "critical"
+    assert up["message_id"] == ids[1]
+    assert up["notification_state"] == "sent"
+    assert up["sns_message_id"]
+    states = stack.states()
+    assert states[("AAPL", "aapl-up-200")]["side"] == "above"
+    assert (
+        int(states[("AAPL", "aapl-up-200")]["last_fire_ts"])
+        == oracle.normalise_timestamp("2026-11-25T14:30:01Z")[1]
+    )
+    assert states[("MSFT", "msft-down-400")]["side"] == "at_or_above"  # first tick: side only
+
+    envelopes = stack.notifications()
+    assert len(envelopes) == 3
+    by_id = {json.loads(e["Message"])["alert_id"]: e for e in envelopes}
+    assert set(by_id) == {f"{s}|{t}" for s, t in alerts}
+    envelope = by_id["AAPL|2026-11-25T14:30:01.000000Z#aapl-up-200"]
+    message = json.loads(envelope["Message"])
+    assert message["tick_time"] == "2026-11-25T14:30:01.000000Z"
+    tick_ms = oracle.normalise_timestamp("2026-11-25T14:30:01Z")[1] / 1000
+    assert before_ms - tick_ms - 1 <= message["age_ms"] <= after_ms - tick_ms + 1  # age at publish time
+    assert {k: v["Value"] for k, v in envelope["MessageAttributes"].items()} == {
+        "symbol": "AAPL",
+        "rule": "aapl-up-200",
+        "severity": "critical",
+    }
+    assert stack.dead_letters() == []
+
+
+def _golden_bodies() -> list[str]:
+    return [line for line in GOLDEN_FEED.read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("batch_size", [1, 25])
+def test_golden_feed_at_concurrency_1(run_function: Any, stack: Stack, batch_size: int) -> None:
+    fn = run_function(stack.env(GOLDEN_RULES))
+    bodies = _golden_bodies()
+    for start in range(0, len(bodies), batch_size):
+        assert fn.failures(sqs_event(bodies[start : start + batch_size])) == []
+    expected = json.loads(GOLDEN_EXPECTED.read_text())
+    want = {(a["symbol"], a["timestamp"]): a for a in expected["alerts"]}
+    got = stack.alerts()
+    assert set(got) == set(want)
+    for key, alert in want.items():
+        assert got[key]["rule_id"] == alert["rule_id"]
+        assert got[key]["severity"] == alert["severity"]
+        assert float(got[key]["price"]) == alert["price"]
+    notified = [json.loads(e["Message"])["alert_id"] for e in stack.notifications()]
+    assert sorted(notified) == sorted(f"{s}|{t}" for s, t in want)
+    assert stack.dead_letters() == []
+    if batch_size == 1:
+        # The handler counts a late tick once per (rule, symbol) key it is late for, the oracle once per
+        # tick: at least the feed's late ticks (reported to the lead).
+        assert fn.metrics("LateTicks") >= expected["late_ticks_in_feed_order"]
+
+
+def test_malformed_bodies_go_to_the_dlq_and_valid_ticks_still_count(run_function: Any, stack: Stack) -> None:
+    fn = run_function(stack.env(GOLDEN_RULES))
+    mixed = json.dumps(
+        [
+            tick("AAPL", 199.0, "2026-11-25T14:30:00.000Z"),
+            {"symbol": "AAPL", "price": -1, "timestamp": "2026-11-25T14:30:00.500Z"},
+            tick("AAPL", 211.0, "2026-11-25T14:30:01.000Z"),
+        ]
+    )
+    event = sqs_event(["{not json", mixed, '{"symbol":"AAPL","symbol":"MSFT","price":1,"timestamp":"x"}'])
+    ids = message_ids(event)
+    assert fn.failures(event) == []  # acknowledged: never retried
+
+    dead = {m["MessageAttributes"]["SourceMessageId"]["StringValue"]: m for m in stack.dead_letters()}
+    assert set(dead) == set(ids)
+    reasons = {mid: m["MessageAttributes"]["RejectionReason"]["StringValue"] for mid, m in dead.items()}
+    assert "json" in reasons[ids[0]].lower()
+    assert "price" in reasons[ids[1]].lower()
+    assert "duplicate" in reasons[ids[2]].lower()
+    assert dead[ids[1]]["Body"] == mixed  # the original body, for a replay after a fix
+    # The valid ticks of the mixed body: AAPL crosses 200 and trades above 210 at 14:30:01.
+    assert set(stack.alerts()) == {
+        ("AAPL", "2026-11-25T14:30:01.000000Z#aapl-up-200"),
+        ("AAPL", "2026-11-25T14:30:01.000000Z#aapl-above-210"),
+    }
+    assert len(stack.notifications()) == 2
+    assert fn.metrics("RejectedTicks") >= 1
+    assert fn.metrics("DeadLettered") == 3
+
+
+def test_redelivery_and_duplicates_never_alert_or_notify_twice(run_function: Any, stack: Stack) -> None:
+    fn = run_function(stack.env(GOLDEN_RULES))
+    crossing = body(
+        tick("AAPL", 199.0, "2026-11-25T14:30:00.000Z"), tick("AAPL", 212.0, "2026-11-25T14:30:05.000Z")
+    )
+    spread = body(tick("BTC-USD", 98000.0, "2026-11-25T14:30:02.000Z", bid=97990.0, ask=98011.0))
+    event = sqs_event([crossing, spread, crossing])  # the same body twice in one batch, too
+    assert fn.failures(event) == []
+    first_alerts = stack.alerts()
+    assert len(first_alerts) == 3
+    assert len(stack.notifications()) == 3
+
+    # The whole batch again, as SQS redelivers it (same message ids, receive count 2), and once more with
+    # new message ids (the producer sent it twice).
+    assert fn.failures(sqs_event([crossing, spread, crossing], receive_count=2, ids=message_ids(event))) == []
+    assert fn.failures(sqs_event([crossing, spread])) == []
+    assert stack.alerts() == first_alerts
+    assert stack.notifications() == []
+    assert stack.dead_letters() == []
+
+
+def _init_failure(run_function: Any, env: dict[str, str]) -> tuple[str, str]:
+    """Starts the function and waits for it to report its init error and exit by itself (as Lambda lets
+    it); returns (error type, error message)."""
+    fn = run_function(env)
+    process = fn.emulator.start_process()
+    deadline = time.monotonic() + 30
+    while process.alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert process.returncode == 1, process.stderr
+    error_type, payload = fn.emulator.init_errors[-1]
+    return error_type, str(json.loads(payload)["errorMessage"])
+
+
+def test_init_errors_are_reported_through_init_error(run_function: Any, stack: Stack, tmp_path: Path) -> None:
+    env = stack.env(GOLDEN_RULES)
+    del env["TOPIC_ARN"]
+    error_type, message = _init_failure(run_function, env)
+    assert error_type == "Runtime.InvalidConfiguration"
+    assert "TOPIC_ARN" in message
+
+    bad_rules = tmp_path / "rules.json"
+    bad_rules.write_text('{"version": 1, "rules": [{"id": "x", "condition": "price_sideways"}]}')
+    error_type, message = _init_failure(run_function, stack.env(bad_rules))
+    assert error_type == "Runtime.InvalidRules"
+    assert message
+    error_type, message = _init_failure(run_function, stack.env(tmp_path / "missing.json"))
+    assert error_type == "Runtime.InvalidRules"
+    assert "missing.json" in message
+
+    # Through an invocation, as Lambda sees it: the invocation fails with the init error.
+    fn = run_function(stack.env(tmp_path / "missing.json"))
+    result = fn.invoke(sqs_event([body(tick("AAPL", 1.0, "2026-11-25T14:30:00Z"))]), 10)
+    assert (result.status, result.error_type) == ("init_error", "Runtime.InvalidRules")
+    assert stack.alerts() == {}
+
+
+def test_an_event_that_is_not_an_sqs_event_fails_the_invocation_only(run_function: Any, stack: Stack) -> None:
+    fn = run_function(stack.env(GOLDEN_RULES))
+    result = fn.invoke(b'{"Records": 5}')
+    assert (result.status, result.error_type) == ("error", "InvalidEvent")
+    assert "Records" in json.loads(result.payload)["errorMessage"]
+    assert fn.failures(sqs_event([body(tick("AAPL", 199.0, "2026-11-25T14:30:00Z"))])) == []  # still serving
+
+
+def test_deadline_nearly_reached_reports_failures_instead_of_timing_out(
+    run_function: Any, stack: Stack
+) -> None:
+    with FaultProxy(stack.aws.url, [FaultRule("*", FaultKind.HTTP_503)], seed=1) as proxy:
+        fn = run_function(stack.env(GOLDEN_RULES, endpoint=proxy.url))
+        event = sqs_event(
+            [
+                body(tick("AAPL", 199.0, "2026-11-25T14:30:00.000Z")),
+                body(tick("MSFT", 401.0, "2026-11-25T14:30:00.000Z", volume=500_000)),
+            ]
+        )
+        # A 3 s function timeout: the retries must stop before it, and the response must say what failed.
+        assert sorted(fn.failures(event, timeout_s=3.0)) == sorted(message_ids(event))
+        assert fn.emulator.process is not None
+        assert fn.emulator.process.alive()
+        assert proxy.injected()  # the calls were really attempted (and retried)
+        assert fn.metrics("Retries") > 0
+    assert stack.alerts() == {}
+    assert stack.notifications() == []
+
+
+def test_a_failed_notification_is_recovered_on_redelivery_once(run_function: Any, stack: Stack) -> None:
+    publish_down = [FaultRule("sns", FaultKind.SNS_THROTTLING, operation="Publish")]
+    with FaultProxy(stack.aws.url, publish_down, seed=7) as proxy:
+        fn = run_function(stack.env(GOLDEN_RULES, endpoint=proxy.url))
+        quiet = body(tick("MSFT", 401.0, "2026-11-25T14:30:00.000Z"))
+        crossing = body(
+            tick("AAPL", 199.0, "2026-11-25T14:30:00.000Z"), tick("AAPL", 200.5, "2026-11-25T14:30:01Z")
+        )
+        event = sqs_event([quiet, crossing])
+        ids = message_ids(event)
+        # SNS throttles every publish: the alert is stored (pending), its message is failed, the other not.
+        assert fn.failures(event, timeout_s=20.0) == [ids[1]]
+        key = ("AAPL", "2026-11-25T14:30:01.000000Z#aapl-up-200")
+        assert stack.alerts()[key]["notification_state"] == "pending"
+        assert stack.notifications() == []
+
+        proxy.set_rules([])
+        redelivered = sqs_event([crossing], receive_count=2, ids=[ids[1]])
+        assert fn.failures(redelivered) == []
+        assert stack.alerts()[key]["notification_state"] == "sent"
+        assert [json.loads(e["Message"])["alert_id"] for e in stack.notifications()] == ["AAPL|" + key[1]]
+        assert fn.failures(sqs_event([crossing], receive_count=3, ids=[ids[1]])) == []
+        assert stack.notifications() == []  # recovered once, never again
+    assert list(stack.alerts()) == [key]
+
+
+def test_throttling_on_30_percent_of_calls_loses_and_duplicates_nothing(
+    run_function: Any, stack: Stack
+) -> None:
+    rules_doc = json.loads(CONFIG_RULES.read_text())
+    bodies: list[str] = []
+    ticks: list[oracle.Tick] = []
+    for line in generate_feed(FeedConfig(seed=11, messages=300, malformed=0, max_ticks_per_message=9)):
+        if len(ticks) >= 1000:
+            break
+        bodies.append(line)
+        ticks += oracle.parse_body(line).ticks
+    expected = oracle.replay(ticks, oracle.load_rules(rules_doc)).alerts
+    assert expected, "the feed must produce alerts"
+    faults = [
+        FaultRule("dynamodb", FaultKind.DYNAMODB_THROUGHPUT, 0.15),
+        FaultRule("dynamodb", FaultKind.DYNAMODB_THROTTLING, 0.15 / 0.85),
+        FaultRule("sns", FaultKind.SNS_THROTTLING, 0.30),
+    ]
+    with FaultProxy(stack.aws.url, faults, seed=2026) as proxy:
+        fn = run_function(stack.env(CONFIG_RULES, endpoint=proxy.url))
+        redeliveries = 0
+        for start in range(0, len(bodies), 25):
+            batch = bodies[start : start + 25]
+            event = sqs_event(batch)
+            failed = fn.failures(event)
+            receive = 1
+            while failed:  # the queue hands the failed messages back (in order, before newer ones)
+                receive += 1
+                redeliveries += len(failed)
+                by_id = dict(zip(message_ids(event), batch, strict=True))
+                event = sqs_event([by_id[m] for m in failed], receive_count=receive, ids=failed)
+                batch = [by_id[m] for m in failed]
+                failed = fn.failures(event)
+        injected = proxy.injected()
+    assert sum(n for (svc, _, _), n in injected.items() if svc == "dynamodb") > 0
+    assert sum(n for (svc, _, _), n in injected.items() if svc == "sns") > 0
+    alerts = stack.alerts()
+    assert set(alerts) == {a.key for a in expected}
+    assert all(a["notification_state"] == "sent" for a in alerts.values())
+    notified = [json.loads(e["Message"])["alert_id"] for e in stack.notifications()]
+    assert sorted(notified) == sorted(f"{a.symbol}|{a.timestamp}" for a in expected)  # exactly once each
+    assert stack.dead_letters() == []
+    assert fn.metrics("Retries") > 0
+    print(
+        f"\nthrottling run: {len(ticks)} ticks, {len(expected)} alerts, {sum(injected.values())} faults "
+        f"injected, {fn.metrics('Retries')} retries, {redeliveries} message redeliveries"
+    )
+
+
+# ------------------------------------------------------------------------------------------ TLS
+@pytest.fixture(scope="module")
+def tls_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalAws, Path]]:
+    files = write_tls_files(tmp_path_factory.mktemp("tls"))
+    with moto_server((files["cert"], files["key"], files["ca"])) as url:
+        yield enforce_iam(url, FUNCTION_ACTIONS, ca=files["ca"]), files["other_ca"]
+
+
+def test_over_tls_with_the_test_ca(run_function: Any, tls_aws: tuple[LocalAws, Path]) -> None:
+    aws, other_ca = tls_aws
+    stack = create_stack(aws)
+    event = sqs_event(
+        [
+            body(tick("AAPL", 199.0, "2026-11-25T14:30:00.000Z")),
+            body(tick("AAPL", 200.5, "2026-11-25T14:30:01.000Z")),
+        ]
+    )
+    assert run_function(stack.env(GOLDEN_RULES)).failures(event) == []
+    assert set(stack.alerts()) == {("AAPL", "2026-11-25T14:30:01.000000Z#aapl-up-200")}
+    assert len(stack.notifications()) == 1
+
+    # A CA bundle that did not sign moto's certificate: every call fails verification, the messages are
+    # reported as failed (retried by SQS), nothing crashes.
+    wrong = run_function(stack.env(GOLDEN_RULES, ca_bundle=str(other_ca)))
+    event = sqs_event(
+        [
+            body(tick("AAPL", 199.0, "2026-11-25T14:31:00.000Z")),
+            body(tick("AAPL", 201.0, "2026-11-25T14:31:01.000Z")),
+        ]
+    )
+    assert sorted(wrong.failures(event)) == sorted(message_ids(event))
+    assert wrong.emulator.process is not None
+    assert wrong.emulator.process.alive()
+    assert any("TLS server verification failed" in line for line in wrong.output())
+    assert len(stack.alerts()) == 1
+
+
+# ------------------------------------------------------------------------------------------ arm64
+def _arm64_command() -> list[str]:
+    qemu = shutil.which("qemu-aarch64")
+    if qemu is None:
+        pytest.skip("qemu-aarch64 is missing (make package installs qemu-user)")
+    return [qemu, str(_ensure_built(ARM64_BOOTSTRAP, "package"))]
+
+
+def test_shipped_arm64_bootstrap_under_qemu(run_function: Any, stack: Stack) -> None:
+    command = _arm64_command()
+    fn = run_function(stack.env(GOLDEN_RULES, ca_bundle="/etc/ssl/certs/ca-certificates.crt"), command)
+    event = sqs_event(
+        [
+            body(
+                tick("AAPL", 199.0, "2026-11-25T14:30:00.000Z"),
+                tick("AAPL", 200.5, "2026-11-25T14:30:01.000Z"),
+            ),
+            "[1, 2",
+            body(tick("MSFT", 401.0, "2026-11-25T14:30:00.000Z", volume=150_000)),
+        ]
+    )
+    ids = message_ids(event)
+    assert fn.failures(event) == []
+    assert set(stack.alerts()) == {
+        ("AAPL", "2026-11-25T14:30:01.000000Z#aapl-up-200"),
+        ("MSFT", "2026-11-25T14:30:00.000000Z#block-trade"),
+    }
+    assert len(stack.notifications()) == 2
+    dead = stack.dead_letters()
+    assert [m["MessageAttributes"]["SourceMessageId"]["StringValue"] for m in dead] == [ids[1]]
+    assert stack.states()[("MSFT", "msft-down-400")]["side"] == "at_or_above"
+
+
+# ------------------------------------------------------------------------------------------ shutdown
+def test_sigterm_ends_the_function_and_a_coverage_build_flushes_its_counters(
+    run_function: Any, stack: Stack
+) -> None:
+    fn = run_function(stack.env(GOLDEN_RULES))
+    assert fn.failures(sqs_event([body(tick("AAPL", 199.0, "2026-11-25T14:30:00Z"))])) == []
+    gcda = BOOTSTRAP.parent / "CMakeFiles" / "bootstrap.dir" / "main.cpp.gcda"
+    coverage_build = gcda.with_suffix(".gcno").exists()
+    before = gcda.stat().st_mtime_ns if gcda.exists() else 0
+    status = terminate(fn.emulator)
+    # A coverage build dumps its counters and exits 0; a release build dies of the signal, as in Lambda.
+    assert status == (0 if coverage_build else -signal.SIGTERM)
+    if coverage_build:
+        assert gcda.stat().st_mtime_ns > before
+
+
+# ------------------------------------------------------------------------------------------ measurements
+def _cold_starts(command: Sequence[str], env: dict[str, str], runs: int) -> list[float]:
+    """Process start to first GET /next, in ms, over `runs` fresh processes."""
+    samples = []
+    for _ in range(runs):
+        with RuntimeApiEmulator(command, env=env) as emulator:
+            process = emulator.start_process()
+            deadline = time.monotonic() + 30
+            while process.cold_start is None and time.monotonic() < deadline:
+                time.sleep(0.001)
+            assert process.cold_start is not None, process.stderr
+            samples.append(process.cold_start * 1000)
+            terminate(emulator)
+    return samples
+
+
+def test_measure_cold_start_and_latency(run_function: Any, stack: Stack) -> None:
+    """Figures for the README (not asserted: a loaded machine must not fail the suite)."""
+    env = stack.env(GOLDEN_RULES)
+    host = [str(_ensure_built(BOOTSTRAP, "cpp-build"))]
+    figures: dict[str, Any] = {"bootstrap": str(BOOTSTRAP)}
+    figures["host_cold_start_ms_median_of_20"] = round(statistics.median(_cold_starts(host, env, 20)), 2)
+
+    fn = run_function(env)
+    feed = generate_feed(FeedConfig(seed=5, messages=50 * 25, malformed=0, max_ticks_per_message=1))
+    latencies = []
+    for i in range(50):
+        result = fn.invoke(sqs_event(feed[i * 25 : (i + 1) * 25]))
+        assert result.status == "ok"
+        latencies.append(result.duration * 1000)
+    latencies.sort()
+    figures["invocation_ms_25_records"] = {
+        "p50": round(statistics.median(latencies), 2),
+        "p99": round(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 2),
+        "n": len(latencies),
+    }
+    qemu = shutil.which("qemu-aarch64")
+    if qemu is not None and (ARM64_BOOTSTRAP.exists() or "TAP_ARM64_BOOTSTRAP" in os.environ):
+        samples = _cold_starts([qemu, str(ARM64_BOOTSTRAP)], env, 20)
+        figures["arm64_qemu_cold_start_ms_median_of_20"] = round(statistics.median(samples), 2)
+    MEASUREMENTS.parent.mkdir(parents=True, exist_ok=True)
+    MEASUREMENTS.write_text(json.dumps(figures, indent=2) + "\n")
+    print("\n" + json.dumps(figures))
