@@ -161,7 +161,12 @@ class LocalSystem:
         """One client per service (creating one costs tens of ms; they are thread-safe)."""
         if service not in self._clients:
             self._clients[service] = boto3.client(
-                service, region_name=self.region, endpoint_url=self.endpoint_url
+                service,
+                region_name=self.region,
+                endpoint_url=self.endpoint_url,
+                aws_access_key_id=self.credentials.get("AWS_ACCESS_KEY_ID"),
+                aws_secret_access_key=self.credentials.get("AWS_SECRET_ACCESS_KEY"),
+                aws_session_token=self.credentials.get("AWS_SESSION_TOKEN"),
             )
         return self._clients[service]
 
