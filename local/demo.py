@@ -240,7 +240,19 @@ class LocalSystem:
             arrived += len(messages)
 
     # -- the event source --------------------------------------------------------------------------------
+    def take_over_event_source(self) -> None:
+        """On the emulator: disables moto's own mapping of the stack (moto would invoke the function
+        through Docker on every SendMessage, fail, and push healthy messages towards the DLQ); the local
+        event source takes its place. Against AWS the real mapping stays: there is nothing to take over."""
+        lam = self.client("lambda")
+        mappings = lam.list_event_source_mappings(FunctionName=self.outputs["function_arn"])
+        for esm in mappings["EventSourceMappings"]:
+            if esm["EventSourceArn"] == self.outputs["queue_arn"]:
+                lam.update_event_source_mapping(UUID=esm["UUID"], Enabled=False)
+
     def start(self) -> None:
+        if self.endpoint_url is not None:
+            self.take_over_event_source()
         config = EventSourceConfig.from_terraform_outputs(dict(self.outputs))
         self.emulators = [
             RuntimeApiEmulator(self.bootstrap, env=self.env()).__enter__() for _ in range(self.concurrency)

@@ -47,3 +47,6 @@ demo: $(VENV_STAMP) $(ZIP) $(TF_RC) host-bootstrap ## the whole system locally: 
 	$(PY) -m local.demo --outputs $(DEMO_DIR)/outputs.json --endpoint-url $$url --feed $(DEMO_FEED) \
 	  --rate $(DEMO_RATE) --concurrency $(DEMO_CONCURRENCY) --rules $(ROOT)/config/alert-rules.json \
 	  $(HOST_BOOTSTRAP)
+
+# The integration tests run the host bootstrap (tests/integration/test_deployment.py): build it first.
+test-py test-py-integration: host-bootstrap
