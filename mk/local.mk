@@ -21,7 +21,7 @@ LOCAL_AWS_ENV := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REG
 .PHONY: host-bootstrap
 host-bootstrap: $(DEPS_STAMP)
 	@[ -f $(BUILD)/cpp/build.ninja ] || cmake $(CMAKE_GEN) -B $(BUILD)/cpp -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	@cmake --build $(BUILD)/cpp --target bootstrap -j $(NPROC) | grep -v '^ninja: no work' || true
+	@cmake --build $(BUILD)/cpp --target bootstrap -j $(NPROC)
 	@[ -x $(HOST_BOOTSTRAP) ]
 
 .PHONY: demo

@@ -101,7 +101,8 @@ dynamodb::UpdateItem state_update(const std::string& table, const Rule& rule, co
   dynamodb::UpdateItem u;
   u.table = table;
   u.key_json = state_key_json(key.symbol, rule.id);
-  u.names_json = R"({"#lf":"last_fire_ts","#u":"updated_at")";
+  // DynamoDB rejects a name that the expressions do not use: #lf only where a fire is written.
+  u.names_json = R"({"#u":"updated_at")";
   std::string values = "{";
   append_s(values, ":now", format_timestamp(now_micros));
   if (is_crossing(rule.condition)) {
@@ -121,11 +122,13 @@ dynamodb::UpdateItem state_update(const std::string& table, const Rule& rule, co
     }
     if (step.kind == Step::Kind::fire) {
       u.update_expression += ", #lf = :fire";
+      u.names_json += R"(,"#lf":"last_fire_ts")";
       values += ',';
       append_n(values, ":fire", *step.next.last_fire_ts);
     }
   } else {
     // Level rules: the fire is allowed iff no fire is stored within the cooldown before this tick.
+    u.names_json += R"(,"#lf":"last_fire_ts")";
     u.update_expression = "SET #lf = :fire, #u = :now";
     u.condition_expression = "attribute_not_exists(#lf) OR #lf <= :cutoff";
     values += ',';

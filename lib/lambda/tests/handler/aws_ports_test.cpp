@@ -80,6 +80,7 @@ TEST_F(PortsTest, CrossingWriteIsCompareAndSwapOnSideTs) {
   const dynamodb::UpdateItem u = state_update("state", rules.rule(0), aapl, crossing_fire(), kNow);
   EXPECT_EQ(u.key_json, R"({"symbol":{"S":"AAPL"},"rule_id":{"S":"up"}})");
   EXPECT_EQ(u.update_expression, "SET #s = :side, #st = :side_ts, #u = :now, #lf = :fire");
+  EXPECT_EQ(u.names_json, R"({"#u":"updated_at","#s":"side","#st":"side_ts","#lf":"last_fire_ts"})");
   EXPECT_EQ(u.condition_expression, "#st = :expected");
   EXPECT_EQ(u.values_json, R"({":now":{"S":"2026-11-25T14:30:00.000000Z"},":side":{"S":"above"},)"
                            R"(":side_ts":{"N":"1795617000000000"},":expected":{"N":"1795616995000000"},)"
@@ -92,6 +93,8 @@ TEST_F(PortsTest, CrossingWriteIsCompareAndSwapOnSideTs) {
   const dynamodb::UpdateItem f = state_update("state", rules.rule(0), aapl, first, kNow);
   EXPECT_EQ(f.condition_expression, "attribute_not_exists(#st)");
   EXPECT_EQ(f.update_expression, "SET #s = :side, #st = :side_ts, #u = :now");
+  // Every name given must be used (DynamoDB: "Value provided in ExpressionAttributeNames unused").
+  EXPECT_EQ(f.names_json, R"({"#u":"updated_at","#s":"side","#st":"side_ts"})");
 }
 
 TEST_F(PortsTest, LevelFireIsConditionedOnTheCooldownCutoff) {
@@ -101,6 +104,7 @@ TEST_F(PortsTest, LevelFireIsConditionedOnTheCooldownCutoff) {
   s.cooldown_cutoff = kNow - 60'000'000;
   const dynamodb::UpdateItem u = state_update("state", rules.rule(1), msft, s, kNow);
   EXPECT_EQ(u.update_expression, "SET #lf = :fire, #u = :now");
+  EXPECT_EQ(u.names_json, R"({"#u":"updated_at","#lf":"last_fire_ts"})");
   EXPECT_EQ(u.condition_expression, "attribute_not_exists(#lf) OR #lf <= :cutoff");
   EXPECT_NE(u.values_json.find(R"(":cutoff":{"N":"1795616940000000"})"), std::string::npos) << u.values_json;
 }
