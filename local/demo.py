@@ -352,9 +352,17 @@ class LocalSystem:
         ):
             for item in _scan(ddb, table):
                 ddb.delete_item(TableName=table, Key={k: item[k] for k in keys})
+        # Received and deleted rather than purged: SQS allows one PurgeQueue per queue and minute.
         for url in (self.outputs["queue_url"], self.outputs["dlq_url"], self.capture_url):
-            if url:
-                sqs.purge_queue(QueueUrl=url)
+            while url and (
+                messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages")
+            ):
+                sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+                    ],
+                )
         self.notifications.clear()
 
 
