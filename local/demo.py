@@ -526,8 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary(report, out)
     errors = [str(e) for e in system.source.errors] if system.source is not None else []
     code, messages = verdict(report, errors, args.timeout)
-    for message in messages:
-        print(message, file=sys.stderr)
+    sys.stderr.write("".join(f"{m}\n" for m in messages))
     return code
 
 

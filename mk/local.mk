@@ -10,7 +10,7 @@ DEMO_DIR   := $(BUILD)/demo
 DEMO_STACK := $(DEMO_DIR)/cdktf.out/stacks/$(STACK)
 DEMO_STATE := $(DEMO_DIR)/moto.json
 DEMO_FEED  ?= $(ROOT)/local/data/sample-feed.jsonl
-DEMO_RATE  ?= 60
+DEMO_RATE  ?= 30
 DEMO_CONCURRENCY ?= 5
 HOST_BOOTSTRAP := $(BUILD)/cpp/src/bootstrap
 LOCAL_AWS_ENV := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 \

@@ -13,10 +13,12 @@ import pytest
 
 from local.demo import (
     DeadLetter,
+    LocalSystem,
     Notification,
     RecordingSqs,
     RunReport,
     Snapshot,
+    _scan,
     emf_totals,
     parse_notification,
     percentile,
@@ -147,3 +149,23 @@ def test_module_entry_point(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
         runpy.run_module("local.demo", run_name="__main__")
     assert exited.value.code == 0
     assert "terraform output -json" in capsys.readouterr().out
+
+
+def test_wait_until_drained_gives_up_after_its_timeout() -> None:
+    assert LocalSystem({}, []).wait_until_drained(sent=1, timeout_s=0) is False
+
+
+def test_scan_follows_pages() -> None:
+    class Pages:
+        def __init__(self) -> None:
+            self.calls: list[dict[str, Any]] = []
+
+        def scan(self, **kwargs: Any) -> dict[str, Any]:
+            self.calls.append(kwargs)
+            if "ExclusiveStartKey" not in kwargs:
+                return {"Items": [{"k": {"S": "1"}}], "LastEvaluatedKey": {"k": {"S": "1"}}}
+            return {"Items": [{"k": {"S": "2"}}]}
+
+    ddb = Pages()
+    assert _scan(ddb, "t") == [{"k": {"S": "1"}}, {"k": {"S": "2"}}]
+    assert ddb.calls[1] == {"TableName": "t", "ConsistentRead": True, "ExclusiveStartKey": {"k": {"S": "1"}}}
