@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import boto3  # type: ignore[import-untyped]
+import boto3
 
 from local.event_source import EventSourceConfig, SqsEventSource
 from local.feed import SendResult, read_feed, send_feed
