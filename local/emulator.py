@@ -64,7 +64,9 @@ class MotoServer:
     def start(self, log: Path | None = None) -> MotoServer:
         out = log.open("ab") if log else subprocess.DEVNULL
         self.process = subprocess.Popen(
-            [moto_executable(), "-H", HOST, "-p", str(self.port)],
+            # moto with DynamoDB requests serialised (local/moto_atomic.py: atomic conditional writes)
+            [sys.executable, "-m", "local.moto_atomic", "-H", HOST, "-p", str(self.port)],
+            cwd=Path(__file__).resolve().parent.parent,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # so that `stop` from another process can end it by its own pid

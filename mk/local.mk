@@ -1,24 +1,52 @@
 # The local system (emulator, Runtime API, event source, feed) and `make demo`.
-# Stand-in demo until the function runs locally (a later issue): start moto, synthesize the stack for it,
-# terraform apply, print the outputs, destroy, stop moto. The emulator stops even when a step fails.
+# demo: start moto, build the host function and the zip, synthesize + apply the stack for the local endpoint
+# (short visibility timeout and maxReceiveCount so that retries and redrives take seconds), then
+# local/demo.py: capture queue on the trading topic, the event source running the host bootstrap, the
+# sample feed at DEMO_RATE messages/s, live view and summary. Then destroy and stop moto. Everything runs
+# in one shell whose EXIT/INT/TERM trap destroys the stack and stops moto, also on Ctrl-C; the demo's
+# function processes are its children and end with it. No terraform state is left behind (the stack
+# directory lives in build/demo and is removed).
 DEMO_DIR   := $(BUILD)/demo
 DEMO_STACK := $(DEMO_DIR)/cdktf.out/stacks/$(STACK)
 DEMO_STATE := $(DEMO_DIR)/moto.json
+DEMO_FEED  ?= $(ROOT)/local/data/sample-feed.jsonl
+DEMO_RATE  ?= 30
+DEMO_CONCURRENCY ?= 5
+HOST_BOOTSTRAP := $(BUILD)/cpp/src/bootstrap
 LOCAL_AWS_ENV := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 \
-                 AWS_DEFAULT_REGION=us-east-1 TF_STATE_PATH=terraform.tfstate
+                 AWS_DEFAULT_REGION=us-east-1 TF_STATE_PATH=terraform.tfstate \
+                 VISIBILITY_TIMEOUT_SECONDS=20 MAX_RECEIVE_COUNT=2 ENVIRONMENT_SUFFIX=demo
+
+# Only the bootstrap target of the host build (cpp-build also builds every test: minutes on a fresh clone).
+.PHONY: host-bootstrap
+host-bootstrap: $(DEPS_STAMP)
+	@[ -f $(BUILD)/cpp/build.ninja ] || cmake $(CMAKE_GEN) -B $(BUILD)/cpp -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD)/cpp --target bootstrap -j $(NPROC)
+	@[ -x $(HOST_BOOTSTRAP) ]
 
 .PHONY: demo
-demo: $(VENV_STAMP) $(ZIP) $(TF_RC) ## run the system locally: emulator, deploy, outputs, tear down
+demo: $(VENV_STAMP) $(ZIP) $(TF_RC) host-bootstrap ## the whole system locally: emulator, deploy, feed, live view, tear down
 	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
-	@url=$$($(PY) -m local.emulator start --state-file $(DEMO_STATE) --log $(DEMO_DIR)/moto.log); \
-	trap '$(PY) -m local.emulator stop --state-file $(DEMO_STATE)' EXIT; \
+	@started=$$(date +%s); \
+	url=$$($(PY) -m local.emulator start --state-file $(DEMO_STATE) --log $(DEMO_DIR)/moto.log); \
+	cleanup() { \
+	  trap - EXIT INT TERM; \
+	  if [ -f $(DEMO_STACK)/terraform.tfstate ]; then echo "demo: terraform destroy"; \
+	    $(PY) -m local.terraform down --dir $(DEMO_STACK) >/dev/null || echo "demo: destroy failed"; fi; \
+	  $(PY) -m local.emulator stop --state-file $(DEMO_STATE); \
+	  rm -rf $(DEMO_DIR)/cdktf.out; \
+	  echo "demo: stopped everything after $$(( $$(date +%s) - started )) s"; \
+	}; \
+	trap cleanup EXIT; trap 'exit 130' INT TERM; \
 	echo "demo: local AWS emulator (moto) at $$url"; \
 	export $(LOCAL_AWS_ENV) AWS_ENDPOINT_URL=$$url; \
 	$(PY) -c 'import sys; from lib.app import main; sys.exit(main(outdir="$(DEMO_DIR)/cdktf.out"))'; \
-	echo "demo: terraform apply (about a minute: the provider waits on each queue)"; \
-	$(PY) -m local.terraform up --dir $(DEMO_STACK) || { $(PY) -m local.terraform down --dir $(DEMO_STACK); exit 1; }; \
-	echo "demo: stack outputs"; \
-	$(PY) -m local.terraform output --dir $(DEMO_STACK); \
-	echo "demo: terraform destroy"; \
-	$(PY) -m local.terraform down --dir $(DEMO_STACK); \
-	echo "demo: done"
+	echo "demo: terraform apply (about 100 s here: the provider waits on each queue)"; \
+	$(PY) -m local.terraform up --dir $(DEMO_STACK); \
+	terraform -chdir=$(DEMO_STACK) output -json > $(DEMO_DIR)/outputs.json; \
+	$(PY) -m local.demo --outputs $(DEMO_DIR)/outputs.json --endpoint-url $$url --feed $(DEMO_FEED) \
+	  --rate $(DEMO_RATE) --concurrency $(DEMO_CONCURRENCY) --rules $(ROOT)/config/alert-rules.json \
+	  $(HOST_BOOTSTRAP)
+
+# The integration tests run the host bootstrap (tests/integration/test_deployment.py): build it first.
+test-py test-py-integration: host-bootstrap

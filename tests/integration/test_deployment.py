@@ -14,10 +14,12 @@ moto gaps found (each checked as far as moto goes, never skipped):
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,8 +28,13 @@ import boto3
 import pytest
 
 from lib.app import main as synth_main
-from local.emulator import MotoServer
+from lib.config import ROOT
+from local.demo import LocalSystem, RunReport, percentile, run_feed
+from local.demo import main as demo_main
+from local.emulator import LOCAL_ENV, MotoServer
+from local.feed import FeedConfig, generate_feed, read_feed, send_feed
 from local.terraform import Terraform
+from tests.support import oracle
 
 pytestmark = pytest.mark.integration
 
@@ -248,6 +255,189 @@ def test_alarms(deployment: Deployment) -> None:
 def test_plan_is_empty_after_apply(deployment: Deployment) -> None:
     """No permanent diff (the emulator's reformatted redrive policy is ignored, SPEC note)."""
     assert deployment.tf.pending_changes() == []
+
+
+# ---- the local system: the real function (host build) through the deployed stack --------------------------
+# One apply serves every test of the module; each run below empties the tables and queues first and
+# removes its capture queue afterwards, so that test_destroy_leaves_nothing still finds nothing.
+HOST_BOOTSTRAP = ROOT / "build" / "cpp" / "src" / "bootstrap"
+SAMPLE_FEED = ROOT / "local" / "data" / "sample-feed.jsonl"
+GOLDEN_FEED = ROOT / "tests" / "data" / "golden-feed.jsonl"
+GOLDEN_RULES = ROOT / "tests" / "data" / "golden-rules.json"
+CONFIG_RULES = ROOT / "config" / "alert-rules.json"
+FULL_CONCURRENCY = 5  # the mapping's maximum concurrency (function processes are tiny; moto is the limit)
+
+
+@contextlib.contextmanager
+def local_system(deployment: Deployment, concurrency: int, rules: Path) -> Iterator[LocalSystem]:
+    if not HOST_BOOTSTRAP.is_file():
+        pytest.fail(f"{HOST_BOOTSTRAP} missing: `make host-bootstrap` builds it (make test-py does first)")
+    system = LocalSystem(
+        deployment.outputs,
+        [str(HOST_BOOTSTRAP)],
+        endpoint_url=deployment.moto.url,
+        rules_path=rules,
+        concurrency=concurrency,
+        credentials=LOCAL_ENV,
+    )
+    system.subscribe_capture_queue()
+    system.reset()
+    try:
+        system.start()
+        yield system
+    finally:
+        system.stop()
+        system.remove_capture_queue()
+
+
+def feed_ticks(lines: list[str]) -> list[oracle.Tick]:
+    return [t for body in oracle.parse_feed(lines) for t in body.ticks]
+
+
+def check_notified_once(report: RunReport) -> None:
+    """Every stored alert notified exactly once, with the alert's attributes; no other notification."""
+    ids = Counter(n.alert_id for n in report.notifications)
+    assert ids == Counter({f"{a['symbol']}|{a['timestamp']}": 1 for a in report.alerts})
+    stored = {f"{a['symbol']}|{a['timestamp']}": a for a in report.alerts}
+    for n in report.notifications:
+        alert = stored[n.alert_id]
+        assert (n.symbol, n.rule, n.severity) == (alert["symbol"], alert["rule_id"], alert["severity"])
+        assert alert["notification_state"] == "sent"
+
+
+def check_dead_letters(report: RunReport, lines: list[str]) -> None:
+    """Exactly the feed's malformed messages are in the DLQ, each with a rejection reason."""
+    malformed = {line for line in lines if oracle.parse_body(line).rejects}
+    assert sorted(d.body for d in report.dead_letters) == sorted(malformed)
+    assert all(d.reason for d in report.dead_letters), [d.reason for d in report.dead_letters]
+
+
+def exact_run(deployment: Deployment, feed: Path, rules: Path) -> tuple[RunReport, list[oracle.Alert]]:
+    lines = list(read_feed(feed))
+    with local_system(deployment, 1, rules) as system:
+        report = run_feed(system, lines, rate=None, timeout_s=90)
+        assert system.queue_depth(deployment.outputs["queue_url"]) == 0
+        assert system.source is not None
+        assert system.source.errors == []
+    assert report.drained
+    expected = oracle.replay(feed_ticks(lines), oracle.load_rules(json.loads(rules.read_text()))).alerts
+    stored = {(a["symbol"], a["timestamp"]): a for a in report.alerts}
+    assert sorted(stored) == sorted(a.key for a in expected)
+    for a in expected:
+        item = stored[a.key]
+        assert (item["rule_id"], item["severity"], float(item["price"])) == (a.rule_id, a.severity, a.price)
+    check_notified_once(report)
+    check_dead_letters(report, lines)
+    print(f"\n{feed.name}: {report.emf['Ticks']:.0f} ticks in {report.wall_s:.1f} s, {len(expected)} alerts")
+    return report, expected
+
+
+def test_sample_feed_in_order(deployment: Deployment) -> None:
+    """(a) concurrency 1: the alerts of the sample feed are exactly those of the oracle's in-order replay."""
+    report, expected = exact_run(deployment, SAMPLE_FEED, CONFIG_RULES)
+    assert len(expected) >= 10  # the sample feed does cross the rules
+    assert report.emf["LateTicks"] == 0  # per-symbol timestamps increase in feed order
+    assert report.emf["Alerts"] == report.emf["Notifications"] == len(expected)
+    assert report.emf["DeadLettered"] == len(report.dead_letters)
+
+
+def test_golden_feed_in_order(deployment: Deployment) -> None:
+    """(a) the hand-computed golden feed, with its own rules given to the function as RULES_PATH."""
+    _, expected = exact_run(deployment, GOLDEN_FEED, GOLDEN_RULES)
+    golden = json.loads((ROOT / "tests" / "data" / "golden-expected-alerts.json").read_text())
+    assert sorted(a.key for a in expected) == sorted((a["symbol"], a["timestamp"]) for a in golden["alerts"])
+
+
+def test_sample_feed_at_full_concurrency(deployment: Deployment) -> None:
+    """(b) 5 function processes, the feed sent at once: SPEC F3's order-independent guarantees."""
+    lines = list(read_feed(SAMPLE_FEED))
+    with local_system(deployment, FULL_CONCURRENCY, CONFIG_RULES) as system:
+        report = run_feed(system, lines, rate=None, timeout_s=90)
+        assert system.source is not None
+        assert system.source.errors == []
+    assert report.drained
+    rules = oracle.load_rules(json.loads(CONFIG_RULES.read_text()))
+    late = int(report.emf["LateTicks"])
+    assert oracle.check_guarantees(feed_ticks(lines), rules, report.alerts, late) == []
+    check_notified_once(report)
+    check_dead_letters(report, lines)
+    p50, p99 = percentile(report.latencies_ms, 0.5), percentile(report.latencies_ms, 0.99)
+    print(
+        f"\nconcurrency {FULL_CONCURRENCY}: {report.emf['Ticks']:.0f} ticks in {report.wall_s:.1f} s "
+        f"({report.ticks_per_s:.0f} ticks/s), late {late}, {len(report.alerts)} alerts, "
+        f"tick->notification p50 {p50:.0f} ms p99 {p99:.0f} ms"
+    )
+
+
+def test_demo_command(deployment: Deployment, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m local.demo` (what make demo runs after apply) on the golden feed: exit 0, live view and
+    summary printed, capture queue removed afterwards."""
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({k: {"value": v} for k, v in deployment.outputs.items()}))
+    LocalSystem(deployment.outputs, [], endpoint_url=deployment.moto.url, credentials=LOCAL_ENV).reset()
+    env = {**os.environ, **LOCAL_ENV}
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        code = demo_main(
+            [
+                *("--outputs", str(outputs), "--endpoint-url", deployment.moto.url),
+                *("--feed", str(GOLDEN_FEED), "--rate", "20", "--concurrency", "2"),
+                *("--rules", str(GOLDEN_RULES), str(HOST_BOOTSTRAP)),
+            ]
+        )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "feed [" in out
+    assert "summary:" in out
+    assert "alerts stored" in out
+    assert "tick->notification p50 (ms)" in out
+    sqs = deployment.client("sqs")
+    assert [u for u in sqs.list_queues().get("QueueUrls", []) if "alert-capture" in u] == []
+
+
+def test_against_real_aws() -> None:
+    """(c) The same checks against a stack deployed to AWS, with its own Lambda consuming the queue."""
+    outputs_file = os.environ.get("TAP_OUTPUTS_FILE")
+    if not outputs_file:
+        pytest.skip(
+            "no real stack: set TAP_OUTPUTS_FILE to `terraform output -json` of a deployed stack and export "
+            "AWS credentials to run the end-to-end checks against AWS"
+        )
+    raw = json.loads(Path(outputs_file).read_text())
+    outputs = {k: str(v["value"] if isinstance(v, dict) else v) for k, v in raw.items()}
+    system = LocalSystem(outputs, [], region=outputs["queue_arn"].split(":")[3])
+    lines = generate_feed(FeedConfig(seed=int(time.time()), messages=60, start="now"))
+    rules = oracle.load_rules(json.loads(CONFIG_RULES.read_text()))
+    ticks = feed_ticks(lines)
+    system.subscribe_capture_queue()
+    try:
+        started = time.time()
+        send_feed(lines, outputs["queue_url"], rate=20, client=system.client("sqs"))
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            time.sleep(5)
+            system.collect_notifications()
+            mine = [a for a in system.alerts() if a["tick_timestamp"] >= ticks[0].ts]
+            if system.queue_depth(outputs["queue_url"]) == 0 and len(system.notifications) >= len(mine):
+                break
+        late = sum(
+            int(json.loads(e["message"]).get("LateTicks", 0))
+            for e in system.client("logs").filter_log_events(
+                logGroupName=f"/aws/lambda/{outputs['function_name']}",
+                startTime=int(started * 1000),
+                filterPattern="{ $.LateTicks > 0 }",
+            )["events"]
+        )
+    finally:
+        system.remove_capture_queue()
+    first, last = min(t.ts for t in ticks), max(t.ts for t in ticks)
+    mine = [a for a in system.alerts() if first <= a["tick_timestamp"] <= last]
+    assert oracle.check_guarantees(ticks, rules, mine, late) == []
+    ids = Counter(n.alert_id for n in system.notifications)
+    assert all(ids[f"{a['symbol']}|{a['timestamp']}"] == 1 for a in mine)
+    malformed = {line for line in lines if oracle.parse_body(line).rejects}
+    assert malformed <= {d.body for d in system.dead_letters()}
 
 
 def test_destroy_leaves_nothing(deployment: Deployment) -> None:

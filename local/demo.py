@@ -1,0 +1,542 @@
+"""The whole system on one machine: a feed through the deployed stack and the real function, watched live.
+
+`LocalSystem` drives a deployed stack (on the emulator, or real AWS resources) from its terraform outputs:
+a capture queue subscribed to the trading topic (what a trader's subscription would receive), the local
+event source (local/event_source.py) running the function's host `bootstrap` behind the Runtime API
+emulator, and readers for the alerts table, the capture queue, the DLQ and the function's EMF records.
+The demo (`python -m local.demo`, run by `make demo` after terraform apply) sends a feed with local/feed.py,
+shows a live view and a summary; the integration tests use the same class with assertions.
+
+Tick-to-notification latency: from the wall-clock time just before the SendMessageBatch call that carried
+a tick's message to the SentTimestamp of its SNS notification in the capture queue (moto delivers SNS ->
+SQS inside Publish, so that is the publish time). The notification names its source message (message_id).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import boto3
+
+from local.event_source import EventSourceConfig, SqsEventSource
+from local.feed import SendResult, read_feed, send_feed
+from local.runtime_api import RuntimeApiEmulator
+
+EMF_COUNTS = (
+    "Messages",
+    "Ticks",
+    "LateTicks",
+    "RejectedTicks",
+    "DeadLettered",
+    "Alerts",
+    "Notifications",
+    "RecoveredNotifications",
+    "StateWrites",
+    "StateConflicts",
+    "FailedMessages",
+    "Retries",
+)
+
+
+def emf_totals(lines: Iterable[str]) -> dict[str, float]:
+    """Sums of the function's EMF metrics over its stdout lines (other lines are ignored)."""
+    totals = dict.fromkeys(EMF_COUNTS, 0.0)
+    for line in lines:
+        if not line.startswith("{"):
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(record, dict) or "_aws" not in record:
+            continue
+        for name in EMF_COUNTS:
+            totals[name] += float(record.get(name, 0))
+    return totals
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-quantile (0..1) by linear interpolation; values must not be empty."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    return statistics.quantiles(ordered, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+@dataclass
+class Notification:
+    alert_id: str
+    message_id: str  # the source SQS message
+    symbol: str
+    rule: str
+    severity: str
+    arrived_ms: int  # SentTimestamp in the capture queue
+    body: dict[str, Any]
+
+
+@dataclass
+class DeadLetter:
+    body: str
+    reason: str | None  # RejectionReason (None: redriven after maxReceiveCount)
+    source_message_id: str | None
+
+
+def _attr(envelope: Mapping[str, Any], name: str) -> str:
+    value = envelope.get("MessageAttributes", {}).get(name, {})
+    return str(value.get("Value", ""))
+
+
+def parse_notification(message: Mapping[str, Any]) -> Notification:
+    """A capture-queue message (an SNS envelope) as a Notification."""
+    envelope = json.loads(message["Body"])
+    body = json.loads(envelope["Message"])
+    return Notification(
+        alert_id=body["alert_id"],
+        message_id=body["message_id"],
+        symbol=_attr(envelope, "symbol"),
+        rule=_attr(envelope, "rule"),
+        severity=_attr(envelope, "severity"),
+        arrived_ms=int(message["Attributes"]["SentTimestamp"]),
+        body=body,
+    )
+
+
+class RecordingSqs:
+    """The SQS client for the feed sender, recording the send time of every message it carries."""
+
+    def __init__(self, sqs: Any, clock: Callable[[], float] = time.time) -> None:
+        self.sqs = sqs
+        self.clock = clock
+        self.sent_at: dict[str, float] = {}  # SQS message id -> seconds since the epoch
+
+    def send_message_batch(self, **kwargs: Any) -> Any:
+        started = self.clock()
+        response = self.sqs.send_message_batch(**kwargs)
+        for ok in response.get("Successful", []):
+            self.sent_at[ok["MessageId"]] = started
+        return response
+
+
+@dataclass
+class Snapshot:
+    sent: int
+    total: int
+    emf: dict[str, float]
+    alerts: int
+    notifications: int
+    dead_letters: int
+    queued: int
+
+
+@dataclass
+class LocalSystem:
+    """A deployed stack plus the local machinery around it (see the module doc)."""
+
+    outputs: Mapping[str, str]
+    bootstrap: Sequence[str]
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    rules_path: Path | None = None
+    concurrency: int = 1
+    function_env: Mapping[str, str] = field(default_factory=dict)
+    credentials: Mapping[str, str] = field(default_factory=dict)  # AWS_ACCESS_KEY_ID...; {}: default chain
+    capture_url: str = ""
+    subscription_arn: str = ""
+    notifications: list[Notification] = field(default_factory=list)
+    source: SqsEventSource | None = None
+    emulators: list[RuntimeApiEmulator] = field(default_factory=list)
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        """One client per service (creating one costs tens of ms; they are thread-safe)."""
+        if service not in self._clients:
+            self._clients[service] = boto3.client(
+                service,
+                region_name=self.region,
+                endpoint_url=self.endpoint_url,
+                aws_access_key_id=self.credentials.get("AWS_ACCESS_KEY_ID"),
+                aws_secret_access_key=self.credentials.get("AWS_SECRET_ACCESS_KEY"),
+                aws_session_token=self.credentials.get("AWS_SESSION_TOKEN"),
+            )
+        return self._clients[service]
+
+    def env(self) -> dict[str, str]:
+        """The function's environment: the stack's resources from its outputs (SPEC F9)."""
+        env = {
+            "ALERTS_TABLE": self.outputs["table_name"],
+            "STATE_TABLE": self.outputs["state_table_name"],
+            "TOPIC_ARN": self.outputs["topic_arn"],
+            "DLQ_URL": self.outputs["dlq_url"],
+            "LOG_LEVEL": "INFO",
+            "AWS_REGION": self.region,
+            "AWS_LAMBDA_FUNCTION_NAME": self.outputs.get("function_name", "data-processor"),
+        }
+        if self.rules_path is not None:
+            env["RULES_PATH"] = str(self.rules_path)
+        if self.endpoint_url is not None:
+            env["AWS_ENDPOINT_URL"] = self.endpoint_url
+        return {**env, **self.credentials, **self.function_env}
+
+    # -- capture queue -----------------------------------------------------------------------------------
+    def subscribe_capture_queue(self) -> None:
+        """A fresh SQS queue subscribed to the trading topic (raw delivery off: the SNS envelope stays)."""
+        sqs, sns = self.client("sqs"), self.client("sns")
+        topic = self.outputs["topic_arn"]
+        self.capture_url = sqs.create_queue(QueueName=f"alert-capture-{uuid.uuid4().hex[:12]}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=self.capture_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
+                }
+            ],
+        }
+        sqs.set_queue_attributes(QueueUrl=self.capture_url, Attributes={"Policy": json.dumps(policy)})
+        self.subscription_arn = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)["SubscriptionArn"]
+
+    def remove_capture_queue(self) -> None:
+        if self.subscription_arn:
+            self.client("sns").unsubscribe(SubscriptionArn=self.subscription_arn)
+            self.subscription_arn = ""
+        if self.capture_url:
+            self.client("sqs").delete_queue(QueueUrl=self.capture_url)
+            self.capture_url = ""
+
+    def collect_notifications(self) -> int:
+        """Moves what the capture queue holds into self.notifications; returns how many arrived."""
+        sqs = self.client("sqs")
+        arrived = 0
+        while True:
+            messages = sqs.receive_message(
+                QueueUrl=self.capture_url,
+                MaxNumberOfMessages=10,
+                MessageSystemAttributeNames=["SentTimestamp"],
+                WaitTimeSeconds=0,
+            ).get("Messages", [])
+            if not messages:
+                return arrived
+            self.notifications.extend(parse_notification(m) for m in messages)
+            sqs.delete_message_batch(
+                QueueUrl=self.capture_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+            arrived += len(messages)
+
+    # -- the event source --------------------------------------------------------------------------------
+    def take_over_event_source(self) -> None:
+        """On the emulator: disables moto's own mapping of the stack (moto would invoke the function
+        through Docker on every SendMessage, fail, and push healthy messages towards the DLQ); the local
+        event source takes its place. Against AWS the real mapping stays: there is nothing to take over."""
+        lam = self.client("lambda")
+        mappings = lam.list_event_source_mappings(FunctionName=self.outputs["function_arn"])
+        for esm in mappings["EventSourceMappings"]:
+            if esm["EventSourceArn"] == self.outputs["queue_arn"]:
+                lam.update_event_source_mapping(UUID=esm["UUID"], Enabled=False)
+
+    def start(self) -> None:
+        if self.endpoint_url is not None:
+            self.take_over_event_source()
+        config = EventSourceConfig.from_terraform_outputs(dict(self.outputs))
+        self.emulators = [
+            RuntimeApiEmulator(self.bootstrap, env=self.env()).__enter__() for _ in range(self.concurrency)
+        ]
+        self.source = SqsEventSource(config, self.client("sqs"), self.emulators)
+        self.source.start()
+
+    def stop(self) -> None:
+        """Stops the pollers, then the function processes (killed: an execution environment ends so)."""
+        if self.source is not None:
+            self.source.stop()
+        for emulator in self.emulators:
+            emulator.close()
+
+    def function_stdout(self) -> list[str]:
+        return [line for e in self.emulators for p in e.processes for line in p.stdout]
+
+    def emf(self) -> dict[str, float]:
+        return emf_totals(self.function_stdout())
+
+    def deleted(self) -> int:
+        return len(set(self.source.stats.deleted)) if self.source is not None else 0
+
+    # -- the stack's state -------------------------------------------------------------------------------
+    def alerts(self) -> list[dict[str, Any]]:
+        """Every item of the alerts table, attribute values unwrapped."""
+        return [
+            {k: next(iter(v.values())) for k, v in item.items()}
+            for item in _scan(self.client("dynamodb"), self.outputs["table_name"])
+        ]
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """The DLQ's messages with their reasons; they stay in the queue (made visible again at once)."""
+        sqs = self.client("sqs")
+        url = self.outputs["dlq_url"]
+        seen: dict[str, DeadLetter] = {}
+        handles: list[str] = []
+        while messages := sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=30
+        ).get("Messages", []):
+            for m in messages:
+                attrs = m.get("MessageAttributes", {})
+                handles.append(m["ReceiptHandle"])
+                seen[m["MessageId"]] = DeadLetter(
+                    body=m["Body"],
+                    reason=attrs.get("RejectionReason", {}).get("StringValue"),
+                    source_message_id=attrs.get("SourceMessageId", {}).get("StringValue"),
+                )
+        for start in range(0, len(handles), 10):  # hidden by the receives above: visible again now
+            sqs.change_message_visibility_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0}
+                    for i, h in enumerate(handles[start : start + 10])
+                ],
+            )
+        return list(seen.values())
+
+    def queue_depth(self, url: str) -> int:
+        attrs = self.client("sqs").get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+    def snapshot(self, sent: int, total: int) -> Snapshot:
+        self.collect_notifications()
+        return Snapshot(
+            sent=sent,
+            total=total,
+            emf=self.emf(),
+            alerts=len(self.alerts()),
+            notifications=len(self.notifications),
+            dead_letters=self.queue_depth(self.outputs["dlq_url"]),
+            queued=self.queue_depth(self.outputs["queue_url"]),
+        )
+
+    def wait_until_drained(
+        self, sent: int, timeout_s: float, on_tick: Callable[[], None] | None = None
+    ) -> bool:
+        """Until every sent message was deleted by the event source (processed or dead-lettered) and every
+        stored alert was notified; False after `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.collect_notifications()
+            if self.deleted() >= sent and len(self.notifications) >= len(self.alerts()):
+                return True
+            time.sleep(0.25)
+        return False
+
+    def reset(self) -> None:
+        """Empties the tables and queues (between runs on one deployment)."""
+        ddb, sqs = self.client("dynamodb"), self.client("sqs")
+        for table, keys in (
+            (self.outputs["table_name"], ("symbol", "timestamp")),
+            (self.outputs["state_table_name"], ("symbol", "rule_id")),
+        ):
+            for item in _scan(ddb, table):
+                ddb.delete_item(TableName=table, Key={k: item[k] for k in keys})
+        # Received and deleted rather than purged: SQS allows one PurgeQueue per queue and minute.
+        for url in (self.outputs["queue_url"], self.outputs["dlq_url"], self.capture_url):
+            while url and (
+                messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages")
+            ):
+                sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+                    ],
+                )
+        self.notifications.clear()
+
+
+def _scan(ddb: Any, table: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+    while True:
+        page = ddb.scan(**kwargs)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+@dataclass
+class RunReport:
+    sent: SendResult
+    wall_s: float
+    drained: bool
+    latencies_ms: list[float]
+    emf: dict[str, float]
+    alerts: list[dict[str, Any]]
+    notifications: list[Notification]
+    dead_letters: list[DeadLetter]
+
+    @property
+    def ticks_per_s(self) -> float:
+        return self.emf["Ticks"] / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def run_feed(
+    system: LocalSystem,
+    bodies: Sequence[str],
+    rate: float | None,
+    timeout_s: float = 120.0,
+    on_progress: Callable[[Snapshot], None] | None = None,
+) -> RunReport:
+    """Sends `bodies` through the running system and waits until it has processed them."""
+    sqs = RecordingSqs(system.client("sqs"))
+    started = time.monotonic()
+    progress = {"sent": 0}
+    stop_view = threading.Event()
+
+    def view() -> None:
+        while not stop_view.wait(0.5):
+            on_progress(system.snapshot(progress["sent"], len(bodies)))  # type: ignore[misc]
+
+    viewer = threading.Thread(target=view, daemon=True)
+    if on_progress is not None:
+        viewer.start()
+    try:
+        result = send_feed(
+            bodies,
+            system.outputs["queue_url"],
+            rate,
+            client=sqs,
+            progress=lambda r: progress.__setitem__("sent", r.sent),
+        )
+        drained = system.wait_until_drained(result.sent, timeout_s)
+    finally:
+        stop_view.set()
+        if on_progress is not None:
+            viewer.join()
+    wall = time.monotonic() - started
+    latencies = [
+        n.arrived_ms - sqs.sent_at[n.message_id] * 1000
+        for n in system.notifications
+        if n.message_id in sqs.sent_at
+    ]
+    return RunReport(
+        sent=result,
+        wall_s=wall,
+        drained=drained,
+        latencies_ms=latencies,
+        emf=system.emf(),
+        alerts=system.alerts(),
+        notifications=list(system.notifications),
+        dead_letters=system.dead_letters(),
+    )
+
+
+# -- the demo's display ----------------------------------------------------------------------------------
+def progress_line(s: Snapshot) -> str:
+    width = 24
+    done = round(width * s.sent / s.total) if s.total else width
+    return (
+        f"\rfeed [{'#' * done}{'.' * (width - done)}] {s.sent}/{s.total} msgs | "
+        f"ticks {int(s.emf['Ticks'])} | alerts stored {s.alerts} | notified {s.notifications} | "
+        f"DLQ {s.dead_letters} | queued {s.queued}   "
+    )
+
+
+def summary(report: RunReport, out: TextIO) -> None:
+    print("\n\nalerts stored (market-alerts table) and their notifications:", file=out)
+    notified: dict[str, int] = {}
+    for n in report.notifications:
+        notified[n.alert_id] = notified.get(n.alert_id, 0) + 1
+    print(
+        f"  {'symbol':8} {'tick time (UTC)':27} {'rule':24} {'severity':8} {'price':>10} notified", file=out
+    )
+    for a in sorted(report.alerts, key=lambda a: (a["timestamp"], a["symbol"])):
+        ts, _, rule = str(a["timestamp"]).partition("#")
+        count = notified.get(str(a.get("alert_id")), 0)
+        print(f"  {a['symbol']:8} {ts:27} {rule:24} {a['severity']:8} {a['price']:>10} {count}x", file=out)
+    print("dead-letter queue:", file=out)
+    for d in report.dead_letters:
+        print(f"  {d.reason or 'redriven after maxReceiveCount'}: {d.body[:70]}", file=out)
+    rows = [
+        ("messages sent", report.sent.sent),
+        ("ticks processed", int(report.emf["Ticks"])),
+        ("ticks rejected", int(report.emf["RejectedTicks"])),
+        ("late ticks", int(report.emf["LateTicks"])),
+        ("alerts stored", len(report.alerts)),
+        ("notifications received", len(report.notifications)),
+        ("dead-lettered messages", len(report.dead_letters)),
+        ("function retries", int(report.emf["Retries"])),
+        ("wall time (s)", f"{report.wall_s:.1f}"),
+        ("ticks/s through the system", f"{report.ticks_per_s:.0f}"),
+    ]
+    if report.latencies_ms:
+        rows.append(("tick->notification p50 (ms)", f"{percentile(report.latencies_ms, 0.5):.0f}"))
+        rows.append(("tick->notification p99 (ms)", f"{percentile(report.latencies_ms, 0.99):.0f}"))
+    print("summary:", file=out)
+    for name, value in rows:
+        print(f"  {name:30} {value:>10}", file=out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--outputs", type=Path, required=True, help="`terraform output -json` of the stack")
+    parser.add_argument("--endpoint-url", default=None, help="the emulator (default: real AWS)")
+    parser.add_argument("--feed", type=Path, required=True, help="one SQS body per line (local/feed.py)")
+    parser.add_argument("--rate", type=float, default=None, help="messages per second (default: unlimited)")
+    parser.add_argument("--concurrency", type=int, default=5, help="function processes in parallel")
+    parser.add_argument("--rules", type=Path, default=None, help="RULES_PATH for the function")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the system")
+    parser.add_argument("--quiet", action="store_true", help="no live view")
+    parser.add_argument("bootstrap", nargs="+", help="the function process (the host build of bootstrap)")
+    args = parser.parse_args(argv)
+    raw = json.loads(args.outputs.read_text())
+    outputs = {k: str(v["value"] if isinstance(v, dict) else v) for k, v in raw.items()}
+    system = LocalSystem(
+        outputs,
+        args.bootstrap,
+        endpoint_url=args.endpoint_url,
+        region=outputs["queue_arn"].split(":")[3],
+        rules_path=args.rules,
+        concurrency=args.concurrency,
+    )
+    bodies = list(read_feed(args.feed))
+    out = sys.stdout
+    print(f"demo: {len(bodies)} messages from {args.feed}, {args.concurrency} function process(es)", file=out)
+    try:
+        system.subscribe_capture_queue()
+        system.start()
+        view = None if args.quiet else (lambda s: print(progress_line(s), end="", file=out, flush=True))
+        report = run_feed(system, bodies, args.rate, args.timeout, view)
+    finally:
+        system.stop()
+        system.remove_capture_queue()
+    summary(report, out)
+    errors = [str(e) for e in system.source.errors] if system.source is not None else []
+    code, messages = verdict(report, errors, args.timeout)
+    sys.stderr.write("".join(f"{m}\n" for m in messages))
+    return code
+
+
+def verdict(report: RunReport, errors: Sequence[str], timeout_s: float) -> tuple[int, list[str]]:
+    """Exit code and messages: success only when the system finished and the event source saw no error."""
+    messages = [f"event source error: {e}" for e in errors]
+    if not report.drained:
+        messages.append(f"demo: the system did not finish within {timeout_s} s")
+    return (0 if report.drained and not errors else 1), messages
+
+
+if __name__ == "__main__":
+    sys.exit(main())

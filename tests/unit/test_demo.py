@@ -1,0 +1,171 @@
+"""The demo's pure parts: EMF sums, percentiles, notification parsing, send-time recording, display, verdict.
+(Its AWS-facing parts run in tests/integration/test_deployment.py against the deployed stack.)"""
+
+from __future__ import annotations
+
+import io
+import json
+import runpy
+import sys
+from typing import Any
+
+import pytest
+
+from local.demo import (
+    DeadLetter,
+    LocalSystem,
+    Notification,
+    RecordingSqs,
+    RunReport,
+    Snapshot,
+    _scan,
+    emf_totals,
+    parse_notification,
+    percentile,
+    progress_line,
+    summary,
+    verdict,
+)
+from local.feed import SendResult
+
+
+def emf(**metrics: float) -> str:
+    return json.dumps({"_aws": {"Timestamp": 1, "CloudWatchMetrics": []}, "FunctionName": "f", **metrics})
+
+
+def test_emf_totals_sums_records_and_ignores_other_lines() -> None:
+    lines = [
+        emf(Ticks=3, LateTicks=1, Alerts=2),
+        '{"level":"INFO","message":"alert stored"}',  # a log line, not EMF
+        "not json at all",
+        "{broken",
+        "[1, 2]",
+        emf(Ticks=4, Retries=2),
+    ]
+    totals = emf_totals(lines)
+    assert (totals["Ticks"], totals["LateTicks"], totals["Alerts"], totals["Retries"]) == (7, 1, 2, 2)
+    assert totals["Notifications"] == 0
+
+
+def test_percentile() -> None:
+    assert percentile([5.0], 0.99) == 5.0
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 0.5) == pytest.approx(50.5)
+    assert percentile(list(reversed(values)), 0.99) == pytest.approx(99.01)
+
+
+def test_parse_notification_reads_the_sns_envelope() -> None:
+    body = {"alert_id": "AAPL|2026-11-25T14:30:00.000000Z#r", "message_id": "m-1", "price": 201.5}
+    envelope = {
+        "Type": "Notification",
+        "Message": json.dumps(body),
+        "MessageAttributes": {
+            "symbol": {"Type": "String", "Value": "AAPL"},
+            "rule": {"Type": "String", "Value": "r"},
+            "severity": {"Type": "String", "Value": "critical"},
+        },
+    }
+    n = parse_notification({"Body": json.dumps(envelope), "Attributes": {"SentTimestamp": "1700000000123"}})
+    assert n == Notification(body["alert_id"], "m-1", "AAPL", "r", "critical", 1700000000123, body)
+
+
+class FakeSqs:
+    def send_message_batch(self, **kwargs: Any) -> dict[str, Any]:
+        ok, bad = kwargs["Entries"][:-1], kwargs["Entries"][-1]
+        return {
+            "Successful": [{"Id": e["Id"], "MessageId": f"id-{e['Id']}"} for e in ok],
+            "Failed": [{"Id": bad["Id"], "Code": "InternalError", "SenderFault": False}],
+        }
+
+
+def test_recording_sqs_keeps_the_send_time_of_successful_entries() -> None:
+    times = iter([10.0, 20.0])
+    sqs = RecordingSqs(FakeSqs(), clock=lambda: next(times))
+    sqs.send_message_batch(QueueUrl="q", Entries=[{"Id": "0"}, {"Id": "1"}, {"Id": "2"}])
+    response = sqs.send_message_batch(QueueUrl="q", Entries=[{"Id": "3"}, {"Id": "4"}])
+    assert response["Failed"][0]["Id"] == "4"
+    assert sqs.sent_at == {"id-0": 10.0, "id-1": 10.0, "id-3": 20.0}
+
+
+def test_progress_line() -> None:
+    snap = Snapshot(sent=150, total=300, emf=emf_totals([emf(Ticks=700)]), alerts=9, notifications=8,
+                    dead_letters=3, queued=12)  # fmt: skip
+    line = progress_line(snap)
+    assert line.startswith("\rfeed [" + "#" * 12 + "." * 12 + "] 150/300 msgs")
+    assert "ticks 700 | alerts stored 9 | notified 8 | DLQ 3 | queued 12" in line
+    assert "[" + "#" * 24 + "]" in progress_line(Snapshot(0, 0, snap.emf, 0, 0, 0, 0))
+
+
+def report(drained: bool = True, latencies: list[float] | None = None) -> RunReport:
+    alert = {
+        "symbol": "AAPL",
+        "timestamp": "2026-11-25T14:30:00.000000Z#aapl-breakout-200",
+        "alert_id": "AAPL|2026-11-25T14:30:00.000000Z#aapl-breakout-200",
+        "severity": "critical",
+        "price": "201.5",
+    }
+    note = Notification(alert["alert_id"], "m", "AAPL", "aapl-breakout-200", "critical", 0, {})
+    return RunReport(
+        sent=SendResult(sent=3),
+        wall_s=2.0,
+        drained=drained,
+        latencies_ms=[100.0, 300.0] if latencies is None else latencies,
+        emf=emf_totals([emf(Ticks=40, RejectedTicks=1)]),
+        alerts=[alert],
+        notifications=[note],
+        dead_letters=[DeadLetter("{bad", "invalid JSON", "m2"), DeadLetter("[]", None, None)],
+    )
+
+
+def test_summary_lists_alerts_dead_letters_and_figures() -> None:
+    out = io.StringIO()
+    summary(report(), out)
+    text = out.getvalue()
+    assert "AAPL     2026-11-25T14:30:00.000000Z aapl-breakout-200" in text
+    assert "1x" in text
+    assert "invalid JSON: {bad" in text
+    assert "redriven after maxReceiveCount: []" in text
+    assert "ticks/s through the system" in text
+    assert report().ticks_per_s == 20.0
+    assert "p99 (ms)" in text
+    quiet = io.StringIO()
+    summary(report(latencies=[]), quiet)
+    assert "p50" not in quiet.getvalue()
+    assert RunReport(SendResult(), 0.0, True, [], emf_totals([]), [], [], []).ticks_per_s == 0.0
+
+
+def test_verdict() -> None:
+    assert verdict(report(), [], 60) == (0, [])
+    assert verdict(report(drained=False), ["boom"], 60) == (
+        1,
+        ["event source error: boom", "demo: the system did not finish within 60 s"],
+    )
+
+
+def test_module_entry_point(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys, "argv", ["demo", "--help"])
+    monkeypatch.delitem(sys.modules, "local.demo")  # run_module executes a fresh copy as __main__
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("local.demo", run_name="__main__")
+    assert exited.value.code == 0
+    assert "terraform output -json" in capsys.readouterr().out
+
+
+def test_wait_until_drained_gives_up_after_its_timeout() -> None:
+    assert LocalSystem({}, []).wait_until_drained(sent=1, timeout_s=0) is False
+
+
+def test_scan_follows_pages() -> None:
+    class Pages:
+        def __init__(self) -> None:
+            self.calls: list[dict[str, Any]] = []
+
+        def scan(self, **kwargs: Any) -> dict[str, Any]:
+            self.calls.append(kwargs)
+            if "ExclusiveStartKey" not in kwargs:
+                return {"Items": [{"k": {"S": "1"}}], "LastEvaluatedKey": {"k": {"S": "1"}}}
+            return {"Items": [{"k": {"S": "2"}}]}
+
+    ddb = Pages()
+    assert _scan(ddb, "t") == [{"k": {"S": "1"}}, {"k": {"S": "2"}}]
+    assert ddb.calls[1] == {"TableName": "t", "ConsistentRead": True, "ExclusiveStartKey": {"k": {"S": "1"}}}

@@ -1,0 +1,58 @@
+"""local/moto_atomic.py: DynamoDB requests run one at a time, everything else concurrently."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+
+from local import moto_atomic
+
+
+def test_dynamodb_requests_run_under_the_lock_and_others_do_not() -> None:
+    lock = threading.Lock()
+    seen: list[tuple[str, bool]] = []
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        seen.append((environ.get("HTTP_X_AMZ_TARGET", ""), lock.locked()))
+        start_response("200 OK", [])
+
+        def body() -> Iterable[bytes]:  # produced lazily: must be drained inside the lock
+            seen.append(("body", lock.locked()))
+            yield b"{}"
+
+        return body()
+
+    wrapped = moto_atomic.serialise_dynamodb(app, lock)
+    assert wrapped({"HTTP_X_AMZ_TARGET": "DynamoDB_20120810.UpdateItem"}, lambda *a: None) == [b"{}"]
+    assert list(wrapped({"HTTP_X_AMZ_TARGET": "AmazonSQS.ReceiveMessage"}, lambda *a: None)) == [b"{}"]
+    assert seen == [
+        ("DynamoDB_20120810.UpdateItem", True),
+        ("body", True),
+        ("AmazonSQS.ReceiveMessage", False),
+        ("body", False),
+    ]
+    assert not lock.locked()
+    assert moto_atomic.serialise_dynamodb(app) is not wrapped  # a lock of its own when none is given
+
+
+def test_main_serves_moto_threaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(moto_atomic, "run_simple", lambda *a, **k: calls.append((*a, k)))
+    assert moto_atomic.main(["-H", "127.0.0.1", "-p", "4567"]) == 0
+    ((host, port, app, kwargs),) = calls
+    assert (host, port, kwargs) == ("127.0.0.1", 4567, {"threaded": True})
+    assert callable(app)
+
+
+def test_module_entry_point(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys, "argv", ["moto_atomic", "--help"])
+    monkeypatch.delitem(sys.modules, "local.moto_atomic")  # run_module executes a fresh copy as __main__
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("local.moto_atomic", run_name="__main__")
+    assert exited.value.code == 0
+    assert "DynamoDB" in capsys.readouterr().out
