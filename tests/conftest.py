@@ -7,6 +7,7 @@ import os
 import subprocess
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,3 +49,12 @@ def terraform_rc(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def rules_document() -> dict[str, object]:
     return json.loads((ROOT / "config" / "alert-rules.json").read_text())  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def synthesized_stack(package_zip: Path) -> dict[str, Any]:
+    """The production stack (defaults), synthesized once per session (importing the bindings costs ~8 s)."""
+    from lib.config import StackConfig  # noqa: PLC0415 -- only sessions that use the stack pay the import
+    from lib.tap_stack import synth_json  # noqa: PLC0415
+
+    return synth_json(StackConfig(zip_path=package_zip))

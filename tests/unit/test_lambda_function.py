@@ -47,18 +47,28 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 TIMEOUT_S = 60.0  # the function's timeout (SPEC I1)
 
-# The function role's actions (SPEC I7, design): what the moto IAM user of the function carries.
-# TODO(stack): take them from the synthesized stack's role policy once lib/tap_stack.py lands.
-FUNCTION_ACTIONS = [
-    "dynamodb:UpdateItem",
-    "dynamodb:PutItem",
-    "dynamodb:BatchGetItem",
-    "dynamodb:GetItem",
-    # moto authorises TransactWriteItems as an action of its own (AWS checks the actions of its items).
-    "dynamodb:TransactWriteItems",
-    "sns:Publish",
-    "sqs:SendMessage",
-]
+
+def function_actions(stack: dict[str, Any]) -> list[str]:
+    """What the moto IAM user of the function carries: the synthesized role's actions that the function
+    itself calls (receiving and deleting is the event source mapping's, KMS, logs and X-Ray the service's),
+    plus TransactWriteItems, which moto authorises as an action of its own (AWS checks its items' actions)."""
+    policy = json.loads(stack["resource"]["aws_iam_role_policy"]["role_policy"]["policy"])
+    actions: set[str] = {"dynamodb:TransactWriteItems"}
+    for statement in policy["Statement"]:
+        listed = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        actions.update(a for a in listed if a.startswith(("dynamodb:", "sns:")) or a == "sqs:SendMessage")
+    return sorted(actions)
+
+
+def test_function_actions_come_from_the_stack(synthesized_stack: dict[str, Any]) -> None:
+    assert function_actions(synthesized_stack) == [
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+        "dynamodb:TransactWriteItems",
+        "dynamodb:UpdateItem",
+        "sns:Publish",
+        "sqs:SendMessage",
+    ]
 
 
 def _ensure_built(path: Path, target: str) -> Path:
@@ -337,9 +347,9 @@ def run_function() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def aws() -> Iterator[LocalAws]:
+def aws(synthesized_stack: dict[str, Any]) -> Iterator[LocalAws]:
     with moto_server() as url:
-        yield enforce_iam(url, FUNCTION_ACTIONS)
+        yield enforce_iam(url, function_actions(synthesized_stack))
 
 
 @pytest.fixture
@@ -626,10 +636,12 @@ def test_throttling_on_30_percent_of_calls_loses_and_duplicates_nothing(
 
 # ------------------------------------------------------------------------------------------ TLS
 @pytest.fixture(scope="module")
-def tls_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalAws, Path]]:
+def tls_aws(
+    tmp_path_factory: pytest.TempPathFactory, synthesized_stack: dict[str, Any]
+) -> Iterator[tuple[LocalAws, Path]]:
     files = write_tls_files(tmp_path_factory.mktemp("tls"))
     with moto_server((files["cert"], files["key"], files["ca"])) as url:
-        yield enforce_iam(url, FUNCTION_ACTIONS, ca=files["ca"]), files["other_ca"]
+        yield enforce_iam(url, function_actions(synthesized_stack), ca=files["ca"]), files["other_ca"]
 
 
 def test_over_tls_with_the_test_ca(run_function: Any, tls_aws: tuple[LocalAws, Path]) -> None:

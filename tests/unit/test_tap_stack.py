@@ -39,9 +39,8 @@ UNTAGGABLE = {
 
 
 @pytest.fixture(scope="session")
-def stack(package_zip: Path) -> dict[str, Any]:
-    """The production stack (defaults), synthesized once per session (importing the bindings costs ~8 s)."""
-    return synth_json(StackConfig(zip_path=package_zip))
+def stack(synthesized_stack: dict[str, Any]) -> dict[str, Any]:
+    return synthesized_stack
 
 
 @pytest.fixture(scope="session")
