@@ -28,9 +28,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-import boto3  # type: ignore[import-untyped]
-from botocore.config import Config  # type: ignore[import-untyped]
-from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 RETRIES_EXHAUSTED = "retries exhausted"
 LIST_VISIBILITY_S = 30  # how long listed messages stay hidden from other consumers while we page through
