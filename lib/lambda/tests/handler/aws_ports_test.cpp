@@ -128,6 +128,7 @@ TEST_F(PortsTest, ParsesStateItems) {
   EXPECT_EQ(parse_state_item(R"({"side_ts":{"N":"1.5"}})").error().message, "side_ts: not an integer: 1.5");
   EXPECT_EQ(parse_state_item(R"({"symbol":{"N":"1"}})").error().message, "symbol: expected a string");
   EXPECT_EQ(parse_state_item(R"({"symbol":)").error().code, "invalid_state");
+  EXPECT_EQ(parse_state_item(R"({"side" {"S":"above"}})").error().message, "state item is not valid JSON");
 }
 
 TEST_F(PortsTest, LoadReadsConsistentlyAndMapsItemsToKeys) {

@@ -162,6 +162,19 @@ TEST_F(HandlerTest, MixedBodyProcessesValidTicksAndDeadLettersTheRest) {
       << dead_letters.sent[0].reason;
 }
 
+TEST_F(HandlerTest, LongRejectionReasonsAreCutToAReadableLength) {
+  std::string body = "[";
+  for (int i = 0; i < 200; ++i) body += (i ? "," : "") + tick("MSFT", -1, "2026-11-25T14:30:00Z");
+  body += "]";
+  const BatchReport r = run({{"bad", body}});
+  EXPECT_EQ(r.rejected_ticks, 200u);
+  ASSERT_EQ(dead_letters.sent.size(), 1u);
+  const std::string& reason = dead_letters.sent[0].reason;
+  EXPECT_EQ(reason.size(), 4096u);
+  EXPECT_EQ(reason.substr(0, 15), "tick[0].price: ");
+  EXPECT_EQ(reason.substr(reason.size() - 3), "...");
+}
+
 TEST_F(HandlerTest, FailedDeadLetterSendIsRetriedThroughTheQueue) {
   dead_letters.fail_sends = 1;
   const BatchReport r = run({{"bad", "[]x"}});
