@@ -41,11 +41,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3  # type: ignore[import-untyped]
+import boto3
 
 from bench import cost_model
 from local.event_source import EventSourceConfig, SqsEventSource, sqs_event
 from local.feed import FeedConfig, generate_feed, send_feed
+from local.function_resources import create_function_resources, queue_arn
 from local.runtime_api import FunctionProcess, RuntimeApiEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -265,34 +266,15 @@ class Stack:
         return self.clients[service]
 
     def create(self) -> Stack:
-        ddb, sns, sqs = self.client("dynamodb"), self.client("sns"), self.client("sqs")
-        self.alerts_table, self.state_table = f"market-alerts-{self.tag}", f"alert-state-{self.tag}"
-        for name, range_key in ((self.alerts_table, "timestamp"), (self.state_table, "rule_id")):
-            ddb.create_table(
-                TableName=name,
-                KeySchema=[
-                    {"AttributeName": "symbol", "KeyType": "HASH"},
-                    {"AttributeName": range_key, "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": "symbol", "AttributeType": "S"},
-                    {"AttributeName": range_key, "AttributeType": "S"},
-                ],
-                BillingMode="PAY_PER_REQUEST",
-            )
-        self.topic_arn = sns.create_topic(Name=f"trading-alerts-{self.tag}")["TopicArn"]
-        self.dlq_url = sqs.create_queue(QueueName=f"market-data-dlq-{self.tag}")["QueueUrl"]
-        self.capture_url = sqs.create_queue(QueueName=f"capture-{self.tag}")["QueueUrl"]
-        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=self._arn(self.capture_url))
+        sqs = self.client("sqs")
+        r = create_function_resources(self.client("dynamodb"), self.client("sns"), sqs, self.tag)
+        self.alerts_table, self.state_table = r.alerts_table, r.state_table
+        self.topic_arn, self.dlq_url, self.capture_url = r.topic_arn, r.dlq_url, r.capture_url
         self.source_url = sqs.create_queue(
             QueueName=f"market-data-{self.tag}", Attributes={"VisibilityTimeout": "120"}
         )["QueueUrl"]
-        self.source_arn = self._arn(self.source_url)
+        self.source_arn = queue_arn(sqs, self.source_url)
         return self
-
-    def _arn(self, url: str) -> str:
-        attrs = self.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-        return str(attrs["Attributes"]["QueueArn"])
 
     def function_env(self) -> dict[str, str]:
         return {

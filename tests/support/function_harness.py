@@ -18,6 +18,7 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 
 from lib.config import ROOT
+from local.function_resources import create_function_resources
 from local.runtime_api import InvocationResult, RuntimeApiEmulator
 from tests.support.moto_server import FAKE_CREDENTIALS, moto_server
 
@@ -109,38 +110,11 @@ def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
 
 
 def create_resources(endpoint: str) -> Resources:
-    suffix = uuid.uuid4().hex[:8]
-    ddb = client("dynamodb", endpoint)
-    for name, keys in (
-        (f"market-alerts-{suffix}", ("symbol", "timestamp")),
-        (f"alert-state-{suffix}", ("symbol", "rule_id")),
-    ):
-        ddb.create_table(
-            TableName=name,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
-            KeySchema=[
-                {"AttributeName": keys[0], "KeyType": "HASH"},
-                {"AttributeName": keys[1], "KeyType": "RANGE"},
-            ],
-        )
     sqs = client("sqs", endpoint)
-    dlq_url = sqs.create_queue(QueueName=f"market-data-dlq-{suffix}")["QueueUrl"]
-    notifications_url = sqs.create_queue(QueueName=f"notifications-{suffix}")["QueueUrl"]
-    notifications_arn = sqs.get_queue_attributes(QueueUrl=notifications_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    sns = client("sns", endpoint)
-    topic_arn = sns.create_topic(Name=f"trading-alerts-{suffix}")["TopicArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=notifications_arn)
-    return Resources(
-        endpoint,
-        f"market-alerts-{suffix}",
-        f"alert-state-{suffix}",
-        dlq_url,
-        topic_arn,
-        notifications_url,
+    r = create_function_resources(
+        client("dynamodb", endpoint), client("sns", endpoint), sqs, uuid.uuid4().hex[:8]
     )
+    return Resources(endpoint, r.alerts_table, r.state_table, r.dlq_url, r.topic_arn, r.capture_url)
 
 
 @dataclass

@@ -30,6 +30,7 @@ pytest.importorskip(
     reason="the baseline needs aws-lambda-powertools: pip install -r bench/baseline/requirements.txt",
 )
 
+from local.function_resources import create_function_resources
 from tests.support.moto_server import FAKE_CREDENTIALS, moto_server
 from tests.support.oracle import check_guarantees, load_rules, parse_feed
 
@@ -82,35 +83,10 @@ def aws(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Aws:
     """Fresh tables, topic, DLQ and a capture queue subscribed to the topic; the handler imported anew."""
     urllib.request.urlopen(urllib.request.Request(endpoint + "/moto-api/reset", method="POST")).close()
     ddb = boto3.client("dynamodb", region_name=REGION)
-    for name, range_key in (("market-alerts-t", "timestamp"), ("alert-state-t", "rule_id")):
-        ddb.create_table(
-            TableName=name,
-            KeySchema=[
-                {"AttributeName": "symbol", "KeyType": "HASH"},
-                {"AttributeName": range_key, "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "symbol", "AttributeType": "S"},
-                {"AttributeName": range_key, "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-    sns = boto3.client("sns", region_name=REGION)
     sqs = boto3.client("sqs", region_name=REGION)
-    topic = sns.create_topic(Name="trading-alerts-t")["TopicArn"]
-    dlq_url = sqs.create_queue(QueueName="market-data-dlq-t")["QueueUrl"]
-    capture_url = sqs.create_queue(QueueName="capture-t")["QueueUrl"]
-    capture_arn = sqs.get_queue_attributes(QueueUrl=capture_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=capture_arn)
-    env = {
-        "ALERTS_TABLE": "market-alerts-t",
-        "STATE_TABLE": "alert-state-t",
-        "TOPIC_ARN": topic,
-        "DLQ_URL": dlq_url,
-        "RULES_PATH": str(DATA / "golden-rules.json"),
-    }
+    resources = create_function_resources(ddb, boto3.client("sns", region_name=REGION), sqs, "t")
+    dlq_url, capture_url = resources.dlq_url, resources.capture_url
+    env = {**resources.env(), "RULES_PATH": str(DATA / "golden-rules.json")}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     spec = importlib.util.spec_from_file_location(

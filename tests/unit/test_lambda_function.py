@@ -30,6 +30,7 @@ import pytest
 
 from local.fault_proxy import FaultKind, FaultProxy, FaultRule
 from local.feed import FeedConfig, generate_feed
+from local.function_resources import create_function_resources
 from local.runtime_api import InvocationResult, RuntimeApiEmulator
 from tests.support import oracle
 from tests.support.moto_server import moto_server
@@ -219,30 +220,10 @@ class Stack:
 
 
 def create_stack(aws: LocalAws) -> Stack:
-    sfx = uuid.uuid4().hex[:8]
-    ddb = aws.client("dynamodb")
-    for name, sort_key in ((f"market-alerts-{sfx}", "timestamp"), (f"alert-state-{sfx}", "rule_id")):
-        ddb.create_table(
-            TableName=name,
-            KeySchema=[
-                {"AttributeName": "symbol", "KeyType": "HASH"},
-                {"AttributeName": sort_key, "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "symbol", "AttributeType": "S"},
-                {"AttributeName": sort_key, "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-    sns, sqs = aws.client("sns"), aws.client("sqs")
-    topic = sns.create_topic(Name=f"trading-alerts-{sfx}")["TopicArn"]
-    dlq = sqs.create_queue(QueueName=f"market-data-dlq-{sfx}")["QueueUrl"]
-    capture = sqs.create_queue(QueueName=f"capture-{sfx}")["QueueUrl"]
-    capture_arn = sqs.get_queue_attributes(QueueUrl=capture, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=capture_arn)  # raw delivery off
-    return Stack(aws, f"market-alerts-{sfx}", f"alert-state-{sfx}", topic, dlq, capture)
+    r = create_function_resources(
+        aws.client("dynamodb"), aws.client("sns"), aws.client("sqs"), uuid.uuid4().hex[:8]
+    )
+    return Stack(aws, r.alerts_table, r.state_table, r.topic_arn, r.dlq_url, r.capture_url)
 
 
 # ------------------------------------------------------------------------------------------ the function
