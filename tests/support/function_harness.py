@@ -172,6 +172,19 @@ class Function:
                     out.append(json.loads(line))
         return out
 
+    def metrics(self, name: str) -> int:
+        return emf_total(self.emulator, name)
+
+
+def emf_total(emulator: RuntimeApiEmulator, name: str) -> int:
+    """Sum of an EMF metric over every invocation of every function process so far."""
+    return sum(
+        int(json.loads(line).get(name, 0))
+        for process in emulator.processes
+        for line in list(process.stdout)
+        if '"_aws"' in line
+    )
+
 
 @contextmanager
 def running_function(env: Mapping[str, str] | None = None) -> Iterator[Function]:

@@ -7,6 +7,10 @@ chosen request (it never reaches moto) and tells the test, which then kills the 
 - between store and publish (the SNS Publish held): stored once, notified exactly once, by the redelivery;
 - after publish, before it is recorded (the UpdateItem marking it "sent" held): stored once, notified twice
   with the same alert id (at-least-once, never zero; subscribers drop the repeat by id).
+
+The `redriven` cases deliver the batch again as SQS does after a DLQ redrive: new message ids, receive
+count 1. The pending notification must be found all the same (it is the tick being late for its stored
+state, not the receive count, that triggers the look-up).
 """
 
 from __future__ import annotations
@@ -137,6 +141,7 @@ class KillCase:
     bodies: list[str]  # the batch of the invocation that is killed, then redelivered
     notified: dict[str, int]  # alert id -> notifications at the end
     warmup: list[str] = field(default_factory=list)  # invoked first, not killed
+    redriven: bool = False  # delivered again as a message moved back from the DLQ
 
 
 TS = "2026-11-25T14:30:00Z"
@@ -177,6 +182,23 @@ CASES = [
         {AAPL_CROSS: 1},
         warmup=[_tick("AAPL", 199.0, TS)],
     ),
+    KillCase(
+        "between-store-and-publish-redriven",
+        "SNS",
+        _publish,
+        [json.dumps(firing_tick("CR6"))],
+        {alert_id("CR6"): 1},
+        redriven=True,
+    ),
+    KillCase(
+        "crossing-between-store-and-publish-redriven",
+        "SNS",
+        _publish,
+        [_tick("AAPL", 201.0, "2026-11-25T14:30:01Z")],
+        {AAPL_CROSS: 1},
+        warmup=[_tick("AAPL", 199.0, TS)],
+        redriven=True,
+    ),
 ]
 
 
@@ -214,12 +236,19 @@ def test_sigkill_inside_an_invocation_then_redelivery(
     assert result.error_type == "Runtime.ExitError"
     assert killed.returncode == -9
 
-    # SQS redelivers the batch after its visibility timeout: a new process (cold start) gets it.
-    redelivered = [Record(body=r.body, message_id=r.message_id, receive_count=2) for r in records]
+    # SQS redelivers the batch after its visibility timeout (or, redriven from the DLQ, as new messages): a
+    # new process (cold start) gets it.
+    redelivered = [
+        Record(body=r.body, message_id=f"{r.message_id}-redriven", receive_count=1)
+        if case.redriven
+        else Record(body=r.body, message_id=r.message_id, receive_count=2)
+        for r in records
+    ]
     again = function.invoke(redelivered, 30.0)
     assert again.status == "ok"
     assert json.loads(again.payload) == {"batchItemFailures": []}
     assert len(function.emulator.processes) == 2
+    assert function.metrics("RecoveredNotifications") == (0 if case.name.startswith("before") else 1)
 
     items = function.resources.alerts()
     assert sorted(i["alert_id"] for i in items) == sorted(case.notified)  # each stored exactly once

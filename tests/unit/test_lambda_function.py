@@ -33,6 +33,7 @@ from local.feed import FeedConfig, generate_feed
 from local.function_resources import create_function_resources
 from local.runtime_api import InvocationResult, RuntimeApiEmulator
 from tests.support import oracle
+from tests.support.function_harness import emf_total
 from tests.support.moto_server import moto_server
 from tests.support.tls import write_tls_files
 
@@ -287,13 +288,7 @@ class Function:
         return [line for p in self.emulator.processes for line in p.stdout + p.stderr]
 
     def metrics(self, name: str) -> int:
-        """Sum of an EMF metric over every invocation so far."""
-        total = 0
-        for p in self.emulator.processes:
-            for line in p.stdout:
-                if '"_aws"' in line:
-                    total += int(json.loads(line).get(name, 0))
-        return total
+        return emf_total(self.emulator, name)
 
 
 def terminate(emulator: RuntimeApiEmulator) -> int | None:

@@ -52,6 +52,7 @@ struct BatchHandler::Batch {
   std::vector<BatchTick> ticks;
   std::vector<NewAlert> new_alerts;
   std::set<std::pair<std::string, std::string>> new_alert_keys;  // (symbol, sort key)
+  std::vector<LateEvaluation> late;                              // settled: nothing re-plans them
   BatchReport report;
 };
 
@@ -138,6 +139,10 @@ Result<BatchReport> BatchHandler::handle(std::string_view event_json, Deadline d
   recover_pending(batch, deadline);
   dead_letter_rejects(batch, deadline);
 
+  std::set<std::size_t> late_ticks;
+  for (const LateEvaluation& e : batch.late) late_ticks.insert(e.batch_index);
+  batch.report.late_ticks = late_ticks.size();
+
   for (const Batch::Message& m : batch.messages) {
     if (m.failed) batch.report.failed_message_ids.push_back(m.record->message_id);
   }
@@ -160,9 +165,8 @@ void BatchHandler::process_ticks(Batch& batch, Deadline deadline) {
     }
   }
   BatchPlan planned = plan_batch(rules_, batch.ticks, known);
-  // Keys with writes count their late ticks as they settle (a conflict re-plans them); the others now.
-  batch.report.late_ticks += planned.late_count;
-  for (const KeyPlan& plan : planned.keys) batch.report.late_ticks -= plan.late_count;
+  // Keys with writes record their late ticks as they settle (a conflict re-plans them); the others now.
+  batch.late = std::move(planned.settled_late);
   for (KeyPlan& plan : planned.keys) {
     if (!crossing_state_loaded && is_crossing(rules_.rule(plan.key.rule_index).condition)) {
       for (const PlannedTick& t : plan.ticks) batch.messages[t.message_index].failed = true;
@@ -222,7 +226,8 @@ void BatchHandler::execute_plan(Batch& batch, KeyPlan plan, Deadline deadline) {
     const std::size_t settled =
         conflict_state ? (last_applied_pos ? *last_applied_pos + 1 : 0) : plan.ticks.size();
     for (std::size_t p = 0; p < settled; ++p) {
-      if (plan.ticks[p].outcome == Outcome::late) ++batch.report.late_ticks;
+      if (plan.ticks[p].outcome == Outcome::late)
+        batch.late.push_back({plan.ticks[p].batch_index, plan.key.rule_index});
     }
     if (!conflict_state) {
       if (!is_crossing(rule.condition)) level_cache_[plan.key] = plan.final_state;
@@ -284,32 +289,31 @@ void BatchHandler::notify_new_alerts(Batch& batch, Deadline deadline) {
 }
 
 void BatchHandler::recover_pending(Batch& batch, Deadline deadline) {
-  for (std::size_t mi = 0; mi < batch.messages.size(); ++mi) {
-    Batch::Message& m = batch.messages[mi];
-    if (m.failed || m.record->receive_count <= 1) continue;
-    for (const Tick& tick : m.ticks) {
-      for (const AlertKey& key : candidate_alert_keys(rules_, tick)) {
-        if (m.failed) break;
-        if (batch.new_alert_keys.contains({key.symbol, key.sort_key})) continue;
-        auto pending = ports_.ledger.pending(key, deadline);
-        if (!pending) {
-          m.failed = true;
-          log_.log({.level = obs::Level::kWarn,
-                    .message = "pending-notification check failed, message will be retried",
-                    .message_id = m.record->message_id,
-                    .symbol = key.symbol,
-                    .reason = pending.error().code + ": " + pending.error().message});
-          break;
-        }
-        if (!pending.value() || !notify(batch, mi, key.rule_index, tick, deadline)) continue;
-        ++batch.report.recovered;
-        log_.log({.level = obs::Level::kInfo,
-                  .message = "pending notification recovered",
-                  .message_id = m.record->message_id,
-                  .symbol = key.symbol,
-                  .rule = rules_.rule(key.rule_index).id});
-      }
+  for (const RecoveryCandidate& c : recovery_candidates(rules_, batch.ticks, batch.late)) {
+    const BatchTick& carrier = batch.ticks[c.batch_index];
+    Batch::Message& m = batch.messages[carrier.message_index];
+    if (m.failed || batch.new_alert_keys.contains({c.key.symbol, c.key.sort_key})) continue;
+    auto pending = ports_.ledger.pending(c.key, deadline);
+    if (!pending) {
+      m.failed = true;
+      log_.log({.level = obs::Level::kWarn,
+                .message = "pending-notification check failed, message will be retried",
+                .message_id = m.record->message_id,
+                .symbol = c.key.symbol,
+                .reason = pending.error().code + ": " + pending.error().message});
+      continue;
     }
+    if (!pending.value() ||
+        !notify(batch, carrier.message_index, c.key.rule_index, *carrier.tick, deadline)) {
+      continue;
+    }
+    ++batch.report.recovered;
+    log_.log({.level = obs::Level::kInfo,
+              .message = "pending notification recovered",
+              .message_id = m.record->message_id,
+              .symbol = c.key.symbol,
+              .rule = rules_.rule(c.key.rule_index).id,
+              .fields = {{"receive_count", static_cast<std::int64_t>(m.record->receive_count)}}});
   }
 }
 

@@ -31,7 +31,7 @@ struct BatchReport {
   std::uint64_t ticks = 0;           // valid ticks
   std::uint64_t rejected_ticks = 0;  // invalid ticks (and whole bodies that could not be parsed)
   std::uint64_t dead_lettered = 0;   // messages sent to the DLQ with their reasons
-  std::uint64_t late_ticks = 0;      // (rule, symbol) evaluations of a tick older than the stored state
+  std::uint64_t late_ticks = 0;      // ticks older than the stored state of at least one of their rules
   std::uint64_t alerts = 0;          // alerts stored by this invocation
   std::uint64_t notifications = 0;   // SNS publishes (new alerts and recovered ones)
   std::uint64_t recovered = 0;       // notifications of alerts stored by an earlier, interrupted delivery

@@ -126,11 +126,20 @@ std::vector<StateKey> touched_keys(const RuleSet& rules, std::span<const BatchTi
 KeyPlan plan_key(const Rule& rule, StateKey key, std::span<const BatchTick> batch,
                  std::vector<std::size_t> tick_indices, const RuleState& initial);
 
+// One (rule, tick) evaluation whose tick was not newer than the state of (rule, symbol).
+struct LateEvaluation {
+  std::size_t batch_index = 0;  // index into the planner's input
+  std::size_t rule_index = 0;
+  friend bool operator==(const LateEvaluation&, const LateEvaluation&) = default;
+};
+
 struct BatchPlan {
   // One KeyPlan per touched (enabled rule, symbol) that has something to write (keys without steps need
   // no I/O and cannot fail), grouped by symbol in first-seen order.
   std::vector<KeyPlan> keys;
   std::size_t late_count = 0;  // over all keys, written or not
+  // The late evaluations of the keys left out: settled now (those of `keys` settle as their steps run).
+  std::vector<LateEvaluation> settled_late;
 };
 
 // Plans the whole batch. States not in `known` are taken as absent.
@@ -140,14 +149,23 @@ BatchPlan plan_batch(const RuleSet& rules, std::span<const BatchTick> ticks, con
 // tick from that step's first contributing tick onwards (sorted, unique).
 std::vector<std::size_t> messages_to_fail(const KeyPlan& plan, std::size_t failed_step);
 
-// Redelivery recovery (design.md, Notification): the alert keys a tick could have produced, i.e. for each
-// enabled rule of its symbol whose stateless condition holds. Sort keys are "<ts>#<rule id>".
+// Redelivery recovery (design.md, Notification). An alert stored for tick T moved the state of its key to T
+// or later, so any later delivery of T -- a retry, a duplicate, a message sent back from the DLQ -- is late
+// for that key, whatever its receive count. The alerts that may still await their notification are those of
+// late evaluations whose stateless condition holds: one per (symbol, sort key "<ts>#<rule id>"), the first
+// delivery in the batch carrying it, in batch order.
 struct AlertKey {
   std::string symbol;
   std::string sort_key;
   std::size_t rule_index = 0;
   friend bool operator==(const AlertKey&, const AlertKey&) = default;
 };
-std::vector<AlertKey> candidate_alert_keys(const RuleSet& rules, const Tick& tick);
+struct RecoveryCandidate {
+  AlertKey key;
+  std::size_t batch_index = 0;  // the tick (and so the message) that carries it
+  friend bool operator==(const RecoveryCandidate&, const RecoveryCandidate&) = default;
+};
+std::vector<RecoveryCandidate> recovery_candidates(const RuleSet& rules, std::span<const BatchTick> ticks,
+                                                   std::span<const LateEvaluation> late);
 
 }  // namespace tap

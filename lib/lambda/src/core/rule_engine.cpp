@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
+#include <utility>
 
 namespace tap {
 namespace {
@@ -266,7 +268,12 @@ BatchPlan plan_batch(const RuleSet& rules, std::span<const BatchTick> ticks, con
       const auto it = known.find(StateKeyView{ri, g.symbols[s]});
       plan_sorted(rule, ticks, g.members[s], it == known.end() ? absent : it->second, scratch);
       out.late_count += scratch.late_count;
-      if (scratch.steps.empty()) return;
+      if (scratch.steps.empty()) {
+        for (const PlannedTick& t : scratch.ticks) {
+          if (t.outcome == Outcome::late) out.settled_late.push_back({t.batch_index, ri});
+        }
+        return;
+      }
       scratch.key = StateKey{ri, std::string(g.symbols[s])};
       out.keys.push_back(scratch);
     });
@@ -284,12 +291,22 @@ std::vector<std::size_t> messages_to_fail(const KeyPlan& plan, std::size_t faile
   return out;
 }
 
-std::vector<AlertKey> candidate_alert_keys(const RuleSet& rules, const Tick& tick) {
-  std::vector<AlertKey> out;
-  rules.for_each_rule(tick.symbol, [&](std::size_t i, const Rule& r) {
-    if (!condition_holds(r, tick)) return;
-    out.push_back({tick.symbol, tick.ts.text + "#" + r.id, i});
+std::vector<RecoveryCandidate> recovery_candidates(const RuleSet& rules, std::span<const BatchTick> ticks,
+                                                   std::span<const LateEvaluation> late) {
+  std::vector<LateEvaluation> ordered(late.begin(), late.end());
+  std::sort(ordered.begin(), ordered.end(), [](const LateEvaluation& a, const LateEvaluation& b) {
+    return std::pair(a.batch_index, a.rule_index) < std::pair(b.batch_index, b.rule_index);
   });
+  std::vector<RecoveryCandidate> out;
+  std::set<std::pair<std::string_view, std::string>> seen;
+  for (const LateEvaluation& e : ordered) {
+    const Tick& tick = *ticks[e.batch_index].tick;
+    const Rule& rule = rules.rule(e.rule_index);
+    if (!condition_holds(rule, tick)) continue;
+    std::string sort_key = tick.ts.text + "#" + rule.id;
+    if (!seen.emplace(tick.symbol, sort_key).second) continue;
+    out.push_back({{tick.symbol, std::move(sort_key), e.rule_index}, e.batch_index});
+  }
   return out;
 }
 

@@ -222,6 +222,7 @@ TEST(Plan, KeysWithoutWritesAreLeftOutButLateTicksCounted) {
   known[{0, "AAPL"}] = side(Side::at_or_below, kT0);
   const BatchPlan plan = plan_batch(rules, batch, known);
   EXPECT_EQ(plan.late_count, 1u);
+  EXPECT_EQ(plan.settled_late, (std::vector<LateEvaluation>{{0, 0}}));  // tick 0 for rule "up"
   ASSERT_EQ(plan.keys.size(), 1u);  // only the wildcard rule (price > 0.5) writes
   EXPECT_EQ(plan.keys[0].key, (StateKey{2, "AAPL"}));
 }
@@ -265,17 +266,48 @@ TEST(Plan, SameSideTicksAdvanceSideTsOncePerBatch) {
   EXPECT_EQ(d.steps[0].next, side(Side::at_or_below, kT0 + 2 * kSec));
 }
 
-TEST(Plan, TouchedKeysAndCandidates) {
+TEST(Plan, TouchedKeys) {
   const RuleSet rules = rules_for_planning();
   std::vector<Tick> ticks = {tick(201, kT0), tick(2, kT0, "MSFT"), tick(202, kT0 + 1)};
   std::vector<BatchTick> batch = {{&ticks[0], 0}, {&ticks[1], 0}, {&ticks[2], 1}};
   EXPECT_EQ(touched_keys(rules, batch, true), (std::vector<StateKey>{{0, "AAPL"}, {4, "MSFT"}}));
   EXPECT_EQ(touched_keys(rules, batch, false).size(), 5u);
-  EXPECT_EQ(candidate_alert_keys(rules, ticks[0]),
-            (std::vector<AlertKey>{{"AAPL", "2026-11-25T14:30:00.000000Z#up", 0},
-                                   {"AAPL", "2026-11-25T14:30:00.000000Z#lvl", 1},
-                                   {"AAPL", "2026-11-25T14:30:00.000000Z#any", 2}}));
-  EXPECT_EQ(candidate_alert_keys(rules, tick(0.1, kT0, "ZZZ")).size(), 0u);
+}
+
+TEST(Recovery, CandidatesAreLateEvaluationsWhoseConditionHolds) {
+  const RuleSet rules = rules_for_planning();
+  // 201 is above "up" (200), "lvl" (200) and "any" (0.5); 150 only above "any".
+  std::vector<Tick> ticks = {tick(150, kT0), tick(201, kT0 + kSec), tick(201, kT0 + kSec)};
+  std::vector<BatchTick> batch = {{&ticks[0], 0}, {&ticks[1], 1}, {&ticks[2], 2}};
+  const std::vector<LateEvaluation> late = {{2, 1}, {1, 0}, {0, 0}, {0, 2}, {2, 0}, {1, 2}};
+  const std::string t1 = "2026-11-25T14:30:01.000000Z";
+  EXPECT_EQ(recovery_candidates(rules, batch, late),
+            (std::vector<RecoveryCandidate>{
+                {{"AAPL", "2026-11-25T14:30:00.000000Z#any", 2}, 0},  // 150 is not above "up": no candidate
+                {{"AAPL", t1 + "#up", 0}, 1},
+                {{"AAPL", t1 + "#any", 2}, 1},
+                {{"AAPL", t1 + "#lvl", 1}, 2},  // the same tick twice: each alert once, first carrier wins
+            }));
+  EXPECT_TRUE(recovery_candidates(rules, batch, {}).empty());
+}
+
+TEST(Recovery, AStoredAlertMakesEveryLaterDeliveryOfItsTickLate) {
+  // The property recovery relies on (whatever the receive count): after the fire of T, T is late.
+  const RuleSet rules = rules_for_planning();
+  std::vector<Tick> ticks = {tick(201, kT0 + kSec)};
+  std::vector<BatchTick> batch = {{&ticks[0], 0}};
+  StateMap known;
+  known[{0, "AAPL"}] = side(Side::at_or_below, kT0);
+  const BatchPlan first = plan_batch(rules, batch, known);
+  StateMap after;
+  for (const KeyPlan& k : first.keys) {
+    ASSERT_EQ(k.steps.front().kind, Step::Kind::fire) << k.key.rule_index;
+    after[k.key] = k.final_state;
+  }
+  const BatchPlan again = plan_batch(rules, batch, after);
+  EXPECT_TRUE(again.keys.empty());
+  EXPECT_EQ(again.settled_late, (std::vector<LateEvaluation>{{0, 0}, {0, 1}, {0, 2}}));
+  EXPECT_EQ(recovery_candidates(rules, batch, again.settled_late).size(), 3u);
 }
 
 }  // namespace

@@ -229,6 +229,49 @@ TEST_F(HandlerTest, FailedPublishLeavesAlertPendingAndRedeliveryNotifiesOnce) {
   EXPECT_EQ(notifier.published.size(), 1u);
 }
 
+TEST_F(HandlerTest, MessageSentBackFromTheDeadLetterQueueRecoversPendingNotifications) {
+  // A redrive from the DLQ is a new message: new id, receive count 1. Its ticks are late for the keys whose
+  // alerts were stored, and that is what triggers the recovery -- not the receive count.
+  notifier.fail_publishes = 2;
+  const std::string body = "[" + tick("AAPL", 199, "2026-11-25T14:30:00Z") + "," +
+                           tick("AAPL", 201, "2026-11-25T14:30:01Z") + "," +
+                           tick("MSFT", 451, "2026-11-25T14:30:01Z") + "]";
+  const BatchReport first = run({{"m1", body}});
+  EXPECT_EQ(first.alerts, 2u);
+  EXPECT_EQ(first.failed_message_ids, std::vector<std::string>{"m1"});
+  EXPECT_TRUE(notifier.published.empty());
+
+  const BatchReport redriven = run({{"m1-redriven", body, 1}});
+  EXPECT_TRUE(redriven.failed_message_ids.empty());
+  EXPECT_EQ(redriven.alerts, 0u);
+  EXPECT_EQ(redriven.recovered, 2u);
+  EXPECT_EQ(redriven.late_ticks, 3u);
+  ASSERT_EQ(notifier.published.size(), 2u);
+  for (const auto& [key, alert] : tables.alerts) EXPECT_FALSE(alert.pending) << key.second;
+  EXPECT_TRUE(logged(R"("receive_count":1)"));
+}
+
+TEST_F(HandlerTest, InOrderTicksNeedNoPendingChecks) {
+  run({{"m1", "[" + tick("AAPL", 199, "2026-11-25T14:30:00Z") + "," +
+                  tick("AAPL", 201, "2026-11-25T14:30:01Z") + "]"},
+       {"m2", tick("MSFT", 451, "2026-11-25T14:30:01Z")}});
+  run({{"m3", tick("AAPL", 202, "2026-11-25T14:30:02Z")}, {"m4", tick("MSFT", 452, "2026-11-25T14:30:02Z")}});
+  EXPECT_EQ(ledger.pending_checks, 0);
+  EXPECT_EQ(notifier.published.size(), 2u);
+}
+
+TEST_F(HandlerTest, DuplicateDeliveriesInOneBatchRecoverOnceAndCountOneLateTickEach) {
+  notifier.fail_publishes = 1;
+  const std::string body = tick("MSFT", 451, "2026-11-25T14:30:00Z");
+  run({{"m1", body}});
+  const BatchReport r = run({{"m1", body, 2}, {"m1-copy", body, 1}});
+  EXPECT_TRUE(r.failed_message_ids.empty());
+  EXPECT_EQ(r.recovered, 1u);
+  EXPECT_EQ(r.late_ticks, 2u);  // two deliveries, each late for its one rule
+  EXPECT_EQ(ledger.pending_checks, 1);
+  EXPECT_EQ(notifier.published.size(), 1u);
+}
+
 TEST_F(HandlerTest, RecoveryFailuresRetryTheMessage) {
   notifier.fail_publishes = 1;
   const std::string body = tick("MSFT", 451, "2026-11-25T14:30:00Z");
