@@ -13,8 +13,9 @@ bench/ compares like with like:
   level rules need no read (their condition is last_fire_ts <= ts - cooldown), with a per-container cache
   of last_fire_ts as a lower bound to skip writes that cannot succeed;
 - alerts are stored with notification_state "pending", published to SNS with message attributes (symbol,
-  rule, severity), then marked "sent"; a redelivered message (ApproximateReceiveCount > 1) re-publishes
-  its ticks' alerts that are still "pending" (a crash between store and notify never loses one);
+  rule, severity), then marked "sent"; a tick late for a rule whose condition holds at it (any delivery
+  after its alert was stored: a retry, a duplicate, a DLQ redrive) re-publishes that alert if it is still
+  "pending" (a crash between store and notify never loses one);
 - malformed bodies and invalid ticks go to the DLQ with a RejectionReason attribute and are acknowledged
   (their valid ticks are processed first); transient failures are reported in batchItemFailures;
 - retries: botocore's standard mode (exponential backoff with full jitter on throttling, 5xx, network
@@ -293,7 +294,14 @@ class Batch:
     context: LambdaContext | None
     failed: set[str] = field(default_factory=set)  # message ids to report in batchItemFailures
     fired: list[tuple[Rule, Tick]] = field(default_factory=list)
-    late: int = 0
+    # (rule id, tick identity) -> the late evaluation; a CAS retry re-evaluates, hence a mapping
+    late: dict[tuple[str, int], tuple[Rule, Tick]] = field(default_factory=dict)
+
+    def mark_late(self, rule: Rule, tick: Tick) -> None:
+        self.late[(rule.id, id(tick))] = (rule, tick)
+
+    def late_ticks(self) -> int:
+        return len({tick_id for _rule, tick_id in self.late})
 
     def out_of_time(self) -> bool:
         return self.context is not None and self.context.get_remaining_time_in_millis() < DEADLINE_MARGIN_MS
@@ -345,7 +353,7 @@ def apply_level(batch: Batch, rule: Rule, ticks: list[Tick]) -> None:
             continue
         cached = _last_fire_cache.get(key)
         if cached is not None and tick.ts_us <= cached:
-            batch.late += 1
+            batch.mark_late(rule, tick)
             continue
         if cached is not None and cached + rule.cooldown_us > tick.ts_us:
             continue  # inside the cooldown: the write could not succeed
@@ -375,7 +383,8 @@ def apply_level(batch: Batch, rule: Rule, ticks: list[Tick]) -> None:
             if "last_fire_ts" in old:
                 last = normalise_timestamp(old["last_fire_ts"]["S"])[1]
                 _last_fire_cache[key] = max(_last_fire_cache.get(key, last), last)
-                batch.late += tick.ts_us <= last
+                if tick.ts_us <= last:
+                    batch.mark_late(rule, tick)
             continue
         _last_fire_cache[key] = tick.ts_us
         batch.fired.append((rule, tick))
@@ -423,7 +432,7 @@ def _evaluate_crossing(batch: Batch, rule: Rule, ticks: list[Tick], stored: dict
             side, side_us, newest = new_side, tick.ts_us, tick  # first tick ever: record the side only
             continue
         if tick.ts_us <= side_us:
-            batch.late += 1
+            batch.mark_late(rule, tick)
             continue
         changed = new_side != side
         side, side_us, newest = new_side, tick.ts_us, tick
@@ -579,7 +588,6 @@ def dead_letter(message_id: str, body: str, reasons: list[str]) -> None:
 class Parsed:
     ticks_by_key: dict[tuple[str, str], list[Tick]] = field(default_factory=lambda: defaultdict(list))
     rejected: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # id -> (body, reasons)
-    redelivered: list[Tick] = field(default_factory=list)
     ticks: int = 0
 
 
@@ -590,8 +598,6 @@ def parse_records(records: list[SQSRecord]) -> Parsed:
         out.ticks += len(ticks)
         if reasons:
             out.rejected[record.message_id] = (record.body, reasons)
-        if int(record.attributes.approximate_receive_count) > 1:
-            out.redelivered += ticks
         for tick in ticks:
             for rule in RULES:
                 if rule.symbol in ("*", tick.symbol):
@@ -625,7 +631,7 @@ def apply_rules(batch: Batch, parsed: Parsed) -> None:
             batch.failed.update(t.message_id for t in ticks)
 
 
-def notify(batch: Batch, parsed: Parsed) -> None:
+def notify(batch: Batch) -> None:
     fired_keys = set()
     for rule, tick in batch.fired:
         fired_keys.add((tick.symbol, tick.ts, rule.id))
@@ -636,19 +642,18 @@ def notify(batch: Batch, parsed: Parsed) -> None:
         except (ClientError, BotoCoreError, TimeoutError):
             logger.exception("publish failed", extra={"alert": f"{tick.ts}#{rule.id}"})
             batch.failed.add(tick.message_id)  # its redelivery re-publishes the pending alert
-    for tick in parsed.redelivered:
-        if tick.message_id in batch.failed:
+    # A stored alert moved its key's state to its tick, so every later delivery of that tick is late.
+    for rule, tick in list(batch.late.values()):
+        if tick.message_id in batch.failed or not candidate(rule, tick):
             continue
-        for rule in RULES:
-            if rule.symbol not in ("*", tick.symbol) or not candidate(rule, tick):
-                continue
-            if (tick.symbol, tick.ts, rule.id) in fired_keys:
-                continue
-            try:
-                republish_pending(rule, tick)
-            except (ClientError, BotoCoreError):
-                logger.exception("re-publish failed", extra={"message_id": tick.message_id})
-                batch.failed.add(tick.message_id)
+        if (tick.symbol, tick.ts, rule.id) in fired_keys:
+            continue
+        fired_keys.add((tick.symbol, tick.ts, rule.id))  # the same tick delivered twice: one look-up
+        try:
+            republish_pending(rule, tick)
+        except (ClientError, BotoCoreError):
+            logger.exception("re-publish failed", extra={"message_id": tick.message_id})
+            batch.failed.add(tick.message_id)
 
 
 def process_batch(records: list[SQSRecord], context: LambdaContext | None) -> set[str]:
@@ -656,7 +661,7 @@ def process_batch(records: list[SQSRecord], context: LambdaContext | None) -> se
     batch = Batch(context)
     parsed = parse_records(records)
     apply_rules(batch, parsed)
-    notify(batch, parsed)
+    notify(batch)
     for message_id, (body, reasons) in parsed.rejected.items():
         if message_id in batch.failed:
             continue  # its valid ticks come back; it is dead-lettered then
@@ -667,7 +672,7 @@ def process_batch(records: list[SQSRecord], context: LambdaContext | None) -> se
             batch.failed.add(message_id)
     metrics.add_metric(name="Messages", unit=MetricUnit.Count, value=len(records))
     metrics.add_metric(name="Ticks", unit=MetricUnit.Count, value=parsed.ticks)
-    metrics.add_metric(name="LateTicks", unit=MetricUnit.Count, value=batch.late)
+    metrics.add_metric(name="LateTicks", unit=MetricUnit.Count, value=batch.late_ticks())
     metrics.add_metric(name="Alerts", unit=MetricUnit.Count, value=len(batch.fired))
     return batch.failed
 

@@ -209,7 +209,8 @@ def test_redelivery_neither_stores_nor_notifies_twice(aws: Aws) -> None:
     assert notifications(aws) == []
 
 
-def test_crash_between_store_and_notify_is_notified_on_redelivery(aws: Aws) -> None:
+@pytest.mark.parametrize("redriven", [False, True], ids=["retried", "redriven-from-dlq"])
+def test_crash_between_store_and_notify_is_notified_on_redelivery(aws: Aws, redriven: bool) -> None:
     events = run_golden(aws)
     notifications(aws)
     key = {"symbol": {"S": "AAPL"}, "timestamp": {"S": "2026-11-25T14:31:30.000000Z#aapl-up-200"}}
@@ -221,7 +222,9 @@ def test_crash_between_store_and_notify_is_notified_on_redelivery(aws: Aws) -> N
     )
     for event in events:
         for record in event["Records"]:
-            record["attributes"]["ApproximateReceiveCount"] = "2"
+            # a DLQ redrive delivers new messages (new id, receive count 1)
+            record["attributes"]["ApproximateReceiveCount"] = "1" if redriven else "2"
+            record["messageId"] += "-redriven" if redriven else ""
         aws.handler.lambda_handler(event, Context())
     again = [json.loads(n["Message"]) for n in notifications(aws)]
     assert [m["alert_id"] for m in again] == ["AAPL|2026-11-25T14:31:30.000000Z#aapl-up-200"]
