@@ -11,8 +11,11 @@ run is reproducible for a given request order. The kinds answer with the bodies 
   (ProvisionedThroughputExceededException, ThrottlingException);
 - `sns_throttling`: 400 with SNS's query-protocol XML `Throttling` error;
 - `http_500`, `http_503`: a bare 5xx (InternalFailure / ServiceUnavailable);
-- `reset`: the connection is reset (RST) before any answer.
-Further kinds (stalls, partial UnprocessedItems) are new FaultKind members plus a branch in `_inject`.
+- `reset`: the connection is reset (RST) before any answer;
+- `stall`: the request is held (never forwarded) for `stall_s`, longer than the client waits, then the
+  connection is closed without an answer;
+- `dynamodb_unprocessed_keys`: a BatchGetItem is forwarded, and part of the answer (at least one key) is
+  moved from Responses to UnprocessedKeys, as DynamoDB does when a batch exceeds its limits.
 """
 
 from __future__ import annotations
@@ -27,11 +30,13 @@ import socket
 import struct
 import threading
 import uuid
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 # Hop-by-hop headers (RFC 9110 7.6.1) are not forwarded; the proxy frames its own answers.
@@ -54,6 +59,8 @@ class FaultKind(enum.Enum):
     HTTP_500 = "http_500"
     HTTP_503 = "http_503"
     RESET = "reset"
+    STALL = "stall"
+    DYNAMODB_UNPROCESSED_KEYS = "dynamodb_unprocessed_keys"
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,8 @@ class FaultRule:
     operation: str | None = None  # e.g. UpdateItem, Publish; None for every operation
 
     def matches(self, service: str, operation: str) -> bool:
+        if self.kind is FaultKind.DYNAMODB_UNPROCESSED_KEYS and operation != "BatchGetItem":
+            return False  # a partial answer exists only for BatchGetItem
         return self.service in ("*", service) and self.operation in (None, operation)
 
 
@@ -119,17 +128,45 @@ def fault_response(kind: FaultKind) -> tuple[int, dict[str, str], bytes]:
     return status, {"Content-Type": "application/json", "x-amzn-RequestId": request_id}, body
 
 
+def _key_of(item: dict[str, Any], names: Sequence[str]) -> tuple[str, ...]:
+    return tuple(json.dumps(item.get(n), sort_keys=True) for n in names)
+
+
+def partial_batch_get(request: bytes, response: bytes, rng: random.Random) -> bytes:
+    """A BatchGetItem answer with some requested keys (at least one) moved to UnprocessedKeys: their
+    items leave Responses, the keys go back with the table's request parameters (the RequestItems shape)."""
+    items: dict[str, Any] = json.loads(request)["RequestItems"]
+    answer: dict[str, Any] = json.loads(response)
+    requested = [(table, key) for table, spec in items.items() for key in spec["Keys"]]
+    chosen = rng.sample(requested, max(1, len(requested) // 2)) if requested else []
+    unprocessed: dict[str, Any] = dict(answer.get("UnprocessedKeys") or {})
+    for table, key in chosen:
+        names = sorted(key)
+        drop = _key_of(key, names)
+        rows = answer.setdefault("Responses", {}).get(table, [])
+        answer["Responses"][table] = [r for r in rows if _key_of(r, names) != drop]
+        entry = unprocessed.setdefault(table, {**{k: v for k, v in items[table].items() if k != "Keys"}})
+        entry.setdefault("Keys", []).append(key)
+    answer["UnprocessedKeys"] = unprocessed
+    return json.dumps(answer).encode()
+
+
 class FaultProxy:
     """The proxy server on 127.0.0.1 (a free port), forwarding to `upstream` (http://127.0.0.1:PORT)."""
 
-    def __init__(self, upstream: str, rules: Sequence[FaultRule] = (), seed: int = 0) -> None:
+    def __init__(
+        self, upstream: str, rules: Sequence[FaultRule] = (), seed: int = 0, stall_s: float = 30.0
+    ) -> None:
         parts = urlsplit(upstream)
         if parts.scheme != "http" or parts.hostname is None or parts.port is None:
             raise ValueError(f"upstream must be http://host:port, got {upstream!r}")
         self.upstream = (parts.hostname, parts.port)
         self.rules = list(rules)
         self.calls: list[Call] = []
+        self.stall_s = stall_s
         self._random = random.Random(seed)
+        self._partial_random = random.Random(seed + 1)  # its own stream: the decisions stay replayable
+        self._closing = threading.Event()  # ends the stalls when the proxy closes
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -147,6 +184,7 @@ class FaultProxy:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._closing.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
@@ -196,7 +234,11 @@ class FaultProxy:
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     self.close_connection = True
                     return
-                if kind is not None:
+                if kind is FaultKind.STALL:
+                    proxy._closing.wait(proxy.stall_s)
+                    self.close_connection = True  # then drop it: the client has given up by now
+                    return
+                if kind is not None and kind is not FaultKind.DYNAMODB_UNPROCESSED_KEYS:
                     self._answer(*fault_response(kind))
                     return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
@@ -207,6 +249,12 @@ class FaultProxy:
                     message = json.dumps({"__type": "BadGateway", "message": f"upstream: {exc}"}).encode()
                     self._answer(502, {"Content-Type": "application/json"}, message)
                     return
+                if kind is FaultKind.DYNAMODB_UNPROCESSED_KEYS and status == 200:
+                    with proxy._lock:
+                        reply = partial_batch_get(body, reply, proxy._partial_random)
+                    # DynamoDB's checksum of the body, when the upstream sent one, must match the new body.
+                    reply_headers = {k: v for k, v in reply_headers.items() if k.lower() != "x-amz-crc32"}
+                    reply_headers["x-amz-crc32"] = str(zlib.crc32(reply))
                 self._answer(status, reply_headers, reply)
 
             def _forward(self, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:

@@ -5,14 +5,24 @@ from __future__ import annotations
 
 import http.client
 import json
+import random
 import threading
+import zlib
 from collections.abc import Iterator
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from local.fault_proxy import Call, FaultKind, FaultProxy, FaultRule, classify, fault_response
+from local.fault_proxy import (
+    Call,
+    FaultKind,
+    FaultProxy,
+    FaultRule,
+    classify,
+    fault_response,
+    partial_batch_get,
+)
 
 DDB_AUTH = "AWS4-HMAC-SHA256 Credential=AKID/20261125/us-east-1/dynamodb/aws4_request, SignedHeaders=host"
 SNS_AUTH = "AWS4-HMAC-SHA256 Credential=AKID/20261125/us-east-1/sns/aws4_request, SignedHeaders=host"
@@ -180,3 +190,94 @@ def test_upstream_down_is_a_502() -> None:
         assert reply.status == 502
         assert json.loads(reply.read())["__type"] == "BadGateway"
         conn.close()
+
+
+def test_stall_holds_past_the_client_timeout_then_drops(upstream: str) -> None:
+    with FaultProxy(upstream, [FaultRule("*", FaultKind.STALL)], stall_s=1.0) as proxy:
+        host, port = proxy.url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=0.3)
+        conn.request("POST", "/", body=b"x")
+        with pytest.raises(TimeoutError):  # the client gives up first
+            conn.getresponse()
+        conn.close()
+        patient = _client(proxy)
+        patient.request("POST", "/", body=b"x")
+        with pytest.raises((http.client.RemoteDisconnected, ConnectionResetError)):  # dropped, unanswered
+            patient.getresponse()
+        patient.close()
+        assert proxy.injected() == {("unknown", "unknown", FaultKind.STALL): 2}
+        assert proxy.forwarded() == {}
+
+
+class _BatchGet(BaseHTTPRequestHandler):
+    """Upstream DynamoDB stand-in: BatchGetItem answers each requested key that exists (x "1" does not)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+        responses = {
+            table: [{**k, "v": {"S": "val"}} for k in spec["Keys"] if k["x"]["S"] != "1"]
+            for table, spec in request.get("RequestItems", {}).items()
+        }
+        reply = json.dumps({"Responses": responses, "UnprocessedKeys": {}}).encode()
+        self.send_response(200 if "RequestItems" in request else 400)
+        self.send_header("Content-Length", str(len(reply)))
+        self.send_header("x-amz-crc32", "1")
+        self.end_headers()
+        self.wfile.write(reply)
+
+
+def test_partial_batch_get_moves_keys_to_unprocessed() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _BatchGet)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    rules = [FaultRule("dynamodb", FaultKind.DYNAMODB_UNPROCESSED_KEYS)]
+    headers = {"Authorization": DDB_AUTH, "X-Amz-Target": "DynamoDB_20120810.BatchGetItem"}
+    keys = [{"s": {"S": "A"}, "x": {"S": str(i)}} for i in range(4)]
+    request = {"RequestItems": {"t": {"Keys": keys, "ConsistentRead": True}}}
+    try:
+        with FaultProxy(f"http://127.0.0.1:{server.server_address[1]}", rules, seed=5) as proxy:
+            conn = _client(proxy)
+            conn.request("POST", "/", body=json.dumps(request).encode(), headers=headers)
+            reply = conn.getresponse()
+            body = reply.read()
+            answer = json.loads(body)
+            assert reply.status == 200
+            assert reply.getheader("x-amz-crc32") == str(zlib.crc32(body))
+            unprocessed = answer["UnprocessedKeys"]["t"]
+            assert unprocessed["ConsistentRead"] is True
+            assert len(unprocessed["Keys"]) == 2
+            returned = [{"s": r["s"], "x": r["x"]} for r in answer["Responses"]["t"]]
+            # every key is answered or unprocessed, never both (key "1" does not exist)
+            assert not [k for k in returned if k in unprocessed["Keys"]]
+            assert sorted(
+                json.dumps(k) for k in returned + unprocessed["Keys"] if k["x"]["S"] != "1"
+            ) == sorted(json.dumps(k) for k in keys if k["x"]["S"] != "1")
+            # an error from the upstream passes unchanged; other operations are not matched
+            conn.request("POST", "/", body=b"{}", headers=headers)
+            assert conn.getresponse().read() == b'{"Responses": {}, "UnprocessedKeys": {}}'
+            put = {**headers, "X-Amz-Target": "DynamoDB_20120810.PutItem"}
+            conn.request("POST", "/", body=b"{}", headers=put)
+            conn.getresponse().read()
+            conn.close()
+            assert proxy.forwarded() == {("dynamodb", "PutItem"): 1}
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_partial_batch_get_of_nothing_and_of_one_key() -> None:
+    rng = random.Random(1)
+    empty = partial_batch_get(b'{"RequestItems": {}}', b"{}", rng)
+    assert json.loads(empty) == {"UnprocessedKeys": {}}
+    one = {"RequestItems": {"t": {"Keys": [{"k": {"S": "a"}}]}}}
+    answer = json.loads(
+        partial_batch_get(json.dumps(one).encode(), b'{"Responses": {"t": [{"k": {"S": "a"}}]}}', rng)
+    )
+    assert answer == {"Responses": {"t": []}, "UnprocessedKeys": {"t": {"Keys": [{"k": {"S": "a"}}]}}}
