@@ -70,8 +70,8 @@ class ChaosConfig:
     concurrency: int = 2
     send_rate: float = 10.0  # messages per second
     kill_every_s: float = 5.0
-    function_timeout_s: float = 3.0
-    visibility_timeout_s: int = 4  # >= the function timeout, as Lambda requires
+    function_timeout_s: float = 8.0  # the function keeps 1 s for reporting; retries back off up to 2 s
+    visibility_timeout_s: int = 9  # >= the function timeout, as Lambda requires
     max_receive_count: int = 5
     drain_timeout_s: float = 180.0
     bootstrap: Path = field(
@@ -231,6 +231,14 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
                     stop_killing.set()
                     killer.join()
                     drained = _wait_drained(sqs, source_url, environments, cfg.drain_timeout_s)
+                    # Recovery, as an operator would do it: faults off, the redriven messages back to the
+                    # source queue (receive/send/delete), drained again.
+                    proxy.set_rules([])
+                    dead_letters = _drain_queue(sqs, resources.dlq_url)
+                    for message in dead_letters:
+                        sqs.send_message(QueueUrl=source_url, MessageBody=message["Body"])
+                        sqs.delete_message(QueueUrl=resources.dlq_url, ReceiptHandle=message["ReceiptHandle"])
+                    drained = _wait_drained(sqs, source_url, environments, cfg.drain_timeout_s) and drained
                 errors = [repr(e) for e in poller.errors]
             finally:
                 stop_killing.set()
@@ -254,6 +262,7 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
         stored=stored,
         notes=notes,
         dead=dead,
+        dead_before_recovery=len(dead_letters),
         kills=kills,
         injected=injected,
         late_ticks=_emf_sum(environments, "LateTicks"),
@@ -274,6 +283,7 @@ def evaluate(
     stored: Sequence[dict[str, Any]],
     notes: Sequence[dict[str, Any]],
     dead: Sequence[dict[str, Any]],
+    dead_before_recovery: int,
     kills: Sequence[int],
     injected: Counter[tuple[str, str, FaultKind]],
     late_ticks: int,
@@ -330,12 +340,16 @@ def evaluate(
         "messages_sent": messages_sent,
         "ticks_sent": sum(len(oracle.parse_body(b).ticks) for b in bodies),
         "invocations": len(outcomes),
+        "invocation_results": dict(
+            Counter(f"{o.result.status}/{o.result.error_type}/{bool(o.failed)}" for o in outcomes)
+        ),
         "faults_injected": dict(sorted(faults.items())),
         "kills": len(kills),
         "invocation_timeouts": timeouts,
         "retries": retries,
         "late_ticks": late_ticks,
         "messages_deleted": len(deleted),
+        "dlq_before_recovery": dead_before_recovery,
         "dlq_redriven": len(redriven),
         "dlq_by_function": len(dead) - len(redriven),
         "stored_alerts": len(stored),
