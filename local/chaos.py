@@ -26,7 +26,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -153,17 +153,18 @@ def _emf_sum(environments: Sequence[_Environment], name: str) -> int:
     )
 
 
+def _drained(sqs: Any, url: str, environments: Sequence[_Environment]) -> bool:
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    pending = int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+    return pending == 0 and not any(e.busy for e in environments)
+
+
 def _wait_drained(sqs: Any, url: str, environments: Sequence[_Environment], timeout_s: float) -> bool:
+    """Until the queue holds no message, visible or in flight, and no invocation runs (False: timed out)."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-        pending = int(attrs["ApproximateNumberOfMessages"]) + int(
-            attrs["ApproximateNumberOfMessagesNotVisible"]
-        )
-        if pending == 0 and not any(e.busy for e in environments):
-            return True
+    while not (done := _drained(sqs, url, environments)) and time.monotonic() < deadline:
         time.sleep(0.5)
-    return False
+    return done
 
 
 def run(cfg: ChaosConfig) -> dict[str, Any]:
@@ -371,17 +372,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--rate", type=float, default=10.0, help="messages per second")
     parser.add_argument("--kill-every", type=float, default=5.0, help="seconds between SIGKILLs")
+    parser.add_argument("--max-receive-count", type=int, default=5, help="receives before the DLQ")
+    parser.add_argument("--bootstrap", type=Path, help="the function build (default: TAP_BOOTSTRAP, host)")
     args = parser.parse_args(argv)
-    summary = run(
-        ChaosConfig(
-            seconds=args.seconds,
-            fault_rate=args.fault_rate,
-            seed=args.seed,
-            concurrency=args.concurrency,
-            send_rate=args.rate,
-            kill_every_s=args.kill_every,
-        )
+    cfg = ChaosConfig(
+        seconds=args.seconds,
+        fault_rate=args.fault_rate,
+        seed=args.seed,
+        concurrency=args.concurrency,
+        send_rate=args.rate,
+        kill_every_s=args.kill_every,
+        max_receive_count=args.max_receive_count,
     )
+    summary = run(replace(cfg, bootstrap=args.bootstrap) if args.bootstrap else cfg)
     print(json.dumps(summary, indent=2))
     return 0 if summary["ok"] else 1
 

@@ -1,0 +1,115 @@
+"""local/chaos.py: a seeded short campaign (all fault kinds, SIGKILLs inside invocations, messages redriven
+to the DLQ and recovered) must end with the invariant holding; the invariant check itself must catch a
+duplicate, an unnotified alert, a differing repeat and a lost message."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from local import chaos
+from local.chaos import ChaosConfig, FaultKind, evaluate, fault_rules
+from local.event_source import BatchOutcome
+from local.runtime_api import InvocationResult
+from tests.support.function_harness import ensure_bootstrap
+
+
+def test_fault_rules_inject_the_total_rate_split_by_weight() -> None:
+    rules = fault_rules(0.2)
+    assert {r.kind for r in rules} == set(FaultKind)
+    for service in ("dynamodb", "sns"):
+        miss = 1.0
+        for rule in rules:
+            if rule.service == service:
+                miss *= 1 - rule.probability
+        assert 1 - miss == pytest.approx(0.2)
+
+
+def test_short_seeded_campaign_keeps_the_invariant(capsys: pytest.CaptureFixture[str]) -> None:
+    bootstrap = ensure_bootstrap()
+    argv = ["--seconds", "12", "--fault-rate", "0.4", "--seed", "5", "--concurrency", "2", "--rate", "10"]
+    argv += ["--kill-every", "2", "--max-receive-count", "2", "--bootstrap", str(bootstrap)]
+    status = chaos.main(argv)
+    summary = json.loads(capsys.readouterr().out)
+    print(json.dumps(summary))
+    assert summary["violations"] == []
+    assert status == 0
+    assert summary["ok"]
+    assert set(summary["faults_injected"]) == {k.value for k in FaultKind}  # every kind, seeded
+    assert summary["kills"] >= 1
+    assert summary["retries"] > 0
+    assert summary["dlq_before_recovery"] >= 1  # the redrive policy moved messages, recovered afterwards
+    assert summary["messages_lost"] == summary["lost_alerts"] == summary["duplicate_alerts"] == 0
+    assert summary["messages_deleted"] == summary["messages_sent"] == 120
+    assert summary["stored_alerts"] > 0
+
+
+def _tick(price: float, ts: str) -> str:
+    return json.dumps({"symbol": "MSFT", "price": price, "timestamp": ts, "volume": 1})
+
+
+def _note(alert_id: str, severity: str = "high") -> dict[str, Any]:
+    return {"Message": json.dumps({"alert_id": alert_id, "severity": severity, "age_ms": 3})}
+
+
+def test_the_invariant_check_catches_violations() -> None:
+    rules = {
+        "rules": [
+            {
+                "id": "r",
+                "symbol": "MSFT",
+                "condition": "price_above",
+                "threshold": 450,
+                "severity": "high",
+                "cooldown_seconds": 0,
+                "enabled": True,
+            }
+        ]
+    }
+    bodies = [
+        _tick(451.0, "2026-11-25T14:30:00Z"),
+        _tick(452.0, "2026-11-25T14:30:01Z"),
+        _tick(1.0, "2026-11-25T14:30:02Z"),
+    ]
+    ids = {"m0": bodies[0], "m1": bodies[1], "m2": bodies[2]}
+    ok = InvocationResult("ok", b"{}", None, 0.1, "req")
+    outcomes = [BatchOutcome(["m0", "m1"], ok, ["m0", "m1"], [])]  # m2 neither deleted nor in the DLQ
+    first, second = "2026-11-25T14:30:00.000000Z#r", "2026-11-25T14:30:01.000000Z#r"
+    stored = [
+        {"symbol": "MSFT", "timestamp": first},
+        {"symbol": "MSFT", "timestamp": first},
+        {"symbol": "MSFT", "timestamp": second},
+    ]
+    notes = [_note(f"MSFT|{first}"), _note(f"MSFT|{first}", "low"), _note("MSFT|ghost")]
+    summary = evaluate(
+        ChaosConfig(seconds=1),
+        rules_doc=rules,
+        bodies=bodies,
+        messages_sent=3,
+        ids_to_body=ids,
+        outcomes=outcomes,
+        stored=stored,
+        notes=notes,
+        dead=[],
+        dead_before_recovery=0,
+        kills=[],
+        injected=Counter(),
+        late_ticks=0,
+        retries=0,
+        drained=False,
+        errors=[],
+    )
+    text = "\n".join(summary["violations"])
+    assert not summary["ok"]
+    assert "stored 2 times" in text
+    assert f"MSFT|{second} stored, never notified" in text
+    assert "names no stored alert" in text
+    assert "differ" in text
+    assert "notified 2 times in a run without interruption" in text
+    assert "message lost" in text
+    assert "did not drain" in text
+    assert summary["duplicate_alerts"] == 1
+    assert summary["messages_lost"] == 1
