@@ -319,7 +319,10 @@ def evaluate(
     stalls = sum(n for (_, _, kind), n in injected.items() if kind is FaultKind.STALL)
     interrupted = bool(kills) or timeouts > 0 or stalls > 0
     repeated = {k: n for k, n in notified.items() if n > 1}
-    violations += [f"alert {a} stored, never notified" for a in sorted(stored_ids - set(notified))]
+    state = {f"{a['symbol']}|{a['timestamp']}": a.get("notification_state") for a in stored}
+    violations += [
+        f"alert {a} stored ({state[a]}), never notified" for a in sorted(stored_ids - set(notified))
+    ]
     violations += [f"notification {a} names no stored alert" for a in sorted(set(notified) - stored_ids)]
     violations += [f"notifications of {a} differ" for a, c in sorted(contents.items()) if len(c) > 1]
     violations += [

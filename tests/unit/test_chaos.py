@@ -5,7 +5,13 @@ duplicate, an unnotified alert, a differing repeat and a lost message."""
 from __future__ import annotations
 
 import json
+import random
+import runpy
+import sys
+import threading
+import time
 from collections import Counter
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -105,7 +111,7 @@ def test_the_invariant_check_catches_violations() -> None:
     text = "\n".join(summary["violations"])
     assert not summary["ok"]
     assert "stored 2 times" in text
-    assert f"MSFT|{second} stored, never notified" in text
+    assert f"MSFT|{second} stored (None), never notified" in text
     assert "names no stored alert" in text
     assert "differ" in text
     assert "notified 2 times in a run without interruption" in text
@@ -113,3 +119,41 @@ def test_the_invariant_check_catches_violations() -> None:
     assert "did not drain" in text
     assert summary["duplicate_alerts"] == 1
     assert summary["messages_lost"] == 1
+
+
+class _Process:
+    pid = 42
+
+    def __init__(self) -> None:
+        self.killed = False
+
+    def alive(self) -> bool:
+        return not self.killed
+
+    def kill(self) -> None:
+        self.killed = True
+
+
+def test_killer_waits_for_an_invocation_in_progress() -> None:
+    env = SimpleNamespace(busy=False, process=_Process())
+    stop = threading.Event()
+    kills: list[int] = []
+    thread = threading.Thread(target=chaos._killer, args=([env], 0.01, random.Random(1), stop, kills))
+    thread.start()
+    time.sleep(0.1)
+    assert kills == []  # nothing runs: nothing is killed
+    env.busy = True
+    deadline = time.monotonic() + 5
+    while not kills and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop.set()
+    thread.join()
+    assert kills == [42]
+    assert env.process.killed
+
+
+def test_module_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["chaos", "--help"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_module("local.chaos", run_name="__main__")
+    assert exit_info.value.code == 0
