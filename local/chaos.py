@@ -45,7 +45,7 @@ RULES_PATH = ROOT / "config" / "alert-rules.json"
 REGION = "us-east-1"
 # Relative weights of the kinds within the total fault rate; a stall costs a whole invocation timeout.
 DYNAMODB_KINDS = {
-    FaultKind.DYNAMODB_UNPROCESSED_KEYS: 1.0,  # BatchGetItem only
+    FaultKind.DYNAMODB_UNPROCESSED_KEYS: 2.0,  # BatchGetItem only (one per batch): a larger share
     FaultKind.DYNAMODB_THROUGHPUT: 1.0,
     FaultKind.DYNAMODB_THROTTLING: 1.0,
     FaultKind.HTTP_500: 1.0,
@@ -54,7 +54,7 @@ DYNAMODB_KINDS = {
     FaultKind.STALL: 0.3,
 }
 SNS_KINDS = {
-    FaultKind.SNS_THROTTLING: 1.0,
+    FaultKind.SNS_THROTTLING: 2.0,  # SNS sees few calls (one per alert): the kind of its own weighs more
     FaultKind.HTTP_500: 1.0,
     FaultKind.HTTP_503: 1.0,
     FaultKind.RESET: 1.0,
@@ -143,6 +143,16 @@ def _drain_queue(sqs: Any, url: str) -> list[dict[str, Any]]:
         messages += got
 
 
+def redrive(sqs: Any, dlq_url: str, source_url: str) -> list[dict[str, Any]]:
+    """Moves every DLQ message back to the source queue (receive/send/delete) and returns them. A moved
+    message is a new message: its receive count starts again at 1."""
+    moved = _drain_queue(sqs, dlq_url)
+    for message in moved:
+        sqs.send_message(QueueUrl=source_url, MessageBody=message["Body"])
+        sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+    return moved
+
+
 def _emf_sum(environments: Sequence[_Environment], name: str) -> int:
     return sum(
         int(json.loads(line).get(name, 0))
@@ -182,7 +192,7 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
         )
         ddb, sns, sqs = (boto3.client(s, **client) for s in ("dynamodb", "sns", "sqs"))
         resources = create_function_resources(ddb, sns, sqs, f"chaos{cfg.seed}")
-        redrive = {
+        policy = {
             "deadLetterTargetArn": queue_arn(sqs, resources.dlq_url),
             "maxReceiveCount": cfg.max_receive_count,
         }
@@ -190,7 +200,7 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
             QueueName=f"market-data-chaos{cfg.seed}",
             Attributes={
                 "VisibilityTimeout": str(cfg.visibility_timeout_s),
-                "RedrivePolicy": json.dumps(redrive),
+                "RedrivePolicy": json.dumps(policy),
             },
         )["QueueUrl"]
         source = EventSourceConfig(
@@ -235,10 +245,7 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
                     # Recovery, as an operator would do it: faults off, the redriven messages back to the
                     # source queue (receive/send/delete), drained again.
                     proxy.set_rules([])
-                    dead_letters = _drain_queue(sqs, resources.dlq_url)
-                    for message in dead_letters:
-                        sqs.send_message(QueueUrl=source_url, MessageBody=message["Body"])
-                        sqs.delete_message(QueueUrl=resources.dlq_url, ReceiptHandle=message["ReceiptHandle"])
+                    dead_letters = redrive(sqs, resources.dlq_url, source_url)
                     drained = _wait_drained(sqs, source_url, environments, cfg.drain_timeout_s) and drained
                 errors = [repr(e) for e in poller.errors]
             finally:
