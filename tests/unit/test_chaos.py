@@ -155,6 +155,7 @@ def test_killer_waits_for_an_invocation_in_progress() -> None:
 
 def test_module_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "argv", ["chaos", "--help"])
+    monkeypatch.delitem(sys.modules, "local.chaos")  # run afresh as __main__; restored afterwards
     with pytest.raises(SystemExit) as exit_info:
         runpy.run_module("local.chaos", run_name="__main__")
     assert exit_info.value.code == 0
