@@ -287,8 +287,11 @@ class FaultProxy:
                     if name.lower() not in ("content-length", "date", "server"):  # send_response's own
                         self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client is gone (a killed function): nobody to answer
 
             do_GET = do_POST = do_PUT = do_DELETE = _relay  # noqa: N815 -- http.server's names
 

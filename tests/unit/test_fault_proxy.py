@@ -6,7 +6,10 @@ from __future__ import annotations
 import http.client
 import json
 import random
+import socket
+import struct
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from email.message import Message
@@ -281,3 +284,24 @@ def test_partial_batch_get_of_nothing_and_of_one_key() -> None:
         partial_batch_get(json.dumps(one).encode(), b'{"Responses": {"t": [{"k": {"S": "a"}}]}}', rng)
     )
     assert answer == {"Responses": {"t": []}, "UnprocessedKeys": {"t": {"Keys": [{"k": {"S": "a"}}]}}}
+
+
+def test_a_client_gone_before_the_answer_is_no_error(
+    upstream: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FaultProxy(upstream) as proxy:
+        host, port = proxy.url.removeprefix("http://").split(":")
+        for _ in range(3):
+            sock = socket.create_connection((host, int(port)))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx")
+            sock.close()  # RST: the proxy's answer finds the connection reset
+        deadline = time.monotonic() + 5
+        while len(proxy.forwarded()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)
+        conn = _client(proxy)  # the proxy still serves
+        conn.request("POST", "/", body=b"y")
+        assert conn.getresponse().status == 200
+        conn.close()
+    assert "Traceback" not in capsys.readouterr().err
