@@ -323,8 +323,6 @@ def evaluate(
             json.dumps([content, envelope.get("MessageAttributes")], sort_keys=True)
         )
     timeouts = sum(o.result.error_type == "Sandbox.Timedout" for o in outcomes)
-    stalls = sum(n for (_, _, kind), n in injected.items() if kind is FaultKind.STALL)
-    interrupted = bool(kills) or timeouts > 0 or stalls > 0
     repeated = {k: n for k, n in notified.items() if n > 1}
     state = {f"{a['symbol']}|{a['timestamp']}": a.get("notification_state") for a in stored}
     violations += [
@@ -332,10 +330,20 @@ def evaluate(
     ]
     violations += [f"notification {a} names no stored alert" for a in sorted(set(notified) - stored_ids)]
     violations += [f"notifications of {a} differ" for a, c in sorted(contents.items()) if len(c) > 1]
+    # A repeat must follow a kill or timeout of an invocation that carried the alert's tick (the publish went
+    # out, its "sent" mark did not); the alert id is "<symbol>|<tick timestamp>#<rule>".
+    interrupted = [o for o in outcomes if o.result.error_type in ("Runtime.ExitError", "Sandbox.Timedout")]
+    interrupted_ticks = {
+        f"{t.symbol}|{t.ts}"
+        for o in interrupted
+        for m in o.message_ids
+        for t in oracle.parse_body(ids_to_body[m]).ticks
+    }
+    following = {a for a in repeated if a.split("#")[0] in interrupted_ticks}
     violations += [
-        f"alert {a} notified {n} times in a run without interruption"
+        f"alert {a} notified {n} times, after no interrupted invocation of its message"
         for a, n in sorted(repeated.items())
-        if not interrupted
+        if a not in following
     ]
     violations += [f"message lost: {b[:80]}" for b in lost]
     violations += [] if drained else ["the queue did not drain"]
@@ -366,7 +374,9 @@ def evaluate(
         "stored_alerts": len(stored),
         "lost_alerts": sum("never fired" in v or "no fire" in v or "never notified" in v for v in violations),
         "duplicate_alerts": sum(n - 1 for n in keys.values() if n > 1),
+        "interrupted_invocations": len(interrupted),
         "repeated_notifications": sum(n - 1 for n in repeated.values()),
+        "repeats_following_an_interruption": len(following),
         "messages_lost": len(lost),
         "event_source_errors": list(errors)[:5],
         "violations": violations[:20],

@@ -115,7 +115,7 @@ def test_the_invariant_check_catches_violations() -> None:
     assert f"MSFT|{second} stored (None), never notified" in text
     assert "names no stored alert" in text
     assert "differ" in text
-    assert "notified 2 times in a run without interruption" in text
+    assert "notified 2 times, after no interrupted invocation of its message" in text
     assert "message lost" in text
     assert "did not drain" in text
     assert summary["duplicate_alerts"] == 1
@@ -177,3 +177,44 @@ def test_redrive_moves_dead_letters_back_to_the_source_queue() -> None:
         assert sorted(m["Body"] for m in chaos.redrive(sqs, dlq, source)) == ["a", "b"]
         assert chaos._drain_queue(sqs, dlq) == []
         assert sorted(m["Body"] for m in chaos._drain_queue(sqs, source)) == ["a", "b"]
+
+
+def test_a_repeat_after_a_killed_invocation_of_its_message_is_allowed() -> None:
+    rules = {
+        "rules": [
+            {
+                "id": "r",
+                "symbol": "MSFT",
+                "condition": "price_above",
+                "threshold": 450,
+                "severity": "high",
+                "cooldown_seconds": 60,
+            }
+        ]
+    }
+    body = _tick(451.0, "2026-11-25T14:30:00Z")
+    killed = InvocationResult("error", b"{}", "Runtime.ExitError", 0.1, "r1")
+    ok = InvocationResult("ok", b"{}", None, 0.1, "r2")
+    outcomes = [BatchOutcome(["m0"], killed, [], ["m0"]), BatchOutcome(["m0b"], ok, ["m0b"], [])]
+    alert = "2026-11-25T14:30:00.000000Z#r"
+    summary = evaluate(
+        ChaosConfig(seconds=1),
+        rules_doc=rules,
+        bodies=[body],
+        messages_sent=1,
+        ids_to_body={"m0": body, "m0b": body},
+        outcomes=outcomes,
+        stored=[{"symbol": "MSFT", "timestamp": alert}],
+        notes=[_note(f"MSFT|{alert}")] * 2,
+        dead=[],
+        dead_before_recovery=0,
+        kills=[1],
+        injected=Counter(),
+        late_ticks=0,
+        retries=0,
+        drained=True,
+        errors=[],
+    )
+    assert summary["violations"] == []
+    assert summary["repeated_notifications"] == summary["repeats_following_an_interruption"] == 1
+    assert summary["interrupted_invocations"] == 1
