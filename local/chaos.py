@@ -1,0 +1,413 @@
+"""A seeded chaos campaign on the local system (issue 9, SPEC F3/F5/F7): the real function, at concurrency N
+behind the local SQS event source, with faults injected into its DynamoDB and SNS calls and its processes
+SIGKILLed inside invocations, then the invariant checked on the end state.
+
+Wiring: moto (atomic DynamoDB writes) <- fault proxy <- function processes (AWS_ENDPOINT_URL); the event
+source polls the source queue on moto directly (the poller is Lambda's, not the function's). The source
+queue has a short visibility timeout and a redrive policy to the DLQ, so that failed and killed batches come
+back in seconds and end in the DLQ after `max_receive_count` receives.
+
+The invariant after draining (queue and invocations empty):
+- no alert key stored twice, every stored alert justified, every persistent crossing fired (oracle
+  check_guarantees over the ticks of the processed messages, with the functions' EMF LateTicks sum);
+- every stored alert notified at least once; every notification names a stored alert; a repeat carries the
+  same alert (same content, same attributes); exactly once in a run without interruptions (no kill, no
+  stall, no invocation timeout: those are the only causes of a publish whose "sent" mark was not stored);
+- every message sent was deleted after success or is in the DLQ: nothing lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from lib.config import ROOT
+from local.emulator import LOCAL_ENV, MotoServer
+from local.event_source import BatchOutcome, EventSourceConfig, SqsEventSource
+from local.fault_proxy import FaultKind, FaultProxy, FaultRule
+from local.feed import FeedConfig, generate_feed, send_feed
+from local.function_resources import create_function_resources, queue_arn
+from local.runtime_api import InvocationResult, RuntimeApiEmulator
+from tests.support import oracle
+
+RULES_PATH = ROOT / "config" / "alert-rules.json"
+REGION = "us-east-1"
+# Relative weights of the kinds within the total fault rate; a stall costs a whole invocation timeout.
+DYNAMODB_KINDS = {
+    FaultKind.DYNAMODB_UNPROCESSED_KEYS: 2.0,  # BatchGetItem only (one per batch): a larger share
+    FaultKind.DYNAMODB_THROUGHPUT: 1.0,
+    FaultKind.DYNAMODB_THROTTLING: 1.0,
+    FaultKind.HTTP_500: 1.0,
+    FaultKind.HTTP_503: 1.0,
+    FaultKind.RESET: 1.0,
+    FaultKind.STALL: 0.3,
+}
+SNS_KINDS = {
+    FaultKind.SNS_THROTTLING: 2.0,  # SNS sees few calls (one per alert): the kind of its own weighs more
+    FaultKind.HTTP_500: 1.0,
+    FaultKind.HTTP_503: 1.0,
+    FaultKind.RESET: 1.0,
+    FaultKind.STALL: 0.3,
+}
+
+
+@dataclass(frozen=True)
+class ChaosConfig:
+    seconds: float
+    fault_rate: float = 0.2
+    seed: int = 1
+    concurrency: int = 2
+    send_rate: float = 10.0  # messages per second
+    kill_every_s: float = 5.0
+    function_timeout_s: float = 8.0  # the function keeps 1 s for reporting; retries back off up to 2 s
+    visibility_timeout_s: int = 9  # >= the function timeout, as Lambda requires
+    max_receive_count: int = 5
+    drain_timeout_s: float = 180.0
+    bootstrap: Path = field(
+        default_factory=lambda: Path(os.environ.get("TAP_BOOTSTRAP", ROOT / "build/cpp/src/bootstrap"))
+    )
+
+
+def fault_rules(rate: float) -> list[FaultRule]:
+    """Rules injecting `rate` of the DynamoDB and SNS calls in total, split by weight. The proxy tries the
+    rules in order with one coin each, so each rule's probability is conditional on the earlier ones not
+    firing (BatchGetItem alone also gets the UnprocessedKeys share; other operations a little less)."""
+    rules: list[FaultRule] = []
+    for service, kinds in (("dynamodb", DYNAMODB_KINDS), ("sns", SNS_KINDS)):
+        total = sum(kinds.values())
+        left = 1.0
+        for kind, weight in kinds.items():
+            share = rate * weight / total
+            rules.append(FaultRule(service, kind, min(1.0, share / left)))
+            left -= share
+    return rules
+
+
+class _Environment(RuntimeApiEmulator):
+    """One execution environment that records whether an invocation is running and each message's body."""
+
+    def __init__(self, *args: Any, bodies: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.busy = False
+        self.bodies = bodies
+
+    def invoke(self, payload: bytes, timeout_s: float, trace_id: str | None = None) -> InvocationResult:
+        for record in json.loads(payload)["Records"]:
+            self.bodies[record["messageId"]] = record["body"]
+        self.busy = True
+        try:
+            return super().invoke(payload, timeout_s, trace_id)
+        finally:
+            self.busy = False
+
+
+def _killer(
+    environments: Sequence[_Environment],
+    every_s: float,
+    rng: random.Random,
+    stop: threading.Event,
+    kills: list[int],
+) -> None:
+    """Every `every_s` (jittered), SIGKILLs the process of an environment in the middle of an invocation."""
+    while not stop.wait(every_s * rng.uniform(0.5, 1.5)):
+        while not stop.is_set():
+            busy = [e for e in environments if e.busy and e.process is not None and e.process.alive()]
+            if busy:
+                process = rng.choice(busy).process
+                assert process is not None
+                process.kill()
+                kills.append(process.pid)
+                break
+            stop.wait(0.01)
+
+
+def _drain_queue(sqs: Any, url: str) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    while True:
+        got = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=600, MessageAttributeNames=["All"]
+        ).get("Messages", [])
+        if not got:
+            return messages
+        messages += got
+
+
+def redrive(sqs: Any, dlq_url: str, source_url: str) -> list[dict[str, Any]]:
+    """Moves every DLQ message back to the source queue (receive/send/delete) and returns them. A moved
+    message is a new message: its receive count starts again at 1."""
+    moved = _drain_queue(sqs, dlq_url)
+    for message in moved:
+        sqs.send_message(QueueUrl=source_url, MessageBody=message["Body"])
+        sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+    return moved
+
+
+def _emf_sum(environments: Sequence[_Environment], name: str) -> int:
+    return sum(
+        int(json.loads(line).get(name, 0))
+        for e in environments
+        for p in e.processes
+        for line in p.stdout
+        if '"_aws"' in line
+    )
+
+
+def _drained(sqs: Any, url: str, environments: Sequence[_Environment]) -> bool:
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    pending = int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+    return pending == 0 and not any(e.busy for e in environments)
+
+
+def _wait_drained(sqs: Any, url: str, environments: Sequence[_Environment], timeout_s: float) -> bool:
+    """Until the queue holds no message, visible or in flight, and no invocation runs (False: timed out)."""
+    deadline = time.monotonic() + timeout_s
+    while not (done := _drained(sqs, url, environments)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return done
+
+
+def run(cfg: ChaosConfig) -> dict[str, Any]:
+    rules_doc = json.loads(RULES_PATH.read_text())
+    rng = random.Random(cfg.seed)
+    bodies = generate_feed(
+        FeedConfig(seed=cfg.seed, messages=max(1, int(cfg.send_rate * cfg.seconds)), malformed=0)
+    )
+    with MotoServer() as moto:
+        client = dict(
+            endpoint_url=moto.url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        ddb, sns, sqs = (boto3.client(s, **client) for s in ("dynamodb", "sns", "sqs"))
+        resources = create_function_resources(ddb, sns, sqs, f"chaos{cfg.seed}")
+        policy = {
+            "deadLetterTargetArn": queue_arn(sqs, resources.dlq_url),
+            "maxReceiveCount": cfg.max_receive_count,
+        }
+        source_url = sqs.create_queue(
+            QueueName=f"market-data-chaos{cfg.seed}",
+            Attributes={
+                "VisibilityTimeout": str(cfg.visibility_timeout_s),
+                "RedrivePolicy": json.dumps(policy),
+            },
+        )["QueueUrl"]
+        source = EventSourceConfig(
+            source_url,
+            queue_arn(sqs, source_url),
+            REGION,
+            batch_size=10,
+            batching_window_s=0.3,
+            function_timeout_s=cfg.function_timeout_s,
+        )
+        ids_to_body: dict[str, str] = {}
+        outcomes: list[BatchOutcome] = []
+        with FaultProxy(
+            moto.url, fault_rules(cfg.fault_rate), seed=cfg.seed, stall_s=cfg.function_timeout_s + 1
+        ) as proxy:
+            env = {
+                **LOCAL_ENV,
+                **resources.env(),
+                "RULES_PATH": str(RULES_PATH),
+                "LOG_LEVEL": "WARN",
+                "AWS_REGION": REGION,
+                "AWS_ENDPOINT_URL": proxy.url,
+            }
+            environments = [
+                _Environment([str(cfg.bootstrap)], env=env, cwd=ROOT, bodies=ids_to_body)
+                for _ in range(cfg.concurrency)
+            ]
+            for e in environments:
+                e.__enter__()
+            kills: list[int] = []
+            stop_killing = threading.Event()
+            killer = threading.Thread(
+                target=_killer, args=(environments, cfg.kill_every_s, rng, stop_killing, kills)
+            )
+            try:
+                with SqsEventSource(source, sqs, environments, on_batch=outcomes.append) as poller:
+                    killer.start()
+                    sent = send_feed(bodies, source_url, cfg.send_rate, client=sqs)
+                    stop_killing.set()
+                    killer.join()
+                    drained = _wait_drained(sqs, source_url, environments, cfg.drain_timeout_s)
+                    # Recovery, as an operator would do it: faults off, the redriven messages back to the
+                    # source queue (receive/send/delete), drained again.
+                    proxy.set_rules([])
+                    dead_letters = redrive(sqs, resources.dlq_url, source_url)
+                    drained = _wait_drained(sqs, source_url, environments, cfg.drain_timeout_s) and drained
+                errors = [repr(e) for e in poller.errors]
+            finally:
+                stop_killing.set()
+                for e in environments:
+                    e.close()
+            injected = proxy.injected()
+        stored = list(
+            boto3.resource("dynamodb", **client)
+            .Table(resources.alerts_table)
+            .scan(ConsistentRead=True)["Items"]
+        )
+        notes = [json.loads(m["Body"]) for m in _drain_queue(sqs, resources.capture_url)]
+        dead = _drain_queue(sqs, resources.dlq_url)
+    return evaluate(
+        cfg,
+        rules_doc=rules_doc,
+        bodies=bodies,
+        messages_sent=sent.sent,
+        ids_to_body=ids_to_body,
+        outcomes=outcomes,
+        stored=stored,
+        notes=notes,
+        dead=dead,
+        dead_before_recovery=len(dead_letters),
+        kills=kills,
+        injected=injected,
+        late_ticks=_emf_sum(environments, "LateTicks"),
+        retries=_emf_sum(environments, "Retries"),
+        drained=drained,
+        errors=errors,
+    )
+
+
+def evaluate(
+    cfg: ChaosConfig,
+    *,
+    rules_doc: dict[str, Any],
+    bodies: Sequence[str],
+    messages_sent: int,
+    ids_to_body: dict[str, str],
+    outcomes: Sequence[BatchOutcome],
+    stored: Sequence[dict[str, Any]],
+    notes: Sequence[dict[str, Any]],
+    dead: Sequence[dict[str, Any]],
+    dead_before_recovery: int,
+    kills: Sequence[int],
+    injected: Counter[tuple[str, str, FaultKind]],
+    late_ticks: int,
+    retries: int,
+    drained: bool,
+    errors: Sequence[str],
+) -> dict[str, Any]:
+    """The summary and the invariant's violations, from what the run left behind."""
+    deleted = {ids_to_body[m] for o in outcomes for m in o.deleted}
+    # A message the function dead-lettered itself carries its reason as a message attribute; the redrive
+    # policy moves a message as it is.
+    redriven = {m["Body"] for m in dead if not m.get("MessageAttributes")}
+    lost = [b for b in bodies if b not in deleted and b not in redriven]
+    rules = oracle.load_rules(rules_doc)
+    processed = [t for b in bodies if b in deleted for t in oracle.parse_body(b).ticks]
+    dead_ticks = {(t.symbol, t.ts) for b in redriven for t in oracle.parse_body(b).ticks}
+    # Alerts of a message that ended in the DLQ after a partial success are checked against that message.
+    checked = [a for a in stored if (a["symbol"], str(a["timestamp"]).split("#")[0]) not in dead_ticks]
+    violations = oracle.check_guarantees(processed, rules, checked, late_ticks)
+
+    stored_ids = {f"{a['symbol']}|{a['timestamp']}" for a in stored}
+    notified: Counter[str] = Counter()
+    contents: dict[str, set[str]] = {}
+    for envelope in notes:
+        message = json.loads(envelope["Message"])
+        notified[message["alert_id"]] += 1
+        content = {k: v for k, v in message.items() if k != "age_ms"}
+        contents.setdefault(message["alert_id"], set()).add(
+            json.dumps([content, envelope.get("MessageAttributes")], sort_keys=True)
+        )
+    timeouts = sum(o.result.error_type == "Sandbox.Timedout" for o in outcomes)
+    repeated = {k: n for k, n in notified.items() if n > 1}
+    state = {f"{a['symbol']}|{a['timestamp']}": a.get("notification_state") for a in stored}
+    violations += [
+        f"alert {a} stored ({state[a]}), never notified" for a in sorted(stored_ids - set(notified))
+    ]
+    violations += [f"notification {a} names no stored alert" for a in sorted(set(notified) - stored_ids)]
+    violations += [f"notifications of {a} differ" for a, c in sorted(contents.items()) if len(c) > 1]
+    # A repeat must follow a kill or timeout of an invocation that carried the alert's tick (the publish went
+    # out, its "sent" mark did not); the alert id is "<symbol>|<tick timestamp>#<rule>".
+    interrupted = [o for o in outcomes if o.result.error_type in ("Runtime.ExitError", "Sandbox.Timedout")]
+    interrupted_ticks = {
+        f"{t.symbol}|{t.ts}"
+        for o in interrupted
+        for m in o.message_ids
+        for t in oracle.parse_body(ids_to_body[m]).ticks
+    }
+    following = {a for a in repeated if a.split("#")[0] in interrupted_ticks}
+    violations += [
+        f"alert {a} notified {n} times, after no interrupted invocation of its message"
+        for a, n in sorted(repeated.items())
+        if a not in following
+    ]
+    violations += [f"message lost: {b[:80]}" for b in lost]
+    violations += [] if drained else ["the queue did not drain"]
+    keys = Counter((str(a["symbol"]), str(a["timestamp"])) for a in stored)
+    faults: Counter[str] = Counter()
+    for (_, _, kind), n in injected.items():
+        faults[kind.value] += n
+    return {
+        "seed": cfg.seed,
+        "seconds": cfg.seconds,
+        "fault_rate": cfg.fault_rate,
+        "concurrency": cfg.concurrency,
+        "messages_sent": messages_sent,
+        "ticks_sent": sum(len(oracle.parse_body(b).ticks) for b in bodies),
+        "invocations": len(outcomes),
+        "invocation_results": dict(
+            Counter(f"{o.result.status}/{o.result.error_type}/{bool(o.failed)}" for o in outcomes)
+        ),
+        "faults_injected": dict(sorted(faults.items())),
+        "kills": len(kills),
+        "invocation_timeouts": timeouts,
+        "retries": retries,
+        "late_ticks": late_ticks,
+        "messages_deleted": len(deleted),
+        "dlq_before_recovery": dead_before_recovery,
+        "dlq_redriven": len(redriven),
+        "dlq_by_function": len(dead) - len(redriven),
+        "stored_alerts": len(stored),
+        "lost_alerts": sum("never fired" in v or "no fire" in v or "never notified" in v for v in violations),
+        "duplicate_alerts": sum(n - 1 for n in keys.values() if n > 1),
+        "interrupted_invocations": len(interrupted),
+        "repeated_notifications": sum(n - 1 for n in repeated.values()),
+        "repeats_following_an_interruption": len(following),
+        "messages_lost": len(lost),
+        "event_source_errors": list(errors)[:5],
+        "violations": violations[:20],
+        "ok": not violations,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long the feed is sent")
+    parser.add_argument("--fault-rate", type=float, default=0.2, help="share of DynamoDB/SNS calls faulted")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--rate", type=float, default=10.0, help="messages per second")
+    parser.add_argument("--kill-every", type=float, default=5.0, help="seconds between SIGKILLs")
+    parser.add_argument("--max-receive-count", type=int, default=5, help="receives before the DLQ")
+    parser.add_argument("--bootstrap", type=Path, help="the function build (default: TAP_BOOTSTRAP, host)")
+    args = parser.parse_args(argv)
+    cfg = ChaosConfig(
+        seconds=args.seconds,
+        fault_rate=args.fault_rate,
+        seed=args.seed,
+        concurrency=args.concurrency,
+        send_rate=args.rate,
+        kill_every_s=args.kill_every,
+        max_receive_count=args.max_receive_count,
+    )
+    summary = run(replace(cfg, bootstrap=args.bootstrap) if args.bootstrap else cfg)
+    print(json.dumps(summary, indent=2))
+    return 0 if summary["ok"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
