@@ -2,7 +2,7 @@
 
     python -m local.dlq list    --dlq-url URL [--logs FILE | --log-group NAME] [--endpoint-url URL] [--json]
     python -m local.dlq redrive --dlq-url URL --queue-url URL [--method auto|move-task|loop]
-                                [--max-messages N] [--endpoint-url URL]
+                                [--max-messages N] [--skip-rejected] [--endpoint-url URL]
 
 Why a message is in the DLQ:
 - the function dead-lettered it itself (malformed body, invalid ticks, SPEC F7): the reason is its
@@ -112,13 +112,18 @@ def peek(sqs: Any, dlq_url: str) -> list[dict[str, Any]]:
             break
         seen.update((m["MessageId"], m) for m in batch)
     messages = list(seen.values())
+    _release(sqs, dlq_url, messages)
+    return messages
+
+
+def _release(sqs: Any, url: str, messages: Sequence[dict[str, Any]]) -> None:
+    """Makes received messages visible again at once."""
     for start in range(0, len(messages), 10):
         entries = [
             {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
             for i, m in enumerate(messages[start : start + 10])
         ]
-        sqs.change_message_visibility_batch(QueueUrl=dlq_url, Entries=entries)
-    return messages
+        sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
 
 
 def _string_attribute(message: dict[str, Any], name: str) -> str | None:
@@ -175,14 +180,20 @@ class RedriveResult:
     moved: int
     failed: int
     detail: str = ""
+    skipped: int = 0  # left in the DLQ: rejected by the function (skip_rejected)
 
 
-def redrive_loop(sqs: Any, dlq_url: str, queue_url: str, limit: int | None = None) -> RedriveResult:
+def redrive_loop(
+    sqs: Any, dlq_url: str, queue_url: str, limit: int | None = None, *, skip_rejected: bool = False
+) -> RedriveResult:
     """Receive from the DLQ, send each message to the main queue, delete it from the DLQ only once the send
-    succeeded. A message whose send failed stays in the DLQ (visible again after MOVE_VISIBILITY_S)."""
+    succeeded. A message whose send failed stays in the DLQ (visible again after MOVE_VISIBILITY_S).
+    `skip_rejected` leaves the messages the function rejected (RejectionReason) where they are: data
+    problems that would only be rejected again; they are made visible again when the loop ends."""
     moved = failed = 0
     errors: list[str] = []
     attempted: set[str] = set()
+    skipped: list[dict[str, Any]] = []
     while limit is None or moved + failed < limit:
         # Never receive more than the limit leaves: a received message stays hidden for MOVE_VISIBILITY_S.
         count = 10 if limit is None else min(10, limit - moved - failed)
@@ -192,6 +203,12 @@ def redrive_loop(sqs: Any, dlq_url: str, queue_url: str, limit: int | None = Non
         if not batch:
             break
         attempted.update(m["MessageId"] for m in batch)
+        if skip_rejected:
+            rejected = [m for m in batch if _string_attribute(m, "RejectionReason") is not None]
+            skipped += rejected
+            batch = [m for m in batch if m not in rejected]
+            if not batch:
+                continue
         entries = []
         for i, m in enumerate(batch):
             entry: dict[str, Any] = {"Id": str(i), "MessageBody": m["Body"]}
@@ -220,7 +237,8 @@ def redrive_loop(sqs: Any, dlq_url: str, queue_url: str, limit: int | None = Non
                     file=sys.stderr,
                 )
         moved += len(done)
-    return RedriveResult("loop", moved, failed, "; ".join(errors))
+    _release(sqs, dlq_url, skipped)
+    return RedriveResult("loop", moved, failed, "; ".join(errors), len(skipped))
 
 
 def redrive_move_task(sqs: Any, dlq_url: str, queue_url: str, wait_s: float, poll_s: float) -> RedriveResult:
@@ -253,11 +271,12 @@ def redrive(
     poll_s: float = 2.0,
     probe: Any = None,
     limit: int | None = None,
+    skip_rejected: bool = False,
 ) -> RedriveResult:
     """`auto` tries the move task and falls back to the loop when the endpoint refuses it (not implemented
     by the emulator, no permission, the DLQ not attached by a redrive policy, ...)."""
-    if method == "loop" or limit is not None:  # a move task always moves everything
-        return redrive_loop(sqs, dlq_url, queue_url, limit)
+    if method == "loop" or limit is not None or skip_rejected:  # a move task always moves everything
+        return redrive_loop(sqs, dlq_url, queue_url, limit, skip_rejected=skip_rejected)
     try:
         return redrive_move_task(probe or sqs, dlq_url, queue_url, wait_s, poll_s)
     except ClientError as e:
@@ -321,6 +340,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--method", choices=("auto", "move-task", "loop"), default="auto")
     parser.add_argument("--max-messages", type=int, help="redrive: at most this many (implies the loop)")
     parser.add_argument("--wait", type=float, default=600.0, help="redrive: seconds to wait for a move task")
+    parser.add_argument(
+        "--skip-rejected",
+        action="store_true",
+        help="redrive: leave what the function rejected (RejectionReason) in the DLQ (implies the loop)",
+    )
     return parser
 
 
@@ -342,6 +366,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         wait_s=args.wait,
         probe=probe,
         limit=args.max_messages,
+        skip_rejected=args.skip_rejected,
     )
     print(json.dumps(asdict(result)), file=out)
     return 0 if result.failed == 0 else 1

@@ -65,12 +65,15 @@ class FaultKind(enum.Enum):
 
 @dataclass(frozen=True)
 class FaultRule:
-    """Inject `kind` into `probability` of the requests to `service` (and `operation`, when given)."""
+    """Inject `kind` into `probability` of the requests to `service` (and `operation`, when given), at most
+    `limit` times (None: no limit). The proxy counts injections per rule value, across set_rules, so that a
+    rule used up stays used up when the rule list changes around it."""
 
     service: str  # signing name: dynamodb, sns, sqs; "*" for any
     kind: FaultKind
     probability: float = 1.0
     operation: str | None = None  # e.g. UpdateItem, Publish; None for every operation
+    limit: int | None = None
 
     def matches(self, service: str, operation: str) -> bool:
         if self.kind is FaultKind.DYNAMODB_UNPROCESSED_KEYS and operation != "BatchGetItem":
@@ -162,6 +165,7 @@ class FaultProxy:
             raise ValueError(f"upstream must be http://host:port, got {upstream!r}")
         self.upstream = (parts.hostname, parts.port)
         self.rules = list(rules)
+        self._fired: collections.Counter[FaultRule] = collections.Counter()
         self.calls: list[Call] = []
         self.stall_s = stall_s
         self._random = random.Random(seed)
@@ -208,7 +212,10 @@ class FaultProxy:
         with self._lock:
             kind = None
             for rule in self.rules:
+                if rule.limit is not None and self._fired[rule] >= rule.limit:
+                    continue
                 if rule.matches(service, operation) and self._random.random() < rule.probability:
+                    self._fired[rule] += 1
                     kind = rule.kind
                     break
             self.calls.append(Call(service, operation, kind))

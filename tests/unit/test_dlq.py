@@ -438,3 +438,19 @@ def test_list_with_the_real_functions_dead_letters_and_logs(tmp_path: Path) -> N
         "state write failed, message will be retried: ResourceNotFoundException"
     )
     assert listed[failing]["message_id"] == failing
+
+
+def test_redrive_can_leave_what_the_function_rejected(queues: Queues) -> None:
+    _seed(queues)
+    _function_dead_letters(queues, "{}", "tick[0].symbol: missing", "orig-2")
+    out = io.StringIO()
+    argv = ["redrive", "--dlq-url", queues.dlq_url, "--queue-url", queues.queue_url, "--skip-rejected"]
+
+    assert dlq.main([*argv, "--endpoint-url", queues.endpoint], out) == 0
+
+    result = json.loads(out.getvalue())
+    assert (result["method"], result["moved"], result["failed"], result["skipped"]) == ("loop", 2, 0, 2)
+    left = dlq.peek(queues.sqs, queues.dlq_url)  # visible again at once, nothing consumed
+    assert sorted(m["Body"] for m in left) == ['{"price":-1}', "{}"]
+    moved = queues.sqs.receive_message(QueueUrl=queues.queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(m["Body"] for m in moved) == ['{"symbol":"AAPL"}', '{"symbol":"MSFT"}']

@@ -305,3 +305,25 @@ def test_a_client_gone_before_the_answer_is_no_error(
         assert conn.getresponse().status == 200
         conn.close()
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_limited_rule_stops_after_its_count_even_across_rule_changes(upstream: str) -> None:
+    once = FaultRule("*", FaultKind.HTTP_500, limit=1)
+    twice = FaultRule("*", FaultKind.HTTP_503, limit=2)
+    with FaultProxy(upstream, [once, twice], seed=1) as proxy:
+        conn = _client(proxy)
+
+        def statuses(n: int) -> list[int]:
+            out = []
+            for _ in range(n):
+                conn.request("POST", "/", body=b"x")
+                reply = conn.getresponse()
+                reply.read()
+                out.append(reply.status)
+            return out
+
+        assert statuses(2) == [500, 503]
+        proxy.set_rules([twice, once])  # counts are kept per rule: `once` is used up
+        assert statuses(3) == [503, 200, 200]
+        conn.close()
+    assert [c.kind for c in proxy.calls] == [FaultKind.HTTP_500] + [FaultKind.HTTP_503] * 2 + [None] * 2
