@@ -2,6 +2,12 @@
 behind the local SQS event source, with faults injected into its DynamoDB and SNS calls and its processes
 SIGKILLed inside invocations, then the invariant checked on the end state.
 
+Faults: every kind once at the start (a sweep, so that a short run sees them all whatever the dice say),
+then each DynamoDB/SNS call faulted with the total rate, split by kind; optionally an SNS outage window (every
+Publish refused) long enough for messages with alerts to reach maxReceiveCount and land in the DLQ with
+their alerts stored but not notified. With `hostile`, the hostile-input corpus (tests/support/hostile.py)
+is mixed into the feed.
+
 Wiring: moto (atomic DynamoDB writes) <- fault proxy <- function processes (AWS_ENDPOINT_URL); the event
 source polls the source queue on moto directly (the poller is Lambda's, not the function's). The source
 queue has a short visibility timeout and a redrive policy to the DLQ, so that failed and killed batches come
@@ -13,7 +19,11 @@ The invariant after draining (queue and invocations empty):
 - every stored alert notified at least once; every notification names a stored alert; a repeat carries the
   same alert (same content, same attributes); exactly once in a run without interruptions (no kill, no
   stall, no invocation timeout: those are the only causes of a publish whose "sent" mark was not stored);
-- every message sent was deleted after success or is in the DLQ: nothing lost.
+- every message sent was deleted after success or is in the DLQ: nothing lost; every hostile body is in the
+  DLQ with exactly its rejection reason (or, when valid, processed), its good ticks' alerts stored.
+
+After the feed, recovery as an operator does it: faults off, the DLQ redriven except what the function
+rejected (local.dlq --skip-rejected), drained again; then the check.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from typing import Any
 import boto3
 
 from lib.config import ROOT
+from local import dlq
 from local.emulator import LOCAL_ENV, MotoServer
 from local.event_source import BatchOutcome, EventSourceConfig, SqsEventSource
 from local.fault_proxy import FaultKind, FaultProxy, FaultRule
@@ -40,6 +51,7 @@ from local.feed import FeedConfig, generate_feed, send_feed
 from local.function_resources import create_function_resources, queue_arn
 from local.runtime_api import InvocationResult, RuntimeApiEmulator
 from tests.support import oracle
+from tests.support.hostile import MAX_BODY, BodyCase, body_cases
 
 RULES_PATH = ROOT / "config" / "alert-rules.json"
 REGION = "us-east-1"
@@ -73,6 +85,9 @@ class ChaosConfig:
     function_timeout_s: float = 8.0  # the function keeps 1 s for reporting; retries back off up to 2 s
     visibility_timeout_s: int = 9  # >= the function timeout, as Lambda requires
     max_receive_count: int = 5
+    outage_at_s: float = 0.0  # SNS outage window, from the start of the feed
+    outage_s: float = 0.0  # 0: no outage
+    hostile: bool = False  # mix the hostile-input corpus into the feed
     drain_timeout_s: float = 180.0
     bootstrap: Path = field(
         default_factory=lambda: Path(os.environ.get("TAP_BOOTSTRAP", ROOT / "build/cpp/src/bootstrap"))
@@ -92,6 +107,42 @@ def fault_rules(rate: float) -> list[FaultRule]:
             rules.append(FaultRule(service, kind, min(1.0, share / left)))
             left -= share
     return rules
+
+
+def sweep_rules() -> list[FaultRule]:
+    """Each kind once, on the first calls it can apply to (ahead of the random rules)."""
+    return [
+        FaultRule(service, kind, 1.0, limit=1)
+        for service, kinds in (("dynamodb", DYNAMODB_KINDS), ("sns", SNS_KINDS))
+        for kind in kinds
+    ]
+
+
+# An SNS outage: every Publish refused (503) while it lasts.
+OUTAGE = FaultRule("sns", FaultKind.HTTP_503, 1.0, operation="Publish")
+
+
+def _schedule(proxy: FaultProxy, cfg: ChaosConfig, stop: threading.Event) -> None:
+    """The outage window: sweep + outage + random rules inside it, sweep + random outside."""
+    normal = sweep_rules() + fault_rules(cfg.fault_rate)
+    if cfg.outage_s <= 0 or stop.wait(cfg.outage_at_s):
+        return
+    proxy.set_rules([*sweep_rules(), OUTAGE, *fault_rules(cfg.fault_rate)])
+    stop.wait(cfg.outage_s)
+    proxy.set_rules(normal)
+
+
+def hostile_cases() -> list[BodyCase]:
+    """The corpus bodies SQS accepts (the others never reach a function)."""
+    return [c for c in body_cases() if c.sqs_accepts and len(c.body.encode()) <= MAX_BODY]
+
+
+def mix(feed: Sequence[str], extra: Sequence[str], rng: random.Random) -> list[str]:
+    """`extra` inserted into `feed` at seeded positions, each kept in its own order."""
+    out = list(feed)
+    for body in extra:
+        out.insert(rng.randrange(len(out) + 1), body)
+    return out
 
 
 class _Environment(RuntimeApiEmulator):
@@ -143,16 +194,6 @@ def _drain_queue(sqs: Any, url: str) -> list[dict[str, Any]]:
         messages += got
 
 
-def redrive(sqs: Any, dlq_url: str, source_url: str) -> list[dict[str, Any]]:
-    """Moves every DLQ message back to the source queue (receive/send/delete) and returns them. A moved
-    message is a new message: its receive count starts again at 1."""
-    moved = _drain_queue(sqs, dlq_url)
-    for message in moved:
-        sqs.send_message(QueueUrl=source_url, MessageBody=message["Body"])
-        sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
-    return moved
-
-
 def _emf_sum(environments: Sequence[_Environment], name: str) -> int:
     return sum(
         int(json.loads(line).get(name, 0))
@@ -180,9 +221,11 @@ def _wait_drained(sqs: Any, url: str, environments: Sequence[_Environment], time
 def run(cfg: ChaosConfig) -> dict[str, Any]:
     rules_doc = json.loads(RULES_PATH.read_text())
     rng = random.Random(cfg.seed)
-    bodies = generate_feed(
+    hostile = hostile_cases() if cfg.hostile else []
+    feed = generate_feed(
         FeedConfig(seed=cfg.seed, messages=max(1, int(cfg.send_rate * cfg.seconds)), malformed=0)
     )
+    bodies = mix(feed, [c.body for c in hostile], random.Random(cfg.seed + 2))
     with MotoServer() as moto:
         client = dict(
             endpoint_url=moto.url,
@@ -214,7 +257,10 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
         ids_to_body: dict[str, str] = {}
         outcomes: list[BatchOutcome] = []
         with FaultProxy(
-            moto.url, fault_rules(cfg.fault_rate), seed=cfg.seed, stall_s=cfg.function_timeout_s + 1
+            moto.url,
+            sweep_rules() + fault_rules(cfg.fault_rate),
+            seed=cfg.seed,
+            stall_s=cfg.function_timeout_s + 1,
         ) as proxy:
             env = {
                 **LOCAL_ENV,
@@ -235,17 +281,20 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
             killer = threading.Thread(
                 target=_killer, args=(environments, cfg.kill_every_s, rng, stop_killing, kills)
             )
+            scheduler = threading.Thread(target=_schedule, args=(proxy, cfg, stop_killing))
             try:
                 with SqsEventSource(source, sqs, environments, on_batch=outcomes.append) as poller:
                     killer.start()
+                    scheduler.start()
                     sent = send_feed(bodies, source_url, cfg.send_rate, client=sqs)
                     stop_killing.set()
                     killer.join()
                     drained = _wait_drained(sqs, source_url, environments, cfg.drain_timeout_s)
-                    # Recovery, as an operator would do it: faults off, the redriven messages back to the
-                    # source queue (receive/send/delete), drained again.
+                    # Recovery, as an operator would do it: faults off, what the redrive policy moved back to
+                    # the source queue (what the function rejected stays), drained again.
+                    scheduler.join()
                     proxy.set_rules([])
-                    dead_letters = redrive(sqs, resources.dlq_url, source_url)
+                    redriven = dlq.redrive(sqs, resources.dlq_url, source_url, skip_rejected=True)
                     drained = _wait_drained(sqs, source_url, environments, cfg.drain_timeout_s) and drained
                 errors = [repr(e) for e in poller.errors]
             finally:
@@ -270,11 +319,14 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
         stored=stored,
         notes=notes,
         dead=dead,
-        dead_before_recovery=len(dead_letters),
+        dead_before_recovery=redriven.moved + redriven.skipped,
+        redriven=redriven.moved,
+        hostile=hostile,
         kills=kills,
         injected=injected,
         late_ticks=_emf_sum(environments, "LateTicks"),
         retries=_emf_sum(environments, "Retries"),
+        recovered=_emf_sum(environments, "RecoveredNotifications"),
         drained=drained,
         errors=errors,
     )
@@ -292,24 +344,43 @@ def evaluate(
     notes: Sequence[dict[str, Any]],
     dead: Sequence[dict[str, Any]],
     dead_before_recovery: int,
+    redriven: int,
+    hostile: Sequence[BodyCase],
     kills: Sequence[int],
     injected: Counter[tuple[str, str, FaultKind]],
     late_ticks: int,
     retries: int,
+    recovered: int,
     drained: bool,
     errors: Sequence[str],
 ) -> dict[str, Any]:
-    """The summary and the invariant's violations, from what the run left behind."""
+    """The summary and the invariant's violations, from what the run left behind (`dead`: the DLQ at the
+    end; `dead_before_recovery`, `redriven`: what the recovery found there and sent back)."""
     deleted = {ids_to_body[m] for o in outcomes for m in o.deleted}
     # A message the function dead-lettered itself carries its reason as a message attribute; the redrive
     # policy moves a message as it is.
-    redriven = {m["Body"] for m in dead if not m.get("MessageAttributes")}
-    lost = [b for b in bodies if b not in deleted and b not in redriven]
+    rejected = {
+        m["Body"]: m["MessageAttributes"]["RejectionReason"]["StringValue"]
+        for m in dead
+        if "RejectionReason" in m.get("MessageAttributes", {})
+    }
+    stuck = {m["Body"] for m in dead if "RejectionReason" not in m.get("MessageAttributes", {})}
+    lost = [b for b in bodies if b not in deleted and b not in stuck]
     rules = oracle.load_rules(rules_doc)
-    processed = [t for b in bodies if b in deleted for t in oracle.parse_body(b).ticks]
-    dead_ticks = {(t.symbol, t.ts) for b in redriven for t in oracle.parse_body(b).ticks}
+    # The oracle replays the generated feed; the hostile bodies (their own symbols, some beyond what a
+    # Python parser survives) are checked against their cases' expectations instead.
+    hostile_bodies = {c.body for c in hostile}
+    hostile_alerts = {a for c in hostile for a in c.alerts}
+    ticks = {b: oracle.parse_body(b).ticks for b in bodies if b not in hostile_bodies}
+    processed = [t for b, parsed in ticks.items() if b in deleted for t in parsed]
+    dead_ticks = {(t.symbol, t.ts) for b in stuck for t in ticks.get(b, [])}
     # Alerts of a message that ended in the DLQ after a partial success are checked against that message.
-    checked = [a for a in stored if (a["symbol"], str(a["timestamp"]).split("#")[0]) not in dead_ticks]
+    checked = [
+        a
+        for a in stored
+        if (a["symbol"], str(a["timestamp"]).split("#")[0]) not in dead_ticks
+        and f"{a['symbol']}|{a['timestamp']}" not in hostile_alerts
+    ]
     violations = oracle.check_guarantees(processed, rules, checked, late_ticks)
 
     stored_ids = {f"{a['symbol']}|{a['timestamp']}" for a in stored}
@@ -318,7 +389,9 @@ def evaluate(
     for envelope in notes:
         message = json.loads(envelope["Message"])
         notified[message["alert_id"]] += 1
-        content = {k: v for k, v in message.items() if k != "age_ms"}
+        # age_ms is the age at publish time; message_id names the SQS message that carried the tick (a
+        # redriven message is a new one): both may differ between repeats, nothing else may.
+        content = {k: v for k, v in message.items() if k not in ("age_ms", "message_id")}
         contents.setdefault(message["alert_id"], set()).add(
             json.dumps([content, envelope.get("MessageAttributes")], sort_keys=True)
         )
@@ -333,13 +406,21 @@ def evaluate(
     # A repeat must follow a kill or timeout of an invocation that carried the alert's tick (the publish went
     # out, its "sent" mark did not); the alert id is "<symbol>|<tick timestamp>#<rule>".
     interrupted = [o for o in outcomes if o.result.error_type in ("Runtime.ExitError", "Sandbox.Timedout")]
-    interrupted_ticks = {
-        f"{t.symbol}|{t.ts}"
-        for o in interrupted
-        for m in o.message_ids
-        for t in oracle.parse_body(ids_to_body[m]).ticks
+    carriers: dict[str, set[str]] = {}  # "<symbol>|<tick timestamp>" -> the bodies carrying that tick
+    for b, parsed in ticks.items():
+        for t in parsed:
+            carriers.setdefault(f"{t.symbol}|{t.ts}", set()).add(b)
+    for c in hostile:
+        for a in c.alerts:
+            carriers.setdefault(a.split("#")[0], set()).add(c.body)
+    how: dict[str, set[str]] = {}  # body -> how the invocations carrying it were interrupted
+    for o in interrupted:
+        for m in o.message_ids:
+            how.setdefault(ids_to_body[m], set()).add(o.result.error_type or "")
+    after = {
+        a: set().union(*(how.get(b, set()) for b in carriers.get(a.split("#")[0], set()))) for a in repeated
     }
-    following = {a for a in repeated if a.split("#")[0] in interrupted_ticks}
+    following = {a for a in repeated if after[a]}
     violations += [
         f"alert {a} notified {n} times, after no interrupted invocation of its message"
         for a, n in sorted(repeated.items())
@@ -347,6 +428,7 @@ def evaluate(
     ]
     violations += [f"message lost: {b[:80]}" for b in lost]
     violations += [] if drained else ["the queue did not drain"]
+    violations += _hostile_violations(hostile, rejected, stored_ids)
     keys = Counter((str(a["symbol"]), str(a["timestamp"])) for a in stored)
     faults: Counter[str] = Counter()
     for (_, _, kind), n in injected.items():
@@ -357,7 +439,7 @@ def evaluate(
         "fault_rate": cfg.fault_rate,
         "concurrency": cfg.concurrency,
         "messages_sent": messages_sent,
-        "ticks_sent": sum(len(oracle.parse_body(b).ticks) for b in bodies),
+        "ticks_sent": sum(len(t) for t in ticks.values()),
         "invocations": len(outcomes),
         "invocation_results": dict(
             Counter(f"{o.result.status}/{o.result.error_type}/{bool(o.failed)}" for o in outcomes)
@@ -369,19 +451,45 @@ def evaluate(
         "late_ticks": late_ticks,
         "messages_deleted": len(deleted),
         "dlq_before_recovery": dead_before_recovery,
-        "dlq_redriven": len(redriven),
-        "dlq_by_function": len(dead) - len(redriven),
+        "dlq_redriven": redriven,
+        "dlq_at_end_rejected_by_function": len(dead) - sum(m["Body"] in stuck for m in dead),
+        "dlq_at_end_moved_by_redrive_policy": len(stuck),
+        "hostile_bodies": len(hostile),
+        "hostile_rejected_with_their_reason": sum(c.reason is not None for c in hostile),
+        "recovered_notifications": recovered,
         "stored_alerts": len(stored),
         "lost_alerts": sum("never fired" in v or "no fire" in v or "never notified" in v for v in violations),
         "duplicate_alerts": sum(n - 1 for n in keys.values() if n > 1),
         "interrupted_invocations": len(interrupted),
         "repeated_notifications": sum(n - 1 for n in repeated.values()),
         "repeats_following_an_interruption": len(following),
+        "repeats": [
+            {"alert": a, "notifications": n, "after": sorted(after[a])} for a, n in sorted(repeated.items())
+        ][:20],
         "messages_lost": len(lost),
         "event_source_errors": list(errors)[:5],
         "violations": violations[:20],
         "ok": not violations,
     }
+
+
+def _hostile_violations(
+    hostile: Sequence[BodyCase], rejected: dict[str, str], stored_ids: set[str]
+) -> list[str]:
+    """Each hostile body in the DLQ with exactly its reason (a valid one: not there), its alerts stored."""
+    out = []
+    for case in hostile:
+        reason = rejected.get(case.body)
+        if case.reason is None and reason is not None:
+            out.append(f"hostile {case.name}: valid, yet dead-lettered ({reason[:80]})")
+        elif case.reason is not None and reason is None:
+            out.append(f"hostile {case.name}: not in the DLQ with a reason")
+        elif case.reason is not None and reason is not None:
+            exact = reason == case.reason or (case.reason_prefix and reason.startswith(case.reason))
+            if not exact:
+                out.append(f"hostile {case.name}: reason {reason[:80]!r}, expected {case.reason[:80]!r}")
+        out += [f"hostile {case.name}: alert {a} not stored" for a in case.alerts if a not in stored_ids]
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -393,6 +501,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=10.0, help="messages per second")
     parser.add_argument("--kill-every", type=float, default=5.0, help="seconds between SIGKILLs")
     parser.add_argument("--max-receive-count", type=int, default=5, help="receives before the DLQ")
+    parser.add_argument("--outage-at", type=float, default=0.0, help="SNS outage start (s into the feed)")
+    parser.add_argument("--outage-seconds", type=float, default=0.0, help="SNS outage length (0: none)")
+    parser.add_argument("--hostile", action="store_true", help="mix the hostile-input corpus into the feed")
     parser.add_argument("--bootstrap", type=Path, help="the function build (default: TAP_BOOTSTRAP, host)")
     args = parser.parse_args(argv)
     cfg = ChaosConfig(
@@ -403,6 +514,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         send_rate=args.rate,
         kill_every_s=args.kill_every,
         max_receive_count=args.max_receive_count,
+        outage_at_s=args.outage_at,
+        outage_s=args.outage_seconds,
+        hostile=args.hostile,
     )
     summary = run(replace(cfg, bootstrap=args.bootstrap) if args.bootstrap else cfg)
     print(json.dumps(summary, indent=2))

@@ -1,6 +1,7 @@
-"""local/chaos.py: a seeded short campaign (all fault kinds, SIGKILLs inside invocations, messages redriven
-to the DLQ and recovered) must end with the invariant holding; the invariant check itself must catch a
-duplicate, an unnotified alert, a differing repeat and a lost message."""
+"""local/chaos.py: a seeded short campaign (every fault kind, SIGKILLs inside invocations, an SNS outage that
+sends messages with stored alerts to the DLQ, the hostile corpus, the DLQ redriven) must end with the
+invariant holding; the invariant check itself must catch a duplicate, an unnotified alert, a differing
+repeat, a lost message and a hostile body handled wrongly."""
 
 from __future__ import annotations
 
@@ -14,15 +15,15 @@ from collections import Counter
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
 import pytest
 
 from local import chaos
 from local.chaos import ChaosConfig, FaultKind, evaluate, fault_rules
 from local.event_source import BatchOutcome
+from local.fault_proxy import FaultRule
 from local.runtime_api import InvocationResult
 from tests.support.function_harness import ensure_bootstrap
-from tests.support.moto_server import moto_server
+from tests.support.hostile import BodyCase
 
 
 def test_fault_rules_inject_the_total_rate_split_by_weight() -> None:
@@ -38,19 +39,28 @@ def test_fault_rules_inject_the_total_rate_split_by_weight() -> None:
 
 def test_short_seeded_campaign_keeps_the_invariant(capsys: pytest.CaptureFixture[str]) -> None:
     bootstrap = ensure_bootstrap()
-    argv = ["--seconds", "12", "--fault-rate", "0.4", "--seed", "5", "--concurrency", "2", "--rate", "10"]
-    argv += ["--kill-every", "2", "--bootstrap", str(bootstrap)]
+    argv = ["--seconds", "12", "--fault-rate", "0.3", "--seed", "5", "--concurrency", "2", "--rate", "10"]
+    argv += ["--kill-every", "2", "--max-receive-count", "2", "--outage-at", "0", "--outage-seconds", "14"]
+    argv += ["--hostile", "--bootstrap", str(bootstrap)]
     status = chaos.main(argv)
     summary = json.loads(capsys.readouterr().out)
     print(json.dumps(summary))
     assert summary["violations"] == []
     assert status == 0
     assert summary["ok"]
-    assert set(summary["faults_injected"]) == {k.value for k in FaultKind}  # every kind, seeded
+    assert set(summary["faults_injected"]) == {k.value for k in FaultKind}  # every kind: the sweep
     assert summary["kills"] >= 1
     assert summary["retries"] > 0
     assert summary["messages_lost"] == summary["lost_alerts"] == summary["duplicate_alerts"] == 0
-    assert summary["messages_deleted"] == summary["messages_sent"] == 120
+    hostile = len(chaos.hostile_cases())
+    assert summary["hostile_bodies"] == hostile > 70
+    assert summary["messages_deleted"] == summary["messages_sent"] == 120 + hostile
+    # The outage outlasts two receives: messages whose alerts were stored went to the DLQ, were redriven,
+    # and their pending notifications were sent by the redriven copies.
+    assert summary["dlq_redriven"] >= 1
+    assert summary["recovered_notifications"] >= 1
+    assert summary["dlq_at_end_rejected_by_function"] >= summary["hostile_rejected_with_their_reason"]
+    assert summary["dlq_at_end_moved_by_redrive_policy"] == 0
     assert summary["stored_alerts"] > 0
 
 
@@ -102,10 +112,13 @@ def test_the_invariant_check_catches_violations() -> None:
         notes=notes,
         dead=[],
         dead_before_recovery=0,
+        redriven=0,
+        hostile=[],
         kills=[],
         injected=Counter(),
         late_ticks=0,
         retries=0,
+        recovered=0,
         drained=False,
         errors=[],
     )
@@ -161,24 +174,6 @@ def test_module_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
     assert exit_info.value.code == 0
 
 
-def test_redrive_moves_dead_letters_back_to_the_source_queue() -> None:
-    with moto_server() as endpoint:
-        sqs = boto3.client(
-            "sqs",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
-        source = sqs.create_queue(QueueName="source")["QueueUrl"]
-        for body in ("a", "b"):
-            sqs.send_message(QueueUrl=dlq, MessageBody=body)
-        assert sorted(m["Body"] for m in chaos.redrive(sqs, dlq, source)) == ["a", "b"]
-        assert chaos._drain_queue(sqs, dlq) == []
-        assert sorted(m["Body"] for m in chaos._drain_queue(sqs, source)) == ["a", "b"]
-
-
 def test_a_repeat_after_a_killed_invocation_of_its_message_is_allowed() -> None:
     rules = {
         "rules": [
@@ -208,13 +203,118 @@ def test_a_repeat_after_a_killed_invocation_of_its_message_is_allowed() -> None:
         notes=[_note(f"MSFT|{alert}")] * 2,
         dead=[],
         dead_before_recovery=0,
+        redriven=0,
+        hostile=[],
         kills=[1],
         injected=Counter(),
         late_ticks=0,
         retries=0,
+        recovered=0,
         drained=True,
         errors=[],
     )
     assert summary["violations"] == []
     assert summary["repeated_notifications"] == summary["repeats_following_an_interruption"] == 1
     assert summary["interrupted_invocations"] == 1
+    assert summary["repeats"] == [
+        {"alert": f"MSFT|{alert}", "notifications": 2, "after": ["Runtime.ExitError"]}
+    ]
+
+
+def _rejected(body: str, reason: str) -> dict[str, Any]:
+    return {"Body": body, "MessageAttributes": {"RejectionReason": {"StringValue": reason}}}
+
+
+def test_hostile_bodies_are_checked_against_their_cases() -> None:
+    cases = [
+        BodyCase("valid", '{"v":1}', None, ("HV01|t#block-trade",)),
+        BodyCase("valid-but-dead-lettered", '{"v":2}', None),
+        BodyCase("missing", '{"v":3}', "bad"),
+        BodyCase("wrong-reason", '{"v":4}', "tick[0].price: bad"),
+        BodyCase("truncated", '{"v":5}', "tick[0]", reason_prefix=True),
+        BodyCase("exact", '{"v":6}', "exact reason", ("HV02|t#block-trade",)),
+    ]
+    rejected = {
+        '{"v":2}': "why",
+        '{"v":4}': "tick[0].price: other",
+        '{"v":5}': "tick[0].symbol...",
+        '{"v":6}': "exact reason",
+    }
+    assert chaos._hostile_violations(cases, rejected, {"HV02|t#block-trade"}) == [
+        "hostile valid: alert HV01|t#block-trade not stored",
+        "hostile valid-but-dead-lettered: valid, yet dead-lettered (why)",
+        "hostile missing: not in the DLQ with a reason",
+        "hostile wrong-reason: reason 'tick[0].price: other', expected 'tick[0].price: bad'",
+    ]
+
+
+def test_a_repeat_of_a_hostile_bodys_alert_follows_the_interruption_of_that_body() -> None:
+    case = BodyCase("deep", "[" * 5000 + "]" * 5000, "body: nesting deeper than 4 levels")
+    valid = BodyCase("valid", '{"symbol":"HV01"}', None, ("HV01|t#block-trade",))
+    timed_out = InvocationResult("timeout", b"", "Sandbox.Timedout", 8.0, "r1")
+    ok = InvocationResult("ok", b"{}", None, 0.1, "r2")
+    summary = evaluate(
+        ChaosConfig(seconds=1),
+        rules_doc={"rules": []},
+        bodies=[case.body, valid.body],
+        messages_sent=2,
+        ids_to_body={"h1": case.body, "h2": valid.body, "h2b": valid.body},
+        outcomes=[
+            BatchOutcome(["h1", "h2"], timed_out, [], ["h1", "h2"]),
+            BatchOutcome(["h1", "h2b"], ok, ["h1", "h2b"], []),
+        ],
+        stored=[{"symbol": "HV01", "timestamp": "t#block-trade"}],
+        notes=[
+            {"Message": json.dumps({"alert_id": "HV01|t#block-trade", "message_id": m})}
+            for m in ("h2", "h2b")
+        ],
+        dead=[_rejected(case.body, case.reason or "")],
+        dead_before_recovery=1,
+        redriven=0,
+        hostile=[case, valid],
+        kills=[],
+        injected=Counter(),
+        late_ticks=0,
+        retries=0,
+        recovered=1,
+        drained=True,
+        errors=[],
+    )
+    assert summary["violations"] == []
+    assert summary["repeats"] == [
+        {"alert": "HV01|t#block-trade", "notifications": 2, "after": ["Sandbox.Timedout"]}
+    ]
+    assert (summary["hostile_bodies"], summary["ticks_sent"]) == (2, 0)
+
+
+def test_mix_keeps_both_orders_and_every_body() -> None:
+    mixed = chaos.mix(["a", "b", "c"], ["X", "Y"], random.Random(3))
+    assert sorted(mixed) == ["X", "Y", "a", "b", "c"]
+    assert [b for b in mixed if b.islower()] == ["a", "b", "c"]
+    assert [b for b in mixed if b.isupper()] == ["X", "Y"]
+    assert chaos.mix(["a", "b", "c"], ["X", "Y"], random.Random(3)) == mixed  # seeded
+
+
+def test_sweep_has_every_kind_once_and_the_schedule_opens_and_closes_the_outage() -> None:
+    sweep = chaos.sweep_rules()
+    assert {r.kind for r in sweep} == set(FaultKind)
+    assert all(r.limit == 1 and r.probability == 1.0 for r in sweep)
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.sets: list[list[FaultRule]] = []
+
+        def set_rules(self, rules: list[FaultRule]) -> None:
+            self.sets.append(list(rules))
+
+    proxy = Recorder()
+    chaos._schedule(proxy, ChaosConfig(seconds=1, outage_at_s=0.01, outage_s=0.01), threading.Event())  # type: ignore[arg-type]
+    assert [chaos.OUTAGE in rules for rules in proxy.sets] == [True, False]
+    assert all(rules[: len(sweep)] == sweep for rules in proxy.sets)
+
+    quiet = Recorder()
+    chaos._schedule(quiet, ChaosConfig(seconds=1), threading.Event())  # type: ignore[arg-type]
+    stopped = threading.Event()
+    stopped.set()
+    chaos._schedule(quiet, ChaosConfig(seconds=1, outage_at_s=5, outage_s=5), stopped)  # type: ignore[arg-type]
+    assert quiet.sets == []  # no outage configured; stopped before it began
