@@ -26,14 +26,11 @@ import hashlib
 import json
 import os
 import platform
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +41,7 @@ from typing import Any
 import boto3
 
 from bench import cost_model
+from local.emulator import MotoServer
 from local.event_source import EventSourceConfig, SqsEventSource, sqs_event
 from local.feed import FeedConfig, generate_feed, send_feed
 from local.function_resources import create_function_resources, queue_arn
@@ -160,37 +158,9 @@ def machine() -> dict[str, Any]:
 # ------------------------------------------------------------------ the process side
 @contextlib.contextmanager
 def moto_server() -> Iterator[str]:
-    """A moto server of our own on a free loopback port; stopped by its process group at the end (SIGTERM,
-    then SIGKILL: with long polls pending it can take longer than the run can wait)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    exe = Path(sys.executable).with_name("moto_server")
-    proc = subprocess.Popen(
-        [str(exe), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("moto server did not start") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    """A moto server of our own on a free loopback port (local.emulator.MotoServer), stopped at the end."""
+    with MotoServer() as server:
+        yield server.url
 
 
 def proc_cpu_s(pid: int) -> float:

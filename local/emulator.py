@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -40,22 +41,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def moto_executable() -> str:
-    candidate = Path(sys.executable).with_name("moto_server")
-    return str(candidate) if candidate.exists() else "moto_server"
-
-
 class MotoServer:
-    """A moto server process owned by this object (started in __enter__/start, ended in stop)."""
+    """A moto server process owned by this object (started in __enter__/start, ended in stop); over TLS
+    with `tls` = (certificate, its key, the CA that signed it)."""
 
-    def __init__(self, port: int | None = None, start_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        start_timeout: float = 30.0,
+        tls: tuple[Path, Path, Path] | None = None,
+    ) -> None:
         self.port = port or free_port()
         self.start_timeout = start_timeout
+        self.tls = tls
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{HOST}:{self.port}"
 
     def env(self) -> dict[str, str]:
         """Environment for a client process: local credentials and AWS_ENDPOINT_URL."""
@@ -63,16 +66,17 @@ class MotoServer:
 
     def start(self, log: Path | None = None) -> MotoServer:
         out = log.open("ab") if log else subprocess.DEVNULL
+        tls = ["--cert", str(self.tls[0]), "--key", str(self.tls[1])] if self.tls else []
         self.process = subprocess.Popen(
             # moto with DynamoDB requests serialised (local/moto_atomic.py: atomic conditional writes)
-            [sys.executable, "-m", "local.moto_atomic", "-H", HOST, "-p", str(self.port)],
+            [sys.executable, "-m", "local.moto_atomic", "-H", HOST, "-p", str(self.port), *tls],
             cwd=Path(__file__).resolve().parent.parent,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # so that `stop` from another process can end it by its own pid
         )
         deadline = time.monotonic() + self.start_timeout
-        while not healthy(self.url):
+        while not healthy(self.url, self.tls[2] if self.tls else None):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise EmulatorError(f"moto server did not come up on {self.url} (see {log or 'its output'})")
@@ -105,9 +109,10 @@ class MotoServer:
         self.stop()
 
 
-def healthy(url: str) -> bool:
+def healthy(url: str, cafile: Path | None = None) -> bool:
+    context = ssl.create_default_context(cafile=str(cafile)) if cafile else None
     try:
-        with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1) as response:
+        with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1, context=context) as response:
             return bool(response.status == 200)
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return False

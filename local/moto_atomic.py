@@ -7,7 +7,7 @@ then stored two crossings inside one cooldown, or notified an alert whose item a
 replaced. Serialising the DynamoDB requests restores the semantics the function relies on (SPEC F3/F4);
 every other service stays concurrent (SQS long polls must not block each other).
 
-    python -m local.moto_atomic -H 127.0.0.1 -p 5000      (what local/emulator.py starts)
+    python -m local.moto_atomic -H 127.0.0.1 -p 5000 [--cert CERT --key KEY]   (what local/emulator.py starts)
 """
 
 from __future__ import annotations
@@ -42,9 +42,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.moto_atomic", description=__doc__.split("\n\n")[0])
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=5000)
+    parser.add_argument("--cert", help="serve HTTPS with this certificate (PEM) ...")
+    parser.add_argument("--key", help="... and its private key")
     args = parser.parse_args(argv)
     app = serialise_dynamodb(DomainDispatcherApplication(create_backend_app))
-    run_simple(args.host, args.port, app, threaded=True)
+    tls = (args.cert, args.key) if args.cert else None
+    run_simple(args.host, args.port, app, threaded=True, ssl_context=tls)
     return 0
 
 

@@ -86,12 +86,6 @@ def test_cli_start_and_stop(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "already gone" in capsys.readouterr().err
 
 
-def test_moto_executable_falls_back_to_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    assert Path(emulator.moto_executable()).name == "moto_server"
-    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
-    assert emulator.moto_executable() == "moto_server"
-
-
 # ---- terraform driver (a fake terraform binary stands in; the real one runs in the integration test)
 FAKE_TF = """#!/bin/sh
 echo "$@" >> calls.log
