@@ -294,11 +294,15 @@ class Batch:
     context: LambdaContext | None
     failed: set[str] = field(default_factory=set)  # message ids to report in batchItemFailures
     fired: list[tuple[Rule, Tick]] = field(default_factory=list)
-    # (rule id, tick identity) -> the late evaluation; a CAS retry re-evaluates, hence a mapping
-    late: dict[tuple[str, int], tuple[Rule, Tick]] = field(default_factory=dict)
+    # (rule id, tick identity) of late evaluations: a set, as a CAS retry evaluates again
+    late: set[tuple[str, int]] = field(default_factory=set)
+    # late evaluations at or before the state's last fire: the alert for that tick may be stored
+    maybe_alerted: dict[tuple[str, int], tuple[Rule, Tick]] = field(default_factory=dict)
 
-    def mark_late(self, rule: Rule, tick: Tick) -> None:
-        self.late[(rule.id, id(tick))] = (rule, tick)
+    def mark_late(self, rule: Rule, tick: Tick, last_fire_us: int | None) -> None:
+        self.late.add((rule.id, id(tick)))
+        if last_fire_us is not None and tick.ts_us <= last_fire_us:
+            self.maybe_alerted[(rule.id, id(tick))] = (rule, tick)
 
     def late_ticks(self) -> int:
         return len({tick_id for _rule, tick_id in self.late})
@@ -353,7 +357,7 @@ def apply_level(batch: Batch, rule: Rule, ticks: list[Tick]) -> None:
             continue
         cached = _last_fire_cache.get(key)
         if cached is not None and tick.ts_us <= cached:
-            batch.mark_late(rule, tick)
+            batch.mark_late(rule, tick, cached)
             continue
         if cached is not None and cached + rule.cooldown_us > tick.ts_us:
             continue  # inside the cooldown: the write could not succeed
@@ -384,7 +388,7 @@ def apply_level(batch: Batch, rule: Rule, ticks: list[Tick]) -> None:
                 last = normalise_timestamp(old["last_fire_ts"]["S"])[1]
                 _last_fire_cache[key] = max(_last_fire_cache.get(key, last), last)
                 if tick.ts_us <= last:
-                    batch.mark_late(rule, tick)
+                    batch.mark_late(rule, tick, last)
             continue
         _last_fire_cache[key] = tick.ts_us
         batch.fired.append((rule, tick))
@@ -432,7 +436,7 @@ def _evaluate_crossing(batch: Batch, rule: Rule, ticks: list[Tick], stored: dict
             side, side_us, newest = new_side, tick.ts_us, tick  # first tick ever: record the side only
             continue
         if tick.ts_us <= side_us:
-            batch.mark_late(rule, tick)
+            batch.mark_late(rule, tick, last_fire_us)
             continue
         changed = new_side != side
         side, side_us, newest = new_side, tick.ts_us, tick
@@ -642,8 +646,9 @@ def notify(batch: Batch) -> None:
         except (ClientError, BotoCoreError, TimeoutError):
             logger.exception("publish failed", extra={"alert": f"{tick.ts}#{rule.id}"})
             batch.failed.add(tick.message_id)  # its redelivery re-publishes the pending alert
-    # A stored alert moved its key's state to its tick, so every later delivery of that tick is late.
-    for rule, tick in list(batch.late.values()):
+    # A stored alert moved its key's state (side_ts, last_fire_ts) to its tick: every later delivery of that
+    # tick is late, at or before the last fire.
+    for rule, tick in list(batch.maybe_alerted.values()):
         if tick.message_id in batch.failed or not candidate(rule, tick):
             continue
         if (tick.symbol, tick.ts, rule.id) in fired_keys:

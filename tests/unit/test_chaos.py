@@ -306,3 +306,27 @@ def test_sweep_has_every_kind_once_and_the_schedule_opens_and_closes_the_outage(
     stopped.set()
     chaos._schedule(quiet, ChaosConfig(seconds=1, outage_at_s=5, outage_s=5), stopped)  # type: ignore[arg-type]
     assert quiet.sets == []  # no outage configured; stopped before it began
+
+
+class _Queue:
+    """get_queue_attributes of a queue whose depth follows `depths` (then stays at the last)."""
+
+    def __init__(self, depths: list[int]) -> None:
+        self.depths = depths
+
+    def get_queue_attributes(self, **_: Any) -> dict[str, Any]:
+        depth = self.depths.pop(0) if len(self.depths) > 1 else self.depths[0]
+        attributes = {"ApproximateNumberOfMessages": str(depth), "ApproximateNumberOfMessagesNotVisible": "0"}
+        return {"Attributes": attributes}
+
+
+def test_draining_waits_while_the_backlog_shrinks_and_gives_up_when_it_is_stuck() -> None:
+    idle = [SimpleNamespace(busy=False)]
+    shrinking = _Queue([50, 40, 40, 30, 20, 10, 0])
+    assert chaos._wait_drained(shrinking, "q", idle, stall_s=0.5, poll_s=0.01)  # type: ignore[arg-type]
+    stuck = _Queue([7])
+    started = time.monotonic()
+    assert not chaos._wait_drained(stuck, "q", idle, stall_s=0.1, poll_s=0.01)  # type: ignore[arg-type]
+    assert time.monotonic() - started >= 0.1
+    busy = [SimpleNamespace(busy=True)]  # an invocation still running: not drained yet
+    assert not chaos._wait_drained(_Queue([0]), "q", busy, stall_s=0.1, poll_s=0.01)  # type: ignore[arg-type]

@@ -226,8 +226,9 @@ void BatchHandler::execute_plan(Batch& batch, KeyPlan plan, Deadline deadline) {
     const std::size_t settled =
         conflict_state ? (last_applied_pos ? *last_applied_pos + 1 : 0) : plan.ticks.size();
     for (std::size_t p = 0; p < settled; ++p) {
-      if (plan.ticks[p].outcome == Outcome::late)
-        batch.late.push_back({plan.ticks[p].batch_index, plan.key.rule_index});
+      const PlannedTick& t = plan.ticks[p];
+      if (t.outcome == Outcome::late)
+        batch.late.push_back({t.batch_index, plan.key.rule_index, t.may_have_alert});
     }
     if (!conflict_state) {
       if (!is_crossing(rule.condition)) level_cache_[plan.key] = plan.final_state;

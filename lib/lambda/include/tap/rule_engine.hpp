@@ -96,6 +96,9 @@ struct PlannedTick {
   std::size_t batch_index = 0;  // index into the planner's input
   std::size_t message_index = 0;
   Outcome outcome = Outcome::no_match;
+  // Late ticks: the state had fired at or after this tick, so an alert for it may be stored (last_fire_ts
+  // only grows, and a fire stores its alert and last_fire_ts together).
+  bool may_have_alert = false;
 };
 
 struct Step {
@@ -130,6 +133,7 @@ KeyPlan plan_key(const Rule& rule, StateKey key, std::span<const BatchTick> batc
 struct LateEvaluation {
   std::size_t batch_index = 0;  // index into the planner's input
   std::size_t rule_index = 0;
+  bool may_have_alert = false;  // see PlannedTick
   friend bool operator==(const LateEvaluation&, const LateEvaluation&) = default;
 };
 
@@ -150,10 +154,11 @@ BatchPlan plan_batch(const RuleSet& rules, std::span<const BatchTick> ticks, con
 std::vector<std::size_t> messages_to_fail(const KeyPlan& plan, std::size_t failed_step);
 
 // Redelivery recovery (design.md, Notification). An alert stored for tick T moved the state of its key to T
-// or later, so any later delivery of T -- a retry, a duplicate, a message sent back from the DLQ -- is late
-// for that key, whatever its receive count. The alerts that may still await their notification are those of
-// late evaluations whose stateless condition holds: one per (symbol, sort key "<ts>#<rule id>"), the first
-// delivery in the batch carrying it, in batch order.
+// or later (side_ts and last_fire_ts >= T), so any later delivery of T -- a retry, a duplicate, a message
+// sent back from the DLQ -- is late for that key, whatever its receive count. The alerts that may still
+// await their notification are those of late evaluations that may have an alert and whose stateless
+// condition holds: one per (symbol, sort key "<ts>#<rule id>"), the first delivery in the batch carrying
+// it, in batch order.
 struct AlertKey {
   std::string symbol;
   std::string sort_key;

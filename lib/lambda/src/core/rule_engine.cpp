@@ -189,6 +189,8 @@ void plan_sorted(const Rule& rule, std::span<const BatchTick> batch, std::span<c
     plan.ticks.push_back({bi, batch[bi].message_index, outcome});
     if (outcome == Outcome::late) {
       ++plan.late_count;
+      plan.ticks.back().may_have_alert =
+          state.last_fire_ts && batch[bi].tick->ts.micros <= *state.last_fire_ts;
     } else if (outcome != Outcome::disabled) {
       newest = pos;
     }
@@ -270,7 +272,7 @@ BatchPlan plan_batch(const RuleSet& rules, std::span<const BatchTick> ticks, con
       out.late_count += scratch.late_count;
       if (scratch.steps.empty()) {
         for (const PlannedTick& t : scratch.ticks) {
-          if (t.outcome == Outcome::late) out.settled_late.push_back({t.batch_index, ri});
+          if (t.outcome == Outcome::late) out.settled_late.push_back({t.batch_index, ri, t.may_have_alert});
         }
         return;
       }
@@ -300,6 +302,7 @@ std::vector<RecoveryCandidate> recovery_candidates(const RuleSet& rules, std::sp
   std::vector<RecoveryCandidate> out;
   std::set<std::pair<std::string_view, std::string>> seen;
   for (const LateEvaluation& e : ordered) {
+    if (!e.may_have_alert) continue;
     const Tick& tick = *ticks[e.batch_index].tick;
     const Rule& rule = rules.rule(e.rule_index);
     if (!condition_holds(rule, tick)) continue;

@@ -222,7 +222,7 @@ TEST(Plan, KeysWithoutWritesAreLeftOutButLateTicksCounted) {
   known[{0, "AAPL"}] = side(Side::at_or_below, kT0);
   const BatchPlan plan = plan_batch(rules, batch, known);
   EXPECT_EQ(plan.late_count, 1u);
-  EXPECT_EQ(plan.settled_late, (std::vector<LateEvaluation>{{0, 0}}));  // tick 0 for rule "up"
+  EXPECT_EQ(plan.settled_late, (std::vector<LateEvaluation>{{0, 0, false}}));  // tick 0, rule "up", no fire
   ASSERT_EQ(plan.keys.size(), 1u);  // only the wildcard rule (price > 0.5) writes
   EXPECT_EQ(plan.keys[0].key, (StateKey{2, "AAPL"}));
 }
@@ -279,7 +279,8 @@ TEST(Recovery, CandidatesAreLateEvaluationsWhoseConditionHolds) {
   // 201 is above "up" (200), "lvl" (200) and "any" (0.5); 150 only above "any".
   std::vector<Tick> ticks = {tick(150, kT0), tick(201, kT0 + kSec), tick(201, kT0 + kSec)};
   std::vector<BatchTick> batch = {{&ticks[0], 0}, {&ticks[1], 1}, {&ticks[2], 2}};
-  const std::vector<LateEvaluation> late = {{2, 1}, {1, 0}, {0, 0}, {0, 2}, {2, 0}, {1, 2}};
+  const std::vector<LateEvaluation> late = {{2, 1, true}, {1, 0, true}, {0, 0, true}, {0, 2, true},
+                                            {2, 0, true}, {1, 2, true}, {1, 1, false}};
   const std::string t1 = "2026-11-25T14:30:01.000000Z";
   EXPECT_EQ(recovery_candidates(rules, batch, late),
             (std::vector<RecoveryCandidate>{
@@ -287,8 +288,28 @@ TEST(Recovery, CandidatesAreLateEvaluationsWhoseConditionHolds) {
                 {{"AAPL", t1 + "#up", 0}, 1},
                 {{"AAPL", t1 + "#any", 2}, 1},
                 {{"AAPL", t1 + "#lvl", 1}, 2},  // the same tick twice: each alert once, first carrier wins
+                                                // (tick 1 for "lvl": no fire at or after it, no alert)
             }));
   EXPECT_TRUE(recovery_candidates(rules, batch, {}).empty());
+}
+
+TEST(Recovery, OnlyLateTicksAtOrBeforeTheLastFireMayHaveAnAlert) {
+  // A crossing fired at T0+2s and its side has advanced to T0+5s: of the late ticks, only those at or
+  // before the last fire can have an alert (last_fire_ts only grows); the others need no look-up.
+  const RuleSet rules = rules_for_planning();
+  std::vector<Tick> ticks = {tick(201, kT0 + 3 * kSec), tick(201, kT0 + 2 * kSec), tick(201, kT0 + kSec)};
+  std::vector<BatchTick> batch = {{&ticks[0], 0}, {&ticks[1], 1}, {&ticks[2], 2}};
+  const KeyPlan p = plan_key(rules.rule(0), {0, "AAPL"}, batch, {0, 1, 2},
+                             side(Side::above, kT0 + 5 * kSec, kT0 + 2 * kSec));
+  ASSERT_EQ(p.ticks.size(), 3u);
+  EXPECT_EQ(p.late_count, 3u);
+  EXPECT_EQ(p.ticks[0].batch_index, 2u);  // time order: T0+1s, T0+2s, T0+3s
+  EXPECT_TRUE(p.ticks[0].may_have_alert);
+  EXPECT_TRUE(p.ticks[1].may_have_alert);
+  EXPECT_FALSE(p.ticks[2].may_have_alert);
+  // Never fired: no late tick may have an alert.
+  const KeyPlan never = plan_key(rules.rule(0), {0, "AAPL"}, batch, {0}, side(Side::above, kT0 + 5 * kSec));
+  EXPECT_FALSE(never.ticks[0].may_have_alert);
 }
 
 TEST(Recovery, AStoredAlertMakesEveryLaterDeliveryOfItsTickLate) {
@@ -306,7 +327,7 @@ TEST(Recovery, AStoredAlertMakesEveryLaterDeliveryOfItsTickLate) {
   }
   const BatchPlan again = plan_batch(rules, batch, after);
   EXPECT_TRUE(again.keys.empty());
-  EXPECT_EQ(again.settled_late, (std::vector<LateEvaluation>{{0, 0}, {0, 1}, {0, 2}}));
+  EXPECT_EQ(again.settled_late, (std::vector<LateEvaluation>{{0, 0, true}, {0, 1, true}, {0, 2, true}}));
   EXPECT_EQ(recovery_candidates(rules, batch, again.settled_late).size(), 3u);
 }
 

@@ -260,6 +260,22 @@ TEST_F(HandlerTest, InOrderTicksNeedNoPendingChecks) {
   EXPECT_EQ(notifier.published.size(), 2u);
 }
 
+TEST_F(HandlerTest, LateTicksAfterTheLastFireNeedNoPendingCheck) {
+  run({{"m1", "[" + tick("AAPL", 199, "2026-11-25T14:30:00Z") + "," +
+                  tick("AAPL", 201, "2026-11-25T14:30:01Z") + "," +
+                  tick("AAPL", 202, "2026-11-25T14:30:03Z") + "]"}});
+  // Delivered late (older than side_ts 14:30:03) but after the fire at 14:30:01: no alert can exist for it.
+  const BatchReport r = run({{"m2", tick("AAPL", 201.5, "2026-11-25T14:30:02Z")}});
+  EXPECT_EQ(r.late_ticks, 1u);
+  EXPECT_EQ(ledger.pending_checks, 0);
+  // The fired tick itself, delivered again: its alert is looked up (and found sent).
+  const BatchReport again = run({{"m3", tick("AAPL", 201, "2026-11-25T14:30:01Z")}});
+  EXPECT_EQ(again.late_ticks, 1u);
+  EXPECT_EQ(ledger.pending_checks, 1);
+  EXPECT_EQ(again.recovered, 0u);
+  EXPECT_EQ(notifier.published.size(), 1u);
+}
+
 TEST_F(HandlerTest, DuplicateDeliveriesInOneBatchRecoverOnceAndCountOneLateTickEach) {
   notifier.fail_publishes = 1;
   const std::string body = tick("MSFT", 451, "2026-11-25T14:30:00Z");
