@@ -44,8 +44,10 @@ def test_main_serves_moto_threaded(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[Any, ...]] = []
     monkeypatch.setattr(moto_atomic, "run_simple", lambda *a, **k: calls.append((*a, k)))
     assert moto_atomic.main(["-H", "127.0.0.1", "-p", "4567"]) == 0
-    ((host, port, app, kwargs),) = calls
-    assert (host, port, kwargs) == ("127.0.0.1", 4567, {"threaded": True})
+    assert moto_atomic.main(["-H", "127.0.0.1", "-p", "4568", "--cert", "c.pem", "--key", "k.pem"]) == 0
+    ((host, port, app, kwargs), (_, tls_port, _, tls_kwargs)) = calls
+    assert (host, port, kwargs) == ("127.0.0.1", 4567, {"threaded": True, "ssl_context": None})
+    assert (tls_port, tls_kwargs) == (4568, {"threaded": True, "ssl_context": ("c.pem", "k.pem")})
     assert callable(app)
 
 
