@@ -23,9 +23,9 @@ void check_body(std::string_view body) {
   for (const tap::Tick& t : parsed->ticks) {
     check(tap::is_valid_symbol(t.symbol));
     check(t.price > 0);
-    check(t.ts.text.size() == tap::kNormalisedTimestampLength);
-    auto again = tap::parse_timestamp(t.ts.text);  // the normalised form parses back to the same instant
-    check(again && again->micros == t.ts.micros && again->text == t.ts.text);
+    check(t.ts.text().size() == tap::kNormalisedTimestampLength);
+    auto again = tap::parse_timestamp(t.ts.text());  // the normalised form parses back to the same instant
+    check(again && again->micros == t.ts.micros && again->text() == t.ts.text());
   }
   for (const tap::Reject& r : parsed->rejects) check(!r.reason.empty());
 }

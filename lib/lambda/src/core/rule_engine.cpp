@@ -306,7 +306,7 @@ std::vector<RecoveryCandidate> recovery_candidates(const RuleSet& rules, std::sp
     const Tick& tick = *ticks[e.batch_index].tick;
     const Rule& rule = rules.rule(e.rule_index);
     if (!condition_holds(rule, tick)) continue;
-    std::string sort_key = tick.ts.text + "#" + rule.id;
+    std::string sort_key = tick.ts.text() + "#" + rule.id;
     if (!seen.emplace(tick.symbol, sort_key).second) continue;
     out.push_back({{tick.symbol, std::move(sort_key), e.rule_index}, e.batch_index});
   }

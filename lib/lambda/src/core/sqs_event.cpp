@@ -1,8 +1,10 @@
 #include "tap/sqs_event.hpp"
 
 #include <charconv>
+#include <cstring>
 
 #include "json_support.hpp"
+#include "tap/tick.hpp"
 
 namespace tap {
 namespace {
@@ -25,11 +27,9 @@ Error json_error(const std::string& where, simdjson::error_code e) {
 }
 Error json_error(const Where& where, simdjson::error_code e) { return json_error(where.path(), e); }
 
-// A string field, copied (unescaped).
-std::optional<Error> read_string(simdjson::ondemand::value v, const Where& where, std::string& out) {
-  std::string_view s;
-  if (auto e = v.get_string().get(s)) return json_error(where, e);
-  out.assign(s);
+// A string field, unescaped into the parser's buffer (take_text moves it into the event).
+std::optional<Error> read_string(simdjson::ondemand::value v, const Where& where, std::string_view& out) {
+  if (auto e = v.get_string().get(out)) return json_error(where, e);
   return std::nullopt;
 }
 
@@ -78,7 +78,7 @@ std::optional<Error> read_record(simdjson::ondemand::value v, std::size_t index,
     simdjson::ondemand::value fv;
     if (auto e = field.unescaped_key().get(key)) return json_error(where, e);
     if (auto e = field.value().get(fv)) return json_error(where, e);
-    std::string* target = nullptr;
+    std::string_view* target = nullptr;
     if (key == "messageId") {
       target = &rec.message_id;
       has_id = true;
@@ -102,6 +102,31 @@ std::optional<Error> read_record(simdjson::ondemand::value v, std::size_t index,
   if (rec.message_id.empty()) return event_error(where.path() + ".messageId: empty");
   if (!has_body) return event_error(where.path() + ".body: missing");
   return std::nullopt;
+}
+
+// Moves the records' strings (views into the parser's buffer, valid only until its next document) into one
+// buffer the event owns, each body followed by kJsonPadding zero bytes (see sqs_event.hpp).
+void take_text(SqsEvent& event) {
+  std::size_t total = 0;
+  for (const SqsRecord& r : event.records) {
+    total += r.message_id.size() + r.receipt_handle.size() + r.body.size() + kJsonPadding +
+             r.event_source_arn.size() + r.aws_region.size();
+  }
+  event.text = std::make_unique_for_overwrite<char[]>(total);
+  char* out = event.text.get();
+  const auto take = [&out](std::string_view& s, std::size_t padding) {
+    if (!s.empty()) std::memcpy(out, s.data(), s.size());
+    std::memset(out + s.size(), 0, padding);
+    s = {out, s.size()};
+    out += s.size() + padding;
+  };
+  for (SqsRecord& r : event.records) {
+    take(r.message_id, 0);
+    take(r.receipt_handle, 0);
+    take(r.body, kJsonPadding);
+    take(r.event_source_arn, 0);
+    take(r.aws_region, 0);
+  }
 }
 
 }  // namespace
@@ -141,6 +166,7 @@ Result<SqsEvent> parse_sqs_event(std::string_view json) {
   if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
     return event_error("event: content after the top-level object");
   }
+  take_text(event);
   return event;
 }
 

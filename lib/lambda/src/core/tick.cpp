@@ -269,15 +269,20 @@ bool is_valid_symbol(std::string_view symbol) {
   return true;
 }
 
-Result<ParsedBody> parse_ticks(std::string_view body) {
+static_assert(kJsonPadding == simdjson::SIMDJSON_PADDING);
+
+Result<ParsedBody> parse_ticks(std::string_view body, std::size_t padding) {
   if (body.size() > kMaxBodyBytes) {
     return body_error("body_too_large",
                       std::to_string(body.size()) + " bytes exceeds " + std::to_string(kMaxBodyBytes));
   }
   Context& ctx = context();
-  ctx.buffer.load(body);
+  if (padding < kJsonPadding) {
+    body = ctx.buffer.load(body);
+    padding = ctx.buffer.capacity() - body.size();
+  }
   simdjson::ondemand::document doc;
-  if (auto e = ctx.parser.iterate(ctx.buffer.data(), ctx.buffer.size(), ctx.buffer.capacity()).get(doc)) {
+  if (auto e = ctx.parser.iterate(body.data(), body.size(), body.size() + padding).get(doc)) {
     return from_simdjson(e);
   }
   json_type type{};

@@ -31,7 +31,7 @@ TEST(Tick, ParsesSpecExample) {
   const Tick& t = r->ticks[0];
   EXPECT_EQ(t.symbol, "AAPL");
   EXPECT_EQ(t.price, 189.25);
-  EXPECT_EQ(t.ts.text, "2026-11-25T14:30:00.123000Z");
+  EXPECT_EQ(t.ts.text(), "2026-11-25T14:30:00.123000Z");
   EXPECT_EQ(t.volume, 1200u);
   EXPECT_EQ(t.bid, 189.24);
   EXPECT_EQ(t.ask, 189.26);
