@@ -28,7 +28,7 @@ WalkStatus walk_value(simdjson::ondemand::value value, std::size_t depth, std::s
       KeySet keys;
       for (auto field : object) {
         std::string_view key;
-        if ((error = field.unescaped_key().get(key))) return WalkStatus::invalid;
+        if ((error = key_of(field).get(key))) return WalkStatus::invalid;
         if (!keys.insert(key)) {
           detail = std::string(key);
           return WalkStatus::duplicate_key;

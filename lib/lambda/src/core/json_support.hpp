@@ -30,6 +30,21 @@ class PaddedBuffer {
   std::size_t size_ = 0;
 };
 
+// A field's key, unescaped. A key without a backslash (almost every key) is its own unescaped form: it is
+// returned as a view into the document (valid as long as the document's buffer) instead of being copied
+// into the parser's string buffer; any other key is unescaped (and validated) by simdjson. Stage 1 has
+// checked that every string is closed, so the scan stops inside the document.
+inline simdjson::simdjson_result<std::string_view> key_of(
+    simdjson::simdjson_result<simdjson::ondemand::field>& result) {
+  if (result.error()) return result.error();
+  simdjson::ondemand::field& field = result.value_unsafe();
+  const char* const raw = field.key().raw();
+  const char* end = raw;
+  while (*end != '"' && *end != '\\') ++end;
+  if (*end == '"') return std::string_view(raw, static_cast<std::size_t>(end - raw));
+  return field.unescaped_key();
+}
+
 // Fields of one object seen so far, to report duplicate keys (all keys: known or unknown).
 class KeySet {
  public:
@@ -44,7 +59,7 @@ class KeySet {
   void clear() { keys_.clear(); }
 
  private:
-  std::vector<std::string_view> keys_;  // point into the parser's string buffer (valid per document)
+  std::vector<std::string_view> keys_;  // point into the document or the parser's string buffer
 };
 
 enum class WalkStatus { ok, invalid, too_deep, duplicate_key };

@@ -1,5 +1,6 @@
 #include "tap/tick.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -93,7 +94,7 @@ class TickReader {
     bool has_symbol = false, has_price = false, has_ts = false;
     for (auto field : object) {
       std::string_view key;
-      if (auto e = field.unescaped_key().get(key)) return from_simdjson(e);
+      if (auto e = json::key_of(field).get(key)) return from_simdjson(e);
       if (!keys.insert(key)) return from_walk(json::WalkStatus::duplicate_key, {}, std::string(key), index_);
       simdjson::ondemand::value v;
       if (auto e = field.value().get(v)) return from_simdjson(e);
@@ -270,6 +271,7 @@ bool is_valid_symbol(std::string_view symbol) {
 }
 
 static_assert(kJsonPadding == simdjson::SIMDJSON_PADDING);
+constexpr std::size_t kReservedTicks = 32;
 
 Result<ParsedBody> parse_ticks(std::string_view body, std::size_t padding) {
   if (body.size() > kMaxBodyBytes) {
@@ -295,6 +297,9 @@ Result<ParsedBody> parse_ticks(std::string_view body, std::size_t padding) {
   } else if (type == json_type::array) {
     simdjson::ondemand::array array;
     if (auto e = doc.get_array().get(array)) return from_simdjson(e);
+    // A tick takes at least ~60 bytes of JSON: room for as many as the body can hold (capped) saves the
+    // vector's regrowth.
+    out.ticks.reserve(std::min<std::size_t>(body.size() / 60 + 1, kReservedTicks));
     std::size_t index = 0;
     for (auto element : array) {
       simdjson::ondemand::value v;

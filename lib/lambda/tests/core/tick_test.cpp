@@ -133,6 +133,33 @@ TEST(Tick, EscapedKeysAndUnknownFields) {
   ASSERT_TRUE(r);
   ASSERT_EQ(r->ticks.size(), 1u);
   EXPECT_EQ(r->ticks[0].price, 2.5);
+  // A key is compared in its unescaped form, whether it was written with escapes or without.
+  EXPECT_EQ(body_error(R"([{"price":1,"pr\u0069ce":2}])"),
+            "invalid_body | body: duplicate key \"price\" in tick[0]");
+  EXPECT_EQ(body_error(R"([{"x":{"note":1,"n\u006fte":2}}])"),
+            "invalid_body | body: duplicate key \"note\" in tick[0]");
+}
+
+// With kJsonPadding readable bytes after it a body is parsed where it is: the same result as a copy, and
+// nothing of the padding (which may hold anything, e.g. the next record) is read as JSON.
+TEST(Tick, ParsesInPlaceWithPadding) {
+  const std::vector<std::string> bodies = {
+      R"([{"symbol":"A","price":1.5,"timestamp":"2026-11-25T14:30:00Z"},{"symbol":"B"}])",
+      R"({"symbol":"A","price":1,"timestamp":"2026-11-25T14:30:00.5+01:00","bid":0.5,"ask":2})",
+      R"([{"symbol":"A","price":1)", "[]", "[1] 2", "", "{\"a\":\"\xff\"}"};
+  for (const std::string& body : bodies) {
+    std::string padded = body + std::string(kJsonPadding, '7');  // digits after the body: a trap
+    auto in_place = parse_ticks(std::string_view(padded).substr(0, body.size()), kJsonPadding);
+    auto copied = parse_ticks(body);
+    ASSERT_EQ(bool(in_place), bool(copied)) << body;
+    if (!copied) {
+      EXPECT_EQ(in_place.error().message, copied.error().message) << body;
+      continue;
+    }
+    EXPECT_EQ(in_place->ticks, copied->ticks) << body;
+    EXPECT_EQ(in_place->rejects, copied->rejects) << body;
+  }
+  EXPECT_EQ(parse_ticks(bodies[0], kJsonPadding - 1)->ticks.size(), 1u);  // too little padding: copied
 }
 
 TEST(Tick, BodyLevelErrors) {
