@@ -34,10 +34,7 @@ class PaddedBuffer {
 // returned as a view into the document (valid as long as the document's buffer) instead of being copied
 // into the parser's string buffer; any other key is unescaped (and validated) by simdjson. Stage 1 has
 // checked that every string is closed, so the scan stops inside the document.
-inline simdjson::simdjson_result<std::string_view> key_of(
-    simdjson::simdjson_result<simdjson::ondemand::field>& result) {
-  if (result.error()) return result.error();
-  simdjson::ondemand::field& field = result.value_unsafe();
+inline simdjson::simdjson_result<std::string_view> key_of(simdjson::ondemand::field& field) {
   const char* const raw = field.key().raw();
   const char* end = raw;
   while (*end != '"' && *end != '\\') ++end;

@@ -160,9 +160,10 @@ SymbolGroups group_by_symbol(std::span<const BatchTick> batch) {
     }
     g.members[it->second].push_back(i);
   }
+  // Members are in ascending index order: ordering ties by index is a stable sort without its buffer.
   for (auto& m : g.members) {
-    std::stable_sort(m.begin(), m.end(), [&](std::size_t a, std::size_t b) {
-      return batch[a].tick->ts.micros < batch[b].tick->ts.micros;
+    std::sort(m.begin(), m.end(), [&](std::size_t a, std::size_t b) {
+      return std::pair(batch[a].tick->ts.micros, a) < std::pair(batch[b].tick->ts.micros, b);
     });
   }
   return g;

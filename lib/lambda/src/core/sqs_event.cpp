@@ -49,11 +49,12 @@ std::optional<Error> read_attributes(simdjson::ondemand::value v, SqsRecord& rec
   const Where where{index, "attributes"};
   simdjson::ondemand::object attrs;
   if (auto e = v.get_object().get(attrs)) return json_error(where, e);
-  for (auto field : attrs) {
+  for (auto result : attrs) {
+    if (auto e = result.error()) return json_error(where, e);
+    simdjson::ondemand::field& field = result.value_unsafe();  // in place: see tick.cpp
     std::string_view key;
-    simdjson::ondemand::value fv;
     if (auto e = field.unescaped_key().get(key)) return json_error(where, e);
-    if (auto e = field.value().get(fv)) return json_error(where, e);
+    simdjson::ondemand::value& fv = field.value();
     if (key == "ApproximateReceiveCount") {
       if (auto err =
               read_decimal_string(fv, {index, "attributes.ApproximateReceiveCount"}, rec.receive_count)) {
@@ -73,11 +74,12 @@ std::optional<Error> read_record(simdjson::ondemand::value v, std::size_t index,
   simdjson::ondemand::object obj;
   if (auto e = v.get_object().get(obj)) return json_error(where, e);
   bool has_id = false, has_body = false;
-  for (auto field : obj) {
+  for (auto result : obj) {
+    if (auto e = result.error()) return json_error(where, e);
+    simdjson::ondemand::field& field = result.value_unsafe();  // in place: see tick.cpp
     std::string_view key;
-    simdjson::ondemand::value fv;
     if (auto e = field.unescaped_key().get(key)) return json_error(where, e);
-    if (auto e = field.value().get(fv)) return json_error(where, e);
+    simdjson::ondemand::value& fv = field.value();
     std::string_view* target = nullptr;
     if (key == "messageId") {
       target = &rec.message_id;
@@ -143,19 +145,20 @@ Result<SqsEvent> parse_sqs_event(std::string_view json) {
   if (auto e = doc.get_object().get(root)) return json_error("event", e);
   SqsEvent event;
   bool has_records = false;
-  for (auto field : root) {
+  for (auto result : root) {
+    if (auto e = result.error()) return json_error("event", e);
+    simdjson::ondemand::field& field = result.value_unsafe();  // in place: see tick.cpp
     std::string_view key;
-    simdjson::ondemand::value fv;
     if (auto e = field.unescaped_key().get(key)) return json_error("event", e);
-    if (auto e = field.value().get(fv)) return json_error("event", e);
+    simdjson::ondemand::value& fv = field.value();
     if (key != "Records") continue;
     has_records = true;
     simdjson::ondemand::array records;
     if (auto e = fv.get_array().get(records)) return json_error("Records", e);
     std::size_t index = 0;
     for (auto element : records) {
-      simdjson::ondemand::value rv;
-      if (auto e = element.get(rv)) return json_error(record_path(index), e);
+      if (auto e = element.error()) return json_error(record_path(index), e);
+      simdjson::ondemand::value& rv = element.value_unsafe();
       SqsRecord rec;
       if (auto err = read_record(rv, index, rec)) return *err;
       event.records.push_back(std::move(rec));
