@@ -20,7 +20,7 @@ namespace tap {
 struct Alert {
   const Rule* rule = nullptr;
   const Tick* tick = nullptr;
-  std::string_view message_id;  // the SQS message the tick came from (a view: Alert is built and used at once)
+  std::string_view message_id;  // the SQS message the tick came from (a view into the batch's event)
 };
 
 std::string alert_sort_key(const Rule& rule, const Tick& tick);  // "<ts>#<rule id>"

@@ -59,9 +59,10 @@ bool is_valid_symbol(std::string_view symbol);
 inline constexpr std::size_t kJsonPadding = 64;
 
 // Error codes: "body_too_large", "invalid_utf8", "invalid_json", "too_deep", "invalid_body".
-// `padding`: how many bytes after the body may be read. With at least kJsonPadding the body is parsed in
-// place, otherwise it is first copied into a padded buffer. The ticks own their data (they do not point
-// into the body).
+// `padding`: how many zero bytes follow the body. With at least kJsonPadding the body is parsed in place,
+// otherwise it is first copied into a zero-padded buffer: the same result either way (for a truncated body
+// simdjson's error can depend on the bytes after it, hence zeros). The ticks own their data (they do not
+// point into the body).
 Result<ParsedBody> parse_ticks(std::string_view body, std::size_t padding = 0);
 
 }  // namespace tap

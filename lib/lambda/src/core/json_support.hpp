@@ -5,19 +5,23 @@
 #include <simdjson.h>
 
 #include <cstddef>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace tap::json {
 
-// A reusable buffer with simdjson's required padding after the data (no allocation once warm).
+// A reusable buffer with simdjson's required padding after the data (no allocation once warm). The padding
+// is zeroed on every load, as in simdjson's padded_string: what simdjson reports for a truncated document
+// can depend on the bytes after it, and must not depend on the previous document.
 class PaddedBuffer {
  public:
   std::string_view load(std::string_view data) {
     if (buf_.size() < data.size() + simdjson::SIMDJSON_PADDING)
       buf_.resize(data.size() + simdjson::SIMDJSON_PADDING);
     data.copy(buf_.data(), data.size());
+    std::memset(buf_.data() + data.size(), 0, simdjson::SIMDJSON_PADDING);
     size_ = data.size();
     return {buf_.data(), size_};
   }
