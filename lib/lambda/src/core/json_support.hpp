@@ -46,7 +46,7 @@ inline simdjson::simdjson_result<std::string_view> key_of(simdjson::ondemand::fi
   return field.unescaped_key();
 }
 
-// Fields of one object seen so far, to report duplicate keys (all keys: known or unknown).
+// Keys of one object seen so far, to report duplicate keys.
 class KeySet {
  public:
   // Returns false if `key` was already seen.
