@@ -13,6 +13,7 @@
 #include "tap/json_text.hpp"
 #include "tap/rule_engine.hpp"
 #include "tap/sqs_event.hpp"
+#include "tap/tick.hpp"
 
 namespace tap {
 namespace {
@@ -79,7 +80,7 @@ void BM_ParseTickBodies25(benchmark::State& state) {
   auto ev = parse_sqs_event(make_event(1));
   for (auto _ : state) {
     for (const auto& rec : ev->records) {
-      auto ticks = parse_ticks(rec.body);
+      auto ticks = parse_ticks(rec.body, kJsonPadding);
       benchmark::DoNotOptimize(ticks);
     }
   }
@@ -93,7 +94,7 @@ std::vector<Tick> parsed_ticks(int seq) {
   {
     auto ev = parse_sqs_event(make_event(seq));
     for (const auto& rec : ev->records) {
-      auto body = parse_ticks(rec.body);  // keep the result alive while iterating its ticks
+      auto body = parse_ticks(rec.body, kJsonPadding);  // keep the result alive while iterating its ticks
       for (auto& t : body->ticks) ticks.push_back(std::move(t));
     }
   }
@@ -106,7 +107,7 @@ StateMap previous_states(const RuleSet& rules) {
   auto ev = parse_sqs_event(event);
   std::vector<Tick> ticks;
   for (const auto& rec : ev->records) {
-    auto body = parse_ticks(rec.body);
+    auto body = parse_ticks(rec.body, kJsonPadding);
     for (auto& t : body->ticks) ticks.push_back(std::move(t));
   }
   std::vector<BatchTick> batch;
@@ -142,7 +143,7 @@ void BM_ParseValidateEvaluate(benchmark::State& state) {
     std::vector<Tick> ticks;
     std::vector<std::size_t> owner;
     for (std::size_t m = 0; m < ev->records.size(); ++m) {
-      auto body = parse_ticks(ev->records[m].body);
+      auto body = parse_ticks(ev->records[m].body, kJsonPadding);
       for (auto& t : body->ticks) {
         ticks.push_back(std::move(t));
         owner.push_back(m);
@@ -197,7 +198,7 @@ bool register_file_benchmark() {
   }
   std::size_t tick_count = 0;
   for (const auto& rec : probe->records) {
-    auto body = parse_ticks(rec.body);
+    auto body = parse_ticks(rec.body, kJsonPadding);
     if (body) tick_count += body->ticks.size();
   }
   benchmark::RegisterBenchmark("BM_ParseValidateEvaluateFile", [rule_set = std::move(rules).value(), event,
@@ -208,7 +209,7 @@ bool register_file_benchmark() {
       std::vector<Tick> ticks;
       std::vector<std::size_t> owner;
       for (std::size_t m = 0; m < ev->records.size(); ++m) {
-        auto body = parse_ticks(ev->records[m].body);
+        auto body = parse_ticks(ev->records[m].body, kJsonPadding);
         if (!body) continue;
         for (auto& t : body->ticks) {
           ticks.push_back(std::move(t));

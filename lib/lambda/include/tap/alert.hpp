@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -19,7 +20,7 @@ namespace tap {
 struct Alert {
   const Rule* rule = nullptr;
   const Tick* tick = nullptr;
-  std::string message_id;  // the SQS message the tick came from
+  std::string_view message_id;  // the SQS message the tick came from (a view into the batch's event)
 };
 
 std::string alert_sort_key(const Rule& rule, const Tick& tick);  // "<ts>#<rule id>"

@@ -54,7 +54,15 @@ struct ParsedBody {
 // `symbol`: 1..16 chars of A-Z 0-9 . - / :
 bool is_valid_symbol(std::string_view symbol);
 
+// Bytes readable after a body that let parse_ticks parse it where it is (simdjson's padding). SqsRecord::body
+// has them (sqs_event.hpp).
+inline constexpr std::size_t kJsonPadding = 64;
+
 // Error codes: "body_too_large", "invalid_utf8", "invalid_json", "too_deep", "invalid_body".
-Result<ParsedBody> parse_ticks(std::string_view body);
+// `padding`: how many zero bytes follow the body. With at least kJsonPadding the body is parsed in place,
+// otherwise it is first copied into a zero-padded buffer: the same result either way (for a truncated body
+// simdjson's error can depend on the bytes after it, hence zeros). The ticks own their data (they do not
+// point into the body).
+Result<ParsedBody> parse_ticks(std::string_view body, std::size_t padding = 0);
 
 }  // namespace tap

@@ -1,4 +1,4 @@
-// Tick timestamps: ISO-8601 text in, UTC microseconds + a fixed-width sortable string out.
+// Tick timestamps: ISO-8601 text in, UTC microseconds out; a fixed-width sortable string on demand.
 //
 // Accepted input (RFC 3339 profile, strict): YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|+HH:MM|-HH:MM)
 //  - upper-case 'T' and 'Z' only; the offset needs its colon (+HHMM, lower-case z, a missing offset,
@@ -27,7 +27,9 @@ inline constexpr std::int64_t kEndTimestampMicros = 4'133'980'800LL * kMicrosPer
 
 struct Timestamp {
   std::int64_t micros = 0;  // since the Unix epoch, UTC
-  std::string text;         // normalised form, 27 chars
+  // The normalised form (27 chars), formatted on each call: only alert keys, items and logs need it, so
+  // parsing a tick does not pay for it.
+  std::string text() const;
   friend bool operator==(const Timestamp&, const Timestamp&) = default;
 };
 

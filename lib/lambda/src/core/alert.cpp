@@ -66,8 +66,9 @@ void field(std::string& out, std::string_view name, T value) {
 
 std::string alert_sort_key(const Rule& rule, const Tick& tick) {
   std::string s;
-  s.reserve(tick.ts.text.size() + 1 + rule.id.size());
-  s += tick.ts.text;
+  s.reserve(kNormalisedTimestampLength + 1 + rule.id.size());
+  s.resize(kNormalisedTimestampLength);
+  format_timestamp_to(tick.ts.micros, s.data());
   s += '#';
   s += rule.id;
   return s;
@@ -95,7 +96,7 @@ std::string dynamodb_item(const Alert& a, std::int64_t created_at_micros) {
   if (t.ask) attr_n(out, "ask", *t.ask);
   if (t.volume) attr_n(out, "volume", *t.volume);
   attr_s(out, "severity", to_string(r.severity));
-  attr_s(out, "tick_timestamp", t.ts.text);
+  attr_s(out, "tick_timestamp", t.ts.text());
   attr_s(out, "message_id", a.message_id);
   attr_s(out, "created_at", format_timestamp(created_at_micros));
   attr_s(out, "notification_state", "pending");
@@ -148,7 +149,7 @@ SnsNotification sns_notification(const Alert& a, std::int64_t publish_time_micro
   if (t.ask) field(m, "ask", *t.ask);
   if (t.volume) field(m, "volume", *t.volume);
   m += ",\"tick_time\":";
-  json::append_string(m, t.ts.text);
+  json::append_string(m, t.ts.text());
   m += ",\"age_ms\":";
   const std::int64_t age_ms = (publish_time_micros - t.ts.micros) / 1000;
   m += std::to_string(age_ms);

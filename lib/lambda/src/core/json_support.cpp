@@ -16,9 +16,8 @@ WalkStatus walk_value(simdjson::ondemand::value value, std::size_t depth, std::s
         simdjson::ondemand::array array;
         if ((error = value.get_array().get(array))) return WalkStatus::invalid;
         for (auto element : array) {
-          simdjson::ondemand::value child;
-          if ((error = element.get(child))) return WalkStatus::invalid;
-          const WalkStatus st = walk_value(child, depth + 1, max_depth, error, detail);
+          if ((error = element.error())) return WalkStatus::invalid;
+          const WalkStatus st = walk_value(element.value_unsafe(), depth + 1, max_depth, error, detail);
           if (st != WalkStatus::ok) return st;
         }
         return WalkStatus::ok;
@@ -26,16 +25,16 @@ WalkStatus walk_value(simdjson::ondemand::value value, std::size_t depth, std::s
       simdjson::ondemand::object object;
       if ((error = value.get_object().get(object))) return WalkStatus::invalid;
       KeySet keys;
-      for (auto field : object) {
+      for (auto result : object) {
+        if ((error = result.error())) return WalkStatus::invalid;
+        simdjson::ondemand::field& field = result.value_unsafe();
         std::string_view key;
-        if ((error = field.unescaped_key().get(key))) return WalkStatus::invalid;
+        if ((error = key_of(field).get(key))) return WalkStatus::invalid;
         if (!keys.insert(key)) {
           detail = std::string(key);
           return WalkStatus::duplicate_key;
         }
-        simdjson::ondemand::value child;
-        if ((error = field.value().get(child))) return WalkStatus::invalid;
-        const WalkStatus st = walk_value(child, depth + 1, max_depth, error, detail);
+        const WalkStatus st = walk_value(field.value(), depth + 1, max_depth, error, detail);
         if (st != WalkStatus::ok) return st;
       }
       return WalkStatus::ok;

@@ -5,19 +5,23 @@
 #include <simdjson.h>
 
 #include <cstddef>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace tap::json {
 
-// A reusable buffer with simdjson's required padding after the data (no allocation once warm).
+// A reusable buffer with simdjson's required padding after the data (no allocation once warm). The padding
+// is zeroed on every load, as in simdjson's padded_string: what simdjson reports for a truncated document
+// can depend on the bytes after it, and must not depend on the previous document.
 class PaddedBuffer {
  public:
   std::string_view load(std::string_view data) {
     if (buf_.size() < data.size() + simdjson::SIMDJSON_PADDING)
       buf_.resize(data.size() + simdjson::SIMDJSON_PADDING);
     data.copy(buf_.data(), data.size());
+    std::memset(buf_.data() + data.size(), 0, simdjson::SIMDJSON_PADDING);
     size_ = data.size();
     return {buf_.data(), size_};
   }
@@ -30,7 +34,19 @@ class PaddedBuffer {
   std::size_t size_ = 0;
 };
 
-// Fields of one object seen so far, to report duplicate keys (all keys: known or unknown).
+// A field's key, unescaped. A key without a backslash (almost every key) is its own unescaped form: it is
+// returned as a view into the document (valid as long as the document's buffer) instead of being copied
+// into the parser's string buffer; any other key is unescaped (and validated) by simdjson. Stage 1 has
+// checked that every string is closed, so the scan stops inside the document.
+inline simdjson::simdjson_result<std::string_view> key_of(simdjson::ondemand::field& field) {
+  const char* const raw = field.key().raw();
+  const char* end = raw;
+  while (*end != '"' && *end != '\\') ++end;
+  if (*end == '"') return std::string_view(raw, static_cast<std::size_t>(end - raw));
+  return field.unescaped_key();
+}
+
+// Keys of one object seen so far, to report duplicate keys.
 class KeySet {
  public:
   // Returns false if `key` was already seen.
@@ -44,7 +60,7 @@ class KeySet {
   void clear() { keys_.clear(); }
 
  private:
-  std::vector<std::string_view> keys_;  // point into the parser's string buffer (valid per document)
+  std::vector<std::string_view> keys_;  // point into the document or the parser's string buffer
 };
 
 enum class WalkStatus { ok, invalid, too_deep, duplicate_key };

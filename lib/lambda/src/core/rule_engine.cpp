@@ -160,9 +160,10 @@ SymbolGroups group_by_symbol(std::span<const BatchTick> batch) {
     }
     g.members[it->second].push_back(i);
   }
+  // Members are in ascending index order: ordering ties by index is a stable sort without its buffer.
   for (auto& m : g.members) {
-    std::stable_sort(m.begin(), m.end(), [&](std::size_t a, std::size_t b) {
-      return batch[a].tick->ts.micros < batch[b].tick->ts.micros;
+    std::sort(m.begin(), m.end(), [&](std::size_t a, std::size_t b) {
+      return std::pair(batch[a].tick->ts.micros, a) < std::pair(batch[b].tick->ts.micros, b);
     });
   }
   return g;
@@ -306,7 +307,7 @@ std::vector<RecoveryCandidate> recovery_candidates(const RuleSet& rules, std::sp
     const Tick& tick = *ticks[e.batch_index].tick;
     const Rule& rule = rules.rule(e.rule_index);
     if (!condition_holds(rule, tick)) continue;
-    std::string sort_key = tick.ts.text + "#" + rule.id;
+    std::string sort_key = tick.ts.text() + "#" + rule.id;
     if (!seen.emplace(tick.symbol, sort_key).second) continue;
     out.push_back({{tick.symbol, std::move(sort_key), e.rule_index}, e.batch_index});
   }

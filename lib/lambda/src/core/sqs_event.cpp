@@ -1,8 +1,10 @@
 #include "tap/sqs_event.hpp"
 
 #include <charconv>
+#include <cstring>
 
 #include "json_support.hpp"
+#include "tap/tick.hpp"
 
 namespace tap {
 namespace {
@@ -25,11 +27,9 @@ Error json_error(const std::string& where, simdjson::error_code e) {
 }
 Error json_error(const Where& where, simdjson::error_code e) { return json_error(where.path(), e); }
 
-// A string field, copied (unescaped).
-std::optional<Error> read_string(simdjson::ondemand::value v, const Where& where, std::string& out) {
-  std::string_view s;
-  if (auto e = v.get_string().get(s)) return json_error(where, e);
-  out.assign(s);
+// A string field, unescaped into the parser's buffer (take_text moves it into the event).
+std::optional<Error> read_string(simdjson::ondemand::value v, const Where& where, std::string_view& out) {
+  if (auto e = v.get_string().get(out)) return json_error(where, e);
   return std::nullopt;
 }
 
@@ -49,11 +49,12 @@ std::optional<Error> read_attributes(simdjson::ondemand::value v, SqsRecord& rec
   const Where where{index, "attributes"};
   simdjson::ondemand::object attrs;
   if (auto e = v.get_object().get(attrs)) return json_error(where, e);
-  for (auto field : attrs) {
+  for (auto result : attrs) {
+    if (auto e = result.error()) return json_error(where, e);
+    simdjson::ondemand::field& field = result.value_unsafe();  // in place: see tick.cpp
     std::string_view key;
-    simdjson::ondemand::value fv;
     if (auto e = field.unescaped_key().get(key)) return json_error(where, e);
-    if (auto e = field.value().get(fv)) return json_error(where, e);
+    simdjson::ondemand::value& fv = field.value();
     if (key == "ApproximateReceiveCount") {
       if (auto err =
               read_decimal_string(fv, {index, "attributes.ApproximateReceiveCount"}, rec.receive_count)) {
@@ -73,12 +74,13 @@ std::optional<Error> read_record(simdjson::ondemand::value v, std::size_t index,
   simdjson::ondemand::object obj;
   if (auto e = v.get_object().get(obj)) return json_error(where, e);
   bool has_id = false, has_body = false;
-  for (auto field : obj) {
+  for (auto result : obj) {
+    if (auto e = result.error()) return json_error(where, e);
+    simdjson::ondemand::field& field = result.value_unsafe();  // in place: see tick.cpp
     std::string_view key;
-    simdjson::ondemand::value fv;
     if (auto e = field.unescaped_key().get(key)) return json_error(where, e);
-    if (auto e = field.value().get(fv)) return json_error(where, e);
-    std::string* target = nullptr;
+    simdjson::ondemand::value& fv = field.value();
+    std::string_view* target = nullptr;
     if (key == "messageId") {
       target = &rec.message_id;
       has_id = true;
@@ -104,6 +106,31 @@ std::optional<Error> read_record(simdjson::ondemand::value v, std::size_t index,
   return std::nullopt;
 }
 
+// Moves the records' strings (views into the parser's buffer, valid only until its next document) into one
+// buffer the event owns, each body followed by kJsonPadding zero bytes (see sqs_event.hpp).
+void take_text(SqsEvent& event) {
+  std::size_t total = 0;
+  for (const SqsRecord& r : event.records) {
+    total += r.message_id.size() + r.receipt_handle.size() + r.body.size() + kJsonPadding +
+             r.event_source_arn.size() + r.aws_region.size();
+  }
+  event.text = std::make_unique_for_overwrite<char[]>(total);
+  char* out = event.text.get();
+  const auto take = [&out](std::string_view& s, std::size_t padding) {
+    if (!s.empty()) std::memcpy(out, s.data(), s.size());
+    std::memset(out + s.size(), 0, padding);
+    s = {out, s.size()};
+    out += s.size() + padding;
+  };
+  for (SqsRecord& r : event.records) {
+    take(r.message_id, 0);
+    take(r.receipt_handle, 0);
+    take(r.body, kJsonPadding);
+    take(r.event_source_arn, 0);
+    take(r.aws_region, 0);
+  }
+}
+
 }  // namespace
 
 Result<SqsEvent> parse_sqs_event(std::string_view json) {
@@ -118,19 +145,20 @@ Result<SqsEvent> parse_sqs_event(std::string_view json) {
   if (auto e = doc.get_object().get(root)) return json_error("event", e);
   SqsEvent event;
   bool has_records = false;
-  for (auto field : root) {
+  for (auto result : root) {
+    if (auto e = result.error()) return json_error("event", e);
+    simdjson::ondemand::field& field = result.value_unsafe();  // in place: see tick.cpp
     std::string_view key;
-    simdjson::ondemand::value fv;
     if (auto e = field.unescaped_key().get(key)) return json_error("event", e);
-    if (auto e = field.value().get(fv)) return json_error("event", e);
+    simdjson::ondemand::value& fv = field.value();
     if (key != "Records") continue;
     has_records = true;
     simdjson::ondemand::array records;
     if (auto e = fv.get_array().get(records)) return json_error("Records", e);
     std::size_t index = 0;
     for (auto element : records) {
-      simdjson::ondemand::value rv;
-      if (auto e = element.get(rv)) return json_error(record_path(index), e);
+      if (auto e = element.error()) return json_error(record_path(index), e);
+      simdjson::ondemand::value& rv = element.value_unsafe();
       SqsRecord rec;
       if (auto err = read_record(rv, index, rec)) return *err;
       event.records.push_back(std::move(rec));
@@ -141,6 +169,7 @@ Result<SqsEvent> parse_sqs_event(std::string_view json) {
   if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
     return event_error("event: content after the top-level object");
   }
+  take_text(event);
   return event;
 }
 

@@ -114,7 +114,7 @@ Result<Timestamp> parse_timestamp(std::string_view s) {
   if (micros < kMinTimestampMicros || micros >= kEndTimestampMicros) {
     return bad("outside the accepted range 2000-01-01T00:00:00Z .. 2100-12-31T23:59:59.999999Z");
   }
-  return Timestamp{micros, format_timestamp(micros)};
+  return Timestamp{micros};
 }
 
 void format_timestamp_to(std::int64_t micros, char* out) {
@@ -152,6 +152,8 @@ void format_timestamp_to(std::int64_t micros, char* out) {
   }
   out[26] = 'Z';
 }
+
+std::string Timestamp::text() const { return format_timestamp(micros); }
 
 std::string format_timestamp(std::int64_t micros) {
   std::string s(kNormalisedTimestampLength, '\0');

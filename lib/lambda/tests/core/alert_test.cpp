@@ -22,7 +22,7 @@ Tick make_tick() {
   Tick t;
   t.symbol = "AAPL";
   t.price = 200.1;
-  t.ts = {kT0, format_timestamp(kT0)};
+  t.ts = {kT0};
   t.volume = 1200;
   t.bid = 200.05;
   t.ask = 200.15;

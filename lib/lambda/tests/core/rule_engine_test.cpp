@@ -22,7 +22,7 @@ Tick tick(double price, std::int64_t ts, std::string symbol = "AAPL") {
   Tick t;
   t.symbol = std::move(symbol);
   t.price = price;
-  t.ts = {ts, format_timestamp(ts)};
+  t.ts = {ts};
   return t;
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tap/tick.hpp"
+
 namespace tap {
 namespace {
 
@@ -30,6 +32,29 @@ TEST(SqsEvent, ParsesRecordsAndUnescapesBody) {
   EXPECT_EQ(a.aws_region, "us-east-1");
   EXPECT_EQ(r->records[1].receive_count, 0u);
   EXPECT_EQ(r->records[1].body, "");
+}
+
+// The record strings live in a buffer the event owns: valid after the event is moved, and after the parser
+// has gone on to another event; each body is followed by kJsonPadding zero bytes (parse_ticks in place).
+TEST(SqsEvent, RecordTextIsOwnedByTheEvent) {
+  auto r = parse_sqs_event(
+      R"({"Records":[{"messageId":"m-1","body":"[{\"symbol\":\"AAPL\"}]","awsRegion":"eu-west-1"},)"
+      R"({"messageId":"m-2","body":"x","receiptHandle":"rh"}]})");
+  ASSERT_TRUE(r);
+  SqsEvent event = std::move(r).value();
+  ASSERT_TRUE(parse_sqs_event(R"({"Records":[{"messageId":"other","body":"other body"}]})"));
+  ASSERT_EQ(event.records.size(), 2u);
+  EXPECT_EQ(event.records[0].message_id, "m-1");
+  EXPECT_EQ(event.records[0].body, R"([{"symbol":"AAPL"}])");
+  EXPECT_EQ(event.records[0].aws_region, "eu-west-1");
+  EXPECT_EQ(event.records[1].receipt_handle, "rh");
+  for (const SqsRecord& rec : event.records) {
+    const std::string_view after(rec.body.data() + rec.body.size(), kJsonPadding);
+    EXPECT_EQ(after, std::string(kJsonPadding, '\0'));
+  }
+  auto ticks = parse_ticks(event.records[0].body, kJsonPadding);
+  ASSERT_TRUE(ticks);
+  EXPECT_EQ(ticks->rejects.size(), 1u);  // no price, no timestamp: parsed, reported
 }
 
 TEST(SqsEvent, EmptyRecords) {

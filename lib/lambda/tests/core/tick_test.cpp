@@ -31,7 +31,7 @@ TEST(Tick, ParsesSpecExample) {
   const Tick& t = r->ticks[0];
   EXPECT_EQ(t.symbol, "AAPL");
   EXPECT_EQ(t.price, 189.25);
-  EXPECT_EQ(t.ts.text, "2026-11-25T14:30:00.123000Z");
+  EXPECT_EQ(t.ts.text(), "2026-11-25T14:30:00.123000Z");
   EXPECT_EQ(t.volume, 1200u);
   EXPECT_EQ(t.bid, 189.24);
   EXPECT_EQ(t.ask, 189.26);
@@ -133,6 +133,46 @@ TEST(Tick, EscapedKeysAndUnknownFields) {
   ASSERT_TRUE(r);
   ASSERT_EQ(r->ticks.size(), 1u);
   EXPECT_EQ(r->ticks[0].price, 2.5);
+  // A key is compared in its unescaped form, whether it was written with escapes or without.
+  EXPECT_EQ(body_error(R"([{"price":1,"pr\u0069ce":2}])"),
+            "invalid_body | body: duplicate key \"price\" in tick[0]");
+  EXPECT_EQ(body_error(R"([{"x":{"note":1,"n\u006fte":2}}])"),
+            "invalid_body | body: duplicate key \"note\" in tick[0]");
+}
+
+// Followed by kJsonPadding zero bytes a body is parsed where it is, with the same result as a copy.
+TEST(Tick, ParsesInPlaceWithPadding) {
+  const std::vector<std::string> bodies = {
+      R"([{"symbol":"A","price":1.5,"timestamp":"2026-11-25T14:30:00Z"},{"symbol":"B"}])",
+      R"({"symbol":"A","price":1,"timestamp":"2026-11-25T14:30:00.5+01:00","bid":0.5,"ask":2})",
+      R"([{"symbol":"A","price":1)",
+      R"({"symbce":4)",
+      "[]",
+      "[1] 2",
+      "",
+      "{\"a\":\"\xff\"}"};
+  for (const std::string& body : bodies) {
+    const std::string padded = body + std::string(kJsonPadding, '\0');
+    auto in_place = parse_ticks(std::string_view(padded).substr(0, body.size()), kJsonPadding);
+    auto copied = parse_ticks(body);
+    ASSERT_EQ(bool(in_place), bool(copied)) << body;
+    if (!copied) {
+      EXPECT_EQ(in_place.error().message, copied.error().message) << body;
+      continue;
+    }
+    EXPECT_EQ(in_place->ticks, copied->ticks) << body;
+    EXPECT_EQ(in_place->rejects, copied->rejects) << body;
+  }
+  EXPECT_EQ(parse_ticks(bodies[0], kJsonPadding - 1)->ticks.size(), 1u);  // too little padding: copied
+}
+
+// The copy's padding is zeroed each time: a truncated body gets the same error whatever came before it
+// (simdjson reads the byte after a trailing number: '\0' is a number error, a space would not be).
+TEST(Tick, CopiedBodyDoesNotSeeThePreviousOne) {
+  const std::string fresh = body_error(R"({"symbce":4)");
+  EXPECT_EQ(fresh, "invalid_json | body: invalid JSON (Problem while parsing a number)");
+  EXPECT_EQ(body_error(R"({"symbce":4 ,"x":1})"), "ok");
+  EXPECT_EQ(body_error(R"({"symbce":4)"), fresh);
 }
 
 TEST(Tick, BodyLevelErrors) {

@@ -13,20 +13,20 @@ std::string err(std::string_view s) {
 TEST(Timestamp, ParsesZuluWithMillis) {
   auto r = parse_timestamp("2026-11-25T14:30:00.123Z");
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->text, "2026-11-25T14:30:00.123000Z");
+  EXPECT_EQ(r->text(), "2026-11-25T14:30:00.123000Z");
   EXPECT_EQ(r->micros, 1795617000123000LL);
 }
 
 TEST(Timestamp, NoFractionAndNineDigitsTruncated) {
-  EXPECT_EQ(parse_timestamp("2026-11-25T14:30:00Z")->text, "2026-11-25T14:30:00.000000Z");
-  EXPECT_EQ(parse_timestamp("2026-11-25T14:30:00.123456789Z")->text, "2026-11-25T14:30:00.123456Z");
-  EXPECT_EQ(parse_timestamp("2026-11-25T14:30:00.1Z")->text, "2026-11-25T14:30:00.100000Z");
+  EXPECT_EQ(parse_timestamp("2026-11-25T14:30:00Z")->text(), "2026-11-25T14:30:00.000000Z");
+  EXPECT_EQ(parse_timestamp("2026-11-25T14:30:00.123456789Z")->text(), "2026-11-25T14:30:00.123456Z");
+  EXPECT_EQ(parse_timestamp("2026-11-25T14:30:00.1Z")->text(), "2026-11-25T14:30:00.100000Z");
 }
 
 TEST(Timestamp, OffsetsConvertToUtc) {
-  EXPECT_EQ(parse_timestamp("2026-11-25T09:30:00-05:00")->text, "2026-11-25T14:30:00.000000Z");
-  EXPECT_EQ(parse_timestamp("2026-01-01T00:30:00+01:00")->text, "2025-12-31T23:30:00.000000Z");
-  EXPECT_EQ(parse_timestamp("2024-02-29T23:59:59.999999-00:00")->text, "2024-02-29T23:59:59.999999Z");
+  EXPECT_EQ(parse_timestamp("2026-11-25T09:30:00-05:00")->text(), "2026-11-25T14:30:00.000000Z");
+  EXPECT_EQ(parse_timestamp("2026-01-01T00:30:00+01:00")->text(), "2025-12-31T23:30:00.000000Z");
+  EXPECT_EQ(parse_timestamp("2024-02-29T23:59:59.999999-00:00")->text(), "2024-02-29T23:59:59.999999Z");
 }
 
 TEST(Timestamp, CalendarChecks) {
