@@ -86,24 +86,18 @@ def _tick(price: float, ts: str) -> str:
     return json.dumps({"symbol": "MSFT", "price": price, "timestamp": ts, "volume": 1})
 
 
+def _msft_above_450(cooldown_seconds: int) -> dict[str, Any]:
+    """A rules document of one level rule: MSFT above 450."""
+    rule = {"id": "r", "symbol": "MSFT", "condition": "price_above", "threshold": 450, "severity": "high"}
+    return {"rules": [{**rule, "cooldown_seconds": cooldown_seconds}]}
+
+
 def _note(alert_id: str, severity: str = "high") -> dict[str, Any]:
     return {"Message": json.dumps({"alert_id": alert_id, "severity": severity, "age_ms": 3})}
 
 
 def test_the_invariant_check_catches_violations() -> None:
-    rules = {
-        "rules": [
-            {
-                "id": "r",
-                "symbol": "MSFT",
-                "condition": "price_above",
-                "threshold": 450,
-                "severity": "high",
-                "cooldown_seconds": 0,
-                "enabled": True,
-            }
-        ]
-    }
+    rules = _msft_above_450(cooldown_seconds=0)
     bodies = [
         _tick(451.0, "2026-11-25T14:30:00Z"),
         _tick(452.0, "2026-11-25T14:30:01Z"),
@@ -182,18 +176,7 @@ def test_module_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_repeat_after_a_killed_invocation_of_its_message_is_allowed() -> None:
-    rules = {
-        "rules": [
-            {
-                "id": "r",
-                "symbol": "MSFT",
-                "condition": "price_above",
-                "threshold": 450,
-                "severity": "high",
-                "cooldown_seconds": 60,
-            }
-        ]
-    }
+    rules = _msft_above_450(cooldown_seconds=60)
     body = _tick(451.0, "2026-11-25T14:30:00Z")
     killed = InvocationResult("error", b"{}", "Runtime.ExitError", 0.1, "r1")
     ok = InvocationResult("ok", b"{}", None, 0.1, "r2")
