@@ -44,8 +44,9 @@ from bench import cost_model
 from local.emulator import MotoServer
 from local.event_source import EventSourceConfig, SqsEventSource, sqs_event
 from local.feed import FeedConfig, generate_feed, send_feed
-from local.function_resources import create_function_resources, queue_arn
+from local.function_resources import create_function_resources
 from local.runtime_api import FunctionProcess, RuntimeApiEmulator
+from local.sqs_queues import drain, queue_arn
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "build" / "bench"
@@ -263,18 +264,8 @@ class Stack:
 
     def notifications(self) -> list[str]:
         """Alert ids of every notification published (drains the capture queue)."""
-        sqs, ids = self.client("sqs"), list[str]()
-        while True:
-            got = sqs.receive_message(QueueUrl=self.capture_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-            messages = got.get("Messages", [])
-            if not messages:
-                return sorted(ids)
-            for m in messages:
-                ids.append(json.loads(json.loads(m["Body"])["Message"])["alert_id"])
-            sqs.delete_message_batch(
-                QueueUrl=self.capture_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
-            )
+        messages = drain(self.client("sqs"), self.capture_url)
+        return sorted(json.loads(json.loads(m["Body"])["Message"])["alert_id"] for m in messages)
 
 
 # ------------------------------------------------------------------ events

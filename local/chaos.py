@@ -48,8 +48,9 @@ from local.emulator import LOCAL_ENV, MotoServer
 from local.event_source import BatchOutcome, EventSourceConfig, SqsEventSource
 from local.fault_proxy import FaultKind, FaultProxy, FaultRule
 from local.feed import FeedConfig, generate_feed, send_feed
-from local.function_resources import create_function_resources, queue_arn
+from local.function_resources import create_function_resources
 from local.runtime_api import InvocationResult, RuntimeApiEmulator
+from local.sqs_queues import drain, queue_arn
 from tests.support import oracle
 from tests.support.hostile import MAX_BODY, BodyCase, body_cases
 
@@ -185,17 +186,6 @@ def _killer(
             stop.wait(0.01)
 
 
-def _drain_queue(sqs: Any, url: str) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = []
-    while True:
-        got = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=600, MessageAttributeNames=["All"]
-        ).get("Messages", [])
-        if not got:
-            return messages
-        messages += got
-
-
 def _emf_sum(environments: Sequence[_Environment], name: str) -> int:
     return sum(
         int(json.loads(line).get(name, 0))
@@ -319,8 +309,8 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
             .Table(resources.alerts_table)
             .scan(ConsistentRead=True)["Items"]
         )
-        notes = [json.loads(m["Body"]) for m in _drain_queue(sqs, resources.capture_url)]
-        dead = _drain_queue(sqs, resources.dlq_url)
+        notes = [json.loads(m["Body"]) for m in drain(sqs, resources.capture_url)]
+        dead = drain(sqs, resources.dlq_url)
     return evaluate(
         cfg,
         rules_doc=rules_doc,

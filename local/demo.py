@@ -31,6 +31,7 @@ import boto3
 from local.event_source import EventSourceConfig, SqsEventSource
 from local.feed import SendResult, read_feed, send_feed
 from local.runtime_api import RuntimeApiEmulator
+from local.sqs_queues import drain
 
 EMF_COUNTS = (
     "Messages",
@@ -221,23 +222,9 @@ class LocalSystem:
 
     def collect_notifications(self) -> int:
         """Moves what the capture queue holds into self.notifications; returns how many arrived."""
-        sqs = self.client("sqs")
-        arrived = 0
-        while True:
-            messages = sqs.receive_message(
-                QueueUrl=self.capture_url,
-                MaxNumberOfMessages=10,
-                MessageSystemAttributeNames=["SentTimestamp"],
-                WaitTimeSeconds=0,
-            ).get("Messages", [])
-            if not messages:
-                return arrived
-            self.notifications.extend(parse_notification(m) for m in messages)
-            sqs.delete_message_batch(
-                QueueUrl=self.capture_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
-            )
-            arrived += len(messages)
+        messages = drain(self.client("sqs"), self.capture_url)
+        self.notifications.extend(parse_notification(m) for m in messages)
+        return len(messages)
 
     # -- the event source --------------------------------------------------------------------------------
     def take_over_event_source(self) -> None:
@@ -354,15 +341,8 @@ class LocalSystem:
                 ddb.delete_item(TableName=table, Key={k: item[k] for k in keys})
         # Received and deleted rather than purged: SQS allows one PurgeQueue per queue and minute.
         for url in (self.outputs["queue_url"], self.outputs["dlq_url"], self.capture_url):
-            while url and (
-                messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages")
-            ):
-                sqs.delete_message_batch(
-                    QueueUrl=url,
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
-                    ],
-                )
+            if url:
+                drain(sqs, url)
         self.notifications.clear()
 
 

@@ -32,6 +32,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from local.sqs_queues import queue_arn
+
 RETRIES_EXHAUSTED = "retries exhausted"
 LIST_VISIBILITY_S = 30  # how long listed messages stay hidden from other consumers while we page through
 MOVE_VISIBILITY_S = 60  # a received message stays ours this long while its copy is being sent
@@ -162,11 +164,6 @@ def describe(
 
 
 # -- redrive ---------------------------------------------------------------------------------------------
-def queue_arn(sqs: Any, url: str) -> str:
-    arn: str = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    return arn
-
-
 def _resendable(attributes: dict[str, Any]) -> dict[str, Any]:
     """Received message attributes as SendMessage takes them (empty list fields dropped)."""
     return {

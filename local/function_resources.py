@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from local.sqs_queues import queue_arn
+
 # (name prefix, sort key): partition key `symbol` (S) for both, as in the stack (SPEC I2, I2b).
 TABLES = (("market-alerts", "timestamp"), ("alert-state", "rule_id"))
 
@@ -30,10 +32,6 @@ class FunctionResources:
             "TOPIC_ARN": self.topic_arn,
             "DLQ_URL": self.dlq_url,
         }
-
-
-def queue_arn(sqs: Any, url: str) -> str:
-    return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
 
 
 def create_function_resources(dynamodb: Any, sns: Any, sqs: Any, suffix: str) -> FunctionResources:

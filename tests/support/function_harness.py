@@ -20,6 +20,7 @@ import boto3  # type: ignore[import-untyped]
 from lib.config import ROOT
 from local.function_resources import create_function_resources
 from local.runtime_api import InvocationResult, RuntimeApiEmulator
+from local.sqs_queues import drain
 from tests.support.moto_server import FAKE_CREDENTIALS, moto_server
 
 # TAP_BOOTSTRAP: another build of the function (e.g. a sanitizer build); default the host build.
@@ -94,19 +95,6 @@ class Resources:
             envelope["Message"] = json.loads(envelope["Message"])
             out.append(envelope)
         return out
-
-
-def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = []
-    while True:
-        got = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], AttributeNames=["All"]
-        ).get("Messages", [])
-        if not got:
-            return messages
-        for m in got:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-        messages.extend(got)
 
 
 def create_resources(endpoint: str) -> Resources:

@@ -31,6 +31,7 @@ pytest.importorskip(
 )
 
 from local.function_resources import create_function_resources
+from local.sqs_queues import drain
 from tests.support.moto_server import FAKE_CREDENTIALS, moto_server
 from tests.support.oracle import check_guarantees, load_rules, parse_feed
 
@@ -129,21 +130,6 @@ def sqs_event(bodies: list[str], receive_count: int = 1, ids: list[str] | None =
 def stored_alerts(aws: Aws) -> list[dict[str, Any]]:
     items = aws.ddb.scan(TableName="market-alerts-t")["Items"]
     return [{k: next(iter(v.values())) for k, v in item.items()} for item in items]
-
-
-def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
-    out = []
-    while True:
-        got = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0
-        ).get("Messages", [])
-        if not got:
-            return out
-        out += got
-        sqs.delete_message_batch(
-            QueueUrl=url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)],
-        )
 
 
 def notifications(aws: Aws) -> list[dict[str, Any]]:

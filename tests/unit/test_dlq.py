@@ -20,6 +20,7 @@ from botocore.stub import Stubber  # type: ignore[import-untyped]
 
 from local import dlq
 from local.event_source import sqs_event
+from local.sqs_queues import queue_arn
 from tests.support.function_harness import client, running_function
 from tests.support.hostile import firing_tick
 from tests.support.moto_server import FAKE_CREDENTIALS, moto_server
@@ -53,7 +54,7 @@ def queues(endpoint: str, request: pytest.FixtureRequest) -> Queues:
     sqs = client("sqs", endpoint)
     name = request.node.name.replace("[", "-").replace("]", "")[:60]
     dlq_url = sqs.create_queue(QueueName=f"dlq-{name}")["QueueUrl"]
-    policy = json.dumps({"deadLetterTargetArn": dlq.queue_arn(sqs, dlq_url), "maxReceiveCount": 1})
+    policy = json.dumps({"deadLetterTargetArn": queue_arn(sqs, dlq_url), "maxReceiveCount": 1})
     queue_url = sqs.create_queue(QueueName=f"q-{name}", Attributes={"RedrivePolicy": policy})["QueueUrl"]
     return Queues(endpoint, sqs, queue_url, dlq_url)
 
@@ -393,7 +394,7 @@ def test_list_with_the_real_functions_dead_letters_and_logs(tmp_path: Path) -> N
         endpoint = function.resources.endpoint
         sqs = client("sqs", endpoint)
         policy = json.dumps(
-            {"deadLetterTargetArn": dlq.queue_arn(sqs, function.resources.dlq_url), "maxReceiveCount": 1}
+            {"deadLetterTargetArn": queue_arn(sqs, function.resources.dlq_url), "maxReceiveCount": 1}
         )
         queue_url = sqs.create_queue(QueueName="market-data-queue-e2e", Attributes={"RedrivePolicy": policy})[
             "QueueUrl"
@@ -409,7 +410,7 @@ def test_list_with_the_real_functions_dead_letters_and_logs(tmp_path: Path) -> N
         )["Messages"]
         assert {m["MessageId"] for m in messages} == {rejected, failing}
 
-        result = function.emulator.invoke(sqs_event(messages, dlq.queue_arn(sqs, queue_url), "us-east-1"), 30)
+        result = function.emulator.invoke(sqs_event(messages, queue_arn(sqs, queue_url), "us-east-1"), 30)
 
         assert json.loads(result.payload) == {"batchItemFailures": [{"itemIdentifier": failing}]}
         for m in messages:  # what the event source does: delete the acknowledged, release the failed

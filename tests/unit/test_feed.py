@@ -16,6 +16,7 @@ import pytest
 from botocore.stub import Stubber
 
 from local import feed
+from local.sqs_queues import drain
 from tests.support.moto_server import FAKE_CREDENTIALS, moto_server
 from tests.support.oracle import load_rules, parse_body, replay
 
@@ -41,18 +42,7 @@ def queue(endpoint: str) -> tuple[object, str]:
 
 
 def _drain(sqs: object, url: str) -> list[str]:
-    bodies: list[str] = []
-    while True:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)  # type: ignore[attr-defined]
-        if not got.get("Messages"):
-            return bodies
-        bodies += [m["Body"] for m in got["Messages"]]
-        sqs.delete_message_batch(  # type: ignore[attr-defined]
-            QueueUrl=url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got["Messages"])
-            ],
-        )
+    return [m["Body"] for m in drain(sqs, url)]
 
 
 # ---------------------------------------------------------------- generator

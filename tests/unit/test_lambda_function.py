@@ -32,6 +32,7 @@ from local.fault_proxy import FaultKind, FaultProxy, FaultRule
 from local.feed import FeedConfig, generate_feed
 from local.function_resources import create_function_resources
 from local.runtime_api import InvocationResult, RuntimeApiEmulator
+from local.sqs_queues import drain
 from tests.support import oracle
 from tests.support.function_harness import emf_total
 from tests.support.moto_server import moto_server
@@ -179,19 +180,7 @@ class Stack:
 
     def drain(self, queue_url: str) -> list[dict[str, Any]]:
         """Every message now in the queue (received and deleted)."""
-        sqs = self.aws.client("sqs")
-        out: list[dict[str, Any]] = []
-        while True:
-            got = sqs.receive_message(
-                QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0
-            ).get("Messages", [])
-            if not got:
-                return out
-            out += got
-            sqs.delete_message_batch(
-                QueueUrl=queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)],
-            )
+        return drain(self.aws.client("sqs"), queue_url)
 
     def notifications(self) -> list[dict[str, Any]]:
         """The SNS envelopes captured since the last call (raw delivery off: Message + MessageAttributes)."""
