@@ -124,7 +124,7 @@ Result<BatchReport> BatchHandler::handle(std::string_view event_json, Deadline d
     if (!m.reject_reason.empty()) {
       log_.log({.level = obs::Level::kWarn,
                 .message = "rejected input",
-                .message_id = std::string(m.record->message_id),
+                .message_id = m.record->message_id,
                 .reason = m.reject_reason});
     }
   }
@@ -197,7 +197,7 @@ void BatchHandler::execute_plan(Batch& batch, KeyPlan plan, Deadline deadline) {
           batch.messages[m].failed = true;
           log_.log({.level = obs::Level::kWarn,
                     .message = "state write failed, message will be retried",
-                    .message_id = std::string(batch.messages[m].record->message_id),
+                    .message_id = batch.messages[m].record->message_id,
                     .symbol = plan.key.symbol,
                     .rule = rule.id,
                     .reason = written.error().code + ": " + written.error().message});
@@ -216,7 +216,7 @@ void BatchHandler::execute_plan(Batch& batch, KeyPlan plan, Deadline deadline) {
         batch.new_alert_keys.emplace(tick.symbol, alert_sort_key(rule, tick));
         log_.log({.level = obs::Level::kInfo,
                   .message = "alert stored",
-                  .message_id = std::string(batch.messages[planned.message_index].record->message_id),
+                  .message_id = batch.messages[planned.message_index].record->message_id,
                   .symbol = tick.symbol,
                   .rule = rule.id,
                   .fields = {{"tick_timestamp", tick.ts.text()}, {"price", tick.price}}});
@@ -244,7 +244,7 @@ void BatchHandler::execute_plan(Batch& batch, KeyPlan plan, Deadline deadline) {
     batch.messages[t.message_index].failed = true;
     log_.log({.level = obs::Level::kWarn,
               .message = "state kept changing under concurrent writers, message will be retried",
-              .message_id = std::string(batch.messages[t.message_index].record->message_id),
+              .message_id = batch.messages[t.message_index].record->message_id,
               .symbol = plan.key.symbol,
               .rule = rule.id,
               .reason = "too many compare-and-swap conflicts"});
@@ -262,7 +262,7 @@ bool BatchHandler::notify(Batch& batch, std::size_t message_index, std::size_t r
     m.failed = true;
     log_.log({.level = obs::Level::kWarn,
               .message = "notification failed, message will be retried",
-              .message_id = std::string(m.record->message_id),
+              .message_id = m.record->message_id,
               .symbol = tick.symbol,
               .rule = rule.id,
               .reason = published.error().code + ": " + published.error().message});
@@ -275,7 +275,7 @@ bool BatchHandler::notify(Batch& batch, std::size_t message_index, std::size_t r
     // The notification went out: retrying the message would notify twice. Keep it acknowledged.
     log_.log({.level = obs::Level::kError,
               .message = "notification sent but not recorded",
-              .message_id = std::string(m.record->message_id),
+              .message_id = m.record->message_id,
               .symbol = tick.symbol,
               .rule = rule.id,
               .reason = marked.error().code + ": " + marked.error().message});
@@ -299,7 +299,7 @@ void BatchHandler::recover_pending(Batch& batch, Deadline deadline) {
       m.failed = true;
       log_.log({.level = obs::Level::kWarn,
                 .message = "pending-notification check failed, message will be retried",
-                .message_id = std::string(m.record->message_id),
+                .message_id = m.record->message_id,
                 .symbol = c.key.symbol,
                 .reason = pending.error().code + ": " + pending.error().message});
       continue;
@@ -311,7 +311,7 @@ void BatchHandler::recover_pending(Batch& batch, Deadline deadline) {
     ++batch.report.recovered;
     log_.log({.level = obs::Level::kInfo,
               .message = "pending notification recovered",
-              .message_id = std::string(m.record->message_id),
+              .message_id = m.record->message_id,
               .symbol = c.key.symbol,
               .rule = rules_.rule(c.key.rule_index).id,
               .fields = {{"receive_count", static_cast<std::int64_t>(m.record->receive_count)}}});
@@ -328,14 +328,14 @@ void BatchHandler::dead_letter_rejects(Batch& batch, Deadline deadline) {
       m.failed = true;
       log_.log({.level = obs::Level::kWarn,
                 .message = "dead-letter send failed, message will be retried",
-                .message_id = std::string(m.record->message_id),
+                .message_id = m.record->message_id,
                 .reason = sent.error().code + ": " + sent.error().message});
       continue;
     }
     ++batch.report.dead_lettered;
     log_.log({.level = obs::Level::kWarn,
               .message = "message dead-lettered",
-              .message_id = std::string(m.record->message_id),
+              .message_id = m.record->message_id,
               .reason = m.reject_reason,
               .fields = {{"dlq_message_id", sent.value()}}});
   }

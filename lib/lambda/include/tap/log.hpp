@@ -21,7 +21,9 @@ struct LogEvent {
   Level level = Level::kInfo;
   // Default member initializers let callers use designated initializers for just the keys they need.
   std::string message{};
-  std::string message_id{};  // SQS message id, when the event concerns one message
+  // SQS message id, when the event concerns one message: a view, as an event is logged by the call that
+  // builds it (the id stays owned by the batch).
+  std::string_view message_id{};
   std::string symbol{};
   std::string rule{};
   std::string reason{};
