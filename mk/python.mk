@@ -39,6 +39,7 @@ lock: $(UV_VENV)/.installed ## refresh requirements/*.txt from requirements/*.in
 	@cat $(PY_LOCKS) 2>/dev/null | grep -oE '^[a-z0-9._-]+==[^ ]+' | sort -u > $(LOCK_DIR)/venv.txt || true
 	@$(UV_COMPILE) --no-header -o $(LOCK_DIR)/venv.txt $(PY_PURPOSES:%=requirements/%.in)
 	@for p in $(PY_PURPOSES); do $(UV_LOCK) -c $(LOCK_DIR)/venv.txt -o requirements/$$p.txt requirements/$$p.in; done
+	@sed -i -E 's/ -c [^ ]*venv\.txt,?//; s/,$$//' $(PY_LOCKS)  # the build-tree constraint is no source
 	@$(UV_LOCK) -o requirements/checkov.txt requirements/checkov.in
 	@$(UV_LOCK) -o requirements/uv.txt requirements/uv.in
 	@echo "lock: requirements/*.txt refreshed ($$(cat $(LOCK_DIR)/venv.txt | grep -c '==') distributions in the venv)"
