@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
 import sys
 from importlib.metadata import packages_distributions
 from pathlib import Path
@@ -16,9 +17,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = ROOT / "requirements"
 VENV_PURPOSES = ("synth", "build", "local-and-test", "lint", "bench")  # mk/python.mk: PY_PURPOSES
+# Every Python file of the repo (git's list: no venv, build tree or synthesized output).
 SOURCES = [
-    ROOT / "main.py",
-    *(p for d in ("lib", "local", "tests", "bench", "scripts") for p in (ROOT / d).rglob("*.py")),
+    ROOT / p
+    for p in subprocess.run(
+        ["git", "ls-files", "*.py"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
 ]
 _PIN = re.compile(r"^([A-Za-z0-9._-]+)(?:\[[^]]*\])?==([^\s;\\]+)", re.MULTILINE)
 
