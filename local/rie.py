@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shlex
 import shutil
 import signal
@@ -29,7 +30,8 @@ from local.emulator import HOST, free_port
 from local.runtime_api import FunctionProcess, InvocationResult, Status
 
 RIE_DIR = Path(__file__).resolve().parent.parent / "build" / "rie"
-RIE = RIE_DIR / "aws-lambda-rie-x86_64"
+# The host's own: the arm64 one under qemu cannot exec an arm64 function process (no binfmt_misc here).
+RIE = RIE_DIR / f"aws-lambda-rie-{'arm64' if platform.machine() == 'aarch64' else 'x86_64'}"
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 START_TIMEOUT_S = 10.0
 FUNCTION_TIMEOUT_S = 60  # the function's timeout (the stack's), which the RIE enforces
