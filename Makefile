@@ -33,6 +33,7 @@ include mk/cpp.mk
 include mk/package.mk
 include mk/python.mk
 include mk/local.mk
+include mk/rie.mk
 -include mk/chaos.mk
 -include mk/bench.mk
 TEST_TARGETS += coverage-cpp

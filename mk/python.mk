@@ -2,14 +2,47 @@
 # This machine's pip config names local indexes that may be absent; their warnings are noise.
 PIP_QUIET := { grep -v '^WARNING: Location' || true; }
 
-$(VENV_STAMP): requirements.txt
+# Python dependencies: requirements/<purpose>.in (the direct ones, pinned) compiled by `make lock` into
+# requirements/<purpose>.txt, every distribution pinned with its hashes. Installs read the locks only:
+# --require-hashes --no-deps lets nothing unpinned or unverified in. The project venv carries every purpose
+# but checkov, whose pins clash with the rest: it has its own venv and lock.
+PY_PURPOSES := synth build local-and-test lint bench
+PY_LOCKS    := $(PY_PURPOSES:%=requirements/%.txt)
+PIP_LOCKED  := -m pip install -q --disable-pip-version-check --require-hashes --no-deps
+
+$(VENV_STAMP): $(PY_LOCKS)
 	@$(SYSDEPS) nodejs zip unzip
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
-	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt 2>&1 | $(PIP_QUIET)
+	@$(PY) $(PIP_LOCKED) $(PY_LOCKS:%=-r %) 2>&1 | $(PIP_QUIET)
 	@touch $@
 
-.PHONY: venv
-venv: $(VENV_STAMP) ## the Python virtual environment from the pinned requirements
+.PHONY: venv lock
+venv: $(VENV_STAMP) ## the Python virtual environment from the hash-pinned locks (requirements/*.txt)
+
+# The lock tool (uv, pinned by requirements/uv.txt) in a venv of its own.
+UV_VENV := $(BUILD)/uv-venv
+$(UV_VENV)/.installed: requirements/uv.txt
+	@[ -x $(UV_VENV)/bin/python ] || python3 -m venv $(UV_VENV)
+	@$(UV_VENV)/bin/python $(PIP_LOCKED) -r $< 2>&1 | $(PIP_QUIET)
+	@touch $@
+
+# One resolution of every purpose of the project venv (so that the locks agree where they overlap), seeded
+# with today's pins so that only what changed in a .in moves (LOCK_UPGRADE=1: everything to its newest);
+# then each purpose's lock is that resolution's subset. The target: CPython 3.11 on x86-64 Linux.
+LOCK_UPGRADE ?=
+LOCK_DIR     := $(BUILD)/lock
+UV_COMPILE   := $(UV_VENV)/bin/uv pip compile -q --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+                --custom-compile-command 'make lock' $(if $(LOCK_UPGRADE),--upgrade)
+UV_LOCK      := $(UV_COMPILE) --generate-hashes --annotation-style line
+lock: $(UV_VENV)/.installed ## refresh requirements/*.txt from requirements/*.in (LOCK_UPGRADE=1: newest versions)
+	@mkdir -p $(LOCK_DIR)
+	@cat $(PY_LOCKS) 2>/dev/null | grep -oE '^[a-z0-9._-]+==[^ ]+' | sort -u > $(LOCK_DIR)/venv.txt || true
+	@$(UV_COMPILE) --no-header -o $(LOCK_DIR)/venv.txt $(PY_PURPOSES:%=requirements/%.in)
+	@for p in $(PY_PURPOSES); do $(UV_LOCK) -c $(LOCK_DIR)/venv.txt -o requirements/$$p.txt requirements/$$p.in; done
+	@sed -i -E 's/ -c [^ ]*venv\.txt,?//; s/,$$//' $(PY_LOCKS)  # the build-tree constraint is no source
+	@$(UV_LOCK) -o requirements/checkov.txt requirements/checkov.in
+	@$(UV_LOCK) -o requirements/uv.txt requirements/uv.in
+	@echo "lock: requirements/*.txt refreshed ($$(cat $(LOCK_DIR)/venv.txt | grep -c '==') distributions in the venv)"
 
 # Terraform uses the local provider mirror when this machine has one; elsewhere it downloads providers itself.
 $(TF_RC):
@@ -17,9 +50,9 @@ $(TF_RC):
 	@$(ROOT)/scripts/terraform-rc.sh > $@
 
 CHECKOV_VENV := $(BUILD)/checkov-venv
-$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt
 	@[ -x $(CHECKOV_VENV)/bin/python ] || python3 -m venv $(CHECKOV_VENV)
-	@$(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-checkov.txt 2>&1 | $(PIP_QUIET)
+	@$(CHECKOV_VENV)/bin/python $(PIP_LOCKED) -r $< 2>&1 | $(PIP_QUIET)
 	@touch $@
 
 STACK      := tap-stack

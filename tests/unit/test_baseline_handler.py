@@ -1,9 +1,7 @@
 """The comparison baseline (bench/baseline/handler.py) against moto server: it must do the product's job.
 
-Needs aws-lambda-powertools (bench/baseline/requirements.txt), which the product's venv does not carry:
-    python3 -m venv .venv-bench
-    .venv-bench/bin/pip install -r requirements.txt -r bench/baseline/requirements.txt
-    .venv-bench/bin/python -m pytest tests/unit/test_baseline_handler.py
+Needs aws-lambda-powertools, which the project venv carries from requirements/bench.txt (not the product's
+dependency: the baseline's only).
 """
 
 from __future__ import annotations
@@ -27,7 +25,7 @@ from botocore.stub import Stubber
 
 pytest.importorskip(
     "aws_lambda_powertools",
-    reason="the baseline needs aws-lambda-powertools: pip install -r bench/baseline/requirements.txt",
+    reason="the baseline needs aws-lambda-powertools (requirements/bench.txt)",
 )
 
 from local.function_resources import create_function_resources
