@@ -29,8 +29,12 @@ class Alarms(Construct):
         ops_topic_arn: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        # Every alarm notifies the operators when it fires and when it clears.
+        # Every alarm fires above its threshold in one period, counts missing data as healthy, and notifies
+        # the operators when it fires and when it clears.
         common: dict[str, Any] = {
+            "comparison_operator": "GreaterThanThreshold",
+            "evaluation_periods": 1,
+            "treat_missing_data": "notBreaching",
             "alarm_actions": [ops_topic_arn],
             "ok_actions": [ops_topic_arn],
             "tags": config.tags,
@@ -48,15 +52,29 @@ class Alarms(Construct):
                 ),
             )
 
+        def queue_alarm(
+            construct_id: str, *, name: str, description: str, metric: str, queue_name: str, threshold: int
+        ) -> None:
+            CloudwatchMetricAlarm(
+                self,
+                construct_id,
+                alarm_name=config.name(name),
+                alarm_description=description,
+                namespace="AWS/SQS",
+                metric_name=metric,
+                dimensions={"QueueName": queue_name},
+                statistic="Maximum",
+                period=60,
+                threshold=threshold,
+                **common,
+            )
+
         CloudwatchMetricAlarm(
             self,
             "error_rate_alarm",
             alarm_name=config.name("data-processor-error-rate"),
             alarm_description="Lambda error rate above 1 % of invocations over 5 minutes",
-            comparison_operator="GreaterThanThreshold",
             threshold=ERROR_RATE_PERCENT,
-            evaluation_periods=1,
-            treat_missing_data="notBreaching",
             metric_query=[
                 CloudwatchMetricAlarmMetricQuery(
                     id="error_rate",
@@ -69,35 +87,19 @@ class Alarms(Construct):
             ],
             **common,
         )
-        CloudwatchMetricAlarm(
-            self,
+        queue_alarm(
             "dlq_alarm",
-            alarm_name=config.name("market-data-dlq-not-empty"),
-            alarm_description="Messages in the dead-letter queue: rejected or repeatedly failing ticks",
-            namespace="AWS/SQS",
-            metric_name="ApproximateNumberOfMessagesVisible",
-            dimensions={"QueueName": dlq.name},
-            statistic="Maximum",
-            period=60,
-            evaluation_periods=1,
-            comparison_operator="GreaterThanThreshold",
+            name="market-data-dlq-not-empty",
+            description="Messages in the dead-letter queue: rejected or repeatedly failing ticks",
+            metric="ApproximateNumberOfMessagesVisible",
+            queue_name=dlq.name,
             threshold=0,
-            treat_missing_data="notBreaching",
-            **common,
         )
-        CloudwatchMetricAlarm(
-            self,
+        queue_alarm(
             "oldest_message_alarm",
-            alarm_name=config.name("market-data-queue-oldest-message-age"),
-            alarm_description="Backlog: the oldest queued tick is older than the bound (partial failures)",
-            namespace="AWS/SQS",
-            metric_name="ApproximateAgeOfOldestMessage",
-            dimensions={"QueueName": queue.name},
-            statistic="Maximum",
-            period=60,
-            evaluation_periods=1,
-            comparison_operator="GreaterThanThreshold",
+            name="market-data-queue-oldest-message-age",
+            description="Backlog: the oldest queued tick is older than the bound (partial failures)",
+            metric="ApproximateAgeOfOldestMessage",
+            queue_name=queue.name,
             threshold=config.oldest_message_age_alarm_seconds,
-            treat_missing_data="notBreaching",
-            **common,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from lib.config import StackConfig
 from lib.stack import policy
@@ -22,31 +23,27 @@ class QueueRef:
 class Queues(Construct):
     def __init__(self, scope: Construct, construct_id: str, config: StackConfig, *, key_arn: str) -> None:
         super().__init__(scope, construct_id)
-        dlq = SqsQueue(
-            self,
-            "dlq",
-            name=config.name("market-data-dlq"),
-            message_retention_seconds=RETENTION_SECONDS,
-            kms_master_key_id=key_arn,
-            kms_data_key_reuse_period_seconds=DATA_KEY_REUSE_SECONDS,
-            tags=config.tags,
-        )
+        # Both queues: kept 14 days, SSE-KMS with the stack's key.
+        common: dict[str, Any] = {
+            "message_retention_seconds": RETENTION_SECONDS,
+            "kms_master_key_id": key_arn,
+            "kms_data_key_reuse_period_seconds": DATA_KEY_REUSE_SECONDS,
+            "tags": config.tags,
+        }
+        dlq = SqsQueue(self, "dlq", name=config.name("market-data-dlq"), **common)
         queue = SqsQueue(
             self,
             "queue",
             name=config.name("market-data-queue"),
-            message_retention_seconds=RETENTION_SECONDS,
             visibility_timeout_seconds=config.visibility_timeout_seconds,
-            kms_master_key_id=key_arn,
-            kms_data_key_reuse_period_seconds=DATA_KEY_REUSE_SECONDS,
             redrive_policy=Fn.jsonencode(
                 {"deadLetterTargetArn": dlq.arn, "maxReceiveCount": config.max_receive_count}
             ),
-            tags=config.tags,
             # moto returns the redrive policy re-formatted, a permanent plan diff; only there is it ignored.
             lifecycle=TerraformResourceLifecycle(ignore_changes=["redrive_policy"])
             if config.is_local
             else None,
+            **common,
         )
         self.queue, self.dlq = (QueueRef(name=q.name, arn=q.arn, url=q.url) for q in (queue, dlq))
         for policy_id, ref in (("queue_policy", self.queue), ("dlq_policy", self.dlq)):
