@@ -20,6 +20,7 @@ from lib.stack.bindings import App, Construct, TerraformOutput, Testing
 from lib.stack.encryption_key import EncryptionKey
 from lib.stack.function import Function, function_name, log_group_name
 from lib.stack.function_package import LambdaPackageError, package_hash
+from lib.stack.function_role import FunctionResources
 from lib.stack.provider import aws_provider
 from lib.stack.queues import Queues
 from lib.stack.tables import Tables
@@ -43,18 +44,16 @@ class TapStack(AddressByIdStack):
         tables = Tables(self, "tables", config, key_arn=key.arn)
         queues = Queues(self, "queues", config, key_arn=key.arn)
         topics = Topics(self, "topics", config, key_arn=key.arn, account=account)
-        function = Function(
-            self,
-            "function",
-            config,
-            code_hash=code_hash,
-            account_id=account.account_id,
+        uses = FunctionResources(
             key_arn=key.arn,
             alerts_table=tables.alerts,
             state_table=tables.state,
             queue=queues.queue,
             dlq=queues.dlq,
             topic_arn=topics.trading_arn,
+        )
+        function = Function(
+            self, "function", config, code_hash=code_hash, account_id=account.account_id, uses=uses
         )
         Alarms(
             self,

@@ -1,16 +1,11 @@
-"""I1 / I4 / I7: the log group, the role and its least-privilege policy, the function, its event source."""
+"""I1 / I4: the function (C++ custom runtime on arm64), its log group and role, its SQS event source."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from lib.config import FUNCTION_TIMEOUT_SECONDS, StackConfig
-from lib.stack import policy
 from lib.stack.bindings import (
     CloudwatchLogGroup,
     Construct,
-    IamRole,
-    IamRolePolicy,
     LambdaEventSourceMapping,
     LambdaEventSourceMappingScalingConfig,
     LambdaFunction,
@@ -20,8 +15,7 @@ from lib.stack.bindings import (
     TerraformResourceLifecycle,
 )
 from lib.stack.function_package import RULES_IN_ZIP
-from lib.stack.queues import QueueRef
-from lib.stack.tables import TableRef
+from lib.stack.function_role import FunctionResources, FunctionRole
 
 MEMORY_MB = 3072
 RESERVED_CONCURRENCY = 5
@@ -53,12 +47,7 @@ class Function(Construct):
         *,
         code_hash: str,
         account_id: str,
-        key_arn: str,
-        alerts_table: TableRef,
-        state_table: TableRef,
-        queue: QueueRef,
-        dlq: QueueRef,
-        topic_arn: str,
+        uses: FunctionResources,
     ) -> None:
         super().__init__(scope, construct_id)
         log_group = CloudwatchLogGroup(
@@ -66,38 +55,11 @@ class Function(Construct):
             "log_group",
             name=log_group_name(config),
             retention_in_days=config.log_retention_days,
-            kms_key_id=key_arn,
+            kms_key_id=uses.key_arn,
             tags=config.tags,
         )
-        role = IamRole(
-            self,
-            "role",
-            name=config.name("data-processor-role"),
-            assume_role_policy=policy.document(
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "lambda.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-                }
-            ),
-            tags=config.tags,
-        )
-        statements = _statements(
-            queue=queue,
-            dlq=dlq,
-            alerts_table=alerts_table,
-            state_table=state_table,
-            topic_arn=topic_arn,
-            key_arn=key_arn,
-            log_group_arn=log_group.arn,
-        )
-        role_policy = IamRolePolicy(
-            self,
-            "role_policy",
-            name=config.name("data-processor-policy"),
-            role=role.id,
-            policy=policy.document(*statements),
+        role = FunctionRole(
+            self, "function_role", config, account_id=account_id, uses=uses, log_group_arn=log_group.arn
         )
         function = LambdaFunction(
             self,
@@ -113,13 +75,13 @@ class Function(Construct):
             reserved_concurrent_executions=RESERVED_CONCURRENCY,
             filename=str(config.zip_path),
             source_code_hash=code_hash,
-            kms_key_arn=key_arn,
+            kms_key_arn=uses.key_arn,
             environment=LambdaFunctionEnvironment(
                 variables={
-                    "ALERTS_TABLE": alerts_table.name,
-                    "STATE_TABLE": state_table.name,
-                    "TOPIC_ARN": topic_arn,
-                    "DLQ_URL": dlq.url,
+                    "ALERTS_TABLE": uses.alerts_table.name,
+                    "STATE_TABLE": uses.state_table.name,
+                    "TOPIC_ARN": uses.topic_arn,
+                    "DLQ_URL": uses.dlq.url,
                     "RULES_PATH": f"{LAMBDA_TASK_ROOT}/{RULES_IN_ZIP}",
                     "LOG_LEVEL": config.log_level,
                 }
@@ -127,7 +89,7 @@ class Function(Construct):
             tracing_config=LambdaFunctionTracingConfig(mode="Active"),
             logging_config=LambdaFunctionLoggingConfig(log_format="Text", log_group=log_group.name),
             tags=config.tags,
-            depends_on=[role_policy, log_group],
+            depends_on=[role.policy, log_group],
             # moto does not store logging_config (GetFunction omits it), a permanent plan diff there only.
             lifecycle=TerraformResourceLifecycle(ignore_changes=["logging_config"])
             if config.is_local
@@ -140,7 +102,7 @@ class Function(Construct):
         LambdaEventSourceMapping(
             self,
             "event_source",
-            event_source_arn=queue.arn,
+            event_source_arn=uses.queue.arn,
             function_name=function.arn,
             batch_size=BATCH_SIZE,
             maximum_batching_window_in_seconds=BATCH_WINDOW_SECONDS,
@@ -149,67 +111,6 @@ class Function(Construct):
             # count receives and push healthy messages to the DLQ.
             scaling_config=LambdaEventSourceMappingScalingConfig(maximum_concurrency=RESERVED_CONCURRENCY),
             tags=config.tags,
-            depends_on=[role_policy],
+            depends_on=[role.policy],
         )
         self.name, self.arn = function.function_name, function.arn
-
-
-def _statements(
-    *,
-    queue: QueueRef,
-    dlq: QueueRef,
-    alerts_table: TableRef,
-    state_table: TableRef,
-    topic_arn: str,
-    key_arn: str,
-    log_group_arn: str,
-) -> list[dict[str, Any]]:
-    """The function's identity policy: each action on the one resource it is needed for."""
-    return [
-        {
-            "Sid": "ConsumeQueue",
-            "Effect": "Allow",
-            "Action": [
-                "sqs:ChangeMessageVisibility",
-                "sqs:DeleteMessage",
-                "sqs:GetQueueAttributes",
-                "sqs:ReceiveMessage",
-            ],
-            "Resource": queue.arn,
-        },
-        {"Sid": "RejectToDlq", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dlq.arn},
-        {
-            # Alerts are written in TransactWriteItems together with the state: Put/Update on each table.
-            "Sid": "WriteAlerts",
-            "Effect": "Allow",
-            "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem"],
-            "Resource": alerts_table.arn,
-        },
-        {
-            # A consistent BatchGetItem per batch, then compare-and-swap UpdateItem (in transactions too).
-            "Sid": "ReadWriteAlertState",
-            "Effect": "Allow",
-            "Action": ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"],
-            "Resource": state_table.arn,
-        },
-        {"Sid": "NotifyTraders", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic_arn},
-        {
-            "Sid": "UseTheKey",
-            "Effect": "Allow",
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-            "Resource": key_arn,
-        },
-        {
-            "Sid": "WriteOwnLogs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": f"{log_group_arn}:log-stream:*",
-        },
-        {
-            # X-Ray trace APIs support no resource-level permissions: "*" is the only resource AWS allows.
-            "Sid": "XRayTracing",
-            "Effect": "Allow",
-            "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
-            "Resource": "*",
-        },
-    ]
