@@ -1,4 +1,4 @@
-"""The market-data alerting stack (SPEC I1..I12): the constructs of `lib/stack/` composed, and the outputs.
+"""The market-data alerting stack (I1..I12, docs/requirements.md): the constructs of `lib/stack/` composed.
 
 The rules document and the function package are checked before any resource exists. Each construct takes
 the validated configuration and the names and ARNs it needs from the others; its resources keep the flat

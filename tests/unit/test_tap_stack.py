@@ -1,4 +1,4 @@
-"""Synthesis tests: every infrastructure requirement of SPEC I1..I12 asserted by value on the stack JSON."""
+"""Synthesis tests: each infrastructure requirement (I1..I12, docs/requirements.md) asserted by value."""
 
 from __future__ import annotations
 
