@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import zipfile
@@ -10,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from lib.config import ROOT, StackConfig, Subscription
 from lib.config import S3Backend as S3BackendConfig
-from lib.config import StackConfig, Subscription
 from lib.stack.backend import state_backend
 from lib.stack.bindings import TerraformStack
 from lib.stack.bindings import Testing as CdktfTesting  # not `Testing`: pytest would try to collect it
@@ -509,6 +510,20 @@ def test_local_variant_subscriptions(local_stack: dict[str, Any]) -> None:
     assert json.loads(email["filter_policy"]) == {"severity": ["critical"], "symbol": ["AAPL"]}
     assert email["filter_policy_scope"] == "MessageAttributes"
     assert "filter_policy" not in sqs
+
+
+# ---- one module imports cdktf: a move to its fork (CDK Terrain) is a change of imports there only
+def test_only_the_bindings_module_imports_cdktf() -> None:
+    bindings = {"cdktf", "constructs", "cdktf_cdktf_provider_aws"}
+    importers = set()
+    for source in (ROOT / "lib").rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(name.split(".")[0] in bindings for name in names):
+                importers.add(source.relative_to(ROOT).as_posix())
+    assert importers == {"lib/stack/bindings.py"}
 
 
 # ---- the function package
