@@ -58,7 +58,7 @@ $(CHECKOV_VENV)/.installed: requirements/checkov.txt
 STACK      := tap-stack
 STACK_DIR  := $(ROOT)/cdktf.out/stacks/$(STACK)
 STACK_JSON := $(STACK_DIR)/cdk.tf.json
-PY_SOURCES := $(wildcard lib/*.py local/*.py) main.py
+PY_SOURCES := $(wildcard lib/*.py lib/stack/*.py local/*.py) main.py
 PY_LINTED  := lib local tests main.py
 PYTEST     := $(PY) -m pytest
 export TF_CLI_CONFIG_FILE := $(TF_RC)

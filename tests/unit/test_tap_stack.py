@@ -1,7 +1,8 @@
-"""Synthesis tests: every infrastructure requirement of SPEC I1..I12 asserted by value on the stack JSON."""
+"""Synthesis tests: each infrastructure requirement (I1..I12, docs/requirements.md) asserted by value."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import zipfile
@@ -10,8 +11,11 @@ from typing import Any
 
 import pytest
 
+from lib.config import ROOT, StackConfig, Subscription
 from lib.config import S3Backend as S3BackendConfig
-from lib.config import StackConfig, Subscription
+from lib.stack.backend import state_backend
+from lib.stack.bindings import TerraformStack
+from lib.stack.bindings import Testing as CdktfTesting  # not `Testing`: pytest would try to collect it
 from lib.tap_stack import LambdaPackageError, package_hash, synth_json
 from tests.conftest import build_zip, rules_document
 
@@ -70,7 +74,8 @@ def res(stack: dict[str, Any], rtype: str, name: str | None = None) -> Any:
 def statements(policy_json: str) -> list[dict[str, Any]]:
     doc = json.loads(policy_json)
     assert doc["Version"] == "2012-10-17"
-    return doc["Statement"]  # type: ignore[no-any-return]
+    stmts: list[dict[str, Any]] = doc["Statement"]
+    return stmts
 
 
 KEY = "${aws_kms_key.key.arn}"
@@ -391,6 +396,37 @@ def test_every_name_carries_the_suffix(stack: dict[str, Any]) -> None:
     assert all(n.endswith(f"-{SFX}") for n in names), names
 
 
+# ---- addresses: a deployed state keeps matching the stack (a moved address is a destroy and a create)
+def test_terraform_addresses(stack: dict[str, Any]) -> None:
+    addresses = {f"{rtype}.{name}" for rtype, resources in stack["resource"].items() for name in resources}
+    assert addresses == {
+        "aws_cloudwatch_log_group.log_group",
+        "aws_cloudwatch_metric_alarm.dlq_alarm",
+        "aws_cloudwatch_metric_alarm.error_rate_alarm",
+        "aws_cloudwatch_metric_alarm.oldest_message_alarm",
+        "aws_dynamodb_table.alerts_table",
+        "aws_dynamodb_table.state_table",
+        "aws_iam_role.role",
+        "aws_iam_role_policy.role_policy",
+        "aws_kms_alias.key_alias",
+        "aws_kms_key.key",
+        "aws_lambda_event_source_mapping.event_source",
+        "aws_lambda_function.function",
+        "aws_sns_topic.ops_topic",
+        "aws_sns_topic.topic",
+        "aws_sns_topic_policy.ops_topic_policy",
+        "aws_sns_topic_policy.topic_policy",
+        "aws_sqs_queue.dlq",
+        "aws_sqs_queue.queue",
+        "aws_sqs_queue_policy.dlq_policy",
+        "aws_sqs_queue_policy.queue_policy",
+    }
+    assert {f"{t}.{n}" for t, data in stack["data"].items() for n in data} == {
+        "aws_caller_identity.current",
+        "aws_partition.partition",
+    }
+
+
 # ---- I10 destroyable, I11 backend
 def test_destroyable(stack: dict[str, Any]) -> None:
     text = json.dumps(stack)
@@ -412,6 +448,13 @@ def test_backend_local_by_default_never_lockfile(stack: dict[str, Any], local_st
         "encrypt": True,
     }
     assert "use_lockfile" not in json.dumps(stack) + json.dumps(local_stack)
+
+
+def test_backend_local_file_when_a_state_path_is_set() -> None:
+    stack = TerraformStack(CdktfTesting.app(), "backend-only")
+    state_backend(stack, StackConfig(state_path="build/demo/terraform.tfstate"))
+    backend = json.loads(CdktfTesting.synth(stack))["terraform"]["backend"]
+    assert backend == {"local": {"path": "build/demo/terraform.tfstate"}}
 
 
 def test_provider_targets_real_aws_by_default(stack: dict[str, Any]) -> None:
@@ -467,6 +510,20 @@ def test_local_variant_subscriptions(local_stack: dict[str, Any]) -> None:
     assert json.loads(email["filter_policy"]) == {"severity": ["critical"], "symbol": ["AAPL"]}
     assert email["filter_policy_scope"] == "MessageAttributes"
     assert "filter_policy" not in sqs
+
+
+# ---- one module imports cdktf: a move to its fork (CDK Terrain) is a change of imports there only
+def test_only_the_bindings_module_imports_cdktf() -> None:
+    bindings = {"cdktf", "constructs", "cdktf_cdktf_provider_aws"}
+    importers = set()
+    for source in (ROOT / "lib").rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(name.split(".")[0] in bindings for name in names):
+                importers.add(source.relative_to(ROOT).as_posix())
+    assert importers == {"lib/stack/bindings.py"}
 
 
 # ---- the function package

@@ -1,0 +1,105 @@
+"""I8: CloudWatch alarms on the function's error rate, the DLQ and the queue's backlog, to the ops topic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lib.config import StackConfig
+from lib.stack.bindings import (
+    CloudwatchMetricAlarm,
+    CloudwatchMetricAlarmMetricQuery,
+    CloudwatchMetricAlarmMetricQueryMetric,
+    Construct,
+)
+from lib.stack.queues import QueueRef
+
+ERROR_RATE_PERCENT = 1
+
+
+class Alarms(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        config: StackConfig,
+        *,
+        function_name: str,
+        queue: QueueRef,
+        dlq: QueueRef,
+        ops_topic_arn: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # Every alarm fires above its threshold in one period, counts missing data as healthy, and notifies
+        # the operators when it fires and when it clears.
+        common: dict[str, Any] = {
+            "comparison_operator": "GreaterThanThreshold",
+            "evaluation_periods": 1,
+            "treat_missing_data": "notBreaching",
+            "alarm_actions": [ops_topic_arn],
+            "ok_actions": [ops_topic_arn],
+            "tags": config.tags,
+        }
+
+        def lambda_metric(query_id: str, metric: str) -> CloudwatchMetricAlarmMetricQuery:
+            return CloudwatchMetricAlarmMetricQuery(
+                id=query_id,
+                metric=CloudwatchMetricAlarmMetricQueryMetric(
+                    namespace="AWS/Lambda",
+                    metric_name=metric,
+                    dimensions={"FunctionName": function_name},
+                    period=300,
+                    stat="Sum",
+                ),
+            )
+
+        def queue_alarm(
+            construct_id: str, *, name: str, description: str, metric: str, queue_name: str, threshold: int
+        ) -> None:
+            CloudwatchMetricAlarm(
+                self,
+                construct_id,
+                alarm_name=config.name(name),
+                alarm_description=description,
+                namespace="AWS/SQS",
+                metric_name=metric,
+                dimensions={"QueueName": queue_name},
+                statistic="Maximum",
+                period=60,
+                threshold=threshold,
+                **common,
+            )
+
+        CloudwatchMetricAlarm(
+            self,
+            "error_rate_alarm",
+            alarm_name=config.name("data-processor-error-rate"),
+            alarm_description="Lambda error rate above 1 % of invocations over 5 minutes",
+            threshold=ERROR_RATE_PERCENT,
+            metric_query=[
+                CloudwatchMetricAlarmMetricQuery(
+                    id="error_rate",
+                    expression="IF(invocations > 0, 100 * errors / invocations, 0)",
+                    label="Error rate (%)",
+                    return_data=True,
+                ),
+                lambda_metric("errors", "Errors"),
+                lambda_metric("invocations", "Invocations"),
+            ],
+            **common,
+        )
+        queue_alarm(
+            "dlq_alarm",
+            name="market-data-dlq-not-empty",
+            description="Messages in the dead-letter queue: rejected or repeatedly failing ticks",
+            metric="ApproximateNumberOfMessagesVisible",
+            queue_name=dlq.name,
+            threshold=0,
+        )
+        queue_alarm(
+            "oldest_message_alarm",
+            name="market-data-queue-oldest-message-age",
+            description="Backlog: the oldest queued tick is older than the bound (partial failures)",
+            metric="ApproximateAgeOfOldestMessage",
+            queue_name=queue.name,
+            threshold=config.oldest_message_age_alarm_seconds,
+        )

@@ -1,0 +1,113 @@
+"""I7: the role the function runs as, trusted by Lambda for this account only; its least-privilege policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lib.config import StackConfig
+from lib.stack import policy
+from lib.stack.bindings import Construct, IamRole, IamRolePolicy
+from lib.stack.queues import QueueRef
+from lib.stack.tables import TableRef
+
+
+@dataclass(frozen=True)
+class FunctionResources:
+    """What the function uses: its environment names these, its role allows on each what the code calls."""
+
+    key_arn: str
+    alerts_table: TableRef
+    state_table: TableRef
+    queue: QueueRef
+    dlq: QueueRef
+    topic_arn: str
+
+
+class FunctionRole(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        config: StackConfig,
+        *,
+        account_id: str,
+        uses: FunctionResources,
+        log_group_arn: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        role = IamRole(
+            self,
+            "role",
+            name=config.name("data-processor-role"),
+            assume_role_policy=policy.document(
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                }
+            ),
+            tags=config.tags,
+        )
+        # The function and its event source depend on the policy: without it their first calls fail.
+        self.policy = IamRolePolicy(
+            self,
+            "role_policy",
+            name=config.name("data-processor-policy"),
+            role=role.id,
+            policy=policy.document(*_statements(uses, log_group_arn)),
+        )
+        self.arn = role.arn
+
+
+def _statements(uses: FunctionResources, log_group_arn: str) -> list[dict[str, Any]]:
+    """Each action the function's code calls, on the one resource it calls it on."""
+    return [
+        {
+            "Sid": "ConsumeQueue",
+            "Effect": "Allow",
+            "Action": [
+                "sqs:ChangeMessageVisibility",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:ReceiveMessage",
+            ],
+            "Resource": uses.queue.arn,
+        },
+        {"Sid": "RejectToDlq", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": uses.dlq.arn},
+        {
+            # Alerts are written in TransactWriteItems together with the state: Put/Update on each table.
+            "Sid": "WriteAlerts",
+            "Effect": "Allow",
+            "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem"],
+            "Resource": uses.alerts_table.arn,
+        },
+        {
+            # A consistent BatchGetItem per batch, then compare-and-swap UpdateItem (in transactions too).
+            "Sid": "ReadWriteAlertState",
+            "Effect": "Allow",
+            "Action": ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"],
+            "Resource": uses.state_table.arn,
+        },
+        {"Sid": "NotifyTraders", "Effect": "Allow", "Action": "sns:Publish", "Resource": uses.topic_arn},
+        {
+            "Sid": "UseTheKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": uses.key_arn,
+        },
+        {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{log_group_arn}:log-stream:*",
+        },
+        {
+            # X-Ray trace APIs support no resource-level permissions: "*" is the only resource AWS allows.
+            "Sid": "XRayTracing",
+            "Effect": "Allow",
+            "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+            "Resource": "*",
+        },
+    ]

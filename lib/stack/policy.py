@@ -1,0 +1,22 @@
+"""IAM policy documents as the stack writes them: the JSON envelope and the TLS-only deny statement."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def document(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def deny_insecure_transport(action: str, resource: str) -> dict[str, Any]:
+    """Refuses any request to `resource` that does not come over TLS (resource policies of queues, topics)."""
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": action,
+        "Resource": resource,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
