@@ -129,7 +129,7 @@ class TapStack(TerraformStack):
     def __init__(self, scope: Construct, stack_id: str, config: StackConfig) -> None:
         super().__init__(scope, stack_id)
         self.config = config
-        rules = load_rules(config.rules_path, config.schema_path)
+        rules = load_rules(config.rules_path)
         code_hash = package_hash(config.zip_path, rules)
         tags = config.tags
 
