@@ -24,8 +24,9 @@ class RulesError(ValueError):
 def load_rules(path: Path) -> dict[str, Any]:
     """Parse the rules document; return it. Raises RulesError when it is missing or not JSON."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+        document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RulesError(f"{path}: rules document not found") from None
     except json.JSONDecodeError as exc:
         raise RulesError(f"{path}: invalid JSON: {exc}") from None
+    return document

@@ -51,9 +51,13 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     out, bootstrap, rules, validator = (Path(arg) for arg in argv[1:])
-    verdict = subprocess.run([str(validator), "rules", str(rules)], capture_output=True, text=True, check=False)
+    verdict = subprocess.run(
+        [str(validator), "rules", str(rules)], capture_output=True, text=True, check=False
+    )
     if verdict.returncode != 0:
-        print(f"package_zip: the function would refuse these rules:\n{verdict.stderr}", file=sys.stderr, end="")
+        print(
+            f"package_zip: the function would refuse these rules:\n{verdict.stderr}", file=sys.stderr, end=""
+        )
         return 1
     write_package(out, bootstrap, rules)
     return 0

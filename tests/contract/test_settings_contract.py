@@ -32,8 +32,8 @@ EDGES = [
     "TRACE",
     "FATAL",
     "\n",
-    "ІNFO",  # Cyrillic I
-    "ＩＮＦＯ",  # fullwidth
+    "\u0406NFO",  # Cyrillic I
+    "\uff29\uff2e\uff26\uff2f",  # fullwidth INFO
     "0",
     "-1",
     "+1",

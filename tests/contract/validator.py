@@ -27,7 +27,7 @@ class BatchValidator:
     """A `tap_validate MODE --batch` process: `reasons(line)` sends one input line, reads one verdict."""
 
     def __init__(self, mode: str) -> None:
-        self._proc = subprocess.Popen(  # noqa: S603 - the project's own tool
+        self._proc = subprocess.Popen(
             [str(TOOL), mode, "--batch"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -37,7 +37,8 @@ class BatchValidator:
 
     def reasons(self, line: str) -> list[str]:
         assert "\n" not in line, "one input per line"
-        assert self._proc.stdin is not None and self._proc.stdout is not None
+        assert self._proc.stdin is not None
+        assert self._proc.stdout is not None
         self._proc.stdin.write(line + "\n")
         self._proc.stdin.flush()
         verdict = json.loads(self._proc.stdout.readline())
