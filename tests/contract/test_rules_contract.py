@@ -265,6 +265,48 @@ def test_each_corruption_is_refused_naming_its_field(validate: Validate, case: t
     assert schema_accepts(doc) == (corruption == "duplicate_id"), (corruption, doc)
 
 
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**20), 10**20)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=5,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(doc=documents(min_rules=1), data=st.data())
+def test_any_json_in_any_field_gets_the_same_verdict_from_the_schema(
+    validate: Validate, doc: Doc, data: st.DataObject
+) -> None:
+    """Beyond the targeted corruptions: arbitrary JSON in one field. A refusal names that field."""
+    top = ["version", "default_cooldown_seconds", "rules"]
+    field = data.draw(st.sampled_from([*top, *(f"rules[0].{k}" for k in [*RULE_FIELDS, "cooldown_seconds"])]))
+    value = data.draw(JSON_VALUES)
+    if field in top:
+        doc[field] = value
+    else:
+        doc["rules"][0][field.removeprefix("rules[0].")] = value
+    reasons = validate(doc)
+    assert (reasons == []) == schema_accepts(doc), (field, value, reasons)
+    if _beyond_64_bits(value):
+        # The function's JSON reader (simdjson) takes integers of at most 64 bits: a longer one is refused as
+        # a number it cannot parse, without a field. Never valid anyway: no field takes such a number.
+        assert reasons == ["invalid JSON: Problem while parsing a number"], reasons
+    else:
+        assert all(r.startswith((f"{field}:", f"{field}[", f"{field}.")) for r in reasons), (field, reasons)
+
+
+def _beyond_64_bits(value: object) -> bool:
+    if isinstance(value, list):
+        return any(_beyond_64_bits(v) for v in value)
+    if isinstance(value, dict):
+        return any(_beyond_64_bits(v) for v in value.values())
+    return isinstance(value, int) and not -(2**63) <= value < 2**64
+
+
 def test_trailing_newline_in_id_or_symbol_is_refused_everywhere(validate: Validate, tmp_path: Path) -> None:
     """The drift that was: the schema's regex let `$` match before a final newline; the function refused."""
     rule: dict[str, str | float] = {
