@@ -95,7 +95,7 @@ class EnumSetting:
 
 def load_function_settings(path: Path) -> dict[str, EnumSetting]:
     """The settings table both synthesis and the function validate with (the C++ build compiles in the
-    same file): a setting's allowed values are written once, in config/function-settings.json."""
+    same file): a setting's allowed values are written once, in config/function-settings.json (F9)."""
     table = json.loads(path.read_text(encoding="utf-8"))
     settings = {}
     for entry in table["settings"]:

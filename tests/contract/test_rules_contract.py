@@ -9,8 +9,8 @@ Properties, over thousands of generated documents:
   rule ids, which JSON Schema cannot express.
 
 The properties take a `Validate` (document -> reasons), so that the next implementation of the contract
-(e.g. the rules-as-data import path) runs the same test: add it to `validators` below, and the whole corpus
-is asked of it too.
+(e.g. the rules-as-data import path, R6) runs the same test: add it to `validators` below (and to the
+fixture's params), and the whole corpus is asked of it too.
 """
 
 from __future__ import annotations

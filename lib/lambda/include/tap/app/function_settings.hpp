@@ -1,5 +1,6 @@
 // The function settings whose allowed values synthesis checks too (config/function-settings.json, compiled
-// in as tap/app/function_settings_table.hpp). One table: the function and lib/config.py read the same file.
+// in as tap/app/function_settings_table.hpp). One table: the function and lib/config.py read the same file,
+// so that no value passes synthesis and fails at start-up (F9).
 #pragma once
 
 #include <cstddef>
