@@ -43,7 +43,6 @@ MAX_SUFFIX_LENGTH = min(limit - len(prefix) - 1 for prefix, limit in NAME_LIMITS
 SUFFIX_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 REGION_PATTERN = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
 TAG_VALUE_PATTERN = re.compile(r"^[\w .:/=+\-@]{1,256}$")
-LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 # The values CloudWatch Logs accepts for a log group's retention.
 LOG_RETENTION_DAYS = (
     1,
@@ -78,6 +77,39 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class EnumSetting:
+    """A function setting (an environment variable of the function) and the values it may take."""
+
+    name: str
+    values: tuple[str, ...]
+    default: str
+
+    def check(self, value: str) -> str | None:
+        """Why the function would refuse `value` at start-up, or None when it takes it."""
+        if value in self.values:
+            return None
+        *rest, last = self.values
+        allowed = f"{', '.join(rest)} or {last}" if rest else last
+        return f"{self.name} must be {allowed}, not {value!r}"
+
+
+def load_function_settings(path: Path) -> dict[str, EnumSetting]:
+    """The settings table both synthesis and the function validate with (the C++ build compiles in the
+    same file): a setting's allowed values are written once, in config/function-settings.json (F9)."""
+    table = json.loads(path.read_text(encoding="utf-8"))
+    settings = {}
+    for entry in table["settings"]:
+        if entry["kind"] != "enum":
+            raise ConfigError(f"{path}: setting {entry['name']}: kind {entry['kind']!r} is not enum")
+        settings[entry["name"]] = EnumSetting(entry["name"], tuple(entry["values"]), entry["default"])
+    return settings
+
+
+FUNCTION_SETTINGS = load_function_settings(ROOT / "config" / "function-settings.json")
+LOG_LEVEL = FUNCTION_SETTINGS["LOG_LEVEL"]
+
+
+@dataclass(frozen=True)
 class Subscription:
     protocol: str
     endpoint: str
@@ -103,13 +135,12 @@ class StackConfig:
     max_receive_count: int = PRODUCTION_MAX_RECEIVE_COUNT
     oldest_message_age_alarm_seconds: int = 300
     log_retention_days: int = 365
-    log_level: str = "INFO"
+    log_level: str = LOG_LEVEL.default
     subscriptions: tuple[Subscription, ...] = field(default_factory=tuple)
     backend: S3Backend | None = None
     state_path: str | None = None  # local state file (default: cdktf's, beside cdktf.json)
     zip_path: Path = ROOT / "lambda_function.zip"
     rules_path: Path = ROOT / "config" / "alert-rules.json"
-    schema_path: Path = ROOT / "config" / "alert-rules.schema.json"
 
     def __post_init__(self) -> None:
         validate_suffix(self.environment_suffix)
@@ -141,8 +172,8 @@ class StackConfig:
             raise ConfigError("TF_STATE_PATH (local state) and TF_STATE_BUCKET (S3 state) exclude each other")
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             raise ConfigError(f"log retention {self.log_retention_days} days is not a CloudWatch Logs value")
-        if self.log_level not in LOG_LEVELS:
-            raise ConfigError(f"log level {self.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+        if (problem := LOG_LEVEL.check(self.log_level)) is not None:
+            raise ConfigError(f"log level: {problem} (set LOG_LEVEL or the cdktf context logLevel)")
 
     @property
     def is_local(self) -> bool:

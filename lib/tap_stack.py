@@ -34,7 +34,7 @@ STACK_NAME = "tap-stack"
 class TapStack(AddressByIdStack):
     def __init__(self, scope: Construct, stack_id: str, config: StackConfig) -> None:
         super().__init__(scope, stack_id)
-        code_hash = package_hash(config.zip_path, load_rules(config.rules_path, config.schema_path))
+        code_hash = package_hash(config.zip_path, load_rules(config.rules_path))
         aws_provider(self, config)
         state_backend(self, config)
         account = Account(self, "account", config.region)

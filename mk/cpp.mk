@@ -18,6 +18,12 @@ cpp-build: $(DEPS_STAMP) ## host build of the function and its tests (build/cpp)
 	@[ -f $(BUILD)/cpp/build.ninja ] || cmake $(CMAKE_GEN) -B $(BUILD)/cpp -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD)/cpp -j $(NPROC)
 
+# tap_validate (host): the function's own rules/settings validators, run by the package step and the tests.
+VALIDATOR := $(BUILD)/cpp/src/tap_validate
+$(VALIDATOR): $(DEPS_STAMP) FORCE
+	@[ -f $(BUILD)/cpp/build.ninja ] || cmake $(CMAKE_GEN) -B $(BUILD)/cpp -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD)/cpp --target tap_validate >/dev/null
+
 cpp-test-quick: cpp-build ## C++ unit tests only, no gates (fast iteration)
 	@ctest --test-dir $(BUILD)/cpp --output-on-failure -j $(NPROC)
 

@@ -44,8 +44,8 @@ $(PKG_STAGE)/bootstrap: $(ARM64_BOOTSTRAP)
 	@mkdir -p $(PKG_STAGE)
 	@aarch64-linux-gnu-strip --strip-all -o $@.tmp $< && chmod 0755 $@.tmp && mv -f $@.tmp $@
 
-$(ZIP): $(PKG_STAGE)/bootstrap $(ROOT)/config/alert-rules.json $(ROOT)/scripts/package_zip.py
-	@$(PY) $(ROOT)/scripts/package_zip.py $@ $(PKG_STAGE)/bootstrap $(ROOT)/config/alert-rules.json
+$(ZIP): $(PKG_STAGE)/bootstrap $(ROOT)/config/alert-rules.json $(ROOT)/scripts/package_zip.py $(VALIDATOR)
+	@$(PY) $(ROOT)/scripts/package_zip.py $@ $(PKG_STAGE)/bootstrap $(ROOT)/config/alert-rules.json $(VALIDATOR)
 
 .PHONY: package probe-arm64 probe-host test-package FORCE
 FORCE:

@@ -63,14 +63,14 @@ PY_LINTED  := lib local tests main.py
 PYTEST     := $(PY) -m pytest
 export TF_CLI_CONFIG_FILE := $(TF_RC)
 
-.PHONY: lint-py synth checkov test-py-unit test-py-integration test-py
+.PHONY: lint-py synth checkov test-py-unit test-contract test-py-integration test-py
 lint-py: $(VENV_STAMP) ## ruff (lint + format check) and mypy over the Python
 	@$(VENV)/bin/ruff check -q $(PY_LINTED)
 	@$(VENV)/bin/ruff format -q --check $(PY_LINTED)
 	@$(VENV)/bin/mypy --disallow-untyped-defs --no-error-summary --exclude 'lib/lambda/' lib local
 
 # The production stack (no local endpoint): what checkov scans and what `terraform apply` deploys.
-$(STACK_JSON): $(VENV_STAMP) $(ZIP) $(PY_SOURCES) config/alert-rules.json config/alert-rules.schema.json
+$(STACK_JSON): $(VENV_STAMP) $(ZIP) $(PY_SOURCES) config/alert-rules.json config/function-settings.json
 	@$(PY) main.py
 	@echo "synth: $(STACK_JSON)"
 
@@ -84,6 +84,9 @@ checkov: $(CHECKOV_VENV)/.installed $(STACK_JSON) ## checkov over the synthesize
 test-py-unit: $(VENV_STAMP) $(TF_RC) ## Python unit tests only, no coverage gate (fast iteration)
 	@$(PYTEST) -q -m 'not integration' tests/unit
 
+test-contract: $(VENV_STAMP) $(VALIDATOR) ## settings and rules contracts: synthesis and the function agree (hypothesis)
+	@TAP_VALIDATE=$(VALIDATOR) $(PYTEST) -q -p no:cacheprovider tests/contract
+
 test-py-integration: $(VENV_STAMP) $(TF_RC) ## the emulator deployment tests only (moto + terraform)
 	@$(PYTEST) -q -m integration tests/integration
 
@@ -91,6 +94,7 @@ test-py-integration: $(VENV_STAMP) $(TF_RC) ## the emulator deployment tests onl
 # for coverage-cpp), the arm64 zip and toolchain probe, the AWS SigV4 test suite.
 PY_TEST_ENV := TAP_BOOTSTRAP=$(CPP_COV)/src/bootstrap TAP_ECHO_FUNCTION=$(CPP_COV)/tests/runtime/echo_function \
                TAP_AWS_CLI=$(CPP_COV)/tests/aws/aws_cli TAP_AWS4_TESTSUITE=$(AWS4_TESTSUITE) \
+               TAP_VALIDATE=$(CPP_COV)/src/tap_validate \
                TAP_REQUIRE_ZIP=1 TAP_REQUIRE_PROBE=1
 test-py: $(VENV_STAMP) $(TF_RC) cpp-cov-build package probe-arm64 aws-testsuite ## every Python test, 100 % line coverage of lib/ and local/ enforced
 	@$(PY_TEST_ENV) $(PYTEST) -q -p no:cacheprovider --cov=lib --cov=local --cov-report=term-missing:skip-covered \

@@ -2,13 +2,17 @@
 
 Members at the zip root: `bootstrap` (mode 0755, what provided.al2023 executes) and the rules document as
 `alert-rules.json` (0644). Fixed timestamps, fixed order, Unix attributes, written atomically.
+The rules document is zipped only when the function's own validator accepts it (VALIDATOR is the host build
+of tap_validate: the same rules.cpp the bootstrap is built from), so an invalid document never ships and
+synthesis, which deploys only the zip's rules, never validates a second time.
 
-Usage: package_zip.py OUT.zip BOOTSTRAP RULES.json
+Usage: package_zip.py OUT.zip BOOTSTRAP RULES.json VALIDATOR
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import tempfile
 import zipfile
@@ -43,10 +47,18 @@ def write_package(out: Path, bootstrap: Path, rules: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 4:
+    if len(argv) != 5:
         print(__doc__, file=sys.stderr)
         return 2
-    out, bootstrap, rules = (Path(arg) for arg in argv[1:])
+    out, bootstrap, rules, validator = (Path(arg) for arg in argv[1:])
+    verdict = subprocess.run(
+        [str(validator), "rules", str(rules)], capture_output=True, text=True, check=False
+    )
+    if verdict.returncode != 0:
+        print(
+            f"package_zip: the function would refuse these rules:\n{verdict.stderr}", file=sys.stderr, end=""
+        )
+        return 1
     write_package(out, bootstrap, rules)
     return 0
 

@@ -31,7 +31,8 @@ def package_hash(zip_path: Path, rules: dict[str, Any]) -> str:
     if "bootstrap" not in names:
         raise LambdaPackageError(f"{zip_path} has no `bootstrap` entry point: rebuild it with `make package`")
     if shipped_rules != rules:
-        # The function reads the rules shipped in its zip; they must be the ones validated here.
+        # The function reads the rules shipped in its zip; they must be this document, which the package
+        # step validated with the function's own loader (lib/rules.py).
         raise LambdaPackageError(
             f"{zip_path}: its {RULES_IN_ZIP} differs from the validated rules document: "
             "rebuild it with `make package`"

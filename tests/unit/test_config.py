@@ -1,4 +1,6 @@
-"""Configuration and rules-document validation (no cdktf import: fast)."""
+"""Configuration, the function-settings table and reading the rules document (no cdktf import: fast).
+
+Validity of a rules document and agreement with the function are tested in tests/contract/."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from lib.config import (
+    FUNCTION_SETTINGS,
+    LOG_LEVEL,
     MAX_SUFFIX_LENGTH,
     NAME_LIMITS,
     ROOT,
@@ -16,11 +20,10 @@ from lib.config import (
     StackConfig,
     Subscription,
     from_sources,
+    load_function_settings,
     parse_subscriptions,
 )
 from lib.rules import RulesError, load_rules
-
-SCHEMA = ROOT / "config" / "alert-rules.schema.json"
 
 
 def test_defaults_are_production_values() -> None:
@@ -129,7 +132,7 @@ def test_s3_backend_needs_a_lock_table() -> None:
         ({"max_receive_count": 4}, "only allowed with a local endpoint"),
         ({"oldest_message_age_alarm_seconds": 59}, "oldest-message-age"),
         ({"log_retention_days": 2}, "not a CloudWatch Logs value"),
-        ({"log_level": "LOUD"}, "log level"),
+        ({"log_level": "LOUD"}, "log level: LOG_LEVEL must be DEBUG, INFO, WARN or ERROR, not 'LOUD'"),
     ],
 )
 def test_invalid_settings(kwargs: dict[str, object], message: str) -> None:
@@ -186,50 +189,44 @@ def test_invalid_subscriptions(raw: str, message: str) -> None:
         parse_subscriptions(raw)
 
 
-# ---- the rules document
-def test_repo_rules_document_is_valid() -> None:
-    doc = load_rules(ROOT / "config" / "alert-rules.json", SCHEMA)
+# ---- the function-settings table (config/function-settings.json, compiled into the function too)
+def test_trace_is_not_a_log_level_of_the_function() -> None:
+    """Synthesis once took TRACE, which the function refuses at start-up: a green deploy, every cold start
+    failing. The allowed values now come from the table the function is built with."""
+    with pytest.raises(ConfigError, match="not 'TRACE'"):
+        StackConfig(log_level="TRACE")
+    with pytest.raises(ConfigError, match="set LOG_LEVEL"):
+        from_sources({}, {"LOG_LEVEL": "TRACE"})
+
+
+def test_log_level_comes_from_the_table() -> None:
+    assert LOG_LEVEL is FUNCTION_SETTINGS["LOG_LEVEL"]
+    assert LOG_LEVEL.values == ("DEBUG", "INFO", "WARN", "ERROR")
+    assert StackConfig().log_level == LOG_LEVEL.default == "INFO"
+    assert [StackConfig(log_level=v).log_level for v in LOG_LEVEL.values] == list(LOG_LEVEL.values)
+
+
+def test_settings_table_kinds_and_messages(tmp_path: Path) -> None:
+    table = tmp_path / "settings.json"
+    entry = {"name": "MODE", "kind": "enum", "values": ["ON"], "default": "ON"}
+    table.write_text(json.dumps({"settings": [entry]}))
+    mode = load_function_settings(table)["MODE"]
+    assert (mode.check("ON"), mode.check("on")) == (None, "MODE must be ON, not 'on'")
+    table.write_text(json.dumps({"settings": [{**entry, "kind": "pattern"}]}))
+    with pytest.raises(ConfigError, match="setting MODE: kind 'pattern' is not enum"):
+        load_function_settings(table)
+
+
+# ---- reading the rules document (its validity: tests/contract/test_rules_contract.py)
+def test_repo_rules_document_is_read() -> None:
+    doc = load_rules(ROOT / "config" / "alert-rules.json")
     assert doc["version"] == 1
     assert len(doc["rules"]) == 9
 
 
-def write(tmp_path: Path, doc: object) -> Path:
-    path = tmp_path / "rules.json"
-    path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
-    return path
-
-
-def rule(rule_id: str, **extra: object) -> dict[str, object]:
-    return {
-        "id": rule_id,
-        "symbol": "AAPL",
-        "condition": "price_above",
-        "threshold": 1.0,
-        "severity": "info",
-        **extra,
-    }
-
-
-def test_duplicate_rule_ids_are_refused(tmp_path: Path) -> None:
-    path = write(tmp_path, {"version": 1, "rules": [rule("a"), rule("b"), rule("a")]})
-    with pytest.raises(RulesError, match=r"rules/2/id: duplicate rule id 'a'"):
-        load_rules(path, SCHEMA)
-
-
-def test_schema_errors_name_their_place(tmp_path: Path) -> None:
-    path = write(
-        tmp_path, {"version": 1, "rules": [rule("a#b"), rule("c", threshold=0, condition="crosses_above")]}
-    )
-    with pytest.raises(RulesError) as err:
-        load_rules(path, SCHEMA)
-    assert "rules/0/id: 'a#b' does not match" in str(err.value)
-    assert "rules/1/threshold" in str(err.value)
-
-
 def test_missing_or_malformed_rules(tmp_path: Path) -> None:
     with pytest.raises(RulesError, match="rules document not found"):
-        load_rules(tmp_path / "nope.json", SCHEMA)
+        load_rules(tmp_path / "nope.json")
+    (tmp_path / "rules.json").write_text("{")
     with pytest.raises(RulesError, match="invalid JSON"):
-        load_rules(write(tmp_path, "{"), SCHEMA)
-    with pytest.raises(RulesError, match=r"\(document\): 'rules' is a required property"):
-        load_rules(write(tmp_path, {"version": 1}), SCHEMA)
+        load_rules(tmp_path / "rules.json")

@@ -65,6 +65,11 @@ class RuleSet {
   std::vector<std::size_t> wildcard_;
 };
 
+// THE definition of a valid rules document (the package step and the contract tests run it through
+// tap_validate): every problem, one per entry, each naming its field ("rules[3].symbol: ..."); empty means
+// the document is valid.
+std::vector<std::string> validate_rules(std::string_view document);
+
 // Parses and validates a rules document. On failure the error (code "invalid_rules") lists every problem,
 // one per line, each with its JSON path ("rules[2].threshold: must be > 0").
 Result<RuleSet> load_rules(std::string_view json);

@@ -1,16 +1,45 @@
 #include "tap/function_config.hpp"
 
+#include <array>
+#include <optional>
+
+#include "tap/app/function_settings_table.hpp"
+
 namespace tap {
+namespace {
+
+// The table's entry for `name`; a name the table lacks makes the constant expression (and the build) fail.
+consteval const settings::EnumSetting& enum_setting(std::string_view name) {
+  std::size_t i = 0;
+  while (i < settings::kEnumSettings.size() && settings::kEnumSettings[i].name != name) ++i;
+  return settings::kEnumSettings[i];
+}
+
+constexpr const settings::EnumSetting& kLogLevel = enum_setting("LOG_LEVEL");
+
+// The logger's level of that name. The table decides what is allowed; a unit test checks that every value
+// it allows is a level.
+std::optional<obs::Level> level_named(std::string_view name) {
+  for (const auto level : {obs::Level::kDebug, obs::Level::kInfo, obs::Level::kWarn, obs::Level::kError}) {
+    if (obs::level_name(level) == name) return level;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 Result<FunctionConfig> load_function_config(const EnvLookup& env) {
   FunctionConfig cfg;
   std::string problems;
+  const auto problem = [&](const std::string& text) {
+    problems += problems.empty() ? "" : "; ";
+    problems += text;
+  };
   const auto require = [&](const char* name, std::string& out) {
     if (auto v = env(name)) {
       out = *v;
     } else {
-      problems += problems.empty() ? "" : "; ";
-      problems += std::string(name) + " is not set";
+      problem(std::string(name) + " is not set");
     }
   };
   require("ALERTS_TABLE", cfg.alerts_table);
@@ -22,18 +51,12 @@ Result<FunctionConfig> load_function_config(const EnvLookup& env) {
   } else {
     cfg.rules_path = env("LAMBDA_TASK_ROOT").value_or("/var/task") + "/alert-rules.json";
   }
-  const std::string level = env("LOG_LEVEL").value_or("INFO");
-  if (level == "DEBUG") {
-    cfg.log_level = obs::Level::kDebug;
-  } else if (level == "INFO") {
-    cfg.log_level = obs::Level::kInfo;
-  } else if (level == "WARN") {
-    cfg.log_level = obs::Level::kWarn;
-  } else if (level == "ERROR") {
-    cfg.log_level = obs::Level::kError;
+  const std::string level = env(kLogLevel.name).value_or(std::string(kLogLevel.default_value));
+  const auto parsed = level_named(level);
+  if (parsed && kLogLevel.allows(level)) {
+    cfg.log_level = *parsed;
   } else {
-    problems += problems.empty() ? "" : "; ";
-    problems += "LOG_LEVEL must be DEBUG, INFO, WARN or ERROR, not " + level;
+    problem("LOG_LEVEL must be " + kLogLevel.allowed() + ", not " + level);
   }
   cfg.metrics_namespace = env("METRICS_NAMESPACE").value_or("MarketAlerts");
   cfg.function_name = env("AWS_LAMBDA_FUNCTION_NAME").value_or("data-processor");

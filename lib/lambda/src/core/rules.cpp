@@ -303,12 +303,21 @@ std::span<const std::size_t> RuleSet::rules_for_symbol(std::string_view symbol) 
   return it->second;
 }
 
-Result<RuleSet> load_rules(std::string_view text) {
+namespace {
+
+// The one definition of a valid rules document: every problem with its path, or the rules it defines.
+struct Parsed {
+  std::vector<Rule> rules;
+  std::vector<std::string> problems;  // empty: the document is valid
+};
+
+Parsed parse_document(std::string_view text) {
   simdjson::ondemand::parser parser;
   const simdjson::padded_string padded(text);
   simdjson::ondemand::document doc;
   Loader L;
   std::vector<Rule> rules;
+  std::vector<std::size_t> positions;  // each loaded rule's index in the document
   std::optional<std::int64_t> default_cooldown;
   bool has_version = false, has_rules = false;
   auto run = [&]() {
@@ -348,7 +357,10 @@ Result<RuleSet> load_rules(std::string_view text) {
           for (auto element : arr) {
             simdjson::ondemand::value rv;
             if (auto e = element.get(rv)) return L.fatal = e, void();
-            if (auto r = L.rule(rv, "rules[" + std::to_string(i) + "]")) rules.push_back(std::move(*r));
+            if (auto r = L.rule(rv, "rules[" + std::to_string(i) + "]")) {
+              rules.push_back(std::move(*r));
+              positions.push_back(i);
+            }
             if (L.fatal) return;
             ++i;
           }
@@ -363,27 +375,39 @@ Result<RuleSet> load_rules(std::string_view text) {
     if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) L.fatal = simdjson::TRAILING_CONTENT;
   };
   run();
-  if (L.fatal) {
-    return Error{"invalid_rules", std::string("invalid JSON: ") + simdjson::error_message(*L.fatal)};
-  }
+  if (L.fatal) return {{}, {std::string("invalid JSON: ") + simdjson::error_message(*L.fatal)}};
   if (!has_version) L.problem("version", "required");
   if (!has_rules) L.problem("rules", "required");
   std::unordered_set<std::string_view> ids;
   for (std::size_t i = 0; i < rules.size(); ++i) {
-    if (!ids.insert(rules[i].id).second) L.problem("rules: id \"" + rules[i].id + "\"", "duplicate rule id");
+    if (!ids.insert(rules[i].id).second) {
+      L.problem("rules[" + std::to_string(positions[i]) + "].id",
+                "duplicate rule id \"" + rules[i].id + "\"");
+    }
   }
-  if (!L.problems.empty()) {
+  for (Rule& r : rules) {
+    if (r.cooldown_seconds < 0) r.cooldown_seconds = default_cooldown.value_or(kDefaultCooldownSeconds);
+  }
+  return {std::move(rules), std::move(L.problems)};
+}
+
+}  // namespace
+
+std::vector<std::string> validate_rules(std::string_view document) {
+  return parse_document(document).problems;
+}
+
+Result<RuleSet> load_rules(std::string_view text) {
+  Parsed parsed = parse_document(text);
+  if (!parsed.problems.empty()) {
     std::string msg;
-    for (const auto& p : L.problems) {
+    for (const auto& p : parsed.problems) {
       if (!msg.empty()) msg += '\n';
       msg += p;
     }
     return Error{"invalid_rules", std::move(msg)};
   }
-  for (Rule& r : rules) {
-    if (r.cooldown_seconds < 0) r.cooldown_seconds = default_cooldown.value_or(kDefaultCooldownSeconds);
-  }
-  return RuleSet(std::move(rules));
+  return RuleSet(std::move(parsed.rules));
 }
 
 }  // namespace tap

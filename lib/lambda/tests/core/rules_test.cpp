@@ -94,7 +94,7 @@ TEST(Rules, DocumentLevelProblems) {
   EXPECT_EQ(err(R"({"version":1,"rules":[{"id":"a","symbol":"A","condition":"price_above","threshold":1,)"
                 R"("severity":"info","enabled":false,"description":"d"},)"
                 R"({"id":"a","symbol":"A","condition":"price_above","threshold":1,"severity":"info"}]})"),
-            "rules: id \"a\": duplicate rule id");
+            "rules[1].id: duplicate rule id \"a\"");
   EXPECT_EQ(err(std::string(R"({"version":1,"rules":[{"id":"a","description":")") + std::string(257, 'x') +
                 R"(","symbol":"A","condition":"price_above","threshold":1,"severity":"info"}]})"),
             "rules[0].description: must be at most 256 characters");
@@ -102,6 +102,29 @@ TEST(Rules, DocumentLevelProblems) {
   for (int i = 0; i < 10001; ++i) many += i ? ",1" : "1";
   many += "]}";
   EXPECT_EQ(err(many).substr(err(many).size() - 26), "rules: at most 10000 rules");
+}
+
+TEST(Rules, ValidateNamesEachOffendingFieldOrAccepts) {
+  const std::string valid =
+      R"({"version":1,"rules":[{"id":"a","symbol":"A","condition":"price_above","threshold":1,"severity":"info"}]})";
+  EXPECT_TRUE(validate_rules(valid).empty());
+  // A trailing newline is not "$" (the schema's regex dialect once let it through): refused, field named.
+  EXPECT_EQ(validate_rules(R"({"version":1,"rules":[{"id":"a\n","symbol":"A\n","condition":"price_above",)"
+                           R"("threshold":1,"severity":"info"}]})"),
+            (std::vector<std::string>{"rules[0].id: must be 1..64 chars of A-Z a-z 0-9 _ . -",
+                                      "rules[0].symbol: must be \"*\" or 1..16 chars of A-Z 0-9 . - / :"}));
+  // Duplicates are reported at the later rule's place in the document, past a rule that failed.
+  EXPECT_EQ(validate_rules(
+                R"({"version":1,"rules":[)"
+                R"({"id":"a","symbol":"A","condition":"price_above","threshold":1,"severity":"info"},)"
+                R"({"id":"b","symbol":"A","condition":"price_above","threshold":-1,"severity":"info"},)"
+                R"({"id":"a","symbol":"B","condition":"price_below","threshold":1,"severity":"info"}]})"),
+            (std::vector<std::string>{"rules[1].threshold: must be between 0 and 1e15",
+                                      "rules[1].threshold: must be > 0 for this condition",
+                                      "rules[2].id: duplicate rule id \"a\""}));
+  const auto syntax = validate_rules("{");
+  ASSERT_EQ(syntax.size(), 1u);
+  EXPECT_EQ(syntax[0].substr(0, 14), "invalid JSON: ");
 }
 
 TEST(Rules, InvalidJson) {

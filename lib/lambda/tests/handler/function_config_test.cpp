@@ -4,6 +4,8 @@
 
 #include <map>
 
+#include "tap/app/function_settings_table.hpp"
+
 namespace tap {
 namespace {
 
@@ -46,6 +48,32 @@ TEST(FunctionConfig, ExplicitSettingsWin) {
   EXPECT_EQ(load_function_config(env_of(vars))->log_level, obs::Level::kWarn);
   vars["LOG_LEVEL"] = "ERROR";
   EXPECT_EQ(load_function_config(env_of(vars))->log_level, obs::Level::kError);
+}
+
+// The settings table (config/function-settings.json) is the contract: every value it allows starts the
+// function, with the logger level of that name; its default is the default.
+TEST(FunctionConfig, EveryLogLevelOfTheTableIsALoggerLevel) {
+  const auto& table = settings::kEnumSettings;
+  ASSERT_EQ(table.size(), 1u);
+  EXPECT_EQ(table[0].name, "LOG_LEVEL");
+  EXPECT_EQ(table[0].default_value, obs::level_name(load_function_config(env_of(kComplete))->log_level));
+  for (const std::string_view value : table[0].values) {
+    auto vars = kComplete;
+    vars["LOG_LEVEL"] = std::string(value);
+    const auto cfg = load_function_config(env_of(vars));
+    ASSERT_TRUE(cfg.ok()) << value;
+    EXPECT_EQ(obs::level_name(cfg->log_level), value);
+  }
+}
+
+TEST(FunctionConfig, ValuesOutsideTheTableAreRefused) {
+  for (const char* value : {"TRACE", "info", "INFO\n", " INFO", ""}) {
+    auto vars = kComplete;
+    vars["LOG_LEVEL"] = value;
+    const auto cfg = load_function_config(env_of(vars));
+    ASSERT_FALSE(cfg.ok()) << value;
+    EXPECT_EQ(cfg.error().message, "LOG_LEVEL must be DEBUG, INFO, WARN or ERROR, not " + std::string(value));
+  }
 }
 
 TEST(FunctionConfig, EveryProblemIsNamed) {

@@ -1,0 +1,28 @@
+// tap_validate, the host tool that exposes the function's own validators: the rules document (validate_rules)
+// and the settings table (load_function_config). The package step checks the rules it ships with it, and the
+// contract tests drive it in batch mode (JSON lines in, one verdict per line out) with generated inputs.
+#pragma once
+
+#include <iosfwd>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace tap::contract {
+
+// {"valid":true} or {"valid":false,"reasons":["rules[3].symbol: ...", ...]}.
+std::string rules_verdict(std::string_view document);
+// `request` is {"name": "<variable>", "value": "<value>"}: the verdict of the function's start-up
+// configuration with that variable set (the other required variables set to placeholders). A request that
+// is not of that shape answers {"error": "..."}.
+std::string setting_verdict(std::string_view request);
+
+// The tool's command line (args without the program name); returns the exit status:
+//   rules FILE          0 valid, 1 invalid (reasons on `err`), 2 unreadable
+//   rules --batch       one rules document per input line -> one verdict per output line
+//   settings --batch    one setting request per input line -> one verdict per output line
+//   settings --table    the compiled-in settings table, byte for byte
+// Anything else: usage on `err`, 2.
+int run(std::span<const std::string_view> args, std::istream& in, std::ostream& out, std::ostream& err);
+
+}  // namespace tap::contract

@@ -1,0 +1,112 @@
+#include "tap/app/contract_check.hpp"
+
+#include <simdjson.h>
+
+#include <fstream>
+#include <istream>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <sstream>
+#include <vector>
+
+#include "tap/app/function_settings_table.hpp"
+#include "tap/function_config.hpp"
+#include "tap/json_text.hpp"
+#include "tap/rules.hpp"
+
+namespace tap::contract {
+namespace {
+
+std::string verdict(const std::vector<std::string>& reasons) {
+  if (reasons.empty()) return R"({"valid":true})";
+  std::string out = R"({"valid":false,"reasons":[)";
+  for (std::size_t i = 0; i < reasons.size(); ++i) {
+    if (i > 0) out += ',';
+    json::append_string(out, reasons[i]);
+  }
+  return out + "]}";
+}
+
+std::string request_error(std::string_view why) {
+  std::string out = R"({"error":)";
+  json::append_string(out, why);
+  return out + "}";
+}
+
+// {"name": string, "value": string}, nothing else.
+std::optional<std::pair<std::string, std::string>> parse_request(std::string_view request) {
+  simdjson::ondemand::parser parser;
+  const simdjson::padded_string padded(request);
+  simdjson::ondemand::document doc;
+  simdjson::ondemand::object obj;
+  if (parser.iterate(padded).get(doc) || doc.get_object().get(obj)) return std::nullopt;
+  std::optional<std::string> name, value;
+  for (auto field : obj) {
+    std::string_view key, text;
+    if (field.unescaped_key().get(key) || field.value().get_string().get(text)) return std::nullopt;
+    if (key == "name" && !name) {
+      name.emplace(text);
+    } else if (key == "value" && !value) {
+      value.emplace(text);
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (!name || !value || doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return std::nullopt;
+  return std::pair{std::move(*name), std::move(*value)};
+}
+
+int batch(std::istream& in, std::ostream& out, std::string (*judge)(std::string_view)) {
+  for (std::string line; std::getline(in, line);) out << judge(line) << '\n' << std::flush;
+  return 0;
+}
+
+int check_file(const std::string& path, std::ostream& err) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    err << path << ": cannot read the rules document\n";
+    return 2;
+  }
+  std::ostringstream text;
+  text << file.rdbuf();
+  const auto reasons = validate_rules(text.str());
+  for (const auto& reason : reasons) err << path << ": " << reason << '\n';
+  return reasons.empty() ? 0 : 1;
+}
+
+}  // namespace
+
+std::string rules_verdict(std::string_view document) { return verdict(validate_rules(document)); }
+
+std::string setting_verdict(std::string_view request) {
+  auto parsed = parse_request(request);
+  if (!parsed) return request_error(R"(a request is {"name": string, "value": string})");
+  std::map<std::string, std::string, std::less<>> vars = {
+      {"ALERTS_TABLE", "alerts"}, {"STATE_TABLE", "state"}, {"TOPIC_ARN", "topic"}, {"DLQ_URL", "dlq"}};
+  vars[parsed->first] = parsed->second;
+  const EnvLookup env = [&vars](std::string_view name) -> std::optional<std::string> {
+    const auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+  const auto config = load_function_config(env);
+  return verdict(config ? std::vector<std::string>{} : std::vector<std::string>{config.error().message});
+}
+
+int run(std::span<const std::string_view> args, std::istream& in, std::ostream& out, std::ostream& err) {
+  if (args.size() == 2 && args[0] == "rules") {
+    if (args[1] == "--batch") return batch(in, out, rules_verdict);
+    return check_file(std::string(args[1]), err);
+  }
+  if (args.size() == 2 && args[0] == "settings" && args[1] == "--batch")
+    return batch(in, out, setting_verdict);
+  if (args.size() == 2 && args[0] == "settings" && args[1] == "--table") {
+    out << settings::kTableText;
+    return 0;
+  }
+  err << "usage: tap_validate rules FILE | rules --batch | settings --batch | settings --table\n";
+  return 2;
+}
+
+}  // namespace tap::contract

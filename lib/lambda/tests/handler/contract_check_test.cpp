@@ -1,0 +1,99 @@
+#include "tap/app/contract_check.hpp"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "tap/app/function_settings_table.hpp"
+
+namespace tap::contract {
+namespace {
+
+struct Run {
+  int status;
+  std::string out;
+  std::string err;
+};
+
+Run run_tool(std::vector<std::string_view> args, const std::string& input = "") {
+  std::istringstream in(input);
+  std::ostringstream out, err;
+  const int status = run(args, in, out, err);
+  return {status, out.str(), err.str()};
+}
+
+constexpr std::string_view kValid =
+    R"({"version":1,"rules":[{"id":"a","symbol":"A","condition":"price_above","threshold":1,"severity":"info"}]})";
+
+TEST(ContractCheck, RulesVerdictsAreJsonWithEveryReason) {
+  EXPECT_EQ(rules_verdict(kValid), R"({"valid":true})");
+  EXPECT_EQ(rules_verdict(R"({"version":1})"), R"({"valid":false,"reasons":["rules: required"]})");
+  EXPECT_EQ(rules_verdict(R"({"rules":[],"k\n":1})"),
+            R"({"valid":false,"reasons":["k\n: unknown property","version: required"]})");
+}
+
+TEST(ContractCheck, SettingVerdictsRunTheStartUpConfiguration) {
+  EXPECT_EQ(setting_verdict(R"({"name":"LOG_LEVEL","value":"WARN"})"), R"({"valid":true})");
+  EXPECT_EQ(setting_verdict(R"({"value":"TRACE","name":"LOG_LEVEL"})"),
+            R"({"valid":false,"reasons":["LOG_LEVEL must be DEBUG, INFO, WARN or ERROR, not TRACE"]})");
+  EXPECT_EQ(setting_verdict(R"({"name":"LOG_LEVEL","value":"INFO\n"})"),
+            R"({"valid":false,"reasons":["LOG_LEVEL must be DEBUG, INFO, WARN or ERROR, not INFO\n"]})");
+  EXPECT_EQ(setting_verdict(R"({"name":"DLQ_URL","value":"x"})"), R"({"valid":true})");
+}
+
+TEST(ContractCheck, MalformedSettingRequestsAreErrorsNotVerdicts) {
+  for (const char* request : {"", "[]", R"({"name":"LOG_LEVEL"})", R"({"value":"INFO"})",
+                              R"({"name":"LOG_LEVEL","value":1})", R"({"name":"A","name":"B","value":"x"})",
+                              R"({"name":"A","value":"x","other":"y"})", R"({"name":"A","value":"x"} x)"}) {
+    EXPECT_EQ(setting_verdict(request), R"({"error":"a request is {\"name\": string, \"value\": string}"})")
+        << request;
+  }
+}
+
+TEST(ContractCheck, BatchModesAnswerOneVerdictPerLine) {
+  auto r = run_tool({"rules", "--batch"}, std::string(kValid) + "\n{}\n");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out,
+            "{\"valid\":true}\n{\"valid\":false,\"reasons\":[\"version: required\",\"rules: required\"]}\n");
+  r = run_tool({"settings", "--batch"}, "{\"name\":\"LOG_LEVEL\",\"value\":\"ERROR\"}\n");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, "{\"valid\":true}\n");
+}
+
+TEST(ContractCheck, ChecksARulesFile) {
+  const auto dir = std::filesystem::temp_directory_path();
+  const auto good = (dir / "tap_contract_good.json").string();
+  const auto bad = (dir / "tap_contract_bad.json").string();
+  std::ofstream(good) << kValid;
+  std::ofstream(bad) << R"({"version":2,"rules":[]})";
+  EXPECT_EQ(run_tool({"rules", good}).status, 0);
+  const auto r = run_tool({"rules", bad});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, bad + ": version: must be 1\n");
+  const auto missing = run_tool({"rules", (dir / "tap_contract_missing.json").string()});
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_NE(missing.err.find("cannot read the rules document"), std::string::npos);
+  std::filesystem::remove(good);
+  std::filesystem::remove(bad);
+}
+
+TEST(ContractCheck, PrintsTheCompiledInSettingsTable) {
+  const auto r = run_tool({"settings", "--table"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, settings::kTableText);
+}
+
+TEST(ContractCheck, AnythingElseIsUsage) {
+  for (const auto& args : std::vector<std::vector<std::string_view>>{
+           {}, {"rules"}, {"settings", "--rules"}, {"settings"}, {"rules", "a", "b"}, {"other", "--batch"}}) {
+    const auto r = run_tool(args);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_EQ(r.err.substr(0, 19), "usage: tap_validate");
+  }
+}
+
+}  // namespace
+}  // namespace tap::contract
