@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "tap/alert.hpp"
-#include "tap/json_text.hpp"
-#include "tap/rule_engine.hpp"
-#include "tap/sqs_event.hpp"
-#include "tap/tick.hpp"
+#include "tap/core/alert.hpp"
+#include "tap/core/json_text.hpp"
+#include "tap/core/rule_engine.hpp"
+#include "tap/core/sqs_event.hpp"
+#include "tap/core/tick.hpp"
 
 namespace tap {
 namespace {

@@ -2,8 +2,8 @@
 
 #include <charconv>
 
-#include "tap/aws_ports.hpp"
-#include "tap/json_text.hpp"
+#include "tap/app/aws_ports.hpp"
+#include "tap/core/json_text.hpp"
 
 namespace tap {
 namespace {

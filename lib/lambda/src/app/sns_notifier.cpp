@@ -1,4 +1,4 @@
-#include "tap/aws_ports.hpp"
+#include "tap/app/aws_ports.hpp"
 
 namespace tap {
 

@@ -1,8 +1,8 @@
-#include "tap/alert.hpp"
+#include "tap/core/alert.hpp"
 
 #include <charconv>
 
-#include "tap/json_text.hpp"
+#include "tap/core/json_text.hpp"
 
 namespace tap {
 namespace {

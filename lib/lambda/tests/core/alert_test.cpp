@@ -1,4 +1,4 @@
-#include "tap/alert.hpp"
+#include "tap/core/alert.hpp"
 
 #include <gtest/gtest.h>
 

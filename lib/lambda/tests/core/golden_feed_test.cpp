@@ -6,9 +6,9 @@
 #include <map>
 #include <sstream>
 
-#include "tap/alert.hpp"
-#include "tap/json_text.hpp"
-#include "tap/rule_engine.hpp"
+#include "tap/core/alert.hpp"
+#include "tap/core/json_text.hpp"
+#include "tap/core/rule_engine.hpp"
 
 namespace tap {
 namespace {

@@ -1,4 +1,4 @@
-#include "tap/rule_engine.hpp"
+#include "tap/core/rule_engine.hpp"
 
 #include <gtest/gtest.h>
 

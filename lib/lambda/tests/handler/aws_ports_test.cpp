@@ -1,6 +1,6 @@
 // The real ports over a scripted HTTP transport: the exact DynamoDB conditions of the exactly-once
 // protocol, and how each AWS answer (success, refused condition, cancelled transaction) is read.
-#include "tap/aws_ports.hpp"
+#include "tap/app/aws_ports.hpp"
 
 #include <gtest/gtest.h>
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "tap/ports.hpp"
-#include "tap/rules.hpp"
+#include "tap/app/ports.hpp"
+#include "tap/core/rules.hpp"
 
 namespace tap::testing {
 

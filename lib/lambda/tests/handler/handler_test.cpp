@@ -1,10 +1,10 @@
-#include "tap/handler.hpp"
+#include "tap/app/handler.hpp"
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
 #include "fake_ports.hpp"
-#include "tap/json_text.hpp"
+#include "tap/core/json_text.hpp"
 
 namespace tap {
 namespace {

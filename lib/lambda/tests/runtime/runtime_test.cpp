@@ -1,5 +1,5 @@
 // The runtime client against an in-process fake of the Lambda Runtime API.
-#include "tap/runtime.hpp"
+#include "tap/runtime/runtime.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

@@ -6,11 +6,11 @@
 #include <string>
 #include <unordered_map>
 
-#include "tap/dynamodb.hpp"
-#include "tap/ports.hpp"
-#include "tap/rules.hpp"
-#include "tap/sns.hpp"
-#include "tap/sqs.hpp"
+#include "tap/aws/dynamodb.hpp"
+#include "tap/app/ports.hpp"
+#include "tap/core/rules.hpp"
+#include "tap/aws/sns.hpp"
+#include "tap/aws/sqs.hpp"
 
 namespace tap {
 

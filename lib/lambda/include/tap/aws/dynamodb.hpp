@@ -9,7 +9,7 @@
 #include <variant>
 #include <vector>
 
-#include "tap/aws_client.hpp"
+#include "tap/aws/aws_client.hpp"
 
 namespace tap::dynamodb {
 

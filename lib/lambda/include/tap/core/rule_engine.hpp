@@ -16,8 +16,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "tap/rules.hpp"
-#include "tap/tick.hpp"
+#include "tap/core/rules.hpp"
+#include "tap/core/tick.hpp"
 
 namespace tap {
 

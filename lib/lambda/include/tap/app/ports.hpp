@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "tap/alert.hpp"
-#include "tap/aws_error.hpp"
-#include "tap/http_client.hpp"
-#include "tap/rule_engine.hpp"
+#include "tap/core/alert.hpp"
+#include "tap/aws/aws_error.hpp"
+#include "tap/core/deadline.hpp"
+#include "tap/core/rule_engine.hpp"
 
 namespace tap {
 

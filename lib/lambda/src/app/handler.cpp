@@ -1,13 +1,13 @@
-#include "tap/handler.hpp"
+#include "tap/app/handler.hpp"
 
 #include <algorithm>
 #include <optional>
 #include <set>
 #include <utility>
 
-#include "tap/json_text.hpp"
-#include "tap/sqs_event.hpp"
-#include "tap/tick.hpp"
+#include "tap/core/json_text.hpp"
+#include "tap/core/sqs_event.hpp"
+#include "tap/core/tick.hpp"
 
 namespace tap {
 namespace {
@@ -74,6 +74,8 @@ obs::MetricsRecord batch_metrics(const BatchReport& report, const std::string& m
                                  const std::string& function_name, std::uint64_t retries,
                                  std::chrono::microseconds duration) {
   obs::MetricsRecord record(metrics_namespace);
+  // MetricsRecord refuses only non-finite values and a 31st dimension: one dimension, counts and a duration
+  // cannot be refused, so the Results below are ignored on purpose.
   (void)record.add_dimension("FunctionName", function_name);
   const auto count = [&record](std::string_view name, std::uint64_t value) {
     (void)record.put(name, static_cast<double>(value), obs::Unit::kCount);

@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
-#include "tap/rules.hpp"
-#include "tap/tick.hpp"
+#include "tap/core/rules.hpp"
+#include "tap/core/tick.hpp"
 
 namespace tap {
 
