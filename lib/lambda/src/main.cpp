@@ -7,10 +7,10 @@
 #include <random>
 #include <sstream>
 
-#include "tap/aws/aws_layer.hpp"
 #include "tap/app/aws_ports.hpp"
 #include "tap/app/function_config.hpp"
 #include "tap/app/handler.hpp"
+#include "tap/aws/aws_layer.hpp"
 #include "tap/runtime/runtime.hpp"
 
 #ifdef TAP_GCOV_DUMP_ON_SIGTERM

@@ -6,11 +6,11 @@
 #include <string>
 #include <unordered_map>
 
-#include "tap/aws/dynamodb.hpp"
 #include "tap/app/ports.hpp"
-#include "tap/core/rules.hpp"
+#include "tap/aws/dynamodb.hpp"
 #include "tap/aws/sns.hpp"
 #include "tap/aws/sqs.hpp"
+#include "tap/core/rules.hpp"
 
 namespace tap {
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "tap/core/alert.hpp"
 #include "tap/aws/aws_error.hpp"
+#include "tap/core/alert.hpp"
 #include "tap/core/deadline.hpp"
 #include "tap/core/rule_engine.hpp"
 
