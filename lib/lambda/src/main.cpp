@@ -7,9 +7,11 @@
 #include <random>
 #include <sstream>
 
-#include "tap/app/aws_ports.hpp"
+#include "tap/app/dynamodb_store.hpp"
 #include "tap/app/function_config.hpp"
 #include "tap/app/handler.hpp"
+#include "tap/app/sns_notifier.hpp"
+#include "tap/app/sqs_dead_letters.hpp"
 #include "tap/aws/aws_layer.hpp"
 #include "tap/runtime/runtime.hpp"
 

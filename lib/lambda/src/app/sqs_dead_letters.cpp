@@ -1,4 +1,4 @@
-#include "tap/app/aws_ports.hpp"
+#include "tap/app/sqs_dead_letters.hpp"
 
 namespace tap {
 

@@ -1,10 +1,12 @@
-// Alert records (SPEC F4/F5) as pure functions: the DynamoDB item and the SNS notification of one alert.
+// Alerts (SPEC F4/F5) as pure values: an alert's identity and its SNS notification.
 //
-// Table key: symbol (S) + timestamp (S) = "<normalised tick ts>#<rule id>". The alert id carried in the
-// notification is "<symbol>|<timestamp>" ('|' occurs in neither a symbol nor a rule id), so the id names
-// the table key exactly and subscribers can drop a repeated publish by it.
+// An alert is one (rule, tick) that fired; at most one alert exists per AlertId (symbol, tick time, rule),
+// whatever the deliveries. Its id as text, "<symbol>|<normalised tick ts>#<rule id>" ('|' occurs in neither a
+// symbol nor a rule id), travels in the notification so that subscribers can drop a repeated publish by it.
+// How an alert is stored (table keys, attributes, notification state) is the store adapter's business.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,12 +25,14 @@ struct Alert {
   std::string_view message_id;  // the SQS message the tick came from (a view into the batch's event)
 };
 
-std::string alert_sort_key(const Rule& rule, const Tick& tick);  // "<ts>#<rule id>"
-std::string alert_id(const Rule& rule, const Tick& tick);        // "<symbol>|<ts>#<rule id>"
-
-// The item in DynamoDB JSON ({"symbol":{"S":"AAPL"},...}), ready for a PutItem "Item". created_at_micros is
-// the wall clock when the handler builds it. notification_state is "pending".
-std::string dynamodb_item(const Alert& alert, std::int64_t created_at_micros);
+struct AlertId {
+  std::string symbol;
+  std::int64_t tick_micros = 0;  // the tick's timestamp (UTC microseconds)
+  std::string rule_id;
+  friend auto operator<=>(const AlertId&, const AlertId&) = default;
+};
+AlertId alert_id(const Rule& rule, const Tick& tick);
+std::string to_string(const AlertId& id);  // "<symbol>|<normalised tick ts>#<rule id>"
 
 struct SnsNotification {
   std::string subject;                                          // ASCII, <= 100 chars
