@@ -259,7 +259,7 @@ bool BatchHandler::notify(Batch& batch, std::size_t message_index, std::size_t r
   const Alert alert{&rule, &tick, m.record->message_id};
   auto published = ports_.notifier.publish(sns_notification(alert, now_micros()), deadline);
   if (!published) {
-    // The alert stays "pending"; the redelivered message finds it and notifies (recover_pending).
+    // The alert stays pending; the redelivered message finds it and notifies (recover_pending).
     m.failed = true;
     log_.log({.level = obs::Level::kWarn,
               .message = "notification failed, message will be retried",
