@@ -9,11 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "tap/alert.hpp"
-#include "tap/json_text.hpp"
-#include "tap/rule_engine.hpp"
-#include "tap/sqs_event.hpp"
-#include "tap/tick.hpp"
+#include "tap/app/dynamodb_store.hpp"
+#include "tap/core/alert.hpp"
+#include "tap/core/json_text.hpp"
+#include "tap/core/rule_engine.hpp"
+#include "tap/core/sqs_event.hpp"
+#include "tap/core/tick.hpp"
 
 namespace tap {
 namespace {
@@ -170,7 +171,7 @@ void BM_AlertRecords(benchmark::State& state) {
   const std::vector<Tick> ticks = parsed_ticks(1);
   const Alert alert{&rules.rule(2), &ticks[0], "059f36b4-87a3-44ab-83d2-661975830a7d"};
   for (auto _ : state) {
-    auto item = dynamodb_item(alert, ticks[0].ts.micros + 1000);
+    auto item = alert_item({alert, ticks[0].ts.micros + 1000});
     auto note = sns_notification(alert, ticks[0].ts.micros + 2000);
     benchmark::DoNotOptimize(item);
     benchmark::DoNotOptimize(note);

@@ -6,8 +6,8 @@
 #include <string>
 #include <string_view>
 
-#include "tap/sqs_event.hpp"
-#include "tap/tick.hpp"
+#include "tap/core/sqs_event.hpp"
+#include "tap/core/tick.hpp"
 
 namespace {
 

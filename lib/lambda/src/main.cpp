@@ -7,11 +7,13 @@
 #include <random>
 #include <sstream>
 
-#include "tap/aws_layer.hpp"
-#include "tap/aws_ports.hpp"
-#include "tap/function_config.hpp"
-#include "tap/handler.hpp"
-#include "tap/runtime.hpp"
+#include "tap/app/dynamodb_store.hpp"
+#include "tap/app/function_config.hpp"
+#include "tap/app/handler.hpp"
+#include "tap/app/sns_notifier.hpp"
+#include "tap/app/sqs_dead_letters.hpp"
+#include "tap/aws/aws_layer.hpp"
+#include "tap/runtime/runtime.hpp"
 
 #ifdef TAP_GCOV_DUMP_ON_SIGTERM
 extern "C" void __gcov_dump(void);
@@ -37,6 +39,7 @@ tap::Result<std::string> read_file(const std::string& path) {
 }
 
 int init_error(const char* type, const std::string& message) {
+  // Best effort: report_init_error has already logged the error to stderr, and the process exits either way.
   (void)tap::runtime::report_init_error(type, message);
   return 1;
 }

@@ -1,9 +1,10 @@
+#include "tap/app/dynamodb_store.hpp"
+
 #include <simdjson.h>
 
 #include <charconv>
 
-#include "tap/aws_ports.hpp"
-#include "tap/json_text.hpp"
+#include "tap/core/json_text.hpp"
 
 namespace tap {
 namespace {
@@ -19,20 +20,33 @@ std::string state_key_json(const std::string& symbol, const std::string& rule_id
   return out;
 }
 
-std::string alert_key_json(const AlertKey& key) {
+// The alert's sort key: "<normalised tick ts>#<rule id>" (SPEC F4).
+std::string alert_sort_key(const AlertId& id) {
+  std::string s;
+  s.reserve(kNormalisedTimestampLength + 1 + id.rule_id.size());
+  s.resize(kNormalisedTimestampLength);
+  format_timestamp_to(id.tick_micros, s.data());
+  s += '#';
+  s += id.rule_id;
+  return s;
+}
+
+std::string alert_key_json(const AlertId& id) {
   std::string out = R"({"symbol":{"S":)";
-  json::append_string(out, key.symbol);
+  json::append_string(out, id.symbol);
   out += R"(},"timestamp":{"S":)";
-  json::append_string(out, key.sort_key);
+  json::append_string(out, alert_sort_key(id));
   out += "}}";
   return out;
 }
 
-void append_n(std::string& out, std::string_view name, std::int64_t value) {
+// "name":{"N":"value"} and "name":{"S":value}: one attribute of an item or an expression value.
+template <typename T>
+void append_n(std::string& out, std::string_view name, T value) {
   out += '"';
   out += name;
   out += R"(":{"N":")";
-  out += std::to_string(value);
+  json::append_number(out, value);
   out += R"("})";
 }
 
@@ -98,6 +112,40 @@ Result<StateItem> parse_state_item(std::string_view item_json) {
     }
   }
   return item;
+}
+
+std::string alert_item(const AlertRecord& record) {
+  const Rule& r = *record.alert.rule;
+  const Tick& t = *record.alert.tick;
+  const AlertId id = alert_id(r, t);
+  std::string out;
+  out.reserve(1024);  // a typical item is ~650 bytes: one allocation
+  out += '{';
+  append_s(out, "symbol", t.symbol);
+  const auto attr_s = [&out](std::string_view name, std::string_view value) {
+    out += ',';
+    append_s(out, name, value);
+  };
+  const auto attr_n = [&out](std::string_view name, auto value) {
+    out += ',';
+    append_n(out, name, value);
+  };
+  attr_s("timestamp", alert_sort_key(id));
+  attr_s("alert_id", to_string(id));
+  attr_s("rule_id", r.id);
+  attr_s("condition", to_string(r.condition));
+  attr_n("threshold", r.threshold);
+  attr_n("price", t.price);
+  if (t.bid) attr_n("bid", *t.bid);
+  if (t.ask) attr_n("ask", *t.ask);
+  if (t.volume) attr_n("volume", *t.volume);
+  attr_s("severity", to_string(r.severity));
+  attr_s("tick_timestamp", t.ts.text());
+  attr_s("message_id", record.alert.message_id);
+  attr_s("created_at", format_timestamp(record.created_at_micros));
+  attr_s("notification_state", "pending");  // until mark_sent sets "sent"
+  out += '}';
+  return out;
 }
 
 dynamodb::UpdateItem state_update(const std::string& table, const Rule& rule, const StateKey& key,
@@ -186,10 +234,10 @@ Result<RuleState, AwsError> DynamoDbStateStore::load_one(const StateKey& key, De
 }
 
 Result<WriteResult, AwsError> DynamoDbStateStore::apply(const StateKey& key, const Step& step,
-                                                        const std::string* alert_item, Deadline deadline) {
+                                                        const AlertRecord* alert, Deadline deadline) {
   const Rule& rule = rules_.rule(key.rule_index);
   dynamodb::UpdateItem update = state_update(state_table_, rule, key, step, now_micros_());
-  if (alert_item == nullptr) {
+  if (alert == nullptr) {
     auto updated = client_.update_item(update, deadline);
     if (updated) return WriteResult{true, step.next};
     if (updated.error().code != kConditionalCheckFailed) return updated.error();
@@ -204,7 +252,7 @@ Result<WriteResult, AwsError> DynamoDbStateStore::apply(const StateKey& key, con
   }
   dynamodb::PutItem put;
   put.table = alerts_table_;
-  put.item_json = *alert_item;
+  put.item_json = alert_item(*alert);
   put.condition_expression = "attribute_not_exists(#k)";
   put.names_json = R"({"#k":"symbol"})";
   dynamodb::TransactWrite tx;
@@ -238,11 +286,11 @@ Result<WriteResult, AwsError> DynamoDbStateStore::apply(const StateKey& key, con
 DynamoDbAlertLedger::DynamoDbAlertLedger(dynamodb::Client& client, std::string alerts_table)
     : client_(client), table_(std::move(alerts_table)) {}
 
-Result<bool, AwsError> DynamoDbAlertLedger::pending(const AlertKey& key, Deadline deadline) {
+Result<bool, AwsError> DynamoDbAlertLedger::pending(const AlertId& id, Deadline deadline) {
   // A write that succeeds only on a pending alert: the answer without needing read permissions.
   dynamodb::UpdateItem u;
   u.table = table_;
-  u.key_json = alert_key_json(key);
+  u.key_json = alert_key_json(id);
   u.update_expression = "SET #rc = if_not_exists(#rc, :zero) + :one";
   u.condition_expression = "#ns = :pending";
   u.names_json = R"({"#rc":"recovery_checks","#ns":"notification_state"})";
@@ -253,11 +301,11 @@ Result<bool, AwsError> DynamoDbAlertLedger::pending(const AlertKey& key, Deadlin
   return updated.error();
 }
 
-Result<bool, AwsError> DynamoDbAlertLedger::mark_sent(const AlertKey& key, const std::string& sns_message_id,
+Result<bool, AwsError> DynamoDbAlertLedger::mark_sent(const AlertId& id, const std::string& sns_message_id,
                                                       std::int64_t notified_at_micros, Deadline deadline) {
   dynamodb::UpdateItem u;
   u.table = table_;
-  u.key_json = alert_key_json(key);
+  u.key_json = alert_key_json(id);
   u.update_expression = "SET #ns = :sent, #na = :at, #mid = :mid";
   u.condition_expression = "attribute_exists(#k)";
   u.names_json = R"({"#ns":"notification_state","#na":"notified_at","#mid":"sns_message_id","#k":"symbol"})";

@@ -1,4 +1,4 @@
-#include "tap/function_config.hpp"
+#include "tap/app/function_config.hpp"
 
 #include <array>
 #include <optional>

@@ -1,4 +1,4 @@
-#include "tap/aws_ports.hpp"
+#include "tap/app/sns_notifier.hpp"
 
 namespace tap {
 

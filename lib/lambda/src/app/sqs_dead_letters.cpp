@@ -1,4 +1,4 @@
-#include "tap/aws_ports.hpp"
+#include "tap/app/sqs_dead_letters.hpp"
 
 namespace tap {
 

@@ -1,4 +1,4 @@
-#include "tap/aws_client.hpp"
+#include "tap/aws/aws_client.hpp"
 
 #include <thread>
 

@@ -1,9 +1,9 @@
-#include "tap/aws_config.hpp"
+#include "tap/aws/aws_config.hpp"
 
 #include <cstdlib>
 #include <filesystem>
 
-#include "tap/http_client.hpp"
+#include "tap/aws/http_client.hpp"
 
 namespace tap {
 

@@ -1,4 +1,4 @@
-#include "tap/aws_layer.hpp"
+#include "tap/aws/aws_layer.hpp"
 
 namespace tap {
 

@@ -1,4 +1,4 @@
-#include "tap/dynamodb.hpp"
+#include "tap/aws/dynamodb.hpp"
 
 #include "json.hpp"
 

@@ -1,4 +1,4 @@
-#include "tap/http_client.hpp"
+#include "tap/aws/http_client.hpp"
 
 #include <httplib.h>
 

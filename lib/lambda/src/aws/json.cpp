@@ -1,6 +1,6 @@
 #include "json.hpp"
 
-#include "tap/json_text.hpp"
+#include "tap/core/json_text.hpp"
 
 namespace tap::aws_json {
 

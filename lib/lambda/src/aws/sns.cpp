@@ -1,4 +1,4 @@
-#include "tap/sns.hpp"
+#include "tap/aws/sns.hpp"
 
 namespace tap::sns {
 namespace {

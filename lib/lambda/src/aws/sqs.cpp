@@ -1,4 +1,4 @@
-#include "tap/sqs.hpp"
+#include "tap/aws/sqs.hpp"
 
 #include "json.hpp"
 

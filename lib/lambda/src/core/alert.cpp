@@ -1,8 +1,8 @@
-#include "tap/alert.hpp"
+#include "tap/core/alert.hpp"
 
 #include <charconv>
 
-#include "tap/json_text.hpp"
+#include "tap/core/json_text.hpp"
 
 namespace tap {
 namespace {
@@ -37,23 +37,6 @@ std::string_view condition_phrase(Condition c) {
   return "volume above";
 }
 
-void attr_s(std::string& out, std::string_view name, std::string_view value) {
-  out += ',';
-  json::append_string(out, name);
-  out += ":{\"S\":";
-  json::append_string(out, value);
-  out += '}';
-}
-
-template <typename T>
-void attr_n(std::string& out, std::string_view name, T value) {
-  out += ',';
-  json::append_string(out, name);
-  out += ":{\"N\":\"";
-  json::append_number(out, value);
-  out += "\"}";
-}
-
 template <typename T>
 void field(std::string& out, std::string_view name, T value) {
   out += ',';
@@ -64,44 +47,18 @@ void field(std::string& out, std::string_view name, T value) {
 
 }  // namespace
 
-std::string alert_sort_key(const Rule& rule, const Tick& tick) {
+AlertId alert_id(const Rule& rule, const Tick& tick) { return {tick.symbol, tick.ts.micros, rule.id}; }
+
+std::string to_string(const AlertId& id) {
   std::string s;
-  s.reserve(kNormalisedTimestampLength + 1 + rule.id.size());
-  s.resize(kNormalisedTimestampLength);
-  format_timestamp_to(tick.ts.micros, s.data());
+  s.reserve(id.symbol.size() + 1 + kNormalisedTimestampLength + 1 + id.rule_id.size());
+  s += id.symbol;
+  s += '|';
+  s.resize(s.size() + kNormalisedTimestampLength);
+  format_timestamp_to(id.tick_micros, s.data() + id.symbol.size() + 1);
   s += '#';
-  s += rule.id;
+  s += id.rule_id;
   return s;
-}
-
-std::string alert_id(const Rule& rule, const Tick& tick) {
-  return tick.symbol + "|" + alert_sort_key(rule, tick);
-}
-
-std::string dynamodb_item(const Alert& a, std::int64_t created_at_micros) {
-  const Rule& r = *a.rule;
-  const Tick& t = *a.tick;
-  std::string out;
-  out.reserve(1024);  // a typical item is ~650 bytes: one allocation
-  out += "{\"symbol\":{\"S\":";
-  json::append_string(out, t.symbol);
-  out += '}';
-  attr_s(out, "timestamp", alert_sort_key(r, t));
-  attr_s(out, "alert_id", alert_id(r, t));
-  attr_s(out, "rule_id", r.id);
-  attr_s(out, "condition", to_string(r.condition));
-  attr_n(out, "threshold", r.threshold);
-  attr_n(out, "price", t.price);
-  if (t.bid) attr_n(out, "bid", *t.bid);
-  if (t.ask) attr_n(out, "ask", *t.ask);
-  if (t.volume) attr_n(out, "volume", *t.volume);
-  attr_s(out, "severity", to_string(r.severity));
-  attr_s(out, "tick_timestamp", t.ts.text());
-  attr_s(out, "message_id", a.message_id);
-  attr_s(out, "created_at", format_timestamp(created_at_micros));
-  attr_s(out, "notification_state", "pending");
-  out += '}';
-  return out;
 }
 
 SnsNotification sns_notification(const Alert& a, std::int64_t publish_time_micros) {
@@ -136,7 +93,7 @@ SnsNotification sns_notification(const Alert& a, std::int64_t publish_time_micro
   std::string& m = n.message;
   m.reserve(768);
   m += "{\"alert_id\":";
-  json::append_string(m, alert_id(r, t));
+  json::append_string(m, to_string(alert_id(r, t)));
   m += ",\"symbol\":";
   json::append_string(m, t.symbol);
   m += ",\"rule_id\":";

@@ -1,4 +1,4 @@
-#include "tap/json_text.hpp"
+#include "tap/core/json_text.hpp"
 
 #include <array>
 #include <charconv>

@@ -1,4 +1,4 @@
-#include "tap/rule_engine.hpp"
+#include "tap/core/rule_engine.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -301,15 +301,15 @@ std::vector<RecoveryCandidate> recovery_candidates(const RuleSet& rules, std::sp
     return std::pair(a.batch_index, a.rule_index) < std::pair(b.batch_index, b.rule_index);
   });
   std::vector<RecoveryCandidate> out;
-  std::set<std::pair<std::string_view, std::string>> seen;
+  std::set<AlertId> seen;
   for (const LateEvaluation& e : ordered) {
     if (!e.may_have_alert) continue;
     const Tick& tick = *ticks[e.batch_index].tick;
     const Rule& rule = rules.rule(e.rule_index);
     if (!condition_holds(rule, tick)) continue;
-    std::string sort_key = tick.ts.text() + "#" + rule.id;
-    if (!seen.emplace(tick.symbol, sort_key).second) continue;
-    out.push_back({{tick.symbol, std::move(sort_key), e.rule_index}, e.batch_index});
+    AlertId id = alert_id(rule, tick);
+    if (!seen.insert(id).second) continue;
+    out.push_back({std::move(id), e.rule_index, e.batch_index});
   }
   return out;
 }

@@ -1,4 +1,4 @@
-#include "tap/rules.hpp"
+#include "tap/core/rules.hpp"
 
 #include <cmath>
 #include <optional>

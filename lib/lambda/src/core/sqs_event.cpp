@@ -1,10 +1,10 @@
-#include "tap/sqs_event.hpp"
+#include "tap/core/sqs_event.hpp"
 
 #include <charconv>
 #include <cstring>
 
 #include "json_support.hpp"
-#include "tap/tick.hpp"
+#include "tap/core/tick.hpp"
 
 namespace tap {
 namespace {

@@ -1,4 +1,4 @@
-#include "tap/tick.hpp"
+#include "tap/core/tick.hpp"
 
 #include <algorithm>
 #include <cmath>

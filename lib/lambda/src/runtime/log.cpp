@@ -1,9 +1,9 @@
-#include "tap/log.hpp"
+#include "tap/runtime/log.hpp"
 
 #include <cstdio>
 #include <ctime>
 
-#include "tap/json_text.hpp"
+#include "tap/core/json_text.hpp"
 
 namespace tap::obs {
 namespace {

@@ -1,9 +1,9 @@
-#include "tap/metrics.hpp"
+#include "tap/runtime/metrics.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "tap/json_text.hpp"
+#include "tap/core/json_text.hpp"
 
 namespace tap::obs {
 

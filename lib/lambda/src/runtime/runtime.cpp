@@ -1,4 +1,4 @@
-#include "tap/runtime.hpp"
+#include "tap/runtime/runtime.hpp"
 
 #include <httplib.h>
 
@@ -8,8 +8,8 @@
 #include <exception>
 #include <thread>
 
-#include "tap/json_text.hpp"
-#include "tap/log.hpp"
+#include "tap/core/json_text.hpp"
+#include "tap/runtime/log.hpp"
 
 namespace tap::runtime {
 namespace {

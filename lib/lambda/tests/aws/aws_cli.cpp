@@ -11,12 +11,12 @@
 #include <iostream>
 #include <string>
 
-#include "tap/aws_config.hpp"
-#include "tap/aws_layer.hpp"
-#include "tap/dynamodb.hpp"
-#include "tap/sigv4.hpp"
-#include "tap/sns.hpp"
-#include "tap/sqs.hpp"
+#include "tap/aws/aws_config.hpp"
+#include "tap/aws/aws_layer.hpp"
+#include "tap/aws/dynamodb.hpp"
+#include "tap/aws/sigv4.hpp"
+#include "tap/aws/sns.hpp"
+#include "tap/aws/sqs.hpp"
 
 namespace {
 

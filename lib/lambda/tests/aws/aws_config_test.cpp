@@ -1,4 +1,4 @@
-#include "tap/aws_config.hpp"
+#include "tap/aws/aws_config.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,8 +8,8 @@
 #include <map>
 #include <set>
 
-#include "tap/aws_layer.hpp"
-#include "tap/http_client.hpp"
+#include "tap/aws/aws_layer.hpp"
+#include "tap/aws/http_client.hpp"
 
 namespace tap {
 namespace {

@@ -1,4 +1,4 @@
-#include "tap/aws_error.hpp"
+#include "tap/aws/aws_error.hpp"
 
 #include <gtest/gtest.h>
 

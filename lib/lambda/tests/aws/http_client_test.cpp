@@ -1,6 +1,6 @@
 // The real client against in-process servers on 127.0.0.1: plain HTTP, HTTPS with a CA made here, a peer
 // that hangs up, a listener that never accepts (connect timeout), and slow responses (read timeout).
-#include "tap/http_client.hpp"
+#include "tap/aws/http_client.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "tap/retry_policy.hpp"
+#include "tap/aws/retry_policy.hpp"
 
 #include <gtest/gtest.h>
 

@@ -4,9 +4,9 @@
 
 #include <deque>
 
-#include "tap/dynamodb.hpp"
-#include "tap/sns.hpp"
-#include "tap/sqs.hpp"
+#include "tap/aws/dynamodb.hpp"
+#include "tap/aws/sns.hpp"
+#include "tap/aws/sqs.hpp"
 
 namespace tap {
 namespace {

@@ -1,4 +1,4 @@
-#include "tap/sigv4.hpp"
+#include "tap/aws/sigv4.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "tap/alert.hpp"
+#include "tap/core/alert.hpp"
 
 #include <gtest/gtest.h>
 
@@ -29,30 +29,12 @@ Tick make_tick() {
   return t;
 }
 
-TEST(Alert, Keys) {
+TEST(Alert, IdNamesSymbolTickTimeAndRule) {
   const Rule r = make_rule(Condition::crosses_above, 200);
   const Tick t = make_tick();
-  EXPECT_EQ(alert_sort_key(r, t), "2026-11-25T14:30:00.123000Z#aapl-breakout-200");
-  EXPECT_EQ(alert_id(r, t), "AAPL|2026-11-25T14:30:00.123000Z#aapl-breakout-200");
-}
-
-TEST(Alert, DynamoDbItem) {
-  const Rule r = make_rule(Condition::crosses_above, 200);
-  const Tick t = make_tick();
-  EXPECT_EQ(
-      dynamodb_item({&r, &t, "m-1"}, kT0 + 5000),
-      R"({"symbol":{"S":"AAPL"},"timestamp":{"S":"2026-11-25T14:30:00.123000Z#aapl-breakout-200"},)"
-      R"("alert_id":{"S":"AAPL|2026-11-25T14:30:00.123000Z#aapl-breakout-200"},)"
-      R"("rule_id":{"S":"aapl-breakout-200"},"condition":{"S":"crosses_above"},"threshold":{"N":"200"},)"
-      R"("price":{"N":"200.1"},"bid":{"N":"200.05"},"ask":{"N":"200.15"},"volume":{"N":"1200"},)"
-      R"("severity":{"S":"critical"},"tick_timestamp":{"S":"2026-11-25T14:30:00.123000Z"},)"
-      R"("message_id":{"S":"m-1"},"created_at":{"S":"2026-11-25T14:30:00.128000Z"},)"
-      R"("notification_state":{"S":"pending"}})");
-  Tick bare = t;
-  bare.bid.reset();
-  bare.ask.reset();
-  bare.volume.reset();
-  EXPECT_EQ(dynamodb_item({&r, &bare, "m"}, kT0).find("\"bid\""), std::string::npos);
+  EXPECT_EQ(alert_id(r, t), (AlertId{"AAPL", kT0, "aapl-breakout-200"}));
+  EXPECT_EQ(to_string(alert_id(r, t)), "AAPL|2026-11-25T14:30:00.123000Z#aapl-breakout-200");
+  EXPECT_LT((AlertId{"AAPL", kT0, "b"}), (AlertId{"AAPL", kT0 + 1, "a"}));  // ordered by time before rule
 }
 
 TEST(Alert, SnsNotification) {

@@ -6,9 +6,9 @@
 #include <map>
 #include <sstream>
 
-#include "tap/alert.hpp"
-#include "tap/json_text.hpp"
-#include "tap/rule_engine.hpp"
+#include "tap/core/alert.hpp"
+#include "tap/core/json_text.hpp"
+#include "tap/core/rule_engine.hpp"
 
 namespace tap {
 namespace {
@@ -53,8 +53,8 @@ TEST(GoldenFeed, AlertsExactlyAsComputedByHand) {
         const PlannedTick& pt = plan.ticks[step.pos];
         const Tick& t = *batch_ticks[pt.batch_index].tick;
         std::ostringstream os;
-        os << batch << ' ' << pt.message_index << ' ' << t.symbol << ' '
-           << alert_sort_key(rules->rule(plan.key.rule_index), t) << ' ';
+        os << batch << ' ' << pt.message_index << ' ' << t.symbol << ' ' << t.ts.text() << '#'
+           << rules->rule(plan.key.rule_index).id << ' ';
         std::string price;
         json::append_number(price, t.price);
         os << price;

@@ -1,4 +1,4 @@
-#include "tap/rule_engine.hpp"
+#include "tap/core/rule_engine.hpp"
 
 #include <gtest/gtest.h>
 
@@ -281,15 +281,15 @@ TEST(Recovery, CandidatesAreLateEvaluationsWhoseConditionHolds) {
   std::vector<BatchTick> batch = {{&ticks[0], 0}, {&ticks[1], 1}, {&ticks[2], 2}};
   const std::vector<LateEvaluation> late = {{2, 1, true}, {1, 0, true}, {0, 0, true}, {0, 2, true},
                                             {2, 0, true}, {1, 2, true}, {1, 1, false}};
-  const std::string t1 = "2026-11-25T14:30:01.000000Z";
-  EXPECT_EQ(recovery_candidates(rules, batch, late),
-            (std::vector<RecoveryCandidate>{
-                {{"AAPL", "2026-11-25T14:30:00.000000Z#any", 2}, 0},  // 150 is not above "up": no candidate
-                {{"AAPL", t1 + "#up", 0}, 1},
-                {{"AAPL", t1 + "#any", 2}, 1},
-                {{"AAPL", t1 + "#lvl", 1}, 2},  // the same tick twice: each alert once, first carrier wins
-                                                // (tick 1 for "lvl": no fire at or after it, no alert)
-            }));
+  EXPECT_EQ(
+      recovery_candidates(rules, batch, late),
+      (std::vector<RecoveryCandidate>{
+          {{"AAPL", kT0, "any"}, 2, 0},  // 150 is not above "up": no candidate
+          {{"AAPL", kT0 + kSec, "up"}, 0, 1},
+          {{"AAPL", kT0 + kSec, "any"}, 2, 1},
+          {{"AAPL", kT0 + kSec, "lvl"}, 1, 2},  // the same tick twice: each alert once, first carrier
+                                                // wins (tick 1 for "lvl": no fire at or after it, no alert)
+      }));
   EXPECT_TRUE(recovery_candidates(rules, batch, {}).empty());
 }
 

@@ -1,8 +1,8 @@
-#include "tap/sqs_event.hpp"
+#include "tap/core/sqs_event.hpp"
 
 #include <gtest/gtest.h>
 
-#include "tap/tick.hpp"
+#include "tap/core/tick.hpp"
 
 namespace tap {
 namespace {

@@ -1,4 +1,4 @@
-#include "tap/timestamp.hpp"
+#include "tap/core/timestamp.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,10 +1,12 @@
 // The real ports over a scripted HTTP transport: the exact DynamoDB conditions of the exactly-once
 // protocol, and how each AWS answer (success, refused condition, cancelled transaction) is read.
-#include "tap/aws_ports.hpp"
-
 #include <gtest/gtest.h>
 
 #include <deque>
+
+#include "tap/app/dynamodb_store.hpp"
+#include "tap/app/sns_notifier.hpp"
+#include "tap/app/sqs_dead_letters.hpp"
 
 namespace tap {
 namespace {
@@ -58,6 +60,9 @@ class PortsTest : public ::testing::Test {
 
   static Deadline far() { return SteadyClock::now() + std::chrono::seconds(30); }
 
+  // A tick of AAPL at kNow crossing above "up", its alert and the item the store must write for it.
+  [[nodiscard]] AlertRecord fire_alert() const { return {{&rules.rule(0), &fire_tick, "m-1"}, kNow + 5000}; }
+
   Step crossing_fire() const {
     Step s;
     s.kind = Step::Kind::fire;
@@ -76,6 +81,7 @@ class PortsTest : public ::testing::Test {
   DynamoDbStateStore store;
   DynamoDbAlertLedger ledger;
   const StateKey aapl{0, "AAPL"};
+  const Tick fire_tick{.symbol = "AAPL", .price = 200.5, .ts = {kNow}, .volume = {}, .bid = {}, .ask = {}};
   const StateKey msft{1, "MSFT"};
 };
 
@@ -186,10 +192,32 @@ TEST_F(PortsTest, SideWriteAppliedOrRefusedWithTheStoredState) {
   EXPECT_EQ(store.apply(aapl, side, nullptr, far()).error().code, "ValidationException");
 }
 
+TEST_F(PortsTest, AlertItemIsKeyedBySymbolAndTickTimeWithRuleAndStartsPending) {
+  Rule r = rules.rule(0);
+  r.id = "aapl-breakout-200";
+  r.description = "AAPL breaks 200";
+  constexpr std::int64_t kT0 = 1795617000123000LL;  // 2026-11-25T14:30:00.123Z
+  const Tick t{.symbol = "AAPL", .price = 200.1, .ts = {kT0}, .volume = 1200, .bid = 200.05, .ask = 200.15};
+  EXPECT_EQ(
+      alert_item({{&r, &t, "m-1"}, kT0 + 5000}),
+      R"({"symbol":{"S":"AAPL"},"timestamp":{"S":"2026-11-25T14:30:00.123000Z#aapl-breakout-200"},)"
+      R"("alert_id":{"S":"AAPL|2026-11-25T14:30:00.123000Z#aapl-breakout-200"},)"
+      R"("rule_id":{"S":"aapl-breakout-200"},"condition":{"S":"crosses_above"},"threshold":{"N":"200"},)"
+      R"("price":{"N":"200.1"},"bid":{"N":"200.05"},"ask":{"N":"200.15"},"volume":{"N":"1200"},)"
+      R"("severity":{"S":"critical"},"tick_timestamp":{"S":"2026-11-25T14:30:00.123000Z"},)"
+      R"("message_id":{"S":"m-1"},"created_at":{"S":"2026-11-25T14:30:00.128000Z"},)"
+      R"("notification_state":{"S":"pending"}})");
+  Tick bare = t;
+  bare.bid.reset();
+  bare.ask.reset();
+  bare.volume.reset();
+  EXPECT_EQ(alert_item({{&r, &bare, "m"}, kT0}).find("\"bid\""), std::string::npos);
+}
+
 TEST_F(PortsTest, FireIsOneTransactionOfStateAndAlert) {
-  const std::string item = R"({"symbol":{"S":"AAPL"},"timestamp":{"S":"t#up"}})";
+  const AlertRecord alert = fire_alert();
   http.reply(200, "{}");
-  auto fired = store.apply(aapl, crossing_fire(), &item, far());
+  auto fired = store.apply(aapl, crossing_fire(), &alert, far());
   ASSERT_TRUE(fired.ok());
   EXPECT_TRUE(fired->applied);
   EXPECT_EQ(http.target(0), "DynamoDB_20120810.TransactWriteItems");
@@ -197,16 +225,18 @@ TEST_F(PortsTest, FireIsOneTransactionOfStateAndAlert) {
   EXPECT_NE(body.find(R"("ClientRequestToken":"token-1")"), std::string::npos) << body;
   EXPECT_NE(body.find("attribute_not_exists(#k)"), std::string::npos);
   EXPECT_NE(body.find("#st = :expected"), std::string::npos);
+  // The alert item as rendered, conditioned on no alert with its key yet.
+  EXPECT_NE(body.find(R"("Item":)" + alert_item(alert)), std::string::npos) << body;
 }
 
 TEST_F(PortsTest, CancelledTransactionsAreReadByReason) {
-  const std::string item = R"({"symbol":{"S":"AAPL"},"timestamp":{"S":"t#up"}})";
+  const AlertRecord alert = fire_alert();
   const auto cancelled = [](const std::string& reasons) {
     return ddb_error("TransactionCanceledException", R"(,"CancellationReasons":)" + reasons);
   };
   http.reply(400, cancelled(R"([{"Code":"ConditionalCheckFailed","Message":"x",)"
                             R"("Item":{"side":{"S":"above"},"side_ts":{"N":"11"}}},{"Code":"None"}])"));
-  auto refused = store.apply(aapl, crossing_fire(), &item, far());
+  auto refused = store.apply(aapl, crossing_fire(), &alert, far());
   ASSERT_TRUE(refused.ok());
   EXPECT_FALSE(refused->applied);
   EXPECT_EQ(refused->current.side_ts, 11);
@@ -214,42 +244,46 @@ TEST_F(PortsTest, CancelledTransactionsAreReadByReason) {
   http.reply(400, cancelled(R"([{"Code":"TransactionConflict"},{"Code":"None"}])"));
   http.reply(
       200, R"({"Responses":{"state":[{"symbol":{"S":"AAPL"},"rule_id":{"S":"up"},"side_ts":{"N":"12"}}]}})");
-  auto conflict = store.apply(aapl, crossing_fire(), &item, far());
+  auto conflict = store.apply(aapl, crossing_fire(), &alert, far());
   ASSERT_TRUE(conflict.ok());
   EXPECT_FALSE(conflict->applied);
   EXPECT_EQ(conflict->current.side_ts, 12);
 
   http.reply(400,
              cancelled(R"([{"Code":"ConditionalCheckFailed","Item":{"side":{"S":"?"}}},{"Code":"None"}])"));
-  EXPECT_EQ(store.apply(aapl, crossing_fire(), &item, far()).error().code, "invalid_state");
+  EXPECT_EQ(store.apply(aapl, crossing_fire(), &alert, far()).error().code, "invalid_state");
   http.reply(400, cancelled(R"([{"Code":"ConditionalCheckFailed"},{"Code":"None"}])"));
   http.reply(500, ddb_error("InternalServerError"));
-  EXPECT_EQ(store.apply(aapl, crossing_fire(), &item, far()).error().code, "InternalServerError");
+  EXPECT_EQ(store.apply(aapl, crossing_fire(), &alert, far()).error().code, "InternalServerError");
 
   http.reply(400, cancelled(R"([{"Code":"None"},{"Code":"ConditionalCheckFailed"}])"));
-  EXPECT_EQ(store.apply(aapl, crossing_fire(), &item, far()).error().code, "AlertExists");
+  EXPECT_EQ(store.apply(aapl, crossing_fire(), &alert, far()).error().code, "AlertExists");
   http.reply(400, ddb_error("ResourceNotFoundException"));
-  EXPECT_EQ(store.apply(aapl, crossing_fire(), &item, far()).error().code, "ResourceNotFoundException");
+  EXPECT_EQ(store.apply(aapl, crossing_fire(), &alert, far()).error().code, "ResourceNotFoundException");
 }
 
 TEST_F(PortsTest, LedgerAsksWithConditionalWritesOnly) {
-  const AlertKey key{"AAPL", "2026-11-25T14:30:00.000000Z#up", 0};
+  const AlertId id{"AAPL", kNow, "up"};
   http.reply(200, "{}");
-  EXPECT_TRUE(ledger.pending(key, far()).value());
+  EXPECT_TRUE(ledger.pending(id, far()).value());
   EXPECT_EQ(http.target(0), "DynamoDB_20120810.UpdateItem");
+  EXPECT_NE(http.requests[0].body.find(
+                R"("Key":{"symbol":{"S":"AAPL"},"timestamp":{"S":"2026-11-25T14:30:00.000000Z#up"}})"),
+            std::string::npos)
+      << http.requests[0].body;
   EXPECT_NE(http.requests[0].body.find(R"("ConditionExpression":"#ns = :pending")"), std::string::npos);
   http.reply(400, ddb_error("ConditionalCheckFailedException"));
-  EXPECT_FALSE(ledger.pending(key, far()).value());
+  EXPECT_FALSE(ledger.pending(id, far()).value());
   http.reply(400, ddb_error("AccessDeniedException"));
-  EXPECT_EQ(ledger.pending(key, far()).error().code, "AccessDeniedException");
+  EXPECT_EQ(ledger.pending(id, far()).error().code, "AccessDeniedException");
 
   http.reply(200, "{}");
-  EXPECT_TRUE(ledger.mark_sent(key, "mid-1", kNow, far()).value());
+  EXPECT_TRUE(ledger.mark_sent(id, "mid-1", kNow, far()).value());
   EXPECT_NE(http.requests.back().body.find(R"(":mid":{"S":"mid-1"})"), std::string::npos);
   EXPECT_NE(http.requests.back().body.find(R"(":at":{"S":"2026-11-25T14:30:00.000000Z"})"),
             std::string::npos);
   http.reply(400, ddb_error("ValidationException"));
-  EXPECT_EQ(ledger.mark_sent(key, "mid-1", kNow, far()).error().code, "ValidationException");
+  EXPECT_EQ(ledger.mark_sent(id, "mid-1", kNow, far()).error().code, "ValidationException");
 }
 
 TEST_F(PortsTest, NotifierAndDeadLettersSendTheirAttributes) {

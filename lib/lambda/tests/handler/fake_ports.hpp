@@ -1,4 +1,5 @@
-// In-memory ports with DynamoDB's conditional-write semantics, for the handler tests.
+// In-memory ports with DynamoDB's conditional-write semantics, for the handler tests. They hold domain
+// values (states by (symbol, rule id), alerts by AlertId): no storage format of the real adapter.
 #pragma once
 
 #include <functional>
@@ -6,23 +7,24 @@
 #include <string>
 #include <vector>
 
-#include "tap/ports.hpp"
-#include "tap/rules.hpp"
+#include "tap/app/ports.hpp"
+#include "tap/core/rules.hpp"
 
-namespace tap::testing {
+namespace tap::test_support {
 
 inline AwsError throttled() { return make_aws_error("ThrottlingException", "Rate exceeded", 400, true); }
 
 struct StoredAlert {
-  std::string item;
+  std::string message_id;  // the SQS message whose tick fired it
+  std::int64_t created_at_micros = 0;
   bool pending = true;
   std::string sns_message_id;
 };
 
 // Tables shared by the fakes, like the real tables are shared by concurrent invocations.
 struct FakeTables {
-  std::map<std::pair<std::string, std::string>, RuleState> state;     // (symbol, rule id)
-  std::map<std::pair<std::string, std::string>, StoredAlert> alerts;  // (symbol, sort key)
+  std::map<std::pair<std::string, std::string>, RuleState> state;  // (symbol, rule id)
+  std::map<AlertId, StoredAlert> alerts;
 };
 
 class FakeStateStore final : public StateStore {
@@ -43,7 +45,7 @@ class FakeStateStore final : public StateStore {
     return out;
   }
 
-  Result<WriteResult, AwsError> apply(const StateKey& key, const Step& step, const std::string* alert_item,
+  Result<WriteResult, AwsError> apply(const StateKey& key, const Step& step, const AlertRecord* alert,
                                       Deadline) override {
     ++applies;
     if (before_apply) before_apply(key, step);
@@ -63,10 +65,10 @@ class FakeStateStore final : public StateStore {
       if (!stored.exists) tables_.state.erase({key.symbol, rule.id});
       return WriteResult{false, stored};
     }
-    if (alert_item != nullptr) {
-      const std::string sort_key = format_timestamp(*step.next.last_fire_ts) + "#" + rule.id;
-      if (tables_.alerts.contains({key.symbol, sort_key})) return make_aws_error("AlertExists", "exists");
-      tables_.alerts[{key.symbol, sort_key}] = {*alert_item, true, ""};
+    if (alert != nullptr) {
+      const AlertId id = alert_id(*alert->alert.rule, *alert->alert.tick);
+      if (tables_.alerts.contains(id)) return make_aws_error("AlertExists", "exists");
+      tables_.alerts[id] = {std::string(alert->alert.message_id), alert->created_at_micros, true, ""};
     }
     stored.exists = true;
     if (is_crossing(rule.condition)) {
@@ -91,24 +93,24 @@ class FakeStateStore final : public StateStore {
 class FakeLedger final : public AlertLedger {
  public:
   explicit FakeLedger(FakeTables& tables) : tables_(tables) {}
-  Result<bool, AwsError> pending(const AlertKey& key, Deadline) override {
+  Result<bool, AwsError> pending(const AlertId& id, Deadline) override {
     ++pending_checks;
     if (fail_pending > 0) {
       --fail_pending;
       return throttled();
     }
-    const auto it = tables_.alerts.find({key.symbol, key.sort_key});
+    const auto it = tables_.alerts.find(id);
     return it != tables_.alerts.end() && it->second.pending;
   }
-  Result<bool, AwsError> mark_sent(const AlertKey& key, const std::string& id, std::int64_t,
+  Result<bool, AwsError> mark_sent(const AlertId& id, const std::string& sns_message_id, std::int64_t,
                                    Deadline) override {
     if (fail_marks > 0) {
       --fail_marks;
       return throttled();
     }
-    StoredAlert& a = tables_.alerts.at({key.symbol, key.sort_key});
+    StoredAlert& a = tables_.alerts.at(id);
     a.pending = false;
-    a.sns_message_id = id;
+    a.sns_message_id = sns_message_id;
     return true;
   }
   int fail_pending = 0;
@@ -151,4 +153,4 @@ class FakeDeadLetters final : public DeadLetters {
   int fail_sends = 0;
 };
 
-}  // namespace tap::testing
+}  // namespace tap::test_support

@@ -1,19 +1,19 @@
-#include "tap/handler.hpp"
+#include "tap/app/handler.hpp"
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
 #include "fake_ports.hpp"
-#include "tap/json_text.hpp"
+#include "tap/core/json_text.hpp"
 
 namespace tap {
 namespace {
 
-using testing::FakeDeadLetters;
-using testing::FakeLedger;
-using testing::FakeNotifier;
-using testing::FakeStateStore;
-using testing::FakeTables;
+using test_support::FakeDeadLetters;
+using test_support::FakeLedger;
+using test_support::FakeNotifier;
+using test_support::FakeStateStore;
+using test_support::FakeTables;
 
 constexpr const char* kRules = R"({"version":1,"rules":[
   {"id":"up","symbol":"AAPL","condition":"crosses_above","threshold":200,"severity":"critical","cooldown_seconds":300},
@@ -94,9 +94,10 @@ TEST_F(HandlerTest, CrossingFiresOnceStoresAndNotifies) {
   EXPECT_EQ(r.alerts, 1u);
   EXPECT_EQ(r.notifications, 1u);
   ASSERT_EQ(tables.alerts.size(), 1u);
-  const auto& [key, alert] = *tables.alerts.begin();
-  EXPECT_EQ(key.first, "AAPL");
-  EXPECT_EQ(key.second, "2026-11-25T14:30:01.000000Z#up");
+  const auto& [id, alert] = *tables.alerts.begin();
+  EXPECT_EQ(id, (AlertId{"AAPL", 1795617001000000LL, "up"}));  // 2026-11-25T14:30:01Z
+  EXPECT_EQ(alert.message_id, "m1");
+  EXPECT_EQ(alert.created_at_micros, 1795617100000000LL);  // the handler's wall clock
   EXPECT_FALSE(alert.pending);
   EXPECT_EQ(alert.sns_message_id, "sns-1");
   ASSERT_EQ(notifier.published.size(), 1u);
@@ -247,7 +248,7 @@ TEST_F(HandlerTest, MessageSentBackFromTheDeadLetterQueueRecoversPendingNotifica
   EXPECT_EQ(redriven.recovered, 2u);
   EXPECT_EQ(redriven.late_ticks, 3u);
   ASSERT_EQ(notifier.published.size(), 2u);
-  for (const auto& [key, alert] : tables.alerts) EXPECT_FALSE(alert.pending) << key.second;
+  for (const auto& [id, alert] : tables.alerts) EXPECT_FALSE(alert.pending) << to_string(id);
   EXPECT_TRUE(logged(R"("receive_count":1)"));
 }
 

@@ -4,8 +4,8 @@
 #include <string>
 #include <thread>
 
-#include "tap/json_text.hpp"
-#include "tap/runtime.hpp"
+#include "tap/core/json_text.hpp"
+#include "tap/runtime/runtime.hpp"
 
 using tap::runtime::InvocationRequest;
 using tap::runtime::InvocationResponse;

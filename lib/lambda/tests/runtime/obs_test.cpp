@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <limits>
 
-#include "tap/log.hpp"
-#include "tap/metrics.hpp"
+#include "tap/runtime/log.hpp"
+#include "tap/runtime/metrics.hpp"
 
 namespace tap::obs {
 namespace {

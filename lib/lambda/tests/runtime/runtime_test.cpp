@@ -1,5 +1,5 @@
 // The runtime client against an in-process fake of the Lambda Runtime API.
-#include "tap/runtime.hpp"
+#include "tap/runtime/runtime.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdlib>
 #include <deque>
 #include <mutex>
@@ -64,6 +65,7 @@ class FakeRuntimeApi {
                    posted_.push_back(Posted{req.matches[1], req.matches[2], req.body,
                                             req.get_header_value("Content-Type"),
                                             req.get_header_value("Lambda-Runtime-Function-Error-Type")});
+                   posted_changed_.notify_all();
                    res.status = post_status;
                    res.set_content(R"({"status":"OK"})", "application/json");
                  });
@@ -72,6 +74,7 @@ class FakeRuntimeApi {
                    std::lock_guard lock(mu_);
                    posted_.push_back(Posted{"", "init", req.body, req.get_header_value("Content-Type"),
                                             req.get_header_value("Lambda-Runtime-Function-Error-Type")});
+                   posted_changed_.notify_all();
                    res.status = post_status;
                  });
     port_ = server_.bind_to_any_port("127.0.0.1");
@@ -109,6 +112,13 @@ class FakeRuntimeApi {
     std::lock_guard lock(mu_);
     return posted_;
   }
+  // The posts once at least `count` are recorded: the server may still be handling posts that the client
+  // has already given up on. Returns what is recorded when `timeout` passes first.
+  std::vector<Posted> wait_for_posts(std::size_t count, std::chrono::milliseconds timeout = 5000ms) {
+    std::unique_lock lock(mu_);
+    posted_changed_.wait_for(lock, timeout, [&] { return posted_.size() >= count; });
+    return posted_;
+  }
   std::set<int> remote_ports() {
     std::lock_guard lock(mu_);
     return remote_ports_;
@@ -127,6 +137,7 @@ class FakeRuntimeApi {
   int port_ = 0;
   std::thread thread_;
   std::mutex mu_;
+  std::condition_variable posted_changed_;
   std::deque<Queued> queue_;
   std::vector<Posted> posted_;
   std::set<int> remote_ports_;
@@ -305,8 +316,7 @@ TEST(Runtime, PostTransportFailureIsRetriedThenTheRuntimeExits) {
   options.post_timeout = 100ms;  // every POST times out on the client side
   api.enqueue("a", "a");
   EXPECT_EQ(run_handler(echo, options), 1);
-  std::this_thread::sleep_for(500ms);  // let the server finish recording the retried posts
-  EXPECT_EQ(api.posted().size(), 2U) << "one attempt plus one retry";
+  EXPECT_EQ(api.wait_for_posts(2).size(), 2U) << "one attempt plus one retry";
 }
 
 TEST(Runtime, UnreachableApiIsRetriedBrieflyThenExitsNonZero) {

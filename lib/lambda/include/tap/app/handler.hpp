@@ -10,10 +10,10 @@
 #include <string_view>
 #include <vector>
 
-#include "tap/log.hpp"
-#include "tap/metrics.hpp"
-#include "tap/ports.hpp"
-#include "tap/rules.hpp"
+#include "tap/app/ports.hpp"
+#include "tap/core/rules.hpp"
+#include "tap/runtime/log.hpp"
+#include "tap/runtime/metrics.hpp"
 
 namespace tap {
 

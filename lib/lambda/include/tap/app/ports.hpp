@@ -1,17 +1,18 @@
 // The handler's I/O, behind small interfaces so that tests use fakes and the function the real thing
-// (src/app/dynamodb_store.cpp, sns_notifier.cpp, sqs_dead_letters.cpp). Every call takes the invocation
-// deadline; retries happen inside (the AWS layer's RetryPolicy), so an error here is final for this
-// invocation.
+// (dynamodb_store.hpp, sns_notifier.hpp, sqs_dead_letters.hpp). Ports take and return domain values (keys,
+// states, alerts, alert ids); how they are stored -- table keys, attribute names, item shapes, the
+// notification state -- is each adapter's own. Every call takes the invocation deadline; retries happen
+// inside (the AWS layer's RetryPolicy), so an error here is final for this invocation.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "tap/alert.hpp"
-#include "tap/aws_error.hpp"
-#include "tap/http_client.hpp"
-#include "tap/rule_engine.hpp"
+#include "tap/aws/aws_error.hpp"
+#include "tap/core/alert.hpp"
+#include "tap/core/deadline.hpp"
+#include "tap/core/rule_engine.hpp"
 
 namespace tap {
 
@@ -22,26 +23,34 @@ struct WriteResult {
   RuleState current;
 };
 
-// alert-state table: one item per (symbol, rule id), compare-and-swap writes (notes in design, README).
+// An alert to store with the fire that produced it.
+struct AlertRecord {
+  Alert alert;
+  std::int64_t created_at_micros = 0;  // the wall clock when the handler detected it
+};
+
+// The state of each (rule, symbol), written with compare-and-swap, and the alerts the fires produce.
 class StateStore {
  public:
   virtual ~StateStore() = default;
   // Strongly consistent read of the given keys; absent keys are missing from the map.
   virtual Result<StateMap, AwsError> load(const std::vector<StateKey>& keys, Deadline deadline) = 0;
   // Persists step.next if the stored state is still step.expected (crossing) or the cooldown cutoff
-  // allows it (level fire); a fire also stores the alert item, atomically, if it does not exist yet.
-  virtual Result<WriteResult, AwsError> apply(const StateKey& key, const Step& step,
-                                              const std::string* alert_item, Deadline deadline) = 0;
+  // allows it (level fire); a fire also stores its alert (pending notification), atomically, if no alert
+  // with its id exists yet.
+  virtual Result<WriteResult, AwsError> apply(const StateKey& key, const Step& step, const AlertRecord* alert,
+                                              Deadline deadline) = 0;
 };
 
-// market-alerts table: the notification state of stored alerts (F5).
+// The notification state of stored alerts (F5): pending until its notification is recorded as sent.
 class AlertLedger {
  public:
   virtual ~AlertLedger() = default;
   // True when the alert exists and is still waiting for its notification (a crash or a failed publish
   // after it was stored); false when it does not exist or was notified.
-  virtual Result<bool, AwsError> pending(const AlertKey& key, Deadline deadline) = 0;
-  virtual Result<bool, AwsError> mark_sent(const AlertKey& key, const std::string& sns_message_id,
+  virtual Result<bool, AwsError> pending(const AlertId& id, Deadline deadline) = 0;
+  // Records the notification as sent (with the SNS message id and when).
+  virtual Result<bool, AwsError> mark_sent(const AlertId& id, const std::string& sns_message_id,
                                            std::int64_t notified_at_micros, Deadline deadline) = 0;
 };
 

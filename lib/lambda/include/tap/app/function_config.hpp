@@ -4,8 +4,8 @@
 
 #include <string>
 
-#include "tap/aws_config.hpp"
-#include "tap/log.hpp"
+#include "tap/aws/aws_config.hpp"
+#include "tap/runtime/log.hpp"
 
 namespace tap {
 

@@ -9,7 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "tap/result.hpp"
+#include "tap/core/result.hpp"
 
 namespace tap {
 

@@ -5,8 +5,8 @@
 #include <string_view>
 #include <vector>
 
-#include "tap/http_client.hpp"
-#include "tap/result.hpp"
+#include "tap/aws/http_client.hpp"
+#include "tap/core/result.hpp"
 
 namespace tap {
 

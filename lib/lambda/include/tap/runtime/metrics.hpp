@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "tap/result.hpp"
+#include "tap/core/result.hpp"
 
 namespace tap::obs {
 

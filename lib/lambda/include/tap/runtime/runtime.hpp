@@ -7,7 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "tap/result.hpp"
+#include "tap/core/deadline.hpp"
+#include "tap/core/result.hpp"
 
 namespace tap::runtime {
 
@@ -21,7 +22,7 @@ struct InvocationRequest {
   // Lambda-Runtime-Deadline-Ms as wall-clock time, and the same instant on the steady clock (taken when the
   // invocation arrived) so that remaining_time() is immune to wall-clock adjustments.
   std::chrono::system_clock::time_point deadline{};
-  std::chrono::steady_clock::time_point steady_deadline{};
+  Deadline steady_deadline{};
 
   // Time left before Lambda kills the invocation (negative once it has passed).
   [[nodiscard]] std::chrono::milliseconds remaining_time() const;

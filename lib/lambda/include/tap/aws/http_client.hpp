@@ -9,12 +9,10 @@
 #include <utility>
 #include <vector>
 
-#include "tap/result.hpp"
+#include "tap/core/deadline.hpp"
+#include "tap/core/result.hpp"
 
 namespace tap {
-
-using SteadyClock = std::chrono::steady_clock;
-using Deadline = SteadyClock::time_point;
 
 // Headers keep their order and repeats (SigV4 joins repeated values in order).
 using HeaderList = std::vector<std::pair<std::string, std::string>>;

@@ -8,8 +8,8 @@
 #include <functional>
 #include <optional>
 
-#include "tap/aws_error.hpp"
-#include "tap/http_client.hpp"
+#include "tap/aws/aws_error.hpp"
+#include "tap/aws/http_client.hpp"
 
 namespace tap {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "tap/credentials.hpp"
-#include "tap/result.hpp"
+#include "tap/aws/credentials.hpp"
+#include "tap/core/result.hpp"
 
 namespace tap {
 

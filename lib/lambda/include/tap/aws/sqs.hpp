@@ -5,7 +5,7 @@
 #include <utility>
 #include <vector>
 
-#include "tap/aws_client.hpp"
+#include "tap/aws/aws_client.hpp"
 
 namespace tap::sqs {
 

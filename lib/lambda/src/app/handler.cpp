@@ -1,13 +1,13 @@
-#include "tap/handler.hpp"
+#include "tap/app/handler.hpp"
 
 #include <algorithm>
 #include <optional>
 #include <set>
 #include <utility>
 
-#include "tap/json_text.hpp"
-#include "tap/sqs_event.hpp"
-#include "tap/tick.hpp"
+#include "tap/core/json_text.hpp"
+#include "tap/core/sqs_event.hpp"
+#include "tap/core/tick.hpp"
 
 namespace tap {
 namespace {
@@ -51,8 +51,8 @@ struct BatchHandler::Batch {
   std::vector<Message> messages;
   std::vector<BatchTick> ticks;
   std::vector<NewAlert> new_alerts;
-  std::set<std::pair<std::string, std::string>> new_alert_keys;  // (symbol, sort key)
-  std::vector<LateEvaluation> late;                              // settled: nothing re-plans them
+  std::set<AlertId> new_alert_ids;
+  std::vector<LateEvaluation> late;  // settled: nothing re-plans them
   BatchReport report;
 };
 
@@ -74,6 +74,8 @@ obs::MetricsRecord batch_metrics(const BatchReport& report, const std::string& m
                                  const std::string& function_name, std::uint64_t retries,
                                  std::chrono::microseconds duration) {
   obs::MetricsRecord record(metrics_namespace);
+  // MetricsRecord refuses only non-finite values and a 31st dimension: one dimension, counts and a duration
+  // cannot be refused, so the Results below are ignored on purpose.
   (void)record.add_dimension("FunctionName", function_name);
   const auto count = [&record](std::string_view name, std::uint64_t value) {
     (void)record.put(name, static_cast<double>(value), obs::Unit::kCount);
@@ -185,13 +187,12 @@ void BatchHandler::execute_plan(Batch& batch, KeyPlan plan, Deadline deadline) {
       const Step& step = plan.steps[i];
       const PlannedTick& planned = plan.ticks[step.pos];
       const Tick& tick = *batch.ticks[planned.batch_index].tick;
-      std::string item;
+      std::optional<AlertRecord> alert;
       if (step.kind == Step::Kind::fire) {
-        const Alert alert{&rule, &tick, batch.messages[planned.message_index].record->message_id};
-        item = dynamodb_item(alert, now_micros());
+        alert = AlertRecord{{&rule, &tick, batch.messages[planned.message_index].record->message_id},
+                            now_micros()};
       }
-      auto written =
-          ports_.state.apply(plan.key, step, step.kind == Step::Kind::fire ? &item : nullptr, deadline);
+      auto written = ports_.state.apply(plan.key, step, alert ? &*alert : nullptr, deadline);
       if (!written) {
         for (const std::size_t m : messages_to_fail(plan, i)) {
           batch.messages[m].failed = true;
@@ -213,7 +214,7 @@ void BatchHandler::execute_plan(Batch& batch, KeyPlan plan, Deadline deadline) {
       if (step.kind == Step::Kind::fire) {
         ++batch.report.alerts;
         batch.new_alerts.push_back({plan.key.rule_index, &tick, planned.message_index});
-        batch.new_alert_keys.emplace(tick.symbol, alert_sort_key(rule, tick));
+        batch.new_alert_ids.insert(alert_id(rule, tick));
         log_.log({.level = obs::Level::kInfo,
                   .message = "alert stored",
                   .message_id = batch.messages[planned.message_index].record->message_id,
@@ -258,7 +259,7 @@ bool BatchHandler::notify(Batch& batch, std::size_t message_index, std::size_t r
   const Alert alert{&rule, &tick, m.record->message_id};
   auto published = ports_.notifier.publish(sns_notification(alert, now_micros()), deadline);
   if (!published) {
-    // The alert stays "pending"; the redelivered message finds it and notifies (recover_pending).
+    // The alert stays pending; the redelivered message finds it and notifies (recover_pending).
     m.failed = true;
     log_.log({.level = obs::Level::kWarn,
               .message = "notification failed, message will be retried",
@@ -269,8 +270,7 @@ bool BatchHandler::notify(Batch& batch, std::size_t message_index, std::size_t r
     return false;
   }
   ++batch.report.notifications;
-  const AlertKey key{tick.symbol, alert_sort_key(rule, tick), rule_index};
-  auto marked = ports_.ledger.mark_sent(key, published.value(), now_micros(), deadline);
+  auto marked = ports_.ledger.mark_sent(alert_id(rule, tick), published.value(), now_micros(), deadline);
   if (!marked) {
     // The notification went out: retrying the message would notify twice. Keep it acknowledged.
     log_.log({.level = obs::Level::kError,
@@ -293,27 +293,26 @@ void BatchHandler::recover_pending(Batch& batch, Deadline deadline) {
   for (const RecoveryCandidate& c : recovery_candidates(rules_, batch.ticks, batch.late)) {
     const BatchTick& carrier = batch.ticks[c.batch_index];
     Batch::Message& m = batch.messages[carrier.message_index];
-    if (m.failed || batch.new_alert_keys.contains({c.key.symbol, c.key.sort_key})) continue;
-    auto pending = ports_.ledger.pending(c.key, deadline);
+    if (m.failed || batch.new_alert_ids.contains(c.id)) continue;
+    auto pending = ports_.ledger.pending(c.id, deadline);
     if (!pending) {
       m.failed = true;
       log_.log({.level = obs::Level::kWarn,
                 .message = "pending-notification check failed, message will be retried",
                 .message_id = m.record->message_id,
-                .symbol = c.key.symbol,
+                .symbol = c.id.symbol,
                 .reason = pending.error().code + ": " + pending.error().message});
       continue;
     }
-    if (!pending.value() ||
-        !notify(batch, carrier.message_index, c.key.rule_index, *carrier.tick, deadline)) {
+    if (!pending.value() || !notify(batch, carrier.message_index, c.rule_index, *carrier.tick, deadline)) {
       continue;
     }
     ++batch.report.recovered;
     log_.log({.level = obs::Level::kInfo,
               .message = "pending notification recovered",
               .message_id = m.record->message_id,
-              .symbol = c.key.symbol,
-              .rule = rules_.rule(c.key.rule_index).id,
+              .symbol = c.id.symbol,
+              .rule = rules_.rule(c.rule_index).id,
               .fields = {{"receive_count", static_cast<std::int64_t>(m.record->receive_count)}}});
   }
 }

@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "tap/credentials.hpp"
-#include "tap/http_client.hpp"
+#include "tap/aws/credentials.hpp"
+#include "tap/aws/http_client.hpp"
 
 namespace tap::sigv4 {
 

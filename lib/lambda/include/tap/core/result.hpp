@@ -1,5 +1,6 @@
 // A value or an error, without exceptions: what every fallible function of the function returns.
-// (std::expected is C++23; this is the small subset we need.)
+// (std::expected is C++23; this is the small subset we need.) [[nodiscard]]: an ignored Result is an ignored
+// error, so the compiler refuses it; a call site that may ignore one casts to void and says why.
 #pragma once
 
 #include <string>
@@ -14,7 +15,7 @@ struct Error {
 };
 
 template <typename T, typename E = Error>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
   Result(E error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT: implicit by design

@@ -1,21 +1,25 @@
-// The real ports: the handler's state, ledger, notifier and dead-letter queue on DynamoDB, SNS and SQS.
-// Attribute names and the exact conditional expressions of the exactly-once protocol live here.
+// The StateStore and AlertLedger ports on DynamoDB: the only place that knows how state and alerts are
+// stored -- table keys, attribute names, item shapes, the notification state -- and the exact conditional
+// expressions of the exactly-once protocol.
+//
+// alert-state table: key symbol (S) + rule_id (S); side (S), side_ts and last_fire_ts (N, microseconds since
+//   the epoch, so that conditions compare numbers), updated_at (S).
+// market-alerts table: key symbol (S) + timestamp (S) = "<normalised tick ts>#<rule id>" (SPEC F4); the
+//   alert's attributes, its id as text (alert_id), created_at, and notification_state "pending" until
+//   mark_sent sets "sent" with notified_at and sns_message_id.
 #pragma once
 
 #include <functional>
 #include <string>
 #include <unordered_map>
 
-#include "tap/dynamodb.hpp"
-#include "tap/ports.hpp"
-#include "tap/rules.hpp"
-#include "tap/sns.hpp"
-#include "tap/sqs.hpp"
+#include "tap/app/ports.hpp"
+#include "tap/aws/dynamodb.hpp"
+#include "tap/core/rules.hpp"
 
 namespace tap {
 
-// State item attributes (alert-state table, key symbol + rule_id). Timestamps are microseconds since the
-// epoch (N), so that conditions compare numbers.
+// State item attributes.
 inline constexpr const char* kAttrSide = "side";
 inline constexpr const char* kAttrSideTs = "side_ts";
 inline constexpr const char* kAttrLastFireTs = "last_fire_ts";
@@ -29,6 +33,10 @@ struct StateItem {
 };
 Result<StateItem> parse_state_item(std::string_view item_json);
 
+// The alert item in DynamoDB JSON ({"symbol":{"S":"AAPL"},...}), ready for a PutItem "Item"; its
+// notification_state is "pending".
+std::string alert_item(const AlertRecord& record);
+
 // The UpdateItem that persists one planned step (exposed for tests: the condition is the protocol).
 dynamodb::UpdateItem state_update(const std::string& table, const Rule& rule, const StateKey& key,
                                   const Step& step, std::int64_t now_micros);
@@ -40,7 +48,7 @@ class DynamoDbStateStore final : public StateStore {
                      const RuleSet& rules, std::function<std::int64_t()> now_micros, TokenSource tokens);
 
   Result<StateMap, AwsError> load(const std::vector<StateKey>& keys, Deadline deadline) override;
-  Result<WriteResult, AwsError> apply(const StateKey& key, const Step& step, const std::string* alert_item,
+  Result<WriteResult, AwsError> apply(const StateKey& key, const Step& step, const AlertRecord* alert,
                                       Deadline deadline) override;
 
  private:
@@ -58,34 +66,13 @@ class DynamoDbStateStore final : public StateStore {
 class DynamoDbAlertLedger final : public AlertLedger {
  public:
   DynamoDbAlertLedger(dynamodb::Client& client, std::string alerts_table);
-  Result<bool, AwsError> pending(const AlertKey& key, Deadline deadline) override;
-  Result<bool, AwsError> mark_sent(const AlertKey& key, const std::string& sns_message_id,
+  Result<bool, AwsError> pending(const AlertId& id, Deadline deadline) override;
+  Result<bool, AwsError> mark_sent(const AlertId& id, const std::string& sns_message_id,
                                    std::int64_t notified_at_micros, Deadline deadline) override;
 
  private:
   dynamodb::Client& client_;
   std::string table_;
-};
-
-class SnsNotifier final : public Notifier {
- public:
-  SnsNotifier(sns::Client& client, std::string topic_arn);
-  Result<std::string, AwsError> publish(const SnsNotification& notification, Deadline deadline) override;
-
- private:
-  sns::Client& client_;
-  std::string topic_arn_;
-};
-
-class SqsDeadLetters final : public DeadLetters {
- public:
-  SqsDeadLetters(sqs::Client& client, std::string queue_url);
-  Result<std::string, AwsError> send(const std::string& body, const std::string& reason,
-                                     const std::string& source_message_id, Deadline deadline) override;
-
- private:
-  sqs::Client& client_;
-  std::string queue_url_;
 };
 
 }  // namespace tap

@@ -16,8 +16,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "tap/rules.hpp"
-#include "tap/tick.hpp"
+#include "tap/core/alert.hpp"
+#include "tap/core/rules.hpp"
+#include "tap/core/tick.hpp"
 
 namespace tap {
 
@@ -157,16 +158,10 @@ std::vector<std::size_t> messages_to_fail(const KeyPlan& plan, std::size_t faile
 // or later (side_ts and last_fire_ts >= T), so any later delivery of T -- a retry, a duplicate, a message
 // sent back from the DLQ -- is late for that key, whatever its receive count. The alerts that may still
 // await their notification are those of late evaluations that may have an alert and whose stateless
-// condition holds: one per (symbol, sort key "<ts>#<rule id>"), the first delivery in the batch carrying
-// it, in batch order.
-struct AlertKey {
-  std::string symbol;
-  std::string sort_key;
-  std::size_t rule_index = 0;
-  friend bool operator==(const AlertKey&, const AlertKey&) = default;
-};
+// condition holds: one per alert id, the first delivery in the batch carrying it, in batch order.
 struct RecoveryCandidate {
-  AlertKey key;
+  AlertId id;
+  std::size_t rule_index = 0;
   std::size_t batch_index = 0;  // the tick (and so the message) that carries it
   friend bool operator==(const RecoveryCandidate&, const RecoveryCandidate&) = default;
 };

@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "tap/result.hpp"
+#include "tap/core/result.hpp"
 
 namespace tap {
 

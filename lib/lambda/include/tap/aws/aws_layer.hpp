@@ -5,10 +5,10 @@
 
 #include <memory>
 
-#include "tap/aws_config.hpp"
-#include "tap/dynamodb.hpp"
-#include "tap/sns.hpp"
-#include "tap/sqs.hpp"
+#include "tap/aws/aws_config.hpp"
+#include "tap/aws/dynamodb.hpp"
+#include "tap/aws/sns.hpp"
+#include "tap/aws/sqs.hpp"
 
 namespace tap {
 

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "tap/result.hpp"
+#include "tap/core/result.hpp"
 
 namespace tap {
 

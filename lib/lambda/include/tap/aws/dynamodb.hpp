@@ -1,6 +1,7 @@
 // DynamoDB over its JSON 1.0 protocol (X-Amz-Target DynamoDB_20120810.*): the calls the handler makes.
-// Keys, items and expression values are DynamoDB-JSON text, e.g. {"symbol":{"S":"AAPL"}}; the core renders
-// them. Request rendering and response parsing are pure functions, tested on their own.
+// Keys, items and expression values are DynamoDB-JSON text, e.g. {"symbol":{"S":"AAPL"}}; the store adapter
+// (app/dynamodb_store.hpp) renders them. Request rendering and response parsing are pure functions, tested
+// on their own.
 #pragma once
 
 #include <map>
@@ -9,7 +10,7 @@
 #include <variant>
 #include <vector>
 
-#include "tap/aws_client.hpp"
+#include "tap/aws/aws_client.hpp"
 
 namespace tap::dynamodb {
 

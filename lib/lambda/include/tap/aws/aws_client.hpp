@@ -6,11 +6,11 @@
 #include <functional>
 #include <string>
 
-#include "tap/aws_error.hpp"
-#include "tap/credentials.hpp"
-#include "tap/http_client.hpp"
-#include "tap/retry_policy.hpp"
-#include "tap/sigv4.hpp"
+#include "tap/aws/aws_error.hpp"
+#include "tap/aws/credentials.hpp"
+#include "tap/aws/http_client.hpp"
+#include "tap/aws/retry_policy.hpp"
+#include "tap/aws/sigv4.hpp"
 
 namespace tap {
 

@@ -15,8 +15,8 @@
 #include <string_view>
 #include <vector>
 
-#include "tap/result.hpp"
-#include "tap/timestamp.hpp"
+#include "tap/core/result.hpp"
+#include "tap/core/timestamp.hpp"
 
 namespace tap {
 
