@@ -10,10 +10,10 @@
 #include <sstream>
 #include <vector>
 
+#include "tap/app/function_config.hpp"
 #include "tap/app/function_settings_table.hpp"
-#include "tap/function_config.hpp"
-#include "tap/json_text.hpp"
-#include "tap/rules.hpp"
+#include "tap/core/json_text.hpp"
+#include "tap/core/rules.hpp"
 
 namespace tap::contract {
 namespace {
