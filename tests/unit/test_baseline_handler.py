@@ -32,8 +32,8 @@ pytest.importorskip(
 
 from local.function_resources import create_function_resources
 from local.sqs_queues import drain
+from tests.chaos.oracle import check_guarantees, load_rules, parse_feed
 from tests.support.moto_server import FAKE_CREDENTIALS, moto_server
-from tests.support.oracle import check_guarantees, load_rules, parse_feed
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"

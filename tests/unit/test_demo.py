@@ -19,32 +19,18 @@ from local.demo import (
     RunReport,
     Snapshot,
     _scan,
-    emf_totals,
     parse_notification,
     percentile,
     progress_line,
     summary,
     verdict,
 )
-from local.feed import SendResult
+from local.emf import emf_totals
+from ops.send_feed import SendResult
 
 
 def emf(**metrics: float) -> str:
     return json.dumps({"_aws": {"Timestamp": 1, "CloudWatchMetrics": []}, "FunctionName": "f", **metrics})
-
-
-def test_emf_totals_sums_records_and_ignores_other_lines() -> None:
-    lines = [
-        emf(Ticks=3, LateTicks=1, Alerts=2),
-        '{"level":"INFO","message":"alert stored"}',  # a log line, not EMF
-        "not json at all",
-        "{broken",
-        "[1, 2]",
-        emf(Ticks=4, Retries=2),
-    ]
-    totals = emf_totals(lines)
-    assert (totals["Ticks"], totals["LateTicks"], totals["Alerts"], totals["Retries"]) == (7, 1, 2, 2)
-    assert totals["Notifications"] == 0
 
 
 def test_percentile() -> None:

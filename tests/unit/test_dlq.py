@@ -1,4 +1,4 @@
-"""The DLQ tool (local/dlq.py) against moto server: reasons from the message attribute, from the function's
+"""The DLQ tool (ops/dlq.py) against moto server: reasons from the message attribute, from the function's
 logs (a file and CloudWatch Logs FilterLogEvents) or "retries exhausted"; redrive by the receive/send/delete
 loop (moto 5.2.5 does not implement StartMessageMoveTask); the move-task path with botocore's Stubber."""
 
@@ -18,11 +18,12 @@ import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 from botocore.stub import Stubber  # type: ignore[import-untyped]
 
-from local import dlq
-from local.event_source import sqs_event
+from local.function_resources import client
+from local.sqs_event import sqs_event
 from local.sqs_queues import queue_arn
-from tests.support.function_harness import client, running_function
-from tests.support.hostile import firing_tick
+from ops import dlq
+from tests.chaos.hostile import firing_tick
+from tests.support.function_harness import running_function
 from tests.support.moto_server import FAKE_CREDENTIALS, moto_server
 
 LOG_GROUP = "/aws/lambda/data-processor-test"
@@ -376,12 +377,12 @@ def test_reasons_from_lines_keeps_the_last_reason() -> None:
 def test_module_entry_point(
     queues: Queues, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["local.dlq", "list", "--dlq-url", queues.dlq_url, "--endpoint-url", queues.endpoint]
+    argv = ["ops.dlq", "list", "--dlq-url", queues.dlq_url, "--endpoint-url", queues.endpoint]
     monkeypatch.setattr(sys, "argv", argv)
-    sys.modules.pop("local.dlq", None)
+    sys.modules.pop("ops.dlq", None)
     with pytest.raises(SystemExit) as exited:
-        runpy.run_module("local.dlq", run_name="__main__")
-    sys.modules["local.dlq"] = dlq
+        runpy.run_module("ops.dlq", run_name="__main__")
+    sys.modules["ops.dlq"] = dlq
     assert exited.value.code == 0
     assert "0 message(s) in the DLQ" in capsys.readouterr().out
 

@@ -28,10 +28,9 @@ from local.event_source import (
     failed_message_ids,
     main,
     split_by_payload,
-    sqs_event,
-    sqs_record,
 )
 from local.runtime_api import InvocationResult, RuntimeApiEmulator
+from local.sqs_event import sqs_event, sqs_record
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:market-data-queue-test"
 
