@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import runpy
-import sys
 from typing import Any
 
 import pytest
@@ -126,15 +124,6 @@ def test_verdict() -> None:
         1,
         ["event source error: boom", "demo: the system did not finish within 60 s"],
     )
-
-
-def test_module_entry_point(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(sys, "argv", ["demo", "--help"])
-    monkeypatch.delitem(sys.modules, "local.demo")  # run_module executes a fresh copy as __main__
-    with pytest.raises(SystemExit) as exited:
-        runpy.run_module("local.demo", run_name="__main__")
-    assert exited.value.code == 0
-    assert "terraform output -json" in capsys.readouterr().out
 
 
 def test_wait_until_drained_gives_up_after_its_timeout() -> None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import runpy
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -372,19 +370,6 @@ def test_reasons_from_lines_keeps_the_last_reason() -> None:
     assert dlq.reasons_from_lines(
         [*_lines("m-1"), "not json", json.dumps({"messageId": 1, "reason": "x"})]
     ) == {"m-1": LOGGED}
-
-
-def test_module_entry_point(
-    queues: Queues, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    argv = ["ops.dlq", "list", "--dlq-url", queues.dlq_url, "--endpoint-url", queues.endpoint]
-    monkeypatch.setattr(sys, "argv", argv)
-    sys.modules.pop("ops.dlq", None)
-    with pytest.raises(SystemExit) as exited:
-        runpy.run_module("ops.dlq", run_name="__main__")
-    sys.modules["ops.dlq"] = dlq
-    assert exited.value.code == 0
-    assert "0 message(s) in the DLQ" in capsys.readouterr().out
 
 
 def test_list_with_the_real_functions_dead_letters_and_logs(tmp_path: Path) -> None:

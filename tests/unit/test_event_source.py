@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import runpy
 import signal
 import socket
 import sys
@@ -436,12 +435,3 @@ def test_config_from_plain_outputs() -> None:
         batch_size=5,
     )
     assert (config.region, config.batch_size, config.batching_window_s) == ("eu-west-1", 5, 1.0)
-
-
-def test_module_entry_point(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(sys, "argv", ["event_source", "--help"])
-    monkeypatch.delitem(sys.modules, "local.event_source")  # run_module executes a fresh copy as __main__
-    with pytest.raises(SystemExit) as exited:
-        runpy.run_module("local.event_source", run_name="__main__")
-    assert exited.value.code == 0
-    assert "terraform output -json" in capsys.readouterr().out

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import runpy
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -321,16 +319,6 @@ def test_cli_send_exits_1_when_messages_fail(
             sender.main(["--queue-url", "https://sqs.us-east-1.amazonaws.com/1/q", "--file", str(path)]) == 1
         )
     assert "message 0 failed: InvalidParameterValue" in capsys.readouterr().err
-
-
-def test_module_entry_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    out = tmp_path / "m.jsonl"
-    monkeypatch.setattr(sys, "argv", ["feed", "generate", "--messages", "3", "--out", str(out)])
-    monkeypatch.delitem(sys.modules, "local.feed")  # runpy executes a fresh copy as __main__
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_module("local.feed", run_name="__main__")
-    assert exit_info.value.code == 0
-    assert len(list(feed.read_feed(out))) == 3
 
 
 def test_cli_send_to_a_missing_queue_fails_cleanly(endpoint: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import runpy
 import sys
 import textwrap
 import threading
@@ -355,11 +354,3 @@ def test_cli_runs_payloads_and_reports_cold_start(
     assert json.loads(captured.out.splitlines()[0])["status"] == "init_error"
     assert "bye" in captured.err  # the function's output is echoed
     assert "coldStartMs" not in captured.out
-
-
-def test_module_entry_point(echo_function: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "argv", ["runtime_api", "--timeout", "5", echo_function])
-    monkeypatch.delitem(sys.modules, "local.runtime_api")  # run_module executes a fresh copy as __main__
-    with pytest.raises(SystemExit) as exited:
-        runpy.run_module("local.runtime_api", run_name="__main__")
-    assert exited.value.code == 0
