@@ -311,7 +311,7 @@ def test_cli_send_exits_1_when_messages_fail(
         "send_message_batch",
         {"Successful": [], "Failed": [{"Id": "0", "SenderFault": True, "Code": "InvalidParameterValue"}]},
     )
-    monkeypatch.setattr(feed, "sqs_client", lambda *_a: client)
+    monkeypatch.setattr(sender, "sqs_client", lambda *_a: client)
     path = tmp_path / "one.jsonl"
     feed.write_feed(path, ["x"])
     with stub:
