@@ -59,7 +59,7 @@ test-py-integration: $(VENV_STAMP) $(TF_RC) ## the emulator deployment tests onl
 PY_TEST_ENV := TAP_BOOTSTRAP=$(CPP_COV)/src/bootstrap TAP_ECHO_FUNCTION=$(CPP_COV)/tests/runtime/echo_function \
                TAP_AWS_CLI=$(CPP_COV)/tests/aws/aws_cli TAP_AWS4_TESTSUITE=$(AWS4_TESTSUITE) \
                TAP_REQUIRE_ZIP=1 TAP_REQUIRE_PROBE=1
-test-py: $(VENV_STAMP) $(TF_RC) cpp-cov-build package probe-arm64 aws-testsuite ## every Python test, 100 % line and branch coverage of lib/, local/ and ops/ enforced
+test-py: $(VENV_STAMP) $(TF_RC) cpp-cov-reset package probe-arm64 aws-testsuite ## every Python test, 100 % line and branch coverage of lib/, local/ and ops/ enforced
 	@$(PY_TEST_ENV) $(PYTEST) -q -p no:cacheprovider --cov=lib --cov=local --cov=ops --cov-report=term-missing:skip-covered \
 	  --cov-fail-under=100 tests
 
