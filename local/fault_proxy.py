@@ -38,10 +38,12 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from local.loopback_http import LoopbackServer
 
 # Hop-by-hop headers (RFC 9110 7.6.1) are not forwarded; the proxy frames its own answers.
 _HOP_BY_HOP = {
@@ -186,26 +188,21 @@ class FaultProxy:
         self._partial_random = random.Random(seed + 1)  # its own stream: the decisions stay replayable
         self._closing = threading.Event()  # ends the stalls when the proxy closes
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
+        self._http = LoopbackServer(self._handler_class())
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://{self._http.address}"
 
     def __enter__(self) -> FaultProxy:
-        self._thread.start()
+        self._http.start()
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._closing.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        self._http.stop()
 
     def set_rules(self, rules: Sequence[FaultRule]) -> None:
         with self._lock:

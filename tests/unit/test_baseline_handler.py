@@ -33,7 +33,7 @@ pytest.importorskip(
 from local.function_resources import create_function_resources
 from local.sqs_queues import drain
 from tests.chaos.oracle import check_guarantees, load_rules, parse_feed
-from tests.support.moto_server import FAKE_CREDENTIALS, moto_server
+from tests.support.moto_server import moto_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
@@ -70,13 +70,8 @@ class Context:
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in FAKE_CREDENTIALS.items():
-            mp.setenv(key, value)
-        with moto_server() as url:
-            mp.setenv("AWS_ENDPOINT_URL", url)
-            mp.setenv("POWERTOOLS_METRICS_NAMESPACE", "MarketAlerts")
-            yield url
+    with moto_environment(POWERTOOLS_METRICS_NAMESPACE="MarketAlerts") as url:
+        yield url
 
 
 @pytest.fixture

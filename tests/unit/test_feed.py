@@ -17,7 +17,7 @@ from local import feed
 from local.sqs_queues import drain
 from ops import send_feed as sender
 from tests.chaos.oracle import load_rules, parse_body, replay
-from tests.support.moto_server import FAKE_CREDENTIALS, moto_server
+from tests.support.moto_server import moto_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "local" / "data" / "sample-feed.jsonl"
@@ -25,12 +25,8 @@ SAMPLE = ROOT / "local" / "data" / "sample-feed.jsonl"
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in FAKE_CREDENTIALS.items():
-            mp.setenv(key, value)
-        with moto_server() as url:
-            mp.setenv("AWS_ENDPOINT_URL", url)
-            yield url
+    with moto_environment() as url:
+        yield url
 
 
 @pytest.fixture
