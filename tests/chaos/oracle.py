@@ -81,13 +81,19 @@ class Tick:
 
 @dataclass(frozen=True)
 class Rule:
+    """One entry of the rules document, as the document states it (cooldown in seconds)."""
+
     id: str
     symbol: str
     condition: str
     threshold: float
     severity: str
-    cooldown_us: int
+    cooldown_seconds: int
     enabled: bool = True
+
+    @property
+    def cooldown_us(self) -> int:
+        return self.cooldown_seconds * 1_000_000
 
     def applies_to(self, symbol: str) -> bool:
         return self.enabled and self.symbol in ("*", symbol)
@@ -127,7 +133,7 @@ def load_rules(doc: Mapping[str, Any]) -> list[Rule]:
                 condition=r["condition"],
                 threshold=float(r["threshold"]),
                 severity=r["severity"],
-                cooldown_us=cooldown * 1_000_000,
+                cooldown_seconds=cooldown,
                 enabled=bool(r.get("enabled", True)),
             )
         )
@@ -148,30 +154,37 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
+def _is_symbol(value: Any) -> bool:
+    return isinstance(value, str) and _SYMBOL.fullmatch(value) is not None
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+# SPEC F2 field by field, in the order checked: (name, required, valid, the reason when not).
+_TICK_FIELDS: tuple[tuple[str, bool, Callable[[Any], bool], str], ...] = (
+    ("symbol", True, _is_symbol, "symbol missing or invalid"),
+    ("price", True, _positive_number, "price missing or not a finite number > 0"),
+    ("timestamp", True, lambda value: isinstance(value, str), "timestamp missing or not a string"),
+    ("volume", False, _is_count, "volume not an integer >= 0"),
+    ("bid", False, _positive_number, "bid not a finite number > 0"),
+    ("ask", False, _positive_number, "ask not a finite number > 0"),
+)
+
+
 def parse_tick(obj: Any) -> Tick:
     """One tick object per SPEC F2; raises ValueError with the reason."""
     if not isinstance(obj, dict):
         raise ValueError("tick is not an object")
-    symbol = obj.get("symbol")
-    if not isinstance(symbol, str) or not _SYMBOL.match(symbol):
-        raise ValueError("symbol missing or invalid")
-    price: Any = obj.get("price")
-    if not _positive_number(price):
-        raise ValueError("price missing or not a finite number > 0")
-    raw_ts = obj.get("timestamp")
-    if not isinstance(raw_ts, str):
-        raise ValueError("timestamp missing or not a string")
-    ts, ts_us = normalise_timestamp(raw_ts)
-    volume = obj.get("volume")
-    if volume is not None and (not isinstance(volume, int) or isinstance(volume, bool) or volume < 0):
-        raise ValueError("volume not an integer >= 0")
-    quotes: dict[str, float | None] = {}
-    for name in ("bid", "ask"):
-        value = obj.get(name)
-        if value is not None and not _positive_number(value):
-            raise ValueError(f"{name} not a finite number > 0")
-        quotes[name] = None if value is None else float(value)
-    return Tick(symbol, float(price), ts, ts_us, volume, quotes["bid"], quotes["ask"])
+    for name, required, valid, reason in _TICK_FIELDS:
+        present = obj.get(name) is not None
+        if (present or required) and not valid(obj.get(name)):
+            raise ValueError(reason)
+        if name == "timestamp":
+            ts, ts_us = normalise_timestamp(obj[name])  # its own reason when malformed
+    quote = {name: None if obj.get(name) is None else float(obj[name]) for name in ("bid", "ask")}
+    return Tick(obj["symbol"], float(obj["price"]), ts, ts_us, obj.get("volume"), quote["bid"], quote["ask"])
 
 
 @dataclass
