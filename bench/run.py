@@ -40,7 +40,7 @@ from bench import cost_model
 from local.emulator import MotoServer
 from local.event_source import EventSourceConfig, SqsEventSource
 from local.feed import FeedConfig, generate_feed
-from local.function_host import runner
+from local.function_host import function_command, runner
 from local.function_resources import FunctionResources, resources_on
 from local.runtime_api import FunctionProcess
 from local.sqs_event import received_message, sqs_event
@@ -187,7 +187,7 @@ class Impl:
 
 def implementations(bootstrap: Path) -> dict[str, Impl]:
     return {
-        "cpp": Impl("cpp", [str(bootstrap)], {}),
+        "cpp": Impl("cpp", function_command(bootstrap), {}),
         "python": Impl(
             "python",
             [sys.executable, "-m", "awslambdaric", "bench.baseline.handler.lambda_handler"],

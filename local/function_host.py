@@ -10,6 +10,7 @@ under its own name. Every runner has the emulator's interface (`FunctionRunner`)
 from __future__ import annotations
 
 import os
+import platform
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -56,11 +57,23 @@ def _runtime_api(command: Sequence[str], env: Mapping[str, str], cwd: Path, echo
 
 RUNNERS: dict[str, RunnerFactory] = {"runtime-api": _runtime_api}
 DEFAULT_RUNNER = "runtime-api"
+EM_AARCH64 = 183  # e_machine of an ELF header (bytes 18-19, little-endian) for arm64
 
 
 def default_bootstrap() -> Path:
     """TAP_BOOTSTRAP (e.g. the coverage or a sanitizer build), else the host build."""
     return Path(os.environ.get("TAP_BOOTSTRAP", str(ROOT / "build" / "cpp" / "src" / "bootstrap")))
+
+
+def function_command(bootstrap: Path) -> list[str]:
+    """How to start `bootstrap` on this machine: directly, or -- an arm64 build on another architecture --
+    through qemu-aarch64's user-mode emulation (no binfmt_misc needed)."""
+    with bootstrap.open("rb") as elf:
+        header = elf.read(20)
+    arm64 = header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") == EM_AARCH64
+    if arm64 and platform.machine() not in ("aarch64", "arm64"):
+        return ["qemu-aarch64", str(bootstrap)]
+    return [str(bootstrap)]
 
 
 def runner(
@@ -101,7 +114,7 @@ def running_function(
 ) -> Iterator[LocalFunction]:
     """moto + the function's resources + the function under its runner; everything stopped afterwards.
     `env` overrides the function's environment."""
-    command = [str(bootstrap or default_bootstrap())]
+    command = function_command(bootstrap or default_bootstrap())
     with MotoServer() as moto:
         resources = resources_on(moto.url, uuid.uuid4().hex[:8])
         function_env = {**resources.function_env(), **(env or {})}

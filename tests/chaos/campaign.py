@@ -44,7 +44,14 @@ from local.emulator import MotoServer
 from local.event_source import BatchOutcome, EventSourceConfig, SqsEventSource
 from local.fault_proxy import FaultKind, FaultProxy, FaultRule
 from local.feed import FeedConfig, generate_feed
-from local.function_host import DEFAULT_RUNNER, RUNNERS, FunctionRunner, default_bootstrap, runner
+from local.function_host import (
+    DEFAULT_RUNNER,
+    RUNNERS,
+    FunctionRunner,
+    default_bootstrap,
+    function_command,
+    runner,
+)
 from local.function_resources import RULES_PATH, resources_on
 from local.runtime_api import FunctionProcess, InvocationResult
 from local.sqs_queues import drain, queue_arn
@@ -255,7 +262,7 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
         ) as proxy:
             env = {**resources.function_env(RULES_PATH), "LOG_LEVEL": "WARN", "AWS_ENDPOINT_URL": proxy.url}
             environments = [
-                _Environment(runner([str(cfg.bootstrap)], env, cfg.runner), ids_to_body)
+                _Environment(runner(function_command(cfg.bootstrap), env, cfg.runner), ids_to_body)
                 for _ in range(cfg.concurrency)
             ]
             for e in environments:
