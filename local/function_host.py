@@ -1,6 +1,6 @@
 """The one way to run the function on this machine: a build of `bootstrap` (the host build, or the arm64
-one through a qemu wrapper: any command) behind a Lambda Runtime API, against the emulator (moto). The
-tests, the demo, the benchmark and the chaos campaign all start it here.
+one through qemu-aarch64: `function_command`) behind a Lambda Runtime API, against the emulator (moto).
+The tests, the demo, the benchmark and the chaos campaign all start it here.
 
 The runner is a seam: `RUNNERS` maps a name to what serves the Runtime API to the function process --
 "runtime-api", the project's emulator (local/runtime_api.py); AWS's Runtime Interface Emulator plugs in
