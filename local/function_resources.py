@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from boto3.dynamodb.types import TypeDeserializer
 
 from local.emulator import LOCAL_ENV
 from local.sqs_queues import drain, queue_arn
@@ -24,9 +25,8 @@ TABLES = (("market-alerts", "timestamp"), ("alert-state", "rule_id"))
 
 
 def client(service: str, endpoint: str | None) -> Any:
-    """A boto3 client of the emulator at `endpoint` with its credentials (None: boto3's own resolution)."""
-    if endpoint is None:
-        return boto3.client(service, region_name=LOCAL_ENV["AWS_REGION"])
+    """A boto3 client of the emulator at `endpoint` with its credentials (None: boto3 resolves the endpoint,
+    e.g. from AWS_ENDPOINT_URL)."""
     return boto3.client(
         service,
         endpoint_url=endpoint,
@@ -64,22 +64,14 @@ class FunctionResources:
         return client(service, self.endpoint)
 
     def alerts(self) -> list[dict[str, Any]]:
-        """Every stored alert item, attribute values unwrapped (numbers as Decimal)."""
-        ddb = boto3.resource(
-            "dynamodb",
-            endpoint_url=self.endpoint,
-            region_name=LOCAL_ENV["AWS_REGION"],
-            aws_access_key_id=LOCAL_ENV["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=LOCAL_ENV["AWS_SECRET_ACCESS_KEY"],
+        """Every stored alert item (all pages), attribute values unwrapped (numbers as Decimal)."""
+        pages = (
+            self.client("dynamodb")
+            .get_paginator("scan")
+            .paginate(TableName=self.alerts_table, ConsistentRead=True)
         )
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"ConsistentRead": True}
-        while True:
-            page = ddb.Table(self.alerts_table).scan(**kwargs)
-            items += page["Items"]
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        plain = TypeDeserializer().deserialize
+        return [{k: plain(v) for k, v in item.items()} for page in pages for item in page["Items"]]
 
     def alert_keys(self) -> list[tuple[str, str]]:
         """The (symbol, timestamp) keys of the stored alerts, sorted."""
