@@ -228,7 +228,7 @@ def create_stack(endpoint: str, tag: str) -> Stack:
 
 
 # ------------------------------------------------------------------ events
-def event_of(bodies: Sequence[str], key: str) -> bytes:
+def bench_event(bodies: Sequence[str], key: str) -> bytes:
     """The event of `bodies`, message ids derived from `key` (the same for both implementations)."""
     sent_ms = int(time.time() * 1000)
     messages = [
@@ -354,7 +354,7 @@ def check_same_outputs(impls: dict[str, Impl], endpoint: str, bodies: Sequence[s
         stack = create_stack(endpoint, f"eq-{name}")
         with WarmFunction(impl, stack.function_env()) as fn:
             for i, part in enumerate(chunks(bodies, BATCH)):
-                fn.invoke(event_of(part, f"feed-{i}"))
+                fn.invoke(bench_event(part, f"feed-{i}"))
         seen[name] = (stack.alert_keys(), stack.notifications())
     (cpp_keys, cpp_ids), (py_keys, py_ids) = seen["cpp"], seen["python"]
     if not cpp_keys or cpp_keys != py_keys:
@@ -433,7 +433,7 @@ def measure_warm(impls: dict[str, Impl], endpoint: str, batches: int, alert_ever
     with functions["cpp"], functions["python"]:
         for i, name in interleaved(batches):
             alerts = i % alert_every == alert_every - 1
-            seconds, cpu_s = functions[name].invoke(event_of(warm_batch(i, alerts), f"warm-{i}"))
+            seconds, cpu_s = functions[name].invoke(bench_event(warm_batch(i, alerts), f"warm-{i}"))
             wall[(name, alerts)].append(seconds * 1000)
             cpu[(name, alerts)].append(cpu_s * 1000)
             if i and i % 200 == 0 and name == "python":
@@ -573,7 +573,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     bodies = generate_feed(FeedConfig(seed=7, messages=args.feed_messages))
     event_path = WORK / "event.json"
     clean = [b for b in bodies if feed_ticks(b)][:BATCH]
-    event_path.write_bytes(event_of(clean, "pure"))
+    event_path.write_bytes(bench_event(clean, "pure"))
 
     with MotoServer() as moto:
         endpoint = moto.url

@@ -80,11 +80,15 @@ def event_of(
     bodies: Sequence[str],
     ids: Sequence[str] | None = None,
     receive_count: int = 1,
+    *,
     queue_arn: str = QUEUE_ARN,
     region: str = REGION,
+    sent_ms: int | None = None,
 ) -> bytes:
-    """The event that delivers `bodies` (message ids `ids`, else fresh ones) with `receive_count`."""
+    """The event that delivers `bodies` (message ids `ids`, else fresh ones) with `receive_count`, sent at
+    `sent_ms` (default: now)."""
     messages = [
-        received_message(body, ids[i] if ids else None, receive_count) for i, body in enumerate(bodies)
+        received_message(body, ids[i] if ids else None, receive_count, sent_ms)
+        for i, body in enumerate(bodies)
     ]
     return sqs_event(messages, queue_arn, region)
