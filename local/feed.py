@@ -193,16 +193,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     gen.add_argument("--malformed", type=int, default=FeedConfig.malformed)
     gen.add_argument("--start", default=FeedConfig.start, help='first tick time, ISO-8601, or "now"')
     gen.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args(argv)
-    cfg = FeedConfig(
-        seed=args.seed,
-        messages=args.messages,
-        max_ticks_per_message=args.max_ticks_per_message,
-        malformed=args.malformed,
-        start=args.start,
-    )
-    count = write_feed(args.out, generate_feed(cfg))
-    print(f"wrote {count} messages to {args.out}")
+    args = vars(parser.parse_args(argv))
+    out = args.pop("out")
+    del args["command"]
+    count = write_feed(out, generate_feed(FeedConfig(**args)))  # the options are FeedConfig's fields
+    print(f"wrote {count} messages to {out}")
     return 0
 
 
