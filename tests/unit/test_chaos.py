@@ -8,15 +8,19 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from collections import Counter
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from local.event_source import BatchOutcome
+from local.fault_proxy import FaultRule
 from local.runtime_api import InvocationResult
 from tests.chaos import campaign as chaos
 from tests.chaos.campaign import ChaosConfig, FaultKind, evaluate, fault_rules
+from tests.chaos.hostile import BodyCase
 from tests.support.function_harness import ensure_bootstrap
 
 
@@ -173,3 +177,143 @@ def test_killer_waits_for_an_invocation_in_progress() -> None:
     stop.set()
     thread.join()
     assert kills == [42]
+
+
+def test_a_repeat_after_a_killed_invocation_of_its_message_is_allowed() -> None:
+    rules = _msft_above_450(cooldown_seconds=60)
+    body = _tick(451.0, "2026-11-25T14:30:00Z")
+    killed = InvocationResult("error", b"{}", "Runtime.ExitError", 0.1, "r1")
+    ok = InvocationResult("ok", b"{}", None, 0.1, "r2")
+    outcomes = [BatchOutcome(["m0"], killed, [], ["m0"]), BatchOutcome(["m0b"], ok, ["m0b"], [])]
+    alert = "2026-11-25T14:30:00.000000Z#r"
+    summary = _evaluate(
+        rules_doc=rules,
+        bodies=[body],
+        messages_sent=1,
+        ids_to_body={"m0": body, "m0b": body},
+        outcomes=outcomes,
+        stored=[{"symbol": "MSFT", "timestamp": alert}],
+        notes=[_note(f"MSFT|{alert}")] * 2,
+        kills=[1],
+    )
+    assert summary["violations"] == []
+    assert summary["repeated_notifications"] == summary["repeats_following_an_interruption"] == 1
+    assert summary["interrupted_invocations"] == 1
+    assert summary["repeats"] == [
+        {"alert": f"MSFT|{alert}", "notifications": 2, "after": ["Runtime.ExitError"]}
+    ]
+
+
+def _rejected(body: str, reason: str) -> dict[str, Any]:
+    return {"Body": body, "MessageAttributes": {"RejectionReason": {"StringValue": reason}}}
+
+
+def test_hostile_bodies_are_checked_against_their_cases() -> None:
+    cases = [
+        BodyCase("valid", '{"v":1}', None, ("HV01|t#block-trade",)),
+        BodyCase("valid-but-dead-lettered", '{"v":2}', None),
+        BodyCase("missing", '{"v":3}', "bad"),
+        BodyCase("wrong-reason", '{"v":4}', "tick[0].price: bad"),
+        BodyCase("truncated", '{"v":5}', "tick[0]", reason_prefix=True),
+        BodyCase("exact", '{"v":6}', "exact reason", ("HV02|t#block-trade",)),
+    ]
+    rejected = {
+        '{"v":2}': "why",
+        '{"v":4}': "tick[0].price: other",
+        '{"v":5}': "tick[0].symbol...",
+        '{"v":6}': "exact reason",
+    }
+    assert chaos._hostile_violations(cases, rejected, {"HV02|t#block-trade"}) == [
+        "hostile valid: alert HV01|t#block-trade not stored",
+        "hostile valid-but-dead-lettered: valid, yet dead-lettered (why)",
+        "hostile missing: not in the DLQ with a reason",
+        "hostile wrong-reason: reason 'tick[0].price: other', expected 'tick[0].price: bad'",
+    ]
+
+
+def test_a_repeat_of_a_hostile_bodys_alert_follows_the_interruption_of_that_body() -> None:
+    case = BodyCase("deep", "[" * 5000 + "]" * 5000, "body: nesting deeper than 4 levels")
+    valid = BodyCase("valid", '{"symbol":"HV01"}', None, ("HV01|t#block-trade",))
+    timed_out = InvocationResult("timeout", b"", "Sandbox.Timedout", 8.0, "r1")
+    ok = InvocationResult("ok", b"{}", None, 0.1, "r2")
+    summary = _evaluate(
+        rules_doc={"rules": []},
+        bodies=[case.body, valid.body],
+        messages_sent=2,
+        ids_to_body={"h1": case.body, "h2": valid.body, "h2b": valid.body},
+        outcomes=[
+            BatchOutcome(["h1", "h2"], timed_out, [], ["h1", "h2"]),
+            BatchOutcome(["h1", "h2b"], ok, ["h1", "h2b"], []),
+        ],
+        stored=[{"symbol": "HV01", "timestamp": "t#block-trade"}],
+        notes=[
+            {"Message": json.dumps({"alert_id": "HV01|t#block-trade", "message_id": m})}
+            for m in ("h2", "h2b")
+        ],
+        dead=[_rejected(case.body, case.reason or "")],
+        dead_before_recovery=1,
+        hostile=[case, valid],
+        recovered=1,
+    )
+    assert summary["violations"] == []
+    assert summary["repeats"] == [
+        {"alert": "HV01|t#block-trade", "notifications": 2, "after": ["Sandbox.Timedout"]}
+    ]
+    assert (summary["hostile_bodies"], summary["ticks_sent"]) == (2, 0)
+
+
+def test_mix_keeps_both_orders_and_every_body() -> None:
+    mixed = chaos.mix(["a", "b", "c"], ["X", "Y"], random.Random(3))
+    assert sorted(mixed) == ["X", "Y", "a", "b", "c"]
+    assert [b for b in mixed if b.islower()] == ["a", "b", "c"]
+    assert [b for b in mixed if b.isupper()] == ["X", "Y"]
+    assert chaos.mix(["a", "b", "c"], ["X", "Y"], random.Random(3)) == mixed  # seeded
+
+
+def test_sweep_has_every_kind_once_and_the_schedule_opens_and_closes_the_outage() -> None:
+    sweep = chaos.sweep_rules()
+    assert {r.kind for r in sweep} == set(FaultKind)
+    assert all(r.limit == 1 and r.probability == 1.0 for r in sweep)
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.sets: list[list[FaultRule]] = []
+
+        def set_rules(self, rules: list[FaultRule]) -> None:
+            self.sets.append(list(rules))
+
+    proxy = Recorder()
+    chaos._schedule(proxy, ChaosConfig(seconds=1, outage_at_s=0.01, outage_s=0.01), threading.Event())  # type: ignore[arg-type]
+    assert [chaos.OUTAGE in rules for rules in proxy.sets] == [True, False]
+    assert all(rules[: len(sweep)] == sweep for rules in proxy.sets)
+
+    quiet = Recorder()
+    chaos._schedule(quiet, ChaosConfig(seconds=1), threading.Event())  # type: ignore[arg-type]
+    stopped = threading.Event()
+    stopped.set()
+    chaos._schedule(quiet, ChaosConfig(seconds=1, outage_at_s=5, outage_s=5), stopped)  # type: ignore[arg-type]
+    assert quiet.sets == []  # no outage configured; stopped before it began
+
+
+class _Queue:
+    """get_queue_attributes of a queue whose depth follows `depths` (then stays at the last)."""
+
+    def __init__(self, depths: list[int]) -> None:
+        self.depths = depths
+
+    def get_queue_attributes(self, **_: Any) -> dict[str, Any]:
+        depth = self.depths.pop(0) if len(self.depths) > 1 else self.depths[0]
+        attributes = {"ApproximateNumberOfMessages": str(depth), "ApproximateNumberOfMessagesNotVisible": "0"}
+        return {"Attributes": attributes}
+
+
+def test_draining_waits_while_the_backlog_shrinks_and_gives_up_when_it_is_stuck() -> None:
+    idle = [SimpleNamespace(busy=False)]
+    shrinking = _Queue([50, 40, 40, 30, 20, 10, 0])
+    assert chaos._wait_drained(shrinking, "q", idle, stall_s=0.5, poll_s=0.01)  # type: ignore[arg-type]
+    stuck = _Queue([7])
+    started = time.monotonic()
+    assert not chaos._wait_drained(stuck, "q", idle, stall_s=0.1, poll_s=0.01)  # type: ignore[arg-type]
+    assert time.monotonic() - started >= 0.1
+    busy = [SimpleNamespace(busy=True)]  # an invocation still running: not drained yet
+    assert not chaos._wait_drained(_Queue([0]), "q", busy, stall_s=0.1, poll_s=0.01)  # type: ignore[arg-type]
