@@ -441,3 +441,20 @@ def test_redrive_can_leave_what_the_function_rejected(queues: Queues) -> None:
     assert sorted(m["Body"] for m in left) == ['{"price":-1}', "{}"]
     moved = queues.sqs.receive_message(QueueUrl=queues.queue_url, MaxNumberOfMessages=10)["Messages"]
     assert sorted(m["Body"] for m in moved) == ['{"symbol":"AAPL"}', '{"symbol":"MSFT"}']
+
+
+def test_redrive_loop_deletes_nothing_when_the_queue_refuses_every_entry() -> None:
+    sqs = client("sqs", "https://sqs.us-east-1.amazonaws.com")
+    stubber = Stubber(sqs)
+    received = {"Messages": [{"MessageId": "m0", "ReceiptHandle": "r0", "Body": "b0"}]}
+    stubber.add_response("receive_message", received)
+    stubber.add_response(
+        "send_message_batch",
+        {"Successful": [], "Failed": [{"Id": "0", "SenderFault": True, "Code": "InvalidMessageContents"}]},
+        {"QueueUrl": QUEUE_URL, "Entries": [{"Id": "0", "MessageBody": "b0"}]},
+    )
+    stubber.add_response("receive_message", received)  # still in the DLQ (no delete_message_batch call)
+    with stubber:
+        result = dlq.redrive_loop(sqs, DLQ_URL, QUEUE_URL)
+    stubber.assert_no_pending_responses()
+    assert result == dlq.RedriveResult("loop", 0, 1, "InvalidMessageContents")

@@ -321,3 +321,7 @@ def test_cli_send_to_a_missing_queue_fails_cleanly(endpoint: str, capsys: pytest
     url = f"{endpoint}/123456789012/no-such-queue"
     assert sender.main(["--queue-url", url, "--generate", "2"]) == 2
     assert "send failed:" in capsys.readouterr().err
+
+
+def test_an_empty_feed_makes_no_batch() -> None:
+    assert list(sender._batches([], 10)) == []
