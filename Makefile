@@ -26,8 +26,8 @@ ZIP        := $(ROOT)/lambda_function.zip
 
 # Fragments add their checks to TEST_TARGETS (in the order they should run) and their own targets.
 TEST_TARGETS :=
-# Order matters for `make test`: fast C++ checks first, then the Python suites (which drive the built
-# function), then the C++ coverage gate, which counts the black-box runs of the coverage build.
+# The order is the serial one (fast C++ checks first, then the Python suites, which drive the built function,
+# then the C++ coverage gate); under -j the prerequisites order what must wait (coverage-cpp: test-cpp test-py).
 include mk/cpp.mk
 -include mk/aws.mk mk/runtime.mk
 include mk/package.mk

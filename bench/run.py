@@ -21,8 +21,6 @@ Before anything is timed, both implementations process the benchmark feed and mu
 from __future__ import annotations
 
 import argparse
-import contextlib
-import hashlib
 import json
 import os
 import platform
@@ -33,20 +31,21 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from bench import cost_model
 from local.emulator import MotoServer
-from local.event_source import EventSourceConfig, SqsEventSource, sqs_event
-from local.feed import FeedConfig, generate_feed, send_feed
-from local.function_resources import create_function_resources
-from local.runtime_api import FunctionProcess, RuntimeApiEmulator
-from local.sqs_queues import drain, queue_arn
+from local.event_source import EventSourceConfig, SqsEventSource
+from local.feed import FeedConfig, generate_feed
+from local.function_host import function_command, runner
+from local.function_resources import FunctionResources, resources_on
+from local.runtime_api import FunctionProcess
+from local.sqs_event import received_message, sqs_event
+from local.sqs_queues import queue_arn
+from ops.send_feed import send_feed
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "build" / "bench"
@@ -68,12 +67,6 @@ HIGHER_IS_BETTER = frozenset({"ticks_per_second"})
 TARGETS = (("cpu_per_tick_ns", 50.0, 1000.0), ("cold_start_ms", 20.0, None), ("peak_rss_mb", 5.0, None))
 BATCH = 25
 FUNCTION_TIMEOUT_S = 60.0
-CREDENTIALS = {
-    "AWS_REGION": REGION,
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -157,13 +150,6 @@ def machine() -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ the process side
-@contextlib.contextmanager
-def moto_server() -> Iterator[str]:
-    """A moto server of our own on a free loopback port (local.emulator.MotoServer), stopped at the end."""
-    with MotoServer() as server:
-        yield server.url
-
-
 def proc_cpu_s(pid: int) -> float:
     """CPU time of the whole process (every thread), seconds: the sum of /proc/<pid>/task/*/schedstat
     (nanoseconds on a CPU), the precise form of utime + stime in /proc/<pid>/stat (10 ms ticks)."""
@@ -201,7 +187,7 @@ class Impl:
 
 def implementations(bootstrap: Path) -> dict[str, Impl]:
     return {
-        "cpp": Impl("cpp", [str(bootstrap)], {}),
+        "cpp": Impl("cpp", function_command(bootstrap), {}),
         "python": Impl(
             "python",
             [sys.executable, "-m", "awslambdaric", "bench.baseline.handler.lambda_handler"],
@@ -212,82 +198,43 @@ def implementations(bootstrap: Path) -> dict[str, Impl]:
 
 @dataclass
 class Stack:
-    """The AWS resources one implementation writes to (its own tables, topic, DLQ, capture queue)."""
+    """The AWS resources one implementation writes to (local/function_resources.py) and its source queue."""
 
-    tag: str
-    endpoint: str
-    alerts_table: str = ""
-    state_table: str = ""
-    topic_arn: str = ""
-    dlq_url: str = ""
-    capture_url: str = ""
-    source_url: str = ""
-    source_arn: str = ""
-    clients: dict[str, Any] = field(default_factory=dict)
+    resources: FunctionResources
+    source_url: str
+    source_arn: str
 
     def client(self, service: str) -> Any:
-        if service not in self.clients:
-            self.clients[service] = boto3.client(
-                service,
-                region_name=REGION,
-                endpoint_url=self.endpoint,
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-            )
-        return self.clients[service]
-
-    def create(self) -> Stack:
-        sqs = self.client("sqs")
-        r = create_function_resources(self.client("dynamodb"), self.client("sns"), sqs, self.tag)
-        self.alerts_table, self.state_table = r.alerts_table, r.state_table
-        self.topic_arn, self.dlq_url, self.capture_url = r.topic_arn, r.dlq_url, r.capture_url
-        self.source_url = sqs.create_queue(
-            QueueName=f"market-data-{self.tag}", Attributes={"VisibilityTimeout": "120"}
-        )["QueueUrl"]
-        self.source_arn = queue_arn(sqs, self.source_url)
-        return self
+        return self.resources.client(service)
 
     def function_env(self) -> dict[str, str]:
-        return {
-            **CREDENTIALS,
-            "AWS_ENDPOINT_URL": self.endpoint,
-            "ALERTS_TABLE": self.alerts_table,
-            "STATE_TABLE": self.state_table,
-            "TOPIC_ARN": self.topic_arn,
-            "DLQ_URL": self.dlq_url,
-            "RULES_PATH": str(RULES),
-        }
+        return self.resources.function_env(RULES)
 
     def alert_keys(self) -> list[tuple[str, str]]:
-        pages = self.client("dynamodb").get_paginator("scan").paginate(TableName=self.alerts_table)
-        return sorted((i["symbol"]["S"], i["timestamp"]["S"]) for p in pages for i in p["Items"])
+        return self.resources.alert_keys()
 
     def notifications(self) -> list[str]:
         """Alert ids of every notification published (drains the capture queue)."""
-        messages = drain(self.client("sqs"), self.capture_url)
-        return sorted(json.loads(json.loads(m["Body"])["Message"])["alert_id"] for m in messages)
+        return sorted(n["Message"]["alert_id"] for n in self.resources.notifications())
+
+
+def create_stack(endpoint: str, tag: str) -> Stack:
+    resources = resources_on(endpoint, tag)
+    sqs = resources.client("sqs")
+    source_url = sqs.create_queue(QueueName=f"market-data-{tag}", Attributes={"VisibilityTimeout": "120"})[
+        "QueueUrl"
+    ]
+    return Stack(resources, source_url, queue_arn(sqs, source_url))
 
 
 # ------------------------------------------------------------------ events
-def sqs_message(body: str, key: str, sent_ms: int) -> dict[str, Any]:
-    """A ReceiveMessage result message (what the event source turns into a record)."""
-    return {
-        "MessageId": str(uuid.uuid5(uuid.NAMESPACE_URL, key)),
-        "ReceiptHandle": f"bench-{key}",
-        "Body": body,
-        "MD5OfBody": hashlib.md5(body.encode()).hexdigest(),  # SQS's own body checksum
-        "Attributes": {
-            "ApproximateReceiveCount": "1",
-            "SentTimestamp": str(sent_ms),
-            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
-            "ApproximateFirstReceiveTimestamp": str(sent_ms + 5),
-        },
-    }
-
-
-def event_of(bodies: Sequence[str], key: str) -> bytes:
+def bench_event(bodies: Sequence[str], key: str) -> bytes:
+    """The event of `bodies`, message ids derived from `key` (the same for both implementations)."""
     sent_ms = int(time.time() * 1000)
-    messages = [sqs_message(b, f"{key}-{i}", sent_ms) for i, b in enumerate(bodies)]
+    messages = [
+        received_message(b, str(uuid.uuid5(uuid.NAMESPACE_URL, f"{key}-{i}")), 1, sent_ms)
+        for i, b in enumerate(bodies)
+    ]
     return sqs_event(messages, f"arn:aws:sqs:{REGION}:123456789012:market-data-bench", REGION)
 
 
@@ -346,14 +293,14 @@ def warm_batch(index: int, alerts: bool) -> list[str]:
 
 
 # ------------------------------------------------------------------ driving the functions
-class Function:
-    """One warm execution environment of an implementation behind its own Runtime API emulator."""
+class WarmFunction:
+    """One warm execution environment of an implementation under its runner (local/function_host.py)."""
 
     def __init__(self, impl: Impl, env: dict[str, str]) -> None:
         self.impl = impl
-        self.emulator = RuntimeApiEmulator(impl.command, env={**env, **impl.env}, cwd=ROOT)
+        self.emulator = runner(impl.command, {**env, **impl.env})
 
-    def __enter__(self) -> Function:
+    def __enter__(self) -> WarmFunction:
         self.emulator.__enter__()
         wait_first_next(self.emulator.start_process())
         return self
@@ -404,10 +351,10 @@ def check_same_outputs(impls: dict[str, Impl], endpoint: str, bodies: Sequence[s
     """Both implementations on the benchmark feed: same alert keys, same notification ids (each once)."""
     seen: dict[str, tuple[list[tuple[str, str]], list[str]]] = {}
     for name, impl in impls.items():
-        stack = Stack(f"eq-{name}", endpoint).create()
-        with Function(impl, stack.function_env()) as fn:
+        stack = create_stack(endpoint, f"eq-{name}")
+        with WarmFunction(impl, stack.function_env()) as fn:
             for i, part in enumerate(chunks(bodies, BATCH)):
-                fn.invoke(event_of(part, f"feed-{i}"))
+                fn.invoke(bench_event(part, f"feed-{i}"))
         seen[name] = (stack.alert_keys(), stack.notifications())
     (cpp_keys, cpp_ids), (py_keys, py_ids) = seen["cpp"], seen["python"]
     if not cpp_keys or cpp_keys != py_keys:
@@ -456,17 +403,14 @@ def measure_cpu_per_tick(bench_exe: Path, event: Path, rounds: int) -> dict[str,
 
 
 def measure_cold_starts(impls: dict[str, Impl], endpoint: str, starts: int) -> dict[str, list[float]]:
-    env = Stack("cold", endpoint).function_env() | {
-        "ALERTS_TABLE": "a",
-        "STATE_TABLE": "s",
-        "TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:t",
-        "DLQ_URL": f"{endpoint}/123456789012/dlq",
-    }
+    # Names only: nothing is created, a cold start makes no AWS call.
+    topic, dlq = f"arn:aws:sns:{REGION}:123456789012:t", f"{endpoint}/123456789012/dlq"
+    env = FunctionResources("a", "s", topic, dlq, "", endpoint).function_env(RULES)
     samples: dict[str, list[float]] = {"cpp": [], "python": []}
     # One start each first, not counted: both then load their files from the page cache.
     for r, name in [(-1, n) for n in IMPLS] + list(interleaved(starts)):
         impl = impls[name]
-        with RuntimeApiEmulator(impl.command, env={**env, **impl.env}, cwd=ROOT) as emulator:
+        with runner(impl.command, {**env, **impl.env}) as emulator:
             cold_ms = wait_first_next(emulator.start_process()) * 1000
         if r >= 0:
             samples[name].append(cold_ms)
@@ -484,12 +428,12 @@ class WarmRun:
 def measure_warm(impls: dict[str, Impl], endpoint: str, batches: int, alert_every: int) -> WarmRun:
     wall: dict[tuple[str, bool], list[float]] = {(n, a): [] for n in IMPLS for a in (False, True)}
     cpu: dict[tuple[str, bool], list[float]] = {(n, a): [] for n in IMPLS for a in (False, True)}
-    stacks = {name: Stack(f"warm-{name}", endpoint).create() for name in IMPLS}
-    functions = {name: Function(impls[name], stacks[name].function_env()) for name in IMPLS}
+    stacks = {name: create_stack(endpoint, f"warm-{name}") for name in IMPLS}
+    functions = {name: WarmFunction(impls[name], stacks[name].function_env()) for name in IMPLS}
     with functions["cpp"], functions["python"]:
         for i, name in interleaved(batches):
             alerts = i % alert_every == alert_every - 1
-            seconds, cpu_s = functions[name].invoke(event_of(warm_batch(i, alerts), f"warm-{i}"))
+            seconds, cpu_s = functions[name].invoke(bench_event(warm_batch(i, alerts), f"warm-{i}"))
             wall[(name, alerts)].append(seconds * 1000)
             cpu[(name, alerts)].append(cpu_s * 1000)
             if i and i % 200 == 0 and name == "python":
@@ -509,9 +453,9 @@ def measure_throughput(
     rates: dict[str, list[float]] = {"cpp": [], "python": []}
     cpu_per_message: dict[str, list[float]] = {"cpp": [], "python": []}
     for r, name in interleaved(rounds):
-        stack = Stack(f"tp{r}-{name}", endpoint).create()
+        stack = create_stack(endpoint, f"tp{r}-{name}")
         config = EventSourceConfig(stack.source_url, stack.source_arn, REGION, batch_size=BATCH)
-        with Function(impls[name], stack.function_env()) as fn:
+        with WarmFunction(impls[name], stack.function_env()) as fn:
             cpu0 = proc_cpu_s(fn.pid)
             source = SqsEventSource(config, stack.client("sqs"), [fn.emulator])
             start = time.monotonic()
@@ -629,9 +573,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     bodies = generate_feed(FeedConfig(seed=7, messages=args.feed_messages))
     event_path = WORK / "event.json"
     clean = [b for b in bodies if feed_ticks(b)][:BATCH]
-    event_path.write_bytes(event_of(clean, "pure"))
+    event_path.write_bytes(bench_event(clean, "pure"))
 
-    with moto_server() as endpoint:
+    with MotoServer() as moto:
+        endpoint = moto.url
         same = run_callable(
             "same outputs on the benchmark feed", lambda: check_same_outputs(impls, endpoint, bodies)
         )

@@ -21,49 +21,19 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
 
+from local.emf import emf_totals
 from local.event_source import EventSourceConfig, SqsEventSource
-from local.feed import SendResult, read_feed, send_feed
-from local.runtime_api import RuntimeApiEmulator
+from local.feed import read_feed
+from local.function_host import DEFAULT_RUNNER, RUNNERS, FunctionRunner, runner
 from local.sqs_queues import drain
-
-EMF_COUNTS = (
-    "Messages",
-    "Ticks",
-    "LateTicks",
-    "RejectedTicks",
-    "DeadLettered",
-    "Alerts",
-    "Notifications",
-    "RecoveredNotifications",
-    "StateWrites",
-    "StateConflicts",
-    "FailedMessages",
-    "Retries",
-)
-
-
-def emf_totals(lines: Iterable[str]) -> dict[str, float]:
-    """Sums of the function's EMF metrics over its stdout lines (other lines are ignored)."""
-    totals = dict.fromkeys(EMF_COUNTS, 0.0)
-    for line in lines:
-        if not line.startswith("{"):
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(record, dict) or "_aws" not in record:
-            continue
-        for name in EMF_COUNTS:
-            totals[name] += float(record.get(name, 0))
-    return totals
+from ops.send_feed import SendResult, send_feed
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -155,7 +125,8 @@ class LocalSystem:
     subscription_arn: str = ""
     notifications: list[Notification] = field(default_factory=list)
     source: SqsEventSource | None = None
-    emulators: list[RuntimeApiEmulator] = field(default_factory=list)
+    emulators: list[FunctionRunner] = field(default_factory=list)
+    runner_name: str = DEFAULT_RUNNER  # what serves the Runtime API (local/function_host.py)
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
@@ -242,7 +213,7 @@ class LocalSystem:
             self.take_over_event_source()
         config = EventSourceConfig.from_terraform_outputs(dict(self.outputs))
         self.emulators = [
-            RuntimeApiEmulator(self.bootstrap, env=self.env()).__enter__() for _ in range(self.concurrency)
+            runner(self.bootstrap, self.env(), self.runner_name).__enter__() for _ in range(self.concurrency)
         ]
         self.source = SqsEventSource(config, self.client("sqs"), self.emulators)
         self.source.start()
@@ -480,6 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rules", type=Path, default=None, help="RULES_PATH for the function")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the system")
     parser.add_argument("--quiet", action="store_true", help="no live view")
+    parser.add_argument("--runner", choices=sorted(RUNNERS), default=DEFAULT_RUNNER, help="its Runtime API")
     parser.add_argument("bootstrap", nargs="+", help="the function process (the host build of bootstrap)")
     args = parser.parse_args(argv)
     raw = json.loads(args.outputs.read_text())
@@ -491,6 +463,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         region=outputs["queue_arn"].split(":")[3],
         rules_path=args.rules,
         concurrency=args.concurrency,
+        runner_name=args.runner,
     )
     bodies = list(read_feed(args.feed))
     out = sys.stdout

@@ -19,7 +19,6 @@ What Lambda's SQS poller does and this one reproduces:
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import json
 import signal
@@ -29,14 +28,22 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 
-from local.runtime_api import InvocationResult, RuntimeApiEmulator
+from local.function_host import DEFAULT_RUNNER, RUNNERS, runner
+from local.runtime_api import InvocationResult
+from local.sqs_event import sqs_event
 
 MAX_RECEIVE = 10  # SQS ReceiveMessage limit per call
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's invocation payload limit: a batch never exceeds it
+
+
+class Invoker(Protocol):
+    """What the event source invokes: a function under its runner (local/function_host.py)."""
+
+    def invoke(self, payload: bytes, timeout_s: float, trace_id: str | None = None) -> InvocationResult: ...
 
 
 @dataclass(frozen=True)
@@ -86,43 +93,6 @@ class Stats:
     def deleted(self) -> list[str]:
         with self.lock:
             return [m for b in self.batches for m in b.deleted]
-
-
-def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
-    """One entry of the event's Records[], from a ReceiveMessage result message."""
-    record: dict[str, Any] = {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": dict(message.get("Attributes", {})),
-        "messageAttributes": {
-            name: _message_attribute(value) for name, value in message.get("MessageAttributes", {}).items()
-        },
-        "md5OfBody": message["MD5OfBody"],
-    }
-    if "MD5OfMessageAttributes" in message:
-        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
-    record.update({"eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": region})
-    return record
-
-
-def _message_attribute(value: dict[str, Any]) -> dict[str, Any]:
-    attribute: dict[str, Any] = {
-        "stringValue": value.get("StringValue"),
-        "binaryValue": _b64(value["BinaryValue"]) if "BinaryValue" in value else None,
-        "stringListValues": list(value.get("StringListValues", [])),
-        "binaryListValues": [_b64(v) for v in value.get("BinaryListValues", [])],
-        "dataType": value["DataType"],
-    }
-    return {k: v for k, v in attribute.items() if v is not None}
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def sqs_event(messages: Sequence[dict[str, Any]], queue_arn: str, region: str) -> bytes:
-    return json.dumps({"Records": [sqs_record(m, queue_arn, region) for m in messages]}).encode()
 
 
 def failed_message_ids(result: InvocationResult, message_ids: Sequence[str], partial: bool) -> list[str]:
@@ -175,7 +145,7 @@ class SqsEventSource:
         self,
         config: EventSourceConfig,
         sqs: Any,  # a boto3 SQS client
-        emulators: Sequence[RuntimeApiEmulator],
+        emulators: Sequence[Invoker],
         on_batch: Callable[[BatchOutcome], None] | None = None,
     ) -> None:
         self.config = config
@@ -205,7 +175,7 @@ class SqsEventSource:
         for thread in self._threads:
             thread.join()
 
-    def _worker(self, emulator: RuntimeApiEmulator) -> None:
+    def _worker(self, emulator: Invoker) -> None:
         while not self._stop.is_set():
             try:
                 self.poll_once(emulator)
@@ -239,11 +209,11 @@ class SqsEventSource:
             batch.extend(messages)
         return batch
 
-    def poll_once(self, emulator: RuntimeApiEmulator) -> list[BatchOutcome]:
+    def poll_once(self, emulator: Invoker) -> list[BatchOutcome]:
         """One receive cycle: the batch (split where it would exceed 6 MB), invoked and deleted."""
         return [self._invoke(emulator, part) for part in split_by_payload(self.receive_batch(), self.config)]
 
-    def _invoke(self, emulator: RuntimeApiEmulator, messages: list[dict[str, Any]]) -> BatchOutcome:
+    def _invoke(self, emulator: Invoker, messages: list[dict[str, Any]]) -> BatchOutcome:
         ids = [m["MessageId"] for m in messages]
         result = emulator.invoke(
             sqs_event(messages, self.config.queue_arn, self.config.region), self.config.function_timeout_s
@@ -280,6 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=60.0, help="function timeout in seconds")
     parser.add_argument("--duration", type=float, default=0, help="stop after this many seconds (0: never)")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the function (repeatable)")
+    parser.add_argument("--runner", choices=sorted(RUNNERS), default=DEFAULT_RUNNER, help="its Runtime API")
     parser.add_argument("command", nargs="+", help="the function process, e.g. build/cpp/bootstrap")
     args = parser.parse_args(argv)
     config = EventSourceConfig.from_terraform_outputs(
@@ -308,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with contextlib.ExitStack() as stack:
             source.emulators = [
-                stack.enter_context(RuntimeApiEmulator(args.command, env=env, echo_output=True))
+                stack.enter_context(runner(args.command, env, args.runner, Path.cwd(), echo=True))
                 for _ in range(args.concurrency)
             ]
             with source:

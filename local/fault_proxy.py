@@ -16,6 +16,10 @@ run is reproducible for a given request order. The kinds answer with the bodies 
   connection is closed without an answer;
 - `dynamodb_unprocessed_keys`: a BatchGetItem is forwarded, and part of the answer (at least one key) is
   moved from Responses to UnprocessedKeys, as DynamoDB does when a batch exceeds its limits.
+
+Apart from the rules, `hold` picks one request to keep: the first for which hold(operation, body) is true is
+never forwarded nor answered until the proxy closes, and `held` is set -- an exact point at which a test can
+kill the function (crash safety).
 """
 
 from __future__ import annotations
@@ -31,13 +35,14 @@ import struct
 import threading
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from local.loopback_http import LoopbackServer
 
 # Hop-by-hop headers (RFC 9110 7.6.1) are not forwarded; the proxy frames its own answers.
 _HOP_BY_HOP = {
@@ -154,11 +159,19 @@ def partial_batch_get(request: bytes, response: bytes, rng: random.Random) -> by
     return json.dumps(answer).encode()
 
 
+Hold = Callable[[str, bytes], bool]  # (operation, request body) -> keep this request
+
+
 class FaultProxy:
     """The proxy server on 127.0.0.1 (a free port), forwarding to `upstream` (http://127.0.0.1:PORT)."""
 
     def __init__(
-        self, upstream: str, rules: Sequence[FaultRule] = (), seed: int = 0, stall_s: float = 30.0
+        self,
+        upstream: str,
+        rules: Sequence[FaultRule] = (),
+        seed: int = 0,
+        stall_s: float = 30.0,
+        hold: Hold | None = None,
     ) -> None:
         parts = urlsplit(upstream)
         if parts.scheme != "http" or parts.hostname is None or parts.port is None:
@@ -168,30 +181,25 @@ class FaultProxy:
         self._fired: collections.Counter[FaultRule] = collections.Counter()
         self.calls: list[Call] = []
         self.stall_s = stall_s
+        self.hold = hold
+        self.held = threading.Event()
         self._random = random.Random(seed)
         self._partial_random = random.Random(seed + 1)  # its own stream: the decisions stay replayable
         self._closing = threading.Event()  # ends the stalls when the proxy closes
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
+        self._http = LoopbackServer(self._handler_class())
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://{self._http.address}"
 
     def __enter__(self) -> FaultProxy:
-        self._thread.start()
+        self._http.start()
         return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._closing.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        self._http.stop()
 
     def set_rules(self, rules: Sequence[FaultRule]) -> None:
         with self._lock:
@@ -205,6 +213,14 @@ class FaultProxy:
     def forwarded(self) -> collections.Counter[tuple[str, str]]:
         with self._lock:
             return collections.Counter((c.service, c.operation) for c in self.calls if c.kind is None)
+
+    def _holds(self, operation: str, body: bytes) -> bool:
+        """Whether this is the request to hold (the first that `hold` picks)."""
+        with self._lock:
+            if self.hold is None or self.held.is_set() or not self.hold(operation, body):
+                return False
+            self.held.set()
+            return True
 
     def _decide(self, service: str, operation: str) -> FaultKind | None:
         """The first matching rule whose coin comes up (one draw per matching rule, under the lock so that
@@ -235,6 +251,10 @@ class FaultProxy:
             def _relay(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 service, operation = classify(self.headers, body)
+                if proxy._holds(operation, body):
+                    proxy._closing.wait()
+                    self.close_connection = True  # the function was killed meanwhile: nobody to answer
+                    return
                 kind = proxy._decide(service, operation)
                 if kind is FaultKind.RESET:
                     # SO_LINGER with a zero timeout: close() sends RST instead of FIN.

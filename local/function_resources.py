@@ -1,19 +1,39 @@
-"""The function's own resources, created directly with boto3 (no terraform) on an emulator.
+"""The function's own resources, created directly with boto3 (no terraform) on an emulator, and read back.
 
-For the tests and benchmarks that drive the function without deploying the stack: both tables with the
-stack's key schemas (lib/tap_stack.py), the trading topic, the DLQ, and a capture queue subscribed to the
-topic (raw delivery off) so that every notification can be read back with its SNS envelope.
+For the tests, benchmarks and the chaos campaign that drive the function without deploying the stack: both
+tables with the stack's key schemas, the trading topic, the DLQ, and a capture queue subscribed to the topic
+(raw delivery off) so that every notification can be read back with its SNS envelope.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from local.sqs_queues import queue_arn
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
 
-# (name prefix, sort key): partition key `symbol` (S) for both, as in the stack (SPEC I2, I2b).
+from local.emulator import LOCAL_ENV
+from local.sqs_queues import drain, queue_arn
+
+ROOT = Path(__file__).resolve().parents[1]
+RULES_PATH = ROOT / "config" / "alert-rules.json"
+# (name prefix, sort key): partition key `symbol` (S) for both, as in the stack.
 TABLES = (("market-alerts", "timestamp"), ("alert-state", "rule_id"))
+
+
+def client(service: str, endpoint: str | None) -> Any:
+    """A boto3 client of the emulator at `endpoint` with its credentials (None: boto3 resolves the endpoint,
+    e.g. from AWS_ENDPOINT_URL)."""
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=LOCAL_ENV["AWS_REGION"],
+        aws_access_key_id=LOCAL_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_ENV["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
 @dataclass(frozen=True)
@@ -23,6 +43,7 @@ class FunctionResources:
     topic_arn: str
     dlq_url: str
     capture_url: str
+    endpoint: str | None = None  # the emulator they live on (None: boto3's own endpoint resolution)
 
     def env(self) -> dict[str, str]:
         """The function's variables that name its resources (the stack sets the same)."""
@@ -33,9 +54,47 @@ class FunctionResources:
             "DLQ_URL": self.dlq_url,
         }
 
+    def function_env(self, rules_path: Path = RULES_PATH) -> dict[str, str]:
+        """The function's whole environment for these resources on the emulator: credentials, region,
+        endpoint, resource names and rules."""
+        endpoint = {"AWS_ENDPOINT_URL": self.endpoint} if self.endpoint else {}
+        return {**LOCAL_ENV, **endpoint, **self.env(), "RULES_PATH": str(rules_path)}
 
-def create_function_resources(dynamodb: Any, sns: Any, sqs: Any, suffix: str) -> FunctionResources:
-    """Creates the resources named `{name}-{suffix}` with the given boto3 clients."""
+    def client(self, service: str) -> Any:
+        return client(service, self.endpoint)
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Every stored alert item (all pages), attribute values unwrapped (numbers as Decimal)."""
+        pages = (
+            self.client("dynamodb")
+            .get_paginator("scan")
+            .paginate(TableName=self.alerts_table, ConsistentRead=True)
+        )
+        plain = TypeDeserializer().deserialize
+        return [{k: plain(v) for k, v in item.items()} for page in pages for item in page["Items"]]
+
+    def alert_keys(self) -> list[tuple[str, str]]:
+        """The (symbol, timestamp) keys of the stored alerts, sorted."""
+        return sorted((str(a["symbol"]), str(a["timestamp"])) for a in self.alerts())
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Drains the DLQ: every message with its attributes (RejectionReason, SourceMessageId)."""
+        return drain(self.client("sqs"), self.dlq_url)
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """Drains the capture queue: the SNS envelopes, their Message parsed."""
+        out = []
+        for message in drain(self.client("sqs"), self.capture_url):
+            envelope = json.loads(message["Body"])
+            envelope["Message"] = json.loads(envelope["Message"])
+            out.append(envelope)
+        return out
+
+
+def create_function_resources(
+    dynamodb: Any, sns: Any, sqs: Any, suffix: str, endpoint: str | None = None
+) -> FunctionResources:
+    """Creates the resources named `{name}-{suffix}` with the given boto3 clients (of `endpoint`)."""
     for prefix, sort_key in TABLES:
         dynamodb.create_table(
             TableName=f"{prefix}-{suffix}",
@@ -54,5 +113,12 @@ def create_function_resources(dynamodb: Any, sns: Any, sqs: Any, suffix: str) ->
     capture_url = sqs.create_queue(QueueName=f"capture-{suffix}")["QueueUrl"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn(sqs, capture_url))
     return FunctionResources(
-        f"market-alerts-{suffix}", f"alert-state-{suffix}", topic_arn, dlq_url, capture_url
+        f"market-alerts-{suffix}", f"alert-state-{suffix}", topic_arn, dlq_url, capture_url, endpoint
+    )
+
+
+def resources_on(endpoint: str, suffix: str) -> FunctionResources:
+    """The function's resources on the emulator at `endpoint`."""
+    return create_function_resources(
+        client("dynamodb", endpoint), client("sns", endpoint), client("sqs", endpoint), suffix, endpoint
     )

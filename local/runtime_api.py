@@ -29,10 +29,12 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Literal
+
+from local.loopback_http import LoopbackServer
 
 API_PREFIX = "/2018-06-01/runtime"
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024  # Lambda's synchronous response payload limit
@@ -141,15 +143,6 @@ class FunctionProcess:
             reader.join(timeout=5)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        # A function process killed (timeout, close) while its /next was pending: not worth a traceback.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
-
-
 class RuntimeApiEmulator:
     """The Runtime API server plus (optionally) the function process behind it. Invocations are serial, as
     in one Lambda execution environment; run several emulators for concurrency."""
@@ -182,18 +175,16 @@ class RuntimeApiEmulator:
         self._init_error: bytes | None = None
         self._invoke_lock = threading.Lock()
         self._closed = False
-        self._server = _Server(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
+        self._http = LoopbackServer(self._handler_class())
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     @property
     def address(self) -> str:
         """host:port, the value of AWS_LAMBDA_RUNTIME_API."""
-        host, port = self._server.server_address[:2]
-        return f"{host!s}:{port}"
+        return self._http.address
 
     def __enter__(self) -> RuntimeApiEmulator:
-        self._thread.start()
+        self._http.start()
         return self
 
     def __exit__(
@@ -206,9 +197,7 @@ class RuntimeApiEmulator:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        self._http.stop()
 
     def start_process(self) -> FunctionProcess:
         """Starts the function process (a cold start); invoke() does this when none is running."""

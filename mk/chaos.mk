@@ -1,4 +1,4 @@
-# The chaos campaign (issue 9, local/chaos.py): moto, the fault proxy with every fault kind at CHAOS_FAULT_RATE
+# The chaos campaign (issue 9, tests/chaos/campaign.py: a test tool): moto, the fault proxy with every fault kind at CHAOS_FAULT_RATE
 # of the function's DynamoDB and SNS calls (each kind once first), an SNS outage of CHAOS_OUTAGE_SECONDS from
 # CHAOS_OUTAGE_AT, the host bootstrap at CHAOS_CONCURRENCY behind the local event source, periodic SIGKILLs
 # inside invocations, a seeded feed for CHAOS_SECONDS with the hostile corpus mixed in; then drain, redrive
@@ -16,7 +16,7 @@ CHAOS_OUTAGE_SECONDS ?= 60
 
 .PHONY: chaos
 chaos: $(VENV_STAMP) host-bootstrap ## long randomized fault/kill campaign (CHAOS_SECONDS, CHAOS_FAULT_RATE, CHAOS_SEED)
-	@cd $(ROOT) && $(PY) -m local.chaos --seconds $(CHAOS_SECONDS) --fault-rate $(CHAOS_FAULT_RATE) \
+	@cd $(ROOT) && $(PY) -m tests.chaos.campaign --seconds $(CHAOS_SECONDS) --fault-rate $(CHAOS_FAULT_RATE) \
 	  --seed $(CHAOS_SEED) --concurrency $(CHAOS_CONCURRENCY) --rate $(CHAOS_RATE) \
 	  --kill-every $(CHAOS_KILL_EVERY) --outage-at $(CHAOS_OUTAGE_AT) --outage-seconds $(CHAOS_OUTAGE_SECONDS) \
 	  --hostile --bootstrap $(HOST_BOOTSTRAP) 2>$(BUILD)/chaos.log | tee $(BUILD)/chaos.json

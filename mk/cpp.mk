@@ -28,26 +28,29 @@ cpp-test-quick: cpp-build ## C++ unit tests only, no gates (fast iteration)
 	@ctest --test-dir $(BUILD)/cpp --output-on-failure -j $(NPROC)
 
 # ---- gates and tools (make test runs format-check, test-cpp, test-cpp-sanitize) ----
-.PHONY: cpp-cov-build test-cpp coverage-cpp test-cpp-sanitize bench-cpp fuzz format-check
+.PHONY: cpp-cov-build cpp-cov-reset test-cpp coverage-cpp test-cpp-sanitize bench-cpp fuzz format-check
 FUZZ_SECONDS ?= 300
 LAMBDA_SOURCES = $(shell find $(LAMBDA_DIR)/include $(LAMBDA_DIR)/src $(LAMBDA_DIR)/tests $(LAMBDA_DIR)/bench \
                    $(LAMBDA_DIR)/fuzz -name '*.cpp' -o -name '*.hpp' 2>/dev/null)
 
-# Unit tests in a coverage build. The 100 % line gate (coverage-cpp) runs after the Python tests, because
-# the black-box tests run this build's bootstrap and their runs count too.
+# Unit tests in a coverage build. The 100 % line gate (coverage-cpp) counts the runs of test-cpp and of the
+# Python black-box tests (test-py runs this build's bootstrap): both are its prerequisites, and both start
+# after cpp-cov-reset has zeroed the counters once, so that `make -j test` runs them side by side safely.
 CPP_COV := $(BUILD)/cpp-cov
 cpp-cov-build: $(DEPS_STAMP)
 	@[ -f $(CPP_COV)/build.ninja ] || cmake $(CMAKE_GEN) -B $(CPP_COV) -DCMAKE_BUILD_TYPE=Debug -DTAP_COVERAGE=ON >/dev/null
 	@cmake --build $(CPP_COV) -j $(NPROC)
 
-test-cpp: cpp-cov-build ## C++ unit tests in the coverage build (build/cpp-cov); the gate is coverage-cpp
+cpp-cov-reset: cpp-cov-build
 	@# Objects of sources that were moved or deleted would leave notes gcovr cannot map: drop them.
 	@ninja -C $(CPP_COV) -t cleandead >/dev/null
 	@find $(CPP_COV) -name '*.gcno' | while read -r note; do [ -f "$${note%.gcno}.o" ] || rm -f "$$note"; done
 	@find $(CPP_COV) -name '*.gcda' -delete
+
+test-cpp: cpp-cov-reset ## C++ unit tests in the coverage build (build/cpp-cov); the gate is coverage-cpp
 	@ctest --test-dir $(CPP_COV) --output-on-failure -j $(NPROC) | tail -n 3
 
-coverage-cpp: $(VENV_STAMP) ## the 100 % line gate over lib/lambda/src (after test-cpp and test-py)
+coverage-cpp: $(VENV_STAMP) test-cpp test-py ## the 100 % line gate over lib/lambda/src (after test-cpp and test-py)
 	@cd $(LAMBDA_DIR) && $(PY) -m gcovr --root $(LAMBDA_DIR) --filter 'src/' --exclude 'tests/' --exclude 'bench/' \
 	  --exclude 'fuzz/' --exclude '.*/deps/.*' --gcov-ignore-parse-errors=negative_hits.warn_once_per_file \
 	  --txt-summary --txt $(CPP_COV)/coverage.txt --fail-under-line 100 $(CPP_COV) \

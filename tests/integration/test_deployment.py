@@ -32,9 +32,10 @@ from lib.config import ROOT
 from local.demo import LocalSystem, RunReport, percentile, run_feed
 from local.demo import main as demo_main
 from local.emulator import LOCAL_ENV, MotoServer
-from local.feed import FeedConfig, generate_feed, read_feed, send_feed
+from local.feed import FeedConfig, generate_feed, read_feed
 from local.terraform import Terraform
-from tests.support import oracle
+from ops.send_feed import send_feed
+from tests.chaos import oracle
 
 pytestmark = pytest.mark.integration
 

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from local.emulator import MotoServer
 
 FAKE_CREDENTIALS = {
@@ -22,3 +24,16 @@ def moto_server(tls: tuple[Path, Path, Path] | None = None) -> Iterator[str]:
     """Yields the endpoint URL of a fresh moto server; over TLS with `tls` = (cert, key, its CA)."""
     with MotoServer(tls=tls) as server:
         yield server.url
+
+
+@contextmanager
+def moto_environment(**extra: str) -> Iterator[str]:
+    """A fresh moto server that this process's boto3 clients reach by default: credentials, region and
+    AWS_ENDPOINT_URL (and `extra`) set in the environment until the block ends. Yields the endpoint URL."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in FAKE_CREDENTIALS.items():
+            mp.setenv(key, value)
+        with moto_server() as url:
+            for key, value in {"AWS_ENDPOINT_URL": url, **extra}.items():
+                mp.setenv(key, value)
+            yield url

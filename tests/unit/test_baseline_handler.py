@@ -6,7 +6,6 @@ dependency: the baseline's only).
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -29,9 +28,10 @@ pytest.importorskip(
 )
 
 from local.function_resources import create_function_resources
+from local.sqs_event import event_of
 from local.sqs_queues import drain
-from tests.support.moto_server import FAKE_CREDENTIALS, moto_server
-from tests.support.oracle import check_guarantees, load_rules, parse_feed
+from tests.chaos.oracle import check_guarantees, load_rules, parse_feed
+from tests.support.moto_server import moto_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
@@ -68,13 +68,8 @@ class Context:
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in FAKE_CREDENTIALS.items():
-            mp.setenv(key, value)
-        with moto_server() as url:
-            mp.setenv("AWS_ENDPOINT_URL", url)
-            mp.setenv("POWERTOOLS_METRICS_NAMESPACE", "MarketAlerts")
-            yield url
+    with moto_environment(POWERTOOLS_METRICS_NAMESPACE="MarketAlerts") as url:
+        yield url
 
 
 @pytest.fixture
@@ -100,29 +95,9 @@ def aws(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Aws:
 
 
 def sqs_event(bodies: list[str], receive_count: int = 1, ids: list[str] | None = None) -> dict[str, Any]:
-    """An SQS event as Lambda's event source mapping builds it."""
-    ids = ids or [str(uuid.uuid4()) for _ in bodies]
-    return {
-        "Records": [
-            {
-                "messageId": mid,
-                "receiptHandle": f"rh-{mid}",
-                "body": body,
-                "attributes": {
-                    "ApproximateReceiveCount": str(receive_count),
-                    "SentTimestamp": "1764081000000",
-                    "SenderId": "AIDAEXAMPLE",
-                    "ApproximateFirstReceiveTimestamp": "1764081000001",
-                },
-                "messageAttributes": {},
-                "md5OfBody": hashlib.md5(body.encode()).hexdigest(),  # what SQS computes
-                "eventSource": "aws:sqs",
-                "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:market-data-queue-t",
-                "awsRegion": REGION,
-            }
-            for mid, body in zip(ids, bodies, strict=True)
-        ]
-    }
+    """An SQS event as the event source mapping builds it (local/sqs_event.py), as the handler gets it."""
+    document: dict[str, Any] = json.loads(event_of(bodies, ids, receive_count, sent_ms=1764081000000))
+    return document
 
 
 def stored_alerts(aws: Aws) -> list[dict[str, Any]]:

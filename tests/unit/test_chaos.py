@@ -1,14 +1,12 @@
-"""local/chaos.py: a seeded short campaign (every fault kind, SIGKILLs inside invocations, an SNS outage that
-sends messages with stored alerts to the DLQ, the hostile corpus, the DLQ redriven) must end with the
-invariant holding; the invariant check itself must catch a duplicate, an unnotified alert, a differing
-repeat, a lost message and a hostile body handled wrongly."""
+"""tests/chaos/campaign.py: a seeded short campaign (every fault kind, SIGKILLs inside invocations, an SNS
+outage that sends messages with stored alerts to the DLQ, the hostile corpus, the DLQ redriven) must end
+with the invariant holding; the invariant check itself must catch a duplicate, an unnotified alert, a
+differing repeat, a lost message and a hostile body handled wrongly."""
 
 from __future__ import annotations
 
 import json
 import random
-import runpy
-import sys
 import threading
 import time
 from collections import Counter
@@ -17,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from local import chaos
-from local.chaos import ChaosConfig, FaultKind, evaluate, fault_rules
 from local.event_source import BatchOutcome
 from local.fault_proxy import FaultRule
 from local.runtime_api import InvocationResult
+from tests.chaos import campaign as chaos
+from tests.chaos.campaign import ChaosConfig, FaultKind, evaluate, fault_rules
+from tests.chaos.hostile import BodyCase
 from tests.support.function_harness import ensure_bootstrap
-from tests.support.hostile import BodyCase
 
 
 def test_fault_rules_inject_the_total_rate_split_by_weight() -> None:
@@ -140,39 +138,45 @@ class _Process:
     pid = 42
 
     def __init__(self) -> None:
-        self.killed = False
+        self.killed = threading.Event()
 
     def alive(self) -> bool:
-        return not self.killed
+        return not self.killed.is_set()
 
     def kill(self) -> None:
-        self.killed = True
+        self.killed.set()
+
+
+class _Environment:
+    """An execution environment for the killer: counts how often the killer has looked at it."""
+
+    def __init__(self) -> None:
+        self.process = _Process()
+        self.working = False
+        self.looks = 0
+        self.looked_thrice = threading.Event()
+
+    @property
+    def busy(self) -> bool:
+        self.looks += 1
+        if self.looks >= 3:
+            self.looked_thrice.set()
+        return self.working
 
 
 def test_killer_waits_for_an_invocation_in_progress() -> None:
-    env = SimpleNamespace(busy=False, process=_Process())
+    env = _Environment()
     stop = threading.Event()
     kills: list[int] = []
     thread = threading.Thread(target=chaos._killer, args=([env], 0.01, random.Random(1), stop, kills))
     thread.start()
-    time.sleep(0.1)
-    assert kills == []  # nothing runs: nothing is killed
-    env.busy = True
-    deadline = time.monotonic() + 5
-    while not kills and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert env.looked_thrice.wait(5)  # the killer has looked, and found nothing running ...
+    assert not env.process.killed.is_set()  # ... so nothing is killed
+    env.working = True
+    assert env.process.killed.wait(5)
     stop.set()
     thread.join()
     assert kills == [42]
-    assert env.process.killed
-
-
-def test_module_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "argv", ["chaos", "--help"])
-    monkeypatch.delitem(sys.modules, "local.chaos")  # run afresh as __main__; restored afterwards
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_module("local.chaos", run_name="__main__")
-    assert exit_info.value.code == 0
 
 
 def test_a_repeat_after_a_killed_invocation_of_its_message_is_allowed() -> None:

@@ -15,114 +15,42 @@ state, not the receive count, that triggers the look-up).
 
 from __future__ import annotations
 
-import http.client
 import json
-import threading
-import urllib.parse
+import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
-from lib.config import ROOT
-from local.runtime_api import RuntimeApiEmulator
-from tests.support.function_harness import Function, Record, create_resources, ensure_bootstrap
-from tests.support.hostile import alert_id, firing_tick
-from tests.support.moto_server import moto_server
-
-Predicate = Callable[[str, dict[str, str], bytes], bool]
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
+from local.emulator import MotoServer
+from local.fault_proxy import FaultProxy, Hold
+from local.function_host import LocalFunction, runner
+from local.function_resources import resources_on
+from tests.chaos.hostile import alert_id, firing_tick
+from tests.support.function_harness import Record, ensure_bootstrap, sqs_event
 
 
-class HoldingProxy:
-    """Forwards every request to `upstream`, except the first one matching `hold`: that one is kept (never
-    forwarded, never answered) until the proxy closes, and `held` is set."""
-
-    def __init__(self, upstream: str, hold: Predicate) -> None:
-        parts = urllib.parse.urlsplit(upstream)
-        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
-        self.hold = hold
-        self.held = threading.Event()
-        self.release = threading.Event()
-        self.forwarded: list[str] = []
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: object) -> None:
-                """Quiet."""
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                headers = dict(self.headers.items())
-                with proxy.lock:
-                    take = not proxy.held.is_set() and proxy.hold(self.path, headers, body)
-                    if take:
-                        proxy.held.set()
-                if take:
-                    proxy.release.wait(60)
-                    self.close_connection = True
-                    return
-                proxy.forwarded.append(headers.get("X-Amz-Target", "") or body[:40].decode(errors="replace"))
-                conn = http.client.HTTPConnection(*proxy.upstream, timeout=30)
-                try:
-                    conn.request("POST", self.path, body, headers)
-                    reply = conn.getresponse()
-                    data = reply.read()
-                finally:
-                    conn.close()
-                self.send_response(reply.status)
-                for name, value in reply.getheaders():
-                    if name.lower() not in HOP_BY_HOP:
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05})
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> HoldingProxy:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+def _target(name: str) -> Hold:
+    return lambda operation, _body: operation == name
 
 
-def _target(name: str) -> Predicate:
-    return lambda _path, headers, _body: headers.get("X-Amz-Target") == f"DynamoDB_20120810.{name}"
+def _mark_sent(operation: str, body: bytes) -> bool:
+    return operation == "UpdateItem" and b'"sent"' in body
 
 
-def _mark_sent(_path: str, headers: dict[str, str], body: bytes) -> bool:
-    return headers.get("X-Amz-Target") == "DynamoDB_20120810.UpdateItem" and b'"sent"' in body
+def _publish(operation: str, _body: bytes) -> bool:
+    return operation == "Publish"
 
 
-def _publish(_path: str, _headers: dict[str, str], body: bytes) -> bool:
-    return b"Action=Publish" in body
-
-
-def _nth(hold: Predicate, n: int) -> Predicate:
+def _nth(hold: Hold, n: int) -> Hold:
     """The n-th request matching `hold` (the proxy asks under its lock)."""
     seen = [0]
 
-    def predicate(path: str, headers: dict[str, str], body: bytes) -> bool:
-        if hold(path, headers, body):
+    def predicate(operation: str, body: bytes) -> bool:
+        if hold(operation, body):
             seen[0] += 1
         return seen[0] == n
 
@@ -137,7 +65,7 @@ def _tick(symbol: str, price: float, ts: str, volume: int = 100) -> str:
 class KillCase:
     name: str
     service: str  # the endpoint the proxy stands in for
-    hold: Predicate
+    hold: Hold
     bodies: list[str]  # the batch of the invocation that is killed, then redelivered
     notified: dict[str, int]  # alert id -> notifications at the end
     warmup: list[str] = field(default_factory=list)  # invoked first, not killed
@@ -203,31 +131,31 @@ CASES = [
 
 
 @pytest.fixture
-def proxied(request: pytest.FixtureRequest) -> Iterator[tuple[Function, HoldingProxy, KillCase]]:
+def proxied(request: pytest.FixtureRequest) -> Iterator[tuple[LocalFunction, FaultProxy, KillCase]]:
     case: KillCase = request.param
     # The proxy needs moto's address and the function the proxy's: moto, then the proxy, then the function.
     bootstrap = ensure_bootstrap()
-    with moto_server() as endpoint:
-        resources = create_resources(endpoint)
-        with HoldingProxy(endpoint, case.hold) as proxy:
+    with MotoServer() as moto:
+        resources = resources_on(moto.url, uuid.uuid4().hex[:8])
+        with FaultProxy(moto.url, hold=case.hold) as proxy:
             env = {**resources.function_env(), f"AWS_ENDPOINT_URL_{case.service}": proxy.url}
-            with RuntimeApiEmulator([str(bootstrap)], env=env, cwd=ROOT) as emulator:
-                yield Function(emulator, resources), proxy, case
+            with runner([str(bootstrap)], env) as emulator:
+                yield LocalFunction(emulator, resources), proxy, case
 
 
 @pytest.mark.parametrize("proxied", CASES, ids=[c.name for c in CASES], indirect=True)
 def test_sigkill_inside_an_invocation_then_redelivery(
-    proxied: tuple[Function, HoldingProxy, KillCase],
+    proxied: tuple[LocalFunction, FaultProxy, KillCase],
 ) -> None:
     function, proxy, case = proxied
     if case.warmup:
-        warm = function.invoke([Record(body=b) for b in case.warmup], 30.0)
+        warm = function.invoke(sqs_event([Record(body=b) for b in case.warmup]), 30.0)
         assert json.loads(warm.payload) == {"batchItemFailures": []}
     records = [Record(body=b, message_id=f"crash-{case.name}-{i}") for i, b in enumerate(case.bodies)]
 
     with ThreadPoolExecutor(1) as pool:
-        first = pool.submit(function.invoke, records, 30.0)
-        assert proxy.held.wait(20), f"the function never sent the request to hold ({proxy.forwarded})"
+        first = pool.submit(function.invoke, sqs_event(records), 30.0)
+        assert proxy.held.wait(20), f"the function never sent the request to hold ({proxy.forwarded()})"
         killed = function.emulator.process
         assert killed is not None
         killed.kill()  # SIGKILL while the held request is in flight
@@ -244,7 +172,7 @@ def test_sigkill_inside_an_invocation_then_redelivery(
         else Record(body=r.body, message_id=r.message_id, receive_count=2)
         for r in records
     ]
-    again = function.invoke(redelivered, 30.0)
+    again = function.invoke(sqs_event(redelivered), 30.0)
     assert again.status == "ok"
     assert json.loads(again.payload) == {"batchItemFailures": []}
     assert len(function.emulator.processes) == 2

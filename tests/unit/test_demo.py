@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import runpy
-import sys
 from typing import Any
 
 import pytest
@@ -19,32 +17,18 @@ from local.demo import (
     RunReport,
     Snapshot,
     _scan,
-    emf_totals,
     parse_notification,
     percentile,
     progress_line,
     summary,
     verdict,
 )
-from local.feed import SendResult
+from local.emf import emf_totals
+from ops.send_feed import SendResult
 
 
 def emf(**metrics: float) -> str:
     return json.dumps({"_aws": {"Timestamp": 1, "CloudWatchMetrics": []}, "FunctionName": "f", **metrics})
-
-
-def test_emf_totals_sums_records_and_ignores_other_lines() -> None:
-    lines = [
-        emf(Ticks=3, LateTicks=1, Alerts=2),
-        '{"level":"INFO","message":"alert stored"}',  # a log line, not EMF
-        "not json at all",
-        "{broken",
-        "[1, 2]",
-        emf(Ticks=4, Retries=2),
-    ]
-    totals = emf_totals(lines)
-    assert (totals["Ticks"], totals["LateTicks"], totals["Alerts"], totals["Retries"]) == (7, 1, 2, 2)
-    assert totals["Notifications"] == 0
 
 
 def test_percentile() -> None:
@@ -142,15 +126,6 @@ def test_verdict() -> None:
     )
 
 
-def test_module_entry_point(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(sys, "argv", ["demo", "--help"])
-    monkeypatch.delitem(sys.modules, "local.demo")  # run_module executes a fresh copy as __main__
-    with pytest.raises(SystemExit) as exited:
-        runpy.run_module("local.demo", run_name="__main__")
-    assert exited.value.code == 0
-    assert "terraform output -json" in capsys.readouterr().out
-
-
 def test_wait_until_drained_gives_up_after_its_timeout() -> None:
     assert LocalSystem({}, []).wait_until_drained(sent=1, timeout_s=0) is False
 
@@ -169,3 +144,54 @@ def test_scan_follows_pages() -> None:
     ddb = Pages()
     assert _scan(ddb, "t") == [{"k": {"S": "1"}}, {"k": {"S": "2"}}]
     assert ddb.calls[1] == {"TableName": "t", "ConsistentRead": True, "ExclusiveStartKey": {"k": {"S": "1"}}}
+
+
+class _Lambda:
+    """The Lambda API of a stack with one mapping on another queue (nothing of ours to take over)."""
+
+    def __init__(self) -> None:
+        self.updated: list[str] = []
+
+    def list_event_source_mappings(self, **_: Any) -> dict[str, Any]:
+        return {"EventSourceMappings": [{"UUID": "other", "EventSourceArn": "arn:aws:sqs:us-east-1:1:other"}]}
+
+    def update_event_source_mapping(self, **kwargs: Any) -> None:
+        self.updated.append(kwargs["UUID"])
+
+
+OUTPUTS = {
+    "queue_url": "https://sqs.eu-west-1.amazonaws.com/1/q",
+    "queue_arn": "arn:aws:sqs:eu-west-1:1:q",
+    "table_name": "alerts",
+    "state_table_name": "state",
+    "topic_arn": "arn:aws:sns:eu-west-1:1:t",
+    "dlq_url": "https://sqs.eu-west-1.amazonaws.com/1/dlq",
+    "function_arn": "arn:aws:lambda:eu-west-1:1:function:f",
+}
+
+
+def test_against_aws_the_function_gets_no_endpoint_and_no_rules_path() -> None:
+    env = LocalSystem(OUTPUTS, ["bootstrap"], region="eu-west-1").env()
+    assert "AWS_ENDPOINT_URL" not in env  # boto3 and the function go to AWS itself
+    assert "RULES_PATH" not in env  # the function's own default
+    assert env["ALERTS_TABLE"] == "alerts"
+
+
+def test_take_over_leaves_other_mappings_alone() -> None:
+    system = LocalSystem(OUTPUTS, ["bootstrap"])
+    lam = _Lambda()
+    system._clients["lambda"] = lam
+    system.take_over_event_source()
+    assert lam.updated == []
+
+
+def test_a_system_against_aws_starts_no_take_over_and_stops_what_it_started() -> None:
+    system = LocalSystem(OUTPUTS, ["bootstrap"], concurrency=0)
+    system.stop()  # nothing started yet: nothing to stop
+    system.remove_capture_queue()  # nothing subscribed: no call
+    system._clients["sqs"] = object()  # never called: no poller runs without a function
+    system.start()  # no endpoint: the real mapping stays (no Lambda client is even created)
+    assert "lambda" not in system._clients
+    assert system.source is not None
+    assert system.emulators == []
+    system.stop()

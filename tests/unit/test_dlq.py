@@ -1,4 +1,4 @@
-"""The DLQ tool (local/dlq.py) against moto server: reasons from the message attribute, from the function's
+"""The DLQ tool (ops/dlq.py) against moto server: reasons from the message attribute, from the function's
 logs (a file and CloudWatch Logs FilterLogEvents) or "retries exhausted"; redrive by the receive/send/delete
 loop (moto 5.2.5 does not implement StartMessageMoveTask); the move-task path with botocore's Stubber."""
 
@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import runpy
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,11 +16,12 @@ import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 from botocore.stub import Stubber  # type: ignore[import-untyped]
 
-from local import dlq
-from local.event_source import sqs_event
+from local.function_resources import client
+from local.sqs_event import sqs_event
 from local.sqs_queues import queue_arn
-from tests.support.function_harness import client, running_function
-from tests.support.hostile import firing_tick
+from ops import dlq
+from tests.chaos.hostile import firing_tick
+from tests.support.function_harness import running_function
 from tests.support.moto_server import FAKE_CREDENTIALS, moto_server
 
 LOG_GROUP = "/aws/lambda/data-processor-test"
@@ -373,19 +372,6 @@ def test_reasons_from_lines_keeps_the_last_reason() -> None:
     ) == {"m-1": LOGGED}
 
 
-def test_module_entry_point(
-    queues: Queues, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    argv = ["local.dlq", "list", "--dlq-url", queues.dlq_url, "--endpoint-url", queues.endpoint]
-    monkeypatch.setattr(sys, "argv", argv)
-    sys.modules.pop("local.dlq", None)
-    with pytest.raises(SystemExit) as exited:
-        runpy.run_module("local.dlq", run_name="__main__")
-    sys.modules["local.dlq"] = dlq
-    assert exited.value.code == 0
-    assert "0 message(s) in the DLQ" in capsys.readouterr().out
-
-
 def test_list_with_the_real_functions_dead_letters_and_logs(tmp_path: Path) -> None:
     """End to end with the real bootstrap: one body it rejects (dead-lettered with its reason) and one that
     fails on every attempt (its state table is missing), which the redrive policy moves after
@@ -455,3 +441,20 @@ def test_redrive_can_leave_what_the_function_rejected(queues: Queues) -> None:
     assert sorted(m["Body"] for m in left) == ['{"price":-1}', "{}"]
     moved = queues.sqs.receive_message(QueueUrl=queues.queue_url, MaxNumberOfMessages=10)["Messages"]
     assert sorted(m["Body"] for m in moved) == ['{"symbol":"AAPL"}', '{"symbol":"MSFT"}']
+
+
+def test_redrive_loop_deletes_nothing_when_the_queue_refuses_every_entry() -> None:
+    sqs = client("sqs", "https://sqs.us-east-1.amazonaws.com")
+    stubber = Stubber(sqs)
+    received = {"Messages": [{"MessageId": "m0", "ReceiptHandle": "r0", "Body": "b0"}]}
+    stubber.add_response("receive_message", received)
+    stubber.add_response(
+        "send_message_batch",
+        {"Successful": [], "Failed": [{"Id": "0", "SenderFault": True, "Code": "InvalidMessageContents"}]},
+        {"QueueUrl": QUEUE_URL, "Entries": [{"Id": "0", "MessageBody": "b0"}]},
+    )
+    stubber.add_response("receive_message", received)  # still in the DLQ (no delete_message_batch call)
+    with stubber:
+        result = dlq.redrive_loop(sqs, DLQ_URL, QUEUE_URL)
+    stubber.assert_no_pending_responses()
+    assert result == dlq.RedriveResult("loop", 0, 1, "InvalidMessageContents")

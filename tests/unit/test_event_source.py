@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import runpy
 import signal
 import socket
 import sys
@@ -28,10 +26,9 @@ from local.event_source import (
     failed_message_ids,
     main,
     split_by_payload,
-    sqs_event,
-    sqs_record,
 )
 from local.runtime_api import InvocationResult, RuntimeApiEmulator
+from local.sqs_event import sqs_event, sqs_record
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:market-data-queue-test"
 
@@ -413,8 +410,11 @@ def test_cli_runs_the_mapping_from_terraform_outputs(
     assert [len(line["failed"]) for line in lines] == [1]
     assert lines[0]["status"] == "ok"
 
-    # SIGINT (Ctrl-C) stops it cleanly, with no function process left behind
-    timer = threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    # SIGINT (Ctrl-C) stops it cleanly, with no function process left behind. Sent to the main thread: a
+    # signal sent to the process may land on another thread, and the main thread's wait would not wake.
+    main_thread = threading.main_thread().ident
+    assert main_thread is not None
+    timer = threading.Timer(1.5, lambda: signal.pthread_kill(main_thread, signal.SIGINT))
     timer.start()
     started = time.monotonic()
     assert main([*options, "--duration", "60", "--", *command]) == 0
@@ -437,12 +437,3 @@ def test_config_from_plain_outputs() -> None:
         batch_size=5,
     )
     assert (config.region, config.batch_size, config.batching_window_s) == ("eu-west-1", 5, 1.0)
-
-
-def test_module_entry_point(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(sys, "argv", ["event_source", "--help"])
-    monkeypatch.delitem(sys.modules, "local.event_source")  # run_module executes a fresh copy as __main__
-    with pytest.raises(SystemExit) as exited:
-        runpy.run_module("local.event_source", run_name="__main__")
-    assert exited.value.code == 0
-    assert "terraform output -json" in capsys.readouterr().out

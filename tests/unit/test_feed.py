@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import runpy
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,8 +15,9 @@ from botocore.stub import Stubber
 
 from local import feed
 from local.sqs_queues import drain
-from tests.support.moto_server import FAKE_CREDENTIALS, moto_server
-from tests.support.oracle import load_rules, parse_body, replay
+from ops import send_feed as sender
+from tests.chaos.oracle import load_rules, parse_body, replay
+from tests.support.moto_server import moto_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "local" / "data" / "sample-feed.jsonl"
@@ -26,12 +25,8 @@ SAMPLE = ROOT / "local" / "data" / "sample-feed.jsonl"
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in FAKE_CREDENTIALS.items():
-            mp.setenv(key, value)
-        with moto_server() as url:
-            mp.setenv("AWS_ENDPOINT_URL", url)
-            yield url
+    with moto_environment() as url:
+        yield url
 
 
 @pytest.fixture
@@ -153,7 +148,7 @@ class FakeTime:
 
 def test_token_bucket_paces_to_the_rate() -> None:
     t = FakeTime()
-    bucket = feed.TokenBucket(rate=10, capacity=10, clock=t.clock, sleep=t.sleep)
+    bucket = sender.TokenBucket(rate=10, capacity=10, clock=t.clock, sleep=t.sleep)
     bucket.take(10)  # the initial burst is free
     assert t.now == 100.0
     for _ in range(5):
@@ -167,9 +162,9 @@ def test_token_bucket_paces_to_the_rate() -> None:
 
 def test_token_bucket_rejects_bad_arguments() -> None:
     with pytest.raises(ValueError, match="> 0"):
-        feed.TokenBucket(0, 1)
+        sender.TokenBucket(0, 1)
     with pytest.raises(ValueError, match="cannot take"):
-        feed.TokenBucket(1, 2).take(3)
+        sender.TokenBucket(1, 2).take(3)
 
 
 # ---------------------------------------------------------------- sender
@@ -179,7 +174,7 @@ def test_send_sample_feed_to_moto(queue: tuple[object, str]) -> None:
     sqs, url = queue
     bodies = list(feed.read_feed(SAMPLE))
     seen: list[int] = []
-    result = feed.send_feed(bodies, url, progress=lambda r: seen.append(r.sent))
+    result = sender.send_feed(bodies, url, progress=lambda r: seen.append(r.sent))
     assert (result.sent, result.failed, result.api_calls, result.retried_entries) == (300, 0, 30, 0)
     assert seen == list(range(10, 301, 10))
     assert sorted(_drain(sqs, url)) == sorted(bodies)
@@ -188,21 +183,21 @@ def test_send_sample_feed_to_moto(queue: tuple[object, str]) -> None:
 def test_send_at_a_rate_uses_small_batches(queue: tuple[object, str]) -> None:
     sqs, url = queue
     t = FakeTime()
-    bucket = feed.TokenBucket(rate=4, capacity=4, clock=t.clock, sleep=t.sleep)
-    result = feed.send_feed([f"m{i}" for i in range(10)], url, rate=4, bucket=bucket)
+    bucket = sender.TokenBucket(rate=4, capacity=4, clock=t.clock, sleep=t.sleep)
+    result = sender.send_feed([f"m{i}" for i in range(10)], url, rate=4, bucket=bucket)
     assert (result.sent, result.api_calls) == (10, 3)  # batches of 4, 4, 2
     assert t.now == pytest.approx(101.5)  # 6 messages beyond the burst at 4/s
     assert sorted(_drain(sqs, url)) == sorted(f"m{i}" for i in range(10))
     # without an explicit bucket the sender builds its own and still delivers everything
-    assert feed.send_feed(["a", "b", "c"], url, rate=200).sent == 3
+    assert sender.send_feed(["a", "b", "c"], url, rate=200).sent == 3
 
 
 def test_oversized_bodies_are_refused_locally(queue: tuple[object, str]) -> None:
     sqs, url = queue
-    result = feed.send_feed(["a", "x" * (feed.SQS_MAX_BATCH_BYTES + 1), "b"], url)
+    result = sender.send_feed(["a", "x" * (sender.SQS_MAX_BATCH_BYTES + 1), "b"], url)
     assert (result.sent, result.failed, result.api_calls) == (2, 1, 2)
     assert result.failures == [(1, "BodyTooLarge", "body over 262144 bytes")]
-    assert feed.send_feed(["y" * (feed.SQS_MAX_BATCH_BYTES + 1)], url).api_calls == 0
+    assert sender.send_feed(["y" * (sender.SQS_MAX_BATCH_BYTES + 1)], url).api_calls == 0
     assert sorted(_drain(sqs, url)) == ["a", "b"]
 
 
@@ -215,7 +210,7 @@ def test_generate_from_now() -> None:
 
 def test_batches_respect_the_256_kib_limit() -> None:
     big = "x" * 100_000
-    batches = list(feed._batches([big, big, big, "s"], 10))
+    batches = list(sender._batches([big, big, big, "s"], 10))
     assert [[i for i, _ in b] for b in batches] == [[0, 1], [2, 3]]
 
 
@@ -245,7 +240,7 @@ def test_failed_entries_are_retried_unless_the_sender_is_at_fault() -> None:
     )
     sleeps: list[float] = []
     with stub:
-        result = feed.send_feed(list("abc"), url, client=client, sleep=sleeps.append)
+        result = sender.send_feed(list("abc"), url, client=client, sleep=sleeps.append)
     assert (result.sent, result.failed, result.api_calls, result.retried_entries) == (2, 1, 2, 1)
     assert result.failures == [(2, "InvalidMessageContents", "bad")]
     assert len(sleeps) == 1
@@ -261,7 +256,7 @@ def test_entries_still_failing_after_max_attempts_are_counted() -> None:
             {"Successful": [], "Failed": [{"Id": "0", "SenderFault": False, "Code": "ServiceUnavailable"}]},
         )
     with stub:
-        result = feed.send_feed(["a"], url, client=client, max_attempts=3, sleep=lambda _s: None)
+        result = sender.send_feed(["a"], url, client=client, max_attempts=3, sleep=lambda _s: None)
     assert (result.sent, result.failed, result.api_calls, result.retried_entries) == (0, 1, 3, 2)
     assert result.failures == [(0, "ServiceUnavailable", "")]
 
@@ -270,17 +265,17 @@ def test_sqs_client_region(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    assert feed.sqs_client("https://sqs.eu-west-3.amazonaws.com/1/q").meta.region_name == "eu-west-3"
-    assert feed.sqs_client("http://127.0.0.1:1/1/q").meta.region_name == "us-east-1"
-    assert feed.sqs_client("http://127.0.0.1:1/1/q", region="ap-south-1").meta.region_name == "ap-south-1"
-    client = feed.sqs_client("http://127.0.0.1:1/1/q", endpoint_url="http://127.0.0.1:9")
+    assert sender.sqs_client("https://sqs.eu-west-3.amazonaws.com/1/q").meta.region_name == "eu-west-3"
+    assert sender.sqs_client("http://127.0.0.1:1/1/q").meta.region_name == "us-east-1"
+    assert sender.sqs_client("http://127.0.0.1:1/1/q", region="ap-south-1").meta.region_name == "ap-south-1"
+    client = sender.sqs_client("http://127.0.0.1:1/1/q", endpoint_url="http://127.0.0.1:9")
     assert client.meta.endpoint_url == "http://127.0.0.1:9"
     monkeypatch.setenv("AWS_REGION", "us-west-2")
-    assert feed.sqs_client("https://sqs.eu-west-3.amazonaws.com/1/q").meta.region_name == "eu-west-3"
-    assert feed.sqs_client("http://127.0.0.1:1/1/q").meta.region_name == "us-west-2"
+    assert sender.sqs_client("https://sqs.eu-west-3.amazonaws.com/1/q").meta.region_name == "eu-west-3"
+    assert sender.sqs_client("http://127.0.0.1:1/1/q").meta.region_name == "us-west-2"
     monkeypatch.delenv("AWS_REGION")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "ca-central-1")
-    assert feed.sqs_client("http://127.0.0.1:1/1/q").meta.region_name == "ca-central-1"
+    assert sender.sqs_client("http://127.0.0.1:1/1/q").meta.region_name == "ca-central-1"
 
 
 # ---------------------------------------------------------------- CLI
@@ -295,12 +290,12 @@ def test_cli_generate_and_send(
         feed.main(["generate", "--seed", "5", "--messages", "25", "--malformed", "1", "--out", str(out)]) == 0
     )
     assert capsys.readouterr().out == f"wrote 25 messages to {out}\n"
-    assert feed.main(["send", "--queue-url", url, "--file", str(out), "--endpoint-url", endpoint]) == 0
+    assert sender.main(["--queue-url", url, "--file", str(out), "--endpoint-url", endpoint]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out) == {"sent": 25, "failed": 0, "api_calls": 3, "retried_entries": 0}
     assert "sent 25/25 failed 0" in captured.err
     assert sorted(_drain(sqs, url)) == sorted(feed.read_feed(out))
-    assert feed.main(["send", "--queue-url", url, "--generate", "12", "--seed", "2", "--rate", "1000"]) == 0
+    assert sender.main(["--queue-url", url, "--generate", "12", "--seed", "2", "--rate", "1000"]) == 0
     assert sorted(_drain(sqs, url)) == sorted(feed.generate_feed(feed.FeedConfig(seed=2, messages=12)))
 
 
@@ -312,28 +307,21 @@ def test_cli_send_exits_1_when_messages_fail(
         "send_message_batch",
         {"Successful": [], "Failed": [{"Id": "0", "SenderFault": True, "Code": "InvalidParameterValue"}]},
     )
-    monkeypatch.setattr(feed, "sqs_client", lambda *_a: client)
+    monkeypatch.setattr(sender, "sqs_client", lambda *_a: client)
     path = tmp_path / "one.jsonl"
     feed.write_feed(path, ["x"])
     with stub:
         assert (
-            feed.main(["send", "--queue-url", "https://sqs.us-east-1.amazonaws.com/1/q", "--file", str(path)])
-            == 1
+            sender.main(["--queue-url", "https://sqs.us-east-1.amazonaws.com/1/q", "--file", str(path)]) == 1
         )
     assert "message 0 failed: InvalidParameterValue" in capsys.readouterr().err
 
 
-def test_module_entry_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    out = tmp_path / "m.jsonl"
-    monkeypatch.setattr(sys, "argv", ["feed", "generate", "--messages", "3", "--out", str(out)])
-    monkeypatch.delitem(sys.modules, "local.feed")  # runpy executes a fresh copy as __main__
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_module("local.feed", run_name="__main__")
-    assert exit_info.value.code == 0
-    assert len(list(feed.read_feed(out))) == 3
-
-
 def test_cli_send_to_a_missing_queue_fails_cleanly(endpoint: str, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"{endpoint}/123456789012/no-such-queue"
-    assert feed.main(["send", "--queue-url", url, "--generate", "2"]) == 2
+    assert sender.main(["--queue-url", url, "--generate", "2"]) == 2
     assert "send failed:" in capsys.readouterr().err
+
+
+def test_an_empty_feed_makes_no_batch() -> None:
+    assert list(sender._batches([], 10)) == []

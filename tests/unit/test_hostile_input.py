@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.function_harness import Function, Record, running_function
-from tests.support.hostile import (
+from local.function_host import LocalFunction
+from tests.chaos.hostile import (
     BodyCase,
     EventCase,
     alert_id,
@@ -22,6 +22,7 @@ from tests.support.hostile import (
     file_cases,
     firing_tick,
 )
+from tests.support.function_harness import Record, running_function, sqs_event
 
 BODY_CASES = body_cases()
 BOUND_S = 10.0  # far above a healthy invocation (tens of ms); a hang hits the emulator's timeout first
@@ -29,7 +30,7 @@ TIMEOUT_S = 20.0
 
 
 @pytest.fixture(scope="module")
-def function() -> Iterator[Function]:
+def function() -> Iterator[LocalFunction]:
     with running_function() as f:
         yield f
         # One process served the whole corpus: nothing crashed it.
@@ -39,7 +40,7 @@ def function() -> Iterator[Function]:
 
 
 @pytest.fixture(autouse=True)
-def _empty_queues(function: Function) -> None:
+def _empty_queues(function: LocalFunction) -> None:
     """Each test starts with an empty DLQ and notification queue (a failed test leaves messages behind)."""
     function.resources.dead_letters()
     function.resources.notifications()
@@ -50,9 +51,9 @@ def _neighbour(index: int) -> tuple[Record, str]:
     return Record(body=json.dumps(firing_tick(symbol))), alert_id(symbol)
 
 
-def _invoke(function: Function, records: list[Record]) -> dict[str, Any]:
+def _invoke(function: LocalFunction, records: list[Record]) -> dict[str, Any]:
     started = time.monotonic()
-    result = function.invoke(records, TIMEOUT_S)
+    result = function.invoke(sqs_event(records), TIMEOUT_S)
     elapsed = time.monotonic() - started
     assert elapsed < BOUND_S, f"invocation took {elapsed:.1f} s"
     assert result.status == "ok", result.payload
@@ -60,7 +61,7 @@ def _invoke(function: Function, records: list[Record]) -> dict[str, Any]:
     return response
 
 
-def _stored_ids(function: Function) -> set[str]:
+def _stored_ids(function: LocalFunction) -> set[str]:
     return {item["alert_id"] for item in function.resources.alerts()}
 
 
@@ -72,7 +73,7 @@ def test_corpus_is_large_and_named_uniquely() -> None:
 
 
 @pytest.mark.parametrize("case", BODY_CASES, ids=[c.name for c in BODY_CASES])
-def test_hostile_body_next_to_a_good_message(function: Function, case: BodyCase) -> None:
+def test_hostile_body_next_to_a_good_message(function: LocalFunction, case: BodyCase) -> None:
     index = BODY_CASES.index(case)
     record = Record(body=case.body)
     neighbour, neighbour_alert = _neighbour(index)
@@ -97,7 +98,7 @@ def test_hostile_body_next_to_a_good_message(function: Function, case: BodyCase)
     assert sorted(notified) == sorted(new)
 
 
-def test_batch_of_25_bad_records(function: Function) -> None:
+def test_batch_of_25_bad_records(function: LocalFunction) -> None:
     """A full batch where every record is bad: all 25 dead-lettered with their own reasons, none retried."""
     bad = [c for c in file_cases() if c.reason is not None and not c.alerts][:25]
     assert len(bad) == 25
@@ -118,7 +119,7 @@ def test_batch_of_25_bad_records(function: Function) -> None:
     assert function.resources.notifications() == []
 
 
-def test_every_case_in_full_batches(function: Function) -> None:
+def test_every_case_in_full_batches(function: LocalFunction) -> None:
     """The whole corpus again, 25 records per invocation, redelivered (receive count 2): rejections are
     independent of their neighbours; alerts the per-case run stored already are neither stored nor notified
     again (the redelivery checks their notification state and finds them sent)."""
@@ -147,14 +148,14 @@ def test_every_case_in_full_batches(function: Function) -> None:
 
 
 @pytest.mark.parametrize("case", event_cases(), ids=[c.name for c in event_cases()])
-def test_bytes_sqs_refuses(function: Function, case: EventCase) -> None:
+def test_bytes_sqs_refuses(function: LocalFunction, case: EventCase) -> None:
     """SQS refuses these bodies upstream (SendMessage fails: InvalidMessageContents), so a deployed function
     never sees them. Fed anyway: the function stays up and answers in bounded time."""
     record = Record(raw_body_json=case.literal)
     neighbour, neighbour_alert = _neighbour(5000 + event_cases().index(case))
     pid = function.emulator.processes[-1].pid
     started = time.monotonic()
-    result = function.invoke([record, neighbour], TIMEOUT_S)
+    result = function.invoke(sqs_event([record, neighbour]), TIMEOUT_S)
     assert time.monotonic() - started < BOUND_S
     if case.reason is None:
         # Not valid JSON at the event level (RFC 8259 requires UTF-8; a lone surrogate is no character): no
@@ -178,7 +179,7 @@ def test_bytes_sqs_refuses(function: Function, case: EventCase) -> None:
     function.resources.notifications()
 
 
-def test_hostile_bodies_around_a_crossing_sequence(function: Function) -> None:
+def test_hostile_bodies_around_a_crossing_sequence(function: LocalFunction) -> None:
     """Crossing rules keep state across batches (compare-and-swap writes): hostile neighbours in the same
     batches change nothing in what they fire."""
     bad = [c.body for c in file_cases() if c.reason is not None and not c.alerts]

@@ -1,8 +1,8 @@
 """The built function (`bootstrap`) as a black box: the local Lambda Runtime API emulator runs it against moto
 server with signature checking and IAM enforcement on; each scenario asserts the invocation's response
 (batchItemFailures), the DynamoDB items (alerts + state), the SNS notifications (captured by an SQS queue
-subscribed to the topic) and the dead-letter queue. Also: the shipped arm64 bootstrap under qemu, and the
-cold-start / latency figures (printed and written to build/measurements/, never asserted).
+subscribed to the topic) and the dead-letter queue. Also: the shipped arm64 bootstrap under qemu. (Cold
+start and latency are measured by `make bench`, not here.)
 
 TAP_BOOTSTRAP names the host build to run (the Makefile points it at the coverage build, so these runs count
 for the C++ line coverage); TAP_ARM64_BOOTSTRAP the arm64 binary (default build/package/bootstrap).
@@ -15,7 +15,6 @@ import os
 import shutil
 import signal
 import ssl
-import statistics
 import subprocess
 import time
 import urllib.request
@@ -28,13 +27,15 @@ from typing import Any
 import boto3
 import pytest
 
+from local.emf import emf_totals
 from local.fault_proxy import FaultKind, FaultProxy, FaultRule
 from local.feed import FeedConfig, generate_feed
+from local.function_host import FunctionRunner, runner
 from local.function_resources import create_function_resources
-from local.runtime_api import InvocationResult, RuntimeApiEmulator
+from local.runtime_api import InvocationResult
+from local.sqs_event import event_of as sqs_event
 from local.sqs_queues import drain
-from tests.support import oracle
-from tests.support.function_harness import emf_total
+from tests.chaos import oracle
 from tests.support.moto_server import moto_server
 from tests.support.tls import write_tls_files
 
@@ -45,7 +46,6 @@ CONFIG_RULES = ROOT / "config" / "alert-rules.json"
 GOLDEN_RULES = ROOT / "tests" / "data" / "golden-rules.json"
 GOLDEN_FEED = ROOT / "tests" / "data" / "golden-feed.jsonl"
 GOLDEN_EXPECTED = ROOT / "tests" / "data" / "golden-expected-alerts.json"
-MEASUREMENTS = ROOT / "build" / "measurements" / "lambda_function.json"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 TIMEOUT_S = 60.0  # the function's timeout (SPEC I1)
@@ -217,40 +217,15 @@ def create_stack(aws: LocalAws) -> Stack:
 
 
 # ------------------------------------------------------------------------------------------ the function
-def sqs_event(bodies: Sequence[str], receive_count: int = 1, ids: Sequence[str] | None = None) -> bytes:
-    """An SQS event as Lambda's event source mapping delivers it."""
-    records = []
-    for i, body in enumerate(bodies):
-        records.append(
-            {
-                "messageId": ids[i] if ids else str(uuid.uuid4()),
-                "receiptHandle": uuid.uuid4().hex,
-                "body": body,
-                "attributes": {
-                    "ApproximateReceiveCount": str(receive_count),
-                    "SentTimestamp": str(int(time.time() * 1000)),
-                    "SenderId": "AIDAEXAMPLE",
-                    "ApproximateFirstReceiveTimestamp": str(int(time.time() * 1000)),
-                },
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:market-data-queue-test",
-                "awsRegion": REGION,
-            }
-        )
-    return json.dumps({"Records": records}).encode()
-
-
 def message_ids(event: bytes) -> list[str]:
     return [r["messageId"] for r in json.loads(event)["Records"]]
 
 
 @dataclass
-class Function:
-    """The emulator running one function process; stop() ends the process with SIGTERM (coverage)."""
+class FunctionUnderTest:
+    """The function under its runner (local/function_host.py), with every result it returned."""
 
-    emulator: RuntimeApiEmulator
+    emulator: FunctionRunner
     results: list[InvocationResult] = field(default_factory=list)
 
     def invoke(self, event: bytes, timeout_s: float = TIMEOUT_S) -> InvocationResult:
@@ -277,10 +252,10 @@ class Function:
         return [line for p in self.emulator.processes for line in p.stdout + p.stderr]
 
     def metrics(self, name: str) -> int:
-        return emf_total(self.emulator, name)
+        return int(emf_totals(line for p in self.emulator.processes for line in p.stdout)[name])
 
 
-def terminate(emulator: RuntimeApiEmulator) -> int | None:
+def terminate(emulator: FunctionRunner) -> int | None:
     """Ends the running function process with SIGTERM (a coverage build flushes its counters on it), then
     closes the emulator. Returns the process's exit status (None when none was running)."""
     process = emulator.process
@@ -297,14 +272,14 @@ def terminate(emulator: RuntimeApiEmulator) -> int | None:
 
 @pytest.fixture
 def run_function() -> Iterator[Any]:
-    """Factory: run_function(env, command=None) -> a started Function; every one is stopped afterwards."""
-    started: list[RuntimeApiEmulator] = []
+    """Factory: run_function(env, command=None) -> a started FunctionUnderTest; all stopped afterwards."""
+    started: list[FunctionRunner] = []
 
-    def start(env: dict[str, str], command: Sequence[str] | None = None) -> Function:
-        emulator = RuntimeApiEmulator(command or [str(_ensure_built(BOOTSTRAP, "cpp-build"))], env=env)
+    def start(env: dict[str, str], command: Sequence[str] | None = None) -> FunctionUnderTest:
+        emulator = runner(command or [str(_ensure_built(BOOTSTRAP, "cpp-build"))], env)
         emulator.__enter__()
         started.append(emulator)
-        return Function(emulator)
+        return FunctionUnderTest(emulator)
 
     yield start
     for emulator in started:
@@ -685,48 +660,3 @@ def test_sigterm_ends_the_function_and_a_coverage_build_flushes_its_counters(
     assert status == (0 if coverage_build else -signal.SIGTERM)
     if coverage_build:
         assert gcda.stat().st_mtime_ns > before
-
-
-# ------------------------------------------------------------------------------------------ measurements
-def _cold_starts(command: Sequence[str], env: dict[str, str], runs: int) -> list[float]:
-    """Process start to first GET /next, in ms, over `runs` fresh processes."""
-    samples = []
-    for _ in range(runs):
-        with RuntimeApiEmulator(command, env=env) as emulator:
-            process = emulator.start_process()
-            deadline = time.monotonic() + 30
-            while process.cold_start is None and time.monotonic() < deadline:
-                time.sleep(0.001)
-            assert process.cold_start is not None, process.stderr
-            samples.append(process.cold_start * 1000)
-            terminate(emulator)
-    return samples
-
-
-def test_measure_cold_start_and_latency(run_function: Any, stack: Stack) -> None:
-    """Figures for the README (not asserted: a loaded machine must not fail the suite)."""
-    env = stack.env(GOLDEN_RULES)
-    host = [str(_ensure_built(BOOTSTRAP, "cpp-build"))]
-    figures: dict[str, Any] = {"bootstrap": str(BOOTSTRAP)}
-    figures["host_cold_start_ms_median_of_20"] = round(statistics.median(_cold_starts(host, env, 20)), 2)
-
-    fn = run_function(env)
-    feed = generate_feed(FeedConfig(seed=5, messages=50 * 25, malformed=0, max_ticks_per_message=1))
-    latencies = []
-    for i in range(50):
-        result = fn.invoke(sqs_event(feed[i * 25 : (i + 1) * 25]))
-        assert result.status == "ok"
-        latencies.append(result.duration * 1000)
-    latencies.sort()
-    figures["invocation_ms_25_records"] = {
-        "p50": round(statistics.median(latencies), 2),
-        "p99": round(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 2),
-        "n": len(latencies),
-    }
-    qemu = shutil.which("qemu-aarch64")
-    if qemu is not None and (ARM64_BOOTSTRAP.exists() or "TAP_ARM64_BOOTSTRAP" in os.environ):
-        samples = _cold_starts([qemu, str(ARM64_BOOTSTRAP)], env, 20)
-        figures["arm64_qemu_cold_start_ms_median_of_20"] = round(statistics.median(samples), 2)
-    MEASUREMENTS.parent.mkdir(parents=True, exist_ok=True)
-    MEASUREMENTS.write_text(json.dumps(figures, indent=2) + "\n")
-    print("\n" + json.dumps(figures))

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import runpy
 import socket
 import stat
-import sys
 from pathlib import Path
 
 import boto3
@@ -212,15 +210,3 @@ def test_gate_main(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "checkov exited with 3: crashed" in capsys.readouterr().err
     assert checkov_gate.main(["--checkov", ok, str(tmp_path / "none.json")]) == 2
     assert "run `make synth` first" in capsys.readouterr().err
-
-
-@pytest.mark.filterwarnings("ignore:.*found in sys.modules:RuntimeWarning")
-@pytest.mark.parametrize("module", ["local.checkov_gate", "local.emulator", "local.terraform"])
-def test_module_entry_points(
-    module: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setattr(sys, "argv", [module, "--help"])
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_module(module, run_name="__main__")
-    assert exit_info.value.code == 0
-    assert "usage:" in capsys.readouterr().out

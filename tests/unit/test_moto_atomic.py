@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import runpy
-import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -49,12 +47,3 @@ def test_main_serves_moto_threaded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (host, port, kwargs) == ("127.0.0.1", 4567, {"threaded": True, "ssl_context": None})
     assert (tls_port, tls_kwargs) == (4568, {"threaded": True, "ssl_context": ("c.pem", "k.pem")})
     assert callable(app)
-
-
-def test_module_entry_point(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(sys, "argv", ["moto_atomic", "--help"])
-    monkeypatch.delitem(sys.modules, "local.moto_atomic")  # run_module executes a fresh copy as __main__
-    with pytest.raises(SystemExit) as exited:
-        runpy.run_module("local.moto_atomic", run_name="__main__")
-    assert exited.value.code == 0
-    assert "DynamoDB" in capsys.readouterr().out

@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.support.oracle import (
+from tests.chaos.oracle import (
     Tick,
     check_guarantees,
     load_rules,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from local.function_resources import client
 from local.sqs_queues import drain, queue_arn
-from tests.support.function_harness import client
 from tests.support.moto_server import moto_server
 
 

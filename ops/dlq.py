@@ -1,7 +1,7 @@
 """Dead-letter queue operations (issue 9 part 5): list what is in the DLQ and why, and redrive it.
 
-    python -m local.dlq list    --dlq-url URL [--logs FILE | --log-group NAME] [--endpoint-url URL] [--json]
-    python -m local.dlq redrive --dlq-url URL --queue-url URL [--method auto|move-task|loop]
+    python -m ops.dlq list    --dlq-url URL [--logs FILE | --log-group NAME] [--endpoint-url URL] [--json]
+    python -m ops.dlq redrive --dlq-url URL --queue-url URL [--method auto|move-task|loop]
                                 [--max-messages N] [--skip-rejected] [--endpoint-url URL]
 
 Why a message is in the DLQ:
@@ -325,7 +325,7 @@ def print_list(dead: Sequence[DeadLetter], as_json: bool, out: TextIO) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m local.dlq", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m ops.dlq", description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=("list", "redrive"))
     parser.add_argument("--dlq-url", required=True, help="the dead-letter queue (stack output)")
     parser.add_argument("--queue-url", help="the main queue (stack output); required by redrive")

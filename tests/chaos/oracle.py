@@ -1,7 +1,7 @@
 """Independent test oracle for the alert semantics of SPEC F2/F3 (test code, not product).
 
-Written from the specification and notes/design.md, not from the function's code, so that the function's
-stored alerts can be checked against it:
+Written from the specification, not from the function's code nor from the Python baseline
+(bench/baseline), so that what either stores can be checked against it:
 
 - `parse_body` validates one SQS body like SPEC F2 (valid ticks + rejection reasons);
 - `replay` computes the alerts of an in-order replay (exact check at concurrency 1);
@@ -21,14 +21,16 @@ microseconds are truncated.
 
 from __future__ import annotations
 
+import calendar
 import itertools
 import json
 import math
+import operator
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 DEFAULT_COOLDOWN_SECONDS = 60
@@ -42,30 +44,28 @@ def spread_above(ask: float, bid: float, threshold: float) -> bool:
 
 
 _SYMBOL = re.compile(r"^[A-Z0-9./:-]{1,16}$")
-_TS = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|([+-])(\d{2}):(\d{2}))$"
+# The accepted shape, whole string (fullmatch: no trailing newline): seconds with 1-9 fraction digits
+# optional, then `Z` or a numeric offset.
+_TIMESTAMP_SHAPE = re.compile(
+    r"(?P<second>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(?P<fraction>\d{1,9}))?(?P<zone>Z|[+-]\d\d:\d\d)"
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def normalise_timestamp(text: str) -> tuple[str, int]:
-    """ISO-8601 with Z or +HH:MM -> ("YYYY-MM-DDTHH:MM:SS.ffffffZ", microseconds since the epoch)."""
-    m = _TS.match(text)
-    if m is None:
+    """ISO-8601 with Z or +HH:MM -> ("YYYY-MM-DDTHH:MM:SS.ffffffZ", microseconds since the epoch). The shape
+    is checked here; the calendar (month lengths, leap years, offsets) is datetime's."""
+    shape = _TIMESTAMP_SHAPE.fullmatch(text)
+    if shape is None:
         raise ValueError(f"timestamp not ISO-8601 with Z or a numeric offset: {text!r}")
-    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
-    micros = int((m.group(7) or "0")[:6].ljust(6, "0"))
-    offset = timedelta(0)
-    if m.group(8) != "Z":
-        sign = 1 if m.group(9) == "+" else -1
-        offset = sign * timedelta(hours=int(m.group(10)), minutes=int(m.group(11)))
+    micros = (shape["fraction"] or "").ljust(6, "0")[:6]  # truncated, never rounded
+    zone = "+00:00" if shape["zone"] == "Z" else shape["zone"]
     try:
-        local = datetime(year, month, day, hour, minute, second, micros, tzinfo=timezone(offset))
-        utc = local.astimezone(UTC)
+        utc = datetime.fromisoformat(f"{shape['second']}.{micros}{zone}").astimezone(UTC)
     except (ValueError, OverflowError) as exc:
         raise ValueError(f"timestamp out of range: {text!r}") from exc
-    us = (utc - _EPOCH) // timedelta(microseconds=1)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), us
+    whole_seconds = calendar.timegm(utc.utctimetuple())
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), whole_seconds * 1_000_000 + utc.microsecond
 
 
 @dataclass(frozen=True)
@@ -81,38 +81,44 @@ class Tick:
 
 @dataclass(frozen=True)
 class Rule:
+    """One entry of the rules document, as the document states it (cooldown in seconds)."""
+
     id: str
     symbol: str
     condition: str
     threshold: float
     severity: str
-    cooldown_us: int
+    cooldown_seconds: int
     enabled: bool = True
+
+    @property
+    def cooldown_us(self) -> int:
+        return self.cooldown_seconds * 1_000_000
 
     def applies_to(self, symbol: str) -> bool:
         return self.enabled and self.symbol in ("*", symbol)
 
     def level_holds(self, tick: Tick) -> bool:
-        if self.condition == "price_above":
-            return tick.price > self.threshold
-        if self.condition == "price_below":
-            return tick.price < self.threshold
+        """A level condition at this tick: the one comparison SPEC F3 names (no such field: no)."""
         if self.condition == "spread_above":
-            return (
-                tick.bid is not None
-                and tick.ask is not None
-                and spread_above(tick.ask, tick.bid, self.threshold)
-            )
-        # volume_above
-        return tick.volume is not None and tick.volume > self.threshold
+            if tick.bid is None or tick.ask is None:
+                return False
+            return spread_above(tick.ask, tick.bid, self.threshold)
+        field_name, compare = _LEVEL_COMPARISONS[self.condition]
+        value = getattr(tick, field_name)
+        return value is not None and compare(value, self.threshold)
 
-    def side(self, price: float) -> str:
-        if self.condition == "crosses_below":
-            return "below" if price < self.threshold else "at_or_above"
-        return "above" if price > self.threshold else "at_or_below"
+    def on_fire_side(self, price: float) -> bool:
+        """Whether `price` is strictly beyond the line in the rule's direction (on the line: never)."""
+        return price > self.threshold if self.condition == "crosses_above" else price < self.threshold
 
-    def target_side(self) -> str:
-        return "above" if self.condition == "crosses_above" else "below"
+
+# SPEC F3's level conditions other than the spread: (tick field, comparison with the threshold).
+_LEVEL_COMPARISONS: dict[str, tuple[str, Callable[[float, float], bool]]] = {
+    "price_above": ("price", operator.gt),
+    "price_below": ("price", operator.lt),
+    "volume_above": ("volume", operator.gt),
+}
 
 
 def load_rules(doc: Mapping[str, Any]) -> list[Rule]:
@@ -127,7 +133,7 @@ def load_rules(doc: Mapping[str, Any]) -> list[Rule]:
                 condition=r["condition"],
                 threshold=float(r["threshold"]),
                 severity=r["severity"],
-                cooldown_us=cooldown * 1_000_000,
+                cooldown_seconds=cooldown,
                 enabled=bool(r.get("enabled", True)),
             )
         )
@@ -148,30 +154,37 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
+def _is_symbol(value: Any) -> bool:
+    return isinstance(value, str) and _SYMBOL.fullmatch(value) is not None
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+# SPEC F2 field by field, in the order checked: (name, required, valid, the reason when not).
+_TICK_FIELDS: tuple[tuple[str, bool, Callable[[Any], bool], str], ...] = (
+    ("symbol", True, _is_symbol, "symbol missing or invalid"),
+    ("price", True, _positive_number, "price missing or not a finite number > 0"),
+    ("timestamp", True, lambda value: isinstance(value, str), "timestamp missing or not a string"),
+    ("volume", False, _is_count, "volume not an integer >= 0"),
+    ("bid", False, _positive_number, "bid not a finite number > 0"),
+    ("ask", False, _positive_number, "ask not a finite number > 0"),
+)
+
+
 def parse_tick(obj: Any) -> Tick:
     """One tick object per SPEC F2; raises ValueError with the reason."""
     if not isinstance(obj, dict):
         raise ValueError("tick is not an object")
-    symbol = obj.get("symbol")
-    if not isinstance(symbol, str) or not _SYMBOL.match(symbol):
-        raise ValueError("symbol missing or invalid")
-    price: Any = obj.get("price")
-    if not _positive_number(price):
-        raise ValueError("price missing or not a finite number > 0")
-    raw_ts = obj.get("timestamp")
-    if not isinstance(raw_ts, str):
-        raise ValueError("timestamp missing or not a string")
-    ts, ts_us = normalise_timestamp(raw_ts)
-    volume = obj.get("volume")
-    if volume is not None and (not isinstance(volume, int) or isinstance(volume, bool) or volume < 0):
-        raise ValueError("volume not an integer >= 0")
-    quotes: dict[str, float | None] = {}
-    for name in ("bid", "ask"):
-        value = obj.get(name)
-        if value is not None and not _positive_number(value):
-            raise ValueError(f"{name} not a finite number > 0")
-        quotes[name] = None if value is None else float(value)
-    return Tick(symbol, float(price), ts, ts_us, volume, quotes["bid"], quotes["ask"])
+    for name, required, valid, reason in _TICK_FIELDS:
+        present = obj.get(name) is not None
+        if (present or required) and not valid(obj.get(name)):
+            raise ValueError(reason)
+        if name == "timestamp":
+            ts, ts_us = normalise_timestamp(obj[name])  # its own reason when malformed
+    quote = {name: None if obj.get(name) is None else float(obj[name]) for name in ("bid", "ask")}
+    return Tick(obj["symbol"], float(obj["price"]), ts, ts_us, obj.get("volume"), quote["bid"], quote["ask"])
 
 
 @dataclass
@@ -231,7 +244,7 @@ class ReplayResult:
 
 def replay(ticks: Sequence[Tick], rules: Sequence[Rule]) -> ReplayResult:
     """Alerts of applying `ticks` one by one in the given (application) order."""
-    side: dict[tuple[str, str], tuple[str, int]] = {}  # (rule, symbol) -> (side, side_ts)
+    side: dict[tuple[str, str], tuple[bool, int]] = {}  # (rule, symbol) -> (on the fire side, side_ts)
     last_fire: dict[tuple[str, str], int] = {}
     alerts: list[Alert] = []
     late = 0
@@ -252,7 +265,7 @@ def replay(ticks: Sequence[Tick], rules: Sequence[Rule]) -> ReplayResult:
                     last_fire[key] = tick.ts_us
                     alerts.append(_alert(tick, rule))
                 continue
-            new_side = rule.side(tick.price)
+            new_side = rule.on_fire_side(tick.price)
             state = side.get(key)
             if state is None:
                 side[key] = (new_side, tick.ts_us)
@@ -260,7 +273,7 @@ def replay(ticks: Sequence[Tick], rules: Sequence[Rule]) -> ReplayResult:
                 tick_late = True
             else:
                 side[key] = (new_side, tick.ts_us)  # SPEC F3: every newer applied tick advances the state
-                if new_side != state[0] and new_side == rule.target_side() and cooled:
+                if new_side and not state[0] and cooled:  # from the other side onto the fire side
                     last_fire[key] = tick.ts_us
                     alerts.append(_alert(tick, rule))
         late += tick_late
@@ -375,9 +388,8 @@ def _unjustified(
     if rule.condition in LEVEL:
         justified = any(rule.level_holds(t) for t in candidates)
     else:
-        target = rule.target_side()
-        justified = any(rule.side(t.price) == target for t in candidates) and any(
-            t.ts_us < ts_us and rule.side(t.price) != target for t in series[symbol]
+        justified = any(rule.on_fire_side(t.price) for t in candidates) and any(
+            t.ts_us < ts_us and not rule.on_fire_side(t.price) for t in series[symbol]
         )
     return None if justified else f"condition {rule.condition} does not hold"
 
@@ -396,16 +408,15 @@ def _missed_levels(rule: Rule, ticks: Sequence[Tick], fires: Sequence[int]) -> t
 
 def _missed_crossings(rule: Rule, ticks: Sequence[Tick], fires: Sequence[int]) -> list[Tick]:
     """The first tick of each persistent crossing of `rule` with no fire and no cooldown."""
-    target = rule.target_side()
-    sides = [rule.side(t.price) for t in ticks]
+    beyond = [rule.on_fire_side(t.price) for t in ticks]
     out = []
     i = 1
     while i < len(ticks):
-        if sides[i] != target or sides[i - 1] == target:
+        if not beyond[i] or beyond[i - 1]:
             i += 1
             continue
         j = i
-        while j + 1 < len(ticks) and sides[j + 1] == target:
+        while j + 1 < len(ticks) and beyond[j + 1]:
             j += 1
         start, end = ticks[i].ts_us, ticks[j].ts_us
         persistent = j > i or j == len(ticks) - 1

@@ -5,7 +5,7 @@ SIGKILLed inside invocations, then the invariant checked on the end state.
 Faults: every kind once at the start (a sweep, so that a short run sees them all whatever the dice say),
 then each DynamoDB/SNS call faulted with the total rate, split by kind; optionally an SNS outage window (every
 Publish refused) long enough for messages with alerts to reach maxReceiveCount and land in the DLQ with
-their alerts stored but not notified. With `hostile`, the hostile-input corpus (tests/support/hostile.py)
+their alerts stored but not notified. With `hostile`, the hostile-input corpus (tests/chaos/hostile.py)
 is mixed into the feed.
 
 Wiring: moto (atomic DynamoDB writes) <- fault proxy <- function processes (AWS_ENDPOINT_URL); the event
@@ -23,14 +23,13 @@ The invariant after draining (queue and invocations empty):
   DLQ with exactly its rejection reason (or, when valid, processed), its good ticks' alerts stored.
 
 After the feed, recovery as an operator does it: faults off, the DLQ redriven except what the function
-rejected (local.dlq --skip-rejected), drained again; then the check.
+rejected (ops.dlq --skip-rejected), drained again; then the check.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import threading
 import time
@@ -40,21 +39,27 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import boto3
-
-from lib.config import ROOT
-from local import dlq
-from local.emulator import LOCAL_ENV, MotoServer
+from local.emf import emf_totals
+from local.emulator import MotoServer
 from local.event_source import BatchOutcome, EventSourceConfig, SqsEventSource
 from local.fault_proxy import FaultKind, FaultProxy, FaultRule
-from local.feed import FeedConfig, generate_feed, send_feed
-from local.function_resources import create_function_resources
-from local.runtime_api import InvocationResult, RuntimeApiEmulator
+from local.feed import FeedConfig, generate_feed
+from local.function_host import (
+    DEFAULT_RUNNER,
+    RUNNERS,
+    FunctionRunner,
+    default_bootstrap,
+    function_command,
+    runner,
+)
+from local.function_resources import RULES_PATH, resources_on
+from local.runtime_api import FunctionProcess, InvocationResult
 from local.sqs_queues import drain, queue_arn
-from tests.support import oracle
-from tests.support.hostile import MAX_BODY, BodyCase, body_cases
+from ops import dlq
+from ops.send_feed import send_feed
+from tests.chaos import oracle
+from tests.chaos.hostile import MAX_BODY, BodyCase, body_cases
 
-RULES_PATH = ROOT / "config" / "alert-rules.json"
 REGION = "us-east-1"
 # Relative weights of the kinds within the total fault rate; a stall costs a whole invocation timeout.
 DYNAMODB_KINDS = {
@@ -92,9 +97,8 @@ class ChaosConfig:
     # Draining ends when the queue and the invocations are empty; it gives up when the queue has not shrunk
     # for this long (more than a message's maxReceiveCount receives take).
     drain_stall_s: float = 120.0
-    bootstrap: Path = field(
-        default_factory=lambda: Path(os.environ.get("TAP_BOOTSTRAP", ROOT / "build/cpp/src/bootstrap"))
-    )
+    bootstrap: Path = field(default_factory=default_bootstrap)
+    runner: str = DEFAULT_RUNNER  # what serves the Runtime API (local/function_host.py RUNNERS)
 
 
 def fault_rules(rate: float) -> list[FaultRule]:
@@ -148,20 +152,28 @@ def mix(feed: Sequence[str], extra: Sequence[str], rng: random.Random) -> list[s
     return out
 
 
-class _Environment(RuntimeApiEmulator):
-    """One execution environment that records whether an invocation is running and each message's body."""
+class _Environment:
+    """One execution environment (the function under its runner) that records whether an invocation is
+    running and each message's body."""
 
-    def __init__(self, *args: Any, bodies: dict[str, str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, emulator: FunctionRunner, bodies: dict[str, str]) -> None:
+        self.emulator = emulator
         self.busy = False
         self.bodies = bodies
+
+    @property
+    def process(self) -> FunctionProcess | None:
+        return self.emulator.process
+
+    def stdout(self) -> list[str]:
+        return [line for p in self.emulator.processes for line in list(p.stdout)]
 
     def invoke(self, payload: bytes, timeout_s: float, trace_id: str | None = None) -> InvocationResult:
         for record in json.loads(payload)["Records"]:
             self.bodies[record["messageId"]] = record["body"]
         self.busy = True
         try:
-            return super().invoke(payload, timeout_s, trace_id)
+            return self.emulator.invoke(payload, timeout_s, trace_id)
         finally:
             self.busy = False
 
@@ -184,16 +196,6 @@ def _killer(
                 kills.append(process.pid)
                 break
             stop.wait(0.01)
-
-
-def _emf_sum(environments: Sequence[_Environment], name: str) -> int:
-    return sum(
-        int(json.loads(line).get(name, 0))
-        for e in environments
-        for p in e.processes
-        for line in p.stdout
-        if '"_aws"' in line
-    )
 
 
 def _pending(sqs: Any, url: str) -> int:
@@ -229,14 +231,8 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
     )
     bodies = mix(feed, [c.body for c in hostile], random.Random(cfg.seed + 2))
     with MotoServer() as moto:
-        client = dict(
-            endpoint_url=moto.url,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        ddb, sns, sqs = (boto3.client(s, **client) for s in ("dynamodb", "sns", "sqs"))
-        resources = create_function_resources(ddb, sns, sqs, f"chaos{cfg.seed}")
+        resources = resources_on(moto.url, f"chaos{cfg.seed}")
+        sqs = resources.client("sqs")
         policy = {
             "deadLetterTargetArn": queue_arn(sqs, resources.dlq_url),
             "maxReceiveCount": cfg.max_receive_count,
@@ -264,20 +260,13 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
             seed=cfg.seed,
             stall_s=cfg.function_timeout_s + 1,
         ) as proxy:
-            env = {
-                **LOCAL_ENV,
-                **resources.env(),
-                "RULES_PATH": str(RULES_PATH),
-                "LOG_LEVEL": "WARN",
-                "AWS_REGION": REGION,
-                "AWS_ENDPOINT_URL": proxy.url,
-            }
+            env = {**resources.function_env(RULES_PATH), "LOG_LEVEL": "WARN", "AWS_ENDPOINT_URL": proxy.url}
             environments = [
-                _Environment([str(cfg.bootstrap)], env=env, cwd=ROOT, bodies=ids_to_body)
+                _Environment(runner(function_command(cfg.bootstrap), env, cfg.runner), ids_to_body)
                 for _ in range(cfg.concurrency)
             ]
             for e in environments:
-                e.__enter__()
+                e.emulator.__enter__()
             kills: list[int] = []
             stop_killing = threading.Event()
             killer = threading.Thread(
@@ -302,15 +291,12 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
             finally:
                 stop_killing.set()
                 for e in environments:
-                    e.close()
+                    e.emulator.close()
             injected = proxy.injected()
-        stored = list(
-            boto3.resource("dynamodb", **client)
-            .Table(resources.alerts_table)
-            .scan(ConsistentRead=True)["Items"]
-        )
+        stored = resources.alerts()
         notes = [json.loads(m["Body"]) for m in drain(sqs, resources.capture_url)]
         dead = drain(sqs, resources.dlq_url)
+    metrics = emf_totals(line for e in environments for line in e.stdout())
     return evaluate(
         cfg,
         rules_doc=rules_doc,
@@ -326,9 +312,9 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
         hostile=hostile,
         kills=kills,
         injected=injected,
-        late_ticks=_emf_sum(environments, "LateTicks"),
-        retries=_emf_sum(environments, "Retries"),
-        recovered=_emf_sum(environments, "RecoveredNotifications"),
+        late_ticks=int(metrics["LateTicks"]),
+        retries=int(metrics["Retries"]),
+        recovered=int(metrics["RecoveredNotifications"]),
         drained=drained,
         errors=errors,
     )
@@ -509,6 +495,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--outage-seconds", type=float, default=0.0, help="SNS outage length (0: none)")
     parser.add_argument("--hostile", action="store_true", help="mix the hostile-input corpus into the feed")
     parser.add_argument("--bootstrap", type=Path, help="the function build (default: TAP_BOOTSTRAP, host)")
+    parser.add_argument(
+        "--runner", choices=sorted(RUNNERS), default=DEFAULT_RUNNER, help="Runtime API server"
+    )
     args = parser.parse_args(argv)
     cfg = ChaosConfig(
         seconds=args.seconds,
@@ -521,6 +510,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         outage_at_s=args.outage_at,
         outage_s=args.outage_seconds,
         hostile=args.hostile,
+        runner=args.runner,
     )
     summary = run(replace(cfg, bootstrap=args.bootstrap) if args.bootstrap else cfg)
     print(json.dumps(summary, indent=2))

@@ -1,4 +1,5 @@
-"""The hostile-input corpus (issue 9 part 3): the hand-written cases of tests/data/hostile/cases.json plus the
+"""The hostile-input corpus (issue 9 part 3): the hand-written cases of
+tests/chaos/hostile-corpus/cases.json plus the
 cases too large or too byte-level to write by hand (bodies at the 262,144-byte limit, deep nesting, thousands
 of ticks, bytes that SQS itself would refuse).
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 from lib.config import ROOT
 
-CASES_FILE = ROOT / "tests" / "data" / "hostile" / "cases.json"
+CASES_FILE = ROOT / "tests" / "chaos" / "hostile-corpus" / "cases.json"
 MAX_BODY = 262_144  # F2: bodies above this many bytes (UTF-8) are rejected
 TICK_TIME = "2026-11-25T14:30:00Z"
 NORMALISED = "2026-11-25T14:30:00.000000Z"

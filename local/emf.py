@@ -1,0 +1,41 @@
+"""The one reader of the function's CloudWatch embedded-metric-format (EMF) records: sums over its stdout."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+# The counters the function emits (its metrics module); a total is 0 until a record carries it.
+EMF_COUNTS = (
+    "Messages",
+    "Ticks",
+    "LateTicks",
+    "RejectedTicks",
+    "DeadLettered",
+    "Alerts",
+    "Notifications",
+    "RecoveredNotifications",
+    "StateWrites",
+    "StateConflicts",
+    "FailedMessages",
+    "Retries",
+)
+
+
+def emf_totals(lines: Iterable[str]) -> dict[str, float]:
+    """Sums of the EMF metrics (every numeric member of a record with `_aws`) over stdout lines; other
+    lines are ignored."""
+    totals = dict.fromkeys(EMF_COUNTS, 0.0)
+    for line in lines:
+        if not line.startswith("{"):
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(record, dict) or "_aws" not in record:
+            continue
+        for name, value in record.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                totals[name] = totals.get(name, 0.0) + float(value)
+    return totals
