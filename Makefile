@@ -35,6 +35,7 @@ include mk/python.mk
 include mk/local.mk
 -include mk/chaos.mk
 -include mk/bench.mk
+include mk/mutation.mk
 TEST_TARGETS += coverage-cpp
 
 .PHONY: help test clean
