@@ -40,6 +40,7 @@ FAMILY = {
 }
 BINARY = re.compile(r"(?<=\s)(==|!=|<=|>=|<|>|\+=|-=|\+|-|&&|\|\|)(?=\s)")
 INTEGER = re.compile(r"(?<![\w.'])(\d+)(?=[uUlLzZ]{0,3}(?![\w.']))")
+HEX = re.compile(r"(?<![\w.'])0[xX]([0-9a-fA-F]+)(?=[uUlLzZ]{0,3}(?![\w.']))")
 BOOLEAN = re.compile(r"\b(true|false)\b")
 RAW_STRING = re.compile(r'(?:u8|[uUL])?R"([^()\\\s]{0,16})\(')
 # An expression statement on one line: a call, an assignment or an increment of a (qualified) name.
@@ -171,6 +172,13 @@ def generate(file: str, text: str) -> list[Mutant]:
         else:
             found.append((m.start(), m.end(), "boundary", str(value + 1)))
             found.append((m.start(), m.end(), "boundary", str(value - 1)))
+    for m in HEX.finditer(code):
+        digits = m.group(1)
+        value = int(digits, 16)
+        spec = f"0{len(digits)}{'X' if digits.isupper() else 'x'}"
+        found.extend(
+            (m.start(1), m.end(1), "boundary", format(v, spec)) for v in (value + 1, value - 1) if v >= 0
+        )
     for m in BOOLEAN.finditer(code):
         found.append((m.start(), m.end(), "const", "false" if m.group(1) == "true" else "true"))
     found.extend(_deletions(code, starts))

@@ -146,7 +146,6 @@ def run(
     progress: Callable[[str], None],
 ) -> list[Result]:
     equivalents = parse_equivalents(equivalents_text)
-    rng = random.Random(seed)
     results: list[Result] = []
     for file in files:
         original = (workspace.repo / file).read_text()
@@ -157,7 +156,8 @@ def run(
                 results.append(Result(mutant, Status.EQUIVALENT, reason))
             else:
                 todo.append(mutant)
-        chosen = select(todo, max_mutants, rng)
+        # Seeded per file: a file's sample does not depend on which other files are in the run.
+        chosen = select(todo, max_mutants, random.Random(f"{seed}:{file}"))
         for n, mutant in enumerate(chosen, 1):
             status = judge(workspace, mutant, original, timeout)
             results.append(Result(mutant, status))

@@ -94,8 +94,16 @@ def test_integer_literals_get_boundary_mutants_and_zero_one_true_false_get_const
     assert mutants["f.cpp:14:const:0"].replacement == "false"
     assert mutants["f.cpp:12:boundary:0"].replacement == "1"
     assert not [m for m in mutants.values() if m.line == 10 and m.operator in ("boundary", "const")]
-    # Hex and floating-point literals are not mutated.
-    assert [m.operator for m in generate("f.cpp", "x = 0x10 + 2.5;\n")] == ["delete", "arith"]
+    # A hex literal keeps its spelling; floating-point literals are not mutated.
+    mutated = [(m.operator, m.replacement) for m in generate("f.cpp", "x = 0x0f + 0X0 + 2.5;\n")]
+    assert mutated == [
+        ("delete", ""),
+        ("boundary", "0e"),
+        ("boundary", "10"),
+        ("arith", "-"),
+        ("boundary", "1"),
+        ("arith", "-"),
+    ]
     assert [m.replacement for m in generate("g.cpp", "return false;")] == ["true"]
 
 
