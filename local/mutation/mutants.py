@@ -164,6 +164,8 @@ def generate(file: str, text: str) -> list[Mutant]:
     found: list[tuple[int, int, str, str]] = []  # start, end, operator, replacement
     for m in BINARY.finditer(code):
         op = m.group(1)
+        if op[0] in "+-" and _next_to_string_literal(text, m.start(), m.end()):
+            continue  # string concatenation: `-` would not compile
         found.append((m.start(), m.end(), FAMILY.get(op, "arith"), SWAPS[op]))
     for m in INTEGER.finditer(code):
         value = int(m.group(1))
@@ -194,6 +196,11 @@ def generate(file: str, text: str) -> list[Mutant]:
             Mutant(file, line, operator, occurrence, start, end, text[start:end], replacement, anchor)
         )
     return mutants
+
+
+def _next_to_string_literal(text: str, start: int, end: int) -> bool:
+    before, after = text[:start].rstrip(), text[end:].lstrip()
+    return before.endswith('"') or after.startswith('"')
 
 
 def _deletions(code: str, starts: list[int]) -> list[tuple[int, int, str, str]]:

@@ -83,6 +83,8 @@ def test_operators_are_swapped_only_where_clang_format_spaces_a_binary_operator(
     assert mutants[f"f.cpp:{line}:rel:0"].replacement == "=="
     assert mutants["f.cpp:11:arith:0"].replacement == "-="
     assert mutants["f.cpp:13:arith:0"].replacement == "+"
+    # A `+` joining a string literal is concatenation: its `-` would only fail to compile.
+    assert [m.operator for m in generate("g.cpp", 'return "a" + s + x - "b";')] == ["arith"]
     # Template brackets, rvalue references, comments, strings and macros yield nothing.
     assert not [m for m in mutants.values() if m.line in (1, 2, 3, 5, 7, 8, 9, 16)]
 
