@@ -8,12 +8,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <deque>
 #include <mutex>
 #include <set>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
 namespace tap::runtime {
 namespace {
@@ -385,6 +387,122 @@ TEST(Runtime, RemainingTimeIsNegativeAfterTheDeadline) {
   EXPECT_TRUE(f.is_error);
   EXPECT_EQ(f.error_type, "T");
   EXPECT_EQ(f.error_message, "m");
+}
+
+// A Runtime API whose /next answers one fixed status, with every invocation header set: a refusal must be
+// honoured on its own, not only because the answer also lacks a request id.
+class RefusingRuntimeApi {
+ public:
+  explicit RefusingRuntimeApi(int status) {
+    server_.Get("/2018-06-01/runtime/invocation/next", [this, status](const httplib::Request&,
+                                                                      httplib::Response& res) {
+      ++next_calls;
+      const auto deadline = std::chrono::system_clock::now() + 30s;
+      res.status = status;
+      res.set_header("Lambda-Runtime-Aws-Request-Id", "id-refused");
+      res.set_header(
+          "Lambda-Runtime-Deadline-Ms",
+          std::to_string(
+              std::chrono::duration_cast<std::chrono::milliseconds>(deadline.time_since_epoch()).count()));
+      res.set_content("{}", "application/json");
+    });
+    server_.Post(R"(/2018-06-01/runtime/invocation/.*)",
+                 [this](const httplib::Request&, httplib::Response& res) {
+                   ++posts;
+                   res.status = 202;
+                 });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~RefusingRuntimeApi() {
+    server_.stop();
+    thread_.join();
+  }
+  RefusingRuntimeApi(const RefusingRuntimeApi&) = delete;
+  RefusingRuntimeApi& operator=(const RefusingRuntimeApi&) = delete;
+
+  [[nodiscard]] RunOptions options() const {
+    RunOptions o;
+    o.endpoint = "127.0.0.1:" + std::to_string(port_);
+    o.max_attempts = 1;
+    return o;
+  }
+
+  std::atomic<int> next_calls{0};
+  std::atomic<int> posts{0};
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST(Runtime, ANon200AnswerToNextWithARequestIdStopsTheRuntimeWithoutCallingTheHandler) {
+  for (int status : {201, 403, 500}) {
+    RefusingRuntimeApi api(status);
+    bool called = false;
+    const auto handler = [&](const InvocationRequest&) {
+      called = true;
+      return InvocationResponse::success("");
+    };
+    EXPECT_EQ(run_handler(handler, api.options()), 1) << status;
+    EXPECT_FALSE(called) << status;
+    EXPECT_EQ(api.posts.load(), 0) << status;
+    EXPECT_EQ(api.next_calls.load(), 1) << status;
+  }
+}
+
+// The POST sets a short read timeout; the next long poll must lift it again, not inherit it.
+TEST(Runtime, ALongPollAfterAPostHasNoReadTimeout) {
+  FakeRuntimeApi api;
+  api.next_delay = 1500ms;  // longer than the POST timeout
+  RunOptions options = api.options();
+  options.post_timeout = 1000ms;
+  api.enqueue("first", "1");
+  api.enqueue("second", "2");
+  EXPECT_EQ(run_handler(echo, options), 1);
+  const auto posted = api.posted();
+  ASSERT_EQ(posted.size(), 2U);
+  EXPECT_EQ(posted[1].request_id, "second");
+  EXPECT_EQ(api.next_calls(), 3);
+}
+
+TEST(Runtime, EachInvocationExportsItsOwnTraceId) {
+  FakeRuntimeApi api;
+  api.enqueue("t1", "{}", {{"Lambda-Runtime-Trace-Id", "Root=1-a"}});
+  api.enqueue("t2", "{}", {{"Lambda-Runtime-Trace-Id", "Root=1-b"}});
+  std::vector<std::string> seen;
+  const auto handler = [&](const InvocationRequest&) {
+    const char* env = std::getenv("_X_AMZN_TRACE_ID");
+    seen.emplace_back(env == nullptr ? "<unset>" : env);
+    return InvocationResponse::success("ok");
+  };
+  EXPECT_EQ(run_handler(handler, api.options()), 1);
+  EXPECT_EQ(seen, (std::vector<std::string>{"Root=1-a", "Root=1-b"}));
+  unsetenv("_X_AMZN_TRACE_ID");
+}
+
+TEST(Runtime, AStatusBelow500OnPostIsLoggedAndOneFrom500OnStopsTheRuntime) {
+  for (const auto& [status, posts, nexts] : {std::tuple{499, 2U, 3}, std::tuple{599, 1U, 1}}) {
+    FakeRuntimeApi api;
+    api.post_status = status;
+    api.enqueue("a", "a");
+    api.enqueue("b", "b");
+    EXPECT_EQ(run_handler(echo, api.options()), 1) << status;
+    EXPECT_EQ(api.posted().size(), posts) << status;
+    EXPECT_EQ(api.next_calls(), nexts) << status;
+  }
+}
+
+TEST(Runtime, Ports1And65535AreValidEndpoints) {
+  for (const std::string endpoint : {"127.0.0.1:1", "127.0.0.1:65535", "localhost:65535"}) {
+    RunOptions options;
+    options.endpoint = endpoint;
+    options.max_attempts = 1;
+    const auto r = report_init_error("T", "m", options);
+    ASSERT_FALSE(r.ok()) << endpoint;  // nothing listens there: unreachable, but a valid endpoint
+    EXPECT_EQ(r.error().code, "runtime_api_unreachable") << endpoint;
+  }
 }
 
 }  // namespace
