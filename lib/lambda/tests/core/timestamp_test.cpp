@@ -191,5 +191,19 @@ TEST(Timestamp, EachSeparatorIsChecked) {
   }
 }
 
+// A timestamp is judged by its own view: what follows it in a longer text is never read.
+TEST(Timestamp, ATimestampCutFromALongerTextIsJudgedByItsOwnView) {
+  const std::string_view text = "2026-11-25T14:30:00Z+01:00";
+  EXPECT_EQ(err(text.substr(0, 19)), "missing time zone (Z or +HH:MM / -HH:MM)");
+  EXPECT_EQ(err(text.substr(0, 20)), "ok");
+  EXPECT_EQ(err(text.substr(0, 21)), "expected YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)");
+  const std::string_view offset = "2026-11-25T14:30:00+01:00";
+  EXPECT_EQ(err(offset.substr(0, 24)), "offset must be +HH:MM or -HH:MM");
+  EXPECT_EQ(err(offset.substr(0, 22)), "offset must be +HH:MM or -HH:MM");
+  const std::string_view fraction = "2026-11-25T14:30:00.5Z";
+  EXPECT_EQ(err(fraction.substr(0, 20)), "fraction must have 1 to 9 digits");
+  EXPECT_EQ(err(fraction.substr(0, 21)), "missing time zone (Z or +HH:MM / -HH:MM)");
+}
+
 }  // namespace
 }  // namespace tap

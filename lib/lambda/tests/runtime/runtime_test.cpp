@@ -505,5 +505,40 @@ TEST(Runtime, Ports1And65535AreValidEndpoints) {
   }
 }
 
+TEST(Runtime, WhyTheRuntimeExitsIsLoggedAsAnErrorWithTheAnswer) {
+  RefusingRuntimeApi refusing(403);
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(run_handler(echo, refusing.options()), 1);
+  const std::string refused = testing::internal::GetCapturedStderr();
+  EXPECT_NE(refused.find(R"("level":"ERROR")"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("Runtime API refused the next invocation, exiting"), std::string::npos) << refused;
+  EXPECT_NE(refused.find(R"("reason":"403 {}")"), std::string::npos) << refused;
+
+  FakeRuntimeApi failing;
+  failing.post_status = 503;
+  failing.enqueue("a", "a");
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(run_handler(echo, failing.options()), 1);
+  const std::string failed = testing::internal::GetCapturedStderr();
+  EXPECT_NE(failed.find("Runtime API failed, exiting"), std::string::npos) << failed;
+  EXPECT_NE(failed.find("503"), std::string::npos) << failed;
+}
+
+TEST(Runtime, AnInvocationErrorIsPostedAsJsonWhateverContentTypeTheHandlerSet) {
+  FakeRuntimeApi api;
+  api.enqueue("e", "{}");
+  const auto handler = [](const InvocationRequest&) {
+    InvocationResponse r = InvocationResponse::failure("m", "T");
+    r.content_type = "text/plain";
+    r.payload = "not sent";
+    return r;
+  };
+  EXPECT_EQ(run_handler(handler, api.options()), 1);
+  const auto posted = api.posted();
+  ASSERT_EQ(posted.size(), 1U);
+  EXPECT_EQ(posted[0].content_type, "application/json");
+  EXPECT_EQ(posted[0].body, R"({"errorMessage":"m","errorType":"T","stackTrace":[]})");
+}
+
 }  // namespace
 }  // namespace tap::runtime
