@@ -61,8 +61,8 @@ class Workspace:
         self.configure_command, self.build_command, self.test_command = configure, build, test
 
     @classmethod
-    def for_repo(cls, repo: Path, test_timeout: float) -> Workspace:
-        root = repo / "build" / "mutation"
+    def for_repo(cls, repo: Path, test_timeout: float, root: Path | None = None) -> Workspace:
+        root = root or repo / "build" / "mutation"
         launcher = [
             f"-DCMAKE_{lang}_COMPILER_LAUNCHER=ccache" for lang in ("C", "CXX") if shutil.which("ccache")
         ]
@@ -144,6 +144,7 @@ def run(
     seed: int,
     timeout: float,
     progress: Callable[[str], None],
+    only: frozenset[str] = frozenset(),
 ) -> list[Result]:
     equivalents = parse_equivalents(equivalents_text)
     results: list[Result] = []
@@ -154,7 +155,7 @@ def run(
             reason = equivalence(mutant, equivalents)
             if reason:
                 results.append(Result(mutant, Status.EQUIVALENT, reason))
-            else:
+            elif not only or mutant.id in only:
                 todo.append(mutant)
         # Seeded per file: a file's sample does not depend on which other files are in the run.
         chosen = select(todo, max_mutants, random.Random(f"{seed}:{file}"))
@@ -171,7 +172,7 @@ def run(
 
 def main(
     argv: list[str] | None = None,
-    make_workspace: Callable[[Path, float], Workspace] = Workspace.for_repo,
+    make_workspace: Callable[[Path, float, Path | None], Workspace] = Workspace.for_repo,
     repo: Path = REPO,
 ) -> int:
     parser = argparse.ArgumentParser(prog="make mutation", description=__doc__.splitlines()[0])
@@ -184,6 +185,8 @@ def main(
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per mutant build and test run")
     parser.add_argument("--json", type=Path, default=Path("build/mutation.json"), help="the summary")
+    parser.add_argument("--workdir", type=Path, help="the copy and its build (default build/mutation)")
+    parser.add_argument("--only", action="append", default=[], metavar="ID", help="judge only this mutant")
     parser.add_argument("--list", action="store_true", help="list the mutants, build nothing")
     parser.add_argument("--equivalents", type=Path, default=EQUIVALENTS, help="the declared equivalents")
     args = parser.parse_args(argv)
@@ -192,7 +195,7 @@ def main(
             for m in generate(file, (repo / file).read_text()):
                 print(f"{m.id}  {m.original!r} -> {m.replacement!r}")
         return 0
-    workspace = make_workspace(repo, args.timeout)
+    workspace = make_workspace(repo, args.timeout, args.workdir)
     workspace.sync()
     if workspace.prepare() != 0:
         print("mutation: the unmutated copy does not build", file=sys.stderr)
@@ -208,6 +211,7 @@ def main(
         seed=args.seed,
         timeout=args.timeout,
         progress=print,
+        only=frozenset(args.only),
     )
     summary = summarize(results)
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -234,6 +234,17 @@ def test_run_judges_each_mutant_in_the_copy_and_restores_the_original(repo: Path
     assert len(lines) == 4
     assert "killed" in lines[0]
     assert (repo / "build/mutation/tree/lib/lambda/src/x.cpp").read_text() == PROGRAM
+    again = mutation_run.run(
+        ws,
+        FILES,
+        equivalents_text="",
+        max_mutants=None,
+        seed=0,
+        timeout=1.0,
+        progress=lines.append,
+        only=frozenset({"lib/lambda/src/x.cpp:1:arith:0"}),
+    )
+    assert [(r.mutant.id, r.status) for r in again] == [("lib/lambda/src/x.cpp:1:arith:0", Status.KILLED)]
     assert (repo / "lib/lambda/src/x.cpp").read_text() == PROGRAM
 
 
@@ -296,6 +307,7 @@ def test_run_command_kills_the_whole_process_group_on_timeout(tmp_path: Path):
 def test_the_real_workspace_builds_with_ninja_and_tests_with_ctest_under_a_timeout(tmp_path: Path):
     ws = mutation_run.Workspace.for_repo(tmp_path, 30.0)
     assert ws.tree == tmp_path / "build/mutation/tree"
+    assert mutation_run.Workspace.for_repo(tmp_path, 1.0, tmp_path / "other").tree == tmp_path / "other/tree"
     assert ws.configure_command[:3] == ["cmake", "-G", "Ninja"]
     assert f"-DTAP_DEPS_DIR={tmp_path / 'build/deps'}" in ws.configure_command
     assert ws.build_command == ["ninja", "-C", str(tmp_path / "build/mutation/cpp")]
@@ -304,7 +316,7 @@ def test_the_real_workspace_builds_with_ninja_and_tests_with_ctest_under_a_timeo
 
 
 def test_main_lists_mutants_without_building(repo: Path, capsys: pytest.CaptureFixture[str]):
-    def refuse(_repo: Path, _timeout: float) -> mutation_run.Workspace:
+    def refuse(_repo: Path, _timeout: float, _workdir: Path | None) -> mutation_run.Workspace:
         raise AssertionError("--list builds nothing")
 
     assert mutation_run.main(["--list", "lib/lambda/src/x.cpp"], refuse, repo) == 0
@@ -316,13 +328,14 @@ def test_main_writes_the_json_summary_and_prints_the_table(repo: Path, capsys: p
     equivalents = repo / "equivalents.toml"
     equivalents.write_text("")
     argv = ["lib/lambda/src/x.cpp", "--max-mutants", "2", "--seed", "1", "--json", str(out)]
+    argv += ["--only", "lib/lambda/src/x.cpp:1:arith:0", "--only", "lib/lambda/src/x.cpp:2:cmp:0"]
     code = mutation_run.main([*argv, "--equivalents", str(equivalents), "--timeout", "1"],
-                             lambda r, _t: workspace(r, TESTS), repo)  # fmt: skip
+                             lambda r, _t, _w: workspace(r, TESTS), repo)  # fmt: skip
     assert code == 0
     summary = json.loads(out.read_text())
     assert summary["seed"] == 1
     assert summary["max_mutants"] == 2
-    assert len(summary["mutants"]) == 2
+    assert [m["status"] for m in summary["mutants"]] == ["killed", "invalid"]
     printed = capsys.readouterr().out
     assert "lib/lambda/src/x.cpp" in printed
     assert printed.rstrip().endswith(f"summary: {out}")
@@ -333,7 +346,7 @@ def test_main_writes_the_json_summary_and_prints_the_table(repo: Path, capsys: p
     [("exit 1", "exit 0", "does not build"), ("exit 0", "exit 1", "fails its tests")],
 )
 def test_main_refuses_a_copy_that_fails_before_any_mutant(repo: Path, capsys, build, test, message):
-    def broken(r: Path, _t: float) -> mutation_run.Workspace:
+    def broken(r: Path, _t: float, _w: Path | None) -> mutation_run.Workspace:
         ws = workspace(r, test)
         ws.build_command = ["sh", "-c", build]
         return ws
