@@ -150,15 +150,16 @@ def run(
     results: list[Result] = []
     for file in files:
         original = (workspace.repo / file).read_text()
-        todo = []
-        for mutant in generate(file, original):
+        mutants = [m for m in generate(file, original) if not only or m.id in only]
+        # Drawn before the equivalents are set aside and seeded per file: a file's sample depends only on its
+        # text, the seed and the maximum (not on the equivalents list, nor on the other files of the run).
+        chosen = []
+        for mutant in select(mutants, max_mutants, random.Random(f"{seed}:{file}")):
             reason = equivalence(mutant, equivalents)
             if reason:
                 results.append(Result(mutant, Status.EQUIVALENT, reason))
-            elif not only or mutant.id in only:
-                todo.append(mutant)
-        # Seeded per file: a file's sample does not depend on which other files are in the run.
-        chosen = select(todo, max_mutants, random.Random(f"{seed}:{file}"))
+            else:
+                chosen.append(mutant)
         for n, mutant in enumerate(chosen, 1):
             status = judge(workspace, mutant, original, timeout)
             results.append(Result(mutant, status))

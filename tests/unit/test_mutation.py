@@ -365,3 +365,27 @@ def test_the_module_lists_the_mutants_of_the_six_default_files(
     assert exit_info.value.code == 0
     listed = {line.split(":")[0] for line in capsys.readouterr().out.splitlines()}
     assert listed == set(mutation_run.DEFAULT_FILES)
+
+
+def test_the_sample_does_not_depend_on_the_equivalents_list(repo: Path):
+    ws = workspace(repo, "exit 1")
+    ws.sync()
+
+    def sample(equivalents: str) -> list[tuple[str, Status]]:
+        results = mutation_run.run(
+            ws,
+            FILES,
+            equivalents_text=equivalents,
+            max_mutants=2,
+            seed=3,
+            timeout=5.0,
+            progress=lambda _: None,
+        )
+        return [(r.mutant.id, r.status) for r in results]
+
+    plain = sample("")
+    first = next(m for m in generate(FILES[0], PROGRAM) if m.id == plain[0][0])
+    listed = sample(f'[[equivalent]]\nid = "{first.id}"\nline = "{first.anchor}"\nreason = "r"\n')
+    assert [i for i, _ in listed] == [i for i, _ in plain]
+    assert listed[0][1] is Status.EQUIVALENT
+    assert plain[0][1] is Status.KILLED

@@ -205,5 +205,15 @@ TEST(Timestamp, ATimestampCutFromALongerTextIsJudgedByItsOwnView) {
   EXPECT_EQ(err(fraction.substr(0, 21)), "missing time zone (Z or +HH:MM / -HH:MM)");
 }
 
+// The first four-digit year: its January and February lie before the era of 0000-03-01 (negative days).
+TEST(Timestamp, FormatsTheYearZeroOnBothSidesOfItsFirstEra) {
+  constexpr std::int64_t kDay = 86'400LL * kMicrosPerSecond;
+  constexpr std::int64_t kMarch1Year0 = -719'468;  // days from 1970-01-01
+  EXPECT_EQ(format_timestamp(kMarch1Year0 * kDay), "0000-03-01T00:00:00.000000Z");
+  EXPECT_EQ(format_timestamp(kMarch1Year0 * kDay - 1), "0000-02-29T23:59:59.999999Z");
+  EXPECT_EQ(format_timestamp((kMarch1Year0 - 60) * kDay), "0000-01-01T00:00:00.000000Z");
+  EXPECT_EQ(format_timestamp((kMarch1Year0 + 306) * kDay), "0001-01-01T00:00:00.000000Z");
+}
+
 }  // namespace
 }  // namespace tap
