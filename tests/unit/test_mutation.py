@@ -389,3 +389,44 @@ def test_the_sample_does_not_depend_on_the_equivalents_list(repo: Path):
     assert [i for i, _ in listed] == [i for i, _ in plain]
     assert listed[0][1] is Status.EQUIVALENT
     assert plain[0][1] is Status.KILLED
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("/* c */x", "       x"),  # a block comment blanked to its last character
+        ("/*/ a == b */ c", "              c"),  # `/*/` does not close itself
+        ('R"(x)"y', "      y"),
+        ('R"-(a)")-" + 1', " " * 10 + " + 1"),  # the delimiter is part of the closing sequence
+        ('a = R"(1)" == R"(2)";', "a =        ==       ;"),  # each raw string ends at its own close
+        ("c = 'a';", "c =    ;"),
+        ('"a"b', "   b"),
+        ('s = "" + t;', "s =    + t;"),  # an empty string closes at once
+        ('"\\\\" + c', "     + c"),  # an escaped backslash does not escape the closing quote
+        ('"abc', "    "),  # unterminated at the end of the text
+        ('"abc\nx == y', "    \nx == y"),  # ... or at the end of the line
+        ("x; #y", "x; #y"),  # `#` starts a directive only at the start of a line
+        ("x;\n  #define A 1\ny;", "x;\n" + " " * 13 + "\ny;"),
+        ("#define A \\\n\nx == y", "           \n\nx == y"),  # a continuation joins one line only
+        ("x; // c\ny", "x;     \ny"),
+    ],
+)
+def test_code_only_blanks_exactly_the_literal_or_comment(text: str, code: str):
+    assert code_only(text) == code
+
+
+@pytest.mark.parametrize(
+    ("source", "replacements"),
+    [
+        ("x = 0;", ["1"]),  # 0 and 1 get the constant mutant only
+        ("x = 1;", ["0"]),
+        ("x = 2;", ["1", "3"]),
+        ("x = 0x10;", ["0f", "11"]),
+        ("x = 0x1F;", ["1E", "20"]),  # the case of the digits is kept
+        ("x = 0x1;", ["0", "2"]),
+        ("x = 0x0;", ["1"]),
+    ],
+)
+def test_each_literal_gets_its_constant_or_boundary_mutants(source: str, replacements: list[str]):
+    mutated = [m.replacement for m in generate("f.cpp", source) if m.operator in ("const", "boundary")]
+    assert mutated == replacements
