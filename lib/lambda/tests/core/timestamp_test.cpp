@@ -215,5 +215,13 @@ TEST(Timestamp, FormatsTheYearZeroOnBothSidesOfItsFirstEra) {
   EXPECT_EQ(format_timestamp((kMarch1Year0 + 306) * kDay), "0001-01-01T00:00:00.000000Z");
 }
 
+TEST(Timestamp, FormatsTheLastFourDigitYear) {
+  constexpr std::int64_t kYear10000 = 253'402'300'800LL * kMicrosPerSecond;  // 10000-01-01T00:00:00Z
+  EXPECT_EQ(format_timestamp(kYear10000 - 1), "9999-12-31T23:59:59.999999Z");
+  EXPECT_EQ(format_timestamp(kYear10000 - 365LL * 86'400 * kMicrosPerSecond), "9999-01-01T00:00:00.000000Z");
+  EXPECT_EQ(format_timestamp(kYear10000 - 36'524LL * 86'400 * kMicrosPerSecond),
+            "9900-01-01T00:00:00.000000Z");
+}
+
 }  // namespace
 }  // namespace tap
