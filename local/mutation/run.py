@@ -3,7 +3,8 @@
 The working tree is never touched: lib/lambda and config are copied to build/mutation/tree (only files whose
 content changed are rewritten, so ninja rebuilds incrementally), built in build/mutation/cpp, and each mutant
 is written into the copy, built with ninja, judged by ctest under a timeout, and the original put back.
-Usage: python -m local.mutation.run [FILE ...] [--max-mutants N] [--seed S] [--timeout SECONDS] [--list]
+Usage: python -m local.mutation.run [FILE ...] [--max-mutants N] [--seed S] [--timeout SECONDS]
+       [--only ID ...] [--workdir DIR] [--list]   (or: make mutation MUTATION_FILES=... MUTATION_MAX=N)
 """
 
 from __future__ import annotations
