@@ -8,7 +8,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdlib>
 #include <deque>
 #include <mutex>
@@ -54,6 +53,7 @@ class FakeRuntimeApi {
                   }
                   Queued q = queue_.front();
                   queue_.pop_front();
+                  res.status = next_status;
                   res.set_content(q.payload, "application/json");
                   if (!q.id.empty()) res.set_header("Lambda-Runtime-Aws-Request-Id", q.id);
                   for (const auto& [k, v] : q.headers) res.set_header(k, v);
@@ -121,6 +121,7 @@ class FakeRuntimeApi {
   }
 
   int post_status = 202;
+  int next_status = 200;  // of an answer that carries an invocation
   std::chrono::milliseconds next_delay{0};
   std::chrono::milliseconds post_delay{0};
 
@@ -389,57 +390,12 @@ TEST(Runtime, RemainingTimeIsNegativeAfterTheDeadline) {
   EXPECT_EQ(f.error_message, "m");
 }
 
-// A Runtime API whose /next answers one fixed status, with every invocation header set: a refusal must be
-// honoured on its own, not only because the answer also lacks a request id.
-class RefusingRuntimeApi {
- public:
-  explicit RefusingRuntimeApi(int status) {
-    server_.Get("/2018-06-01/runtime/invocation/next", [this, status](const httplib::Request&,
-                                                                      httplib::Response& res) {
-      ++next_calls;
-      const auto deadline = std::chrono::system_clock::now() + 30s;
-      res.status = status;
-      res.set_header("Lambda-Runtime-Aws-Request-Id", "id-refused");
-      res.set_header(
-          "Lambda-Runtime-Deadline-Ms",
-          std::to_string(
-              std::chrono::duration_cast<std::chrono::milliseconds>(deadline.time_since_epoch()).count()));
-      res.set_content("{}", "application/json");
-    });
-    server_.Post(R"(/2018-06-01/runtime/invocation/.*)",
-                 [this](const httplib::Request&, httplib::Response& res) {
-                   ++posts;
-                   res.status = 202;
-                 });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-  }
-  ~RefusingRuntimeApi() {
-    server_.stop();
-    thread_.join();
-  }
-  RefusingRuntimeApi(const RefusingRuntimeApi&) = delete;
-  RefusingRuntimeApi& operator=(const RefusingRuntimeApi&) = delete;
-
-  [[nodiscard]] RunOptions options() const {
-    RunOptions o;
-    o.endpoint = "127.0.0.1:" + std::to_string(port_);
-    o.max_attempts = 1;
-    return o;
-  }
-
-  std::atomic<int> next_calls{0};
-  std::atomic<int> posts{0};
-
- private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-};
-
+// A refusal must be honoured on its own, not only because the fake's refusal also lacks a request id.
 TEST(Runtime, ANon200AnswerToNextWithARequestIdStopsTheRuntimeWithoutCallingTheHandler) {
   for (int status : {201, 403, 500}) {
-    RefusingRuntimeApi api(status);
+    FakeRuntimeApi api;
+    api.next_status = status;
+    api.enqueue("id-refused", "{}");
     bool called = false;
     const auto handler = [&](const InvocationRequest&) {
       called = true;
@@ -447,8 +403,8 @@ TEST(Runtime, ANon200AnswerToNextWithARequestIdStopsTheRuntimeWithoutCallingTheH
     };
     EXPECT_EQ(run_handler(handler, api.options()), 1) << status;
     EXPECT_FALSE(called) << status;
-    EXPECT_EQ(api.posts.load(), 0) << status;
-    EXPECT_EQ(api.next_calls.load(), 1) << status;
+    EXPECT_TRUE(api.posted().empty()) << status;
+    EXPECT_EQ(api.next_calls(), 1) << status;
   }
 }
 
@@ -506,7 +462,9 @@ TEST(Runtime, Ports1And65535AreValidEndpoints) {
 }
 
 TEST(Runtime, WhyTheRuntimeExitsIsLoggedAsAnErrorWithTheAnswer) {
-  RefusingRuntimeApi refusing(403);
+  FakeRuntimeApi refusing;
+  refusing.next_status = 403;
+  refusing.enqueue("id-refused", "{}");
   testing::internal::CaptureStderr();
   EXPECT_EQ(run_handler(echo, refusing.options()), 1);
   const std::string refused = testing::internal::GetCapturedStderr();
