@@ -498,5 +498,36 @@ TEST(Runtime, AnInvocationErrorIsPostedAsJsonWhateverContentTypeTheHandlerSet) {
   EXPECT_EQ(posted[0].body, R"({"errorMessage":"m","errorType":"T","stackTrace":[]})");
 }
 
+std::size_t count(const std::string& text, std::string_view what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(Runtime, ATransportFailureIsLoggedAtEachRetryAndWhenTheRuntimeGivesUp) {
+  RunOptions unreachable;
+  unreachable.endpoint = "127.0.0.1:" + std::to_string(unused_port());
+  unreachable.retry_delay = 1ms;
+  unreachable.max_attempts = 3;
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(run_handler(echo, unreachable), 1);
+  const std::string next = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(count(next, "Runtime API call failed, retrying"), 2U) << next;
+  EXPECT_EQ(count(next, "GET next: "), 2U) << next;
+  EXPECT_EQ(count(next, "Runtime API unreachable, exiting"), 1U) << next;
+
+  FakeRuntimeApi api;
+  api.post_delay = 400ms;
+  RunOptions options = api.options();
+  options.post_timeout = 100ms;  // every POST times out on the client side
+  api.enqueue("a", "a");
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(run_handler(echo, options), 1);
+  const std::string post = testing::internal::GetCapturedStderr();
+  std::this_thread::sleep_for(500ms);  // let the server finish the timed-out posts before it stops
+  EXPECT_EQ(count(post, "POST /invocation/a/response: "), 1U) << post;
+  EXPECT_EQ(count(post, "Runtime API unreachable, exiting"), 1U) << post;
+}
+
 }  // namespace
 }  // namespace tap::runtime
