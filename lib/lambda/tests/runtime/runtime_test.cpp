@@ -529,5 +529,39 @@ TEST(Runtime, ATransportFailureIsLoggedAtEachRetryAndWhenTheRuntimeGivesUp) {
   EXPECT_EQ(count(post, "Runtime API unreachable, exiting"), 1U) << post;
 }
 
+TEST(Runtime, EveryOtherExitAndRejectionIsLoggedWithItsReason) {
+  const auto logged = [](const auto& run) {
+    testing::internal::CaptureStderr();
+    run();
+    return testing::internal::GetCapturedStderr();
+  };
+  unsetenv("AWS_LAMBDA_RUNTIME_API");
+  EXPECT_NE(logged([] {
+              EXPECT_EQ(run_handler(echo), 1);
+            }).find("AWS_LAMBDA_RUNTIME_API is not set: not running inside Lambda"),
+            std::string::npos);
+  RunOptions invalid;
+  invalid.endpoint = "no-port";
+  EXPECT_NE(logged([&] {
+              EXPECT_EQ(run_handler(echo, invalid), 1);
+            }).find(R"x("reason":"no-port","message":"invalid Runtime API endpoint (expected host:port)")x"),
+            std::string::npos);
+  EXPECT_NE(logged([&] {
+              EXPECT_FALSE(report_init_error("Runtime.Bad", "rules", invalid).ok());
+            }).find(R"("reason":"Runtime.Bad","message":"initialisation failed: rules")"),
+            std::string::npos);
+  FakeRuntimeApi api;
+  api.post_status = 413;
+  api.enqueue("big", "x");
+  api.enqueue("", "{}");
+  const std::string run = logged([&] { EXPECT_EQ(run_handler(echo, api.options()), 1); });
+  EXPECT_NE(
+      run.find(R"x("reason":"413 {\"status\":\"OK\"}","message":"Runtime API rejected the result of big")x"),
+      std::string::npos)
+      << run;
+  EXPECT_NE(run.find("Runtime API sent an invocation without a request id, exiting"), std::string::npos)
+      << run;
+}
+
 }  // namespace
 }  // namespace tap::runtime
