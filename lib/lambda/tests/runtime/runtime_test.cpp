@@ -563,5 +563,15 @@ TEST(Runtime, EveryOtherExitAndRejectionIsLoggedWithItsReason) {
       << run;
 }
 
+TEST(Runtime, AnAcceptedResultIsNotLoggedAsRejected) {
+  FakeRuntimeApi api;
+  api.enqueue("ok", "ok");
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(run_handler(echo, api.options()), 1);  // exits when the fake has no more invocations
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(log.find("rejected the result"), std::string::npos) << log;
+  EXPECT_EQ(count(log, R"("level":"ERROR")"), 1U) << log;  // only the refusal of the last /next
+}
+
 }  // namespace
 }  // namespace tap::runtime
