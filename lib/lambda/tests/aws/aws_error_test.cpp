@@ -141,5 +141,113 @@ TEST(AwsError, MakeAwsError) {
   EXPECT_EQ(e.attempts, 1);
 }
 
+TEST(AwsError, EveryListedThrottlingAndTransientCodeIsRetryableAndAnEmptyCodeIsNot) {
+  const char* const throttling[] = {"Throttling",
+                                    "ThrottlingException",
+                                    "ThrottledException",
+                                    "RequestThrottledException",
+                                    "TooManyRequestsException",
+                                    "ProvisionedThroughputExceededException",
+                                    "TransactionInProgressException",
+                                    "RequestLimitExceeded",
+                                    "BandwidthLimitExceeded",
+                                    "LimitExceededException",
+                                    "RequestThrottled",
+                                    "SlowDown",
+                                    "PriorRequestNotComplete",
+                                    "EC2ThrottledException",
+                                    "KMSThrottlingException",
+                                    "ThrottlingError"};
+  for (const char* code : throttling) {
+    EXPECT_TRUE(is_throttling_code(code)) << code;
+    EXPECT_FALSE(is_transient_code(code)) << code;
+    EXPECT_TRUE(parse_xml_error(response(400, std::string("<Code>") + code + "</Code>")).retryable) << code;
+  }
+  for (const char* code : {"RequestTimeout", "RequestTimeoutException", "TransactionConflictException",
+                           "TransactionConflict", "InternalServerError", "ServiceUnavailable"}) {
+    EXPECT_TRUE(is_transient_code(code)) << code;
+    EXPECT_FALSE(is_throttling_code(code)) << code;
+    EXPECT_TRUE(parse_xml_error(response(400, std::string("<Code>") + code + "</Code>")).retryable) << code;
+  }
+  EXPECT_FALSE(is_throttling_code(""));
+  EXPECT_FALSE(is_transient_code(""));
+  EXPECT_FALSE(is_throttling_code("throttling"));  // codes are case-sensitive
+}
+
+TEST(AwsError, EveryStatusFrom500To599IsRetryableAndItsNeighboursAreNot) {
+  for (int status : {500, 501, 503, 598, 599}) {
+    EXPECT_TRUE(parse_json_error(response(status, "")).retryable) << status;
+  }
+  for (int status : {399, 400, 404, 499, 600, 601}) {
+    EXPECT_FALSE(parse_json_error(response(status, "")).retryable) << status;
+  }
+}
+
+TEST(AwsError, TheRequestIdOfAnXmlErrorBodyWinsOverTheHeaders) {
+  const AwsError e = parse_xml_error(response(400,
+                                              "<ErrorResponse><Error><Code>InvalidParameter</Code></"
+                                              "Error><RequestId>body-1</RequestId></ErrorResponse>",
+                                              {{"x-amz-request-id", "header-1"}}));
+  EXPECT_EQ(e.request_id, "body-1");
+  EXPECT_EQ(e.code, "InvalidParameter");
+  EXPECT_EQ(e.message, "HTTP 400");
+  EXPECT_EQ(e.http_status, 400);
+  const AwsError via_json = parse_json_error(response(403, "<Error><RequestId>body-2</RequestId></Error>"));
+  EXPECT_EQ(via_json.request_id, "body-2");
+  EXPECT_EQ(via_json.code, "HttpStatus403");
+  EXPECT_EQ(via_json.http_status, 403);
+}
+
+TEST(AwsError, TheJsonRequestIdHeaderWinsOverTheS3StyleOne) {
+  const auto request_id = [](HeaderList headers) {
+    return parse_json_error(response(400, "{}", std::move(headers))).request_id;
+  };
+  EXPECT_EQ(request_id({{"x-amz-request-id", "b"}, {"x-amzn-RequestId", "a"}}), "a");
+  EXPECT_EQ(request_id({{"X-Amz-Request-Id", "b"}}), "b");
+  EXPECT_EQ(request_id({}), "");
+  EXPECT_EQ(parse_xml_error(response(500, "<Code>X</Code>", {{"x-amz-request-id", "s3"}})).request_id, "s3");
+}
+
+// The text between the tags is decoded on its own: an entity is never completed by what follows the tag.
+TEST(AwsError, XmlTextDecodesOnlyInsideItsTags) {
+  EXPECT_EQ(xml_text("<a>&amp</a>;", "a"), "&amp");
+  EXPECT_EQ(xml_text("<a>x&lt</a>;", "a"), "x&lt");
+  EXPECT_EQ(xml_text("<a>1&amp;</a>", "a"), "1&");
+  EXPECT_EQ(xml_text("<a>&gt;2</a>", "a"), ">2");
+  EXPECT_EQ(xml_text("<a>&amp;&amp;</a>", "a"), "&&");
+  EXPECT_EQ(xml_text("<a></a>", "a"), "");
+  EXPECT_EQ(xml_text("<b>0</b><a>one</a><a>two</a>", "a"), "one");
+  EXPECT_EQ(xml_text("</a><a>x</a>", "a"), "x");
+  EXPECT_EQ(xml_text("<a><a>x</a>", "a"), "<a>x");
+}
+
+TEST(AwsError, JsonErrorCodesAreShortenedAndMessagesReadFromEitherSpelling) {
+  EXPECT_EQ(parse_json_error(response(400, R"({"__type":"ns#Code:extra","message":"m1"})")).code, "Code");
+  EXPECT_EQ(parse_json_error(response(400, R"({"code":"Plain","Message":"m2"})")).message, "m2");
+  EXPECT_EQ(parse_json_error(response(400, R"({"code":"Plain","message":"m3"})")).message, "m3");
+  EXPECT_EQ(parse_json_error(response(400, R"({"Message":"m"})", {{"x-amzn-ErrorType", "a#B"}})).code, "B");
+  const AwsError query = parse_json_error(response(400, "{}", {{"x-amzn-query-error", "AWS.Plain"}}));
+  EXPECT_EQ(query.code, "AWS.Plain");
+  EXPECT_EQ(query.message, "HTTP 400");
+}
+
+TEST(AwsError, ACancelledTransactionIsRetryableOnlyWhenEveryReasonIsTransient) {
+  const std::string prefix = R"({"__type":"TransactionCanceledException","CancellationReasons":)";
+  auto retryable = [&](const std::string& reasons) {
+    return parse_json_error(response(400, prefix + reasons + "}")).retryable;
+  };
+  EXPECT_TRUE(retryable(R"([{"Code":"ThrottlingError"}])"));
+  EXPECT_TRUE(retryable(R"([{"Code":"TransactionConflict"},{"Code":"None"}])"));
+  EXPECT_TRUE(retryable(R"([{"Code":"ProvisionedThroughputExceeded"}])"));
+  EXPECT_FALSE(retryable(R"([{"Code":"None"},{"Code":""}])"));
+  EXPECT_FALSE(retryable(R"([{"Code":"ValidationError"},{"Code":"ThrottlingError"}])"));
+  EXPECT_FALSE(retryable(R"([{"Code":"ThrottlingError"},{"Code":"ValidationError"}])"));
+  const AwsError e = parse_json_error(response(400, prefix + R"([{"Message":"m","Code":"C","Item":1}]})"));
+  ASSERT_EQ(e.cancellation_reasons.size(), 1U);
+  EXPECT_EQ(e.cancellation_reasons[0].code, "C");
+  EXPECT_EQ(e.cancellation_reasons[0].message, "m");
+  EXPECT_EQ(e.cancellation_reasons[0].item_json, "");
+}
+
 }  // namespace
 }  // namespace tap

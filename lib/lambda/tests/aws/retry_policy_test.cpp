@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
+
 namespace tap {
 namespace {
 
@@ -91,6 +94,37 @@ TEST(RetryPolicy, DefaultSourcesStayInRange) {
   }
   const auto before = SteadyClock::now();
   EXPECT_GE(p.now(), before);
+}
+
+// The default source must spread its draws over [0, 1): bounds alone would pass a constant source.
+TEST(RetryPolicy, DefaultJitterSpreadsOverTheWholeRange) {
+  RetryPolicy p(RetryConfig{8, 1000ms, 1000ms, 0ms});
+  const Deadline far = SteadyClock::now() + 600s;
+  int buckets[4] = {0, 0, 0, 0};
+  for (int i = 0; i < 400; ++i) {
+    const auto d = p.delay_before_next(1, far);
+    ASSERT_TRUE(d.has_value());
+    ASSERT_GE(*d, microseconds(0));
+    ASSERT_LE(*d, microseconds(1'000'000));
+    ++buckets[std::min<std::int64_t>(d->count() / 250'000, 3)];
+  }
+  for (int count : buckets) EXPECT_GE(count, 40);  // ~100 expected in each quarter
+}
+
+TEST(RetryPolicy, TheCeilingReachesTheCapExactlyAndStaysThere) {
+  Fakes f;
+  RetryPolicy p = policy(f, RetryConfig{10, 25ms, 200ms, 0ms});
+  EXPECT_EQ(p.ceiling(2), microseconds(100000));
+  EXPECT_EQ(p.ceiling(3), microseconds(200000));
+  EXPECT_EQ(p.ceiling(4), microseconds(200000));
+}
+
+TEST(RetryPolicy, TheLastAllowedAttemptIsRetriedAndTheOneAfterIsNot) {
+  Fakes f;
+  RetryPolicy p = policy(f, RetryConfig{1, 10ms, 100ms, 0ms});
+  EXPECT_FALSE(p.should_retry(retryable(), 1));  // one attempt in total: no retry at all
+  EXPECT_EQ(p.next(retryable(), 1, f.now + 10s), std::nullopt);
+  EXPECT_EQ(p.retries(), 0U);
 }
 
 }  // namespace

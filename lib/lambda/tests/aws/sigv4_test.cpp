@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <string>
+
 namespace tap::sigv4 {
 namespace {
 
@@ -125,6 +128,95 @@ TEST(Sigv4Signer, RepeatedHeadersAreJoinedInOrderAndWithoutAnEndpointNoHostIsInv
   const Signature sig = Signer("us-east-1", "service").sign(r, kSuite, kSuiteTime);
   EXPECT_NE(sig.canonical_request.find("my-header1:value4,value1 x,value3\n"), std::string::npos);
   EXPECT_EQ(r.header("Host"), nullptr);
+}
+
+TEST(Sigv4Primitives, HexAndUriEncodingOfEveryByteMatchTheirDefinition) {
+  for (int b = 0; b < 256; ++b) {
+    const std::string byte(1, static_cast<char>(b));
+    char lower_hex[3], upper_escape[4];
+    std::snprintf(lower_hex, sizeof lower_hex, "%02x", b);
+    std::snprintf(upper_escape, sizeof upper_escape, "%%%02X", b);
+    EXPECT_EQ(hex(byte), lower_hex) << b;
+    const bool unreserved = (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z') || (b >= '0' && b <= '9') ||
+                            b == '-' || b == '_' || b == '.' || b == '~';
+    EXPECT_EQ(uri_encode(byte, false), unreserved ? byte : std::string(upper_escape)) << b;
+    EXPECT_EQ(uri_encode(byte, true), unreserved || b == '/' ? byte : std::string(upper_escape)) << b;
+    EXPECT_EQ(uri_decode(upper_escape), byte) << b;
+    EXPECT_EQ(uri_decode(std::string("%") + lower_hex), byte) << b;
+  }
+}
+
+// A decode reads only its view: an escape cut by the end of the view stays literal, whatever follows.
+TEST(Sigv4Primitives, AnEscapeCutByTheEndOfTheViewIsNotCompletedFromBeyondIt) {
+  const std::string_view full = "a%41";
+  EXPECT_EQ(uri_decode(full), "aA");
+  EXPECT_EQ(uri_decode(full.substr(0, 3)), "a%4");
+  EXPECT_EQ(uri_decode(full.substr(0, 2)), "a%");
+  EXPECT_EQ(uri_decode("%41%"), "A%");
+}
+
+TEST(Sigv4Primitives, AllFifteenSkippedHeadersAndNoOthersAreLeftUnsigned) {
+  const char* const skipped[] = {"authorization",
+                                 "baggage",
+                                 "connection",
+                                 "expect",
+                                 "keep-alive",
+                                 "proxy-authenticate",
+                                 "proxy-authorization",
+                                 "te",
+                                 "traceparent",
+                                 "tracestate",
+                                 "trailer",
+                                 "transfer-encoding",
+                                 "upgrade",
+                                 "user-agent",
+                                 "x-amzn-trace-id"};
+  for (const char* name : skipped) EXPECT_TRUE(is_unsigned_header(name)) << name;
+  for (const char* name :
+       {"host", "x-amz-date", "content-type", "x-amz-target", "", "tes", "Te", "user-agents"}) {
+    EXPECT_FALSE(is_unsigned_header(name)) << name;
+  }
+  HttpRequest r;
+  r.endpoint = "https://example.amazonaws.com";
+  for (const char* name : skipped) r.headers.emplace_back(name, "v");
+  r.headers.emplace_back("X-Amz-Target", "t");
+  const Signature sig = Signer("us-east-1", "service").sign(r, kSuite, kSuiteTime);
+  EXPECT_NE(sig.authorization.find("SignedHeaders=host;x-amz-date;x-amz-target, "), std::string::npos)
+      << sig.authorization;
+}
+
+TEST(Sigv4Primitives, HeaderNamesAreLowerCasedOnlyFromAToZ) {
+  HttpRequest r;
+  r.headers = {{"AZ-Hdr[@]", "v"}};
+  const Signature sig = Signer("us-east-1", "service").sign(r, kSuite, kSuiteTime);
+  EXPECT_NE(sig.canonical_request.find("\naz-hdr[@]:v\n"), std::string::npos) << sig.canonical_request;
+}
+
+TEST(Sigv4Primitives, EveryWhitespaceCharacterIsTrimmedAndRunsCollapseToOneSpace) {
+  EXPECT_EQ(trim_all("\va\fb\rc\nd\te  f "), "a b c d e f");
+  EXPECT_EQ(trim_all("x"), "x");
+  EXPECT_EQ(trim_all("x\x01y"), "x\x01y");
+}
+
+TEST(Sigv4Primitives, PathSegmentsAreJoinedBySingleSlashes) {
+  EXPECT_EQ(normalize_path("/a/b/c"), "/a/b/c");
+  EXPECT_EQ(normalize_path("/a/b/c/"), "/a/b/c/");
+  EXPECT_EQ(normalize_path("a"), "a");
+  EXPECT_EQ(normalize_path("/a/.."), "/");
+  EXPECT_EQ(normalize_path("/.."), "/");
+  EXPECT_EQ(normalize_path("/a/../"), "/");
+}
+
+TEST(Sigv4Primitives, QueryPairsSplitAtTheFirstEqualsSign) {
+  EXPECT_EQ(canonical_query("a=b=c"), "a=b%3Dc");
+  EXPECT_EQ(canonical_query("z=1&y"), "y=&z=1");
+  EXPECT_EQ(canonical_query("&"), "=&=");
+  EXPECT_EQ(canonical_query("b=1&a=2"), "a=2&b=1");
+}
+
+TEST(Sigv4Primitives, TheDateIsTheSixteenCharacterBasicFormat) {
+  EXPECT_EQ(amz_date(system_clock::from_time_t(0)), "19700101T000000Z");
+  EXPECT_EQ(amz_date(system_clock::from_time_t(4102444799)), "20991231T235959Z");
 }
 
 }  // namespace

@@ -221,5 +221,62 @@ TEST(Tick, SymbolCharset) {
   EXPECT_FALSE(is_valid_symbol("A#B"));
 }
 
+std::string duplicate_key_reason(const std::string& key) {
+  return body_error("[{\"" + key + "\":1,\"" + key + "\":2}]");
+}
+
+TEST(Tick, ASixteenCharacterSymbolIsValidAndASeventeenCharacterOneIsNot) {
+  EXPECT_TRUE(is_valid_symbol("ABCDEFGHIJKLMNOP"));
+  EXPECT_FALSE(is_valid_symbol("ABCDEFGHIJKLMNOPQ"));
+  EXPECT_FALSE(is_valid_symbol(""));
+  EXPECT_EQ(reasons(R"({"symbol":"ABCDEFGHIJKLMNOPQ","price":1,"timestamp":"2026-11-25T14:30:00Z"})"),
+            V{"0 tick[0].symbol: must be a string of 1..16 chars A-Z 0-9 . - / :"});
+}
+
+TEST(Tick, SymbolCharsetEndsAreInsideAndTheirNeighboursOutside) {
+  for (const char* ok : {"A", "Z", "0", "9", ".", "-", "/", ":", "AZ09.-/:"})
+    EXPECT_TRUE(is_valid_symbol(ok)) << ok;
+  for (const char* bad : {"@", "[", "a", "z", ",", ";", "_"}) EXPECT_FALSE(is_valid_symbol(bad)) << bad;
+}
+
+TEST(Tick, DelAndTheLastControlCharacterAreEscapedInAQuotedKeyButTildeAndSpaceAreNot) {
+  EXPECT_EQ(duplicate_key_reason("a\x7f"), "invalid_body | body: duplicate key \"a\\u007f\" in tick[0]");
+  EXPECT_EQ(duplicate_key_reason("\\u001f"), "invalid_body | body: duplicate key \"\\u001f\" in tick[0]");
+  EXPECT_EQ(duplicate_key_reason("~ "), "invalid_body | body: duplicate key \"~ \" in tick[0]");
+}
+
+TEST(Tick, AQuotedKeyOfSixtyFourBytesIsWholeAndOneByteMoreIsCut) {
+  const std::string key64(64, 'k');
+  EXPECT_EQ(duplicate_key_reason(key64), "invalid_body | body: duplicate key \"" + key64 + "\" in tick[0]");
+  EXPECT_EQ(duplicate_key_reason(key64 + "z"),
+            "invalid_body | body: duplicate key \"" + key64 + "...\" in tick[0]");
+}
+
+// The cut never splits a character: one that starts before byte 64 is kept whole, whatever its length.
+TEST(Tick, AMultiByteCharacterAcrossTheCutOfAQuotedKeyIsKeptWhole) {
+  struct Case {
+    const char* ch;
+    std::size_t bytes;
+  };
+  for (const Case c : {Case{"\u00e9", 2}, Case{"\u07ff", 2}, Case{"\u0800", 3}, Case{"\u20ac", 3},
+                       Case{"\uffee", 3}, Case{"\U00010000", 4}, Case{"\U0001d11e", 4}}) {
+    std::string key(63, 'k');  // the character starts at byte 63
+    key += c.ch;
+    key += "tail";
+    EXPECT_EQ(duplicate_key_reason(key),
+              "invalid_body | body: duplicate key \"" + key.substr(0, 63 + c.bytes) + "...\" in tick[0]")
+        << c.bytes << " bytes";
+  }
+}
+
+TEST(Tick, OnlyUFFFEAndUFFFFAreEscapedAmongThreeByteCharacters) {
+  EXPECT_EQ(duplicate_key_reason("\xef\xbf\xbd"),
+            "invalid_body | body: duplicate key \"\xef\xbf\xbd\" in tick[0]");
+  EXPECT_EQ(duplicate_key_reason("\xef\xbf\xbe"),
+            "invalid_body | body: duplicate key \"\\ufffe\" in tick[0]");
+  EXPECT_EQ(duplicate_key_reason("\xef\xbf\xbf"),
+            "invalid_body | body: duplicate key \"\\uffff\" in tick[0]");
+}
+
 }  // namespace
 }  // namespace tap

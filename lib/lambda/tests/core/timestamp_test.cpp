@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <string>
+#include <vector>
+
 namespace tap {
 namespace {
 
@@ -78,6 +82,145 @@ TEST(Timestamp, FormatAndSubtract) {
   EXPECT_EQ(subtract_seconds(60'000'000, 60), 0);
   // String order == time order for the normalised form.
   EXPECT_LT(format_timestamp(1795617000123000LL), format_timestamp(1795617000123001LL));
+}
+
+// The test's own calendar (month lengths by the Gregorian rule), walked day by day over the accepted range.
+struct Day {
+  int y = 2000, m = 1, d = 1;
+  static int length(int y, int m) {
+    static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : kDays[m - 1];
+  }
+  void next() {
+    if (++d > length(y, m)) {
+      d = 1;
+      if (++m > 12) {
+        m = 1;
+        ++y;
+      }
+    }
+  }
+  std::string text(const char* time) const {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%sZ", y, m, d, time);
+    return buf;
+  }
+};
+
+TEST(Timestamp, EveryDayOfTheAcceptedRangeParsesAndFormatsToItsOwnInstant) {
+  constexpr std::int64_t kDay = 86'400LL * kMicrosPerSecond;
+  std::int64_t expected = kMinTimestampMicros;
+  int days = 0;
+  for (Day day; day.y <= 2100; day.next(), expected += kDay, ++days) {
+    auto r = parse_timestamp(day.text("12:34:56.5"));
+    ASSERT_TRUE(r) << day.text("12:34:56.5");
+    ASSERT_EQ(r->micros, expected + (12 * 3600 + 34 * 60 + 56) * kMicrosPerSecond + 500'000) << day.text("");
+    ASSERT_EQ(r->text(), day.text("12:34:56.500000"));
+    ASSERT_EQ(format_timestamp(expected), day.text("00:00:00.000000"));
+  }
+  EXPECT_EQ(days, 36'890);  // 2000-01-01 .. 2100-12-31
+  EXPECT_EQ(expected, kEndTimestampMicros);
+}
+
+TEST(Timestamp, TheLastDayOfEveryMonthIsAcceptedAndTheDayAfterIsNot) {
+  for (int y = 2000; y <= 2100; ++y) {
+    for (int m = 1; m <= 12; ++m) {
+      Day last{y, m, Day::length(y, m)};
+      EXPECT_EQ(err(last.text("00:00:00")), "ok") << last.text("");
+      Day after{y, m, Day::length(y, m) + 1};
+      EXPECT_EQ(err(after.text("00:00:00")), "day out of range for the month") << after.text("");
+    }
+  }
+  EXPECT_EQ(err("2024-02-30T00:00:00Z"), "day out of range for the month");  // February 30 in a leap year
+}
+
+TEST(Timestamp, FormatsDaysBeforeTheEpochBackToTheYear1600) {
+  // Formatting has no range (subtract_seconds can move an instant before 2000): walk back day by day.
+  constexpr std::int64_t kDay = 86'400LL * kMicrosPerSecond;
+  std::int64_t micros = 0;
+  std::vector<std::string> texts;
+  for (Day day{1600, 1, 1}; day.y < 1970; day.next()) texts.push_back(day.text("23:59:59.999999"));
+  for (auto it = texts.rbegin(); it != texts.rend(); ++it) {
+    ASSERT_EQ(format_timestamp(micros - 1), *it);
+    micros -= kDay;
+  }
+}
+
+TEST(Timestamp, UpperBoundsOfEachFieldAreAccepted) {
+  EXPECT_EQ(parse_timestamp("2026-12-31T23:59:59Z")->text(), "2026-12-31T23:59:59.000000Z");
+  EXPECT_EQ(parse_timestamp("2026-11-25T23:59:00+23:59")->text(), "2026-11-25T00:00:00.000000Z");
+  EXPECT_EQ(parse_timestamp("2026-11-25T00:00:00-23:59")->text(), "2026-11-25T23:59:00.000000Z");
+  EXPECT_EQ(err("2026-11-25T14:30:00+23:60"), "offset out of range");
+}
+
+TEST(Timestamp, AnOffsetWithMinutesShiftsByHoursAndMinutes) {
+  EXPECT_EQ(parse_timestamp("2026-11-25T20:00:00+05:30")->text(), "2026-11-25T14:30:00.000000Z");
+  EXPECT_EQ(parse_timestamp("2026-11-25T10:15:00-04:15")->text(), "2026-11-25T14:30:00.000000Z");
+}
+
+TEST(Timestamp, FractionsOfOneToNineDigitsKeepTheirFirstSixDigits) {
+  const char* const expected[] = {"",        ".100000", ".120000", ".123000", ".123400",
+                                  ".123450", ".123456", ".123456", ".123456", ".123456"};
+  const std::string digits = "123456789";
+  for (std::size_t n = 1; n <= 9; ++n) {
+    EXPECT_EQ(parse_timestamp("2026-11-25T14:30:00." + digits.substr(0, n) + "Z")->text(),
+              std::string("2026-11-25T14:30:00") + expected[n] + "Z")
+        << n << " digits";
+  }
+}
+
+TEST(Timestamp, AnOffsetCutShortIsAFormatErrorNotARead) {
+  EXPECT_EQ(err("2026-11-25T14:30:00+01:"), "offset must be +HH:MM or -HH:MM");
+  EXPECT_EQ(err("2026-11-25T14:30:00+01:0"), "offset must be +HH:MM or -HH:MM");
+  EXPECT_EQ(err("2026-11-25T14:30:00+01"), "offset must be +HH:MM or -HH:MM");
+  EXPECT_EQ(err("2026-11-25T14:30:00+01-00"), "offset must be +HH:MM or -HH:MM");
+}
+
+TEST(Timestamp, EachSeparatorIsChecked) {
+  const std::string good = "2026-11-25T14:30:00Z";
+  for (std::size_t pos : {4, 7, 10, 13, 16}) {
+    std::string bad = good;
+    bad[pos] = '_';
+    EXPECT_EQ(err(bad), "expected YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)") << bad;
+  }
+  for (std::size_t pos : {0, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18}) {
+    std::string bad = good;
+    bad[pos] = 'x';
+    EXPECT_EQ(err(bad), "expected YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)") << bad;
+  }
+}
+
+// A timestamp is judged by its own view: what follows it in a longer text is never read.
+TEST(Timestamp, ATimestampCutFromALongerTextIsJudgedByItsOwnView) {
+  const std::string_view text = "2026-11-25T14:30:00Z+01:00";
+  EXPECT_EQ(err(text.substr(0, 19)), "missing time zone (Z or +HH:MM / -HH:MM)");
+  EXPECT_EQ(err(text.substr(0, 20)), "ok");
+  EXPECT_EQ(err(text.substr(0, 21)), "expected YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)");
+  const std::string_view offset = "2026-11-25T14:30:00+01:00";
+  EXPECT_EQ(err(offset.substr(0, 24)), "offset must be +HH:MM or -HH:MM");
+  EXPECT_EQ(err(offset.substr(0, 22)), "offset must be +HH:MM or -HH:MM");
+  const std::string_view fraction = "2026-11-25T14:30:00.5Z";
+  EXPECT_EQ(err(fraction.substr(0, 20)), "fraction must have 1 to 9 digits");
+  EXPECT_EQ(err(fraction.substr(0, 21)), "missing time zone (Z or +HH:MM / -HH:MM)");
+}
+
+// The first four-digit year: its January and February lie before the era of 0000-03-01 (negative days).
+TEST(Timestamp, FormatsTheYearZeroOnBothSidesOfItsFirstEra) {
+  constexpr std::int64_t kDay = 86'400LL * kMicrosPerSecond;
+  constexpr std::int64_t kMarch1Year0 = -719'468;  // days from 1970-01-01
+  EXPECT_EQ(format_timestamp(kMarch1Year0 * kDay), "0000-03-01T00:00:00.000000Z");
+  EXPECT_EQ(format_timestamp(kMarch1Year0 * kDay - 1), "0000-02-29T23:59:59.999999Z");
+  EXPECT_EQ(format_timestamp((kMarch1Year0 - 60) * kDay), "0000-01-01T00:00:00.000000Z");
+  EXPECT_EQ(format_timestamp((kMarch1Year0 + 306) * kDay), "0001-01-01T00:00:00.000000Z");
+}
+
+TEST(Timestamp, FormatsTheLastFourDigitYear) {
+  constexpr std::int64_t kYear10000 = 253'402'300'800LL * kMicrosPerSecond;  // 10000-01-01T00:00:00Z
+  EXPECT_EQ(format_timestamp(kYear10000 - 1), "9999-12-31T23:59:59.999999Z");
+  EXPECT_EQ(format_timestamp(kYear10000 - 365LL * 86'400 * kMicrosPerSecond), "9999-01-01T00:00:00.000000Z");
+  EXPECT_EQ(format_timestamp(kYear10000 - 36'524LL * 86'400 * kMicrosPerSecond),
+            "9900-01-01T00:00:00.000000Z");
 }
 
 }  // namespace

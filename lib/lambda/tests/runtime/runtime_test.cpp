@@ -15,6 +15,7 @@
 #include <set>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
 namespace tap::runtime {
 namespace {
@@ -53,6 +54,7 @@ class FakeRuntimeApi {
                   }
                   Queued q = queue_.front();
                   queue_.pop_front();
+                  res.status = next_status;
                   res.set_content(q.payload, "application/json");
                   if (!q.id.empty()) res.set_header("Lambda-Runtime-Aws-Request-Id", q.id);
                   for (const auto& [k, v] : q.headers) res.set_header(k, v);
@@ -129,6 +131,7 @@ class FakeRuntimeApi {
   }
 
   int post_status = 202;
+  int next_status = 200;  // of an answer that carries an invocation
   std::chrono::milliseconds next_delay{0};
   std::chrono::milliseconds post_delay{0};
 
@@ -395,6 +398,189 @@ TEST(Runtime, RemainingTimeIsNegativeAfterTheDeadline) {
   EXPECT_TRUE(f.is_error);
   EXPECT_EQ(f.error_type, "T");
   EXPECT_EQ(f.error_message, "m");
+}
+
+// A refusal must be honoured on its own, not only because the fake's refusal also lacks a request id.
+TEST(Runtime, ANon200AnswerToNextWithARequestIdStopsTheRuntimeWithoutCallingTheHandler) {
+  for (int status : {201, 403, 500}) {
+    FakeRuntimeApi api;
+    api.next_status = status;
+    api.enqueue("id-refused", "{}");
+    bool called = false;
+    const auto handler = [&](const InvocationRequest&) {
+      called = true;
+      return InvocationResponse::success("");
+    };
+    EXPECT_EQ(run_handler(handler, api.options()), 1) << status;
+    EXPECT_FALSE(called) << status;
+    EXPECT_TRUE(api.posted().empty()) << status;
+    EXPECT_EQ(api.next_calls(), 1) << status;
+  }
+}
+
+// The POST sets a short read timeout; the next long poll must lift it again, not inherit it.
+TEST(Runtime, ALongPollAfterAPostHasNoReadTimeout) {
+  FakeRuntimeApi api;
+  api.next_delay = 1500ms;  // longer than the POST timeout
+  RunOptions options = api.options();
+  options.post_timeout = 1000ms;
+  api.enqueue("first", "1");
+  api.enqueue("second", "2");
+  EXPECT_EQ(run_handler(echo, options), 1);
+  const auto posted = api.posted();
+  ASSERT_EQ(posted.size(), 2U);
+  EXPECT_EQ(posted[1].request_id, "second");
+  EXPECT_EQ(api.next_calls(), 3);
+}
+
+TEST(Runtime, EachInvocationExportsItsOwnTraceId) {
+  FakeRuntimeApi api;
+  api.enqueue("t1", "{}", {{"Lambda-Runtime-Trace-Id", "Root=1-a"}});
+  api.enqueue("t2", "{}", {{"Lambda-Runtime-Trace-Id", "Root=1-b"}});
+  std::vector<std::string> seen;
+  const auto handler = [&](const InvocationRequest&) {
+    const char* env = std::getenv("_X_AMZN_TRACE_ID");
+    seen.emplace_back(env == nullptr ? "<unset>" : env);
+    return InvocationResponse::success("ok");
+  };
+  EXPECT_EQ(run_handler(handler, api.options()), 1);
+  EXPECT_EQ(seen, (std::vector<std::string>{"Root=1-a", "Root=1-b"}));
+  unsetenv("_X_AMZN_TRACE_ID");
+}
+
+TEST(Runtime, AStatusBelow500OnPostIsLoggedAndOneFrom500OnStopsTheRuntime) {
+  for (const auto& [status, posts, nexts] : {std::tuple{499, 2U, 3}, std::tuple{599, 1U, 1}}) {
+    FakeRuntimeApi api;
+    api.post_status = status;
+    api.enqueue("a", "a");
+    api.enqueue("b", "b");
+    EXPECT_EQ(run_handler(echo, api.options()), 1) << status;
+    EXPECT_EQ(api.posted().size(), posts) << status;
+    EXPECT_EQ(api.next_calls(), nexts) << status;
+  }
+}
+
+TEST(Runtime, Ports1And65535AreValidEndpoints) {
+  for (const std::string endpoint : {"127.0.0.1:1", "127.0.0.1:65535", "localhost:65535"}) {
+    RunOptions options;
+    options.endpoint = endpoint;
+    options.max_attempts = 1;
+    const auto r = report_init_error("T", "m", options);
+    ASSERT_FALSE(r.ok()) << endpoint;  // nothing listens there: unreachable, but a valid endpoint
+    EXPECT_EQ(r.error().code, "runtime_api_unreachable") << endpoint;
+  }
+}
+
+TEST(Runtime, WhyTheRuntimeExitsIsLoggedAsAnErrorWithTheAnswer) {
+  FakeRuntimeApi refusing;
+  refusing.next_status = 403;
+  refusing.enqueue("id-refused", "{}");
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(run_handler(echo, refusing.options()), 1);
+  const std::string refused = testing::internal::GetCapturedStderr();
+  EXPECT_NE(refused.find(R"("level":"ERROR")"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("Runtime API refused the next invocation, exiting"), std::string::npos) << refused;
+  EXPECT_NE(refused.find(R"("reason":"403 {}")"), std::string::npos) << refused;
+
+  FakeRuntimeApi failing;
+  failing.post_status = 503;
+  failing.enqueue("a", "a");
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(run_handler(echo, failing.options()), 1);
+  const std::string failed = testing::internal::GetCapturedStderr();
+  EXPECT_NE(failed.find("Runtime API failed, exiting"), std::string::npos) << failed;
+  EXPECT_NE(failed.find("503"), std::string::npos) << failed;
+}
+
+TEST(Runtime, AnInvocationErrorIsPostedAsJsonWhateverContentTypeTheHandlerSet) {
+  FakeRuntimeApi api;
+  api.enqueue("e", "{}");
+  const auto handler = [](const InvocationRequest&) {
+    InvocationResponse r = InvocationResponse::failure("m", "T");
+    r.content_type = "text/plain";
+    r.payload = "not sent";
+    return r;
+  };
+  EXPECT_EQ(run_handler(handler, api.options()), 1);
+  const auto posted = api.posted();
+  ASSERT_EQ(posted.size(), 1U);
+  EXPECT_EQ(posted[0].content_type, "application/json");
+  EXPECT_EQ(posted[0].body, R"({"errorMessage":"m","errorType":"T","stackTrace":[]})");
+}
+
+std::size_t count(const std::string& text, std::string_view what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(Runtime, ATransportFailureIsLoggedAtEachRetryAndWhenTheRuntimeGivesUp) {
+  RunOptions unreachable;
+  unreachable.endpoint = "127.0.0.1:" + std::to_string(unused_port());
+  unreachable.retry_delay = 1ms;
+  unreachable.max_attempts = 3;
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(run_handler(echo, unreachable), 1);
+  const std::string next = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(count(next, "Runtime API call failed, retrying"), 2U) << next;
+  EXPECT_EQ(count(next, "GET next: "), 2U) << next;
+  EXPECT_EQ(count(next, "Runtime API unreachable, exiting"), 1U) << next;
+
+  FakeRuntimeApi api;
+  api.post_delay = 400ms;
+  RunOptions options = api.options();
+  options.post_timeout = 100ms;  // every POST times out on the client side
+  api.enqueue("a", "a");
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(run_handler(echo, options), 1);
+  const std::string post = testing::internal::GetCapturedStderr();
+  std::this_thread::sleep_for(500ms);  // let the server finish the timed-out posts before it stops
+  EXPECT_EQ(count(post, "POST /invocation/a/response: "), 1U) << post;
+  EXPECT_EQ(count(post, "Runtime API unreachable, exiting"), 1U) << post;
+}
+
+TEST(Runtime, EveryOtherExitAndRejectionIsLoggedWithItsReason) {
+  const auto logged = [](const auto& run) {
+    testing::internal::CaptureStderr();
+    run();
+    return testing::internal::GetCapturedStderr();
+  };
+  unsetenv("AWS_LAMBDA_RUNTIME_API");
+  EXPECT_NE(logged([] {
+              EXPECT_EQ(run_handler(echo), 1);
+            }).find("AWS_LAMBDA_RUNTIME_API is not set: not running inside Lambda"),
+            std::string::npos);
+  RunOptions invalid;
+  invalid.endpoint = "no-port";
+  EXPECT_NE(logged([&] {
+              EXPECT_EQ(run_handler(echo, invalid), 1);
+            }).find(R"x("reason":"no-port","message":"invalid Runtime API endpoint (expected host:port)")x"),
+            std::string::npos);
+  EXPECT_NE(logged([&] {
+              EXPECT_FALSE(report_init_error("Runtime.Bad", "rules", invalid).ok());
+            }).find(R"("reason":"Runtime.Bad","message":"initialisation failed: rules")"),
+            std::string::npos);
+  FakeRuntimeApi api;
+  api.post_status = 413;
+  api.enqueue("big", "x");
+  api.enqueue("", "{}");
+  const std::string run = logged([&] { EXPECT_EQ(run_handler(echo, api.options()), 1); });
+  EXPECT_NE(
+      run.find(R"x("reason":"413 {\"status\":\"OK\"}","message":"Runtime API rejected the result of big")x"),
+      std::string::npos)
+      << run;
+  EXPECT_NE(run.find("Runtime API sent an invocation without a request id, exiting"), std::string::npos)
+      << run;
+}
+
+TEST(Runtime, AnAcceptedResultIsNotLoggedAsRejected) {
+  FakeRuntimeApi api;
+  api.enqueue("ok", "ok");
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(run_handler(echo, api.options()), 1);  // exits when the fake has no more invocations
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(log.find("rejected the result"), std::string::npos) << log;
+  EXPECT_EQ(count(log, R"("level":"ERROR")"), 1U) << log;  // only the refusal of the last /next
 }
 
 }  // namespace

@@ -1,0 +1,41 @@
+# Mutation testing of the C++ pure logic and AWS layer (local/mutation): each mutant is built in a copy of
+# the tree (build/mutation) and judged by the C++ unit tests. Not part of `make test`: it takes long.
+# One file while working: make mutation MUTATION_FILES=lib/lambda/src/aws/retry_policy.cpp
+MUTATION_FILES ?=
+MUTATION_MAX   ?=
+MUTATION_SEED  ?= 0
+MUTATION_ARGS  := $(MUTATION_FILES) --seed $(MUTATION_SEED) $(if $(MUTATION_MAX),--max-mutants $(MUTATION_MAX))
+
+.PHONY: mutation
+mutation: $(VENV_STAMP) $(DEPS_STAMP) ## C++ mutants judged by the unit tests (MUTATION_FILES, MUTATION_MAX, MUTATION_SEED)
+	@nice -n 10 $(PY) -m local.mutation.run $(MUTATION_ARGS)
+
+# Python mutants with mutmut, in a scratch copy (build/mutmut) whose pyproject gets the [tool.mutmut] section
+# from these variables: the repository's files are never mutated. One file while working:
+#   make mutation-py MUTMUT_PATHS=local/mutation/mutants.py MUTMUT_TESTS=tests/unit/test_mutation.py
+MUTMUT_VERSION := 3.8.1
+MUTMUT_VENV    := $(BUILD)/mutmut-venv
+MUTMUT_DIR     := $(BUILD)/mutmut
+MUTMUT_PATHS   ?= lib local
+MUTMUT_TESTS   ?= tests/unit
+MUTMUT_CHILDREN ?= 2
+toml_list = [$(foreach item,$(1),"$(item)",)]
+
+$(MUTMUT_VENV)/.installed: requirements.txt
+	@[ -x $(MUTMUT_VENV)/bin/python ] || python3 -m venv $(MUTMUT_VENV)
+	@$(MUTMUT_VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt mutmut==$(MUTMUT_VERSION) 2>&1 | $(PIP_QUIET)
+	@touch $@
+
+.PHONY: mutation-py
+mutation-py: $(MUTMUT_VENV)/.installed ## Python mutants with mutmut (MUTMUT_PATHS, MUTMUT_TESTS); not in `make test`
+	@rm -rf $(MUTMUT_DIR) && mkdir -p $(MUTMUT_DIR)
+	@tar -C $(ROOT) --exclude='lib/lambda' --exclude='__pycache__' -cf - lib local tests config main.py cdktf.json pyproject.toml \
+	  | tar -C $(MUTMUT_DIR) -xf -
+	@mkdir -p $(MUTMUT_DIR)/lib/lambda && cp -r $(LAMBDA_DIR)/src $(MUTMUT_DIR)/lib/lambda/
+	@printf '\n[tool.mutmut]\nsource_paths = ["lib", "local"]\nonly_mutate = %s\ndo_not_mutate = ["lib/lambda/*"]\npytest_add_cli_args_test_selection = %s\npytest_add_cli_args = ["-m", "not integration", "-p", "no:cacheprovider"]\nalso_copy = ["config", "main.py", "cdktf.json", "lib/lambda"]\n' \
+	  '$(call toml_list,$(MUTMUT_PATHS))' '$(call toml_list,$(MUTMUT_TESTS))' >> $(MUTMUT_DIR)/pyproject.toml
+	@cd $(MUTMUT_DIR) && nice -n 10 $(MUTMUT_VENV)/bin/mutmut run --max-children $(MUTMUT_CHILDREN) > mutmut-run.log 2>&1 \
+	  || { tail -n 30 mutmut-run.log; exit 1; }
+	@cd $(MUTMUT_DIR) && $(MUTMUT_VENV)/bin/mutmut results --all true > results.txt; \
+	  awk -F': ' '/: /{n[$$2]++} END {for (s in n) printf "  %-12s %d\n", s, n[s]; k=n["killed"]+n["timeout"]; v=k+n["survived"]; if (v) printf "  score        %.1f%% of %d valid mutants\n", 100*k/v, v}' results.txt
+	@echo "mutants: $(MUTMUT_DIR)/results.txt (browse: cd $(MUTMUT_DIR) && $(MUTMUT_VENV)/bin/mutmut browse)"
