@@ -3,8 +3,8 @@ one through qemu-aarch64: `function_command`) behind a Lambda Runtime API, again
 The tests, the demo, the benchmark and the chaos campaign all start it here.
 
 The runner is a seam: `RUNNERS` maps a name to what serves the Runtime API to the function process --
-"runtime-api", the project's emulator (local/runtime_api.py); AWS's Runtime Interface Emulator plugs in
-under its own name. Every runner has the emulator's interface (`FunctionRunner`).
+"runtime-api", the project's emulator (local/runtime_api.py), and "rie", AWS's own Runtime Interface
+Emulator (local/rie.py, `make rie`). Every runner has the emulator's interface (`FunctionRunner`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Protocol
 from local.emf import emf_totals
 from local.emulator import MotoServer
 from local.function_resources import ROOT, FunctionResources, resources_on
+from local.rie import RuntimeInterfaceEmulator
 from local.runtime_api import FunctionProcess, InvocationResult, RuntimeApiEmulator
 
 
@@ -55,7 +56,11 @@ def _runtime_api(command: Sequence[str], env: Mapping[str, str], cwd: Path, echo
     return RuntimeApiEmulator(command, env=env, cwd=cwd, echo_output=echo)
 
 
-RUNNERS: dict[str, RunnerFactory] = {"runtime-api": _runtime_api}
+def _rie(command: Sequence[str], env: Mapping[str, str], cwd: Path, echo: bool) -> FunctionRunner:
+    return RuntimeInterfaceEmulator(command, env=env, cwd=cwd, echo_output=echo)
+
+
+RUNNERS: dict[str, RunnerFactory] = {"runtime-api": _runtime_api, "rie": _rie}
 DEFAULT_RUNNER = "runtime-api"
 EM_AARCH64 = 183  # e_machine of an ELF header (bytes 18-19, little-endian) for arm64
 

@@ -11,24 +11,23 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
 from lib.config import ROOT
+from local.function_host import RUNNERS, function_command, runner
+from local.function_resources import FunctionResources, resources_on
 from local.rie import RIE, RuntimeInterfaceEmulator
-from local.runtime_api import InvocationResult, RuntimeApiEmulator
-from tests.support.function_harness import Record, Resources, create_resources, sqs_event
+from local.runtime_api import InvocationResult
+from tests.support.function_harness import Record, sqs_event
 from tests.support.moto_server import moto_server
 
 HOST_BOOTSTRAP = ROOT / "build" / "cpp" / "src" / "bootstrap"  # make host-bootstrap
 ARM64_BOOTSTRAP = ROOT / "build" / "package" / "bootstrap"  # make package (what the zip ships)
 TIMEOUT_S = 60.0
-
-Runner = Callable[..., RuntimeApiEmulator | RuntimeInterfaceEmulator]
-RUNNERS: dict[str, Runner] = {"rie": RuntimeInterfaceEmulator, "runtime-api": RuntimeApiEmulator}
-
 
 def _built(path: Path, target: str) -> Path:
     if not path.exists():
@@ -43,10 +42,9 @@ def command(request: pytest.FixtureRequest) -> list[str]:
     _built(RIE, "rie")
     if request.param == "host":
         return [str(_built(HOST_BOOTSTRAP, "host-bootstrap"))]
-    qemu = shutil.which("qemu-aarch64")
-    if qemu is None:
+    if shutil.which("qemu-aarch64") is None:
         pytest.skip("qemu-aarch64 is missing (make package installs qemu-user)")
-    return [qemu, str(_built(ARM64_BOOTSTRAP, "package"))]
+    return function_command(_built(ARM64_BOOTSTRAP, "package"))
 
 
 @pytest.fixture(scope="module")
@@ -56,18 +54,18 @@ def endpoint() -> Iterator[str]:
 
 
 def run(
-    runner: str,
+    runner_name: str,
     command: Sequence[str],
     endpoint: str,
     events: Sequence[bytes],
     env: Mapping[str, str | None] | None = None,
-) -> tuple[list[InvocationResult], Resources]:
-    """The events invoked in turn under `runner`, on resources of their own; `env` overrides the function's
+) -> tuple[list[InvocationResult], FunctionResources]:
+    """The events invoked in turn under the runner `runner_name`, on resources of their own; `env` overrides the function's
     environment (a None value removes the setting)."""
-    resources = create_resources(endpoint)
+    resources = resources_on(endpoint, uuid.uuid4().hex[:8])
     overridden = {**resources.function_env(), **(env or {})}
     function_env = {k: v for k, v in overridden.items() if v is not None}
-    with RUNNERS[runner](command, env=function_env, cwd=ROOT) as emulator:
+    with runner(command, function_env, runner_name) as emulator:
         return [emulator.invoke(event, TIMEOUT_S) for event in events], resources
 
 
@@ -106,13 +104,13 @@ def test_a_rejected_body_goes_to_the_dlq_with_its_reason_as_under_the_emulator(
     rejected = Record("{not json")
     event = sqs_event([rejected, Record(tick("MSFT", 420.0, "2026-11-25T14:30:00Z"))])
     reasons = {}
-    for runner in RUNNERS:
-        [result], resources = run(runner, command, endpoint, [event])
-        assert outcome(result) == ("ok", None, {"batchItemFailures": []}), runner  # acknowledged
+    for name in RUNNERS:
+        [result], resources = run(name, command, endpoint, [event])
+        assert outcome(result) == ("ok", None, {"batchItemFailures": []}), name  # acknowledged
         [dead] = resources.dead_letters()
         assert dead["Body"] == "{not json"
         assert dead["MessageAttributes"]["SourceMessageId"]["StringValue"] == rejected.message_id
-        reasons[runner] = dead["MessageAttributes"]["RejectionReason"]["StringValue"]
+        reasons[name] = dead["MessageAttributes"]["RejectionReason"]["StringValue"]
     assert "json" in reasons["rie"].lower()
     assert reasons["rie"] == reasons["runtime-api"]
 
@@ -120,9 +118,9 @@ def test_a_rejected_body_goes_to_the_dlq_with_its_reason_as_under_the_emulator(
 def test_an_init_error_is_reported_by_the_rie_as_by_the_emulator(command: list[str], endpoint: str) -> None:
     event = sqs_event([Record(tick("AAPL", 201.0, "2026-11-25T14:30:01Z"))])
     outcomes = {}
-    for runner in RUNNERS:
-        [result], resources = run(runner, command, endpoint, [event], {"TOPIC_ARN": None})
-        outcomes[runner] = outcome(result)
+    for name in RUNNERS:
+        [result], resources = run(name, command, endpoint, [event], {"TOPIC_ARN": None})
+        outcomes[name] = outcome(result)
         assert resources.alerts() == []
     status, error_type, payload = outcomes["rie"]
     assert (status, error_type) == ("init_error", "Runtime.InvalidConfiguration")
@@ -135,7 +133,7 @@ def test_an_event_that_is_not_sqs_fails_the_invocation_as_under_the_emulator(
     command: list[str], endpoint: str
 ) -> None:
     events = [b'{"Records": 5}', b'{"detail-type": "Scheduled Event"}', sqs_event([])]
-    outcomes = {runner: [outcome(r) for r in run(runner, command, endpoint, events)[0]] for runner in RUNNERS}
+    outcomes = {name: [outcome(r) for r in run(name, command, endpoint, events)[0]] for name in RUNNERS}
     assert [(status, error_type) for status, error_type, _ in outcomes["rie"]] == [
         ("error", "InvalidEvent"),
         ("error", "InvalidEvent"),
