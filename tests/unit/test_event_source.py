@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import signal
 import socket
 import sys
@@ -410,11 +411,8 @@ def test_cli_runs_the_mapping_from_terraform_outputs(
     assert [len(line["failed"]) for line in lines] == [1]
     assert lines[0]["status"] == "ok"
 
-    # SIGINT (Ctrl-C) stops it cleanly, with no function process left behind. Sent to the main thread: a
-    # signal sent to the process may land on another thread, and the main thread's wait would not wake.
-    main_thread = threading.main_thread().ident
-    assert main_thread is not None
-    timer = threading.Timer(1.5, lambda: signal.pthread_kill(main_thread, signal.SIGINT))
+    # SIGINT (Ctrl-C) stops it cleanly, with no function process left behind
+    timer = threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
     started = time.monotonic()
     assert main([*options, "--duration", "60", "--", *command]) == 0
