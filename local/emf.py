@@ -22,10 +22,9 @@ EMF_COUNTS = (
 )
 
 
-def emf_totals(lines: Iterable[str]) -> dict[str, float]:
-    """Sums of the EMF metrics (every numeric member of a record with `_aws`) over stdout lines; other
-    lines are ignored."""
-    totals = dict.fromkeys(EMF_COUNTS, 0.0)
+def emf_records(lines: Iterable[str]) -> list[dict[str, object]]:
+    """The EMF records (JSON objects with `_aws`) among stdout lines; other lines are ignored."""
+    records = []
     for line in lines:
         if not line.startswith("{"):
             continue
@@ -33,8 +32,15 @@ def emf_totals(lines: Iterable[str]) -> dict[str, float]:
             record = json.loads(line)
         except ValueError:
             continue
-        if not isinstance(record, dict) or "_aws" not in record:
-            continue
+        if isinstance(record, dict) and "_aws" in record:
+            records.append(record)
+    return records
+
+
+def emf_totals(lines: Iterable[str]) -> dict[str, float]:
+    """Sums of the EMF metrics (every numeric member of an EMF record) over stdout lines."""
+    totals = dict.fromkeys(EMF_COUNTS, 0.0)
+    for record in emf_records(lines):
         for name, value in record.items():
             if isinstance(value, int | float) and not isinstance(value, bool):
                 totals[name] = totals.get(name, 0.0) + float(value)

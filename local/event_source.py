@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import signal
 import sys
 import threading
@@ -36,6 +37,7 @@ from local.function_host import DEFAULT_RUNNER, RUNNERS, runner
 from local.runtime_api import InvocationResult
 from local.sqs_event import sqs_event
 
+STOP_CHECK_S = 0.1  # how soon the command line notices Ctrl-C or SIGTERM
 MAX_RECEIVE = 10  # SQS ReceiveMessage limit per call
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's invocation payload limit: a batch never exceeds it
 
@@ -261,8 +263,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sqs = boto3.client("sqs", region_name=config.region, endpoint_url=args.endpoint_url)
     env = dict(item.split("=", 1) for item in args.env)
+    # Ctrl-C and SIGTERM stop it. Python runs a signal handler in the main thread only, and the kernel may
+    # deliver a process-directed signal to any thread: one that lands on a poller thread does not wake
+    # the main thread's wait. So the handlers only set `stop`, and the main thread waits in short slices.
     stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def report(outcome: BatchOutcome) -> None:
         line = {
@@ -283,11 +288,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for _ in range(args.concurrency)
             ]
             with source:
-                stop.wait(args.duration or None)
-    except KeyboardInterrupt:
-        pass  # Ctrl-C: the with blocks above have stopped the pollers and killed the function processes
+                ends = time.monotonic() + args.duration if args.duration else math.inf
+                while not stop.wait(STOP_CHECK_S) and time.monotonic() < ends:
+                    pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     for error in source.errors:
         print(f"event source error: {error}", file=sys.stderr)
     return 1 if source.errors else 0

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
-from local.emf import emf_totals
+from local.emf import emf_records, emf_totals
 from local.emulator import MotoServer
 from local.function_resources import ROOT, FunctionResources, resources_on
 from local.rie import RuntimeInterfaceEmulator
@@ -92,6 +92,30 @@ def runner(
     return RUNNERS[runner_name](command, env, cwd, echo)
 
 
+SETTLE_TIMEOUT_S = 10.0
+
+
+def _stdout(emulator: FunctionRunner) -> list[str]:
+    return [line for process in emulator.processes for line in list(process.stdout)]
+
+
+def invoke_settled(emulator: FunctionRunner, event: bytes, timeout_s: float) -> InvocationResult:
+    """One invocation whose output has been read when it returns. The function writes its log lines and
+    then its metrics record to stdout before it answers, but a reader thread collects the pipe: without
+    this wait, a check right after the answer can miss the invocation's last lines. A successful invocation
+    emits exactly one metrics record, so the wait ends when that record has been read (bounded: a record
+    that never comes fails the check that needs it, not this call)."""
+    records = len(emf_records(_stdout(emulator)))
+    result = emulator.invoke(event, timeout_s)
+    process = emulator.process
+    if result.status == "ok" and process is not None:
+        with process.output_read:
+            process.output_read.wait_for(
+                lambda: len(emf_records(_stdout(emulator))) > records, SETTLE_TIMEOUT_S
+            )
+    return result
+
+
 @dataclass
 class LocalFunction:
     """The function behind its runner, with the resources it writes to."""
@@ -100,11 +124,11 @@ class LocalFunction:
     resources: FunctionResources
 
     def invoke(self, event: bytes, timeout_s: float = 30.0) -> InvocationResult:
-        return self.emulator.invoke(event, timeout_s)
+        return invoke_settled(self.emulator, event, timeout_s)
 
     def stdout(self) -> list[str]:
         """Every stdout line of every function process so far."""
-        return [line for process in self.emulator.processes for line in list(process.stdout)]
+        return _stdout(self.emulator)
 
     def metrics(self, name: str) -> int:
         """Sum of an EMF metric over every invocation so far."""

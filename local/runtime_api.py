@@ -90,6 +90,8 @@ class FunctionProcess:
         self._cwd = cwd
         self.started_at = 0.0
         self._readers: list[threading.Thread] = []
+        # Notified after each line read: what waits for the function's output waits on it.
+        self.output_read = threading.Condition()
 
     def start(self) -> None:
         """Spawns the process (apart from __init__: the emulator must know it before its first /next)."""
@@ -114,7 +116,9 @@ class FunctionProcess:
     def _pump(self, stream: IO[bytes], sink: list[str]) -> None:
         for raw in iter(stream.readline, b""):
             line = raw.decode("utf-8", errors="replace").rstrip("\n")
-            sink.append(line)
+            with self.output_read:
+                sink.append(line)
+                self.output_read.notify_all()
             if self._echo:
                 print(line, file=sys.stderr)
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from local import function_host
-from local.function_host import RUNNERS, function_command, runner
-from local.runtime_api import RuntimeApiEmulator
+from local.emf import emf_totals
+from local.function_host import RUNNERS, FunctionRunner, function_command, invoke_settled, runner
+from local.rie import RuntimeInterfaceEmulator
+from local.runtime_api import FunctionProcess, InvocationResult, RuntimeApiEmulator, Status
 
 
 def _elf(path: Path, machine: int) -> Path:
@@ -40,8 +44,53 @@ def test_a_script_is_started_directly(tmp_path: Path) -> None:
 
 
 def test_the_default_runner_is_the_projects_runtime_api_emulator() -> None:
-    assert set(RUNNERS) == {"runtime-api"}
+    assert set(RUNNERS) == {"runtime-api", "rie"}
     with runner(["true"], {"X": "1"}) as emulator:
         assert isinstance(emulator, RuntimeApiEmulator)
         assert emulator.env == {"X": "1"}
         assert emulator.processes == []  # nothing runs before the first invocation
+
+
+def test_the_rie_runner_is_aws_runtime_interface_emulator() -> None:
+    emulator = runner(["true"], {"X": "1"}, "rie")
+    assert isinstance(emulator, RuntimeInterfaceEmulator)
+    assert (emulator.command, emulator.env) == (["true"], {"X": "1"})
+    emulator.close()
+
+
+class _LateOutputRunner:
+    """A runner whose invocation answers before its process's output has been read (as a reader thread
+    may be late), which then arrives from another thread."""
+
+    def __init__(self, status: Status, lines: list[str]) -> None:
+        self.process = FunctionProcess(["true"], "127.0.0.1:9")
+        self.processes = [self.process]
+        self.status = status
+        self.lines = lines
+
+    def invoke(self, payload: bytes, timeout_s: float, trace_id: str | None = None) -> InvocationResult:
+        def late() -> None:
+            for line in self.lines:
+                with self.process.output_read:
+                    self.process.stdout.append(line)
+                    self.process.output_read.notify_all()
+
+        threading.Timer(0.2, late).start()
+        return InvocationResult(self.status, b"{}", None, 0.0, "request-id")
+
+
+EMF_LINE = '{"_aws":{"CloudWatchMetrics":[]},"Alerts":1}'
+
+
+def test_an_invocation_returns_once_its_metrics_record_has_been_read() -> None:
+    late = _LateOutputRunner("ok", ['{"level":"INFO","message":"alert stored"}', EMF_LINE])
+    result = invoke_settled(cast(FunctionRunner, late), b"{}", 5.0)
+    assert result.status == "ok"
+    assert late.process.stdout[-1] == EMF_LINE  # the log line before it too
+    assert emf_totals(late.process.stdout)["Alerts"] == 1
+
+
+def test_a_failed_invocation_does_not_wait_for_a_metrics_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(function_host, "SETTLE_TIMEOUT_S", 3600.0)  # a wait would hang the test
+    silent = _LateOutputRunner("error", [])
+    assert invoke_settled(cast(FunctionRunner, silent), b"{}", 5.0).status == "error"

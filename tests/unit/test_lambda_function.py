@@ -30,7 +30,7 @@ import pytest
 from local.emf import emf_totals
 from local.fault_proxy import FaultKind, FaultProxy, FaultRule
 from local.feed import FeedConfig, generate_feed
-from local.function_host import FunctionRunner, runner
+from local.function_host import FunctionRunner, invoke_settled, runner
 from local.function_resources import create_function_resources
 from local.runtime_api import InvocationResult
 from local.sqs_event import event_of as sqs_event
@@ -229,7 +229,7 @@ class FunctionUnderTest:
     results: list[InvocationResult] = field(default_factory=list)
 
     def invoke(self, event: bytes, timeout_s: float = TIMEOUT_S) -> InvocationResult:
-        result = self.emulator.invoke(event, timeout_s)
+        result = invoke_settled(self.emulator, event, timeout_s)
         self.results.append(result)
         return result
 

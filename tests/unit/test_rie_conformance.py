@@ -29,6 +29,7 @@ HOST_BOOTSTRAP = ROOT / "build" / "cpp" / "src" / "bootstrap"  # make host-boots
 ARM64_BOOTSTRAP = ROOT / "build" / "package" / "bootstrap"  # make package (what the zip ships)
 TIMEOUT_S = 60.0
 
+
 def _built(path: Path, target: str) -> Path:
     if not path.exists():
         subprocess.run(["make", "-s", target], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
@@ -60,8 +61,8 @@ def run(
     events: Sequence[bytes],
     env: Mapping[str, str | None] | None = None,
 ) -> tuple[list[InvocationResult], FunctionResources]:
-    """The events invoked in turn under the runner `runner_name`, on resources of their own; `env` overrides the function's
-    environment (a None value removes the setting)."""
+    """The events invoked in turn under the runner `runner_name`, on resources of their own; `env`
+    overrides the function's environment (a None value removes the setting)."""
     resources = resources_on(endpoint, uuid.uuid4().hex[:8])
     overridden = {**resources.function_env(), **(env or {})}
     function_env = {k: v for k, v in overridden.items() if v is not None}
