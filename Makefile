@@ -29,13 +29,13 @@ TEST_TARGETS :=
 # The order is the serial one (fast C++ checks first, then the Python suites, which drive the built function,
 # then the C++ coverage gate); under -j the prerequisites order what must wait (coverage-cpp: test-cpp test-py).
 include mk/cpp.mk
--include mk/aws.mk mk/runtime.mk
+include mk/aws.mk
 include mk/package.mk
 include mk/python.mk
 include mk/local.mk
 include mk/rie.mk
--include mk/chaos.mk
--include mk/bench.mk
+include mk/chaos.mk
+include mk/bench.mk
 include mk/mutation.mk
 TEST_TARGETS += coverage-cpp
 

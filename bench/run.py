@@ -269,7 +269,7 @@ def workload_of(bodies: Sequence[str]) -> cost_model.Workload:
 def warm_batch(index: int, alerts: bool) -> list[str]:
     """25 one-tick messages 10 minutes after the previous batch (past every cooldown). Quiet batches move
     no rule; alert batches cross AAPL above 200 and EUR/USD below 1.05, put MSFT above 450 and trade a
-    block of NVDA: four alerts. Every crossing key still gets its side_ts write (SPEC F3)."""
+    block of NVDA: four alerts. Every crossing key still gets its side_ts write (F3)."""
     quiet = {"AAPL": 190.0, "MSFT": 420.0, "BTC-USD": 99_500.0, "EUR/USD": 1.06, "TSLA": 290.0, "NVDA": 140.0}
     loud = {**quiet, "AAPL": 201.0, "MSFT": 455.0, "EUR/USD": 1.04} if alerts else quiet
     start = datetime(2026, 11, 25, 14, 30, tzinfo=UTC) + timedelta(minutes=10 * index)

@@ -143,7 +143,7 @@ class LocalSystem:
         return self._clients[service]
 
     def env(self) -> dict[str, str]:
-        """The function's environment: the stack's resources from its outputs (SPEC F9)."""
+        """The function's environment: the stack's resources from its outputs (F9)."""
         env = {
             "ALERTS_TABLE": self.outputs["table_name"],
             "STATE_TABLE": self.outputs["state_table_name"],

@@ -4,7 +4,7 @@ DynamoDB applies a conditional write (UpdateItem/PutItem with a condition, Trans
 moto checks the condition and then writes in separate Python steps, and its server is threaded, so two
 concurrent compare-and-swap writes on one item can both succeed there: at concurrency 5 the local system
 then stored two crossings inside one cooldown, or notified an alert whose item a racing transaction
-replaced. Serialising the DynamoDB requests restores the semantics the function relies on (SPEC F3/F4);
+replaced. Serialising the DynamoDB requests restores the semantics the function relies on (F3/F4);
 every other service stays concurrent (SQS long polls must not block each other).
 
     python -m local.moto_atomic -H 127.0.0.1 -p 5000 [--cert CERT --key KEY]   (what local/emulator.py starts)

@@ -5,7 +5,7 @@
                                 [--max-messages N] [--skip-rejected] [--endpoint-url URL]
 
 Why a message is in the DLQ:
-- the function dead-lettered it itself (malformed body, invalid ticks, SPEC F7): the reason is its
+- the function dead-lettered it itself (malformed body, invalid ticks, F7): the reason is its
   `RejectionReason` message attribute, the original message id its `SourceMessageId`;
 - the queue's redrive policy moved it after maxReceiveCount failed receives (transient failures that never
   cleared, crashes, timeouts): the message keeps its id, and the reason is the last one the function logged

@@ -2,8 +2,8 @@
 
 The seed's own design, written the way a competent Python team would: a Python 3.11 Lambda handler with
 boto3 (clients at module scope) and Powertools for AWS Lambda (BatchProcessor for partial batch failures,
-structured Logger, EMF Metrics). It implements the same specification as the C++ function (SPEC F2-F8),
-with the same rules document, the same algorithm and the same AWS calls as notes/design.md, so that
+structured Logger, EMF Metrics). It implements the same specification as the C++ function (F2-F8),
+with the same rules document, the same algorithm and the same AWS calls as docs/design.md, so that
 bench/ compares like with like:
 
 - crossing state read once per batch (BatchGetItem, ConsistentRead) for every (rule, symbol) it touches;
@@ -117,7 +117,7 @@ RULES = load_rules(RULES_PATH)
 # Per-container lower bound of last_fire_ts per (rule, symbol) of level rules (last_fire only grows).
 _last_fire_cache: dict[tuple[str, str], int] = {}
 
-# ------------------------------------------------------------------ ticks (SPEC F2)
+# ------------------------------------------------------------------ ticks (F2)
 _SYMBOL = re.compile(r"^[A-Z0-9./:-]{1,16}$")
 _TS = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|([+-])(\d{2}):(\d{2}))$"
@@ -259,7 +259,7 @@ def level_holds(rule: Rule, tick: Tick) -> bool:
 
 
 def side_of(rule: Rule, price: float) -> str:
-    # SPEC F3: crosses_below mirrors crosses_above; a price on the line is on neither fire side.
+    # F3: crosses_below mirrors crosses_above; a price on the line is on neither fire side.
     if rule.condition == "crosses_below":
         return "below" if price < rule.threshold else "at_or_above"
     return "above" if price > rule.threshold else "at_or_below"
@@ -421,7 +421,7 @@ def _evaluate_crossing(batch: Batch, rule: Rule, ticks: list[Tick], stored: dict
     side_us = normalise_timestamp(db_side_ts)[1] if db_side_ts else None
     last_fire = stored.get("last_fire_ts", {}).get("S") if stored else None
     last_fire_us = normalise_timestamp(last_fire)[1] if last_fire else None
-    # The newest applied tick not yet persisted: side_ts must advance with every applied tick (SPEC F3), or
+    # The newest applied tick not yet persisted: side_ts must advance with every applied tick (F3), or
     # an older tick delivered later would not be late. One write per key and batch, not one per tick.
     newest: Tick | None = None
 

@@ -1,4 +1,4 @@
-"""A seeded chaos campaign on the local system (issue 9, SPEC F3/F5/F7): the real function, at concurrency N
+"""A seeded chaos campaign on the local system (issue 9, F3/F5/F7): the real function, at concurrency N
 behind the local SQS event source, with faults injected into its DynamoDB and SNS calls and its processes
 SIGKILLed inside invocations, then the invariant checked on the end state.
 

@@ -1,17 +1,17 @@
-"""Independent test oracle for the alert semantics of SPEC F2/F3 (test code, not product).
+"""Independent test oracle for the alert semantics of F2/F3 (test code, not product).
 
 Written from the specification, not from the function's code nor from the Python baseline
 (bench/baseline), so that what either stores can be checked against it:
 
-- `parse_body` validates one SQS body like SPEC F2 (valid ticks + rejection reasons);
+- `parse_body` validates one SQS body like F2 (valid ticks + rejection reasons);
 - `replay` computes the alerts of an in-order replay (exact check at concurrency 1);
 - `check_guarantees` checks the order-independent guarantees of a concurrent run.
 
-Semantics (SPEC F3): crosses_above fires when the previous applied price was <= threshold and this one is
+Semantics (F3): crosses_above fires when the previous applied price was <= threshold and this one is
 > threshold; crosses_below mirrors it: previous >= threshold, this one < threshold. A price exactly on the
 line is on neither fire side. A spread within 1e-12 (relative to the ask) of the threshold counts as equal,
 as in the function: decimal prices differ by a few ulps in binary (189.74 - 189.24 = 0.5000000000000284).
-The crossing state's timestamp advances with every applied tick (SPEC F3: "State per (rule, symbol)
+The crossing state's timestamp advances with every applied tick (F3: "State per (rule, symbol)
 advances only with a newer tick timestamp; an older or equal one arriving late fires nothing, changes
 nothing, and is counted as late"); a tick with ts <= that timestamp is late. (The function persists that
 timestamp once per key and batch; see `check_guarantees`, check 0, for what goes wrong without it.) Level
@@ -99,7 +99,7 @@ class Rule:
         return self.enabled and self.symbol in ("*", symbol)
 
     def level_holds(self, tick: Tick) -> bool:
-        """A level condition at this tick: the one comparison SPEC F3 names (no such field: no)."""
+        """A level condition at this tick: the one comparison F3 names (no such field: no)."""
         if self.condition == "spread_above":
             if tick.bid is None or tick.ask is None:
                 return False
@@ -113,7 +113,7 @@ class Rule:
         return price > self.threshold if self.condition == "crosses_above" else price < self.threshold
 
 
-# SPEC F3's level conditions other than the spread: (tick field, comparison with the threshold).
+# F3's level conditions other than the spread: (tick field, comparison with the threshold).
 _LEVEL_COMPARISONS: dict[str, tuple[str, Callable[[float, float], bool]]] = {
     "price_above": ("price", operator.gt),
     "price_below": ("price", operator.lt),
@@ -162,7 +162,7 @@ def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-# SPEC F2 field by field, in the order checked: (name, required, valid, the reason when not).
+# F2 field by field, in the order checked: (name, required, valid, the reason when not).
 _TICK_FIELDS: tuple[tuple[str, bool, Callable[[Any], bool], str], ...] = (
     ("symbol", True, _is_symbol, "symbol missing or invalid"),
     ("price", True, _positive_number, "price missing or not a finite number > 0"),
@@ -174,7 +174,7 @@ _TICK_FIELDS: tuple[tuple[str, bool, Callable[[Any], bool], str], ...] = (
 
 
 def parse_tick(obj: Any) -> Tick:
-    """One tick object per SPEC F2; raises ValueError with the reason."""
+    """One tick object per F2; raises ValueError with the reason."""
     if not isinstance(obj, dict):
         raise ValueError("tick is not an object")
     for name, required, valid, reason in _TICK_FIELDS:
@@ -272,7 +272,7 @@ def replay(ticks: Sequence[Tick], rules: Sequence[Rule]) -> ReplayResult:
             elif tick.ts_us <= state[1]:
                 tick_late = True
             else:
-                side[key] = (new_side, tick.ts_us)  # SPEC F3: every newer applied tick advances the state
+                side[key] = (new_side, tick.ts_us)  # F3: every newer applied tick advances the state
                 if new_side and not state[0] and cooled:  # from the other side onto the fire side
                     last_fire[key] = tick.ts_us
                     alerts.append(_alert(tick, rule))
@@ -290,7 +290,7 @@ def check_guarantees(
     stored_alerts: Iterable[Mapping[str, Any]],
     late_count: int,
 ) -> list[str]:
-    """Violations of the order-independent guarantees of SPEC F3 (empty list: all hold).
+    """Violations of the order-independent guarantees of F3 (empty list: all hold).
 
     `stored_alerts` are the alert items (at least `symbol` and `timestamp` = "<ts>#<rule id>").
     0. with no late tick, every tick was newer than all applied before it, so the ticks were applied in

@@ -254,7 +254,7 @@ def test_alarms(deployment: Deployment) -> None:
 
 
 def test_plan_is_empty_after_apply(deployment: Deployment) -> None:
-    """No permanent diff (the emulator's reformatted redrive policy is ignored, SPEC note)."""
+    """No permanent diff (the emulator's reformatted redrive policy is ignored: moto reformats its JSON)."""
     assert deployment.tf.pending_changes() == []
 
 
@@ -350,7 +350,7 @@ def test_golden_feed_in_order(deployment: Deployment) -> None:
 
 
 def test_sample_feed_at_full_concurrency(deployment: Deployment) -> None:
-    """(b) 5 function processes, the feed sent at once: SPEC F3's order-independent guarantees."""
+    """(b) 5 function processes, the feed sent at once: F3's order-independent guarantees."""
     lines = list(read_feed(SAMPLE_FEED))
     with local_system(deployment, FULL_CONCURRENCY, CONFIG_RULES) as system:
         report = run_feed(system, lines, rate=None, timeout_s=90)

@@ -1,4 +1,4 @@
-"""Crash safety (issue 9 part 2, SPEC F5): the real bootstrap is SIGKILLed at a chosen point inside an
+"""Crash safety (issue 9 part 2, F5): the real bootstrap is SIGKILLed at a chosen point inside an
 invocation, then the same message is redelivered (ApproximateReceiveCount 2), as SQS does after the
 visibility timeout. The kill points are made exact by a small HTTP proxy in front of moto that holds one
 chosen request (it never reaches moto) and tells the test, which then kills the function:

@@ -39,7 +39,11 @@ def test_percentile() -> None:
 
 
 def test_parse_notification_reads_the_sns_envelope() -> None:
-    body = {"alert_id": "AAPL|2026-11-25T14:30:00.000000Z#r", "message_id": "m-1", "price": 201.5}
+    body: dict[str, Any] = {
+        "alert_id": "AAPL|2026-11-25T14:30:00.000000Z#r",
+        "message_id": "m-1",
+        "price": 201.5,
+    }
     envelope = {
         "Type": "Notification",
         "Message": json.dumps(body),

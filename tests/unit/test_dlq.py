@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError  # type: ignore[import-untyped]
-from botocore.stub import Stubber  # type: ignore[import-untyped]
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 
 from local.function_resources import client
 from local.sqs_event import sqs_event
@@ -378,6 +378,7 @@ def test_list_with_the_real_functions_dead_letters_and_logs(tmp_path: Path) -> N
     maxReceiveCount; the tool explains both, the second from the function's own log lines."""
     with running_function(env={"STATE_TABLE": "alert-state-missing"}) as function:
         endpoint = function.resources.endpoint
+        assert endpoint is not None  # running_function's resources live on its moto
         sqs = client("sqs", endpoint)
         policy = json.dumps(
             {"deadLetterTargetArn": queue_arn(sqs, function.resources.dlq_url), "maxReceiveCount": 1}

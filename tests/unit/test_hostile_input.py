@@ -1,4 +1,4 @@
-"""Hostile input (issue 9 part 3, SPEC F2/F7): the real host bootstrap behind the Runtime API emulator, on
+"""Hostile input (issue 9 part 3, F2/F7): the real host bootstrap behind the Runtime API emulator, on
 moto. Every corpus body goes out in a batch beside a good neighbour message; per case: the invocation
 succeeds in bounded time, the same process keeps serving, the bad body is dead-lettered with exactly its
 reason (RejectionReason), the good ticks of the same body and of the neighbour are stored and notified."""

@@ -48,7 +48,7 @@ GOLDEN_FEED = ROOT / "tests" / "data" / "golden-feed.jsonl"
 GOLDEN_EXPECTED = ROOT / "tests" / "data" / "golden-expected-alerts.json"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-TIMEOUT_S = 60.0  # the function's timeout (SPEC I1)
+TIMEOUT_S = 60.0  # the function's timeout (I1)
 
 
 def function_actions(stack: dict[str, Any]) -> list[str]:

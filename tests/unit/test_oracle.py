@@ -303,7 +303,7 @@ def test_check_guarantees_level_rule_completeness() -> None:
 
 def test_an_older_tick_applied_after_a_newer_one_is_caught() -> None:
     # 99@1, 101@2, 99@3, 101@4, 102@5 delivered as 1, 3, 2, 4, 5. If the 99@3 tick does not advance the
-    # state (design.md writes side_ts only on a side change), 101@2 is not late: it fires and leaves the
+    # state (a design that writes side_ts only on a side change), 101@2 is not late: it fires and leaves the
     # side "above", so the persistent crossing 99@3 -> 101@4 never fires and no tick was counted late.
     rules = _rules(_rule("up", "crosses_above", 100.0, cooldown_seconds=0))
     ticks = [_tick("X", p, s) for p, s in [(99, 1), (101, 2), (99, 3), (101, 4), (102, 5)]]
@@ -312,7 +312,7 @@ def test_an_older_tick_applied_after_a_newer_one_is_caught() -> None:
         "alert ('X', '2026-11-25T14:30:04.000000Z#up') of the in-order replay missing (no late ticks)",
         "crossing up X at 2026-11-25T14:30:04.000000Z persisted and never fired",
     ]
-    # per SPEC F3 the 99@3 tick advances the state: 101@2 is late (counted) and 101@4 fires
+    # per F3 the 99@3 tick advances the state: 101@2 is late (counted) and 101@4 fires
     result = replay([ticks[i] for i in (0, 2, 1, 3, 4)], rules)
     assert [a.timestamp for a in result.alerts] == ["2026-11-25T14:30:04.000000Z#up"]
     assert result.late_ticks == 1

@@ -20,7 +20,7 @@ std::string state_key_json(const std::string& symbol, const std::string& rule_id
   return out;
 }
 
-// The alert's sort key: "<normalised tick ts>#<rule id>" (SPEC F4).
+// The alert's sort key: "<normalised tick ts>#<rule id>" (F4).
 std::string alert_sort_key(const AlertId& id) {
   std::string s;
   s.reserve(kNormalisedTimestampLength + 1 + id.rule_id.size());

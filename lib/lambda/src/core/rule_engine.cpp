@@ -219,7 +219,7 @@ void plan_sorted(const Rule& rule, std::span<const BatchTick> batch, std::span<c
     }
     state = next;
   }
-  // SPEC F3: the state advances with every applied tick, so that an older tick delivered later is late.
+  // F3: the state advances with every applied tick, so that an older tick delivered later is late.
   // Ticks that keep the side need no write of their own: one write per key and batch persists the newest.
   if (!crossing || !newest || !state.side_ts) return;
   const std::int64_t newest_ts = batch[plan.ticks[*newest].batch_index].tick->ts.micros;

@@ -228,7 +228,7 @@ TEST(Plan, KeysWithoutWritesAreLeftOutButLateTicksCounted) {
 }
 
 TEST(Plan, SameSideTicksAdvanceSideTsOncePerBatch) {
-  // SPEC F3: the state advances with every applied tick, or a tick older than an applied one would not be
+  // F3: the state advances with every applied tick, or a tick older than an applied one would not be
   // late.
   const RuleSet rules = rules_for_planning();
   std::vector<Tick> ticks = {tick(150, kT0), tick(150, kT0 + kSec), tick(151, kT0 + 2 * kSec)};

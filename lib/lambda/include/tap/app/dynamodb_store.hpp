@@ -4,7 +4,7 @@
 //
 // alert-state table: key symbol (S) + rule_id (S); side (S), side_ts and last_fire_ts (N, microseconds since
 //   the epoch, so that conditions compare numbers), updated_at (S).
-// market-alerts table: key symbol (S) + timestamp (S) = "<normalised tick ts>#<rule id>" (SPEC F4); the
+// market-alerts table: key symbol (S) + timestamp (S) = "<normalised tick ts>#<rule id>" (F4); the
 //   alert's attributes, its id as text (alert_id), created_at, and notification_state "pending" until
 //   mark_sent sets "sent" with notified_at and sns_message_id.
 #pragma once

@@ -1,4 +1,4 @@
-// Configuration from the environment with the AWS SDK conventions (SPEC F9). The process environment is
+// Configuration from the environment with the AWS SDK conventions (F9). The process environment is
 // read in exactly one place (process_env); everything else takes an EnvLookup so that tests can fake it.
 #pragma once
 

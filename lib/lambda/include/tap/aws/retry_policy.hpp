@@ -1,4 +1,4 @@
-// Retries AWS SDK style (SPEC F6): exponential backoff with full jitter, delay before retry n (n = 0 for
+// Retries AWS SDK style (F6): exponential backoff with full jitter, delay before retry n (n = 0 for
 // the first) = uniform(0, min(cap, base * 2^n)), a maximum number of attempts, and no wait that would cross
 // the invocation deadline minus a safety margin. The random source and the clock are injected.
 #pragma once

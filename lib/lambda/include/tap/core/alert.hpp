@@ -1,4 +1,4 @@
-// Alerts (SPEC F4/F5) as pure values: an alert's identity and its SNS notification.
+// Alerts (F4/F5) as pure values: an alert's identity and its SNS notification.
 //
 // An alert is one (rule, tick) that fired; at most one alert exists per AlertId (symbol, tick time, rule),
 // whatever the deliveries. Its id as text, "<symbol>|<normalised tick ts>#<rule id>" ('|' occurs in neither a

@@ -1,9 +1,9 @@
-// The rule engine (SPEC F3, notes/design.md): a pure evaluation of one rule against one tick given the
+// The rule engine (F3, docs/design.md): a pure evaluation of one rule against one tick given the
 // stored state of (rule, symbol), and a batch planner that turns a batch's valid ticks into the ordered
 // writes the handler must execute (so that the handler only does I/O).
 //
 // Sides. crosses_above: side(price) = price > threshold ? above : at_or_below.
-//        crosses_below (its mirror, SPEC F3): side(price) = price < threshold ? below : at_or_above.
+//        crosses_below (its mirror, F3): side(price) = price < threshold ? below : at_or_above.
 // A crossing fires when the side changes INTO the rule's direction (above / below) and the cooldown allows;
 // price == threshold is on neither fire side.
 #pragma once
@@ -154,7 +154,7 @@ BatchPlan plan_batch(const RuleSet& rules, std::span<const BatchTick> ticks, con
 // tick from that step's first contributing tick onwards (sorted, unique).
 std::vector<std::size_t> messages_to_fail(const KeyPlan& plan, std::size_t failed_step);
 
-// Redelivery recovery (design.md, Notification). An alert stored for tick T moved the state of its key to T
+// Redelivery recovery (docs/design.md, section 6). An alert stored for tick T moved the state of its key to T
 // or later (side_ts and last_fire_ts >= T), so any later delivery of T -- a retry, a duplicate, a message
 // sent back from the DLQ -- is late for that key, whatever its receive count. The alerts that may still
 // await their notification are those of late evaluations that may have an alert and whose stateless

@@ -1,4 +1,4 @@
-// Alert rules (SPEC F3): the traders' rules document (config/alert-rules.json, constraints identical to
+// Alert rules (F3): the traders' rules document (config/alert-rules.json, constraints identical to
 // config/alert-rules.schema.json, plus unique ids), loaded into a RuleSet indexed by symbol.
 #pragma once
 

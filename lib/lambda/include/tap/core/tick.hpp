@@ -1,4 +1,4 @@
-// Market ticks (SPEC F2): parse and validate an SQS message body holding one tick object or an array of
+// Market ticks (F2): parse and validate an SQS message body holding one tick object or an array of
 // tick objects.
 //
 // Body-level problems reject the whole body (the Result's error): size over 262,144 bytes, invalid UTF-8,
