@@ -6,8 +6,8 @@
 - The toolchain probe (lib/lambda/tests/package) runs under qemu-aarch64: one HTTPS GET with verification
   against a loopback server whose certificate comes from a CA made here, then a simdjson parse.
 
-`make test-package` builds what these tests need and sets TAP_REQUIRE_PROBE=1 (and TAP_REQUIRE_ZIP=1 once the
-function defines its `bootstrap` target), which turns a missing artifact from a skip into a failure.
+`make test-package` builds what these tests need and sets TAP_REQUIRE_PROBE=1 and TAP_REQUIRE_ZIP=1,
+which turns a missing artifact from a skip into a failure.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def _require(path: Path, flag: str, how: str) -> Path:
 
 @pytest.fixture(scope="module")
 def package() -> Path:
-    return _require(ZIP, "TAP_REQUIRE_ZIP", "`make package`; skipped until the bootstrap target exists")
+    return _require(ZIP, "TAP_REQUIRE_ZIP", "`make package`")
 
 
 @pytest.fixture(scope="module")
