@@ -48,7 +48,7 @@ def by_id(mutants: list[Mutant]) -> dict[str, Mutant]:
     return {m.id: m for m in mutants}
 
 
-def test_code_only_blanks_comments_literals_and_preprocessor_lines_keeping_offsets():
+def test_code_only_blanks_comments_literals_and_preprocessor_lines_keeping_offsets() -> None:
     code = code_only(SOURCE)
     assert len(code) == len(SOURCE)
     assert code.count("\n") == SOURCE.count("\n")
@@ -58,7 +58,7 @@ def test_code_only_blanks_comments_literals_and_preprocessor_lines_keeping_offse
     assert "1'000" in code  # a digit separator is not a character literal
 
 
-def test_code_only_blanks_raw_strings_escapes_and_unterminated_comments():
+def test_code_only_blanks_raw_strings_escapes_and_unterminated_comments() -> None:
     text = 'x = R"js(a == "b" )js" + 1; y = "q\\"==" ; /* open'
     code = code_only(text)
     assert "==" not in code
@@ -71,7 +71,7 @@ def test_code_only_blanks_raw_strings_escapes_and_unterminated_comments():
     assert code_only("#define A \\") == " " * 11
 
 
-def test_operators_are_swapped_only_where_clang_format_spaces_a_binary_operator():
+def test_operators_are_swapped_only_where_clang_format_spaces_a_binary_operator() -> None:
     mutants = by_id(generate("f.cpp", SOURCE))
     line = 14  # return a < b && b != 16 && true;
     assert (mutants[f"f.cpp:{line}:cmp:0"].original, mutants[f"f.cpp:{line}:cmp:0"].replacement) == (
@@ -89,7 +89,7 @@ def test_operators_are_swapped_only_where_clang_format_spaces_a_binary_operator(
     assert not [m for m in mutants.values() if m.line in (1, 2, 3, 5, 7, 8, 9, 16)]
 
 
-def test_integer_literals_get_boundary_mutants_and_zero_one_true_false_get_constant_ones():
+def test_integer_literals_get_boundary_mutants_and_zero_one_true_false_get_constant_ones() -> None:
     mutants = by_id(generate("f.cpp", SOURCE))
     assert [mutants[f"f.cpp:14:boundary:{i}"].replacement for i in (0, 1)] == ["15", "17"]
     assert mutants["f.cpp:13:const:0"].replacement == "0"
@@ -109,7 +109,7 @@ def test_integer_literals_get_boundary_mutants_and_zero_one_true_false_get_const
     assert [m.replacement for m in generate("g.cpp", "return false;")] == ["true"]
 
 
-def test_statement_deletion_removes_single_line_calls_and_assignments_only():
+def test_statement_deletion_removes_single_line_calls_and_assignments_only() -> None:
     deleted = {m.line: m for m in generate("f.cpp", SOURCE) if m.operator == "delete"}
     assert sorted(deleted) == [11, 12]
     assert deleted[12].original == "helper(a, 2);"
@@ -118,7 +118,7 @@ def test_statement_deletion_removes_single_line_calls_and_assignments_only():
     assert [m.anchor for m in generate("g.cpp", continued) if m.operator == "delete"] == ["obj.reset();"]
 
 
-def test_a_mutant_knows_its_line_anchor_and_refuses_a_changed_source():
+def test_a_mutant_knows_its_line_anchor_and_refuses_a_changed_source() -> None:
     mutant = by_id(generate("f.cpp", SOURCE))["f.cpp:14:rel:0"]
     assert mutant.anchor == "return a < b && b != 16 && true;"
     assert "b == 16" in apply(SOURCE, mutant)
@@ -136,7 +136,9 @@ def test_a_mutant_knows_its_line_anchor_and_refuses_a_changed_source():
         (0, 0, Status.SURVIVED),
     ],
 )
-def test_classify_judges_a_mutant_by_its_build_and_its_tests(build_rc, test_rc, status):
+def test_classify_judges_a_mutant_by_its_build_and_its_tests(
+    build_rc: int, test_rc: int, status: Status
+) -> None:
     assert classify(build_rc, test_rc) is status
 
 
@@ -148,7 +150,7 @@ reason = "b is never 16 here"
 """
 
 
-def test_an_equivalent_matches_by_line_text_not_line_number_and_needs_a_reason():
+def test_an_equivalent_matches_by_line_text_not_line_number_and_needs_a_reason() -> None:
     entries = parse_equivalents(EQUIVALENTS)
     mutants = by_id(generate("f.cpp", SOURCE))
     assert equivalence(mutants["f.cpp:14:rel:0"], entries) == "b is never 16 here"
@@ -158,7 +160,7 @@ def test_an_equivalent_matches_by_line_text_not_line_number_and_needs_a_reason()
         parse_equivalents(EQUIVALENTS.replace("b is never 16 here", " "))
 
 
-def test_summary_counts_per_file_and_scores_killed_and_timeouts_over_valid_non_equivalent():
+def test_summary_counts_per_file_and_scores_killed_and_timeouts_over_valid_non_equivalent() -> None:
     m = generate("f.cpp", SOURCE)
     g = generate("g.cpp", "x = 0;")[0]
     results = [
@@ -215,7 +217,7 @@ def repo(tmp_path: Path) -> Path:
 TESTS = "grep -q 'a + b' {source} || exit 1; grep -q 'a < 4' {source} && sleep 5; exit 0"
 
 
-def test_run_judges_each_mutant_in_the_copy_and_restores_the_original(repo: Path):
+def test_run_judges_each_mutant_in_the_copy_and_restores_the_original(repo: Path) -> None:
     ws = workspace(repo, TESTS)
     ws.sync()
     assert ws.prepare() == 0
@@ -248,7 +250,7 @@ def test_run_judges_each_mutant_in_the_copy_and_restores_the_original(repo: Path
     assert (repo / "lib/lambda/src/x.cpp").read_text() == PROGRAM
 
 
-def test_a_declared_equivalent_is_reported_with_its_reason_and_not_built(repo: Path):
+def test_a_declared_equivalent_is_reported_with_its_reason_and_not_built(repo: Path) -> None:
     listed = '[[equivalent]]\nid = "lib/lambda/src/x.cpp:2:boundary:0"\nline = "{line}"\nreason = "r"\n'
     ws = workspace(repo, "exit 1")
     ws.sync()
@@ -262,7 +264,7 @@ def test_a_declared_equivalent_is_reported_with_its_reason_and_not_built(repo: P
     ]
 
 
-def test_max_mutants_takes_a_seeded_sample_in_source_order():
+def test_max_mutants_takes_a_seeded_sample_in_source_order() -> None:
     mutants = generate("f.cpp", SOURCE)
     first = mutation_run.select(mutants, 4, random.Random(7))
     assert first == mutation_run.select(mutants, 4, random.Random(7))
@@ -272,7 +274,7 @@ def test_max_mutants_takes_a_seeded_sample_in_source_order():
     assert mutation_run.select(mutants, 1000, random.Random(7)) == mutants
 
 
-def test_sync_rewrites_only_files_that_differ(repo: Path):
+def test_sync_rewrites_only_files_that_differ(repo: Path) -> None:
     ws = workspace(repo, "exit 0")
     ws.sync()
     copy = repo / "build/mutation/tree/config/rules.json"
@@ -285,7 +287,7 @@ def test_sync_rewrites_only_files_that_differ(repo: Path):
     assert kept.stat().st_mtime_ns == before
 
 
-def test_prepare_stops_at_a_failing_configure_and_configures_only_once(repo: Path):
+def test_prepare_stops_at_a_failing_configure_and_configures_only_once(repo: Path) -> None:
     ws = workspace(repo, "exit 0")
     ws.configure_command = ["sh", "-c", "exit 3", "-B", str(repo / "cpp")]
     assert ws.prepare() == 3
@@ -294,7 +296,7 @@ def test_prepare_stops_at_a_failing_configure_and_configures_only_once(repo: Pat
     assert ws.prepare() == 0
 
 
-def test_run_command_kills_the_whole_process_group_on_timeout(tmp_path: Path):
+def test_run_command_kills_the_whole_process_group_on_timeout(tmp_path: Path) -> None:
     marker = tmp_path / "late"
     started = time.monotonic()
     assert mutation_run.run_command(["sh", "-c", f"(sleep 2; touch {marker}) & wait"], 0.3) is None
@@ -304,7 +306,7 @@ def test_run_command_kills_the_whole_process_group_on_timeout(tmp_path: Path):
     assert mutation_run.run_command(["sh", "-c", "exit 4"], None) == 4
 
 
-def test_the_real_workspace_builds_with_ninja_and_tests_with_ctest_under_a_timeout(tmp_path: Path):
+def test_the_real_workspace_builds_with_ninja_and_tests_with_ctest_under_a_timeout(tmp_path: Path) -> None:
     ws = mutation_run.Workspace.for_repo(tmp_path, 30.0)
     assert ws.tree == tmp_path / "build/mutation/tree"
     assert mutation_run.Workspace.for_repo(tmp_path, 1.0, tmp_path / "other").tree == tmp_path / "other/tree"
@@ -315,7 +317,7 @@ def test_the_real_workspace_builds_with_ninja_and_tests_with_ctest_under_a_timeo
     assert "--stop-on-failure" in ws.test_command
 
 
-def test_main_lists_mutants_without_building(repo: Path, capsys: pytest.CaptureFixture[str]):
+def test_main_lists_mutants_without_building(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     def refuse(_repo: Path, _timeout: float, _workdir: Path | None) -> mutation_run.Workspace:
         raise AssertionError("--list builds nothing")
 
@@ -323,7 +325,9 @@ def test_main_lists_mutants_without_building(repo: Path, capsys: pytest.CaptureF
     assert capsys.readouterr().out.splitlines()[0] == "lib/lambda/src/x.cpp:1:arith:0  '+' -> '-'"
 
 
-def test_main_writes_the_json_summary_and_prints_the_table(repo: Path, capsys: pytest.CaptureFixture[str]):
+def test_main_writes_the_json_summary_and_prints_the_table(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = repo / "out/mutation.json"
     equivalents = repo / "equivalents.toml"
     equivalents.write_text("")
@@ -345,7 +349,9 @@ def test_main_writes_the_json_summary_and_prints_the_table(repo: Path, capsys: p
     ("build", "test", "message"),
     [("exit 1", "exit 0", "does not build"), ("exit 0", "exit 1", "fails its tests")],
 )
-def test_main_refuses_a_copy_that_fails_before_any_mutant(repo: Path, capsys, build, test, message):
+def test_main_refuses_a_copy_that_fails_before_any_mutant(
+    repo: Path, capsys: pytest.CaptureFixture[str], build: str, test: str, message: str
+) -> None:
     def broken(r: Path, _t: float, _w: Path | None) -> mutation_run.Workspace:
         ws = workspace(r, test)
         ws.build_command = ["sh", "-c", build]
@@ -358,7 +364,7 @@ def test_main_refuses_a_copy_that_fails_before_any_mutant(repo: Path, capsys, bu
 @pytest.mark.filterwarnings("ignore:.*found in sys.modules:RuntimeWarning")
 def test_the_module_lists_the_mutants_of_the_six_default_files(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-):
+) -> None:
     monkeypatch.setattr(sys, "argv", ["local.mutation.run", "--list"])
     with pytest.raises(SystemExit) as exit_info:
         runpy.run_module("local.mutation.run", run_name="__main__")
@@ -367,7 +373,7 @@ def test_the_module_lists_the_mutants_of_the_six_default_files(
     assert listed == set(mutation_run.DEFAULT_FILES)
 
 
-def test_the_sample_does_not_depend_on_the_equivalents_list(repo: Path):
+def test_the_sample_does_not_depend_on_the_equivalents_list(repo: Path) -> None:
     ws = workspace(repo, "exit 1")
     ws.sync()
 
@@ -411,7 +417,7 @@ def test_the_sample_does_not_depend_on_the_equivalents_list(repo: Path):
         ("x; // c\ny", "x;     \ny"),
     ],
 )
-def test_code_only_blanks_exactly_the_literal_or_comment(text: str, code: str):
+def test_code_only_blanks_exactly_the_literal_or_comment(text: str, code: str) -> None:
     assert code_only(text) == code
 
 
@@ -427,6 +433,6 @@ def test_code_only_blanks_exactly_the_literal_or_comment(text: str, code: str):
         ("x = 0x0;", ["1"]),
     ],
 )
-def test_each_literal_gets_its_constant_or_boundary_mutants(source: str, replacements: list[str]):
+def test_each_literal_gets_its_constant_or_boundary_mutants(source: str, replacements: list[str]) -> None:
     mutated = [m.replacement for m in generate("f.cpp", source) if m.operator in ("const", "boundary")]
     assert mutated == replacements
