@@ -1,4 +1,4 @@
-# Mutation testing of the C++ pure logic and AWS layer (local/mutation): each mutant is built in a copy of
+# Mutation testing of the C++ pure logic and AWS layer (tools/mutation): each mutant is built in a copy of
 # the tree (build/mutation) and judged by the C++ unit tests. Not part of `make test`: it takes long.
 # One file while working: make mutation MUTATION_FILES=lib/lambda/src/aws/retry_policy.cpp
 MUTATION_FILES ?=
@@ -8,11 +8,11 @@ MUTATION_ARGS  := $(MUTATION_FILES) --seed $(MUTATION_SEED) $(if $(MUTATION_MAX)
 
 .PHONY: mutation
 mutation: $(VENV_STAMP) $(DEPS_STAMP) ## C++ mutants judged by the unit tests (MUTATION_FILES, MUTATION_MAX, MUTATION_SEED)
-	@nice -n 10 $(PY) -m local.mutation.run $(MUTATION_ARGS)
+	@nice -n 10 $(PY) -m tools.mutation.run $(MUTATION_ARGS)
 
 # Python mutants with mutmut, in a scratch copy (build/mutmut) whose pyproject gets the [tool.mutmut] section
 # from these variables: the repository's files are never mutated. One file while working:
-#   make mutation-py MUTMUT_PATHS=local/mutation/mutants.py MUTMUT_TESTS=tests/unit/test_mutation.py
+#   make mutation-py MUTMUT_PATHS=tools/mutation/mutants.py MUTMUT_TESTS=tests/unit/test_mutation.py
 MUTMUT_VERSION := 3.8.1
 MUTMUT_VENV    := $(BUILD)/mutmut-venv
 MUTMUT_DIR     := $(BUILD)/mutmut

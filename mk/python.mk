@@ -59,7 +59,7 @@ STACK      := tap-stack
 STACK_DIR  := $(ROOT)/cdktf.out/stacks/$(STACK)
 STACK_JSON := $(STACK_DIR)/cdk.tf.json
 PY_SOURCES := $(wildcard lib/*.py lib/stack/*.py local/*.py) main.py
-PY_LINTED  := lib local ops tests main.py
+PY_LINTED  := lib local ops tools tests main.py
 PYTEST     := $(PY) -m pytest
 export TF_CLI_CONFIG_FILE := $(TF_RC)
 
@@ -67,7 +67,7 @@ export TF_CLI_CONFIG_FILE := $(TF_RC)
 lint-py: $(VENV_STAMP) ## ruff (lint + format check) and mypy over the Python
 	@$(VENV)/bin/ruff check -q $(PY_LINTED)
 	@$(VENV)/bin/ruff format -q --check $(PY_LINTED)
-	@$(VENV)/bin/mypy --no-error-summary lib local ops tests bench main.py
+	@$(VENV)/bin/mypy --no-error-summary lib local ops tools tests bench main.py
 
 # The production stack (no local endpoint): what checkov scans and what `terraform apply` deploys.
 $(STACK_JSON): $(VENV_STAMP) $(ZIP) $(PY_SOURCES) config/alert-rules.json config/function-settings.json
@@ -96,8 +96,8 @@ PY_TEST_ENV := TAP_BOOTSTRAP=$(CPP_COV)/src/bootstrap TAP_ECHO_FUNCTION=$(CPP_CO
                TAP_AWS_CLI=$(CPP_COV)/tests/aws/aws_cli TAP_AWS4_TESTSUITE=$(AWS4_TESTSUITE) \
                TAP_VALIDATE=$(CPP_COV)/src/tap_validate \
                TAP_REQUIRE_ZIP=1 TAP_REQUIRE_PROBE=1
-test-py: $(VENV_STAMP) $(TF_RC) cpp-cov-reset package probe-arm64 aws-testsuite ## every Python test, 100 % line and branch coverage of lib/, local/ and ops/ enforced
-	@$(PY_TEST_ENV) $(PYTEST) -q -p no:cacheprovider --cov=lib --cov=local --cov=ops --cov-report=term-missing:skip-covered \
+test-py: $(VENV_STAMP) $(TF_RC) cpp-cov-reset package probe-arm64 aws-testsuite ## every Python test, 100 % line and branch coverage of lib/, local/, ops/ and tools/ enforced
+	@$(PY_TEST_ENV) $(PYTEST) -q -p no:cacheprovider --cov=lib --cov=local --cov=ops --cov=tools --cov-report=term-missing:skip-covered \
 	  --cov-fail-under=100 tests
 
 TEST_TARGETS += lint-py checkov test-py

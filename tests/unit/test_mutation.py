@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from local.mutation import run as mutation_run
-from local.mutation.mutants import Mutant, apply, code_only, generate
-from local.mutation.report import (
+from tools.mutation import run as mutation_run
+from tools.mutation.mutants import Mutant, apply, code_only, generate
+from tools.mutation.report import (
     Result,
     Status,
     classify,
@@ -365,9 +365,9 @@ def test_main_refuses_a_copy_that_fails_before_any_mutant(
 def test_the_module_lists_the_mutants_of_the_six_default_files(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(sys, "argv", ["local.mutation.run", "--list"])
+    monkeypatch.setattr(sys, "argv", ["tools.mutation.run", "--list"])
     with pytest.raises(SystemExit) as exit_info:
-        runpy.run_module("local.mutation.run", run_name="__main__")
+        runpy.run_module("tools.mutation.run", run_name="__main__")
     assert exit_info.value.code == 0
     listed = {line.split(":")[0] for line in capsys.readouterr().out.splitlines()}
     assert listed == set(mutation_run.DEFAULT_FILES)

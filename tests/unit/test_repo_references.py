@@ -26,7 +26,7 @@ REQUIREMENTS = ROOT / "docs" / "requirements.md"
 TEXT_FILE = re.compile(
     r"(\.(py|cpp|hpp|md|mk|sh|toml|cmake|yaml|yml)$|(^|/)Makefile$|CMakeLists\.txt$|^\.ci/run$)"
 )
-# A path into the repository: a top-level folder of it (or lib/lambda's src/include/...), then a name.
+# A path into the repository: one of its top-level folders (or one of lib/lambda's), then a name.
 PATH_PREFIXES = "lib|local|tests|docs|bench|config|scripts|mk|ops|tools|\\.ci|src|include|cmake|fuzz"
 CITED_PATH = re.compile(rf"(?<![\w./$-])((?:\.\./)*(?:{PATH_PREFIXES})/[\w./-]*[\w/])(?![\w*{{<])")
 # A requirement id as docs/requirements.md defines them: a section letter and a number (I2b has a suffix).

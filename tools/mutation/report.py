@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from local.mutation.mutants import Mutant
+from tools.mutation.mutants import Mutant
 
 
 class Status(StrEnum):

@@ -3,7 +3,7 @@
 The working tree is never touched: lib/lambda and config are copied to build/mutation/tree (only files whose
 content changed are rewritten, so ninja rebuilds incrementally), built in build/mutation/cpp, and each mutant
 is written into the copy, built with ninja, judged by ctest under a timeout, and the original put back.
-Usage: python -m local.mutation.run [FILE ...] [--max-mutants N] [--seed S] [--timeout SECONDS]
+Usage: python -m tools.mutation.run [FILE ...] [--max-mutants N] [--seed S] [--timeout SECONDS]
        [--only ID ...] [--workdir DIR] [--list]   (or: make mutation MUTATION_FILES=... MUTATION_MAX=N)
 """
 
@@ -20,8 +20,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from local.mutation.mutants import Mutant, apply, generate
-from local.mutation.report import Result, Status, classify, equivalence, parse_equivalents, summarize, table
+from tools.mutation.mutants import Mutant, apply, generate
+from tools.mutation.report import Result, Status, classify, equivalence, parse_equivalents, summarize, table
 
 REPO = Path(__file__).resolve().parents[2]
 EQUIVALENTS = Path(__file__).with_name("equivalents.toml")
