@@ -13,29 +13,22 @@ mutation: $(VENV_STAMP) $(DEPS_STAMP) ## C++ mutants judged by the unit tests (M
 # Python mutants with mutmut, in a scratch copy (build/mutmut) whose pyproject gets the [tool.mutmut] section
 # from these variables: the repository's files are never mutated. One file while working:
 #   make mutation-py MUTMUT_PATHS=tools/mutation/mutants.py MUTMUT_TESTS=tests/unit/test_mutation.py
-MUTMUT_VERSION := 3.8.1
-MUTMUT_VENV    := $(BUILD)/mutmut-venv
 MUTMUT_DIR     := $(BUILD)/mutmut
 MUTMUT_PATHS   ?= lib local
 MUTMUT_TESTS   ?= tests/unit
 MUTMUT_CHILDREN ?= 2
 toml_list = [$(foreach item,$(1),"$(item)",)]
 
-$(MUTMUT_VENV)/.installed: requirements.txt
-	@[ -x $(MUTMUT_VENV)/bin/python ] || python3 -m venv $(MUTMUT_VENV)
-	@$(MUTMUT_VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt mutmut==$(MUTMUT_VERSION) 2>&1 | $(PIP_QUIET)
-	@touch $@
-
 .PHONY: mutation-py
-mutation-py: $(MUTMUT_VENV)/.installed ## Python mutants with mutmut (MUTMUT_PATHS, MUTMUT_TESTS); not in `make test`
+mutation-py: $(VENV_STAMP) ## Python mutants with mutmut (MUTMUT_PATHS, MUTMUT_TESTS; requirements/mutation.in); not in `make test`
 	@rm -rf $(MUTMUT_DIR) && mkdir -p $(MUTMUT_DIR)
-	@tar -C $(ROOT) --exclude='lib/lambda' --exclude='__pycache__' -cf - lib local tests config main.py cdktf.json pyproject.toml \
+	@tar -C $(ROOT) --exclude='lib/lambda' --exclude='__pycache__' -cf - lib local ops tools tests config main.py cdktf.json pyproject.toml \
 	  | tar -C $(MUTMUT_DIR) -xf -
 	@mkdir -p $(MUTMUT_DIR)/lib/lambda && cp -r $(LAMBDA_DIR)/src $(MUTMUT_DIR)/lib/lambda/
 	@printf '\n[tool.mutmut]\nsource_paths = ["lib", "local"]\nonly_mutate = %s\ndo_not_mutate = ["lib/lambda/*"]\npytest_add_cli_args_test_selection = %s\npytest_add_cli_args = ["-m", "not integration", "-p", "no:cacheprovider"]\nalso_copy = ["config", "main.py", "cdktf.json", "lib/lambda"]\n' \
 	  '$(call toml_list,$(MUTMUT_PATHS))' '$(call toml_list,$(MUTMUT_TESTS))' >> $(MUTMUT_DIR)/pyproject.toml
-	@cd $(MUTMUT_DIR) && nice -n 10 $(MUTMUT_VENV)/bin/mutmut run --max-children $(MUTMUT_CHILDREN) > mutmut-run.log 2>&1 \
+	@cd $(MUTMUT_DIR) && nice -n 10 $(VENV)/bin/mutmut run --max-children $(MUTMUT_CHILDREN) > mutmut-run.log 2>&1 \
 	  || { tail -n 30 mutmut-run.log; exit 1; }
-	@cd $(MUTMUT_DIR) && $(MUTMUT_VENV)/bin/mutmut results --all true > results.txt; \
+	@cd $(MUTMUT_DIR) && $(VENV)/bin/mutmut results --all true > results.txt; \
 	  awk -F': ' '/: /{n[$$2]++} END {for (s in n) printf "  %-12s %d\n", s, n[s]; k=n["killed"]+n["timeout"]; v=k+n["survived"]; if (v) printf "  score        %.1f%% of %d valid mutants\n", 100*k/v, v}' results.txt
-	@echo "mutants: $(MUTMUT_DIR)/results.txt (browse: cd $(MUTMUT_DIR) && $(MUTMUT_VENV)/bin/mutmut browse)"
+	@echo "mutants: $(MUTMUT_DIR)/results.txt (browse: cd $(MUTMUT_DIR) && $(VENV)/bin/mutmut browse)"

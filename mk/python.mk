@@ -6,7 +6,7 @@ PIP_QUIET := { grep -v '^WARNING: Location' || true; }
 # requirements/<purpose>.txt, every distribution pinned with its hashes. Installs read the locks only:
 # --require-hashes --no-deps lets nothing unpinned or unverified in. The project venv carries every purpose
 # but checkov, whose pins clash with the rest: it has its own venv and lock.
-PY_PURPOSES := synth build local-and-test lint bench
+PY_PURPOSES := synth build local-and-test lint bench mutation
 PY_LOCKS    := $(PY_PURPOSES:%=requirements/%.txt)
 PIP_LOCKED  := -m pip install -q --disable-pip-version-check --require-hashes --no-deps
 
