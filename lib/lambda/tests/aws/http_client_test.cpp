@@ -200,15 +200,25 @@ TEST(HttplibClient, ConnectionRefusedAndPeerHangupAreNetworkErrors) {
   int hang = listening_socket(4, &hang_port);
   std::thread peer([hang] {
     int c = accept(hang, nullptr, nullptr);
+    // Reads the whole request (headers, then echo()'s two-byte body), then hangs up without answering:
+    // the client's write has completed, so what fails is its read (a close with unread request bytes
+    // would reset the connection and could fail the write instead).
+    std::string request;
     char buf[4096];
-    (void)!read(c, buf, sizeof buf);
-    close(c);  // reads the request, then hangs up without answering
+    while (request.find("\r\n\r\n{}") == std::string::npos) {
+      const ssize_t n = read(c, buf, sizeof buf);
+      if (n <= 0) break;
+      request.append(buf, static_cast<std::size_t>(n));
+    }
+    close(c);
   });
   auto hung = client.send(echo("http://127.0.0.1:" + std::to_string(hang_port)), in(2000ms));
   peer.join();
   close(hang);
   ASSERT_FALSE(hung.ok());
   EXPECT_EQ(hung.error().code, kNetworkError);
+  // A hang-up before the deadline is a network error, not the read timeout firing.
+  EXPECT_EQ(hung.error().message.rfind("Read (", 0), 0U) << hung.error().message;  // httplib's name
   EXPECT_EQ(client.open_endpoints(), 0U);  // failed connections are not reused
 }
 
