@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -12,11 +13,32 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from lib.config import ROOT
 from local import function_host
-from local.function_host import LocalFunction, default_bootstrap
+from local.function_host import LocalFunction, default_bootstrap, function_command
 from local.sqs_event import received_message
 from local.sqs_event import sqs_event as event_of_messages
+
+# The arm64 bootstrap the zip ships (make package); TAP_ARM64_BOOTSTRAP names another build.
+ARM64_BOOTSTRAP = Path(os.environ.get("TAP_ARM64_BOOTSTRAP", ROOT / "build" / "package" / "bootstrap"))
+
+
+def built(path: Path, target: str) -> Path:
+    """The artefact at `path`, made by `make target` first when it is missing."""
+    if not path.exists():
+        subprocess.run(["make", "-s", target], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    assert path.exists(), f"{path} missing (make {target})"
+    return path
+
+
+def arm64_command() -> list[str]:
+    """How to start the shipped arm64 bootstrap here (through qemu-aarch64 on another architecture);
+    skips the test where qemu-user is missing."""
+    if shutil.which("qemu-aarch64") is None:
+        pytest.skip("qemu-aarch64 is missing (make package installs qemu-user)")
+    return function_command(built(ARM64_BOOTSTRAP, "package"))
 
 
 def ensure_bootstrap() -> Path:

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import ssl
-import subprocess
 import time
 import urllib.request
 import uuid
@@ -36,12 +34,12 @@ from local.runtime_api import InvocationResult
 from local.sqs_event import event_of as sqs_event
 from local.sqs_queues import drain
 from tests.chaos import oracle
+from tests.support.function_harness import arm64_command, built
 from tests.support.moto_server import moto_server
 from tests.support.tls import write_tls_files
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOTSTRAP = Path(os.environ.get("TAP_BOOTSTRAP", ROOT / "build" / "cpp" / "src" / "bootstrap"))
-ARM64_BOOTSTRAP = Path(os.environ.get("TAP_ARM64_BOOTSTRAP", ROOT / "build" / "package" / "bootstrap"))
 CONFIG_RULES = ROOT / "config" / "alert-rules.json"
 GOLDEN_RULES = ROOT / "tests" / "data" / "golden-rules.json"
 GOLDEN_FEED = ROOT / "tests" / "data" / "golden-feed.jsonl"
@@ -72,14 +70,6 @@ def test_function_actions_come_from_the_stack(synthesized_stack: dict[str, Any])
         "sns:Publish",
         "sqs:SendMessage",
     ]
-
-
-def _ensure_built(path: Path, target: str) -> Path:
-    """The binary at `path`, built with `make target` when it is the default and missing."""
-    if not path.exists():
-        subprocess.run(["make", "-C", str(ROOT), target], check=True, stdout=subprocess.DEVNULL)
-    assert path.exists(), f"{path} missing (make {target})"
-    return path
 
 
 # ------------------------------------------------------------------------------------------ local AWS
@@ -276,7 +266,7 @@ def run_function() -> Iterator[Any]:
     started: list[FunctionRunner] = []
 
     def start(env: dict[str, str], command: Sequence[str] | None = None) -> FunctionUnderTest:
-        emulator = runner(command or [str(_ensure_built(BOOTSTRAP, "cpp-build"))], env)
+        emulator = runner(command or [str(built(BOOTSTRAP, "cpp-build"))], env)
         emulator.__enter__()
         started.append(emulator)
         return FunctionUnderTest(emulator)
@@ -614,15 +604,8 @@ def test_over_tls_with_the_test_ca(run_function: Any, tls_aws: tuple[LocalAws, P
 
 
 # ------------------------------------------------------------------------------------------ arm64
-def _arm64_command() -> list[str]:
-    qemu = shutil.which("qemu-aarch64")
-    if qemu is None:
-        pytest.skip("qemu-aarch64 is missing (make package installs qemu-user)")
-    return [qemu, str(_ensure_built(ARM64_BOOTSTRAP, "package"))]
-
-
 def test_shipped_arm64_bootstrap_under_qemu(run_function: Any, stack: Stack) -> None:
-    command = _arm64_command()
+    command = arm64_command()
     fn = run_function(stack.env(GOLDEN_RULES, ca_bundle="/etc/ssl/certs/ca-certificates.crt"), command)
     event = sqs_event(
         [

@@ -9,8 +9,6 @@ One RIE at a time (the tests of this module run in turn), each on free ports of 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -18,34 +16,25 @@ from pathlib import Path
 import pytest
 
 from lib.config import ROOT
-from local.function_host import RUNNERS, function_command, runner
+from local.function_host import RUNNERS, runner
 from local.function_resources import FunctionResources, resources_on
 from local.rie import RIE, RuntimeInterfaceEmulator
 from local.runtime_api import InvocationResult
-from tests.support.function_harness import Record, sqs_event
+from tests.support.function_harness import Record, arm64_command, built, sqs_event
 from tests.support.moto_server import moto_server
 
 HOST_BOOTSTRAP = ROOT / "build" / "cpp" / "src" / "bootstrap"  # make host-bootstrap
-ARM64_BOOTSTRAP = ROOT / "build" / "package" / "bootstrap"  # make package (what the zip ships)
 TIMEOUT_S = 60.0
-
-
-def _built(path: Path, target: str) -> Path:
-    if not path.exists():
-        subprocess.run(["make", "-s", target], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    return path
 
 
 @pytest.fixture(scope="module", params=["host", "arm64"])
 def command(request: pytest.FixtureRequest) -> list[str]:
     """The function process: the host build, or the arm64 build under qemu-aarch64 (the x86-64 RIE execs
     it through its wrapper; the arm64 RIE under qemu could not exec an arm64 child here)."""
-    _built(RIE, "rie")
+    built(RIE, "rie")
     if request.param == "host":
-        return [str(_built(HOST_BOOTSTRAP, "host-bootstrap"))]
-    if shutil.which("qemu-aarch64") is None:
-        pytest.skip("qemu-aarch64 is missing (make package installs qemu-user)")
-    return function_command(_built(ARM64_BOOTSTRAP, "package"))
+        return [str(built(HOST_BOOTSTRAP, "host-bootstrap"))]
+    return arm64_command()
 
 
 @pytest.fixture(scope="module")
