@@ -285,6 +285,18 @@ std::string_view to_string(Severity s) {
   return "critical";
 }
 
+std::string_view to_string(TriggerMode m) {
+  switch (m) {
+    case TriggerMode::once:
+      return "once";
+    case TriggerMode::every:
+      return "every";
+    case TriggerMode::once_per_bar:
+      break;
+  }
+  return "once_per_bar";
+}
+
 RuleSet::RuleSet(std::vector<Rule> rules) : rules_(std::move(rules)) {
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     const Rule& r = rules_[i];

@@ -102,7 +102,7 @@ struct Day {
     }
   }
   std::string text(const char* time) const {
-    char buf[40];
+    char buf[64];  // room for any int the compiler cannot bound (-Wformat-truncation at -O2)
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%sZ", y, m, d, time);
     return buf;
   }

@@ -1,8 +1,17 @@
-// Alert rules (F3): the traders' rules document (config/alert-rules.json, constraints identical to
-// config/alert-rules.schema.json, plus unique ids), loaded into a RuleSet indexed by symbol.
+// Alert rules (F3, R1-R3, R7): rule VERSIONS as the engine's input, and the traders' rules document
+// (config/alert-rules.json, constraints identical to config/alert-rules.schema.json, plus unique ids).
+//
+// A `Rule` is one version of a trader's rule: what it watches (symbol or "*", condition, threshold), how it
+// fires (trigger mode, R2) and the event-time window in which it applies (R3). A version applies to exactly
+// the ticks whose timestamp lies in [window.from, window.until) and, when set, before expires_at (R1); a
+// paused or deleted rule is one whose last window is closed. Several versions of one rule id may be loaded
+// at once; their windows never overlap. Where the versions come from (a file here, the rules storage later)
+// is not the engine's business. A file-seeded rule (load_rules) is version 1 of its id, effective from the
+// epoch, in mode `every` with the document's cooldown (0 becomes 1); `enabled: false` loads no window.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -25,15 +34,45 @@ constexpr bool is_crossing(Condition c) {
 inline constexpr std::int64_t kDefaultCooldownSeconds =
     60;  // when neither the rule nor the document sets one
 
-struct Rule {
-  std::string id;
-  std::string symbol;  // a symbol, or "*" for every symbol
+// R2. `once`: at most one fire per arming (a "*" rule: once in total, not per symbol); `every`: no two fires
+// of the rule for one symbol closer than cooldown_seconds (>= 1) in event time, on both sides;
+// `once_per_bar`: at most one fire per (symbol, bar), bars aligned to multiples of bar_seconds since the
+// Unix epoch (UTC).
+enum class TriggerMode { once, every, once_per_bar };
+std::string_view to_string(TriggerMode m);
+
+// Half-open event-time window [from, until) in microseconds since the epoch.
+struct EffectiveWindow {
+  static constexpr std::int64_t kOpenStart = INT64_MIN;
+  static constexpr std::int64_t kOpenEnd = INT64_MAX;
+  std::int64_t from_micros = kOpenStart;
+  std::int64_t until_micros = kOpenEnd;
+  constexpr bool contains(std::int64_t ts) const { return from_micros <= ts && ts < until_micros; }
+  constexpr bool empty() const { return from_micros >= until_micros; }
+  friend bool operator==(const EffectiveWindow&, const EffectiveWindow&) = default;
+};
+
+struct Rule {  // one version of a rule
+  std::string id;            // the rule's id (R1: globally unique; every version shares it)
+  std::uint32_t version = 1;  // 1, 2, ... per rule id
+  std::string owner;         // the trader (empty for a file-seeded rule)
+  std::string symbol;        // a symbol, or "*" for every symbol
   Condition condition = Condition::price_above;
   double threshold = 0;
   Severity severity = Severity::info;
-  std::int64_t cooldown_seconds = kDefaultCooldownSeconds;  // resolved (rule, else document, else 60)
-  bool enabled = true;
+  TriggerMode mode = TriggerMode::every;
+  std::int64_t cooldown_seconds = kDefaultCooldownSeconds;  // mode every: >= 1
+  std::int64_t bar_seconds = 0;                             // mode once_per_bar: 60, 300, 900, 3600, 86400
+  std::uint32_t arming = 0;                                 // mode once: the arming the marker belongs to
+  EffectiveWindow window;                                   // R3
+  std::optional<std::int64_t> expires_at_micros;            // R1: applies to ticks with ts < expires_at
+  bool enabled = true;  // false: loaded (and validated) but applies to no tick
   std::string description;
+
+  // This version applies to a tick at `ts` (window, expiry, enabled).
+  constexpr bool applies_at(std::int64_t ts) const {
+    return enabled && window.contains(ts) && (!expires_at_micros || ts < *expires_at_micros);
+  }
 };
 
 class RuleSet {

@@ -37,6 +37,7 @@ struct Tick {
   std::optional<std::uint64_t> volume;
   std::optional<double> bid;
   std::optional<double> ask;
+  std::uint64_t seq = 0;  // the feed's sequence number for the symbol (0 when absent): orders equal timestamps
   friend bool operator==(const Tick&, const Tick&) = default;
 };
 

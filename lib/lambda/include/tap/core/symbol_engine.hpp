@@ -1,0 +1,96 @@
+// The event-time engine (F3, R2, R3, R5): one symbol's ticks of a batch, merged into the symbol's state,
+// give the state to commit and the fires that commit records. Pure: no I/O, no clock.
+//
+// Contract (the algorithm and its argument are in docs/design.md):
+//  - Position order. Ticks are placed by Position (timestamp, seq). A tick at a position already held, or
+//    already delivered earlier in the input, is a duplicate (the first applied wins, whatever its price).
+//  - Reorder window W. A tick newer than the oldest held tick takes its place among the held ticks as if it
+//    had arrived in order; one at or before the oldest held tick is beyond W: it changes no crossing
+//    state and fires no crossing (TicksBeyondWindow), a level version may still fire on it. After the
+//    merge the held ticks are trimmed to EngineLimits (event time behind the newest, and count).
+//  - Crossings. For each crossing version, the held ticks form excursions (maximal runs on the fire side).
+//    An excursion whose first tick's predecessor is inside the version's continuity (its window, or that of
+//    an earlier version with the same condition and threshold) is a crossing keyed by its first tick. An
+//    excursion that already holds a fire of the rule (a FireRecord at one of its ticks) is matched: it never
+//    fires again (a moved crossing keeps its key). An unmatched one fires at its first tick, if the mode
+//    allows (below), keyed by that tick -- or, when a fire of the same rule already holds that key, by the
+//    replay's key left free. A stored fire is never retracted.
+//  - Modes count in event time on both sides: `every` -- no fire within cooldown of another fire of the
+//    rule for the symbol; `once_per_bar` -- no second fire in the same (symbol, bar); `once` -- none once the
+//    (rule, arming) is triggered (OnceMarkers) or fired in this plan. Choices made between fires discovered
+//    out of order are counted (mode_choices).
+//  - Controls: ticks inside a suspension window are not applied and fire nothing; ticks outside the
+//    symbol's price band in force at their timestamp are rejected (OutOfBand), never applied.
+//  - Fires derive only from the committed transition: each new fire is recorded in `next.fires` (stored =
+//    false when the plan's fires exceed kMaxFiresPerCommit) and returned in `fires`. The fires recorded for
+//    a duplicate tick are returned in `to_complete`, so a redelivery completes what a crash interrupted.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "tap/core/rule_index.hpp"
+#include "tap/core/rules.hpp"
+#include "tap/core/symbol_state.hpp"
+#include "tap/core/tick.hpp"
+
+namespace tap {
+
+struct EngineLimits {
+  std::int64_t reorder_window_micros = 60 * kMicrosPerSecond;  // W by event time
+  std::size_t max_held_ticks = 256;                            // W by count (keeps the state item small)
+};
+
+// Operator controls of one symbol (F3), each an R3 change with its own event-time window.
+struct PriceBand {
+  EffectiveWindow window;
+  double low = 0;
+  double high = 0;  // ticks with price < low or > high are OutOfBand
+};
+struct SymbolControls {
+  std::vector<EffectiveWindow> suspensions;
+  std::vector<PriceBand> bands;
+};
+
+// The (rule id, arming) pairs of `once` versions known to be triggered (their marker exists).
+using OnceMarkers = std::set<std::pair<std::string, std::uint32_t>>;
+
+// One of the symbol's ticks of this batch, in delivery order.
+struct SymbolTick {
+  const Tick* tick = nullptr;
+  std::size_t message_index = 0;  // the SQS record the tick came from
+};
+
+enum class TickFate { applied, duplicate, beyond_window, suspended, out_of_band };
+std::string_view to_string(TickFate f);
+
+struct NewFire {
+  std::size_t rule_index = 0;  // the version that fires (index in the RuleSet)
+  HeldTick at;                 // the alert's tick (a crossing may be keyed by a tick of an earlier batch)
+  std::optional<std::size_t> input_tick;  // index into the input when `at` is one of this batch's ticks
+  std::size_t cause = 0;                  // index into the input of the tick whose arrival produced it
+};
+
+struct SymbolPlan {
+  SymbolState next;            // the state to commit, revision = the read revision + 1
+  bool write_needed = false;   // false only where docs/design.md shows that skipping it changes no alert
+  std::vector<NewFire> fires;  // in position order of their ticks
+  std::vector<FireRecord> to_complete;  // fires recorded for duplicate ticks of this input
+  std::vector<TickFate> fates;          // one per input tick
+  std::size_t mode_choices = 0;         // fires withheld by a choice between fires discovered out of order
+};
+
+inline constexpr std::size_t kMaxFiresPerCommit = 98;  // 100 transaction items: the state, fires, markers
+
+SymbolPlan plan_symbol(const RuleIndex& index, std::string_view symbol, const SymbolState& state,
+                       std::span<const SymbolTick> ticks, const SymbolControls& controls,
+                       const OnceMarkers& once, const EngineLimits& limits);
+
+}  // namespace tap
