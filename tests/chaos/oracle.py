@@ -1,22 +1,19 @@
 """Independent test oracle for the alert semantics of F2/F3 (test code, not product).
 
-Written from the specification, not from the function's code nor from the Python baseline
+Written from the requirements, not from the function's code nor from the Python baseline
 (bench/baseline), so that what either stores can be checked against it:
 
-- `parse_body` validates one SQS body like F2 (valid ticks + rejection reasons);
-- `replay` computes the alerts of an in-order replay (exact check at concurrency 1);
-- `check_guarantees` checks the order-independent guarantees of a concurrent run.
+- `parse_body` validates one SQS body like F2 (valid ticks + rejection reasons; fractions beyond
+  microseconds are truncated);
+- `replay` computes the alerts of F3's in-order replay of a rules document (its file-seeded versions,
+  `versions_of`), with tests/chaos/event_time.py; tests/chaos/judge.py judges a run's stored alerts against
+  it per rule and excursion (`fidelity`);
+- `seed_replay` and `check_guarantees` keep the first version's model (a tick older than the key's state
+  changes nothing: the Python baseline's behaviour under reordering) and its order-independent checks.
 
 Semantics (F3): crosses_above fires when the previous applied price was <= threshold and this one is
 > threshold; crosses_below mirrors it: previous >= threshold, this one < threshold. A price exactly on the
-line is on neither fire side. A spread within 1e-12 (relative to the ask) of the threshold counts as equal,
-as in the function: decimal prices differ by a few ulps in binary (189.74 - 189.24 = 0.5000000000000284).
-The crossing state's timestamp advances with every applied tick (F3: "State per (rule, symbol)
-advances only with a newer tick timestamp; an older or equal one arriving late fires nothing, changes
-nothing, and is counted as late"); a tick with ts <= that timestamp is late. (The function persists that
-timestamp once per key and batch; see `check_guarantees`, check 0, for what goes wrong without it.) Level
-rules keep only the last fire; a tick whose condition holds with ts <= last fire is late. Fractions beyond
-microseconds are truncated.
+line is on neither fire side.
 """
 
 from __future__ import annotations
@@ -25,23 +22,19 @@ import calendar
 import itertools
 import json
 import math
-import operator
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tests.chaos import event_time
+from tests.chaos.event_time import CROSSING, LEVEL, level_holds, on_fire_side
+from tests.chaos.judge import Fidelity, Position, judge
+
 DEFAULT_COOLDOWN_SECONDS = 60
 MAX_BODY_BYTES = 262_144
-LEVEL = ("price_above", "price_below", "spread_above", "volume_above")
-CROSSING = ("crosses_above", "crosses_below")
-
-
-def spread_above(ask: float, bid: float, threshold: float) -> bool:
-    return (ask - bid) - threshold > 1e-12 * max(1.0, abs(ask))
-
 
 _SYMBOL = re.compile(r"^[A-Z0-9./:-]{1,16}$")
 # The accepted shape, whole string (fullmatch: no trailing newline): seconds with 1-9 fraction digits
@@ -77,6 +70,7 @@ class Tick:
     volume: int | None = None
     bid: float | None = None
     ask: float | None = None
+    seq: int = 0  # F2: orders ticks of equal timestamp; absent = 0
 
 
 @dataclass(frozen=True)
@@ -99,26 +93,10 @@ class Rule:
         return self.enabled and self.symbol in ("*", symbol)
 
     def level_holds(self, tick: Tick) -> bool:
-        """A level condition at this tick: the one comparison F3 names (no such field: no)."""
-        if self.condition == "spread_above":
-            if tick.bid is None or tick.ask is None:
-                return False
-            return spread_above(tick.ask, tick.bid, self.threshold)
-        field_name, compare = _LEVEL_COMPARISONS[self.condition]
-        value = getattr(tick, field_name)
-        return value is not None and compare(value, self.threshold)
+        return level_holds(self.condition, self.threshold, tick)
 
     def on_fire_side(self, price: float) -> bool:
-        """Whether `price` is strictly beyond the line in the rule's direction (on the line: never)."""
-        return price > self.threshold if self.condition == "crosses_above" else price < self.threshold
-
-
-# F3's level conditions other than the spread: (tick field, comparison with the threshold).
-_LEVEL_COMPARISONS: dict[str, tuple[str, Callable[[float, float], bool]]] = {
-    "price_above": ("price", operator.gt),
-    "price_below": ("price", operator.lt),
-    "volume_above": ("volume", operator.gt),
-}
+        return on_fire_side(self.condition, self.threshold, price)
 
 
 def load_rules(doc: Mapping[str, Any]) -> list[Rule]:
@@ -170,6 +148,7 @@ _TICK_FIELDS: tuple[tuple[str, bool, Callable[[Any], bool], str], ...] = (
     ("volume", False, _is_count, "volume not an integer >= 0"),
     ("bid", False, _positive_number, "bid not a finite number > 0"),
     ("ask", False, _positive_number, "ask not a finite number > 0"),
+    ("seq", False, _is_count, "seq not an integer >= 0"),
 )
 
 
@@ -184,7 +163,16 @@ def parse_tick(obj: Any) -> Tick:
         if name == "timestamp":
             ts, ts_us = normalise_timestamp(obj[name])  # its own reason when malformed
     quote = {name: None if obj.get(name) is None else float(obj[name]) for name in ("bid", "ask")}
-    return Tick(obj["symbol"], float(obj["price"]), ts, ts_us, obj.get("volume"), quote["bid"], quote["ask"])
+    return Tick(
+        obj["symbol"],
+        float(obj["price"]),
+        ts,
+        ts_us,
+        obj.get("volume"),
+        quote["bid"],
+        quote["ask"],
+        obj.get("seq") or 0,
+    )
 
 
 @dataclass
@@ -242,8 +230,47 @@ class ReplayResult:
     late_ticks: int
 
 
+def versions_of(rules: Sequence[Rule]) -> list[event_time.Version]:
+    """The file-seeded versions of a rules document (issue 14): effective from the epoch, in mode `every`
+    with the document's cooldown (R6: 0 becomes 1); a disabled rule has none."""
+    return [
+        event_time.Version(
+            r.id,
+            1,
+            r.symbol,
+            r.condition,
+            r.threshold,
+            r.severity,
+            cooldown_seconds=max(1, r.cooldown_seconds),
+        )
+        for r in rules
+        if r.enabled
+    ]
+
+
 def replay(ticks: Sequence[Tick], rules: Sequence[Rule]) -> ReplayResult:
-    """Alerts of applying `ticks` one by one in the given (application) order."""
+    """F3's in-order replay of `ticks` (given in delivery order: of two at one position the first wins)
+    against the document's versions; `late_ticks` counts those duplicates."""
+    result = event_time.in_order_replay(ticks, versions_of(rules))
+    alerts = [Alert(f.symbol, f"{f.ts}#{f.rule}", f.rule, f.severity, f.price) for f in result.fires]
+    return ReplayResult(alerts, result.not_applied["duplicate"])
+
+
+def fidelity(
+    ticks: Sequence[Tick],
+    rules: Sequence[Rule],
+    stored_alerts: Iterable[Mapping[str, Any]],
+    beyond_w: Collection[Position] = frozenset(),
+    beyond_w_count: int = 0,
+) -> Fidelity:
+    """The stored alerts of a run judged against the in-order replay of its ticks (tests/chaos/judge.py)."""
+    in_order = event_time.in_order_replay(ticks, versions_of(rules))
+    return judge(in_order, stored_alerts, beyond_w, beyond_w_count)
+
+
+def seed_replay(ticks: Sequence[Tick], rules: Sequence[Rule]) -> ReplayResult:
+    """The first version's model (the Python baseline's under reordering): `ticks` applied one by one in the
+    given order; a tick not newer than a (rule, symbol) key's state is late and changes nothing."""
     side: dict[tuple[str, str], tuple[bool, int]] = {}  # (rule, symbol) -> (on the fire side, side_ts)
     last_fire: dict[tuple[str, str], int] = {}
     alerts: list[Alert] = []
@@ -429,6 +456,6 @@ def _missed_crossings(rule: Rule, ticks: Sequence[Tick], fires: Sequence[int]) -
 
 
 def replay_batches(batches: Iterable[Sequence[Tick]], rules: Sequence[Rule]) -> ReplayResult:
-    """Alerts when the function receives `batches` one after the other (concurrency 1): inside a batch it
-    applies each key's ticks in timestamp order (stable), which is the same as sorting the whole batch."""
-    return replay([t for batch in batches for t in sorted(batch, key=lambda t: t.ts_us)], rules)
+    """The first version's alerts when it receives `batches` one after the other (concurrency 1): inside a
+    batch it applies each key's ticks in timestamp order (stable), the same as sorting the whole batch."""
+    return seed_replay([t for batch in batches for t in sorted(batch, key=lambda t: t.ts_us)], rules)

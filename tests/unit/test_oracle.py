@@ -19,6 +19,7 @@ from tests.chaos.oracle import (
     parse_feed,
     replay,
     replay_batches,
+    seed_replay,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,7 +74,10 @@ def test_oracle_reproduces_the_hand_computed_golden_alerts() -> None:
     ]
     assert sorted(got) == sorted(want)
     assert len(got) == len(set(got))
-    assert result.late_ticks == expected["late_ticks_in_feed_order"]
+    # F3: the AAPL tick sent last (14:31:25, 55 s behind the newest) takes its place in position order; only
+    # the repeated BTC-USD tick is late (a duplicate). The first version's model in feed order counts both.
+    assert result.late_ticks == 1
+    assert seed_replay(ticks, rules).late_ticks == expected["late_ticks_in_feed_order"]
     assert check_guarantees(ticks, rules, expected["alerts"], result.late_ticks) == []
 
 
@@ -169,9 +173,11 @@ def test_crossing_semantics_first_equal_cooldown_and_late() -> None:
         "03.000000Z#dn",  # 101 -> 100 (on the line) is no crossing below; 100 -> 99 is
         "12.000000Z#up",
     ]
-    # 14:30:04 crosses up inside up's 10 s cooldown (no fire, side advances); 14:30:05 back at 100;
-    # 14:30:12 fires (2 + 10 <= 12); 14:30:11 is older than side_ts 12: late; 14:30:13 stays above: nothing.
-    assert result.late_ticks == 1
+    # 14:30:04 crosses up inside up's 10 s cooldown (no fire); 14:30:05 back at 100; 14:30:11 (delivered
+    # after 14:30:12) takes its place: a crossing down inside dn's 60 s cooldown; 14:30:12 fires (2 + 10 <=
+    # 12); 14:30:13 stays above: nothing. F3: no tick is late (the first version's model: 14:30:11 is).
+    assert result.late_ticks == 0
+    assert seed_replay([_tick("X", p, s) for p, s in prices], rules).late_ticks == 1
 
 
 def _exact(violations: list[str]) -> list[str]:
@@ -274,7 +280,7 @@ def test_any_delivery_order_satisfies_the_guarantees(seed: int) -> None:
     if seed % 2 == 0:
         order = sorted(range(len(messages)), key=lambda i: i + random.Random(seed * 1000 + i).uniform(0, 12))
     ticks = [t for m in messages for t in m]
-    result = replay([t for i in order for t in messages[i]], rules)
+    result = seed_replay([t for i in order for t in messages[i]], rules)
     stored = [{"symbol": a.symbol, "timestamp": a.timestamp} for a in result.alerts]
     assert result.late_ticks > 0
     assert check_guarantees(ticks, rules, stored, result.late_ticks) == []
@@ -312,8 +318,13 @@ def test_an_older_tick_applied_after_a_newer_one_is_caught() -> None:
         "alert ('X', '2026-11-25T14:30:04.000000Z#up') of the in-order replay missing (no late ticks)",
         "crossing up X at 2026-11-25T14:30:04.000000Z persisted and never fired",
     ]
-    # per F3 the 99@3 tick advances the state: 101@2 is late (counted) and 101@4 fires
-    result = replay([ticks[i] for i in (0, 2, 1, 3, 4)], rules)
+    # F3's in-order replay fires both crossings, whatever the delivery order
+    assert [a.timestamp[17:] for a in replay([ticks[i] for i in (0, 2, 1, 3, 4)], rules).alerts] == [
+        "02.000000Z#up",
+        "04.000000Z#up",
+    ]
+    # in the first version's model the 99@3 tick advances the state: 101@2 is late (counted), 101@4 fires
+    result = seed_replay([ticks[i] for i in (0, 2, 1, 3, 4)], rules)
     assert [a.timestamp for a in result.alerts] == ["2026-11-25T14:30:04.000000Z#up"]
     assert result.late_ticks == 1
     stored = [{"symbol": a.symbol, "timestamp": a.timestamp} for a in result.alerts]
