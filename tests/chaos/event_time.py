@@ -293,3 +293,24 @@ def version_at(versions: Sequence[Version], rule: str, symbol: str, ts_us: int) 
     """The version of `rule` that applies to a tick of `symbol` at `ts_us` (windows of a rule never
     overlap: an edit closes the old window where the new one opens)."""
     return next((v for v in versions if v.rule == rule and v.applies(symbol, ts_us)), None)
+
+
+def beyond_window(
+    batches: Iterable[Sequence[TickLike]], window_us: int, controls: Controls | None = None
+) -> set[tuple[str, int, int]]:
+    """Positions of the ticks that arrive more than `window_us` behind their symbol's newest applied tick
+    when `batches` are delivered one after the other (F3's event-time bound of W; the bound by held ticks is
+    the function's own and shows in its metric)."""
+    controls = controls or Controls()
+    newest: dict[str, int] = {}
+    out: set[tuple[str, int, int]] = set()
+    for batch in batches:
+        for tick in sorted(batch, key=lambda t: (t.ts_us, t.seq)):
+            if controls.out_of_band(tick) or controls.suspended(tick):
+                continue
+            last = newest.get(tick.symbol)
+            if last is not None and tick.ts_us < last - window_us:
+                out.add((tick.symbol, tick.ts_us, tick.seq))
+            else:
+                newest[tick.symbol] = max(tick.ts_us, last if last is not None else tick.ts_us)
+    return out
