@@ -4,7 +4,9 @@
 # inside invocations, a seeded feed for CHAOS_SECONDS with the hostile corpus mixed in; then drain, redrive
 # the DLQ (what the function rejected stays), drain, and check the invariant (exit status 1 when it does not
 # hold). The summary is printed and kept in build/chaos.json. `make test` runs a short seeded one
-# (tests/unit/test_chaos.py).
+# (tests/unit/test_chaos.py). The summary carries `fidelity` (F3: stored alerts against the in-order replay,
+# per rule); CHAOS_FIDELITY_GATE=1 also fails the run unless every difference is explained (a tick beyond W,
+# a counted mode choice).
 CHAOS_SECONDS     ?= 600
 CHAOS_FAULT_RATE  ?= 0.2
 CHAOS_SEED        ?= 1
@@ -13,10 +15,11 @@ CHAOS_RATE        ?= 5
 CHAOS_KILL_EVERY  ?= 10
 CHAOS_OUTAGE_AT   ?= 240
 CHAOS_OUTAGE_SECONDS ?= 60
+CHAOS_FIDELITY_GATE ?=
 
 .PHONY: chaos
 chaos: $(VENV_STAMP) host-bootstrap ## long randomized fault/kill campaign (CHAOS_SECONDS, CHAOS_FAULT_RATE, CHAOS_SEED)
 	@cd $(ROOT) && $(PY) -m tests.chaos.campaign --seconds $(CHAOS_SECONDS) --fault-rate $(CHAOS_FAULT_RATE) \
 	  --seed $(CHAOS_SEED) --concurrency $(CHAOS_CONCURRENCY) --rate $(CHAOS_RATE) \
 	  --kill-every $(CHAOS_KILL_EVERY) --outage-at $(CHAOS_OUTAGE_AT) --outage-seconds $(CHAOS_OUTAGE_SECONDS) \
-	  --hostile --bootstrap $(HOST_BOOTSTRAP) 2>$(BUILD)/chaos.log | tee $(BUILD)/chaos.json
+	  --hostile $(if $(CHAOS_FIDELITY_GATE),--fidelity-gate) --bootstrap $(HOST_BOOTSTRAP) 2>$(BUILD)/chaos.log | tee $(BUILD)/chaos.json

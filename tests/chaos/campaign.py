@@ -16,6 +16,11 @@ back in seconds and end in the DLQ after `max_receive_count` receives.
 The invariant after draining (queue and invocations empty):
 - no alert key stored twice, every stored alert justified, every persistent crossing fired (oracle
   check_guarantees over the ticks of the processed messages, with the functions' EMF LateTicks sum);
+- fidelity (F3, tests/chaos/judge.py): the stored alerts against the in-order replay of the processed
+  ticks, per rule and excursion, reported in the summary; with `fidelity_gate` every difference must be
+  explained by a tick beyond W (the functions' EMF TicksBeyondWindow sum) or a counted mode choice. The
+  gate is off until the event-time engine is in: the first version's engine loses crossings whose ticks
+  arrive out of order, which the report shows as unexplained;
 - every stored alert notified at least once; every notification names a stored alert; a repeat carries the
   same alert (same content, same attributes); exactly once in a run without interruptions (no kill, no
   stall, no invocation timeout: those are the only causes of a publish whose "sent" mark was not stored);
@@ -94,6 +99,7 @@ class ChaosConfig:
     outage_at_s: float = 0.0  # SNS outage window, from the start of the feed
     outage_s: float = 0.0  # 0: no outage
     hostile: bool = False  # mix the hostile-input corpus into the feed
+    fidelity_gate: bool = False  # F3: every difference from the in-order replay explained (see the docstring)
     # Draining ends when the queue and the invocations are empty; it gives up when the queue has not shrunk
     # for this long (more than a message's maxReceiveCount receives take).
     drain_stall_s: float = 120.0
@@ -313,6 +319,7 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
         kills=kills,
         injected=injected,
         late_ticks=int(metrics["LateTicks"]),
+        beyond_window_ticks=int(metrics.get("TicksBeyondWindow", 0)),
         retries=int(metrics["Retries"]),
         recovered=int(metrics["RecoveredNotifications"]),
         drained=drained,
@@ -341,6 +348,7 @@ def evaluate(
     recovered: int,
     drained: bool,
     errors: Sequence[str],
+    beyond_window_ticks: int = 0,
 ) -> dict[str, Any]:
     """The summary and the invariant's violations, from what the run left behind (`dead`: the DLQ at the
     end; `dead_before_recovery`, `redriven`: what the recovery found there and sent back)."""
@@ -370,6 +378,9 @@ def evaluate(
         and f"{a['symbol']}|{a['timestamp']}" not in hostile_alerts
     ]
     violations = oracle.check_guarantees(processed, rules, checked, late_ticks)
+    fidelity = oracle.fidelity(processed, rules, checked, beyond_w_count=beyond_window_ticks)
+    if cfg.fidelity_gate:
+        violations += [f"fidelity {p}" for p in fidelity.problems()]
 
     stored_ids = {f"{a['symbol']}|{a['timestamp']}" for a in stored}
     notified: Counter[str] = Counter()
@@ -438,6 +449,9 @@ def evaluate(
         "invocation_timeouts": timeouts,
         "retries": retries,
         "late_ticks": late_ticks,
+        "ticks_beyond_window": beyond_window_ticks,
+        "fidelity": fidelity.as_dict(),
+        "fidelity_gate": cfg.fidelity_gate,
         "messages_deleted": len(deleted),
         "dlq_before_recovery": dead_before_recovery,
         "dlq_redriven": redriven,
@@ -494,6 +508,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--outage-at", type=float, default=0.0, help="SNS outage start (s into the feed)")
     parser.add_argument("--outage-seconds", type=float, default=0.0, help="SNS outage length (0: none)")
     parser.add_argument("--hostile", action="store_true", help="mix the hostile-input corpus into the feed")
+    parser.add_argument(
+        "--fidelity-gate",
+        action="store_true",
+        help="fail unless every difference from the in-order replay is explained (F3)",
+    )
     parser.add_argument("--bootstrap", type=Path, help="the function build (default: TAP_BOOTSTRAP, host)")
     parser.add_argument(
         "--runner", choices=sorted(RUNNERS), default=DEFAULT_RUNNER, help="Runtime API server"
@@ -510,6 +529,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         outage_at_s=args.outage_at,
         outage_s=args.outage_seconds,
         hostile=args.hostile,
+        fidelity_gate=args.fidelity_gate,
         runner=args.runner,
     )
     summary = run(replace(cfg, bootstrap=args.bootstrap) if args.bootstrap else cfg)

@@ -301,3 +301,22 @@ def judge(
 def alert_items(fires: Sequence[Fire]) -> list[dict[str, Any]]:
     """The replay's fires as stored items (what a perfect run stores)."""
     return [{"symbol": f.symbol, "timestamp": f"{f.ts}#{f.rule}", "seq": f.seq} for f in fires]
+
+
+def fidelity_lines(fidelity: Fidelity) -> list[str]:
+    """The per-rule table for a console (make demo, make bench, the chaos campaign)."""
+    head = f"  {'rule':24} {'replay':>6} {'stored':>6} {'matched':>7} {'choices':>7} "
+    head += f"{'beyond W':>8} {'by mode':>7} {'lost':>4} {'extra':>5} {'dup':>3}"
+    lines = [head]
+    for rule, r in sorted(fidelity.rules.items()):
+        lines.append(
+            f"  {rule:24} {r.replay:>6} {r.stored:>6} {r.matched:>7} {r.mode_choices:>7} "
+            f"{r.missing['beyond_w']:>8} {r.missing['mode_choice']:>7} {r.missing['unexplained']:>4} "
+            f"{r.extra:>5} {r.duplicates:>3}"
+        )
+    verdict = "exact" if fidelity.exact else "every difference explained" if fidelity.ok else "NOT EXPLAINED"
+    lines.append(
+        f"  {'all':24} {fidelity.total('replay'):>6} {fidelity.total('stored'):>6} "
+        f"{fidelity.total('matched'):>7}   ({verdict})"
+    )
+    return lines

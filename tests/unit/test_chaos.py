@@ -62,7 +62,7 @@ def test_short_seeded_campaign_keeps_the_invariant(capsys: pytest.CaptureFixture
     assert summary["stored_alerts"] > 0
 
 
-def _evaluate(**given: Any) -> dict[str, Any]:
+def _evaluate(cfg: ChaosConfig | None = None, **given: Any) -> dict[str, Any]:
     """evaluate() of a run that left nothing unusual behind, but for `given`."""
     quiet: dict[str, Any] = {
         "dead": [],
@@ -77,7 +77,7 @@ def _evaluate(**given: Any) -> dict[str, Any]:
         "drained": True,
         "errors": [],
     }
-    return evaluate(ChaosConfig(seconds=1), **{**quiet, **given})
+    return evaluate(cfg or ChaosConfig(seconds=1), **{**quiet, **given})
 
 
 def _tick(price: float, ts: str) -> str:
@@ -132,6 +132,47 @@ def test_the_invariant_check_catches_violations() -> None:
     assert "did not drain" in text
     assert summary["duplicate_alerts"] == 1
     assert summary["messages_lost"] == 1
+
+
+def test_fidelity_is_reported_and_gated_on_what_f3_explains() -> None:
+    # MSFT crosses 450 at 14:30:10 and 14:30:30; only the first crossing was stored
+    rule = {"id": "x", "symbol": "MSFT", "condition": "crosses_above", "threshold": 450, "severity": "high"}
+    bodies = [
+        _tick(p, f"2026-11-25T14:30:{s}Z")
+        for p, s in ((449.0, "00"), (451.0, "10"), (449.0, "20"), (451.0, "30"))
+    ]
+    ids = {f"m{i}": b for i, b in enumerate(bodies)}
+    ok = InvocationResult("ok", b"{}", None, 0.1, "req")
+    first = "2026-11-25T14:30:10.000000Z#x"
+    run = {
+        "rules_doc": {"rules": [{**rule, "cooldown_seconds": 1}]},
+        "bodies": bodies,
+        "messages_sent": 4,
+        "ids_to_body": ids,
+        "outcomes": [BatchOutcome(list(ids), ok, list(ids), [])],
+        "stored": [{"symbol": "MSFT", "timestamp": first}],
+        "notes": [_note(f"MSFT|{first}")],
+        "late_ticks": 1,  # the first version's checks tolerate a crossing hidden by a late tick
+    }
+    reported = _evaluate(**run)
+    assert reported["ok"]
+    assert not reported["fidelity_gate"]
+    assert reported["fidelity"]["per_rule"]["x"] == {
+        "replay": 2,
+        "stored": 1,
+        "matched": 1,
+        "mode_choices": 0,
+        "missing": {"beyond_w": 0, "mode_choice": 0, "unexplained": 1},
+        "extra": 0,
+        "duplicates": 0,
+    }
+    gated = _evaluate(ChaosConfig(seconds=1, fidelity_gate=True), **run)
+    assert gated["violations"] == [
+        "fidelity x: missing: MSFT 2026-11-25T14:30:30.000000Z (the replay fires there; nothing explains it)"
+    ]
+    explained = _evaluate(ChaosConfig(seconds=1, fidelity_gate=True), **run, beyond_window_ticks=1)
+    assert explained["ok"]
+    assert explained["fidelity"]["per_rule"]["x"]["missing"]["beyond_w"] == 1
 
 
 class _Process:
