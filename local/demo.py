@@ -5,7 +5,9 @@ a capture queue subscribed to the trading topic (what a trader's subscription wo
 event source (local/event_source.py) running the function's host `bootstrap` behind the Runtime API
 emulator, and readers for the alerts table, the capture queue, the DLQ and the function's EMF records.
 The demo (`python -m local.demo`, run by `make demo` after terraform apply) sends a feed with local/feed.py,
-shows a live view and a summary; the integration tests use the same class with assertions.
+shows a live view and a summary, and the fidelity figure (F3: the stored alerts per rule against the
+in-order replay of the same ticks, judged by the test oracle tests/chaos/judge.py); the integration tests
+use the same class with assertions.
 
 Tick-to-notification latency: from the wall-clock time just before the SendMessageBatch call that carried
 a tick's message to the SentTimestamp of its SNS notification in the capture queue (moto delivers SNS ->
@@ -34,6 +36,10 @@ from local.feed import read_feed
 from local.function_host import DEFAULT_RUNNER, RUNNERS, FunctionRunner, runner
 from local.sqs_queues import drain
 from ops.send_feed import SendResult, send_feed
+from tests.chaos import oracle
+from tests.chaos.judge import Fidelity, fidelity_lines
+
+DEFAULT_RULES = Path(__file__).resolve().parents[1] / "config" / "alert-rules.json"
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -441,6 +447,19 @@ def summary(report: RunReport, out: TextIO) -> None:
         print(f"  {name:30} {value:>10}", file=out)
 
 
+def fidelity_summary(report: RunReport, bodies: Sequence[str], rules_path: Path, out: TextIO) -> Fidelity:
+    """The feed's valid ticks replayed in order against the rules, the stored alerts judged per rule; the
+    ticks the function counted beyond the reorder window may explain as many misses per rule."""
+    ticks = [t for body in oracle.parse_feed(bodies) for t in body.ticks]
+    rules = oracle.load_rules(json.loads(rules_path.read_text(encoding="utf-8")))
+    beyond = int(report.emf.get("TicksBeyondWindow", 0))
+    result = oracle.fidelity(ticks, rules, report.alerts, beyond_w_count=beyond)
+    print("fidelity: stored alerts against the in-order replay of the same ticks (F3):", file=out)
+    for line in fidelity_lines(result):
+        print(line, file=out)
+    return result
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--outputs", type=Path, required=True, help="`terraform output -json` of the stack")
@@ -477,6 +496,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         system.stop()
         system.remove_capture_queue()
     summary(report, out)
+    fidelity_summary(report, bodies, args.rules or DEFAULT_RULES, out)
     errors = [str(e) for e in system.source.errors] if system.source is not None else []
     code, messages = verdict(report, errors, args.timeout)
     sys.stderr.write("".join(f"{m}\n" for m in messages))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from local.demo import (
     RunReport,
     Snapshot,
     _scan,
+    fidelity_summary,
     parse_notification,
     percentile,
     progress_line,
@@ -199,3 +202,30 @@ def test_a_system_against_aws_starts_no_take_over_and_stops_what_it_started() ->
     assert system.source is not None
     assert system.emulators == []
     system.stop()
+
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def test_fidelity_summary_judges_the_stored_alerts_per_rule() -> None:
+    bodies = (DATA / "golden-feed.jsonl").read_text().splitlines()
+    golden = json.loads((DATA / "golden-expected-alerts.json").read_text())["alerts"]
+    stored = [{"symbol": a["symbol"], "timestamp": a["timestamp"]} for a in golden]
+    exact = io.StringIO()
+    result = fidelity_summary(replace(report(), alerts=stored), bodies, DATA / "golden-rules.json", exact)
+    assert result.exact
+    lines = exact.getvalue().splitlines()
+    assert lines[0] == "fidelity: stored alerts against the in-order replay of the same ticks (F3):"
+    assert lines[-1].split() == ["all", "12", "12", "12", "(exact)"]
+    assert [line.split()[:4] for line in lines[2:-1] if line.split()[0] == "aapl-up-200"] == [
+        ["aapl-up-200", "2", "2", "2"]
+    ]
+    # the MSFT crossing at 14:32:40 not stored: lost, unless a tick arrived beyond the reorder window
+    lost = [a for a in stored if a["timestamp"] != "2026-11-25T14:32:40.000000Z#msft-down-400"]
+    text = io.StringIO()
+    assert not fidelity_summary(replace(report(), alerts=lost), bodies, DATA / "golden-rules.json", text).ok
+    assert "(NOT EXPLAINED)" in text.getvalue()
+    beyond = replace(report(), alerts=lost, emf=emf_totals([emf(TicksBeyondWindow=1)]))
+    explained = io.StringIO()
+    assert fidelity_summary(beyond, bodies, DATA / "golden-rules.json", explained).ok
+    assert "(every difference explained)" in explained.getvalue()
