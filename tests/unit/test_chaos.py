@@ -144,7 +144,7 @@ def test_fidelity_is_reported_and_gated_on_what_f3_explains() -> None:
     ids = {f"m{i}": b for i, b in enumerate(bodies)}
     ok = InvocationResult("ok", b"{}", None, 0.1, "req")
     first = "2026-11-25T14:30:10.000000Z#x"
-    run = {
+    run: dict[str, Any] = {
         "rules_doc": {"rules": [{**rule, "cooldown_seconds": 1}]},
         "bodies": bodies,
         "messages_sent": 4,
