@@ -15,12 +15,20 @@ Figures (bench/results/latest.json, one object per figure with cpp, python and r
 `ratio` is always the C++ advantage: python / cpp where lower is better, cpp / python where higher is.
 
 Before anything is timed, both implementations process the benchmark feed and must store the same alerts
-(table keys) and send the same notifications (alert ids, each once); otherwise the run stops.
+(table keys) and send the same notifications (alert ids, each once); otherwise the run stops. That gate runs
+on an in-order feed (checked: every symbol's positions increase) at concurrency 1, where the first version's
+design (the baseline, which keeps its behaviour under reordering) and the event-time engine must agree.
+
+`fidelity` (F3): the C++ function at concurrency 5 on the same feed (the sample feed of `make demo`), its
+stored alerts judged per rule against the in-order replay of the same ticks by the test oracle
+(tests/chaos/judge.py): replay, stored, matched, counted mode choices, missing with reasons, extra,
+duplicates.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -37,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import cost_model
+from local.emf import emf_totals
 from local.emulator import MotoServer
 from local.event_source import EventSourceConfig, SqsEventSource
 from local.feed import FeedConfig, generate_feed
@@ -46,6 +55,8 @@ from local.runtime_api import FunctionProcess
 from local.sqs_event import received_message, sqs_event
 from local.sqs_queues import queue_arn
 from ops.send_feed import send_feed
+from tests.chaos import oracle
+from tests.chaos.judge import fidelity_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "build" / "bench"
@@ -66,6 +77,7 @@ HIGHER_IS_BETTER = frozenset({"ticks_per_second"})
 # Issue 8's acceptance targets: (figure, minimum ratio, maximum C++ value or None).
 TARGETS = (("cpu_per_tick_ns", 50.0, 1000.0), ("cold_start_ms", 20.0, None), ("peak_rss_mb", 5.0, None))
 BATCH = 25
+FIDELITY_CONCURRENCY = 5  # Lambda's SQS event source at its minimum maximum concurrency
 FUNCTION_TIMEOUT_S = 60.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -347,8 +359,24 @@ def interleaved(rounds: int, order: Sequence[str] = IMPLS) -> Iterator[tuple[int
 
 
 # ------------------------------------------------------------------ the measurements
+def out_of_order(bodies: Sequence[str]) -> list[str]:
+    """Ticks whose position (timestamp, seq) is not after their symbol's previous one in feed order."""
+    last: dict[str, tuple[int, int]] = {}
+    out = []
+    for tick in (t for body in oracle.parse_feed(bodies) for t in body.ticks):
+        position = (tick.ts_us, tick.seq)
+        if tick.symbol in last and position <= last[tick.symbol]:
+            out.append(f"{tick.symbol} {tick.ts}")
+        last[tick.symbol] = max(position, last.get(tick.symbol, position))
+    return out
+
+
 def check_same_outputs(impls: dict[str, Impl], endpoint: str, bodies: Sequence[str]) -> dict[str, Any]:
-    """Both implementations on the benchmark feed: same alert keys, same notification ids (each once)."""
+    """Both implementations on the benchmark feed, in order and one batch after the other (concurrency 1):
+    same alert keys, same notification ids (each once)."""
+    late = out_of_order(bodies)
+    if late:
+        raise SystemExit(f"the same-outputs feed must be in order; out of order: {late[:5]}")
     seen: dict[str, tuple[list[tuple[str, str]], list[str]]] = {}
     for name, impl in impls.items():
         stack = create_stack(endpoint, f"eq-{name}")
@@ -479,6 +507,68 @@ def measure_throughput(
     return rates, cpu_per_message
 
 
+def measure_fidelity(impl: Impl, endpoint: str, bodies: Sequence[str]) -> dict[str, Any]:
+    """The feed through the local event source to FIDELITY_CONCURRENCY warm environments at once, as sent;
+    the stored alerts judged per rule against the in-order replay of its valid ticks (the ticks the function
+    counted beyond the reorder window may explain as many misses per rule)."""
+    stack = create_stack(endpoint, "fidelity")
+    config = EventSourceConfig(stack.source_url, stack.source_arn, REGION, batch_size=BATCH)
+    functions = [WarmFunction(impl, stack.function_env()) for _ in range(FIDELITY_CONCURRENCY)]
+    with contextlib.ExitStack() as running:
+        for fn in functions:
+            running.enter_context(fn)
+        source = SqsEventSource(config, stack.client("sqs"), [fn.emulator for fn in functions])
+        sender = threading.Thread(
+            target=send_feed, args=(bodies, stack.source_url), kwargs={"client": stack.client("sqs")}
+        )
+        with source:
+            sender.start()
+            deadline = time.monotonic() + 300
+            while len(set(source.stats.deleted)) < len(bodies):
+                if time.monotonic() > deadline or source.errors:
+                    raise RuntimeError(f"fidelity: {len(source.stats.deleted)} of {len(bodies)} done")
+                time.sleep(0.05)
+        sender.join()
+        metrics = emf_totals(line for fn in functions for p in fn.emulator.processes for line in p.stdout)
+    rules = oracle.load_rules(json.loads(RULES.read_text(encoding="utf-8")))
+    ticks = [t for body in oracle.parse_feed(bodies) for t in body.ticks]
+    beyond = int(metrics.get("TicksBeyondWindow", 0))
+    result = oracle.fidelity(ticks, rules, stack.resources.alerts(), beyond_w_count=beyond)
+    return {
+        "implementation": impl.name,
+        "concurrency": FIDELITY_CONCURRENCY,
+        "feed_messages": len(bodies),
+        "feed_ticks": len(ticks),
+        "late_ticks": int(metrics["LateTicks"]),
+        "ticks_beyond_window": beyond,
+        **result.as_dict(),
+        "table": fidelity_lines(result),
+    }
+
+
+def outputs_and_fidelity(
+    impls: dict[str, Impl], endpoint: str, bodies: Sequence[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The same-outputs gate (concurrency 1, in order), then the fidelity figure (concurrency 5)."""
+    same = run_callable(
+        "same outputs on the benchmark feed", lambda: check_same_outputs(impls, endpoint, bodies)
+    )
+    log(f"  both: {same['alerts']} alerts, {same['notifications']} notifications")
+    fidelity = run_callable(
+        f"fidelity at concurrency {FIDELITY_CONCURRENCY}",
+        lambda: measure_fidelity(impls["cpp"], endpoint, bodies),
+    )
+    log(f"  {fidelity['matched']} of {fidelity['replay']} alerts of the replay matched")
+    return same, fidelity
+
+
+def fidelity_text(fidelity: dict[str, Any]) -> str:
+    head = (
+        f"fidelity at concurrency {fidelity['concurrency']} (stored alerts against the in-order replay, F3):"
+    )
+    return "\n\n" + head + "\n" + "\n".join(fidelity["table"])
+
+
 def run_callable(label: str, fn: Callable[[], Any]) -> Any:
     log(f"{label} ...")
     started = time.monotonic()
@@ -577,10 +667,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with MotoServer() as moto:
         endpoint = moto.url
-        same = run_callable(
-            "same outputs on the benchmark feed", lambda: check_same_outputs(impls, endpoint, bodies)
-        )
-        log(f"  both: {same['alerts']} alerts, {same['notifications']} notifications")
+        same, fidelity = outputs_and_fidelity(impls, endpoint, bodies)
         cpu = run_callable(
             "cpu per tick (pure path)", lambda: measure_cpu_per_tick(bench_exe, event_path, args.cpu_rounds)
         )
@@ -697,6 +784,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "cpu_rounds": args.cpu_rounds,
         },
         "same_outputs": same,
+        "fidelity": fidelity,
         "warm_alerts_stored": warm.alerts,  # equal for both (checked); 4 per alert batch
         "figures": figures,
         "targets": check_targets(figures),
@@ -707,7 +795,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"result file invalid: {problems}")
     (args.out / "latest.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     chart(args.out / "latency.png", cold, warm)
-    print(table(doc))
+    print(table(doc) + fidelity_text(fidelity))
     print(
         f"\nmachine: {doc['machine']['cpu_model']}, {doc['machine']['cores']} cores; {doc['date']}; "
         f"{doc['duration_s']:.0f} s"

@@ -10,7 +10,18 @@ from typing import Any
 import pytest
 
 from bench import cost_model
-from bench.run import FIGURES, check_targets, figure, percentile, table, validate_results, warm_batch
+from bench.run import (
+    FIGURES,
+    check_targets,
+    fidelity_text,
+    figure,
+    out_of_order,
+    percentile,
+    table,
+    validate_results,
+    warm_batch,
+)
+from local.feed import FeedConfig, generate_feed
 
 ROOT = Path(__file__).resolve().parents[2]
 ONE_TICK_MESSAGES = cost_model.Workload(
@@ -145,3 +156,29 @@ def test_warm_batches_are_25_ticks_advancing_past_every_cooldown() -> None:
     assert all(t["volume"] == 100 for t in quiet)
     assert {t["symbol"] for t in loud if t["volume"] > 100_000} == {"NVDA"}
     assert max(t["price"] for t in loud if t["symbol"] == "MSFT") == 455.0
+
+
+def _body(second: str, seq: int | None = None) -> str:
+    tick = {"symbol": "X", "price": 1.0, "timestamp": f"2026-11-25T14:30:{second}Z"}
+    return json.dumps(tick if seq is None else {**tick, "seq": seq})
+
+
+def test_the_same_outputs_gate_runs_on_an_in_order_feed() -> None:
+    assert out_of_order(generate_feed(FeedConfig(seed=7, messages=300))) == []
+    assert out_of_order([_body("01"), _body("01", 1)]) == []  # seq orders ticks of one timestamp
+    assert out_of_order([_body("01"), _body("00"), _body("01"), _body("02", 1), _body("02", 0)]) == [
+        "X 2026-11-25T14:30:00.000000Z",
+        "X 2026-11-25T14:30:01.000000Z",
+        "X 2026-11-25T14:30:02.000000Z",
+    ]
+
+
+def test_fidelity_text_heads_the_judges_table() -> None:
+    text = fidelity_text({"concurrency": 5, "table": ["  rule ...", "  all ..."]})
+    assert text.splitlines() == [
+        "",
+        "",
+        "fidelity at concurrency 5 (stored alerts against the in-order replay, F3):",
+        "  rule ...",
+        "  all ...",
+    ]
