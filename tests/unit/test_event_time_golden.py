@@ -132,39 +132,35 @@ def test_without_knowing_what_arrived_beyond_w_the_late_miss_needs_a_count(golde
     assert judge(replay, stored, beyond_w_count=2).ok  # two ticks counted beyond W
 
 
-def test_the_judge_rejects_what_f3_forbids_in_the_expected_set(golden: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("symbol", "tick", "rule", "kind", "count"),
+    [
+        # the crossing of EX1 stored twice in its one excursion (keys t2 and t3): one alert per crossing
+        ("EX1", "14:30:20", "ex1", "duplicates", 1),
+        # VER 61@65 crossed from a tick of another threshold's window: no continuity
+        ("VER", "14:31:05", "ver", "extra", 1),
+        # the expired EXP tick at 14:31:00
+        ("EXP", "14:31:00", "exp", "extra", 1),
+        # a mod-every fire at 45: closer than its 30 s cooldown to both stored fires, 20 and 50
+        ("MOD", "14:30:45", "mod-every", "extra", 2),
+        # a second fire of the '*' once rule, on another symbol
+        ("MOD", "14:30:45", "star-once", "extra", 1),
+        # the suspended SUS tick 101@25, never applied
+        ("SUS", "14:30:25", "sus", "extra", 1),
+    ],
+)
+def test_the_judge_rejects_what_f3_forbids_added_to_the_expected_set(
+    golden: dict[str, Any], symbol: str, tick: str, rule: str, kind: str, count: int
+) -> None:
     replay, beyond = _replay_and_beyond(golden)
-    stored = _stored(golden["expected"])
-    # the crossing of EX1 stored twice in its one excursion (keys t2 and t3): one alert per crossing
-    twice = judge(
-        replay, [*stored, {"symbol": "EX1", "timestamp": "2026-11-25T14:30:20.000000Z#ex1"}], beyond
-    )
-    assert (twice.rules["ex1"].duplicates, twice.ok) == (1, False)
-    # VER 61@65 crossed from a tick of another threshold's window: no continuity, an alert there is extra
-    orphan = judge(
-        replay, [*stored, {"symbol": "VER", "timestamp": "2026-11-25T14:31:05.000000Z#ver"}], beyond
-    )
-    assert (orphan.rules["ver"].extra, orphan.ok) == (1, False)
-    # the expired EXP tick at 14:31:00 fires nothing
-    expired = judge(
-        replay, [*stored, {"symbol": "EXP", "timestamp": "2026-11-25T14:31:00.000000Z#exp"}], beyond
-    )
-    assert expired.rules["exp"].extra == 1
-    # MOD: a fire at 45 is closer than mod-every's 30 s cooldown to both stored fires, 20 and 50
-    close = judge(
-        replay, [*stored, {"symbol": "MOD", "timestamp": "2026-11-25T14:30:45.000000Z#mod-every"}], beyond
-    )
-    assert close.rules["mod-every"].extra == 2
-    # a second fire of the '*' once rule, on another symbol
-    again = judge(
-        replay, [*stored, {"symbol": "MOD", "timestamp": "2026-11-25T14:30:45.000000Z#star-once"}], beyond
-    )
-    assert again.rules["star-once"].extra == 1
-    # the suspended SUS tick 101@25 was never applied
-    suspended = judge(
-        replay, [*stored, {"symbol": "SUS", "timestamp": "2026-11-25T14:30:25.000000Z#sus"}], beyond
-    )
-    assert suspended.rules["sus"].extra == 1
-    # a matched alert left out is missing, unexplained
-    without = judge(replay, [s for s in stored if s["symbol"] != "SUS"], beyond)
-    assert (without.rules["sus"].missing["unexplained"], without.ok) == (1, False)
+    added = {"symbol": symbol, "timestamp": f"2026-11-25T{tick}.000000Z#{rule}"}
+    fidelity = judge(replay, [*_stored(golden["expected"]), added], beyond)
+    assert getattr(fidelity.rules[rule], kind) == count
+    assert not fidelity.ok
+
+
+def test_a_matched_alert_left_out_is_missing_unexplained(golden: dict[str, Any]) -> None:
+    replay, beyond = _replay_and_beyond(golden)
+    without = judge(replay, [s for s in _stored(golden["expected"]) if s["symbol"] != "SUS"], beyond)
+    assert without.rules["sus"].missing["unexplained"] == 1
+    assert not without.ok

@@ -91,8 +91,13 @@ def _totals(f: Fidelity) -> tuple[int, int, int, int, int]:
     return f.total("matched"), f.total("mode_choices"), missing, f.total("extra"), f.total("duplicates")
 
 
-def _replay(delivered: list[Tick], vs: list[Version], ctl: Controls) -> Replay:
-    return in_order_replay(delivered, vs, ctl)
+def _pick(
+    delivered: list[Tick], vs: list[Version], ctl: Controls, data: Any
+) -> tuple[Replay, int, list[dict[str, Any]]]:
+    """The replay, one of its alerts drawn at random (0 when it has none) and its alerts as stored items."""
+    replay = in_order_replay(delivered, vs, ctl)
+    chosen = data.draw(st.integers(0, len(replay.fires) - 1)) if replay.fires else 0
+    return replay, chosen, alert_items(replay.fires)
 
 
 @settings(max_examples=150, deadline=None)
@@ -100,7 +105,7 @@ def _replay(delivered: list[Tick], vs: list[Version], ctl: Controls) -> Replay:
 def test_the_replay_judged_against_itself_is_exact(
     delivered: list[Tick], vs: list[Version], ctl: Controls
 ) -> None:
-    replay = _replay(delivered, vs, ctl)
+    replay = in_order_replay(delivered, vs, ctl)
     fidelity = judge(replay, alert_items(replay.fires))
     assert fidelity.problems() == []
     assert fidelity.ok
@@ -113,11 +118,9 @@ def test_the_replay_judged_against_itself_is_exact(
 def test_one_alert_removed_is_reported_missing_and_only_it(
     delivered: list[Tick], vs: list[Version], ctl: Controls, data: Any
 ) -> None:
-    replay = _replay(delivered, vs, ctl)
-    if not replay.fires:
+    replay, lost, items = _pick(delivered, vs, ctl, data)
+    if not items:
         return
-    lost = data.draw(st.integers(0, len(replay.fires) - 1))
-    items = alert_items(replay.fires)
     fidelity = judge(replay, items[:lost] + items[lost + 1 :])
     gone = replay.fires[lost]
     assert _totals(fidelity) == (len(replay.fires) - 1, 0, 1, 0, 0)
@@ -134,11 +137,9 @@ def test_one_alert_removed_is_reported_missing_and_only_it(
 def test_one_alert_stored_twice_is_reported_as_a_duplicate(
     delivered: list[Tick], vs: list[Version], ctl: Controls, data: Any
 ) -> None:
-    replay = _replay(delivered, vs, ctl)
-    if not replay.fires:
+    replay, twice, items = _pick(delivered, vs, ctl, data)
+    if not items:
         return
-    twice = data.draw(st.integers(0, len(replay.fires) - 1))
-    items = alert_items(replay.fires)
     fidelity = judge(replay, [*items, items[twice]])
     assert _totals(fidelity) == (len(replay.fires), 0, 0, 0, 1)
     assert fidelity.rules[replay.fires[twice].rule].duplicates == 1
