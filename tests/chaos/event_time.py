@@ -202,8 +202,10 @@ class Modes:
 
 
 def conflict(v: Version, symbol: str, ts_us: int, other: Version, other_symbol: str, other_us: int) -> bool:
-    """Whether v's mode forbids a fire at (symbol, ts_us) next to a fire of the same rule by `other` at
-    (other_symbol, other_us): cooldowns count on both sides; `once` per arming, across symbols."""
+    """Whether two fires of one rule exclude each other: the later one's mode forbids it next to the earlier
+    (as the in-order replay decides), in event time on both sides; `once` per arming, across symbols."""
+    if ts_us < other_us:
+        return conflict(other, other_symbol, other_us, v, symbol, ts_us)
     if v.mode == "once":
         return other.arming == v.arming
     if symbol != other_symbol:
