@@ -141,6 +141,10 @@ class _Judge:
             symbol: {(t.ts_us, t.seq): i for i, t in enumerate(ticks)}
             for symbol, ticks in replay.applied.items()
         }
+        self.at_ts: dict[tuple[str, str], list[int]] = defaultdict(list)  # (symbol, ts) -> tick indexes
+        for symbol, ticks in replay.applied.items():
+            for i, t in enumerate(ticks):
+                self.at_ts[(symbol, t.ts)].append(i)
         self.fired: dict[tuple[str, str, int], Fire] = {}
         for f in replay.fires:
             self.fired[(f.rule, f.symbol, self.index[f.symbol][(f.ts_us, f.seq)])] = f
@@ -156,7 +160,7 @@ class _Judge:
 
     def place(self, s: Stored) -> _Placed | str:
         ticks = self.replay.applied.get(s.symbol, [])
-        at = [i for i, t in enumerate(ticks) if t.ts == s.ts and s.seq in (None, t.seq)]
+        at = [i for i in self.at_ts.get((s.symbol, s.ts), []) if s.seq in (None, ticks[i].seq)]
         if not at:
             return f"{s.symbol} {s.ts}: no applied tick there"
         index = next((i for i in at if (s.rule, s.symbol, i) in self.fired), at[0])
