@@ -64,7 +64,8 @@ class RuleFidelity:
     missing: Counter[str] = field(default_factory=Counter)
     extra: int = 0
     duplicates: int = 0
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what breaks fidelity
+    choices: list[str] = field(default_factory=list)  # the counted mode choices, each
 
     @property
     def ok(self) -> bool:
@@ -110,6 +111,9 @@ class Fidelity:
             "matched": self.total("matched"),
             "per_rule": {rule: r.as_dict() for rule, r in sorted(self.rules.items())},
             "problems": self.problems()[:20],
+            "choices": [f"{rule}: {c}" for rule, r in sorted(self.rules.items()) for c in r.choices][
+                :50
+            ],
         }
 
 
@@ -222,6 +226,7 @@ class _Judge:
             r.matched += 1
         elif self.qualifies_at(placed, anchor) and self.forbidden_by_replay(placed):
             r.mode_choices += 1
+            r.choices.append(f"stored {s.symbol} {s.ts}, which the replay's mode excludes")
         else:
             r.extra += 1
             r.notes.append(f"extra: {s.symbol} {s.ts}: no fire of the replay there and no mode choice")
@@ -268,6 +273,7 @@ class _Judge:
             r.missing["beyond_w"] += 1
         elif any(p.stored.rule == f.rule and p.near(v, f.symbol, f.ts_us) for p in self.kept):
             r.missing["mode_choice"] += 1
+            r.choices.append(f"replay {f.symbol} {f.ts} not stored: a stored fire of the rule excludes it")
         elif self.budget[f.rule] > 0:
             self.budget[f.rule] -= 1
             r.missing["beyond_w"] += 1

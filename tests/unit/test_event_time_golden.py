@@ -119,6 +119,21 @@ def test_the_judge_accepts_the_expected_stored_set_with_its_differences_explaine
         "oob-once": (1, 1, 1, 0, {}, 0, 0),
         "dup": (1, 1, 1, 0, {}, 0, 0),
     }
+    stored, kept_out = "which the replay's mode excludes", "not stored: a stored fire of the rule excludes it"
+    at = "MOD 2026-11-25T14:3{}.000000Z".format
+    assert fidelity.as_dict()["choices"] == [
+        f"mod-bar: stored {at('0:20')}, {stored}",
+        f"mod-bar: replay {at('0:10')} {kept_out}",
+        f"mod-every: stored {at('0:20')}, {stored}",
+        f"mod-every: stored {at('0:50')}, {stored}",
+        f"mod-every: replay {at('0:10')} {kept_out}",
+        f"mod-every: replay {at('0:45')} {kept_out}",
+        f"mod-every: replay {at('1:15')} {kept_out}",
+        f"mod-once: stored {at('0:20')}, {stored}",
+        f"mod-once: replay {at('0:10')} {kept_out}",
+        f"star-once: stored EXP 2026-11-25T14:30:49.000000Z, {stored}",
+        f"star-once: replay {at('0:45')} {kept_out}",
+    ]
 
 
 def test_without_knowing_what_arrived_beyond_w_the_late_miss_needs_a_count(golden: dict[str, Any]) -> None:
