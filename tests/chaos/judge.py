@@ -111,9 +111,7 @@ class Fidelity:
             "matched": self.total("matched"),
             "per_rule": {rule: r.as_dict() for rule, r in sorted(self.rules.items())},
             "problems": self.problems()[:20],
-            "choices": [f"{rule}: {c}" for rule, r in sorted(self.rules.items()) for c in r.choices][
-                :50
-            ],
+            "choices": [f"{rule}: {c}" for rule, r in sorted(self.rules.items()) for c in r.choices][:50],
         }
 
 

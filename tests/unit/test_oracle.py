@@ -13,6 +13,7 @@ import pytest
 from tests.chaos.oracle import (
     Tick,
     check_guarantees,
+    fidelity,
     load_rules,
     normalise_timestamp,
     parse_body,
@@ -329,3 +330,19 @@ def test_an_older_tick_applied_after_a_newer_one_is_caught() -> None:
     assert result.late_ticks == 1
     stored = [{"symbol": a.symbol, "timestamp": a.timestamp} for a in result.alerts]
     assert check_guarantees(ticks, rules, stored, result.late_ticks) == []
+
+
+def test_check_guarantees_leaves_completeness_to_the_judge_on_request() -> None:
+    # a cooldown choice F3 allows: 101@2 discovered first and stored, 101@0 then inside its 10 s cooldown
+    rules = _rules(_rule("p", "price_above", 100.0, cooldown_seconds=10))
+    ticks = [_tick("X", 101, 0), _tick("X", 101, 2)]
+    stored = [{"symbol": "X", "timestamp": "2026-11-25T14:30:02.000000Z#p"}]
+    assert _checks_1_to_4(check_guarantees(ticks, rules, stored, 0)) == [
+        "p X held at 2026-11-25T14:30:00.000000Z, no fire within the cooldown"
+    ]
+    assert check_guarantees(ticks, rules, stored, 0, completeness=False) == []
+    assert fidelity(ticks, rules, stored).ok
+    # what completeness=False keeps: a key stored twice, an unjustified alert
+    assert check_guarantees(ticks, rules, [*stored, *stored], 0, completeness=False) == [
+        "alert ('X', '2026-11-25T14:30:02.000000Z#p') stored 2 times"
+    ]
