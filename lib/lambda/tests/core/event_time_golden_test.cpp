@@ -153,9 +153,13 @@ TEST(EventTimeGolden, StoredAlertsAreTheHandComputedOnesAndInOrderDeliveryIsTheR
   for (simdjson::dom::element b : rd.array(rd.at(doc, "batches"))) {
     std::vector<Tick>& batch = batches.emplace_back();
     for (simdjson::dom::element t : rd.array(b)) {
-      batch.push_back(testing::tick_at(rd.str(t, "symbol"), rd.num(t, "price"),
-                                       rd.ts(rd.at(t, "timestamp"), 0),
-                                       static_cast<std::uint64_t>(rd.num(t, "seq"))));
+      Tick& tick = batch.emplace_back(testing::tick_at(rd.str(t, "symbol"), rd.num(t, "price"),
+                                                       rd.ts(rd.at(t, "timestamp"), 0),
+                                                       static_cast<std::uint64_t>(rd.num(t, "seq"))));
+      // Optional fields: level conditions on volume and spread read them.
+      if (std::uint64_t volume = 0; t["volume"].get_uint64().get(volume) == simdjson::SUCCESS) tick.volume = volume;
+      if (double bid = 0; t["bid"].get_double().get(bid) == simdjson::SUCCESS) tick.bid = bid;
+      if (double ask = 0; t["ask"].get_double().get(ask) == simdjson::SUCCESS) tick.ask = ask;
     }
   }
   const std::set<StoredAlert> expected = alerts_of(rd, rd.at(doc, "expected"));
