@@ -8,10 +8,7 @@ import http.client
 import json
 import math
 import random
-import threading
-from collections.abc import Iterator
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from statistics import NormalDist
 
 import pytest
@@ -28,6 +25,7 @@ from bench.aws_model import (
 )
 from bench.run import percentile
 from local.fault_proxy import FaultProxy, classify
+from tests.support.http_upstream import QuietHandler, serving
 
 ROWS = {row.name: row for row in TABLE}
 SAMPLES = 200_000
@@ -183,36 +181,14 @@ def test_exceed_share_decides_whether_a_live_figure_counts() -> None:
     assert (nothing["share"], nothing["counts"]) == (0.0, False)  # no call measured: nothing counts
 
 
-class _Ok(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-
-@pytest.fixture
-def upstream() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
-
-def test_the_proxy_holds_each_request_by_the_seeded_model(upstream: str) -> None:
+def test_the_proxy_holds_each_request_by_the_seeded_model() -> None:
     # The proxy's draws are the model's own sequence for the same seed and request order.
     slept: list[float] = []
     requests = [("dynamodb", "DynamoDB_20120810.UpdateItem", ""), ("sns", "", "Action=Publish")] * 3
-    with FaultProxy(upstream, latency=AwsLatencyModel(11), clock=lambda: 0.0, sleep=slept.append) as proxy:
+    with (
+        serving(QuietHandler) as upstream,
+        FaultProxy(upstream, latency=AwsLatencyModel(11), clock=lambda: 0.0, sleep=slept.append) as proxy,
+    ):
         host, port = proxy.url.removeprefix("http://").split(":")
         conn = http.client.HTTPConnection(host, int(port), timeout=30)
         for service, target, body in requests:

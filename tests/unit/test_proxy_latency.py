@@ -8,11 +8,11 @@ from __future__ import annotations
 import http.client
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from local.fault_proxy import FaultKind, FaultProxy, FaultRule, LatencyStats
+from tests.support.http_upstream import QuietHandler, serving
 
 DDB_AUTH = "AWS4-HMAC-SHA256 Credential=AKID/20261125/us-east-1/dynamodb/aws4_request, SignedHeaders=host"
 
@@ -48,30 +48,15 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def upstream(clock: FakeClock) -> Iterator[str]:
-    """Answers 200 after advancing the fake clock by the seconds in the path (/take/0.01): its own time."""
+    """Answers "ok" after advancing the fake clock by the seconds in the path (/take/0.01): its own time."""
 
-    class Timed(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+    class Timed(QuietHandler):
+        def respond(self, body: bytes) -> bytes:
             clock.advance(float(self.path.rsplit("/", 1)[-1]))
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
+            return b"ok"
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Timed)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(Timed) as url:
+        yield url
 
 
 def _post(proxy: FaultProxy, path: str, operation: str = "UpdateItem") -> int:
