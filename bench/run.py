@@ -499,14 +499,21 @@ def modelled_report(
 ) -> dict[str, Any]:
     """`aws_latency_model` of the result file: the table, the warm figures under it, and per implementation
     the exceed shares (the figures count only if every share is below the limit), the part of the sampled
-    time the local path used, and the calls the model has no figure for (answered at once)."""
-    exceeded, local_share = {}, {}
+    time the local path (proxy and moto) and moto alone used, and the calls the model has no figure for
+    (answered at once)."""
+    exceeded, used = {}, {}
     for name, seen in calls.items():
         exceeded[name] = exceed_report(
-            {f"{s}/{o}": Exceeded(st.calls, st.exceeded) for (s, o), st in seen.held.items()}
+            {
+                f"{s}/{o}": Exceeded(st.calls, st.exceeded, st.upstream_exceeded)
+                for (s, o), st in seen.held.items()
+            }
         )
         sampled = sum(st.sampled_s for st in seen.held.values())
-        local_share[name] = 1 - sum(st.held_s for st in seen.held.values()) / sampled if sampled else 0.0
+        used[name] = {
+            "local": 1 - sum(st.held_s for st in seen.held.values()) / sampled if sampled else 0.0,
+            "moto": sum(st.upstream_s for st in seen.held.values()) / sampled if sampled else 0.0,
+        }
     return {
         "seed": model.seed,
         "batches": batches,
@@ -529,7 +536,7 @@ def modelled_report(
         },
         "exceeded": exceeded,
         "counts": all(report["counts"] for report in exceeded.values()),
-        "local_share_of_sampled_time": local_share,
+        "share_of_sampled_time": used,
         "unmodelled_calls": {
             name: {f"{s}/{o}": n for (s, o), n in sorted(seen.unmodelled.items())}
             for name, seen in calls.items()
@@ -642,8 +649,9 @@ def modelled_summary(modelled: dict[str, Any]) -> str:
         lines.append(f"  {name}: C++ {fmt(fig['cpp'])}, Python {fmt(fig['python'])} ({fig['ratio']:.2f}x)")
     for impl, report in modelled["exceeded"].items():
         lines.append(
-            f"  {impl}: moto alone exceeded the sample in {report['exceeded']} of {report['calls']} calls "
-            f"({report['share']:.2%}; counts only below {report['limit']:.0%})"
+            f"  {impl}: answered later than the sample in {report['exceeded']} of {report['calls']} calls "
+            f"({report['share']:.2%}; counts only below {report['limit']:.0%}); moto alone took longer in "
+            f"{report['moto_alone_exceeded']} ({report['moto_alone_share']:.2%})"
         )
     lines.append("  the live figures " + ("count" if modelled["counts"] else "do NOT count"))
     return "\n".join(lines)

@@ -193,20 +193,26 @@ class LatencyModel(Protocol):
 
 @dataclass(frozen=True)
 class LatencyStats:
-    """Latency mode, per (service, operation): the calls held by the model, those the local path alone
-    answered later than their sample (`exceeded`: nothing held), and the seconds sampled and held."""
+    """Latency mode, per (service, operation): the calls held by the model, those the local path (proxy and
+    upstream) answered later than their sample (`exceeded`: nothing held, the answer is late), those where
+    the upstream's exchange alone took longer (`upstream_exceeded`), and the seconds sampled, held and spent
+    upstream."""
 
     calls: int = 0
     exceeded: int = 0
+    upstream_exceeded: int = 0
     sampled_s: float = 0.0
     held_s: float = 0.0
+    upstream_s: float = 0.0
 
-    def plus(self, sample_s: float, hold_s: float) -> LatencyStats:
+    def plus(self, sample_s: float, hold_s: float, upstream_s: float) -> LatencyStats:
         return LatencyStats(
             self.calls + 1,
             self.exceeded + (hold_s < 0),
+            self.upstream_exceeded + (upstream_s > sample_s),
             self.sampled_s + sample_s,
             self.held_s + max(hold_s, 0),
+            self.upstream_s + upstream_s,
         )
 
 
@@ -294,11 +300,11 @@ class FaultProxy:
                 self._unmodelled[(service, operation)] += 1
             return sample
 
-    def _hold_until(self, key: tuple[str, str], arrived: float, sample_s: float) -> None:
+    def _hold_until(self, key: tuple[str, str], arrived: float, sample_s: float, upstream_s: float) -> None:
         """Blocks this connection's thread until `sample_s` has passed since `arrived`."""
         hold_s = sample_s - (self.clock() - arrived)
         with self._lock:
-            self._latency[key] = self._latency.get(key, LatencyStats()).plus(sample_s, hold_s)
+            self._latency[key] = self._latency.get(key, LatencyStats()).plus(sample_s, hold_s, upstream_s)
         if hold_s > 0:
             self._sleep(hold_s)
 
@@ -363,6 +369,7 @@ class FaultProxy:
                     return
                 sample_s = proxy._sample(service, operation)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+                sent = proxy.clock()
                 try:
                     status, reply_headers, reply = self._forward(body, headers)
                 except OSError as exc:
@@ -370,6 +377,7 @@ class FaultProxy:
                     message = json.dumps({"__type": "BadGateway", "message": f"upstream: {exc}"}).encode()
                     self._answer(502, {"Content-Type": "application/json"}, message)
                     return
+                upstream_s = proxy.clock() - sent
                 if kind is FaultKind.DYNAMODB_UNPROCESSED_KEYS and status == 200:
                     with proxy._lock:
                         reply = partial_batch_get(body, reply, proxy._partial_random)
@@ -377,7 +385,7 @@ class FaultProxy:
                     reply_headers = {k: v for k, v in reply_headers.items() if k.lower() != "x-amz-crc32"}
                     reply_headers["x-amz-crc32"] = str(zlib.crc32(reply))
                 if sample_s is not None:
-                    proxy._hold_until((service, operation), arrived, sample_s)
+                    proxy._hold_until((service, operation), arrived, sample_s, upstream_s)
                 self._answer(status, reply_headers, reply)
 
             def _forward(self, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:

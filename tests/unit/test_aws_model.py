@@ -168,17 +168,28 @@ def test_the_description_carries_the_fit_and_the_requests() -> None:
 
 
 def test_exceed_share_decides_whether_a_live_figure_counts() -> None:
-    under = exceed_report({"dynamodb/UpdateItem": Exceeded(150, 1), "sns/Publish": Exceeded(50, 0)})
+    under = exceed_report({"dynamodb/UpdateItem": Exceeded(150, 1, 1), "sns/Publish": Exceeded(50, 0)})
     assert (under["calls"], under["exceeded"], under["share"]) == (200, 1, 0.005)
     assert under["counts"] is True
     assert under["limit"] == EXCEED_LIMIT == 0.01
     assert list(under["per_operation"]) == ["dynamodb/UpdateItem", "sns/Publish"]
-    assert under["per_operation"]["dynamodb/UpdateItem"] == {"calls": 150, "exceeded": 1, "share": 1 / 150}
+    assert under["per_operation"]["dynamodb/UpdateItem"] == {
+        "calls": 150,
+        "exceeded": 1,
+        "share": 1 / 150,
+        "moto_alone_exceeded": 1,
+        "moto_alone_share": 1 / 150,
+    }
+    assert (under["moto_alone_exceeded"], under["moto_alone_share"]) == (1, 0.005)
     at_limit = exceed_report({"dynamodb/UpdateItem": Exceeded(200, 2)})
     assert at_limit["share"] == 0.01
     assert at_limit["counts"] is False  # "< 1 %": exactly 1 % does not count
     nothing = exceed_report({})
-    assert (nothing["share"], nothing["counts"]) == (0.0, False)  # no call measured: nothing counts
+    assert (nothing["share"], nothing["moto_alone_share"], nothing["counts"]) == (
+        0.0,
+        0.0,
+        False,
+    )  # no call measured: nothing counts
 
 
 def test_the_proxy_holds_each_request_by_the_seeded_model() -> None:

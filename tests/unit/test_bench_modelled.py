@@ -36,12 +36,14 @@ def _calls() -> dict[str, ProxiedCalls]:
     return {
         "cpp": ProxiedCalls(
             {
-                ("dynamodb", "UpdateItem"): LatencyStats(calls=300, exceeded=1, sampled_s=3.0, held_s=2.25),
-                ("sns", "Publish"): LatencyStats(calls=100, exceeded=0, sampled_s=1.0, held_s=0.75),
+                ("dynamodb", "UpdateItem"): LatencyStats(
+                    300, 1, 0, sampled_s=3.0, held_s=2.25, upstream_s=0.5
+                ),
+                ("sns", "Publish"): LatencyStats(100, 0, 0, sampled_s=1.0, held_s=0.75, upstream_s=0.25),
             },
             {("dynamodb", "Scan"): 2},
         ),
-        "python": ProxiedCalls({("dynamodb", "UpdateItem"): LatencyStats(10, 1, 0.5, 0.25)}, {}),
+        "python": ProxiedCalls({("dynamodb", "UpdateItem"): LatencyStats(10, 1, 1, 0.5, 0.25, 0.125)}, {}),
     }
 
 
@@ -62,20 +64,31 @@ def test_the_report_carries_figures_shares_and_the_table() -> None:
     }
     cpp = report["exceeded"]["cpp"]
     assert (cpp["calls"], cpp["exceeded"], cpp["share"], cpp["counts"]) == (400, 1, 0.0025, True)
-    assert cpp["per_operation"]["sns/Publish"] == {"calls": 100, "exceeded": 0, "share": 0.0}
-    assert report["exceeded"]["python"]["share"] == 0.1
+    assert cpp["moto_alone_exceeded"] == 0
+    assert cpp["per_operation"]["sns/Publish"] == {
+        "calls": 100,
+        "exceeded": 0,
+        "share": 0.0,
+        "moto_alone_exceeded": 0,
+        "moto_alone_share": 0.0,
+    }
+    python = report["exceeded"]["python"]
+    assert (python["share"], python["moto_alone_share"]) == (0.1, 0.1)
     assert (
         report["counts"] is False
     )  # the Python run's 10 % sinks both: the figures are compared side by side
-    # 4 s sampled, 3 s held: the local path used a quarter of the modelled time
-    assert report["local_share_of_sampled_time"] == {"cpp": 0.25, "python": 0.5}
+    # C++: 4 s sampled, 3 s held, 0.75 s upstream: the local path used a quarter of it, moto 3/16
+    assert report["share_of_sampled_time"] == {
+        "cpp": {"local": 0.25, "moto": 0.1875},
+        "python": {"local": 0.5, "moto": 0.25},
+    }
     assert report["unmodelled_calls"] == {"cpp": {"dynamodb/Scan": 2}, "python": {}}
     assert json.loads(json.dumps(report)) == report
 
 
 def test_a_run_without_held_calls_neither_divides_by_zero_nor_counts() -> None:
     report = modelled_report(AwsLatencyModel(1), 2, 2, _warm(), {"cpp": ProxiedCalls({}, {})})
-    assert report["local_share_of_sampled_time"] == {"cpp": 0.0}
+    assert report["share_of_sampled_time"] == {"cpp": {"local": 0.0, "moto": 0.0}}
     assert report["counts"] is False
 
 
@@ -84,7 +97,10 @@ def test_the_summary_says_whether_the_figures_count() -> None:
     text = modelled_summary(counted)
     assert "seed 17, 110 batches each" in text
     assert "warm_batch_p50_ms: C++ 50.50, Python 101 (2.00x)" in text
-    assert "cpp: moto alone exceeded the sample in 1 of 400 calls (0.25%; counts only below 1%)" in text
+    assert (
+        "cpp: answered later than the sample in 1 of 400 calls (0.25%; counts only below 1%); "
+        "moto alone took longer in 0 (0.00%)"
+    ) in text
     assert text.endswith("the live figures count")
     assert modelled_summary(modelled_report(AwsLatencyModel(17), 1, 1, _warm(), _calls())).endswith(
         "the live figures do NOT count"

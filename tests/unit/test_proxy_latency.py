@@ -85,7 +85,8 @@ def test_the_answer_waits_for_the_sample_since_arrival(upstream: str, clock: Fak
     assert slept == [pytest.approx(0.040)]
     assert answered - start == pytest.approx(0.050)
     stats = proxy.latency_stats()[("dynamodb", "UpdateItem")]
-    assert stats == LatencyStats(1, 0, pytest.approx(0.050), pytest.approx(0.040))  # type: ignore[arg-type]
+    assert (stats.calls, stats.exceeded, stats.upstream_exceeded) == (1, 0, 0)
+    assert (stats.sampled_s, stats.held_s, stats.upstream_s) == pytest.approx((0.050, 0.040, 0.010))
 
 
 def test_an_upstream_slower_than_the_sample_adds_nothing_and_is_counted(
@@ -102,8 +103,31 @@ def test_an_upstream_slower_than_the_sample_adds_nothing_and_is_counted(
     assert elapsed == 0.125 + 0.0625 + 0.015625  # the sleeper never ran the clock
     assert slept == [0.0625 - 0.015625]
     stats = proxy.latency_stats()
-    assert stats[("dynamodb", "UpdateItem")] == LatencyStats(2, 1, 0.125, 0.0)
-    assert stats[("dynamodb", "PutItem")] == LatencyStats(1, 0, 0.0625, 0.046875)
+    assert stats[("dynamodb", "UpdateItem")] == LatencyStats(
+        calls=2, exceeded=1, upstream_exceeded=1, sampled_s=0.125, held_s=0.0, upstream_s=0.1875
+    )
+    assert stats[("dynamodb", "PutItem")] == LatencyStats(1, 0, 0, 0.0625, 0.046875, 0.015625)
+
+
+def test_a_late_answer_counts_even_when_the_upstream_alone_was_on_time(
+    upstream: str, clock: FakeClock
+) -> None:
+    # Every reading of this clock costs 1/128 s: the proxy's own time. Readings: arrival 0, before the
+    # forward 1/128, the upstream's 1/32, after it 2/128 + 1/32, at the hold 3/128 + 1/32 = 7/128 s since
+    # arrival. The upstream's exchange (1/128 + 1/32 = 5/128 s) is within the 6/128 s sample; the answer
+    # is not.
+    tick = 1 / 128
+
+    def ticking() -> float:
+        now = clock()
+        clock.advance(tick)
+        return now
+
+    slept: list[float] = []
+    with FaultProxy(upstream, latency=Fixed(6 * tick), clock=ticking, sleep=slept.append) as proxy:
+        _post(proxy, "/take/0.03125")
+    assert slept == []
+    assert proxy.latency_stats()[("dynamodb", "UpdateItem")] == LatencyStats(1, 1, 0, 6 * tick, 0.0, 5 * tick)
 
 
 def test_unmodelled_operations_and_injected_faults_are_not_held(upstream: str, clock: FakeClock) -> None:
