@@ -12,6 +12,9 @@ Figures (bench/results/latest.json, one object per figure with cpp, python and r
   /proc/<pid>/stat (moto's CPU is not in it);
 - ticks_per_second: feed -> SQS queue -> poller -> function -> table/topic on the benchmark feed;
 - cost_per_million_ticks_usd: bench/cost_model.py at 3 GB, and the C++ at the memory it needs.
+With --aws-model (or TAP_AWS_MODEL=1), the warm run once more with each implementation's AWS calls through a
+latency proxy (local/fault_proxy.py) holding every answer by the model of bench/aws_model.py: its figures,
+the share of calls moto alone answered later than the sample, and the table, under `aws_latency_model`.
 `ratio` is always the C++ advantage: python / cpp where lower is better, cpp / python where higher is.
 
 Before anything is timed, both implementations process the benchmark feed and must store the same alerts
@@ -38,16 +41,18 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bench import cost_model
+from bench.aws_model import AwsLatencyModel, Exceeded, exceed_report
 from local.emf import emf_totals
 from local.emulator import MotoServer
 from local.event_source import EventSourceConfig, SqsEventSource
+from local.fault_proxy import FaultProxy, LatencyStats
 from local.feed import FeedConfig, generate_feed
 from local.function_host import function_command, runner
 from local.function_resources import FunctionResources, resources_on
@@ -453,11 +458,28 @@ class WarmRun:
     alerts: dict[str, int]
 
 
-def measure_warm(impls: dict[str, Impl], endpoint: str, batches: int, alert_every: int) -> WarmRun:
+def measure_warm(
+    impls: dict[str, Impl],
+    endpoint: str,
+    batches: int,
+    alert_every: int,
+    *,
+    tag: str = "warm",
+    function_endpoints: Mapping[str, str] | None = None,
+) -> WarmRun:
+    """`function_endpoints`: where each implementation sends its AWS calls (default: `endpoint`, where the
+    stacks are created and read back)."""
     wall: dict[tuple[str, bool], list[float]] = {(n, a): [] for n in IMPLS for a in (False, True)}
     cpu: dict[tuple[str, bool], list[float]] = {(n, a): [] for n in IMPLS for a in (False, True)}
-    stacks = {name: create_stack(endpoint, f"warm-{name}") for name in IMPLS}
-    functions = {name: WarmFunction(impls[name], stacks[name].function_env()) for name in IMPLS}
+    stacks = {name: create_stack(endpoint, f"{tag}-{name}") for name in IMPLS}
+    via = function_endpoints or {}
+    functions = {
+        name: WarmFunction(
+            impls[name],
+            {**stacks[name].function_env(), **({"AWS_ENDPOINT_URL": via[name]} if name in via else {})},
+        )
+        for name in IMPLS
+    }
     with functions["cpp"], functions["python"]:
         for i, name in interleaved(batches):
             alerts = i % alert_every == alert_every - 1
@@ -471,6 +493,83 @@ def measure_warm(impls: dict[str, Impl], endpoint: str, batches: int, alert_ever
     if counts["cpp"] != counts["python"] or counts["cpp"] == 0:
         raise SystemExit(f"warm run: different alert counts {counts}")
     return WarmRun(wall, cpu, rss, counts)
+
+
+def measure_modelled(
+    impls: dict[str, Impl], endpoint: str, batches: int, alert_every: int, seed: int
+) -> dict[str, Any]:
+    """The warm run with each implementation's AWS calls through a latency proxy of its own (the same seed:
+    the same calls in the same order get the same latencies), reported under `aws_latency_model`."""
+    proxies = {name: FaultProxy(endpoint, latency=AwsLatencyModel(seed)) for name in IMPLS}
+    with proxies["cpp"], proxies["python"]:
+        warm = measure_warm(
+            impls,
+            endpoint,
+            batches,
+            alert_every,
+            tag="modelled",
+            function_endpoints={n: p.url for n, p in proxies.items()},
+        )
+    calls = {name: ProxiedCalls(p.latency_stats(), p.unmodelled()) for name, p in proxies.items()}
+    return modelled_report(AwsLatencyModel(seed), batches, alert_every, warm, calls)
+
+
+@dataclass(frozen=True)
+class ProxiedCalls:
+    """What one implementation's latency proxy saw."""
+
+    held: Mapping[tuple[str, str], LatencyStats]
+    unmodelled: Mapping[tuple[str, str], int]
+
+
+def modelled_report(
+    model: AwsLatencyModel, batches: int, alert_every: int, warm: WarmRun, calls: Mapping[str, ProxiedCalls]
+) -> dict[str, Any]:
+    """`aws_latency_model` of the result file: the table, the warm figures under it, and per implementation
+    the exceed shares (the figures count only if every share is below the limit), the part of the sampled
+    time the local path (proxy and moto) and moto alone used, and the calls the model has no figure for
+    (answered at once)."""
+    exceeded, used = {}, {}
+    for name, seen in calls.items():
+        exceeded[name] = exceed_report(
+            {
+                f"{s}/{o}": Exceeded(st.calls, st.exceeded, st.upstream_exceeded)
+                for (s, o), st in seen.held.items()
+            }
+        )
+        sampled = sum(st.sampled_s for st in seen.held.values())
+        used[name] = {
+            "local": 1 - sum(st.held_s for st in seen.held.values()) / sampled if sampled else 0.0,
+            "moto": sum(st.upstream_s for st in seen.held.values()) / sampled if sampled else 0.0,
+        }
+    return {
+        "seed": model.seed,
+        "batches": batches,
+        "alert_every": alert_every,
+        "table": model.describe(),
+        "figures": {
+            f"warm{'_alert' if alerts else ''}_batch_p{p}_ms": figure(
+                "warm_batch_ms",
+                percentile(warm.wall_ms[("cpp", alerts)], p),
+                percentile(warm.wall_ms[("python", alerts)], p),
+                alerts=4 if alerts else 0,
+            )
+            for alerts in (False, True)
+            for p in (50, 99)
+        },
+        "function_cpu_per_batch_ms": {
+            f"{n}{'_alert' if a else ''}": statistics.fmean(warm.cpu_ms[(n, a)])
+            for n in IMPLS
+            for a in (False, True)
+        },
+        "exceeded": exceeded,
+        "counts": all(report["counts"] for report in exceeded.values()),
+        "share_of_sampled_time": used,
+        "unmodelled_calls": {
+            name: {f"{s}/{o}": n for (s, o), n in sorted(seen.unmodelled.items())}
+            for name, seen in calls.items()
+        },
+    }
 
 
 def measure_throughput(
@@ -633,8 +732,23 @@ def table(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def modelled_summary(modelled: dict[str, Any]) -> str:
+    """The warm figures under the AWS latency model and whether they count (exceed share < the limit)."""
+    lines = [f"\nunder the AWS latency model (seed {modelled['seed']}, {modelled['batches']} batches each):"]
+    for name, fig in modelled["figures"].items():
+        lines.append(f"  {name}: C++ {fmt(fig['cpp'])}, Python {fmt(fig['python'])} ({fig['ratio']:.2f}x)")
+    for impl, report in modelled["exceeded"].items():
+        lines.append(
+            f"  {impl}: answered later than the sample in {report['exceeded']} of {report['calls']} calls "
+            f"({report['share']:.2%}; counts only below {report['limit']:.0%}); moto alone took longer in "
+            f"{report['moto_alone_exceeded']} ({report['moto_alone_share']:.2%})"
+        )
+    lines.append("  the live figures " + ("count" if modelled["counts"] else "do NOT count"))
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------ main
-def main(argv: Sequence[str] | None = None) -> int:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--build",
@@ -649,6 +763,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--throughput-rounds", type=int, default=2)
     parser.add_argument("--cpu-rounds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--aws-model",
+        action="store_true",
+        default=os.environ.get("TAP_AWS_MODEL") == "1",
+        help="also the warm run through the AWS latency model (bench/aws_model.py); env TAP_AWS_MODEL=1",
+    )
+    parser.add_argument("--aws-model-batches", type=int, default=300, help="warm batches under the model")
+    parser.add_argument("--aws-model-seed", type=int, default=17)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = arguments()
     args = parser.parse_args(argv)
     bootstrap = args.build / "src" / "bootstrap"
     bench_exe = args.build / "bench" / "tap_core_bench"
@@ -677,6 +804,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         warm = run_callable(
             f"warm run, {args.batches} batches each",
             lambda: measure_warm(impls, endpoint, args.batches, args.alert_every),
+        )
+        modelled = (
+            run_callable(
+                f"warm run under the AWS latency model, {args.aws_model_batches} batches each",
+                lambda: measure_modelled(
+                    impls, endpoint, args.aws_model_batches, args.alert_every, args.aws_model_seed
+                ),
+            )
+            if args.aws_model
+            else None
         )
         rates, cpu_msg = run_callable(
             f"throughput x{args.throughput_rounds}",
@@ -790,6 +927,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "targets": check_targets(figures),
         "duration_s": round(time.monotonic() - began, 1),
     }
+    if modelled is not None:
+        doc["aws_latency_model"] = modelled
     problems = validate_results(doc)
     if problems:
         raise SystemExit(f"result file invalid: {problems}")
@@ -808,6 +947,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             + ") "
             + ("met" if target["met"] else "MISSED")
         )
+    if modelled is not None:
+        print(modelled_summary(modelled))
     print(f"wrote {args.out / 'latest.json'} and {args.out / 'latency.png'}")
     return 0
 

@@ -17,6 +17,14 @@ run is reproducible for a given request order. The kinds answer with the bodies 
 - `dynamodb_unprocessed_keys`: a BatchGetItem is forwarded, and part of the answer (at least one key) is
   moved from Responses to UnprocessedKeys, as DynamoDB does when a batch exceeds its limits.
 
+Latency mode (`latency`, a model of the services' round trips such as bench/aws_model.py): each forwarded
+request draws a sample at arrival, and its answer is held until the sample has elapsed SINCE THE REQUEST
+ARRIVED -- the emulator's own time is part of the sample, never added to it. When the local path alone took
+longer than the sample nothing is held, and the call is counted as exceeded (per operation): a figure
+measured through the proxy stands for the modelled service only while that share is small. Each request is
+held on its own connection's thread (the server starts one per connection), so a hold never delays another
+connection.
+
 Apart from the rules, `hold` picks one request to keep: the first for which hold(operation, body) is true is
 never forwarded nor answered until the proxy closes, and `held` is set -- an exact point at which a test can
 kill the function (crash safety).
@@ -33,13 +41,14 @@ import re
 import socket
 import struct
 import threading
+import time
 import uuid
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import Message
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from local.loopback_http import LoopbackServer
@@ -55,6 +64,9 @@ _HOP_BY_HOP = {
     "upgrade",
 }
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
+# Unsigned requests: the service from the JSON protocol's target prefix, else from an AWS host name.
+_TARGET_SERVICES = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs"}
+_AWS_HOST = re.compile(r"^([a-z0-9-]+)\.[a-z0-9-]+\.amazonaws\.com(:\d+)?$")
 
 
 class FaultKind(enum.Enum):
@@ -96,11 +108,14 @@ class Call:
 
 
 def classify(headers: Message, body: bytes) -> tuple[str, str]:
-    """(service, operation) of an AWS request: the service from the SigV4 credential scope, the operation
-    from X-Amz-Target (JSON protocols) or the Action parameter (query protocol)."""
+    """(service, operation) of an AWS request: the service from the SigV4 credential scope (unsigned: the
+    X-Amz-Target prefix or an AWS Host name), the operation from X-Amz-Target (JSON protocols) or the Action
+    parameter (query protocol)."""
     scope = _SCOPE.search(headers.get("Authorization", ""))
-    service = scope.group(1) if scope else "unknown"
+    host = _AWS_HOST.match(headers.get("Host", ""))
     target = headers.get("X-Amz-Target")
+    prefix = target.rsplit(".", 1)[0] if target else ""
+    service = scope.group(1) if scope else _TARGET_SERVICES.get(prefix, host.group(1) if host else "unknown")
     if target:
         return service, target.rsplit(".", 1)[-1]
     action = parse_qs(body.decode("utf-8", errors="replace")).get("Action")
@@ -159,7 +174,46 @@ def partial_batch_get(request: bytes, response: bytes, rng: random.Random) -> by
     return json.dumps(answer).encode()
 
 
+class _NoDelayConnection(http.client.HTTPConnection):
+    """http.client writes the headers and the body separately: with Nagle's algorithm on, the body would
+    wait for the upstream's (delayed) acknowledgement of the headers."""
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 Hold = Callable[[str, bytes], bool]  # (operation, request body) -> keep this request
+
+
+class LatencyModel(Protocol):
+    def sample_s(self, service: str, operation: str) -> float | None:
+        """Seconds the service takes to answer this request (one draw); None: no figure, not held."""
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Latency mode, per (service, operation): the calls held by the model, those the local path (proxy and
+    upstream) answered later than their sample (`exceeded`: nothing held, the answer is late), those where
+    the upstream's exchange alone took longer (`upstream_exceeded`), and the seconds sampled, held and spent
+    upstream."""
+
+    calls: int = 0
+    exceeded: int = 0
+    upstream_exceeded: int = 0
+    sampled_s: float = 0.0
+    held_s: float = 0.0
+    upstream_s: float = 0.0
+
+    def plus(self, sample_s: float, hold_s: float, upstream_s: float) -> LatencyStats:
+        return LatencyStats(
+            self.calls + 1,
+            self.exceeded + (hold_s < 0),
+            self.upstream_exceeded + (upstream_s > sample_s),
+            self.sampled_s + sample_s,
+            self.held_s + max(hold_s, 0),
+            self.upstream_s + upstream_s,
+        )
 
 
 class FaultProxy:
@@ -172,7 +226,13 @@ class FaultProxy:
         seed: int = 0,
         stall_s: float = 30.0,
         hold: Hold | None = None,
+        *,
+        latency: LatencyModel | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] | None = None,
     ) -> None:
+        """`latency`: hold answers by this model (None: answer at once); `clock` and `sleep` time the holds
+        (default: the monotonic clock, and a wait that ends early when the proxy closes)."""
         parts = urlsplit(upstream)
         if parts.scheme != "http" or parts.hostname is None or parts.port is None:
             raise ValueError(f"upstream must be http://host:port, got {upstream!r}")
@@ -186,6 +246,11 @@ class FaultProxy:
         self._random = random.Random(seed)
         self._partial_random = random.Random(seed + 1)  # its own stream: the decisions stay replayable
         self._closing = threading.Event()  # ends the stalls when the proxy closes
+        self.latency = latency
+        self.clock = clock
+        self._sleep = sleep or self._closing.wait
+        self._latency: dict[tuple[str, str], LatencyStats] = {}
+        self._unmodelled: collections.Counter[tuple[str, str]] = collections.Counter()
         self._lock = threading.Lock()
         self._http = LoopbackServer(self._handler_class())
 
@@ -213,6 +278,35 @@ class FaultProxy:
     def forwarded(self) -> collections.Counter[tuple[str, str]]:
         with self._lock:
             return collections.Counter((c.service, c.operation) for c in self.calls if c.kind is None)
+
+    def latency_stats(self) -> dict[tuple[str, str], LatencyStats]:
+        """Latency mode: the held calls per (service, operation)."""
+        with self._lock:
+            return dict(self._latency)
+
+    def unmodelled(self) -> collections.Counter[tuple[str, str]]:
+        """Latency mode: forwarded calls the model has no figure for (answered at once)."""
+        with self._lock:
+            return collections.Counter(self._unmodelled)
+
+    def _sample(self, service: str, operation: str) -> float | None:
+        """The model's latency for this request, drawn under the lock so that the sequence of draws is the
+        sequence of arrivals."""
+        if self.latency is None:
+            return None
+        with self._lock:
+            sample = self.latency.sample_s(service, operation)
+            if sample is None:
+                self._unmodelled[(service, operation)] += 1
+            return sample
+
+    def _hold_until(self, key: tuple[str, str], arrived: float, sample_s: float, upstream_s: float) -> None:
+        """Blocks this connection's thread until `sample_s` has passed since `arrived`."""
+        hold_s = sample_s - (self.clock() - arrived)
+        with self._lock:
+            self._latency[key] = self._latency.get(key, LatencyStats()).plus(sample_s, hold_s, upstream_s)
+        if hold_s > 0:
+            self._sleep(hold_s)
 
     def _holds(self, operation: str, body: bytes) -> bool:
         """Whether this is the request to hold (the first that `hold` picks)."""
@@ -249,6 +343,11 @@ class FaultProxy:
                 """Quiet: the calls list is the record."""
 
             def _relay(self) -> None:
+                arrived = proxy.clock()
+                # A client that writes the body after the headers with Nagle's algorithm on (the function's
+                # HTTP client does) sends it only once the headers are acknowledged: acknowledge them now,
+                # not when the delayed-ACK timer fires (~40 ms, measured; direct to moto there is no stall).
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 service, operation = classify(self.headers, body)
                 if proxy._holds(operation, body):
@@ -268,7 +367,9 @@ class FaultProxy:
                 if kind is not None and kind is not FaultKind.DYNAMODB_UNPROCESSED_KEYS:
                     self._answer(*fault_response(kind))
                     return
+                sample_s = proxy._sample(service, operation)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+                sent = proxy.clock()
                 try:
                     status, reply_headers, reply = self._forward(body, headers)
                 except OSError as exc:
@@ -276,17 +377,20 @@ class FaultProxy:
                     message = json.dumps({"__type": "BadGateway", "message": f"upstream: {exc}"}).encode()
                     self._answer(502, {"Content-Type": "application/json"}, message)
                     return
+                upstream_s = proxy.clock() - sent
                 if kind is FaultKind.DYNAMODB_UNPROCESSED_KEYS and status == 200:
                     with proxy._lock:
                         reply = partial_batch_get(body, reply, proxy._partial_random)
                     # DynamoDB's checksum of the body, when the upstream sent one, must match the new body.
                     reply_headers = {k: v for k, v in reply_headers.items() if k.lower() != "x-amz-crc32"}
                     reply_headers["x-amz-crc32"] = str(zlib.crc32(reply))
+                if sample_s is not None:
+                    proxy._hold_until((service, operation), arrived, sample_s, upstream_s)
                 self._answer(status, reply_headers, reply)
 
             def _forward(self, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
                 if self._upstream is None:
-                    self._upstream = http.client.HTTPConnection(*proxy.upstream, timeout=60)
+                    self._upstream = _NoDelayConnection(*proxy.upstream, timeout=60)
                 try:
                     return self._exchange(body, headers)
                 except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):

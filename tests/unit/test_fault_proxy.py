@@ -91,6 +91,16 @@ def test_classify_by_credential_scope_target_and_action() -> None:
     assert classify(_headers(), b"") == ("unknown", "unknown")
 
 
+def test_unsigned_requests_take_the_service_from_the_target_or_an_aws_host() -> None:
+    assert classify(_headers(X_Amz_Target="DynamoDB_20120810.Query"), b"{}") == ("dynamodb", "Query")
+    assert classify(_headers(X_Amz_Target="AmazonSQS.SendMessage"), b"{}") == ("sqs", "SendMessage")
+    assert classify(_headers(Host="sns.us-east-1.amazonaws.com"), b"Action=Publish") == ("sns", "Publish")
+    assert classify(_headers(Host="sqs.us-east-1.amazonaws.com:443", X_Amz_Target="X.Y"), b"") == ("sqs", "Y")
+    assert classify(_headers(Host="127.0.0.1:4566"), b"Action=Publish") == ("unknown", "Publish")
+    signed = _headers(Authorization=SNS_AUTH, Host="sqs.us-east-1.amazonaws.com")
+    assert classify(signed, b"Action=Publish") == ("sns", "Publish")  # the signature's scope comes first
+
+
 def test_rules_match_service_and_operation() -> None:
     assert FaultRule("dynamodb", FaultKind.HTTP_500).matches("dynamodb", "PutItem")
     assert FaultRule("*", FaultKind.HTTP_500).matches("sns", "Publish")
