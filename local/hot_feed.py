@@ -22,6 +22,7 @@ bytes the function writes per batch for a hot symbol (docs/design.md) are measur
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import sys
@@ -72,10 +73,8 @@ def _hot_ticks(cfg: HotFeedConfig, rng: random.Random, start: datetime) -> Itera
 
 def _other_ticks(cfg: HotFeedConfig, end: datetime) -> Iterator[dict[str, Any]]:
     others = tuple(s for s in DEFAULT_SYMBOLS if s.symbol != cfg.hot_symbol)
-    for tick in generate_ticks(FeedConfig(seed=cfg.seed, start=cfg.start, symbols=others)):
-        if _when(tick["timestamp"]) >= end:
-            return
-        yield tick
+    walk = generate_ticks(FeedConfig(seed=cfg.seed, start=cfg.start, symbols=others))  # endless, time order
+    return itertools.takewhile(lambda tick: _when(tick["timestamp"]) < end, walk)
 
 
 def generate(cfg: HotFeedConfig) -> HotFeed:
