@@ -27,7 +27,7 @@ import json
 import random
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,16 @@ class HotFeedConfig:
     max_lateness_s: float = 5.0  # a late tick arrives less than this much event time after its place (< 60)
     max_ticks_per_message: int = 50
     start: str = DEFAULT_START
+
+
+HELP = {
+    "seconds": "event time covered",
+    "hot_symbol": "one of local/feed.py's symbols",
+    "rate": "hot ticks per second of event time",
+    "late_fraction": "share of ticks delivered late",
+    "max_lateness_s": "a late tick arrives less than this much event time after its place",
+    "start": "first tick time, ISO-8601",
+}
 
 
 @dataclass(frozen=True)
@@ -110,14 +120,10 @@ def generate(cfg: HotFeedConfig) -> HotFeed:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.hot_feed", description=__doc__.split("\n\n")[0])
     defaults = HotFeedConfig()
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--seconds", type=int, default=defaults.seconds, help="event time covered")
-    parser.add_argument("--hot-symbol", default=defaults.hot_symbol)
-    parser.add_argument("--rate", type=int, default=defaults.rate, help="hot ticks per second of event time")
-    parser.add_argument("--late-fraction", type=float, default=defaults.late_fraction)
-    parser.add_argument("--max-lateness-s", type=float, default=defaults.max_lateness_s)
-    parser.add_argument("--max-ticks-per-message", type=int, default=defaults.max_ticks_per_message)
-    parser.add_argument("--start", default=defaults.start, help="first tick time, ISO-8601")
+    for name, value in asdict(defaults).items():  # one option per field, typed like its default
+        parser.add_argument(
+            "--" + name.replace("_", "-"), type=type(value), default=value, help=HELP.get(name)
+        )
     parser.add_argument("--out", type=Path, required=True)
     args = vars(parser.parse_args(argv))
     out = args.pop("out")
