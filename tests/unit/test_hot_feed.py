@@ -135,7 +135,7 @@ def test_the_feed_is_deterministic() -> None:
     )
 
 
-def test_another_hot_symbol(ticks: list[Delivered]) -> None:
+def test_another_hot_symbol() -> None:
     feed = hot_feed.generate(hot_feed.HotFeedConfig(seconds=1, rate=100, hot_symbol="BTC-USD"))
     hot = [t for t in _delivered(feed.bodies) if t.symbol == "BTC-USD"]
     assert len(hot) == 100
