@@ -91,7 +91,7 @@ def generate_ticks(cfg: FeedConfig) -> Iterator[dict[str, Any]]:
         raw = prices[symbol] + cfg.reversion * (spec.anchor - prices[symbol]) + step
         price = max(spec.tick_size, round(raw / spec.tick_size) * spec.tick_size)
         prices[symbol] = price
-        yield _tick(rng, cfg, spec, when, price)
+        yield build_tick(rng, cfg, spec, when, price)
         # at least 1 ms later, so that timestamps strictly increase per symbol at millisecond precision
         interval = max(0.001, rng.expovariate(1.0 / cfg.mean_interval_s))
         clock[symbol] = when + timedelta(milliseconds=max(1, round(interval * 1000)))
@@ -101,9 +101,10 @@ def _decimals(tick_size: float) -> int:
     return max(0, -int(f"{tick_size:e}".split("e")[1]))
 
 
-def _tick(
+def build_tick(
     rng: random.Random, cfg: FeedConfig, spec: SymbolSpec, when: datetime, price: float
 ) -> dict[str, Any]:
+    """One tick of `spec` at `when`: the price rounded to its tick size, a volume, usually a quote."""
     digits = _decimals(spec.tick_size)
     offset = rng.choice(OFFSETS) if rng.random() < cfg.offset_p else None
     tick: dict[str, Any] = {

@@ -50,3 +50,12 @@ demo: $(VENV_STAMP) $(ZIP) $(TF_RC) host-bootstrap ## the whole system locally: 
 
 # The integration tests run the host bootstrap (tests/integration/test_deployment.py): build it first.
 test-py test-py-integration: host-bootstrap
+
+# The hot-symbol feed (local/hot_feed.py): one symbol at HOT_FEED_RATE ticks/s of event time beside the usual
+# symbols, unordered as SQS delivers it. `make demo DEMO_FEED=build/hot-feed.jsonl` sends it through the stack.
+HOT_FEED      ?= $(BUILD)/hot-feed.jsonl
+HOT_FEED_RATE ?= 3000
+HOT_FEED_ARGS ?=
+.PHONY: hot-feed
+hot-feed: $(VENV_STAMP) ## write the hot-symbol feed to HOT_FEED (HOT_FEED_RATE ticks/s; HOT_FEED_ARGS: local/hot_feed.py)
+	@$(PY) -m local.hot_feed --rate $(HOT_FEED_RATE) --out $(HOT_FEED) $(HOT_FEED_ARGS)

@@ -23,6 +23,8 @@ NORMALISED = "2026-11-25T14:30:00.000000Z"
 SYMBOL_REASON = "must be a string of 1..16 chars A-Z 0-9 . - / :"
 PRICE_REASON = "must be a finite number > 0"
 MAX_REASON = 4096  # the handler's bound on a RejectionReason
+UNDECODABLE = "body: cannot be decoded from the SQS event ("
+CARRIED = "; the dead letter carries the escaped body"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,13 @@ class EventCase:
     why_sqs_refuses: str
     reason: str | None = None  # None: the whole event is invalid JSON; else the body's RejectionReason
 
+    @property
+    def dead_letter_body(self) -> str:
+        """What the dead letter carries: the decoded body, or, when the event cannot decode it, its escaped
+        text as the event carries it (lib/lambda/include/tap/core/sqs_event.hpp)."""
+        escaped = self.literal[1:-1].decode()
+        return escaped if self.reason and self.reason.startswith(UNDECODABLE) else json.loads(self.literal)
+
 
 def firing_tick(symbol: str, **extra: object) -> dict[str, object]:
     """A valid tick that fires rule block-trade (volume > 100000) for its own symbol."""
@@ -50,6 +59,16 @@ def firing_tick(symbol: str, **extra: object) -> dict[str, object]:
 
 def alert_id(symbol: str, ts: str = NORMALISED, rule: str = "block-trade") -> str:
     return f"{symbol}|{ts}#{rule}"
+
+
+def _fraction_filled(symbol: str, size: int) -> str:
+    """A one-tick body of exactly `size` bytes whose timestamp's fraction takes up all the room (F2: any
+    number of fraction digits)."""
+    base = json.dumps(firing_tick(symbol, timestamp="2026-11-25T14:30:00.Z"), separators=(",", ":"))
+    digits = "4" * (size - len(base))
+    body = base.replace(".Z", f".{digits}Z")
+    assert len(body) == size
+    return body
 
 
 def _padded(symbol: str, size: int, pad_char: str = "x") -> str:
@@ -87,6 +106,23 @@ def generated_cases() -> list[BodyCase]:
         BodyCase(
             "size-262145-bytes-multibyte",
             _padded("HK04", MAX_BODY + 1, "€"),
+            "body: 262145 bytes exceeds 262144",
+        ),
+        BodyCase(
+            "ts-fraction-1000-digits",
+            json.dumps(firing_tick("HT04", timestamp="2026-11-25T14:30:00." + "5" * 1000 + "Z")),
+            None,
+            (alert_id("HT04", "2026-11-25T14:30:00.555555Z"),),
+        ),
+        BodyCase(
+            "ts-fraction-filling-262144-bytes",
+            _fraction_filled("HT05", MAX_BODY),
+            None,
+            (alert_id("HT05", "2026-11-25T14:30:00.444444Z"),),
+        ),
+        BodyCase(
+            "ts-fraction-filling-262145-bytes",
+            _fraction_filled("HT06", MAX_BODY + 1),
             "body: 262145 bytes exceeds 262144",
         ),
         BodyCase(
@@ -139,7 +175,33 @@ def event_cases() -> list[EventCase]:
         EventCase("invalid-utf8-overlong-slash", b'"{\\"symbol\\":\\"A\xc0\xaf\\"}"', "overlong UTF-8"),
         EventCase("invalid-utf8-encoded-surrogate", b'"{\\"symbol\\":\\"A\xed\xa0\x80\\"}"', "surrogate"),
         EventCase("invalid-utf8-truncated-sequence", b'"{\\"symbol\\":\\"A\xe2\x82\\"}"', "truncated UTF-8"),
-        EventCase("lone-surrogate-escape-in-event", b'"{\\"symbol\\":\\"\\ud800\\"}"', "lone surrogate"),
+        # F2: a body the event cannot decode is dead-lettered alone, as its escaped text.
+        EventCase(
+            "lone-surrogate-escape-in-event",
+            b'"{\\"symbol\\":\\"\\ud800\\"}"',
+            "lone surrogate",
+            UNDECODABLE + "lone high surrogate \\ud800 at byte 14 of the escaped body)" + CARRIED,
+        ),
+        EventCase(
+            "lone-low-surrogate-escape-in-event",
+            b'"[{\\"symbol\\":\\"HD03\\",\\"x\\":\\"\\udc00\\"}]"',
+            "lone surrogate",
+            UNDECODABLE + "lone low surrogate \\udc00 at byte 30 of the escaped body)" + CARRIED,
+        ),
+        EventCase(
+            "invalid-escape-in-event",
+            b'"{\\"symbol\\":\\q}"',
+            "Lambda's event JSON never holds an invalid escape",
+            UNDECODABLE + "invalid escape \\q at byte 12 of the escaped body)" + CARRIED,
+        ),
+        EventCase(
+            "short-unicode-escape-in-event",
+            b'"{\\"symbol\\":\\"\\u12\\"}"',
+            "Lambda's event JSON never holds an invalid escape",
+            UNDECODABLE
+            + "invalid escape \\u12 (\\u needs 4 hex digits) at byte 14 of the escaped body)"
+            + CARRIED,
+        ),
         EventCase(
             "nul-escape-in-event",
             b'"{\\"symbol\\":\\"\\u0000\\"}"',

@@ -150,7 +150,8 @@ def test_every_case_in_full_batches(function: LocalFunction) -> None:
 @pytest.mark.parametrize("case", event_cases(), ids=[c.name for c in event_cases()])
 def test_bytes_sqs_refuses(function: LocalFunction, case: EventCase) -> None:
     """SQS refuses these bodies upstream (SendMessage fails: InvalidMessageContents), so a deployed function
-    never sees them. Fed anyway: the function stays up and answers in bounded time."""
+    never sees them. Fed anyway: the function stays up and answers in bounded time; a body the event cannot
+    decode is dead-lettered alone, as its escaped text (F2), beside a neighbour that fires."""
     record = Record(raw_body_json=case.literal)
     neighbour, neighbour_alert = _neighbour(5000 + event_cases().index(case))
     pid = function.emulator.processes[-1].pid
@@ -168,6 +169,7 @@ def test_bytes_sqs_refuses(function: LocalFunction, case: EventCase) -> None:
         assert json.loads(result.payload) == {"batchItemFailures": []}
         dead = function.resources.dead_letters()
         assert [m["MessageAttributes"]["RejectionReason"]["StringValue"] for m in dead] == [case.reason]
+        assert [m["Body"] for m in dead] == [case.dead_letter_body]
         assert neighbour_alert in _stored_ids(function)
         function.resources.notifications()
     assert function.emulator.processes[-1].pid == pid

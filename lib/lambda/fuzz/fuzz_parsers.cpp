@@ -50,7 +50,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (event) {
     for (const auto& rec : event->records) {
       check(!rec.message_id.empty());
-      check_body(rec.body, tap::kJsonPadding);
+      check_body(rec.body, tap::kJsonPadding);  // also the escaped text of an undecodable body
+      // An undecodable body is a body-level rejection of its record alone (sqs_event.hpp).
+      auto ticks = tap::parse_record_ticks(rec);
+      check(rec.body_error.empty() ? ticks || ticks.error().code != "undecodable_body"
+                                   : !ticks && ticks.error().message == rec.body_error &&
+                                         rec.body_error.rfind("body: ", 0) == 0);
     }
   }
   return 0;

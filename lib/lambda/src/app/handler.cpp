@@ -113,7 +113,7 @@ Result<BatchReport> BatchHandler::handle(std::string_view event_json, Deadline d
   for (std::size_t i = 0; i < batch.event.records.size(); ++i) {
     Batch::Message& m = batch.messages[i];
     m.record = &batch.event.records[i];
-    auto parsed = parse_ticks(m.record->body, kJsonPadding);
+    auto parsed = parse_record_ticks(*m.record);  // an undecodable body (F2) is rejected like a bad one
     if (!parsed) {
       m.reject_reason = parsed.error().message;
       ++batch.report.rejected_ticks;

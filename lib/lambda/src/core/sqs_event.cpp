@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <cstring>
+#include <optional>
+#include <string>
 
 #include "json_support.hpp"
 #include "tap/core/tick.hpp"
@@ -30,6 +32,73 @@ Error json_error(const Where& where, simdjson::error_code e) { return json_error
 // A string field, unescaped into the parser's buffer (take_text moves it into the event).
 std::optional<Error> read_string(simdjson::ondemand::value v, const Where& where, std::string_view& out) {
   if (auto e = v.get_string().get(out)) return json_error(where, e);
+  return std::nullopt;
+}
+
+unsigned hex_value(char c) {
+  if (c >= '0' && c <= '9') return static_cast<unsigned>(c - '0');
+  if (c >= 'a' && c <= 'f') return static_cast<unsigned>(c - 'a' + 10);
+  if (c >= 'A' && c <= 'F') return static_cast<unsigned>(c - 'A' + 10);
+  return 16;  // not a hex digit
+}
+
+// The hex digits (0..4) after the "\u" at escaped[i], and the code unit they spell when there are 4.
+std::size_t hex_digits_at(std::string_view escaped, std::size_t i, unsigned& unit) {
+  std::size_t n = 0;
+  unit = 0;
+  while (n < 4 && i + 2 + n < escaped.size() && hex_value(escaped[i + 2 + n]) < 16) {
+    unit = unit * 16 + hex_value(escaped[i + 2 + n]);
+    ++n;
+  }
+  return n;
+}
+
+bool is_low_surrogate(unsigned unit) { return unit >= 0xdc00 && unit <= 0xdfff; }
+
+// Which escape of a JSON string's raw text cannot be decoded (the rules of simdjson's unescaping: the
+// escapes of RFC 8259, a high surrogate only with a low one right after it, no lone low surrogate), and
+// where. The text quoted is ASCII only (the reason travels as an SQS message attribute).
+std::string undecodable_escape(std::string_view escaped) {
+  std::string found;
+  std::size_t at = 0;
+  for (std::size_t i = escaped.find('\\'); found.empty() && i != std::string_view::npos;
+       i = escaped.find('\\', i)) {
+    at = i;
+    const auto kind = static_cast<unsigned char>(escaped[i + 1]);  // a string never ends in a backslash
+    unsigned unit = 0;
+    if (kind != 'u') {
+      if (std::string_view("\"\\/bfnrt").find(static_cast<char>(kind)) == std::string_view::npos) {
+        found = kind >= 0x20 && kind < 0x7f ? "invalid escape \\" + std::string(1, static_cast<char>(kind))
+                                            : "invalid escape: a backslash before a non-ASCII character";
+      }
+      i += 2;
+    } else if (const std::size_t n = hex_digits_at(escaped, i, unit); n < 4) {
+      found = "invalid escape " + std::string(escaped.substr(i, 2 + n)) + " (\\u needs 4 hex digits)";
+    } else if (is_low_surrogate(unit)) {
+      found = "lone low surrogate " + std::string(escaped.substr(i, 6));
+    } else if (unit >= 0xd800 && unit < 0xdc00) {
+      unsigned low = 0;
+      if (escaped.substr(i + 6, 2) != "\\u" || hex_digits_at(escaped, i + 6, low) < 4 ||
+          !is_low_surrogate(low)) {
+        found = "lone high surrogate " + std::string(escaped.substr(i, 6));
+      }
+      i += 12;
+    } else {
+      i += 6;
+    }
+  }
+  return found + " at byte " + std::to_string(at) + " of the escaped body";
+}
+
+// The body: unescaped into the parser's buffer, or, if the event's string cannot be decoded, its escaped
+// text (a view into the event's input) and the reason (see sqs_event.hpp).
+std::optional<Error> read_body(simdjson::ondemand::value v, const Where& where, SqsRecord& rec) {
+  const std::string_view token = v.raw_json_token();  // quote, text, quote, maybe spaces (not consumed)
+  const simdjson::error_code e = v.get_string().get(rec.body);
+  if (e != simdjson::STRING_ERROR) return e ? std::optional(json_error(where, e)) : std::nullopt;
+  rec.body = token.substr(1, token.rfind('"') - 1);
+  rec.body_error = "body: cannot be decoded from the SQS event (" + undecodable_escape(rec.body) +
+                   "); the dead letter carries the escaped body";
   return std::nullopt;
 }
 
@@ -87,8 +156,8 @@ std::optional<Error> read_record(simdjson::ondemand::value v, std::size_t index,
     } else if (key == "receiptHandle") {
       target = &rec.receipt_handle;
     } else if (key == "body") {
-      target = &rec.body;
       has_body = true;
+      if (auto err = read_body(fv, {index, key}, rec)) return err;
     } else if (key == "eventSourceARN") {
       target = &rec.event_source_arn;
     } else if (key == "awsRegion") {
@@ -132,6 +201,11 @@ void take_text(SqsEvent& event) {
 }
 
 }  // namespace
+
+Result<ParsedBody> parse_record_ticks(const SqsRecord& record) {
+  if (!record.body_error.empty()) return Error{"undecodable_body", record.body_error};
+  return parse_ticks(record.body, kJsonPadding);
+}
 
 Result<SqsEvent> parse_sqs_event(std::string_view json) {
   thread_local simdjson::ondemand::parser parser;

@@ -83,7 +83,8 @@ Result<Timestamp> parse_timestamp(std::string_view s) {
       ++digits;
       ++pos;
     }
-    if (digits == 0 || digits > 9) return bad("fraction must have 1 to 9 digits");
+    // Any number of digits (F2): those past the sixth are read and dropped, never rounded in.
+    if (digits == 0) return bad("fraction must have at least 1 digit");
     for (std::size_t i = digits; i < 6; ++i) fraction_micros *= 10;
   }
   std::int64_t offset_seconds = 0;

@@ -127,6 +127,56 @@ TEST(Tick, VolumeRange) {
   EXPECT_EQ(r->ticks.at(0).volume, 0u);
 }
 
+// F2: `seq` (optional integer >= 0) orders ticks of one symbol with equal timestamps; absent -> 0.
+TEST(Tick, SeqIsAnOptionalCount) {
+  const std::string head = R"({"symbol":"A","price":1,"timestamp":"2026-11-25T14:30:00Z")";
+  const auto seq_of = [&head](std::string_view field) {
+    auto r = parse_ticks(head + std::string(field) + "}");
+    EXPECT_TRUE(r && r->ticks.size() == 1) << field;
+    return r && r->ticks.size() == 1 ? r->ticks[0].seq : 99U;
+  };
+  EXPECT_EQ(seq_of(""), 0U);
+  EXPECT_EQ(seq_of(R"(,"seq":0)"), 0U);
+  EXPECT_EQ(seq_of(R"(,"seq":-0)"), 0U);
+  EXPECT_EQ(seq_of(R"(,"seq":7)"), 7U);
+  EXPECT_EQ(seq_of(R"(,"seq":18446744073709551615)"), 18446744073709551615ULL);
+  EXPECT_EQ(seq_of(R"(,"seq":12)"), 12U);  // an escaped key is the same key
+}
+
+TEST(Tick, AnInvalidSeqRejectsItsTickWithAPreciseReason) {
+  const std::string head = R"({"symbol":"A","price":1,"timestamp":"2026-11-25T14:30:00Z","seq":)";
+  const V why{"0 tick[0].seq: must be an integer >= 0 (at most 2^64-1)"};
+  for (const std::string_view value :
+       {"-1", "-9223372036854775808", "1.5", "1.0", "1e3", "0.0", "18446744073709551616", "1e400", "\"3\"",
+        "null", "true", "[1]", "{\"n\":1}"}) {
+    EXPECT_EQ(reasons(head + std::string(value) + "}"), why) << value;
+  }
+  // Its neighbours in the body stay valid; each bad field of the tick is named.
+  auto r = parse_ticks(R"([{"symbol":"A","price":1,"timestamp":"2026-11-25T14:30:00Z","seq":1},)"
+                       R"({"symbol":"A","price":0,"timestamp":"2026-11-25T14:30:00Z","seq":-2}])");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->ticks.size(), 1U);
+  EXPECT_EQ(r->ticks[0].seq, 1U);
+  EXPECT_EQ(
+      r->rejects,
+      (std::vector<Reject>{{1,
+                            "tick[1].price: must be a finite number > 0; tick[1].seq: must be an integer "
+                            ">= 0 (at most 2^64-1)"}}));
+}
+
+TEST(Tick, ADuplicateSeqIsADuplicateKey) {
+  EXPECT_EQ(body_error(R"({"symbol":"A","price":1,"timestamp":"2026-11-25T14:30:00Z","seq":1,"seq":1})"),
+            "invalid_body | body: duplicate key \"seq\" in tick[0]");
+  EXPECT_EQ(body_error(R"([{"symbol":"A","seq":1,"price":1,"seq":2,"timestamp":"2026-11-25T14:30:00Z"}])"),
+            "invalid_body | body: duplicate key \"seq\" in tick[0]");
+  // `seq` nested in an unknown field is not the tick's seq.
+  auto r =
+      parse_ticks(R"({"symbol":"A","price":1,"timestamp":"2026-11-25T14:30:00Z","meta":{"seq":-1},"seq":4})");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->ticks.size(), 1U);
+  EXPECT_EQ(r->ticks[0].seq, 4U);
+}
+
 TEST(Tick, EscapedKeysAndUnknownFields) {
   auto r = parse_ticks(
       R"({"sym\u0062ol":"A","pr\u0069ce":2.5,"timestamp":"2026-11-25T14:30:00Z","note":"caf\u00e9 \"x\"","n":[[1]]})");

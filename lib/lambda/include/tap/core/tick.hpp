@@ -1,11 +1,14 @@
 // Market ticks (F2): parse and validate an SQS message body holding one tick object or an array of
 // tick objects.
 //
+// Fields: symbol, price, timestamp (required); volume, bid, ask, seq (optional; volume and seq are integers
+// in [0, 2^64-1] written as such, seq 0 when absent).
+//
 // Body-level problems reject the whole body (the Result's error): size over 262,144 bytes, invalid UTF-8,
 // invalid JSON anywhere in the body, nesting deeper than kMaxBodyDepth, a top level that is neither an
-// object nor an array, an empty array. Tick-level problems (wrong type, missing/invalid field, duplicate
-// key) reject only that tick; the other ticks of the body stay valid. Unknown fields are ignored (but
-// still validated as JSON and checked for duplicate keys).
+// object nor an array, an empty array, a duplicate key (the reason names the tick). Tick-level problems
+// (wrong type, missing/invalid field) reject only that tick; the other ticks of the body stay valid.
+// Unknown fields are ignored (but still validated as JSON and checked for duplicate keys).
 #pragma once
 
 #include <cstddef>
@@ -37,7 +40,8 @@ struct Tick {
   std::optional<std::uint64_t> volume;
   std::optional<double> bid;
   std::optional<double> ask;
-  std::uint64_t seq = 0;  // the feed's sequence number for the symbol (0 when absent): orders equal timestamps
+  // `seq` (F2): the feed's sequence number for the symbol (0 when absent), ordering equal timestamps.
+  std::uint64_t seq = 0;
   friend bool operator==(const Tick&, const Tick&) = default;
 };
 

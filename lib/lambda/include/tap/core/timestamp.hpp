@@ -1,9 +1,11 @@
 // Tick timestamps: ISO-8601 text in, UTC microseconds out; a fixed-width sortable string on demand.
 //
-// Accepted input (RFC 3339 profile, strict): YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|+HH:MM|-HH:MM)
+// Accepted input (RFC 3339 profile, strict): YYYY-MM-DDTHH:MM:SS[.f+](Z|+HH:MM|-HH:MM)
 //  - upper-case 'T' and 'Z' only; the offset needs its colon (+HHMM, lower-case z, a missing offset,
 //    a space instead of 'T' are rejected: ambiguous inputs are better rejected than guessed);
-//  - the fraction (1..9 digits) is TRUNCATED to microseconds (a tick is never moved later in time);
+//  - the fraction (1 or more digits, any number: F2) is TRUNCATED to microseconds (a tick is never moved
+//    later in time); the digits past the sixth are only checked to be digits, so a long fraction costs one
+//    pass over the text and no arithmetic can overflow;
 //  - calendar checked (leap years, days per month), hour 0-23, minute 0-59, second 0-59 (a leap second
 //    "60" is rejected: the epoch arithmetic has no place for it), offset up to +-23:59;
 //  - the UTC instant must lie in [2000-01-01T00:00:00Z, 2101-01-01T00:00:00Z): anything else is an absurd
