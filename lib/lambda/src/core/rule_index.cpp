@@ -2,20 +2,30 @@
 
 #include <algorithm>
 #include <limits>
+#include <span>
 
 #include "tap/core/rule_engine.hpp"
 
 namespace tap {
 namespace {
 
-std::string fire_key(std::size_t rule_index, std::string_view symbol) {
-  std::string key = std::to_string(rule_index);
-  key += '|';
-  key += symbol;
-  return key;
+constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+constexpr std::uint32_t kNotIndexed = std::numeric_limits<std::uint32_t>::max();
+constexpr Condition kLevel[] = {Condition::price_above, Condition::price_below, Condition::spread_above,
+                                Condition::volume_above};
+constexpr Condition kCrossing[] = {Condition::crosses_above, Condition::crosses_below};
+
+constexpr std::size_t slot(Condition c) { return static_cast<std::size_t>(c); }
+
+// The first position of the sorted thresholds at which `in_prefix` (true on a prefix) turns false.
+template <typename Pred>
+std::uint32_t partition_at(std::span<const double> thresholds, Pred in_prefix) {
+  return static_cast<std::uint32_t>(std::partition_point(thresholds.begin(), thresholds.end(), in_prefix) -
+                                    thresholds.begin());
 }
 
-// The first instant after a fire at `at` at which the version may fire again.
+}  // namespace
+
 std::int64_t next_eligible(const Rule& rule, std::int64_t at) {
   switch (rule.mode) {
     case TriggerMode::every:
@@ -30,37 +40,215 @@ std::int64_t next_eligible(const Rule& rule, std::int64_t at) {
   return std::numeric_limits<std::int64_t>::max();
 }
 
-}  // namespace
-
 bool level_condition_holds(const Rule& rule, const Tick& tick) { return condition_holds(rule, tick); }
 
-// Reference implementation: a scan of the symbol's versions and the wildcard ones. It defines the answers
-// the fast index must give (rule_index_test compares them on random rule sets).
-RuleIndex::RuleIndex(const RuleSet& rules) : rules_(rules) {}
+// ---- eligibility tree ----
 
-void RuleIndex::for_each_level(std::string_view symbol, const Tick& tick,
-                               const std::function<void(std::size_t)>& f) const {
-  const std::int64_t ts = tick.ts.micros;
-  rules_.for_each_rule(symbol, [&](std::size_t i, const Rule& r) {
-    if (is_crossing(r.condition) || !r.applies_at(ts) || !level_condition_holds(r, tick)) return;
-    if (const auto it = last_fire_.find(fire_key(i, symbol)); it != last_fire_.end()) {
-      if (ts > it->second && ts < next_eligible(r, it->second)) return;
-    }
-    f(i);
-  });
+void RuleIndex::EligibilityTree::note(std::uint32_t pos, std::uint32_t size, std::int64_t at,
+                                      const Rule& rule) {
+  if (nodes_.empty()) nodes_.resize(1);  // the absent-child sentinel
+  note_at(nodes_.size() > 1 ? 1 : 0, 0, size, pos, at, rule);
 }
 
-void RuleIndex::for_each_crossed(std::string_view symbol, double from_price, double to_price, std::int64_t ts,
-                                 const std::function<void(std::size_t)>& f) const {
-  rules_.for_each_rule(symbol, [&](std::size_t i, const Rule& r) {
-    if (!is_crossing(r.condition) || !r.applies_at(ts)) return;
-    if (side_of(r, from_price) != side_of(r, to_price)) f(i);
-  });
+std::uint32_t RuleIndex::EligibilityTree::note_at(std::uint32_t node, std::uint32_t nl, std::uint32_t nr,
+                                                  std::uint32_t pos, std::int64_t at, const Rule& rule) {
+  if (node == 0) {
+    node = static_cast<std::uint32_t>(nodes_.size());
+    nodes_.push_back(Node{kMin, kMin, 0, 0});
+  }
+  if (nr - nl == 1) {
+    Node& leaf = nodes_[node];
+    leaf.max_at = std::max(leaf.max_at, at);
+    leaf.min_next = next_eligible(rule, leaf.max_at);
+    return node;
+  }
+  const std::uint32_t mid = nl + (nr - nl) / 2;
+  if (pos < mid) {
+    const std::uint32_t child = note_at(nodes_[node].left, nl, mid, pos, at, rule);
+    nodes_[node].left = child;
+  } else {
+    const std::uint32_t child = note_at(nodes_[node].right, mid, nr, pos, at, rule);
+    nodes_[node].right = child;
+  }
+  // An absent child holds positions without a noted fire: always eligible (next_eligible = -inf).
+  Node& n = nodes_[node];
+  const auto next_of = [&](std::uint32_t c) { return c == 0 ? kMin : nodes_[c].min_next; };
+  const auto at_of = [&](std::uint32_t c) { return c == 0 ? kMin : nodes_[c].max_at; };
+  n.min_next = std::min(next_of(n.left), next_of(n.right));
+  n.max_at = std::max(at_of(n.left), at_of(n.right));
+  return node;
+}
+
+template <typename Emit>
+void RuleIndex::EligibilityTree::visit(std::uint32_t size, std::uint32_t lo, std::uint32_t hi,
+                                       std::int64_t ts, Emit& emit) const {
+  walk(nodes_.empty() ? 0 : 1, 0, size, lo, hi, ts, emit);
+}
+
+template <typename Emit>
+void RuleIndex::EligibilityTree::walk(std::uint32_t node, std::uint32_t nl, std::uint32_t nr,
+                                      std::uint32_t lo, std::uint32_t hi, std::int64_t ts, Emit& emit) const {
+  if (hi <= nl || nr <= lo) return;
+  if (node == 0) {  // no noted fire below: every position is eligible
+    for (std::uint32_t pos = std::max(nl, lo); pos < std::min(nr, hi); ++pos) emit(pos);
+    return;
+  }
+  const Node& n = nodes_[node];
+  if (n.min_next > ts && n.max_at < ts) return;  // every position below is suppressed at ts
+  if (nr - nl == 1) {
+    emit(nl);
+    return;
+  }
+  const std::uint32_t mid = nl + (nr - nl) / 2;
+  walk(n.left, nl, mid, lo, hi, ts, emit);
+  walk(n.right, mid, nr, lo, hi, ts, emit);
+}
+
+// ---- build ----
+
+RuleIndex::RuleIndex(const RuleSet& rules) : rules_(rules), position_(rules.rules().size(), kNotIndexed) {
+  const std::vector<Rule>& all = rules.rules();
+  // Group ids: one per symbol, one for "*".
+  std::vector<std::uint32_t> group(all.size(), kNoGroup);
+  std::uint32_t groups = 0;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const Rule& r = all[i];
+    if (!r.enabled) continue;
+    if (r.symbol == "*") {
+      if (wildcard_ == kNoGroup) wildcard_ = groups++;
+      group[i] = wildcard_;
+    } else {
+      group[i] = group_by_symbol_.try_emplace(r.symbol, groups).first->second;
+      if (group[i] == groups) ++groups;
+    }
+  }
+  // Counting sort by (group, condition), then each list by threshold.
+  std::vector<std::uint32_t> begin(std::size_t{groups} * kConditions + 1, 0);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (group[i] != kNoGroup) ++begin[group[i] * kConditions + slot(all[i].condition) + 1];
+  }
+  for (std::size_t l = 1; l < begin.size(); ++l) begin[l] += begin[l - 1];
+  std::vector<std::pair<double, std::uint32_t>> entries(begin.back());
+  std::vector<std::uint32_t> fill(begin.begin(), begin.end() - 1);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (group[i] != kNoGroup) {
+      entries[fill[group[i] * kConditions + slot(all[i].condition)]++] = {all[i].threshold,
+                                                                          static_cast<std::uint32_t>(i)};
+    }
+  }
+  groups_.resize(groups);
+  thresholds_.reserve(entries.size());
+  versions_.reserve(entries.size());
+  for (std::uint32_t g = 0; g < groups; ++g) {
+    for (std::size_t c = 0; c <= kConditions; ++c) groups_[g].begin[c] = begin[g * kConditions + c];
+    for (std::size_t c = 0; c < kConditions; ++c) {
+      const auto first = entries.begin() + begin[g * kConditions + c];
+      const auto last = entries.begin() + begin[g * kConditions + c + 1];
+      std::sort(first, last);
+      for (auto it = first; it != last; ++it) {
+        position_[it->second] = static_cast<std::uint32_t>(it - first);
+        thresholds_.push_back(it->first);
+        versions_.push_back(it->second);
+      }
+    }
+  }
+}
+
+// ---- queries ----
+
+std::uint32_t RuleIndex::group_of(std::string_view symbol) const {
+  const auto it = group_by_symbol_.find(symbol);
+  return it == group_by_symbol_.end() ? kNoGroup : it->second;
+}
+
+void RuleIndex::level(std::string_view symbol, const Tick& tick, Visitor f) const {
+  if (const std::uint32_t g = group_of(symbol); g != kNoGroup)
+    level_in(groups_[g], groups_[g].trees.get(), tick, f);
+  if (wildcard_ == kNoGroup) return;
+  const auto overlay = overlays_.find(symbol);
+  level_in(groups_[wildcard_], overlay == overlays_.end() ? nullptr : overlay->second.get(), tick, f);
+}
+
+void RuleIndex::level_in(const Group& group, const Trees* trees, const Tick& tick, Visitor f) const {
+  const std::int64_t ts = tick.ts.micros;
+  Rule probe;  // the condition itself decides, threshold by threshold (it is monotone in the threshold)
+  for (const Condition c : kLevel) {
+    const std::uint32_t base = group.begin[slot(c)];
+    const std::span<const double> list(thresholds_.data() + base, group.begin[slot(c) + 1] - base);
+    probe.condition = c;
+    const auto holds = [&](double t) {
+      probe.threshold = t;
+      return level_condition_holds(probe, tick);
+    };
+    // price_below holds on a suffix of the thresholds, the others on a prefix.
+    const bool suffix = c == Condition::price_below;
+    const std::uint32_t cut =
+        suffix ? partition_at(list, [&](double t) { return !holds(t); }) : partition_at(list, holds);
+    const std::uint32_t lo = suffix ? cut : 0;
+    const std::uint32_t hi = suffix ? static_cast<std::uint32_t>(list.size()) : cut;
+    auto emit = [&](std::uint32_t pos) {
+      const std::uint32_t i = versions_[base + pos];
+      if (rules_.rule(i).applies_at(ts)) f(i);
+    };
+    if (trees != nullptr) {
+      (*trees)[slot(c)].visit(static_cast<std::uint32_t>(list.size()), lo, hi, ts, emit);
+    } else {
+      for (std::uint32_t pos = lo; pos < hi; ++pos) emit(pos);
+    }
+  }
+}
+
+void RuleIndex::crossed(std::string_view symbol, double from_price, double to_price, std::int64_t ts,
+                        Visitor f) const {
+  const double low = std::min(from_price, to_price), high = std::max(from_price, to_price);
+  if (const std::uint32_t g = group_of(symbol); g != kNoGroup) crossed_in(groups_[g], low, high, ts, f);
+  if (wildcard_ != kNoGroup) crossed_in(groups_[wildcard_], low, high, ts, f);
+}
+
+void RuleIndex::crossed_in(const Group& group, double low, double high, std::int64_t ts, Visitor f) const {
+  Rule probe;
+  for (const Condition c : kCrossing) {
+    const std::uint32_t base = group.begin[slot(c)];
+    const std::span<const double> list(thresholds_.data() + base, group.begin[slot(c) + 1] - base);
+    probe.condition = c;
+    // The side a price takes against the lowest thresholds: it holds on a prefix of the list. The two prices
+    // lie on different sides exactly between the two prefixes' ends.
+    const Side prefix_side = c == Condition::crosses_above ? Side::above : Side::at_or_above;
+    const auto in_prefix = [&](double price) {
+      return [&probe, price, prefix_side](double t) {
+        probe.threshold = t;
+        return side_of(probe, price) == prefix_side;
+      };
+    };
+    const std::uint32_t lo = partition_at(list, in_prefix(low));
+    const std::uint32_t hi = partition_at(list, in_prefix(high));
+    for (std::uint32_t pos = lo; pos < hi; ++pos) {
+      const std::uint32_t i = versions_[base + pos];
+      if (rules_.rule(i).applies_at(ts)) f(i);
+    }
+  }
 }
 
 void RuleIndex::note_fire(std::size_t rule_index, std::string_view symbol, std::int64_t at_micros) {
-  std::int64_t& known = last_fire_.try_emplace(fire_key(rule_index, symbol), at_micros).first->second;
-  known = std::max(known, at_micros);
+  if (rule_index >= position_.size() || position_[rule_index] == kNotIndexed) return;  // disabled
+  const Rule& r = rules_.rule(rule_index);
+  if (is_crossing(r.condition)) return;  // crossing answers do not depend on fires
+  std::unique_ptr<Trees>* trees = nullptr;
+  const Group* group = nullptr;
+  if (r.symbol == "*") {
+    group = &groups_[wildcard_];
+    auto it = overlays_.find(symbol);
+    if (it == overlays_.end()) it = overlays_.try_emplace(std::string(symbol)).first;
+    trees = &it->second;
+  } else {
+    if (symbol != r.symbol) return;  // never returned for another symbol
+    Group& own = groups_[group_of(symbol)];
+    group = &own;
+    trees = &own.trees;
+  }
+  if (!*trees) *trees = std::make_unique<Trees>();
+  const std::size_t c = slot(r.condition);
+  (**trees)[c].note(position_[rule_index], group->begin[c + 1] - group->begin[c], at_micros, r);
 }
 
 }  // namespace tap
