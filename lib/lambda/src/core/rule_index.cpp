@@ -24,6 +24,34 @@ std::uint32_t partition_at(std::span<const double> thresholds, Pred in_prefix) {
                                     thresholds.begin());
 }
 
+// Exponential then binary search for the first position >= `from` where `in_prefix` (true on a prefix) is
+// false: O(log d) in the distance d from `from`.
+template <typename Pred>
+std::uint32_t gallop(std::span<const double> list, std::uint32_t from, Pred in_prefix) {
+  const auto n = static_cast<std::uint32_t>(list.size());
+  std::uint32_t step = 1, lo = from;
+  while (lo + step <= n && in_prefix(list[lo + step - 1])) {
+    lo += step;
+    step *= 2;
+  }
+  return partition_at(list.subspan(lo, std::min(n, lo + step) - lo), in_prefix) + lo;
+}
+
+// The first threshold >= x (or > x): by binary search, or by galloping from `from` (all before it are below
+// x).
+std::uint32_t first_at_or_above(std::span<const double> list, double x) {
+  return partition_at(list, [x](double t) { return t < x; });
+}
+std::uint32_t first_above(std::span<const double> list, double x) {
+  return partition_at(list, [x](double t) { return t <= x; });
+}
+std::uint32_t first_at_or_above(std::span<const double> list, double x, std::uint32_t from) {
+  return gallop(list, from, [x](double t) { return t < x; });
+}
+std::uint32_t first_above(std::span<const double> list, double x, std::uint32_t from) {
+  return gallop(list, from, [x](double t) { return t <= x; });
+}
+
 }  // namespace
 
 std::int64_t next_eligible(const Rule& rule, std::int64_t at) {
@@ -82,13 +110,13 @@ std::uint32_t RuleIndex::EligibilityTree::note_at(std::uint32_t node, std::uint3
 template <typename Emit>
 void RuleIndex::EligibilityTree::visit(std::uint32_t size, std::uint32_t lo, std::uint32_t hi,
                                        std::int64_t ts, Emit& emit) const {
-  walk(nodes_.empty() ? 0 : 1, 0, size, lo, hi, ts, emit);
+  if (lo < hi) walk(nodes_.empty() ? 0 : 1, 0, size, lo, hi, ts, emit);
 }
 
 template <typename Emit>
 void RuleIndex::EligibilityTree::walk(std::uint32_t node, std::uint32_t nl, std::uint32_t nr,
                                       std::uint32_t lo, std::uint32_t hi, std::int64_t ts, Emit& emit) const {
-  if (hi <= nl || nr <= lo) return;
+  // [nl, nr) overlaps [lo, hi)
   if (node == 0) {  // no noted fire below: every position is eligible
     for (std::uint32_t pos = std::max(nl, lo); pos < std::min(nr, hi); ++pos) emit(pos);
     return;
@@ -100,8 +128,8 @@ void RuleIndex::EligibilityTree::walk(std::uint32_t node, std::uint32_t nl, std:
     return;
   }
   const std::uint32_t mid = nl + (nr - nl) / 2;
-  walk(n.left, nl, mid, lo, hi, ts, emit);
-  walk(n.right, mid, nr, lo, hi, ts, emit);
+  if (lo < mid) walk(n.left, nl, mid, lo, hi, ts, emit);
+  if (mid < hi) walk(n.right, mid, nr, lo, hi, ts, emit);
 }
 
 // ---- build ----
@@ -171,27 +199,42 @@ void RuleIndex::level(std::string_view symbol, const Tick& tick, Visitor f) cons
 
 void RuleIndex::level_in(const Group& group, const Trees* trees, const Tick& tick, Visitor f) const {
   const std::int64_t ts = tick.ts.micros;
-  Rule probe;  // the condition itself decides, threshold by threshold (it is monotone in the threshold)
   for (const Condition c : kLevel) {
     const std::uint32_t base = group.begin[slot(c)];
-    const std::span<const double> list(thresholds_.data() + base, group.begin[slot(c) + 1] - base);
-    probe.condition = c;
-    const auto holds = [&](double t) {
-      probe.threshold = t;
-      return level_condition_holds(probe, tick);
-    };
-    // price_below holds on a suffix of the thresholds, the others on a prefix.
-    const bool suffix = c == Condition::price_below;
-    const std::uint32_t cut =
-        suffix ? partition_at(list, [&](double t) { return !holds(t); }) : partition_at(list, holds);
-    const std::uint32_t lo = suffix ? cut : 0;
-    const std::uint32_t hi = suffix ? static_cast<std::uint32_t>(list.size()) : cut;
+    const std::uint32_t size = group.begin[slot(c) + 1] - base;
+    if (size == 0) continue;
+    const std::span<const double> list(thresholds_.data() + base, size);
+    // The versions that hold: a prefix of the thresholds (price_below: a suffix), by F3's comparisons; the
+    // spread by the condition itself (its rounding tolerance), threshold by threshold.
+    std::uint32_t lo = 0, hi = 0;
+    switch (c) {
+      case Condition::price_below:
+        lo = first_above(list, tick.price);
+        hi = size;
+        break;
+      case Condition::spread_above:
+        if (tick.bid && tick.ask) {
+          Rule probe;
+          probe.condition = c;
+          hi = partition_at(list, [&](double t) {
+            probe.threshold = t;
+            return level_condition_holds(probe, tick);
+          });
+        }
+        break;
+      case Condition::volume_above:
+        hi = tick.volume ? first_at_or_above(list, static_cast<double>(*tick.volume)) : 0;
+        break;
+      default:  // price_above
+        hi = first_at_or_above(list, tick.price);
+        break;
+    }
     auto emit = [&](std::uint32_t pos) {
       const std::uint32_t i = versions_[base + pos];
       if (rules_.rule(i).applies_at(ts)) f(i);
     };
     if (trees != nullptr) {
-      (*trees)[slot(c)].visit(static_cast<std::uint32_t>(list.size()), lo, hi, ts, emit);
+      (*trees)[slot(c)].visit(size, lo, hi, ts, emit);
     } else {
       for (std::uint32_t pos = lo; pos < hi; ++pos) emit(pos);
     }
@@ -206,22 +249,15 @@ void RuleIndex::crossed(std::string_view symbol, double from_price, double to_pr
 }
 
 void RuleIndex::crossed_in(const Group& group, double low, double high, std::int64_t ts, Visitor f) const {
-  Rule probe;
   for (const Condition c : kCrossing) {
     const std::uint32_t base = group.begin[slot(c)];
     const std::span<const double> list(thresholds_.data() + base, group.begin[slot(c) + 1] - base);
-    probe.condition = c;
-    // The side a price takes against the lowest thresholds: it holds on a prefix of the list. The two prices
-    // lie on different sides exactly between the two prefixes' ends.
-    const Side prefix_side = c == Condition::crosses_above ? Side::above : Side::at_or_above;
-    const auto in_prefix = [&](double price) {
-      return [&probe, price, prefix_side](double t) {
-        probe.threshold = t;
-        return side_of(probe, price) == prefix_side;
-      };
-    };
-    const std::uint32_t lo = partition_at(list, in_prefix(low));
-    const std::uint32_t hi = partition_at(list, in_prefix(high));
+    // side_of: crosses_above splits at price > threshold, crosses_below at price < threshold. The prices lie
+    // on different sides exactly for the thresholds in [low, high) (above) or (low, high] (below); `high`'s
+    // end is searched from `low`'s (a tick moves the price little).
+    const bool above = c == Condition::crosses_above;
+    const std::uint32_t lo = above ? first_at_or_above(list, low) : first_above(list, low);
+    const std::uint32_t hi = above ? first_at_or_above(list, high, lo) : first_above(list, high, lo);
     for (std::uint32_t pos = lo; pos < hi; ++pos) {
       const std::uint32_t i = versions_[base + pos];
       if (rules_.rule(i).applies_at(ts)) f(i);
