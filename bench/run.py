@@ -12,6 +12,8 @@ Figures (bench/results/latest.json, one object per figure with cpp, python and r
   /proc/<pid>/stat (moto's CPU is not in it);
 - ticks_per_second: feed -> SQS queue -> poller -> function -> table/topic on the benchmark feed;
 - cost_per_million_ticks_usd: bench/cost_model.py at 3 GB, and the C++ at the memory it needs.
+Beside the figures, `rules_scale` (bench/rules_scale.py): the C++ pure path of a quiet event at 10 to
+1,000,000 rule versions, the index build time and the resident bytes per version.
 `ratio` is always the C++ advantage: python / cpp where lower is better, cpp / python where higher is.
 
 Before anything is timed, both implementations process the benchmark feed and must store the same alerts
@@ -36,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench import cost_model
+from bench import cost_model, rules_scale
 from local.emulator import MotoServer
 from local.event_source import EventSourceConfig, SqsEventSource
 from local.feed import FeedConfig, generate_feed
@@ -561,8 +563,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     bootstrap = args.build / "src" / "bootstrap"
-    bench_exe = args.build / "bench" / "tap_core_bench"
-    for exe in (bootstrap, bench_exe):
+    bench_exe, scale_exe = (
+        args.build / "bench" / name for name in ("tap_core_bench", "tap_rules_scale_bench")
+    )
+    for exe in (bootstrap, bench_exe, scale_exe):
         if not os.access(exe, os.X_OK):
             raise SystemExit(f"{exe} missing: build it first (make bench does)")
     WORK.mkdir(parents=True, exist_ok=True)
@@ -700,6 +704,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "warm_alerts_stored": warm.alerts,  # equal for both (checked); 4 per alert batch
         "figures": figures,
         "targets": check_targets(figures),
+        "rules_scale": run_callable(
+            "rules_scale (10 to 1,000,000 versions)", lambda: rules_scale.measure(scale_exe)
+        ),
         "duration_s": round(time.monotonic() - began, 1),
     }
     problems = validate_results(doc)
@@ -720,7 +727,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             + ") "
             + ("met" if target["met"] else "MISSED")
         )
-    print(f"wrote {args.out / 'latest.json'} and {args.out / 'latency.png'}")
+    print(
+        rules_scale.describe(doc["rules_scale"]),
+        f"wrote {args.out / 'latest.json'} and {args.out / 'latency.png'}",
+        sep="\n",
+    )
     return 0
 
 
