@@ -1,6 +1,7 @@
 #include "tap/core/rule_index.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <limits>
 #include <span>
 
@@ -10,6 +11,7 @@ namespace tap {
 namespace {
 
 constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
 constexpr std::uint32_t kNotIndexed = std::numeric_limits<std::uint32_t>::max();
 constexpr Condition kLevel[] = {Condition::price_above, Condition::price_below, Condition::spread_above,
                                 Condition::volume_above};
@@ -65,71 +67,91 @@ std::int64_t next_eligible(const Rule& rule, std::int64_t at) {
     case TriggerMode::once:
       break;
   }
-  return std::numeric_limits<std::int64_t>::max();
+  return kMax;
 }
 
 bool level_condition_holds(const Rule& rule, const Tick& tick) { return condition_holds(rule, tick); }
 
 // ---- eligibility tree ----
 
+std::uint32_t RuleIndex::EligibilityTree::add_node(std::uint32_t nl, std::uint32_t span, std::uint32_t size) {
+  Node n{};
+  const std::uint32_t step = span / kFan;
+  for (std::uint32_t j = 0; j < kFan; ++j) {
+    // Positions without a fire are eligible (-inf); past the list there is nothing to return (+inf).
+    n.min_next[j] = nl + j * step < size ? kMin : kMax;
+    n.max_at[j] = kMin;
+  }
+  nodes_.push_back(n);
+  return static_cast<std::uint32_t>(nodes_.size() - 1);
+}
+
 void RuleIndex::EligibilityTree::note(std::uint32_t pos, std::uint32_t size, std::int64_t at,
                                       const Rule& rule) {
-  if (nodes_.empty()) nodes_.resize(1);  // the absent-child sentinel
-  note_at(nodes_.size() > 1 ? 1 : 0, 0, size, pos, at, rule);
-}
-
-std::uint32_t RuleIndex::EligibilityTree::note_at(std::uint32_t node, std::uint32_t nl, std::uint32_t nr,
-                                                  std::uint32_t pos, std::int64_t at, const Rule& rule) {
-  if (node == 0) {
-    node = static_cast<std::uint32_t>(nodes_.size());
-    nodes_.push_back(Node{kMin, kMin, 0, 0});
+  if (nodes_.empty()) {
+    span_ = kFan;  // lists hold at most 16^7 versions (the RuleSet's indices are 32-bit)
+    while (span_ < size) span_ *= kFan;
+    add_node(0, span_, size);
   }
-  if (nr - nl == 1) {
-    Node& leaf = nodes_[node];
-    leaf.max_at = std::max(leaf.max_at, at);
-    leaf.min_next = next_eligible(rule, leaf.max_at);
-    return node;
+  // Down to the entry of `pos`, creating the missing nodes; then the aggregates back up the path.
+  std::array<std::pair<std::uint32_t, std::uint32_t>, 8> path{};  // (node, entry); 16^8 > any uint32 size
+  std::size_t depth = 0;
+  std::uint32_t node = 0, nl = 0, span = span_;
+  for (;;) {
+    const std::uint32_t step = span / kFan, j = (pos - nl) / step;
+    path[depth++] = {node, j};
+    if (step == 1) break;
+    if (nodes_[node].child[j] == 0) {
+      const std::uint32_t child = add_node(nl + j * step, step, size);
+      nodes_[node].child[j] = child;
+    }
+    node = nodes_[node].child[j];
+    nl += j * step;
+    span = step;
   }
-  const std::uint32_t mid = nl + (nr - nl) / 2;
-  if (pos < mid) {
-    const std::uint32_t child = note_at(nodes_[node].left, nl, mid, pos, at, rule);
-    nodes_[node].left = child;
-  } else {
-    const std::uint32_t child = note_at(nodes_[node].right, mid, nr, pos, at, rule);
-    nodes_[node].right = child;
+  Node& leaf = nodes_[path[depth - 1].first];
+  const std::uint32_t j = path[depth - 1].second;
+  leaf.max_at[j] = std::max(leaf.max_at[j], at);
+  leaf.min_next[j] = next_eligible(rule, leaf.max_at[j]);
+  for (std::size_t d = depth - 1; d > 0; --d) {
+    const Node& child = nodes_[path[d].first];
+    Node& parent = nodes_[path[d - 1].first];
+    const std::uint32_t e = path[d - 1].second;
+    parent.min_next[e] = *std::min_element(child.min_next.begin(), child.min_next.end());
+    parent.max_at[e] = *std::max_element(child.max_at.begin(), child.max_at.end());
   }
-  // An absent child holds positions without a noted fire: always eligible (next_eligible = -inf).
-  Node& n = nodes_[node];
-  const auto next_of = [&](std::uint32_t c) { return c == 0 ? kMin : nodes_[c].min_next; };
-  const auto at_of = [&](std::uint32_t c) { return c == 0 ? kMin : nodes_[c].max_at; };
-  n.min_next = std::min(next_of(n.left), next_of(n.right));
-  n.max_at = std::max(at_of(n.left), at_of(n.right));
-  return node;
-}
-
-template <typename Emit>
-void RuleIndex::EligibilityTree::visit(std::uint32_t size, std::uint32_t lo, std::uint32_t hi,
-                                       std::int64_t ts, Emit& emit) const {
-  if (lo < hi) walk(nodes_.empty() ? 0 : 1, 0, size, lo, hi, ts, emit);
 }
 
 template <typename Emit>
-void RuleIndex::EligibilityTree::walk(std::uint32_t node, std::uint32_t nl, std::uint32_t nr,
-                                      std::uint32_t lo, std::uint32_t hi, std::int64_t ts, Emit& emit) const {
-  // [nl, nr) overlaps [lo, hi)
-  if (node == 0) {  // no noted fire below: every position is eligible
-    for (std::uint32_t pos = std::max(nl, lo); pos < std::min(nr, hi); ++pos) emit(pos);
-    return;
+void RuleIndex::EligibilityTree::visit(std::uint32_t lo, std::uint32_t hi, std::int64_t ts,
+                                       Emit& emit) const {
+  if (nodes_.empty()) {
+    for (std::uint32_t pos = lo; pos < hi; ++pos) emit(pos);
+  } else if (lo < hi) {
+    walk(0, 0, std::countr_zero(span_) - 4, lo, hi, ts, emit);
   }
+}
+
+template <typename Emit>
+void RuleIndex::EligibilityTree::walk(std::uint32_t node, std::uint32_t nl, int shift, std::uint32_t lo,
+                                      std::uint32_t hi, std::int64_t ts, Emit& emit) const {
+  // The node covers [nl, nl + 16 << shift), overlapping [lo, hi); entry j covers 1 << shift positions from
+  // nl + (j << shift). Visit the entries that overlap [lo, hi), skipping those suppressed at ts.
   const Node& n = nodes_[node];
-  if (n.min_next > ts && n.max_at < ts) return;  // every position below is suppressed at ts
-  if (nr - nl == 1) {
-    emit(nl);
-    return;
+  const std::uint32_t first = (std::max(lo, nl) - nl) >> shift;
+  const std::uint32_t last = std::min<std::uint32_t>((hi - 1 - nl) >> shift, kFan - 1);
+  for (std::uint32_t j = first; j <= last; ++j) {
+    if (n.min_next[j] > ts && n.max_at[j] < ts) continue;  // every position below is suppressed at ts
+    const std::uint32_t start = nl + (j << shift);
+    if (shift == 0) {
+      emit(start);
+    } else if (n.child[j] == 0) {  // no noted fire below: every position is eligible
+      for (std::uint32_t pos = std::max(start, lo); pos < std::min(start + (1U << shift), hi); ++pos)
+        emit(pos);
+    } else {
+      walk(n.child[j], start, shift - 4, lo, hi, ts, emit);
+    }
   }
-  const std::uint32_t mid = nl + (nr - nl) / 2;
-  if (lo < mid) walk(n.left, nl, mid, lo, hi, ts, emit);
-  if (mid < hi) walk(n.right, mid, nr, lo, hi, ts, emit);
 }
 
 // ---- build ----
@@ -214,12 +236,15 @@ void RuleIndex::level_in(const Group& group, const Trees* trees, const Tick& tic
         break;
       case Condition::spread_above:
         if (tick.bid && tick.ask) {
+          // Near the thresholds below ask - bid; the condition settles the exact end (a step or two).
           Rule probe;
           probe.condition = c;
-          hi = partition_at(list, [&](double t) {
-            probe.threshold = t;
+          const auto holds = [&](std::uint32_t pos) {
+            probe.threshold = list[pos];
             return level_condition_holds(probe, tick);
-          });
+          };
+          hi = first_at_or_above(list, *tick.ask - *tick.bid);
+          while (hi > 0 && !holds(hi - 1)) --hi;  // it holds only below ask - bid (by a tolerance)
         }
         break;
       case Condition::volume_above:
@@ -234,7 +259,7 @@ void RuleIndex::level_in(const Group& group, const Trees* trees, const Tick& tic
       if (rules_.rule(i).applies_at(ts)) f(i);
     };
     if (trees != nullptr) {
-      (*trees)[slot(c)].visit(size, lo, hi, ts, emit);
+      (*trees)[slot(c)].visit(lo, hi, ts, emit);
     } else {
       for (std::uint32_t pos = lo; pos < hi; ++pos) emit(pos);
     }

@@ -22,20 +22,23 @@
 //    version (threshold, RuleSet index, position), plus one entry per symbol.
 //  - Query: per condition, the versions of a (symbol or "*", condition) list are sorted by threshold, and
 //    the condition is monotone in the threshold, so the versions that hold (or that a price pair crosses)
-//    are one contiguous range, found by binary search with the condition itself: O(log n). Windows and
-//    expiry are then checked per version of the range that is eligible (k).
-//  - Eligibility: each list gets, on its first noted fire, a sparse segment tree over its positions whose
-//    node keeps min(next_eligible) and max(fire time) of its subtree, a position without a noted fire
-//    counting as next_eligible = -inf. A version in the range is returned iff ts >= next_eligible or ts <=
-//    fire time, so a node with min(next_eligible) > ts and max(fire time) < ts holds only suppressed versions
-//    and is skipped whole. Every node the walk enters either straddles a range end (two root-to-leaf paths,
-//    O(log n)) or lies inside the range and holds a returned version (each returned version pays for its
-//    ancestors), so a query costs O(log n + k log n), and suppressed versions cost nothing per tick. An
-//    absent subtree holds no noted fire: its versions are all eligible and are listed directly.
+//    are one contiguous range, found by binary search with F3's comparisons (the spread's end settled by
+//    the condition itself, which has a rounding tolerance): O(log n). Windows and expiry are then checked
+//    per version of the range that is eligible (k).
+//  - Eligibility: each list gets, on its first noted fire, a sparse 16-ary segment tree over its positions
+//    whose entries keep min(next_eligible) and max(fire time) of their subtree, a position without a noted
+//    fire counting as next_eligible = -inf. A version in the range is returned iff ts >= next_eligible or
+//    ts <= fire time, so an entry with min(next_eligible) > ts and max(fire time) < ts holds only suppressed
+//    versions and is skipped whole. Every node the walk enters either straddles a range end (two
+//    root-to-leaf paths of log16 n nodes, 16 entries each) or lies inside the range and holds a returned
+//    version (each returned version pays for its ancestors), so a query costs O(log n + k log n), and
+//    suppressed versions cost nothing per tick. An absent subtree holds no noted fire: its versions are all
+//    eligible and are listed directly.
 //  - Wildcard versions: their lists are shared by all symbols; their eligibility trees are per symbol, an
 //    overlay created on the symbol's first noted wildcard fire, so a symbol's suppressed wildcard versions
-//    cost nothing either. The trees are sparse: a noted fire adds at most one root-to-leaf path (24 bytes a
-//    node), so their memory grows with the fires noted, never with symbols x wildcard versions.
+//    cost nothing either. The trees are sparse: a noted fire adds at most one root-to-leaf path (320 bytes a
+//    node; on a busy list the paths share nodes, ~35 bytes per fire in rules_scale), so their memory grows
+//    with the fires noted, never with symbols x wildcard versions.
 #pragma once
 
 #include <array>
@@ -87,27 +90,29 @@ class RuleIndex {
     void operator()(std::size_t i) const { call(target, i); }
   };
 
-  // Sparse segment tree over the positions of one list (see the contract above).
+  // Sparse 16-ary segment tree over the positions of one list (see the contract above).
   class EligibilityTree {
    public:
     // Records a fire of the version at `pos` (of a list of `size`), keeping the newest.
     void note(std::uint32_t pos, std::uint32_t size, std::int64_t at, const Rule& rule);
     // Calls emit(pos) for every position in [lo, hi) that is eligible at ts.
     template <typename Emit>
-    void visit(std::uint32_t size, std::uint32_t lo, std::uint32_t hi, std::int64_t ts, Emit& emit) const;
+    void visit(std::uint32_t lo, std::uint32_t hi, std::int64_t ts, Emit& emit) const;
 
    private:
-    struct Node {
-      std::int64_t min_next = 0;  // min next_eligible over the subtree (-inf where a position has no fire)
-      std::int64_t max_at = 0;    // max noted fire time over the subtree
-      std::uint32_t left = 0, right = 0;  // 0: absent (nodes_[0] is never a child)
+    static constexpr std::uint32_t kFan = 16;
+    struct Node {  // entry j covers [nl + j * span / 16, nl + (j + 1) * span / 16) of the node's [nl, nl +
+                   // span)
+      std::array<std::int64_t, kFan> min_next;  // -inf where a position has no noted fire, +inf past the list
+      std::array<std::int64_t, kFan> max_at;    // the newest noted fire
+      std::array<std::uint32_t, kFan> child;    // 0: absent (no noted fire below); unused where span is 16
     };
-    std::uint32_t note_at(std::uint32_t node, std::uint32_t nl, std::uint32_t nr, std::uint32_t pos,
-                          std::int64_t at, const Rule& rule);
+    std::uint32_t add_node(std::uint32_t nl, std::uint32_t span, std::uint32_t size);
     template <typename Emit>
-    void walk(std::uint32_t node, std::uint32_t nl, std::uint32_t nr, std::uint32_t lo, std::uint32_t hi,
+    void walk(std::uint32_t node, std::uint32_t nl, int shift, std::uint32_t lo, std::uint32_t hi,
               std::int64_t ts, Emit& emit) const;
-    std::vector<Node> nodes_;  // nodes_[1] is the root once a fire is noted
+    std::vector<Node> nodes_;  // nodes_[0] is the root once a fire is noted
+    std::uint32_t span_ = 0;   // the root's: the smallest power of 16 >= the list's size
   };
 
   static constexpr std::size_t kConditions = 6;  // the values of Condition
