@@ -251,6 +251,29 @@ void BM_QuietTick(benchmark::State& state) {
 }
 BENCHMARK(BM_QuietTick)->Arg(10)->Arg(10000)->Arg(1000000)->Repetitions(3)->ReportAggregatesOnly(true);
 
+// The index lookups alone on the same ticks (already parsed): what of the pure path grows with the versions.
+void BM_QuietLookup(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  const Fixture& f = fixture(n);
+  std::vector<Tick> ticks;
+  for (int i = 0; i < kEventTicks; ++i) ticks.push_back(quiet_tick(i));
+  std::size_t returned = 0;
+  const auto count = [&](std::size_t) { ++returned; };
+  for (auto _ : state) {
+    double previous = kPrice;
+    for (const Tick& t : ticks) {
+      f.index->for_each_level(t.symbol, t, count);
+      f.index->for_each_crossed(t.symbol, previous, t.price, t.ts.micros, count);
+      previous = t.price;
+    }
+    benchmark::DoNotOptimize(returned);
+  }
+  state.counters["returned"] = static_cast<double>(returned);
+  state.counters["per_tick"] = benchmark::Counter(
+      kEventTicks, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_QuietLookup)->Arg(10)->Arg(10000)->Arg(1000000);
+
 void BM_IndexBuild(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   const Fixture& f = fixture(n);

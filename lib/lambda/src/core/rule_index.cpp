@@ -82,19 +82,36 @@ std::uint32_t RuleIndex::EligibilityTree::add_node(std::uint32_t nl, std::uint32
     n.min_next[j] = nl + j * step < size ? kMin : kMax;
     n.max_at[j] = kMin;
   }
+  aggregate(n);
   nodes_.push_back(n);
   return static_cast<std::uint32_t>(nodes_.size() - 1);
+}
+
+void RuleIndex::EligibilityTree::aggregate(Node& n) {
+  n.prefix_next[0] = n.min_next[0];
+  n.prefix_at[0] = n.max_at[0];
+  for (std::uint32_t j = 1; j < kFan; ++j) {
+    n.prefix_next[j] = std::min(n.prefix_next[j - 1], n.min_next[j]);
+    n.prefix_at[j] = std::max(n.prefix_at[j - 1], n.max_at[j]);
+  }
+  n.suffix_next[kFan - 1] = n.min_next[kFan - 1];
+  n.suffix_at[kFan - 1] = n.max_at[kFan - 1];
+  for (std::uint32_t j = kFan - 1; j > 0; --j) {
+    n.suffix_next[j - 1] = std::min(n.suffix_next[j], n.min_next[j - 1]);
+    n.suffix_at[j - 1] = std::max(n.suffix_at[j], n.max_at[j - 1]);
+  }
 }
 
 void RuleIndex::EligibilityTree::note(std::uint32_t pos, std::uint32_t size, std::int64_t at,
                                       const Rule& rule) {
   if (nodes_.empty()) {
+    size_ = size;
     span_ = kFan;  // lists hold at most 16^7 versions (the RuleSet's indices are 32-bit)
     while (span_ < size) span_ *= kFan;
     add_node(0, span_, size);
   }
   // Down to the entry of `pos`, creating the missing nodes; then the aggregates back up the path.
-  std::array<std::pair<std::uint32_t, std::uint32_t>, 8> path{};  // (node, entry); 16^8 > any uint32 size
+  std::array<std::pair<std::uint32_t, std::uint32_t>, 8> path{};  // (node, entry)
   std::size_t depth = 0;
   std::uint32_t node = 0, nl = 0, span = span_;
   for (;;) {
@@ -113,12 +130,14 @@ void RuleIndex::EligibilityTree::note(std::uint32_t pos, std::uint32_t size, std
   const std::uint32_t j = path[depth - 1].second;
   leaf.max_at[j] = std::max(leaf.max_at[j], at);
   leaf.min_next[j] = next_eligible(rule, leaf.max_at[j]);
+  aggregate(leaf);
   for (std::size_t d = depth - 1; d > 0; --d) {
     const Node& child = nodes_[path[d].first];
     Node& parent = nodes_[path[d - 1].first];
     const std::uint32_t e = path[d - 1].second;
-    parent.min_next[e] = *std::min_element(child.min_next.begin(), child.min_next.end());
-    parent.max_at[e] = *std::max_element(child.max_at.begin(), child.max_at.end());
+    parent.min_next[e] = child.prefix_next[kFan - 1];
+    parent.max_at[e] = child.prefix_at[kFan - 1];
+    aggregate(parent);
   }
 }
 
@@ -128,30 +147,45 @@ void RuleIndex::EligibilityTree::visit(std::uint32_t lo, std::uint32_t hi, std::
   if (nodes_.empty()) {
     for (std::uint32_t pos = lo; pos < hi; ++pos) emit(pos);
   } else if (lo < hi) {
-    walk(0, 0, std::countr_zero(span_) - 4, lo, hi, ts, emit);
+    // Past the list every entry is +inf: a range up to the list's end extends to the root's.
+    walk(0, 0, std::countr_zero(span_) - 4, lo, hi == size_ ? span_ : hi, ts, emit);
   }
 }
 
 template <typename Emit>
 void RuleIndex::EligibilityTree::walk(std::uint32_t node, std::uint32_t nl, int shift, std::uint32_t lo,
                                       std::uint32_t hi, std::int64_t ts, Emit& emit) const {
-  // The node covers [nl, nl + 16 << shift), overlapping [lo, hi); entry j covers 1 << shift positions from
-  // nl + (j << shift). Visit the entries that overlap [lo, hi), skipping those suppressed at ts.
+  // The node overlaps [lo, hi). Its entries first..last overlap the range; those wholly inside it form a
+  // prefix or a suffix of the node's entries, skipped at once when every position below is suppressed.
   const Node& n = nodes_[node];
   const std::uint32_t first = (std::max(lo, nl) - nl) >> shift;
   const std::uint32_t last = std::min<std::uint32_t>((hi - 1 - nl) >> shift, kFan - 1);
-  for (std::uint32_t j = first; j <= last; ++j) {
-    if (n.min_next[j] > ts && n.max_at[j] < ts) continue;  // every position below is suppressed at ts
+  // [inner_first, inner_end): the entries wholly inside [lo, hi)
+  const std::uint32_t inner_first = lo <= nl + (first << shift) ? first : first + 1;
+  const std::uint32_t inner_end = hi >= nl + ((last + 1) << shift) ? last + 1 : last;
+  const auto suppressed = [ts](std::int64_t next, std::int64_t at) { return next > ts && at < ts; };
+  const bool inner_skipped =
+      inner_first >= inner_end ||
+      (inner_first == 0 && suppressed(n.prefix_next[inner_end - 1], n.prefix_at[inner_end - 1])) ||
+      (inner_end == kFan && suppressed(n.suffix_next[inner_first], n.suffix_at[inner_first]));
+  const auto entry = [&](std::uint32_t j) {
+    if (suppressed(n.min_next[j], n.max_at[j])) return;  // every position below is suppressed at ts
     const std::uint32_t start = nl + (j << shift);
     if (shift == 0) {
       emit(start);
     } else if (n.child[j] == 0) {  // no noted fire below: every position is eligible
-      for (std::uint32_t pos = std::max(start, lo); pos < std::min(start + (1U << shift), hi); ++pos)
-        emit(pos);
+      const std::uint32_t end = std::min({start + (1U << shift), hi, size_});
+      for (std::uint32_t pos = std::max(start, lo); pos < end; ++pos) emit(pos);
     } else {
       walk(n.child[j], start, shift - 4, lo, hi, ts, emit);
     }
+  };
+  if (!inner_skipped) {
+    for (std::uint32_t j = first; j <= last; ++j) entry(j);
+    return;
   }
+  for (std::uint32_t j = first; j < inner_first; ++j) entry(j);  // at most the one straddling lo
+  for (std::uint32_t j = inner_end; j <= last; ++j) entry(j);    // at most the one straddling hi
 }
 
 // ---- build ----

@@ -29,16 +29,18 @@
 //    whose entries keep min(next_eligible) and max(fire time) of their subtree, a position without a noted
 //    fire counting as next_eligible = -inf. A version in the range is returned iff ts >= next_eligible or
 //    ts <= fire time, so an entry with min(next_eligible) > ts and max(fire time) < ts holds only suppressed
-//    versions and is skipped whole. Every node the walk enters either straddles a range end (two
-//    root-to-leaf paths of log16 n nodes, 16 entries each) or lies inside the range and holds a returned
-//    version (each returned version pays for its ancestors), so a query costs O(log n + k log n), and
-//    suppressed versions cost nothing per tick. An absent subtree holds no noted fire: its versions are all
-//    eligible and are listed directly.
+//    versions and is skipped whole. A level range is a prefix or a suffix of its list, so in every node the
+//    walk enters, the entries wholly inside the range are a prefix or a suffix of the node's entries, and
+//    the node's prefix / suffix aggregates skip them at once when all are suppressed. The walk thus enters
+//    the nodes straddling a range end (root-to-leaf paths of log16 n nodes, O(1) each) and, below those,
+//    only entries holding a returned version (each returned version pays for its ancestors): a query costs
+//    O(log n + k log n), and suppressed versions cost nothing per tick. An absent subtree holds no noted
+//    fire: its versions are all eligible and are listed directly.
 //  - Wildcard versions: their lists are shared by all symbols; their eligibility trees are per symbol, an
 //    overlay created on the symbol's first noted wildcard fire, so a symbol's suppressed wildcard versions
-//    cost nothing either. The trees are sparse: a noted fire adds at most one root-to-leaf path (320 bytes a
-//    node; on a busy list the paths share nodes, ~35 bytes per fire in rules_scale), so their memory grows
-//    with the fires noted, never with symbols x wildcard versions.
+//    cost nothing either. The trees are sparse: a noted fire adds at most one root-to-leaf path (832 bytes a
+//    node; on a busy list the paths share nodes: rules_scale reports the bytes per noted fire), so their
+//    memory grows with the fires noted, never with symbols x wildcard versions.
 #pragma once
 
 #include <array>
@@ -101,18 +103,23 @@ class RuleIndex {
 
    private:
     static constexpr std::uint32_t kFan = 16;
-    struct Node {  // entry j covers [nl + j * span / 16, nl + (j + 1) * span / 16) of the node's [nl, nl +
-                   // span)
+    // Entry j of a node covering [nl, nl + 16 << shift) covers 1 << shift positions from nl + (j << shift).
+    struct Node {
       std::array<std::int64_t, kFan> min_next;  // -inf where a position has no noted fire, +inf past the list
       std::array<std::int64_t, kFan> max_at;    // the newest noted fire
-      std::array<std::uint32_t, kFan> child;    // 0: absent (no noted fire below); unused where span is 16
+      std::array<std::uint32_t, kFan> child;    // 0: absent (no noted fire below); unused where shift is 0
+      // Aggregates of entries [0, j] and [j, 16): a query's entries inside its range form a prefix or a
+      // suffix of a node's (level ranges are a prefix or a suffix of the list), checked at once.
+      std::array<std::int64_t, kFan> prefix_next, prefix_at, suffix_next, suffix_at;
     };
     std::uint32_t add_node(std::uint32_t nl, std::uint32_t span, std::uint32_t size);
+    void aggregate(Node& n);
     template <typename Emit>
     void walk(std::uint32_t node, std::uint32_t nl, int shift, std::uint32_t lo, std::uint32_t hi,
               std::int64_t ts, Emit& emit) const;
     std::vector<Node> nodes_;  // nodes_[0] is the root once a fire is noted
     std::uint32_t span_ = 0;   // the root's: the smallest power of 16 >= the list's size
+    std::uint32_t size_ = 0;   // the list's
   };
 
   static constexpr std::size_t kConditions = 6;  // the values of Condition
