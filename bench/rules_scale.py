@@ -59,17 +59,19 @@ def summarise(report: dict[str, Any]) -> dict[str, Any]:
     """The `rules_scale` entry of latest.json from a benchmark report."""
     quiet = _per_size(report, "BM_QuietTick")
     build = _per_size(report, "BM_IndexBuild")
+    lookup = _per_size(report, "BM_QuietLookup")
     missing = [n for n in SIZES if n not in quiet or n not in build]
     if missing:
         raise ValueError(f"benchmark report lacks sizes {missing}")
-    sizes: dict[str, dict[str, float]] = {}
+    sizes: dict[str, dict[str, Any]] = {}
     for n in SIZES:
         q, b = quiet[n], build[n]
         if q["time_unit"] != "ns":
             raise ValueError(f"BM_QuietTick/{n}: time unit {q['time_unit']}, expected ns")
         sizes[str(n)] = {
             "quiet_tick_cpu_ns": float(q["cpu_time"]) / float(q["ticks"]),
-            "returned_per_event": float(q["returned_per_event"]),
+            "fires_per_event": float(q["fires_per_event"]),
+            "index_lookup_ns_per_tick": float(lookup[n]["per_tick"]) * 1e9 if n in lookup else None,
             "hot_level_versions": float(q["hot_level_versions"]),
             "held_suppressed_share": float(q["held_suppressed_share"]),
             "index_build_us_per_version": float(b["per_version"]) * 1e6,
@@ -118,7 +120,7 @@ def describe(entry: dict[str, Any]) -> str:
     for n, s in entry["sizes"].items():
         lines.append(
             f"{int(n):>9,} versions: {s['quiet_tick_cpu_ns']:8.1f} ns CPU per quiet tick "
-            f"(returned {s['returned_per_event']:.0f}, {s['held_suppressed_share']:.0%} of "
+            f"({s['fires_per_event']:.0f} fires, {s['held_suppressed_share']:.0%} of "
             f"{s['hot_level_versions']:.0f} hot level versions held+suppressed), build "
             f"{s['index_build_us_per_version']:.3f} us/version, "
             f"{s['resident_bytes_per_version']:.0f} resident B/version "

@@ -20,7 +20,7 @@ def quiet_row(n: int, cpu_ns: float, rss: float, aggregate: str = "median") -> d
         "cpu_time": cpu_ns,
         "time_unit": "ns",
         "ticks": 25,
-        "returned_per_event": 0,
+        "fires_per_event": 0,
         "hot_level_versions": n * 0.08,
         "held_suppressed_share": 0.6,
         "rss_bytes_per_version": rss,
@@ -48,6 +48,7 @@ def report(large_cpu_ns: float = 15_000.0, large_rss: float = 250.0) -> dict[str
         rows.append(quiet_row(n, cpu * 3, 999.0, "mean"))  # only the median counts
         rows.append(quiet_row(n, cpu, large_rss if n == SIZES[-1] else 400.0))
         rows.append(build_row(n, 8e-8))
+    rows.append({"name": "BM_QuietLookup/1000000", "run_type": "iteration", "per_tick": 2.5e-7})
     return {"context": {}, "benchmarks": rows}
 
 
@@ -60,6 +61,8 @@ def test_per_tick_cpu_ratio_build_time_and_bytes_by_hand() -> None:
     assert large["index_build_us_per_version"] == pytest.approx(0.08)
     assert large["resident_bytes_per_version"] == 250.0
     assert large["heap_bytes_per_version"] == 248.0
+    assert large["index_lookup_ns_per_tick"] == pytest.approx(250.0)
+    assert entry["sizes"]["10"]["index_lookup_ns_per_tick"] is None  # not in this report
     assert all(t["met"] for t in entry["targets"].values())
 
 
@@ -75,7 +78,7 @@ def test_missed_targets_are_reported() -> None:
 
 def test_a_report_without_every_size_or_in_other_units_is_refused() -> None:
     partial = report()
-    partial["benchmarks"] = [r for r in partial["benchmarks"] if not r["run_name"].endswith("/10000")]
+    partial["benchmarks"] = [r for r in partial["benchmarks"] if r["name"].split("/")[1] != "10000"]
     with pytest.raises(ValueError, match=r"lacks sizes \[10000\]"):
         summarise(partial)
     odd = report()

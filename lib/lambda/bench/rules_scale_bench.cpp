@@ -1,4 +1,5 @@
-// rules_scale (issue 14, R5): the pure path of one quiet event with 10, 10,000 and 1,000,000 rule versions,
+// rules_scale (issue 14, R5): the pure path of one quiet event (parse, validate, index lookups, plan_symbol)
+// with 10, 10,000 and 1,000,000 rule versions,
 // the rule index's build time per version and the resident bytes per version (make bench-rules; bench/run.py
 // and bench/rules_scale.py collect the figures).
 //
@@ -6,8 +7,10 @@
 // version in 1,000 is a "*" version, the rest spread over the other symbols. Conditions and modes are mixed,
 // thresholds lie around the price (100): 60 % of each level kind hold at the quiet ticks, no threshold lies
 // within the quiet ticks' price band (so nothing is crossed) and every holding version of HOT (and every
-// holding "*" version) has a noted fire just before the event that suppresses it (cooldown, bar or once).
-// The quiet event: 25 SQS records of one HOT tick each, as the feed sends them.
+// holding "*" version) has a noted fire 2 minutes before the event (beyond the reorder window, so no longer
+// in the symbol's state) that still suppresses it (cooldown >= 10 min, the same bar, or once).
+// The quiet event: 25 SQS records of one HOT tick each, as the feed sends them; HOT's state holds the tick
+// applied 1 s before.
 //
 // Memory is counted two ways (both reported): live heap bytes through this binary's operator new/delete, and
 // the process's resident set (/proc/self/statm) before and after building the versions, the RuleSet and the
@@ -31,6 +34,8 @@
 #include "tap/core/rule_index.hpp"
 #include "tap/core/rules.hpp"
 #include "tap/core/sqs_event.hpp"
+#include "tap/core/symbol_engine.hpp"
+#include "tap/core/symbol_state.hpp"
 #include "tap/core/tick.hpp"
 
 // ---- counted heap: live bytes of every allocation made through operator new ----
@@ -65,8 +70,9 @@ constexpr double kPrice = 100;  // every symbol's price; the quiet ticks lie wit
 constexpr double kSpread = 0.1;
 constexpr std::uint64_t kVolume = 1000;
 constexpr double kHoldShare = 0.6;
-constexpr std::int64_t kEventStart = 1795617000500000LL;  // 2026-11-25T14:30:00.500Z, inside every bar
-constexpr std::int64_t kFireAt = kEventStart - 1000;      // the noted fires: 1 ms before the event
+constexpr std::int64_t kEventStart = 1795617120500000LL;  // 2026-11-25T14:32:00.500Z
+constexpr std::int64_t kFireAt =
+    kEventStart - 120'000'000 - 1;  // 14:30:00.499 999: the same 5, 15, 60 min bar
 
 std::int64_t resident_bytes() {
   long pages = 0, resident = 0;
@@ -117,7 +123,7 @@ std::vector<Rule> make_versions(int n) {
     r.threshold = threshold(r.condition, rng);
     r.severity = Severity::warning;
     r.mode = static_cast<TriggerMode>(rng() % 3);
-    r.cooldown_seconds = 60 + static_cast<std::int64_t>(rng() % 3540);
+    r.cooldown_seconds = 600 + static_cast<std::int64_t>(rng() % 3000);
     r.bar_seconds = rng() % 2 ? 300 : 3600;
     out.push_back(std::move(r));
   }
@@ -141,7 +147,7 @@ std::string quiet_event() {
     const Tick t = quiet_tick(i);
     char body[256];
     std::snprintf(body, sizeof body,
-                  R"({"symbol":"HOT","price":%.2f,"timestamp":"2026-11-25T14:30:00.%03dZ","volume":%llu,)"
+                  R"({"symbol":"HOT","price":%.2f,"timestamp":"2026-11-25T14:32:00.%03dZ","volume":%llu,)"
                   R"("bid":%.2f,"ask":%.2f})",
                   t.price, 500 + i, static_cast<unsigned long long>(kVolume), *t.bid, *t.ask);
     std::string escaped;
@@ -208,37 +214,49 @@ const Fixture& fixture(int n) {
   return f;
 }
 
-// The pure path of one invocation up to the rule index: event -> valid ticks -> the versions each tick can
-// fire (levels that hold and are eligible, crossings from the symbol's previous price).
-std::size_t pure_path(const RuleIndex& index, std::string_view event) {
-  std::size_t returned = 0;
-  const auto count = [&](std::size_t) { ++returned; };
+// HOT's state before the event: the tick applied 1 s before it.
+SymbolState hot_state() {
+  SymbolState s;
+  s.exists = true;
+  s.revision = 7;
+  s.ticks.push_back({{kEventStart - 1'000'000, 0}, kPrice});
+  return s;
+}
+
+// The pure path of one invocation: event -> valid ticks -> per symbol, plan_symbol (which asks the index
+// for the versions each tick can fire). Returns the fires planned (0 on the quiet event).
+std::size_t pure_path(const RuleIndex& index, std::string_view event, const SymbolState& state) {
   auto ev = parse_sqs_event(event);
-  double previous = kPrice;  // the price the symbol's state holds
-  for (const auto& rec : ev->records) {
-    auto body = parse_ticks(rec.body, kJsonPadding);
+  std::vector<Tick> ticks;
+  std::vector<std::size_t> message;
+  for (std::size_t m = 0; m < ev->records.size(); ++m) {
+    auto body = parse_ticks(ev->records[m].body, kJsonPadding);
     if (!body) continue;
-    for (const Tick& t : body->ticks) {
-      index.for_each_level(t.symbol, t, count);
-      index.for_each_crossed(t.symbol, previous, t.price, t.ts.micros, count);
-      previous = t.price;
+    for (Tick& t : body->ticks) {
+      ticks.push_back(std::move(t));
+      message.push_back(m);
     }
   }
-  return returned;
+  std::vector<SymbolTick> hot;  // the event holds HOT's ticks only
+  for (std::size_t i = 0; i < ticks.size(); ++i) hot.push_back({&ticks[i], message[i]});
+  const SymbolPlan plan =
+      plan_symbol(index, "HOT", state, hot, SymbolControls{}, OnceMarkers{}, EngineLimits{});
+  return plan.fires.size();
 }
 
 void BM_QuietTick(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   const Fixture& f = fixture(n);
   const std::string event = quiet_event();
+  const SymbolState before = hot_state();
   std::size_t returned = 0;
   for (auto _ : state) {
-    returned = pure_path(*f.index, event);
+    returned = pure_path(*f.index, event, before);
     benchmark::DoNotOptimize(returned);
   }
   state.counters["versions"] = n;
   state.counters["ticks"] = kEventTicks;
-  state.counters["returned_per_event"] = static_cast<double>(returned);
+  state.counters["fires_per_event"] = static_cast<double>(returned);
   state.counters["per_tick"] = benchmark::Counter(
       kEventTicks, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
   state.counters["hot_level_versions"] = f.hot_level_versions;
