@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine_driver.hpp"
 #include "rule_index_reference.hpp"
 
 namespace tap {
@@ -29,13 +30,7 @@ Rule version(std::string symbol, Condition c, double threshold, TriggerMode mode
   return r;
 }
 
-Tick tick(double price, std::int64_t ts, std::string symbol = "AAPL") {
-  Tick t;
-  t.symbol = std::move(symbol);
-  t.price = price;
-  t.ts = {ts};
-  return t;
-}
+Tick tick(double price, std::int64_t ts) { return testing::tick_at("AAPL", price, ts); }
 
 std::vector<std::size_t> sorted_unique(std::vector<std::size_t> v) {
   std::sort(v.begin(), v.end());
