@@ -15,7 +15,8 @@
 //  - note_fire of a crossing version, of a disabled one or of a specific version for another symbol changes
 //    no answer (the queries never return those versions for that symbol).
 // f is called as f(rule_index) with the version's index in the RuleSet, each version at most once per call,
-// in no particular order. The RuleSet must outlive the index and stay unchanged.
+// in no particular order. The RuleSet must outlive the index and stay unchanged. Queries only read (they
+// may run concurrently); note_fire needs the index to itself.
 //
 // Cost (R5: only log n may grow with the rules):
 //  - Build: one sort of the enabled versions by (symbol, condition, threshold): O(n log n), 16 bytes per
