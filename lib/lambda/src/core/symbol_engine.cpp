@@ -65,7 +65,7 @@ struct Candidate {
   bool crossing = false;
   std::optional<std::size_t> input_tick;
   std::size_t cause = 0;
-  bool fresh = true;  // its tick (level) or its crossing pair (crossing) is new in this plan
+  bool fresh = true;  // a tick of this input made it (a withheld one found again is not a new choice)
 };
 
 class Planner {
@@ -159,6 +159,8 @@ class Planner {
       merged_.push_back({h, std::nullopt});
     }
     merged_.insert(merged_.end(), a, applied.end());
+    merged_ticks_.reserve(merged_.size());
+    for (const Entry& e : merged_) merged_ticks_.push_back(e.tick);
     for (const std::size_t i : level_ticks_) {
       index_.for_each_level(symbol_, input(i), [&](std::size_t r) {
         const Tick& t = input(i);
@@ -190,6 +192,7 @@ class Planner {
     std::sort(crossed.begin(), crossed.end());
     crossed.erase(std::unique(crossed.begin(), crossed.end()), crossed.end());
     for (const std::size_t r : crossed) excursions_of(r);
+    count_moved_conflicts(crossed);
   }
 
   // The version of rule `id` applying at `ts` whose line separates `from` and `to`, if any.
@@ -264,14 +267,67 @@ class Planner {
     }
   }
 
-  // Where the in-order replay has fire f: a crossing at the first tick of the excursion now holding it.
-  Position replay_position(const Rule& r, const FireRecord& f) const {
+  // Where the in-order replay over `ticks` has fire f of r's rule: a crossing at the first tick of the
+  // excursion now holding it, on the line of the version that made it (r's, or found through the index one
+  // pair at a time: only a fire moved across an edit of its rule needs that).
+  Position replay_position(const Rule& r, const FireRecord& f, const std::vector<HeldTick>& ticks) const {
     if (!f.crossing) return f.tick;
-    auto it = std::lower_bound(merged_.begin(), merged_.end(), f.tick,
-                               [](const Entry& e, Position p) { return e.tick.pos < p; });
-    if (it == merged_.end() || it->tick.pos != f.tick) return f.tick;
-    while (it != merged_.begin() && on_fire_side(r, std::prev(it)->tick.price)) --it;
-    return it->tick.pos;
+    auto it = std::lower_bound(ticks.begin(), ticks.end(), f.tick,
+                               [](const HeldTick& h, Position p) { return h.pos < p; });
+    if (it == ticks.end() || it->pos != f.tick) return f.tick;
+    for (; it != ticks.begin(); --it) {
+      const double before = std::prev(it)->price;
+      if (r.version == f.version) {
+        if (!on_fire_side(r, before)) break;
+      } else if (const auto j = same_rule_crossed(f.rule_id, before, it->price, f.tick.ts_micros);
+                 j && rules_.rule(*j).version == f.version) {
+        break;
+      }
+    }
+    return it->pos;
+  }
+
+  // Would two fires of r's rule, placed at these positions, exclude each other (R2)?
+  bool exclude(const Rule& r, Position a, const FireRecord& g, Position at) {
+    FireRecord placed = g;
+    placed.tick = at;
+    return suppresses(r, Candidate{a, 0, 0, false, std::nullopt, 0, false}, placed);
+  }
+
+  // A late tick that moves a stored crossing to an earlier tick (its key stays) changes what the fire
+  // withholds in the replay's view: counted where that can differ from the engine's decisions.
+  void count_moved_conflicts(const std::vector<std::size_t>& crossed) {
+    std::vector<std::string_view> seen;
+    for (const std::size_t v : crossed) {
+      const Rule& r = rules_.rule(v);
+      if (std::find(seen.begin(), seen.end(), r.id) != seen.end()) continue;
+      seen.push_back(r.id);
+      const auto fires = log_of(r.id);
+      std::vector<Position> before, after;
+      for (const FireRecord* f : fires) {
+        before.push_back(replay_position(r, *f, state_.ticks));
+        after.push_back(replay_position(r, *f, merged_ticks_));
+      }
+      for (std::size_t i = 0; i < fires.size(); ++i) {
+        for (std::size_t k = i + 1; k < fires.size(); ++k) {
+          if (before[i] == after[i] && before[k] == after[k]) continue;
+          if (exclude(r, after[i], *fires[k], after[k]) && !exclude(r, before[i], *fires[k], before[k])) {
+            ++plan_.mode_choices;
+          }
+        }
+      }
+      // A moved fire withholds other ticks at its key than the replay's fire would: a tick decided against
+      // it (withheld, or fired beside it) may be decided otherwise by the replay.
+      for (std::size_t i = 0; i < fires.size(); ++i) {
+        if (before[i] == after[i]) continue;
+        const FireRecord& f = *fires[i];
+        const bool differs = std::any_of(merged_ticks_.begin(), merged_ticks_.end(), [&](const HeldTick& y) {
+          const bool own = after[i] <= y.pos && y.pos <= f.tick;  // the fire's own excursion
+          return !own && exclude(r, y.pos, f, f.tick) != exclude(r, y.pos, f, after[i]);
+        });
+        if (differs) ++plan_.mode_choices;
+      }
+    }
   }
 
   // Does fire f of the candidate's rule suppress the candidate (R2, in event time, both sides)?
@@ -315,7 +371,7 @@ class Planner {
       const auto check = [&](std::span<const FireRecord* const> fires) {
         for (const FireRecord* f : fires) {
           FireRecord in_replay = *f;
-          in_replay.tick = replay_position(r, *f);
+          in_replay.tick = replay_position(r, *f, merged_ticks_);
           const bool conflict = suppresses(r, c, in_replay);
           replay_conflict = replay_conflict || conflict;
           replay_blocks = replay_blocks || (conflict && in_replay.tick < c.pos);
@@ -433,6 +489,7 @@ class Planner {
 
   SymbolPlan plan_;
   std::vector<Entry> merged_;
+  std::vector<HeldTick> merged_ticks_;    // the same ticks alone
   std::vector<std::size_t> level_ticks_;  // input ticks evaluated for level versions, in position order
   std::vector<Position> redelivered_;     // positions of duplicate and beyond-window input ticks
   std::vector<Candidate> candidates_;
