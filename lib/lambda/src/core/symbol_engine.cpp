@@ -65,7 +65,6 @@ struct Candidate {
   bool crossing = false;
   std::optional<std::size_t> input_tick;
   std::size_t cause = 0;
-  bool fresh = true;  // a tick of this input made it (a withheld one found again is not a new choice)
 };
 
 class Planner {
@@ -164,7 +163,7 @@ class Planner {
     for (const std::size_t i : level_ticks_) {
       index_.for_each_level(symbol_, input(i), [&](std::size_t r) {
         const Tick& t = input(i);
-        candidates_.push_back({position_of(t), t.price, r, false, i, i, true});
+        candidates_.push_back({position_of(t), t.price, r, false, i, i});
       });
     }
   }
@@ -234,9 +233,13 @@ class Planner {
     return it->second;
   }
 
-  // The crossings of v's line over the held ticks. A run is owned by the version of v's rule applying at its
-  // first tick (v, or another version of the same line: a fire moved across an edit may have left a run of
-  // an earlier version unmatched when a late tick split it).
+  // The crossings of v's line over the held ticks that this input changed (a new tick is the run's first
+  // tick, its predecessor, inside it or right after it). A run no input tick touches was decided when it
+  // last changed and nothing that decided it can have changed since: its fire stays in it (runs never
+  // merge), blockers are never pruned while they reach a held tick, markers and fires_complete_from only
+  // grow. A run is owned by the version of v's rule applying at its first tick (v, or another version of
+  // the same line: a fire moved across an edit may leave an earlier version's run unmatched when a late
+  // tick splits it).
   void excursions_of(std::size_t r) {
     const Rule& v = rules_.rule(r);
     const std::size_t m = merged_.size();
@@ -244,24 +247,21 @@ class Planner {
       if (!on_fire_side(v, merged_[a].tick.price) || on_fire_side(v, merged_[a - 1].tick.price)) continue;
       std::size_t b = a;
       while (b + 1 < m && on_fire_side(v, merged_[b + 1].tick.price)) ++b;
+      std::optional<std::size_t> cause = merged_[a].input ? merged_[a].input : merged_[a - 1].input;
+      for (std::size_t k = a + 1; k <= std::min(b + 1, m - 1) && !cause; ++k) cause = merged_[k].input;
       const HeldTick& pred = merged_[a - 1].tick;
       const HeldTick& first = merged_[a].tick;
       std::optional<std::size_t> owner;
-      if (v.applies_at(first.pos.ts_micros)) {
+      if (cause && v.applies_at(first.pos.ts_micros)) {
         owner = r;
-      } else if (const auto j = same_rule_crossed(v.id, pred.price, first.price, first.pos.ts_micros);
+      } else if (const auto j = cause ? same_rule_crossed(v.id, pred.price, first.price, first.pos.ts_micros)
+                                      : std::nullopt;
                  j && same_line(rules_.rule(*j), v)) {
         owner = j;
       }
       if (owner && in_continuity(rules_.rule(*owner), pred, first) &&
           !matched(rules_.rule(*owner), pred, first, merged_[b].tick.pos, log_of(v.id))) {
-        // The arrival that made it: its first tick, its predecessor, or a tick inside or after it. Without
-        // one it is an excursion withheld before and found again (not a new choice).
-        std::optional<std::size_t> cause = merged_[a].input ? merged_[a].input : merged_[a - 1].input;
-        for (std::size_t k = a + 1; k <= std::min(b + 1, m - 1) && !cause; ++k) cause = merged_[k].input;
-        candidates_.push_back({first.pos, first.price, *owner, true, merged_[a].input,
-                               cause.value_or(level_ticks_.empty() ? 0 : level_ticks_.front()),
-                               cause.has_value()});
+        candidates_.push_back({first.pos, first.price, *owner, true, merged_[a].input, *cause});
       }
       a = b;
     }
@@ -291,7 +291,7 @@ class Planner {
   bool exclude(const Rule& r, Position a, const FireRecord& g, Position at) {
     FireRecord placed = g;
     placed.tick = at;
-    return suppresses(r, Candidate{a, 0, 0, false, std::nullopt, 0, false}, placed);
+    return suppresses(r, Candidate{a, 0, 0, false, std::nullopt, 0}, placed);
   }
 
   // A late tick that moves a stored crossing to an earlier tick (its key stays) changes what the fire
@@ -367,7 +367,7 @@ class Planner {
       // the first tick of its excursion now). Where they differ, fires discovered out of order made the
       // engine choose (mode_choices): withheld where no earlier fire withholds it in the replay, or fired
       // beside a fire the replay could not have had with it.
-      bool blocked = false, replay_blocks = false, replay_conflict = false, moved_blocker = false;
+      bool blocked = false, replay_blocks = false, replay_conflict = false;
       const auto check = [&](std::span<const FireRecord* const> fires) {
         for (const FireRecord* f : fires) {
           FireRecord in_replay = *f;
@@ -375,9 +375,7 @@ class Planner {
           const bool conflict = suppresses(r, c, in_replay);
           replay_conflict = replay_conflict || conflict;
           replay_blocks = replay_blocks || (conflict && in_replay.tick < c.pos);
-          if (!suppresses(r, c, *f)) continue;
-          blocked = true;
-          moved_blocker = moved_blocker || in_replay.tick != f->tick;
+          blocked = blocked || suppresses(r, c, *f);
         }
       };
       check(log_of(r.id));
@@ -385,7 +383,7 @@ class Planner {
       // A marker alone: a fire of another symbol or one pruned from the log, its position unknown here.
       const bool marked = r.mode == TriggerMode::once && once_.contains({r.id, r.arming});
       if (blocked || marked) {
-        if (blocked && !replay_blocks && (c.fresh || moved_blocker)) ++plan_.mode_choices;
+        if (blocked && !replay_blocks) ++plan_.mode_choices;
         continue;
       }
       if (replay_conflict) ++plan_.mode_choices;
