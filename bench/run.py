@@ -15,6 +15,8 @@ Figures (bench/results/latest.json, one object per figure with cpp, python and r
 With --aws-model (or TAP_AWS_MODEL=1), the warm run once more with each implementation's AWS calls through a
 latency proxy (local/fault_proxy.py) holding every answer by the model of bench/aws_model.py: its figures,
 the share of calls moto alone answered later than the sample, and the table, under `aws_latency_model`.
+Beside the figures, `rules_scale` (bench/rules_scale.py): the C++ pure path of a quiet event at 10 to
+1,000,000 rule versions, the index build time and the resident bytes per version.
 `ratio` is always the C++ advantage: python / cpp where lower is better, cpp / python where higher is.
 
 Before anything is timed, both implementations process the benchmark feed and must store the same alerts
@@ -47,7 +49,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench import cost_model
+from bench import cost_model, rules_scale
 from bench.aws_model import AwsLatencyModel, Exceeded, exceed_report
 from local.emf import emf_totals
 from local.emulator import MotoServer
@@ -778,8 +780,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = arguments()
     args = parser.parse_args(argv)
     bootstrap = args.build / "src" / "bootstrap"
-    bench_exe = args.build / "bench" / "tap_core_bench"
-    for exe in (bootstrap, bench_exe):
+    bench_exe, scale_exe = (
+        args.build / "bench" / name for name in ("tap_core_bench", "tap_rules_scale_bench")
+    )
+    for exe in (bootstrap, bench_exe, scale_exe):
         if not os.access(exe, os.X_OK):
             raise SystemExit(f"{exe} missing: build it first (make bench does)")
     WORK.mkdir(parents=True, exist_ok=True)
@@ -925,6 +929,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "warm_alerts_stored": warm.alerts,  # equal for both (checked); 4 per alert batch
         "figures": figures,
         "targets": check_targets(figures),
+        "rules_scale": run_callable(
+            "rules_scale (10 to 1,000,000 versions)", lambda: rules_scale.measure(scale_exe)
+        ),
         "duration_s": round(time.monotonic() - began, 1),
     }
     if modelled is not None:
@@ -950,6 +957,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if modelled is not None:
         print(modelled_summary(modelled))
     print(f"wrote {args.out / 'latest.json'} and {args.out / 'latency.png'}")
+    print(
+        rules_scale.describe(doc["rules_scale"]),
+        f"wrote {args.out / 'latest.json'} and {args.out / 'latency.png'}",
+        sep="\n",
+    )
     return 0
 
 

@@ -5,14 +5,22 @@
 BENCH_BUILD := $(BUILD)/cpp-release
 BENCH_ARGS ?=
 
-.PHONY: bench bench-build
+.PHONY: bench bench-build bench-rules
 bench-build: $(DEPS_STAMP)
 	@[ -f $(BENCH_BUILD)/build.ninja ] || cmake $(CMAKE_GEN) -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release \
 	  '-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG' -DTAP_TESTS=OFF -DTAP_BENCH=ON >/dev/null
-	@cmake --build $(BENCH_BUILD) -j $(NPROC) --target bootstrap tap_core_bench
+	@cmake --build $(BENCH_BUILD) -j $(NPROC) --target bootstrap tap_core_bench tap_rules_scale_bench
 	@test -x $(BENCH_BUILD)/src/bootstrap -a -x $(BENCH_BUILD)/bench/tap_core_bench
 
 bench: $(VENV_STAMP) bench-build ## C++ vs the Python baseline side by side, with the cost model (~10 min)
 	@$(PY) -m bench.run --build $(BENCH_BUILD) $(BENCH_ARGS)
+
+# rules_scale alone (~1 min): the rule index at 10 .. 1,000,000 versions; replaces `rules_scale` in
+# bench/results/latest.json (make bench measures it too).
+bench-rules: $(VENV_STAMP) $(DEPS_STAMP) ## only the rules_scale benchmark (rule index at 10 .. 1,000,000 versions)
+	@[ -f $(BENCH_BUILD)/build.ninja ] || cmake $(CMAKE_GEN) -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release \
+	  '-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG' -DTAP_TESTS=OFF -DTAP_BENCH=ON >/dev/null
+	@cmake --build $(BENCH_BUILD) -j $(NPROC) --target tap_rules_scale_bench
+	@$(PY) -m bench.rules_scale --build $(BENCH_BUILD)
 
 PY_LINTED += bench

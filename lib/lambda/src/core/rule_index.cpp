@@ -1,21 +1,61 @@
 #include "tap/core/rule_index.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <limits>
+#include <span>
 
 #include "tap/core/rule_engine.hpp"
 
 namespace tap {
 namespace {
 
-std::string fire_key(std::size_t rule_index, std::string_view symbol) {
-  std::string key = std::to_string(rule_index);
-  key += '|';
-  key += symbol;
-  return key;
+constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+constexpr std::uint32_t kNotIndexed = std::numeric_limits<std::uint32_t>::max();
+constexpr Condition kLevel[] = {Condition::price_above, Condition::price_below, Condition::spread_above,
+                                Condition::volume_above};
+constexpr Condition kCrossing[] = {Condition::crosses_above, Condition::crosses_below};
+
+constexpr std::size_t slot(Condition c) { return static_cast<std::size_t>(c); }
+
+// The first position of the sorted thresholds at which `in_prefix` (true on a prefix) turns false.
+template <typename Pred>
+std::uint32_t partition_at(std::span<const double> thresholds, Pred in_prefix) {
+  return static_cast<std::uint32_t>(std::partition_point(thresholds.begin(), thresholds.end(), in_prefix) -
+                                    thresholds.begin());
 }
 
-// The first instant after a fire at `at` at which the version may fire again.
+// Exponential then binary search for the first position >= `from` where `in_prefix` (true on a prefix) is
+// false: O(log d) in the distance d from `from`.
+template <typename Pred>
+std::uint32_t gallop(std::span<const double> list, std::uint32_t from, Pred in_prefix) {
+  const auto n = static_cast<std::uint32_t>(list.size());
+  std::uint32_t step = 1, lo = from;
+  while (lo + step <= n && in_prefix(list[lo + step - 1])) {
+    lo += step;
+    step *= 2;
+  }
+  return partition_at(list.subspan(lo, std::min(n, lo + step) - lo), in_prefix) + lo;
+}
+
+// The first threshold >= x (or > x): by binary search, or by galloping from `from` (all before it are below
+// x).
+std::uint32_t first_at_or_above(std::span<const double> list, double x) {
+  return partition_at(list, [x](double t) { return t < x; });
+}
+std::uint32_t first_above(std::span<const double> list, double x) {
+  return partition_at(list, [x](double t) { return t <= x; });
+}
+std::uint32_t first_at_or_above(std::span<const double> list, double x, std::uint32_t from) {
+  return gallop(list, from, [x](double t) { return t < x; });
+}
+std::uint32_t first_above(std::span<const double> list, double x, std::uint32_t from) {
+  return gallop(list, from, [x](double t) { return t <= x; });
+}
+
+}  // namespace
+
 std::int64_t next_eligible(const Rule& rule, std::int64_t at) {
   switch (rule.mode) {
     case TriggerMode::every:
@@ -27,40 +67,283 @@ std::int64_t next_eligible(const Rule& rule, std::int64_t at) {
     case TriggerMode::once:
       break;
   }
-  return std::numeric_limits<std::int64_t>::max();
+  return kMax;
 }
-
-}  // namespace
 
 bool level_condition_holds(const Rule& rule, const Tick& tick) { return condition_holds(rule, tick); }
 
-// Reference implementation: a scan of the symbol's versions and the wildcard ones. It defines the answers
-// the fast index must give (rule_index_test compares them on random rule sets).
-RuleIndex::RuleIndex(const RuleSet& rules) : rules_(rules) {}
+// ---- eligibility tree ----
 
-void RuleIndex::for_each_level(std::string_view symbol, const Tick& tick,
-                               const std::function<void(std::size_t)>& f) const {
-  const std::int64_t ts = tick.ts.micros;
-  rules_.for_each_rule(symbol, [&](std::size_t i, const Rule& r) {
-    if (is_crossing(r.condition) || !r.applies_at(ts) || !level_condition_holds(r, tick)) return;
-    if (const auto it = last_fire_.find(fire_key(i, symbol)); it != last_fire_.end()) {
-      if (ts > it->second && ts < next_eligible(r, it->second)) return;
-    }
-    f(i);
-  });
+std::uint32_t RuleIndex::EligibilityTree::add_node(std::uint32_t nl, std::uint32_t span, std::uint32_t size) {
+  Node n{};
+  const std::uint32_t step = span / kFan;
+  for (std::uint32_t j = 0; j < kFan; ++j) {
+    // Positions without a fire are eligible (-inf); past the list there is nothing to return (+inf).
+    n.min_next[j] = nl + j * step < size ? kMin : kMax;
+    n.max_at[j] = kMin;
+  }
+  aggregate(n);
+  nodes_.push_back(n);
+  return static_cast<std::uint32_t>(nodes_.size() - 1);
 }
 
-void RuleIndex::for_each_crossed(std::string_view symbol, double from_price, double to_price, std::int64_t ts,
-                                 const std::function<void(std::size_t)>& f) const {
-  rules_.for_each_rule(symbol, [&](std::size_t i, const Rule& r) {
-    if (!is_crossing(r.condition) || !r.applies_at(ts)) return;
-    if (side_of(r, from_price) != side_of(r, to_price)) f(i);
-  });
+void RuleIndex::EligibilityTree::aggregate(Node& n) {
+  n.prefix_next[0] = n.min_next[0];
+  n.prefix_at[0] = n.max_at[0];
+  for (std::uint32_t j = 1; j < kFan; ++j) {
+    n.prefix_next[j] = std::min(n.prefix_next[j - 1], n.min_next[j]);
+    n.prefix_at[j] = std::max(n.prefix_at[j - 1], n.max_at[j]);
+  }
+  n.suffix_next[kFan - 1] = n.min_next[kFan - 1];
+  n.suffix_at[kFan - 1] = n.max_at[kFan - 1];
+  for (std::uint32_t j = kFan - 1; j > 0; --j) {
+    n.suffix_next[j - 1] = std::min(n.suffix_next[j], n.min_next[j - 1]);
+    n.suffix_at[j - 1] = std::max(n.suffix_at[j], n.max_at[j - 1]);
+  }
+}
+
+void RuleIndex::EligibilityTree::note(std::uint32_t pos, std::uint32_t size, std::int64_t at,
+                                      const Rule& rule) {
+  if (nodes_.empty()) {
+    size_ = size;
+    span_ = kFan;  // lists hold at most 16^7 versions (the RuleSet's indices are 32-bit)
+    while (span_ < size) span_ *= kFan;
+    add_node(0, span_, size);
+  }
+  // Down to the entry of `pos`, creating the missing nodes; then the aggregates back up the path.
+  std::array<std::pair<std::uint32_t, std::uint32_t>, 8> path{};  // (node, entry)
+  std::size_t depth = 0;
+  std::uint32_t node = 0, nl = 0, span = span_;
+  for (;;) {
+    const std::uint32_t step = span / kFan, j = (pos - nl) / step;
+    path[depth++] = {node, j};
+    if (step == 1) break;
+    if (nodes_[node].child[j] == 0) {
+      const std::uint32_t child = add_node(nl + j * step, step, size);
+      nodes_[node].child[j] = child;
+    }
+    node = nodes_[node].child[j];
+    nl += j * step;
+    span = step;
+  }
+  Node& leaf = nodes_[path[depth - 1].first];
+  const std::uint32_t j = path[depth - 1].second;
+  leaf.max_at[j] = std::max(leaf.max_at[j], at);
+  leaf.min_next[j] = next_eligible(rule, leaf.max_at[j]);
+  aggregate(leaf);
+  for (std::size_t d = depth - 1; d > 0; --d) {
+    const Node& child = nodes_[path[d].first];
+    Node& parent = nodes_[path[d - 1].first];
+    const std::uint32_t e = path[d - 1].second;
+    parent.min_next[e] = child.prefix_next[kFan - 1];
+    parent.max_at[e] = child.prefix_at[kFan - 1];
+    aggregate(parent);
+  }
+}
+
+template <typename Emit>
+void RuleIndex::EligibilityTree::visit(std::uint32_t lo, std::uint32_t hi, std::int64_t ts,
+                                       Emit& emit) const {
+  if (nodes_.empty()) {
+    for (std::uint32_t pos = lo; pos < hi; ++pos) emit(pos);
+  } else if (lo < hi) {
+    // Past the list every entry is +inf: a range up to the list's end extends to the root's.
+    walk(0, 0, std::countr_zero(span_) - 4, lo, hi == size_ ? span_ : hi, ts, emit);
+  }
+}
+
+template <typename Emit>
+void RuleIndex::EligibilityTree::walk(std::uint32_t node, std::uint32_t nl, int shift, std::uint32_t lo,
+                                      std::uint32_t hi, std::int64_t ts, Emit& emit) const {
+  // The node overlaps [lo, hi). Its entries first..last overlap the range; those wholly inside it form a
+  // prefix or a suffix of the node's entries, skipped at once when every position below is suppressed.
+  const Node& n = nodes_[node];
+  const std::uint32_t first = (std::max(lo, nl) - nl) >> shift;
+  const std::uint32_t last = std::min<std::uint32_t>((hi - 1 - nl) >> shift, kFan - 1);
+  // [inner_first, inner_end): the entries wholly inside [lo, hi)
+  const std::uint32_t inner_first = lo <= nl + (first << shift) ? first : first + 1;
+  const std::uint32_t inner_end = hi >= nl + ((last + 1) << shift) ? last + 1 : last;
+  const auto suppressed = [ts](std::int64_t next, std::int64_t at) { return next > ts && at < ts; };
+  const bool inner_skipped =
+      inner_first >= inner_end ||
+      (inner_first == 0 && suppressed(n.prefix_next[inner_end - 1], n.prefix_at[inner_end - 1])) ||
+      (inner_end == kFan && suppressed(n.suffix_next[inner_first], n.suffix_at[inner_first]));
+  const auto entry = [&](std::uint32_t j) {
+    if (suppressed(n.min_next[j], n.max_at[j])) return;  // every position below is suppressed at ts
+    const std::uint32_t start = nl + (j << shift);
+    if (shift == 0) {
+      emit(start);
+    } else if (n.child[j] == 0) {  // no noted fire below: every position is eligible
+      const std::uint32_t end = std::min({start + (1U << shift), hi, size_});
+      for (std::uint32_t pos = std::max(start, lo); pos < end; ++pos) emit(pos);
+    } else {
+      walk(n.child[j], start, shift - 4, lo, hi, ts, emit);
+    }
+  };
+  if (!inner_skipped) {
+    for (std::uint32_t j = first; j <= last; ++j) entry(j);
+    return;
+  }
+  for (std::uint32_t j = first; j < inner_first; ++j) entry(j);  // at most the one straddling lo
+  for (std::uint32_t j = inner_end; j <= last; ++j) entry(j);    // at most the one straddling hi
+}
+
+// ---- build ----
+
+RuleIndex::RuleIndex(const RuleSet& rules) : rules_(rules), position_(rules.rules().size(), kNotIndexed) {
+  const std::vector<Rule>& all = rules.rules();
+  // Group ids: one per symbol, one for "*".
+  std::vector<std::uint32_t> group(all.size(), kNoGroup);
+  std::uint32_t groups = 0;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const Rule& r = all[i];
+    if (!r.enabled) continue;
+    if (r.symbol == "*") {
+      if (wildcard_ == kNoGroup) wildcard_ = groups++;
+      group[i] = wildcard_;
+    } else {
+      group[i] = group_by_symbol_.try_emplace(r.symbol, groups).first->second;
+      if (group[i] == groups) ++groups;
+    }
+  }
+  // Counting sort by (group, condition), then each list by threshold.
+  std::vector<std::uint32_t> begin(std::size_t{groups} * kConditions + 1, 0);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (group[i] != kNoGroup) ++begin[group[i] * kConditions + slot(all[i].condition) + 1];
+  }
+  for (std::size_t l = 1; l < begin.size(); ++l) begin[l] += begin[l - 1];
+  std::vector<std::pair<double, std::uint32_t>> entries(begin.back());
+  std::vector<std::uint32_t> fill(begin.begin(), begin.end() - 1);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (group[i] != kNoGroup) {
+      entries[fill[group[i] * kConditions + slot(all[i].condition)]++] = {all[i].threshold,
+                                                                          static_cast<std::uint32_t>(i)};
+    }
+  }
+  groups_.resize(groups);
+  thresholds_.reserve(entries.size());
+  versions_.reserve(entries.size());
+  for (std::uint32_t g = 0; g < groups; ++g) {
+    for (std::size_t c = 0; c <= kConditions; ++c) groups_[g].begin[c] = begin[g * kConditions + c];
+    for (std::size_t c = 0; c < kConditions; ++c) {
+      const auto first = entries.begin() + begin[g * kConditions + c];
+      const auto last = entries.begin() + begin[g * kConditions + c + 1];
+      std::sort(first, last);
+      for (auto it = first; it != last; ++it) {
+        position_[it->second] = static_cast<std::uint32_t>(it - first);
+        thresholds_.push_back(it->first);
+        versions_.push_back(it->second);
+      }
+    }
+  }
+}
+
+// ---- queries ----
+
+std::uint32_t RuleIndex::group_of(std::string_view symbol) const {
+  const auto it = group_by_symbol_.find(symbol);
+  return it == group_by_symbol_.end() ? kNoGroup : it->second;
+}
+
+void RuleIndex::level(std::string_view symbol, const Tick& tick, Visitor f) const {
+  if (const std::uint32_t g = group_of(symbol); g != kNoGroup)
+    level_in(groups_[g], groups_[g].trees.get(), tick, f);
+  if (wildcard_ == kNoGroup) return;
+  const auto overlay = overlays_.find(symbol);
+  level_in(groups_[wildcard_], overlay == overlays_.end() ? nullptr : overlay->second.get(), tick, f);
+}
+
+void RuleIndex::level_in(const Group& group, const Trees* trees, const Tick& tick, Visitor f) const {
+  const std::int64_t ts = tick.ts.micros;
+  for (const Condition c : kLevel) {
+    const std::uint32_t base = group.begin[slot(c)];
+    const std::uint32_t size = group.begin[slot(c) + 1] - base;
+    if (size == 0) continue;
+    const std::span<const double> list(thresholds_.data() + base, size);
+    // The versions that hold: a prefix of the thresholds (price_below: a suffix), by F3's comparisons; the
+    // spread by the condition itself (its rounding tolerance), threshold by threshold.
+    std::uint32_t lo = 0, hi = 0;
+    switch (c) {
+      case Condition::price_below:
+        lo = first_above(list, tick.price);
+        hi = size;
+        break;
+      case Condition::spread_above:
+        if (tick.bid && tick.ask) {
+          // Near the thresholds below ask - bid; the condition settles the exact end (a step or two).
+          Rule probe;
+          probe.condition = c;
+          const auto holds = [&](std::uint32_t pos) {
+            probe.threshold = list[pos];
+            return level_condition_holds(probe, tick);
+          };
+          hi = first_at_or_above(list, *tick.ask - *tick.bid);
+          while (hi > 0 && !holds(hi - 1)) --hi;  // it holds only below ask - bid (by a tolerance)
+        }
+        break;
+      case Condition::volume_above:
+        hi = tick.volume ? first_at_or_above(list, static_cast<double>(*tick.volume)) : 0;
+        break;
+      default:  // price_above
+        hi = first_at_or_above(list, tick.price);
+        break;
+    }
+    auto emit = [&](std::uint32_t pos) {
+      const std::uint32_t i = versions_[base + pos];
+      if (rules_.rule(i).applies_at(ts)) f(i);
+    };
+    if (trees != nullptr) {
+      (*trees)[slot(c)].visit(lo, hi, ts, emit);
+    } else {
+      for (std::uint32_t pos = lo; pos < hi; ++pos) emit(pos);
+    }
+  }
+}
+
+void RuleIndex::crossed(std::string_view symbol, double from_price, double to_price, std::int64_t ts,
+                        Visitor f) const {
+  const double low = std::min(from_price, to_price), high = std::max(from_price, to_price);
+  if (const std::uint32_t g = group_of(symbol); g != kNoGroup) crossed_in(groups_[g], low, high, ts, f);
+  if (wildcard_ != kNoGroup) crossed_in(groups_[wildcard_], low, high, ts, f);
+}
+
+void RuleIndex::crossed_in(const Group& group, double low, double high, std::int64_t ts, Visitor f) const {
+  for (const Condition c : kCrossing) {
+    const std::uint32_t base = group.begin[slot(c)];
+    const std::span<const double> list(thresholds_.data() + base, group.begin[slot(c) + 1] - base);
+    // side_of: crosses_above splits at price > threshold, crosses_below at price < threshold. The prices lie
+    // on different sides exactly for the thresholds in [low, high) (above) or (low, high] (below); `high`'s
+    // end is searched from `low`'s (a tick moves the price little).
+    const bool above = c == Condition::crosses_above;
+    const std::uint32_t lo = above ? first_at_or_above(list, low) : first_above(list, low);
+    const std::uint32_t hi = above ? first_at_or_above(list, high, lo) : first_above(list, high, lo);
+    for (std::uint32_t pos = lo; pos < hi; ++pos) {
+      const std::uint32_t i = versions_[base + pos];
+      if (rules_.rule(i).applies_at(ts)) f(i);
+    }
+  }
 }
 
 void RuleIndex::note_fire(std::size_t rule_index, std::string_view symbol, std::int64_t at_micros) {
-  std::int64_t& known = last_fire_.try_emplace(fire_key(rule_index, symbol), at_micros).first->second;
-  known = std::max(known, at_micros);
+  if (rule_index >= position_.size() || position_[rule_index] == kNotIndexed) return;  // disabled
+  const Rule& r = rules_.rule(rule_index);
+  if (is_crossing(r.condition)) return;  // crossing answers do not depend on fires
+  std::unique_ptr<Trees>* trees = nullptr;
+  const Group* group = nullptr;
+  if (r.symbol == "*") {
+    group = &groups_[wildcard_];
+    auto it = overlays_.find(symbol);
+    if (it == overlays_.end()) it = overlays_.try_emplace(std::string(symbol)).first;
+    trees = &it->second;
+  } else {
+    if (symbol != r.symbol) return;  // never returned for another symbol
+    Group& own = groups_[group_of(symbol)];
+    group = &own;
+    trees = &own.trees;
+  }
+  if (!*trees) *trees = std::make_unique<Trees>();
+  const std::size_t c = slot(r.condition);
+  (**trees)[c].note(position_[rule_index], group->begin[c + 1] - group->begin[c], at_micros, r);
 }
 
 }  // namespace tap

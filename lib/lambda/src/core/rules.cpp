@@ -303,14 +303,15 @@ RuleSet::RuleSet(std::vector<Rule> rules) : rules_(std::move(rules)) {
     const Rule& r = rules_[i];
     if (!r.enabled) continue;
     if (r.symbol == "*") {
-      wildcard_.push_back(i);
+      wildcard_.push_back(static_cast<std::uint32_t>(i));
     } else {
-      by_symbol_[r.symbol].push_back(i);
+      by_symbol_[r.symbol].push_back(static_cast<std::uint32_t>(i));
     }
   }
+  for (auto& [symbol, indices] : by_symbol_) indices.shrink_to_fit();  // no growth slack: they never change
 }
 
-std::span<const std::size_t> RuleSet::rules_for_symbol(std::string_view symbol) const {
+std::span<const std::uint32_t> RuleSet::rules_for_symbol(std::string_view symbol) const {
   const auto it = by_symbol_.find(symbol);
   if (it == by_symbol_.end()) return {};
   return it->second;

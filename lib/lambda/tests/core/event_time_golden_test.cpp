@@ -156,10 +156,11 @@ TEST(EventTimeGolden, StoredAlertsAreTheHandComputedOnesAndInOrderDeliveryIsTheR
       Tick& tick = batch.emplace_back(testing::tick_at(rd.str(t, "symbol"), rd.num(t, "price"),
                                                        rd.ts(rd.at(t, "timestamp"), 0),
                                                        static_cast<std::uint64_t>(rd.num(t, "seq"))));
-      // Optional fields: level conditions on volume and spread read them.
-      if (std::uint64_t volume = 0; t["volume"].get_uint64().get(volume) == simdjson::SUCCESS) tick.volume = volume;
-      if (double bid = 0; t["bid"].get_double().get(bid) == simdjson::SUCCESS) tick.bid = bid;
-      if (double ask = 0; t["ask"].get_double().get(ask) == simdjson::SUCCESS) tick.ask = ask;
+      // Optional fields, for the level conditions that read them.
+      double d = 0;
+      if (t["volume"].get_double().get(d) == simdjson::SUCCESS) tick.volume = static_cast<std::uint64_t>(d);
+      if (t["bid"].get_double().get(d) == simdjson::SUCCESS) tick.bid = d;
+      if (t["ask"].get_double().get(d) == simdjson::SUCCESS) tick.ask = d;
     }
   }
   const std::set<StoredAlert> expected = alerts_of(rd, rd.at(doc, "expected"));

@@ -315,38 +315,33 @@ TEST(SymbolEngine, VersionsApplyToTheTicksOfTheirWindow) {
   EXPECT_EQ(d.stored(), alerts({alert(10, "lvl"), alert(20, "lvl"), alert(30, "lvl", 2)}));
 }
 
-TEST(SymbolEngine, ContinuityAcrossAnEditWithTheSameConditionAndThreshold) {
+// cross_above_200 edited at t=25: version 1 until then, version 2 (with `threshold`) from then on.
+std::vector<Rule> edited_at_25(double threshold) {
   Rule v1 = cross_above_200();
   v1.window.until_micros = at_s(25);
   Rule v2 = v1;
   v2.version = 2;
+  v2.threshold = threshold;
   v2.severity = Severity::critical;
   v2.window = {at_s(25), EffectiveWindow::kOpenEnd};
-  EngineDriver d({v1, v2});
+  return {v1, v2};
+}
+
+TEST(SymbolEngine, ContinuityAcrossAnEditWithTheSameConditionAndThreshold) {
+  EngineDriver d(edited_at_25(200));  // an edit of the severity: same condition and threshold
   d.deliver({aapl(199, 20)});
   d.deliver({aapl(201, 30)});  // previous tick in v1's window: same line, continuity
   EXPECT_EQ(d.stored(), alerts({alert(30, "r1", 2)}));
 }
 
 TEST(SymbolEngine, ANewThresholdFirstNeedsOneAppliedTick) {
-  Rule v1 = cross_above_200();
-  v1.window.until_micros = at_s(25);
-  Rule v2 = v1;
-  v2.version = 2;
-  v2.threshold = 210;
-  v2.window = {at_s(25), EffectiveWindow::kOpenEnd};
-  EngineDriver d({v1, v2});
+  EngineDriver d(edited_at_25(210));
   for (const Tick& t : {aapl(199, 20), aapl(211, 30), aapl(205, 40), aapl(212, 50)}) d.deliver({t});
   EXPECT_EQ(d.stored(), alerts({alert(50, "r1", 2)}));
 }
 
 TEST(SymbolEngine, AMovedCrossingAcrossAnEditKeepsItsKey) {
-  Rule v1 = cross_above_200();
-  v1.window.until_micros = at_s(25);
-  Rule v2 = v1;
-  v2.version = 2;
-  v2.window = {at_s(25), EffectiveWindow::kOpenEnd};
-  EngineDriver d({v1, v2});
+  EngineDriver d(edited_at_25(200));
   d.deliver({aapl(199, 10)});
   d.deliver({aapl(201, 30)});  // v2's crossing
   d.deliver({aapl(202, 20)});  // moves it into v1's window: the same excursion, no second alert
@@ -354,13 +349,7 @@ TEST(SymbolEngine, AMovedCrossingAcrossAnEditKeepsItsKey) {
 }
 
 TEST(SymbolEngine, AnotherLineInsideAnExcursionIsAnotherCrossing) {
-  Rule v1 = cross_above_200();
-  v1.window.until_micros = at_s(25);
-  Rule v2 = v1;
-  v2.version = 2;
-  v2.threshold = 210;
-  v2.window = {at_s(25), EffectiveWindow::kOpenEnd};
-  EngineDriver d({v1, v2});
+  EngineDriver d(edited_at_25(210));
   d.deliver({aapl(199, 10)});
   d.deliver({aapl(205, 30)});
   d.deliver({aapl(215, 40)});  // v2: 205 -> 215 crosses 210 with the previous tick in v2's window

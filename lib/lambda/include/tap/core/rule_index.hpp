@@ -1,26 +1,57 @@
 // The rule index (R5): which rule versions a tick can fire, found without looking at the others.
 //
-// Contract (each query: O(log n + k) in the versions n of the symbol and of "*", k the versions returned,
-// once the fast index is built; the reference implementation below the class is the test oracle):
+// Contract (n: the enabled versions of the symbol and of "*"; k: the versions returned):
 //  - for_each_level(symbol, tick, f): every LEVEL version (price_above, price_below, spread_above,
 //    volume_above) of `symbol` or "*" that applies at tick.ts (Rule::applies_at) and whose condition holds
 //    on the tick, EXCEPT those a known fire suppresses for a tick newer than that fire: after
-//    note_fire(r, symbol, at), a tick with at < ts < next_eligible is skipped, where next_eligible is
-//    at + cooldown (every), the end of at's bar (once_per_bar) or never (once). A tick at or before the
+//    note_fire(r, symbol, at), a tick with at < ts < next_eligible(r, at) is skipped. A tick at or before the
 //    noted fire is still returned: cooldowns count on both sides, so the engine checks it against the fires
-//    around it. A fire's time only grows (note_fire keeps the newest).
+//    around it. A fire's time only grows (note_fire keeps the newest). A wildcard version's fires are known
+//    per symbol: a fire on one symbol suppresses nothing on another.
 //  - for_each_crossed(symbol, from_price, to_price, ts, f): every CROSSING version of `symbol` or "*" that
 //    applies at ts and for which the two prices lie on different sides of the line (rule_engine's side_of:
 //    crosses_above: price > threshold or not; crosses_below: price < threshold or not), in either direction.
-// f is called as f(rule_index) with the version's index in the RuleSet, each version at most once per call.
+//    A price on the line is not on the fire side.
+//  - note_fire of a crossing version, of a disabled one or of a specific version for another symbol changes
+//    no answer (the queries never return those versions for that symbol).
+// f is called as f(rule_index) with the version's index in the RuleSet, each version at most once per call,
+// in no particular order. The RuleSet must outlive the index and stay unchanged. Queries only read (they
+// may run concurrently); note_fire needs the index to itself.
+//
+// Cost (R5: only log n may grow with the rules):
+//  - Build: one sort of the enabled versions by (symbol, condition, threshold): O(n log n), 16 bytes per
+//    version (threshold, RuleSet index, position), plus one entry per symbol.
+//  - Query: per condition, the versions of a (symbol or "*", condition) list are sorted by threshold, and
+//    the condition is monotone in the threshold, so the versions that hold (or that a price pair crosses)
+//    are one contiguous range, found by binary search with F3's comparisons (the spread's end settled by
+//    the condition itself, which has a rounding tolerance): O(log n). Windows and expiry are then checked
+//    per version of the range that is eligible (k).
+//  - Eligibility: each list gets, on its first noted fire, a sparse 16-ary segment tree over its positions
+//    whose entries keep min(next_eligible) and max(fire time) of their subtree, a position without a noted
+//    fire counting as next_eligible = -inf. A version in the range is returned iff ts >= next_eligible or
+//    ts <= fire time, so an entry with min(next_eligible) > ts and max(fire time) < ts holds only suppressed
+//    versions and is skipped whole. A level range is a prefix or a suffix of its list, so in every node the
+//    walk enters, the entries wholly inside the range are a prefix or a suffix of the node's entries, and
+//    the node's prefix / suffix aggregates skip them at once when all are suppressed. The walk thus enters
+//    the nodes straddling a range end (root-to-leaf paths of log16 n nodes, O(1) each) and, below those,
+//    only entries holding a returned version (each returned version pays for its ancestors): a query costs
+//    O(log n + k log n), and suppressed versions cost nothing per tick. An absent subtree holds no noted
+//    fire: its versions are all eligible and are listed directly.
+//  - Wildcard versions: their lists are shared by all symbols; their eligibility trees are per symbol, an
+//    overlay created on the symbol's first noted wildcard fire, so a symbol's suppressed wildcard versions
+//    cost nothing either. The trees are sparse: a noted fire adds at most one root-to-leaf path (832 bytes a
+//    node; on a busy list the paths share nodes: rules_scale reports the bytes per noted fire), so their
+//    memory grows with the fires noted, never with symbols x wildcard versions.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "tap/core/rules.hpp"
@@ -28,22 +59,96 @@
 
 namespace tap {
 
+// The first instant after a fire at `at` at which the version may fire again (R2): at + cooldown (every),
+// the end of at's bar (once_per_bar), never (once: INT64_MAX).
+std::int64_t next_eligible(const Rule& rule, std::int64_t at);
+
 class RuleIndex {
  public:
   explicit RuleIndex(const RuleSet& rules);
 
-  void for_each_level(std::string_view symbol, const Tick& tick,
-                      const std::function<void(std::size_t)>& f) const;
+  template <typename F>
+  void for_each_level(std::string_view symbol, const Tick& tick, F&& f) const {
+    level(symbol, tick, Visitor::of(f));
+  }
+  template <typename F>
   void for_each_crossed(std::string_view symbol, double from_price, double to_price, std::int64_t ts,
-                        const std::function<void(std::size_t)>& f) const;
+                        F&& f) const {
+    crossed(symbol, from_price, to_price, ts, Visitor::of(f));
+  }
   void note_fire(std::size_t rule_index, std::string_view symbol, std::int64_t at_micros);
 
   const RuleSet& rules() const { return rules_; }
 
  private:
+  // A non-owning callable reference: the traversal lives in rule_index.cpp, the callback at the caller.
+  struct Visitor {
+    void* target = nullptr;
+    void (*call)(void*, std::size_t) = nullptr;
+    template <typename F>
+    static Visitor of(F& f) {
+      return {const_cast<void*>(static_cast<const void*>(std::addressof(f))),
+              [](void* t, std::size_t i) { (*static_cast<F*>(t))(i); }};
+    }
+    void operator()(std::size_t i) const { call(target, i); }
+  };
+
+  // Sparse 16-ary segment tree over the positions of one list (see the contract above).
+  class EligibilityTree {
+   public:
+    // Records a fire of the version at `pos` (of a list of `size`), keeping the newest.
+    void note(std::uint32_t pos, std::uint32_t size, std::int64_t at, const Rule& rule);
+    // Calls emit(pos) for every position in [lo, hi) that is eligible at ts.
+    template <typename Emit>
+    void visit(std::uint32_t lo, std::uint32_t hi, std::int64_t ts, Emit& emit) const;
+
+   private:
+    static constexpr std::uint32_t kFan = 16;
+    // Entry j of a node covering [nl, nl + 16 << shift) covers 1 << shift positions from nl + (j << shift).
+    struct Node {
+      std::array<std::int64_t, kFan> min_next;  // -inf where a position has no noted fire, +inf past the list
+      std::array<std::int64_t, kFan> max_at;    // the newest noted fire
+      std::array<std::uint32_t, kFan> child;    // 0: absent (no noted fire below); unused where shift is 0
+      // Aggregates of entries [0, j] and [j, 16): a query's entries inside its range form a prefix or a
+      // suffix of a node's (level ranges are a prefix or a suffix of the list), checked at once.
+      std::array<std::int64_t, kFan> prefix_next, prefix_at, suffix_next, suffix_at;
+    };
+    std::uint32_t add_node(std::uint32_t nl, std::uint32_t span, std::uint32_t size);
+    void aggregate(Node& n);
+    template <typename Emit>
+    void walk(std::uint32_t node, std::uint32_t nl, int shift, std::uint32_t lo, std::uint32_t hi,
+              std::int64_t ts, Emit& emit) const;
+    std::vector<Node> nodes_;  // nodes_[0] is the root once a fire is noted
+    std::uint32_t span_ = 0;   // the root's: the smallest power of 16 >= the list's size
+    std::uint32_t size_ = 0;   // the list's
+  };
+
+  static constexpr std::size_t kConditions = 6;  // the values of Condition
+  using Trees = std::array<EligibilityTree, kConditions>;
+  struct Group {  // one symbol, or "*": its lists are [begin[c], begin[c + 1]) of thresholds_ / versions_
+    std::array<std::uint32_t, kConditions + 1> begin{};
+    std::unique_ptr<Trees> trees;  // created on the group's first noted fire (never for "*": see overlays_)
+  };
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  static constexpr std::uint32_t kNoGroup = UINT32_MAX;
+
+  void level(std::string_view symbol, const Tick& tick, Visitor f) const;
+  void crossed(std::string_view symbol, double from_price, double to_price, std::int64_t ts, Visitor f) const;
+  std::uint32_t group_of(std::string_view symbol) const;
+  void level_in(const Group& group, const Trees* trees, const Tick& tick, Visitor f) const;
+  void crossed_in(const Group& group, double low, double high, std::int64_t ts, Visitor f) const;
+
   const RuleSet& rules_;
-  // (rule index, symbol) -> newest known fire
-  std::unordered_map<std::string, std::int64_t> last_fire_;
+  std::vector<double> thresholds_;       // every list, sorted by threshold within each list
+  std::vector<std::uint32_t> versions_;  // the RuleSet index at the same place
+  std::vector<std::uint32_t> position_;  // per RuleSet index: its place in its list (UINT32_MAX: disabled)
+  std::vector<Group> groups_;
+  std::unordered_map<std::string, std::uint32_t, Hash, std::equal_to<>> group_by_symbol_;
+  std::uint32_t wildcard_ = kNoGroup;
+  std::unordered_map<std::string, std::unique_ptr<Trees>, Hash, std::equal_to<>> overlays_;  // "*" per symbol
 };
 
 // The level condition of `rule` on `tick` alone (no state, no window).

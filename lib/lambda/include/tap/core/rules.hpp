@@ -85,8 +85,9 @@ class RuleSet {
 
   // Indices of the ENABLED rules for exactly `symbol` (for_each_rule adds the wildcard rules). O(1) in the
   // number of rules of other symbols. Disabled rules are loaded but never returned.
-  std::span<const std::size_t> rules_for_symbol(std::string_view symbol) const;
-  std::span<const std::size_t> wildcard_rules() const { return wildcard_; }
+  // Indices are 32-bit (a RuleSet holds fewer than 2^32 versions): 4 bytes per version at a million.
+  std::span<const std::uint32_t> rules_for_symbol(std::string_view symbol) const;
+  std::span<const std::uint32_t> wildcard_rules() const { return wildcard_; }
 
   template <typename F>
   void for_each_rule(std::string_view symbol, F&& f) const {
@@ -100,8 +101,8 @@ class RuleSet {
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   std::vector<Rule> rules_;
-  std::unordered_map<std::string, std::vector<std::size_t>, Hash, std::equal_to<>> by_symbol_;
-  std::vector<std::size_t> wildcard_;
+  std::unordered_map<std::string, std::vector<std::uint32_t>, Hash, std::equal_to<>> by_symbol_;
+  std::vector<std::uint32_t> wildcard_;
 };
 
 // THE definition of a valid rules document (the package step and the contract tests run it through

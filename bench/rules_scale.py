@@ -1,0 +1,147 @@
+"""`rules_scale` (issue 14, R5): the pure path of one quiet event with 10, 10,000 and 1,000,000 rule versions,
+the rule index's build time and the resident bytes per version, from one run of the Google Benchmark binary
+tap_rules_scale_bench (lib/lambda/bench/rules_scale_bench.cpp says what the rule sets and the event are).
+
+`make bench` stores the figures under `rules_scale` in bench/results/latest.json; `make bench-rules` runs only
+this benchmark and replaces that key in the file (the other figures stay as they are).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "latest.json"
+SIZES = (10, 10_000, 1_000_000)
+# Issue 14's targets: CPU per quiet tick at 1,000,000 versions <= 1.5x the figure at 10; index build <= 1 us
+# per version; <= 256 resident bytes per version.
+MAX_QUIET_TICK_RATIO = 1.5
+MAX_BUILD_US_PER_VERSION = 1.0
+MAX_RESIDENT_BYTES_PER_VERSION = 256.0
+MEMORY_METHOD = (
+    "resident: /proc/self/statm delta over building the versions, the RuleSet and the index; heap: live "
+    "bytes counted by the benchmark's operator new/delete (index alone in index_heap_bytes_per_version)"
+)
+
+
+def run_benchmark(exe: Path, min_time_s: float = 0.5) -> dict[str, Any]:
+    """Runs the benchmark binary once (all sizes in one process) and returns its JSON report."""
+    out = subprocess.run(
+        [str(exe), "--benchmark_format=json", f"--benchmark_min_time={min_time_s}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    report: dict[str, Any] = json.loads(out)
+    return report
+
+
+def _per_size(report: dict[str, Any], name: str) -> dict[int, dict[str, Any]]:
+    """The report's rows of benchmark `name` by size: the median row when repeated, else the single run."""
+    rows: dict[int, dict[str, Any]] = {}
+    for row in report["benchmarks"]:
+        run_name = str(row.get("run_name", row["name"]))
+        if not run_name.startswith(name + "/"):
+            continue
+        if row.get("run_type") == "aggregate" and row.get("aggregate_name") != "median":
+            continue
+        rows[int(run_name.split("/")[1])] = row
+    return rows
+
+
+def summarise(report: dict[str, Any]) -> dict[str, Any]:
+    """The `rules_scale` entry of latest.json from a benchmark report."""
+    quiet = _per_size(report, "BM_QuietTick")
+    build = _per_size(report, "BM_IndexBuild")
+    lookup = _per_size(report, "BM_QuietLookup")
+    missing = [n for n in SIZES if n not in quiet or n not in build]
+    if missing:
+        raise ValueError(f"benchmark report lacks sizes {missing}")
+    sizes: dict[str, dict[str, Any]] = {}
+    for n in SIZES:
+        q, b = quiet[n], build[n]
+        if q["time_unit"] != "ns":
+            raise ValueError(f"BM_QuietTick/{n}: time unit {q['time_unit']}, expected ns")
+        sizes[str(n)] = {
+            "quiet_tick_cpu_ns": float(q["cpu_time"]) / float(q["ticks"]),
+            "fires_per_event": float(q["fires_per_event"]),
+            "index_lookup_ns_per_tick": float(lookup[n]["per_tick"]) * 1e9 if n in lookup else None,
+            "hot_level_versions": float(q["hot_level_versions"]),
+            "held_suppressed_share": float(q["held_suppressed_share"]),
+            "index_build_us_per_version": float(b["per_version"]) * 1e6,
+            "resident_bytes_per_version": float(q["rss_bytes_per_version"]),
+            "heap_bytes_per_version": float(q["heap_bytes_per_version"]),
+            "index_heap_bytes_per_version": float(q["index_heap_bytes_per_version"]),
+            "eligibility_bytes_per_fire": float(q["eligibility_bytes_per_fire"]),
+            "sizeof_rule": float(q["sizeof_rule"]),
+        }
+    small, large = sizes[str(SIZES[0])], sizes[str(SIZES[-1])]
+    ratio = large["quiet_tick_cpu_ns"] / small["quiet_tick_cpu_ns"]
+    targets = {
+        "quiet_tick_ratio": {"value": ratio, "max": MAX_QUIET_TICK_RATIO},
+        "index_build_us_per_version": {
+            "value": large["index_build_us_per_version"],
+            "max": MAX_BUILD_US_PER_VERSION,
+        },
+        "resident_bytes_per_version": {
+            "value": large["resident_bytes_per_version"],
+            "max": MAX_RESIDENT_BYTES_PER_VERSION,
+        },
+    }
+    for target in targets.values():
+        target["met"] = target["value"] <= target["max"]
+    return {
+        "sizes": sizes,
+        "quiet_tick_ratio_1m_vs_10": ratio,
+        "targets": targets,
+        "memory_method": MEMORY_METHOD,
+    }
+
+
+def measure(exe: Path) -> dict[str, Any]:
+    return summarise(run_benchmark(exe))
+
+
+def store(entry: dict[str, Any], path: Path = RESULTS) -> None:
+    """Replaces `rules_scale` in the result file, keeping every other figure."""
+    doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    doc["rules_scale"] = entry
+    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+
+
+def describe(entry: dict[str, Any]) -> str:
+    lines = []
+    for n, s in entry["sizes"].items():
+        lines.append(
+            f"{int(n):>9,} versions: {s['quiet_tick_cpu_ns']:8.1f} ns CPU per quiet tick "
+            f"({s['fires_per_event']:.0f} fires, {s['held_suppressed_share']:.0%} of "
+            f"{s['hot_level_versions']:.0f} hot level versions held+suppressed), build "
+            f"{s['index_build_us_per_version']:.3f} us/version, "
+            f"{s['resident_bytes_per_version']:.0f} resident B/version "
+            f"({s['heap_bytes_per_version']:.0f} heap, index {s['index_heap_bytes_per_version']:.1f})"
+        )
+    for name, t in entry["targets"].items():
+        lines.append(f"target {name}: {t['value']:.3f} (<= {t['max']}) " + ("met" if t["met"] else "MISSED"))
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.rules_scale", description=__doc__.split("\n")[0])
+    parser.add_argument("--build", type=Path, default=ROOT / "build" / "cpp-release")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    entry = measure(args.build / "bench" / "tap_rules_scale_bench")
+    store(entry, args.out)
+    print(describe(entry))
+    print(f"wrote rules_scale to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
