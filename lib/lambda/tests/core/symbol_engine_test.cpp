@@ -261,6 +261,22 @@ TEST(SymbolEngine, OncePerBarAllowsOneFirePerEpochAlignedBar) {
   EXPECT_EQ(d.stored(), alerts({alert(10, "bar"), alert(60, "bar")}));
 }
 
+TEST(SymbolEngine, AMovedCrossingKeepsItsKeyAndTheChoicesItCausesAreCounted) {
+  Rule bar = cross_above_200();
+  bar.mode = TriggerMode::once_per_bar;  // bars of 60 s: [0, 60), [60, 120) after kT0
+  EngineDriver d({bar}, {.reorder_window_micros = 3600 * kMicrosPerSecond, .max_held_ticks = 256});
+  d.deliver({aapl(199, 5)});
+  d.deliver({aapl(201, 70)});  // fires, keyed 70: bar 1
+  auto plans = d.deliver({aapl(201, 50)});
+  // The crossing moves to 50 (bar 0) and keeps its key: it withholds bar 1 at its key, bar 0 in the replay.
+  EXPECT_EQ(plans[0].mode_choices, 1u);
+  d.deliver({aapl(199, 30)});
+  plans = d.deliver({aapl(201, 20)});  // a crossing at 20, bar 0: the key (70) allows it, the replay not
+  EXPECT_EQ(plans[0].fires.size(), 1u);
+  EXPECT_EQ(plans[0].mode_choices, 1u);
+  EXPECT_EQ(d.stored(), alerts({alert(70), alert(20)}));  // the replay stores 20 alone
+}
+
 TEST(SymbolEngine, OnceFiresOncePerArmingAndMarkersTellOtherInvocations) {
   Rule once = version("o", Condition::price_above, 100, TriggerMode::once);
   once.arming = 3;
