@@ -432,10 +432,15 @@ TEST(SymbolEngine, TheFireLogIsBoundedByCount) {
   EXPECT_EQ(d.stored().size(), 11u);  // six at 10, five at 12 (l0 in its cooldown)
 }
 
-TEST(SymbolEngine, ABurstBeyondOneTransactionIsRecordedPendingAndCompleted) {
+// `n` level versions that all hold on a tick above 100 (a burst).
+std::vector<Rule> burst_of(int n) {
   std::vector<Rule> rules;
-  for (int i = 0; i < 150; ++i)
-    rules.push_back(version("l" + std::to_string(i), Condition::price_above, 100));
+  for (int i = 0; i < n; ++i) rules.push_back(version("l" + std::to_string(i), Condition::price_above, 100));
+  return rules;
+}
+
+TEST(SymbolEngine, ABurstBeyondOneTransactionIsRecordedPendingAndCompleted) {
+  const std::vector<Rule> rules = burst_of(150);
   RuleSet set(rules);
   RuleIndex index(set);
   const Tick t = aapl(101, 10);
@@ -461,10 +466,7 @@ TEST(SymbolEngine, ABurstBeyondOneTransactionIsRecordedPendingAndCompleted) {
 }
 
 TEST(SymbolEngine, PendingFiresAreCompletedBeforeNewOnes) {
-  std::vector<Rule> rules;
-  for (int i = 0; i < 120; ++i)
-    rules.push_back(version("l" + std::to_string(i), Condition::price_above, 100));
-  RuleSet set(rules);
+  RuleSet set(burst_of(120));
   RuleIndex index(set);
   const Tick t1 = aapl(101, 10), t2 = aapl(101, 20);
   const std::vector<SymbolTick> in1{{&t1, 0}}, in2{{&t2, 0}};
