@@ -288,7 +288,7 @@ class Planner {
   }
 
   // Would two fires of r's rule, placed at these positions, exclude each other (R2)?
-  bool exclude(const Rule& r, Position a, const FireRecord& g, Position at) {
+  static bool exclude(const Rule& r, Position a, const FireRecord& g, Position at) {
     FireRecord placed = g;
     placed.tick = at;
     return suppresses(r, Candidate{a, 0, 0, false, std::nullopt, 0}, placed);
@@ -361,8 +361,6 @@ class Planner {
       const Rule& r = rules_.rule(c.rule_index);
       if (c.pos.ts_micros < state_.fires_complete_from) continue;  // the fires around it may be pruned
       std::vector<const FireRecord*>& mine = planned_[r.id];
-      // Withheld by a fire of the rule; a choice between fires discovered out of order unless a fire the
-      // replay also has before it withholds it there too.
       // The decision in the key view (each fire at its key) and in the replay's view (each crossing fire at
       // the first tick of its excursion now). Where they differ, fires discovered out of order made the
       // engine choose (mode_choices): withheld where no earlier fire withholds it in the replay, or fired

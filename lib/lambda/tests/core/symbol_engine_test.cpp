@@ -261,6 +261,22 @@ TEST(SymbolEngine, OncePerBarAllowsOneFirePerEpochAlignedBar) {
   EXPECT_EQ(d.stored(), alerts({alert(10, "bar"), alert(60, "bar")}));
 }
 
+TEST(SymbolEngine, AMovedCrossingKeepsItsKeyAndTheChoicesItCausesAreCounted) {
+  Rule bar = cross_above_200();
+  bar.mode = TriggerMode::once_per_bar;  // bars of 60 s: [0, 60), [60, 120) after kT0
+  EngineDriver d({bar}, {.reorder_window_micros = 3600 * kMicrosPerSecond, .max_held_ticks = 256});
+  d.deliver({aapl(199, 5)});
+  d.deliver({aapl(201, 70)});  // fires, keyed 70: bar 1
+  auto plans = d.deliver({aapl(201, 50)});
+  // The crossing moves to 50 (bar 0) and keeps its key: it withholds bar 1 at its key, bar 0 in the replay.
+  EXPECT_EQ(plans[0].mode_choices, 1u);
+  d.deliver({aapl(199, 30)});
+  plans = d.deliver({aapl(201, 20)});  // a crossing at 20, bar 0: the key (70) allows it, the replay not
+  EXPECT_EQ(plans[0].fires.size(), 1u);
+  EXPECT_EQ(plans[0].mode_choices, 1u);
+  EXPECT_EQ(d.stored(), alerts({alert(70), alert(20)}));  // the replay stores 20 alone
+}
+
 TEST(SymbolEngine, OnceFiresOncePerArmingAndMarkersTellOtherInvocations) {
   Rule once = version("o", Condition::price_above, 100, TriggerMode::once);
   once.arming = 3;
@@ -416,10 +432,15 @@ TEST(SymbolEngine, TheFireLogIsBoundedByCount) {
   EXPECT_EQ(d.stored().size(), 11u);  // six at 10, five at 12 (l0 in its cooldown)
 }
 
-TEST(SymbolEngine, ABurstBeyondOneTransactionIsRecordedPendingAndCompleted) {
+// `n` level versions that all hold on a tick above 100 (a burst).
+std::vector<Rule> burst_of(int n) {
   std::vector<Rule> rules;
-  for (int i = 0; i < 150; ++i)
-    rules.push_back(version("l" + std::to_string(i), Condition::price_above, 100));
+  for (int i = 0; i < n; ++i) rules.push_back(version("l" + std::to_string(i), Condition::price_above, 100));
+  return rules;
+}
+
+TEST(SymbolEngine, ABurstBeyondOneTransactionIsRecordedPendingAndCompleted) {
+  const std::vector<Rule> rules = burst_of(150);
   RuleSet set(rules);
   RuleIndex index(set);
   const Tick t = aapl(101, 10);
@@ -445,10 +466,7 @@ TEST(SymbolEngine, ABurstBeyondOneTransactionIsRecordedPendingAndCompleted) {
 }
 
 TEST(SymbolEngine, PendingFiresAreCompletedBeforeNewOnes) {
-  std::vector<Rule> rules;
-  for (int i = 0; i < 120; ++i)
-    rules.push_back(version("l" + std::to_string(i), Condition::price_above, 100));
-  RuleSet set(rules);
+  RuleSet set(burst_of(120));
   RuleIndex index(set);
   const Tick t1 = aapl(101, 10), t2 = aapl(101, 20);
   const std::vector<SymbolTick> in1{{&t1, 0}}, in2{{&t2, 0}};
