@@ -52,11 +52,11 @@ struct EffectiveWindow {
   friend bool operator==(const EffectiveWindow&, const EffectiveWindow&) = default;
 };
 
-struct Rule {  // one version of a rule
-  std::string id;            // the rule's id (R1: globally unique; every version shares it)
+struct Rule {                 // one version of a rule
+  std::string id;             // the rule's id (R1: globally unique; every version shares it)
   std::uint32_t version = 1;  // 1, 2, ... per rule id
-  std::string owner;         // the trader (empty for a file-seeded rule)
-  std::string symbol;        // a symbol, or "*" for every symbol
+  std::string owner;          // the trader (empty for a file-seeded rule)
+  std::string symbol;         // a symbol, or "*" for every symbol
   Condition condition = Condition::price_above;
   double threshold = 0;
   Severity severity = Severity::info;
