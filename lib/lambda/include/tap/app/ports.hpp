@@ -5,7 +5,11 @@
 // inside (the AWS layer's RetryPolicy), so an error here is final for this invocation.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -13,6 +17,7 @@
 #include "tap/core/alert.hpp"
 #include "tap/core/deadline.hpp"
 #include "tap/core/rule_engine.hpp"
+#include "tap/core/symbol_state.hpp"
 
 namespace tap {
 
@@ -42,6 +47,57 @@ class StateStore {
                                               Deadline deadline) = 0;
 };
 
+// A `once` marker (R2): one per (rule id, arming); whoever writes it first holds the arming. `alert` is the
+// alert written in the same transaction (kept in the marker, so that the API and a completion can tell whose
+// it is).
+struct OnceMarker {
+  std::string rule_id;
+  std::uint32_t arming = 0;
+  AlertId alert;
+  friend bool operator==(const OnceMarker&, const OnceMarker&) = default;
+};
+
+// One symbol's state as read: `error` set when its stored item cannot be decoded (that symbol's ticks fail
+// and are retried; the other symbols go on).
+struct LoadedState {
+  SymbolState state;
+  std::optional<Error> error;
+};
+using LoadedStates = std::map<std::string, LoadedState, std::less<>>;
+
+// The outcome of a conditional write of alerts and markers (SymbolStore::commit, AlertLedger::store).
+struct WriteOutcome {
+  enum class Status {
+    applied,   // everything was written
+    conflict,  // commit only: the state is no longer the one the plan was made on; `current` is stored now
+    refused,   // nothing was written: the alerts and markers listed below exist already
+  };
+  Status status = Status::applied;
+  SymbolState current;
+  std::vector<std::size_t> alerts_existing;  // indices into the alerts passed
+  std::vector<std::size_t> markers_taken;    // indices into the markers passed
+  std::size_t bytes_written = 0;             // applied commit: the bytes of the state item written
+};
+
+// The per-symbol state of the event-time engine (symbol_state.hpp) and the alerts its fires produce.
+class SymbolStore {
+ public:
+  virtual ~SymbolStore() = default;
+  // Strongly consistent read of the symbols' states; a symbol without an item gets the empty state
+  // (exists = false). Every symbol asked for is in the answer.
+  virtual Result<LoadedStates, AwsError> load(std::span<const std::string> symbols, Deadline deadline) = 0;
+  // One atomic write: `next` replaces the state if the stored one is still `read` (its revision; an absent
+  // item when !read.exists), each alert is stored (pending notification) and each marker written, both only
+  // if absent. Applied; conflict (the state moved: nothing written, `current` is what is stored); refused
+  // (an alert or a marker exists: nothing written, which ones listed). At most kMaxCommitItems items.
+  virtual Result<WriteOutcome, AwsError> commit(std::string_view symbol, const SymbolState& read,
+                                                const SymbolState& next, std::span<const AlertRecord> alerts,
+                                                std::span<const OnceMarker> markers, Deadline deadline) = 0;
+};
+
+// A DynamoDB transaction holds at most 100 items.
+inline constexpr std::size_t kMaxCommitItems = 100;
+
 // The notification state of stored alerts (F5): pending until its notification is recorded as sent.
 class AlertLedger {
  public:
@@ -49,6 +105,12 @@ class AlertLedger {
   // True when the alert exists and is still waiting for its notification (a crash or a failed publish
   // after it was stored); false when it does not exist or was notified.
   virtual Result<bool, AwsError> pending(const AlertId& id, Deadline deadline) = 0;
+  // Stores alerts (pending) and markers, each only if absent, in one atomic write of at most kMaxCommitItems
+  // items: applied, or refused (nothing written) with the ones that exist listed. Fires recorded in a
+  // symbol's state whose alerts a commit could not hold (a burst), or whose writer may have crashed, are
+  // completed with it: a retry writes exactly what is missing.
+  virtual Result<WriteOutcome, AwsError> store(std::span<const AlertRecord> alerts,
+                                               std::span<const OnceMarker> markers, Deadline deadline) = 0;
   // Records the notification as sent (with the SNS message id and when).
   virtual Result<bool, AwsError> mark_sent(const AlertId& id, const std::string& sns_message_id,
                                            std::int64_t notified_at_micros, Deadline deadline) = 0;
