@@ -1,5 +1,6 @@
 #include "tap/core/rules.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <unordered_set>
@@ -398,7 +399,13 @@ Parsed parse_document(std::string_view text) {
     }
   }
   for (Rule& r : rules) {
+    // A file-seeded rule is version 1 of its id, effective from the epoch, in mode `every` with the
+    // document's cooldown, 0 becoming 1 (R2: every needs >= 1 s; R6).
     if (r.cooldown_seconds < 0) r.cooldown_seconds = default_cooldown.value_or(kDefaultCooldownSeconds);
+    r.cooldown_seconds = std::max<std::int64_t>(r.cooldown_seconds, 1);
+    r.version = 1;
+    r.mode = TriggerMode::every;
+    r.window = EffectiveWindow{};
   }
   return {std::move(rules), std::move(L.problems)};
 }

@@ -41,7 +41,7 @@ TEST(Rules, DefaultCooldowns) {
     {"id":"b","symbol":"A","condition":"price_above","threshold":1,"severity":"info","cooldown_seconds":0}]})");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->rule(0).cooldown_seconds, 5);
-  EXPECT_EQ(r->rule(1).cooldown_seconds, 0);
+  EXPECT_EQ(r->rule(1).cooldown_seconds, 1);  // R6: a cooldown of 0 becomes 1 (mode every needs >= 1 s)
 }
 
 TEST(Rules, EveryProblemListedWithItsPath) {

@@ -24,6 +24,21 @@
 //  - Fires derive only from the committed transition: each new fire is recorded in `next.fires` (stored =
 //    false when the plan's fires exceed kMaxFiresPerCommit) and returned in `fires`. The fires recorded for
 //    a duplicate tick are returned in `to_complete`, so a redelivery completes what a crash interrupted.
+//  - Fire log and its horizon. A candidate fire whose tick is older than `fires_complete_from` fires
+//    nothing (the fires around it may be pruned). Within one plan candidates are decided in position
+//    order, each against the log (both sides) and the plan's earlier fires: with a batch delivered in order
+//    the plan is the in-order replay.
+//  - Pending fires (stored = false) of the read state are completed first: up to kMaxFiresPerCommit of
+//    them are recorded stored by this commit (`completing`; the handler writes their alerts, and markers
+//    for `once`, in the commit's transaction), then the new fires take the room left. A plan with no
+//    ticks completes the next pending fires: the handler calls it until `next` holds none.
+//  - Once markers: `once` is checked against OnceMarkers (stored fires, any symbol), the log's pending fires
+//    and this plan's fires. For a "*" rule the handler passes the markers of fires planned for the batch's
+//    other symbols too.
+//  - write_needed is false only when `next` equals the read state apart from the revision and the plan has
+//    no fire and nothing to complete (every tick a duplicate, suspended, out of band, or beyond W without a
+//    fire): the commit would change no alert and no decision a later plan takes. Otherwise the commit must
+//    be made (it is the compare-and-swap that orders concurrent invocations) before any fire is acted on.
 #pragma once
 
 #include <cstddef>
@@ -46,6 +61,9 @@ namespace tap {
 struct EngineLimits {
   std::int64_t reorder_window_micros = 60 * kMicrosPerSecond;  // W by event time
   std::size_t max_held_ticks = 256;                            // W by count (keeps the state item small)
+  // Stored fires kept at most (pending ones are never dropped): dropping one advances fires_complete_from
+  // past its reach and drops the held ticks up to it, so nothing it decided is evaluated again.
+  std::size_t max_fire_records = 512;
 };
 
 // Operator controls of one symbol (F3), each an R3 change with its own event-time window.
@@ -76,13 +94,15 @@ struct NewFire {
   HeldTick at;                 // the alert's tick (a crossing may be keyed by a tick of an earlier batch)
   std::optional<std::size_t> input_tick;  // index into the input when `at` is one of this batch's ticks
   std::size_t cause = 0;                  // index into the input of the tick whose arrival produced it
+  bool stored = true;  // false: recorded pending (beyond kMaxFiresPerCommit), a later commit stores it
 };
 
 struct SymbolPlan {
   SymbolState next;            // the state to commit, revision = the read revision + 1
   bool write_needed = false;   // false only where docs/design.md shows that skipping it changes no alert
   std::vector<NewFire> fires;  // in position order of their ticks
-  std::vector<FireRecord> to_complete;  // fires recorded for duplicate ticks of this input
+  std::vector<FireRecord> to_complete;  // fires recorded at the positions of duplicate (or beyond-W) ticks
+  std::vector<FireRecord> completing;   // pending fires of the read state this commit records stored
   std::vector<TickFate> fates;          // one per input tick
   std::size_t mode_choices = 0;         // fires withheld by a choice between fires discovered out of order
 };

@@ -11,7 +11,9 @@
 //    tick lies at or after `fires_complete_from` (so that an excursion is matched with the alert already
 //    stored for it, and cooldowns and bars are checked on both sides), and a fire whose alert may not be
 //    stored yet (`stored == false`: a burst larger than one transaction) is kept until a later commit
-//    records it stored.
+//    records it stored (SymbolPlan::completing), and pruned (fires_complete_from advances past its
+//    reach) only when no tick the engine can still evaluate could be suppressed by it. The log is also
+//    bounded by count (EngineLimits::max_fire_records).
 //  - `revision` increases by one with every committed write: the compare-and-swap of the store is on it,
 //    so every commit is planned on the state it replaces.
 // Fires derive only from transitions committed here: a fire is recorded in the same commit that applies
@@ -21,6 +23,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +48,13 @@ struct FireRecord {
   Position tick;              // the tick whose alert this is (the alert's key timestamp is tick.ts_micros)
   bool crossing = false;      // a crossing fire (matched per excursion) or a level fire
   bool stored = true;         // false: the alert may not be stored yet (completed by a later commit)
+  // The fire suppresses fires of its rule at ticks before this instant (mode every: tick + cooldown;
+  // once_per_bar: the end of its bar; once: its own tick, the once marker carries the rest). The pruning
+  // of the log needs nothing else; the default (never) only keeps the record longer.
+  std::int64_t reach_until_micros = INT64_MAX;
+  // Mode once: the arming the fire consumed (a pending fire's marker is not written yet, so a second fire
+  // of the same arming is refused from the log). Empty for the other modes.
+  std::optional<std::uint32_t> once_arming;
   friend bool operator==(const FireRecord&, const FireRecord&) = default;
 };
 

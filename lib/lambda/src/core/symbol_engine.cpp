@@ -1,0 +1,468 @@
+#include "tap/core/symbol_engine.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <limits>
+#include <numeric>
+#include <unordered_map>
+
+#include "tap/core/timestamp.hpp"
+
+// The algorithm and the argument for it: docs/design-event-time.md.
+namespace tap {
+namespace {
+
+constexpr std::int64_t kMaxReachMicros = 86'400 * kMicrosPerSecond;  // the longest cooldown and bar (R2)
+
+std::int64_t saturating_add(std::int64_t a, std::int64_t b) {
+  return a > std::numeric_limits<std::int64_t>::max() - b ? std::numeric_limits<std::int64_t>::max() : a + b;
+}
+std::int64_t saturating_sub(std::int64_t a, std::int64_t b) {
+  return a < std::numeric_limits<std::int64_t>::min() + b ? std::numeric_limits<std::int64_t>::min() : a - b;
+}
+
+// The side of the line a crossing version fires on (F3: price on the line fires neither).
+bool on_fire_side(const Rule& r, double price) {
+  return r.condition == Condition::crosses_below ? price < r.threshold : price > r.threshold;
+}
+
+std::int64_t cooldown_micros(const Rule& r) {
+  return std::max<std::int64_t>(r.cooldown_seconds, 1) * kMicrosPerSecond;  // R2: >= 1 s
+}
+std::int64_t bar_micros(const Rule& r) { return std::max<std::int64_t>(r.bar_seconds, 1) * kMicrosPerSecond; }
+std::int64_t bar_of(std::int64_t ts, std::int64_t bar) {  // epoch-aligned (floor division)
+  return ts / bar - (ts % bar < 0 ? 1 : 0);
+}
+
+// The first instant at which a fire of `r` at `ts` no longer suppresses anything (FireRecord contract).
+std::int64_t reach_until(const Rule& r, std::int64_t ts) {
+  switch (r.mode) {
+    case TriggerMode::every:
+      return saturating_add(ts, cooldown_micros(r));
+    case TriggerMode::once_per_bar:
+      return (bar_of(ts, bar_micros(r)) + 1) * bar_micros(r);
+    case TriggerMode::once:
+      break;
+  }
+  return ts;
+}
+// A record's reach as the pruning uses it: an adapter that does not encode it keeps the default (never),
+// bounded by the longest reach a mode can have.
+std::int64_t effective_reach(const FireRecord& f) {
+  return std::min(f.reach_until_micros, saturating_add(f.tick.ts_micros, kMaxReachMicros));
+}
+
+// One tick of the merged sequence: a held tick, or an input tick applied by this plan.
+struct Entry {
+  HeldTick tick;
+  std::optional<std::size_t> input;
+};
+
+struct Candidate {
+  Position pos;
+  double price = 0;
+  std::size_t rule_index = 0;
+  bool crossing = false;
+  std::optional<std::size_t> input_tick;
+  std::size_t cause = 0;
+  bool fresh = true;  // its tick (level) or its crossing pair (crossing) is new in this plan
+};
+
+class Planner {
+ public:
+  Planner(const RuleIndex& index, std::string_view symbol, const SymbolState& state,
+          std::span<const SymbolTick> ticks, const SymbolControls& controls, const OnceMarkers& once,
+          const EngineLimits& limits)
+      : index_(index),
+        rules_(index.rules()),
+        symbol_(symbol),
+        state_(state),
+        ticks_(ticks),
+        controls_(controls),
+        once_(once),
+        limits_(limits) {}
+
+  SymbolPlan run() {
+    plan_.next = state_;
+    plan_.next.exists = true;
+    plan_.next.revision = state_.revision + 1;
+    for (const FireRecord& f : state_.fires) by_rule_[f.rule_id].push_back(&f);
+    place();
+    collect_crossings();
+    decide();
+    record();
+    trim();
+    plan_.write_needed = !plan_.fires.empty() || !plan_.completing.empty() ||
+                         plan_.next.ticks != state_.ticks || plan_.next.fires != state_.fires ||
+                         plan_.next.fires_complete_from != state_.fires_complete_from;
+    return std::move(plan_);
+  }
+
+ private:
+  const Tick& input(std::size_t i) const { return *ticks_[i].tick; }
+  static Position position_of(const Tick& t) { return {t.ts.micros, t.seq}; }
+
+  bool suspended(std::int64_t ts) const {
+    return std::any_of(controls_.suspensions.begin(), controls_.suspensions.end(),
+                       [&](const EffectiveWindow& w) { return w.contains(ts); });
+  }
+  bool out_of_band(const Tick& t) const {
+    for (const PriceBand& b : controls_.bands) {
+      if (b.window.contains(t.ts.micros)) return t.price < b.low || t.price > b.high;
+    }
+    return false;
+  }
+  bool held_at(Position p) const {
+    const auto it = std::lower_bound(state_.ticks.begin(), state_.ticks.end(), p,
+                                     [](const HeldTick& h, Position q) { return h.pos < q; });
+    return it != state_.ticks.end() && it->pos == p;
+  }
+
+  // Item 1 of the contract: each input tick's fate, in position order (ties: delivery order, so the first
+  // delivered of a position wins); the merged sequence of held and applied ticks.
+  void place() {
+    const std::size_t n = ticks_.size();
+    plan_.fates.assign(n, TickFate::applied);
+    std::vector<std::size_t> order(n);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return position_of(input(a)) < position_of(input(b));
+    });
+    std::optional<Position> last_placed;
+    std::vector<Entry> applied;
+    for (const std::size_t i : order) {
+      const Tick& t = input(i);
+      const Position p = position_of(t);
+      TickFate fate = TickFate::applied;
+      if (held_at(p) || last_placed == p) {
+        fate = TickFate::duplicate;
+        redelivered_.push_back(p);
+      } else if (suspended(t.ts.micros)) {
+        fate = TickFate::suspended;
+      } else if (out_of_band(t)) {
+        fate = TickFate::out_of_band;
+      } else if (!state_.ticks.empty() && p <= state_.ticks.front().pos) {
+        fate = TickFate::beyond_window;
+        redelivered_.push_back(p);  // a tick applied earlier and trimmed since: its fires are completed
+      }
+      plan_.fates[i] = fate;
+      if (fate == TickFate::applied || fate == TickFate::beyond_window) {
+        last_placed = p;
+        level_ticks_.push_back(i);
+      }
+      if (fate == TickFate::applied) applied.push_back({{p, t.price}, i});
+    }
+    merged_.reserve(state_.ticks.size() + applied.size());
+    auto a = applied.begin();
+    for (const HeldTick& h : state_.ticks) {
+      for (; a != applied.end() && a->tick.pos < h.pos; ++a) merged_.push_back(*a);
+      merged_.push_back({h, std::nullopt});
+    }
+    merged_.insert(merged_.end(), a, applied.end());
+    for (const std::size_t i : level_ticks_) {
+      index_.for_each_level(symbol_, input(i), [&](std::size_t r) {
+        const Tick& t = input(i);
+        candidates_.push_back({position_of(t), t.price, r, false, i, i, true});
+      });
+    }
+  }
+
+  // Item 2: the crossing versions whose side differs across a changed adjacent pair, then their
+  // unmatched excursions as candidates.
+  void collect_crossings() {
+    std::vector<std::size_t> crossed;
+    const auto query = [&](std::size_t from, std::size_t to) {
+      index_.for_each_crossed(symbol_, merged_[from].tick.price, merged_[to].tick.price,
+                              merged_[to].tick.pos.ts_micros, [&](std::size_t r) { crossed.push_back(r); });
+    };
+    const std::size_t m = merged_.size();
+    for (std::size_t s = 0; s < m;) {
+      if (!merged_[s].input) {
+        ++s;
+        continue;
+      }
+      std::size_t e = s;
+      while (e + 1 < m && merged_[e + 1].input) ++e;
+      for (std::size_t k = std::max<std::size_t>(s, 1); k <= e + 1 && k < m; ++k) query(k - 1, k);
+      if (s >= 1 && e + 1 < m) query(s - 1, e + 1);  // the pair the run separated
+      s = e + 1;
+    }
+    std::sort(crossed.begin(), crossed.end());
+    crossed.erase(std::unique(crossed.begin(), crossed.end()), crossed.end());
+    for (const std::size_t r : crossed) excursions_of(r);
+  }
+
+  // The version of rule `id` applying at `ts` whose line separates `from` and `to`, if any.
+  std::optional<std::size_t> same_rule_crossed(const std::string& id, double from, double to,
+                                               std::int64_t ts) const {
+    std::optional<std::size_t> found;
+    index_.for_each_crossed(symbol_, from, to, ts, [&](std::size_t j) {
+      if (rules_.rule(j).id == id) found = j;
+    });
+    return found;
+  }
+  static bool same_line(const Rule& a, const Rule& b) {
+    return a.condition == b.condition && a.threshold == b.threshold;
+  }
+
+  // F3 continuity: the crossing's previous tick lies in v's window or in the window of an earlier version
+  // of the rule with the same condition and threshold.
+  bool in_continuity(const Rule& v, const HeldTick& pred, const HeldTick& first) const {
+    if (v.window.contains(pred.pos.ts_micros)) return true;
+    const auto j = same_rule_crossed(v.id, pred.price, first.price, pred.pos.ts_micros);
+    return j && rules_.rule(*j).version < v.version && same_line(rules_.rule(*j), v);
+  }
+
+  // A crossing fire of v's rule at a tick of the excursion [first, last], of v's line (a moved crossing).
+  bool matched(const Rule& v, const HeldTick& pred, const HeldTick& first, Position last,
+               std::span<const FireRecord* const> fires) const {
+    for (const FireRecord* f : fires) {
+      if (!f->crossing || f->tick < first.pos || last < f->tick) continue;
+      if (f->version == v.version) return true;
+      const auto j = same_rule_crossed(v.id, pred.price, first.price, f->tick.ts_micros);
+      if (j && rules_.rule(*j).version == f->version && same_line(rules_.rule(*j), v)) return true;
+    }
+    return false;
+  }
+
+  std::span<const FireRecord* const> log_of(const std::string& id) const {
+    const auto it = by_rule_.find(id);
+    if (it == by_rule_.end()) return {};
+    return it->second;
+  }
+
+  // The crossings of v's line over the held ticks. A run is owned by the version of v's rule applying at its
+  // first tick (v, or another version of the same line: a fire moved across an edit may have left a run of
+  // an earlier version unmatched when a late tick split it).
+  void excursions_of(std::size_t r) {
+    const Rule& v = rules_.rule(r);
+    const std::size_t m = merged_.size();
+    for (std::size_t a = 1; a < m; ++a) {
+      if (!on_fire_side(v, merged_[a].tick.price) || on_fire_side(v, merged_[a - 1].tick.price)) continue;
+      std::size_t b = a;
+      while (b + 1 < m && on_fire_side(v, merged_[b + 1].tick.price)) ++b;
+      const HeldTick& pred = merged_[a - 1].tick;
+      const HeldTick& first = merged_[a].tick;
+      std::optional<std::size_t> owner;
+      if (v.applies_at(first.pos.ts_micros)) {
+        owner = r;
+      } else if (const auto j = same_rule_crossed(v.id, pred.price, first.price, first.pos.ts_micros);
+                 j && same_line(rules_.rule(*j), v)) {
+        owner = j;
+      }
+      if (owner && in_continuity(rules_.rule(*owner), pred, first) &&
+          !matched(rules_.rule(*owner), pred, first, merged_[b].tick.pos, log_of(v.id))) {
+        // The arrival that made it: its first tick, its predecessor, or a tick inside or after it. Without
+        // one it is an excursion withheld before and found again (not a new choice).
+        std::optional<std::size_t> cause = merged_[a].input ? merged_[a].input : merged_[a - 1].input;
+        for (std::size_t k = a + 1; k <= std::min(b + 1, m - 1) && !cause; ++k) cause = merged_[k].input;
+        candidates_.push_back({first.pos, first.price, *owner, true, merged_[a].input,
+                               cause.value_or(level_ticks_.empty() ? 0 : level_ticks_.front()),
+                               cause.has_value()});
+      }
+      a = b;
+    }
+  }
+
+  // Where the in-order replay has fire f: a crossing at the first tick of the excursion now holding it.
+  Position replay_position(const Rule& r, const FireRecord& f) const {
+    if (!f.crossing) return f.tick;
+    auto it = std::lower_bound(merged_.begin(), merged_.end(), f.tick,
+                               [](const Entry& e, Position p) { return e.tick.pos < p; });
+    if (it == merged_.end() || it->tick.pos != f.tick) return f.tick;
+    while (it != merged_.begin() && on_fire_side(r, std::prev(it)->tick.price)) --it;
+    return it->tick.pos;
+  }
+
+  // Does fire f of the candidate's rule suppress the candidate (R2, in event time, both sides)?
+  static bool suppresses(const Rule& r, const Candidate& c, const FireRecord& f) {
+    if (f.tick == c.pos) return true;  // the rule already fired on this tick
+    switch (r.mode) {
+      case TriggerMode::every: {
+        const std::int64_t d = c.pos.ts_micros - f.tick.ts_micros;
+        return (d < 0 ? -d : d) < cooldown_micros(r);
+      }
+      case TriggerMode::once_per_bar:
+        return bar_of(c.pos.ts_micros, bar_micros(r)) == bar_of(f.tick.ts_micros, bar_micros(r));
+      case TriggerMode::once:
+        break;
+    }
+    return f.once_arming == r.arming;
+  }
+
+  // Items 3 and 4: candidates in position order, each against the log and the plan's earlier fires.
+  void decide() {
+    std::stable_sort(candidates_.begin(), candidates_.end(), [](const Candidate& a, const Candidate& b) {
+      return a.pos < b.pos || (a.pos == b.pos && a.rule_index < b.rule_index);
+    });
+    // A run found through two crossed versions of its rule is one candidate.
+    candidates_.erase(std::unique(candidates_.begin(), candidates_.end(),
+                                  [](const Candidate& a, const Candidate& b) {
+                                    return a.pos == b.pos && a.rule_index == b.rule_index;
+                                  }),
+                      candidates_.end());
+    for (const Candidate& c : candidates_) {
+      const Rule& r = rules_.rule(c.rule_index);
+      if (c.pos.ts_micros < state_.fires_complete_from) continue;  // the fires around it may be pruned
+      std::vector<const FireRecord*>& mine = planned_[r.id];
+      // Withheld by a fire of the rule; a choice between fires discovered out of order unless a fire the
+      // replay also has before it withholds it there too.
+      // The decision in the key view (each fire at its key) and in the replay's view (each crossing fire at
+      // the first tick of its excursion now). Where they differ, fires discovered out of order made the
+      // engine choose (mode_choices): withheld where no earlier fire withholds it in the replay, or fired
+      // beside a fire the replay could not have had with it.
+      bool blocked = false, replay_blocks = false, replay_conflict = false, moved_blocker = false;
+      const auto check = [&](std::span<const FireRecord* const> fires) {
+        for (const FireRecord* f : fires) {
+          FireRecord in_replay = *f;
+          in_replay.tick = replay_position(r, *f);
+          const bool conflict = suppresses(r, c, in_replay);
+          replay_conflict = replay_conflict || conflict;
+          replay_blocks = replay_blocks || (conflict && in_replay.tick < c.pos);
+          if (!suppresses(r, c, *f)) continue;
+          blocked = true;
+          moved_blocker = moved_blocker || in_replay.tick != f->tick;
+        }
+      };
+      check(log_of(r.id));
+      check(mine);
+      // A marker alone: a fire of another symbol or one pruned from the log, its position unknown here.
+      const bool marked = r.mode == TriggerMode::once && once_.contains({r.id, r.arming});
+      if (blocked || marked) {
+        if (blocked && !replay_blocks && (c.fresh || moved_blocker)) ++plan_.mode_choices;
+        continue;
+      }
+      if (replay_conflict) ++plan_.mode_choices;
+      FireRecord rec{r.id,
+                     r.version,
+                     c.pos,
+                     c.crossing,
+                     true,
+                     reach_until(r, c.pos.ts_micros),
+                     r.mode == TriggerMode::once ? std::optional<std::uint32_t>(r.arming) : std::nullopt};
+      new_records_.push_back(std::move(rec));
+      mine.push_back(&new_records_.back());
+      plan_.fires.push_back({c.rule_index, HeldTick{c.pos, c.price}, c.input_tick, c.cause, true});
+    }
+  }
+
+  // Item 5: pending fires first, then the new ones, kMaxFiresPerCommit stored per commit; to_complete.
+  void record() {
+    std::size_t room = kMaxFiresPerCommit;
+    for (FireRecord& f : plan_.next.fires) {
+      if (f.stored || room == 0) continue;
+      f.stored = true;
+      plan_.completing.push_back(f);
+      --room;
+    }
+    for (std::size_t i = 0; i < new_records_.size(); ++i) {
+      const bool stored = i < room;
+      new_records_[i].stored = stored;
+      plan_.fires[i].stored = stored;
+    }
+    std::vector<FireRecord> all;
+    all.reserve(plan_.next.fires.size() + new_records_.size());
+    std::merge(std::make_move_iterator(plan_.next.fires.begin()),
+               std::make_move_iterator(plan_.next.fires.end()), new_records_.begin(), new_records_.end(),
+               std::back_inserter(all),
+               [](const FireRecord& a, const FireRecord& b) { return a.tick < b.tick; });
+    plan_.next.fires = std::move(all);
+    std::sort(redelivered_.begin(), redelivered_.end());
+    redelivered_.erase(std::unique(redelivered_.begin(), redelivered_.end()), redelivered_.end());
+    for (const FireRecord& f : state_.fires) {
+      if (f.stored && std::binary_search(redelivered_.begin(), redelivered_.end(), f.tick)) {
+        plan_.to_complete.push_back(f);
+      }
+    }
+  }
+
+  // Item 5: held ticks to the limits, then the fire log to what a tick still evaluable can need.
+  void trim() {
+    std::vector<HeldTick>& held = plan_.next.ticks;
+    held.clear();
+    held.reserve(merged_.size());
+    for (const Entry& e : merged_) held.push_back(e.tick);
+    if (held.empty()) return;
+    const std::int64_t horizon = saturating_sub(held.back().pos.ts_micros, limits_.reorder_window_micros);
+    std::size_t drop = 0;
+    while (drop + 1 < held.size() &&
+           (held[drop].pos.ts_micros < horizon ||
+            held.size() - drop > std::max<std::size_t>(limits_.max_held_ticks, 1))) {
+      ++drop;
+    }
+    held.erase(held.begin(), held.begin() + static_cast<std::ptrdiff_t>(drop));
+    const Position oldest = held.front().pos;
+    std::int64_t& complete_from = plan_.next.fires_complete_from;
+    std::vector<FireRecord>& fires = plan_.next.fires;
+    // A stored fire before the oldest held tick whose reach ends by it suppresses no tick at or after the
+    // oldest held one: dropping it keeps the log complete from its reach on.
+    std::erase_if(fires, [&](const FireRecord& f) {
+      const bool prune = f.stored && f.tick < oldest && effective_reach(f) <= oldest.ts_micros;
+      if (prune) complete_from = std::max(complete_from, effective_reach(f));
+      return prune;
+    });
+    // The count bound: drop the stored fires that reach least far first.
+    const auto stored = static_cast<std::size_t>(
+        std::count_if(fires.begin(), fires.end(), [](const FireRecord& f) { return f.stored; }));
+    if (stored <= limits_.max_fire_records) return;
+    std::vector<std::size_t> by_reach;
+    for (std::size_t i = 0; i < fires.size(); ++i) {
+      if (fires[i].stored) by_reach.push_back(i);
+    }
+    std::stable_sort(by_reach.begin(), by_reach.end(), [&](std::size_t a, std::size_t b) {
+      return effective_reach(fires[a]) < effective_reach(fires[b]);
+    });
+    std::vector<bool> dropped(fires.size(), false);
+    for (std::size_t k = 0; k < stored - limits_.max_fire_records; ++k) {
+      const FireRecord& f = fires[by_reach[k]];
+      dropped[by_reach[k]] = true;
+      complete_from = std::max({complete_from, effective_reach(f), saturating_add(f.tick.ts_micros, 1)});
+    }
+    std::size_t i = 0;
+    std::erase_if(fires, [&](const FireRecord&) { return dropped[i++]; });
+  }
+
+  const RuleIndex& index_;
+  const RuleSet& rules_;
+  std::string_view symbol_;
+  const SymbolState& state_;
+  std::span<const SymbolTick> ticks_;
+  const SymbolControls& controls_;
+  const OnceMarkers& once_;
+  const EngineLimits& limits_;
+
+  SymbolPlan plan_;
+  std::vector<Entry> merged_;
+  std::vector<std::size_t> level_ticks_;  // input ticks evaluated for level versions, in position order
+  std::vector<Position> redelivered_;     // positions of duplicate and beyond-window input ticks
+  std::vector<Candidate> candidates_;
+  std::unordered_map<std::string, std::vector<const FireRecord*>> by_rule_;  // the read log, per rule id
+  std::unordered_map<std::string, std::vector<const FireRecord*>> planned_;  // this plan's fires
+  std::deque<FireRecord> new_records_;  // stable addresses (planned_ points into it)
+};
+
+}  // namespace
+
+std::string_view to_string(TickFate f) {
+  switch (f) {
+    case TickFate::applied:
+      return "applied";
+    case TickFate::duplicate:
+      return "duplicate";
+    case TickFate::beyond_window:
+      return "beyond_window";
+    case TickFate::suspended:
+      return "suspended";
+    case TickFate::out_of_band:
+      break;
+  }
+  return "out_of_band";
+}
+
+SymbolPlan plan_symbol(const RuleIndex& index, std::string_view symbol, const SymbolState& state,
+                       std::span<const SymbolTick> ticks, const SymbolControls& controls,
+                       const OnceMarkers& once, const EngineLimits& limits) {
+  return Planner(index, symbol, state, ticks, controls, once, limits).run();
+}
+
+}  // namespace tap

@@ -1,0 +1,491 @@
+// The event-time engine (plan_symbol): placement, crossings matched per excursion, modes, versions,
+// controls, the reorder window, the fire log and its horizon, commit sizes (F3, R1-R3, R5).
+#include "tap/core/symbol_engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include "engine_driver.hpp"
+
+namespace tap {
+namespace {
+
+using testing::at_s;
+using testing::EngineDriver;
+using testing::StoredAlert;
+using testing::tick_at;
+
+Rule version(std::string id, Condition condition, double threshold, TriggerMode mode = TriggerMode::every,
+             std::string symbol = "AAPL") {
+  Rule r;
+  r.id = std::move(id);
+  r.symbol = std::move(symbol);
+  r.condition = condition;
+  r.threshold = threshold;
+  r.mode = mode;
+  r.cooldown_seconds = 1;
+  r.bar_seconds = 60;
+  return r;
+}
+Rule cross_above_200() { return version("r1", Condition::crosses_above, 200); }
+
+Tick aapl(double price, double seconds, std::uint64_t seq = 0) {
+  return tick_at("AAPL", price, at_s(seconds), seq);
+}
+
+StoredAlert alert(double seconds, std::string rule = "r1", std::uint32_t v = 1, std::uint64_t seq = 0,
+                  std::string symbol = "AAPL") {
+  return {std::move(symbol), {at_s(seconds), seq}, std::move(rule), v};
+}
+std::set<StoredAlert> alerts(std::initializer_list<StoredAlert> list) { return list; }
+
+// ---- the two examples of the issue (crosses_above 200, every, cooldown 1 s, ticks 10 s apart) ----
+
+TEST(SymbolEngine, MovedCrossingKeepsTheKeyItWasStoredUnder) {
+  EngineDriver d({cross_above_200()});
+  d.deliver({aapl(199, 10)});
+  d.deliver({aapl(201, 30)});
+  EXPECT_EQ(d.stored(), alerts({alert(30)}));
+  const auto plans = d.deliver({aapl(202, 20)});  // moves the crossing to t2: no second alert
+  EXPECT_TRUE(plans[0].fires.empty());
+  EXPECT_EQ(plans[0].fates[0], TickFate::applied);
+  EXPECT_EQ(d.stored(), alerts({alert(30)}));
+  EXPECT_EQ(d.state("AAPL").ticks.size(), 3u);
+}
+
+TEST(SymbolEngine, RevealedCrossingTakesTheReplayKeyLeftFree) {
+  EngineDriver d({cross_above_200()});
+  for (const Tick& t : {aapl(199, 10), aapl(201, 40), aapl(202, 20), aapl(198, 30)}) d.deliver({t});
+  EXPECT_EQ(d.stored(), alerts({alert(40), alert(20)}));
+  EXPECT_EQ(d.mode_choices, 0u);
+}
+
+TEST(SymbolEngine, ABatchIsAppliedInPositionOrderAsTheReplay) {
+  EngineDriver d({cross_above_200()});
+  const auto plans = d.deliver({aapl(199, 10), aapl(201, 30), aapl(202, 20)});
+  EXPECT_EQ(d.stored(), alerts({alert(20)}));
+  ASSERT_EQ(plans[0].fires.size(), 1u);
+  EXPECT_EQ(plans[0].fires[0].input_tick, 2u);
+  EXPECT_EQ(plans[0].fires[0].cause, 2u);
+}
+
+TEST(SymbolEngine, TheFirstTickOnlyEstablishesThePrice) {
+  EngineDriver d({cross_above_200(), version("lvl", Condition::price_above, 100)});
+  const auto plans = d.deliver({aapl(201, 10)});
+  EXPECT_EQ(d.stored(), alerts({alert(10, "lvl")}));  // a level condition needs no history
+  EXPECT_TRUE(plans[0].write_needed);
+  EXPECT_TRUE(d.state("AAPL").exists);
+  EXPECT_EQ(d.state("AAPL").revision, 1u);
+}
+
+TEST(SymbolEngine, CrossesBelowMirrorsAndThePriceOnTheLineFiresNeither) {
+  EngineDriver d({version("dn", Condition::crosses_below, 200), cross_above_200()});
+  for (const Tick& t : {aapl(201, 10), aapl(200, 20), aapl(199, 30), aapl(200, 40), aapl(201, 50)})
+    d.deliver({t});
+  EXPECT_EQ(d.stored(), alerts({alert(30, "dn"), alert(50, "r1")}));
+}
+
+// ---- placement: duplicates, seq, controls, the reorder window ----
+
+TEST(SymbolEngine, SecondTickAtTheSamePositionIsADuplicateWhateverItsPrice) {  // defect 4a
+  EngineDriver d({cross_above_200()});
+  d.deliver({aapl(199, 10)});
+  const auto plans = d.deliver({aapl(198, 20), aapl(202, 20)});
+  EXPECT_EQ(plans[0].fates, (std::vector<TickFate>{TickFate::applied, TickFate::duplicate}));
+  EXPECT_TRUE(d.stored().empty());
+  ASSERT_EQ(d.state("AAPL").ticks.size(), 2u);
+  EXPECT_EQ(d.state("AAPL").ticks[1].price, 198);
+}
+
+TEST(SymbolEngine, DuplicateAcrossTwoRecordsOfOneBatchAndAgainstAHeldTick) {
+  EngineDriver d({cross_above_200()});
+  d.deliver({aapl(199, 10)});
+  const std::vector<Tick> batch{aapl(198, 20), aapl(202, 20)};
+  RuleSet rules({cross_above_200()});
+  RuleIndex index(rules);
+  const std::vector<SymbolTick> two_records{{&batch[0], 0}, {&batch[1], 1}};
+  const SymbolPlan p = plan_symbol(index, "AAPL", d.state("AAPL"), two_records, {}, {}, {});
+  EXPECT_EQ(p.fates[1], TickFate::duplicate);
+  EXPECT_TRUE(p.fires.empty());
+  d.deliver(batch);
+  const auto again = d.deliver({aapl(250, 10)});  // the held tick's position, another price
+  EXPECT_EQ(again[0].fates[0], TickFate::duplicate);
+  EXPECT_FALSE(again[0].write_needed);
+  EXPECT_TRUE(d.stored().empty());
+}
+
+TEST(SymbolEngine, SeqOrdersTicksOfEqualTimestamp) {
+  EngineDriver d({cross_above_200()});
+  d.deliver({aapl(199, 10)});
+  d.deliver({aapl(201, 20, 2)});
+  const auto plans = d.deliver({aapl(198, 20, 1)});  // before seq 2: the crossing is at seq 2 still
+  EXPECT_EQ(plans[0].fates[0], TickFate::applied);
+  EXPECT_EQ(d.stored(), alerts({alert(20, "r1", 1, 2)}));
+  EXPECT_EQ(d.state("AAPL").ticks.size(), 3u);
+}
+
+TEST(SymbolEngine, RedeliveredTickIsADuplicateAndReturnsItsFiresToComplete) {
+  EngineDriver d({cross_above_200(), version("lvl", Condition::price_above, 100)});
+  d.deliver({aapl(199, 10)});
+  d.deliver({aapl(201, 20)});
+  const auto plans = d.deliver({aapl(201, 20), aapl(201, 20)});
+  EXPECT_EQ(plans[0].fates, (std::vector<TickFate>{TickFate::duplicate, TickFate::duplicate}));
+  EXPECT_FALSE(plans[0].write_needed);  // nothing changes: the commit may be skipped
+  ASSERT_EQ(plans[0].to_complete.size(), 2u);
+  EXPECT_EQ(plans[0].to_complete[0].tick, (Position{at_s(20), 0}));
+  EXPECT_EQ(d.stored().size(), 3u);  // lvl at t1 and t2, r1 at t2
+}
+
+TEST(SymbolEngine, SuspendedTicksAreNotAppliedAndFireNothing) {
+  EngineDriver d({cross_above_200(), version("lvl", Condition::price_above, 100)});
+  d.controls["AAPL"].suspensions.push_back({at_s(15), at_s(25)});
+  d.deliver({aapl(199, 10)});
+  const auto plans = d.deliver({aapl(205, 20)});
+  EXPECT_EQ(plans[0].fates[0], TickFate::suspended);
+  EXPECT_FALSE(plans[0].write_needed);
+  d.deliver({aapl(203, 25)});  // the suspension ends at 25 (half-open)
+  EXPECT_EQ(d.stored(), alerts({alert(10, "lvl"), alert(25, "lvl"), alert(25)}));
+}
+
+TEST(SymbolEngine, ATickOutsideTheBandInForceIsRejected) {
+  EngineDriver d({cross_above_200()});
+  auto& bands = d.controls["AAPL"].bands;
+  bands.push_back({{EffectiveWindow::kOpenStart, at_s(100)}, 150, 250});
+  bands.push_back({{at_s(100), EffectiveWindow::kOpenEnd}, 150, 300});
+  d.deliver({aapl(199, 10)});
+  auto plans = d.deliver({aapl(9999, 20), aapl(100, 30)});
+  EXPECT_EQ(plans[0].fates, (std::vector<TickFate>{TickFate::out_of_band, TickFate::out_of_band}));
+  EXPECT_TRUE(d.stored().empty());
+  plans = d.deliver({aapl(260, 40), aapl(260, 110)});  // out of the first band, inside the second
+  EXPECT_EQ(plans[0].fates, (std::vector<TickFate>{TickFate::out_of_band, TickFate::applied}));
+  EXPECT_EQ(d.stored(), alerts({alert(110)}));
+}
+
+TEST(SymbolEngine, AnOutOfBandPrintDoesNotHideALaterTickAtItsPosition) {
+  EngineDriver d({cross_above_200()});
+  d.controls["AAPL"].bands.push_back({{}, 150, 250});
+  d.deliver({aapl(199, 10)});
+  const auto plans = d.deliver({aapl(9999, 20), aapl(201, 20)});
+  EXPECT_EQ(plans[0].fates, (std::vector<TickFate>{TickFate::out_of_band, TickFate::applied}));
+  EXPECT_EQ(d.stored(), alerts({alert(20)}));
+}
+
+TEST(SymbolEngine, BeyondTheWindowNoCrossingButALevelVersionMayFire) {
+  Rule lvl = version("lvl", Condition::price_above, 300);
+  lvl.cooldown_seconds = 10;  // its fire at 15 reaches past the oldest held tick (20): it is kept
+  EngineDriver d({cross_above_200(), lvl},
+                 {.reorder_window_micros = 30 * kMicrosPerSecond, .max_held_ticks = 256});
+  for (double s : {10.0, 20.0, 30.0, 40.0, 50.0}) d.deliver({aapl(199, s)});
+  ASSERT_EQ(d.state("AAPL").ticks.front().pos.ts_micros, at_s(20));  // 50 - 30 s
+  const auto plans = d.deliver({aapl(301, 15), aapl(301, 20, 0)});
+  EXPECT_EQ(plans[0].fates, (std::vector<TickFate>{TickFate::beyond_window, TickFate::duplicate}));
+  EXPECT_EQ(d.stored(), alerts({alert(15, "lvl")}));
+  EXPECT_EQ(d.state("AAPL").ticks.size(), 4u);    // nothing placed
+  EXPECT_EQ(d.state("AAPL").fires.size(), 1u);    // recorded like any fire
+  const auto again = d.deliver({aapl(301, 15)});  // redelivered: completes, never fires twice
+  EXPECT_EQ(again[0].fates[0], TickFate::beyond_window);
+  ASSERT_EQ(again[0].to_complete.size(), 1u);
+  EXPECT_EQ(again[0].to_complete[0].rule_id, "lvl");
+  EXPECT_FALSE(again[0].write_needed);
+}
+
+TEST(SymbolEngine, ACrossingThatPersistsPastTheWindowFiresAtTheNextAppliedTick) {
+  EngineDriver d({cross_above_200()},
+                 {.reorder_window_micros = 20 * kMicrosPerSecond, .max_held_ticks = 256});
+  d.deliver({aapl(199, 10)});
+  d.deliver({aapl(199, 40)});  // trims t=10
+  d.deliver({aapl(205, 5)});   // beyond W: no crossing
+  d.deliver({aapl(203, 50)});
+  EXPECT_EQ(d.stored(), alerts({alert(50)}));
+}
+
+TEST(SymbolEngine, HeldTicksAreTrimmedByEventTimeAndByCount) {
+  EngineDriver by_time({cross_above_200()},
+                       {.reorder_window_micros = 25 * kMicrosPerSecond, .max_held_ticks = 256});
+  std::vector<Tick> ticks;
+  for (int i = 1; i <= 6; ++i) ticks.push_back(aapl(190 + i, 10 * i));
+  by_time.deliver(ticks);
+  const auto& held = by_time.state("AAPL").ticks;
+  ASSERT_EQ(held.size(), 3u);  // 40, 50, 60: 60 - 25 s = 35
+  EXPECT_EQ(held.front().pos.ts_micros, at_s(40));
+  EngineDriver by_count({cross_above_200()},
+                        {.reorder_window_micros = 3600 * kMicrosPerSecond, .max_held_ticks = 2});
+  by_count.deliver(ticks);
+  ASSERT_EQ(by_count.state("AAPL").ticks.size(), 2u);
+  EXPECT_EQ(by_count.state("AAPL").ticks.front().pos.ts_micros, at_s(50));
+  EXPECT_EQ(by_count.deliver({aapl(250, 45)})[0].fates[0], TickFate::beyond_window);
+}
+
+// ---- modes (R2), in event time on both sides ----
+
+TEST(SymbolEngine, EveryCooldownCountsOnBothSidesAndCountsTheChoice) {
+  Rule r = version("lvl", Condition::price_above, 100);
+  r.cooldown_seconds = 5;
+  EngineDriver d({r});
+  d.deliver({aapl(101, 100)});
+  auto plans = d.deliver({aapl(101, 97)});  // 3 s before the stored fire: the replay would fire here
+  EXPECT_TRUE(plans[0].fires.empty());
+  EXPECT_EQ(plans[0].mode_choices, 1u);
+  plans = d.deliver({aapl(101, 103)});  // 3 s after it: the replay suppresses it too, not a choice
+  EXPECT_EQ(plans[0].mode_choices, 0u);
+  d.deliver({aapl(101, 95), aapl(101, 105)});  // exactly the cooldown apart: allowed both sides
+  EXPECT_EQ(d.stored(), alerts({alert(95, "lvl"), alert(100, "lvl"), alert(105, "lvl")}));
+}
+
+TEST(SymbolEngine, EveryCooldownWithinOneBatchIsTheReplay) {
+  Rule r = version("lvl", Condition::price_above, 100);
+  r.cooldown_seconds = 5;
+  EngineDriver d({r});
+  const auto plans = d.deliver({aapl(101, 103), aapl(101, 100), aapl(101, 106)});
+  EXPECT_EQ(d.stored(), alerts({alert(100, "lvl"), alert(106, "lvl")}));
+  EXPECT_EQ(plans[0].mode_choices, 0u);
+}
+
+TEST(SymbolEngine, CrossingFiresObeyTheCooldownToo) {
+  Rule r = cross_above_200();
+  r.cooldown_seconds = 30;
+  EngineDriver d({r});
+  for (const Tick& t :
+       {aapl(199, 10), aapl(201, 20), aapl(199, 30), aapl(201, 40), aapl(199, 50), aapl(201, 60)}) {
+    d.deliver({t});
+  }
+  EXPECT_EQ(d.stored(), alerts({alert(20), alert(60)}));
+  EXPECT_EQ(d.mode_choices, 0u);
+}
+
+TEST(SymbolEngine, OncePerBarAllowsOneFirePerEpochAlignedBar) {
+  EngineDriver d({version("bar", Condition::price_above, 100, TriggerMode::once_per_bar)});
+  // kT0 is a multiple of 60 s: bars [0, 60), [60, 120) after it.
+  d.deliver({aapl(101, 10), aapl(101, 50), aapl(101, 60)});
+  const auto plans = d.deliver({aapl(101, 5)});  // earlier in the first bar: the replay fires here instead
+  EXPECT_EQ(plans[0].mode_choices, 1u);
+  EXPECT_EQ(d.stored(), alerts({alert(10, "bar"), alert(60, "bar")}));
+}
+
+TEST(SymbolEngine, OnceFiresOncePerArmingAndMarkersTellOtherInvocations) {
+  Rule once = version("o", Condition::price_above, 100, TriggerMode::once);
+  once.arming = 3;
+  EngineDriver d({once});
+  d.deliver({aapl(101, 10), aapl(101, 20)});
+  EXPECT_EQ(d.stored(), alerts({alert(10, "o")}));
+  EXPECT_TRUE(d.once.contains({"o", 3}));
+  ASSERT_EQ(d.state("AAPL").fires.size(), 1u);
+  EXPECT_EQ(d.state("AAPL").fires[0].once_arming, std::optional<std::uint32_t>(3));
+  // Another invocation whose state does not hold the fire learns it from the marker.
+  RuleSet rules({once});
+  RuleIndex index(rules);
+  const Tick t = aapl(150, 30);
+  const std::vector<SymbolTick> in{{&t, 0}};
+  EXPECT_TRUE(plan_symbol(index, "AAPL", {}, in, {}, d.once, {}).fires.empty());
+  EXPECT_EQ(plan_symbol(index, "AAPL", {}, in, {}, {}, {}).fires.size(), 1u);
+  // A re-arm (a new version, a new arming) fires again.
+  Rule rearmed = once;
+  rearmed.version = 2;
+  rearmed.arming = 4;
+  once.window.until_micros = at_s(25);
+  rearmed.window.from_micros = at_s(25);
+  EngineDriver e({once, rearmed});
+  e.deliver({aapl(101, 10), aapl(101, 20), aapl(101, 30), aapl(101, 40)});
+  EXPECT_EQ(e.stored(), alerts({alert(10, "o"), alert(30, "o", 2)}));
+}
+
+TEST(SymbolEngine, AWildcardOnceRuleFiresOnceInTotal) {
+  EngineDriver d({version("w", Condition::price_above, 100, TriggerMode::once, "*")});
+  d.deliver({tick_at("MSFT", 101, at_s(10)), tick_at("AAPL", 101, at_s(5))});
+  EXPECT_EQ(d.stored(), alerts({alert(10, "w", 1, 0, "MSFT")}));
+}
+
+TEST(SymbolEngine, WildcardVersionsApplyToEverySymbol) {
+  EngineDriver d({version("w", Condition::crosses_above, 200, TriggerMode::every, "*"), cross_above_200()});
+  d.deliver({tick_at("MSFT", 199, at_s(10)), aapl(199, 10)});
+  d.deliver({tick_at("MSFT", 201, at_s(20)), aapl(201, 20)});
+  EXPECT_EQ(d.stored(), alerts({alert(20, "w", 1, 0, "MSFT"), alert(20, "w"), alert(20, "r1")}));
+}
+
+// ---- versions by event time (R1, R3, F3 continuity) ----
+
+TEST(SymbolEngine, VersionsApplyToTheTicksOfTheirWindow) {
+  Rule v1 = version("lvl", Condition::price_above, 100);
+  v1.window = {EffectiveWindow::kOpenStart, at_s(30)};
+  Rule v2 = v1;
+  v2.version = 2;
+  v2.threshold = 150;
+  v2.window = {at_s(30), at_s(50)};
+  EngineDriver d({v1, v2});
+  d.deliver({aapl(120, 50), aapl(120, 40), aapl(120, 10), aapl(160, 30), aapl(120, 20)});
+  EXPECT_EQ(d.stored(), alerts({alert(10, "lvl"), alert(20, "lvl"), alert(30, "lvl", 2)}));
+}
+
+TEST(SymbolEngine, ContinuityAcrossAnEditWithTheSameConditionAndThreshold) {
+  Rule v1 = cross_above_200();
+  v1.window.until_micros = at_s(25);
+  Rule v2 = v1;
+  v2.version = 2;
+  v2.severity = Severity::critical;
+  v2.window = {at_s(25), EffectiveWindow::kOpenEnd};
+  EngineDriver d({v1, v2});
+  d.deliver({aapl(199, 20)});
+  d.deliver({aapl(201, 30)});  // previous tick in v1's window: same line, continuity
+  EXPECT_EQ(d.stored(), alerts({alert(30, "r1", 2)}));
+}
+
+TEST(SymbolEngine, ANewThresholdFirstNeedsOneAppliedTick) {
+  Rule v1 = cross_above_200();
+  v1.window.until_micros = at_s(25);
+  Rule v2 = v1;
+  v2.version = 2;
+  v2.threshold = 210;
+  v2.window = {at_s(25), EffectiveWindow::kOpenEnd};
+  EngineDriver d({v1, v2});
+  for (const Tick& t : {aapl(199, 20), aapl(211, 30), aapl(205, 40), aapl(212, 50)}) d.deliver({t});
+  EXPECT_EQ(d.stored(), alerts({alert(50, "r1", 2)}));
+}
+
+TEST(SymbolEngine, AMovedCrossingAcrossAnEditKeepsItsKey) {
+  Rule v1 = cross_above_200();
+  v1.window.until_micros = at_s(25);
+  Rule v2 = v1;
+  v2.version = 2;
+  v2.window = {at_s(25), EffectiveWindow::kOpenEnd};
+  EngineDriver d({v1, v2});
+  d.deliver({aapl(199, 10)});
+  d.deliver({aapl(201, 30)});  // v2's crossing
+  d.deliver({aapl(202, 20)});  // moves it into v1's window: the same excursion, no second alert
+  EXPECT_EQ(d.stored(), alerts({alert(30, "r1", 2)}));
+}
+
+TEST(SymbolEngine, AnotherLineInsideAnExcursionIsAnotherCrossing) {
+  Rule v1 = cross_above_200();
+  v1.window.until_micros = at_s(25);
+  Rule v2 = v1;
+  v2.version = 2;
+  v2.threshold = 210;
+  v2.window = {at_s(25), EffectiveWindow::kOpenEnd};
+  EngineDriver d({v1, v2});
+  d.deliver({aapl(199, 10)});
+  d.deliver({aapl(205, 30)});
+  d.deliver({aapl(215, 40)});  // v2: 205 -> 215 crosses 210 with the previous tick in v2's window
+  d.deliver({aapl(202, 20)});  // v1's crossing at 20, an excursion above 200 that holds v2's fire at 40
+  EXPECT_EQ(d.stored(), alerts({alert(40, "r1", 2), alert(20, "r1", 1)}));
+}
+
+TEST(SymbolEngine, ExpiryByEventTime) {
+  Rule r = version("lvl", Condition::price_above, 100);
+  r.expires_at_micros = at_s(30);
+  EngineDriver d({r});
+  d.deliver({aapl(101, 40), aapl(101, 30), aapl(101, 20)});
+  EXPECT_EQ(d.stored(), alerts({alert(20, "lvl")}));
+}
+
+TEST(SymbolEngine, ADisabledVersionNeverFires) {
+  Rule r = cross_above_200();
+  r.enabled = false;
+  EngineDriver d({r});
+  d.deliver({aapl(199, 10), aapl(201, 20)});
+  EXPECT_TRUE(d.stored().empty());
+}
+
+// ---- the fire log, its horizon, commit sizes ----
+
+TEST(SymbolEngine, FiresAreKeptWhileATickCanNeedThemThenPrunedWithTheHorizon) {
+  Rule r = version("lvl", Condition::price_above, 200);
+  r.cooldown_seconds = 15;
+  EngineDriver d({r, cross_above_200()},
+                 {.reorder_window_micros = 20 * kMicrosPerSecond, .max_held_ticks = 256});
+  d.deliver({aapl(199, 10)});
+  d.deliver({aapl(201, 20)});  // lvl and r1 fire
+  ASSERT_EQ(d.state("AAPL").fires.size(), 2u);
+  EXPECT_EQ(d.state("AAPL").fires[0].reach_until_micros, at_s(35));  // lvl: cooldown 15 s
+  EXPECT_EQ(d.state("AAPL").fires[1].reach_until_micros, at_s(21));  // r1: cooldown 1 s
+  d.deliver({aapl(99, 40)});  // oldest held 20: both kept (r1 at a held tick, lvl reaches 35)
+  EXPECT_EQ(d.state("AAPL").fires.size(), 2u);
+  EXPECT_EQ(d.state("AAPL").fires_complete_from, INT64_MIN);
+  d.deliver({aapl(99, 45)});  // oldest held 40: both pruned, the log is complete from lvl's reach
+  EXPECT_TRUE(d.state("AAPL").fires.empty());
+  EXPECT_EQ(d.state("AAPL").fires_complete_from, at_s(35));
+  const auto plans = d.deliver({aapl(250, 30)});  // beyond W and before the horizon: fires nothing
+  EXPECT_EQ(plans[0].fates[0], TickFate::beyond_window);
+  EXPECT_TRUE(plans[0].fires.empty());
+  EXPECT_EQ(plans[0].mode_choices, 0u);
+  d.deliver({aapl(250, 36)});  // beyond W, after the horizon: evaluated against a complete log
+  EXPECT_EQ(d.stored(), alerts({alert(20, "lvl"), alert(20), alert(36, "lvl")}));
+}
+
+TEST(SymbolEngine, TheFireLogIsBoundedByCount) {
+  std::vector<Rule> rules;
+  for (int i = 0; i < 6; ++i)
+    rules.push_back(version("l" + std::to_string(i), Condition::price_above, 100 + i));
+  rules[0].cooldown_seconds = 100;
+  EngineDriver d(
+      rules,
+      {.reorder_window_micros = 3600 * kMicrosPerSecond, .max_held_ticks = 256, .max_fire_records = 4});
+  d.deliver({aapl(110, 10)});  // six fires, the log keeps four: the two of least reach go
+  EXPECT_EQ(d.state("AAPL").fires.size(), 4u);
+  EXPECT_EQ(d.state("AAPL").fires_complete_from, at_s(11));
+  const auto plans = d.deliver({aapl(110, 10.5)});  // before the horizon: nothing decided twice
+  EXPECT_TRUE(plans[0].fires.empty());
+  d.deliver({aapl(110, 12)});
+  EXPECT_EQ(d.stored().size(), 11u);  // six at 10, five at 12 (l0 in its cooldown)
+}
+
+TEST(SymbolEngine, ABurstBeyondOneTransactionIsRecordedPendingAndCompleted) {
+  std::vector<Rule> rules;
+  for (int i = 0; i < 150; ++i)
+    rules.push_back(version("l" + std::to_string(i), Condition::price_above, 100));
+  RuleSet set(rules);
+  RuleIndex index(set);
+  const Tick t = aapl(101, 10);
+  const std::vector<SymbolTick> in{{&t, 0}};
+  const SymbolPlan first = plan_symbol(index, "AAPL", {}, in, {}, {}, {});
+  ASSERT_EQ(first.fires.size(), 150u);
+  EXPECT_EQ(std::count_if(first.fires.begin(), first.fires.end(), [](const NewFire& f) { return f.stored; }),
+            static_cast<std::ptrdiff_t>(kMaxFiresPerCommit));
+  EXPECT_EQ(std::count_if(first.next.fires.begin(), first.next.fires.end(),
+                          [](const FireRecord& f) { return !f.stored; }),
+            150 - static_cast<std::ptrdiff_t>(kMaxFiresPerCommit));
+  const SymbolPlan second = plan_symbol(index, "AAPL", first.next, {}, {}, {}, {});  // no ticks: completes
+  EXPECT_TRUE(second.write_needed);
+  EXPECT_EQ(second.completing.size(), 150 - kMaxFiresPerCommit);
+  EXPECT_TRUE(second.fires.empty());
+  const auto redelivered = plan_symbol(index, "AAPL", second.next, in, {}, {}, {});
+  EXPECT_EQ(redelivered.to_complete.size(), 150u);
+  EXPECT_FALSE(redelivered.write_needed);
+  // Through the driver: every alert exactly once.
+  EngineDriver d(rules);
+  d.deliver({t});
+  EXPECT_EQ(d.stored().size(), 150u);
+}
+
+TEST(SymbolEngine, PendingFiresAreCompletedBeforeNewOnes) {
+  std::vector<Rule> rules;
+  for (int i = 0; i < 120; ++i)
+    rules.push_back(version("l" + std::to_string(i), Condition::price_above, 100));
+  RuleSet set(rules);
+  RuleIndex index(set);
+  const Tick t1 = aapl(101, 10), t2 = aapl(101, 20);
+  const std::vector<SymbolTick> in1{{&t1, 0}}, in2{{&t2, 0}};
+  const SymbolPlan first = plan_symbol(index, "AAPL", {}, in1, {}, {}, {});
+  const SymbolPlan second = plan_symbol(index, "AAPL", first.next, in2, {}, {}, {});
+  EXPECT_EQ(second.completing.size(), 120 - kMaxFiresPerCommit);
+  EXPECT_EQ(
+      std::count_if(second.fires.begin(), second.fires.end(), [](const NewFire& f) { return f.stored; }),
+      static_cast<std::ptrdiff_t>(2 * kMaxFiresPerCommit - 120));
+}
+
+TEST(SymbolEngine, NothingToWriteWhenNoTickChangesTheState) {
+  RuleSet set({cross_above_200()});
+  RuleIndex index(set);
+  const SymbolPlan p = plan_symbol(index, "AAPL", {}, {}, {}, {}, {});
+  EXPECT_FALSE(p.write_needed);
+  EXPECT_TRUE(p.fates.empty());
+}
+
+TEST(SymbolEngine, TickFatesHaveNames) {
+  EXPECT_EQ(to_string(TickFate::applied), "applied");
+  EXPECT_EQ(to_string(TickFate::duplicate), "duplicate");
+  EXPECT_EQ(to_string(TickFate::beyond_window), "beyond_window");
+  EXPECT_EQ(to_string(TickFate::suspended), "suspended");
+  EXPECT_EQ(to_string(TickFate::out_of_band), "out_of_band");
+}
+
+}  // namespace
+}  // namespace tap
