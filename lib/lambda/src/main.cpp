@@ -75,10 +75,9 @@ int main() {
                   static_cast<unsigned long long>(token_random()));
     return std::string(token);
   };
-  tap::DynamoDbStateStore state(layer.dynamodb, config->state_table, config->alerts_table, rules.value(),
-                                wall_micros, tokens);
-  tap::DynamoDbAlertLedger ledger(layer.dynamodb, config->alerts_table, config->state_table, wall_micros,
-                                  tokens);
+  tap::DynamoDbSymbolStore state(layer.dynamodb, config->state_table, config->alerts_table, wall_micros,
+                                 tokens);
+  tap::DynamoDbAlertLedger ledger(layer.dynamodb, config->alerts_table);
   tap::SnsNotifier notifier(layer.sns, config->topic_arn);
   tap::SqsDeadLetters dead_letters(layer.sqs, config->dlq_url);
   tap::BatchHandler handler(rules.value(), {state, ledger, notifier, dead_letters}, log);

@@ -16,15 +16,6 @@ namespace {
 
 constexpr std::string_view kConditionalCheckFailed = "ConditionalCheckFailedException";
 
-std::string state_key_json(const std::string& symbol, const std::string& rule_id) {
-  std::string out = R"({"symbol":{"S":)";
-  json::append_string(out, symbol);
-  out += R"(},"rule_id":{"S":)";
-  json::append_string(out, rule_id);
-  out += "}}";
-  return out;
-}
-
 // The alert's sort key: "<normalised tick ts>#<rule id>" (F4).
 std::string alert_sort_key(const AlertId& id) {
   std::string s;
@@ -81,6 +72,9 @@ Result<std::int64_t> number_attribute(simdjson::ondemand::value value, std::stri
 constexpr std::uint8_t kCodecVersion = 1;
 constexpr std::uint8_t kFlagCrossing = 1;
 constexpr std::uint8_t kFlagStored = 2;
+constexpr std::uint8_t kFlagOnce = 4;        // an arming follows
+constexpr std::uint8_t kFlagReachNever = 8;  // reach_until is "never" (else its delta to the tick follows)
+constexpr std::uint8_t kFlagsKnown = kFlagCrossing | kFlagStored | kFlagOnce | kFlagReachNever;
 
 void put_varint(std::string& out, std::uint64_t v) {
   while (v >= 0x80) {
@@ -190,7 +184,14 @@ std::string encode_fires(const std::vector<FireRecord>& fires) {
     put_varint(out, f.version);
     put_ts(out, f.tick.ts_micros, prev);
     put_varint(out, f.tick.seq);
-    out.push_back(static_cast<char>((f.crossing ? kFlagCrossing : 0) | (f.stored ? kFlagStored : 0)));
+    const bool never = f.reach_until_micros == INT64_MAX;
+    out.push_back(static_cast<char>((f.crossing ? kFlagCrossing : 0) | (f.stored ? kFlagStored : 0) |
+                                    (f.once_arming ? kFlagOnce : 0) | (never ? kFlagReachNever : 0)));
+    if (!never) {
+      std::int64_t from_tick = f.tick.ts_micros;
+      put_ts(out, f.reach_until_micros, from_tick);
+    }
+    if (f.once_arming) put_varint(out, *f.once_arming);
   }
   return out;
 }
@@ -239,9 +240,18 @@ Result<std::vector<FireRecord>> decode_fires(std::string_view bytes) {
         !r.byte(flags)) {
       return malformed("fires: truncated");
     }
-    if (id >= ids.size() || version_number > UINT32_MAX || flags > (kFlagCrossing | kFlagStored)) {
+    if (id >= ids.size() || version_number > UINT32_MAX || (flags & ~kFlagsKnown) != 0) {
       return malformed("fires: bad record");
     }
+    f.reach_until_micros = prev;
+    std::uint64_t arming = 0;
+    if (((flags & kFlagReachNever) == 0 && !r.ts(f.reach_until_micros)) ||
+        ((flags & kFlagOnce) != 0 && !r.varint(arming))) {
+      return malformed("fires: truncated");
+    }
+    if (arming > UINT32_MAX) return malformed("fires: bad record");
+    if ((flags & kFlagReachNever) != 0) f.reach_until_micros = INT64_MAX;
+    if ((flags & kFlagOnce) != 0) f.once_arming = static_cast<std::uint32_t>(arming);
     f.rule_id = ids[id];
     f.version = static_cast<std::uint32_t>(version_number);
     f.tick.ts_micros = prev;
@@ -390,14 +400,16 @@ ReadStateItem read_state_item(std::string_view item_json) {
   return out;
 }
 
-// Which items of a cancelled transaction refused their condition (reasons come in item order).
+// Which items of a cancelled commit refused their condition (reasons come in item order: the state, the
+// alerts, the markers).
 struct Refusals {
-  bool state = false;  // item 0 of a commit
+  bool state = false;
   std::vector<std::size_t> alerts;
   std::vector<std::size_t> markers;
   bool other = false;  // a reason that is no condition of ours (the error stands)
 };
-Refusals read_refusals(const AwsError& error, std::size_t first_alert, std::size_t alerts) {
+Refusals read_refusals(const AwsError& error, std::size_t alerts) {
+  constexpr std::size_t first_alert = 1;
   Refusals out;
   if (error.code != "TransactionCanceledException" || error.cancellation_reasons.empty()) {
     out.other = true;
@@ -433,57 +445,7 @@ dynamodb::PutItem put_if_absent(const std::string& table, std::string item) {
   return put;
 }
 
-void add_alerts_and_markers(dynamodb::TransactWrite& tx, const std::string& state_table,
-                            const std::string& alerts_table, std::span<const AlertRecord> alerts,
-                            std::span<const OnceMarker> markers, std::int64_t now_micros) {
-  for (const AlertRecord& a : alerts) tx.items.emplace_back(put_if_absent(alerts_table, alert_item(a)));
-  for (const OnceMarker& m : markers) {
-    tx.items.emplace_back(put_if_absent(state_table, marker_item(m, now_micros)));
-  }
-}
-
 }  // namespace
-
-Result<StateItem> parse_state_item(std::string_view item_json) {
-  simdjson::ondemand::parser parser;
-  const simdjson::padded_string padded(item_json);
-  simdjson::ondemand::document doc;
-  simdjson::ondemand::object object;
-  if (parser.iterate(padded).get(doc) != simdjson::SUCCESS ||
-      doc.get_object().get(object) != simdjson::SUCCESS) {
-    return Error{"invalid_state", "state item is not a JSON object"};
-  }
-  StateItem item;
-  RuleState& state = item.state;
-  state.exists = true;
-  for (auto field : object) {
-    std::string_view name;
-    simdjson::ondemand::value value;
-    if (field.unescaped_key().get(name) != simdjson::SUCCESS ||
-        field.value().get(value) != simdjson::SUCCESS) {
-      return Error{"invalid_state", "state item is not valid JSON"};
-    }
-    if (name == "symbol" || name == "rule_id") {
-      std::string_view text;
-      if (value["S"].get_string().get(text) != simdjson::SUCCESS) {
-        return Error{"invalid_state", std::string(name) + ": expected a string"};
-      }
-      (name == "symbol" ? item.symbol : item.rule_id) = text;
-    } else if (name == kAttrSide) {
-      std::string_view text;
-      if (value["S"].get_string().get(text) != simdjson::SUCCESS)
-        return Error{"invalid_state", "side: expected a string"};
-      state.side = parse_side(text);
-      if (!state.side) return Error{"invalid_state", "side: unknown value " + std::string(text)};
-    } else if (name == kAttrSideTs || name == kAttrLastFireTs) {
-      const std::string key(name);
-      auto n = number_attribute(value, key);
-      if (!n) return n.error();
-      (name == kAttrSideTs ? state.side_ts : state.last_fire_ts) = n.value();
-    }
-  }
-  return item;
-}
 
 std::string alert_item(const AlertRecord& record) {
   const Rule& r = *record.alert.rule;
@@ -519,141 +481,6 @@ std::string alert_item(const AlertRecord& record) {
   attr_s("notification_state", "pending");  // until mark_sent sets "sent"
   out += '}';
   return out;
-}
-
-dynamodb::UpdateItem state_update(const std::string& table, const Rule& rule, const StateKey& key,
-                                  const Step& step, std::int64_t now_micros) {
-  dynamodb::UpdateItem u;
-  u.table = table;
-  u.key_json = state_key_json(key.symbol, rule.id);
-  // DynamoDB refuses a request that declares a name its expressions do not use (ValidationException): #lf is
-  // declared only where last_fire_ts is written or tested.
-  u.names_json = R"({"#u":"updated_at")";
-  std::string values = "{";
-  append_s(values, ":now", format_timestamp(now_micros));
-  if (is_crossing(rule.condition)) {
-    u.names_json += R"(,"#s":"side","#st":"side_ts")";
-    u.update_expression = "SET #s = :side, #st = :side_ts, #u = :now";
-    values += ',';
-    append_s(values, ":side", to_string(*step.next.side));
-    values += ',';
-    append_n(values, ":side_ts", *step.next.side_ts);
-    // Compare-and-swap on side_ts: each side write carries a newer tick time, so it works as a version.
-    if (step.expected.side_ts) {
-      u.condition_expression = "#st = :expected";
-      values += ',';
-      append_n(values, ":expected", *step.expected.side_ts);
-    } else {
-      u.condition_expression = "attribute_not_exists(#st)";
-    }
-    if (step.kind == Step::Kind::fire) {
-      u.names_json += R"(,"#lf":"last_fire_ts")";
-      u.update_expression += ", #lf = :fire";
-      values += ',';
-      append_n(values, ":fire", *step.next.last_fire_ts);
-    }
-  } else {
-    // Level rules: the fire is allowed iff no fire is stored within the cooldown before this tick.
-    u.names_json += R"(,"#lf":"last_fire_ts")";
-    u.update_expression = "SET #lf = :fire, #u = :now";
-    u.condition_expression = "attribute_not_exists(#lf) OR #lf <= :cutoff";
-    values += ',';
-    append_n(values, ":fire", *step.next.last_fire_ts);
-    values += ',';
-    append_n(values, ":cutoff", step.cooldown_cutoff);
-  }
-  u.names_json += '}';
-  u.values_json = values + '}';
-  u.return_old_on_condition_failure = true;
-  return u;
-}
-
-DynamoDbStateStore::DynamoDbStateStore(dynamodb::Client& client, std::string state_table,
-                                       std::string alerts_table, const RuleSet& rules,
-                                       std::function<std::int64_t()> now_micros, TokenSource tokens)
-    : client_(client),
-      state_table_(std::move(state_table)),
-      alerts_table_(std::move(alerts_table)),
-      rules_(rules),
-      now_micros_(std::move(now_micros)),
-      tokens_(std::move(tokens)) {
-  for (std::size_t i = 0; i < rules_.rules().size(); ++i) rule_by_id_[rules_.rule(i).id] = i;
-}
-
-Result<StateMap, AwsError> DynamoDbStateStore::load(const std::vector<StateKey>& keys, Deadline deadline) {
-  dynamodb::BatchGet request;
-  auto& spec = request[state_table_];
-  spec.consistent_read = true;
-  for (const StateKey& k : keys)
-    spec.keys_json.push_back(state_key_json(k.symbol, rules_.rule(k.rule_index).id));
-  auto got = client_.batch_get_item(request, deadline);
-  if (!got) return got.error();
-  StateMap out;
-  for (const std::string& item : got.value()[state_table_]) {
-    auto parsed = parse_state_item(item);
-    if (!parsed) return make_aws_error(parsed.error().code, parsed.error().message);
-    const auto rule = rule_by_id_.find(parsed->rule_id);
-    if (rule == rule_by_id_.end()) continue;  // unknown key (a rule removed since): nothing to evaluate
-    out[StateKey{rule->second, parsed->symbol}] = parsed->state;
-  }
-  return out;
-}
-
-Result<RuleState, AwsError> DynamoDbStateStore::load_one(const StateKey& key, Deadline deadline) {
-  auto loaded = load({key}, deadline);
-  if (!loaded) return loaded.error();
-  const auto found = loaded->find(key);
-  return found == loaded->end() ? RuleState{} : found->second;
-}
-
-Result<WriteResult, AwsError> DynamoDbStateStore::apply(const StateKey& key, const Step& step,
-                                                        const AlertRecord* alert, Deadline deadline) {
-  const Rule& rule = rules_.rule(key.rule_index);
-  dynamodb::UpdateItem update = state_update(state_table_, rule, key, step, now_micros_());
-  if (alert == nullptr) {
-    auto updated = client_.update_item(update, deadline);
-    if (updated) return WriteResult{true, step.next};
-    if (updated.error().code != kConditionalCheckFailed) return updated.error();
-    if (updated.error().item_json.empty()) {
-      auto current = load_one(key, deadline);
-      if (!current) return current.error();
-      return WriteResult{false, current.value()};
-    }
-    auto current = parse_state_item(updated.error().item_json);
-    if (!current) return make_aws_error(current.error().code, current.error().message);
-    return WriteResult{false, current->state};
-  }
-  dynamodb::PutItem put;
-  put.table = alerts_table_;
-  put.item_json = alert_item(*alert);
-  put.condition_expression = "attribute_not_exists(#k)";
-  put.names_json = R"({"#k":"symbol"})";
-  dynamodb::TransactWrite tx;
-  tx.items.emplace_back(std::move(update));
-  tx.items.emplace_back(std::move(put));
-  tx.client_request_token = tokens_();
-  auto written = client_.transact_write_items(tx, deadline);
-  if (written) return WriteResult{true, step.next};
-  const AwsError& error = written.error();
-  const auto& reasons = error.cancellation_reasons;
-  const bool state_refused = !reasons.empty() && (reasons[0].code == "ConditionalCheckFailed" ||
-                                                  reasons[0].code == "TransactionConflict");
-  if (!state_refused) {
-    if (reasons.size() > 1 && reasons[1].code == "ConditionalCheckFailed") {
-      return make_aws_error("AlertExists", "alert " + std::string(rule.id) +
-                                               " already stored but the state "
-                                               "did not record its fire");
-    }
-    return error;
-  }
-  if (!reasons[0].item_json.empty()) {
-    auto current = parse_state_item(reasons[0].item_json);
-    if (!current) return make_aws_error(current.error().code, current.error().message);
-    return WriteResult{false, current->state};
-  }
-  auto current = load_one(key, deadline);
-  if (!current) return current.error();
-  return WriteResult{false, current.value()};
 }
 
 std::string state_item(std::string_view symbol, const SymbolState& state) {
@@ -731,7 +558,10 @@ dynamodb::TransactWrite commit_request(const std::string& state_table, const std
   put.return_old_on_condition_failure = true;
   dynamodb::TransactWrite tx;
   tx.items.emplace_back(std::move(put));
-  add_alerts_and_markers(tx, state_table, alerts_table, alerts, markers, now_micros);
+  for (const AlertRecord& a : alerts) tx.items.emplace_back(put_if_absent(alerts_table, alert_item(a)));
+  for (const OnceMarker& m : markers) {
+    tx.items.emplace_back(put_if_absent(state_table, marker_item(m, now_micros)));
+  }
   return tx;
 }
 
@@ -785,7 +615,7 @@ Result<WriteOutcome, AwsError> DynamoDbSymbolStore::commit(std::string_view symb
     applied.bytes_written = state_item_bytes(symbol, next);
     return applied;
   }
-  const Refusals refused = read_refusals(written.error(), 1, alerts.size());
+  const Refusals refused = read_refusals(written.error(), alerts.size());
   if (refused.other) return written.error();
   WriteOutcome out;
   if (!refused.state) {
@@ -812,32 +642,8 @@ Result<WriteOutcome, AwsError> DynamoDbSymbolStore::commit(std::string_view symb
   return out;
 }
 
-DynamoDbAlertLedger::DynamoDbAlertLedger(dynamodb::Client& client, std::string alerts_table,
-                                         std::string state_table, std::function<std::int64_t()> now_micros,
-                                         TokenSource tokens)
-    : client_(client),
-      table_(std::move(alerts_table)),
-      state_table_(std::move(state_table)),
-      now_micros_(std::move(now_micros)),
-      tokens_(std::move(tokens)) {}
-
-Result<WriteOutcome, AwsError> DynamoDbAlertLedger::store(std::span<const AlertRecord> alerts,
-                                                          std::span<const OnceMarker> markers,
-                                                          Deadline deadline) {
-  WriteOutcome out;
-  if (alerts.empty() && markers.empty()) return out;
-  dynamodb::TransactWrite tx;
-  add_alerts_and_markers(tx, state_table_, table_, alerts, markers, now_micros_());
-  tx.client_request_token = tokens_();
-  auto written = client_.transact_write_items(tx, deadline);
-  if (written) return out;
-  const Refusals refused = read_refusals(written.error(), 0, alerts.size());
-  if (refused.other) return written.error();
-  out.status = WriteOutcome::Status::refused;
-  out.alerts_existing = refused.alerts;
-  out.markers_taken = refused.markers;
-  return out;
-}
+DynamoDbAlertLedger::DynamoDbAlertLedger(dynamodb::Client& client, std::string alerts_table)
+    : client_(client), table_(std::move(alerts_table)) {}
 
 Result<bool, AwsError> DynamoDbAlertLedger::pending(const AlertId& id, Deadline deadline) {
   // A write that succeeds only on a pending alert: the answer without needing read permissions.

@@ -55,25 +55,14 @@ class PortsTest : public ::testing::Test {
         ddb(transport, "http://127.0.0.1:1", "us-east-1"),
         sns_client(transport, "http://127.0.0.1:1", "us-east-1"),
         sqs_client(transport, "http://127.0.0.1:1", "us-east-1"),
-        store(
-            ddb, "state", "alerts", rules, [] { return kNow; }, [] { return std::string("token-1"); }),
         symbols(
             ddb, "state", "alerts", [] { return kNow; }, [] { return std::string("token-1"); }),
-        ledger(
-            ddb, "alerts", "state", [] { return kNow; }, [] { return std::string("token-2"); }) {}
+        ledger(ddb, "alerts") {}
 
   static Deadline far() { return SteadyClock::now() + std::chrono::seconds(30); }
 
   // A tick of AAPL at kNow crossing above "up", its alert and the item the store must write for it.
   [[nodiscard]] AlertRecord fire_alert() const { return {{&rules.rule(0), &fire_tick, "m-1"}, kNow + 5000}; }
-
-  Step crossing_fire() const {
-    Step s;
-    s.kind = Step::Kind::fire;
-    s.expected = {true, Side::at_or_below, kNow - 5'000'000, std::nullopt};
-    s.next = {true, Side::above, kNow, kNow};
-    return s;
-  }
 
   RuleSet rules;
   ScriptedHttp http;
@@ -82,120 +71,10 @@ class PortsTest : public ::testing::Test {
   dynamodb::Client ddb;
   sns::Client sns_client;
   sqs::Client sqs_client;
-  DynamoDbStateStore store;
   DynamoDbSymbolStore symbols;
   DynamoDbAlertLedger ledger;
-  const StateKey aapl{0, "AAPL"};
   const Tick fire_tick{.symbol = "AAPL", .price = 200.5, .ts = {kNow}, .volume = {}, .bid = {}, .ask = {}};
-  const StateKey msft{1, "MSFT"};
 };
-
-TEST_F(PortsTest, CrossingWriteIsCompareAndSwapOnSideTs) {
-  const dynamodb::UpdateItem u = state_update("state", rules.rule(0), aapl, crossing_fire(), kNow);
-  EXPECT_EQ(u.key_json, R"({"symbol":{"S":"AAPL"},"rule_id":{"S":"up"}})");
-  EXPECT_EQ(u.update_expression, "SET #s = :side, #st = :side_ts, #u = :now, #lf = :fire");
-  EXPECT_EQ(u.names_json, R"({"#u":"updated_at","#s":"side","#st":"side_ts","#lf":"last_fire_ts"})");
-  EXPECT_EQ(u.condition_expression, "#st = :expected");
-  EXPECT_EQ(u.names_json, R"({"#u":"updated_at","#s":"side","#st":"side_ts","#lf":"last_fire_ts"})");
-  EXPECT_EQ(u.values_json, R"({":now":{"S":"2026-11-25T14:30:00.000000Z"},":side":{"S":"above"},)"
-                           R"(":side_ts":{"N":"1795617000000000"},":expected":{"N":"1795616995000000"},)"
-                           R"(":fire":{"N":"1795617000000000"}})");
-  EXPECT_TRUE(u.return_old_on_condition_failure);
-
-  Step first;
-  first.kind = Step::Kind::write_side;
-  first.next = {true, Side::at_or_below, kNow, std::nullopt};
-  const dynamodb::UpdateItem f = state_update("state", rules.rule(0), aapl, first, kNow);
-  EXPECT_EQ(f.condition_expression, "attribute_not_exists(#st)");
-  EXPECT_EQ(f.update_expression, "SET #s = :side, #st = :side_ts, #u = :now");
-  // Only names the expressions use: DynamoDB rejects a request declaring an unused one (ValidationException).
-  EXPECT_EQ(f.names_json, R"({"#u":"updated_at","#s":"side","#st":"side_ts"})");
-}
-
-TEST_F(PortsTest, LevelFireIsConditionedOnTheCooldownCutoff) {
-  Step s;
-  s.kind = Step::Kind::fire;
-  s.next = {true, std::nullopt, std::nullopt, kNow};
-  s.cooldown_cutoff = kNow - 60'000'000;
-  const dynamodb::UpdateItem u = state_update("state", rules.rule(1), msft, s, kNow);
-  EXPECT_EQ(u.update_expression, "SET #lf = :fire, #u = :now");
-  EXPECT_EQ(u.condition_expression, "attribute_not_exists(#lf) OR #lf <= :cutoff");
-  EXPECT_EQ(u.names_json, R"({"#u":"updated_at","#lf":"last_fire_ts"})");
-  EXPECT_NE(u.values_json.find(R"(":cutoff":{"N":"1795616940000000"})"), std::string::npos) << u.values_json;
-}
-
-TEST_F(PortsTest, ParsesStateItems) {
-  auto item = parse_state_item(R"({"symbol":{"S":"AAPL"},"rule_id":{"S":"up"},"side":{"S":"above"},)"
-                               R"("side_ts":{"N":"5"},"last_fire_ts":{"N":"4"},"updated_at":{"S":"x"}})");
-  ASSERT_TRUE(item.ok());
-  EXPECT_EQ(item->symbol, "AAPL");
-  EXPECT_EQ(item->rule_id, "up");
-  EXPECT_EQ(item->state, (RuleState{true, Side::above, 5, 4}));
-  EXPECT_EQ(parse_state_item("[]").error().code, "invalid_state");
-  EXPECT_EQ(parse_state_item(R"({"side":{"S":"sideways"}})").error().message, "side: unknown value sideways");
-  EXPECT_EQ(parse_state_item(R"({"side":{"N":"1"}})").error().message, "side: expected a string");
-  EXPECT_EQ(parse_state_item(R"({"side_ts":{"S":"1"}})").error().message,
-            "side_ts: expected a number attribute");
-  EXPECT_EQ(parse_state_item(R"({"side_ts":{"N":"1.5"}})").error().message, "side_ts: not an integer: 1.5");
-  EXPECT_EQ(parse_state_item(R"({"symbol":{"N":"1"}})").error().message, "symbol: expected a string");
-  EXPECT_EQ(parse_state_item(R"({"symbol":)").error().code, "invalid_state");
-  EXPECT_EQ(parse_state_item(R"({"side" {"S":"above"}})").error().message, "state item is not valid JSON");
-}
-
-TEST_F(PortsTest, LoadReadsConsistentlyAndMapsItemsToKeys) {
-  http.reply(200, R"({"Responses":{"state":[)"
-                  R"({"symbol":{"S":"AAPL"},"rule_id":{"S":"up"},"side":{"S":"above"},"side_ts":{"N":"7"}},)"
-                  R"({"symbol":{"S":"AAPL"},"rule_id":{"S":"removed-rule"},"side_ts":{"N":"1"}}]},)"
-                  R"("UnprocessedKeys":{}})");
-  auto loaded = store.load({aapl, msft}, far());
-  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
-  ASSERT_EQ(loaded->size(), 1u);
-  EXPECT_EQ(loaded->at(aapl), (RuleState{true, Side::above, 7, std::nullopt}));
-  EXPECT_EQ(http.target(0), "DynamoDB_20120810.BatchGetItem");
-  EXPECT_NE(http.requests[0].body.find(R"("ConsistentRead":true)"), std::string::npos);
-
-  http.reply(200, R"({"Responses":{"state":[{"side":{"S":"bogus"}}]},"UnprocessedKeys":{}})");
-  EXPECT_EQ(store.load({aapl}, far()).error().code, "invalid_state");
-  http.reply(400, ddb_error("ValidationException"));
-  EXPECT_EQ(store.load({aapl}, far()).error().code, "ValidationException");
-}
-
-TEST_F(PortsTest, SideWriteAppliedOrRefusedWithTheStoredState) {
-  Step side;
-  side.kind = Step::Kind::write_side;
-  side.expected = {true, Side::above, 1, std::nullopt};
-  side.next = {true, Side::at_or_below, 2, std::nullopt};
-  http.reply(200, "{}");
-  auto applied = store.apply(aapl, side, nullptr, far());
-  ASSERT_TRUE(applied.ok());
-  EXPECT_TRUE(applied->applied);
-  EXPECT_EQ(http.target(0), "DynamoDB_20120810.UpdateItem");
-  EXPECT_NE(http.requests[0].body.find(R"("ReturnValuesOnConditionCheckFailure":"ALL_OLD")"),
-            std::string::npos);
-
-  http.reply(400, ddb_error("ConditionalCheckFailedException",
-                            R"(,"Item":{"side":{"S":"above"},"side_ts":{"N":"9"}})"));
-  auto refused = store.apply(aapl, side, nullptr, far());
-  ASSERT_TRUE(refused.ok());
-  EXPECT_FALSE(refused->applied);
-  EXPECT_EQ(refused->current, (RuleState{true, Side::above, 9, std::nullopt}));
-
-  // No old image returned: the store reads the key.
-  http.reply(400, ddb_error("ConditionalCheckFailedException"));
-  http.reply(200, R"({"Responses":{"state":[]},"UnprocessedKeys":{}})");
-  auto reread = store.apply(aapl, side, nullptr, far());
-  ASSERT_TRUE(reread.ok());
-  EXPECT_FALSE(reread->applied);
-  EXPECT_EQ(reread->current, RuleState{});
-
-  http.reply(400, ddb_error("ConditionalCheckFailedException"));
-  http.reply(400, ddb_error("AccessDeniedException"));
-  EXPECT_EQ(store.apply(aapl, side, nullptr, far()).error().code, "AccessDeniedException");
-  http.reply(400, ddb_error("ConditionalCheckFailedException", R"(,"Item":{"side":{"S":"?"}})"));
-  EXPECT_EQ(store.apply(aapl, side, nullptr, far()).error().code, "invalid_state");
-  http.reply(400, ddb_error("ValidationException"));
-  EXPECT_EQ(store.apply(aapl, side, nullptr, far()).error().code, "ValidationException");
-}
 
 TEST_F(PortsTest, AlertItemIsKeyedBySymbolAndTickTimeWithRuleAndStartsPending) {
   Rule r = rules.rule(0);
@@ -217,54 +96,6 @@ TEST_F(PortsTest, AlertItemIsKeyedBySymbolAndTickTimeWithRuleAndStartsPending) {
   bare.ask.reset();
   bare.volume.reset();
   EXPECT_EQ(alert_item({{&r, &bare, "m"}, kT0}).find("\"bid\""), std::string::npos);
-}
-
-TEST_F(PortsTest, FireIsOneTransactionOfStateAndAlert) {
-  const AlertRecord alert = fire_alert();
-  http.reply(200, "{}");
-  auto fired = store.apply(aapl, crossing_fire(), &alert, far());
-  ASSERT_TRUE(fired.ok());
-  EXPECT_TRUE(fired->applied);
-  EXPECT_EQ(http.target(0), "DynamoDB_20120810.TransactWriteItems");
-  const std::string& body = http.requests[0].body;
-  EXPECT_NE(body.find(R"("ClientRequestToken":"token-1")"), std::string::npos) << body;
-  EXPECT_NE(body.find("attribute_not_exists(#k)"), std::string::npos);
-  EXPECT_NE(body.find("#st = :expected"), std::string::npos);
-  // The alert item as rendered, conditioned on no alert with its key yet.
-  EXPECT_NE(body.find(R"("Item":)" + alert_item(alert)), std::string::npos) << body;
-}
-
-TEST_F(PortsTest, CancelledTransactionsAreReadByReason) {
-  const AlertRecord alert = fire_alert();
-  const auto cancelled = [](const std::string& reasons) {
-    return ddb_error("TransactionCanceledException", R"(,"CancellationReasons":)" + reasons);
-  };
-  http.reply(400, cancelled(R"([{"Code":"ConditionalCheckFailed","Message":"x",)"
-                            R"("Item":{"side":{"S":"above"},"side_ts":{"N":"11"}}},{"Code":"None"}])"));
-  auto refused = store.apply(aapl, crossing_fire(), &alert, far());
-  ASSERT_TRUE(refused.ok());
-  EXPECT_FALSE(refused->applied);
-  EXPECT_EQ(refused->current.side_ts, 11);
-
-  http.reply(400, cancelled(R"([{"Code":"TransactionConflict"},{"Code":"None"}])"));
-  http.reply(
-      200, R"({"Responses":{"state":[{"symbol":{"S":"AAPL"},"rule_id":{"S":"up"},"side_ts":{"N":"12"}}]}})");
-  auto conflict = store.apply(aapl, crossing_fire(), &alert, far());
-  ASSERT_TRUE(conflict.ok());
-  EXPECT_FALSE(conflict->applied);
-  EXPECT_EQ(conflict->current.side_ts, 12);
-
-  http.reply(400,
-             cancelled(R"([{"Code":"ConditionalCheckFailed","Item":{"side":{"S":"?"}}},{"Code":"None"}])"));
-  EXPECT_EQ(store.apply(aapl, crossing_fire(), &alert, far()).error().code, "invalid_state");
-  http.reply(400, cancelled(R"([{"Code":"ConditionalCheckFailed"},{"Code":"None"}])"));
-  http.reply(500, ddb_error("InternalServerError"));
-  EXPECT_EQ(store.apply(aapl, crossing_fire(), &alert, far()).error().code, "InternalServerError");
-
-  http.reply(400, cancelled(R"([{"Code":"None"},{"Code":"ConditionalCheckFailed"}])"));
-  EXPECT_EQ(store.apply(aapl, crossing_fire(), &alert, far()).error().code, "AlertExists");
-  http.reply(400, ddb_error("ResourceNotFoundException"));
-  EXPECT_EQ(store.apply(aapl, crossing_fire(), &alert, far()).error().code, "ResourceNotFoundException");
 }
 
 TEST_F(PortsTest, LedgerAsksWithConditionalWritesOnly) {
@@ -293,12 +124,25 @@ TEST_F(PortsTest, LedgerAsksWithConditionalWritesOnly) {
 
 // ---- the per-symbol state (I2b) ----
 
+FireRecord fire(std::string rule_id, std::uint32_t version, Position tick, bool crossing, bool stored,
+                std::int64_t reach_until = INT64_MAX, std::optional<std::uint32_t> arming = std::nullopt) {
+  FireRecord f;
+  f.rule_id = std::move(rule_id);
+  f.version = version;
+  f.tick = tick;
+  f.crossing = crossing;
+  f.stored = stored;
+  f.reach_until_micros = reach_until;
+  f.once_arming = arming;
+  return f;
+}
+
 SymbolState small_state() {
   SymbolState s;
   s.exists = true;
   s.revision = 4;
   s.ticks = {{{1000, 0}, 200.5}, {{1500, 7}, 199.25}};
-  s.fires = {{"up", 3, {1500, 7}, true, true}};
+  s.fires = {fire("up", 3, {1500, 7}, true, true)};
   return s;
 }
 
@@ -310,7 +154,7 @@ TEST_F(PortsTest, StateItemHasTheDocumentedBinaryLayout) {
   // Bytes as the header documents them (computed independently: zigzag varints, little-endian doubles).
   EXPECT_EQ(state_item("AAPL", small_state()),
             R"({"symbol":{"S":"AAPL"},"rule_id":{"S":"#state"},"revision":{"N":"4"},)"
-            R"("ticks":{"B":"AQLQDwAAAAAAABBpQOgHBwAAAAAA6GhA"},"fires":{"B":"AQECdXABAAO4FwcD"}})");
+            R"("ticks":{"B":"AQLQDwAAAAAAABBpQOgHBwAAAAAA6GhA"},"fires":{"B":"AQECdXABAAO4FwcL"}})");
   EXPECT_EQ(state_item("X", SymbolState{}),
             R"({"symbol":{"S":"X"},"rule_id":{"S":"#state"},"revision":{"N":"0"},)"
             R"("ticks":{"B":"AQA="},"fires":{"B":"AQAA"}})");
@@ -325,9 +169,9 @@ TEST_F(PortsTest, StateItemRoundTripsEveryField) {
   s.revision = 123456789;
   s.fires_complete_from = -5;  // before the epoch: the zigzag side of the encoding
   s.ticks = {{{INT64_MIN + 1, UINT64_MAX}, 1e-130}, {{-1, 0}, 5e125}, {{INT64_MAX, 0}, 0.1}};
-  s.fires = {{"a", 1, {-7, 0}, false, false},
-             {"b.c-d_e", UINT32_MAX, {INT64_MAX, 2}, true, false},
-             {"a", 2, {INT64_MIN, UINT64_MAX}, false, true}};
+  s.fires = {fire("a", 1, {-7, 0}, false, false, 60'000'000, 7),
+             fire("b.c-d_e", UINT32_MAX, {INT64_MAX, 2}, true, false, INT64_MIN),
+             fire("a", 2, {INT64_MIN, UINT64_MAX}, false, true, INT64_MAX, UINT32_MAX)};
   const std::string item = state_item("BTC-USD", s);
   EXPECT_NE(item.find(R"("fires_complete_from":{"N":"-5"})"), std::string::npos) << item;
   auto back = parse_symbol_state(item);
@@ -346,8 +190,8 @@ TEST_F(PortsTest, StateItemOfAHotSymbolStaysSmall) {
     s.ticks.push_back({{kNow + i * 333, static_cast<std::uint64_t>(i % 3)}, 65000.25 + (i % 17) * 0.5});
   }
   for (int i = 0; i < 50; ++i) {
-    s.fires.push_back(
-        {"btc-usd-rule-" + std::to_string(i % 10), 2, {kNow + i * 5 * 333, 0}, i % 2 == 0, true});
+    s.fires.push_back(fire("btc-usd-rule-" + std::to_string(i % 10), 2, {kNow + i * 5 * 333, 0}, i % 2 == 0,
+                           true, kNow + i * 5 * 333 + 60'000'000));
   }
   const std::size_t bytes = state_item_bytes("BTC-USD", s);
   std::cout << "state item with 256 ticks and 50 fires: " << bytes << " bytes\n";
@@ -409,10 +253,13 @@ TEST_F(PortsTest, MalformedStateItemsAreErrorsNotCrashes) {
   EXPECT_EQ(error_of(fires("AQA=")), "state item: fires: bad count");               // 01 00: no fire count
   EXPECT_EQ(error_of(fires("AQAB")), "state item: fires: truncated");               // one fire, no bytes
   EXPECT_EQ(error_of(fires("AQABAAAAAAA=")), "state item: fires: bad record");      // id index 0 of no ids
-  EXPECT_EQ(error_of(fires("AQEBYQEAAAAABA==")), "state item: fires: bad record");  // flags 4
-  EXPECT_EQ(error_of(fires("AQEBYQEAgICAgBAAAAA=")), "state item: fires: bad record");  // version 2^32
-  EXPECT_EQ(error_of(fires("AQEBYQEAAAAAAwA=")), "state item: fires: trailing bytes");
-  EXPECT_EQ(error_of(fires("AQEBYQEAAAAAAw==")), "ok");
+  EXPECT_EQ(error_of(fires("AQEBYQEAAAAAEA==")), "state item: fires: bad record");  // flags 16
+  EXPECT_EQ(error_of(fires("AQEBYQEAAAAAAw==")), "state item: fires: truncated");   // no reach delta
+  EXPECT_EQ(error_of(fires("AQEBYQEAAAAADA==")), "state item: fires: truncated");   // no arming
+  EXPECT_EQ(error_of(fires("AQEBYQEAAAAADICAgIAQ")), "state item: fires: bad record");  // arming 2^32
+  EXPECT_EQ(error_of(fires("AQEBYQEAgICAgBAAAAg=")), "state item: fires: bad record");  // version 2^32
+  EXPECT_EQ(error_of(fires("AQEBYQEAAAAACwA=")), "state item: fires: trailing bytes");
+  EXPECT_EQ(error_of(fires("AQEBYQEAAAAACw==")), "ok");
 }
 
 TEST_F(PortsTest, LoadAsksForEachSymbolsStateItemConsistently) {
@@ -538,30 +385,6 @@ TEST_F(PortsTest, CommitCancellationsAreReadByReason) {
   EXPECT_EQ(commit().error().code, "TransactionCanceledException");
   http.reply(400, ddb_error("ResourceNotFoundException"));
   EXPECT_EQ(commit().error().code, "ResourceNotFoundException");
-}
-
-TEST_F(PortsTest, LedgerStoresAlertsAndMarkersIfAbsent) {
-  const AlertRecord alerts[] = {fire_alert()};
-  const OnceMarker markers[] = {{"up", 1, {"AAPL", kNow, "up"}}};
-  EXPECT_EQ(ledger.store({}, {}, far())->status, WriteOutcome::Status::applied);
-  EXPECT_TRUE(http.requests.empty());  // nothing to write: no request
-
-  http.reply(200, "{}");
-  EXPECT_EQ(ledger.store(alerts, markers, far())->status, WriteOutcome::Status::applied);
-  EXPECT_EQ(http.target(0), "DynamoDB_20120810.TransactWriteItems");
-  const std::string& body = http.requests[0].body;
-  EXPECT_NE(body.find(R"("Item":)" + alert_item(alerts[0])), std::string::npos) << body;
-  EXPECT_NE(body.find(R"("Item":)" + marker_item(markers[0], kNow)), std::string::npos) << body;
-  EXPECT_NE(body.find(R"("ClientRequestToken":"token-2")"), std::string::npos);
-
-  http.reply(400, cancelled(R"([{"Code":"ConditionalCheckFailed"},{"Code":"ConditionalCheckFailed"}])"));
-  auto refused = ledger.store(alerts, markers, far());
-  ASSERT_TRUE(refused.ok());
-  EXPECT_EQ(refused->status, WriteOutcome::Status::refused);
-  EXPECT_EQ(refused->alerts_existing, std::vector<std::size_t>{0});
-  EXPECT_EQ(refused->markers_taken, std::vector<std::size_t>{0});
-  http.reply(400, ddb_error("AccessDeniedException"));
-  EXPECT_EQ(ledger.store(alerts, markers, far()).error().code, "AccessDeniedException");
 }
 
 TEST_F(PortsTest, NotifierAndDeadLettersSendTheirAttributes) {

@@ -27,7 +27,6 @@ struct StoredAlert {
 
 // Tables shared by the fakes, like the real tables are shared by concurrent invocations.
 struct FakeTables {
-  std::map<std::pair<std::string, std::string>, RuleState> state;    // (symbol, rule id)
   std::map<std::string, SymbolState, std::less<>> symbols;           // the per-symbol state items
   std::set<std::string, std::less<>> malformed;                      // symbols whose state item is unreadable
   std::map<std::pair<std::string, std::uint32_t>, AlertId> markers;  // (rule id, arming) -> its alert
@@ -41,7 +40,7 @@ inline AwsError killed_error() { return make_aws_error("Killed", "the invocation
 
 // Writes alerts and markers if none of them exists (one transaction), else lists those that do.
 inline WriteOutcome write_if_absent(FakeTables& tables, std::span<const AlertRecord> alerts,
-                                    std::span<const OnceMarker> markers, bool apply) {
+                                    std::span<const OnceMarker> markers) {
   WriteOutcome out;
   for (std::size_t i = 0; i < alerts.size(); ++i) {
     if (tables.alerts.contains(alert_id(*alerts[i].alert.rule, *alerts[i].alert.tick))) {
@@ -55,7 +54,6 @@ inline WriteOutcome write_if_absent(FakeTables& tables, std::span<const AlertRec
     out.status = WriteOutcome::Status::refused;
     return out;
   }
-  if (!apply) return out;
   for (const AlertRecord& a : alerts) {
     tables.alerts[alert_id(*a.alert.rule, *a.alert.tick)] = {std::string(a.alert.message_id),
                                                              a.created_at_micros, true, ""};
@@ -109,7 +107,7 @@ class FakeSymbolStore final : public SymbolStore {
       if (it != tables_.symbols.end()) out.current = it->second;
       return out;
     }
-    WriteOutcome out = write_if_absent(tables_, alerts, markers, true);
+    WriteOutcome out = write_if_absent(tables_, alerts, markers);
     if (out.status != WriteOutcome::Status::applied) return out;
     SymbolState stored = next;
     stored.exists = true;
@@ -130,85 +128,9 @@ class FakeSymbolStore final : public SymbolStore {
   FakeTables& tables_;
 };
 
-class FakeStateStore final : public StateStore {
- public:
-  FakeStateStore(FakeTables& tables, const RuleSet& rules) : tables_(tables), rules_(rules) {}
-
-  Result<StateMap, AwsError> load(const std::vector<StateKey>& keys, Deadline) override {
-    ++loads;
-    if (fail_loads > 0) {
-      --fail_loads;
-      return throttled();
-    }
-    StateMap out;
-    for (const StateKey& k : keys) {
-      const auto it = tables_.state.find({k.symbol, rules_.rule(k.rule_index).id});
-      if (it != tables_.state.end()) out[k] = it->second;
-    }
-    return out;
-  }
-
-  Result<WriteResult, AwsError> apply(const StateKey& key, const Step& step, const AlertRecord* alert,
-                                      Deadline) override {
-    ++applies;
-    if (before_apply) before_apply(key, step);
-    if (fail_applies > 0) {
-      --fail_applies;
-      return throttled();
-    }
-    const Rule& rule = rules_.rule(key.rule_index);
-    RuleState& stored = tables_.state[{key.symbol, rule.id}];
-    bool allowed = false;
-    if (is_crossing(rule.condition)) {
-      allowed = stored.side_ts == step.expected.side_ts;
-    } else {
-      allowed = !stored.last_fire_ts || *stored.last_fire_ts <= step.cooldown_cutoff;
-    }
-    if (!allowed) {
-      if (!stored.exists) tables_.state.erase({key.symbol, rule.id});
-      return WriteResult{false, stored};
-    }
-    if (alert != nullptr) {
-      const AlertId id = alert_id(*alert->alert.rule, *alert->alert.tick);
-      if (tables_.alerts.contains(id)) return make_aws_error("AlertExists", "exists");
-      tables_.alerts[id] = {std::string(alert->alert.message_id), alert->created_at_micros, true, ""};
-    }
-    stored.exists = true;
-    if (is_crossing(rule.condition)) {
-      stored.side = step.next.side;
-      stored.side_ts = step.next.side_ts;
-    }
-    if (step.kind == Step::Kind::fire) stored.last_fire_ts = step.next.last_fire_ts;
-    return WriteResult{true, stored};
-  }
-
-  std::function<void(const StateKey&, const Step&)> before_apply;  // e.g. a concurrent writer
-  int fail_loads = 0;
-  int fail_applies = 0;
-  int loads = 0;
-  int applies = 0;
-
- private:
-  FakeTables& tables_;
-  const RuleSet& rules_;
-};
-
 class FakeLedger final : public AlertLedger {
  public:
   explicit FakeLedger(FakeTables& tables) : tables_(tables) {}
-  Result<WriteOutcome, AwsError> store(std::span<const AlertRecord> alerts,
-                                       std::span<const OnceMarker> markers, Deadline) override {
-    ++stores;
-    if (tables_.killed) return killed_error();
-    if (fail_stores > 0) {
-      --fail_stores;
-      return throttled();
-    }
-    EXPECT_LE(alerts.size() + markers.size(), kMaxCommitItems);
-    WriteOutcome out = write_if_absent(tables_, alerts, markers, true);
-    if (after_store) after_store();
-    return out;
-  }
   Result<bool, AwsError> pending(const AlertId& id, Deadline) override {
     ++pending_checks;
     if (tables_.killed) return killed_error();
@@ -231,12 +153,9 @@ class FakeLedger final : public AlertLedger {
     a.sns_message_id = sns_message_id;
     return true;
   }
-  std::function<void()> after_store;  // e.g. a kill between the burst's writes
-  int fail_stores = 0;
   int fail_pending = 0;
   int fail_marks = 0;
   int pending_checks = 0;
-  int stores = 0;
 
  private:
   FakeTables& tables_;

@@ -1,4 +1,4 @@
-// The StateStore and AlertLedger ports on DynamoDB: the only place that knows how state and alerts are
+// The SymbolStore and AlertLedger ports on DynamoDB: the only place that knows how state and alerts are
 // stored -- table keys, attribute names, item shapes, the notification state -- and the exact conditional
 // expressions of the exactly-once protocol.
 //
@@ -10,13 +10,15 @@
 //    one of the same list (the first: to 0). ticks: version byte 1, count, then per tick timestamp, seq
 //    and price (8 bytes, IEEE-754 little-endian); positions strictly increase. fires: version byte 1, the
 //    count of distinct rule ids and each (length + bytes), the count of fires and per fire the index of its
-//    rule id, the version, timestamp, seq and one flag byte (1: crossing, 2: stored). Anything else (a
+//    rule id, the version, timestamp, seq, one flag byte (1: crossing, 2: stored, 4: a once arming follows,
+//    8: reach_until is "never"), then unless 8 the zigzag delta of reach_until to the fire's timestamp, and
+//    with 4 the arming. Anything else (a
 //    byte left over, a tick out of order, a price that is not finite and > 0) is a malformed item: an
 //    error for that symbol alone.
 //  - a `once` marker (R2): symbol = "#once#<rule id>", rule_id = "#arming#<arming>" (a symbol never holds a
 //    '#'); attributes rule (S), arming (N), alert_symbol (S), alert_key (S: the alert's sort key),
 //    created_at (S). The API reads it to derive `triggered`.
-//  - items of the first version's per-(rule, symbol) state (rule_id = a rule id): no longer read.
+//  - items of the first version's per-(rule, symbol) state (rule_id = a rule id) are no longer read.
 // market-alerts table: key symbol (S) + timestamp (S) = "<normalised tick ts>#<rule id>" (F4); the
 //   alert's attributes, its rule version (N) and owner (S), its id as text (alert_id), created_at, and
 //   notification_state "pending" until mark_sent sets "sent" with notified_at and sns_message_id.
@@ -32,20 +34,6 @@
 #include "tap/core/rules.hpp"
 
 namespace tap {
-
-// State item attributes.
-inline constexpr const char* kAttrSide = "side";
-inline constexpr const char* kAttrSideTs = "side_ts";
-inline constexpr const char* kAttrLastFireTs = "last_fire_ts";
-
-// A state item (DynamoDB JSON) as stored by DynamoDbStateStore. Unknown attributes are ignored; the key
-// attributes are empty when the item JSON has none (ALL_OLD images carry them).
-struct StateItem {
-  std::string symbol;
-  std::string rule_id;
-  RuleState state;
-};
-Result<StateItem> parse_state_item(std::string_view item_json);
 
 inline constexpr std::string_view kStateSortKey = "#state";
 
@@ -69,32 +57,6 @@ dynamodb::TransactWrite commit_request(const std::string& state_table, const std
 // notification_state is "pending".
 std::string alert_item(const AlertRecord& record);
 
-// The UpdateItem that persists one planned step (exposed for tests: the condition is the protocol).
-dynamodb::UpdateItem state_update(const std::string& table, const Rule& rule, const StateKey& key,
-                                  const Step& step, std::int64_t now_micros);
-
-class DynamoDbStateStore final : public StateStore {
- public:
-  using TokenSource = std::function<std::string()>;  // TransactWriteItems ClientRequestToken per call
-  DynamoDbStateStore(dynamodb::Client& client, std::string state_table, std::string alerts_table,
-                     const RuleSet& rules, std::function<std::int64_t()> now_micros, TokenSource tokens);
-
-  Result<StateMap, AwsError> load(const std::vector<StateKey>& keys, Deadline deadline) override;
-  Result<WriteResult, AwsError> apply(const StateKey& key, const Step& step, const AlertRecord* alert,
-                                      Deadline deadline) override;
-
- private:
-  Result<RuleState, AwsError> load_one(const StateKey& key, Deadline deadline);
-
-  dynamodb::Client& client_;
-  std::string state_table_;
-  std::string alerts_table_;
-  const RuleSet& rules_;
-  std::unordered_map<std::string, std::size_t> rule_by_id_;
-  std::function<std::int64_t()> now_micros_;
-  TokenSource tokens_;
-};
-
 class DynamoDbSymbolStore final : public SymbolStore {
  public:
   using TokenSource = std::function<std::string()>;  // TransactWriteItems ClientRequestToken per call
@@ -116,11 +78,7 @@ class DynamoDbSymbolStore final : public SymbolStore {
 
 class DynamoDbAlertLedger final : public AlertLedger {
  public:
-  using TokenSource = std::function<std::string()>;
-  DynamoDbAlertLedger(dynamodb::Client& client, std::string alerts_table, std::string state_table,
-                      std::function<std::int64_t()> now_micros, TokenSource tokens);
-  Result<WriteOutcome, AwsError> store(std::span<const AlertRecord> alerts,
-                                       std::span<const OnceMarker> markers, Deadline deadline) override;
+  DynamoDbAlertLedger(dynamodb::Client& client, std::string alerts_table);
   Result<bool, AwsError> pending(const AlertId& id, Deadline deadline) override;
   Result<bool, AwsError> mark_sent(const AlertId& id, const std::string& sns_message_id,
                                    std::int64_t notified_at_micros, Deadline deadline) override;
@@ -128,9 +86,6 @@ class DynamoDbAlertLedger final : public AlertLedger {
  private:
   dynamodb::Client& client_;
   std::string table_;
-  std::string state_table_;
-  std::function<std::int64_t()> now_micros_;
-  TokenSource tokens_;
 };
 
 }  // namespace tap

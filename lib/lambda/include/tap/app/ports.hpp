@@ -16,35 +16,14 @@
 #include "tap/aws/aws_error.hpp"
 #include "tap/core/alert.hpp"
 #include "tap/core/deadline.hpp"
-#include "tap/core/rule_engine.hpp"
 #include "tap/core/symbol_state.hpp"
 
 namespace tap {
-
-// The result of a conditional state write: applied, or refused because the stored state is not the one the
-// write was planned on (another invocation got there first); `current` is then what is stored now.
-struct WriteResult {
-  bool applied = false;
-  RuleState current;
-};
 
 // An alert to store with the fire that produced it.
 struct AlertRecord {
   Alert alert;
   std::int64_t created_at_micros = 0;  // the wall clock when the handler detected it
-};
-
-// The state of each (rule, symbol), written with compare-and-swap, and the alerts the fires produce.
-class StateStore {
- public:
-  virtual ~StateStore() = default;
-  // Strongly consistent read of the given keys; absent keys are missing from the map.
-  virtual Result<StateMap, AwsError> load(const std::vector<StateKey>& keys, Deadline deadline) = 0;
-  // Persists step.next if the stored state is still step.expected (crossing) or the cooldown cutoff
-  // allows it (level fire); a fire also stores its alert (pending notification), atomically, if no alert
-  // with its id exists yet.
-  virtual Result<WriteResult, AwsError> apply(const StateKey& key, const Step& step, const AlertRecord* alert,
-                                              Deadline deadline) = 0;
 };
 
 // A `once` marker (R2): one per (rule id, arming); whoever writes it first holds the arming. `alert` is the
@@ -65,18 +44,18 @@ struct LoadedState {
 };
 using LoadedStates = std::map<std::string, LoadedState, std::less<>>;
 
-// The outcome of a conditional write of alerts and markers (SymbolStore::commit, AlertLedger::store).
+// The outcome of SymbolStore::commit.
 struct WriteOutcome {
   enum class Status {
     applied,   // everything was written
-    conflict,  // commit only: the state is no longer the one the plan was made on; `current` is stored now
+    conflict,  // the state is no longer the one the plan was made on; `current` is what is stored now
     refused,   // nothing was written: the alerts and markers listed below exist already
   };
   Status status = Status::applied;
   SymbolState current;
   std::vector<std::size_t> alerts_existing;  // indices into the alerts passed
   std::vector<std::size_t> markers_taken;    // indices into the markers passed
-  std::size_t bytes_written = 0;             // applied commit: the bytes of the state item written
+  std::size_t bytes_written = 0;             // applied: the bytes of the state item written
 };
 
 // The per-symbol state of the event-time engine (symbol_state.hpp) and the alerts its fires produce.
@@ -105,12 +84,6 @@ class AlertLedger {
   // True when the alert exists and is still waiting for its notification (a crash or a failed publish
   // after it was stored); false when it does not exist or was notified.
   virtual Result<bool, AwsError> pending(const AlertId& id, Deadline deadline) = 0;
-  // Stores alerts (pending) and markers, each only if absent, in one atomic write of at most kMaxCommitItems
-  // items: applied, or refused (nothing written) with the ones that exist listed. Fires recorded in a
-  // symbol's state whose alerts a commit could not hold (a burst), or whose writer may have crashed, are
-  // completed with it: a retry writes exactly what is missing.
-  virtual Result<WriteOutcome, AwsError> store(std::span<const AlertRecord> alerts,
-                                               std::span<const OnceMarker> markers, Deadline deadline) = 0;
   // Records the notification as sent (with the SNS message id and when).
   virtual Result<bool, AwsError> mark_sent(const AlertId& id, const std::string& sns_message_id,
                                            std::int64_t notified_at_micros, Deadline deadline) = 0;
