@@ -313,36 +313,51 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
     std::vector<CommitFire> written;
     std::vector<CommitFire> found;  // recorded stored whose alert exists already
     std::size_t items = 1;
-    const auto add = [&](const Rule* rule, const Position& pos, const Tick* tick, std::size_t message_index) {
-      const auto record =
-          std::find_if(plan.next.fires.begin(), plan.next.fires.end(), [&](const FireRecord& r) {
-            return rule != nullptr && r.rule_id == rule->id && r.version == rule->version && r.tick == pos;
-          });
-      if (record == plan.next.fires.end() || !record->stored) return;
+    // `record`: the fire as the plan records it (rule id, version, position, arming); `rule` its version when
+    // loaded. A fire the plan recorded pending is left to a later commit.
+    const auto add = [&](const FireRecord& fire, const Rule* rule, const Tick* tick,
+                         std::size_t message_index) {
+      if (!fire.stored) return;
+      const auto leave_pending = [&] {
+        const auto at =
+            std::find_if(plan.next.fires.begin(), plan.next.fires.end(), [&](const FireRecord& r) {
+              return r.rule_id == fire.rule_id && r.version == fire.version && r.tick == fire.tick;
+            });
+        if (at != plan.next.fires.end()) {
+          at->stored = false;
+        } else {
+          // Pruned from the log by the plan (its reach is behind the held ticks): kept until stored.
+          FireRecord pending = fire;
+          pending.stored = false;
+          const auto after = std::find_if(plan.next.fires.begin(), plan.next.fires.end(),
+                                          [&](const FireRecord& r) { return fire.tick < r.tick; });
+          plan.next.fires.insert(after, pending);
+        }
+      };
       if (rule == nullptr || tick == nullptr) {
-        record->stored = false;  // no version or tick to build its alert from here: left pending
+        leave_pending();  // no version or tick to build its alert from here
         return;
       }
       const AlertId id = alert_id(*rule, *tick);
       if (existing.contains(id)) {
-        found.push_back({rule, tick, message_index, pos});
+        found.push_back({rule, tick, message_index, fire.tick});
         return;
       }
       const bool once = rule->mode == TriggerMode::once;
       if (items + (once ? 2 : 1) > kMaxCommitItems) {
-        record->stored = false;
+        leave_pending();
         return;
       }
       items += once ? 2 : 1;
       alerts.push_back({{rule, tick, batch.message_id(message_index)}, now_micros()});
       // The arming the fire consumed (a pending fire keeps it in its record; a new one: its version's).
-      if (once) markers.push_back({rule->id, record->once_arming.value_or(rule->arming), id});
-      written.push_back({rule, tick, message_index, pos});
+      if (once) markers.push_back({rule->id, fire.once_arming.value_or(rule->arming), id});
+      written.push_back({rule, tick, message_index, fire.tick});
     };
     for (const FireRecord& r : plan.completing) {
       std::size_t message_index = 0;
       const Tick* tick = alert_tick(batch, work, state, r.tick, message_index);
-      add(version_of(r), r.tick, tick, message_index);
+      add(r, version_of(r), tick, message_index);
     }
     for (const NewFire& f : plan.fires) {
       const Rule& rule = rules_.rule(f.rule_index);
@@ -360,7 +375,14 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
                                                    .ask = {},
                                                    .seq = f.at.pos.seq});
       }
-      add(&rule, f.at.pos, tick, message_index);
+      FireRecord record;
+      record.rule_id = rule.id;
+      record.version = rule.version;
+      record.tick = f.at.pos;
+      record.crossing = is_crossing(rule.condition);
+      record.stored = f.stored;
+      if (rule.mode == TriggerMode::once) record.once_arming = rule.arming;
+      add(record, &rule, tick, message_index);
     }
     if (plan.write_needed || !plan.fires.empty() || !plan.completing.empty()) {
       auto outcome = ports_.state.commit(work.symbol, state, plan.next, alerts, markers, deadline);

@@ -588,6 +588,40 @@ TEST(HandlerBurst, KillBetweenTheCommitsIsCompletedByTheRedelivery) {
   EXPECT_EQ(tables.alerts.size(), 150u);
 }
 
+TEST_F(HandlerTest, FireWhoseRecordThePlanPrunesIsStoredAllTheSame) {
+  // In one batch 14:31:10 moves the window past 14:30:00: the plan drops the fire's record from the log (its
+  // cooldown ends before the oldest held tick), but the fire is this commit's and its alert is written.
+  const BatchReport r = run({{"m1", "[" + tick("MSFT", 451, "2026-11-25T14:30:00Z") + "," +
+                                        tick("MSFT", 440, "2026-11-25T14:31:05Z") + "," +
+                                        tick("MSFT", 441, "2026-11-25T14:31:10Z") + "]"}});
+  EXPECT_EQ(r.alerts, 1u);
+  EXPECT_TRUE(tables.alerts.contains(AlertId{"MSFT", 1795617000000000LL, "hi"}));
+  EXPECT_TRUE(tables.symbols.at("MSFT").fires.empty());
+  EXPECT_EQ(notifier.published.size(), 1u);
+}
+
+TEST(HandlerBurst, OnceMarkersThatDoNotFitLeaveTheirFiresPendingEvenWhenPruned) {
+  // 60 once rules fire on one tick: with their markers 121 items, more than a transaction holds. The plan
+  // prunes the fires' records (a once fire reaches no further than its tick, now behind the held ticks):
+  // those that do not fit are put back pending and stored by the next commit.
+  std::vector<Rule> v;
+  for (int i = 0; i < 60; ++i) {
+    v.push_back(
+        version("once-" + std::to_string(i), "HOT", Condition::price_above, 100 + i, TriggerMode::once));
+  }
+  const RuleSet rules(std::move(v));
+  FakeTables tables;
+  Harness fx(rules, tables);
+  const BatchReport r = fx.run({{"m1", "[" + tick("HOT", 1000, "2026-11-25T14:30:00Z") + "," +
+                                           tick("HOT", 1, "2026-11-25T14:31:30Z") + "]"}});
+  EXPECT_TRUE(r.failed_message_ids.empty());
+  EXPECT_EQ(r.alerts, 60u);
+  EXPECT_EQ(r.state_writes, 2u);
+  EXPECT_EQ(tables.markers.size(), 60u);
+  EXPECT_EQ(fx.notifier.published.size(), 60u);
+  for (const FireRecord& f : tables.symbols.at("HOT").fires) EXPECT_TRUE(f.stored) << f.rule_id;
+}
+
 TEST(HandlerBurst, FailedCompletionCommitFailsTheMessageAndTheNextDeliveryFinishes) {
   const RuleSet rules = burst_rules(150);
   FakeTables tables;
