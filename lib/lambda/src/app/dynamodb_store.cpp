@@ -105,14 +105,13 @@ class Reader {
   explicit Reader(std::string_view bytes) : bytes_(bytes) {}
   bool varint(std::uint64_t& v) {
     v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
+    for (int shift = 0;; shift += 7) {  // ends by shift 63: its byte may hold one bit, no continuation
       if (pos_ >= bytes_.size()) return false;
       const auto b = static_cast<std::uint8_t>(bytes_[pos_++]);
       if (shift == 63 && b > 1) return false;  // beyond 64 bits
       v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
       if ((b & 0x80) == 0) return true;
     }
-    return false;
   }
   bool ts(std::int64_t& prev) {
     std::uint64_t v = 0;

@@ -128,12 +128,13 @@ obs::MetricsRecord batch_metrics(const BatchReport& report, const std::string& m
 }
 
 BatchHandler::BatchHandler(const RuleSet& rules, HandlerPorts ports, const obs::Logger& log,
-                           WallClock wall_clock, EngineLimits limits)
+                           WallClock wall_clock, EngineLimits limits, Controls controls)
     : rules_(rules),
       ports_(ports),
       log_(log),
       wall_clock_(std::move(wall_clock)),
       limits_(limits),
+      controls_(std::move(controls)),
       index_(rules) {
   for (std::size_t i = 0; i < rules_.rules().size(); ++i) {
     by_version_[{rules_.rule(i).id, rules_.rule(i).version}] = i;
@@ -299,8 +300,10 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
     return;
   }
   SymbolState state = loaded.state;
-  const SymbolControls controls;  // operator controls arrive with the rules storage: none yet
-  std::set<AlertId> existing;     // alerts found stored already: recorded stored, not written again
+  static const SymbolControls kNone;
+  const auto found_controls = controls_.find(work.symbol);
+  const SymbolControls& controls = found_controls == controls_.end() ? kNone : found_controls->second;
+  std::set<AlertId> existing;  // alerts found stored already: recorded stored, not written again
   std::span<const SymbolTick> ticks = work.ticks;  // the first commit applies them; later ones complete
   int retries = 0;
   while (true) {
@@ -356,7 +359,9 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
     };
     for (const FireRecord& r : plan.completing) {
       std::size_t message_index = 0;
+      // Held by the state planned on, or by the one first read (later commits may have trimmed it).
       const Tick* tick = alert_tick(batch, work, state, r.tick, message_index);
+      if (tick == nullptr) tick = alert_tick(batch, work, loaded.state, r.tick, message_index);
       add(r, version_of(r), tick, message_index);
     }
     for (const NewFire& f : plan.fires) {

@@ -57,12 +57,14 @@ constexpr std::int64_t kNowSeconds = 1795617100;  // the handler's wall clock: 2
 // One function container over shared fake tables: the handler and its ports. Several harnesses over the same
 // tables are concurrent invocations (or a container replaced after a kill).
 struct Harness {
-  Harness(const RuleSet& rules, FakeTables& tables)
+  Harness(const RuleSet& rules, FakeTables& tables, BatchHandler::Controls controls = {})
       : state(tables),
         ledger(tables),
         log([this](std::string_view line) { lines.emplace_back(line); }),
-        handler(rules, {state, ledger, notifier, dead_letters}, log,
-                [] { return std::chrono::system_clock::time_point(std::chrono::seconds(kNowSeconds)); }) {
+        handler(
+            rules, {state, ledger, notifier, dead_letters}, log,
+            [] { return std::chrono::system_clock::time_point(std::chrono::seconds(kNowSeconds)); }, {},
+            std::move(controls)) {
     notifier.tables = &tables;
     dead_letters.tables = &tables;
   }
@@ -620,6 +622,62 @@ TEST(HandlerBurst, OnceMarkersThatDoNotFitLeaveTheirFiresPendingEvenWhenPruned) 
   EXPECT_EQ(tables.markers.size(), 60u);
   EXPECT_EQ(fx.notifier.published.size(), 60u);
   for (const FireRecord& f : tables.symbols.at("HOT").fires) EXPECT_TRUE(f.stored) << f.rule_id;
+}
+
+TEST_F(HandlerTest, TickBeyondTheWindowIsLateAndCounted) {
+  run({{"m1", tick("MSFT", 440, "2026-11-25T14:30:00Z")}});
+  run({{"m2", tick("MSFT", 440, "2026-11-25T14:31:30Z")}});  // the window moves past 14:30:00
+  const BatchReport r = run({{"m3", tick("MSFT", 440, "2026-11-25T14:30:30Z")}});
+  EXPECT_EQ(r.beyond_window, 1u);
+  EXPECT_EQ(r.late_ticks, 1u);
+  EXPECT_TRUE(r.failed_message_ids.empty());
+}
+
+TEST(HandlerControls, SuspendedAndOutOfBandTicksAreCountedAndNeverApplied) {
+  const RuleSet rules({version("lvl", "*", Condition::price_above, 100, TriggerMode::every)});
+  FakeTables tables;
+  BatchHandler::Controls controls;
+  controls["AAPL"].suspensions.push_back({1795617000000000LL, 1795617010000000LL});  // 14:30:00-14:30:10
+  controls["MSFT"].bands.push_back({{}, 300, 500});
+  Harness fx(rules, tables, std::move(controls));
+  const BatchReport r = fx.run({{"m1", tick("AAPL", 150, "2026-11-25T14:30:05Z")},
+                                {"m2", tick("MSFT", 9000, "2026-11-25T14:30:05Z")},
+                                {"m3", tick("MSFT", 450, "2026-11-25T14:30:06Z")}});
+  EXPECT_TRUE(r.failed_message_ids.empty());
+  EXPECT_EQ(r.suspended, 1u);
+  EXPECT_EQ(r.out_of_band, 1u);
+  EXPECT_EQ(r.alerts, 1u);  // MSFT 450 only
+  ASSERT_EQ(tables.symbols.at("MSFT").ticks.size(), 1u);
+  EXPECT_EQ(tables.symbols.at("MSFT").ticks[0].price, 450);
+}
+
+TEST(HandlerBurst, PendingFiresWithoutAVersionOrATickStayPending) {
+  // A state left by another container: two pending fires, one of a version this one does not load, one
+  // whose tick the state no longer holds. Neither alert can be built here: both stay pending, the batch
+  // goes on.
+  const RuleSet rules = burst_rules(1);
+  FakeTables tables;
+  SymbolState s;
+  s.exists = true;
+  s.revision = 3;
+  s.ticks = {{{1795617000000000LL, 0}, 1000}};
+  FireRecord gone;
+  gone.rule_id = "gone";
+  gone.version = 1;
+  gone.tick = {1795617000000000LL, 0};
+  gone.stored = false;
+  FireRecord trimmed = gone;
+  trimmed.rule_id = "hot-0";
+  trimmed.tick = {1795616990000000LL, 0};
+  s.fires = {trimmed, gone};
+  tables.symbols["HOT"] = s;
+  Harness fx(rules, tables);
+  const BatchReport r = fx.run({{"m1", tick("HOT", 0.5, "2026-11-25T14:30:01Z")}});
+  EXPECT_TRUE(r.failed_message_ids.empty());
+  EXPECT_EQ(r.alerts, 0u);
+  EXPECT_TRUE(tables.alerts.empty());
+  const auto& fires = tables.symbols.at("HOT").fires;
+  EXPECT_EQ(std::count_if(fires.begin(), fires.end(), [](const FireRecord& f) { return !f.stored; }), 2);
 }
 
 TEST(HandlerBurst, FailedCompletionCommitFailsTheMessageAndTheNextDeliveryFinishes) {

@@ -76,8 +76,12 @@ class BatchHandler {
  public:
   using WallClock = std::function<std::chrono::system_clock::time_point()>;
 
+  // Operator controls per symbol (F3: suspensions, price bands); none until the rules storage brings them.
+  using Controls = std::map<std::string, SymbolControls, std::less<>>;
+
   BatchHandler(const RuleSet& rules, HandlerPorts ports, const obs::Logger& log,
-               WallClock wall_clock = std::chrono::system_clock::now, EngineLimits limits = {});
+               WallClock wall_clock = std::chrono::system_clock::now, EngineLimits limits = {},
+               Controls controls = {});
 
   // An error only when the event itself is not an SQS event (then nothing can be attributed to a message and
   // the whole invocation fails, so that every message is retried).
@@ -106,6 +110,7 @@ class BatchHandler {
   const obs::Logger& log_;
   WallClock wall_clock_;
   EngineLimits limits_;
+  Controls controls_;
   // This container's knowledge, valid across invocations because it only grows: the last fires noted in the
   // index (a cached fire only suppresses ticks newer than it), and the `once` armings known to be taken.
   RuleIndex index_;
