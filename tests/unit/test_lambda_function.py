@@ -36,6 +36,7 @@ from local.sqs_queues import drain
 from tests.chaos import oracle
 from tests.support.function_harness import arm64_command, built
 from tests.support.moto_server import moto_server
+from tests.support.state_items import decode_state_items
 from tests.support.tls import write_tls_files
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,8 +148,17 @@ class Stack:
     def alerts(self) -> dict[tuple[str, str], dict[str, Any]]:
         return {(i["symbol"], i["timestamp"]): i for i in self._scan(self.alerts_table)}
 
-    def states(self) -> dict[tuple[str, str], dict[str, Any]]:
-        return {(i["symbol"], i["rule_id"]): i for i in self._scan(self.state_table)}
+    def states(self) -> dict[str, dict[str, Any]]:
+        """Each symbol's state, decoded by the function's own reader (tests/support/state_items.py)."""
+        client = self.aws.client("dynamodb")
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"TableName": self.state_table, "ConsistentRead": True}
+        while True:
+            page = client.scan(**kwargs)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                return decode_state_items(items)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def _scan(self, table: str) -> list[dict[str, Any]]:
         resource = boto3.resource(
@@ -321,13 +331,16 @@ def test_happy_path(run_function: Any, stack: Stack) -> None:
     assert up["message_id"] == ids[1]
     assert up["notification_state"] == "sent"
     assert up["sns_message_id"]
+    # One state item per symbol (F3): its applied ticks in position order and the fires they caused.
     states = stack.states()
-    assert states[("AAPL", "aapl-up-200")]["side"] == "above"
-    assert (
-        int(states[("AAPL", "aapl-up-200")]["last_fire_ts"])
-        == oracle.normalise_timestamp("2026-11-25T14:30:01Z")[1]
-    )
-    assert states[("MSFT", "msft-down-400")]["side"] == "at_or_above"  # first tick: side only
+    t0 = oracle.normalise_timestamp("2026-11-25T14:30:00Z")[1]
+    t1 = oracle.normalise_timestamp("2026-11-25T14:30:01Z")[1]
+    assert states["AAPL"]["ticks"] == [[t0, 0, 199.0], [t1, 0, 200.5]]
+    assert {(f["rule_id"], f["ts"], f["crossing"], f["stored"]) for f in states["AAPL"]["fires"]} == {
+        ("aapl-up-200", t1, True, True),
+        ("wide-spread", t1, False, True),
+    }
+    assert states["MSFT"]["ticks"] == [[t0, 0, 401.0]]  # the first tick of msft-down-400: held, no crossing
 
     envelopes = stack.notifications()
     assert len(envelopes) == 3
@@ -626,7 +639,7 @@ def test_shipped_arm64_bootstrap_under_qemu(run_function: Any, stack: Stack) -> 
     assert len(stack.notifications()) == 2
     dead = stack.dead_letters()
     assert [m["MessageAttributes"]["SourceMessageId"]["StringValue"] for m in dead] == [ids[1]]
-    assert stack.states()[("MSFT", "msft-down-400")]["side"] == "at_or_above"
+    assert stack.states()["MSFT"]["ticks"] == [[oracle.normalise_timestamp("2026-11-25T14:30:00Z")[1], 0, 401.0]]
 
 
 # ------------------------------------------------------------------------------------------ shutdown

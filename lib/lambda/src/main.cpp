@@ -69,13 +69,14 @@ int main() {
   tap::obs::Logger log(tap::obs::stdout_sink(), std::chrono::system_clock::now, config->log_level);
   tap::AwsLayer& layer = *aws.value();
   std::mt19937_64 token_random{std::random_device{}()};
-  tap::DynamoDbStateStore state(
-      layer.dynamodb, config->state_table, config->alerts_table, rules.value(), wall_micros, [&token_random] {
-        char token[33];
-        std::snprintf(token, sizeof token, "%016llx%016llx", static_cast<unsigned long long>(token_random()),
-                      static_cast<unsigned long long>(token_random()));
-        return std::string(token);
-      });
+  const auto tokens = [&token_random] {
+    char token[33];
+    std::snprintf(token, sizeof token, "%016llx%016llx", static_cast<unsigned long long>(token_random()),
+                  static_cast<unsigned long long>(token_random()));
+    return std::string(token);
+  };
+  tap::DynamoDbSymbolStore state(layer.dynamodb, config->state_table, config->alerts_table, wall_micros,
+                                 tokens);
   tap::DynamoDbAlertLedger ledger(layer.dynamodb, config->alerts_table);
   tap::SnsNotifier notifier(layer.sns, config->topic_arn);
   tap::SqsDeadLetters dead_letters(layer.sqs, config->dlq_url);

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <vector>
 
+#include "tap/app/dynamodb_store.hpp"
 #include "tap/app/function_config.hpp"
 #include "tap/app/function_settings_table.hpp"
 #include "tap/core/json_text.hpp"
@@ -79,6 +80,58 @@ int check_file(const std::string& path, std::ostream& err) {
 
 std::string rules_verdict(std::string_view document) { return verdict(validate_rules(document)); }
 
+std::string decoded_state_item(std::string_view item_json) {
+  // Its key first: a state item is the symbol's item with the state sort key (markers share the table).
+  simdjson::ondemand::parser parser;
+  const simdjson::padded_string padded(item_json);
+  simdjson::ondemand::document doc;
+  std::string_view symbol;
+  std::string_view sort_key;
+  if (parser.iterate(padded).get(doc) || doc["symbol"]["S"].get_string().get(symbol) ||
+      doc["rule_id"]["S"].get_string().get(sort_key) || sort_key != kStateSortKey) {
+    return request_error("not a symbol's state item");
+  }
+  const std::string symbol_text(symbol);
+  auto state = parse_symbol_state(item_json);
+  if (!state) return request_error(state.error().message);
+  std::string out = R"({"symbol":)";
+  json::append_string(out, symbol_text);
+  out += R"(,"revision":)";
+  json::append_number(out, state->revision);
+  out += R"(,"ticks":[)";
+  for (std::size_t i = 0; i < state->ticks.size(); ++i) {
+    const HeldTick& t = state->ticks[i];
+    out += i > 0 ? ",[" : "[";
+    json::append_number(out, t.pos.ts_micros);
+    out += ',';
+    json::append_number(out, t.pos.seq);
+    out += ',';
+    json::append_number(out, t.price);
+    out += ']';
+  }
+  out += R"(],"fires":[)";
+  for (std::size_t i = 0; i < state->fires.size(); ++i) {
+    const FireRecord& f = state->fires[i];
+    out += i > 0 ? R"(,{"rule_id":)" : R"({"rule_id":)";
+    json::append_string(out, f.rule_id);
+    out += R"(,"version":)";
+    json::append_number(out, static_cast<std::uint64_t>(f.version));
+    out += R"(,"ts":)";
+    json::append_number(out, f.tick.ts_micros);
+    out += R"(,"seq":)";
+    json::append_number(out, f.tick.seq);
+    out += f.crossing ? R"(,"crossing":true)" : R"(,"crossing":false)";
+    out += f.stored ? R"(,"stored":true})" : R"(,"stored":false})";
+  }
+  out += R"(],"fires_complete_from":)";
+  if (state->fires_complete_from == INT64_MIN) {
+    out += "null";
+  } else {
+    json::append_number(out, state->fires_complete_from);
+  }
+  return out + '}';
+}
+
 std::string setting_verdict(std::string_view request) {
   auto parsed = parse_request(request);
   if (!parsed) return request_error(R"(a request is {"name": string, "value": string})");
@@ -101,11 +154,15 @@ int run(std::span<const std::string_view> args, std::istream& in, std::ostream& 
   }
   if (args.size() == 2 && args[0] == "settings" && args[1] == "--batch")
     return batch(in, out, setting_verdict);
+  if (args.size() == 2 && args[0] == "state-item" && args[1] == "--decode") {
+    return batch(in, out, decoded_state_item);
+  }
   if (args.size() == 2 && args[0] == "settings" && args[1] == "--table") {
     out << settings::kTableText;
     return 0;
   }
-  err << "usage: tap_validate rules FILE | rules --batch | settings --batch | settings --table\n";
+  err << "usage: tap_validate rules FILE | rules --batch | settings --batch | settings --table | "
+         "state-item --decode\n";
   return 2;
 }
 

@@ -2,23 +2,19 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+#include <bit>
 #include <charconv>
+#include <cmath>
+#include <optional>
 
 #include "tap/core/json_text.hpp"
+#include "tap/core/timestamp.hpp"
 
 namespace tap {
 namespace {
 
 constexpr std::string_view kConditionalCheckFailed = "ConditionalCheckFailedException";
-
-std::string state_key_json(const std::string& symbol, const std::string& rule_id) {
-  std::string out = R"({"symbol":{"S":)";
-  json::append_string(out, symbol);
-  out += R"(},"rule_id":{"S":)";
-  json::append_string(out, rule_id);
-  out += "}}";
-  return out;
-}
 
 // The alert's sort key: "<normalised tick ts>#<rule id>" (F4).
 std::string alert_sort_key(const AlertId& id) {
@@ -71,48 +67,384 @@ Result<std::int64_t> number_attribute(simdjson::ondemand::value value, std::stri
   return out;
 }
 
-}  // namespace
+// ---- the state item's binary attributes ----
 
-Result<StateItem> parse_state_item(std::string_view item_json) {
+constexpr std::uint8_t kCodecVersion = 1;
+constexpr std::uint8_t kFlagCrossing = 1;
+constexpr std::uint8_t kFlagStored = 2;
+constexpr std::uint8_t kFlagOnce = 4;        // an arming follows
+constexpr std::uint8_t kFlagReachNever = 8;  // reach_until is "never" (else its delta to the tick follows)
+constexpr std::uint8_t kFlagsKnown = kFlagCrossing | kFlagStored | kFlagOnce | kFlagReachNever;
+
+void put_varint(std::string& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+std::uint64_t zigzag(std::int64_t v) {
+  return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
+}
+std::int64_t unzigzag(std::uint64_t v) {
+  return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1);
+}
+// Deltas wrap (two's complement) so that any int64 pair round-trips.
+void put_ts(std::string& out, std::int64_t ts, std::int64_t& prev) {
+  put_varint(out, zigzag(static_cast<std::int64_t>(static_cast<std::uint64_t>(ts) -
+                                                   static_cast<std::uint64_t>(prev))));
+  prev = ts;
+}
+void put_price(std::string& out, double price) {
+  const auto bits = std::bit_cast<std::uint64_t>(price);
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
+  bool varint(std::uint64_t& v) {
+    v = 0;
+    for (int shift = 0;; shift += 7) {  // ends by shift 63: its byte may hold one bit, no continuation
+      if (pos_ >= bytes_.size()) return false;
+      const auto b = static_cast<std::uint8_t>(bytes_[pos_++]);
+      if (shift == 63 && b > 1) return false;  // beyond 64 bits
+      v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return true;
+    }
+  }
+  bool ts(std::int64_t& prev) {
+    std::uint64_t v = 0;
+    if (!varint(v)) return false;
+    prev =
+        static_cast<std::int64_t>(static_cast<std::uint64_t>(prev) + static_cast<std::uint64_t>(unzigzag(v)));
+    return true;
+  }
+  bool byte(std::uint8_t& b) {
+    if (pos_ >= bytes_.size()) return false;
+    b = static_cast<std::uint8_t>(bytes_[pos_++]);
+    return true;
+  }
+  bool price(double& p) {
+    if (bytes_.size() - pos_ < 8) return false;
+    std::uint64_t bits = 0;
+    for (int i = 0; i < 8; ++i)
+      bits |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(bytes_[pos_++])) << (8 * i);
+    p = std::bit_cast<double>(bits);
+    return true;
+  }
+  bool text(std::string& s, std::uint64_t n) {
+    if (bytes_.size() - pos_ < n) return false;
+    s.assign(bytes_.substr(pos_, n));
+    pos_ += n;
+    return true;
+  }
+  bool done() const { return pos_ == bytes_.size(); }
+
+ private:
+  std::string_view bytes_;
+  std::size_t pos_ = 0;
+};
+
+std::string encode_ticks(const std::vector<HeldTick>& ticks) {
+  std::string out;
+  out.reserve(2 + ticks.size() * 12);
+  out.push_back(static_cast<char>(kCodecVersion));
+  put_varint(out, ticks.size());
+  std::int64_t prev = 0;
+  for (const HeldTick& t : ticks) {
+    put_ts(out, t.pos.ts_micros, prev);
+    put_varint(out, t.pos.seq);
+    put_price(out, t.price);
+  }
+  return out;
+}
+
+std::string encode_fires(const std::vector<FireRecord>& fires) {
+  std::vector<std::string_view> ids;
+  std::vector<std::size_t> index_of(fires.size());
+  for (std::size_t i = 0; i < fires.size(); ++i) {
+    const auto found = std::find(ids.begin(), ids.end(), std::string_view(fires[i].rule_id));
+    index_of[i] = static_cast<std::size_t>(found - ids.begin());
+    if (found == ids.end()) ids.emplace_back(fires[i].rule_id);
+  }
+  std::string out;
+  out.push_back(static_cast<char>(kCodecVersion));
+  put_varint(out, ids.size());
+  for (const std::string_view id : ids) {
+    put_varint(out, id.size());
+    out += id;
+  }
+  put_varint(out, fires.size());
+  std::int64_t prev = 0;
+  for (std::size_t i = 0; i < fires.size(); ++i) {
+    const FireRecord& f = fires[i];
+    put_varint(out, index_of[i]);
+    put_varint(out, f.version);
+    put_ts(out, f.tick.ts_micros, prev);
+    put_varint(out, f.tick.seq);
+    const bool never = f.reach_until_micros == INT64_MAX;
+    out.push_back(static_cast<char>((f.crossing ? kFlagCrossing : 0) | (f.stored ? kFlagStored : 0) |
+                                    (f.once_arming ? kFlagOnce : 0) | (never ? kFlagReachNever : 0)));
+    if (!never) {
+      std::int64_t from_tick = f.tick.ts_micros;
+      put_ts(out, f.reach_until_micros, from_tick);
+    }
+    if (f.once_arming) put_varint(out, *f.once_arming);
+  }
+  return out;
+}
+
+Error malformed(std::string_view what) { return Error{"invalid_state", "state item: " + std::string(what)}; }
+
+Result<std::vector<HeldTick>> decode_ticks(std::string_view bytes) {
+  Reader r(bytes);
+  std::uint8_t version = 0;
+  std::uint64_t count = 0;
+  if (!r.byte(version) || version != kCodecVersion) return malformed("ticks: unknown format");
+  if (!r.varint(count) || count > bytes.size()) return malformed("ticks: bad count");
+  std::vector<HeldTick> ticks(count);
+  std::int64_t prev = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    HeldTick& t = ticks[i];
+    if (!r.ts(prev) || !r.varint(t.pos.seq) || !r.price(t.price)) return malformed("ticks: truncated");
+    t.pos.ts_micros = prev;
+    if (!(std::isfinite(t.price) && t.price > 0)) return malformed("ticks: price not finite and > 0");
+    if (i > 0 && !(ticks[i - 1].pos < t.pos)) return malformed("ticks: positions out of order");
+  }
+  if (!r.done()) return malformed("ticks: trailing bytes");
+  return ticks;
+}
+
+Result<std::vector<FireRecord>> decode_fires(std::string_view bytes) {
+  Reader r(bytes);
+  std::uint8_t version = 0;
+  std::uint64_t id_count = 0;
+  if (!r.byte(version) || version != kCodecVersion) return malformed("fires: unknown format");
+  if (!r.varint(id_count) || id_count > bytes.size()) return malformed("fires: bad rule id count");
+  std::vector<std::string> ids(id_count);
+  for (std::string& id : ids) {
+    std::uint64_t n = 0;
+    if (!r.varint(n) || !r.text(id, n)) return malformed("fires: truncated rule id");
+  }
+  std::uint64_t count = 0;
+  if (!r.varint(count) || count > bytes.size()) return malformed("fires: bad count");
+  std::vector<FireRecord> fires(count);
+  std::int64_t prev = 0;
+  for (FireRecord& f : fires) {
+    std::uint64_t id = 0;
+    std::uint64_t version_number = 0;
+    std::uint8_t flags = 0;
+    if (!r.varint(id) || !r.varint(version_number) || !r.ts(prev) || !r.varint(f.tick.seq) ||
+        !r.byte(flags)) {
+      return malformed("fires: truncated");
+    }
+    if (id >= ids.size() || version_number > UINT32_MAX || (flags & ~kFlagsKnown) != 0) {
+      return malformed("fires: bad record");
+    }
+    f.reach_until_micros = prev;
+    std::uint64_t arming = 0;
+    if (((flags & kFlagReachNever) == 0 && !r.ts(f.reach_until_micros)) ||
+        ((flags & kFlagOnce) != 0 && !r.varint(arming))) {
+      return malformed("fires: truncated");
+    }
+    if (arming > UINT32_MAX) return malformed("fires: bad record");
+    if ((flags & kFlagReachNever) != 0) f.reach_until_micros = INT64_MAX;
+    if ((flags & kFlagOnce) != 0) f.once_arming = static_cast<std::uint32_t>(arming);
+    f.rule_id = ids[id];
+    f.version = static_cast<std::uint32_t>(version_number);
+    f.tick.ts_micros = prev;
+    f.crossing = (flags & kFlagCrossing) != 0;
+    f.stored = (flags & kFlagStored) != 0;
+  }
+  if (!r.done()) return malformed("fires: trailing bytes");
+  return fires;
+}
+
+constexpr std::string_view kBase64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+void append_base64(std::string& out, std::string_view bytes) {
+  std::size_t i = 0;
+  const auto at = [&bytes](std::size_t k) {
+    return static_cast<std::uint32_t>(static_cast<std::uint8_t>(bytes[k]));
+  };
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const std::uint32_t v = (at(i) << 16) | (at(i + 1) << 8) | at(i + 2);
+    for (int s = 18; s >= 0; s -= 6) out.push_back(kBase64[(v >> s) & 63]);
+  }
+  const std::size_t rest = bytes.size() - i;
+  if (rest == 0) return;
+  const std::uint32_t v = (at(i) << 16) | (rest == 2 ? at(i + 1) << 8 : 0);
+  out.push_back(kBase64[(v >> 18) & 63]);
+  out.push_back(kBase64[(v >> 12) & 63]);
+  out.push_back(rest == 2 ? kBase64[(v >> 6) & 63] : '=');
+  out.push_back('=');
+}
+
+std::optional<std::string> decode_base64(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (std::size_t i = 0; i < text.size(); i += 4) {
+    std::uint32_t v = 0;
+    int pad = 0;
+    for (std::size_t k = 0; k < 4; ++k) {
+      const char c = text[i + k];
+      std::uint32_t d = 0;
+      if (c == '=' && i + 4 == text.size() && k >= 2) {
+        ++pad;
+      } else {
+        const auto found = kBase64.find(c);
+        if (found == std::string_view::npos || pad > 0) return std::nullopt;
+        d = static_cast<std::uint32_t>(found);
+      }
+      v = (v << 6) | d;
+    }
+    out.push_back(static_cast<char>((v >> 16) & 0xff));
+    if (pad < 2) out.push_back(static_cast<char>((v >> 8) & 0xff));
+    if (pad < 1) out.push_back(static_cast<char>(v & 0xff));
+  }
+  return out;
+}
+
+void append_b(std::string& out, std::string_view name, std::string_view bytes) {
+  out += '"';
+  out += name;
+  out += R"(":{"B":")";
+  append_base64(out, bytes);
+  out += R"("})";
+}
+
+// DynamoDB's size of a number attribute: about one byte per two significant digits, plus one.
+std::size_t number_bytes(std::string_view digits) { return (digits.size() + 1) / 2 + 1; }
+
+std::string key_json(std::string_view pk, std::string_view sk) {
+  std::string out = R"({"symbol":{"S":)";
+  json::append_string(out, pk);
+  out += R"(},"rule_id":{"S":)";
+  json::append_string(out, sk);
+  out += "}}";
+  return out;
+}
+
+// A symbol's state item as read: its symbol and its state, or why the state cannot be decoded.
+struct ReadStateItem {
+  std::string symbol;
+  Result<SymbolState> state = Error{};
+};
+
+ReadStateItem read_state_item(std::string_view item_json) {
+  ReadStateItem out;
   simdjson::ondemand::parser parser;
   const simdjson::padded_string padded(item_json);
   simdjson::ondemand::document doc;
   simdjson::ondemand::object object;
   if (parser.iterate(padded).get(doc) != simdjson::SUCCESS ||
       doc.get_object().get(object) != simdjson::SUCCESS) {
-    return Error{"invalid_state", "state item is not a JSON object"};
+    out.state = malformed("not a JSON object");
+    return out;
   }
-  StateItem item;
-  RuleState& state = item.state;
+  SymbolState state;
   state.exists = true;
+  std::optional<std::string> ticks;
+  std::optional<std::string> fires;
+  bool revision = false;
+  std::optional<Error> problem;
   for (auto field : object) {
     std::string_view name;
     simdjson::ondemand::value value;
     if (field.unescaped_key().get(name) != simdjson::SUCCESS ||
         field.value().get(value) != simdjson::SUCCESS) {
-      return Error{"invalid_state", "state item is not valid JSON"};
+      out.state = malformed("not valid JSON");
+      return out;
     }
-    if (name == "symbol" || name == "rule_id") {
-      std::string_view text;
-      if (value["S"].get_string().get(text) != simdjson::SUCCESS) {
-        return Error{"invalid_state", std::string(name) + ": expected a string"};
-      }
-      (name == "symbol" ? item.symbol : item.rule_id) = text;
-    } else if (name == kAttrSide) {
-      std::string_view text;
-      if (value["S"].get_string().get(text) != simdjson::SUCCESS)
-        return Error{"invalid_state", "side: expected a string"};
-      state.side = parse_side(text);
-      if (!state.side) return Error{"invalid_state", "side: unknown value " + std::string(text)};
-    } else if (name == kAttrSideTs || name == kAttrLastFireTs) {
+    std::string_view text;
+    if (name == "symbol") {
+      if (value["S"].get_string().get(text) == simdjson::SUCCESS) out.symbol = text;
+    } else if (name == "revision" || name == "fires_complete_from") {
       const std::string key(name);
       auto n = number_attribute(value, key);
-      if (!n) return n.error();
-      (name == kAttrSideTs ? state.side_ts : state.last_fire_ts) = n.value();
+      if (!n) {
+        problem = malformed(n.error().message);
+      } else if (name == "revision") {
+        revision = n.value() >= 0;
+        state.revision = static_cast<std::uint64_t>(n.value());
+      } else {
+        state.fires_complete_from = n.value();
+      }
+    } else if (name == "ticks" || name == "fires") {
+      std::optional<std::string> bytes;
+      if (value["B"].get_string().get(text) == simdjson::SUCCESS) bytes = decode_base64(text);
+      if (!bytes) problem = malformed(std::string(name) + ": expected a binary attribute");
+      (name == "ticks" ? ticks : fires) = std::move(bytes);
     }
   }
-  return item;
+  if (problem) {
+    out.state = *problem;
+  } else if (!revision || !ticks || !fires) {
+    out.state = malformed("revision, ticks and fires are required");
+  } else {
+    auto held = decode_ticks(*ticks);
+    auto log = decode_fires(*fires);
+    if (!held) {
+      out.state = held.error();
+    } else if (!log) {
+      out.state = log.error();
+    } else {
+      state.ticks = std::move(held).value();
+      state.fires = std::move(log).value();
+      out.state = std::move(state);
+    }
+  }
+  return out;
 }
+
+// Which items of a cancelled commit refused their condition (reasons come in item order: the state, the
+// alerts, the markers).
+struct Refusals {
+  bool state = false;
+  std::vector<std::size_t> alerts;
+  std::vector<std::size_t> markers;
+  bool other = false;  // a reason that is no condition of ours (the error stands)
+};
+Refusals read_refusals(const AwsError& error, std::size_t alerts) {
+  constexpr std::size_t first_alert = 1;
+  Refusals out;
+  if (error.code != "TransactionCanceledException" || error.cancellation_reasons.empty()) {
+    out.other = true;
+    return out;
+  }
+  for (std::size_t i = 0; i < error.cancellation_reasons.size(); ++i) {
+    const std::string& code = error.cancellation_reasons[i].code;
+    if (code == "None" || code.empty()) continue;
+    const bool refused = code == "ConditionalCheckFailed";
+    if (i < first_alert) {
+      if (refused || code == "TransactionConflict") {
+        out.state = true;
+      } else {
+        out.other = true;
+      }
+    } else if (!refused) {
+      out.other = true;
+    } else if (i < first_alert + alerts) {
+      out.alerts.push_back(i - first_alert);
+    } else {
+      out.markers.push_back(i - first_alert - alerts);
+    }
+  }
+  return out;
+}
+
+dynamodb::PutItem put_if_absent(const std::string& table, std::string item) {
+  dynamodb::PutItem put;
+  put.table = table;
+  put.item_json = std::move(item);
+  put.condition_expression = "attribute_not_exists(#k)";
+  put.names_json = R"({"#k":"symbol"})";
+  return put;
+}
+
+}  // namespace
 
 std::string alert_item(const AlertRecord& record) {
   const Rule& r = *record.alert.rule;
@@ -133,6 +465,8 @@ std::string alert_item(const AlertRecord& record) {
   attr_s("timestamp", alert_sort_key(id));
   attr_s("alert_id", to_string(id));
   attr_s("rule_id", r.id);
+  attr_n("rule_version", static_cast<std::uint64_t>(r.version));
+  attr_s("owner", r.owner);
   attr_s("condition", to_string(r.condition));
   attr_n("threshold", r.threshold);
   attr_n("price", t.price);
@@ -148,139 +482,163 @@ std::string alert_item(const AlertRecord& record) {
   return out;
 }
 
-dynamodb::UpdateItem state_update(const std::string& table, const Rule& rule, const StateKey& key,
-                                  const Step& step, std::int64_t now_micros) {
-  dynamodb::UpdateItem u;
-  u.table = table;
-  u.key_json = state_key_json(key.symbol, rule.id);
-  // DynamoDB refuses a request that declares a name its expressions do not use (ValidationException): #lf is
-  // declared only where last_fire_ts is written or tested.
-  u.names_json = R"({"#u":"updated_at")";
-  std::string values = "{";
-  append_s(values, ":now", format_timestamp(now_micros));
-  if (is_crossing(rule.condition)) {
-    u.names_json += R"(,"#s":"side","#st":"side_ts")";
-    u.update_expression = "SET #s = :side, #st = :side_ts, #u = :now";
-    values += ',';
-    append_s(values, ":side", to_string(*step.next.side));
-    values += ',';
-    append_n(values, ":side_ts", *step.next.side_ts);
-    // Compare-and-swap on side_ts: each side write carries a newer tick time, so it works as a version.
-    if (step.expected.side_ts) {
-      u.condition_expression = "#st = :expected";
-      values += ',';
-      append_n(values, ":expected", *step.expected.side_ts);
-    } else {
-      u.condition_expression = "attribute_not_exists(#st)";
-    }
-    if (step.kind == Step::Kind::fire) {
-      u.names_json += R"(,"#lf":"last_fire_ts")";
-      u.update_expression += ", #lf = :fire";
-      values += ',';
-      append_n(values, ":fire", *step.next.last_fire_ts);
-    }
-  } else {
-    // Level rules: the fire is allowed iff no fire is stored within the cooldown before this tick.
-    u.names_json += R"(,"#lf":"last_fire_ts")";
-    u.update_expression = "SET #lf = :fire, #u = :now";
-    u.condition_expression = "attribute_not_exists(#lf) OR #lf <= :cutoff";
-    values += ',';
-    append_n(values, ":fire", *step.next.last_fire_ts);
-    values += ',';
-    append_n(values, ":cutoff", step.cooldown_cutoff);
+std::string state_item(std::string_view symbol, const SymbolState& state) {
+  std::string out = "{";
+  append_s(out, "symbol", symbol);
+  out += ',';
+  append_s(out, "rule_id", kStateSortKey);
+  out += ',';
+  append_n(out, "revision", state.revision);
+  out += ',';
+  append_b(out, "ticks", encode_ticks(state.ticks));
+  out += ',';
+  append_b(out, "fires", encode_fires(state.fires));
+  if (state.fires_complete_from != INT64_MIN) {
+    out += ',';
+    append_n(out, "fires_complete_from", state.fires_complete_from);
   }
-  u.names_json += '}';
-  u.values_json = values + '}';
-  u.return_old_on_condition_failure = true;
-  return u;
+  return out + '}';
 }
 
-DynamoDbStateStore::DynamoDbStateStore(dynamodb::Client& client, std::string state_table,
-                                       std::string alerts_table, const RuleSet& rules,
-                                       std::function<std::int64_t()> now_micros, TokenSource tokens)
+Result<SymbolState> parse_symbol_state(std::string_view item_json) {
+  return std::move(read_state_item(item_json).state);
+}
+
+std::size_t state_item_bytes(std::string_view symbol, const SymbolState& state) {
+  std::string digits;
+  json::append_number(digits, state.revision);
+  std::size_t n = 6 + symbol.size() + 7 + kStateSortKey.size() + 8 + number_bytes(digits) + 5 +
+                  encode_ticks(state.ticks).size() + 5 + encode_fires(state.fires).size();
+  if (state.fires_complete_from != INT64_MIN) {
+    digits.clear();
+    json::append_number(digits, state.fires_complete_from);
+    n += 19 + number_bytes(digits);
+  }
+  return n;
+}
+
+std::string marker_key_json(const std::string& rule_id, std::uint32_t arming) {
+  return key_json("#once#" + rule_id, "#arming#" + std::to_string(arming));
+}
+
+std::string marker_item(const OnceMarker& marker, std::int64_t created_at_micros) {
+  std::string out = marker_key_json(marker.rule_id, marker.arming);
+  out.pop_back();  // reopen the key object: the item is the key plus its attributes
+  out += ',';
+  append_s(out, "rule", marker.rule_id);
+  out += ',';
+  append_n(out, "arming", static_cast<std::uint64_t>(marker.arming));
+  out += ',';
+  append_s(out, "alert_symbol", marker.alert.symbol);
+  out += ',';
+  append_s(out, "alert_key", alert_sort_key(marker.alert));
+  out += ',';
+  append_s(out, "created_at", format_timestamp(created_at_micros));
+  return out + '}';
+}
+
+dynamodb::TransactWrite commit_request(const std::string& state_table, const std::string& alerts_table,
+                                       std::string_view symbol, const SymbolState& read,
+                                       const SymbolState& next, std::span<const AlertRecord> alerts,
+                                       std::span<const OnceMarker> markers, std::int64_t now_micros) {
+  dynamodb::PutItem put;
+  put.table = state_table;
+  put.item_json = state_item(symbol, next);
+  put.names_json = R"({"#rev":"revision"})";
+  if (read.exists) {
+    // Compare-and-swap on the revision: the plan replaces exactly the state it was made on.
+    put.condition_expression = "#rev = :rev";
+    put.values_json = "{";
+    append_n(put.values_json, ":rev", read.revision);
+    put.values_json += '}';
+  } else {
+    put.condition_expression = "attribute_not_exists(#rev)";
+  }
+  put.return_old_on_condition_failure = true;
+  dynamodb::TransactWrite tx;
+  tx.items.emplace_back(std::move(put));
+  for (const AlertRecord& a : alerts) tx.items.emplace_back(put_if_absent(alerts_table, alert_item(a)));
+  for (const OnceMarker& m : markers) {
+    tx.items.emplace_back(put_if_absent(state_table, marker_item(m, now_micros)));
+  }
+  return tx;
+}
+
+DynamoDbSymbolStore::DynamoDbSymbolStore(dynamodb::Client& client, std::string state_table,
+                                         std::string alerts_table, std::function<std::int64_t()> now_micros,
+                                         TokenSource tokens)
     : client_(client),
       state_table_(std::move(state_table)),
       alerts_table_(std::move(alerts_table)),
-      rules_(rules),
       now_micros_(std::move(now_micros)),
-      tokens_(std::move(tokens)) {
-  for (std::size_t i = 0; i < rules_.rules().size(); ++i) rule_by_id_[rules_.rule(i).id] = i;
-}
+      tokens_(std::move(tokens)) {}
 
-Result<StateMap, AwsError> DynamoDbStateStore::load(const std::vector<StateKey>& keys, Deadline deadline) {
+Result<LoadedStates, AwsError> DynamoDbSymbolStore::load(std::span<const std::string> symbols,
+                                                         Deadline deadline) {
+  LoadedStates out;
+  if (symbols.empty()) return out;
   dynamodb::BatchGet request;
   auto& spec = request[state_table_];
   spec.consistent_read = true;
-  for (const StateKey& k : keys)
-    spec.keys_json.push_back(state_key_json(k.symbol, rules_.rule(k.rule_index).id));
+  for (const std::string& s : symbols) {
+    out[s];
+    spec.keys_json.push_back(key_json(s, kStateSortKey));
+  }
+  // The client sends 100 keys per request and re-sends UnprocessedKeys until done (dynamodb.hpp).
   auto got = client_.batch_get_item(request, deadline);
   if (!got) return got.error();
-  StateMap out;
   for (const std::string& item : got.value()[state_table_]) {
-    auto parsed = parse_state_item(item);
-    if (!parsed) return make_aws_error(parsed.error().code, parsed.error().message);
-    const auto rule = rule_by_id_.find(parsed->rule_id);
-    if (rule == rule_by_id_.end()) continue;  // unknown key (a rule removed since): nothing to evaluate
-    out[StateKey{rule->second, parsed->symbol}] = parsed->state;
+    ReadStateItem read = read_state_item(item);
+    const auto found = out.find(read.symbol);
+    if (found == out.end()) continue;  // not asked for (a key DynamoDB cannot return): ignored
+    if (read.state) {
+      found->second.state = std::move(read.state).value();
+    } else {
+      found->second.error = read.state.error();
+    }
   }
   return out;
 }
 
-Result<RuleState, AwsError> DynamoDbStateStore::load_one(const StateKey& key, Deadline deadline) {
-  auto loaded = load({key}, deadline);
-  if (!loaded) return loaded.error();
-  const auto found = loaded->find(key);
-  return found == loaded->end() ? RuleState{} : found->second;
-}
-
-Result<WriteResult, AwsError> DynamoDbStateStore::apply(const StateKey& key, const Step& step,
-                                                        const AlertRecord* alert, Deadline deadline) {
-  const Rule& rule = rules_.rule(key.rule_index);
-  dynamodb::UpdateItem update = state_update(state_table_, rule, key, step, now_micros_());
-  if (alert == nullptr) {
-    auto updated = client_.update_item(update, deadline);
-    if (updated) return WriteResult{true, step.next};
-    if (updated.error().code != kConditionalCheckFailed) return updated.error();
-    if (updated.error().item_json.empty()) {
-      auto current = load_one(key, deadline);
-      if (!current) return current.error();
-      return WriteResult{false, current.value()};
-    }
-    auto current = parse_state_item(updated.error().item_json);
-    if (!current) return make_aws_error(current.error().code, current.error().message);
-    return WriteResult{false, current->state};
-  }
-  dynamodb::PutItem put;
-  put.table = alerts_table_;
-  put.item_json = alert_item(*alert);
-  put.condition_expression = "attribute_not_exists(#k)";
-  put.names_json = R"({"#k":"symbol"})";
-  dynamodb::TransactWrite tx;
-  tx.items.emplace_back(std::move(update));
-  tx.items.emplace_back(std::move(put));
+Result<WriteOutcome, AwsError> DynamoDbSymbolStore::commit(std::string_view symbol, const SymbolState& read,
+                                                           const SymbolState& next,
+                                                           std::span<const AlertRecord> alerts,
+                                                           std::span<const OnceMarker> markers,
+                                                           Deadline deadline) {
+  dynamodb::TransactWrite tx =
+      commit_request(state_table_, alerts_table_, symbol, read, next, alerts, markers, now_micros_());
   tx.client_request_token = tokens_();
   auto written = client_.transact_write_items(tx, deadline);
-  if (written) return WriteResult{true, step.next};
-  const AwsError& error = written.error();
-  const auto& reasons = error.cancellation_reasons;
-  const bool state_refused = !reasons.empty() && (reasons[0].code == "ConditionalCheckFailed" ||
-                                                  reasons[0].code == "TransactionConflict");
-  if (!state_refused) {
-    if (reasons.size() > 1 && reasons[1].code == "ConditionalCheckFailed") {
-      return make_aws_error("AlertExists", "alert " + std::string(rule.id) +
-                                               " already stored but the state "
-                                               "did not record its fire");
-    }
-    return error;
+  if (written) {
+    WriteOutcome applied;
+    applied.bytes_written = state_item_bytes(symbol, next);
+    return applied;
   }
-  if (!reasons[0].item_json.empty()) {
-    auto current = parse_state_item(reasons[0].item_json);
-    if (!current) return make_aws_error(current.error().code, current.error().message);
-    return WriteResult{false, current->state};
+  const Refusals refused = read_refusals(written.error(), alerts.size());
+  if (refused.other) return written.error();
+  WriteOutcome out;
+  if (!refused.state) {
+    out.status = WriteOutcome::Status::refused;
+    out.alerts_existing = refused.alerts;
+    out.markers_taken = refused.markers;
+    return out;
   }
-  auto current = load_one(key, deadline);
-  if (!current) return current.error();
-  return WriteResult{false, current.value()};
+  out.status = WriteOutcome::Status::conflict;
+  const std::string& old_item = written.error().cancellation_reasons[0].item_json;
+  if (old_item.empty()) {
+    // No image (a TransactionConflict, or an item deleted since the read): read what is stored now.
+    const std::string symbols[] = {std::string(symbol)};
+    auto loaded = load(symbols, deadline);
+    if (!loaded) return loaded.error();
+    LoadedState& now = loaded->begin()->second;
+    if (now.error) return make_aws_error(now.error->code, now.error->message);
+    out.current = std::move(now.state);
+    return out;
+  }
+  auto current = parse_symbol_state(old_item);
+  if (!current) return make_aws_error(current.error().code, current.error().message);
+  out.current = std::move(current).value();
+  return out;
 }
 
 DynamoDbAlertLedger::DynamoDbAlertLedger(dynamodb::Client& client, std::string alerts_table)

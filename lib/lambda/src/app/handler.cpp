@@ -1,7 +1,8 @@
 #include "tap/app/handler.hpp"
 
 #include <algorithm>
-#include <optional>
+#include <deque>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -34,6 +35,29 @@ std::string join_rejects(const std::vector<Reject>& rejects) {
 
 }  // namespace
 
+// An alert that awaits its notification: stored by this invocation, or found recorded for a redelivered
+// tick (then only if still pending).
+struct BatchHandler::Pending {
+  const Rule* rule = nullptr;
+  const Tick* tick = nullptr;
+  std::size_t message_index = 0;
+  bool recovered = false;
+};
+
+struct BatchHandler::SymbolWork {
+  std::string symbol;
+  std::vector<SymbolTick> ticks;  // this batch's valid ticks of the symbol, in delivery order
+};
+
+// A fire whose alert a commit writes (a new fire of the plan, or a pending fire of the read state the
+// commit records stored).
+struct BatchHandler::CommitFire {
+  const Rule* rule = nullptr;
+  const Tick* tick = nullptr;
+  std::size_t message_index = 0;
+  Position pos;
+};
+
 struct BatchHandler::Batch {
   struct Message {
     const SqsRecord* record = nullptr;
@@ -41,19 +65,20 @@ struct BatchHandler::Batch {
     std::string reject_reason;  // empty: nothing to dead-letter
     bool failed = false;
   };
-  struct NewAlert {
-    std::size_t rule_index = 0;
-    const Tick* tick = nullptr;
-    std::size_t message_index = 0;
-  };
 
   SqsEvent event;
   std::vector<Message> messages;
-  std::vector<BatchTick> ticks;
-  std::vector<NewAlert> new_alerts;
-  std::set<AlertId> new_alert_ids;
-  std::vector<LateEvaluation> late;  // settled: nothing re-plans them
+  std::deque<Tick> held_ticks;  // alert ticks rebuilt from a state's held ticks (stable addresses)
+  std::vector<Pending> to_notify;
+  std::set<AlertId> to_notify_ids;
   BatchReport report;
+
+  void notify_later(const Rule& rule, const Tick& tick, std::size_t message_index, bool recovered) {
+    if (to_notify_ids.insert(alert_id(rule, tick)).second) {
+      to_notify.push_back({&rule, &tick, message_index, recovered});
+    }
+  }
+  std::string_view message_id(std::size_t m) const { return messages[m].record->message_id; }
 };
 
 std::string batch_response(const BatchReport& report) {
@@ -88,8 +113,14 @@ obs::MetricsRecord batch_metrics(const BatchReport& report, const std::string& m
   count("Alerts", report.alerts);
   count("Notifications", report.notifications);
   count("RecoveredNotifications", report.recovered);
+  count("TicksBeyondWindow", report.beyond_window);
+  count("OutOfBand", report.out_of_band);
+  count("SuspendedTicks", report.suspended);
+  count("FutureTicks", report.future_ticks);
+  count("ModeChoices", report.mode_choices);
   count("StateWrites", report.state_writes);
   count("StateConflicts", report.state_conflicts);
+  count("StateBytesWritten", report.state_bytes_written);
   count("FailedMessages", report.failed_message_ids.size());
   count("Retries", retries);
   (void)record.put("Duration", static_cast<double>(duration.count()) / 1000.0, obs::Unit::kMilliseconds);
@@ -97,8 +128,18 @@ obs::MetricsRecord batch_metrics(const BatchReport& report, const std::string& m
 }
 
 BatchHandler::BatchHandler(const RuleSet& rules, HandlerPorts ports, const obs::Logger& log,
-                           WallClock wall_clock)
-    : rules_(rules), ports_(ports), log_(log), wall_clock_(std::move(wall_clock)) {}
+                           WallClock wall_clock, EngineLimits limits, Controls controls)
+    : rules_(rules),
+      ports_(ports),
+      log_(log),
+      wall_clock_(std::move(wall_clock)),
+      limits_(limits),
+      controls_(std::move(controls)),
+      index_(rules) {
+  for (std::size_t i = 0; i < rules_.rules().size(); ++i) {
+    by_version_[{rules_.rule(i).id, rules_.rule(i).version}] = i;
+  }
+}
 
 std::int64_t BatchHandler::now_micros() const {
   return std::chrono::duration_cast<std::chrono::microseconds>(wall_clock_().time_since_epoch()).count();
@@ -110,6 +151,8 @@ Result<BatchReport> BatchHandler::handle(std::string_view event_json, Deadline d
   Batch batch;
   batch.event = std::move(event).value();
   batch.messages.resize(batch.event.records.size());
+  // R3: ticks more than F ahead of this clock are rejected, never applied.
+  const std::int64_t future_from = now_micros() + kMaxFutureMicros;
   for (std::size_t i = 0; i < batch.event.records.size(); ++i) {
     Batch::Message& m = batch.messages[i];
     m.record = &batch.event.records[i];
@@ -118,9 +161,27 @@ Result<BatchReport> BatchHandler::handle(std::string_view event_json, Deadline d
       m.reject_reason = parsed.error().message;
       ++batch.report.rejected_ticks;
     } else {
-      m.ticks = std::move(parsed->ticks);
-      m.reject_reason = join_rejects(parsed->rejects);
-      batch.report.rejected_ticks += parsed->rejects.size();
+      std::vector<Reject> rejects = std::move(parsed->rejects);
+      std::set<std::size_t> rejected;
+      for (const Reject& r : rejects) rejected.insert(r.index);
+      std::size_t body_index = 0;
+      for (Tick& t : parsed->ticks) {
+        while (rejected.contains(body_index)) ++body_index;
+        if (t.ts.micros > future_from) {
+          ++batch.report.future_ticks;
+          rejects.push_back({body_index, "tick[" + std::to_string(body_index) + "].timestamp: " +
+                                             std::string(kFutureTimestampReason) + " (more than " +
+                                             std::to_string(kMaxFutureMicros / kMicrosPerSecond) +
+                                             " s ahead of the function's clock)"});
+        } else {
+          m.ticks.push_back(std::move(t));
+        }
+        ++body_index;
+      }
+      std::stable_sort(rejects.begin(), rejects.end(),
+                       [](const Reject& a, const Reject& b) { return a.index < b.index; });
+      m.reject_reason = join_rejects(rejects);
+      batch.report.rejected_ticks += rejects.size();
     }
     batch.report.ticks += m.ticks.size();
     if (!m.reject_reason.empty()) {
@@ -131,19 +192,33 @@ Result<BatchReport> BatchHandler::handle(std::string_view event_json, Deadline d
     }
   }
   batch.report.messages = batch.messages.size();
-  // Pointers into the messages' tick vectors: stable from here on.
+
+  // The valid ticks grouped by symbol, symbols in first-seen order, ticks in delivery order (pointers into
+  // the messages' tick vectors: stable from here on).
+  std::vector<SymbolWork> works;
+  std::map<std::string_view, std::size_t> work_of;
   for (std::size_t i = 0; i < batch.messages.size(); ++i) {
-    for (const Tick& t : batch.messages[i].ticks) batch.ticks.push_back({&t, i});
+    for (const Tick& t : batch.messages[i].ticks) {
+      const auto [it, added] = work_of.try_emplace(t.symbol, works.size());
+      if (added) works.push_back({t.symbol, {}});
+      works[it->second].ticks.push_back({&t, i});
+    }
   }
-
-  process_ticks(batch, deadline);
-  notify_new_alerts(batch, deadline);
-  recover_pending(batch, deadline);
+  if (!works.empty()) {
+    std::vector<std::string> symbols;
+    for (const SymbolWork& w : works) symbols.push_back(w.symbol);
+    auto loaded = ports_.state.load(symbols, deadline);
+    for (SymbolWork& w : works) {
+      if (!loaded) {
+        fail_symbol(batch, w, "state read failed, message will be retried",
+                    loaded.error().code + ": " + loaded.error().message);
+      } else {
+        process_symbol(batch, w, loaded->at(w.symbol), deadline);
+      }
+    }
+  }
+  notify_all(batch, deadline);
   dead_letter_rejects(batch, deadline);
-
-  std::set<std::size_t> late_ticks;
-  for (const LateEvaluation& e : batch.late) late_ticks.insert(e.batch_index);
-  batch.report.late_ticks = late_ticks.size();
 
   for (const Batch::Message& m : batch.messages) {
     if (m.failed) batch.report.failed_message_ids.emplace_back(m.record->message_id);
@@ -151,115 +226,252 @@ Result<BatchReport> BatchHandler::handle(std::string_view event_json, Deadline d
   return std::move(batch.report);
 }
 
-void BatchHandler::process_ticks(Batch& batch, Deadline deadline) {
-  if (batch.ticks.empty()) return;
-  StateMap known = level_cache_;
-  bool crossing_state_loaded = true;
-  const std::vector<StateKey> crossing_keys = touched_keys(rules_, batch.ticks, /*crossing_only=*/true);
-  if (!crossing_keys.empty()) {
-    auto loaded = ports_.state.load(crossing_keys, deadline);
-    if (loaded) {
-      for (auto& [key, state] : loaded.value()) known[key] = state;
-    } else {
-      crossing_state_loaded = false;
-      log_.log(
-          {.level = obs::Level::kError, .message = "state read failed", .reason = loaded.error().message});
-    }
-  }
-  BatchPlan planned = plan_batch(rules_, batch.ticks, known);
-  // Keys with writes record their late ticks as they settle (a conflict re-plans them); the others now.
-  batch.late = std::move(planned.settled_late);
-  for (KeyPlan& plan : planned.keys) {
-    if (!crossing_state_loaded && is_crossing(rules_.rule(plan.key.rule_index).condition)) {
-      for (const PlannedTick& t : plan.ticks) batch.messages[t.message_index].failed = true;
-      continue;
-    }
-    execute_plan(batch, std::move(plan), deadline);
+void BatchHandler::fail_symbol(Batch& batch, const SymbolWork& work, std::string_view message,
+                               std::string_view reason) {
+  std::set<std::size_t> failed;
+  for (const SymbolTick& t : work.ticks) failed.insert(t.message_index);
+  for (const std::size_t m : failed) {
+    batch.messages[m].failed = true;
+    log_.log({.level = obs::Level::kWarn,
+              .message = std::string(message),
+              .message_id = batch.message_id(m),
+              .symbol = work.symbol,
+              .reason = std::string(reason)});
   }
 }
 
-void BatchHandler::execute_plan(Batch& batch, KeyPlan plan, Deadline deadline) {
-  const Rule& rule = rules_.rule(plan.key.rule_index);
-  for (int round = 0; round <= kMaxReplans; ++round) {
-    std::optional<std::size_t> last_applied_pos;
-    std::optional<RuleState> conflict_state;
-    for (std::size_t i = 0; i < plan.steps.size(); ++i) {
-      const Step& step = plan.steps[i];
-      const PlannedTick& planned = plan.ticks[step.pos];
-      const Tick& tick = *batch.ticks[planned.batch_index].tick;
-      std::optional<AlertRecord> alert;
-      if (step.kind == Step::Kind::fire) {
-        alert = AlertRecord{{&rule, &tick, batch.messages[planned.message_index].record->message_id},
-                            now_micros()};
-      }
-      auto written = ports_.state.apply(plan.key, step, alert ? &*alert : nullptr, deadline);
-      if (!written) {
-        for (const std::size_t m : messages_to_fail(plan, i)) {
-          batch.messages[m].failed = true;
-          log_.log({.level = obs::Level::kWarn,
-                    .message = "state write failed, message will be retried",
-                    .message_id = batch.messages[m].record->message_id,
-                    .symbol = plan.key.symbol,
-                    .rule = rule.id,
-                    .reason = written.error().code + ": " + written.error().message});
+// The tick an alert is keyed by: one of this batch's ticks, or a held tick of an earlier batch (a crossing
+// revealed by a late tick), rebuilt from what the state holds of it.
+const Tick* BatchHandler::alert_tick(Batch& batch, const SymbolWork& work, const SymbolState& state,
+                                     const Position& pos, std::size_t& message_index) const {
+  // The tick at that position in this batch (its own delivery), else the state's held tick rebuilt.
+  for (const SymbolTick& t : work.ticks) {
+    if (Position{t.tick->ts.micros, t.tick->seq} == pos) {
+      message_index = t.message_index;
+      return t.tick;
+    }
+  }
+  message_index = work.ticks.front().message_index;
+  const auto held = std::find_if(state.ticks.begin(), state.ticks.end(),
+                                 [&pos](const HeldTick& h) { return h.pos == pos; });
+  if (held == state.ticks.end()) return nullptr;
+  return &batch.held_ticks.emplace_back(Tick{.symbol = work.symbol,
+                                             .price = held->price,
+                                             .ts = {pos.ts_micros},
+                                             .volume = {},
+                                             .bid = {},
+                                             .ask = {},
+                                             .seq = pos.seq});
+}
+
+const Rule* BatchHandler::version_of(const FireRecord& r) const {
+  const auto found = by_version_.find({r.rule_id, r.version});
+  return found == by_version_.end() ? nullptr : &rules_.rule(found->second);
+}
+
+void BatchHandler::count_fates(Batch& batch, const SymbolPlan& plan) {
+  for (const TickFate fate : plan.fates) {
+    switch (fate) {
+      case TickFate::applied:
+        break;
+      case TickFate::beyond_window:
+        ++batch.report.beyond_window;
+        ++batch.report.late_ticks;
+        break;
+      case TickFate::duplicate:
+        ++batch.report.late_ticks;
+        break;
+      case TickFate::suspended:
+        ++batch.report.suspended;
+        break;
+      case TickFate::out_of_band:
+        ++batch.report.out_of_band;
+        break;
+    }
+  }
+  batch.report.mode_choices += plan.mode_choices;
+}
+
+void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedState& loaded,
+                                  Deadline deadline) {
+  if (loaded.error) {
+    fail_symbol(batch, work, "state item unreadable, message will be retried",
+                loaded.error->code + ": " + loaded.error->message);
+    return;
+  }
+  SymbolState state = loaded.state;
+  static const SymbolControls kNone;
+  const auto found_controls = controls_.find(work.symbol);
+  const SymbolControls& controls = found_controls == controls_.end() ? kNone : found_controls->second;
+  std::set<AlertId> existing;  // alerts found stored already: recorded stored, not written again
+  std::span<const SymbolTick> ticks = work.ticks;  // the first commit applies them; later ones complete
+  int retries = 0;
+  while (true) {
+    SymbolPlan plan = plan_symbol(index_, work.symbol, state, ticks, controls, once_, limits_);
+    // The commit's transaction: the state, then the alerts (and `once` markers) of the fires it records
+    // stored -- pending fires of the read state first, then new ones -- as many as one transaction holds.
+    // A fire that does not fit stays recorded pending: a later commit stores it.
+    std::vector<AlertRecord> alerts;
+    std::vector<OnceMarker> markers;
+    std::vector<CommitFire> written;
+    std::vector<CommitFire> found;  // recorded stored whose alert exists already
+    std::size_t items = 1;
+    // `record`: the fire as the plan records it (rule id, version, position, arming); `rule` its version when
+    // loaded. A fire the plan recorded pending is left to a later commit.
+    const auto add = [&](const FireRecord& fire, const Rule* rule, const Tick* tick,
+                         std::size_t message_index) {
+      if (!fire.stored) return;
+      const auto leave_pending = [&] {
+        const auto at =
+            std::find_if(plan.next.fires.begin(), plan.next.fires.end(), [&](const FireRecord& r) {
+              return r.rule_id == fire.rule_id && r.version == fire.version && r.tick == fire.tick;
+            });
+        if (at != plan.next.fires.end()) {
+          at->stored = false;
+        } else {
+          // Pruned from the log by the plan (its reach is behind the held ticks): kept until stored.
+          FireRecord pending = fire;
+          pending.stored = false;
+          const auto after = std::find_if(plan.next.fires.begin(), plan.next.fires.end(),
+                                          [&](const FireRecord& r) { return fire.tick < r.tick; });
+          plan.next.fires.insert(after, pending);
         }
+      };
+      if (rule == nullptr || tick == nullptr) {
+        leave_pending();  // no version or tick to build its alert from here
         return;
       }
-      if (!written->applied) {
-        conflict_state = written->current;
-        break;
+      const AlertId id = alert_id(*rule, *tick);
+      if (existing.contains(id)) {
+        found.push_back({rule, tick, message_index, fire.tick});
+        return;
+      }
+      const bool once = rule->mode == TriggerMode::once;
+      if (items + (once ? 2 : 1) > kMaxCommitItems) {
+        leave_pending();
+        return;
+      }
+      items += once ? 2 : 1;
+      alerts.push_back({{rule, tick, batch.message_id(message_index)}, now_micros()});
+      // The arming the fire consumed (a pending fire keeps it in its record; a new one: its version's).
+      if (once) markers.push_back({rule->id, fire.once_arming.value_or(rule->arming), id});
+      written.push_back({rule, tick, message_index, fire.tick});
+    };
+    for (const FireRecord& r : plan.completing) {
+      std::size_t message_index = 0;
+      // Held by the state planned on, or by the one first read (later commits may have trimmed it).
+      const Tick* tick = alert_tick(batch, work, state, r.tick, message_index);
+      if (tick == nullptr) tick = alert_tick(batch, work, loaded.state, r.tick, message_index);
+      add(r, version_of(r), tick, message_index);
+    }
+    for (const NewFire& f : plan.fires) {
+      const Rule& rule = rules_.rule(f.rule_index);
+      std::size_t message_index = work.ticks[f.cause].message_index;
+      const Tick* tick = nullptr;
+      if (f.input_tick) {
+        tick = work.ticks[*f.input_tick].tick;
+        message_index = work.ticks[*f.input_tick].message_index;
+      } else {
+        tick = &batch.held_ticks.emplace_back(Tick{.symbol = work.symbol,
+                                                   .price = f.at.price,
+                                                   .ts = {f.at.pos.ts_micros},
+                                                   .volume = {},
+                                                   .bid = {},
+                                                   .ask = {},
+                                                   .seq = f.at.pos.seq});
+      }
+      FireRecord record;
+      record.rule_id = rule.id;
+      record.version = rule.version;
+      record.tick = f.at.pos;
+      record.crossing = is_crossing(rule.condition);
+      record.stored = f.stored;
+      if (rule.mode == TriggerMode::once) record.once_arming = rule.arming;
+      add(record, &rule, tick, message_index);
+    }
+    if (plan.write_needed || !plan.fires.empty() || !plan.completing.empty()) {
+      auto outcome = ports_.state.commit(work.symbol, state, plan.next, alerts, markers, deadline);
+      if (!outcome) {
+        fail_symbol(batch, work, "state write failed, message will be retried",
+                    outcome.error().code + ": " + outcome.error().message);
+        return;
+      }
+      if (outcome->status != WriteOutcome::Status::applied) {
+        if (outcome->status == WriteOutcome::Status::conflict) {
+          ++batch.report.state_conflicts;
+          state = std::move(outcome->current);
+        }
+        // A taken `once` arming is learnt for good (markers are never removed); an alert that exists is
+        // recorded stored without writing it again. Both re-plan on the same state.
+        for (const std::size_t m : outcome->markers_taken)
+          once_.insert({markers[m].rule_id, markers[m].arming});
+        for (const std::size_t a : outcome->alerts_existing)
+          existing.insert(alert_id(*alerts[a].alert.rule, *alerts[a].alert.tick));
+        if (++retries > kMaxReplans) break;
+        continue;
       }
       ++batch.report.state_writes;
-      last_applied_pos = step.pos;
-      if (step.kind == Step::Kind::fire) {
-        ++batch.report.alerts;
-        batch.new_alerts.push_back({plan.key.rule_index, &tick, planned.message_index});
-        batch.new_alert_ids.insert(alert_id(rule, tick));
-        log_.log({.level = obs::Level::kInfo,
-                  .message = "alert stored",
-                  .message_id = batch.messages[planned.message_index].record->message_id,
-                  .symbol = tick.symbol,
-                  .rule = rule.id,
-                  .fields = {{"tick_timestamp", tick.ts.text()}, {"price", tick.price}}});
+      batch.report.state_bytes_written += outcome->bytes_written;
+      state = std::move(plan.next);
+      state.exists = true;
+    }
+    for (const NewFire& f : plan.fires) index_.note_fire(f.rule_index, work.symbol, f.at.pos.ts_micros);
+    for (const CommitFire& c : written) {
+      ++batch.report.alerts;
+      batch.notify_later(*c.rule, *c.tick, c.message_index, false);
+      log_.log({.level = obs::Level::kInfo,
+                .message = "alert stored",
+                .message_id = batch.message_id(c.message_index),
+                .symbol = work.symbol,
+                .rule = c.rule->id,
+                .fields = {{"tick_timestamp", c.tick->ts.text()}, {"price", c.tick->price}}});
+    }
+    for (const CommitFire& c : found) batch.notify_later(*c.rule, *c.tick, c.message_index, true);
+    if (!ticks.empty()) {
+      count_fates(batch, plan);
+      // Fires recorded stored at the positions of redelivered ticks: their alerts exist, their
+      // notifications may not have gone out (a crash or a failed publish before).
+      for (const FireRecord& r : plan.to_complete) {
+        std::size_t message_index = 0;
+        const Rule* rule = version_of(r);
+        const Tick* tick = alert_tick(batch, work, state, r.tick, message_index);
+        if (rule != nullptr && tick != nullptr) batch.notify_later(*rule, *tick, message_index, true);
       }
+      ticks = {};
     }
-    // Late ticks among those this plan has settled (all of them, unless a conflict interrupted it).
-    const std::size_t settled =
-        conflict_state ? (last_applied_pos ? *last_applied_pos + 1 : 0) : plan.ticks.size();
-    for (std::size_t p = 0; p < settled; ++p) {
-      const PlannedTick& t = plan.ticks[p];
-      if (t.outcome == Outcome::late)
-        batch.late.push_back({t.batch_index, plan.key.rule_index, t.may_have_alert});
-    }
-    if (!conflict_state) {
-      if (!is_crossing(rule.condition)) level_cache_[plan.key] = plan.final_state;
-      return;
-    }
-    ++batch.report.state_conflicts;
-    // Re-plan the ticks this plan had not settled on the state that is stored now.
-    std::vector<std::size_t> remaining;
-    for (std::size_t p = settled; p < plan.ticks.size(); ++p) remaining.push_back(plan.ticks[p].batch_index);
-    plan = plan_key(rule, plan.key, batch.ticks, std::move(remaining), *conflict_state);
+    // A burst: the fires still pending are stored by further commits, each its own transaction. Stop when
+    // none is left or a commit stored none (then a later commit of the symbol completes them).
+    const bool pending =
+        std::any_of(state.fires.begin(), state.fires.end(), [](const FireRecord& r) { return !r.stored; });
+    if (!pending || written.empty()) return;
   }
-  for (const PlannedTick& t : plan.ticks) {
-    batch.messages[t.message_index].failed = true;
-    log_.log({.level = obs::Level::kWarn,
-              .message = "state kept changing under concurrent writers, message will be retried",
-              .message_id = batch.messages[t.message_index].record->message_id,
-              .symbol = plan.key.symbol,
-              .rule = rule.id,
-              .reason = "too many compare-and-swap conflicts"});
-  }
+  fail_symbol(batch, work, "state kept changing under concurrent writers, message will be retried",
+              "too many compare-and-swap conflicts");
 }
 
-bool BatchHandler::notify(Batch& batch, std::size_t message_index, std::size_t rule_index, const Tick& tick,
-                          Deadline deadline) {
-  Batch::Message& m = batch.messages[message_index];
-  const Rule& rule = rules_.rule(rule_index);
-  const Alert alert{&rule, &tick, m.record->message_id};
-  auto published = ports_.notifier.publish(sns_notification(alert, now_micros()), deadline);
+bool BatchHandler::notify(Batch& batch, const Pending& alert, Deadline deadline) {
+  Batch::Message& m = batch.messages[alert.message_index];
+  const Rule& rule = *alert.rule;
+  const Tick& tick = *alert.tick;
+  const AlertId id = alert_id(rule, tick);
+  if (alert.recovered) {
+    auto pending = ports_.ledger.pending(id, deadline);
+    if (!pending) {
+      m.failed = true;
+      log_.log({.level = obs::Level::kWarn,
+                .message = "pending-notification check failed, message will be retried",
+                .message_id = m.record->message_id,
+                .symbol = tick.symbol,
+                .rule = rule.id,
+                .reason = pending.error().code + ": " + pending.error().message});
+      return false;
+    }
+    if (!pending.value()) return false;
+  }
+  const Alert a{&rule, &tick, m.record->message_id};
+  auto published = ports_.notifier.publish(sns_notification(a, now_micros()), deadline);
   if (!published) {
-    // The alert stays pending; the redelivered message finds it and notifies (recover_pending).
+    // The alert stays pending; the redelivered message finds its fire recorded and notifies (to_complete).
     m.failed = true;
     log_.log({.level = obs::Level::kWarn,
               .message = "notification failed, message will be retried",
@@ -270,7 +482,16 @@ bool BatchHandler::notify(Batch& batch, std::size_t message_index, std::size_t r
     return false;
   }
   ++batch.report.notifications;
-  auto marked = ports_.ledger.mark_sent(alert_id(rule, tick), published.value(), now_micros(), deadline);
+  if (alert.recovered) {
+    ++batch.report.recovered;
+    log_.log({.level = obs::Level::kInfo,
+              .message = "pending notification recovered",
+              .message_id = m.record->message_id,
+              .symbol = tick.symbol,
+              .rule = rule.id,
+              .fields = {{"receive_count", static_cast<std::int64_t>(m.record->receive_count)}}});
+  }
+  auto marked = ports_.ledger.mark_sent(id, published.value(), now_micros(), deadline);
   if (!marked) {
     // The notification went out: retrying the message would notify twice. Keep it acknowledged.
     log_.log({.level = obs::Level::kError,
@@ -283,38 +504,9 @@ bool BatchHandler::notify(Batch& batch, std::size_t message_index, std::size_t r
   return true;
 }
 
-void BatchHandler::notify_new_alerts(Batch& batch, Deadline deadline) {
-  for (const Batch::NewAlert& a : batch.new_alerts) {
-    (void)notify(batch, a.message_index, a.rule_index, *a.tick, deadline);
-  }
-}
-
-void BatchHandler::recover_pending(Batch& batch, Deadline deadline) {
-  for (const RecoveryCandidate& c : recovery_candidates(rules_, batch.ticks, batch.late)) {
-    const BatchTick& carrier = batch.ticks[c.batch_index];
-    Batch::Message& m = batch.messages[carrier.message_index];
-    if (m.failed || batch.new_alert_ids.contains(c.id)) continue;
-    auto pending = ports_.ledger.pending(c.id, deadline);
-    if (!pending) {
-      m.failed = true;
-      log_.log({.level = obs::Level::kWarn,
-                .message = "pending-notification check failed, message will be retried",
-                .message_id = m.record->message_id,
-                .symbol = c.id.symbol,
-                .reason = pending.error().code + ": " + pending.error().message});
-      continue;
-    }
-    if (!pending.value() || !notify(batch, carrier.message_index, c.rule_index, *carrier.tick, deadline)) {
-      continue;
-    }
-    ++batch.report.recovered;
-    log_.log({.level = obs::Level::kInfo,
-              .message = "pending notification recovered",
-              .message_id = m.record->message_id,
-              .symbol = c.id.symbol,
-              .rule = rules_.rule(c.rule_index).id,
-              .fields = {{"receive_count", static_cast<std::int64_t>(m.record->receive_count)}}});
-  }
+void BatchHandler::notify_all(Batch& batch, Deadline deadline) {
+  // Store before publish (every alert here is stored), publish before mark (notify).
+  for (const Pending& p : batch.to_notify) (void)notify(batch, p, deadline);
 }
 
 void BatchHandler::dead_letter_rejects(Batch& batch, Deadline deadline) {

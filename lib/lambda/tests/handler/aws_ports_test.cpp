@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <iostream>
 
 #include "tap/app/dynamodb_store.hpp"
 #include "tap/app/sns_notifier.hpp"
@@ -54,22 +55,14 @@ class PortsTest : public ::testing::Test {
         ddb(transport, "http://127.0.0.1:1", "us-east-1"),
         sns_client(transport, "http://127.0.0.1:1", "us-east-1"),
         sqs_client(transport, "http://127.0.0.1:1", "us-east-1"),
-        store(
-            ddb, "state", "alerts", rules, [] { return kNow; }, [] { return std::string("token-1"); }),
+        symbols(
+            ddb, "state", "alerts", [] { return kNow; }, [] { return std::string("token-1"); }),
         ledger(ddb, "alerts") {}
 
   static Deadline far() { return SteadyClock::now() + std::chrono::seconds(30); }
 
   // A tick of AAPL at kNow crossing above "up", its alert and the item the store must write for it.
   [[nodiscard]] AlertRecord fire_alert() const { return {{&rules.rule(0), &fire_tick, "m-1"}, kNow + 5000}; }
-
-  Step crossing_fire() const {
-    Step s;
-    s.kind = Step::Kind::fire;
-    s.expected = {true, Side::at_or_below, kNow - 5'000'000, std::nullopt};
-    s.next = {true, Side::above, kNow, kNow};
-    return s;
-  }
 
   RuleSet rules;
   ScriptedHttp http;
@@ -78,119 +71,10 @@ class PortsTest : public ::testing::Test {
   dynamodb::Client ddb;
   sns::Client sns_client;
   sqs::Client sqs_client;
-  DynamoDbStateStore store;
+  DynamoDbSymbolStore symbols;
   DynamoDbAlertLedger ledger;
-  const StateKey aapl{0, "AAPL"};
   const Tick fire_tick{.symbol = "AAPL", .price = 200.5, .ts = {kNow}, .volume = {}, .bid = {}, .ask = {}};
-  const StateKey msft{1, "MSFT"};
 };
-
-TEST_F(PortsTest, CrossingWriteIsCompareAndSwapOnSideTs) {
-  const dynamodb::UpdateItem u = state_update("state", rules.rule(0), aapl, crossing_fire(), kNow);
-  EXPECT_EQ(u.key_json, R"({"symbol":{"S":"AAPL"},"rule_id":{"S":"up"}})");
-  EXPECT_EQ(u.update_expression, "SET #s = :side, #st = :side_ts, #u = :now, #lf = :fire");
-  EXPECT_EQ(u.names_json, R"({"#u":"updated_at","#s":"side","#st":"side_ts","#lf":"last_fire_ts"})");
-  EXPECT_EQ(u.condition_expression, "#st = :expected");
-  EXPECT_EQ(u.names_json, R"({"#u":"updated_at","#s":"side","#st":"side_ts","#lf":"last_fire_ts"})");
-  EXPECT_EQ(u.values_json, R"({":now":{"S":"2026-11-25T14:30:00.000000Z"},":side":{"S":"above"},)"
-                           R"(":side_ts":{"N":"1795617000000000"},":expected":{"N":"1795616995000000"},)"
-                           R"(":fire":{"N":"1795617000000000"}})");
-  EXPECT_TRUE(u.return_old_on_condition_failure);
-
-  Step first;
-  first.kind = Step::Kind::write_side;
-  first.next = {true, Side::at_or_below, kNow, std::nullopt};
-  const dynamodb::UpdateItem f = state_update("state", rules.rule(0), aapl, first, kNow);
-  EXPECT_EQ(f.condition_expression, "attribute_not_exists(#st)");
-  EXPECT_EQ(f.update_expression, "SET #s = :side, #st = :side_ts, #u = :now");
-  // Only names the expressions use: DynamoDB rejects a request declaring an unused one (ValidationException).
-  EXPECT_EQ(f.names_json, R"({"#u":"updated_at","#s":"side","#st":"side_ts"})");
-}
-
-TEST_F(PortsTest, LevelFireIsConditionedOnTheCooldownCutoff) {
-  Step s;
-  s.kind = Step::Kind::fire;
-  s.next = {true, std::nullopt, std::nullopt, kNow};
-  s.cooldown_cutoff = kNow - 60'000'000;
-  const dynamodb::UpdateItem u = state_update("state", rules.rule(1), msft, s, kNow);
-  EXPECT_EQ(u.update_expression, "SET #lf = :fire, #u = :now");
-  EXPECT_EQ(u.condition_expression, "attribute_not_exists(#lf) OR #lf <= :cutoff");
-  EXPECT_EQ(u.names_json, R"({"#u":"updated_at","#lf":"last_fire_ts"})");
-  EXPECT_NE(u.values_json.find(R"(":cutoff":{"N":"1795616940000000"})"), std::string::npos) << u.values_json;
-}
-
-TEST_F(PortsTest, ParsesStateItems) {
-  auto item = parse_state_item(R"({"symbol":{"S":"AAPL"},"rule_id":{"S":"up"},"side":{"S":"above"},)"
-                               R"("side_ts":{"N":"5"},"last_fire_ts":{"N":"4"},"updated_at":{"S":"x"}})");
-  ASSERT_TRUE(item.ok());
-  EXPECT_EQ(item->symbol, "AAPL");
-  EXPECT_EQ(item->rule_id, "up");
-  EXPECT_EQ(item->state, (RuleState{true, Side::above, 5, 4}));
-  EXPECT_EQ(parse_state_item("[]").error().code, "invalid_state");
-  EXPECT_EQ(parse_state_item(R"({"side":{"S":"sideways"}})").error().message, "side: unknown value sideways");
-  EXPECT_EQ(parse_state_item(R"({"side":{"N":"1"}})").error().message, "side: expected a string");
-  EXPECT_EQ(parse_state_item(R"({"side_ts":{"S":"1"}})").error().message,
-            "side_ts: expected a number attribute");
-  EXPECT_EQ(parse_state_item(R"({"side_ts":{"N":"1.5"}})").error().message, "side_ts: not an integer: 1.5");
-  EXPECT_EQ(parse_state_item(R"({"symbol":{"N":"1"}})").error().message, "symbol: expected a string");
-  EXPECT_EQ(parse_state_item(R"({"symbol":)").error().code, "invalid_state");
-  EXPECT_EQ(parse_state_item(R"({"side" {"S":"above"}})").error().message, "state item is not valid JSON");
-}
-
-TEST_F(PortsTest, LoadReadsConsistentlyAndMapsItemsToKeys) {
-  http.reply(200, R"({"Responses":{"state":[)"
-                  R"({"symbol":{"S":"AAPL"},"rule_id":{"S":"up"},"side":{"S":"above"},"side_ts":{"N":"7"}},)"
-                  R"({"symbol":{"S":"AAPL"},"rule_id":{"S":"removed-rule"},"side_ts":{"N":"1"}}]},)"
-                  R"("UnprocessedKeys":{}})");
-  auto loaded = store.load({aapl, msft}, far());
-  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
-  ASSERT_EQ(loaded->size(), 1u);
-  EXPECT_EQ(loaded->at(aapl), (RuleState{true, Side::above, 7, std::nullopt}));
-  EXPECT_EQ(http.target(0), "DynamoDB_20120810.BatchGetItem");
-  EXPECT_NE(http.requests[0].body.find(R"("ConsistentRead":true)"), std::string::npos);
-
-  http.reply(200, R"({"Responses":{"state":[{"side":{"S":"bogus"}}]},"UnprocessedKeys":{}})");
-  EXPECT_EQ(store.load({aapl}, far()).error().code, "invalid_state");
-  http.reply(400, ddb_error("ValidationException"));
-  EXPECT_EQ(store.load({aapl}, far()).error().code, "ValidationException");
-}
-
-TEST_F(PortsTest, SideWriteAppliedOrRefusedWithTheStoredState) {
-  Step side;
-  side.kind = Step::Kind::write_side;
-  side.expected = {true, Side::above, 1, std::nullopt};
-  side.next = {true, Side::at_or_below, 2, std::nullopt};
-  http.reply(200, "{}");
-  auto applied = store.apply(aapl, side, nullptr, far());
-  ASSERT_TRUE(applied.ok());
-  EXPECT_TRUE(applied->applied);
-  EXPECT_EQ(http.target(0), "DynamoDB_20120810.UpdateItem");
-  EXPECT_NE(http.requests[0].body.find(R"("ReturnValuesOnConditionCheckFailure":"ALL_OLD")"),
-            std::string::npos);
-
-  http.reply(400, ddb_error("ConditionalCheckFailedException",
-                            R"(,"Item":{"side":{"S":"above"},"side_ts":{"N":"9"}})"));
-  auto refused = store.apply(aapl, side, nullptr, far());
-  ASSERT_TRUE(refused.ok());
-  EXPECT_FALSE(refused->applied);
-  EXPECT_EQ(refused->current, (RuleState{true, Side::above, 9, std::nullopt}));
-
-  // No old image returned: the store reads the key.
-  http.reply(400, ddb_error("ConditionalCheckFailedException"));
-  http.reply(200, R"({"Responses":{"state":[]},"UnprocessedKeys":{}})");
-  auto reread = store.apply(aapl, side, nullptr, far());
-  ASSERT_TRUE(reread.ok());
-  EXPECT_FALSE(reread->applied);
-  EXPECT_EQ(reread->current, RuleState{});
-
-  http.reply(400, ddb_error("ConditionalCheckFailedException"));
-  http.reply(400, ddb_error("AccessDeniedException"));
-  EXPECT_EQ(store.apply(aapl, side, nullptr, far()).error().code, "AccessDeniedException");
-  http.reply(400, ddb_error("ConditionalCheckFailedException", R"(,"Item":{"side":{"S":"?"}})"));
-  EXPECT_EQ(store.apply(aapl, side, nullptr, far()).error().code, "invalid_state");
-  http.reply(400, ddb_error("ValidationException"));
-  EXPECT_EQ(store.apply(aapl, side, nullptr, far()).error().code, "ValidationException");
-}
 
 TEST_F(PortsTest, AlertItemIsKeyedBySymbolAndTickTimeWithRuleAndStartsPending) {
   Rule r = rules.rule(0);
@@ -198,68 +82,20 @@ TEST_F(PortsTest, AlertItemIsKeyedBySymbolAndTickTimeWithRuleAndStartsPending) {
   r.description = "AAPL breaks 200";
   constexpr std::int64_t kT0 = 1795617000123000LL;  // 2026-11-25T14:30:00.123Z
   const Tick t{.symbol = "AAPL", .price = 200.1, .ts = {kT0}, .volume = 1200, .bid = 200.05, .ask = 200.15};
-  EXPECT_EQ(
-      alert_item({{&r, &t, "m-1"}, kT0 + 5000}),
-      R"({"symbol":{"S":"AAPL"},"timestamp":{"S":"2026-11-25T14:30:00.123000Z#aapl-breakout-200"},)"
-      R"("alert_id":{"S":"AAPL|2026-11-25T14:30:00.123000Z#aapl-breakout-200"},)"
-      R"("rule_id":{"S":"aapl-breakout-200"},"condition":{"S":"crosses_above"},"threshold":{"N":"200"},)"
-      R"("price":{"N":"200.1"},"bid":{"N":"200.05"},"ask":{"N":"200.15"},"volume":{"N":"1200"},)"
-      R"("severity":{"S":"critical"},"tick_timestamp":{"S":"2026-11-25T14:30:00.123000Z"},)"
-      R"("message_id":{"S":"m-1"},"created_at":{"S":"2026-11-25T14:30:00.128000Z"},)"
-      R"("notification_state":{"S":"pending"}})");
+  EXPECT_EQ(alert_item({{&r, &t, "m-1"}, kT0 + 5000}),
+            R"({"symbol":{"S":"AAPL"},"timestamp":{"S":"2026-11-25T14:30:00.123000Z#aapl-breakout-200"},)"
+            R"("alert_id":{"S":"AAPL|2026-11-25T14:30:00.123000Z#aapl-breakout-200"},)"
+            R"("rule_id":{"S":"aapl-breakout-200"},"rule_version":{"N":"1"},"owner":{"S":""},)"
+            R"("condition":{"S":"crosses_above"},"threshold":{"N":"200"},)"
+            R"("price":{"N":"200.1"},"bid":{"N":"200.05"},"ask":{"N":"200.15"},"volume":{"N":"1200"},)"
+            R"("severity":{"S":"critical"},"tick_timestamp":{"S":"2026-11-25T14:30:00.123000Z"},)"
+            R"("message_id":{"S":"m-1"},"created_at":{"S":"2026-11-25T14:30:00.128000Z"},)"
+            R"("notification_state":{"S":"pending"}})");
   Tick bare = t;
   bare.bid.reset();
   bare.ask.reset();
   bare.volume.reset();
   EXPECT_EQ(alert_item({{&r, &bare, "m"}, kT0}).find("\"bid\""), std::string::npos);
-}
-
-TEST_F(PortsTest, FireIsOneTransactionOfStateAndAlert) {
-  const AlertRecord alert = fire_alert();
-  http.reply(200, "{}");
-  auto fired = store.apply(aapl, crossing_fire(), &alert, far());
-  ASSERT_TRUE(fired.ok());
-  EXPECT_TRUE(fired->applied);
-  EXPECT_EQ(http.target(0), "DynamoDB_20120810.TransactWriteItems");
-  const std::string& body = http.requests[0].body;
-  EXPECT_NE(body.find(R"("ClientRequestToken":"token-1")"), std::string::npos) << body;
-  EXPECT_NE(body.find("attribute_not_exists(#k)"), std::string::npos);
-  EXPECT_NE(body.find("#st = :expected"), std::string::npos);
-  // The alert item as rendered, conditioned on no alert with its key yet.
-  EXPECT_NE(body.find(R"("Item":)" + alert_item(alert)), std::string::npos) << body;
-}
-
-TEST_F(PortsTest, CancelledTransactionsAreReadByReason) {
-  const AlertRecord alert = fire_alert();
-  const auto cancelled = [](const std::string& reasons) {
-    return ddb_error("TransactionCanceledException", R"(,"CancellationReasons":)" + reasons);
-  };
-  http.reply(400, cancelled(R"([{"Code":"ConditionalCheckFailed","Message":"x",)"
-                            R"("Item":{"side":{"S":"above"},"side_ts":{"N":"11"}}},{"Code":"None"}])"));
-  auto refused = store.apply(aapl, crossing_fire(), &alert, far());
-  ASSERT_TRUE(refused.ok());
-  EXPECT_FALSE(refused->applied);
-  EXPECT_EQ(refused->current.side_ts, 11);
-
-  http.reply(400, cancelled(R"([{"Code":"TransactionConflict"},{"Code":"None"}])"));
-  http.reply(
-      200, R"({"Responses":{"state":[{"symbol":{"S":"AAPL"},"rule_id":{"S":"up"},"side_ts":{"N":"12"}}]}})");
-  auto conflict = store.apply(aapl, crossing_fire(), &alert, far());
-  ASSERT_TRUE(conflict.ok());
-  EXPECT_FALSE(conflict->applied);
-  EXPECT_EQ(conflict->current.side_ts, 12);
-
-  http.reply(400,
-             cancelled(R"([{"Code":"ConditionalCheckFailed","Item":{"side":{"S":"?"}}},{"Code":"None"}])"));
-  EXPECT_EQ(store.apply(aapl, crossing_fire(), &alert, far()).error().code, "invalid_state");
-  http.reply(400, cancelled(R"([{"Code":"ConditionalCheckFailed"},{"Code":"None"}])"));
-  http.reply(500, ddb_error("InternalServerError"));
-  EXPECT_EQ(store.apply(aapl, crossing_fire(), &alert, far()).error().code, "InternalServerError");
-
-  http.reply(400, cancelled(R"([{"Code":"None"},{"Code":"ConditionalCheckFailed"}])"));
-  EXPECT_EQ(store.apply(aapl, crossing_fire(), &alert, far()).error().code, "AlertExists");
-  http.reply(400, ddb_error("ResourceNotFoundException"));
-  EXPECT_EQ(store.apply(aapl, crossing_fire(), &alert, far()).error().code, "ResourceNotFoundException");
 }
 
 TEST_F(PortsTest, LedgerAsksWithConditionalWritesOnly) {
@@ -284,6 +120,271 @@ TEST_F(PortsTest, LedgerAsksWithConditionalWritesOnly) {
             std::string::npos);
   http.reply(400, ddb_error("ValidationException"));
   EXPECT_EQ(ledger.mark_sent(id, "mid-1", kNow, far()).error().code, "ValidationException");
+}
+
+// ---- the per-symbol state (I2b) ----
+
+FireRecord fire(std::string rule_id, std::uint32_t version, Position tick, bool crossing, bool stored,
+                std::int64_t reach_until = INT64_MAX, std::optional<std::uint32_t> arming = std::nullopt) {
+  FireRecord f;
+  f.rule_id = std::move(rule_id);
+  f.version = version;
+  f.tick = tick;
+  f.crossing = crossing;
+  f.stored = stored;
+  f.reach_until_micros = reach_until;
+  f.once_arming = arming;
+  return f;
+}
+
+SymbolState small_state() {
+  SymbolState s;
+  s.exists = true;
+  s.revision = 4;
+  s.ticks = {{{1000, 0}, 200.5}, {{1500, 7}, 199.25}};
+  s.fires = {fire("up", 3, {1500, 7}, true, true)};
+  return s;
+}
+
+std::string cancelled(const std::string& reasons) {
+  return ddb_error("TransactionCanceledException", R"(,"CancellationReasons":)" + reasons);
+}
+
+TEST_F(PortsTest, StateItemHasTheDocumentedBinaryLayout) {
+  // Bytes as the header documents them (computed independently: zigzag varints, little-endian doubles).
+  EXPECT_EQ(state_item("AAPL", small_state()),
+            R"({"symbol":{"S":"AAPL"},"rule_id":{"S":"#state"},"revision":{"N":"4"},)"
+            R"("ticks":{"B":"AQLQDwAAAAAAABBpQOgHBwAAAAAA6GhA"},"fires":{"B":"AQECdXABAAO4FwcL"}})");
+  EXPECT_EQ(state_item("X", SymbolState{}),
+            R"({"symbol":{"S":"X"},"rule_id":{"S":"#state"},"revision":{"N":"0"},)"
+            R"("ticks":{"B":"AQA="},"fires":{"B":"AQAA"}})");
+  auto back = parse_symbol_state(state_item("AAPL", small_state()));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back.value(), small_state());
+}
+
+TEST_F(PortsTest, StateItemRoundTripsEveryField) {
+  SymbolState s;
+  s.exists = true;
+  s.revision = 123456789;
+  s.fires_complete_from = -5;  // before the epoch: the zigzag side of the encoding
+  s.ticks = {{{INT64_MIN + 1, UINT64_MAX}, 1e-130}, {{-1, 0}, 5e125}, {{INT64_MAX, 0}, 0.1}};
+  s.fires = {fire("a", 1, {-7, 0}, false, false, 60'000'000, 7),
+             fire("b.c-d_e", UINT32_MAX, {INT64_MAX, 2}, true, false, INT64_MIN),
+             fire("a", 2, {INT64_MIN, UINT64_MAX}, false, true, INT64_MAX, UINT32_MAX)};
+  const std::string item = state_item("BTC-USD", s);
+  EXPECT_NE(item.find(R"("fires_complete_from":{"N":"-5"})"), std::string::npos) << item;
+  auto back = parse_symbol_state(item);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back.value(), s);
+}
+
+TEST_F(PortsTest, StateItemOfAHotSymbolStaysSmall) {
+  // 256 ticks 1/3000 s apart (the hot-symbol feed's rate) and 50 fires of 10 rules: the reorder window's
+  // count bound keeps the item, and so each state write, to a few write units.
+  SymbolState s;
+  s.exists = true;
+  s.revision = 1'000'000;
+  s.fires_complete_from = kNow - 60'000'000;
+  for (int i = 0; i < 256; ++i) {
+    s.ticks.push_back({{kNow + i * 333, static_cast<std::uint64_t>(i % 3)}, 65000.25 + (i % 17) * 0.5});
+  }
+  for (int i = 0; i < 50; ++i) {
+    s.fires.push_back(fire("btc-usd-rule-" + std::to_string(i % 10), 2, {kNow + i * 5 * 333, 0}, i % 2 == 0,
+                           true, kNow + i * 5 * 333 + 60'000'000));
+  }
+  const std::size_t bytes = state_item_bytes("BTC-USD", s);
+  std::cout << "state item with 256 ticks and 50 fires: " << bytes << " bytes\n";
+  EXPECT_LT(bytes, 4096u);      // <= 4 write units
+  EXPECT_GT(bytes, 256u * 10);  // 8-byte prices, a timestamp delta and a seq per tick
+  auto back = parse_symbol_state(state_item("BTC-USD", s));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back.value(), s);
+}
+
+TEST_F(PortsTest, MalformedStateItemsAreErrorsNotCrashes) {
+  const auto error_of = [](const std::string& item) {
+    auto parsed = parse_symbol_state(item);
+    return parsed.ok() ? std::string("ok") : parsed.error().message;
+  };
+  const std::string ok_ticks = R"("ticks":{"B":"AQA="})";
+  const std::string ok_fires = R"("fires":{"B":"AQAA"})";
+  const std::string rev = R"("revision":{"N":"1"})";
+  const auto item = [&](const std::string& ticks, const std::string& fires, const std::string& extra = "") {
+    return "{" + rev + "," + ticks + "," + fires + extra + "}";
+  };
+  EXPECT_EQ(error_of(item(ok_ticks, ok_fires)), "ok");
+  EXPECT_EQ(error_of("[]"), "state item: not a JSON object");
+  EXPECT_EQ(error_of(R"({"revision" {"N":"1"}})"), "state item: not valid JSON");
+  EXPECT_EQ(error_of("{" + ok_ticks + "," + ok_fires + "}"),
+            "state item: revision, ticks and fires are required");
+  EXPECT_EQ(error_of(R"({"revision":{"N":"-1"},)" + ok_ticks + "," + ok_fires + "}"),
+            "state item: revision, ticks and fires are required");
+  EXPECT_EQ(error_of(item(ok_ticks, ok_fires, R"(,"fires_complete_from":{"S":"1"})")),
+            "state item: fires_complete_from: expected a number attribute");
+  EXPECT_EQ(error_of(item(R"("ticks":{"S":"AQA="})", ok_fires)),
+            "state item: ticks: expected a binary attribute");
+  for (const char* bad : {"AQA", "A*A=", "A=AA", "AQ=A", "AQAA=AAA"}) {
+    EXPECT_EQ(error_of(item(std::string(R"("ticks":{"B":")") + bad + "\"}", ok_fires)),
+              "state item: ticks: expected a binary attribute")
+        << bad;
+  }
+  const auto ticks = [&](const std::string& b64) {
+    return item(R"("ticks":{"B":")" + b64 + "\"}", ok_fires);
+  };
+  const auto fires = [&](const std::string& b64) {
+    return item(ok_ticks, R"("fires":{"B":")" + b64 + "\"}");
+  };
+  EXPECT_EQ(error_of(ticks("")), "state item: ticks: unknown format");
+  EXPECT_EQ(error_of(ticks("AgA=")), "state item: ticks: unknown format");         // 02 00
+  EXPECT_EQ(error_of(ticks("AQ==")), "state item: ticks: bad count");              // 01
+  EXPECT_EQ(error_of(ticks("AQU=")), "state item: ticks: bad count");              // 01 05
+  EXPECT_EQ(error_of(ticks("AQEC")), "state item: ticks: truncated");              // 01 01 02
+  EXPECT_EQ(error_of(ticks("AQH///////////9/")), "state item: ticks: truncated");  // varint > 64 bits
+  EXPECT_EQ(error_of(ticks("AQECAAAAAAAAAAAA")), "state item: ticks: price not finite and > 0");  // price 0
+  // Two ticks at the same position: 01 02 | 02 00 <1.0> | 00 00 <1.0>
+  EXPECT_EQ(error_of(ticks("AQICAAAAAAAAAPA/AAAAAAAAAADwPw==")), "state item: ticks: positions out of order");
+  EXPECT_EQ(error_of(ticks("AQAA")), "state item: ticks: trailing bytes");  // 01 00 00
+  EXPECT_EQ(error_of(fires("AgAA")), "state item: fires: unknown format");
+  EXPECT_EQ(error_of(fires("AQ==")), "state item: fires: bad rule id count");
+  EXPECT_EQ(error_of(fires("AQEF")),
+            "state item: fires: truncated rule id");  // 01 01 05: a 5-byte id missing
+  EXPECT_EQ(error_of(fires("AQE=")), "state item: fires: truncated rule id");       // 01 01: no length
+  EXPECT_EQ(error_of(fires("AQA=")), "state item: fires: bad count");               // 01 00: no fire count
+  EXPECT_EQ(error_of(fires("AQAB")), "state item: fires: truncated");               // one fire, no bytes
+  EXPECT_EQ(error_of(fires("AQABAAAAAAA=")), "state item: fires: bad record");      // id index 0 of no ids
+  EXPECT_EQ(error_of(fires("AQEBYQEAAAAAEA==")), "state item: fires: bad record");  // flags 16
+  EXPECT_EQ(error_of(fires("AQEBYQEAAAAAAw==")), "state item: fires: truncated");   // no reach delta
+  EXPECT_EQ(error_of(fires("AQEBYQEAAAAADA==")), "state item: fires: truncated");   // no arming
+  EXPECT_EQ(error_of(fires("AQEBYQEAAAAADICAgIAQ")), "state item: fires: bad record");  // arming 2^32
+  EXPECT_EQ(error_of(fires("AQEBYQEAgICAgBAAAAg=")), "state item: fires: bad record");  // version 2^32
+  EXPECT_EQ(error_of(fires("AQEBYQEAAAAACwA=")), "state item: fires: trailing bytes");
+  EXPECT_EQ(error_of(fires("AQEBYQEAAAAACw==")), "ok");
+}
+
+TEST_F(PortsTest, LoadAsksForEachSymbolsStateItemConsistently) {
+  SymbolState aapl_state = small_state();
+  http.reply(200, R"({"Responses":{"state":[)" + state_item("AAPL", aapl_state) + "," +
+                      R"({"symbol":{"S":"MSFT"},"rule_id":{"S":"#state"},"revision":{"N":"1"}},)" +
+                      state_item("OTHER", SymbolState{}) + R"(]},"UnprocessedKeys":{}})");
+  const std::vector<std::string> asked = {"AAPL", "MSFT", "TSLA"};
+  auto loaded = symbols.load(asked, far());
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_EQ(http.target(0), "DynamoDB_20120810.BatchGetItem");
+  EXPECT_EQ(http.requests[0].body,
+            R"({"RequestItems":{"state":{"Keys":[{"symbol":{"S":"AAPL"},"rule_id":{"S":"#state"}},)"
+            R"({"symbol":{"S":"MSFT"},"rule_id":{"S":"#state"}},)"
+            R"({"symbol":{"S":"TSLA"},"rule_id":{"S":"#state"}}],"ConsistentRead":true}}})");
+  ASSERT_EQ(loaded->size(), 3u);
+  EXPECT_EQ(loaded->at("AAPL").state, aapl_state);
+  EXPECT_FALSE(loaded->at("AAPL").error);
+  // A malformed item fails its symbol alone.
+  ASSERT_TRUE(loaded->at("MSFT").error);
+  EXPECT_EQ(loaded->at("MSFT").error->code, "invalid_state");
+  EXPECT_EQ(loaded->at("TSLA").state, SymbolState{});
+  EXPECT_FALSE(loaded->at("TSLA").error);
+
+  EXPECT_TRUE(symbols.load({}, far())->empty());  // nothing asked: no request
+  EXPECT_EQ(http.requests.size(), 1u);
+  http.reply(400, ddb_error("AccessDeniedException"));
+  EXPECT_EQ(symbols.load(asked, far()).error().code, "AccessDeniedException");
+}
+
+TEST_F(PortsTest, CommitIsOneTransactionOfStateAlertsAndMarkers) {
+  const AlertRecord alert = fire_alert();
+  const OnceMarker marker{"up", 2, alert_id(rules.rule(0), fire_tick)};
+  SymbolState next = small_state();
+  next.revision = 5;
+  const dynamodb::TransactWrite tx =
+      commit_request("state", "alerts", "AAPL", small_state(), next, {&alert, 1}, {&marker, 1}, kNow);
+  ASSERT_EQ(tx.items.size(), 3u);
+  const auto& state_put = std::get<dynamodb::PutItem>(tx.items[0]);
+  EXPECT_EQ(state_put.table, "state");
+  EXPECT_EQ(state_put.item_json, state_item("AAPL", next));
+  EXPECT_EQ(state_put.condition_expression, "#rev = :rev");
+  EXPECT_EQ(state_put.names_json, R"({"#rev":"revision"})");
+  EXPECT_EQ(state_put.values_json, R"({":rev":{"N":"4"}})");
+  EXPECT_TRUE(state_put.return_old_on_condition_failure);
+  const auto& alert_put = std::get<dynamodb::PutItem>(tx.items[1]);
+  EXPECT_EQ(alert_put.table, "alerts");
+  EXPECT_EQ(alert_put.item_json, alert_item(alert));
+  EXPECT_EQ(alert_put.condition_expression, "attribute_not_exists(#k)");
+  EXPECT_EQ(alert_put.names_json, R"({"#k":"symbol"})");
+  const auto& marker_put = std::get<dynamodb::PutItem>(tx.items[2]);
+  EXPECT_EQ(marker_put.table, "state");
+  EXPECT_EQ(marker_put.item_json,
+            R"({"symbol":{"S":"#once#up"},"rule_id":{"S":"#arming#2"},"rule":{"S":"up"},"arming":{"N":"2"},)"
+            R"("alert_symbol":{"S":"AAPL"},"alert_key":{"S":"2026-11-25T14:30:00.000000Z#up"},)"
+            R"("created_at":{"S":"2026-11-25T14:30:00.000000Z"}})");
+  EXPECT_EQ(marker_put.condition_expression, "attribute_not_exists(#k)");
+
+  // The first write of a symbol: no item yet.
+  const dynamodb::TransactWrite first =
+      commit_request("state", "alerts", "AAPL", SymbolState{}, next, {}, {}, kNow);
+  ASSERT_EQ(first.items.size(), 1u);
+  EXPECT_EQ(std::get<dynamodb::PutItem>(first.items[0]).condition_expression, "attribute_not_exists(#rev)");
+  EXPECT_EQ(std::get<dynamodb::PutItem>(first.items[0]).values_json, "");
+
+  http.reply(200, "{}");
+  auto applied = symbols.commit("AAPL", small_state(), next, {&alert, 1}, {&marker, 1}, far());
+  ASSERT_TRUE(applied.ok()) << applied.error().message;
+  EXPECT_EQ(applied->status, WriteOutcome::Status::applied);
+  EXPECT_EQ(applied->bytes_written, state_item_bytes("AAPL", next));
+  EXPECT_EQ(http.target(0), "DynamoDB_20120810.TransactWriteItems");
+  EXPECT_NE(http.requests[0].body.find(R"("ClientRequestToken":"token-1")"), std::string::npos);
+}
+
+TEST_F(PortsTest, CommitCancellationsAreReadByReason) {
+  const AlertRecord alerts[] = {fire_alert(), fire_alert()};
+  const OnceMarker markers[] = {{"up", 1, {"AAPL", kNow, "up"}}, {"up", 2, {"AAPL", kNow, "up"}}};
+  SymbolState next = small_state();
+  next.revision = 5;
+  const auto commit = [&] { return symbols.commit("AAPL", small_state(), next, alerts, markers, far()); };
+  SymbolState newer = small_state();
+  newer.revision = 9;
+
+  // The state moved: its image comes back with the cancellation.
+  http.reply(400, cancelled(R"([{"Code":"ConditionalCheckFailed","Item":)" + state_item("AAPL", newer) +
+                            R"(},{"Code":"None"},{"Code":"None"},{"Code":"None"},{"Code":"None"}])"));
+  auto conflict = commit();
+  ASSERT_TRUE(conflict.ok()) << conflict.error().message;
+  EXPECT_EQ(conflict->status, WriteOutcome::Status::conflict);
+  EXPECT_EQ(conflict->current, newer);
+
+  // No image (a transaction conflict): the store reads the state.
+  http.reply(400, cancelled(R"([{"Code":"TransactionConflict"},{"Code":"None"}])"));
+  http.reply(200, R"({"Responses":{"state":[)" + state_item("AAPL", newer) + "]}}");
+  auto reread = commit();
+  ASSERT_TRUE(reread.ok()) << reread.error().message;
+  EXPECT_EQ(reread->status, WriteOutcome::Status::conflict);
+  EXPECT_EQ(reread->current, newer);
+  http.reply(400, cancelled(R"([{"Code":"ConditionalCheckFailed"}])"));
+  http.reply(200, R"({"Responses":{"state":[{"symbol":{"S":"AAPL"},"revision":{"N":"x"}}]}})");
+  EXPECT_EQ(commit().error().code, "invalid_state");
+  http.reply(400, cancelled(R"([{"Code":"ConditionalCheckFailed"}])"));
+  http.reply(500, ddb_error("InternalServerError"));
+  EXPECT_EQ(commit().error().code, "InternalServerError");
+  http.reply(400, cancelled(R"([{"Code":"ConditionalCheckFailed","Item":{"revision":{"N":"1"}}}])"));
+  EXPECT_EQ(commit().error().code, "invalid_state");
+
+  // An alert that exists and a marker another fire took: which ones, not an error.
+  http.reply(400, cancelled(R"([{"Code":"None"},{"Code":"None"},{"Code":"ConditionalCheckFailed"},)"
+                            R"({"Code":"ConditionalCheckFailed"},{"Code":"None"}])"));
+  auto refused = commit();
+  ASSERT_TRUE(refused.ok()) << refused.error().message;
+  EXPECT_EQ(refused->status, WriteOutcome::Status::refused);
+  EXPECT_EQ(refused->alerts_existing, std::vector<std::size_t>{1});
+  EXPECT_EQ(refused->markers_taken, std::vector<std::size_t>{0});
+
+  // Anything else is an error of this commit.
+  http.reply(400, cancelled(R"([{"Code":"None"},{"Code":"ThrottlingError"}])"));
+  EXPECT_EQ(commit().error().code, "TransactionCanceledException");
+  http.reply(400, cancelled(R"([{"Code":"ValidationError"}])"));
+  EXPECT_EQ(commit().error().code, "TransactionCanceledException");
+  http.reply(400, cancelled("[]"));
+  EXPECT_EQ(commit().error().code, "TransactionCanceledException");
+  http.reply(400, ddb_error("ResourceNotFoundException"));
+  EXPECT_EQ(commit().error().code, "ResourceNotFoundException");
 }
 
 TEST_F(PortsTest, NotifierAndDeadLettersSendTheirAttributes) {

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "tap/app/dynamodb_store.hpp"
 #include "tap/app/function_settings_table.hpp"
 
 namespace tap::contract {
@@ -86,9 +87,52 @@ TEST(ContractCheck, PrintsTheCompiledInSettingsTable) {
   EXPECT_EQ(r.out, settings::kTableText);
 }
 
+TEST(ContractCheck, StateItemsAreDecodedByTheFunctionsOwnAdapter) {
+  SymbolState state;
+  state.exists = true;
+  state.revision = 7;
+  state.fires_complete_from = 5;
+  state.ticks = {{{1000, 0}, 199.5}, {{2000, 3}, 201.25}};
+  FireRecord fire;
+  fire.rule_id = "up";
+  fire.version = 2;
+  fire.tick = {2000, 3};
+  fire.crossing = true;
+  state.fires = {fire};
+  fire.rule_id = "lvl";
+  fire.crossing = false;
+  fire.stored = false;
+  state.fires.push_back(fire);
+  SymbolState fresh;
+  fresh.exists = true;
+  const auto r = run_tool({"state-item", "--decode"},
+                          state_item("AAPL", state) + "\n" + state_item("X", fresh) + "\n" +
+                              R"({"symbol":{"S":"X"},"rule_id":{"S":"#state"}})" + "\n" +
+                              R"({"symbol":{"S":"#once#up"},"rule_id":{"S":"#arming#1"}})" + "\n[\n");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, R"({"symbol":"AAPL","revision":7,"ticks":[[1000,0,199.5],[2000,3,201.25]],"fires":[)"
+                   R"({"rule_id":"up","version":2,"ts":2000,"seq":3,"crossing":true,"stored":true},)"
+                   R"({"rule_id":"lvl","version":2,"ts":2000,"seq":3,"crossing":false,"stored":false}],)"
+                   R"("fires_complete_from":5})"
+                   "\n"
+                   R"({"symbol":"X","revision":0,"ticks":[],"fires":[],"fires_complete_from":null})"
+                   "\n"
+                   R"({"error":"state item: revision, ticks and fires are required"})"
+                   "\n"
+                   R"({"error":"not a symbol's state item"})"
+                   "\n"
+                   R"({"error":"not a symbol's state item"})"
+                   "\n");
+}
+
 TEST(ContractCheck, AnythingElseIsUsage) {
-  for (const auto& args : std::vector<std::vector<std::string_view>>{
-           {}, {"rules"}, {"settings", "--rules"}, {"settings"}, {"rules", "a", "b"}, {"other", "--batch"}}) {
+  for (const auto& args : std::vector<std::vector<std::string_view>>{{},
+                                                                     {"rules"},
+                                                                     {"settings", "--rules"},
+                                                                     {"settings"},
+                                                                     {"rules", "a", "b"},
+                                                                     {"other", "--batch"},
+                                                                     {"state-item", "--batch"}}) {
     const auto r = run_tool(args);
     EXPECT_EQ(r.status, 2);
     EXPECT_EQ(r.err.substr(0, 19), "usage: tap_validate");

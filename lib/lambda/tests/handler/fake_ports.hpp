@@ -2,8 +2,12 @@
 // values (states by (symbol, rule id), alerts by AlertId): no storage format of the real adapter.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <functional>
 #include <map>
+#include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -23,71 +27,105 @@ struct StoredAlert {
 
 // Tables shared by the fakes, like the real tables are shared by concurrent invocations.
 struct FakeTables {
-  std::map<std::pair<std::string, std::string>, RuleState> state;  // (symbol, rule id)
+  std::map<std::string, SymbolState, std::less<>> symbols;           // the per-symbol state items
+  std::set<std::string, std::less<>> malformed;                      // symbols whose state item is unreadable
+  std::map<std::pair<std::string, std::uint32_t>, AlertId> markers;  // (rule id, arming) -> its alert
   std::map<AlertId, StoredAlert> alerts;
+  // A kill: from the moment it is set, every call of every fake fails (the invocation is gone; what it wrote
+  // before stays written).
+  bool killed = false;
 };
 
-class FakeStateStore final : public StateStore {
- public:
-  FakeStateStore(FakeTables& tables, const RuleSet& rules) : tables_(tables), rules_(rules) {}
+inline AwsError killed_error() { return make_aws_error("Killed", "the invocation was killed"); }
 
-  Result<StateMap, AwsError> load(const std::vector<StateKey>& keys, Deadline) override {
+// Writes alerts and markers if none of them exists (one transaction), else lists those that do.
+inline WriteOutcome write_if_absent(FakeTables& tables, std::span<const AlertRecord> alerts,
+                                    std::span<const OnceMarker> markers) {
+  WriteOutcome out;
+  for (std::size_t i = 0; i < alerts.size(); ++i) {
+    if (tables.alerts.contains(alert_id(*alerts[i].alert.rule, *alerts[i].alert.tick))) {
+      out.alerts_existing.push_back(i);
+    }
+  }
+  for (std::size_t i = 0; i < markers.size(); ++i) {
+    if (tables.markers.contains({markers[i].rule_id, markers[i].arming})) out.markers_taken.push_back(i);
+  }
+  if (!out.alerts_existing.empty() || !out.markers_taken.empty()) {
+    out.status = WriteOutcome::Status::refused;
+    return out;
+  }
+  for (const AlertRecord& a : alerts) {
+    tables.alerts[alert_id(*a.alert.rule, *a.alert.tick)] = {std::string(a.alert.message_id),
+                                                             a.created_at_micros, true, ""};
+  }
+  for (const OnceMarker& m : markers) tables.markers[{m.rule_id, m.arming}] = m.alert;
+  return out;
+}
+
+// The per-symbol store with DynamoDB's transaction semantics: all or nothing, conditions on the revision
+// and on absence.
+class FakeSymbolStore final : public SymbolStore {
+ public:
+  explicit FakeSymbolStore(FakeTables& tables) : tables_(tables) {}
+
+  Result<LoadedStates, AwsError> load(std::span<const std::string> symbols, Deadline) override {
     ++loads;
+    if (tables_.killed) return killed_error();
     if (fail_loads > 0) {
       --fail_loads;
       return throttled();
     }
-    StateMap out;
-    for (const StateKey& k : keys) {
-      const auto it = tables_.state.find({k.symbol, rules_.rule(k.rule_index).id});
-      if (it != tables_.state.end()) out[k] = it->second;
+    LoadedStates out;
+    for (const std::string& s : symbols) {
+      LoadedState& l = out[s];
+      if (tables_.malformed.contains(s)) {
+        l.error = Error{"invalid_state", "state item: fires: trailing bytes"};
+      } else if (const auto it = tables_.symbols.find(s); it != tables_.symbols.end()) {
+        l.state = it->second;
+      }
     }
     return out;
   }
 
-  Result<WriteResult, AwsError> apply(const StateKey& key, const Step& step, const AlertRecord* alert,
-                                      Deadline) override {
-    ++applies;
-    if (before_apply) before_apply(key, step);
-    if (fail_applies > 0) {
-      --fail_applies;
+  Result<WriteOutcome, AwsError> commit(std::string_view symbol, const SymbolState& read,
+                                        const SymbolState& next, std::span<const AlertRecord> alerts,
+                                        std::span<const OnceMarker> markers, Deadline) override {
+    ++commits;
+    if (before_commit) before_commit(symbol);
+    if (tables_.killed) return killed_error();
+    if (fail_commits > 0) {
+      --fail_commits;
       return throttled();
     }
-    const Rule& rule = rules_.rule(key.rule_index);
-    RuleState& stored = tables_.state[{key.symbol, rule.id}];
-    bool allowed = false;
-    if (is_crossing(rule.condition)) {
-      allowed = stored.side_ts == step.expected.side_ts;
-    } else {
-      allowed = !stored.last_fire_ts || *stored.last_fire_ts <= step.cooldown_cutoff;
+    EXPECT_LE(1 + alerts.size() + markers.size(), kMaxCommitItems);
+    const auto it = tables_.symbols.find(symbol);
+    const bool same =
+        it == tables_.symbols.end() ? !read.exists : read.exists && it->second.revision == read.revision;
+    if (!same) {
+      WriteOutcome out;
+      out.status = WriteOutcome::Status::conflict;
+      if (it != tables_.symbols.end()) out.current = it->second;
+      return out;
     }
-    if (!allowed) {
-      if (!stored.exists) tables_.state.erase({key.symbol, rule.id});
-      return WriteResult{false, stored};
-    }
-    if (alert != nullptr) {
-      const AlertId id = alert_id(*alert->alert.rule, *alert->alert.tick);
-      if (tables_.alerts.contains(id)) return make_aws_error("AlertExists", "exists");
-      tables_.alerts[id] = {std::string(alert->alert.message_id), alert->created_at_micros, true, ""};
-    }
+    WriteOutcome out = write_if_absent(tables_, alerts, markers);
+    if (out.status != WriteOutcome::Status::applied) return out;
+    SymbolState stored = next;
     stored.exists = true;
-    if (is_crossing(rule.condition)) {
-      stored.side = step.next.side;
-      stored.side_ts = step.next.side_ts;
-    }
-    if (step.kind == Step::Kind::fire) stored.last_fire_ts = step.next.last_fire_ts;
-    return WriteResult{true, stored};
+    tables_.symbols[std::string(symbol)] = stored;
+    out.bytes_written = 100 + 12 * next.ticks.size() + 10 * next.fires.size();
+    if (after_commit) after_commit(symbol);
+    return out;
   }
 
-  std::function<void(const StateKey&, const Step&)> before_apply;  // e.g. a concurrent writer
+  std::function<void(std::string_view)> before_commit;  // e.g. a concurrent writer
+  std::function<void(std::string_view)> after_commit;   // e.g. a kill
   int fail_loads = 0;
-  int fail_applies = 0;
+  int fail_commits = 0;
   int loads = 0;
-  int applies = 0;
+  int commits = 0;
 
  private:
   FakeTables& tables_;
-  const RuleSet& rules_;
 };
 
 class FakeLedger final : public AlertLedger {
@@ -95,6 +133,7 @@ class FakeLedger final : public AlertLedger {
   explicit FakeLedger(FakeTables& tables) : tables_(tables) {}
   Result<bool, AwsError> pending(const AlertId& id, Deadline) override {
     ++pending_checks;
+    if (tables_.killed) return killed_error();
     if (fail_pending > 0) {
       --fail_pending;
       return throttled();
@@ -104,6 +143,7 @@ class FakeLedger final : public AlertLedger {
   }
   Result<bool, AwsError> mark_sent(const AlertId& id, const std::string& sns_message_id, std::int64_t,
                                    Deadline) override {
+    if (tables_.killed) return killed_error();
     if (fail_marks > 0) {
       --fail_marks;
       return throttled();
@@ -124,6 +164,7 @@ class FakeLedger final : public AlertLedger {
 class FakeNotifier final : public Notifier {
  public:
   Result<std::string, AwsError> publish(const SnsNotification& n, Deadline) override {
+    if (tables != nullptr && tables->killed) return killed_error();
     if (fail_publishes > 0) {
       --fail_publishes;
       return throttled();
@@ -133,6 +174,7 @@ class FakeNotifier final : public Notifier {
   }
   std::vector<SnsNotification> published;
   int fail_publishes = 0;
+  const FakeTables* tables = nullptr;  // set: fails once the tables are killed
 };
 
 class FakeDeadLetters final : public DeadLetters {
@@ -142,6 +184,7 @@ class FakeDeadLetters final : public DeadLetters {
   };
   Result<std::string, AwsError> send(const std::string& body, const std::string& reason,
                                      const std::string& source, Deadline) override {
+    if (tables != nullptr && tables->killed) return killed_error();
     if (fail_sends > 0) {
       --fail_sends;
       return throttled();
@@ -151,6 +194,7 @@ class FakeDeadLetters final : public DeadLetters {
   }
   std::vector<Sent> sent;
   int fail_sends = 0;
+  const FakeTables* tables = nullptr;  // set: fails once the tables are killed
 };
 
 }  // namespace tap::test_support

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <algorithm>
+
 #include "fake_ports.hpp"
 #include "tap/core/json_text.hpp"
 
@@ -12,7 +14,7 @@ namespace {
 using test_support::FakeDeadLetters;
 using test_support::FakeLedger;
 using test_support::FakeNotifier;
-using test_support::FakeStateStore;
+using test_support::FakeSymbolStore;
 using test_support::FakeTables;
 
 constexpr const char* kRules = R"({"version":1,"rules":[
@@ -50,22 +52,27 @@ std::string event(const std::vector<Message>& messages) {
 
 Deadline far() { return SteadyClock::now() + std::chrono::seconds(60); }
 
-class HandlerTest : public ::testing::Test {
- protected:
-  HandlerTest()
-      : rules(load_rules(kRules).value()),
-        state(tables, rules),
+constexpr std::int64_t kNowSeconds = 1795617100;  // the handler's wall clock: 2026-11-25T14:31:40Z
+
+// One function container over shared fake tables: the handler and its ports. Several harnesses over the same
+// tables are concurrent invocations (or a container replaced after a kill).
+struct Harness {
+  Harness(const RuleSet& rules, FakeTables& tables, BatchHandler::Controls controls = {})
+      : state(tables),
         ledger(tables),
         log([this](std::string_view line) { lines.emplace_back(line); }),
-        handler(rules, {state, ledger, notifier, dead_letters}, log,
-                [] { return std::chrono::system_clock::time_point(std::chrono::seconds(1795617100)); }) {}
-
+        handler(
+            rules, {state, ledger, notifier, dead_letters}, log,
+            [] { return std::chrono::system_clock::time_point(std::chrono::seconds(kNowSeconds)); }, {},
+            std::move(controls)) {
+    notifier.tables = &tables;
+    dead_letters.tables = &tables;
+  }
   BatchReport run(const std::vector<Message>& messages) {
     auto report = handler.handle(event(messages), far());
     EXPECT_TRUE(report.ok());
     return report.value();
   }
-
   bool logged(std::string_view fragment) const {
     for (const std::string& l : lines) {
       if (l.find(fragment) != std::string::npos) return true;
@@ -73,15 +80,37 @@ class HandlerTest : public ::testing::Test {
     return false;
   }
 
-  RuleSet rules;
-  FakeTables tables;
-  FakeStateStore state;
+  FakeSymbolStore state;
   FakeLedger ledger;
   FakeNotifier notifier;
   FakeDeadLetters dead_letters;
   std::vector<std::string> lines;
   obs::Logger log;
   BatchHandler handler;
+};
+
+class HandlerTest : public ::testing::Test {
+ protected:
+  HandlerTest()
+      : rules(load_rules(kRules).value()),
+        fx(rules, tables),
+        state(fx.state),
+        ledger(fx.ledger),
+        notifier(fx.notifier),
+        dead_letters(fx.dead_letters),
+        handler(fx.handler) {}
+
+  BatchReport run(const std::vector<Message>& messages) { return fx.run(messages); }
+  bool logged(std::string_view fragment) const { return fx.logged(fragment); }
+
+  RuleSet rules;
+  FakeTables tables;
+  Harness fx;
+  FakeSymbolStore& state;
+  FakeLedger& ledger;
+  FakeNotifier& notifier;
+  FakeDeadLetters& dead_letters;
+  BatchHandler& handler;
 };
 
 TEST_F(HandlerTest, CrossingFiresOnceStoresAndNotifies) {
@@ -103,10 +132,17 @@ TEST_F(HandlerTest, CrossingFiresOnceStoresAndNotifies) {
   ASSERT_EQ(notifier.published.size(), 1u);
   EXPECT_NE(notifier.published[0].message.find("2026-11-25T14:30:01.000000Z#up"), std::string::npos);
   EXPECT_TRUE(logged(R"("message":"alert stored")"));
-  // The first tick's side needs no write of its own (the fire persists it); one more write advances side_ts
-  // to the newest tick (14:30:02), so that an older tick delivered later is late. Two writes, three ticks.
-  EXPECT_EQ(r.state_writes, 2u);
-  EXPECT_EQ((tables.state[{"AAPL", "up"}].side_ts), 1795617002000000LL);
+  // One state write for the symbol (R5): its three ticks held in position order, the fire recorded.
+  EXPECT_EQ(r.state_writes, 1u);
+  EXPECT_GT(r.state_bytes_written, 0u);
+  const SymbolState& aapl = tables.symbols.at("AAPL");
+  EXPECT_EQ(aapl.revision, 1u);
+  ASSERT_EQ(aapl.ticks.size(), 3u);
+  EXPECT_EQ(aapl.ticks.back().pos, (Position{1795617002000000LL, 0}));
+  ASSERT_EQ(aapl.fires.size(), 1u);
+  EXPECT_EQ(aapl.fires[0].rule_id, "up");
+  EXPECT_EQ(aapl.fires[0].tick, (Position{1795617001000000LL, 0}));
+  EXPECT_TRUE(aapl.fires[0].stored);
   EXPECT_EQ(batch_response(r), R"({"batchItemFailures":[]})");
 }
 
@@ -128,15 +164,15 @@ TEST_F(HandlerTest, RedeliveredBatchCreatesNoSecondAlertNorNotification) {
   EXPECT_GT(ledger.pending_checks, 0);  // redelivered messages look for notifications left pending
 }
 
-TEST_F(HandlerTest, LevelRuleCooldownSkipsWritesFromTheCache) {
+TEST_F(HandlerTest, LevelRuleCooldownCountsInEventTime) {
   run({{"m1", tick("MSFT", 451, "2026-11-25T14:30:00Z")}});
-  const int applies = state.applies;
   const BatchReport r = run({{"m2", tick("MSFT", 452, "2026-11-25T14:30:30Z")}});
   EXPECT_EQ(r.alerts, 0u);
-  EXPECT_EQ(state.applies, applies);  // within the cooldown: no write attempted
   const BatchReport later = run({{"m3", tick("MSFT", 452, "2026-11-25T14:31:00Z")}});
   EXPECT_EQ(later.alerts, 1u);  // exactly at the cooldown boundary
-  EXPECT_EQ(state.loads, 0);    // level rules never read state
+  // One read round and at most one state write per batch, whatever the rules (R5).
+  EXPECT_EQ(state.loads, 3);
+  EXPECT_EQ(state.commits, 3);
 }
 
 TEST_F(HandlerTest, MalformedBodyIsDeadLetteredWithItsReasonAndAcknowledged) {
@@ -185,7 +221,7 @@ TEST_F(HandlerTest, FailedDeadLetterSendIsRetriedThroughTheQueue) {
 
 TEST_F(HandlerTest, StateWriteFailureFailsOnlyTheMessagesFromThatTickOn) {
   run({{"m0", tick("AAPL", 199, "2026-11-25T14:30:00Z")}});  // records the side
-  state.fail_applies = 1;
+  state.fail_commits = 1;
   const BatchReport r = run(
       {{"m1", tick("AAPL", 201, "2026-11-25T14:30:01Z")}, {"m2", tick("MSFT", 451, "2026-11-25T14:30:01Z")}});
   EXPECT_EQ(r.failed_message_ids, std::vector<std::string>{"m1"});
@@ -199,13 +235,28 @@ TEST_F(HandlerTest, StateWriteFailureFailsOnlyTheMessagesFromThatTickOn) {
   EXPECT_EQ(notifier.published.size(), 2u);
 }
 
-TEST_F(HandlerTest, StateReadFailureFailsCrossingMessagesButNotLevelOnes) {
+TEST_F(HandlerTest, StateReadFailureFailsEveryMessageWithTicks) {
   state.fail_loads = 1;
-  const BatchReport r = run(
-      {{"m1", tick("AAPL", 199, "2026-11-25T14:30:00Z")}, {"m2", tick("MSFT", 451, "2026-11-25T14:30:00Z")}});
-  EXPECT_EQ(r.failed_message_ids, std::vector<std::string>{"m1"});
-  EXPECT_EQ(r.alerts, 1u);
+  const BatchReport r = run({{"m1", tick("AAPL", 199, "2026-11-25T14:30:00Z")},
+                             {"m2", tick("MSFT", 451, "2026-11-25T14:30:00Z")},
+                             {"bad", "{"}});
+  // One read round for every symbol: without it no symbol can be planned. The rejected body needs no state.
+  EXPECT_EQ(r.failed_message_ids, (std::vector<std::string>{"m1", "m2"}));
+  EXPECT_EQ(r.alerts, 0u);
+  EXPECT_EQ(r.dead_lettered, 1u);
   EXPECT_TRUE(logged("state read failed"));
+}
+
+TEST_F(HandlerTest, MalformedStateItemFailsOnlyItsSymbolsMessages) {
+  tables.malformed.insert("AAPL");
+  const BatchReport r = run({{"m1", tick("AAPL", 199, "2026-11-25T14:30:00Z")},
+                             {"m2", "[" + tick("MSFT", 451, "2026-11-25T14:30:00Z") + "," +
+                                        tick("AAPL", 201, "2026-11-25T14:30:01Z") + "]"},
+                             {"m3", tick("MSFT", 452, "2026-11-25T14:31:00Z")}});
+  EXPECT_EQ(r.failed_message_ids, (std::vector<std::string>{"m1", "m2"}));
+  EXPECT_EQ(r.alerts, 2u);  // MSFT went on: both its fires stored
+  EXPECT_TRUE(logged("state item unreadable"));
+  EXPECT_FALSE(tables.symbols.contains("AAPL"));
 }
 
 TEST_F(HandlerTest, FailedPublishLeavesAlertPendingAndRedeliveryNotifiesOnce) {
@@ -265,9 +316,11 @@ TEST_F(HandlerTest, LateTicksAfterTheLastFireNeedNoPendingCheck) {
   run({{"m1", "[" + tick("AAPL", 199, "2026-11-25T14:30:00Z") + "," +
                   tick("AAPL", 201, "2026-11-25T14:30:01Z") + "," +
                   tick("AAPL", 202, "2026-11-25T14:30:03Z") + "]"}});
-  // Delivered late (older than side_ts 14:30:03) but after the fire at 14:30:01: no alert can exist for it.
+  // Delivered out of order but within the reorder window: it takes its place in the same excursion (F3),
+  // so it is no late tick, fires nothing and no alert can exist for it.
   const BatchReport r = run({{"m2", tick("AAPL", 201.5, "2026-11-25T14:30:02Z")}});
-  EXPECT_EQ(r.late_ticks, 1u);
+  EXPECT_EQ(r.late_ticks, 0u);
+  EXPECT_EQ(r.alerts, 0u);
   EXPECT_EQ(ledger.pending_checks, 0);
   // The fired tick itself, delivered again: its alert is looked up (and found sent).
   const BatchReport again = run({{"m3", tick("AAPL", 201, "2026-11-25T14:30:01Z")}});
@@ -314,35 +367,335 @@ TEST_F(HandlerTest, UnrecordedNotificationIsNotRetried) {
 
 TEST_F(HandlerTest, ConcurrentWriterIsDetectedAndTheBatchReplanned) {
   run({{"m0", tick("AAPL", 199, "2026-11-25T14:30:00Z")}});
-  // Another invocation applies a newer crossing tick between our read and our write.
+  // Another invocation (another container over the same tables) commits a crossing at 14:30:05 between our
+  // read and our write.
+  Harness other(rules, tables);
   bool raced = false;
-  state.before_apply = [&](const StateKey& key, const Step&) {
+  state.before_commit = [&](std::string_view) {
     if (raced) return;
     raced = true;
-    RuleState& s = tables.state[{key.symbol, "up"}];
-    s.side = Side::above;
-    s.side_ts = 1795617005000000LL;  // 14:30:05
-    s.last_fire_ts = s.side_ts;
+    EXPECT_EQ(other.run({{"o1", tick("AAPL", 201, "2026-11-25T14:30:05Z")}}).alerts, 1u);
   };
   const BatchReport r = run(
       {{"m1", tick("AAPL", 201, "2026-11-25T14:30:01Z")}, {"m2", tick("AAPL", 199, "2026-11-25T14:30:06Z")}});
   EXPECT_TRUE(r.failed_message_ids.empty());
   EXPECT_EQ(r.state_conflicts, 1u);
-  EXPECT_EQ(r.alerts, 0u);      // the other invocation fired this crossing; we do not fire it again
-  EXPECT_EQ(r.late_ticks, 1u);  // 14:30:01 is older than the stored 14:30:05
-  EXPECT_EQ((tables.state[{"AAPL", "up"}].side), Side::at_or_below);  // 14:30:06 applied on top
+  // 14:30:01 moves the other invocation's crossing to an earlier tick of the same excursion: it does not
+  // fire again, and the alert keeps the key it was stored under (F3).
+  EXPECT_EQ(r.alerts, 0u);
+  ASSERT_EQ(tables.alerts.size(), 1u);
+  EXPECT_EQ(tables.alerts.begin()->first.tick_micros, 1795617005000000LL);
+  const SymbolState& aapl = tables.symbols.at("AAPL");
+  EXPECT_EQ(aapl.revision, 3u);
+  EXPECT_EQ(aapl.ticks.size(), 4u);  // 14:30:06 applied on top
 }
 
 TEST_F(HandlerTest, EndlessConflictsGiveUpAndRetryThroughTheQueue) {
   run({{"m0", tick("AAPL", 199, "2026-11-25T14:30:00Z")}});
-  std::int64_t bump = 0;
-  state.before_apply = [&](const StateKey& key, const Step&) {
-    RuleState& s = tables.state[{key.symbol, "up"}];
-    s.side_ts = *s.side_ts + (++bump);  // always someone else first
+  state.before_commit = [&](std::string_view symbol) {
+    ++tables.symbols.at(std::string(symbol)).revision;  // always someone else first
   };
   const BatchReport r = run({{"m1", tick("AAPL", 201, "2026-11-25T14:30:01Z")}});
   EXPECT_EQ(r.failed_message_ids, std::vector<std::string>{"m1"});
+  EXPECT_EQ(r.state_conflicts, 5u);
   EXPECT_TRUE(logged("too many compare-and-swap conflicts"));
+  EXPECT_TRUE(tables.alerts.empty());
+}
+
+TEST_F(HandlerTest, FutureTimestampIsDeadLetteredAfterTheOtherTicksAreProcessed) {
+  // The clock is 14:31:40: 14:31:50 is exactly F ahead (accepted), 14:31:50.000001 beyond it (R3).
+  const std::string body = "[" + tick("MSFT", 451, "2026-11-25T14:31:50Z") + "," +
+                           tick("MSFT", 900, "2026-11-25T14:31:50.000001Z") + "]";
+  const BatchReport r = run({{"m1", body}});
+  EXPECT_TRUE(r.failed_message_ids.empty());
+  EXPECT_EQ(r.ticks, 1u);
+  EXPECT_EQ(r.future_ticks, 1u);
+  EXPECT_EQ(r.rejected_ticks, 1u);
+  EXPECT_EQ(r.alerts, 1u);  // the tick exactly F ahead is applied
+  ASSERT_EQ(dead_letters.sent.size(), 1u);
+  EXPECT_EQ(dead_letters.sent[0].reason,
+            "tick[1].timestamp: future-timestamp (more than 10 s ahead of the function's clock)");
+  for (const HeldTick& h : tables.symbols.at("MSFT").ticks) EXPECT_NE(h.price, 900);  // never applied
+}
+
+TEST_F(HandlerTest, FutureTickKeepsTheBodyIndexAmongRejectedTicks) {
+  const std::string body =
+      "[" + tick("MSFT", -1, "2026-11-25T14:30:00Z") + "," + tick("MSFT", 451, "2026-11-25T14:32:00Z") + "]";
+  const BatchReport r = run({{"m1", body}});
+  EXPECT_EQ(r.rejected_ticks, 2u);
+  ASSERT_EQ(dead_letters.sent.size(), 1u);
+  EXPECT_EQ(dead_letters.sent[0].reason.find("tick[0].price"), 0u) << dead_letters.sent[0].reason;
+  EXPECT_NE(dead_letters.sent[0].reason.find("; tick[1].timestamp: future-timestamp"), std::string::npos);
+  EXPECT_EQ(state.loads, 0);  // no valid tick: nothing to read
+}
+
+// Defect 4a (F3): two ticks of one symbol at the same position, the first not changing the side: the second
+// is a duplicate (the first applied wins), fires nothing and counts as late.
+TEST_F(HandlerTest, SecondTickAtTheSamePositionInOneBodyIsADuplicate) {
+  run({{"m0", tick("AAPL", 199, "2026-11-25T14:30:00Z")}});
+  const BatchReport r = run({{"m1", "[" + tick("AAPL", 199.5, "2026-11-25T14:30:01Z") + "," +
+                                        tick("AAPL", 201, "2026-11-25T14:30:01Z") + "]"}});
+  EXPECT_EQ(r.alerts, 0u);
+  EXPECT_EQ(r.late_ticks, 1u);
+  EXPECT_TRUE(tables.alerts.empty());
+  EXPECT_EQ(tables.symbols.at("AAPL").ticks.back().price, 199.5);
+}
+
+TEST_F(HandlerTest, SecondTickAtTheSamePositionInAnotherRecordIsADuplicate) {
+  run({{"m0", tick("AAPL", 199, "2026-11-25T14:30:00Z")}});
+  const BatchReport r = run({{"m1", tick("AAPL", 199.5, "2026-11-25T14:30:01Z")},
+                             {"m2", tick("AAPL", 201, "2026-11-25T14:30:01Z")}});
+  EXPECT_EQ(r.alerts, 0u);
+  EXPECT_EQ(r.late_ticks, 1u);
+  EXPECT_TRUE(r.failed_message_ids.empty());
+  EXPECT_TRUE(tables.alerts.empty());
+}
+
+Rule version(std::string id, std::string symbol, Condition c, double threshold, TriggerMode mode) {
+  Rule r;
+  r.id = std::move(id);
+  r.symbol = std::move(symbol);
+  r.condition = c;
+  r.threshold = threshold;
+  r.mode = mode;
+  r.cooldown_seconds = 1;
+  r.arming = 1;
+  r.owner = "trader-1";
+  return r;
+}
+
+TEST(HandlerRevealedCrossing, LateTickRevealsACrossingKeyedByAnEarlierBatchsTick) {
+  // F3's second example (crosses_above 200, every, cooldown 1 s, ticks 10 s apart): 199@t1, 202@t2,
+  // 198@t3, 201@t4 delivered t1, t4, t2, t3 -> two alerts keyed t4 and t2; t2's tick came in an earlier
+  // batch than the tick that revealed it, so its alert is built from the state's held tick.
+  const RuleSet rules({version("x", "AAPL", Condition::crosses_above, 200, TriggerMode::every)});
+  FakeTables tables;
+  Harness fx(rules, tables);
+  fx.run({{"m1", tick("AAPL", 199, "2026-11-25T14:30:10Z")}});
+  EXPECT_EQ(fx.run({{"m4", tick("AAPL", 201, "2026-11-25T14:30:40Z")}}).alerts, 1u);
+  EXPECT_EQ(fx.run({{"m2", tick("AAPL", 202, "2026-11-25T14:30:20Z")}}).alerts, 0u);
+  const BatchReport r = fx.run({{"m3", tick("AAPL", 198, "2026-11-25T14:30:30Z")}});
+  EXPECT_EQ(r.alerts, 1u);
+  ASSERT_EQ(tables.alerts.size(), 2u);
+  const AlertId t2{"AAPL", 1795617020000000LL, "x"};
+  ASSERT_TRUE(tables.alerts.contains(t2));
+  EXPECT_EQ(tables.alerts.at(t2).message_id, "m3");  // the message whose tick revealed it
+  EXPECT_TRUE(tables.alerts.contains(AlertId{"AAPL", 1795617040000000LL, "x"}));
+  ASSERT_EQ(fx.notifier.published.size(), 2u);
+  EXPECT_NE(fx.notifier.published[1].message.find(R"("price":202)"), std::string::npos)
+      << fx.notifier.published[1].message;
+}
+
+TEST(HandlerOnce, OnceRuleFiresOnceAndWritesItsMarkerWithTheAlert) {
+  const RuleSet rules({version("any-up", "*", Condition::price_above, 100, TriggerMode::once)});
+  FakeTables tables;
+  Harness fx(rules, tables);
+  const BatchReport r = fx.run(
+      {{"m1", tick("AAPL", 150, "2026-11-25T14:30:00Z")}, {"m2", tick("MSFT", 150, "2026-11-25T14:30:01Z")}});
+  EXPECT_EQ(r.alerts, 1u);  // a "*" once rule fires once in total, not per symbol (R2)
+  ASSERT_EQ(tables.markers.size(), 1u);
+  EXPECT_EQ(tables.markers.begin()->first, (std::pair<std::string, std::uint32_t>{"any-up", 1}));
+  EXPECT_EQ(tables.markers.begin()->second, (AlertId{"AAPL", 1795617000000000LL, "any-up"}));
+  EXPECT_EQ(fx.run({{"m3", tick("TSLA", 150, "2026-11-25T14:30:02Z")}}).alerts, 0u);
+  EXPECT_EQ(tables.alerts.size(), 1u);
+}
+
+TEST(HandlerOnce, MarkerTakenElsewhereIsLearntAndReplanned) {
+  const RuleSet rules({version("any-up", "*", Condition::price_above, 100, TriggerMode::once)});
+  FakeTables tables;
+  // Another container took the arming (its alert on TSLA) after this one last looked.
+  tables.markers[{"any-up", 1}] = AlertId{"TSLA", 1795617000000000LL, "any-up"};
+  Harness fx(rules, tables);
+  const BatchReport r = fx.run({{"m1", tick("AAPL", 150, "2026-11-25T14:30:00Z")}});
+  EXPECT_TRUE(r.failed_message_ids.empty());
+  EXPECT_EQ(r.alerts, 0u);
+  EXPECT_TRUE(tables.alerts.empty());
+  EXPECT_EQ(fx.state.commits, 2);  // refused, then the re-plan without the fire
+  EXPECT_TRUE(tables.symbols.contains("AAPL"));
+  // Learnt for good: the next batch plans no fire and needs one commit.
+  fx.run({{"m2", tick("AAPL", 151, "2026-11-25T14:30:01Z")}});
+  EXPECT_EQ(fx.state.commits, 3);
+}
+
+TEST(HandlerOnce, AlertFoundStoredIsRecordedWithoutWritingItAgain) {
+  const RuleSet rules({version("up", "AAPL", Condition::price_above, 100, TriggerMode::every)});
+  FakeTables tables;
+  // An alert with the key this fire takes exists already (stored before its fire was recorded: e.g. by the
+  // first version's schema); it is pending, so it is notified once.
+  tables.alerts[AlertId{"AAPL", 1795617000000000LL, "up"}] = {"old", 1, true, ""};
+  Harness fx(rules, tables);
+  const BatchReport r = fx.run({{"m1", tick("AAPL", 150, "2026-11-25T14:30:00Z")}});
+  EXPECT_TRUE(r.failed_message_ids.empty());
+  EXPECT_EQ(r.alerts, 0u);
+  EXPECT_EQ(r.recovered, 1u);
+  EXPECT_EQ(fx.notifier.published.size(), 1u);
+  ASSERT_EQ(tables.symbols.at("AAPL").fires.size(), 1u);
+  EXPECT_TRUE(tables.symbols.at("AAPL").fires[0].stored);
+}
+
+// A tick firing more alerts than one transaction holds (R5): 150 level rules on one symbol.
+RuleSet burst_rules(std::size_t n) {
+  std::vector<Rule> v;
+  for (std::size_t i = 0; i < n; ++i) {
+    v.push_back(version("hot-" + std::to_string(i), "HOT", Condition::price_above, static_cast<double>(i + 1),
+                        TriggerMode::every));
+  }
+  return RuleSet(std::move(v));
+}
+
+TEST(HandlerBurst, FiresBeyondOneTransactionAreStoredByFurtherCommits) {
+  const RuleSet rules = burst_rules(150);
+  FakeTables tables;
+  Harness fx(rules, tables);
+  const BatchReport r = fx.run({{"m1", tick("HOT", 1000, "2026-11-25T14:30:00Z")}});
+  EXPECT_TRUE(r.failed_message_ids.empty());
+  EXPECT_EQ(r.alerts, 150u);
+  EXPECT_EQ(r.notifications, 150u);
+  EXPECT_EQ(r.state_writes, 2u);  // 98 alerts with the state, then the 52 left with the next commit
+  EXPECT_EQ(tables.alerts.size(), 150u);
+  for (const FireRecord& f : tables.symbols.at("HOT").fires) EXPECT_TRUE(f.stored) << f.rule_id;
+  for (const auto& [id, a] : tables.alerts) EXPECT_FALSE(a.pending) << to_string(id);
+}
+
+TEST(HandlerBurst, KillBetweenTheCommitsIsCompletedByTheRedelivery) {
+  const RuleSet rules = burst_rules(150);
+  FakeTables tables;
+  const std::vector<Message> batch = {{"m1", tick("HOT", 1000, "2026-11-25T14:30:00Z")}};
+  {
+    Harness doomed(rules, tables);
+    doomed.state.after_commit = [&tables](std::string_view) { tables.killed = true; };
+    const BatchReport r = doomed.run(batch);
+    EXPECT_EQ(r.failed_message_ids, std::vector<std::string>{"m1"});
+    EXPECT_TRUE(doomed.notifier.published.empty());
+  }
+  // What the kill left: the state with 98 fires stored and 52 recorded pending, 98 alerts, none notified.
+  EXPECT_EQ(tables.alerts.size(), 98u);
+  const auto& fires = tables.symbols.at("HOT").fires;
+  EXPECT_EQ(std::count_if(fires.begin(), fires.end(), [](const FireRecord& f) { return !f.stored; }), 52);
+  tables.killed = false;
+
+  Harness next(rules, tables);  // a new container; SQS redelivers the message
+  const std::vector<Message> again = {{"m1", batch[0].body, 2}};
+  const BatchReport r = next.run(again);
+  EXPECT_TRUE(r.failed_message_ids.empty());
+  EXPECT_EQ(r.alerts, 52u);
+  EXPECT_EQ(r.late_ticks, 1u);
+  EXPECT_EQ(tables.alerts.size(), 150u);
+  EXPECT_EQ(next.notifier.published.size(), 150u);  // each exactly once
+  for (const auto& [id, a] : tables.alerts) EXPECT_FALSE(a.pending) << to_string(id);
+  for (const FireRecord& f : tables.symbols.at("HOT").fires) EXPECT_TRUE(f.stored) << f.rule_id;
+  // A third delivery changes nothing and notifies nothing.
+  const BatchReport third = next.run({{"m1", batch[0].body, 3}});
+  EXPECT_EQ(third.alerts + third.notifications, 0u);
+  EXPECT_EQ(tables.alerts.size(), 150u);
+}
+
+TEST_F(HandlerTest, FireWhoseRecordThePlanPrunesIsStoredAllTheSame) {
+  // In one batch 14:31:10 moves the window past 14:30:00: the plan drops the fire's record from the log (its
+  // cooldown ends before the oldest held tick), but the fire is this commit's and its alert is written.
+  const BatchReport r = run({{"m1", "[" + tick("MSFT", 451, "2026-11-25T14:30:00Z") + "," +
+                                        tick("MSFT", 440, "2026-11-25T14:31:05Z") + "," +
+                                        tick("MSFT", 441, "2026-11-25T14:31:10Z") + "]"}});
+  EXPECT_EQ(r.alerts, 1u);
+  EXPECT_TRUE(tables.alerts.contains(AlertId{"MSFT", 1795617000000000LL, "hi"}));
+  EXPECT_TRUE(tables.symbols.at("MSFT").fires.empty());
+  EXPECT_EQ(notifier.published.size(), 1u);
+}
+
+TEST(HandlerBurst, OnceMarkersThatDoNotFitLeaveTheirFiresPendingEvenWhenPruned) {
+  // 60 once rules fire on one tick: with their markers 121 items, more than a transaction holds. The plan
+  // prunes the fires' records (a once fire reaches no further than its tick, now behind the held ticks):
+  // those that do not fit are put back pending and stored by the next commit.
+  std::vector<Rule> v;
+  for (int i = 0; i < 60; ++i) {
+    v.push_back(
+        version("once-" + std::to_string(i), "HOT", Condition::price_above, 100 + i, TriggerMode::once));
+  }
+  const RuleSet rules(std::move(v));
+  FakeTables tables;
+  Harness fx(rules, tables);
+  const BatchReport r = fx.run({{"m1", "[" + tick("HOT", 1000, "2026-11-25T14:30:00Z") + "," +
+                                           tick("HOT", 1, "2026-11-25T14:31:30Z") + "]"}});
+  EXPECT_TRUE(r.failed_message_ids.empty());
+  EXPECT_EQ(r.alerts, 60u);
+  EXPECT_EQ(r.state_writes, 2u);
+  EXPECT_EQ(tables.markers.size(), 60u);
+  EXPECT_EQ(fx.notifier.published.size(), 60u);
+  for (const FireRecord& f : tables.symbols.at("HOT").fires) EXPECT_TRUE(f.stored) << f.rule_id;
+}
+
+TEST_F(HandlerTest, TickBeyondTheWindowIsLateAndCounted) {
+  run({{"m1", tick("MSFT", 440, "2026-11-25T14:30:00Z")}});
+  run({{"m2", tick("MSFT", 440, "2026-11-25T14:31:30Z")}});  // the window moves past 14:30:00
+  const BatchReport r = run({{"m3", tick("MSFT", 440, "2026-11-25T14:30:30Z")}});
+  EXPECT_EQ(r.beyond_window, 1u);
+  EXPECT_EQ(r.late_ticks, 1u);
+  EXPECT_TRUE(r.failed_message_ids.empty());
+}
+
+TEST(HandlerControls, SuspendedAndOutOfBandTicksAreCountedAndNeverApplied) {
+  const RuleSet rules({version("lvl", "*", Condition::price_above, 100, TriggerMode::every)});
+  FakeTables tables;
+  BatchHandler::Controls controls;
+  controls["AAPL"].suspensions.push_back({1795617000000000LL, 1795617010000000LL});  // 14:30:00-14:30:10
+  controls["MSFT"].bands.push_back({{}, 300, 500});
+  Harness fx(rules, tables, std::move(controls));
+  const BatchReport r = fx.run({{"m1", tick("AAPL", 150, "2026-11-25T14:30:05Z")},
+                                {"m2", tick("MSFT", 9000, "2026-11-25T14:30:05Z")},
+                                {"m3", tick("MSFT", 450, "2026-11-25T14:30:06Z")}});
+  EXPECT_TRUE(r.failed_message_ids.empty());
+  EXPECT_EQ(r.suspended, 1u);
+  EXPECT_EQ(r.out_of_band, 1u);
+  EXPECT_EQ(r.alerts, 1u);  // MSFT 450 only
+  ASSERT_EQ(tables.symbols.at("MSFT").ticks.size(), 1u);
+  EXPECT_EQ(tables.symbols.at("MSFT").ticks[0].price, 450);
+}
+
+TEST(HandlerBurst, PendingFiresWithoutAVersionOrATickStayPending) {
+  // A state left by another container: two pending fires, one of a version this one does not load, one
+  // whose tick the state no longer holds. Neither alert can be built here: both stay pending, the batch
+  // goes on.
+  const RuleSet rules = burst_rules(1);
+  FakeTables tables;
+  SymbolState s;
+  s.exists = true;
+  s.revision = 3;
+  s.ticks = {{{1795617000000000LL, 0}, 1000}};
+  FireRecord gone;
+  gone.rule_id = "gone";
+  gone.version = 1;
+  gone.tick = {1795617000000000LL, 0};
+  gone.stored = false;
+  FireRecord trimmed = gone;
+  trimmed.rule_id = "hot-0";
+  trimmed.tick = {1795616990000000LL, 0};
+  s.fires = {trimmed, gone};
+  tables.symbols["HOT"] = s;
+  Harness fx(rules, tables);
+  const BatchReport r = fx.run({{"m1", tick("HOT", 0.5, "2026-11-25T14:30:01Z")}});
+  EXPECT_TRUE(r.failed_message_ids.empty());
+  EXPECT_EQ(r.alerts, 0u);
+  EXPECT_TRUE(tables.alerts.empty());
+  const auto& fires = tables.symbols.at("HOT").fires;
+  EXPECT_EQ(std::count_if(fires.begin(), fires.end(), [](const FireRecord& f) { return !f.stored; }), 2);
+}
+
+TEST(HandlerBurst, FailedCompletionCommitFailsTheMessageAndTheNextDeliveryFinishes) {
+  const RuleSet rules = burst_rules(150);
+  FakeTables tables;
+  Harness fx(rules, tables);
+  int commits = 0;
+  fx.state.before_commit = [&](std::string_view) {
+    if (++commits == 2) fx.state.fail_commits = 1;
+  };
+  const BatchReport r = fx.run({{"m1", tick("HOT", 1000, "2026-11-25T14:30:00Z")}});
+  EXPECT_EQ(r.failed_message_ids, std::vector<std::string>{"m1"});
+  EXPECT_EQ(r.alerts, 98u);
+  EXPECT_EQ(fx.notifier.published.size(), 98u);  // stored ones are notified all the same
+  const BatchReport again = fx.run({{"m1", tick("HOT", 1000, "2026-11-25T14:30:00Z"), 2}});
+  EXPECT_TRUE(again.failed_message_ids.empty());
+  EXPECT_EQ(again.alerts, 52u);
+  EXPECT_EQ(fx.notifier.published.size(), 150u);
 }
 
 TEST_F(HandlerTest, InvalidEventIsAnInvocationError) {
@@ -363,6 +716,14 @@ TEST(BatchMetrics, EmfRecordCarriesEveryCounter) {
   r.ticks = 100;
   r.late_ticks = 2;
   r.alerts = 3;
+  r.beyond_window = 4;
+  r.out_of_band = 5;
+  r.suspended = 6;
+  r.future_ticks = 8;
+  r.mode_choices = 9;
+  r.state_writes = 10;
+  r.state_conflicts = 11;
+  r.state_bytes_written = 12345;
   r.failed_message_ids = {"a", "b"};
   const std::string json =
       batch_metrics(r, "MarketAlerts", "data-processor-dev", 7, std::chrono::microseconds(1500))
@@ -379,6 +740,14 @@ TEST(BatchMetrics, EmfRecordCarriesEveryCounter) {
   EXPECT_EQ(num("Ticks"), 100);
   EXPECT_EQ(num("LateTicks"), 2);
   EXPECT_EQ(num("Alerts"), 3);
+  EXPECT_EQ(num("TicksBeyondWindow"), 4);
+  EXPECT_EQ(num("OutOfBand"), 5);
+  EXPECT_EQ(num("SuspendedTicks"), 6);
+  EXPECT_EQ(num("FutureTicks"), 8);
+  EXPECT_EQ(num("ModeChoices"), 9);
+  EXPECT_EQ(num("StateWrites"), 10);
+  EXPECT_EQ(num("StateConflicts"), 11);
+  EXPECT_EQ(num("StateBytesWritten"), 12345);
   EXPECT_EQ(num("FailedMessages"), 2);
   EXPECT_EQ(num("Retries"), 7);
   EXPECT_EQ(num("Duration"), 1.5);

@@ -1,15 +1,31 @@
-// The StateStore and AlertLedger ports on DynamoDB: the only place that knows how state and alerts are
+// The SymbolStore and AlertLedger ports on DynamoDB: the only place that knows how state and alerts are
 // stored -- table keys, attribute names, item shapes, the notification state -- and the exact conditional
 // expressions of the exactly-once protocol.
 //
-// alert-state table: key symbol (S) + rule_id (S); side (S), side_ts and last_fire_ts (N, microseconds since
-//   the epoch, so that conditions compare numbers), updated_at (S).
+// alert-state table (key attributes symbol (S) + rule_id (S)) holds three kinds of item:
+//  - the symbol's state (SymbolStore, I2b): symbol = the symbol, rule_id = "#state" (kStateSortKey; rule ids
+//    are [A-Za-z0-9_.-], so no rule id and no marker key can be it). Attributes: revision (N, the
+//    compare-and-swap), ticks (B), fires (B), fires_complete_from (N, absent when the log is complete from
+//    the start). Integers are LEB128 varints; a timestamp is the zigzag varint of its delta to the previous
+//    one of the same list (the first: to 0). ticks: version byte 1, count, then per tick timestamp, seq
+//    and price (8 bytes, IEEE-754 little-endian); positions strictly increase. fires: version byte 1, the
+//    count of distinct rule ids and each (length + bytes), the count of fires and per fire the index of its
+//    rule id, the version, timestamp, seq, one flag byte (1: crossing, 2: stored, 4: a once arming follows,
+//    8: reach_until is "never"), then unless 8 the zigzag delta of reach_until to the fire's timestamp, and
+//    with 4 the arming. Anything else (a
+//    byte left over, a tick out of order, a price that is not finite and > 0) is a malformed item: an
+//    error for that symbol alone.
+//  - a `once` marker (R2): symbol = "#once#<rule id>", rule_id = "#arming#<arming>" (a symbol never holds a
+//    '#'); attributes rule (S), arming (N), alert_symbol (S), alert_key (S: the alert's sort key),
+//    created_at (S). The API reads it to derive `triggered`.
+//  - items of the first version's per-(rule, symbol) state (rule_id = a rule id) are no longer read.
 // market-alerts table: key symbol (S) + timestamp (S) = "<normalised tick ts>#<rule id>" (F4); the
-//   alert's attributes, its id as text (alert_id), created_at, and notification_state "pending" until
-//   mark_sent sets "sent" with notified_at and sns_message_id.
+//   alert's attributes, its rule version (N) and owner (S), its id as text (alert_id), created_at, and
+//   notification_state "pending" until mark_sent sets "sent" with notified_at and sns_message_id.
 #pragma once
 
 #include <functional>
+#include <span>
 #include <string>
 #include <unordered_map>
 
@@ -19,46 +35,43 @@
 
 namespace tap {
 
-// State item attributes.
-inline constexpr const char* kAttrSide = "side";
-inline constexpr const char* kAttrSideTs = "side_ts";
-inline constexpr const char* kAttrLastFireTs = "last_fire_ts";
+inline constexpr std::string_view kStateSortKey = "#state";
 
-// A state item (DynamoDB JSON) as stored by DynamoDbStateStore. Unknown attributes are ignored; the key
-// attributes are empty when the item JSON has none (ALL_OLD images carry them).
-struct StateItem {
-  std::string symbol;
-  std::string rule_id;
-  RuleState state;
-};
-Result<StateItem> parse_state_item(std::string_view item_json);
+// The symbol state item (DynamoDB JSON) and back. decode: an error for anything but a well-formed item.
+std::string state_item(std::string_view symbol, const SymbolState& state);
+Result<SymbolState> parse_symbol_state(std::string_view item_json);
+// The bytes DynamoDB counts for the item (attribute names + values; binary values unencoded).
+std::size_t state_item_bytes(std::string_view symbol, const SymbolState& state);
+
+// The key of a `once` marker and its item (DynamoDB JSON).
+std::string marker_key_json(const std::string& rule_id, std::uint32_t arming);
+std::string marker_item(const OnceMarker& marker, std::int64_t created_at_micros);
+
+// The TransactWriteItems of one commit (exposed for tests: the conditions are the protocol).
+dynamodb::TransactWrite commit_request(const std::string& state_table, const std::string& alerts_table,
+                                       std::string_view symbol, const SymbolState& read,
+                                       const SymbolState& next, std::span<const AlertRecord> alerts,
+                                       std::span<const OnceMarker> markers, std::int64_t now_micros);
 
 // The alert item in DynamoDB JSON ({"symbol":{"S":"AAPL"},...}), ready for a PutItem "Item"; its
 // notification_state is "pending".
 std::string alert_item(const AlertRecord& record);
 
-// The UpdateItem that persists one planned step (exposed for tests: the condition is the protocol).
-dynamodb::UpdateItem state_update(const std::string& table, const Rule& rule, const StateKey& key,
-                                  const Step& step, std::int64_t now_micros);
-
-class DynamoDbStateStore final : public StateStore {
+class DynamoDbSymbolStore final : public SymbolStore {
  public:
   using TokenSource = std::function<std::string()>;  // TransactWriteItems ClientRequestToken per call
-  DynamoDbStateStore(dynamodb::Client& client, std::string state_table, std::string alerts_table,
-                     const RuleSet& rules, std::function<std::int64_t()> now_micros, TokenSource tokens);
+  DynamoDbSymbolStore(dynamodb::Client& client, std::string state_table, std::string alerts_table,
+                      std::function<std::int64_t()> now_micros, TokenSource tokens);
 
-  Result<StateMap, AwsError> load(const std::vector<StateKey>& keys, Deadline deadline) override;
-  Result<WriteResult, AwsError> apply(const StateKey& key, const Step& step, const AlertRecord* alert,
-                                      Deadline deadline) override;
+  Result<LoadedStates, AwsError> load(std::span<const std::string> symbols, Deadline deadline) override;
+  Result<WriteOutcome, AwsError> commit(std::string_view symbol, const SymbolState& read,
+                                        const SymbolState& next, std::span<const AlertRecord> alerts,
+                                        std::span<const OnceMarker> markers, Deadline deadline) override;
 
  private:
-  Result<RuleState, AwsError> load_one(const StateKey& key, Deadline deadline);
-
   dynamodb::Client& client_;
   std::string state_table_;
   std::string alerts_table_;
-  const RuleSet& rules_;
-  std::unordered_map<std::string, std::size_t> rule_by_id_;
   std::function<std::int64_t()> now_micros_;
   TokenSource tokens_;
 };

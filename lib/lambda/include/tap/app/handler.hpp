@@ -1,24 +1,43 @@
-// The flow of one invocation: SQS event -> ticks -> rules -> state -> alerts -> store -> notify -> response.
-// Modelled on Powertools' batch processor: a partial failure is a first-class result (batchItemFailures).
-// Pure decisions come from the core (rule_engine.hpp); all I/O goes through the ports (ports.hpp).
+// The flow of one invocation: SQS event -> ticks -> per-symbol plans -> one commit per symbol -> alerts ->
+// notify -> response. Modelled on Powertools' batch processor: a partial failure is a first-class result
+// (batchItemFailures). Pure decisions come from the core (symbol_engine.hpp); all I/O goes through the
+// ports (ports.hpp).
+//
+// Per symbol touched: the states of all symbols are read in one round; each symbol's ticks are planned
+// (plan_symbol) and committed in ONE conditional transaction (state + the alerts of the fires it records
+// stored + their `once` markers); a conflict re-plans on the state stored now, a taken marker is learnt and
+// re-planned, an alert found existing is recorded without writing it (bounded, then the symbol's messages
+// are retried). Fires one transaction cannot hold (a burst) are recorded pending in the state and stored by
+// further commits, each its own transaction recording them stored; a crash in between leaves them pending
+// in the state, and the next plan of the symbol -- the redelivery's -- stores them first. Fires recorded for
+// a redelivered tick (to_complete) are notified if still pending. Store before publish, publish before
+// mark. A failed commit fails exactly the messages holding that symbol's ticks of this batch.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "tap/app/ports.hpp"
+#include "tap/core/rule_index.hpp"
 #include "tap/core/rules.hpp"
+#include "tap/core/symbol_engine.hpp"
 #include "tap/runtime/log.hpp"
 #include "tap/runtime/metrics.hpp"
 
 namespace tap {
 
+// R3: a tick timestamped more than this ahead of the function's clock is never applied; its message is
+// dead-lettered with the reason `future-timestamp`.
+inline constexpr std::int64_t kMaxFutureMicros = 10 * kMicrosPerSecond;
+inline constexpr std::string_view kFutureTimestampReason = "future-timestamp";
+
 struct HandlerPorts {
-  StateStore& state;
+  SymbolStore& state;
   AlertLedger& ledger;
   Notifier& notifier;
   DeadLetters& dead_letters;
@@ -31,12 +50,18 @@ struct BatchReport {
   std::uint64_t ticks = 0;           // valid ticks
   std::uint64_t rejected_ticks = 0;  // invalid ticks (and whole bodies that could not be parsed)
   std::uint64_t dead_lettered = 0;   // messages sent to the DLQ with their reasons
-  std::uint64_t late_ticks = 0;      // ticks older than the stored state of at least one of their rules
+  std::uint64_t late_ticks = 0;      // duplicates and ticks beyond the reorder window (F3)
+  std::uint64_t beyond_window = 0;   // ticks at or before the oldest held tick of their symbol
+  std::uint64_t out_of_band = 0;     // ticks outside their symbol's price band (never applied)
+  std::uint64_t suspended = 0;       // ticks inside a suspension of their symbol (not applied)
+  std::uint64_t future_ticks = 0;    // ticks more than kMaxFutureMicros ahead of the clock (dead-lettered)
+  std::uint64_t mode_choices = 0;    // fires withheld by a choice between fires discovered out of order
   std::uint64_t alerts = 0;          // alerts stored by this invocation
   std::uint64_t notifications = 0;   // SNS publishes (new alerts and recovered ones)
   std::uint64_t recovered = 0;       // notifications of alerts stored by an earlier, interrupted delivery
   std::uint64_t state_writes = 0;
-  std::uint64_t state_conflicts = 0;  // compare-and-swap refusals (another invocation was first)
+  std::uint64_t state_conflicts = 0;      // compare-and-swap refusals (another invocation was first)
+  std::uint64_t state_bytes_written = 0;  // bytes of the state items written
 };
 
 // {"batchItemFailures":[{"itemIdentifier":"<message id>"},...]}
@@ -51,8 +76,12 @@ class BatchHandler {
  public:
   using WallClock = std::function<std::chrono::system_clock::time_point()>;
 
+  // Operator controls per symbol (F3: suspensions, price bands); none until the rules storage brings them.
+  using Controls = std::map<std::string, SymbolControls, std::less<>>;
+
   BatchHandler(const RuleSet& rules, HandlerPorts ports, const obs::Logger& log,
-               WallClock wall_clock = std::chrono::system_clock::now);
+               WallClock wall_clock = std::chrono::system_clock::now, EngineLimits limits = {},
+               Controls controls = {});
 
   // An error only when the event itself is not an SQS event (then nothing can be attributed to a message and
   // the whole invocation fails, so that every message is retried).
@@ -60,14 +89,19 @@ class BatchHandler {
 
  private:
   struct Batch;
-  void process_ticks(Batch& batch, Deadline deadline);
-  void execute_plan(Batch& batch, KeyPlan plan, Deadline deadline);
-  void notify_new_alerts(Batch& batch, Deadline deadline);
+  struct SymbolWork;
+  struct Pending;
+  struct CommitFire;
+  void process_symbol(Batch& batch, SymbolWork& work, const LoadedState& loaded, Deadline deadline);
+  const Tick* alert_tick(Batch& batch, const SymbolWork& work, const SymbolState& state, const Position& pos,
+                         std::size_t& message_index) const;
+  const Rule* version_of(const FireRecord& record) const;
+  static void count_fates(Batch& batch, const SymbolPlan& plan);
+  void notify_all(Batch& batch, Deadline deadline);
   // Publishes one alert's notification and records it as sent; false (and the message failed) when the
   // publish failed.
-  bool notify(Batch& batch, std::size_t message_index, std::size_t rule_index, const Tick& tick,
-              Deadline deadline);
-  void recover_pending(Batch& batch, Deadline deadline);
+  bool notify(Batch& batch, const Pending& alert, Deadline deadline);
+  void fail_symbol(Batch& batch, const SymbolWork& work, std::string_view message, std::string_view reason);
   void dead_letter_rejects(Batch& batch, Deadline deadline);
   std::int64_t now_micros() const;
 
@@ -75,9 +109,13 @@ class BatchHandler {
   HandlerPorts ports_;
   const obs::Logger& log_;
   WallClock wall_clock_;
-  // Level rules only: the last fire per (rule, symbol) seen by this container. last_fire only grows, so a
-  // cached value is a safe lower bound and lets the handler skip writes that the cooldown would refuse.
-  StateMap level_cache_;
+  EngineLimits limits_;
+  Controls controls_;
+  // This container's knowledge, valid across invocations because it only grows: the last fires noted in the
+  // index (a cached fire only suppresses ticks newer than it), and the `once` armings known to be taken.
+  RuleIndex index_;
+  OnceMarkers once_;
+  std::map<std::pair<std::string, std::uint32_t>, std::size_t> by_version_;  // (rule id, version) -> index
 };
 
 }  // namespace tap

@@ -5,23 +5,20 @@
 // inside (the AWS layer's RetryPolicy), so an error here is final for this invocation.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "tap/aws/aws_error.hpp"
 #include "tap/core/alert.hpp"
 #include "tap/core/deadline.hpp"
-#include "tap/core/rule_engine.hpp"
+#include "tap/core/symbol_state.hpp"
 
 namespace tap {
-
-// The result of a conditional state write: applied, or refused because the stored state is not the one the
-// write was planned on (another invocation got there first); `current` is then what is stored now.
-struct WriteResult {
-  bool applied = false;
-  RuleState current;
-};
 
 // An alert to store with the fire that produced it.
 struct AlertRecord {
@@ -29,18 +26,56 @@ struct AlertRecord {
   std::int64_t created_at_micros = 0;  // the wall clock when the handler detected it
 };
 
-// The state of each (rule, symbol), written with compare-and-swap, and the alerts the fires produce.
-class StateStore {
- public:
-  virtual ~StateStore() = default;
-  // Strongly consistent read of the given keys; absent keys are missing from the map.
-  virtual Result<StateMap, AwsError> load(const std::vector<StateKey>& keys, Deadline deadline) = 0;
-  // Persists step.next if the stored state is still step.expected (crossing) or the cooldown cutoff
-  // allows it (level fire); a fire also stores its alert (pending notification), atomically, if no alert
-  // with its id exists yet.
-  virtual Result<WriteResult, AwsError> apply(const StateKey& key, const Step& step, const AlertRecord* alert,
-                                              Deadline deadline) = 0;
+// A `once` marker (R2): one per (rule id, arming); whoever writes it first holds the arming. `alert` is the
+// alert written in the same transaction (kept in the marker, so that the API and a completion can tell whose
+// it is).
+struct OnceMarker {
+  std::string rule_id;
+  std::uint32_t arming = 0;
+  AlertId alert;
+  friend bool operator==(const OnceMarker&, const OnceMarker&) = default;
 };
+
+// One symbol's state as read: `error` set when its stored item cannot be decoded (that symbol's ticks fail
+// and are retried; the other symbols go on).
+struct LoadedState {
+  SymbolState state;
+  std::optional<Error> error;
+};
+using LoadedStates = std::map<std::string, LoadedState, std::less<>>;
+
+// The outcome of SymbolStore::commit.
+struct WriteOutcome {
+  enum class Status {
+    applied,   // everything was written
+    conflict,  // the state is no longer the one the plan was made on; `current` is what is stored now
+    refused,   // nothing was written: the alerts and markers listed below exist already
+  };
+  Status status = Status::applied;
+  SymbolState current;
+  std::vector<std::size_t> alerts_existing;  // indices into the alerts passed
+  std::vector<std::size_t> markers_taken;    // indices into the markers passed
+  std::size_t bytes_written = 0;             // applied: the bytes of the state item written
+};
+
+// The per-symbol state of the event-time engine (symbol_state.hpp) and the alerts its fires produce.
+class SymbolStore {
+ public:
+  virtual ~SymbolStore() = default;
+  // Strongly consistent read of the symbols' states; a symbol without an item gets the empty state
+  // (exists = false). Every symbol asked for is in the answer.
+  virtual Result<LoadedStates, AwsError> load(std::span<const std::string> symbols, Deadline deadline) = 0;
+  // One atomic write: `next` replaces the state if the stored one is still `read` (its revision; an absent
+  // item when !read.exists), each alert is stored (pending notification) and each marker written, both only
+  // if absent. Applied; conflict (the state moved: nothing written, `current` is what is stored); refused
+  // (an alert or a marker exists: nothing written, which ones listed). At most kMaxCommitItems items.
+  virtual Result<WriteOutcome, AwsError> commit(std::string_view symbol, const SymbolState& read,
+                                                const SymbolState& next, std::span<const AlertRecord> alerts,
+                                                std::span<const OnceMarker> markers, Deadline deadline) = 0;
+};
+
+// A DynamoDB transaction holds at most 100 items.
+inline constexpr std::size_t kMaxCommitItems = 100;
 
 // The notification state of stored alerts (F5): pending until its notification is recorded as sent.
 class AlertLedger {
