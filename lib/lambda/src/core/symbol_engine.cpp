@@ -8,7 +8,7 @@
 
 #include "tap/core/timestamp.hpp"
 
-// The algorithm and the argument for it: docs/design-event-time.md.
+// The algorithm and the argument for it: docs/design.md (section 5).
 namespace tap {
 namespace {
 

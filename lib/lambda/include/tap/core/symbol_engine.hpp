@@ -1,7 +1,7 @@
 // The event-time engine (F3, R2, R3, R5): one symbol's ticks of a batch, merged into the symbol's state,
 // give the state to commit and the fires that commit records. Pure: no I/O, no clock.
 //
-// Contract (the algorithm and its argument are in docs/design-event-time.md):
+// Contract (the algorithm and its argument: docs/design.md, section 5):
 //  - Position order. Ticks are placed by Position (timestamp, seq). A tick at a position already held, or
 //    already delivered earlier in the input, is a duplicate (the first applied wins, whatever its price).
 //  - Reorder window W. A tick newer than the oldest held tick takes its place among the held ticks as if it
@@ -99,7 +99,7 @@ struct NewFire {
 
 struct SymbolPlan {
   SymbolState next;            // the state to commit, revision = the read revision + 1
-  bool write_needed = false;   // false only where skipping it changes no alert (docs/design-event-time.md)
+  bool write_needed = false;   // false only where skipping it changes no alert (docs/design.md, section 5.6)
   std::vector<NewFire> fires;  // in position order of their ticks
   // Stored fires recorded at the positions of duplicate (or beyond-W) input ticks: their alerts exist, the
   // handler completes them (notifies) idempotently. Pending ones are completed through `completing`.
@@ -107,7 +107,7 @@ struct SymbolPlan {
   std::vector<FireRecord> completing;  // pending fires of the read state this commit records stored
   std::vector<TickFate> fates;         // one per input tick
   // Decisions between fires discovered out of order where the in-order replay may decide otherwise
-  // (docs/design-event-time.md, section 5): zero means this plan kept the stored set the replay's.
+  // (docs/design.md, section 5.3): zero means this plan kept the stored set the replay's.
   std::size_t mode_choices = 0;
 };
 
