@@ -65,7 +65,6 @@ struct Candidate {
   bool crossing = false;
   std::optional<std::size_t> input_tick;
   std::size_t cause = 0;
-  bool fresh = true;  // its tick (level) or its crossing pair (crossing) is new in this plan
 };
 
 class Planner {
@@ -159,10 +158,12 @@ class Planner {
       merged_.push_back({h, std::nullopt});
     }
     merged_.insert(merged_.end(), a, applied.end());
+    merged_ticks_.reserve(merged_.size());
+    for (const Entry& e : merged_) merged_ticks_.push_back(e.tick);
     for (const std::size_t i : level_ticks_) {
       index_.for_each_level(symbol_, input(i), [&](std::size_t r) {
         const Tick& t = input(i);
-        candidates_.push_back({position_of(t), t.price, r, false, i, i, true});
+        candidates_.push_back({position_of(t), t.price, r, false, i, i});
       });
     }
   }
@@ -190,6 +191,7 @@ class Planner {
     std::sort(crossed.begin(), crossed.end());
     crossed.erase(std::unique(crossed.begin(), crossed.end()), crossed.end());
     for (const std::size_t r : crossed) excursions_of(r);
+    count_moved_conflicts(crossed);
   }
 
   // The version of rule `id` applying at `ts` whose line separates `from` and `to`, if any.
@@ -231,9 +233,13 @@ class Planner {
     return it->second;
   }
 
-  // The crossings of v's line over the held ticks. A run is owned by the version of v's rule applying at its
-  // first tick (v, or another version of the same line: a fire moved across an edit may have left a run of
-  // an earlier version unmatched when a late tick split it).
+  // The crossings of v's line over the held ticks that this input changed (a new tick is the run's first
+  // tick, its predecessor, inside it or right after it). A run no input tick touches was decided when it
+  // last changed and nothing that decided it can have changed since: its fire stays in it (runs never
+  // merge), blockers are never pruned while they reach a held tick, markers and fires_complete_from only
+  // grow. A run is owned by the version of v's rule applying at its first tick (v, or another version of
+  // the same line: a fire moved across an edit may leave an earlier version's run unmatched when a late
+  // tick splits it).
   void excursions_of(std::size_t r) {
     const Rule& v = rules_.rule(r);
     const std::size_t m = merged_.size();
@@ -241,37 +247,87 @@ class Planner {
       if (!on_fire_side(v, merged_[a].tick.price) || on_fire_side(v, merged_[a - 1].tick.price)) continue;
       std::size_t b = a;
       while (b + 1 < m && on_fire_side(v, merged_[b + 1].tick.price)) ++b;
+      std::optional<std::size_t> cause = merged_[a].input ? merged_[a].input : merged_[a - 1].input;
+      for (std::size_t k = a + 1; k <= std::min(b + 1, m - 1) && !cause; ++k) cause = merged_[k].input;
       const HeldTick& pred = merged_[a - 1].tick;
       const HeldTick& first = merged_[a].tick;
       std::optional<std::size_t> owner;
-      if (v.applies_at(first.pos.ts_micros)) {
+      if (cause && v.applies_at(first.pos.ts_micros)) {
         owner = r;
-      } else if (const auto j = same_rule_crossed(v.id, pred.price, first.price, first.pos.ts_micros);
+      } else if (const auto j = cause ? same_rule_crossed(v.id, pred.price, first.price, first.pos.ts_micros)
+                                      : std::nullopt;
                  j && same_line(rules_.rule(*j), v)) {
         owner = j;
       }
       if (owner && in_continuity(rules_.rule(*owner), pred, first) &&
           !matched(rules_.rule(*owner), pred, first, merged_[b].tick.pos, log_of(v.id))) {
-        // The arrival that made it: its first tick, its predecessor, or a tick inside or after it. Without
-        // one it is an excursion withheld before and found again (not a new choice).
-        std::optional<std::size_t> cause = merged_[a].input ? merged_[a].input : merged_[a - 1].input;
-        for (std::size_t k = a + 1; k <= std::min(b + 1, m - 1) && !cause; ++k) cause = merged_[k].input;
-        candidates_.push_back({first.pos, first.price, *owner, true, merged_[a].input,
-                               cause.value_or(level_ticks_.empty() ? 0 : level_ticks_.front()),
-                               cause.has_value()});
+        candidates_.push_back({first.pos, first.price, *owner, true, merged_[a].input, *cause});
       }
       a = b;
     }
   }
 
-  // Where the in-order replay has fire f: a crossing at the first tick of the excursion now holding it.
-  Position replay_position(const Rule& r, const FireRecord& f) const {
+  // Where the in-order replay over `ticks` has fire f of r's rule: a crossing at the first tick of the
+  // excursion now holding it, on the line of the version that made it (r's, or found through the index one
+  // pair at a time: only a fire moved across an edit of its rule needs that).
+  Position replay_position(const Rule& r, const FireRecord& f, const std::vector<HeldTick>& ticks) const {
     if (!f.crossing) return f.tick;
-    auto it = std::lower_bound(merged_.begin(), merged_.end(), f.tick,
-                               [](const Entry& e, Position p) { return e.tick.pos < p; });
-    if (it == merged_.end() || it->tick.pos != f.tick) return f.tick;
-    while (it != merged_.begin() && on_fire_side(r, std::prev(it)->tick.price)) --it;
-    return it->tick.pos;
+    auto it = std::lower_bound(ticks.begin(), ticks.end(), f.tick,
+                               [](const HeldTick& h, Position p) { return h.pos < p; });
+    if (it == ticks.end() || it->pos != f.tick) return f.tick;
+    for (; it != ticks.begin(); --it) {
+      const double before = std::prev(it)->price;
+      if (r.version == f.version) {
+        if (!on_fire_side(r, before)) break;
+      } else if (const auto j = same_rule_crossed(f.rule_id, before, it->price, f.tick.ts_micros);
+                 j && rules_.rule(*j).version == f.version) {
+        break;
+      }
+    }
+    return it->pos;
+  }
+
+  // Would two fires of r's rule, placed at these positions, exclude each other (R2)?
+  static bool exclude(const Rule& r, Position a, const FireRecord& g, Position at) {
+    FireRecord placed = g;
+    placed.tick = at;
+    return suppresses(r, Candidate{a, 0, 0, false, std::nullopt, 0}, placed);
+  }
+
+  // A late tick that moves a stored crossing to an earlier tick (its key stays) changes what the fire
+  // withholds in the replay's view: counted where that can differ from the engine's decisions.
+  void count_moved_conflicts(const std::vector<std::size_t>& crossed) {
+    std::vector<std::string_view> seen;
+    for (const std::size_t v : crossed) {
+      const Rule& r = rules_.rule(v);
+      if (std::find(seen.begin(), seen.end(), r.id) != seen.end()) continue;
+      seen.push_back(r.id);
+      const auto fires = log_of(r.id);
+      std::vector<Position> before, after;
+      for (const FireRecord* f : fires) {
+        before.push_back(replay_position(r, *f, state_.ticks));
+        after.push_back(replay_position(r, *f, merged_ticks_));
+      }
+      for (std::size_t i = 0; i < fires.size(); ++i) {
+        for (std::size_t k = i + 1; k < fires.size(); ++k) {
+          if (before[i] == after[i] && before[k] == after[k]) continue;
+          if (exclude(r, after[i], *fires[k], after[k]) && !exclude(r, before[i], *fires[k], before[k])) {
+            ++plan_.mode_choices;
+          }
+        }
+      }
+      // A moved fire withholds other ticks at its key than the replay's fire would: a tick decided against
+      // it (withheld, or fired beside it) may be decided otherwise by the replay.
+      for (std::size_t i = 0; i < fires.size(); ++i) {
+        if (before[i] == after[i]) continue;
+        const FireRecord& f = *fires[i];
+        const bool differs = std::any_of(merged_ticks_.begin(), merged_ticks_.end(), [&](const HeldTick& y) {
+          const bool own = after[i] <= y.pos && y.pos <= f.tick;  // the fire's own excursion
+          return !own && exclude(r, y.pos, f, f.tick) != exclude(r, y.pos, f, after[i]);
+        });
+        if (differs) ++plan_.mode_choices;
+      }
+    }
   }
 
   // Does fire f of the candidate's rule suppress the candidate (R2, in event time, both sides)?
@@ -305,23 +361,19 @@ class Planner {
       const Rule& r = rules_.rule(c.rule_index);
       if (c.pos.ts_micros < state_.fires_complete_from) continue;  // the fires around it may be pruned
       std::vector<const FireRecord*>& mine = planned_[r.id];
-      // Withheld by a fire of the rule; a choice between fires discovered out of order unless a fire the
-      // replay also has before it withholds it there too.
       // The decision in the key view (each fire at its key) and in the replay's view (each crossing fire at
       // the first tick of its excursion now). Where they differ, fires discovered out of order made the
       // engine choose (mode_choices): withheld where no earlier fire withholds it in the replay, or fired
       // beside a fire the replay could not have had with it.
-      bool blocked = false, replay_blocks = false, replay_conflict = false, moved_blocker = false;
+      bool blocked = false, replay_blocks = false, replay_conflict = false;
       const auto check = [&](std::span<const FireRecord* const> fires) {
         for (const FireRecord* f : fires) {
           FireRecord in_replay = *f;
-          in_replay.tick = replay_position(r, *f);
+          in_replay.tick = replay_position(r, *f, merged_ticks_);
           const bool conflict = suppresses(r, c, in_replay);
           replay_conflict = replay_conflict || conflict;
           replay_blocks = replay_blocks || (conflict && in_replay.tick < c.pos);
-          if (!suppresses(r, c, *f)) continue;
-          blocked = true;
-          moved_blocker = moved_blocker || in_replay.tick != f->tick;
+          blocked = blocked || suppresses(r, c, *f);
         }
       };
       check(log_of(r.id));
@@ -329,7 +381,7 @@ class Planner {
       // A marker alone: a fire of another symbol or one pruned from the log, its position unknown here.
       const bool marked = r.mode == TriggerMode::once && once_.contains({r.id, r.arming});
       if (blocked || marked) {
-        if (blocked && !replay_blocks && (c.fresh || moved_blocker)) ++plan_.mode_choices;
+        if (blocked && !replay_blocks) ++plan_.mode_choices;
         continue;
       }
       if (replay_conflict) ++plan_.mode_choices;
@@ -433,6 +485,7 @@ class Planner {
 
   SymbolPlan plan_;
   std::vector<Entry> merged_;
+  std::vector<HeldTick> merged_ticks_;    // the same ticks alone
   std::vector<std::size_t> level_ticks_;  // input ticks evaluated for level versions, in position order
   std::vector<Position> redelivered_;     // positions of duplicate and beyond-window input ticks
   std::vector<Candidate> candidates_;

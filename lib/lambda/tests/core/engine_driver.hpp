@@ -38,8 +38,8 @@ struct StoredAlert {
   std::uint32_t version = 0;
   friend auto operator<=>(const StoredAlert&, const StoredAlert&) = default;
   friend void PrintTo(const StoredAlert& a, std::ostream* os) {  // gtest's printer: seconds after kT0
-    *os << a.symbol << "@" << static_cast<double>(a.pos.ts_micros - kT0) / kMicrosPerSecond << "#" << a.pos.seq
-        << " " << a.rule_id << " v" << a.version;
+    *os << a.symbol << "@" << static_cast<double>(a.pos.ts_micros - kT0) / kMicrosPerSecond << "#"
+        << a.pos.seq << " " << a.rule_id << " v" << a.version;
   }
 };
 

@@ -153,9 +153,14 @@ TEST(EventTimeGolden, StoredAlertsAreTheHandComputedOnesAndInOrderDeliveryIsTheR
   for (simdjson::dom::element b : rd.array(rd.at(doc, "batches"))) {
     std::vector<Tick>& batch = batches.emplace_back();
     for (simdjson::dom::element t : rd.array(b)) {
-      batch.push_back(testing::tick_at(rd.str(t, "symbol"), rd.num(t, "price"),
-                                       rd.ts(rd.at(t, "timestamp"), 0),
-                                       static_cast<std::uint64_t>(rd.num(t, "seq"))));
+      Tick& tick = batch.emplace_back(testing::tick_at(rd.str(t, "symbol"), rd.num(t, "price"),
+                                                       rd.ts(rd.at(t, "timestamp"), 0),
+                                                       static_cast<std::uint64_t>(rd.num(t, "seq"))));
+      // Optional fields, for the level conditions that read them.
+      double d = 0;
+      if (t["volume"].get_double().get(d) == simdjson::SUCCESS) tick.volume = static_cast<std::uint64_t>(d);
+      if (t["bid"].get_double().get(d) == simdjson::SUCCESS) tick.bid = d;
+      if (t["ask"].get_double().get(d) == simdjson::SUCCESS) tick.ask = d;
     }
   }
   const std::set<StoredAlert> expected = alerts_of(rd, rd.at(doc, "expected"));

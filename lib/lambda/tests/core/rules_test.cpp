@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "tap/core/timestamp.hpp"
+
 namespace tap {
 namespace {
 
@@ -145,6 +147,27 @@ TEST(Rules, Names) {
   EXPECT_EQ(to_string(Severity::warning), "warning");
   EXPECT_EQ(to_string(Severity::critical), "critical");
   EXPECT_EQ(to_string(Severity::info), "info");
+  EXPECT_EQ(to_string(TriggerMode::once), "once");
+  EXPECT_EQ(to_string(TriggerMode::every), "every");
+  EXPECT_EQ(to_string(TriggerMode::once_per_bar), "once_per_bar");
+}
+
+TEST(Rules, AFileSeededRuleIsVersionOneInModeEveryEffectiveFromTheEpoch) {  // R6, R7
+  auto r = load_rules(R"({"version":1,"rules":[
+    {"id":"a","symbol":"A","condition":"crosses_above","threshold":1,"severity":"info","cooldown_seconds":0},
+    {"id":"b","symbol":"A","condition":"price_above","threshold":1,"severity":"info","enabled":false}]})");
+  ASSERT_TRUE(r);
+  const Rule& a = r->rule(0);
+  EXPECT_EQ(a.version, 1u);
+  EXPECT_EQ(a.mode, TriggerMode::every);
+  EXPECT_EQ(a.cooldown_seconds, 1);  // 0 becomes 1
+  EXPECT_EQ(a.window, EffectiveWindow{});
+  EXPECT_FALSE(a.expires_at_micros);
+  EXPECT_TRUE(a.applies_at(0));
+  EXPECT_TRUE(a.applies_at(kMinTimestampMicros));
+  const Rule& b = r->rule(1);
+  EXPECT_FALSE(b.enabled);
+  EXPECT_FALSE(b.applies_at(kMinTimestampMicros));  // enabled: false applies to no tick
 }
 
 }  // namespace

@@ -261,6 +261,22 @@ TEST(SymbolEngine, OncePerBarAllowsOneFirePerEpochAlignedBar) {
   EXPECT_EQ(d.stored(), alerts({alert(10, "bar"), alert(60, "bar")}));
 }
 
+TEST(SymbolEngine, AMovedCrossingKeepsItsKeyAndTheChoicesItCausesAreCounted) {
+  Rule bar = cross_above_200();
+  bar.mode = TriggerMode::once_per_bar;  // bars of 60 s: [0, 60), [60, 120) after kT0
+  EngineDriver d({bar}, {.reorder_window_micros = 3600 * kMicrosPerSecond, .max_held_ticks = 256});
+  d.deliver({aapl(199, 5)});
+  d.deliver({aapl(201, 70)});  // fires, keyed 70: bar 1
+  auto plans = d.deliver({aapl(201, 50)});
+  // The crossing moves to 50 (bar 0) and keeps its key: it withholds bar 1 at its key, bar 0 in the replay.
+  EXPECT_EQ(plans[0].mode_choices, 1u);
+  d.deliver({aapl(199, 30)});
+  plans = d.deliver({aapl(201, 20)});  // a crossing at 20, bar 0: the key (70) allows it, the replay not
+  EXPECT_EQ(plans[0].fires.size(), 1u);
+  EXPECT_EQ(plans[0].mode_choices, 1u);
+  EXPECT_EQ(d.stored(), alerts({alert(70), alert(20)}));  // the replay stores 20 alone
+}
+
 TEST(SymbolEngine, OnceFiresOncePerArmingAndMarkersTellOtherInvocations) {
   Rule once = version("o", Condition::price_above, 100, TriggerMode::once);
   once.arming = 3;
@@ -315,38 +331,33 @@ TEST(SymbolEngine, VersionsApplyToTheTicksOfTheirWindow) {
   EXPECT_EQ(d.stored(), alerts({alert(10, "lvl"), alert(20, "lvl"), alert(30, "lvl", 2)}));
 }
 
-TEST(SymbolEngine, ContinuityAcrossAnEditWithTheSameConditionAndThreshold) {
+// cross_above_200 edited at t=25: version 1 until then, version 2 (with `threshold`) from then on.
+std::vector<Rule> edited_at_25(double threshold) {
   Rule v1 = cross_above_200();
   v1.window.until_micros = at_s(25);
   Rule v2 = v1;
   v2.version = 2;
+  v2.threshold = threshold;
   v2.severity = Severity::critical;
   v2.window = {at_s(25), EffectiveWindow::kOpenEnd};
-  EngineDriver d({v1, v2});
+  return {v1, v2};
+}
+
+TEST(SymbolEngine, ContinuityAcrossAnEditWithTheSameConditionAndThreshold) {
+  EngineDriver d(edited_at_25(200));  // an edit of the severity: same condition and threshold
   d.deliver({aapl(199, 20)});
   d.deliver({aapl(201, 30)});  // previous tick in v1's window: same line, continuity
   EXPECT_EQ(d.stored(), alerts({alert(30, "r1", 2)}));
 }
 
 TEST(SymbolEngine, ANewThresholdFirstNeedsOneAppliedTick) {
-  Rule v1 = cross_above_200();
-  v1.window.until_micros = at_s(25);
-  Rule v2 = v1;
-  v2.version = 2;
-  v2.threshold = 210;
-  v2.window = {at_s(25), EffectiveWindow::kOpenEnd};
-  EngineDriver d({v1, v2});
+  EngineDriver d(edited_at_25(210));
   for (const Tick& t : {aapl(199, 20), aapl(211, 30), aapl(205, 40), aapl(212, 50)}) d.deliver({t});
   EXPECT_EQ(d.stored(), alerts({alert(50, "r1", 2)}));
 }
 
 TEST(SymbolEngine, AMovedCrossingAcrossAnEditKeepsItsKey) {
-  Rule v1 = cross_above_200();
-  v1.window.until_micros = at_s(25);
-  Rule v2 = v1;
-  v2.version = 2;
-  v2.window = {at_s(25), EffectiveWindow::kOpenEnd};
-  EngineDriver d({v1, v2});
+  EngineDriver d(edited_at_25(200));
   d.deliver({aapl(199, 10)});
   d.deliver({aapl(201, 30)});  // v2's crossing
   d.deliver({aapl(202, 20)});  // moves it into v1's window: the same excursion, no second alert
@@ -354,13 +365,7 @@ TEST(SymbolEngine, AMovedCrossingAcrossAnEditKeepsItsKey) {
 }
 
 TEST(SymbolEngine, AnotherLineInsideAnExcursionIsAnotherCrossing) {
-  Rule v1 = cross_above_200();
-  v1.window.until_micros = at_s(25);
-  Rule v2 = v1;
-  v2.version = 2;
-  v2.threshold = 210;
-  v2.window = {at_s(25), EffectiveWindow::kOpenEnd};
-  EngineDriver d({v1, v2});
+  EngineDriver d(edited_at_25(210));
   d.deliver({aapl(199, 10)});
   d.deliver({aapl(205, 30)});
   d.deliver({aapl(215, 40)});  // v2: 205 -> 215 crosses 210 with the previous tick in v2's window
@@ -427,10 +432,15 @@ TEST(SymbolEngine, TheFireLogIsBoundedByCount) {
   EXPECT_EQ(d.stored().size(), 11u);  // six at 10, five at 12 (l0 in its cooldown)
 }
 
-TEST(SymbolEngine, ABurstBeyondOneTransactionIsRecordedPendingAndCompleted) {
+// `n` level versions that all hold on a tick above 100 (a burst).
+std::vector<Rule> burst_of(int n) {
   std::vector<Rule> rules;
-  for (int i = 0; i < 150; ++i)
-    rules.push_back(version("l" + std::to_string(i), Condition::price_above, 100));
+  for (int i = 0; i < n; ++i) rules.push_back(version("l" + std::to_string(i), Condition::price_above, 100));
+  return rules;
+}
+
+TEST(SymbolEngine, ABurstBeyondOneTransactionIsRecordedPendingAndCompleted) {
+  const std::vector<Rule> rules = burst_of(150);
   RuleSet set(rules);
   RuleIndex index(set);
   const Tick t = aapl(101, 10);
@@ -456,10 +466,7 @@ TEST(SymbolEngine, ABurstBeyondOneTransactionIsRecordedPendingAndCompleted) {
 }
 
 TEST(SymbolEngine, PendingFiresAreCompletedBeforeNewOnes) {
-  std::vector<Rule> rules;
-  for (int i = 0; i < 120; ++i)
-    rules.push_back(version("l" + std::to_string(i), Condition::price_above, 100));
-  RuleSet set(rules);
+  RuleSet set(burst_of(120));
   RuleIndex index(set);
   const Tick t1 = aapl(101, 10), t2 = aapl(101, 20);
   const std::vector<SymbolTick> in1{{&t1, 0}}, in2{{&t2, 0}};

@@ -1,7 +1,7 @@
 // The event-time engine (F3, R2, R3, R5): one symbol's ticks of a batch, merged into the symbol's state,
 // give the state to commit and the fires that commit records. Pure: no I/O, no clock.
 //
-// Contract (the algorithm and its argument are in docs/design.md):
+// Contract (the algorithm and its argument are in docs/design-event-time.md):
 //  - Position order. Ticks are placed by Position (timestamp, seq). A tick at a position already held, or
 //    already delivered earlier in the input, is a duplicate (the first applied wins, whatever its price).
 //  - Reorder window W. A tick newer than the oldest held tick takes its place among the held ticks as if it
@@ -99,12 +99,16 @@ struct NewFire {
 
 struct SymbolPlan {
   SymbolState next;            // the state to commit, revision = the read revision + 1
-  bool write_needed = false;   // false only where docs/design.md shows that skipping it changes no alert
+  bool write_needed = false;   // false only where skipping it changes no alert (docs/design-event-time.md)
   std::vector<NewFire> fires;  // in position order of their ticks
-  std::vector<FireRecord> to_complete;  // fires recorded at the positions of duplicate (or beyond-W) ticks
-  std::vector<FireRecord> completing;   // pending fires of the read state this commit records stored
-  std::vector<TickFate> fates;          // one per input tick
-  std::size_t mode_choices = 0;         // fires withheld by a choice between fires discovered out of order
+  // Stored fires recorded at the positions of duplicate (or beyond-W) input ticks: their alerts exist, the
+  // handler completes them (notifies) idempotently. Pending ones are completed through `completing`.
+  std::vector<FireRecord> to_complete;
+  std::vector<FireRecord> completing;  // pending fires of the read state this commit records stored
+  std::vector<TickFate> fates;         // one per input tick
+  // Decisions between fires discovered out of order where the in-order replay may decide otherwise
+  // (docs/design-event-time.md, section 5): zero means this plan kept the stored set the replay's.
+  std::size_t mode_choices = 0;
 };
 
 inline constexpr std::size_t kMaxFiresPerCommit = 98;  // 100 transaction items: the state, fires, markers
