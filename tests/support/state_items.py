@@ -13,20 +13,17 @@ from typing import Any
 from tests.contract.validator import TOOL
 
 
-def _dynamodb_json(value: Any) -> Any:
-    """boto3's low-level item (binary values as bytes) as DynamoDB JSON text would carry it."""
-    if isinstance(value, dict):
-        return {k: base64.b64encode(v).decode() if k == "B" else _dynamodb_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_dynamodb_json(v) for v in value]
-    return value
+def _dynamodb_json(item: dict[str, Any]) -> dict[str, Any]:
+    """boto3's low-level item (binary values as bytes) as DynamoDB JSON text carries it (base64)."""
+    return {
+        name: {"B": base64.b64encode(value["B"]).decode()} if "B" in value else value
+        for name, value in item.items()
+    }
 
 
 def decode_state_items(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The symbols' states among `items` (a low-level scan of the state table) by symbol; other items of the
     table (once markers) are left out. An item the function could not read raises ValueError."""
-    if not items:
-        return {}
     lines = "".join(json.dumps(_dynamodb_json(i)) + "\n" for i in items)
     run = subprocess.run(
         [str(TOOL), "state-item", "--decode"], input=lines, capture_output=True, text=True, check=True

@@ -423,7 +423,7 @@ def test_list_with_the_real_functions_dead_letters_and_logs(tmp_path: Path) -> N
     )
     assert listed[failing]["reason_source"] == "logs"
     assert listed[failing]["reason"].startswith(
-        "state write failed, message will be retried: ResourceNotFoundException"
+        "state read failed, message will be retried: ResourceNotFoundException"
     )
     assert listed[failing]["message_id"] == failing
 

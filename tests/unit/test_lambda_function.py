@@ -639,7 +639,8 @@ def test_shipped_arm64_bootstrap_under_qemu(run_function: Any, stack: Stack) -> 
     assert len(stack.notifications()) == 2
     dead = stack.dead_letters()
     assert [m["MessageAttributes"]["SourceMessageId"]["StringValue"] for m in dead] == [ids[1]]
-    assert stack.states()["MSFT"]["ticks"] == [[oracle.normalise_timestamp("2026-11-25T14:30:00Z")[1], 0, 401.0]]
+    t0 = oracle.normalise_timestamp("2026-11-25T14:30:00Z")[1]
+    assert stack.states()["MSFT"]["ticks"] == [[t0, 0, 401.0]]
 
 
 # ------------------------------------------------------------------------------------------ shutdown
