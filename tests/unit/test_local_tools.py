@@ -210,3 +210,62 @@ def test_gate_main(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "checkov exited with 3: crashed" in capsys.readouterr().err
     assert checkov_gate.main(["--checkov", ok, str(tmp_path / "none.json")]) == 2
     assert "run `make synth` first" in capsys.readouterr().err
+
+
+def test_gate_honours_a_skip_on_the_first_line_of_the_resource_only() -> None:
+    lines = ['"a": {', '  "//": "checkov:skip=CKV_AWS_50:not needed",', '  "b": 1', "}"]
+    outcome = checkov_gate.evaluate(report(failed("CKV_AWS_50", (2, 3)), failed("CKV_AWS_50", (3, 4))), lines)
+    assert outcome.skipped == ["CKV_AWS_50 resource.function (lines 2-3): not needed"]
+    assert outcome.failed == ["CKV_AWS_50 resource.function (lines 3-4): name of CKV_AWS_50"]
+
+
+def test_gate_runs_checkov_offline_on_the_stack_as_terraform_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = tmp_path / "cdk.tf.json"
+    stack.write_text("\n".join(SOURCE))
+    (tmp_path / "pass.json").write_text(json.dumps(report(failed("CKV_AWS_117"))))
+    checkov = fake_checkov(
+        tmp_path, f'printf "%s\\n" "$@" > {tmp_path}/args; cat {tmp_path}/pass.json; exit 0'
+    )
+    assert checkov_gate.main(["--checkov", checkov, str(stack)]) == 0  # 0: checkov found nothing failing
+    assert (tmp_path / "args").read_text().splitlines() == [
+        "-f",
+        str(stack),
+        "--framework",
+        "terraform_json",
+        "--skip-download",
+        "--quiet",
+        "-o",
+        "json",
+    ]
+    assert "  skipped CKV_AWS_117 resource.function (lines 4-9): no VPC needed\n" in capsys.readouterr().out
+
+
+def test_gate_reports_the_tail_of_a_crashing_checkovs_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = tmp_path / "cdk.tf.json"
+    stack.write_text("{}")
+    (tmp_path / "err").write_text("a" * 100 + "b" * 2000)
+    crashing = fake_checkov(tmp_path, f"cat {tmp_path}/err >&2; exit 2")
+    assert checkov_gate.main(["--checkov", crashing, str(stack)]) == 2
+    assert capsys.readouterr().err == "checkov: checkov exited with 2: " + "b" * 2000 + "\n"
+
+
+def test_gate_cli_needs_checkov_and_describes_itself(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit):
+        checkov_gate.main(["stack.json"])
+    assert "the following arguments are required: --checkov" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        checkov_gate.main(["--help"])
+    shown = capsys.readouterr().out
+    assert (
+        "\ncheckov over the synthesized stack, with per-resource suppressions written in the stack code.\n"
+        in shown
+    )
+    assert " path of the checkov executable\n" in shown
+    assert " cdktf.out/stacks/<stack>/cdk.tf.json\n" in shown
