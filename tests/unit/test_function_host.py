@@ -26,6 +26,7 @@ def _elf(path: Path, machine: int) -> Path:
     [
         ("x86_64", 183, ["qemu-aarch64"]),  # arm64 build elsewhere: through qemu
         ("aarch64", 183, []),  # arm64 build at home: directly
+        ("arm64", 183, []),  # arm64 build on an arm64 Mac: directly
         ("x86_64", 62, []),  # the host build: directly
     ],
 )
@@ -56,6 +57,26 @@ def test_the_rie_runner_is_aws_runtime_interface_emulator() -> None:
     assert isinstance(emulator, RuntimeInterfaceEmulator)
     assert (emulator.command, emulator.env) == (["true"], {"X": "1"})
     emulator.close()
+
+
+def test_the_runtime_api_runner_gets_the_working_directory_and_the_echo_choice(tmp_path: Path) -> None:
+    with runner(["true"], {}, cwd=tmp_path, echo=True) as emulator:
+        assert isinstance(emulator, RuntimeApiEmulator)
+        assert (emulator.command, emulator.cwd, emulator.echo_output) == (["true"], tmp_path, True)
+    with runner(["true"], {}) as quiet:
+        assert isinstance(quiet, RuntimeApiEmulator)
+        assert (quiet.cwd, quiet.echo_output) == (function_host.ROOT, False)
+
+
+def test_the_rie_runner_gets_the_working_directory_and_the_echo_choice(tmp_path: Path) -> None:
+    emulator = runner(["true"], {}, "rie", cwd=tmp_path, echo=True)
+    assert isinstance(emulator, RuntimeInterfaceEmulator)
+    assert (emulator.cwd, emulator.echo_output) == (tmp_path, True)
+    emulator.close()
+    quiet = runner(["true"], {}, "rie")
+    assert isinstance(quiet, RuntimeInterfaceEmulator)
+    assert (quiet.cwd, quiet.echo_output) == (function_host.ROOT, False)
+    quiet.close()
 
 
 class _LateOutputRunner:

@@ -143,6 +143,38 @@ def test_terraform_needs_a_synthesized_stack(tmp_path: Path, capsys: pytest.Capt
     assert "cdk.tf.json not found: synthesize the stack first" in capsys.readouterr().err
 
 
+def test_terraform_runs_in_the_stack_directory_with_the_callers_environment(stack_dir: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "AWS_ENDPOINT_URL": "http://127.0.0.1:4566", "PLAN_RC": "2"}
+    tf = terraform.Terraform(stack_dir, env=env)
+    tf.init()
+    assert tf.pending_changes() == ["aws_sqs_queue.queue will be updated in-place"]  # PLAN_RC reached it
+    assert (stack_dir / "calls.log").read_text().splitlines() == [
+        "init -no-color",
+        "plan -detailed-exitcode -no-color",
+    ]
+    show_env = stack_dir.parent / "show-env"
+    show_env.write_text(
+        '#!/bin/sh\necho "$AWS_ENDPOINT_URL $TF_IN_AUTOMATION $TF_INPUT $CHECKPOINT_DISABLE"\n'
+    )
+    show_env.chmod(0o755)
+    assert (
+        terraform.Terraform(stack_dir, env=env, binary=str(show_env)).run() == "http://127.0.0.1:4566 1 0 1\n"
+    )
+
+
+def test_terraform_failures_carry_the_end_of_the_output(stack_dir: Path) -> None:
+    failing = stack_dir.parent / "failing"
+    failing.write_text(f"#!/bin/sh\nprintf '{'a' * 100}{'b' * 4000}' >&2\nexit 1\n")
+    failing.chmod(0o755)
+    tf = terraform.Terraform(stack_dir, binary=str(failing))
+    with pytest.raises(terraform.TerraformError) as run_failed:
+        tf.run("apply")
+    assert str(run_failed.value) == "terraform apply failed (1):\n" + "b" * 4000
+    with pytest.raises(terraform.TerraformError) as plan_failed:
+        tf.pending_changes()
+    assert str(plan_failed.value) == "terraform plan failed:\n" + "b" * 4000
+
+
 # ---- checkov gate
 SOURCE = """{
   "resource": {
