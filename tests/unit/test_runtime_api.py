@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from local.runtime_api import MAX_RESPONSE_BYTES, RuntimeApiEmulator, main
+from local.runtime_api import MAX_RESPONSE_BYTES, FunctionProcess, RuntimeApiEmulator, main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -339,3 +339,44 @@ def test_cli_runs_payloads_and_reports_cold_start(
     assert json.loads(captured.out.splitlines()[0])["status"] == "init_error"
     assert "bye" in captured.err  # the function's output is echoed
     assert "coldStartMs" not in captured.out
+
+
+def _exited(process: FunctionProcess) -> FunctionProcess:
+    deadline = time.monotonic() + 10
+    while process.alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.kill()  # already gone: waits for its output to be read
+    return process
+
+
+def test_a_function_process_output_is_read_line_by_line_and_echoed_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = (
+        'pwd; echo "$AWS_LAMBDA_RUNTIME_API $X"; printf "bad \\377\\n"; printf "kept  \\n"; echo oops >&2'
+    )
+    process = FunctionProcess(["sh", "-c", script], "127.0.0.1:9", {"X": "1"}, cwd=tmp_path, echo=True)
+    process.start()
+    _exited(process)
+    assert process.stdout == [str(tmp_path), "127.0.0.1:9 1", "bad \ufffd", "kept  "]
+    assert process.stderr == ["oops"]
+    assert sorted(capsys.readouterr().err.splitlines()) == sorted(
+        [str(tmp_path), "127.0.0.1:9 1", "bad \ufffd", "oops"]
+    )
+    quiet = FunctionProcess(["sh", "-c", "echo hi"], "127.0.0.1:9")  # echo off by default
+    quiet.start()
+    assert _exited(quiet).stdout == ["hi"]
+    assert capsys.readouterr().err == ""
+
+
+def test_the_emulator_starts_its_function_as_lambda_would(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = 'echo "$AWS_LAMBDA_FUNCTION_NAME $AWS_LAMBDA_FUNCTION_VERSION"; pwd'
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:data-processor-qa"
+    with RuntimeApiEmulator(
+        ["sh", "-c", script], cwd=tmp_path, function_arn=arn, echo_output=True
+    ) as emulator:
+        process = _exited(emulator.start_process())
+    assert process.stdout == ["data-processor-qa $LATEST", str(tmp_path)]
+    assert "data-processor-qa $LATEST" in capsys.readouterr().err
