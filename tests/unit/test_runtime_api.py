@@ -361,7 +361,7 @@ def test_a_function_process_output_is_read_line_by_line_and_echoed_when_asked(
     assert process.stdout == [str(tmp_path), "127.0.0.1:9 1", "bad \ufffd", "kept  "]
     assert process.stderr == ["oops"]
     assert sorted(capsys.readouterr().err.splitlines()) == sorted(
-        [str(tmp_path), "127.0.0.1:9 1", "bad \ufffd", "oops"]
+        [str(tmp_path), "127.0.0.1:9 1", "bad \ufffd", "kept  ", "oops"]
     )
     quiet = FunctionProcess(["sh", "-c", "echo hi"], "127.0.0.1:9")  # echo off by default
     quiet.start()
