@@ -13,6 +13,7 @@ import pytest
 
 from local import checkov_gate, emulator, terraform
 from local.emulator import EmulatorError, MotoServer, healthy
+from tests.support.tls import write_tls_files
 
 
 # ---- emulator
@@ -46,6 +47,33 @@ def test_moto_server_that_cannot_start_is_reported(tmp_path: Path) -> None:
         with pytest.raises(EmulatorError, match=f"did not come up on http://127.0.0.1:{port}"):
             MotoServer(port, start_timeout=20).start(tmp_path / "moto.log")
     assert (tmp_path / "moto.log").exists()
+
+
+def test_moto_server_over_tls_is_trusted_through_its_ca_only(tmp_path: Path) -> None:
+    files = write_tls_files(tmp_path)
+    with MotoServer(tls=(files["cert"], files["key"], files["ca"])) as moto:
+        assert moto.url.startswith("https://127.0.0.1:")
+        assert healthy(moto.url, files["ca"])
+        assert not healthy(moto.url, files["other_ca"])
+        assert not healthy(moto.url)  # the system's trust store does not know the test CA
+
+
+def test_a_server_that_cannot_start_without_a_log_points_at_its_output() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        with pytest.raises(EmulatorError) as failed:
+            MotoServer(busy.getsockname()[1], start_timeout=20).start()
+    assert str(failed.value).endswith("(see its output)")
+
+
+def test_cli_needs_an_action_and_a_state_file(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        emulator.main(["restart", "--state-file", "s.json"])
+    assert "invalid choice: 'restart'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        emulator.main(["stop"])
+    assert "the following arguments are required: --state-file" in capsys.readouterr().err
 
 
 def test_stop_kills_a_wedged_server(monkeypatch: pytest.MonkeyPatch) -> None:
