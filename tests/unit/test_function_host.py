@@ -90,6 +90,8 @@ class _LateOutputRunner:
         self.lines = lines
 
     def invoke(self, payload: bytes, timeout_s: float, trace_id: str | None = None) -> InvocationResult:
+        self.invoked = (payload, timeout_s)
+
         def late() -> None:
             for line in self.lines:
                 with self.process.output_read:
@@ -115,3 +117,17 @@ def test_a_failed_invocation_does_not_wait_for_a_metrics_record(monkeypatch: pyt
     monkeypatch.setattr(function_host, "SETTLE_TIMEOUT_S", 3600.0)  # a wait would hang the test
     silent = _LateOutputRunner("error", [])
     assert invoke_settled(cast(FunctionRunner, silent), b"{}", 5.0).status == "error"
+
+
+def test_the_invocation_carries_the_event_and_its_timeout() -> None:
+    late = _LateOutputRunner("ok", [EMF_LINE])
+    invoke_settled(cast(FunctionRunner, late), b'{"Records":[]}', 7.5)
+    assert late.invoked == (b'{"Records":[]}', 7.5)
+
+
+def test_an_ok_invocation_without_a_metrics_record_returns_after_the_settle_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(function_host, "SETTLE_TIMEOUT_S", 0.3)
+    silent = _LateOutputRunner("ok", ['{"level":"INFO","message":"no metrics"}'])
+    assert invoke_settled(cast(FunctionRunner, silent), b"{}", 5.0).status == "ok"

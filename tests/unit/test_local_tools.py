@@ -156,6 +156,24 @@ def test_terraform_cli(
     assert "terraform destroy -auto-approve -no-color failed (1):\nboom" in capsys.readouterr().err
 
 
+def test_terraform_cli_needs_an_action_and_a_directory(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        terraform.main(["apply", "--dir", "."])
+    assert "invalid choice: 'apply'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        terraform.main(["up"])
+    assert "the following arguments are required: --dir" in capsys.readouterr().err
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit):
+        terraform.main(["--help"])
+    shown = capsys.readouterr().out
+    assert "\nterraform over a synthesized stack directory\n" in shown
+    assert " init+apply, outputs, destroy\n" in shown
+    assert " cdktf.out/stacks/<stack>\n" in shown
+
+
 def test_terraform_plan_states(stack_dir: Path) -> None:
     tf = terraform.Terraform(stack_dir, env={**os.environ, "PLAN_RC": "0"})
     assert tf.env["TF_IN_AUTOMATION"] == "1"
