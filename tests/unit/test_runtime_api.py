@@ -274,6 +274,42 @@ def test_protocol_status_codes_as_aws() -> None:
     assert results[0].payload == b'"done"'  # type: ignore[attr-defined]
 
 
+def test_protocol_replies_are_json_documents_as_aws_writes_them() -> None:
+    with RuntimeApiEmulator() as emulator:
+        runtime = _Runtime(emulator.address)
+        results: list[object] = []
+        thread = _invoke_in_background(emulator, b"{}", results)
+        _, headers, _ = runtime.call("GET", "/invocation/next")
+        request_id = headers["Lambda-Runtime-Aws-Request-Id"]
+        assert {k.lower(): v for k, v in headers.items()}["content-type"] == "application/json"
+        status, headers, body = runtime.call("POST", "/invocation/nope/response", b"{}")
+        assert (status, json.loads(body)) == (
+            400,
+            {"errorType": "InvalidRequestID", "errorMessage": "Invalid request ID"},
+        )
+        assert {k.lower(): v for k, v in headers.items()}["content-length"] == str(len(body))
+        status, _, body = runtime.call("POST", f"/invocation/{request_id}/error", b"{}")
+        assert (status, json.loads(body)) == (202, {"status": "OK"})
+        thread.join()
+        status, _, body = runtime.call("POST", f"/invocation/{request_id}/response", b"{}")
+        assert (status, json.loads(body)) == (
+            403,
+            {"errorType": "InvalidStateTransition", "errorMessage": "Invocation already finished"},
+        )
+        status, _, body = runtime.call("GET", "/invocation/elsewhere")
+        assert (status, json.loads(body)) == (
+            404,
+            {"errorType": "NotFound", "errorMessage": "/2018-06-01/runtime/invocation/elsewhere"},
+        )
+        status, _, body = runtime.call("POST", "/invocation/x/other", b"")
+        assert (status, json.loads(body)) == (
+            404,
+            {"errorType": "NotFound", "errorMessage": "/2018-06-01/runtime/invocation/x/other"},
+        )
+        status, _, body = runtime.call("POST", "/init/error", b"oops")
+        assert (status, json.loads(body)) == (202, {"status": "OK"})
+
+
 def test_protocol_error_types_and_oversized_response() -> None:
     with RuntimeApiEmulator() as emulator:
         runtime = _Runtime(emulator.address)
