@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import sys
 import textwrap
 import threading
@@ -282,6 +283,9 @@ def test_protocol_replies_are_json_documents_as_aws_writes_them() -> None:
         _, headers, _ = runtime.call("GET", "/invocation/next")
         request_id = headers["Lambda-Runtime-Aws-Request-Id"]
         assert {k.lower(): v for k, v in headers.items()}["content-type"] == "application/json"
+        # The X-Ray header format: Root=1-<8 hex time>-<24 hex>;Parent=<16 hex>;Sampled=0|1
+        trace = headers["Lambda-Runtime-Trace-Id"]
+        assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0", trace), trace
         status, headers, body = runtime.call("POST", "/invocation/nope/response", b"{}")
         assert (status, json.loads(body)) == (
             400,
