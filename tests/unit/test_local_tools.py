@@ -76,6 +76,29 @@ def test_cli_needs_an_action_and_a_state_file(capsys: pytest.CaptureFixture[str]
     assert "the following arguments are required: --state-file" in capsys.readouterr().err
 
 
+def test_cli_starts_on_the_given_port_from_any_directory_and_logs_moto(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # moto is started from the repository, wherever the caller is
+    port, state, log = emulator.free_port(), tmp_path / "run" / "local" / "moto.json", tmp_path / "moto.log"
+    assert emulator.main(["start", "--state-file", str(state), "--log", str(log), "--port", str(port)]) == 0
+    recorded = json.loads(state.read_text())
+    assert capsys.readouterr().out.strip() == recorded["url"] == f"http://127.0.0.1:{port}"
+    assert emulator.main(["stop", "--state-file", str(state)]) == 0
+    os.waitpid(recorded["pid"], 0)  # our own child: reap it
+    assert '"GET /moto-api/data.json HTTP/1.1" 200' in log.read_text()  # moto's request log, stderr included
+
+
+def test_cli_describes_itself(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit):
+        emulator.main(["--help"])
+    shown = capsys.readouterr().out
+    assert "\nStart or stop the local AWS emulator (moto server).\n" in shown
+    for text in ("where start records pid and URL", "moto's output (start)", "default: a free port"):
+        assert f" {text}\n" in shown
+
+
 def test_stop_kills_a_wedged_server(monkeypatch: pytest.MonkeyPatch) -> None:
     """A server ignoring SIGTERM is killed after the grace period."""
     moto = MotoServer().start()
