@@ -10,7 +10,15 @@ import pytest
 
 from local import function_host
 from local.emf import emf_totals
-from local.function_host import RUNNERS, FunctionRunner, function_command, invoke_settled, runner
+from local.function_host import (
+    RUNNERS,
+    FunctionRunner,
+    LocalFunction,
+    function_command,
+    invoke_settled,
+    runner,
+)
+from local.function_resources import FunctionResources
 from local.rie import RuntimeInterfaceEmulator
 from local.runtime_api import FunctionProcess, InvocationResult, RuntimeApiEmulator, Status
 
@@ -131,3 +139,28 @@ def test_an_ok_invocation_without_a_metrics_record_returns_after_the_settle_boun
     monkeypatch.setattr(function_host, "SETTLE_TIMEOUT_S", 0.3)
     silent = _LateOutputRunner("ok", ['{"level":"INFO","message":"no metrics"}'])
     assert invoke_settled(cast(FunctionRunner, silent), b"{}", 5.0).status == "ok"
+
+
+def test_the_default_bootstrap_is_the_host_build_unless_tap_bootstrap_names_another(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("TAP_BOOTSTRAP", raising=False)
+    assert function_host.default_bootstrap() == function_host.ROOT / "build" / "cpp" / "src" / "bootstrap"
+    monkeypatch.setenv("TAP_BOOTSTRAP", str(tmp_path / "asan" / "bootstrap"))
+    assert function_host.default_bootstrap() == tmp_path / "asan" / "bootstrap"
+
+
+def test_a_local_function_reads_its_output_and_sums_its_metrics() -> None:
+    late = _LateOutputRunner("ok", ['{"level":"INFO","message":"stored"}', EMF_LINE])
+    resources = FunctionResources("a", "s", "arn:t", "http://dlq", "http://cap")
+    function = LocalFunction(cast(FunctionRunner, late), resources)
+    assert function.invoke(b'{"Records":[]}', timeout_s=4.0).status == "ok"
+    assert late.invoked == (b'{"Records":[]}', 4.0)
+    assert function.stdout() == ['{"level":"INFO","message":"stored"}', EMF_LINE]
+    assert function.invoke(b"{}").status == "ok"
+    assert late.invoked == (b"{}", 30.0)  # the default timeout
+    assert (function.metrics("Alerts"), function.metrics("Ticks"), function.metrics("NotEmitted")) == (
+        2,
+        0,
+        0,
+    )
