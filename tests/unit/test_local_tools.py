@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
@@ -67,15 +68,6 @@ def test_a_server_that_cannot_start_without_a_log_points_at_its_output() -> None
     assert str(failed.value).endswith("(see its output)")
 
 
-def test_cli_needs_an_action_and_a_state_file(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        emulator.main(["restart", "--state-file", "s.json"])
-    assert "invalid choice: 'restart'" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        emulator.main(["stop"])
-    assert "the following arguments are required: --state-file" in capsys.readouterr().err
-
-
 def test_cli_starts_on_the_given_port_from_any_directory_and_logs_moto(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -87,16 +79,6 @@ def test_cli_starts_on_the_given_port_from_any_directory_and_logs_moto(
     assert emulator.main(["stop", "--state-file", str(state)]) == 0
     os.waitpid(recorded["pid"], 0)  # our own child: reap it
     assert '"GET /moto-api/data.json HTTP/1.1" 200' in log.read_text()  # moto's request log, stderr included
-
-
-def test_cli_describes_itself(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("COLUMNS", "200")
-    with pytest.raises(SystemExit):
-        emulator.main(["--help"])
-    shown = capsys.readouterr().out
-    assert "\nStart or stop the local AWS emulator (moto server).\n" in shown
-    for text in ("where start records pid and URL", "moto's output (start)", "default: a free port"):
-        assert f" {text}\n" in shown
 
 
 def test_stop_kills_a_wedged_server(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -177,24 +159,6 @@ def test_terraform_cli(
     monkeypatch.setenv("FAIL", "1")
     assert terraform.main(["down", "--dir", str(stack_dir)]) == 1
     assert "terraform destroy -auto-approve -no-color failed (1):\nboom" in capsys.readouterr().err
-
-
-def test_terraform_cli_needs_an_action_and_a_directory(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with pytest.raises(SystemExit):
-        terraform.main(["apply", "--dir", "."])
-    assert "invalid choice: 'apply'" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        terraform.main(["up"])
-    assert "the following arguments are required: --dir" in capsys.readouterr().err
-    monkeypatch.setenv("COLUMNS", "200")
-    with pytest.raises(SystemExit):
-        terraform.main(["--help"])
-    shown = capsys.readouterr().out
-    assert "\nterraform over a synthesized stack directory\n" in shown
-    assert " init+apply, outputs, destroy\n" in shown
-    assert " cdktf.out/stacks/<stack>\n" in shown
 
 
 def test_terraform_plan_states(stack_dir: Path) -> None:
@@ -330,16 +294,8 @@ def test_gate_runs_checkov_offline_on_the_stack_as_terraform_json(
         tmp_path, f'printf "%s\\n" "$@" > {tmp_path}/args; cat {tmp_path}/pass.json; exit 0'
     )
     assert checkov_gate.main(["--checkov", checkov, str(stack)]) == 0  # 0: checkov found nothing failing
-    assert (tmp_path / "args").read_text().splitlines() == [
-        "-f",
-        str(stack),
-        "--framework",
-        "terraform_json",
-        "--skip-download",
-        "--quiet",
-        "-o",
-        "json",
-    ]
+    offline_json = ["--framework", "terraform_json", "--skip-download", "--quiet", "-o", "json"]
+    assert (tmp_path / "args").read_text().splitlines() == ["-f", str(stack), *offline_json]
     assert "  skipped CKV_AWS_117 resource.function (lines 4-9): no VPC needed\n" in capsys.readouterr().out
 
 
@@ -354,19 +310,65 @@ def test_gate_reports_the_tail_of_a_crashing_checkovs_stderr(
     assert capsys.readouterr().err == "checkov: checkov exited with 2: " + "b" * 2000 + "\n"
 
 
-def test_gate_cli_needs_checkov_and_describes_itself(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+# ---- the command lines of the three tools
+CliMain = Callable[[list[str] | None], int]
+
+
+@pytest.mark.parametrize(
+    ("main", "bad_choice", "missing", "required"),
+    [
+        (emulator.main, ["restart", "--state-file", "s.json"], ["stop"], "--state-file"),
+        (terraform.main, ["apply", "--dir", "."], ["up"], "--dir"),
+        (checkov_gate.main, None, ["stack.json"], "--checkov"),
+    ],
+)
+def test_cli_refuses_an_unknown_action_and_a_missing_required_option(
+    main: CliMain,
+    bad_choice: list[str] | None,
+    missing: list[str],
+    required: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("COLUMNS", "200")
+    if bad_choice is not None:
+        with pytest.raises(SystemExit):
+            main(bad_choice)
+        assert f"invalid choice: '{bad_choice[0]}'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        checkov_gate.main(["stack.json"])
-    assert "the following arguments are required: --checkov" in capsys.readouterr().err
+        main(missing)
+    assert f"the following arguments are required: {required}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("main", "description", "helps"),
+    [
+        (
+            emulator.main,
+            "Start or stop the local AWS emulator (moto server).",
+            ["where start records pid and URL", "moto's output (start)", "default: a free port"],
+        ),
+        (
+            terraform.main,
+            "terraform over a synthesized stack directory",
+            ["init+apply, outputs, destroy", "cdktf.out/stacks/<stack>"],
+        ),
+        (
+            checkov_gate.main,
+            "checkov over the synthesized stack, with per-resource suppressions written in the stack code.",
+            ["path of the checkov executable", "cdktf.out/stacks/<stack>/cdk.tf.json"],
+        ),
+    ],
+)
+def test_cli_help_describes_the_tool_and_each_option(
+    main: CliMain,
+    description: str,
+    helps: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # one line per option
     with pytest.raises(SystemExit):
-        checkov_gate.main(["--help"])
+        main(["--help"])
     shown = capsys.readouterr().out
-    assert (
-        "\ncheckov over the synthesized stack, with per-resource suppressions written in the stack code.\n"
-        in shown
-    )
-    assert " path of the checkov executable\n" in shown
-    assert " cdktf.out/stacks/<stack>/cdk.tf.json\n" in shown
+    assert f"\n{description}\n" in shown
+    for text in helps:
+        assert f" {text}\n" in shown

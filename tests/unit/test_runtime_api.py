@@ -278,20 +278,27 @@ def test_protocol_status_codes_as_aws() -> None:
 def test_protocol_replies_are_json_documents_as_aws_writes_them() -> None:
     with RuntimeApiEmulator() as emulator:
         runtime = _Runtime(emulator.address)
-        results: list[object] = []
-        thread = _invoke_in_background(emulator, b"{}", results)
-        _, headers, _ = runtime.call("GET", "/invocation/next")
-        request_id = headers["Lambda-Runtime-Aws-Request-Id"]
-        assert {k.lower(): v for k, v in headers.items()}["content-type"] == "application/json"
-        # The X-Ray header format: Root=1-<8 hex time>-<24 hex>;Parent=<16 hex>;Sampled=0|1
-        trace = headers["Lambda-Runtime-Trace-Id"]
-        assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0", trace), trace
+        for method, path in (("GET", "/invocation/elsewhere"), ("POST", "/invocation/x/other")):
+            status, _, body = runtime.call(method, path, b"")
+            assert (status, json.loads(body)) == (
+                404,
+                {"errorType": "NotFound", "errorMessage": "/2018-06-01/runtime" + path},
+            )
         status, headers, body = runtime.call("POST", "/invocation/nope/response", b"{}")
         assert (status, json.loads(body)) == (
             400,
             {"errorType": "InvalidRequestID", "errorMessage": "Invalid request ID"},
         )
         assert {k.lower(): v for k, v in headers.items()}["content-length"] == str(len(body))
+
+        results: list[object] = []
+        thread = _invoke_in_background(emulator, b"{}", results)
+        _, headers, _ = runtime.call("GET", "/invocation/next")
+        assert {k.lower(): v for k, v in headers.items()}["content-type"] == "application/json"
+        # The X-Ray header format: Root=1-<8 hex time>-<24 hex>;Parent=<16 hex>;Sampled=0|1
+        trace = headers["Lambda-Runtime-Trace-Id"]
+        assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0", trace), trace
+        request_id = headers["Lambda-Runtime-Aws-Request-Id"]
         status, _, body = runtime.call("POST", f"/invocation/{request_id}/error", b"{}")
         assert (status, json.loads(body)) == (202, {"status": "OK"})
         thread.join()
@@ -300,17 +307,7 @@ def test_protocol_replies_are_json_documents_as_aws_writes_them() -> None:
             403,
             {"errorType": "InvalidStateTransition", "errorMessage": "Invocation already finished"},
         )
-        status, _, body = runtime.call("GET", "/invocation/elsewhere")
-        assert (status, json.loads(body)) == (
-            404,
-            {"errorType": "NotFound", "errorMessage": "/2018-06-01/runtime/invocation/elsewhere"},
-        )
-        status, _, body = runtime.call("POST", "/invocation/x/other", b"")
-        assert (status, json.loads(body)) == (
-            404,
-            {"errorType": "NotFound", "errorMessage": "/2018-06-01/runtime/invocation/x/other"},
-        )
-        status, _, body = runtime.call("POST", "/init/error", b"oops")
+        status, _, body = runtime.call("POST", "/init/error", b"oops")  # last: it fails what follows
         assert (status, json.loads(body)) == (202, {"status": "OK"})
 
 
