@@ -135,7 +135,10 @@ def test_cpp_init_error_is_reported_and_the_environment_restarts(echo_function: 
 
 # -- AWS's own runtime client: the emulator speaks the real protocol --
 HANDLER_MODULE = """
+import time
+
 def handler(event, context):
+    time.sleep(event.get("sleep", 0))
     if event.get("fail"):
         raise ValueError("failing " + context.aws_request_id)
     return {
@@ -178,6 +181,21 @@ def test_awslambdaric_handler_success_and_error(tmp_path: Path) -> None:
     assert failed.error_type == "ValueError"
     assert _json(failed.payload)["errorMessage"] == f"failing {failed.request_id}"
     assert again.status == "ok"
+
+
+def test_a_timed_out_invocation_is_reported_as_lambda_does_and_the_environment_restarts(
+    tmp_path: Path,
+) -> None:
+    with _awslambdaric(tmp_path, "echo_handler.handler") as emulator:
+        slow = emulator.invoke(b'{"sleep": 30}', timeout_s=1)
+        after = emulator.invoke(b'{"n": 1}', timeout_s=20)
+        assert len(emulator.processes) == 2  # the timed-out environment was replaced
+        assert not emulator.processes[0].alive()
+    assert (slow.status, slow.error_type) == ("timeout", "Sandbox.Timedout")
+    assert _json(slow.payload) == {"errorMessage": "Task timed out after 1.00 seconds"}
+    assert 1.0 <= slow.duration < 10.0  # measured from the hand-out, so at least the timeout
+    assert after.status == "ok"
+    assert after.request_id != slow.request_id
 
 
 def test_awslambdaric_missing_handler_is_an_init_error(tmp_path: Path) -> None:
