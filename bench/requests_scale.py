@@ -178,6 +178,12 @@ def metrics_of(record: dict[str, Any]) -> dict[str, int]:
     return {name: int(record.get(name, 0)) for name in METRICS}
 
 
+def problem_lines(lines: Sequence[str], keep: int = 8) -> list[str]:
+    """The function's warning and error log lines (JSON lines with "level"), the first `keep` of them."""
+    found = [line for line in lines if '"level":"WARN' in line or '"level":"ERROR' in line]
+    return found[:keep] + ([f"... {len(found) - keep} more"] if len(found) > keep else [])
+
+
 def quiet_identical(entry: dict[str, Any]) -> bool:
     """True when every batch's DynamoDB requests are the same at each rule size."""
     per_size = [
@@ -190,6 +196,15 @@ def merge_results(keys: dict[str, Any], path: Path = RESULTS) -> None:
     """Sets `keys` in the result file, keeping every other figure."""
     doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     doc.update(keys)
+    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+
+
+def merge_burst_case(result: dict[str, Any], path: Path = RESULTS) -> None:
+    """Sets one burst case (named by case and rule count) under `burst` in the result file, keeping the
+    other cases and every other key: cases run by separate invocations add up."""
+    doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    burst = doc.setdefault("burst", {"symbol": BURST_SYMBOL, "cases": {}})
+    burst["cases"][f"{result['case']}-{result['rules']}"] = result
     path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
 
 
@@ -235,6 +250,7 @@ def invoke_counted(setup: Setup, event: bytes, timeout_s: float) -> dict[str, An
     """One invocation: its outcome, the proxy's requests and the function's metrics record."""
     before = setup.proxy.forwarded()
     injected_before = sum(setup.proxy.injected().values())
+    lines = len(setup.function.stdout())
     records = len(emf_records(setup.function.stdout()))
     started = time.monotonic()
     result = invoke_settled(setup.function.emulator, event, timeout_s)
@@ -251,6 +267,7 @@ def invoke_counted(setup: Setup, event: bytes, timeout_s: float) -> dict[str, An
         "dynamodb_requests": {k: v for k, v in requests.items() if k.startswith("dynamodb:")},
         "injected_faults": sum(setup.proxy.injected().values()) - injected_before,
         "metrics": metrics_of(new[-1]) if new else None,
+        "log_problems": problem_lines(setup.function.stdout()[lines:]),
         "wall_s": round(wall, 3),
     }
 
@@ -329,7 +346,13 @@ def _nth_commit(n: int) -> Hold:
 
 
 def measure_burst(
-    bootstrap: Path, case: str, kill_at_commit: int = 0, throttle: float = 0.0
+    bootstrap: Path,
+    case: str,
+    rules: int = BURST_RULES,
+    *,
+    kill_at_commit: int = 0,
+    throttle: float = 0.0,
+    attempts: int = 40,
 ) -> dict[str, Any]:
     faults: list[FaultRule] = []
     if throttle:
@@ -340,7 +363,7 @@ def measure_burst(
     batch = Batch.of([tick_body(BURST_SYMBOL, BURST_PRICE, datetime.now(UTC) - timedelta(seconds=5))], case)
     hold = _nth_commit(kill_at_commit) if kill_at_commit else None
     started = time.monotonic()
-    with proxied_function(burst_rules(), bootstrap, hold=hold, faults=faults) as setup:
+    with proxied_function(burst_rules(rules), bootstrap, hold=hold, faults=faults) as setup:
         on_first = None
         if kill_at_commit:
 
@@ -350,7 +373,7 @@ def measure_burst(
                     if process is not None:
                         process.kill()
 
-        runs = deliver_until_done(setup, batch, attempts=40, on_first=on_first)
+        runs = deliver_until_done(setup, batch, attempts, on_first=on_first)
         resources = setup.function.resources
         items = resources.alerts()
         notes = collections.Counter(n["Message"]["alert_id"] for n in resources.notifications())
@@ -360,6 +383,7 @@ def measure_burst(
     at_least = bool(kill_at_commit or throttle)
     return {
         "case": case,
+        "rules": rules,
         "kill_at_commit": kill_at_commit or None,
         "throttle_probability": throttle or None,
         "deliveries": len(runs),
@@ -371,8 +395,8 @@ def measure_burst(
         "notifications": sum(notes.values()),
         "notified_ids": len(notes),
         "repeated_notifications": sum(n - 1 for n in notes.values()),
-        "stored_once_each": len(items) == BURST_RULES == len(stored),
-        "notified_ok": all_once(notes, expected, at_least) and len(expected) == BURST_RULES,
+        "stored_once_each": len(items) == rules == len(stored),
+        "notified_ok": all_once(notes, expected, at_least) and len(expected) == rules,
         "notification_rule": "at least once" if at_least else "exactly once",
         "commits": totals.get(("dynamodb", "TransactWriteItems"), 0),
         "requests": {f"{s}:{o}": n for (s, o), n in sorted(totals.items())},
@@ -412,27 +436,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bootstrap", type=Path, default=default_bootstrap())
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--only", choices=("requests", "burst"), default=None)
+    parser.add_argument("--burst-rules", type=int, default=BURST_RULES)
+    parser.add_argument("--cases", default="clean,killed,throttled", help="burst cases, comma-separated")
     parser.add_argument("--kill-at-commit", type=int, default=30)
-    parser.add_argument("--throttle", type=float, default=0.05, help="0: no throttled burst run")
+    parser.add_argument("--throttle", type=float, default=0.05, help="share of throttled calls")
+    parser.add_argument("--attempts", type=int, default=40, help="deliveries at most per burst case")
     args = parser.parse_args(argv)
-    keys: dict[str, Any] = {}
-    requests = None
-    bursts: list[dict[str, Any]] = []
     if args.only in (None, "requests"):
         requests = measure_requests(args.bootstrap)
-        keys["requests_scale"] = requests
+        merge_results({"requests_scale": requests}, args.out)
         print(describe(requests, []), flush=True)
     if args.only in (None, "burst"):
-        bursts.append(measure_burst(args.bootstrap, "clean"))
-        print(describe(None, bursts[-1:]), flush=True)
-        bursts.append(measure_burst(args.bootstrap, "killed", kill_at_commit=args.kill_at_commit))
-        print(describe(None, bursts[-1:]), flush=True)
-        if args.throttle:
-            bursts.append(measure_burst(args.bootstrap, "throttled", throttle=args.throttle))
-            print(describe(None, bursts[-1:]), flush=True)
-        keys["burst"] = {"rules": BURST_RULES, "symbol": BURST_SYMBOL, "cases": bursts}
-    merge_results(keys, args.out)
-    print(f"wrote {', '.join(keys)} to {args.out}")
+        options = {"clean": {}, "killed": {"kill_at_commit": args.kill_at_commit}}
+        options["throttled"] = {"throttle": args.throttle}
+        for case in args.cases.split(","):
+            result = measure_burst(
+                args.bootstrap, case, args.burst_rules, attempts=args.attempts, **options[case]
+            )
+            merge_burst_case(result, args.out)
+            print(describe(None, [result]), flush=True)
+    print(f"wrote to {args.out}")
     return 0
 
 

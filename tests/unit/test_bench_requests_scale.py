@@ -23,7 +23,9 @@ from bench.requests_scale import (
     alert_bodies,
     all_once,
     burst_rules,
+    merge_burst_case,
     merge_results,
+    problem_lines,
     quiet_bodies,
     quiet_identical,
     request_delta,
@@ -134,3 +136,24 @@ def test_all_once() -> None:
     assert all_once(collections.Counter({"a": 2, "b": 1}), ids, at_least=True)
     assert not all_once(collections.Counter({"a": 1}), ids, at_least=True)
     assert not all_once(collections.Counter({"a": 1, "b": 1, "c": 1}), ids, at_least=True)
+
+
+def test_problem_lines_keeps_warnings_and_errors_only() -> None:
+    lines = ['{"level":"INFO","msg":"a"}', '{"level":"WARN","msg":"b"}', '{"level":"ERROR","msg":"c"}', "x"]
+    assert problem_lines(lines) == lines[1:3]
+    assert problem_lines(lines[1:3] * 3, keep=2) == [*lines[1:3], "... 4 more"]
+
+
+def test_burst_cases_of_separate_runs_add_up(tmp_path: Path) -> None:
+    path = tmp_path / "latest.json"
+    path.write_text(json.dumps({"requests_scale": {"x": 1}}), encoding="utf-8")
+    merge_burst_case({"case": "clean", "rules": 10_000, "n": 1}, path)
+    merge_burst_case({"case": "killed", "rules": 2_000, "n": 2}, path)
+    merge_burst_case({"case": "clean", "rules": 10_000, "n": 3}, path)
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert doc["requests_scale"] == {"x": 1}
+    assert doc["burst"]["symbol"] == BURST_SYMBOL
+    assert doc["burst"]["cases"] == {
+        "clean-10000": {"case": "clean", "rules": 10_000, "n": 3},
+        "killed-2000": {"case": "killed", "rules": 2_000, "n": 2},
+    }
