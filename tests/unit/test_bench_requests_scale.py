@@ -148,12 +148,13 @@ def test_burst_cases_of_separate_runs_add_up(tmp_path: Path) -> None:
     path = tmp_path / "latest.json"
     path.write_text(json.dumps({"requests_scale": {"x": 1}}), encoding="utf-8")
     merge_burst_case({"case": "clean", "rules": 10_000, "n": 1}, path)
-    merge_burst_case({"case": "killed", "rules": 2_000, "n": 2}, path)
+    merge_burst_case({"case": "killed", "rules": 2_000, "kill_at_commit": 7, "n": 2}, path)
     merge_burst_case({"case": "clean", "rules": 10_000, "n": 3}, path)
     doc = json.loads(path.read_text(encoding="utf-8"))
     assert doc["requests_scale"] == {"x": 1}
     assert doc["burst"]["symbol"] == BURST_SYMBOL
+    assert "moto" in doc["burst"]["moto_limit"]
     assert doc["burst"]["cases"] == {
         "clean-10000": {"case": "clean", "rules": 10_000, "n": 3},
-        "killed-2000": {"case": "killed", "rules": 2_000, "n": 2},
+        "killed-2000-at-commit-7": {"case": "killed", "rules": 2_000, "kill_at_commit": 7, "n": 2},
     }
