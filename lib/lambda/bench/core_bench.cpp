@@ -1,19 +1,24 @@
 // Benchmarks of the pure core (make bench-cpp). "per_tick"/"per_record"/"per_alert" counters are the time
 // per item (inverted rate).
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "tap/app/dynamodb_store.hpp"
 #include "tap/core/alert.hpp"
 #include "tap/core/json_text.hpp"
 #include "tap/core/rule_engine.hpp"
+#include "tap/core/rule_index.hpp"
 #include "tap/core/sqs_event.hpp"
+#include "tap/core/symbol_engine.hpp"
 #include "tap/core/tick.hpp"
 
 namespace tap {
@@ -191,6 +196,167 @@ std::string read_file(const char* path) {
   return out.str();
 }
 
+// ---- the first version's planner against the event-time engine, on the same files (issue 14) ----
+// Both run the pure path of one invocation (parse the event, validate the ticks, plan) on the states a
+// warm-up committed: the event's own ticks moved back by the event's time span + 1 s, planned and committed
+// by each planner (the old one's final key states; the new one's next symbol states, its fires noted in the
+// index as the handler does). The measured batch then continues the feed: every tick is newer.
+std::vector<Tick> file_ticks(std::string_view event, std::vector<std::size_t>* owner) {
+  auto ev = parse_sqs_event(event);
+  std::vector<Tick> ticks;
+  for (std::size_t m = 0; m < ev->records.size(); ++m) {
+    auto body = parse_ticks(ev->records[m].body, kJsonPadding);
+    if (!body) continue;
+    for (auto& t : body->ticks) {
+      ticks.push_back(std::move(t));
+      if (owner) owner->push_back(m);
+    }
+  }
+  return ticks;
+}
+
+std::vector<Tick> warm_up_ticks(std::string_view event) {
+  std::vector<Tick> ticks = file_ticks(event, nullptr);
+  const auto [lo, hi] = std::minmax_element(ticks.begin(), ticks.end(), [](const Tick& a, const Tick& b) {
+    return a.ts.micros < b.ts.micros;
+  });
+  const std::int64_t shift = ticks.empty() ? 0 : hi->ts.micros - lo->ts.micros + kMicrosPerSecond;
+  for (Tick& t : ticks) t.ts.micros -= shift;
+  return ticks;
+}
+
+struct SymbolHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using SymbolStates = std::unordered_map<std::string, SymbolState, SymbolHash, std::equal_to<>>;
+
+// The valid ticks grouped by symbol in first-seen order, delivery order within (as the handler does).
+struct SymbolGroup {
+  std::string_view symbol;
+  std::vector<SymbolTick> ticks;
+};
+std::vector<SymbolGroup> group_by_symbol(const std::vector<Tick>& ticks, const std::vector<std::size_t>& owner) {
+  std::vector<SymbolGroup> groups;
+  std::unordered_map<std::string_view, std::size_t> group_of;
+  for (std::size_t i = 0; i < ticks.size(); ++i) {
+    const auto [it, added] = group_of.try_emplace(ticks[i].symbol, groups.size());
+    if (added) groups.push_back({ticks[i].symbol, {}});
+    groups[it->second].ticks.push_back({&ticks[i], owner[i]});
+  }
+  return groups;
+}
+
+// The new pure path: event -> valid ticks -> per symbol, plan_symbol on the symbol's committed state.
+// Returns the fires planned.
+std::size_t engine_pure_path(const RuleIndex& index, std::string_view event, const SymbolStates& states) {
+  static const SymbolState kAbsent;
+  std::vector<std::size_t> owner;
+  const std::vector<Tick> ticks = file_ticks(event, &owner);
+  std::size_t fires = 0;
+  for (const SymbolGroup& g : group_by_symbol(ticks, owner)) {
+    const auto it = states.find(g.symbol);
+    const SymbolPlan plan = plan_symbol(index, g.symbol, it == states.end() ? kAbsent : it->second, g.ticks,
+                                        SymbolControls{}, OnceMarkers{}, EngineLimits{});
+    fires += plan.fires.size();
+  }
+  return fires;
+}
+
+double peak_rss_kb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss);  // Linux: kilobytes
+}
+
+void per_tick_counters(benchmark::State& state, std::size_t tick_count, std::size_t fires) {
+  state.counters["ticks"] = static_cast<double>(tick_count);
+  state.counters["fires"] = static_cast<double>(fires);
+  state.counters["peak_rss_kb"] = peak_rss_kb();
+  state.counters["per_tick"] =
+      benchmark::Counter(static_cast<double>(tick_count),
+                         benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+void register_planner_comparison(const RuleSet& rules, const std::string& event, std::size_t tick_count) {
+  benchmark::RegisterBenchmark("BM_PurePathFile/old_planner", [&rules, event,
+                                                               tick_count](benchmark::State& state) {
+    const std::vector<Tick> warm = warm_up_ticks(event);
+    std::vector<BatchTick> batch;
+    for (std::size_t i = 0; i < warm.size(); ++i) batch.push_back({&warm[i], i});
+    StateMap known;
+    for (const KeyPlan& k : plan_batch(rules, batch, {}).keys) known[k.key] = k.final_state;
+    std::size_t fires = 0;
+    for (auto _ : state) {
+      const BatchPlan plans = pure_path(rules, event, known);
+      fires = 0;
+      for (const KeyPlan& k : plans.keys) {
+        for (const Step& s : k.steps) fires += s.kind == Step::Kind::fire ? 1 : 0;
+      }
+      benchmark::DoNotOptimize(fires);
+    }
+    per_tick_counters(state, tick_count, fires);
+  });
+  benchmark::RegisterBenchmark("BM_PurePathFile/symbol_engine", [&rules, event,
+                                                                 tick_count](benchmark::State& state) {
+    RuleIndex index(rules);
+    const std::vector<Tick> warm = warm_up_ticks(event);
+    std::vector<std::size_t> owner(warm.size());
+    SymbolStates states;
+    for (const SymbolGroup& g : group_by_symbol(warm, owner)) {
+      const SymbolPlan plan =
+          plan_symbol(index, g.symbol, SymbolState{}, g.ticks, SymbolControls{}, OnceMarkers{}, EngineLimits{});
+      for (const NewFire& f : plan.fires) index.note_fire(f.rule_index, g.symbol, f.at.pos.ts_micros);
+      states[std::string(g.symbol)] = plan.next;
+    }
+    std::size_t fires = 0;
+    for (auto _ : state) {
+      fires = engine_pure_path(index, event, states);
+      benchmark::DoNotOptimize(fires);
+    }
+    per_tick_counters(state, tick_count, fires);
+  });
+  // The plan alone on ticks already parsed: the part of the pure path the two planners do differently.
+  benchmark::RegisterBenchmark("BM_PlanFile/old_planner", [&rules, event, tick_count](benchmark::State& state) {
+    const std::vector<Tick> warm = warm_up_ticks(event);
+    std::vector<BatchTick> batch;
+    for (std::size_t i = 0; i < warm.size(); ++i) batch.push_back({&warm[i], i});
+    StateMap known;
+    for (const KeyPlan& k : plan_batch(rules, batch, {}).keys) known[k.key] = k.final_state;
+    std::vector<std::size_t> owner;
+    const std::vector<Tick> ticks = file_ticks(event, &owner);
+    batch.clear();
+    for (std::size_t i = 0; i < ticks.size(); ++i) batch.push_back({&ticks[i], owner[i]});
+    for (auto _ : state) {
+      const BatchPlan plans = plan_batch(rules, batch, known);
+      benchmark::DoNotOptimize(plans);
+    }
+    per_tick_counters(state, tick_count, 0);
+  });
+  benchmark::RegisterBenchmark("BM_PlanFile/symbol_engine", [&rules, event, tick_count](benchmark::State& state) {
+    RuleIndex index(rules);
+    const std::vector<Tick> warm = warm_up_ticks(event);
+    std::vector<std::size_t> owner(warm.size());
+    SymbolStates states;
+    for (const SymbolGroup& g : group_by_symbol(warm, owner)) {
+      const SymbolPlan plan =
+          plan_symbol(index, g.symbol, SymbolState{}, g.ticks, SymbolControls{}, OnceMarkers{}, EngineLimits{});
+      for (const NewFire& f : plan.fires) index.note_fire(f.rule_index, g.symbol, f.at.pos.ts_micros);
+      states[std::string(g.symbol)] = plan.next;
+    }
+    owner.clear();
+    const std::vector<Tick> ticks = file_ticks(event, &owner);
+    for (auto _ : state) {
+      for (const SymbolGroup& g : group_by_symbol(ticks, owner)) {
+        const SymbolPlan plan = plan_symbol(index, g.symbol, states.find(g.symbol)->second, g.ticks,
+                                            SymbolControls{}, OnceMarkers{}, EngineLimits{});
+        benchmark::DoNotOptimize(plan);
+      }
+    }
+    per_tick_counters(state, tick_count, 0);
+  });
+}
+
 bool register_file_benchmark() {
   const char* event_path = std::getenv("TAP_BENCH_EVENT");
   const char* rules_path = std::getenv("TAP_BENCH_RULES");
@@ -208,8 +374,9 @@ bool register_file_benchmark() {
     auto body = parse_ticks(rec.body, kJsonPadding);
     if (body) tick_count += body->ticks.size();
   }
-  benchmark::RegisterBenchmark("BM_ParseValidateEvaluateFile", [rule_set = std::move(rules).value(), event,
-                                                                tick_count](benchmark::State& state) {
+  static const RuleSet rule_set = std::move(rules).value();
+  register_planner_comparison(rule_set, event, tick_count);
+  benchmark::RegisterBenchmark("BM_ParseValidateEvaluateFile", [event, tick_count](benchmark::State& state) {
     const StateMap known;
     for (auto _ : state) {
       auto plans = pure_path(rule_set, event, known);

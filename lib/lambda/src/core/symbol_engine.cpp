@@ -72,7 +72,7 @@ class Planner {
   Planner(const RuleIndex& index, std::string_view symbol, const SymbolState& state,
           std::span<const SymbolTick> ticks, const SymbolControls& controls, const OnceMarkers& once,
           const EngineLimits& limits)
-      : index_(index),
+      : lists_(index.lists_of(symbol)),
         rules_(index.rules()),
         symbol_(symbol),
         state_(state),
@@ -131,11 +131,16 @@ class Planner {
     plan_.fates.assign(n, TickFate::applied);
     std::vector<std::size_t> order(n);
     std::iota(order.begin(), order.end(), std::size_t{0});
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    const auto by_position = [&](std::size_t a, std::size_t b) {
       return position_of(input(a)) < position_of(input(b));
-    });
+    };
+    // A symbol's ticks mostly arrive in order: the sort (and its buffer) only when they do not.
+    if (!std::is_sorted(order.begin(), order.end(), by_position))
+      std::stable_sort(order.begin(), order.end(), by_position);
     std::optional<Position> last_placed;
     std::vector<Entry> applied;
+    applied.reserve(n);
+    level_ticks_.reserve(n);
     for (const std::size_t i : order) {
       const Tick& t = input(i);
       const Position p = position_of(t);
@@ -156,19 +161,30 @@ class Planner {
         last_placed = p;
         level_ticks_.push_back(i);
       }
-      if (fate == TickFate::applied) applied.push_back({{p, t.price}, i});
+      if (fate == TickFate::applied) {
+        Entry& e = applied.emplace_back();
+        e.tick.pos = p;
+        e.tick.price = t.price;
+        e.input = i;
+      }
     }
     merged_.reserve(state_.ticks.size() + applied.size());
+    merged_ticks_.reserve(state_.ticks.size() + applied.size());
+    // Field by field into place: an Entry assembled on the stack and copied stalls on store forwarding.
+    const auto append = [&](const HeldTick& t, std::optional<std::size_t> in) {
+      Entry& e = merged_.emplace_back();
+      e.tick = t;
+      e.input = in;
+      merged_ticks_.push_back(t);
+    };
     auto a = applied.begin();
     for (const HeldTick& h : state_.ticks) {
-      for (; a != applied.end() && a->tick.pos < h.pos; ++a) merged_.push_back(*a);
-      merged_.push_back({h, std::nullopt});
+      for (; a != applied.end() && a->tick.pos < h.pos; ++a) append(a->tick, a->input);
+      append(h, std::nullopt);
     }
-    merged_.insert(merged_.end(), a, applied.end());
-    merged_ticks_.reserve(merged_.size());
-    for (const Entry& e : merged_) merged_ticks_.push_back(e.tick);
+    for (; a != applied.end(); ++a) append(a->tick, a->input);
     for (const std::size_t i : level_ticks_) {
-      index_.for_each_level(symbol_, input(i), [&](std::size_t r) {
+      lists_.for_each_level(input(i), [&](std::size_t r) {
         const Tick& t = input(i);
         candidates_.push_back({position_of(t), t.price, r, false, i, i});
       });
@@ -180,7 +196,7 @@ class Planner {
   void collect_crossings() {
     std::vector<std::size_t> crossed;
     const auto query = [&](std::size_t from, std::size_t to) {
-      index_.for_each_crossed(symbol_, merged_[from].tick.price, merged_[to].tick.price,
+      lists_.for_each_crossed(merged_[from].tick.price, merged_[to].tick.price,
                               merged_[to].tick.pos.ts_micros, [&](std::size_t r) { crossed.push_back(r); });
     };
     const std::size_t m = merged_.size();
@@ -205,7 +221,7 @@ class Planner {
   std::optional<std::size_t> same_rule_crossed(const std::string& id, double from, double to,
                                                std::int64_t ts) const {
     std::optional<std::size_t> found;
-    index_.for_each_crossed(symbol_, from, to, ts, [&](std::size_t j) {
+    lists_.for_each_crossed(from, to, ts, [&](std::size_t j) {
       if (rules_.rule(j).id == id) found = j;
     });
     return found;
@@ -438,9 +454,7 @@ class Planner {
   // Item 5: held ticks to the limits, then the fire log to what a tick still evaluable can need.
   void trim() {
     std::vector<HeldTick>& held = plan_.next.ticks;
-    held.clear();
-    held.reserve(merged_.size());
-    for (const Entry& e : merged_) held.push_back(e.tick);
+    held.assign(merged_ticks_.begin(), merged_ticks_.end());
     if (held.empty()) return;
     const std::int64_t horizon = saturating_sub(held.back().pos.ts_micros, limits_.reorder_window_micros);
     std::size_t drop = 0;
@@ -482,7 +496,7 @@ class Planner {
     std::erase_if(fires, [&](const FireRecord&) { return dropped[i++]; });
   }
 
-  const RuleIndex& index_;
+  RuleIndex::SymbolLists lists_;  // the index's lists of symbol_, looked up once per plan
   const RuleSet& rules_;
   std::string_view symbol_;
   const SymbolState& state_;

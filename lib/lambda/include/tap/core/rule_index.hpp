@@ -80,6 +80,12 @@ class RuleIndex {
 
   const RuleSet& rules() const { return rules_; }
 
+  // The same queries on one symbol's lists, looked up once (a plan asks about one symbol many times: one
+  // hash of the symbol instead of one per query). Valid until the next note_fire (which may create the
+  // symbol's eligibility trees); the index must outlive it.
+  class SymbolLists;
+  SymbolLists lists_of(std::string_view symbol) const;
+
  private:
   // A non-owning callable reference: the traversal lives in rule_index.cpp, the callback at the caller.
   struct Visitor {
@@ -149,6 +155,31 @@ class RuleIndex {
   std::unordered_map<std::string, std::uint32_t, Hash, std::equal_to<>> group_by_symbol_;
   std::uint32_t wildcard_ = kNoGroup;
   std::unordered_map<std::string, std::unique_ptr<Trees>, Hash, std::equal_to<>> overlays_;  // "*" per symbol
+
+ public:
+  class SymbolLists {
+   public:
+    template <typename F>
+    void for_each_level(const Tick& tick, F&& f) const {
+      index_->level(*this, tick, Visitor::of(f));
+    }
+    template <typename F>
+    void for_each_crossed(double from_price, double to_price, std::int64_t ts, F&& f) const {
+      index_->crossed(*this, from_price, to_price, ts, Visitor::of(f));
+    }
+
+   private:
+    friend class RuleIndex;
+    const RuleIndex* index_ = nullptr;
+    const Group* own_ = nullptr;  // the symbol's own versions (nullptr: none)
+    const Trees* own_trees_ = nullptr;
+    const Group* wildcard_ = nullptr;  // the "*" versions (nullptr: none)
+    const Trees* overlay_ = nullptr;   // their eligibility trees for this symbol
+  };
+
+ private:
+  void level(const SymbolLists& lists, const Tick& tick, Visitor f) const;
+  void crossed(const SymbolLists& lists, double from_price, double to_price, std::int64_t ts, Visitor f) const;
 };
 
 // The level condition of `rule` on `tick` alone (no state, no window).
