@@ -8,13 +8,6 @@
 namespace tap {
 namespace {
 
-// Prices arrive as decimal text; ask - bid in binary floating point can land a few ulps above a decimal
-// threshold (189.74 - 189.24 = 0.5000000000000284). A spread within 1e-12 relative of the threshold counts
-// as equal, hence not above.
-bool spread_above(double ask, double bid, double threshold) {
-  return (ask - bid) - threshold > 1e-12 * std::max(1.0, std::fabs(ask));
-}
-
 Side fire_side(Condition c) { return c == Condition::crosses_above ? Side::above : Side::below; }
 
 bool cooldown_allows(const Rule& rule, const RuleState& state, std::int64_t ts) {
@@ -68,23 +61,6 @@ std::string_view to_string(Outcome o) {
       break;
   }
   return "disabled";
-}
-
-bool condition_holds(const Rule& rule, const Tick& tick) {
-  switch (rule.condition) {
-    case Condition::price_above:
-      return tick.price > rule.threshold;
-    case Condition::price_below:
-      return tick.price < rule.threshold;
-    case Condition::spread_above:
-      return tick.bid && tick.ask && spread_above(*tick.ask, *tick.bid, rule.threshold);
-    case Condition::volume_above:
-      return tick.volume && static_cast<double>(*tick.volume) > rule.threshold;
-    case Condition::crosses_above:
-    case Condition::crosses_below:
-      break;
-  }
-  return side_of(rule, tick.price) == fire_side(rule.condition);
 }
 
 namespace {

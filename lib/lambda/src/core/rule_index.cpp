@@ -5,7 +5,7 @@
 #include <limits>
 #include <span>
 
-#include "tap/core/rule_engine.hpp"
+#include "tap/core/conditions.hpp"
 
 namespace tap {
 namespace {
@@ -69,8 +69,6 @@ std::int64_t next_eligible(const Rule& rule, std::int64_t at) {
   }
   return kMax;
 }
-
-bool level_condition_holds(const Rule& rule, const Tick& tick) { return condition_holds(rule, tick); }
 
 // ---- eligibility tree ----
 
@@ -287,14 +285,9 @@ void RuleIndex::level_in(const Group& group, const Trees* trees, const Tick& tic
       case Condition::spread_above:
         if (tick.bid && tick.ask) {
           // Near the thresholds below ask - bid; the condition settles the exact end (a step or two).
-          Rule probe;
-          probe.condition = c;
-          const auto holds = [&](std::uint32_t pos) {
-            probe.threshold = list[pos];
-            return level_condition_holds(probe, tick);
-          };
           hi = first_at_or_above(list, *tick.ask - *tick.bid);
-          while (hi > 0 && !holds(hi - 1)) --hi;  // it holds only below ask - bid (by a tolerance)
+          // it holds only below ask - bid (by a tolerance)
+          while (hi > 0 && !spread_above(*tick.ask, *tick.bid, list[hi - 1])) --hi;
         }
         break;
       case Condition::volume_above:
