@@ -126,9 +126,9 @@ class Planner {
     const std::size_t n = ticks_.size();
     plan_.fates.assign(n, TickFate::applied);
     // A symbol's ticks mostly arrive in order: the sort (and its index) only when they do not.
-    const bool in_order = std::is_sorted(ticks_.begin(), ticks_.end(), [](const SymbolTick& a, const SymbolTick& b) {
-      return position_of(*a.tick) < position_of(*b.tick);
-    });
+    const bool in_order = std::is_sorted(
+        ticks_.begin(), ticks_.end(),
+        [](const SymbolTick& a, const SymbolTick& b) { return position_of(*a.tick) < position_of(*b.tick); });
     std::vector<std::size_t> order;
     if (!in_order) {
       order.resize(n);

@@ -273,7 +273,8 @@ void run_differential(unsigned seed, int versions, int steps) {
       const Tick t = random_tick(rnd);
       ASSERT_EQ(level(fast, symbol, t), sorted_unique(ref.level(symbol, t)))
           << "seed " << seed << " step " << step << " price " << t.price << " ts " << t.ts.micros;
-      ASSERT_EQ(level_of_lists(fast, symbol, t), level(fast, symbol, t)) << "seed " << seed << " step " << step;
+      ASSERT_EQ(level_of_lists(fast, symbol, t), level(fast, symbol, t))
+          << "seed " << seed << " step " << step;
     } else {
       const double from = rnd.grid(24, 0.5) - 1, to = rnd.grid(24, 0.5) - 1;
       const std::int64_t ts = kT0 + rnd.below(1000) * kSec;

@@ -9,9 +9,9 @@
 //    around it. A fire's time only grows (note_fire keeps the newest). A wildcard version's fires are known
 //    per symbol: a fire on one symbol suppresses nothing on another.
 //  - for_each_crossed(symbol, from_price, to_price, ts, f): every CROSSING version of `symbol` or "*" that
-//    applies at ts and for which the two prices lie on different sides of the line (conditions.hpp's on_fire_side:
-//    crosses_above: price > threshold or not; crosses_below: price < threshold or not), in either direction.
-//    A price on the line is not on the fire side.
+//    applies at ts and for which the two prices lie on different sides of the line (conditions.hpp's
+//    on_fire_side: crosses_above: price > threshold or not; crosses_below: price < threshold or not), in
+//    either direction. A price on the line is not on the fire side.
 //  - note_fire of a crossing version, of a disabled one or of a specific version for another symbol changes
 //    no answer (the queries never return those versions for that symbol).
 // f is called as f(rule_index) with the version's index in the RuleSet, each version at most once per call,
@@ -179,7 +179,8 @@ class RuleIndex {
 
  private:
   void level(const SymbolLists& lists, const Tick& tick, Visitor f) const;
-  void crossed(const SymbolLists& lists, double from_price, double to_price, std::int64_t ts, Visitor f) const;
+  void crossed(const SymbolLists& lists, double from_price, double to_price, std::int64_t ts,
+               Visitor f) const;
 };
 
 }  // namespace tap
