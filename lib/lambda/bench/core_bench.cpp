@@ -269,26 +269,21 @@ bool register_file_benchmarks() {
   std::vector<std::size_t> probe_owner;
   const std::size_t tick_count = event_ticks(event, probe_owner).size();
   static const RuleSet rule_set = std::move(rules).value();
-  benchmark::RegisterBenchmark("BM_ParseValidateEvaluateFile", [event, tick_count](benchmark::State& state) {
-    const RuleIndex index(rule_set);
-    const SymbolStates none;
-    std::size_t fires = 0;
-    for (auto _ : state) {
-      fires = pure_path(index, event, none);
-      benchmark::DoNotOptimize(fires);
-    }
-    file_counters(state, tick_count, fires);
-  });
-  benchmark::RegisterBenchmark("BM_PurePathFile", [event, tick_count](benchmark::State& state) {
-    RuleIndex index(rule_set);
-    const SymbolStates states = committed(index, warm_up_ticks(event));
-    std::size_t fires = 0;
-    for (auto _ : state) {
-      fires = pure_path(index, event, states);
-      benchmark::DoNotOptimize(fires);
-    }
-    file_counters(state, tick_count, fires);
-  });
+  // The pure path on absent state (warm: false) or on the states a warm-up committed (warm: true).
+  const auto pure_path_on = [&event, tick_count](bool warm) {
+    return [event, tick_count, warm](benchmark::State& state) {
+      RuleIndex index(rule_set);
+      const SymbolStates states = warm ? committed(index, warm_up_ticks(event)) : SymbolStates{};
+      std::size_t fires = 0;
+      for (auto _ : state) {
+        fires = pure_path(index, event, states);
+        benchmark::DoNotOptimize(fires);
+      }
+      file_counters(state, tick_count, fires);
+    };
+  };
+  benchmark::RegisterBenchmark("BM_ParseValidateEvaluateFile", pure_path_on(false));
+  benchmark::RegisterBenchmark("BM_PurePathFile", pure_path_on(true));
   benchmark::RegisterBenchmark("BM_PlanFile", [event, tick_count](benchmark::State& state) {
     RuleIndex index(rule_set);
     const SymbolStates states = committed(index, warm_up_ticks(event));
