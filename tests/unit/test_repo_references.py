@@ -119,7 +119,7 @@ def test_nothing_points_outside_the_repository() -> None:
     ("text", "missing"),
     [
         ("see lib/lambda/src/app/handler.cpp and docs/design.md", []),
-        ("see `src/core/rule_engine.cpp` (relative to lib/lambda)", []),
+        ("see `src/core/conditions.cpp` (relative to lib/lambda)", []),
         ("see notes/nowhere.md and lib/gone.py.", [(1, "lib/gone.py")]),
         ("a glob tests/unit/test_*.py and a template docs/{name}.md are not citations", []),
         ("line one\n[link](../lib/README.md) [gone](../docs/gone.md)", [(2, "../docs/gone.md")]),

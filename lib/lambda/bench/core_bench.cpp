@@ -1,19 +1,24 @@
 // Benchmarks of the pure core (make bench-cpp). "per_tick"/"per_record"/"per_alert" counters are the time
-// per item (inverted rate).
+// per item (inverted rate). The planning benchmarks run the event-time engine as the handler does: the
+// batch's valid ticks grouped by symbol, plan_symbol per symbol on the state a previous batch committed.
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "tap/app/dynamodb_store.hpp"
 #include "tap/core/alert.hpp"
 #include "tap/core/json_text.hpp"
-#include "tap/core/rule_engine.hpp"
+#include "tap/core/rule_index.hpp"
 #include "tap/core/sqs_event.hpp"
+#include "tap/core/symbol_engine.hpp"
 #include "tap/core/tick.hpp"
 
 namespace tap {
@@ -90,85 +95,120 @@ void BM_ParseTickBodies25(benchmark::State& state) {
 }
 BENCHMARK(BM_ParseTickBodies25);
 
-std::vector<Tick> parsed_ticks(int seq) {
-  std::vector<Tick> ticks;
-  {
-    auto ev = parse_sqs_event(make_event(seq));
-    for (const auto& rec : ev->records) {
-      auto body = parse_ticks(rec.body, kJsonPadding);  // keep the result alive while iterating its ticks
-      for (auto& t : body->ticks) ticks.push_back(std::move(t));
-    }
-  }
-  return ticks;
-}
-
-// The states a previous batch left (what the handler reads/caches before planning the next one).
-StateMap previous_states(const RuleSet& rules) {
-  const std::string event = make_event(0);
+// The valid ticks of an event (invalid bodies skipped), with the record each came from.
+std::vector<Tick> event_ticks(std::string_view event, std::vector<std::size_t>& owner) {
   auto ev = parse_sqs_event(event);
   std::vector<Tick> ticks;
-  for (const auto& rec : ev->records) {
-    auto body = parse_ticks(rec.body, kJsonPadding);
-    for (auto& t : body->ticks) ticks.push_back(std::move(t));
-  }
-  std::vector<BatchTick> batch;
-  for (std::size_t i = 0; i < ticks.size(); ++i) batch.push_back({&ticks[i], i});
-  StateMap known;
-  for (const KeyPlan& k : plan_batch(rules, batch, {}).keys) known[k.key] = k.final_state;
-  return known;
-}
-
-void BM_EvaluateBatch1000Rules(benchmark::State& state) {
-  const RuleSet rules = make_rules();
-  const std::vector<Tick> ticks = parsed_ticks(1);
-  std::vector<BatchTick> batch;
-  for (std::size_t i = 0; i < ticks.size(); ++i) batch.push_back({&ticks[i], i});
-  const StateMap known = previous_states(rules);
-  for (auto _ : state) {
-    auto plans = plan_batch(rules, batch, known);
-    benchmark::DoNotOptimize(plans);
-  }
-  state.counters["per_tick"] =
-      benchmark::Counter(static_cast<double>(ticks.size()),
-                         benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
-}
-BENCHMARK(BM_EvaluateBatch1000Rules);
-
-// The whole pure path of one invocation: event -> ticks (invalid bodies skipped) -> plans.
-BatchPlan pure_path(const RuleSet& rules, std::string_view event, const StateMap& known) {
-  auto ev = parse_sqs_event(event);
-  std::vector<Tick> ticks;
-  std::vector<std::size_t> owner;
   for (std::size_t m = 0; m < ev->records.size(); ++m) {
-    auto body = parse_ticks(ev->records[m].body, kJsonPadding);
+    auto body = parse_ticks(ev->records[m].body, kJsonPadding);  // kept alive while its ticks are moved
     if (!body) continue;
     for (auto& t : body->ticks) {
       ticks.push_back(std::move(t));
       owner.push_back(m);
     }
   }
-  std::vector<BatchTick> batch;
-  for (std::size_t i = 0; i < ticks.size(); ++i) batch.push_back({&ticks[i], owner[i]});
-  return plan_batch(rules, batch, known);
+  return ticks;
 }
 
-// The pure path per tick on a synthetic event (1,000 rules, stored state known).
+struct SymbolHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using SymbolStates = std::unordered_map<std::string, SymbolState, SymbolHash, std::equal_to<>>;
+
+// The ticks grouped by symbol in first-seen order, delivery order within (as the handler groups them).
+struct SymbolGroup {
+  std::string_view symbol;
+  std::vector<SymbolTick> ticks;
+};
+std::vector<SymbolGroup> group_by_symbol(const std::vector<Tick>& ticks,
+                                         const std::vector<std::size_t>& owner) {
+  std::vector<SymbolGroup> groups;
+  std::unordered_map<std::string_view, std::size_t> group_of;
+  for (std::size_t i = 0; i < ticks.size(); ++i) {
+    const auto [it, added] = group_of.try_emplace(ticks[i].symbol, groups.size());
+    if (added) groups.push_back({ticks[i].symbol, {}});
+    groups[it->second].ticks.push_back({&ticks[i], owner[i]});
+  }
+  return groups;
+}
+
+// Plans every symbol of the batch on its state in `states` (absent: a new symbol). Returns the fires.
+std::size_t plan_symbols(const RuleIndex& index, const std::vector<Tick>& ticks,
+                         const std::vector<std::size_t>& owner, const SymbolStates& states) {
+  static const SymbolState kAbsent;
+  std::size_t fires = 0;
+  for (const SymbolGroup& g : group_by_symbol(ticks, owner)) {
+    const auto it = states.find(g.symbol);
+    const SymbolPlan plan = plan_symbol(index, g.symbol, it == states.end() ? kAbsent : it->second, g.ticks,
+                                        SymbolControls{}, OnceMarkers{}, EngineLimits{});
+    fires += plan.fires.size();
+  }
+  return fires;
+}
+
+// The states a previous batch committed (what the handler reads before planning the next one), its fires
+// noted in the index as the handler notes them.
+SymbolStates committed(RuleIndex& index, const std::vector<Tick>& ticks) {
+  const std::vector<std::size_t> owner(ticks.size());
+  SymbolStates states;
+  for (const SymbolGroup& g : group_by_symbol(ticks, owner)) {
+    const SymbolPlan plan =
+        plan_symbol(index, g.symbol, SymbolState{}, g.ticks, SymbolControls{}, OnceMarkers{}, EngineLimits{});
+    for (const NewFire& f : plan.fires) index.note_fire(f.rule_index, g.symbol, f.at.pos.ts_micros);
+    states[std::string(g.symbol)] = plan.next;
+  }
+  return states;
+}
+
+// The whole pure path of one invocation: event -> valid ticks -> plans. Returns the fires planned.
+std::size_t pure_path(const RuleIndex& index, std::string_view event, const SymbolStates& states) {
+  std::vector<std::size_t> owner;
+  const std::vector<Tick> ticks = event_ticks(event, owner);
+  return plan_symbols(index, ticks, owner, states);
+}
+
+void per_tick(benchmark::State& state, std::size_t tick_count) {
+  state.counters["per_tick"] =
+      benchmark::Counter(static_cast<double>(tick_count),
+                         benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+// The plan alone (ticks parsed), 1,000 rules, on the states the previous batch committed.
+void BM_EvaluateBatch1000Rules(benchmark::State& state) {
+  const RuleSet rules = make_rules();
+  RuleIndex index(rules);
+  std::vector<std::size_t> warm_owner, owner;
+  const std::vector<Tick> warm = event_ticks(make_event(0), warm_owner);
+  const SymbolStates states = committed(index, warm);
+  const std::vector<Tick> ticks = event_ticks(make_event(1), owner);
+  for (auto _ : state) {
+    auto fires = plan_symbols(index, ticks, owner, states);
+    benchmark::DoNotOptimize(fires);
+  }
+  per_tick(state, ticks.size());
+}
+BENCHMARK(BM_EvaluateBatch1000Rules);
+
+// The pure path per tick on a synthetic event (1,000 rules, the previous batch's states committed).
 void BM_ParseValidateEvaluate(benchmark::State& state) {
   const RuleSet rules = make_rules();
+  RuleIndex index(rules);
+  std::vector<std::size_t> warm_owner;
+  const SymbolStates states = committed(index, event_ticks(make_event(0), warm_owner));
   const std::string event = make_event(1);
-  const StateMap known = previous_states(rules);
   for (auto _ : state) {
-    auto plans = pure_path(rules, event, known);
-    benchmark::DoNotOptimize(plans);
+    auto fires = pure_path(index, event, states);
+    benchmark::DoNotOptimize(fires);
   }
-  state.counters["per_tick"] =
-      benchmark::Counter(25, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  per_tick(state, 25);
 }
 BENCHMARK(BM_ParseValidateEvaluate);
 
 void BM_AlertRecords(benchmark::State& state) {
   const RuleSet rules = make_rules();
-  const std::vector<Tick> ticks = parsed_ticks(1);
+  std::vector<std::size_t> owner;
+  const std::vector<Tick> ticks = event_ticks(make_event(1), owner);
   const Alert alert{&rules.rule(2), &ticks[0], "059f36b4-87a3-44ab-83d2-661975830a7d"};
   for (auto _ : state) {
     auto item = alert_item({alert, ticks[0].ts.micros + 1000});
@@ -181,9 +221,13 @@ void BM_AlertRecords(benchmark::State& state) {
 }
 BENCHMARK(BM_AlertRecords);
 
-// The same pure path on files (bench/run.py compares it with the Python baseline on the same inputs):
-// TAP_BENCH_EVENT is a Lambda SQS event, TAP_BENCH_RULES a rules document; no stored state (as the Python
-// side). The "per_tick" counter divides by the ticks the event actually holds.
+// ---- the same pure path on files ----
+// TAP_BENCH_EVENT is a Lambda SQS event, TAP_BENCH_RULES a rules document. "per_tick" divides by the ticks
+// the event actually holds; "peak_rss_kb" is the process's peak resident set (getrusage) after the run.
+//  - BM_ParseValidateEvaluateFile: no stored state (as the Python side; bench/run.py compares the two).
+//  - BM_PurePathFile: on the states a warm-up committed -- the event's own ticks moved back by the event's
+//    time span + 1 s, planned and committed, their fires noted -- so the measured batch continues the feed.
+//  - BM_PlanFile: the plan alone on the same states, ticks already parsed.
 std::string read_file(const char* path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream out;
@@ -191,7 +235,26 @@ std::string read_file(const char* path) {
   return out.str();
 }
 
-bool register_file_benchmark() {
+std::vector<Tick> warm_up_ticks(std::string_view event) {
+  std::vector<std::size_t> owner;
+  std::vector<Tick> ticks = event_ticks(event, owner);
+  const auto [lo, hi] = std::minmax_element(
+      ticks.begin(), ticks.end(), [](const Tick& a, const Tick& b) { return a.ts.micros < b.ts.micros; });
+  const std::int64_t shift = ticks.empty() ? 0 : hi->ts.micros - lo->ts.micros + kMicrosPerSecond;
+  for (Tick& t : ticks) t.ts.micros -= shift;
+  return ticks;
+}
+
+void file_counters(benchmark::State& state, std::size_t tick_count, std::size_t fires) {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  state.counters["ticks"] = static_cast<double>(tick_count);
+  state.counters["fires"] = static_cast<double>(fires);
+  state.counters["peak_rss_kb"] = static_cast<double>(u.ru_maxrss);  // Linux: kilobytes
+  per_tick(state, tick_count);
+}
+
+bool register_file_benchmarks() {
   const char* event_path = std::getenv("TAP_BENCH_EVENT");
   const char* rules_path = std::getenv("TAP_BENCH_RULES");
   if (event_path == nullptr || rules_path == nullptr) return true;
@@ -203,22 +266,35 @@ bool register_file_benchmark() {
                  (!rules ? rules.error() : probe.error()).message.c_str());
     return false;
   }
-  std::size_t tick_count = 0;
-  for (const auto& rec : probe->records) {
-    auto body = parse_ticks(rec.body, kJsonPadding);
-    if (body) tick_count += body->ticks.size();
-  }
-  benchmark::RegisterBenchmark("BM_ParseValidateEvaluateFile", [rule_set = std::move(rules).value(), event,
-                                                                tick_count](benchmark::State& state) {
-    const StateMap known;
+  std::vector<std::size_t> probe_owner;
+  const std::size_t tick_count = event_ticks(event, probe_owner).size();
+  static const RuleSet rule_set = std::move(rules).value();
+  // The pure path on absent state (warm: false) or on the states a warm-up committed (warm: true).
+  const auto pure_path_on = [&event, tick_count](bool warm) {
+    return [event, tick_count, warm](benchmark::State& state) {
+      RuleIndex index(rule_set);
+      const SymbolStates states = warm ? committed(index, warm_up_ticks(event)) : SymbolStates{};
+      std::size_t fires = 0;
+      for (auto _ : state) {
+        fires = pure_path(index, event, states);
+        benchmark::DoNotOptimize(fires);
+      }
+      file_counters(state, tick_count, fires);
+    };
+  };
+  benchmark::RegisterBenchmark("BM_ParseValidateEvaluateFile", pure_path_on(false));
+  benchmark::RegisterBenchmark("BM_PurePathFile", pure_path_on(true));
+  benchmark::RegisterBenchmark("BM_PlanFile", [event, tick_count](benchmark::State& state) {
+    RuleIndex index(rule_set);
+    const SymbolStates states = committed(index, warm_up_ticks(event));
+    std::vector<std::size_t> owner;
+    const std::vector<Tick> ticks = event_ticks(event, owner);
+    std::size_t fires = 0;
     for (auto _ : state) {
-      auto plans = pure_path(rule_set, event, known);
-      benchmark::DoNotOptimize(plans);
+      fires = plan_symbols(index, ticks, owner, states);
+      benchmark::DoNotOptimize(fires);
     }
-    state.counters["ticks"] = static_cast<double>(tick_count);
-    state.counters["per_tick"] =
-        benchmark::Counter(static_cast<double>(tick_count),
-                           benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+    file_counters(state, tick_count, fires);
   });
   return true;
 }
@@ -229,7 +305,7 @@ bool register_file_benchmark() {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  if (!tap::register_file_benchmark()) return 1;
+  if (!tap::register_file_benchmarks()) return 1;
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

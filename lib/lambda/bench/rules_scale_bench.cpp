@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "tap/core/conditions.hpp"
 #include "tap/core/json_text.hpp"
 #include "tap/core/rule_index.hpp"
 #include "tap/core/rules.hpp"
@@ -194,7 +195,7 @@ const Fixture& fixture(int n) {
     if (is_crossing(r.condition) || (r.symbol != "HOT" && r.symbol != "*")) continue;
     const bool holds = [&] {
       for (int t = 0; t < kEventTicks; ++t) {
-        if (!level_condition_holds(r, quiet_tick(t))) return false;
+        if (!condition_holds(r, quiet_tick(t))) return false;
       }
       return true;
     }();

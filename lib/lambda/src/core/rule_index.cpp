@@ -5,7 +5,7 @@
 #include <limits>
 #include <span>
 
-#include "tap/core/rule_engine.hpp"
+#include "tap/core/conditions.hpp"
 
 namespace tap {
 namespace {
@@ -69,8 +69,6 @@ std::int64_t next_eligible(const Rule& rule, std::int64_t at) {
   }
   return kMax;
 }
-
-bool level_condition_holds(const Rule& rule, const Tick& tick) { return condition_holds(rule, tick); }
 
 // ---- eligibility tree ----
 
@@ -245,12 +243,28 @@ std::uint32_t RuleIndex::group_of(std::string_view symbol) const {
   return it == group_by_symbol_.end() ? kNoGroup : it->second;
 }
 
+RuleIndex::SymbolLists RuleIndex::lists_of(std::string_view symbol) const {
+  SymbolLists lists;
+  lists.index_ = this;
+  if (const std::uint32_t g = group_of(symbol); g != kNoGroup) {
+    lists.own_ = &groups_[g];
+    lists.own_trees_ = groups_[g].trees.get();
+  }
+  if (wildcard_ != kNoGroup) {
+    lists.wildcard_ = &groups_[wildcard_];
+    const auto overlay = overlays_.find(symbol);
+    lists.overlay_ = overlay == overlays_.end() ? nullptr : overlay->second.get();
+  }
+  return lists;
+}
+
 void RuleIndex::level(std::string_view symbol, const Tick& tick, Visitor f) const {
-  if (const std::uint32_t g = group_of(symbol); g != kNoGroup)
-    level_in(groups_[g], groups_[g].trees.get(), tick, f);
-  if (wildcard_ == kNoGroup) return;
-  const auto overlay = overlays_.find(symbol);
-  level_in(groups_[wildcard_], overlay == overlays_.end() ? nullptr : overlay->second.get(), tick, f);
+  level(lists_of(symbol), tick, f);
+}
+
+void RuleIndex::level(const SymbolLists& lists, const Tick& tick, Visitor f) const {
+  if (lists.own_ != nullptr) level_in(*lists.own_, lists.own_trees_, tick, f);
+  if (lists.wildcard_ != nullptr) level_in(*lists.wildcard_, lists.overlay_, tick, f);
 }
 
 void RuleIndex::level_in(const Group& group, const Trees* trees, const Tick& tick, Visitor f) const {
@@ -271,14 +285,9 @@ void RuleIndex::level_in(const Group& group, const Trees* trees, const Tick& tic
       case Condition::spread_above:
         if (tick.bid && tick.ask) {
           // Near the thresholds below ask - bid; the condition settles the exact end (a step or two).
-          Rule probe;
-          probe.condition = c;
-          const auto holds = [&](std::uint32_t pos) {
-            probe.threshold = list[pos];
-            return level_condition_holds(probe, tick);
-          };
           hi = first_at_or_above(list, *tick.ask - *tick.bid);
-          while (hi > 0 && !holds(hi - 1)) --hi;  // it holds only below ask - bid (by a tolerance)
+          // it holds only below ask - bid (by a tolerance)
+          while (hi > 0 && !spread_above(*tick.ask, *tick.bid, list[hi - 1])) --hi;
         }
         break;
       case Condition::volume_above:
@@ -302,15 +311,22 @@ void RuleIndex::level_in(const Group& group, const Trees* trees, const Tick& tic
 
 void RuleIndex::crossed(std::string_view symbol, double from_price, double to_price, std::int64_t ts,
                         Visitor f) const {
+  crossed(lists_of(symbol), from_price, to_price, ts, f);
+}
+
+void RuleIndex::crossed(const SymbolLists& lists, double from_price, double to_price, std::int64_t ts,
+                        Visitor f) const {
   const double low = std::min(from_price, to_price), high = std::max(from_price, to_price);
-  if (const std::uint32_t g = group_of(symbol); g != kNoGroup) crossed_in(groups_[g], low, high, ts, f);
-  if (wildcard_ != kNoGroup) crossed_in(groups_[wildcard_], low, high, ts, f);
+  if (lists.own_ != nullptr) crossed_in(*lists.own_, low, high, ts, f);
+  if (lists.wildcard_ != nullptr) crossed_in(*lists.wildcard_, low, high, ts, f);
 }
 
 void RuleIndex::crossed_in(const Group& group, double low, double high, std::int64_t ts, Visitor f) const {
   for (const Condition c : kCrossing) {
     const std::uint32_t base = group.begin[slot(c)];
-    const std::span<const double> list(thresholds_.data() + base, group.begin[slot(c) + 1] - base);
+    const std::uint32_t size = group.begin[slot(c) + 1] - base;
+    if (size == 0) continue;
+    const std::span<const double> list(thresholds_.data() + base, size);
     // side_of: crosses_above splits at price > threshold, crosses_below at price < threshold. The prices lie
     // on different sides exactly for the thresholds in [low, high) (above) or (low, high] (below); `high`'s
     // end is searched from `low`'s (a tick moves the price little).

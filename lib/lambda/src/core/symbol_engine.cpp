@@ -1,11 +1,11 @@
 #include "tap/core/symbol_engine.hpp"
 
 #include <algorithm>
-#include <deque>
 #include <limits>
 #include <numeric>
 #include <unordered_map>
 
+#include "tap/core/conditions.hpp"
 #include "tap/core/timestamp.hpp"
 
 // The algorithm and the argument for it: docs/design.md (section 5).
@@ -19,11 +19,6 @@ std::int64_t saturating_add(std::int64_t a, std::int64_t b) {
 }
 std::int64_t saturating_sub(std::int64_t a, std::int64_t b) {
   return a < std::numeric_limits<std::int64_t>::min() + b ? std::numeric_limits<std::int64_t>::min() : a - b;
-}
-
-// The side of the line a crossing version fires on (F3: price on the line fires neither).
-bool on_fire_side(const Rule& r, double price) {
-  return r.condition == Condition::crosses_below ? price < r.threshold : price > r.threshold;
 }
 
 std::int64_t cooldown_micros(const Rule& r) {
@@ -72,7 +67,7 @@ class Planner {
   Planner(const RuleIndex& index, std::string_view symbol, const SymbolState& state,
           std::span<const SymbolTick> ticks, const SymbolControls& controls, const OnceMarkers& once,
           const EngineLimits& limits)
-      : index_(index),
+      : lists_(index.lists_of(symbol)),
         rules_(index.rules()),
         symbol_(symbol),
         state_(state),
@@ -119,6 +114,7 @@ class Planner {
            p.ts_micros < saturating_sub(state_.ticks.back().pos.ts_micros, limits_.reorder_window_micros);
   }
   bool held_at(Position p) const {
+    if (state_.ticks.empty() || state_.ticks.back().pos < p) return false;  // newer than all: no search
     const auto it = std::lower_bound(state_.ticks.begin(), state_.ticks.end(), p,
                                      [](const HeldTick& h, Position q) { return h.pos < q; });
     return it != state_.ticks.end() && it->pos == p;
@@ -129,14 +125,24 @@ class Planner {
   void place() {
     const std::size_t n = ticks_.size();
     plan_.fates.assign(n, TickFate::applied);
-    std::vector<std::size_t> order(n);
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-      return position_of(input(a)) < position_of(input(b));
-    });
+    // A symbol's ticks mostly arrive in order: the sort (and its index) only when they do not.
+    const bool in_order = std::is_sorted(
+        ticks_.begin(), ticks_.end(),
+        [](const SymbolTick& a, const SymbolTick& b) { return position_of(*a.tick) < position_of(*b.tick); });
+    std::vector<std::size_t> order;
+    if (!in_order) {
+      order.resize(n);
+      std::iota(order.begin(), order.end(), std::size_t{0});
+      std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        return position_of(input(a)) < position_of(input(b));
+      });
+    }
     std::optional<Position> last_placed;
     std::vector<Entry> applied;
-    for (const std::size_t i : order) {
+    applied.reserve(n);
+    level_ticks_.reserve(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::size_t i = in_order ? k : order[k];
       const Tick& t = input(i);
       const Position p = position_of(t);
       TickFate fate = TickFate::applied;
@@ -156,19 +162,31 @@ class Planner {
         last_placed = p;
         level_ticks_.push_back(i);
       }
-      if (fate == TickFate::applied) applied.push_back({{p, t.price}, i});
+      if (fate == TickFate::applied) {
+        Entry& e = applied.emplace_back();
+        e.tick.pos = p;
+        e.tick.price = t.price;
+        e.input = i;
+      }
     }
     merged_.reserve(state_.ticks.size() + applied.size());
+    merged_ticks_.reserve(state_.ticks.size() + applied.size());
+    // Field by field into place: an Entry assembled on the stack and copied stalls on store forwarding.
+    static constexpr std::optional<std::size_t> kHeld;  // by reference, like the applied entries' inputs
+    const auto append = [&](const HeldTick& t, const std::optional<std::size_t>& in) {
+      Entry& e = merged_.emplace_back();
+      e.tick = t;
+      e.input = in;
+      merged_ticks_.push_back(t);
+    };
     auto a = applied.begin();
     for (const HeldTick& h : state_.ticks) {
-      for (; a != applied.end() && a->tick.pos < h.pos; ++a) merged_.push_back(*a);
-      merged_.push_back({h, std::nullopt});
+      for (; a != applied.end() && a->tick.pos < h.pos; ++a) append(a->tick, a->input);
+      append(h, kHeld);
     }
-    merged_.insert(merged_.end(), a, applied.end());
-    merged_ticks_.reserve(merged_.size());
-    for (const Entry& e : merged_) merged_ticks_.push_back(e.tick);
+    for (; a != applied.end(); ++a) append(a->tick, a->input);
     for (const std::size_t i : level_ticks_) {
-      index_.for_each_level(symbol_, input(i), [&](std::size_t r) {
+      lists_.for_each_level(input(i), [&](std::size_t r) {
         const Tick& t = input(i);
         candidates_.push_back({position_of(t), t.price, r, false, i, i});
       });
@@ -180,7 +198,7 @@ class Planner {
   void collect_crossings() {
     std::vector<std::size_t> crossed;
     const auto query = [&](std::size_t from, std::size_t to) {
-      index_.for_each_crossed(symbol_, merged_[from].tick.price, merged_[to].tick.price,
+      lists_.for_each_crossed(merged_[from].tick.price, merged_[to].tick.price,
                               merged_[to].tick.pos.ts_micros, [&](std::size_t r) { crossed.push_back(r); });
     };
     const std::size_t m = merged_.size();
@@ -205,7 +223,7 @@ class Planner {
   std::optional<std::size_t> same_rule_crossed(const std::string& id, double from, double to,
                                                std::int64_t ts) const {
     std::optional<std::size_t> found;
-    index_.for_each_crossed(symbol_, from, to, ts, [&](std::size_t j) {
+    lists_.for_each_crossed(from, to, ts, [&](std::size_t j) {
       if (rules_.rule(j).id == id) found = j;
     });
     return found;
@@ -364,6 +382,7 @@ class Planner {
                                     return a.pos == b.pos && a.rule_index == b.rule_index;
                                   }),
                       candidates_.end());
+    new_records_.reserve(candidates_.size());  // at most one record per candidate: addresses stay put
     for (const Candidate& c : candidates_) {
       const Rule& r = rules_.rule(c.rule_index);
       if (c.pos.ts_micros < state_.fires_complete_from) continue;  // the fires around it may be pruned
@@ -438,9 +457,7 @@ class Planner {
   // Item 5: held ticks to the limits, then the fire log to what a tick still evaluable can need.
   void trim() {
     std::vector<HeldTick>& held = plan_.next.ticks;
-    held.clear();
-    held.reserve(merged_.size());
-    for (const Entry& e : merged_) held.push_back(e.tick);
+    held = std::move(merged_ticks_);  // trim is the plan's last step: nothing reads them after it
     if (held.empty()) return;
     const std::int64_t horizon = saturating_sub(held.back().pos.ts_micros, limits_.reorder_window_micros);
     std::size_t drop = 0;
@@ -482,7 +499,7 @@ class Planner {
     std::erase_if(fires, [&](const FireRecord&) { return dropped[i++]; });
   }
 
-  const RuleIndex& index_;
+  RuleIndex::SymbolLists lists_;  // the index's lists of symbol_, looked up once per plan
   const RuleSet& rules_;
   std::string_view symbol_;
   const SymbolState& state_;
@@ -499,7 +516,7 @@ class Planner {
   std::vector<Candidate> candidates_;
   std::unordered_map<std::string, std::vector<const FireRecord*>> by_rule_;  // the read log, per rule id
   std::unordered_map<std::string, std::vector<const FireRecord*>> planned_;  // this plan's fires
-  std::deque<FireRecord> new_records_;  // stable addresses (planned_ points into it)
+  std::vector<FireRecord> new_records_;  // reserved before the first: stable addresses (planned_ points in)
 };
 
 }  // namespace

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "tap/core/rule_engine.hpp"
+#include "tap/core/conditions.hpp"
 #include "tap/core/rule_index.hpp"
 #include "tap/core/rules.hpp"
 #include "tap/core/tick.hpp"
@@ -26,7 +26,7 @@ class ReferenceIndex {
     std::vector<std::size_t> out;
     const std::int64_t ts = tick.ts.micros;
     rules_.for_each_rule(symbol, [&](std::size_t i, const Rule& r) {
-      if (is_crossing(r.condition) || !r.applies_at(ts) || !level_condition_holds(r, tick)) return;
+      if (is_crossing(r.condition) || !r.applies_at(ts) || !condition_holds(r, tick)) return;
       if (const auto it = last_fire_.find({i, std::string(symbol)}); it != last_fire_.end()) {
         if (ts > it->second && ts < next_eligible(r, it->second)) return;
       }
@@ -38,7 +38,7 @@ class ReferenceIndex {
   std::vector<std::size_t> crossed(std::string_view symbol, double from, double to, std::int64_t ts) const {
     std::vector<std::size_t> out;
     rules_.for_each_rule(symbol, [&](std::size_t i, const Rule& r) {
-      if (is_crossing(r.condition) && r.applies_at(ts) && side_of(r, from) != side_of(r, to))
+      if (is_crossing(r.condition) && r.applies_at(ts) && on_fire_side(r, from) != on_fire_side(r, to))
         out.push_back(i);
     });
     return out;

@@ -51,6 +51,20 @@ std::vector<std::size_t> crossed(const RuleIndex& index, std::string_view symbol
   return sorted_unique(std::move(out));
 }
 
+// The same queries through the symbol's lists looked up once (RuleIndex::lists_of).
+std::vector<std::size_t> level_of_lists(const RuleIndex& index, std::string_view symbol, const Tick& t) {
+  std::vector<std::size_t> out;
+  index.lists_of(symbol).for_each_level(t, [&](std::size_t i) { out.push_back(i); });
+  return sorted_unique(std::move(out));
+}
+
+std::vector<std::size_t> crossed_of_lists(const RuleIndex& index, std::string_view symbol, double from,
+                                          double to, std::int64_t ts) {
+  std::vector<std::size_t> out;
+  index.lists_of(symbol).for_each_crossed(from, to, ts, [&](std::size_t i) { out.push_back(i); });
+  return sorted_unique(std::move(out));
+}
+
 using Ids = std::vector<std::size_t>;
 
 TEST(NextEligible, PerMode) {
@@ -259,11 +273,15 @@ void run_differential(unsigned seed, int versions, int steps) {
       const Tick t = random_tick(rnd);
       ASSERT_EQ(level(fast, symbol, t), sorted_unique(ref.level(symbol, t)))
           << "seed " << seed << " step " << step << " price " << t.price << " ts " << t.ts.micros;
+      ASSERT_EQ(level_of_lists(fast, symbol, t), level(fast, symbol, t))
+          << "seed " << seed << " step " << step;
     } else {
       const double from = rnd.grid(24, 0.5) - 1, to = rnd.grid(24, 0.5) - 1;
       const std::int64_t ts = kT0 + rnd.below(1000) * kSec;
       ASSERT_EQ(crossed(fast, symbol, from, to, ts), sorted_unique(ref.crossed(symbol, from, to, ts)))
           << "seed " << seed << " step " << step << " " << from << " -> " << to;
+      ASSERT_EQ(crossed_of_lists(fast, symbol, from, to, ts), crossed(fast, symbol, from, to, ts))
+          << "seed " << seed << " step " << step;
     }
   }
 }

@@ -9,9 +9,9 @@
 //    around it. A fire's time only grows (note_fire keeps the newest). A wildcard version's fires are known
 //    per symbol: a fire on one symbol suppresses nothing on another.
 //  - for_each_crossed(symbol, from_price, to_price, ts, f): every CROSSING version of `symbol` or "*" that
-//    applies at ts and for which the two prices lie on different sides of the line (rule_engine's side_of:
-//    crosses_above: price > threshold or not; crosses_below: price < threshold or not), in either direction.
-//    A price on the line is not on the fire side.
+//    applies at ts and for which the two prices lie on different sides of the line (conditions.hpp's
+//    on_fire_side: crosses_above: price > threshold or not; crosses_below: price < threshold or not), in
+//    either direction. A price on the line is not on the fire side.
 //  - note_fire of a crossing version, of a disabled one or of a specific version for another symbol changes
 //    no answer (the queries never return those versions for that symbol).
 // f is called as f(rule_index) with the version's index in the RuleSet, each version at most once per call,
@@ -79,6 +79,12 @@ class RuleIndex {
   void note_fire(std::size_t rule_index, std::string_view symbol, std::int64_t at_micros);
 
   const RuleSet& rules() const { return rules_; }
+
+  // The same queries on one symbol's lists, looked up once (a plan asks about one symbol many times: one
+  // hash of the symbol instead of one per query). Valid until the next note_fire (which may create the
+  // symbol's eligibility trees); the index must outlive it.
+  class SymbolLists;
+  SymbolLists lists_of(std::string_view symbol) const;
 
  private:
   // A non-owning callable reference: the traversal lives in rule_index.cpp, the callback at the caller.
@@ -149,9 +155,32 @@ class RuleIndex {
   std::unordered_map<std::string, std::uint32_t, Hash, std::equal_to<>> group_by_symbol_;
   std::uint32_t wildcard_ = kNoGroup;
   std::unordered_map<std::string, std::unique_ptr<Trees>, Hash, std::equal_to<>> overlays_;  // "*" per symbol
-};
 
-// The level condition of `rule` on `tick` alone (no state, no window).
-bool level_condition_holds(const Rule& rule, const Tick& tick);
+ public:
+  class SymbolLists {
+   public:
+    template <typename F>
+    void for_each_level(const Tick& tick, F&& f) const {
+      index_->level(*this, tick, Visitor::of(f));
+    }
+    template <typename F>
+    void for_each_crossed(double from_price, double to_price, std::int64_t ts, F&& f) const {
+      index_->crossed(*this, from_price, to_price, ts, Visitor::of(f));
+    }
+
+   private:
+    friend class RuleIndex;
+    const RuleIndex* index_ = nullptr;
+    const Group* own_ = nullptr;  // the symbol's own versions (nullptr: none)
+    const Trees* own_trees_ = nullptr;
+    const Group* wildcard_ = nullptr;  // the "*" versions (nullptr: none)
+    const Trees* overlay_ = nullptr;   // their eligibility trees for this symbol
+  };
+
+ private:
+  void level(const SymbolLists& lists, const Tick& tick, Visitor f) const;
+  void crossed(const SymbolLists& lists, double from_price, double to_price, std::int64_t ts,
+               Visitor f) const;
+};
 
 }  // namespace tap
