@@ -53,6 +53,7 @@ std::string event(const std::vector<Message>& messages) {
 Deadline far() { return SteadyClock::now() + std::chrono::seconds(60); }
 
 constexpr std::int64_t kNowSeconds = 1795617100;  // the handler's wall clock: 2026-11-25T14:31:40Z
+constexpr std::int64_t kBatchSeconds = 61;         // the wall clock advances by this per batch run
 
 // One function container over shared fake tables: the handler and its ports. Several harnesses over the same
 // tables are concurrent invocations (or a container replaced after a kill).
@@ -63,13 +64,19 @@ struct Harness {
         log([this](std::string_view line) { lines.emplace_back(line); }),
         handler(
             rules, {state, ledger, notifier, dead_letters}, log,
-            [] { return std::chrono::system_clock::time_point(std::chrono::seconds(kNowSeconds)); }, {},
+            // Each batch a deadline (far()) after the one before: a redelivery comes after the deadline of
+            // the invocation it repeats (the visibility timeout is at least the function's timeout).
+            [this] {
+              return std::chrono::system_clock::time_point(std::chrono::seconds(kNowSeconds + kBatchSeconds * runs));
+            },
+            {},
             std::move(controls)) {
     notifier.tables = &tables;
     dead_letters.tables = &tables;
   }
   BatchReport run(const std::vector<Message>& messages) {
     auto report = handler.handle(event(messages), far());
+    ++runs;
     EXPECT_TRUE(report.ok());
     return report.value();
   }
@@ -80,6 +87,7 @@ struct Harness {
     return false;
   }
 
+  std::int64_t runs = 0;  // batches run so far (the clock)
   FakeSymbolStore state;
   FakeLedger ledger;
   FakeNotifier notifier;
@@ -522,7 +530,8 @@ TEST(HandlerOnce, AlertFoundStoredIsRecordedWithoutWritingItAgain) {
   FakeTables tables;
   // An alert with the key this fire takes exists already (stored before its fire was recorded: e.g. by the
   // first version's schema); it is pending, so it is notified once.
-  tables.alerts[AlertId{"AAPL", 1795617000000000LL, "up"}] = {"old", 1, true, ""};
+  tables.alerts[AlertId{"AAPL", 1795617000000000LL, "up"}] = {
+      "old", 1, true, "", Tick{.symbol = "AAPL", .price = 150, .ts = {1795617000000000LL}, .volume = {}, .bid = {}, .ask = {}}, 0};
   Harness fx(rules, tables);
   const BatchReport r = fx.run({{"m1", tick("AAPL", 150, "2026-11-25T14:30:00Z")}});
   EXPECT_TRUE(r.failed_message_ids.empty());

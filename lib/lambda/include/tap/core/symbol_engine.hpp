@@ -32,6 +32,10 @@
 //    them are recorded stored by this commit (`completing`; the handler writes their alerts, and markers
 //    for `once`, in the commit's transaction), then the new fires take the room left. A plan with no
 //    ticks completes the next pending fires: the handler calls it until `next` holds none.
+//  - Notification (F5): every new fire is recorded `notified = false`. The stored fires of the read state
+//    not notified are either in `confirmed` (the handler knows their notification sent: they are recorded
+//    notified in `next`) or listed in `to_confirm` (left unconfirmed). A fire not notified is never pruned
+//    (by reach or by count), so every later plan of the symbol lists it until one confirms it.
 //  - Once markers: `once` is checked against OnceMarkers (stored fires, any symbol), the log's pending fires
 //    and this plan's fires. For a "*" rule the handler passes the markers of fires planned for the batch's
 //    other symbols too.
@@ -80,6 +84,9 @@ struct SymbolControls {
 // The (rule id, arming) pairs of `once` versions known to be triggered (their marker exists).
 using OnceMarkers = std::set<std::pair<std::string, std::uint32_t>>;
 
+// Fires whose notification the handler knows sent, by (rule id, tick position).
+using ConfirmedFires = std::set<std::pair<std::string, Position>>;
+
 // One of the symbol's ticks of this batch, in delivery order.
 struct SymbolTick {
   const Tick* tick = nullptr;
@@ -105,6 +112,9 @@ struct SymbolPlan {
   // handler completes them (notifies) idempotently. Pending ones are completed through `completing`.
   std::vector<FireRecord> to_complete;
   std::vector<FireRecord> completing;  // pending fires of the read state this commit records stored
+  // Stored fires of the read state whose notification is not confirmed and not in `confirmed`: the handler
+  // confirms them (notifying those still pending) before a later plan records them notified.
+  std::vector<FireRecord> to_confirm;
   std::vector<TickFate> fates;         // one per input tick
   // Decisions between fires discovered out of order where the in-order replay may decide otherwise
   // (docs/design.md, section 5.3): zero means this plan kept the stored set the replay's.
@@ -115,6 +125,7 @@ inline constexpr std::size_t kMaxFiresPerCommit = 98;  // 100 transaction items:
 
 SymbolPlan plan_symbol(const RuleIndex& index, std::string_view symbol, const SymbolState& state,
                        std::span<const SymbolTick> ticks, const SymbolControls& controls,
-                       const OnceMarkers& once, const EngineLimits& limits);
+                       const OnceMarkers& once, const EngineLimits& limits,
+                       const ConfirmedFires& confirmed = {});
 
 }  // namespace tap
