@@ -726,7 +726,7 @@ DynamoDbAlertLedger::DynamoDbAlertLedger(dynamodb::Client& client, std::string a
     : client_(client), table_(std::move(alerts_table)) {}
 
 Result<std::optional<PendingAlert>, AwsError> DynamoDbAlertLedger::pending(const AlertId& id,
-                                                                          Deadline deadline) {
+                                                                           Deadline deadline) {
   // A write that succeeds only on a pending alert and returns it: the answer without read permissions.
   dynamodb::UpdateItem u;
   u.table = table_;

@@ -361,7 +361,8 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
         return;
       }
       items += once ? 2 : 1;
-      alerts.push_back({{rule, tick, batch.message_id(message_index)}, now_micros(), batch.publish_by_micros});
+      alerts.push_back(
+          {{rule, tick, batch.message_id(message_index)}, now_micros(), batch.publish_by_micros});
       // The arming the fire consumed (a pending fire keeps it in its record; a new one: its version's).
       if (once) markers.push_back({rule->id, fire.once_arming.value_or(rule->arming), id});
       written.push_back({rule, tick, message_index, fire.tick});
@@ -498,7 +499,10 @@ bool BatchHandler::confirm_fires(Batch& batch, const SymbolWork& work, const Sym
               .message = "pending notification recovered",
               .message_id = stored.message_id,
               .symbol = work.symbol,
-              .rule = rule->id});
+              .rule = rule->id,
+              .fields = {{"receive_count",
+                          static_cast<std::int64_t>(
+                              batch.messages[work.ticks.front().message_index].record->receive_count)}}});
     auto marked = ports_.ledger.mark_sent(id, published.value(), now_micros(), deadline);
     if (!marked) {
       log_.log({.level = obs::Level::kError,

@@ -108,8 +108,7 @@ TEST(PendingAlertItem, ReadsWhatTheNotificationNeedsAndRefusesTheRest) {
   for (const char* bad : {R"([])", R"({"symbol":"AAPL"})", R"({"symbol":{"N":"1"},"price":{"N":"1"}})",
                           R"({"price":{"S":"1.5"}})", R"({"price":{"N":"1.5x"}})",
                           R"({"tick_timestamp":{"S":"yesterday"}})", R"({"publish_by":{"N":"5"}})",
-                          R"({"message_id":{"N":"5"}})",
-                          R"({"symbol":{"S":"A"},"price":{"N":"1"}})"}) {
+                          R"({"message_id":{"N":"5"}})", R"({"symbol":{"S":"A"},"price":{"N":"1"}})"}) {
     EXPECT_EQ(parse_pending_alert(bad).error().code, "invalid_alert") << bad;
   }
 }
@@ -141,7 +140,8 @@ TEST_F(PortsTest, LedgerAsksWithConditionalWritesOnly) {
   EXPECT_FALSE(ledger.pending(id, far()).value().has_value());
   http.reply(400, ddb_error("AccessDeniedException"));
   EXPECT_EQ(ledger.pending(id, far()).error().code, "AccessDeniedException");
-  http.reply(200, R"({"Attributes":{"symbol":{"S":"AAPL"}}})");  // an item it cannot build a notification from
+  http.reply(200,
+             R"({"Attributes":{"symbol":{"S":"AAPL"}}})");  // an item it cannot build a notification from
   EXPECT_EQ(ledger.pending(id, far()).error().code, "invalid_alert");
 
   http.reply(200, "{}");

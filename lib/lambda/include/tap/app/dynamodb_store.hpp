@@ -11,10 +11,9 @@
 //    and price (8 bytes, IEEE-754 little-endian); positions strictly increase. fires: version byte 1, the
 //    count of distinct rule ids and each (length + bytes), the count of fires and per fire the index of its
 //    rule id, the version, timestamp, seq, one flag byte (1: crossing, 2: stored, 4: a once arming follows,
-//    8: reach_until is "never", 16: its notification is not confirmed), then unless 8 the zigzag delta of reach_until to the fire's timestamp, and
-//    with 4 the arming. Anything else (a
-//    byte left over, a tick out of order, a price that is not finite and > 0) is a malformed item: an
-//    error for that symbol alone.
+//    8: reach_until is "never", 16: its notification is not confirmed), then unless 8 the zigzag delta of
+//    reach_until to the fire's timestamp, and with 4 the arming. Anything else (a byte left over, a tick out
+//    of order, a price that is not finite and > 0) is a malformed item: an error for that symbol alone.
 //  - a `once` marker (R2): symbol = "#once#<rule id>", rule_id = "#arming#<arming>" (a symbol never holds a
 //    '#'); attributes rule (S), arming (N), alert_symbol (S), alert_key (S: the alert's sort key),
 //    created_at (S). The API reads it to derive `triggered`.

@@ -11,8 +11,9 @@
 // further commits, each its own transaction recording them stored; a crash in between leaves them pending
 // in the state, and the next plan of the symbol -- the redelivery's -- stores them first. Fires recorded for
 // a redelivered tick or of any earlier batch whose notification is not confirmed (to_confirm) are confirmed
-// before the symbol is planned: remembered, or asked of the ledger and notified if still pending. Store before publish, publish before
-// mark. A failed commit fails exactly the messages holding that symbol's ticks of this batch.
+// before the symbol is planned: remembered, or asked of the ledger and notified if still pending. Store
+// before publish, publish before mark. A failed commit fails exactly the messages holding that symbol's ticks
+// of this batch.
 #pragma once
 
 #include <chrono>

@@ -32,9 +32,9 @@ struct AlertRecord {
 
 // A stored alert still waiting for its notification, as stored: what its notification is built from.
 struct PendingAlert {
-  Tick tick;                            // symbol, price, bid, ask, volume, timestamp (seq is not stored)
-  std::string message_id;               // the SQS message whose tick fired it
-  std::int64_t publish_by_micros = 0;   // AlertRecord::publish_by_micros (0: unknown)
+  Tick tick;                           // symbol, price, bid, ask, volume, timestamp (seq is not stored)
+  std::string message_id;              // the SQS message whose tick fired it
+  std::int64_t publish_by_micros = 0;  // AlertRecord::publish_by_micros (0: unknown)
 };
 
 // A `once` marker (R2): one per (rule id, arming); whoever writes it first holds the arming. `alert` is the

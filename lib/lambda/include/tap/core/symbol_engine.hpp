@@ -115,7 +115,7 @@ struct SymbolPlan {
   // Stored fires of the read state whose notification is not confirmed and not in `confirmed`: the handler
   // confirms them (notifying those still pending) before a later plan records them notified.
   std::vector<FireRecord> to_confirm;
-  std::vector<TickFate> fates;         // one per input tick
+  std::vector<TickFate> fates;  // one per input tick
   // Decisions between fires discovered out of order where the in-order replay may decide otherwise
   // (docs/design.md, section 5.3): zero means this plan kept the stored set the replay's.
   std::size_t mode_choices = 0;
