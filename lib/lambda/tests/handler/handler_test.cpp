@@ -782,3 +782,160 @@ TEST(BatchMetrics, EmfRecordCarriesEveryCounter) {
 
 }  // namespace
 }  // namespace tap
+
+// ---- F5: a crash between store and notify never loses the notification ----
+
+namespace tap {
+namespace {
+
+const RuleSet& recovery_rules() {
+  static const RuleSet rules({version("x", "AAPL", Condition::crosses_above, 200, TriggerMode::every),
+                              version("spread", "AAPL", Condition::spread_above, 1, TriggerMode::every)});
+  return rules;
+}
+
+TEST(HandlerRecovery, CrashBeforeThePublishIsNotifiedByTheNextBatchOfTheSymbol) {
+  FakeTables tables;
+  {
+    Harness doomed(recovery_rules(), tables);
+    doomed.state.after_commit = [&tables](std::string_view) { tables.killed = true; };
+    EXPECT_EQ(doomed
+                  .run({{"m1", R"({"symbol":"AAPL","price":201,"bid":200,"ask":202,)"
+                               R"("timestamp":"2026-11-25T14:30:00Z"})"}})
+                  .failed_message_ids,
+              std::vector<std::string>{"m1"});
+  }
+  tables.killed = false;
+  ASSERT_EQ(tables.alerts.size(), 1u);  // the spread alert, stored pending and never published
+  // A new container, a later batch of the symbol that does not hold the fire's tick (not the redelivery).
+  Harness next(recovery_rules(), tables);
+  next.runs = 1;
+  const BatchReport r = next.run({{"m9", tick("AAPL", 150, "2026-11-25T14:31:00Z")}});
+  EXPECT_TRUE(r.failed_message_ids.empty());
+  EXPECT_EQ(r.recovered, 1u);
+  ASSERT_EQ(next.notifier.published.size(), 1u);
+  // Built from the stored alert: its bid and ask, its message.
+  const std::string& m = next.notifier.published[0].message;
+  EXPECT_NE(m.find(R"("bid":200,"ask":202)"), std::string::npos) << m;
+  EXPECT_NE(m.find(R"("message_id":"m1")"), std::string::npos) << m;
+  EXPECT_FALSE(tables.alerts.begin()->second.pending);
+  ASSERT_EQ(tables.symbols.at("AAPL").fires.size(), 1u);
+  EXPECT_TRUE(tables.symbols.at("AAPL").fires[0].notified);  // recorded by that batch's commit
+  // The redelivery of m1 afterwards finds it confirmed: nothing more.
+  const BatchReport again = next.run({{"m1",
+                                       R"({"symbol":"AAPL","price":201,"bid":200,"ask":202,)"
+                                       R"("timestamp":"2026-11-25T14:30:00Z"})",
+                                       2}});
+  EXPECT_EQ(again.notifications, 0u);
+  EXPECT_EQ(next.notifier.published.size(), 1u);
+}
+
+TEST(HandlerRecovery, RevealedCrossingWhosePublishFailedIsRecoveredByItsCauseMessage) {
+  // The crossing at t2 is revealed by m3 (t3) and keyed at t2, a tick held from an earlier batch: the
+  // redelivery of m3 holds no tick at t2, and still notifies it.
+  FakeTables tables;
+  Harness fx(recovery_rules(), tables);
+  fx.run({{"m1", tick("AAPL", 199, "2026-11-25T14:30:10Z")}});
+  fx.run({{"m4", tick("AAPL", 201, "2026-11-25T14:30:40Z")}});
+  fx.run({{"m2", tick("AAPL", 202, "2026-11-25T14:30:20Z")}});
+  fx.notifier.fail_publishes = 1;
+  const std::string m3 = tick("AAPL", 198, "2026-11-25T14:30:30Z");
+  const BatchReport r = fx.run({{"m3", m3}});
+  EXPECT_EQ(r.alerts, 1u);
+  EXPECT_EQ(r.failed_message_ids, std::vector<std::string>{"m3"});
+  const AlertId t2{"AAPL", 1795617020000000LL, "x"};
+  EXPECT_TRUE(tables.alerts.at(t2).pending);
+  const BatchReport again = fx.run({{"m3", m3, 2}});
+  EXPECT_TRUE(again.failed_message_ids.empty());
+  EXPECT_EQ(again.recovered, 1u);
+  EXPECT_FALSE(tables.alerts.at(t2).pending);
+  EXPECT_EQ(fx.notifier.published.size(), 2u);  // t4's, then t2's once
+  EXPECT_NE(fx.notifier.published[1].message.find(R"("price":202)"), std::string::npos);
+}
+
+TEST(HandlerRecovery, FireNotifiedByAnotherContainerIsConfirmedNotPublishedAgain) {
+  FakeTables tables;
+  Harness first(recovery_rules(), tables);
+  first.run(
+      {{"m1", tick("AAPL", 199, "2026-11-25T14:30:00Z")}, {"m2", tick("AAPL", 201, "2026-11-25T14:30:01Z")}});
+  ASSERT_EQ(first.notifier.published.size(), 1u);
+  Harness other(recovery_rules(), tables);  // another container: it never saw the publish
+  other.runs = 1;
+  const BatchReport r = other.run({{"m3", tick("AAPL", 202, "2026-11-25T14:30:02Z")}});
+  EXPECT_EQ(other.ledger.pending_checks, 1);  // asked once: marked sent
+  EXPECT_EQ(r.notifications, 0u);
+  EXPECT_TRUE(other.notifier.published.empty());
+  EXPECT_TRUE(tables.symbols.at("AAPL").fires[0].notified);
+}
+
+TEST(HandlerRecovery, FireAnotherInvocationMayStillPublishIsLeftToIt) {
+  FakeTables tables;
+  {
+    Harness doomed(recovery_rules(), tables);
+    doomed.state.after_commit = [&tables](std::string_view) { tables.killed = true; };
+    doomed.run({{"m1", tick("AAPL", 199, "2026-11-25T14:30:00Z")},
+                {"m2", tick("AAPL", 201, "2026-11-25T14:30:01Z")}});
+  }
+  tables.killed = false;
+  // Before the storing invocation's deadline (the same instant here): not published, not confirmed.
+  Harness early(recovery_rules(), tables);
+  const BatchReport r = early.run({{"m3", tick("AAPL", 202, "2026-11-25T14:30:02Z")}});
+  EXPECT_TRUE(r.failed_message_ids.empty());
+  EXPECT_TRUE(early.notifier.published.empty());
+  EXPECT_FALSE(tables.symbols.at("AAPL").fires[0].notified);
+  // After it: the redelivery publishes it.
+  early.runs = 1;
+  EXPECT_EQ(early.run({{"m2", tick("AAPL", 201, "2026-11-25T14:30:01Z"), 2}}).recovered, 1u);
+  EXPECT_EQ(early.notifier.published.size(), 1u);
+}
+
+TEST(HandlerRecovery, FailedCheckOrPublishFailsTheSymbolsMessagesAndAnUnknownVersionIsLeft) {
+  FakeTables tables;
+  {
+    Harness doomed(recovery_rules(), tables);
+    doomed.state.after_commit = [&tables](std::string_view) { tables.killed = true; };
+    doomed.run({{"m1", tick("AAPL", 199, "2026-11-25T14:30:00Z")},
+                {"m2", tick("AAPL", 201, "2026-11-25T14:30:01Z")}});
+  }
+  tables.killed = false;
+  Harness next(recovery_rules(), tables);
+  next.runs = 1;
+  next.ledger.fail_pending = 1;
+  const std::vector<Message> batch = {{"m3", tick("AAPL", 202, "2026-11-25T14:30:02Z")},
+                                      {"m4", tick("MSFT", 10, "2026-11-25T14:30:02Z")}};
+  EXPECT_EQ(next.run(batch).failed_message_ids, std::vector<std::string>{"m3"});  // MSFT goes on
+  EXPECT_TRUE(next.logged("pending-notification check failed"));
+  next.notifier.fail_publishes = 1;
+  EXPECT_EQ(next.run(batch).failed_message_ids, std::vector<std::string>{"m3"});
+  EXPECT_FALSE(tables.symbols.at("AAPL").fires[0].notified);
+  // A container whose rules do not hold the fire's version cannot build its notification: left as is.
+  const RuleSet newer({version("y", "AAPL", Condition::price_above, 1000, TriggerMode::every)});
+  Harness stale(newer, tables);
+  stale.runs = 3;
+  EXPECT_TRUE(stale.run(batch).failed_message_ids.empty());
+  EXPECT_TRUE(stale.notifier.published.empty());
+  EXPECT_FALSE(tables.symbols.at("AAPL").fires[0].notified);
+  // Then a container that has it: notified once, marked, confirmed.
+  next.runs = 4;
+  next.ledger.fail_marks = 1;  // sent but not recorded: confirmed all the same (it went out)
+  EXPECT_EQ(next.run(batch).recovered, 1u);
+  EXPECT_TRUE(next.logged("notification sent but not recorded"));
+  EXPECT_TRUE(tables.symbols.at("AAPL").fires[0].notified);
+  EXPECT_EQ(next.notifier.published.size(), 1u);
+}
+
+TEST(HandlerRecovery, TheContainerRemembersABoundedNumberOfItsPublishes) {
+  // 4100 level fires on one tick, all published by this container; it remembers the last 4096, so the
+  // next batch confirms those without I/O and asks the ledger for the four it forgot.
+  const RuleSet rules = burst_rules(4100);
+  FakeTables tables;
+  Harness fx(rules, tables);
+  fx.run({{"m1", tick("HOT", 5000, "2026-11-25T14:30:00Z")}});
+  ASSERT_EQ(fx.notifier.published.size(), 4100u);
+  fx.run({{"m2", tick("HOT", 1, "2026-11-25T14:30:01Z")}});
+  EXPECT_EQ(fx.ledger.pending_checks, 4);
+  EXPECT_EQ(fx.notifier.published.size(), 4100u);
+}
+
+}  // namespace
+}  // namespace tap
