@@ -482,10 +482,15 @@ bool BatchHandler::confirm_fires(Batch& batch, const SymbolWork& work, const Sym
     }
     PendingAlert& stored = *pending.value();
     const Rule* rule = version_of(f);
-    // The invocation that stored it may still publish it (until its deadline): leave it to that one, or to
-    // the redelivery of its messages, which comes after that deadline. A version not loaded here: left to
-    // an instance that has it.
-    if (rule == nullptr || stored.publish_by_micros > now_micros()) continue;
+    // The invocation that stored it may still publish it until its deadline: then it is left to that one
+    // -- unless this batch holds the message that stored it or a tick at its position (a redelivery or a
+    // redrive: SQS hands a message out again only once the invocation holding it has ended). A version
+    // not loaded here: left to a container that has it.
+    const bool storer_ended = std::any_of(work.ticks.begin(), work.ticks.end(), [&](const SymbolTick& t) {
+      return batch.message_id(t.message_index) == stored.message_id ||
+             Position{t.tick->ts.micros, t.tick->seq} == f.tick;
+    });
+    if (rule == nullptr || (!storer_ended && stored.publish_by_micros > now_micros())) continue;
     stored.tick.seq = f.tick.seq;
     const Alert alert{rule, &stored.tick, stored.message_id};
     auto published = ports_.notifier.publish(sns_notification(alert, now_micros()), deadline);
