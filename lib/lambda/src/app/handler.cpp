@@ -315,7 +315,7 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
   ConfirmedFires confirmed;
   int retries = 0;
   while (true) {
-    if (!confirm_fires(batch, work, state, confirmed, deadline)) return;
+    confirm_fires(batch, work, state, confirmed, deadline);
     SymbolPlan plan = plan_symbol(index_, work.symbol, state, ticks, controls, once_, limits_, confirmed);
     // The commit's transaction: the state, then the alerts (and `once` markers) of the fires it records
     // stored -- pending fires of the read state first, then new ones -- as many as one transaction holds.
@@ -331,20 +331,13 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
                          std::size_t message_index) {
       if (!fire.stored) return;
       const auto leave_pending = [&] {
+        // The plan holds it: a fire not notified is never pruned (symbol_engine.hpp), and this one is new
+        // or pending.
         const auto at =
             std::find_if(plan.next.fires.begin(), plan.next.fires.end(), [&](const FireRecord& r) {
               return r.rule_id == fire.rule_id && r.version == fire.version && r.tick == fire.tick;
             });
-        if (at != plan.next.fires.end()) {
-          at->stored = false;
-        } else {
-          // Pruned from the log by the plan (its reach is behind the held ticks): kept until stored.
-          FireRecord pending = fire;
-          pending.stored = false;
-          const auto after = std::find_if(plan.next.fires.begin(), plan.next.fires.end(),
-                                          [&](const FireRecord& r) { return fire.tick < r.tick; });
-          plan.next.fires.insert(after, pending);
-        }
+        at->stored = false;
       };
       if (rule == nullptr || tick == nullptr) {
         leave_pending();  // no version or tick to build its alert from here
@@ -460,7 +453,7 @@ void BatchHandler::remember(const AlertId& id) {
   }
 }
 
-bool BatchHandler::confirm_fires(Batch& batch, const SymbolWork& work, const SymbolState& state,
+void BatchHandler::confirm_fires(Batch& batch, const SymbolWork& work, const SymbolState& state,
                                  ConfirmedFires& confirmed, Deadline deadline) {
   for (const FireRecord& f : state.fires) {
     if (!f.stored || f.notified || confirmed.contains({f.rule_id, f.tick})) continue;
@@ -474,7 +467,7 @@ bool BatchHandler::confirm_fires(Batch& batch, const SymbolWork& work, const Sym
     if (!pending) {
       fail_symbol(batch, work, "pending-notification check failed, message will be retried",
                   pending.error().code + ": " + pending.error().message);
-      return false;
+      return;
     }
     if (!pending->has_value()) {  // notified (by whoever): nothing is left to do for it
       confirmed.insert({f.rule_id, f.tick});
@@ -497,7 +490,7 @@ bool BatchHandler::confirm_fires(Batch& batch, const SymbolWork& work, const Sym
     if (!published) {
       fail_symbol(batch, work, "notification failed, message will be retried",
                   published.error().code + ": " + published.error().message);
-      return false;
+      return;
     }
     ++batch.report.notifications;
     ++batch.report.recovered;
@@ -521,7 +514,6 @@ bool BatchHandler::confirm_fires(Batch& batch, const SymbolWork& work, const Sym
     remember(id);
     confirmed.insert({f.rule_id, f.tick});
   }
-  return true;
 }
 
 bool BatchHandler::notify(Batch& batch, const Pending& alert, Deadline deadline) {

@@ -203,6 +203,7 @@ TEST_F(PortsTest, StateItemRoundTripsEveryField) {
   s.fires = {fire("a", 1, {-7, 0}, false, false, 60'000'000, 7),
              fire("b.c-d_e", UINT32_MAX, {INT64_MAX, 2}, true, false, INT64_MIN),
              fire("a", 2, {INT64_MIN, UINT64_MAX}, false, true, INT64_MAX, UINT32_MAX)};
+  s.fires[1].notified = false;  // F5: its notification not confirmed (flag 16)
   const std::string item = state_item("BTC-USD", s);
   EXPECT_NE(item.find(R"("fires_complete_from":{"N":"-5"})"), std::string::npos) << item;
   auto back = parse_symbol_state(item);

@@ -551,6 +551,27 @@ TEST(HandlerOnce, AlertFoundStoredIsRecordedWithoutWritingItAgain) {
   EXPECT_TRUE(tables.symbols.at("AAPL").fires[0].stored);
 }
 
+TEST(HandlerOnce, AlertFoundStoredWhoseCheckFailsFailsItsMessage) {
+  const RuleSet rules({version("up", "AAPL", Condition::price_above, 100, TriggerMode::every)});
+  FakeTables tables;
+  tables.alerts[AlertId{"AAPL", 1795617000000000LL, "up"}] = {
+      "old",
+      1,
+      true,
+      "",
+      Tick{.symbol = "AAPL", .price = 150, .ts = {1795617000000000LL}, .volume = {}, .bid = {}, .ask = {}},
+      0};
+  Harness fx(rules, tables);
+  fx.ledger.fail_pending = 1;
+  const BatchReport r = fx.run({{"m1", tick("AAPL", 150, "2026-11-25T14:30:00Z")}});
+  EXPECT_EQ(r.failed_message_ids, std::vector<std::string>{"m1"});
+  EXPECT_TRUE(fx.notifier.published.empty());
+  EXPECT_TRUE(fx.logged("pending-notification check failed"));
+  // Its fire is recorded (not notified): the redelivery, or any later batch of the symbol, notifies it.
+  EXPECT_EQ(fx.run({{"m1", tick("AAPL", 150, "2026-11-25T14:30:00Z"), 2}}).recovered, 1u);
+  EXPECT_EQ(fx.notifier.published.size(), 1u);
+}
+
 // A tick firing more alerts than one transaction holds (R5): 150 level rules on one symbol.
 RuleSet burst_rules(std::size_t n) {
   std::vector<Rule> v;
@@ -627,9 +648,9 @@ TEST_F(HandlerTest, FireWhoseRecordThePlanPrunesIsStoredAllTheSame) {
 }
 
 TEST(HandlerBurst, OnceMarkersThatDoNotFitLeaveTheirFiresPendingEvenWhenPruned) {
-  // 60 once rules fire on one tick: with their markers 121 items, more than a transaction holds. The plan
-  // prunes the fires' records (a once fire reaches no further than its tick, now behind the held ticks):
-  // those that do not fit are put back pending and stored by the next commit.
+  // 60 once rules fire on one tick: with their markers 121 items, more than a transaction holds. A once
+  // fire reaches no further than its tick, now behind the held ticks, but the plan keeps the records of
+  // fires not notified (F5): those that do not fit are recorded pending and stored by the next commit.
   std::vector<Rule> v;
   for (int i = 0; i < 60; ++i) {
     v.push_back(

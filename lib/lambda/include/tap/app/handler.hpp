@@ -107,8 +107,9 @@ class BatchHandler {
   bool notify(Batch& batch, const Pending& alert, Deadline deadline);
   // F5: the stored fires of `state` whose notification is not confirmed: remembered ones are confirmed
   // without I/O, the others asked of the ledger and published if still pending (unless their storing
-  // invocation may still do it). False (the symbol's messages failed) when a check or a publish failed.
-  bool confirm_fires(Batch& batch, const SymbolWork& work, const SymbolState& state,
+  // invocation may still do it). A failed check or publish fails the messages holding the symbol's ticks
+  // (their redelivery confirms it) and stops there; the batch's ticks are planned all the same.
+  void confirm_fires(Batch& batch, const SymbolWork& work, const SymbolState& state,
                      ConfirmedFires& confirmed, Deadline deadline);
   void remember(const AlertId& id);
   void fail_symbol(Batch& batch, const SymbolWork& work, std::string_view message, std::string_view reason);
