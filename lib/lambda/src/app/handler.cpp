@@ -456,7 +456,7 @@ void BatchHandler::remember(const AlertId& id) {
 void BatchHandler::confirm_fires(Batch& batch, const SymbolWork& work, const SymbolState& state,
                                  ConfirmedFires& confirmed, Deadline deadline) {
   for (const FireRecord& f : state.fires) {
-    if (!f.stored || f.notified || confirmed.contains({f.rule_id, f.tick})) continue;
+    if (!awaits_confirmation(f) || confirmed.contains({f.rule_id, f.tick})) continue;
     const AlertId id{work.symbol, f.tick.ts_micros, f.rule_id};
     if (batch.to_notify_ids.contains(id)) continue;  // stored by this batch: notified after its commits
     if (published_.contains(id)) {

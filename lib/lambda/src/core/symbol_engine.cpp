@@ -405,7 +405,7 @@ class Planner {
   // notified; the others are listed (to_confirm) and kept, whatever their reach, until one is.
   void confirm() {
     for (FireRecord& f : plan_.next.fires) {
-      if (!f.stored || f.notified) continue;
+      if (!awaits_confirmation(f)) continue;
       if (confirmed_.contains({f.rule_id, f.tick})) {
         f.notified = true;
       } else {

@@ -83,7 +83,7 @@ class EngineDriver {
     const auto c = controls.find(symbol);
     ConfirmedFires confirmed;  // every stored fire's notification went out after its commit
     for (const FireRecord& f : state.fires) {
-      if (f.stored && !f.notified) confirmed.insert({f.rule_id, f.tick});
+      if (awaits_confirmation(f)) confirmed.insert({f.rule_id, f.tick});
     }
     SymbolPlan plan = plan_symbol(index_, symbol, state, ticks, c == controls.end() ? kNone : c->second, once,
                                   limits_, confirmed);

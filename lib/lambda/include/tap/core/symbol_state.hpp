@@ -62,6 +62,10 @@ struct FireRecord {
   friend bool operator==(const FireRecord&, const FireRecord&) = default;
 };
 
+// A fire whose alert is stored and whose notification is not confirmed yet (F5): what a plan lists in
+// to_confirm and the handler confirms.
+inline bool awaits_confirmation(const FireRecord& f) { return f.stored && !f.notified; }
+
 struct SymbolState {
   bool exists = false;  // the item exists (revision 0 and no item: nothing applied yet)
   std::uint64_t revision = 0;
