@@ -529,18 +529,19 @@ TEST(HandlerOnce, MarkerTakenElsewhereIsLearntAndReplanned) {
   EXPECT_EQ(fx.state.commits, 3);
 }
 
+// A pending alert of rule "up" at 14:30:00 stored by message "old", before its fire was recorded.
+void seed_old_alert(FakeTables& tables) {
+  const Tick at{
+      .symbol = "AAPL", .price = 150, .ts = {1795617000000000LL}, .volume = {}, .bid = {}, .ask = {}};
+  tables.alerts[AlertId{"AAPL", 1795617000000000LL, "up"}] = {"old", 1, true, "", at, 0};
+}
+
 TEST(HandlerOnce, AlertFoundStoredIsRecordedWithoutWritingItAgain) {
   const RuleSet rules({version("up", "AAPL", Condition::price_above, 100, TriggerMode::every)});
   FakeTables tables;
   // An alert with the key this fire takes exists already (stored before its fire was recorded: e.g. by the
   // first version's schema); it is pending, so it is notified once.
-  tables.alerts[AlertId{"AAPL", 1795617000000000LL, "up"}] = {
-      "old",
-      1,
-      true,
-      "",
-      Tick{.symbol = "AAPL", .price = 150, .ts = {1795617000000000LL}, .volume = {}, .bid = {}, .ask = {}},
-      0};
+  seed_old_alert(tables);
   Harness fx(rules, tables);
   const BatchReport r = fx.run({{"m1", tick("AAPL", 150, "2026-11-25T14:30:00Z")}});
   EXPECT_TRUE(r.failed_message_ids.empty());
@@ -554,13 +555,7 @@ TEST(HandlerOnce, AlertFoundStoredIsRecordedWithoutWritingItAgain) {
 TEST(HandlerOnce, AlertFoundStoredWhoseCheckFailsFailsItsMessage) {
   const RuleSet rules({version("up", "AAPL", Condition::price_above, 100, TriggerMode::every)});
   FakeTables tables;
-  tables.alerts[AlertId{"AAPL", 1795617000000000LL, "up"}] = {
-      "old",
-      1,
-      true,
-      "",
-      Tick{.symbol = "AAPL", .price = 150, .ts = {1795617000000000LL}, .volume = {}, .bid = {}, .ask = {}},
-      0};
+  seed_old_alert(tables);
   Harness fx(rules, tables);
   fx.ledger.fail_pending = 1;
   const BatchReport r = fx.run({{"m1", tick("AAPL", 150, "2026-11-25T14:30:00Z")}});
@@ -889,15 +884,18 @@ TEST(HandlerRecovery, FireNotifiedByAnotherContainerIsConfirmedNotPublishedAgain
   EXPECT_TRUE(tables.symbols.at("AAPL").fires[0].notified);
 }
 
+// An invocation stores x's crossing at 14:30:01 (m2) and is killed right after its commit.
+void crash_after_commit(FakeTables& tables) {
+  Harness doomed(recovery_rules(), tables);
+  doomed.state.after_commit = [&tables](std::string_view) { tables.killed = true; };
+  doomed.run(
+      {{"m1", tick("AAPL", 199, "2026-11-25T14:30:00Z")}, {"m2", tick("AAPL", 201, "2026-11-25T14:30:01Z")}});
+  tables.killed = false;
+}
+
 TEST(HandlerRecovery, FireAnotherInvocationMayStillPublishIsLeftToIt) {
   FakeTables tables;
-  {
-    Harness doomed(recovery_rules(), tables);
-    doomed.state.after_commit = [&tables](std::string_view) { tables.killed = true; };
-    doomed.run({{"m1", tick("AAPL", 199, "2026-11-25T14:30:00Z")},
-                {"m2", tick("AAPL", 201, "2026-11-25T14:30:01Z")}});
-  }
-  tables.killed = false;
+  crash_after_commit(tables);
   // Before the storing invocation's deadline (the same instant here): not published, not confirmed.
   Harness early(recovery_rules(), tables);
   const BatchReport r = early.run({{"m3", tick("AAPL", 202, "2026-11-25T14:30:02Z")}});
@@ -917,13 +915,7 @@ TEST(HandlerRecovery, FireAnotherInvocationMayStillPublishIsLeftToIt) {
 
 TEST(HandlerRecovery, FailedCheckOrPublishFailsTheSymbolsMessagesAndAnUnknownVersionIsLeft) {
   FakeTables tables;
-  {
-    Harness doomed(recovery_rules(), tables);
-    doomed.state.after_commit = [&tables](std::string_view) { tables.killed = true; };
-    doomed.run({{"m1", tick("AAPL", 199, "2026-11-25T14:30:00Z")},
-                {"m2", tick("AAPL", 201, "2026-11-25T14:30:01Z")}});
-  }
-  tables.killed = false;
+  crash_after_commit(tables);
   Harness next(recovery_rules(), tables);
   next.runs = 1;
   next.ledger.fail_pending = 1;
