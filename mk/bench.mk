@@ -24,3 +24,11 @@ bench-rules: $(VENV_STAMP) $(DEPS_STAMP) ## only the rules_scale benchmark (rule
 	@$(PY) -m bench.rules_scale --build $(BENCH_BUILD)
 
 PY_LINTED += bench
+
+# requests_scale and burst (~10 min on moto): the real host bootstrap behind the fault proxy, DynamoDB and
+# SNS requests and state bytes per batch at 10 and 10,000 rules, and the 10,000-alert burst (clean, killed
+# mid-burst, throttled); replaces those two keys in bench/results/latest.json. REQUESTS_ARGS: bench/requests_scale.py.
+REQUESTS_ARGS ?=
+.PHONY: bench-requests
+bench-requests: $(VENV_STAMP) host-bootstrap ## DynamoDB requests/bytes per batch at 10 and 10,000 rules, and the 10,000-alert burst
+	@$(PY) -m bench.requests_scale $(REQUESTS_ARGS)

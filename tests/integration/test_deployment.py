@@ -359,13 +359,21 @@ def test_sample_feed_at_full_concurrency(deployment: Deployment) -> None:
     assert report.drained
     rules = oracle.load_rules(json.loads(CONFIG_RULES.read_text()))
     late = int(report.emf["LateTicks"])
-    assert oracle.check_guarantees(feed_ticks(lines), rules, report.alerts, late) == []
+    beyond = int(report.emf.get("TicksBeyondWindow", 0))
+    ticks = feed_ticks(lines)
+    # F3: a late tick within W takes its place, so "late" no longer means "changed nothing": the first
+    # version's completeness checks give way to the judge against the in-order replay, matched per
+    # excursion, every miss explained by a tick beyond W or a counted mode choice.
+    assert oracle.check_guarantees(ticks, rules, report.alerts, late, completeness=False) == []
+    verdict = oracle.fidelity(ticks, rules, report.alerts, beyond_w_count=beyond)
+    assert verdict.ok, verdict.problems()
     check_notified_once(report)
     check_dead_letters(report, lines)
     p50, p99 = percentile(report.latencies_ms, 0.5), percentile(report.latencies_ms, 0.99)
     print(
         f"\nconcurrency {FULL_CONCURRENCY}: {report.emf['Ticks']:.0f} ticks in {report.wall_s:.1f} s "
-        f"({report.ticks_per_s:.0f} ticks/s), late {late}, {len(report.alerts)} alerts, "
+        f"({report.ticks_per_s:.0f} ticks/s), late {late}, beyond W {beyond}, {len(report.alerts)} alerts "
+        f"({verdict.total('matched')} of {verdict.total('replay')} replay alerts matched), "
         f"tick->notification p50 {p50:.0f} ms p99 {p99:.0f} ms"
     )
 

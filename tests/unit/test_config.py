@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 
 from lib.config import (
+    CONTEXT_KEYS,
     FUNCTION_SETTINGS,
     LOG_LEVEL,
     MAX_SUFFIX_LENGTH,
     NAME_LIMITS,
     ROOT,
     ConfigError,
+    EnumSetting,
     S3Backend,
     StackConfig,
     Subscription,
@@ -51,6 +53,16 @@ def test_invalid_suffixes_are_refused_clearly(suffix: str) -> None:
         ConfigError, match=rf"environment suffix .* is invalid: use 1-{MAX_SUFFIX_LENGTH} lowercase"
     ):
         StackConfig(environment_suffix=suffix)
+
+
+def test_an_invalid_suffix_says_where_to_set_it() -> None:
+    with pytest.raises(ConfigError) as refused:
+        StackConfig(environment_suffix="Dev")
+    assert str(refused.value) == (
+        f"environment suffix 'Dev' is invalid: use 1-{MAX_SUFFIX_LENGTH} lowercase letters, digits and "
+        "hyphens, starting and ending with a letter or digit (set ENVIRONMENT_SUFFIX or the cdktf context "
+        "environmentSuffix)"
+    )
 
 
 def test_longest_suffix_fits_every_aws_name_limit() -> None:
@@ -100,6 +112,64 @@ def test_environment_settings(tmp_path: Path) -> None:
     assert c.subscriptions == (Subscription("email", "a@example.com"),)
 
 
+# Each setting with its cdktf context key (lib/app.py passes CONTEXT_KEYS), its environment variable, a raw
+# value and the value the configuration holds for it.
+SETTING_SOURCES = [
+    ("environment_suffix", "environmentSuffix", "ENVIRONMENT_SUFFIX", "qa", "qa"),
+    ("region", "awsRegion", "AWS_REGION", "eu-west-2", "eu-west-2"),
+    ("team", "team", "TEAM", "desk", "desk"),
+    ("cost_center", "costCenter", "COST_CENTER", "cc-1", "cc-1"),
+    ("endpoint_url", "localEndpoint", "AWS_ENDPOINT_URL", "http://h:1", "http://h:1"),
+    ("log_level", "logLevel", "LOG_LEVEL", "WARN", "WARN"),
+    ("state_path", "localStatePath", "TF_STATE_PATH", "s.tfstate", "s.tfstate"),
+    ("visibility_timeout_seconds", "visibilityTimeoutSeconds", "VISIBILITY_TIMEOUT_SECONDS", "400", 400),
+    ("max_receive_count", "maxReceiveCount", "MAX_RECEIVE_COUNT", "6", 6),
+    (
+        "oldest_message_age_alarm_seconds",
+        "oldestMessageAgeAlarmSeconds",
+        "OLDEST_MESSAGE_AGE_ALARM_SECONDS",
+        "90",
+        90,
+    ),
+    ("log_retention_days", "logRetentionDays", "LOG_RETENTION_DAYS", "30", 30),
+    ("zip_path", "lambdaZip", "LAMBDA_ZIP", str(ROOT / "f.zip"), ROOT / "f.zip"),
+    ("rules_path", "alertRules", "ALERT_RULES_PATH", str(ROOT / "r.json"), ROOT / "r.json"),
+    (
+        "subscriptions",
+        "snsSubscriptions",
+        "SNS_SUBSCRIPTIONS",
+        '[{"protocol": "sqs", "endpoint": "arn:q"}]',
+        (Subscription("sqs", "arn:q"),),
+    ),
+]
+
+
+@pytest.mark.parametrize("source", ["context", "environment"])
+@pytest.mark.parametrize(("attr", "ctx_key", "env_key", "raw", "expected"), SETTING_SOURCES)
+def test_every_setting_is_read_from_its_context_key_and_its_environment_variable(
+    source: str, attr: str, ctx_key: str, env_key: str, raw: str, expected: object
+) -> None:
+    assert ctx_key in CONTEXT_KEYS
+    c = from_sources({ctx_key: raw}, {}) if source == "context" else from_sources({}, {env_key: raw})
+    assert getattr(c, attr) == expected
+    assert getattr(c, attr) != getattr(StackConfig(), attr)
+
+
+def test_s3_backend_settings_are_read_from_context() -> None:
+    c = from_sources(
+        {"stateBucket": "b", "stateLockTable": "l", "stateKey": "k", "stateRegion": "eu-west-1"}, {}
+    )
+    assert c.backend == S3Backend("b", "k", "eu-west-1", "l")
+    assert {"stateBucket", "stateLockTable", "stateKey", "stateRegion"} <= set(CONTEXT_KEYS)
+
+
+def test_s3_backend_defaults_to_a_key_per_suffix_in_the_stack_region() -> None:
+    c = from_sources({}, {"TF_STATE_BUCKET": "b", "TF_STATE_LOCK_TABLE": "l"})
+    assert c.backend == S3Backend("b", "tap/dev/terraform.tfstate", "us-east-1", "l")
+    c = from_sources({}, {"TF_STATE_BUCKET": "b", "TF_STATE_LOCK_TABLE": "l", "AWS_REGION": "eu-west-2"})
+    assert c.backend == S3Backend("b", "tap/dev/terraform.tfstate", "eu-west-2", "l")
+
+
 def test_s3_backend_needs_a_lock_table() -> None:
     with pytest.raises(ConfigError, match="TF_STATE_LOCK_TABLE"):
         from_sources({}, {"TF_STATE_BUCKET": "b"})
@@ -117,6 +187,19 @@ def test_s3_backend_needs_a_lock_table() -> None:
     assert c.backend == S3Backend("b", "k", "eu-west-1", "l")
     with pytest.raises(ConfigError, match="exclude each other"):
         from_sources({}, {"TF_STATE_BUCKET": "b", "TF_STATE_LOCK_TABLE": "l", "TF_STATE_PATH": "x"})
+
+
+def test_state_setting_messages_name_the_variables_to_change() -> None:
+    with pytest.raises(ConfigError) as refused:
+        from_sources({}, {"TF_STATE_BUCKET": "b"})
+    assert (
+        str(refused.value) == "TF_STATE_BUCKET needs TF_STATE_LOCK_TABLE (a DynamoDB table for state locking)"
+    )
+    with pytest.raises(ConfigError) as refused:
+        from_sources({}, {"TF_STATE_BUCKET": "b", "TF_STATE_LOCK_TABLE": "l", "TF_STATE_PATH": "x"})
+    assert (
+        str(refused.value) == "TF_STATE_PATH (local state) and TF_STATE_BUCKET (S3 state) exclude each other"
+    )
 
 
 @pytest.mark.parametrize(
@@ -138,6 +221,38 @@ def test_s3_backend_needs_a_lock_table() -> None:
 def test_invalid_settings(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         StackConfig(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("setting", "lowest", "highest"),
+    [
+        ("visibility_timeout_seconds", 0, 43200),
+        ("max_receive_count", 1, 1000),
+        ("oldest_message_age_alarm_seconds", 60, 1209600),
+    ],
+)
+def test_integer_limits_are_inclusive(setting: str, lowest: int, highest: int) -> None:
+    local = {"endpoint_url": "http://h:1"}
+    for value in (lowest, highest):
+        assert getattr(StackConfig(**{setting: value}, **local), setting) == value  # type: ignore[arg-type]
+    for value in (lowest - 1, highest + 1):
+        with pytest.raises(ConfigError, match=r"must be within \d+\.\.\d+ s?"):
+            StackConfig(**{setting: value}, **local)  # type: ignore[arg-type]
+
+
+def test_queue_limit_messages_name_the_range_and_its_source() -> None:
+    local = {"endpoint_url": "http://h:1"}
+    for kwargs, message in (
+        ({"visibility_timeout_seconds": -1}, "visibility timeout must be within 0..43200 s (the SQS limit)"),
+        ({"max_receive_count": 1001}, "maxReceiveCount must be within 1..1000 (the SQS limit)"),
+        (
+            {"oldest_message_age_alarm_seconds": 1209601},
+            "oldest-message-age alarm bound must be within 60..1209600 s",
+        ),
+    ):
+        with pytest.raises(ConfigError) as refused:
+            StackConfig(**kwargs, **local)  # type: ignore[arg-type]
+        assert str(refused.value) == message
 
 
 def test_integer_settings_must_be_integers() -> None:
@@ -189,6 +304,22 @@ def test_invalid_subscriptions(raw: str, message: str) -> None:
         parse_subscriptions(raw)
 
 
+def test_subscription_messages_list_what_is_allowed() -> None:
+    with pytest.raises(ConfigError) as refused:
+        parse_subscriptions("{}")
+    assert str(refused.value) == "SNS_SUBSCRIPTIONS must be a JSON list of subscriptions"
+    with pytest.raises(ConfigError) as refused:
+        parse_subscriptions('[{"protocol": "fax", "endpoint": "a"}]')
+    assert str(refused.value) == (
+        "SNS_SUBSCRIPTIONS[0].protocol must be one of email, email-json, sqs, lambda, https, sms, firehose"
+    )
+    with pytest.raises(ConfigError) as refused:
+        parse_subscriptions('[{"protocol": "sqs", "endpoint": "a", "filter_policy": {"price": ["1"]}}]')
+    assert str(refused.value) == (
+        "SNS_SUBSCRIPTIONS[0].filter_policy must map some of symbol, severity, rule to non-empty string lists"
+    )
+
+
 # ---- the function-settings table (config/function-settings.json, compiled into the function too)
 def test_trace_is_not_a_log_level_of_the_function() -> None:
     """Synthesis once took TRACE, which the function refuses at start-up: a green deploy, every cold start
@@ -212,6 +343,8 @@ def test_settings_table_kinds_and_messages(tmp_path: Path) -> None:
     table.write_text(json.dumps({"settings": [entry]}))
     mode = load_function_settings(table)["MODE"]
     assert (mode.check("ON"), mode.check("on")) == (None, "MODE must be ON, not 'on'")
+    table.write_text(json.dumps({"settings": [{**entry, "values": ["ON", "OFF"], "default": "OFF"}]}))
+    assert load_function_settings(table)["MODE"] == EnumSetting("MODE", ("ON", "OFF"), "OFF")
     table.write_text(json.dumps({"settings": [{**entry, "kind": "pattern"}]}))
     with pytest.raises(ConfigError, match="setting MODE: kind 'pattern' is not enum"):
         load_function_settings(table)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from local.emf import emf_totals
+from local.emf import emf_records, emf_totals
 
 
 def emf(**metrics: float) -> str:
@@ -28,3 +28,9 @@ def test_emf_totals_sums_records_and_ignores_other_lines() -> None:
 
 def test_emf_totals_sum_a_metric_outside_the_known_counters() -> None:
     assert emf_totals([emf(NewCounter=2), emf(NewCounter=3, flag=True)])["NewCounter"] == 5
+
+
+def test_a_json_log_line_with_numbers_is_not_an_emf_record() -> None:
+    log = '{"level":"INFO","message":"batch done","Ticks":9}'
+    assert emf_records([log, emf(Ticks=1)]) == [json.loads(emf(Ticks=1))]
+    assert emf_totals([log, emf(Ticks=1)])["Ticks"] == 1

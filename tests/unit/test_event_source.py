@@ -29,7 +29,7 @@ from local.event_source import (
     split_by_payload,
 )
 from local.runtime_api import InvocationResult, RuntimeApiEmulator
-from local.sqs_event import sqs_event, sqs_record
+from local.sqs_event import event_of, received_message, sqs_event, sqs_record
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:market-data-queue-test"
 
@@ -89,6 +89,78 @@ def test_record_has_lambdas_layout_and_attribute_encoding() -> None:
     assert plain["messageAttributes"] == {}
     event = json.loads(sqs_event([message, message], ARN, "us-east-1"))
     assert len(event["Records"]) == 2
+
+
+def test_record_carries_list_attributes_and_the_attributes_digest() -> None:
+    message = {
+        **received_message("b", "id-1"),
+        "MessageAttributes": {
+            "tags": {"StringListValues": ["x", "y"], "DataType": "String"},
+            "blobs": {"BinaryListValues": [b"\x01", b"\xff\x00"], "DataType": "Binary"},
+        },
+        "MD5OfMessageAttributes": "0123456789abcdef0123456789abcdef",
+    }
+    record = sqs_record(message, ARN, "eu-west-1")
+    assert record["messageAttributes"] == {
+        "tags": {"stringListValues": ["x", "y"], "binaryListValues": [], "dataType": "String"},
+        "blobs": {"stringListValues": [], "binaryListValues": ["AQ==", "/wA="], "dataType": "Binary"},
+    }
+    assert record["md5OfMessageAttributes"] == "0123456789abcdef0123456789abcdef"
+
+
+def test_every_record_of_an_event_names_the_queue_and_region() -> None:
+    event = json.loads(sqs_event([received_message("a"), received_message("b")], ARN, "eu-west-1"))
+    assert [(r["body"], r["eventSourceARN"], r["awsRegion"]) for r in event["Records"]] == [
+        ("a", ARN, "eu-west-1"),
+        ("b", ARN, "eu-west-1"),
+    ]
+
+
+def test_received_message_is_what_sqs_returns_for_a_body() -> None:
+    body = '{"symbol":"AAPL","price":189.25}'
+    assert received_message(body, "m-1", receive_count=3, sent_ms=1545082649183) == {
+        "MessageId": "m-1",
+        "ReceiptHandle": "rh-m-1",
+        "Body": body,
+        "MD5OfBody": "22bd52e4de03a9120bccfab6c43dd04e",
+        "Attributes": {
+            "ApproximateReceiveCount": "3",
+            "SentTimestamp": "1545082649183",
+            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+            "ApproximateFirstReceiveTimestamp": "1545082649183",
+        },
+    }
+    # A lone surrogate (what a hostile feed can put in a JSON string) is digested as SQS stores it.
+    assert received_message("\ud800", "m")["MD5OfBody"] == hashlib.md5(b"\xed\xa0\x80").hexdigest()
+
+
+def test_received_message_defaults_to_a_first_receive_sent_now_with_a_fresh_id() -> None:
+    before = int(time.time() * 1000)
+    first, second = received_message("a"), received_message("a")
+    after = int(time.time() * 1000)
+    assert first["Attributes"]["ApproximateReceiveCount"] == "1"
+    assert before <= int(first["Attributes"]["SentTimestamp"]) <= after
+    assert first["MessageId"] != second["MessageId"]
+    assert first["ReceiptHandle"] == f"rh-{first['MessageId']}"
+
+
+def test_event_of_delivers_bodies_with_their_ids_count_queue_and_time() -> None:
+    event = json.loads(
+        event_of(["a", "b"], ["i-a", "i-b"], 2, queue_arn=ARN, region="eu-west-1", sent_ms=1000)
+    )
+    assert [
+        (
+            r["messageId"],
+            r["body"],
+            r["attributes"]["ApproximateReceiveCount"],
+            r["attributes"]["SentTimestamp"],
+        )
+        for r in event["Records"]
+    ] == [("i-a", "a", "2", "1000"), ("i-b", "b", "2", "1000")]
+    assert {(r["eventSourceARN"], r["awsRegion"]) for r in event["Records"]} == {(ARN, "eu-west-1")}
+    fresh = json.loads(event_of(["a", "b"]))["Records"]
+    assert fresh[0]["messageId"] != fresh[1]["messageId"]
+    assert fresh[0]["attributes"]["ApproximateReceiveCount"] == "1"
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,30 @@ def resources() -> Iterator[FunctionResources]:
         yield resources_on(endpoint, "fr")
 
 
+def test_resources_have_the_stacks_key_schemas_and_the_capture_subscription(
+    resources: FunctionResources,
+) -> None:
+    # First in the module: a mutation run (make mutation-py) credits the fixture's creation to this test.
+    ddb, sns, sqs = (resources.client(s) for s in ("dynamodb", "sns", "sqs"))
+    assert (resources.alerts_table, resources.state_table) == ("market-alerts-fr", "alert-state-fr")
+    for table, sort_key in ((resources.alerts_table, "timestamp"), (resources.state_table, "rule_id")):
+        described = ddb.describe_table(TableName=table)["Table"]
+        assert [(k["AttributeName"], k["KeyType"]) for k in described["KeySchema"]] == [
+            ("symbol", "HASH"),
+            (sort_key, "RANGE"),
+        ]
+        assert sorted(
+            (a["AttributeName"], a["AttributeType"]) for a in described["AttributeDefinitions"]
+        ) == sorted([("symbol", "S"), (sort_key, "S")])
+    assert resources.dlq_url.endswith("/market-data-dlq-fr")
+    assert resources.capture_url.endswith("/capture-fr")
+    capture_arn = sqs.get_queue_attributes(QueueUrl=resources.capture_url, AttributeNames=["QueueArn"])
+    subscriptions = sns.list_subscriptions_by_topic(TopicArn=resources.topic_arn)["Subscriptions"]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [
+        ("sqs", capture_arn["Attributes"]["QueueArn"])
+    ]
+
+
 def test_the_environment_names_the_resources_on_the_emulator(resources: FunctionResources) -> None:
     env = resources.function_env()
     assert env["ALERTS_TABLE"] == "market-alerts-fr"
@@ -28,6 +52,12 @@ def test_the_environment_names_the_resources_on_the_emulator(resources: Function
     assert env["AWS_ENDPOINT_URL"] == resources.endpoint
     assert env["RULES_PATH"] == str(RULES_PATH)
     assert env["AWS_ACCESS_KEY_ID"] == "testing"
+
+
+def test_without_an_endpoint_boto3_resolves_it() -> None:
+    env = FunctionResources("a", "s", "arn:t", "http://dlq", "http://cap").function_env()
+    assert "AWS_ENDPOINT_URL" not in env
+    assert (env["ALERTS_TABLE"], env["DLQ_URL"]) == ("a", "http://dlq")
 
 
 def test_what_the_function_wrote_is_read_back(resources: FunctionResources) -> None:

@@ -34,6 +34,20 @@ def test_serves_its_handler_on_a_loopback_port_until_stopped() -> None:
         urllib.request.urlopen(f"http://{server.address}/", timeout=5)
 
 
+def test_servers_side_by_side_get_different_free_ports() -> None:
+    first, second = LoopbackServer(_Hello), LoopbackServer(_Hello)
+    first.start()
+    second.start()
+    try:
+        assert first.address != second.address
+        for server in (first, second):
+            with urllib.request.urlopen(f"http://{server.address}/", timeout=5) as reply:
+                assert reply.read() == b"hi"
+    finally:
+        first.stop()
+        second.stop()
+
+
 def test_vanished_peers_are_not_reported_but_other_errors_are(capsys: pytest.CaptureFixture[str]) -> None:
     server = LoopbackServer(_Hello)._server
     try:
@@ -46,6 +60,8 @@ def test_vanished_peers_are_not_reported_but_other_errors_are(capsys: pytest.Cap
             raise ValueError("a real bug")
         except ValueError:
             server.handle_error(None, ("127.0.0.1", 1))
-        assert "a real bug" in capsys.readouterr().err
+        reported = capsys.readouterr().err
+        assert "a real bug" in reported
+        assert "from ('127.0.0.1', 1)" in reported  # which client's request failed
     finally:
         server.server_close()

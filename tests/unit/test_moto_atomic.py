@@ -7,8 +7,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
+from werkzeug.test import Client
 
 from local import moto_atomic
+
+SQS_AUTH = (
+    "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0"
+)
 
 
 def test_dynamodb_requests_run_under_the_lock_and_others_do_not() -> None:
@@ -47,3 +52,40 @@ def test_main_serves_moto_threaded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (host, port, kwargs) == ("127.0.0.1", 4567, {"threaded": True, "ssl_context": None})
     assert (tls_port, tls_kwargs) == (4568, {"threaded": True, "ssl_context": ("c.pem", "k.pem")})
     assert callable(app)
+
+
+def test_requests_without_a_target_header_run_outside_the_lock() -> None:
+    lock = threading.Lock()
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        return [b"locked" if lock.locked() else b"free"]
+
+    assert list(moto_atomic.serialise_dynamodb(app, lock)({"PATH_INFO": "/bucket"}, lambda *a: None)) == [
+        b"free"
+    ]
+
+
+def test_main_defaults_to_moto_on_loopback_port_5000(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(moto_atomic, "run_simple", lambda *a, **k: calls.append(a))
+    assert moto_atomic.main([]) == 0
+    ((host, port, app),) = calls
+    assert (host, port) == ("127.0.0.1", 5000)
+    # The served app is moto's: an SQS request through the DynamoDB guard reaches moto's SQS backend.
+    reply = Client(app).post(
+        "/",
+        data="Action=ListQueues",
+        headers={"Host": "sqs.us-east-1.amazonaws.com", "Authorization": SQS_AUTH},
+    )
+    assert reply.status_code == 200
+
+
+def test_main_describes_itself(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit):
+        moto_atomic.main(["--help"])
+    shown = capsys.readouterr().out
+    assert shown.startswith("usage: python -m local.moto_atomic ")
+    assert "\nmoto server with DynamoDB's atomicity: one request at a time for the DynamoDB API.\n" in shown
+    assert " serve HTTPS with this certificate (PEM) ...\n" in shown
+    assert " ... and its private key\n" in shown

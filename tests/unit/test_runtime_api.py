@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import sys
 import textwrap
 import threading
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from local.runtime_api import MAX_RESPONSE_BYTES, RuntimeApiEmulator, main
+from local.runtime_api import MAX_RESPONSE_BYTES, FunctionProcess, RuntimeApiEmulator, main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -134,7 +135,10 @@ def test_cpp_init_error_is_reported_and_the_environment_restarts(echo_function: 
 
 # -- AWS's own runtime client: the emulator speaks the real protocol --
 HANDLER_MODULE = """
+import time
+
 def handler(event, context):
+    time.sleep(event.get("sleep", 0))
     if event.get("fail"):
         raise ValueError("failing " + context.aws_request_id)
     return {
@@ -177,6 +181,21 @@ def test_awslambdaric_handler_success_and_error(tmp_path: Path) -> None:
     assert failed.error_type == "ValueError"
     assert _json(failed.payload)["errorMessage"] == f"failing {failed.request_id}"
     assert again.status == "ok"
+
+
+def test_a_timed_out_invocation_is_reported_as_lambda_does_and_the_environment_restarts(
+    tmp_path: Path,
+) -> None:
+    with _awslambdaric(tmp_path, "echo_handler.handler") as emulator:
+        slow = emulator.invoke(b'{"sleep": 30}', timeout_s=1)
+        after = emulator.invoke(b'{"n": 1}', timeout_s=20)
+        assert len(emulator.processes) == 2  # the timed-out environment was replaced
+        assert not emulator.processes[0].alive()
+    assert (slow.status, slow.error_type) == ("timeout", "Sandbox.Timedout")
+    assert _json(slow.payload) == {"errorMessage": "Task timed out after 1.00 seconds"}
+    assert 1.0 <= slow.duration < 10.0  # measured from the hand-out, so at least the timeout
+    assert after.status == "ok"
+    assert after.request_id != slow.request_id
 
 
 def test_awslambdaric_missing_handler_is_an_init_error(tmp_path: Path) -> None:
@@ -274,6 +293,42 @@ def test_protocol_status_codes_as_aws() -> None:
     assert results[0].payload == b'"done"'  # type: ignore[attr-defined]
 
 
+def test_protocol_replies_are_json_documents_as_aws_writes_them() -> None:
+    with RuntimeApiEmulator() as emulator:
+        runtime = _Runtime(emulator.address)
+        for method, path in (("GET", "/invocation/elsewhere"), ("POST", "/invocation/x/other")):
+            status, _, body = runtime.call(method, path, b"")
+            assert (status, json.loads(body)) == (
+                404,
+                {"errorType": "NotFound", "errorMessage": "/2018-06-01/runtime" + path},
+            )
+        status, headers, body = runtime.call("POST", "/invocation/nope/response", b"{}")
+        assert (status, json.loads(body)) == (
+            400,
+            {"errorType": "InvalidRequestID", "errorMessage": "Invalid request ID"},
+        )
+        assert {k.lower(): v for k, v in headers.items()}["content-length"] == str(len(body))
+
+        results: list[object] = []
+        thread = _invoke_in_background(emulator, b"{}", results)
+        _, headers, _ = runtime.call("GET", "/invocation/next")
+        assert {k.lower(): v for k, v in headers.items()}["content-type"] == "application/json"
+        # The X-Ray header format: Root=1-<8 hex time>-<24 hex>;Parent=<16 hex>;Sampled=0|1
+        trace = headers["Lambda-Runtime-Trace-Id"]
+        assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0", trace), trace
+        request_id = headers["Lambda-Runtime-Aws-Request-Id"]
+        status, _, body = runtime.call("POST", f"/invocation/{request_id}/error", b"{}")
+        assert (status, json.loads(body)) == (202, {"status": "OK"})
+        thread.join()
+        status, _, body = runtime.call("POST", f"/invocation/{request_id}/response", b"{}")
+        assert (status, json.loads(body)) == (
+            403,
+            {"errorType": "InvalidStateTransition", "errorMessage": "Invocation already finished"},
+        )
+        status, _, body = runtime.call("POST", "/init/error", b"oops")  # last: it fails what follows
+        assert (status, json.loads(body)) == (202, {"status": "OK"})
+
+
 def test_protocol_error_types_and_oversized_response() -> None:
     with RuntimeApiEmulator() as emulator:
         runtime = _Runtime(emulator.address)
@@ -339,3 +394,44 @@ def test_cli_runs_payloads_and_reports_cold_start(
     assert json.loads(captured.out.splitlines()[0])["status"] == "init_error"
     assert "bye" in captured.err  # the function's output is echoed
     assert "coldStartMs" not in captured.out
+
+
+def _exited(process: FunctionProcess) -> FunctionProcess:
+    deadline = time.monotonic() + 10
+    while process.alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.kill()  # already gone: waits for its output to be read
+    return process
+
+
+def test_a_function_process_output_is_read_line_by_line_and_echoed_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = (
+        'pwd; echo "$AWS_LAMBDA_RUNTIME_API $X"; printf "bad \\377\\n"; printf "kept  \\n"; echo oops >&2'
+    )
+    process = FunctionProcess(["sh", "-c", script], "127.0.0.1:9", {"X": "1"}, cwd=tmp_path, echo=True)
+    process.start()
+    _exited(process)
+    assert process.stdout == [str(tmp_path), "127.0.0.1:9 1", "bad \ufffd", "kept  "]
+    assert process.stderr == ["oops"]
+    assert sorted(capsys.readouterr().err.splitlines()) == sorted(
+        [str(tmp_path), "127.0.0.1:9 1", "bad \ufffd", "kept  ", "oops"]
+    )
+    quiet = FunctionProcess(["sh", "-c", "echo hi"], "127.0.0.1:9")  # echo off by default
+    quiet.start()
+    assert _exited(quiet).stdout == ["hi"]
+    assert capsys.readouterr().err == ""
+
+
+def test_the_emulator_starts_its_function_as_lambda_would(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = 'echo "$AWS_LAMBDA_FUNCTION_NAME $AWS_LAMBDA_FUNCTION_VERSION"; pwd'
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:data-processor-qa"
+    with RuntimeApiEmulator(
+        ["sh", "-c", script], cwd=tmp_path, function_arn=arn, echo_output=True
+    ) as emulator:
+        process = _exited(emulator.start_process())
+    assert process.stdout == ["data-processor-qa $LATEST", str(tmp_path)]
+    assert "data-processor-qa $LATEST" in capsys.readouterr().err

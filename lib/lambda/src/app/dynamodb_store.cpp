@@ -367,7 +367,7 @@ ReadStateItem read_state_item(std::string_view item_json) {
     std::string_view text;
     if (name == "symbol") {
       if (value["S"].get_string().get(text) == simdjson::SUCCESS) out.symbol = text;
-    } else if (name == "revision" || name == "fires_complete_from") {
+    } else if (name == "revision" || name == "fires_complete_from" || name == "ticks_trimmed") {
       const std::string key(name);
       auto n = number_attribute(value, key);
       if (!n) {
@@ -375,6 +375,9 @@ ReadStateItem read_state_item(std::string_view item_json) {
       } else if (name == "revision") {
         revision = n.value() >= 0;
         state.revision = static_cast<std::uint64_t>(n.value());
+      } else if (name == "ticks_trimmed") {
+        if (n.value() != 1) problem = malformed("ticks_trimmed: must be 1 when present");
+        state.ticks_trimmed = true;
       } else {
         state.fires_complete_from = n.value();
       }
@@ -578,6 +581,10 @@ std::string state_item(std::string_view symbol, const SymbolState& state) {
     out += ',';
     append_n(out, "fires_complete_from", state.fires_complete_from);
   }
+  if (state.ticks_trimmed) {
+    out += ',';
+    append_n(out, "ticks_trimmed", std::int64_t{1});
+  }
   return out + '}';
 }
 
@@ -595,6 +602,7 @@ std::size_t state_item_bytes(std::string_view symbol, const SymbolState& state) 
     json::append_number(digits, state.fires_complete_from);
     n += 19 + number_bytes(digits);
   }
+  if (state.ticks_trimmed) n += 13 + number_bytes("1");
   return n;
 }
 

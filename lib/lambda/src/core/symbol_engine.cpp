@@ -113,6 +113,13 @@ class Planner {
     }
     return false;
   }
+  // Before the oldest held tick: beyond W once a tick has been trimmed (its side is no longer known), or
+  // when older than W behind the newest held tick; otherwise it takes its place at the front.
+  bool beyond_window(Position p) const {
+    if (state_.ticks.empty() || state_.ticks.front().pos < p) return false;
+    return state_.ticks_trimmed ||
+           p.ts_micros < saturating_sub(state_.ticks.back().pos.ts_micros, limits_.reorder_window_micros);
+  }
   bool held_at(Position p) const {
     const auto it = std::lower_bound(state_.ticks.begin(), state_.ticks.end(), p,
                                      [](const HeldTick& h, Position q) { return h.pos < q; });
@@ -142,7 +149,7 @@ class Planner {
         fate = TickFate::suspended;
       } else if (out_of_band(t)) {
         fate = TickFate::out_of_band;
-      } else if (!state_.ticks.empty() && p <= state_.ticks.front().pos) {
+      } else if (beyond_window(p)) {
         fate = TickFate::beyond_window;
         redelivered_.push_back(p);  // a tick applied earlier and trimmed since: its fires are completed
       }
@@ -459,6 +466,7 @@ class Planner {
       ++drop;
     }
     held.erase(held.begin(), held.begin() + static_cast<std::ptrdiff_t>(drop));
+    if (drop > 0) plan_.next.ticks_trimmed = true;
     const Position oldest = held.front().pos;
     std::int64_t& complete_from = plan_.next.fires_complete_from;
     std::vector<FireRecord>& fires = plan_.next.fires;

@@ -201,6 +201,34 @@ TEST(SymbolEngine, ACrossingThatPersistsPastTheWindowFiresAtTheNextAppliedTick) 
   EXPECT_EQ(d.stored(), alerts({alert(50)}));
 }
 
+TEST(SymbolEngine, AYoungSymbolTakesAnOlderTickAtTheFrontAndItsCrossingFires) {
+  // Nothing trimmed yet: the held ticks are all the symbol ever applied, so a tick older than all of them
+  // (within W by event time) is placed at the front, and the crossing it reveals fires.
+  EngineDriver d({cross_above_200()});
+  d.deliver({aapl(201, 30)});  // the symbol's first tick: only establishes the price
+  EXPECT_TRUE(d.stored().empty());
+  const auto plans = d.deliver({aapl(199, 10)});
+  EXPECT_EQ(plans[0].fates[0], TickFate::applied);
+  EXPECT_EQ(d.stored(), alerts({alert(30)}));
+  EXPECT_FALSE(d.state("AAPL").ticks_trimmed);
+  EXPECT_EQ(d.state("AAPL").ticks.front().pos.ts_micros, at_s(10));
+}
+
+TEST(SymbolEngine, AnOlderTickIsBeyondTheWindowOnceATickWasTrimmedOrOlderThanW) {
+  EngineDriver trimmed({cross_above_200()},
+                       {.reorder_window_micros = 3600 * kMicrosPerSecond, .max_held_ticks = 2});
+  trimmed.deliver({aapl(199, 20), aapl(199, 30), aapl(201, 40)});  // 20 is trimmed by count
+  EXPECT_TRUE(trimmed.state("AAPL").ticks_trimmed);
+  EXPECT_EQ(trimmed.deliver({aapl(205, 25)})[0].fates[0], TickFate::beyond_window);  // before the oldest
+  EngineDriver young({cross_above_200()},
+                     {.reorder_window_micros = 30 * kMicrosPerSecond, .max_held_ticks = 256});
+  young.deliver({aapl(201, 100)});
+  EXPECT_FALSE(young.state("AAPL").ticks_trimmed);
+  EXPECT_EQ(young.deliver({aapl(199, 69)})[0].fates[0], TickFate::beyond_window);  // 100 - 30 s = 70
+  EXPECT_EQ(young.deliver({aapl(199, 70)})[0].fates[0], TickFate::applied);        // the bound itself
+  EXPECT_EQ(young.stored(), alerts({alert(100)}));
+}
+
 TEST(SymbolEngine, HeldTicksAreTrimmedByEventTimeAndByCount) {
   EngineDriver by_time({cross_above_200()},
                        {.reorder_window_micros = 25 * kMicrosPerSecond, .max_held_ticks = 256});

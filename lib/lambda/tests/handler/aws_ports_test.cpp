@@ -199,6 +199,7 @@ TEST_F(PortsTest, StateItemRoundTripsEveryField) {
   s.exists = true;
   s.revision = 123456789;
   s.fires_complete_from = -5;  // before the epoch: the zigzag side of the encoding
+  s.ticks_trimmed = true;
   s.ticks = {{{INT64_MIN + 1, UINT64_MAX}, 1e-130}, {{-1, 0}, 5e125}, {{INT64_MAX, 0}, 0.1}};
   s.fires = {fire("a", 1, {-7, 0}, false, false, 60'000'000, 7),
              fire("b.c-d_e", UINT32_MAX, {INT64_MAX, 2}, true, false, INT64_MIN),
@@ -206,6 +207,12 @@ TEST_F(PortsTest, StateItemRoundTripsEveryField) {
   s.fires[1].notified = false;  // F5: its notification not confirmed (flag 16)
   const std::string item = state_item("BTC-USD", s);
   EXPECT_NE(item.find(R"("fires_complete_from":{"N":"-5"})"), std::string::npos) << item;
+  EXPECT_NE(item.find(R"("ticks_trimmed":{"N":"1"})"), std::string::npos) << item;
+  EXPECT_EQ(state_item("BTC-USD", SymbolState{}).find("ticks_trimmed"), std::string::npos);  // absent: false
+  SymbolState untrimmed = s;
+  untrimmed.ticks_trimmed = false;
+  EXPECT_EQ(state_item_bytes("BTC-USD", s) - state_item_bytes("BTC-USD", untrimmed),
+            13u + 2u);  // name, N "1"
   auto back = parse_symbol_state(item);
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ(back.value(), s);
@@ -254,6 +261,8 @@ TEST_F(PortsTest, MalformedStateItemsAreErrorsNotCrashes) {
             "state item: revision, ticks and fires are required");
   EXPECT_EQ(error_of(item(ok_ticks, ok_fires, R"(,"fires_complete_from":{"S":"1"})")),
             "state item: fires_complete_from: expected a number attribute");
+  EXPECT_EQ(error_of(item(ok_ticks, ok_fires, R"(,"ticks_trimmed":{"N":"0"})")),
+            "state item: ticks_trimmed: must be 1 when present");
   EXPECT_EQ(error_of(item(R"("ticks":{"S":"AQA="})", ok_fires)),
             "state item: ticks: expected a binary attribute");
   for (const char* bad : {"AQA", "A*A=", "A=AA", "AQ=A", "AQAA=AAA"}) {

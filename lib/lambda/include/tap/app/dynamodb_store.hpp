@@ -6,7 +6,7 @@
 //  - the symbol's state (SymbolStore, I2b): symbol = the symbol, rule_id = "#state" (kStateSortKey; rule ids
 //    are [A-Za-z0-9_.-], so no rule id and no marker key can be it). Attributes: revision (N, the
 //    compare-and-swap), ticks (B), fires (B), fires_complete_from (N, absent when the log is complete from
-//    the start). Integers are LEB128 varints; a timestamp is the zigzag varint of its delta to the previous
+//    the start), ticks_trimmed (N 1; absent until a held tick has been trimmed). Integers are LEB128 varints; a timestamp is the zigzag varint of its delta to the previous
 //    one of the same list (the first: to 0). ticks: version byte 1, count, then per tick timestamp, seq
 //    and price (8 bytes, IEEE-754 little-endian); positions strictly increase. fires: version byte 1, the
 //    count of distinct rule ids and each (length + bytes), the count of fires and per fire the index of its

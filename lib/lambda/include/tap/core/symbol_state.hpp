@@ -4,9 +4,9 @@
 // Contract:
 //  - `ticks` are the symbol's recently APPLIED ticks in strictly increasing position order (newest last),
 //    bounded twice (the reorder window W, EngineLimits in symbol_engine.hpp): by event time (no tick older
-//    than the newest minus W) and by count. The oldest held tick is the boundary of W: a tick at or before
-//    its position is beyond W. Only the price is held: crossings depend on nothing else, level conditions
-//    only on the tick being evaluated.
+//    than the newest minus W) and by count. Once a tick has been trimmed the oldest held tick is the
+//    boundary of W: a tick at or before its position is beyond W. Only the price is held: crossings depend on
+//    nothing else, level conditions only on the tick being evaluated.
 //  - `fires` are the fires the engine must still know, in position order of their ticks: every fire whose
 //    tick lies at or after `fires_complete_from` (so that an excursion is matched with the alert already
 //    stored for it, and cooldowns and bars are checked on both sides), and a fire whose alert may not be
@@ -74,6 +74,10 @@ struct SymbolState {
   // The fire log is complete for fires whose tick is at or after this instant; a tick older than it cannot
   // be checked against the fires around it, so it fires nothing (counted).
   std::int64_t fires_complete_from = INT64_MIN;
+  // True once a held tick has ever been dropped (trimmed). Until then the held ticks are every tick the
+  // symbol ever applied, so a tick older than all of them (but within W by event time) still takes its
+  // place at the front: a young symbol's first batch must not put the ticks delivered after it beyond W.
+  bool ticks_trimmed = false;
   friend bool operator==(const SymbolState&, const SymbolState&) = default;
 };
 
