@@ -6,14 +6,15 @@
 //  - the symbol's state (SymbolStore, I2b): symbol = the symbol, rule_id = "#state" (kStateSortKey; rule ids
 //    are [A-Za-z0-9_.-], so no rule id and no marker key can be it). Attributes: revision (N, the
 //    compare-and-swap), ticks (B), fires (B), fires_complete_from (N, absent when the log is complete from
-//    the start), ticks_trimmed (N 1; absent until a held tick has been trimmed). Integers are LEB128 varints; a timestamp is the zigzag varint of its delta to the previous
-//    one of the same list (the first: to 0). ticks: version byte 1, count, then per tick timestamp, seq
-//    and price (8 bytes, IEEE-754 little-endian); positions strictly increase. fires: version byte 1, the
-//    count of distinct rule ids and each (length + bytes), the count of fires and per fire the index of its
-//    rule id, the version, timestamp, seq, one flag byte (1: crossing, 2: stored, 4: a once arming follows,
-//    8: reach_until is "never", 16: its notification is not confirmed), then unless 8 the zigzag delta of
-//    reach_until to the fire's timestamp, and with 4 the arming. Anything else (a byte left over, a tick out
-//    of order, a price that is not finite and > 0) is a malformed item: an error for that symbol alone.
+//    the start), ticks_trimmed (N 1; absent until a held tick has been trimmed). Integers are LEB128 varints;
+//    a timestamp is the zigzag varint of its delta to the previous one of the same list (the first: to 0).
+//    ticks: version byte 1, count, then per tick timestamp, seq and price (8 bytes, IEEE-754 little-endian);
+//    positions strictly increase. fires: version byte 1, the count of distinct rule ids and each (length +
+//    bytes), the count of fires and per fire the index of its rule id, the version, timestamp, seq, one flag
+//    byte (1: crossing, 2: stored, 4: a once arming follows, 8: reach_until is "never", 16: its notification
+//    is not confirmed), then unless 8 the zigzag delta of reach_until to the fire's timestamp, and with 4 the
+//    arming. Anything else (a byte left over, a tick out of order, a price that is not finite and > 0) is a
+//    malformed item: an error for that symbol alone.
 //  - a `once` marker (R2): symbol = "#once#<rule id>", rule_id = "#arming#<arming>" (a symbol never holds a
 //    '#'); attributes rule (S), arming (N), alert_symbol (S), alert_key (S: the alert's sort key),
 //    created_at (S). The API reads it to derive `triggered`.
