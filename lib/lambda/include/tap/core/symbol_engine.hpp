@@ -23,7 +23,8 @@
 //    symbol's price band in force at their timestamp are rejected (OutOfBand), never applied.
 //  - Fires derive only from the committed transition: each new fire is recorded in `next.fires` (stored =
 //    false when the plan's fires exceed kMaxFiresPerCommit) and returned in `fires`. The fires recorded for
-//    a duplicate tick are returned in `to_complete`, so a redelivery completes what a crash interrupted.
+//    a duplicate tick are returned in `to_complete` (informative: notifications are completed through
+//    `to_confirm`, below, whatever ticks the batch holds).
 //  - Fire log and its horizon. A candidate fire whose tick is older than `fires_complete_from` fires
 //    nothing (the fires around it may be pruned). Within one plan candidates are decided in position
 //    order, each against the log (both sides) and the plan's earlier fires: with a batch delivered in order
@@ -108,8 +109,8 @@ struct SymbolPlan {
   SymbolState next;            // the state to commit, revision = the read revision + 1
   bool write_needed = false;   // false only where skipping it changes no alert (docs/design.md, section 5.6)
   std::vector<NewFire> fires;  // in position order of their ticks
-  // Stored fires recorded at the positions of duplicate (or beyond-W) input ticks: their alerts exist, the
-  // handler completes them (notifies) idempotently. Pending ones are completed through `completing`.
+  // Stored fires recorded at the positions of duplicate (or beyond-W) input ticks: their alerts exist. Their
+  // notifications are completed through `to_confirm`; pending ones are stored through `completing`.
   std::vector<FireRecord> to_complete;
   std::vector<FireRecord> completing;  // pending fires of the read state this commit records stored
   // Stored fires of the read state whose notification is not confirmed and not in `confirmed`: the handler
