@@ -121,7 +121,8 @@ std::string decoded_state_item(std::string_view item_json) {
     out += R"(,"seq":)";
     json::append_number(out, f.tick.seq);
     out += f.crossing ? R"(,"crossing":true)" : R"(,"crossing":false)";
-    out += f.stored ? R"(,"stored":true})" : R"(,"stored":false})";
+    out += f.stored ? R"(,"stored":true)" : R"(,"stored":false)";
+    out += f.notified ? R"(,"notified":true})" : R"(,"notified":false})";
   }
   out += R"(],"fires_complete_from":)";
   if (state->fires_complete_from == INT64_MIN) {

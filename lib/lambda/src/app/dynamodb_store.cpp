@@ -74,7 +74,11 @@ constexpr std::uint8_t kFlagCrossing = 1;
 constexpr std::uint8_t kFlagStored = 2;
 constexpr std::uint8_t kFlagOnce = 4;        // an arming follows
 constexpr std::uint8_t kFlagReachNever = 8;  // reach_until is "never" (else its delta to the tick follows)
-constexpr std::uint8_t kFlagsKnown = kFlagCrossing | kFlagStored | kFlagOnce | kFlagReachNever;
+// Its notification is not confirmed (F5). Set for "not notified" so that an item written before the flag
+// existed reads as notified: those fires were completed by the recovery of their time.
+constexpr std::uint8_t kFlagUnconfirmed = 16;
+constexpr std::uint8_t kFlagsKnown =
+    kFlagCrossing | kFlagStored | kFlagOnce | kFlagReachNever | kFlagUnconfirmed;
 
 void put_varint(std::string& out, std::uint64_t v) {
   while (v >= 0x80) {
@@ -185,7 +189,8 @@ std::string encode_fires(const std::vector<FireRecord>& fires) {
     put_varint(out, f.tick.seq);
     const bool never = f.reach_until_micros == INT64_MAX;
     out.push_back(static_cast<char>((f.crossing ? kFlagCrossing : 0) | (f.stored ? kFlagStored : 0) |
-                                    (f.once_arming ? kFlagOnce : 0) | (never ? kFlagReachNever : 0)));
+                                    (f.once_arming ? kFlagOnce : 0) | (never ? kFlagReachNever : 0) |
+                                    (f.notified ? 0 : kFlagUnconfirmed)));
     if (!never) {
       std::int64_t from_tick = f.tick.ts_micros;
       put_ts(out, f.reach_until_micros, from_tick);
@@ -256,6 +261,7 @@ Result<std::vector<FireRecord>> decode_fires(std::string_view bytes) {
     f.tick.ts_micros = prev;
     f.crossing = (flags & kFlagCrossing) != 0;
     f.stored = (flags & kFlagStored) != 0;
+    f.notified = (flags & kFlagUnconfirmed) == 0;
   }
   if (!r.done()) return malformed("fires: trailing bytes");
   return fires;
@@ -449,6 +455,80 @@ dynamodb::PutItem put_if_absent(const std::string& table, std::string item) {
 
 }  // namespace
 
+Result<PendingAlert> parse_pending_alert(std::string_view attributes_json) {
+  const auto invalid = [](std::string_view what) {
+    return Error{"invalid_alert", "alert item: " + std::string(what)};
+  };
+  simdjson::ondemand::parser parser;
+  const simdjson::padded_string padded(attributes_json);
+  simdjson::ondemand::document doc;
+  simdjson::ondemand::object object;
+  if (parser.iterate(padded).get(doc) != simdjson::SUCCESS ||
+      doc.get_object().get(object) != simdjson::SUCCESS) {
+    return invalid("not an object");
+  }
+  PendingAlert out;
+  bool has_symbol = false;
+  bool has_price = false;
+  bool has_ts = false;
+  for (auto field : object) {
+    std::string_view name;
+    simdjson::ondemand::object value;
+    if (field.unescaped_key().get(name) != simdjson::SUCCESS ||
+        field.value().get_object().get(value) != simdjson::SUCCESS) {
+      return invalid("malformed attribute");
+    }
+    // Every attribute read here is {"S": text} or {"N": text}; the others (rule_version, ...) are skipped.
+    std::string_view type = "N";
+    std::string_view text;
+    if (value["N"].get_string().get(text) != simdjson::SUCCESS) {
+      type = "S";
+      if (value["S"].get_string().get(text) != simdjson::SUCCESS) continue;
+    }
+    const auto number = [&]<typename T>(std::optional<T>& into) {
+      T v = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (type != "N" || ec != std::errc{} || end != text.data() + text.size()) return false;
+      into = v;
+      return true;
+    };
+    const auto time = [&](std::int64_t& into) {
+      auto ts = parse_timestamp(text);
+      if (type != "S" || !ts) return false;
+      into = ts->micros;
+      return true;
+    };
+    bool ok = true;
+    if (name == "symbol") {
+      ok = type == "S";
+      out.tick.symbol = std::string(text);
+      has_symbol = true;
+    } else if (name == "price") {
+      std::optional<double> price;
+      ok = number(price);
+      out.tick.price = price.value_or(0);
+      has_price = true;
+    } else if (name == "bid") {
+      ok = number(out.tick.bid);
+    } else if (name == "ask") {
+      ok = number(out.tick.ask);
+    } else if (name == "volume") {
+      ok = number(out.tick.volume);
+    } else if (name == "tick_timestamp") {
+      ok = time(out.tick.ts.micros);
+      has_ts = true;
+    } else if (name == "message_id") {
+      ok = type == "S";
+      out.message_id = std::string(text);
+    } else if (name == "publish_by") {
+      ok = time(out.publish_by_micros);
+    }
+    if (!ok) return invalid(std::string(name) + ": unexpected value");
+  }
+  if (!has_symbol || !has_price || !has_ts) return invalid("symbol, price or tick_timestamp missing");
+  return out;
+}
+
 std::string alert_item(const AlertRecord& record) {
   const Rule& r = *record.alert.rule;
   const Tick& t = *record.alert.tick;
@@ -480,6 +560,7 @@ std::string alert_item(const AlertRecord& record) {
   attr_s("tick_timestamp", t.ts.text());
   attr_s("message_id", record.alert.message_id);
   attr_s("created_at", format_timestamp(record.created_at_micros));
+  if (record.publish_by_micros != 0) attr_s("publish_by", format_timestamp(record.publish_by_micros));
   attr_s("notification_state", "pending");  // until mark_sent sets "sent"
   out += '}';
   return out;
@@ -652,8 +733,9 @@ Result<WriteOutcome, AwsError> DynamoDbSymbolStore::commit(std::string_view symb
 DynamoDbAlertLedger::DynamoDbAlertLedger(dynamodb::Client& client, std::string alerts_table)
     : client_(client), table_(std::move(alerts_table)) {}
 
-Result<bool, AwsError> DynamoDbAlertLedger::pending(const AlertId& id, Deadline deadline) {
-  // A write that succeeds only on a pending alert: the answer without needing read permissions.
+Result<std::optional<PendingAlert>, AwsError> DynamoDbAlertLedger::pending(const AlertId& id,
+                                                                           Deadline deadline) {
+  // A write that succeeds only on a pending alert and returns it: the answer without read permissions.
   dynamodb::UpdateItem u;
   u.table = table_;
   u.key_json = alert_key_json(id);
@@ -661,10 +743,15 @@ Result<bool, AwsError> DynamoDbAlertLedger::pending(const AlertId& id, Deadline 
   u.condition_expression = "#ns = :pending";
   u.names_json = R"({"#rc":"recovery_checks","#ns":"notification_state"})";
   u.values_json = R"({":zero":{"N":"0"},":one":{"N":"1"},":pending":{"S":"pending"}})";
+  u.return_values = "ALL_NEW";
   auto updated = client_.update_item(u, deadline);
-  if (updated) return true;
-  if (updated.error().code == kConditionalCheckFailed) return false;
-  return updated.error();
+  if (!updated) {
+    if (updated.error().code == kConditionalCheckFailed) return std::optional<PendingAlert>();
+    return updated.error();
+  }
+  auto alert = parse_pending_alert(updated.value());
+  if (!alert) return make_aws_error(alert.error().code, alert.error().message);
+  return std::optional<PendingAlert>(std::move(alert).value());
 }
 
 Result<bool, AwsError> DynamoDbAlertLedger::mark_sent(const AlertId& id, const std::string& sns_message_id,

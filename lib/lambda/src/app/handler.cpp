@@ -16,6 +16,9 @@ namespace {
 // A refused compare-and-swap means another invocation advanced the same (rule, symbol); re-planning on the
 // state it wrote converges quickly. Beyond this many rounds the messages are retried by SQS instead.
 constexpr int kMaxReplans = 4;
+// Alerts this instance published, remembered so that a later plan of their symbol confirms them without
+// I/O (F5); the oldest are forgotten first, then the ledger answers for them.
+constexpr std::size_t kMaxRemembered = 4096;
 // Rejection reasons travel as an SQS message attribute and in logs: long enough for every reason of a body
 // with many bad ticks, short enough to stay readable.
 constexpr std::size_t kMaxReasonLength = 4096;
@@ -72,6 +75,7 @@ struct BatchHandler::Batch {
   std::vector<Pending> to_notify;
   std::set<AlertId> to_notify_ids;
   BatchReport report;
+  std::int64_t publish_by_micros = 0;  // this invocation's deadline on the wall clock
 
   void notify_later(const Rule& rule, const Tick& tick, std::size_t message_index, bool recovered) {
     if (to_notify_ids.insert(alert_id(rule, tick)).second) {
@@ -150,6 +154,9 @@ Result<BatchReport> BatchHandler::handle(std::string_view event_json, Deadline d
   if (!event) return event.error();
   Batch batch;
   batch.event = std::move(event).value();
+  batch.publish_by_micros =
+      now_micros() +
+      std::chrono::duration_cast<std::chrono::microseconds>(deadline - SteadyClock::now()).count();
   batch.messages.resize(batch.event.records.size());
   // R3: ticks more than F ahead of this clock are rejected, never applied.
   const std::int64_t future_from = now_micros() + kMaxFutureMicros;
@@ -305,9 +312,11 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
   const SymbolControls& controls = found_controls == controls_.end() ? kNone : found_controls->second;
   std::set<AlertId> existing;  // alerts found stored already: recorded stored, not written again
   std::span<const SymbolTick> ticks = work.ticks;  // the first commit applies them; later ones complete
+  ConfirmedFires confirmed;
   int retries = 0;
   while (true) {
-    SymbolPlan plan = plan_symbol(index_, work.symbol, state, ticks, controls, once_, limits_);
+    confirm_fires(batch, work, state, confirmed, deadline);
+    SymbolPlan plan = plan_symbol(index_, work.symbol, state, ticks, controls, once_, limits_, confirmed);
     // The commit's transaction: the state, then the alerts (and `once` markers) of the fires it records
     // stored -- pending fires of the read state first, then new ones -- as many as one transaction holds.
     // A fire that does not fit stays recorded pending: a later commit stores it.
@@ -322,20 +331,13 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
                          std::size_t message_index) {
       if (!fire.stored) return;
       const auto leave_pending = [&] {
+        // The plan holds it: a fire not notified is never pruned (symbol_engine.hpp), and this one is new
+        // or pending.
         const auto at =
             std::find_if(plan.next.fires.begin(), plan.next.fires.end(), [&](const FireRecord& r) {
               return r.rule_id == fire.rule_id && r.version == fire.version && r.tick == fire.tick;
             });
-        if (at != plan.next.fires.end()) {
-          at->stored = false;
-        } else {
-          // Pruned from the log by the plan (its reach is behind the held ticks): kept until stored.
-          FireRecord pending = fire;
-          pending.stored = false;
-          const auto after = std::find_if(plan.next.fires.begin(), plan.next.fires.end(),
-                                          [&](const FireRecord& r) { return fire.tick < r.tick; });
-          plan.next.fires.insert(after, pending);
-        }
+        at->stored = false;
       };
       if (rule == nullptr || tick == nullptr) {
         leave_pending();  // no version or tick to build its alert from here
@@ -352,7 +354,8 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
         return;
       }
       items += once ? 2 : 1;
-      alerts.push_back({{rule, tick, batch.message_id(message_index)}, now_micros()});
+      alerts.push_back(
+          {{rule, tick, batch.message_id(message_index)}, now_micros(), batch.publish_by_micros});
       // The arming the fire consumed (a pending fire keeps it in its record; a new one: its version's).
       if (once) markers.push_back({rule->id, fire.once_arming.value_or(rule->arming), id});
       written.push_back({rule, tick, message_index, fire.tick});
@@ -429,14 +432,6 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
     for (const CommitFire& c : found) batch.notify_later(*c.rule, *c.tick, c.message_index, true);
     if (!ticks.empty()) {
       count_fates(batch, plan);
-      // Fires recorded stored at the positions of redelivered ticks: their alerts exist, their
-      // notifications may not have gone out (a crash or a failed publish before).
-      for (const FireRecord& r : plan.to_complete) {
-        std::size_t message_index = 0;
-        const Rule* rule = version_of(r);
-        const Tick* tick = alert_tick(batch, work, state, r.tick, message_index);
-        if (rule != nullptr && tick != nullptr) batch.notify_later(*rule, *tick, message_index, true);
-      }
       ticks = {};
     }
     // A burst: the fires still pending are stored by further commits, each its own transaction. Stop when
@@ -447,6 +442,78 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
   }
   fail_symbol(batch, work, "state kept changing under concurrent writers, message will be retried",
               "too many compare-and-swap conflicts");
+}
+
+void BatchHandler::remember(const AlertId& id) {
+  if (!published_.insert(id).second) return;
+  published_order_.push_back(id);
+  if (published_order_.size() > kMaxRemembered) {
+    published_.erase(published_order_.front());
+    published_order_.pop_front();
+  }
+}
+
+void BatchHandler::confirm_fires(Batch& batch, const SymbolWork& work, const SymbolState& state,
+                                 ConfirmedFires& confirmed, Deadline deadline) {
+  for (const FireRecord& f : state.fires) {
+    if (!awaits_confirmation(f) || confirmed.contains({f.rule_id, f.tick})) continue;
+    const AlertId id{work.symbol, f.tick.ts_micros, f.rule_id};
+    if (batch.to_notify_ids.contains(id)) continue;  // stored by this batch: notified after its commits
+    if (published_.contains(id)) {
+      confirmed.insert({f.rule_id, f.tick});
+      continue;
+    }
+    auto pending = ports_.ledger.pending(id, deadline);
+    if (!pending) {
+      fail_symbol(batch, work, "pending-notification check failed, message will be retried",
+                  pending.error().code + ": " + pending.error().message);
+      return;
+    }
+    if (!pending->has_value()) {  // notified (by whoever): nothing is left to do for it
+      confirmed.insert({f.rule_id, f.tick});
+      continue;
+    }
+    PendingAlert& stored = *pending.value();
+    const Rule* rule = version_of(f);
+    // The invocation that stored it may still publish it until its deadline: then it is left to that one
+    // -- unless this batch holds the message that stored it or a tick at its position (a redelivery or a
+    // redrive: SQS hands a message out again only once the invocation holding it has ended). A version
+    // not loaded here: left to a container that has it.
+    const bool storer_ended = std::any_of(work.ticks.begin(), work.ticks.end(), [&](const SymbolTick& t) {
+      return batch.message_id(t.message_index) == stored.message_id ||
+             Position{t.tick->ts.micros, t.tick->seq} == f.tick;
+    });
+    if (rule == nullptr || (!storer_ended && stored.publish_by_micros > now_micros())) continue;
+    stored.tick.seq = f.tick.seq;
+    const Alert alert{rule, &stored.tick, stored.message_id};
+    auto published = ports_.notifier.publish(sns_notification(alert, now_micros()), deadline);
+    if (!published) {
+      fail_symbol(batch, work, "notification failed, message will be retried",
+                  published.error().code + ": " + published.error().message);
+      return;
+    }
+    ++batch.report.notifications;
+    ++batch.report.recovered;
+    log_.log({.level = obs::Level::kInfo,
+              .message = "pending notification recovered",
+              .message_id = stored.message_id,
+              .symbol = work.symbol,
+              .rule = rule->id,
+              .fields = {{"receive_count",
+                          static_cast<std::int64_t>(
+                              batch.messages[work.ticks.front().message_index].record->receive_count)}}});
+    auto marked = ports_.ledger.mark_sent(id, published.value(), now_micros(), deadline);
+    if (!marked) {
+      log_.log({.level = obs::Level::kError,
+                .message = "notification sent but not recorded",
+                .message_id = stored.message_id,
+                .symbol = work.symbol,
+                .rule = rule->id,
+                .reason = marked.error().code + ": " + marked.error().message});
+    }
+    remember(id);
+    confirmed.insert({f.rule_id, f.tick});
+  }
 }
 
 bool BatchHandler::notify(Batch& batch, const Pending& alert, Deadline deadline) {
@@ -466,7 +533,8 @@ bool BatchHandler::notify(Batch& batch, const Pending& alert, Deadline deadline)
                 .reason = pending.error().code + ": " + pending.error().message});
       return false;
     }
-    if (!pending.value()) return false;
+    // Notified already, or its storing invocation may still publish it (the fire's record confirms it).
+    if (!pending->has_value() || pending.value()->publish_by_micros > now_micros()) return false;
   }
   const Alert a{&rule, &tick, m.record->message_id};
   auto published = ports_.notifier.publish(sns_notification(a, now_micros()), deadline);
@@ -482,6 +550,7 @@ bool BatchHandler::notify(Batch& batch, const Pending& alert, Deadline deadline)
     return false;
   }
   ++batch.report.notifications;
+  remember(id);
   if (alert.recovered) {
     ++batch.report.recovered;
     log_.log({.level = obs::Level::kInfo,

@@ -66,7 +66,7 @@ class Planner {
  public:
   Planner(const RuleIndex& index, std::string_view symbol, const SymbolState& state,
           std::span<const SymbolTick> ticks, const SymbolControls& controls, const OnceMarkers& once,
-          const EngineLimits& limits)
+          const EngineLimits& limits, const ConfirmedFires& confirmed)
       : lists_(index.lists_of(symbol)),
         rules_(index.rules()),
         symbol_(symbol),
@@ -74,12 +74,14 @@ class Planner {
         ticks_(ticks),
         controls_(controls),
         once_(once),
-        limits_(limits) {}
+        limits_(limits),
+        confirmed_(confirmed) {}
 
   SymbolPlan run() {
     plan_.next = state_;
     plan_.next.exists = true;
     plan_.next.revision = state_.revision + 1;
+    confirm();
     for (const FireRecord& f : state_.fires) by_rule_[f.rule_id].push_back(&f);
     place();
     collect_crossings();
@@ -416,11 +418,25 @@ class Planner {
                      c.pos,
                      c.crossing,
                      true,
+                     false,
                      reach_until(r, c.pos.ts_micros),
                      r.mode == TriggerMode::once ? std::optional<std::uint32_t>(r.arming) : std::nullopt};
       new_records_.push_back(std::move(rec));
       mine.push_back(&new_records_.back());
       plan_.fires.push_back({c.rule_index, HeldTick{c.pos, c.price}, c.input_tick, c.cause, true});
+    }
+  }
+
+  // F5: the stored fires of the read state whose notification the handler confirmed are recorded
+  // notified; the others are listed (to_confirm) and kept, whatever their reach, until one is.
+  void confirm() {
+    for (FireRecord& f : plan_.next.fires) {
+      if (!awaits_confirmation(f)) continue;
+      if (confirmed_.contains({f.rule_id, f.tick})) {
+        f.notified = true;
+      } else {
+        plan_.to_confirm.push_back(f);
+      }
     }
   }
 
@@ -474,17 +490,17 @@ class Planner {
     // A stored fire before the oldest held tick whose reach ends by it suppresses no tick at or after the
     // oldest held one: dropping it keeps the log complete from its reach on.
     std::erase_if(fires, [&](const FireRecord& f) {
-      const bool prune = f.stored && f.tick < oldest && effective_reach(f) <= oldest.ts_micros;
+      const bool prune = f.stored && f.notified && f.tick < oldest && effective_reach(f) <= oldest.ts_micros;
       if (prune) complete_from = std::max(complete_from, effective_reach(f));
       return prune;
     });
-    // The count bound: drop the stored fires that reach least far first.
-    const auto stored = static_cast<std::size_t>(
-        std::count_if(fires.begin(), fires.end(), [](const FireRecord& f) { return f.stored; }));
+    // The count bound: drop the stored and notified fires that reach least far first.
+    const auto prunable = [](const FireRecord& f) { return f.stored && f.notified; };
+    const auto stored = static_cast<std::size_t>(std::count_if(fires.begin(), fires.end(), prunable));
     if (stored <= limits_.max_fire_records) return;
     std::vector<std::size_t> by_reach;
     for (std::size_t i = 0; i < fires.size(); ++i) {
-      if (fires[i].stored) by_reach.push_back(i);
+      if (prunable(fires[i])) by_reach.push_back(i);
     }
     std::stable_sort(by_reach.begin(), by_reach.end(), [&](std::size_t a, std::size_t b) {
       return effective_reach(fires[a]) < effective_reach(fires[b]);
@@ -507,6 +523,7 @@ class Planner {
   const SymbolControls& controls_;
   const OnceMarkers& once_;
   const EngineLimits& limits_;
+  const ConfirmedFires& confirmed_;
 
   SymbolPlan plan_;
   std::vector<Entry> merged_;
@@ -539,8 +556,8 @@ std::string_view to_string(TickFate f) {
 
 SymbolPlan plan_symbol(const RuleIndex& index, std::string_view symbol, const SymbolState& state,
                        std::span<const SymbolTick> ticks, const SymbolControls& controls,
-                       const OnceMarkers& once, const EngineLimits& limits) {
-  return Planner(index, symbol, state, ticks, controls, once, limits).run();
+                       const OnceMarkers& once, const EngineLimits& limits, const ConfirmedFires& confirmed) {
+  return Planner(index, symbol, state, ticks, controls, once, limits, confirmed).run();
 }
 
 }  // namespace tap

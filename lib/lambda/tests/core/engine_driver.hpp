@@ -1,6 +1,7 @@
 // Test support: drives plan_symbol as a handler does (one plan per symbol per batch, each on the state
-// the previous one committed, pending fires completed by plans without ticks) and records the alerts
-// that would be stored. Pure: the store is a map.
+// the previous one committed, pending fires completed by plans without ticks, every stored fire notified
+// after its commit and so confirmed to the next plan) and records the alerts that would be stored. Pure:
+// the store is a map.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -80,8 +81,13 @@ class EngineDriver {
     SymbolState& state = states_[symbol];
     static const SymbolControls kNone;
     const auto c = controls.find(symbol);
-    SymbolPlan plan =
-        plan_symbol(index_, symbol, state, ticks, c == controls.end() ? kNone : c->second, once, limits_);
+    ConfirmedFires confirmed;  // every stored fire's notification went out after its commit
+    for (const FireRecord& f : state.fires) {
+      if (awaits_confirmation(f)) confirmed.insert({f.rule_id, f.tick});
+    }
+    SymbolPlan plan = plan_symbol(index_, symbol, state, ticks, c == controls.end() ? kNone : c->second, once,
+                                  limits_, confirmed);
+    EXPECT_TRUE(plan.to_confirm.empty());
     EXPECT_EQ(plan.next.revision, state.revision + 1);
     mode_choices += plan.mode_choices;
     if (!plan.write_needed) {

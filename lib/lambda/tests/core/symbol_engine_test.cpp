@@ -127,6 +127,7 @@ TEST(SymbolEngine, RedeliveredTickIsADuplicateAndReturnsItsFiresToComplete) {
   EngineDriver d({cross_above_200(), version("lvl", Condition::price_above, 100)});
   d.deliver({aapl(199, 10)});
   d.deliver({aapl(201, 20)});
+  d.plan_and_commit("AAPL", {});  // the fires' notifications confirmed (F5): that plan writes
   const auto plans = d.deliver({aapl(201, 20), aapl(201, 20)});
   EXPECT_EQ(plans[0].fates, (std::vector<TickFate>{TickFate::duplicate, TickFate::duplicate}));
   EXPECT_FALSE(plans[0].write_needed);  // nothing changes: the commit may be skipped
@@ -139,6 +140,7 @@ TEST(SymbolEngine, SuspendedTicksAreNotAppliedAndFireNothing) {
   EngineDriver d({cross_above_200(), version("lvl", Condition::price_above, 100)});
   d.controls["AAPL"].suspensions.push_back({at_s(15), at_s(25)});
   d.deliver({aapl(199, 10)});
+  d.plan_and_commit("AAPL", {});  // the fires' notifications confirmed (F5): that plan writes
   const auto plans = d.deliver({aapl(205, 20)});
   EXPECT_EQ(plans[0].fates[0], TickFate::suspended);
   EXPECT_FALSE(plans[0].write_needed);
@@ -181,6 +183,7 @@ TEST(SymbolEngine, BeyondTheWindowNoCrossingButALevelVersionMayFire) {
   EXPECT_EQ(d.stored(), alerts({alert(15, "lvl")}));
   EXPECT_EQ(d.state("AAPL").ticks.size(), 4u);    // nothing placed
   EXPECT_EQ(d.state("AAPL").fires.size(), 1u);    // recorded like any fire
+  d.plan_and_commit("AAPL", {});                  // the fires' notifications confirmed (F5): that plan writes
   const auto again = d.deliver({aapl(301, 15)});  // redelivered: completes, never fires twice
   EXPECT_EQ(again[0].fates[0], TickFate::beyond_window);
   ASSERT_EQ(again[0].to_complete.size(), 1u);
@@ -443,6 +446,42 @@ TEST(SymbolEngine, FiresAreKeptWhileATickCanNeedThemThenPrunedWithTheHorizon) {
   EXPECT_EQ(d.stored(), alerts({alert(20, "lvl"), alert(20), alert(36, "lvl")}));
 }
 
+// F5: a fire whose notification is not confirmed is listed by every plan and never pruned; once the
+// handler confirms it, the plan records it notified and it is pruned like any other.
+TEST(SymbolEngine, UnconfirmedFiresAreListedAndNeverPrunedUntilConfirmed) {
+  const RuleSet rules({cross_above_200()});
+  const RuleIndex index(rules);
+  const EngineLimits limits{
+      .reorder_window_micros = 20 * kMicrosPerSecond, .max_held_ticks = 256, .max_fire_records = 0};
+  const auto plan = [&](const SymbolState& state, const std::vector<Tick>& ticks,
+                        const ConfirmedFires& confirmed) {
+    std::vector<SymbolTick> in;
+    for (std::size_t i = 0; i < ticks.size(); ++i) in.push_back({&ticks[i], i});
+    return plan_symbol(index, "AAPL", state, in, {}, {}, limits, confirmed);
+  };
+  SymbolPlan p = plan({}, {aapl(199, 10), aapl(201, 20)}, {});
+  ASSERT_EQ(p.next.fires.size(), 1u);
+  EXPECT_FALSE(p.next.fires[0].notified);  // every new fire
+  EXPECT_TRUE(p.to_confirm.empty());       // the read state had none
+  const FireRecord fire = p.next.fires[0];
+  // Far later ticks: the fire's reach and the count bound (0) would both prune it.
+  p = plan(p.next, {aapl(199, 100)}, {});
+  ASSERT_EQ(p.to_confirm.size(), 1u);
+  EXPECT_EQ(p.to_confirm[0], fire);
+  EXPECT_EQ(p.next.fires, std::vector<FireRecord>{fire});
+  EXPECT_EQ(p.next.fires_complete_from, INT64_MIN);
+  // A plan with no tick at all lists it too (any batch of the symbol completes it).
+  EXPECT_EQ(plan(p.next, {}, {}).to_confirm.size(), 1u);
+  // A confirmation of another fire changes nothing; its own records it notified, and it is pruned.
+  const SymbolPlan other = plan(p.next, {aapl(199, 110)}, {{"r1", Position{at_s(21), 0}}});
+  EXPECT_EQ(other.next.fires.size(), 1u);
+  const SymbolPlan done = plan(p.next, {aapl(199, 110)}, {{"r1", fire.tick}});
+  EXPECT_TRUE(done.to_confirm.empty());
+  EXPECT_TRUE(done.next.fires.empty());
+  EXPECT_EQ(done.next.fires_complete_from, fire.reach_until_micros);
+  EXPECT_TRUE(done.write_needed);
+}
+
 TEST(SymbolEngine, TheFireLogIsBoundedByCount) {
   std::vector<Rule> rules;
   for (int i = 0; i < 6; ++i)
@@ -451,7 +490,9 @@ TEST(SymbolEngine, TheFireLogIsBoundedByCount) {
   EngineDriver d(
       rules,
       {.reorder_window_micros = 3600 * kMicrosPerSecond, .max_held_ticks = 256, .max_fire_records = 4});
-  d.deliver({aapl(110, 10)});  // six fires, the log keeps four: the two of least reach go
+  d.deliver({aapl(110, 10)});  // six fires, none prunable until its notification is confirmed (F5)
+  EXPECT_EQ(d.state("AAPL").fires.size(), 6u);
+  d.plan_and_commit("AAPL", {});  // confirmed: the log keeps four, the two of least reach go
   EXPECT_EQ(d.state("AAPL").fires.size(), 4u);
   EXPECT_EQ(d.state("AAPL").fires_complete_from, at_s(11));
   const auto plans = d.deliver({aapl(110, 10.5)});  // before the horizon: nothing decided twice

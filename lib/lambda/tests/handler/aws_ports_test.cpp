@@ -98,10 +98,38 @@ TEST_F(PortsTest, AlertItemIsKeyedBySymbolAndTickTimeWithRuleAndStartsPending) {
   EXPECT_EQ(alert_item({{&r, &bare, "m"}, kT0}).find("\"bid\""), std::string::npos);
 }
 
+TEST(PendingAlertItem, ReadsWhatTheNotificationNeedsAndRefusesTheRest) {
+  const auto read = parse_pending_alert(
+      R"({"symbol":{"S":"AAPL"},"price":{"N":"1.5"},"tick_timestamp":{"S":"2026-11-25T14:30:00Z"}})");
+  ASSERT_TRUE(read.ok());
+  EXPECT_FALSE(read->tick.bid.has_value());
+  EXPECT_FALSE(read->tick.volume.has_value());
+  EXPECT_EQ(read->publish_by_micros, 0);  // unknown: written before publish_by existed
+  for (const char* bad : {R"([])", R"({"symbol":"AAPL"})", R"({"symbol":{"N":"1"},"price":{"N":"1"}})",
+                          R"({"price":{"S":"1.5"}})", R"({"price":{"N":"1.5x"}})",
+                          R"({"tick_timestamp":{"S":"yesterday"}})", R"({"publish_by":{"N":"5"}})",
+                          R"({"message_id":{"N":"5"}})", R"({"symbol":{"S":"A"},"price":{"N":"1"}})"}) {
+    EXPECT_EQ(parse_pending_alert(bad).error().code, "invalid_alert") << bad;
+  }
+}
+
 TEST_F(PortsTest, LedgerAsksWithConditionalWritesOnly) {
   const AlertId id{"AAPL", kNow, "up"};
-  http.reply(200, "{}");
-  EXPECT_TRUE(ledger.pending(id, far()).value());
+  http.reply(200, R"({"Attributes":{"symbol":{"S":"AAPL"},"price":{"N":"200.5"},"bid":{"N":"200.25"},)"
+                  R"("ask":{"N":"200.75"},"volume":{"N":"1200"},"rule_version":{"N":"3"},)"
+                  R"("tick_timestamp":{"S":"2026-11-25T14:30:00.000000Z"},"message_id":{"S":"m-1"},)"
+                  R"("publish_by":{"S":"2026-11-25T14:30:08.000000Z"},"flag":{"BOOL":true}}})");
+  const auto found = ledger.pending(id, far()).value();
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->tick.symbol, "AAPL");
+  EXPECT_EQ(found->tick.price, 200.5);
+  EXPECT_EQ(found->tick.bid, 200.25);
+  EXPECT_EQ(found->tick.ask, 200.75);
+  EXPECT_EQ(found->tick.volume, 1200U);
+  EXPECT_EQ(found->tick.ts.micros, kNow);
+  EXPECT_EQ(found->message_id, "m-1");
+  EXPECT_EQ(found->publish_by_micros, kNow + 8'000'000);
+  EXPECT_NE(http.requests[0].body.find(R"("ReturnValues":"ALL_NEW")"), std::string::npos);
   EXPECT_EQ(http.target(0), "DynamoDB_20120810.UpdateItem");
   EXPECT_NE(http.requests[0].body.find(
                 R"("Key":{"symbol":{"S":"AAPL"},"timestamp":{"S":"2026-11-25T14:30:00.000000Z#up"}})"),
@@ -109,9 +137,12 @@ TEST_F(PortsTest, LedgerAsksWithConditionalWritesOnly) {
       << http.requests[0].body;
   EXPECT_NE(http.requests[0].body.find(R"("ConditionExpression":"#ns = :pending")"), std::string::npos);
   http.reply(400, ddb_error("ConditionalCheckFailedException"));
-  EXPECT_FALSE(ledger.pending(id, far()).value());
+  EXPECT_FALSE(ledger.pending(id, far()).value().has_value());
   http.reply(400, ddb_error("AccessDeniedException"));
   EXPECT_EQ(ledger.pending(id, far()).error().code, "AccessDeniedException");
+  http.reply(200,
+             R"({"Attributes":{"symbol":{"S":"AAPL"}}})");  // an item it cannot build a notification from
+  EXPECT_EQ(ledger.pending(id, far()).error().code, "invalid_alert");
 
   http.reply(200, "{}");
   EXPECT_TRUE(ledger.mark_sent(id, "mid-1", kNow, far()).value());
@@ -173,6 +204,7 @@ TEST_F(PortsTest, StateItemRoundTripsEveryField) {
   s.fires = {fire("a", 1, {-7, 0}, false, false, 60'000'000, 7),
              fire("b.c-d_e", UINT32_MAX, {INT64_MAX, 2}, true, false, INT64_MIN),
              fire("a", 2, {INT64_MIN, UINT64_MAX}, false, true, INT64_MAX, UINT32_MAX)};
+  s.fires[1].notified = false;  // F5: its notification not confirmed (flag 16)
   const std::string item = state_item("BTC-USD", s);
   EXPECT_NE(item.find(R"("fires_complete_from":{"N":"-5"})"), std::string::npos) << item;
   EXPECT_NE(item.find(R"("ticks_trimmed":{"N":"1"})"), std::string::npos) << item;
@@ -262,7 +294,7 @@ TEST_F(PortsTest, MalformedStateItemsAreErrorsNotCrashes) {
   EXPECT_EQ(error_of(fires("AQA=")), "state item: fires: bad count");               // 01 00: no fire count
   EXPECT_EQ(error_of(fires("AQAB")), "state item: fires: truncated");               // one fire, no bytes
   EXPECT_EQ(error_of(fires("AQABAAAAAAA=")), "state item: fires: bad record");      // id index 0 of no ids
-  EXPECT_EQ(error_of(fires("AQEBYQEAAAAAEA==")), "state item: fires: bad record");  // flags 16
+  EXPECT_EQ(error_of(fires("AQEBYQEAAAAAIA==")), "state item: fires: bad record");  // flags 32
   EXPECT_EQ(error_of(fires("AQEBYQEAAAAAAw==")), "state item: fires: truncated");   // no reach delta
   EXPECT_EQ(error_of(fires("AQEBYQEAAAAADA==")), "state item: fires: truncated");   // no arming
   EXPECT_EQ(error_of(fires("AQEBYQEAAAAADICAgIAQ")), "state item: fires: bad record");  // arming 2^32

@@ -102,6 +102,7 @@ TEST(ContractCheck, StateItemsAreDecodedByTheFunctionsOwnAdapter) {
   fire.rule_id = "lvl";
   fire.crossing = false;
   fire.stored = false;
+  fire.notified = false;
   state.fires.push_back(fire);
   SymbolState fresh;
   fresh.exists = true;
@@ -110,19 +111,21 @@ TEST(ContractCheck, StateItemsAreDecodedByTheFunctionsOwnAdapter) {
                               R"({"symbol":{"S":"X"},"rule_id":{"S":"#state"}})" + "\n" +
                               R"({"symbol":{"S":"#once#up"},"rule_id":{"S":"#arming#1"}})" + "\n[\n");
   EXPECT_EQ(r.status, 0);
-  EXPECT_EQ(r.out, R"({"symbol":"AAPL","revision":7,"ticks":[[1000,0,199.5],[2000,3,201.25]],"fires":[)"
-                   R"({"rule_id":"up","version":2,"ts":2000,"seq":3,"crossing":true,"stored":true},)"
-                   R"({"rule_id":"lvl","version":2,"ts":2000,"seq":3,"crossing":false,"stored":false}],)"
-                   R"("fires_complete_from":5})"
-                   "\n"
-                   R"({"symbol":"X","revision":0,"ticks":[],"fires":[],"fires_complete_from":null})"
-                   "\n"
-                   R"({"error":"state item: revision, ticks and fires are required"})"
-                   "\n"
-                   R"({"error":"not a symbol's state item"})"
-                   "\n"
-                   R"({"error":"not a symbol's state item"})"
-                   "\n");
+  EXPECT_EQ(r.out,
+            R"({"symbol":"AAPL","revision":7,"ticks":[[1000,0,199.5],[2000,3,201.25]],"fires":[)"
+            R"({"rule_id":"up","version":2,"ts":2000,"seq":3,"crossing":true,"stored":true,"notified":true},)"
+            R"({"rule_id":"lvl","version":2,"ts":2000,"seq":3,"crossing":false,"stored":false,)"
+            R"("notified":false}],)"
+            R"("fires_complete_from":5})"
+            "\n"
+            R"({"symbol":"X","revision":0,"ticks":[],"fires":[],"fires_complete_from":null})"
+            "\n"
+            R"({"error":"state item: revision, ticks and fires are required"})"
+            "\n"
+            R"({"error":"not a symbol's state item"})"
+            "\n"
+            R"({"error":"not a symbol's state item"})"
+            "\n");
 }
 
 TEST(ContractCheck, AnythingElseIsUsage) {

@@ -23,6 +23,8 @@ struct StoredAlert {
   std::int64_t created_at_micros = 0;
   bool pending = true;
   std::string sns_message_id;
+  Tick tick;                           // as stored (the notification is rebuilt from it)
+  std::int64_t publish_by_micros = 0;  // AlertRecord::publish_by_micros
 };
 
 // Tables shared by the fakes, like the real tables are shared by concurrent invocations.
@@ -55,8 +57,10 @@ inline WriteOutcome write_if_absent(FakeTables& tables, std::span<const AlertRec
     return out;
   }
   for (const AlertRecord& a : alerts) {
-    tables.alerts[alert_id(*a.alert.rule, *a.alert.tick)] = {std::string(a.alert.message_id),
-                                                             a.created_at_micros, true, ""};
+    Tick tick = *a.alert.tick;
+    tick.seq = 0;  // not stored
+    tables.alerts[alert_id(*a.alert.rule, *a.alert.tick)] = {
+        std::string(a.alert.message_id), a.created_at_micros, true, "", tick, a.publish_by_micros};
   }
   for (const OnceMarker& m : markers) tables.markers[{m.rule_id, m.arming}] = m.alert;
   return out;
@@ -131,7 +135,7 @@ class FakeSymbolStore final : public SymbolStore {
 class FakeLedger final : public AlertLedger {
  public:
   explicit FakeLedger(FakeTables& tables) : tables_(tables) {}
-  Result<bool, AwsError> pending(const AlertId& id, Deadline) override {
+  Result<std::optional<PendingAlert>, AwsError> pending(const AlertId& id, Deadline) override {
     ++pending_checks;
     if (tables_.killed) return killed_error();
     if (fail_pending > 0) {
@@ -139,7 +143,9 @@ class FakeLedger final : public AlertLedger {
       return throttled();
     }
     const auto it = tables_.alerts.find(id);
-    return it != tables_.alerts.end() && it->second.pending;
+    if (it == tables_.alerts.end() || !it->second.pending) return std::optional<PendingAlert>();
+    return std::optional<PendingAlert>(
+        PendingAlert{it->second.tick, it->second.message_id, it->second.publish_by_micros});
   }
   Result<bool, AwsError> mark_sent(const AlertId& id, const std::string& sns_message_id, std::int64_t,
                                    Deadline) override {

@@ -53,6 +53,7 @@ std::string event(const std::vector<Message>& messages) {
 Deadline far() { return SteadyClock::now() + std::chrono::seconds(60); }
 
 constexpr std::int64_t kNowSeconds = 1795617100;  // the handler's wall clock: 2026-11-25T14:31:40Z
+constexpr std::int64_t kBatchSeconds = 61;        // the wall clock advances by this per batch run
 
 // One function container over shared fake tables: the handler and its ports. Several harnesses over the same
 // tables are concurrent invocations (or a container replaced after a kill).
@@ -63,13 +64,19 @@ struct Harness {
         log([this](std::string_view line) { lines.emplace_back(line); }),
         handler(
             rules, {state, ledger, notifier, dead_letters}, log,
-            [] { return std::chrono::system_clock::time_point(std::chrono::seconds(kNowSeconds)); }, {},
-            std::move(controls)) {
+            // Each batch a deadline (far()) after the one before: a redelivery comes after the deadline of
+            // the invocation it repeats (the visibility timeout is at least the function's timeout).
+            [this] {
+              return std::chrono::system_clock::time_point(
+                  std::chrono::seconds(kNowSeconds + kBatchSeconds * runs));
+            },
+            {}, std::move(controls)) {
     notifier.tables = &tables;
     dead_letters.tables = &tables;
   }
   BatchReport run(const std::vector<Message>& messages) {
     auto report = handler.handle(event(messages), far());
+    ++runs;
     EXPECT_TRUE(report.ok());
     return report.value();
   }
@@ -80,6 +87,7 @@ struct Harness {
     return false;
   }
 
+  std::int64_t runs = 0;  // batches run so far (the clock)
   FakeSymbolStore state;
   FakeLedger ledger;
   FakeNotifier notifier;
@@ -161,7 +169,10 @@ TEST_F(HandlerTest, RedeliveredBatchCreatesNoSecondAlertNorNotification) {
   EXPECT_EQ(r.late_ticks, 3u);  // every tick is older than or equal to the stored state
   EXPECT_EQ(tables.alerts.size(), 2u);
   EXPECT_EQ(notifier.published.size(), 2u);
-  EXPECT_GT(ledger.pending_checks, 0);  // redelivered messages look for notifications left pending
+  // F5: the fires' notifications are confirmed by the next plan of their symbol; this container published
+  // them itself, so it confirms them without asking the ledger.
+  EXPECT_EQ(ledger.pending_checks, 0);
+  for (const FireRecord& f : tables.symbols.at("AAPL").fires) EXPECT_TRUE(f.notified) << f.rule_id;
 }
 
 TEST_F(HandlerTest, LevelRuleCooldownCountsInEventTime) {
@@ -322,10 +333,11 @@ TEST_F(HandlerTest, LateTicksAfterTheLastFireNeedNoPendingCheck) {
   EXPECT_EQ(r.late_ticks, 0u);
   EXPECT_EQ(r.alerts, 0u);
   EXPECT_EQ(ledger.pending_checks, 0);
-  // The fired tick itself, delivered again: its alert is looked up (and found sent).
+  // The fired tick itself, delivered again: its fire was confirmed by the batch before (this container
+  // published it), so nothing is looked up.
   const BatchReport again = run({{"m3", tick("AAPL", 201, "2026-11-25T14:30:01Z")}});
   EXPECT_EQ(again.late_ticks, 1u);
-  EXPECT_EQ(ledger.pending_checks, 1);
+  EXPECT_EQ(ledger.pending_checks, 0);
   EXPECT_EQ(again.recovered, 0u);
   EXPECT_EQ(notifier.published.size(), 1u);
 }
@@ -517,12 +529,19 @@ TEST(HandlerOnce, MarkerTakenElsewhereIsLearntAndReplanned) {
   EXPECT_EQ(fx.state.commits, 3);
 }
 
+// A pending alert of rule "up" at 14:30:00 stored by message "old", before its fire was recorded.
+void seed_old_alert(FakeTables& tables) {
+  const Tick at{
+      .symbol = "AAPL", .price = 150, .ts = {1795617000000000LL}, .volume = {}, .bid = {}, .ask = {}};
+  tables.alerts[AlertId{"AAPL", 1795617000000000LL, "up"}] = {"old", 1, true, "", at, 0};
+}
+
 TEST(HandlerOnce, AlertFoundStoredIsRecordedWithoutWritingItAgain) {
   const RuleSet rules({version("up", "AAPL", Condition::price_above, 100, TriggerMode::every)});
   FakeTables tables;
   // An alert with the key this fire takes exists already (stored before its fire was recorded: e.g. by the
   // first version's schema); it is pending, so it is notified once.
-  tables.alerts[AlertId{"AAPL", 1795617000000000LL, "up"}] = {"old", 1, true, ""};
+  seed_old_alert(tables);
   Harness fx(rules, tables);
   const BatchReport r = fx.run({{"m1", tick("AAPL", 150, "2026-11-25T14:30:00Z")}});
   EXPECT_TRUE(r.failed_message_ids.empty());
@@ -531,6 +550,21 @@ TEST(HandlerOnce, AlertFoundStoredIsRecordedWithoutWritingItAgain) {
   EXPECT_EQ(fx.notifier.published.size(), 1u);
   ASSERT_EQ(tables.symbols.at("AAPL").fires.size(), 1u);
   EXPECT_TRUE(tables.symbols.at("AAPL").fires[0].stored);
+}
+
+TEST(HandlerOnce, AlertFoundStoredWhoseCheckFailsFailsItsMessage) {
+  const RuleSet rules({version("up", "AAPL", Condition::price_above, 100, TriggerMode::every)});
+  FakeTables tables;
+  seed_old_alert(tables);
+  Harness fx(rules, tables);
+  fx.ledger.fail_pending = 1;
+  const BatchReport r = fx.run({{"m1", tick("AAPL", 150, "2026-11-25T14:30:00Z")}});
+  EXPECT_EQ(r.failed_message_ids, std::vector<std::string>{"m1"});
+  EXPECT_TRUE(fx.notifier.published.empty());
+  EXPECT_TRUE(fx.logged("pending-notification check failed"));
+  // Its fire is recorded (not notified): the redelivery, or any later batch of the symbol, notifies it.
+  EXPECT_EQ(fx.run({{"m1", tick("AAPL", 150, "2026-11-25T14:30:00Z"), 2}}).recovered, 1u);
+  EXPECT_EQ(fx.notifier.published.size(), 1u);
 }
 
 // A tick firing more alerts than one transaction holds (R5): 150 level rules on one symbol.
@@ -575,6 +609,7 @@ TEST(HandlerBurst, KillBetweenTheCommitsIsCompletedByTheRedelivery) {
   tables.killed = false;
 
   Harness next(rules, tables);  // a new container; SQS redelivers the message
+  next.runs = 1;                // after the visibility timeout, so after the killed invocation's deadline
   const std::vector<Message> again = {{"m1", batch[0].body, 2}};
   const BatchReport r = next.run(again);
   EXPECT_TRUE(r.failed_message_ids.empty());
@@ -598,14 +633,19 @@ TEST_F(HandlerTest, FireWhoseRecordThePlanPrunesIsStoredAllTheSame) {
                                         tick("MSFT", 441, "2026-11-25T14:31:10Z") + "]"}});
   EXPECT_EQ(r.alerts, 1u);
   EXPECT_TRUE(tables.alerts.contains(AlertId{"MSFT", 1795617000000000LL, "hi"}));
+  // F5: kept (unconfirmed) until a later plan records its notification confirmed, then pruned.
+  ASSERT_EQ(tables.symbols.at("MSFT").fires.size(), 1u);
+  EXPECT_FALSE(tables.symbols.at("MSFT").fires[0].notified);
+  EXPECT_EQ(notifier.published.size(), 1u);
+  run({{"m2", tick("MSFT", 442, "2026-11-25T14:31:11Z")}});
   EXPECT_TRUE(tables.symbols.at("MSFT").fires.empty());
   EXPECT_EQ(notifier.published.size(), 1u);
 }
 
 TEST(HandlerBurst, OnceMarkersThatDoNotFitLeaveTheirFiresPendingEvenWhenPruned) {
-  // 60 once rules fire on one tick: with their markers 121 items, more than a transaction holds. The plan
-  // prunes the fires' records (a once fire reaches no further than its tick, now behind the held ticks):
-  // those that do not fit are put back pending and stored by the next commit.
+  // 60 once rules fire on one tick: with their markers 121 items, more than a transaction holds. A once
+  // fire reaches no further than its tick, now behind the held ticks, but the plan keeps the records of
+  // fires not notified (F5): those that do not fit are recorded pending and stored by the next commit.
   std::vector<Rule> v;
   for (int i = 0; i < 60; ++i) {
     v.push_back(
@@ -754,6 +794,165 @@ TEST(BatchMetrics, EmfRecordCarriesEveryCounter) {
   std::string_view fn;
   ASSERT_EQ(doc["FunctionName"].get(fn), simdjson::SUCCESS);
   EXPECT_EQ(fn, "data-processor-dev");
+}
+
+}  // namespace
+}  // namespace tap
+
+// ---- F5: a crash between store and notify never loses the notification ----
+
+namespace tap {
+namespace {
+
+const RuleSet& recovery_rules() {
+  static const RuleSet rules({version("x", "AAPL", Condition::crosses_above, 200, TriggerMode::every),
+                              version("spread", "AAPL", Condition::spread_above, 1, TriggerMode::every)});
+  return rules;
+}
+
+TEST(HandlerRecovery, CrashBeforeThePublishIsNotifiedByTheNextBatchOfTheSymbol) {
+  FakeTables tables;
+  {
+    Harness doomed(recovery_rules(), tables);
+    doomed.state.after_commit = [&tables](std::string_view) { tables.killed = true; };
+    EXPECT_EQ(doomed
+                  .run({{"m1", R"({"symbol":"AAPL","price":201,"bid":200,"ask":202,)"
+                               R"("timestamp":"2026-11-25T14:30:00Z"})"}})
+                  .failed_message_ids,
+              std::vector<std::string>{"m1"});
+  }
+  tables.killed = false;
+  ASSERT_EQ(tables.alerts.size(), 1u);  // the spread alert, stored pending and never published
+  // A new container, a later batch of the symbol that does not hold the fire's tick (not the redelivery).
+  Harness next(recovery_rules(), tables);
+  next.runs = 1;
+  const BatchReport r = next.run({{"m9", tick("AAPL", 150, "2026-11-25T14:31:00Z")}});
+  EXPECT_TRUE(r.failed_message_ids.empty());
+  EXPECT_EQ(r.recovered, 1u);
+  ASSERT_EQ(next.notifier.published.size(), 1u);
+  // Built from the stored alert: its bid and ask, its message.
+  const std::string& m = next.notifier.published[0].message;
+  EXPECT_NE(m.find(R"("bid":200,"ask":202)"), std::string::npos) << m;
+  EXPECT_NE(m.find(R"("message_id":"m1")"), std::string::npos) << m;
+  EXPECT_FALSE(tables.alerts.begin()->second.pending);
+  ASSERT_EQ(tables.symbols.at("AAPL").fires.size(), 1u);
+  EXPECT_TRUE(tables.symbols.at("AAPL").fires[0].notified);  // recorded by that batch's commit
+  // The redelivery of m1 afterwards finds it confirmed: nothing more.
+  const BatchReport again = next.run({{"m1",
+                                       R"({"symbol":"AAPL","price":201,"bid":200,"ask":202,)"
+                                       R"("timestamp":"2026-11-25T14:30:00Z"})",
+                                       2}});
+  EXPECT_EQ(again.notifications, 0u);
+  EXPECT_EQ(next.notifier.published.size(), 1u);
+}
+
+TEST(HandlerRecovery, RevealedCrossingWhosePublishFailedIsRecoveredByItsCauseMessage) {
+  // The crossing at t2 is revealed by m3 (t3) and keyed at t2, a tick held from an earlier batch: the
+  // redelivery of m3 holds no tick at t2, and still notifies it.
+  FakeTables tables;
+  Harness fx(recovery_rules(), tables);
+  fx.run({{"m1", tick("AAPL", 199, "2026-11-25T14:30:10Z")}});
+  fx.run({{"m4", tick("AAPL", 201, "2026-11-25T14:30:40Z")}});
+  fx.run({{"m2", tick("AAPL", 202, "2026-11-25T14:30:20Z")}});
+  fx.notifier.fail_publishes = 1;
+  const std::string m3 = tick("AAPL", 198, "2026-11-25T14:30:30Z");
+  const BatchReport r = fx.run({{"m3", m3}});
+  EXPECT_EQ(r.alerts, 1u);
+  EXPECT_EQ(r.failed_message_ids, std::vector<std::string>{"m3"});
+  const AlertId t2{"AAPL", 1795617020000000LL, "x"};
+  EXPECT_TRUE(tables.alerts.at(t2).pending);
+  const BatchReport again = fx.run({{"m3", m3, 2}});
+  EXPECT_TRUE(again.failed_message_ids.empty());
+  EXPECT_EQ(again.recovered, 1u);
+  EXPECT_FALSE(tables.alerts.at(t2).pending);
+  EXPECT_EQ(fx.notifier.published.size(), 2u);  // t4's, then t2's once
+  EXPECT_NE(fx.notifier.published[1].message.find(R"("price":202)"), std::string::npos);
+}
+
+TEST(HandlerRecovery, FireNotifiedByAnotherContainerIsConfirmedNotPublishedAgain) {
+  FakeTables tables;
+  Harness first(recovery_rules(), tables);
+  first.run(
+      {{"m1", tick("AAPL", 199, "2026-11-25T14:30:00Z")}, {"m2", tick("AAPL", 201, "2026-11-25T14:30:01Z")}});
+  ASSERT_EQ(first.notifier.published.size(), 1u);
+  Harness other(recovery_rules(), tables);  // another container: it never saw the publish
+  other.runs = 1;
+  const BatchReport r = other.run({{"m3", tick("AAPL", 202, "2026-11-25T14:30:02Z")}});
+  EXPECT_EQ(other.ledger.pending_checks, 1);  // asked once: marked sent
+  EXPECT_EQ(r.notifications, 0u);
+  EXPECT_TRUE(other.notifier.published.empty());
+  EXPECT_TRUE(tables.symbols.at("AAPL").fires[0].notified);
+}
+
+// An invocation stores x's crossing at 14:30:01 (m2) and is killed right after its commit.
+void crash_after_commit(FakeTables& tables) {
+  Harness doomed(recovery_rules(), tables);
+  doomed.state.after_commit = [&tables](std::string_view) { tables.killed = true; };
+  doomed.run(
+      {{"m1", tick("AAPL", 199, "2026-11-25T14:30:00Z")}, {"m2", tick("AAPL", 201, "2026-11-25T14:30:01Z")}});
+  tables.killed = false;
+}
+
+TEST(HandlerRecovery, FireAnotherInvocationMayStillPublishIsLeftToIt) {
+  FakeTables tables;
+  crash_after_commit(tables);
+  // Before the storing invocation's deadline (the same instant here): not published, not confirmed.
+  Harness early(recovery_rules(), tables);
+  const BatchReport r = early.run({{"m3", tick("AAPL", 202, "2026-11-25T14:30:02Z")}});
+  EXPECT_TRUE(r.failed_message_ids.empty());
+  EXPECT_TRUE(early.notifier.published.empty());
+  EXPECT_FALSE(tables.symbols.at("AAPL").fires[0].notified);
+  // Still before that deadline, a copy of its message (redriven from the DLQ: a new id) comes back: SQS
+  // hands it out only once the invocation that held it has ended, so it publishes it.
+  early.runs = 0;
+  EXPECT_EQ(early.run({{"m2-redriven", tick("AAPL", 201, "2026-11-25T14:30:01Z"), 1}}).recovered, 1u);
+  EXPECT_EQ(early.notifier.published.size(), 1u);
+  // And a later batch, after the deadline, finds it confirmed.
+  early.run({{"m5", tick("AAPL", 203, "2026-11-25T14:30:05Z")}});
+  EXPECT_TRUE(tables.symbols.at("AAPL").fires[0].notified);
+  EXPECT_EQ(early.notifier.published.size(), 1u);
+}
+
+TEST(HandlerRecovery, FailedCheckOrPublishFailsTheSymbolsMessagesAndAnUnknownVersionIsLeft) {
+  FakeTables tables;
+  crash_after_commit(tables);
+  Harness next(recovery_rules(), tables);
+  next.runs = 1;
+  next.ledger.fail_pending = 1;
+  const std::vector<Message> batch = {{"m3", tick("AAPL", 202, "2026-11-25T14:30:02Z")},
+                                      {"m4", tick("MSFT", 10, "2026-11-25T14:30:02Z")}};
+  EXPECT_EQ(next.run(batch).failed_message_ids, std::vector<std::string>{"m3"});  // MSFT goes on
+  EXPECT_TRUE(next.logged("pending-notification check failed"));
+  next.notifier.fail_publishes = 1;
+  EXPECT_EQ(next.run(batch).failed_message_ids, std::vector<std::string>{"m3"});
+  EXPECT_FALSE(tables.symbols.at("AAPL").fires[0].notified);
+  // A container whose rules do not hold the fire's version cannot build its notification: left as is.
+  const RuleSet newer({version("y", "AAPL", Condition::price_above, 1000, TriggerMode::every)});
+  Harness stale(newer, tables);
+  stale.runs = 3;
+  EXPECT_TRUE(stale.run(batch).failed_message_ids.empty());
+  EXPECT_TRUE(stale.notifier.published.empty());
+  EXPECT_FALSE(tables.symbols.at("AAPL").fires[0].notified);
+  // Then a container that has it: notified once, marked, confirmed.
+  next.runs = 4;
+  next.ledger.fail_marks = 1;  // sent but not recorded: confirmed all the same (it went out)
+  EXPECT_EQ(next.run(batch).recovered, 1u);
+  EXPECT_TRUE(next.logged("notification sent but not recorded"));
+  EXPECT_TRUE(tables.symbols.at("AAPL").fires[0].notified);
+  EXPECT_EQ(next.notifier.published.size(), 1u);
+}
+
+TEST(HandlerRecovery, TheContainerRemembersABoundedNumberOfItsPublishes) {
+  // 4100 level fires on one tick, all published by this container; it remembers the last 4096, so the
+  // next batch confirms those without I/O and asks the ledger for the four it forgot.
+  const RuleSet rules = burst_rules(4100);
+  FakeTables tables;
+  Harness fx(rules, tables);
+  fx.run({{"m1", tick("HOT", 5000, "2026-11-25T14:30:00Z")}});
+  ASSERT_EQ(fx.notifier.published.size(), 4100u);
+  fx.run({{"m2", tick("HOT", 1, "2026-11-25T14:30:01Z")}});
+  EXPECT_EQ(fx.ledger.pending_checks, 4);
+  EXPECT_EQ(fx.notifier.published.size(), 4100u);
 }
 
 }  // namespace

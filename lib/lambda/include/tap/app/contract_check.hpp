@@ -19,7 +19,8 @@ std::string rules_verdict(std::string_view document);
 std::string setting_verdict(std::string_view request);
 // A symbol's state item (DynamoDB JSON, binary attributes base64 as DynamoDB sends them) decoded by the
 // function's own adapter (dynamodb_store.hpp), for the black-box tests that read the state table:
-// {"revision":N,"ticks":[[ts,seq,price],...],"fires":[{"rule_id","version","ts","seq","crossing","stored"},
+// {"revision":N,"ticks":[[ts,seq,price],...],"fires":[{"rule_id","version","ts","seq","crossing","stored",
+// "notified"},
 // ...],"fires_complete_from":N|null}, or {"error": "..."} for an item the function would refuse.
 std::string decoded_state_item(std::string_view item_json);
 

@@ -11,17 +11,18 @@
 //    ticks: version byte 1, count, then per tick timestamp, seq and price (8 bytes, IEEE-754 little-endian);
 //    positions strictly increase. fires: version byte 1, the count of distinct rule ids and each (length +
 //    bytes), the count of fires and per fire the index of its rule id, the version, timestamp, seq, one flag
-//    byte (1: crossing, 2: stored, 4: a once arming follows, 8: reach_until is "never"), then unless 8 the
-//    zigzag delta of reach_until to the fire's timestamp, and with 4 the arming. Anything else (a byte left
-//    over, a tick out of order, a price that is not finite and > 0) is a malformed item: an error for that
-//    symbol alone.
+//    byte (1: crossing, 2: stored, 4: a once arming follows, 8: reach_until is "never", 16: its notification
+//    is not confirmed), then unless 8 the zigzag delta of reach_until to the fire's timestamp, and with 4 the
+//    arming. Anything else (a byte left over, a tick out of order, a price that is not finite and > 0) is a
+//    malformed item: an error for that symbol alone.
 //  - a `once` marker (R2): symbol = "#once#<rule id>", rule_id = "#arming#<arming>" (a symbol never holds a
 //    '#'); attributes rule (S), arming (N), alert_symbol (S), alert_key (S: the alert's sort key),
 //    created_at (S). The API reads it to derive `triggered`.
 //  - items of the first version's per-(rule, symbol) state (rule_id = a rule id) are no longer read.
 // market-alerts table: key symbol (S) + timestamp (S) = "<normalised tick ts>#<rule id>" (F4); the
 //   alert's attributes, its rule version (N) and owner (S), its id as text (alert_id), created_at, and
-//   notification_state "pending" until mark_sent sets "sent" with notified_at and sns_message_id.
+//   notification_state "pending" until mark_sent sets "sent" with notified_at and sns_message_id, and
+//   publish_by (S, when known: the storing invocation's deadline, AlertRecord::publish_by_micros).
 #pragma once
 
 #include <functional>
@@ -56,6 +57,9 @@ dynamodb::TransactWrite commit_request(const std::string& state_table, const std
 // The alert item in DynamoDB JSON ({"symbol":{"S":"AAPL"},...}), ready for a PutItem "Item"; its
 // notification_state is "pending".
 std::string alert_item(const AlertRecord& record);
+// An alert item's attributes (UpdateItem ALL_NEW) read back: an error when symbol, price or tick_timestamp
+// is missing or any attribute read has an unexpected type or value.
+Result<PendingAlert> parse_pending_alert(std::string_view attributes_json);
 
 class DynamoDbSymbolStore final : public SymbolStore {
  public:
@@ -79,7 +83,7 @@ class DynamoDbSymbolStore final : public SymbolStore {
 class DynamoDbAlertLedger final : public AlertLedger {
  public:
   DynamoDbAlertLedger(dynamodb::Client& client, std::string alerts_table);
-  Result<bool, AwsError> pending(const AlertId& id, Deadline deadline) override;
+  Result<std::optional<PendingAlert>, AwsError> pending(const AlertId& id, Deadline deadline) override;
   Result<bool, AwsError> mark_sent(const AlertId& id, const std::string& sns_message_id,
                                    std::int64_t notified_at_micros, Deadline deadline) override;
 

@@ -10,14 +10,18 @@
 // are retried). Fires one transaction cannot hold (a burst) are recorded pending in the state and stored by
 // further commits, each its own transaction recording them stored; a crash in between leaves them pending
 // in the state, and the next plan of the symbol -- the redelivery's -- stores them first. Fires recorded for
-// a redelivered tick (to_complete) are notified if still pending. Store before publish, publish before
-// mark. A failed commit fails exactly the messages holding that symbol's ticks of this batch.
+// a redelivered tick or of any earlier batch whose notification is not confirmed (to_confirm) are confirmed
+// before the symbol is planned: remembered, or asked of the ledger and notified if still pending. Store
+// before publish, publish before mark. A failed commit fails exactly the messages holding that symbol's ticks
+// of this batch.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -101,6 +105,13 @@ class BatchHandler {
   // Publishes one alert's notification and records it as sent; false (and the message failed) when the
   // publish failed.
   bool notify(Batch& batch, const Pending& alert, Deadline deadline);
+  // F5: the stored fires of `state` whose notification is not confirmed: remembered ones are confirmed
+  // without I/O, the others asked of the ledger and published if still pending (unless their storing
+  // invocation may still do it). A failed check or publish fails the messages holding the symbol's ticks
+  // (their redelivery confirms it) and stops there; the batch's ticks are planned all the same.
+  void confirm_fires(Batch& batch, const SymbolWork& work, const SymbolState& state,
+                     ConfirmedFires& confirmed, Deadline deadline);
+  void remember(const AlertId& id);
   void fail_symbol(Batch& batch, const SymbolWork& work, std::string_view message, std::string_view reason);
   void dead_letter_rejects(Batch& batch, Deadline deadline);
   std::int64_t now_micros() const;
@@ -116,6 +127,9 @@ class BatchHandler {
   RuleIndex index_;
   OnceMarkers once_;
   std::map<std::pair<std::string, std::uint32_t>, std::size_t> by_version_;  // (rule id, version) -> index
+  // Alerts this instance published (bounded, oldest forgotten first): confirmed without I/O.
+  std::set<AlertId> published_;
+  std::deque<AlertId> published_order_;
 };
 
 }  // namespace tap

@@ -17,6 +17,7 @@
 #include "tap/core/alert.hpp"
 #include "tap/core/deadline.hpp"
 #include "tap/core/symbol_state.hpp"
+#include "tap/core/tick.hpp"
 
 namespace tap {
 
@@ -24,6 +25,16 @@ namespace tap {
 struct AlertRecord {
   Alert alert;
   std::int64_t created_at_micros = 0;  // the wall clock when the handler detected it
+  // The wall-clock instant after which the invocation that stores it can no longer publish it (its
+  // deadline); 0: unknown. Until then another invocation leaves its notification to that one (F5).
+  std::int64_t publish_by_micros = 0;
+};
+
+// A stored alert still waiting for its notification, as stored: what its notification is built from.
+struct PendingAlert {
+  Tick tick;                           // symbol, price, bid, ask, volume, timestamp (seq is not stored)
+  std::string message_id;              // the SQS message whose tick fired it
+  std::int64_t publish_by_micros = 0;  // AlertRecord::publish_by_micros (0: unknown)
 };
 
 // A `once` marker (R2): one per (rule id, arming); whoever writes it first holds the arming. `alert` is the
@@ -81,9 +92,9 @@ inline constexpr std::size_t kMaxCommitItems = 100;
 class AlertLedger {
  public:
   virtual ~AlertLedger() = default;
-  // True when the alert exists and is still waiting for its notification (a crash or a failed publish
-  // after it was stored); false when it does not exist or was notified.
-  virtual Result<bool, AwsError> pending(const AlertId& id, Deadline deadline) = 0;
+  // The alert as stored when it exists and is still waiting for its notification (a crash or a failed
+  // publish after it was stored); nullopt when it does not exist or was notified.
+  virtual Result<std::optional<PendingAlert>, AwsError> pending(const AlertId& id, Deadline deadline) = 0;
   // Records the notification as sent (with the SNS message id and when).
   virtual Result<bool, AwsError> mark_sent(const AlertId& id, const std::string& sns_message_id,
                                            std::int64_t notified_at_micros, Deadline deadline) = 0;

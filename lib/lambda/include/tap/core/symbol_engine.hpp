@@ -23,7 +23,8 @@
 //    symbol's price band in force at their timestamp are rejected (OutOfBand), never applied.
 //  - Fires derive only from the committed transition: each new fire is recorded in `next.fires` (stored =
 //    false when the plan's fires exceed kMaxFiresPerCommit) and returned in `fires`. The fires recorded for
-//    a duplicate tick are returned in `to_complete`, so a redelivery completes what a crash interrupted.
+//    a duplicate tick are returned in `to_complete` (informative: notifications are completed through
+//    `to_confirm`, below, whatever ticks the batch holds).
 //  - Fire log and its horizon. A candidate fire whose tick is older than `fires_complete_from` fires
 //    nothing (the fires around it may be pruned). Within one plan candidates are decided in position
 //    order, each against the log (both sides) and the plan's earlier fires: with a batch delivered in order
@@ -32,6 +33,10 @@
 //    them are recorded stored by this commit (`completing`; the handler writes their alerts, and markers
 //    for `once`, in the commit's transaction), then the new fires take the room left. A plan with no
 //    ticks completes the next pending fires: the handler calls it until `next` holds none.
+//  - Notification (F5): every new fire is recorded `notified = false`. The stored fires of the read state
+//    not notified are either in `confirmed` (the handler knows their notification sent: they are recorded
+//    notified in `next`) or listed in `to_confirm` (left unconfirmed). A fire not notified is never pruned
+//    (by reach or by count), so every later plan of the symbol lists it until one confirms it.
 //  - Once markers: `once` is checked against OnceMarkers (stored fires, any symbol), the log's pending fires
 //    and this plan's fires. For a "*" rule the handler passes the markers of fires planned for the batch's
 //    other symbols too.
@@ -80,6 +85,9 @@ struct SymbolControls {
 // The (rule id, arming) pairs of `once` versions known to be triggered (their marker exists).
 using OnceMarkers = std::set<std::pair<std::string, std::uint32_t>>;
 
+// Fires whose notification the handler knows sent, by (rule id, tick position).
+using ConfirmedFires = std::set<std::pair<std::string, Position>>;
+
 // One of the symbol's ticks of this batch, in delivery order.
 struct SymbolTick {
   const Tick* tick = nullptr;
@@ -101,11 +109,14 @@ struct SymbolPlan {
   SymbolState next;            // the state to commit, revision = the read revision + 1
   bool write_needed = false;   // false only where skipping it changes no alert (docs/design.md, section 5.6)
   std::vector<NewFire> fires;  // in position order of their ticks
-  // Stored fires recorded at the positions of duplicate (or beyond-W) input ticks: their alerts exist, the
-  // handler completes them (notifies) idempotently. Pending ones are completed through `completing`.
+  // Stored fires recorded at the positions of duplicate (or beyond-W) input ticks: their alerts exist. Their
+  // notifications are completed through `to_confirm`; pending ones are stored through `completing`.
   std::vector<FireRecord> to_complete;
   std::vector<FireRecord> completing;  // pending fires of the read state this commit records stored
-  std::vector<TickFate> fates;         // one per input tick
+  // Stored fires of the read state whose notification is not confirmed and not in `confirmed`: the handler
+  // confirms them (notifying those still pending) before a later plan records them notified.
+  std::vector<FireRecord> to_confirm;
+  std::vector<TickFate> fates;  // one per input tick
   // Decisions between fires discovered out of order where the in-order replay may decide otherwise
   // (docs/design.md, section 5.3): zero means this plan kept the stored set the replay's.
   std::size_t mode_choices = 0;
@@ -115,6 +126,7 @@ inline constexpr std::size_t kMaxFiresPerCommit = 98;  // 100 transaction items:
 
 SymbolPlan plan_symbol(const RuleIndex& index, std::string_view symbol, const SymbolState& state,
                        std::span<const SymbolTick> ticks, const SymbolControls& controls,
-                       const OnceMarkers& once, const EngineLimits& limits);
+                       const OnceMarkers& once, const EngineLimits& limits,
+                       const ConfirmedFires& confirmed = {});
 
 }  // namespace tap

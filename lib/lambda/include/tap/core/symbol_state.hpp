@@ -13,7 +13,8 @@
 //    stored yet (`stored == false`: a burst larger than one transaction) is kept until a later commit
 //    records it stored (SymbolPlan::completing), and pruned (fires_complete_from advances past its
 //    reach) only when no tick the engine can still evaluate could be suppressed by it. The log is also
-//    bounded by count (EngineLimits::max_fire_records).
+//    bounded by count (EngineLimits::max_fire_records). A fire whose notification is not confirmed
+//    (`notified == false`) is never pruned either, so any later plan of the symbol lists it (to_confirm).
 //  - `revision` increases by one with every committed write: the compare-and-swap of the store is on it,
 //    so every commit is planned on the state it replaces.
 // Fires derive only from transitions committed here: a fire is recorded in the same commit that applies
@@ -48,6 +49,9 @@ struct FireRecord {
   Position tick;              // the tick whose alert this is (the alert's key timestamp is tick.ts_micros)
   bool crossing = false;      // a crossing fire (matched per excursion) or a level fire
   bool stored = true;         // false: the alert may not be stored yet (completed by a later commit)
+  // false: its notification is not known to be sent (F5). Every new fire is recorded false; a later plan
+  // records it true once the handler has confirmed it (plan_symbol's `confirmed`). Never pruned while false.
+  bool notified = true;
   // The fire suppresses fires of its rule at ticks before this instant (mode every: tick + cooldown;
   // once_per_bar: the end of its bar; once: its own tick, the once marker carries the rest). The pruning
   // of the log needs nothing else; the default (never) only keeps the record longer.
@@ -57,6 +61,10 @@ struct FireRecord {
   std::optional<std::uint32_t> once_arming;
   friend bool operator==(const FireRecord&, const FireRecord&) = default;
 };
+
+// A fire whose alert is stored and whose notification is not confirmed yet (F5): what a plan lists in
+// to_confirm and the handler confirms.
+inline bool awaits_confirmation(const FireRecord& f) { return f.stored && !f.notified; }
 
 struct SymbolState {
   bool exists = false;  // the item exists (revision 0 and no item: nothing applied yet)
