@@ -5,8 +5,8 @@
 # the DLQ (what the function rejected stays), drain, and check the invariant (exit status 1 when it does not
 # hold). The summary is printed and kept in build/chaos.json. `make test` runs a short seeded one
 # (tests/unit/test_chaos.py). The summary carries `fidelity` (F3: stored alerts against the in-order replay,
-# per rule); CHAOS_FIDELITY_GATE=1 also fails the run unless every difference is explained (a tick beyond W,
-# a counted mode choice).
+# per rule); with CHAOS_FIDELITY_GATE=1 (the default; empty turns it off) the run also fails unless every
+# difference is explained (a tick beyond W, a counted mode choice).
 CHAOS_SECONDS     ?= 600
 CHAOS_FAULT_RATE  ?= 0.2
 CHAOS_SEED        ?= 1
@@ -15,7 +15,7 @@ CHAOS_RATE        ?= 5
 CHAOS_KILL_EVERY  ?= 10
 CHAOS_OUTAGE_AT   ?= 240
 CHAOS_OUTAGE_SECONDS ?= 60
-CHAOS_FIDELITY_GATE ?=
+CHAOS_FIDELITY_GATE ?= 1
 
 .PHONY: chaos
 chaos: $(VENV_STAMP) host-bootstrap ## long randomized fault/kill campaign (CHAOS_SECONDS, CHAOS_FAULT_RATE, CHAOS_SEED)

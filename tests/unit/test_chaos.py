@@ -39,13 +39,14 @@ def test_short_seeded_campaign_keeps_the_invariant(capsys: pytest.CaptureFixture
     bootstrap = ensure_bootstrap()
     argv = ["--seconds", "12", "--fault-rate", "0.3", "--seed", "5", "--concurrency", "2", "--rate", "10"]
     argv += ["--kill-every", "2", "--max-receive-count", "2", "--outage-at", "0", "--outage-seconds", "14"]
-    argv += ["--hostile", "--bootstrap", str(bootstrap)]
+    argv += ["--hostile", "--fidelity-gate", "--bootstrap", str(bootstrap)]  # F3: every miss explained
     status = chaos.main(argv)
     summary = json.loads(capsys.readouterr().out)
     print(json.dumps(summary))
     assert summary["violations"] == []
     assert status == 0
     assert summary["ok"]
+    assert summary["fidelity_gate"] and summary["fidelity"]["ok"]
     assert set(summary["faults_injected"]) == {k.value for k in FaultKind}  # every kind: the sweep
     assert summary["kills"] >= 1
     assert summary["retries"] > 0
