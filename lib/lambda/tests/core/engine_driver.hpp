@@ -23,6 +23,20 @@ constexpr std::int64_t at_s(double seconds) {
   return kT0 + static_cast<std::int64_t>(seconds * static_cast<double>(kMicrosPerSecond));
 }
 
+// A rule version with the fields the tests vary; the others keep Rule's defaults.
+inline Rule make_version(std::string id, std::string symbol, Condition condition, double threshold,
+                         TriggerMode mode, std::int64_t cooldown_seconds, std::int64_t bar_seconds) {
+  Rule r;
+  r.id = std::move(id);
+  r.symbol = std::move(symbol);
+  r.condition = condition;
+  r.threshold = threshold;
+  r.mode = mode;
+  r.cooldown_seconds = cooldown_seconds;
+  r.bar_seconds = bar_seconds;
+  return r;
+}
+
 inline Tick tick_at(std::string symbol, double price, std::int64_t ts, std::uint64_t seq = 0) {
   Tick t;
   t.symbol = std::move(symbol);

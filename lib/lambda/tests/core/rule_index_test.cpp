@@ -19,15 +19,8 @@ constexpr std::int64_t kT0 = 1795617000000000LL;  // 2026-11-25T14:30:00Z
 constexpr std::int64_t kSec = 1'000'000;
 
 Rule version(std::string symbol, Condition c, double threshold, TriggerMode mode = TriggerMode::every) {
-  Rule r;
-  r.id = "r-" + std::to_string(threshold);
-  r.symbol = std::move(symbol);
-  r.condition = c;
-  r.threshold = threshold;
-  r.mode = mode;
-  r.cooldown_seconds = 60;
-  r.bar_seconds = 300;
-  return r;
+  return testing::make_version("r-" + std::to_string(threshold), std::move(symbol), c, threshold, mode, 60,
+                               300);
 }
 
 Tick tick(double price, std::int64_t ts) { return testing::tick_at("AAPL", price, ts); }

@@ -16,15 +16,7 @@ using testing::tick_at;
 
 Rule version(std::string id, Condition condition, double threshold, TriggerMode mode = TriggerMode::every,
              std::string symbol = "AAPL") {
-  Rule r;
-  r.id = std::move(id);
-  r.symbol = std::move(symbol);
-  r.condition = condition;
-  r.threshold = threshold;
-  r.mode = mode;
-  r.cooldown_seconds = 1;
-  r.bar_seconds = 60;
-  return r;
+  return testing::make_version(std::move(id), std::move(symbol), condition, threshold, mode, 1, 60);
 }
 Rule cross_above_200() { return version("r1", Condition::crosses_above, 200); }
 

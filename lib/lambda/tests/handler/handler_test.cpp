@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "../core/engine_driver.hpp"
 #include "fake_ports.hpp"
 #include "tap/core/json_text.hpp"
 
@@ -464,13 +465,7 @@ TEST_F(HandlerTest, SecondTickAtTheSamePositionInAnotherRecordIsADuplicate) {
 }
 
 Rule version(std::string id, std::string symbol, Condition c, double threshold, TriggerMode mode) {
-  Rule r;
-  r.id = std::move(id);
-  r.symbol = std::move(symbol);
-  r.condition = c;
-  r.threshold = threshold;
-  r.mode = mode;
-  r.cooldown_seconds = 1;
+  Rule r = testing::make_version(std::move(id), std::move(symbol), c, threshold, mode, 1, 0);
   r.arming = 1;
   r.owner = "trader-1";
   return r;
