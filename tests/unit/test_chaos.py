@@ -46,7 +46,8 @@ def test_short_seeded_campaign_keeps_the_invariant(capsys: pytest.CaptureFixture
     assert summary["violations"] == []
     assert status == 0
     assert summary["ok"]
-    assert summary["fidelity_gate"] and summary["fidelity"]["ok"]
+    assert summary["fidelity_gate"]
+    assert summary["fidelity"]["ok"]
     assert set(summary["faults_injected"]) == {k.value for k in FaultKind}  # every kind: the sweep
     assert summary["kills"] >= 1
     assert summary["retries"] > 0
