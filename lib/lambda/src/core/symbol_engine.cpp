@@ -69,7 +69,6 @@ class Planner {
           const EngineLimits& limits, const ConfirmedFires& confirmed)
       : lists_(index.lists_of(symbol)),
         rules_(index.rules()),
-        symbol_(symbol),
         state_(state),
         ticks_(ticks),
         controls_(controls),
@@ -515,9 +514,8 @@ class Planner {
     std::erase_if(fires, [&](const FireRecord&) { return dropped[i++]; });
   }
 
-  RuleIndex::SymbolLists lists_;  // the index's lists of symbol_, looked up once per plan
+  RuleIndex::SymbolLists lists_;  // the index's lists of the plan's symbol, looked up once per plan
   const RuleSet& rules_;
-  std::string_view symbol_;
   const SymbolState& state_;
   std::span<const SymbolTick> ticks_;
   const SymbolControls& controls_;
