@@ -111,8 +111,11 @@ class Planner {
   // when older than W behind the newest held tick; otherwise it takes its place at the front.
   bool beyond_window(Position p) const {
     if (state_.ticks.empty() || state_.ticks.front().pos < p) return false;
-    return state_.ticks_trimmed ||
-           p.ts_micros < saturating_sub(state_.ticks.back().pos.ts_micros, limits_.reorder_window_micros);
+    return state_.ticks_trimmed || p.ts_micros < window_start(state_.ticks.back());
+  }
+  // W by event time: the oldest instant a tick may have and still be placed, behind the newest held tick.
+  std::int64_t window_start(const HeldTick& newest) const {
+    return saturating_sub(newest.pos.ts_micros, limits_.reorder_window_micros);
   }
   bool held_at(Position p) const {
     if (state_.ticks.empty() || state_.ticks.back().pos < p) return false;  // newer than all: no search
@@ -474,7 +477,7 @@ class Planner {
     std::vector<HeldTick>& held = plan_.next.ticks;
     held = std::move(merged_ticks_);  // trim is the plan's last step: nothing reads them after it
     if (held.empty()) return;
-    const std::int64_t horizon = saturating_sub(held.back().pos.ts_micros, limits_.reorder_window_micros);
+    const std::int64_t horizon = window_start(held.back());
     std::size_t drop = 0;
     while (drop + 1 < held.size() &&
            (held[drop].pos.ts_micros < horizon ||
