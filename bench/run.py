@@ -27,7 +27,7 @@ design (the baseline, which keeps its behaviour under reordering) and the event-
 `fidelity` (F3): the C++ function at concurrency 5 on the same feed (the sample feed of `make demo`), its
 stored alerts judged per rule against the in-order replay of the same ticks by the test oracle
 (tests/chaos/judge.py): replay, stored, matched, counted mode choices, missing with reasons, extra,
-duplicates.
+duplicates. `make bench-fidelity` (--only fidelity) measures it alone and replaces that key.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ from typing import Any
 
 from bench import cost_model, rules_scale
 from bench.aws_model import AwsLatencyModel, Exceeded, exceed_report
+from bench.requests_scale import merge_results
 from local.emf import emf_totals
 from local.emulator import MotoServer
 from local.event_source import EventSourceConfig, SqsEventSource
@@ -773,13 +774,39 @@ def arguments() -> argparse.ArgumentParser:
     )
     parser.add_argument("--aws-model-batches", type=int, default=300, help="warm batches under the model")
     parser.add_argument("--aws-model-seed", type=int, default=17)
+    parser.add_argument(
+        "--only",
+        choices=("fidelity",),
+        help="measure only this part (needs only the bootstrap) and replace its key in the result file",
+    )
     return parser
+
+
+def fidelity_only(bootstrap: Path, feed_messages: int, out: Path) -> int:
+    """`fidelity` alone (make bench-fidelity): the C++ function at FIDELITY_CONCURRENCY on the benchmark
+    feed, merged into the result file with every other key kept. Any build of bootstrap will do: the figure
+    counts alerts, not time."""
+    if not os.access(bootstrap, os.X_OK):
+        raise SystemExit(f"{bootstrap} missing: build it first (make bench-fidelity does)")
+    bodies = generate_feed(FeedConfig(seed=7, messages=feed_messages))
+    with MotoServer() as moto:
+        fidelity = run_callable(
+            f"fidelity at concurrency {FIDELITY_CONCURRENCY}",
+            lambda: measure_fidelity(implementations(bootstrap)["cpp"], moto.url, bodies),
+        )
+    fidelity["measured"] = datetime.now(UTC).isoformat(timespec="seconds")
+    merge_results({"fidelity": fidelity}, out / "latest.json")
+    print(fidelity_text(fidelity).lstrip("\n"))
+    print(f"wrote fidelity to {out / 'latest.json'}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = arguments()
     args = parser.parse_args(argv)
     bootstrap = args.build / "src" / "bootstrap"
+    if args.only == "fidelity":
+        return fidelity_only(bootstrap, args.feed_messages, args.out)
     bench_exe, scale_exe = (
         args.build / "bench" / name for name in ("tap_core_bench", "tap_rules_scale_bench")
     )

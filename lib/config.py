@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,6 +72,9 @@ SUBSCRIPTION_PROTOCOLS = ("email", "email-json", "sqs", "lambda", "https", "sms"
 FILTER_KEYS = ("symbol", "severity", "rule")
 
 
+WINDOW_SOURCES = "set REORDER_WINDOW_SECONDS or the cdktf context reorderWindowSeconds"
+
+
 class ConfigError(ValueError):
     """A configuration value that cannot be deployed, with the reason and the setting to change."""
 
@@ -93,20 +96,79 @@ class EnumSetting:
         return f"{self.name} must be {allowed}, not {value!r}"
 
 
-def load_function_settings(path: Path) -> dict[str, EnumSetting]:
+# An integer setting's text: ASCII digits only (no sign, space, exponent or digits of another script), as the
+# function reads it (IntegerSetting in lib/lambda/include/tap/app/function_settings.hpp).
+INTEGER_TEXT = re.compile(r"[0-9]+")
+
+
+@dataclass(frozen=True)
+class IntegerSetting:
+    """A function setting whose value is an integer within [minimum, maximum] (minimum >= 0)."""
+
+    name: str
+    minimum: int
+    maximum: int
+    default: int
+
+    def parse(self, value: str) -> int | None:
+        """The value the function takes from `value`, or None when it refuses it."""
+        if not INTEGER_TEXT.fullmatch(value):
+            return None
+        digits = value.lstrip("0") or "0"
+        if len(digits) > len(str(self.maximum)):  # out of range, and int() refuses very long strings
+            return None
+        number = int(digits)
+        return number if self.minimum <= number <= self.maximum else None
+
+    def check(self, value: str) -> str | None:
+        """Why the function would refuse `value` at start-up, or None when it takes it."""
+        if self.parse(value) is not None:
+            return None
+        return f"{self.name} must be an integer from {self.minimum} to {self.maximum}, not {value!r}"
+
+
+FunctionSetting = EnumSetting | IntegerSetting
+
+
+def _integer_entry(path: Path, entry: dict[str, Any]) -> IntegerSetting:
+    bounds = (entry["minimum"], entry["default"], entry["maximum"])
+    if not all(type(b) is int for b in bounds) or not 0 <= bounds[0] <= bounds[1] <= bounds[2]:
+        raise ConfigError(
+            f"{path}: setting {entry['name']}: integers 0 <= minimum <= default <= maximum, not {bounds}"
+        )
+    return IntegerSetting(entry["name"], entry["minimum"], entry["maximum"], entry["default"])
+
+
+def load_function_settings(path: Path) -> dict[str, FunctionSetting]:
     """The settings table both synthesis and the function validate with (the C++ build compiles in the
     same file): a setting's allowed values are written once, in config/function-settings.json (F9)."""
     table = json.loads(path.read_text(encoding="utf-8"))
-    settings = {}
+    settings: dict[str, FunctionSetting] = {}
     for entry in table["settings"]:
-        if entry["kind"] != "enum":
-            raise ConfigError(f"{path}: setting {entry['name']}: kind {entry['kind']!r} is not enum")
-        settings[entry["name"]] = EnumSetting(entry["name"], tuple(entry["values"]), entry["default"])
+        if entry["kind"] == "enum":
+            settings[entry["name"]] = EnumSetting(entry["name"], tuple(entry["values"]), entry["default"])
+        elif entry["kind"] == "integer":
+            settings[entry["name"]] = _integer_entry(path, entry)
+        else:
+            kind = entry["kind"]
+            raise ConfigError(f"{path}: setting {entry['name']}: kind {kind!r} is not enum or integer")
     return settings
 
 
+SettingKind = TypeVar("SettingKind", EnumSetting, IntegerSetting)
+
+
+def setting_of(settings: Mapping[str, FunctionSetting], name: str, kind: type[SettingKind]) -> SettingKind:
+    """The table's setting `name`, which the code reading it expects of `kind`."""
+    setting = settings[name]
+    if not isinstance(setting, kind):
+        raise ConfigError(f"function setting {name} is not of kind {kind.__name__}")
+    return setting
+
+
 FUNCTION_SETTINGS = load_function_settings(ROOT / "config" / "function-settings.json")
-LOG_LEVEL = FUNCTION_SETTINGS["LOG_LEVEL"]
+LOG_LEVEL = setting_of(FUNCTION_SETTINGS, "LOG_LEVEL", EnumSetting)
+REORDER_WINDOW = setting_of(FUNCTION_SETTINGS, "REORDER_WINDOW_SECONDS", IntegerSetting)
 
 
 @dataclass(frozen=True)
@@ -136,6 +198,7 @@ class StackConfig:
     oldest_message_age_alarm_seconds: int = 300
     log_retention_days: int = 365
     log_level: str = LOG_LEVEL.default
+    reorder_window_seconds: int = REORDER_WINDOW.default  # W by event time (F3)
     subscriptions: tuple[Subscription, ...] = field(default_factory=tuple)
     backend: S3Backend | None = None
     state_path: str | None = None  # local state file (default: cdktf's, beside cdktf.json)
@@ -174,6 +237,8 @@ class StackConfig:
             raise ConfigError(f"log retention {self.log_retention_days} days is not a CloudWatch Logs value")
         if (problem := LOG_LEVEL.check(self.log_level)) is not None:
             raise ConfigError(f"log level: {problem} (set LOG_LEVEL or the cdktf context logLevel)")
+        if (problem := REORDER_WINDOW.check(str(self.reorder_window_seconds))) is not None:
+            raise ConfigError(f"reorder window: {problem} ({WINDOW_SOURCES})")
 
     @property
     def is_local(self) -> bool:
@@ -248,6 +313,7 @@ CONTEXT_KEYS = (
     "costCenter",
     "localEndpoint",
     "logLevel",
+    "reorderWindowSeconds",
     "visibilityTimeoutSeconds",
     "maxReceiveCount",
     "oldestMessageAgeAlarmSeconds",
@@ -305,6 +371,13 @@ def from_sources(context: Mapping[str, Any], env: Mapping[str, str]) -> StackCon
         value = get(ctx_key, env_key)
         if value is not None:
             kwargs[attr] = Path(value).resolve()
+    window = get("reorderWindowSeconds", "REORDER_WINDOW_SECONDS")
+    if window is not None:
+        # Read as the function reads it (the table's rule), not by int(): " 60" or "1e3" is refused here.
+        seconds = REORDER_WINDOW.parse(window)
+        if seconds is None:
+            raise ConfigError(f"reorder window: {REORDER_WINDOW.check(window)} ({WINDOW_SOURCES})")
+        kwargs["reorder_window_seconds"] = seconds
     subs = get("snsSubscriptions", "SNS_SUBSCRIPTIONS")
     if subs is not None:
         kwargs["subscriptions"] = parse_subscriptions(subs)

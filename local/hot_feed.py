@@ -15,6 +15,9 @@ bytes the function writes per batch for a hot symbol (docs/design.md) are measur
 - Packing: ticks are packed in delivery order into bodies of 1..`max_ticks_per_message` ticks (arrays;
   a single tick sometimes as a bare object), one body per line, like local/feed.py.
 - Deterministic: the same configuration writes the same file.
+- `others=False` (`--no-others`): the hot symbol alone. A symbol's state item is written from its own ticks
+  only, so the state bytes the function reports per batch of this feed are the hot symbol's
+  (bench/hot_symbol.py measures them so).
 
     python -m local.hot_feed --seed 11 --seconds 10 --out build/hot-feed.jsonl   (or: make hot-feed)
 """
@@ -45,6 +48,7 @@ class HotFeedConfig:
     max_lateness_s: float = 5.0  # a late tick arrives less than this much event time after its place (< 60)
     max_ticks_per_message: int = 50
     start: str = DEFAULT_START
+    others: bool = True  # False: the hot symbol alone (its state bytes per batch are then the batch's)
 
 
 HELP = {
@@ -54,6 +58,7 @@ HELP = {
     "late_fraction": "share of ticks delivered late",
     "max_lateness_s": "a late tick arrives less than this much event time after its place",
     "start": "first tick time, ISO-8601",
+    "others": "also the other symbols of local/feed.py (--no-others: the hot symbol alone)",
 }
 
 
@@ -94,7 +99,9 @@ def generate(cfg: HotFeedConfig) -> HotFeed:
         raise ValueError("seconds and rate must be >= 1, late_fraction in [0, 1], max_lateness_s > 0")
     rng = random.Random(cfg.seed)
     start = _when(cfg.start)
-    ticks = [*_hot_ticks(cfg, rng, start), *_other_ticks(cfg, start + timedelta(seconds=cfg.seconds))]
+    ticks = [*_hot_ticks(cfg, rng, start)]
+    if cfg.others:
+        ticks += _other_ticks(cfg, start + timedelta(seconds=cfg.seconds))
     delivery: list[tuple[datetime, int]] = []
     delayed = 0
     for index, tick in enumerate(ticks):
@@ -121,9 +128,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.hot_feed", description=__doc__.split("\n\n")[0])
     defaults = HotFeedConfig()
     for name, value in asdict(defaults).items():  # one option per field, typed like its default
-        parser.add_argument(
-            "--" + name.replace("_", "-"), type=type(value), default=value, help=HELP.get(name)
-        )
+        option = "--" + name.replace("_", "-")
+        if isinstance(value, bool):  # --others / --no-others
+            parser.add_argument(option, action=argparse.BooleanOptionalAction, default=value, help=HELP[name])
+        else:
+            parser.add_argument(option, type=type(value), default=value, help=HELP.get(name))
     parser.add_argument("--out", type=Path, required=True)
     args = vars(parser.parse_args(argv))
     out = args.pop("out")

@@ -32,3 +32,16 @@ REQUESTS_ARGS ?=
 .PHONY: bench-requests
 bench-requests: $(VENV_STAMP) host-bootstrap ## DynamoDB requests/bytes per batch at 10 and 10,000 rules, and the 10,000-alert burst
 	@$(PY) -m bench.requests_scale $(REQUESTS_ARGS)
+
+# fidelity alone (~1-2 min on moto): the C++ function at concurrency 5 on the benchmark feed, its stored alerts
+# per rule against the in-order replay (F3); replaces `fidelity` in bench/results/latest.json (make bench
+# measures it too). A correctness figure, not a time: the host build will do.
+.PHONY: bench-fidelity
+bench-fidelity: $(VENV_STAMP) host-bootstrap ## only the fidelity figure (stored alerts vs in-order replay at concurrency 5)
+	@$(PY) -m bench.run --only fidelity --build $(BUILD)/cpp
+
+# The hot symbol through the function (bench/hot_symbol.py): state bytes per symbol per batch with one symbol
+# at HOT_FEED_RATE ticks/s (local/hot_feed.py); writes `hot_symbol` into bench/results/latest.json.
+.PHONY: bench-hot
+bench-hot: $(VENV_STAMP) host-bootstrap ## state bytes per symbol per batch with a hot symbol at HOT_FEED_RATE ticks/s
+	@$(PY) -m bench.hot_symbol --rate $(HOT_FEED_RATE) --bootstrap $(HOST_BOOTSTRAP)

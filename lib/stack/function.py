@@ -84,6 +84,7 @@ class Function(Construct):
                     "DLQ_URL": uses.dlq.url,
                     "RULES_PATH": f"{LAMBDA_TASK_ROOT}/{RULES_IN_ZIP}",
                     "LOG_LEVEL": config.log_level,
+                    "REORDER_WINDOW_SECONDS": str(config.reorder_window_seconds),
                 }
             ),
             tracing_config=LambdaFunctionTracingConfig(mode="Active"),

@@ -6,11 +6,20 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Callable
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from lib.config import FUNCTION_SETTINGS, ROOT, ConfigError, StackConfig
+from lib.config import (
+    FUNCTION_SETTINGS,
+    ROOT,
+    ConfigError,
+    EnumSetting,
+    IntegerSetting,
+    StackConfig,
+    from_sources,
+)
 from tests.contract.validator import TOOL, BatchValidator
 
 TABLE = ROOT / "config" / "function-settings.json"
@@ -26,7 +35,17 @@ def _variants(value: str) -> list[str]:
     return [value.lower(), value + "\n", " " + value, value + " ", value + "\x00", value[:-1], value * 2]
 
 
-ALLOWED = sorted({v for s in FUNCTION_SETTINGS.values() for v in s.values})
+ENUMS = [s for s in FUNCTION_SETTINGS.values() if isinstance(s, EnumSetting)]
+INTEGERS = [s for s in FUNCTION_SETTINGS.values() if isinstance(s, IntegerSetting)]
+
+
+def _bounds(setting: IntegerSetting) -> list[str]:
+    """Both sides of each bound and the default: the verdicts there pin the bounds the function holds."""
+    low, high = setting.minimum, setting.maximum
+    return [str(v) for v in (low - 1, low, setting.default, high, high + 1)]
+
+
+ALLOWED = sorted({v for s in ENUMS for v in s.values} | {str(s.default) for s in INTEGERS})
 EDGES = [
     "",
     "TRACE",
@@ -40,29 +59,69 @@ EDGES = [
     str(10**40),
     "1e308",
     "null",
+    # integers written as a person or another tool might: none is digits only
+    "1e3",
+    "999999999999999999999",
+    " 60",
+    "60.0",
+    "0x3c",
+    "\uff16\uff10",  # fullwidth 60
+    "\u0666\u0660",  # Arabic-Indic 60 (Python's int() takes it)
+    "0" * 30 + "60",
+    *[v for s in INTEGERS for v in _bounds(s)],
     *[v for a in ALLOWED for v in _variants(a)],
 ]
 VALUES = st.one_of(st.sampled_from(ALLOWED), st.sampled_from(EDGES), st.text(max_size=12))
 
 
+# How the stack takes each setting: LOG_LEVEL as given, the window as the text of its context key.
+STACK_READS: dict[str, Callable[[str], StackConfig]] = {
+    "LOG_LEVEL": lambda value: StackConfig(log_level=value),
+    "REORDER_WINDOW_SECONDS": lambda value: from_sources({"reorderWindowSeconds": value}, {}),
+}
+
+
+def test_the_stack_reads_every_setting_of_the_table() -> None:
+    assert set(STACK_READS) == set(FUNCTION_SETTINGS)
+
+
 @settings(max_examples=300, deadline=None)
 @given(name=st.sampled_from(sorted(FUNCTION_SETTINGS)), value=VALUES)
 @example(name="LOG_LEVEL", value="TRACE")  # accepted by synthesis and refused by every cold start, once
+@example(name="REORDER_WINDOW_SECONDS", value="1e3")
+@example(name="REORDER_WINDOW_SECONDS", value=" 60")
 def test_synthesis_and_the_function_agree(settings_batch: BatchValidator, name: str, value: str) -> None:
     function_refuses = settings_batch.reasons(json.dumps({"name": name, "value": value}))
     synthesis_refuses = FUNCTION_SETTINGS[name].check(value)
     assert bool(function_refuses) == (synthesis_refuses is not None), (value, function_refuses)
-    if name == "LOG_LEVEL":  # the stack's own check is that same one
-        try:
-            StackConfig(log_level=value)
-        except ConfigError:
-            assert synthesis_refuses is not None
-        else:
-            assert synthesis_refuses is None
+    try:  # the stack's own reading is that same one
+        STACK_READS[name](value)
+    except ConfigError:
+        assert synthesis_refuses is not None
+    else:
+        assert synthesis_refuses is None
 
 
 def test_every_allowed_value_starts_the_function(settings_batch: BatchValidator) -> None:
-    for setting in FUNCTION_SETTINGS.values():
-        assert setting.default in setting.values
-        for value in setting.values:
-            assert settings_batch.reasons(json.dumps({"name": setting.name, "value": value})) == []
+    for enum in ENUMS:
+        assert enum.default in enum.values
+        for value in enum.values:
+            assert settings_batch.reasons(json.dumps({"name": enum.name, "value": value})) == []
+
+
+def test_integer_bounds_are_the_same_on_both_sides(settings_batch: BatchValidator) -> None:
+    """Each bound is inclusive on both sides and the next integer past it is refused by both."""
+    assert INTEGERS, "the table has integer settings"
+    for integer in INTEGERS:
+        assert integer.minimum <= integer.default <= integer.maximum
+        below, low, default, high, above = _bounds(integer)
+        for value, taken in ((below, False), (low, True), (default, True), (high, True), (above, False)):
+            function_takes = settings_batch.reasons(json.dumps({"name": integer.name, "value": value})) == []
+            assert (function_takes, integer.check(value) is None) == (taken, taken), (integer.name, value)
+
+
+def test_the_function_starts_with_the_defaults_synthesis_uses() -> None:
+    """With the variable unset the function runs with the table's default, the value the stack would set."""
+    printed = subprocess.run([str(TOOL), "settings", "--defaults"], capture_output=True, check=True).stdout
+    assert json.loads(printed) == {s.name: str(s.default) for s in FUNCTION_SETTINGS.values()}
+    assert str(StackConfig().reorder_window_seconds) == json.loads(printed)["REORDER_WINDOW_SECONDS"]

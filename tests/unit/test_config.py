@@ -15,15 +15,18 @@ from lib.config import (
     LOG_LEVEL,
     MAX_SUFFIX_LENGTH,
     NAME_LIMITS,
+    REORDER_WINDOW,
     ROOT,
     ConfigError,
     EnumSetting,
+    IntegerSetting,
     S3Backend,
     StackConfig,
     Subscription,
     from_sources,
     load_function_settings,
     parse_subscriptions,
+    setting_of,
 )
 from lib.rules import RulesError, load_rules
 
@@ -121,6 +124,7 @@ SETTING_SOURCES = [
     ("cost_center", "costCenter", "COST_CENTER", "cc-1", "cc-1"),
     ("endpoint_url", "localEndpoint", "AWS_ENDPOINT_URL", "http://h:1", "http://h:1"),
     ("log_level", "logLevel", "LOG_LEVEL", "WARN", "WARN"),
+    ("reorder_window_seconds", "reorderWindowSeconds", "REORDER_WINDOW_SECONDS", "120", 120),
     ("state_path", "localStatePath", "TF_STATE_PATH", "s.tfstate", "s.tfstate"),
     ("visibility_timeout_seconds", "visibilityTimeoutSeconds", "VISIBILITY_TIMEOUT_SECONDS", "400", 400),
     ("max_receive_count", "maxReceiveCount", "MAX_RECEIVE_COUNT", "6", 6),
@@ -216,6 +220,7 @@ def test_state_setting_messages_name_the_variables_to_change() -> None:
         ({"oldest_message_age_alarm_seconds": 59}, "oldest-message-age"),
         ({"log_retention_days": 2}, "not a CloudWatch Logs value"),
         ({"log_level": "LOUD"}, "log level: LOG_LEVEL must be DEBUG, INFO, WARN or ERROR, not 'LOUD'"),
+        ({"reorder_window_seconds": 0}, "REORDER_WINDOW_SECONDS must be an integer from 1 to 3600, not '0'"),
     ],
 )
 def test_invalid_settings(kwargs: dict[str, object], message: str) -> None:
@@ -348,6 +353,73 @@ def test_settings_table_kinds_and_messages(tmp_path: Path) -> None:
     table.write_text(json.dumps({"settings": [{**entry, "kind": "pattern"}]}))
     with pytest.raises(ConfigError, match="setting MODE: kind 'pattern' is not enum"):
         load_function_settings(table)
+
+
+# ---- the reorder window W (F3: configurable, default 60 s), the table's first integer setting
+def test_reorder_window_comes_from_the_table() -> None:
+    assert REORDER_WINDOW is FUNCTION_SETTINGS["REORDER_WINDOW_SECONDS"]
+    assert (REORDER_WINDOW.minimum, REORDER_WINDOW.default, REORDER_WINDOW.maximum) == (1, 60, 3600)
+    assert StackConfig().reorder_window_seconds == 60
+    for seconds in (1, 3600):
+        assert StackConfig(reorder_window_seconds=seconds).reorder_window_seconds == seconds
+    for seconds in (0, 3601, -60):
+        with pytest.raises(ConfigError, match="set REORDER_WINDOW_SECONDS or the cdktf context"):
+            StackConfig(reorder_window_seconds=seconds)
+
+
+HOSTILE_WINDOWS = ["-1", "1e3", "999999999999999999999", " 60", "60 ", "60\n", "+60", "60.0", "0x3c", "0"]
+
+
+@pytest.mark.parametrize("raw", HOSTILE_WINDOWS)
+def test_hostile_reorder_windows_are_refused_naming_the_setting(raw: str) -> None:
+    """Read by the function's rule (digits only, within the bounds), not by int(), which takes " 60"."""
+    for context, env in (({"reorderWindowSeconds": raw}, {}), ({}, {"REORDER_WINDOW_SECONDS": raw})):
+        with pytest.raises(ConfigError) as refused:
+            from_sources(context, env)
+        assert str(refused.value) == (
+            f"reorder window: REORDER_WINDOW_SECONDS must be an integer from 1 to 3600, not {raw!r} "
+            "(set REORDER_WINDOW_SECONDS or the cdktf context reorderWindowSeconds)"
+        )
+
+
+def test_an_empty_reorder_window() -> None:
+    """An empty context value is a value (refused); an empty environment variable is unset, as for every
+    setting read from the environment."""
+    with pytest.raises(ConfigError, match="not ''"):
+        from_sources({"reorderWindowSeconds": ""}, {})
+    assert from_sources({}, {"REORDER_WINDOW_SECONDS": ""}).reorder_window_seconds == 60
+
+
+def test_integer_setting_text() -> None:
+    window = IntegerSetting("W", 1, 3600, 60)
+    assert [window.parse(v) for v in ("1", "0060", "3600", "0" * 5000 + "7")] == [1, 60, 3600, 7]
+    # digits of other scripts, and more digits than int() takes, are refused without an exception
+    assert [window.parse(v) for v in ("\u0666\u0660", "\uff16\uff10", "9" * 5000, "", "3601")] == [None] * 5
+    assert window.check("7") is None
+    assert window.check("x") == "W must be an integer from 1 to 3600, not 'x'"
+
+
+def test_settings_table_integers(tmp_path: Path) -> None:
+    table = tmp_path / "settings.json"
+    entry = {"name": "N", "kind": "integer", "minimum": 0, "maximum": 9, "default": 9}
+    table.write_text(json.dumps({"settings": [entry]}))
+    assert load_function_settings(table)["N"] == IntegerSetting("N", 0, 9, 9)
+    for bad in (
+        {"default": 10},
+        {"minimum": -1},
+        {"minimum": 5, "default": 4},
+        {"default": True},
+        {"maximum": 9.0},
+    ):
+        table.write_text(json.dumps({"settings": [{**entry, **bad}]}))
+        with pytest.raises(ConfigError, match="setting N: integers 0 <= minimum <= default <= maximum"):
+            load_function_settings(table)
+
+
+def test_a_setting_is_read_as_the_kind_its_reader_expects() -> None:
+    assert setting_of(FUNCTION_SETTINGS, "LOG_LEVEL", EnumSetting) is LOG_LEVEL
+    with pytest.raises(ConfigError, match="function setting LOG_LEVEL is not of kind IntegerSetting"):
+        setting_of(FUNCTION_SETTINGS, "LOG_LEVEL", IntegerSetting)
 
 
 # ---- reading the rules document (its validity: tests/contract/test_rules_contract.py)

@@ -182,3 +182,16 @@ def test_the_command_writes_the_feed_and_says_what_is_in_it(
     printed = capsys.readouterr().out
     assert f"wrote {len(expected.bodies)} messages to {out}: {expected.ticks} ticks, 400 of AAPL" in printed
     assert f"{expected.delayed} delivered late" in printed
+
+
+def test_the_hot_symbol_alone(tmp_path: Path) -> None:
+    """Without the other symbols the feed holds the hot symbol's ticks only, the same ones as beside them."""
+    alone = hot_feed.generate(hot_feed.HotFeedConfig(seconds=1, rate=300, others=False))
+    delivered = _delivered(alone.bodies)
+    assert {t.symbol for t in delivered} == {"AAPL"}
+    assert alone.ticks == alone.hot_ticks == len(delivered) == 300
+    beside = _delivered(hot_feed.generate(hot_feed.HotFeedConfig(seconds=1, rate=300)).bodies)
+    assert sorted(t.seq or 0 for t in delivered) == sorted(t.seq or 0 for t in beside if t.symbol == "AAPL")
+    out = tmp_path / "alone.jsonl"
+    assert hot_feed.main(["--seconds", "1", "--rate", "300", "--no-others", "--out", str(out)]) == 0
+    assert list(read_feed(out)) == alone.bodies

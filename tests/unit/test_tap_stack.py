@@ -49,13 +49,14 @@ def stack(synthesized_stack: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def local_stack(package_zip: Path) -> dict[str, Any]:
-    """A variant: local endpoint, shortened timings, subscriptions, S3 backend."""
+    """A variant: local endpoint, shortened timings, a wider reorder window, subscriptions, S3 backend."""
     return synth_json(
         StackConfig(
             environment_suffix="pr-42",
             endpoint_url="http://127.0.0.1:5000",
             visibility_timeout_seconds=20,
             max_receive_count=2,
+            reorder_window_seconds=120,
             subscriptions=(
                 Subscription("email", "desk@example.com", {"severity": ["critical"], "symbol": ["AAPL"]}),
                 Subscription("sqs", "arn:aws:sqs:us-east-1:123456789012:desk"),
@@ -106,6 +107,7 @@ def test_function_settings(stack: dict[str, Any], package_zip: Path) -> None:
         "DLQ_URL": "${aws_sqs_queue.dlq.url}",
         "RULES_PATH": "/var/task/alert-rules.json",
         "LOG_LEVEL": "INFO",
+        "REORDER_WINDOW_SECONDS": "60",
     }
     assert "lifecycle" not in fn  # ignore_changes only for the emulator
     assert set(fn["depends_on"]) == {"aws_iam_role_policy.role_policy", "aws_cloudwatch_log_group.log_group"}
@@ -497,6 +499,12 @@ def test_local_variant_endpoints_and_timings(local_stack: dict[str, Any]) -> Non
     fn = res(local_stack, "aws_lambda_function", "function")
     assert fn["function_name"] == "data-processor-pr-42"
     assert fn["lifecycle"] == {"ignore_changes": ["logging_config"]}
+
+
+def test_the_configured_reorder_window_is_the_functions(local_stack: dict[str, Any]) -> None:
+    """W (F3) reaches the function as the environment variable it reads at start-up."""
+    fn = res(local_stack, "aws_lambda_function", "function")
+    assert fn["environment"]["variables"]["REORDER_WINDOW_SECONDS"] == "120"
 
 
 def test_local_variant_subscriptions(local_stack: dict[str, Any]) -> None:

@@ -1,6 +1,7 @@
 # Compiles config/function-settings.json (the settings table lib/config.py reads too) into a generated header,
 # tap/app/function_settings_table.hpp. The file is a configure dependency: editing it regenerates the header,
-# so the function always carries the table in the repository. Unknown kinds or unsafe strings stop the build.
+# so the function always carries the table in the repository. Unknown kinds, unsafe strings or integer bounds
+# out of order stop the build.
 set(TAP_SETTINGS_JSON "${CMAKE_SOURCE_DIR}/../../config/function-settings.json")
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${TAP_SETTINGS_JSON}")
 file(READ "${TAP_SETTINGS_JSON}" tap_settings_text)
@@ -15,13 +16,33 @@ endfunction()
 string(JSON tap_count LENGTH "${tap_settings_text}" settings)
 set(tap_arrays "")
 set(tap_entries "")
+set(tap_integer_entries "")
+set(tap_enum_count 0)
+set(tap_integer_count 0)
 math(EXPR tap_last "${tap_count} - 1")
 foreach(i RANGE ${tap_last})
   string(JSON kind GET "${tap_settings_text}" settings ${i} kind)
-  if(NOT kind STREQUAL "enum")
-    message(FATAL_ERROR "function-settings.json: settings[${i}] kind \"${kind}\": the function knows only enum")
-  endif()
   string(JSON name GET "${tap_settings_text}" settings ${i} name)
+  tap_settings_literal(name_literal "${name}")
+  if(kind STREQUAL "integer")
+    # Integers 0 <= minimum <= default <= maximum, as lib/config.py requires (the text has no sign).
+    foreach(field minimum default maximum)
+      string(JSON ${field} GET "${tap_settings_text}" settings ${i} ${field})
+      string(JSON ${field}_type TYPE "${tap_settings_text}" settings ${i} ${field})
+      if(NOT ${field}_type STREQUAL "NUMBER" OR NOT ${field} MATCHES "^[0-9]+$" OR ${field} GREATER 999999999999)
+        message(FATAL_ERROR "function-settings.json: ${name}.${field} \"${${field}}\" is not an integer >= 0")
+      endif()
+    endforeach()
+    if(minimum GREATER default OR default GREATER maximum)
+      message(FATAL_ERROR "function-settings.json: ${name}: minimum <= default <= maximum does not hold")
+    endif()
+    string(APPEND tap_integer_entries "    IntegerSetting{${name_literal}, ${default}, ${minimum}, ${maximum}},\n")
+    math(EXPR tap_integer_count "${tap_integer_count} + 1")
+    continue()
+  endif()
+  if(NOT kind STREQUAL "enum")
+    message(FATAL_ERROR "function-settings.json: settings[${i}] kind \"${kind}\": the function knows enum and integer")
+  endif()
   string(JSON default GET "${tap_settings_text}" settings ${i} default)
   string(JSON nvalues LENGTH "${tap_settings_text}" settings ${i} values)
   set(literals "")
@@ -32,11 +53,11 @@ foreach(i RANGE ${tap_last})
     list(APPEND literals "${literal}")
   endforeach()
   list(JOIN literals ", " literals)
-  tap_settings_literal(name_literal "${name}")
   tap_settings_literal(default_literal "${default}")
   string(APPEND tap_arrays
          "inline constexpr std::array<std::string_view, ${nvalues}> kValues${i}{${literals}};\n")
   string(APPEND tap_entries "    EnumSetting{${name_literal}, ${default_literal}, kValues${i}},\n")
+  math(EXPR tap_enum_count "${tap_enum_count} + 1")
 endforeach()
 
 set(TAP_GENERATED_INCLUDE "${CMAKE_BINARY_DIR}/generated/include")
@@ -52,8 +73,10 @@ file(CONFIGURE OUTPUT "${TAP_GENERATED_INCLUDE}/tap/app/function_settings_table.
 namespace tap::settings {
 
 ${tap_arrays}
-inline constexpr std::array<EnumSetting, ${tap_count}> kEnumSettings{
+inline constexpr std::array<EnumSetting, ${tap_enum_count}> kEnumSettings{
 ${tap_entries}};
+inline constexpr std::array<IntegerSetting, ${tap_integer_count}> kIntegerSettings{
+${tap_integer_entries}};
 
 // The table's text, byte for byte: `tap_validate settings --table` prints it so that a test can compare it
 // with the file (a stale build fails there).

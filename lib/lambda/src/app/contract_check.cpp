@@ -76,6 +76,20 @@ int check_file(const std::string& path, std::ostream& err) {
   return reasons.empty() ? 0 : 1;
 }
 
+// The function's start-up configuration with `setting` (name, value) set, the table's other settings unset
+// and the required variables set to placeholders.
+Result<FunctionConfig> config_with(std::optional<std::pair<std::string, std::string>> setting) {
+  std::map<std::string, std::string, std::less<>> vars = {
+      {"ALERTS_TABLE", "alerts"}, {"STATE_TABLE", "state"}, {"TOPIC_ARN", "topic"}, {"DLQ_URL", "dlq"}};
+  if (setting) vars[setting->first] = setting->second;
+  const EnvLookup env = [&vars](std::string_view name) -> std::optional<std::string> {
+    const auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+  return load_function_config(env);
+}
+
 }  // namespace
 
 std::string rules_verdict(std::string_view document) { return verdict(validate_rules(document)); }
@@ -136,16 +150,17 @@ std::string decoded_state_item(std::string_view item_json) {
 std::string setting_verdict(std::string_view request) {
   auto parsed = parse_request(request);
   if (!parsed) return request_error(R"(a request is {"name": string, "value": string})");
-  std::map<std::string, std::string, std::less<>> vars = {
-      {"ALERTS_TABLE", "alerts"}, {"STATE_TABLE", "state"}, {"TOPIC_ARN", "topic"}, {"DLQ_URL", "dlq"}};
-  vars[parsed->first] = parsed->second;
-  const EnvLookup env = [&vars](std::string_view name) -> std::optional<std::string> {
-    const auto it = vars.find(name);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-  const auto config = load_function_config(env);
+  const auto config = config_with(std::move(parsed));
   return verdict(config ? std::vector<std::string>{} : std::vector<std::string>{config.error().message});
+}
+
+std::string setting_defaults() {
+  const FunctionConfig config = config_with(std::nullopt).value();
+  std::string out = R"({"LOG_LEVEL":)";
+  json::append_string(out, obs::level_name(config.log_level));
+  out += R"(,"REORDER_WINDOW_SECONDS":)";
+  json::append_string(out, std::to_string(config.reorder_window_seconds));
+  return out + "}";
 }
 
 int run(std::span<const std::string_view> args, std::istream& in, std::ostream& out, std::ostream& err) {
@@ -158,12 +173,16 @@ int run(std::span<const std::string_view> args, std::istream& in, std::ostream& 
   if (args.size() == 2 && args[0] == "state-item" && args[1] == "--decode") {
     return batch(in, out, decoded_state_item);
   }
+  if (args.size() == 2 && args[0] == "settings" && args[1] == "--defaults") {
+    out << setting_defaults() << '\n';
+    return 0;
+  }
   if (args.size() == 2 && args[0] == "settings" && args[1] == "--table") {
     out << settings::kTableText;
     return 0;
   }
   err << "usage: tap_validate rules FILE | rules --batch | settings --batch | settings --table | "
-         "state-item --decode\n";
+         "settings --defaults | state-item --decode\n";
   return 2;
 }
 

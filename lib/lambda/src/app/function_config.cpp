@@ -15,7 +15,14 @@ consteval const settings::EnumSetting& enum_setting(std::string_view name) {
   return settings::kEnumSettings[i];
 }
 
+consteval const settings::IntegerSetting& integer_setting(std::string_view name) {
+  std::size_t i = 0;
+  while (i < settings::kIntegerSettings.size() && settings::kIntegerSettings[i].name != name) ++i;
+  return settings::kIntegerSettings[i];
+}
+
 constexpr const settings::EnumSetting& kLogLevel = enum_setting("LOG_LEVEL");
+constexpr const settings::IntegerSetting& kReorderWindow = integer_setting("REORDER_WINDOW_SECONDS");
 
 // The logger's level of that name. The table decides what is allowed; a unit test checks that every value
 // it allows is a level.
@@ -58,10 +65,25 @@ Result<FunctionConfig> load_function_config(const EnvLookup& env) {
   } else {
     problem("LOG_LEVEL must be " + kLogLevel.allowed() + ", not " + level);
   }
+  if (const auto window = env(kReorderWindow.name)) {
+    if (const auto seconds = kReorderWindow.parse(*window)) {
+      cfg.reorder_window_seconds = *seconds;
+    } else {
+      problem(std::string(kReorderWindow.name) + " must be " + kReorderWindow.allowed() + ", not " + *window);
+    }
+  } else {
+    cfg.reorder_window_seconds = kReorderWindow.default_value;
+  }
   cfg.metrics_namespace = env("METRICS_NAMESPACE").value_or("MarketAlerts");
   cfg.function_name = env("AWS_LAMBDA_FUNCTION_NAME").value_or("data-processor");
   if (!problems.empty()) return Error{"invalid_configuration", problems};
   return cfg;
+}
+
+EngineLimits engine_limits(const FunctionConfig& config) {
+  EngineLimits limits;
+  limits.reorder_window_micros = config.reorder_window_seconds * kMicrosPerSecond;
+  return limits;
 }
 
 }  // namespace tap

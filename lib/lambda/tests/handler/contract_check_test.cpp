@@ -87,6 +87,19 @@ TEST(ContractCheck, PrintsTheCompiledInSettingsTable) {
   EXPECT_EQ(r.out, settings::kTableText);
 }
 
+// What the function runs with when the stack sets nothing: the table's defaults (F3: W 60 s by default).
+TEST(ContractCheck, PrintsTheDefaultsTheFunctionStartsWith) {
+  const auto r = run_tool({"settings", "--defaults"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, "{\"LOG_LEVEL\":\"INFO\",\"REORDER_WINDOW_SECONDS\":\"60\"}\n");
+}
+
+TEST(ContractCheck, IntegerSettingsAreJudgedByTheStartUpConfiguration) {
+  EXPECT_EQ(setting_verdict(R"({"name":"REORDER_WINDOW_SECONDS","value":"3600"})"), R"({"valid":true})");
+  EXPECT_EQ(setting_verdict(R"({"name":"REORDER_WINDOW_SECONDS","value":"1e3"})"),
+            R"({"valid":false,"reasons":["REORDER_WINDOW_SECONDS must be an integer from 1 to 3600, not 1e3"]})");
+}
+
 TEST(ContractCheck, StateItemsAreDecodedByTheFunctionsOwnAdapter) {
   SymbolState state;
   state.exists = true;

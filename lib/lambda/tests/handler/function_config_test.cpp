@@ -76,6 +76,53 @@ TEST(FunctionConfig, ValuesOutsideTheTableAreRefused) {
   }
 }
 
+// W by event time (F3: configurable, default 60 s), bounded by config/function-settings.json.
+TEST(FunctionConfig, TheReorderWindowDefaultsToTheTablesSixtySeconds) {
+  ASSERT_EQ(settings::kIntegerSettings.size(), 1u);
+  const settings::IntegerSetting& window = settings::kIntegerSettings[0];
+  EXPECT_EQ(window.name, "REORDER_WINDOW_SECONDS");
+  EXPECT_EQ(window.default_value, 60);
+  const auto cfg = load_function_config(env_of(kComplete));
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_EQ(cfg->reorder_window_seconds, window.default_value);
+  EXPECT_EQ(engine_limits(*cfg).reorder_window_micros, 60 * kMicrosPerSecond);
+}
+
+TEST(FunctionConfig, TheConfiguredReorderWindowReachesTheEngineLimits) {
+  const settings::IntegerSetting& window = settings::kIntegerSettings[0];
+  for (const std::int64_t seconds : {window.minimum, std::int64_t{90}, window.maximum}) {
+    auto vars = kComplete;
+    vars["REORDER_WINDOW_SECONDS"] = std::to_string(seconds);
+    const auto cfg = load_function_config(env_of(vars));
+    ASSERT_TRUE(cfg.ok()) << seconds;
+    EXPECT_EQ(cfg->reorder_window_seconds, seconds);
+    const EngineLimits limits = engine_limits(*cfg);
+    EXPECT_EQ(limits.reorder_window_micros, seconds * kMicrosPerSecond);
+    // Only W is configured: the count bounds that size the state item stay the engine's.
+    EXPECT_EQ(limits.max_held_ticks, EngineLimits{}.max_held_ticks);
+    EXPECT_EQ(limits.max_fire_records, EngineLimits{}.max_fire_records);
+  }
+  auto vars = kComplete;
+  vars["REORDER_WINDOW_SECONDS"] = "0090";  // leading zeros are digits too (lib/config.py reads them so)
+  EXPECT_EQ(load_function_config(env_of(vars))->reorder_window_seconds, 90);
+}
+
+TEST(FunctionConfig, HostileReorderWindowsStopTheStart) {
+  const settings::IntegerSetting& window = settings::kIntegerSettings[0];
+  for (const std::string value :
+       {std::string(), std::string("-1"), std::string("1e3"), std::string("999999999999999999999"),
+        std::string(" 60"), std::string("60 "), std::string("60\n"), std::string("+60"), std::string("0x3c"),
+        std::string("60.0"), std::string("\xef\xbc\x96\xef\xbc\x90"),  // fullwidth 60
+        std::to_string(window.minimum - 1), std::to_string(window.maximum + 1)}) {
+    auto vars = kComplete;
+    vars["REORDER_WINDOW_SECONDS"] = value;
+    const auto cfg = load_function_config(env_of(vars));
+    ASSERT_FALSE(cfg.ok()) << value;
+    EXPECT_EQ(cfg.error().code, "invalid_configuration");
+    EXPECT_EQ(cfg.error().message, "REORDER_WINDOW_SECONDS must be an integer from 1 to 3600, not " + value);
+  }
+}
+
 TEST(FunctionConfig, EveryProblemIsNamed) {
   auto cfg = load_function_config(env_of({{"LOG_LEVEL", "LOUD"}}));
   ASSERT_FALSE(cfg.ok());

@@ -17,6 +17,10 @@ std::string rules_verdict(std::string_view document);
 // configuration with that variable set (the other required variables set to placeholders). A request that
 // is not of that shape answers {"error": "..."}.
 std::string setting_verdict(std::string_view request);
+// {"LOG_LEVEL":"INFO","REORDER_WINDOW_SECONDS":"60"}: each table setting's value in the function's start-up
+// configuration when its variable is unset, as the text that sets it (the contract test compares them with
+// the defaults synthesis uses).
+std::string setting_defaults();
 // A symbol's state item (DynamoDB JSON, binary attributes base64 as DynamoDB sends them) decoded by the
 // function's own adapter (dynamodb_store.hpp), for the black-box tests that read the state table:
 // {"revision":N,"ticks":[[ts,seq,price],...],"fires":[{"rule_id","version","ts","seq","crossing","stored",
@@ -29,6 +33,7 @@ std::string decoded_state_item(std::string_view item_json);
 //   rules --batch       one rules document per input line -> one verdict per output line
 //   settings --batch    one setting request per input line -> one verdict per output line
 //   settings --table    the compiled-in settings table, byte for byte
+//   settings --defaults setting_defaults(), one line
 //   state-item --decode one state item per input line -> one decoded_state_item per output line
 // Anything else: usage on `err`, 2.
 int run(std::span<const std::string_view> args, std::istream& in, std::ostream& out, std::ostream& err);

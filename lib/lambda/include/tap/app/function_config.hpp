@@ -2,9 +2,11 @@
 // endpoints, credentials, CA bundle) come from aws_config.hpp with the SDK conventions.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "tap/aws/aws_config.hpp"
+#include "tap/core/symbol_engine.hpp"
 #include "tap/runtime/log.hpp"
 
 namespace tap {
@@ -16,11 +18,17 @@ struct FunctionConfig {
   std::string dlq_url;                       // DLQ_URL
   std::string rules_path;                    // RULES_PATH, default $LAMBDA_TASK_ROOT/alert-rules.json
   obs::Level log_level = obs::Level::kInfo;  // LOG_LEVEL: DEBUG, INFO, WARN, ERROR
+  // REORDER_WINDOW_SECONDS: W by event time (F3), within the bounds of config/function-settings.json; when
+  // unset, the table's default (load_function_config sets it either way).
+  std::int64_t reorder_window_seconds = 0;
   std::string metrics_namespace;             // METRICS_NAMESPACE, default "MarketAlerts"
   std::string function_name;                 // AWS_LAMBDA_FUNCTION_NAME (a metric dimension)
 };
 
 // Every missing or invalid variable is named in the error, all at once.
 Result<FunctionConfig> load_function_config(const EnvLookup& env);
+
+// The engine's limits with the configured W; the count bounds stay the engine's own (they size the item).
+EngineLimits engine_limits(const FunctionConfig& config);
 
 }  // namespace tap
