@@ -473,6 +473,32 @@ def test_init_errors_are_reported_through_init_error(run_function: Any, stack: S
     assert stack.alerts() == {}
 
 
+def test_a_reorder_window_the_function_cannot_take_stops_its_start(run_function: Any, stack: Stack) -> None:
+    for value in ("1e3", " 60", "0"):
+        error_type, message = _init_failure(
+            run_function, {**stack.env(GOLDEN_RULES), "REORDER_WINDOW_SECONDS": value}
+        )
+        assert error_type == "Runtime.InvalidConfiguration"
+        assert message == f"REORDER_WINDOW_SECONDS must be an integer from 1 to 3600, not {value}"
+
+
+@pytest.mark.parametrize(("window", "placed"), [("5", False), ("60", True), (None, True)])
+def test_the_reorder_window_is_the_configured_one(
+    run_function: Any, stack: Stack, window: str | None, placed: bool
+) -> None:
+    """F3: a tick 10 s behind its symbol's newest is placed within W (default 60 s) and reveals the crossing
+    there; with W = 5 s it is beyond W, counted, and crosses nothing."""
+    env = stack.env(GOLDEN_RULES) | ({} if window is None else {"REORDER_WINDOW_SECONDS": window})
+    fn = run_function(env)
+    first = body(tick("AAPL", 199.0, "2026-11-25T14:30:00Z"), tick("AAPL", 199.5, "2026-11-25T14:30:20Z"))
+    assert fn.failures(sqs_event([first])) == []
+    assert fn.failures(sqs_event([body(tick("AAPL", 201.0, "2026-11-25T14:30:10Z"))])) == []
+    revealed = {("AAPL", "2026-11-25T14:30:10.000000Z#aapl-up-200")}
+    assert set(stack.alerts()) == (revealed if placed else set())
+    assert fn.metrics("TicksBeyondWindow") == (0 if placed else 1)
+    assert fn.metrics("LateTicks") == 1
+
+
 def test_an_event_that_is_not_an_sqs_event_fails_the_invocation_only(run_function: Any, stack: Stack) -> None:
     fn = run_function(stack.env(GOLDEN_RULES))
     result = fn.invoke(b'{"Records": 5}')

@@ -85,7 +85,7 @@ TEST(FunctionConfig, TheReorderWindowDefaultsToTheTablesSixtySeconds) {
   const auto cfg = load_function_config(env_of(kComplete));
   ASSERT_TRUE(cfg.ok());
   EXPECT_EQ(cfg->reorder_window_seconds, window.default_value);
-  EXPECT_EQ(engine_limits(*cfg).reorder_window_micros, 60 * kMicrosPerSecond);
+  EXPECT_EQ(engine_limits(cfg.value()).reorder_window_micros, 60 * kMicrosPerSecond);
 }
 
 TEST(FunctionConfig, TheConfiguredReorderWindowReachesTheEngineLimits) {
@@ -96,7 +96,7 @@ TEST(FunctionConfig, TheConfiguredReorderWindowReachesTheEngineLimits) {
     const auto cfg = load_function_config(env_of(vars));
     ASSERT_TRUE(cfg.ok()) << seconds;
     EXPECT_EQ(cfg->reorder_window_seconds, seconds);
-    const EngineLimits limits = engine_limits(*cfg);
+    const EngineLimits limits = engine_limits(cfg.value());
     EXPECT_EQ(limits.reorder_window_micros, seconds * kMicrosPerSecond);
     // Only W is configured: the count bounds that size the state item stay the engine's.
     EXPECT_EQ(limits.max_held_ticks, EngineLimits{}.max_held_ticks);
@@ -109,7 +109,7 @@ TEST(FunctionConfig, TheConfiguredReorderWindowReachesTheEngineLimits) {
 
 TEST(FunctionConfig, HostileReorderWindowsStopTheStart) {
   const settings::IntegerSetting& window = settings::kIntegerSettings[0];
-  for (const std::string value :
+  for (const std::string& value :
        {std::string(), std::string("-1"), std::string("1e3"), std::string("999999999999999999999"),
         std::string(" 60"), std::string("60 "), std::string("60\n"), std::string("+60"), std::string("0x3c"),
         std::string("60.0"), std::string("\xef\xbc\x96\xef\xbc\x90"),  // fullwidth 60
