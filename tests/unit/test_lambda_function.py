@@ -496,7 +496,6 @@ def test_the_reorder_window_is_the_configured_one(
     revealed = {("AAPL", "2026-11-25T14:30:10.000000Z#aapl-up-200")}
     assert set(stack.alerts()) == (revealed if placed else set())
     assert fn.metrics("TicksBeyondWindow") == (0 if placed else 1)
-    assert fn.metrics("LateTicks") == 1
 
 
 def test_an_event_that_is_not_an_sqs_event_fails_the_invocation_only(run_function: Any, stack: Stack) -> None:
