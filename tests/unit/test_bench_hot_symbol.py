@@ -1,13 +1,15 @@
-"""bench/hot_symbol.py, its pure parts (fast): the feed reaches the function whole and in delivery order,
-and the figures say what the run measured. The run itself is `make bench-hot` (about a minute on moto)."""
+"""bench/hot_symbol.py: the feed reaches the function whole and in delivery order, the figures say what the
+run measured, and (through the function, ~10 s) a hot symbol's state item stays within its bound. The full
+run with the figures is `make bench-hot`."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from bench.hot_symbol import TARGET_BYTES, batches, describe, distribution
+from bench.hot_symbol import TARGET_BYTES, batches, describe, distribution, run_feed
 from local.hot_feed import HotFeedConfig, generate
+from tests.support.function_harness import ensure_bootstrap
 
 
 def test_batches_keep_the_delivery_order_and_every_body() -> None:
@@ -52,3 +54,14 @@ def test_the_description_names_the_figures_and_the_target() -> None:
     assert text.splitlines()[-1] == "target: 4,321 <= 8,192 bytes per symbol per batch met"
     entry["target"] = {"max_bytes_per_symbol_per_batch": TARGET_BYTES, "value": 9_000, "met": False}
     assert describe(entry).endswith("MISSED")
+
+
+def test_a_hot_symbols_state_bytes_per_batch_stay_within_8_kb_through_the_function() -> None:
+    """Issue 14: <= 8 KB written per symbol per batch with a symbol at 3,000 ticks/s. The function's own
+    count (StateBytesWritten) on 3 s of the hot symbol alone; its late ticks meet W's count bound."""
+    run = run_feed(ensure_bootstrap(), HotFeedConfig(seconds=3, others=False), 25)
+    assert run["hot_ticks"] == run["ticks"] == 9_000
+    assert run["max_writes_per_batch"] == 1  # one state write per symbol and batch
+    assert run["batches_with_a_write"] == run["batches"]
+    assert 0 < run["bytes_per_symbol_per_batch"]["max"] <= TARGET_BYTES
+    assert run["ticks_beyond_window"] > 0  # 256 held ticks span 85 ms of this feed: late ones are beyond W
