@@ -81,7 +81,7 @@ int main() {
   tap::SnsNotifier notifier(layer.sns, config->topic_arn);
   tap::SqsDeadLetters dead_letters(layer.sqs, config->dlq_url);
   tap::BatchHandler handler(rules.value(), {state, ledger, notifier, dead_letters}, log,
-                           std::chrono::system_clock::now, tap::engine_limits(config.value()));
+                            std::chrono::system_clock::now, tap::engine_limits(config.value()));
   log.info("initialised with " + std::to_string(rules->rules().size()) + " rules");
 
   return tap::runtime::run_handler([&](const tap::runtime::InvocationRequest& request) {

@@ -96,8 +96,9 @@ TEST(ContractCheck, PrintsTheDefaultsTheFunctionStartsWith) {
 
 TEST(ContractCheck, IntegerSettingsAreJudgedByTheStartUpConfiguration) {
   EXPECT_EQ(setting_verdict(R"({"name":"REORDER_WINDOW_SECONDS","value":"3600"})"), R"({"valid":true})");
-  EXPECT_EQ(setting_verdict(R"({"name":"REORDER_WINDOW_SECONDS","value":"1e3"})"),
-            R"({"valid":false,"reasons":["REORDER_WINDOW_SECONDS must be an integer from 1 to 3600, not 1e3"]})");
+  EXPECT_EQ(
+      setting_verdict(R"({"name":"REORDER_WINDOW_SECONDS","value":"1e3"})"),
+      R"({"valid":false,"reasons":["REORDER_WINDOW_SECONDS must be an integer from 1 to 3600, not 1e3"]})");
 }
 
 TEST(ContractCheck, StateItemsAreDecodedByTheFunctionsOwnAdapter) {

@@ -40,7 +40,7 @@ struct EnumSetting {
 };
 
 struct IntegerSetting {
-  std::string_view name;  // the environment variable
+  std::string_view name;           // the environment variable
   std::int64_t default_value = 0;  // when the variable is not set
   std::int64_t minimum = 0;        // >= 0: the text has no sign (the build checks the table)
   std::int64_t maximum = 0;
