@@ -52,6 +52,7 @@ from typing import Any
 from bench import cost_model, rules_scale
 from bench.aws_model import AwsLatencyModel, Exceeded, exceed_report
 from bench.requests_scale import merge_results
+from lib.config import REORDER_WINDOW
 from local.emf import emf_totals
 from local.emulator import MotoServer
 from local.event_source import EventSourceConfig, SqsEventSource
@@ -615,7 +616,8 @@ def measure_fidelity(impl: Impl, endpoint: str, bodies: Sequence[str]) -> dict[s
     counted beyond the reorder window may explain as many misses per rule)."""
     stack = create_stack(endpoint, "fidelity")
     config = EventSourceConfig(stack.source_url, stack.source_arn, REGION, batch_size=BATCH)
-    functions = [WarmFunction(impl, stack.function_env()) for _ in range(FIDELITY_CONCURRENCY)]
+    env = stack.function_env()
+    functions = [WarmFunction(impl, env) for _ in range(FIDELITY_CONCURRENCY)]
     with contextlib.ExitStack() as running:
         for fn in functions:
             running.enter_context(fn)
@@ -639,6 +641,8 @@ def measure_fidelity(impl: Impl, endpoint: str, bodies: Sequence[str]) -> dict[s
     return {
         "implementation": impl.name,
         "concurrency": FIDELITY_CONCURRENCY,
+        # W by event time the function ran with (unset: the table's default); its count bound is 256 ticks
+        "reorder_window_seconds": int(env.get(REORDER_WINDOW.name, REORDER_WINDOW.default)),
         "feed_messages": len(bodies),
         "feed_ticks": len(ticks),
         "late_ticks": int(metrics["LateTicks"]),
