@@ -2,19 +2,28 @@
 // segments), then keeps itself valid for the ticks a batch needs by advancing the fences of
 // rules_store.hpp and applying the changed records. It never writes rules.
 //
-// Contract: after cover(t) succeeds, `versions()` holds every version of every rule (within the retention
-// horizon) whose change was committed before the fence passed t: so evaluating a tick with ts <
-// covered_until() against versions() is exactly what an instance that knew every change would do (R3).
+// Contract: after cover(t) succeeds with `covered`, `versions()` holds every version of every rule (within
+// the retention horizon) whose change was committed before the fence passed t: so evaluating a tick with
+// ts < covered_until() against versions() is exactly what an instance that knew every change would do (R3).
+// Coverage is decided by the fences only, never by the clock or the age of the view.
 // cover() sends no request when covered_until() > t already and the last refresh is less than
 // `refresh_interval` old; when nothing changed a refresh costs one request per shard (the fence write returns
-// the head: seq unchanged). The fence target is now + fence_lead (< P, so writers' effective_from = now + P
-// stays ahead of it); a tick at or after the target cannot be covered yet (its message is retried). Invalid
-// items are skipped and counted; they never fail a load.
+// the head: seq unchanged). When a shard's seq moved, the refresh reads that shard's log entries with
+// effective_from >= its previous fence and the records they name (plus the symbol controls when a control
+// changed). The fence target is now + fence_lead (< P, so writers' effective_from = now + P stays ahead of
+// it); a tick at or after the target cannot be covered yet: cover() then sends nothing and answers
+// `covered = false` (the handler retries that message). Invalid items are skipped (a rule whose item turned
+// invalid keeps its last valid record), counted and listed for the log; they never fail a load.
+//
+// Threads: load() scans its segments on `scan_stores` (one std::jthread per store, each store used by its
+// thread only: the DynamoDB adapter's HTTP connection is not shared) or, with none, on `store` in turn. The
+// cache itself is used by one thread at a time.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "tap/app/rules_store.hpp"
@@ -30,14 +39,17 @@ struct RulesCacheSettings {
 
 struct RefreshReport {
   bool requested = false;           // a request was sent
+  bool covered = true;              // false: the tick is at or after now + fence_lead; retry its message
   std::size_t records_changed = 0;  // records re-read and applied
   std::size_t invalid = 0;          // items skipped (InvalidRules)
+  std::vector<std::string> invalid_items;  // one line per skipped item, for the log
 };
 
 class RulesCache {
  public:
   using Clock = std::function<std::int64_t()>;  // wall clock, micros since the epoch
-  RulesCache(RulesStore& store, Clock clock, RulesCacheSettings settings);
+  RulesCache(RulesStore& store, Clock clock, RulesCacheSettings settings,
+             std::vector<RulesStore*> scan_stores = {});
 
   Result<RefreshReport, AwsError> load(Deadline deadline);                             // cold
   Result<RefreshReport, AwsError> cover(std::int64_t tick_micros, Deadline deadline);  // warm
@@ -48,11 +60,16 @@ class RulesCache {
   std::int64_t age_micros() const;   // now - the last successful refresh (RuleSetAgeMs)
 
  private:
+  Result<RefreshReport, AwsError> refresh(Deadline deadline);
+  Result<RulesRead, AwsError> scan_all(std::int64_t horizon, Deadline deadline);
+  void rebuild(std::int64_t now);
+
   RulesStore& store_;
   Clock clock_;
   RulesCacheSettings settings_;
+  std::vector<RulesStore*> scan_stores_;
   std::vector<RulesHead> heads_;  // per shard, as of the last refresh
-  std::vector<RuleRecord> records_;
+  std::unordered_map<std::string, RuleRecord> records_;  // by rule id
   std::vector<Rule> versions_;
   std::vector<SymbolControlRecord> controls_;
   std::uint64_t generation_ = 0;
