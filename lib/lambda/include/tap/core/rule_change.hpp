@@ -79,7 +79,8 @@ struct ChangeRequest {
   std::string rule_id;                    // every kind but create
   std::optional<RuleSpec> spec;           // create and edit: the full new definition
   std::optional<std::uint32_t> if_match;  // edit: the revision the caller read (stale -> precondition_failed)
-  bool triggered = false;  // rearm: the current arming's `once` marker exists (read by the caller)
+  bool triggered = false;     // rearm: the current arming's `once` marker exists (read by the caller)
+  bool start_paused = false;  // create: the rule starts paused, with no version (R6: `enabled: false`)
 };
 
 struct ChangeError {
@@ -108,6 +109,21 @@ struct ChangePlan {
 // Plans `request` on `current` (nullopt: the rule does not exist, or belongs to another owner -- the caller
 // passes nullopt then). `new_rule_id` is used by create only; `now_micros` stamps created/updated.
 // Pure: the same inputs give the same plan. Quota is checked by the store's transaction, not here.
+// Checked in this order: not_found (no record, another owner or id, deleted), precondition_failed (a stale
+// if_match; an edit without one is invalid, field "If-Match"), invalid (the spec, field names as in the
+// body), conflict (the change does not apply in the rule's state), and last `effective_from` itself: it
+// must lie after every window boundary of `current` (invalid, field "effective_from"; effective_from_for
+// with the record picks one), so that windows never overlap and a change never reaches back.
+//
+// Per kind and state (a closed version ends at effective_from, an opened one starts there):
+//   create   (no record)           -> active, arming 1, opens version 1 (start_paused: paused, no version)
+//   edit     active                -> closes the open version, opens one with the new spec, same arming
+//            paused                -> the spec only (resume opens it)
+//   pause    active                -> paused, closes           | paused: conflict
+//   resume   paused                -> active, opens            | active: conflict
+//   rearm    triggered, mode once  -> arming + 1; active: closes and opens (paused: resume opens it)
+//            not triggered / not once: conflict
+//   remove   active / paused       -> deleted (closes when active), quota_delta -1
 Result<ChangePlan, ChangeError> plan_change(const std::optional<RuleRecord>& current,
                                             const ChangeRequest& request, std::int64_t effective_from_micros,
                                             std::string_view new_rule_id, std::int64_t now_micros);
@@ -115,6 +131,9 @@ Result<ChangePlan, ChangeError> plan_change(const std::optional<RuleRecord>& cur
 // R3: the earliest effective_from a writer may use: >= now + P, and after the fence readers hold
 // (fence_micros: every tick before it is being evaluated with the rules as read).
 std::int64_t effective_from_for(std::int64_t now_micros, std::int64_t fence_micros, std::int64_t p_micros);
+// The same, and after every window boundary of `current` (what plan_change requires of a change to it).
+std::int64_t effective_from_for(std::int64_t now_micros, std::int64_t fence_micros, std::int64_t p_micros,
+                                const RuleRecord& current);
 
 // The engine's view of a record: its versions with owner, arming and mode filled in (what the loader feeds
 // the rule index).
