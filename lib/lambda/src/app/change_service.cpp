@@ -100,7 +100,10 @@ Result<ChangeOutcome, ChangeFailure> ChangeService::apply(const ChangeRequest& r
     for (const auto& a : ambiguous) {
       if (current && same_record(*current, a.stored)) return done(a.effective_from, current);
     }
-    const std::int64_t effective_from = effective_from_for(now, head.fence_micros, settings_.p_micros);
+    // After the fence, now + P, and every window boundary of the record (so that windows never overlap).
+    const std::int64_t effective_from =
+        current ? effective_from_for(now, head.fence_micros, settings_.p_micros, *current)
+                : effective_from_for(now, head.fence_micros, settings_.p_micros);
     auto plan = plan_change(current, request, effective_from, id, now);
     if (!plan) return rejected(plan.error());
     ++commits;
