@@ -314,7 +314,10 @@ class FakeRulesStore final : public RulesStore {
  private:
   std::optional<AwsError> request(int& counter, std::string_view name) {
     ++counter;
-    if (on_request) on_request(name);
+    if (on_request) {
+      const auto hook = on_request;
+      hook(name);
+    }
     if (fail_once == name) {
       fail_once.clear();
       return fail_with;
@@ -326,7 +329,10 @@ class FakeRulesStore final : public RulesStore {
     return std::nullopt;
   }
   Result<CommitResult, AwsError> send(std::function<CommitResult()> transaction) {
-    if (before_commit) before_commit();
+    if (before_commit) {
+      const auto hook = before_commit;  // a copy: the hook may reset itself
+      hook();
+    }
     if (defer_commits > 0) {
       --defer_commits;
       deferred_.push_back(std::move(transaction));

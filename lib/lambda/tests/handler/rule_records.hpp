@@ -47,12 +47,11 @@ inline RuleRecord record_with(const std::string& id, const std::string& owner,
   return r;
 }
 
-// A version's identity and window: what two views of the rules must agree on.
+// A version as a tick's evaluation sees it: which version of which rule, with what threshold. (Its window's
+// end is not part of it: a later change closes the window after the tick, the evaluation is the same.)
 struct VersionKey {
   std::string id;
   std::uint32_t version = 0;
-  std::int64_t from_micros = 0;
-  std::int64_t until_micros = 0;
   double threshold = 0;
   auto operator<=>(const VersionKey&) const = default;
 };
@@ -61,7 +60,7 @@ struct VersionKey {
 inline std::vector<VersionKey> applying_at(const std::vector<Rule>& versions, std::int64_t ts) {
   std::vector<VersionKey> out;
   for (const Rule& v : versions) {
-    if (v.applies_at(ts)) out.push_back({v.id, v.version, v.window.from_micros, v.window.until_micros, v.threshold});
+    if (v.applies_at(ts)) out.push_back({v.id, v.version, v.threshold});
   }
   std::sort(out.begin(), out.end());
   return out;
