@@ -2,6 +2,7 @@
 #include "tap/app/change_service.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -33,8 +34,8 @@ bool same_record(const RuleRecord& a, const RuleRecord& b) {
   const auto same_version = [](const Rule& x, const Rule& y) {
     return x.version == y.version && x.window == y.window && x.arming == y.arming && x.enabled == y.enabled;
   };
-  return a.id == b.id && a.owner == b.owner && a.spec == b.spec && a.state == b.state && a.arming == b.arming &&
-         a.revision == b.revision && a.created_at_micros == b.created_at_micros &&
+  return a.id == b.id && a.owner == b.owner && a.spec == b.spec && a.state == b.state &&
+         a.arming == b.arming && a.revision == b.revision && a.created_at_micros == b.created_at_micros &&
          a.updated_at_micros == b.updated_at_micros &&
          std::equal(a.versions.begin(), a.versions.end(), b.versions.begin(), b.versions.end(), same_version);
 }
@@ -47,11 +48,12 @@ struct Ambiguous {
 };
 
 // Runs attempts on the shard's head until one is done or stops, or P has passed.
-template <typename Attempt>
+// `attempt(head, now, commits)` makes one attempt on the head read (counting the commits it sends).
+using Attempt = std::function<Step(const RulesHead&, std::int64_t, int&)>;
 Result<ChangeOutcome, ChangeFailure> run(RulesStore& store, const ChangeService::Clock& clock,
-                                                const ChangeService::Sleep& sleep,
-                                                const ChangeServiceSettings& settings, std::uint32_t shard,
-                                                Deadline deadline, Attempt attempt) {
+                                         const ChangeService::Sleep& sleep,
+                                         const ChangeServiceSettings& settings, std::uint32_t shard,
+                                         Deadline deadline, const Attempt& attempt) {
   const std::int64_t start = clock();
   int commits = 0;
   while (clock() - start < settings.p_micros) {
@@ -71,9 +73,10 @@ Result<ChangeOutcome, ChangeFailure> run(RulesStore& store, const ChangeService:
         break;
     }
   }
-  return ChangeFailure{ChangeFailure::Kind::retry_later,
-                       {ChangeError::Kind::conflict, "the change could not be committed within P; retry later", {}},
-                       {}};
+  ChangeFailure late;
+  late.kind = ChangeFailure::Kind::retry_later;
+  late.error.message = "the change could not be committed within P; retry later";
+  return late;
 }
 
 }  // namespace

@@ -148,9 +148,10 @@ void RulesCache::rebuild(std::int64_t now) {
 
 std::int64_t RulesCache::covered_until() const {
   if (heads_.empty()) return std::numeric_limits<std::int64_t>::min();  // not loaded: nothing is covered
-  return std::min_element(heads_.begin(), heads_.end(), [](const RulesHead& a, const RulesHead& b) {
-           return a.fence_micros < b.fence_micros;
-         })->fence_micros;
+  return std::min_element(
+             heads_.begin(), heads_.end(),
+             [](const RulesHead& a, const RulesHead& b) { return a.fence_micros < b.fence_micros; })
+      ->fence_micros;
 }
 
 const std::vector<Rule>& RulesCache::versions() const { return versions_; }

@@ -33,8 +33,9 @@ Result<SymbolControls, ChangeError> plan_controls(const SymbolControls& current,
   const auto band = [](PriceBand& b) -> EffectiveWindow& { return b.window; };
   switch (change.kind) {
     case ControlChange::Kind::suspend: {
-      const bool open = std::any_of(next.suspensions.begin(), next.suspensions.end(),
-                                    [&](const EffectiveWindow& w) { return w.until_micros > effective_from; });
+      const bool open =
+          std::any_of(next.suspensions.begin(), next.suspensions.end(),
+                      [&](const EffectiveWindow& w) { return w.until_micros > effective_from; });
       if (open) return conflict(change.symbol + " is suspended already");
       next.suspensions.push_back({effective_from, EffectiveWindow::kOpenEnd});
       return next;

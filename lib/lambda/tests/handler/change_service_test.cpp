@@ -267,7 +267,8 @@ TEST_F(ServiceTest, ControlsAreChangedThroughTheSymbolsShardEffectiveAfterP) {
   ASSERT_EQ(stored.size(), 1U);
   EXPECT_EQ(stored[0].controls.suspensions,
             (std::vector<EffectiveWindow>{{s->effective_from_micros, EffectiveWindow::kOpenEnd}}));
-  EXPECT_EQ(tables.log(tables.shard_of("MSFT")).back(), (ChangeEntry{"", "", "MSFT", s->effective_from_micros, 1}));
+  EXPECT_EQ(tables.log(tables.shard_of("MSFT")).back(),
+            (ChangeEntry{"", "", "MSFT", s->effective_from_micros, 1}));
 
   time.advance(10 * kSecond);
   auto resumed = service().set_controls(control(ControlChange::Kind::resume), far());

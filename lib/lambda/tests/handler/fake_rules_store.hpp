@@ -113,7 +113,8 @@ class FakeRulesTables {
     records_[record.id] = record;
   }
 
-  Result<RulesRead, AwsError> scan(std::uint32_t segment, std::uint32_t segments, std::int64_t horizon) const {
+  Result<RulesRead, AwsError> scan(std::uint32_t segment, std::uint32_t segments,
+                                   std::int64_t horizon) const {
     const std::scoped_lock lock(mutex_);
     RulesRead out;
     for (const auto& [id, r] : records_) {
@@ -170,10 +171,11 @@ class FakeRulesTables {
     const std::scoped_lock lock(mutex_);
     RulesHead& h = heads_.at(head.shard);
     EXPECT_EQ(head.shard, shard_of(plan.next.owner)) << "a rule's changes go through its owner's shard";
-    if (!drop_fence_condition && h.fence_micros >= effective_from) return {CommitResult::Status::fence_passed, h};
+    if (!drop_fence_condition && h.fence_micros >= effective_from)
+      return {CommitResult::Status::fence_passed, h};
     const auto it = records_.find(plan.next.id);
-    const bool same = it == records_.end() ? !read.has_value()
-                                           : read.has_value() && it->second.revision == read->revision;
+    const bool same =
+        it == records_.end() ? !read.has_value() : read.has_value() && it->second.revision == read->revision;
     if (!same) return {CommitResult::Status::stale, h};
     const bool live = plan.next.state != RuleState::deleted;
     for (const auto& [id, r] : records_) {
@@ -195,7 +197,8 @@ class FakeRulesTables {
     const std::scoped_lock lock(mutex_);
     RulesHead& h = heads_.at(head.shard);
     EXPECT_EQ(head.shard, shard_of(next.symbol)) << "a symbol's controls go through its symbol's shard";
-    if (!drop_fence_condition && h.fence_micros >= effective_from) return {CommitResult::Status::fence_passed, h};
+    if (!drop_fence_condition && h.fence_micros >= effective_from)
+      return {CommitResult::Status::fence_passed, h};
     h.seq += 1;
     controls_[next.symbol] = next;
     log_[{h.shard, effective_from, h.seq}] = {"", "", next.symbol, effective_from, h.seq};
@@ -220,13 +223,15 @@ class FakeRulesTables {
 
   mutable std::mutex mutex_;
   std::vector<RulesHead> heads_;
-  std::map<std::string, RuleRecord, std::less<>> records_;  // by rule id
+  std::map<std::string, RuleRecord, std::less<>> records_;   // by rule id
   std::map<std::string, std::string, std::less<>> invalid_;  // rule id -> why it cannot be read
   std::map<LogKey, ChangeEntry> log_;                        // by (shard, effective_from, seq)
   std::map<std::string, SymbolControlRecord, std::less<>> controls_;
 };
 
-inline AwsError rules_throttled() { return make_aws_error("ThrottlingException", "Rate exceeded", 400, true); }
+inline AwsError rules_throttled() {
+  return make_aws_error("ThrottlingException", "Rate exceeded", 400, true);
+}
 inline AwsError rules_timeout() { return make_aws_error("RequestTimeout", "the request timed out", 0, true); }
 
 // One caller's client of the tables.
@@ -274,8 +279,8 @@ class FakeRulesStore final : public RulesStore {
     return tables_.list(owner, include_deleted);
   }
   Result<CommitResult, AwsError> commit(const RulesHead& head, const std::optional<RuleRecord>& read,
-                                        const ChangePlan& plan, std::int64_t effective_from, std::uint32_t quota,
-                                        Deadline) override {
+                                        const ChangePlan& plan, std::int64_t effective_from,
+                                        std::uint32_t quota, Deadline) override {
     if (auto e = request(commits, "commit")) return *e;
     return send([this, head, read, plan, effective_from, quota] {
       return tables_.commit(head, read, plan, effective_from, quota);
@@ -284,7 +289,8 @@ class FakeRulesStore final : public RulesStore {
   Result<CommitResult, AwsError> commit_controls(const RulesHead& head, const SymbolControlRecord& next,
                                                  std::int64_t effective_from, Deadline) override {
     if (auto e = request(commits, "commit_controls")) return *e;
-    return send([this, head, next, effective_from] { return tables_.commit_controls(head, next, effective_from); });
+    return send(
+        [this, head, next, effective_from] { return tables_.commit_controls(head, next, effective_from); });
   }
 
   // Applies the held transactions now (their conditions evaluated now); returns their outcomes.
@@ -296,7 +302,8 @@ class FakeRulesStore final : public RulesStore {
   }
 
   int requests() const {
-    return fence_writes + scans + log_reads + record_reads + control_reads + head_reads + gets + lists + commits;
+    return fence_writes + scans + log_reads + record_reads + control_reads + head_reads + gets + lists +
+           commits;
   }
 
   // Fault hooks (see the header comment).
@@ -305,7 +312,7 @@ class FakeRulesStore final : public RulesStore {
   int timeout_after_apply = 0;
   int defer_commits = 0;
   int fail_requests = 0;
-  std::string fail_once;               // the next request of this name fails with fail_with
+  std::string fail_once;  // the next request of this name fails with fail_with
   AwsError fail_with = rules_throttled();
 
   int fence_writes = 0, scans = 0, log_reads = 0, record_reads = 0, control_reads = 0, head_reads = 0,

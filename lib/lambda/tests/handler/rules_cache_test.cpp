@@ -57,13 +57,19 @@ struct CacheTest : ::testing::Test {
 TEST_F(CacheTest, LoadAdvancesEveryFenceBeforeScanningAndLoadsEveryRecordAndControl) {
   tables.seed(record_with("r1", "alice", {kAlways}));
   tables.seed(record_with("r2", "bob", {{0, time.now_micros}, {time.now_micros, EffectiveWindow::kOpenEnd}}));
-  ASSERT_EQ(commit(tables, record_with("r3", "carol", {{time.now_micros + 5 * kSecond, EffectiveWindow::kOpenEnd}}),
-                   time.now_micros + 5 * kSecond)
-                .status,
-            CommitResult::Status::committed);
+  ASSERT_EQ(
+      commit(tables, record_with("r3", "carol", {{time.now_micros + 5 * kSecond, EffectiveWindow::kOpenEnd}}),
+             time.now_micros + 5 * kSecond)
+          .status,
+      CommitResult::Status::committed);
   SymbolControlRecord halted{"MSFT", {{{time.now_micros, EffectiveWindow::kOpenEnd}}, {}}};
-  ASSERT_EQ(tables.commit_controls(tables.head(tables.shard_of("MSFT")), halted, time.now_micros + kSecond).status,
-            CommitResult::Status::committed);
+  ASSERT_EQ(
+      tables.commit_controls(tables.head(tables.shard_of("MSFT")), halted, time.now_micros + kSecond).status,
+      CommitResult::Status::committed);
+  SymbolControlRecord banded{"AAPL", {{}, {{{time.now_micros, EffectiveWindow::kOpenEnd}, 10, 20}}}};
+  ASSERT_EQ(
+      tables.commit_controls(tables.head(tables.shard_of("AAPL")), banded, time.now_micros + kSecond).status,
+      CommitResult::Status::committed);
   std::vector<std::string> order;
   store.on_request = [&](std::string_view name) { order.emplace_back(name); };
 
@@ -77,19 +83,21 @@ TEST_F(CacheTest, LoadAdvancesEveryFenceBeforeScanningAndLoadsEveryRecordAndCont
   EXPECT_EQ(report->records_changed, 3U);
   EXPECT_EQ(report->invalid, 0U);
   EXPECT_EQ(ids(cache.versions()), (std::vector<std::string>{"r1#1", "r2#1", "r2#2", "r3#1"}));
-  ASSERT_EQ(cache.controls().size(), 1U);
-  EXPECT_EQ(cache.controls()[0].symbol, "MSFT");
+  ASSERT_EQ(cache.controls().size(), 2U);
+  EXPECT_EQ(cache.controls()[0].symbol, "AAPL");
+  EXPECT_EQ(cache.controls()[1].symbol, "MSFT");
   EXPECT_EQ(cache.covered_until(), time.now_micros + 3 * kSecond);
   for (std::uint32_t s = 0; s < 3; ++s) EXPECT_EQ(tables.head(s).fence_micros, time.now_micros + 3 * kSecond);
   EXPECT_EQ(cache.generation(), 1U);
   EXPECT_EQ(cache.age_micros(), 0);
   // Fences first (so the scan sees every change committed before them), then the segments, then controls.
-  EXPECT_EQ(order, (std::vector<std::string>{"advance_fence", "advance_fence", "advance_fence", "scan", "scan",
-                                             "scan", "scan", "controls"}));
+  EXPECT_EQ(order, (std::vector<std::string>{"advance_fence", "advance_fence", "advance_fence", "scan",
+                                             "scan", "scan", "scan", "controls"}));
 }
 
 TEST_F(CacheTest, ParallelScanStoresReadEverySegmentOnceAndLoadTheSameVersions) {
-  for (int i = 0; i < 40; ++i) tables.seed(record_with("r" + std::to_string(i), "o" + std::to_string(i % 7), {kAlways}));
+  for (int i = 0; i < 40; ++i)
+    tables.seed(record_with("r" + std::to_string(i), "o" + std::to_string(i % 7), {kAlways}));
   RulesCache sequential(store, test_support::offset_clock(time, offset), settings(16));
   ASSERT_TRUE(sequential.load(far()).ok());
 
@@ -113,14 +121,16 @@ TEST_F(CacheTest, TheHorizonLeavesOutVersionsThatEndedBeforeIt) {
   const std::int64_t h = settings().horizon_micros;
   tables.seed(record_with("gone", "alice", {{0, time.now_micros - h - 1}}));
   tables.seed(record_with("kept", "alice", {{0, time.now_micros - h + 10 * kSecond}}));
-  tables.seed(record_with("mixed", "bob", {{0, time.now_micros - h - 1}, {time.now_micros - h - 1, EffectiveWindow::kOpenEnd}}));
+  tables.seed(record_with(
+      "mixed", "bob", {{0, time.now_micros - h - 1}, {time.now_micros - h - 1, EffectiveWindow::kOpenEnd}}));
   RulesCache cache(store, test_support::offset_clock(time, offset), settings());
   ASSERT_TRUE(cache.load(far()).ok());
   EXPECT_EQ(ids(cache.versions()), (std::vector<std::string>{"kept#1", "mixed#2"}));
 
   // Twenty seconds later "kept" has ended before the horizon too: the next rebuild drops it.
   time.advance(20 * kSecond);
-  ASSERT_EQ(commit(tables, record_with("new", "carol", {{time.now_micros + 5 * kSecond, EffectiveWindow::kOpenEnd}}),
+  ASSERT_EQ(commit(tables,
+                   record_with("new", "carol", {{time.now_micros + 5 * kSecond, EffectiveWindow::kOpenEnd}}),
                    time.now_micros + 5 * kSecond)
                 .status,
             CommitResult::Status::committed);
@@ -188,8 +198,10 @@ TEST_F(CacheTest, ASeqThatMovedReadsTheLogFromThePreviousFenceAndTheRecordsItNam
   // behind), and a new rule of alice. The next fence passes `at`: only a log read from the previous fence
   // finds them.
   const std::int64_t at = cache.covered_until() + 1;
-  RuleRecord edited = record_with("r1", "alice", {{EffectiveWindow::kOpenStart, at}, {at, EffectiveWindow::kOpenEnd}});
-  ASSERT_EQ(commit(tables, edited, at, record_with("r1", "alice", {kAlways})).status, CommitResult::Status::committed);
+  RuleRecord edited =
+      record_with("r1", "alice", {{EffectiveWindow::kOpenStart, at}, {at, EffectiveWindow::kOpenEnd}});
+  ASSERT_EQ(commit(tables, edited, at, record_with("r1", "alice", {kAlways})).status,
+            CommitResult::Status::committed);
   ASSERT_EQ(commit(tables, record_with("r2", "alice", {{at, EffectiveWindow::kOpenEnd}}), at).status,
             CommitResult::Status::committed);
   time.advance(kSecond);
@@ -202,10 +214,8 @@ TEST_F(CacheTest, ASeqThatMovedReadsTheLogFromThePreviousFenceAndTheRecordsItNam
   EXPECT_EQ(store.control_reads, 1) << "no control changed: controls are not re-read";
   EXPECT_EQ(ids(cache.versions()), (std::vector<std::string>{"r1#1", "r1#2", "r2#1"}));
   EXPECT_EQ(cache.generation(), 2U);
-  EXPECT_EQ(applying_at(cache.versions(), at - 1),
-            (std::vector<VersionKey>{{"r1", 1, 100}}));
-  EXPECT_EQ(applying_at(cache.versions(), at),
-            (std::vector<VersionKey>{{"r1", 2, 100}, {"r2", 1, 100}}));
+  EXPECT_EQ(applying_at(cache.versions(), at - 1), (std::vector<VersionKey>{{"r1", 1, 100}}));
+  EXPECT_EQ(applying_at(cache.versions(), at), (std::vector<VersionKey>{{"r1", 2, 100}, {"r2", 1, 100}}));
 }
 
 TEST_F(CacheTest, AControlChangeReReadsTheControls) {
@@ -219,7 +229,8 @@ TEST_F(CacheTest, AControlChangeReReadsTheControls) {
   auto r = cache.cover(time.now_micros, far());
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(cache.controls().size(), 1U);
-  EXPECT_EQ(cache.controls()[0].controls.suspensions, (std::vector<EffectiveWindow>{{at, EffectiveWindow::kOpenEnd}}));
+  EXPECT_EQ(cache.controls()[0].controls.suspensions,
+            (std::vector<EffectiveWindow>{{at, EffectiveWindow::kOpenEnd}}));
   EXPECT_EQ(cache.generation(), 2U);
 }
 
@@ -297,7 +308,8 @@ TEST_P(RefreshFailure, FailsTheRefreshAndTheNextOneReadsTheChange) {
                    record_with("r1", "alice", {kAlways}))
                 .status,
             CommitResult::Status::committed);
-  SymbolControlRecord halted{"alice", {{{at, EffectiveWindow::kOpenEnd}}, {}}};  // same shard as alice's rules
+  SymbolControlRecord halted{"alice",
+                             {{{at, EffectiveWindow::kOpenEnd}}, {}}};  // same shard as alice's rules
   ASSERT_EQ(tables.commit_controls(tables.head(tables.shard_of("alice")), halted, at).status,
             CommitResult::Status::committed);
   time.advance(kSecond);
@@ -319,7 +331,8 @@ INSTANTIATE_TEST_SUITE_P(EachRequest, RefreshFailure,
                          ::testing::Values("advance_fence", "changes_from", "records", "controls"));
 
 TEST_F(CacheTest, IdleRefreshCostIsOneRequestPerShardPerSecond) {
-  for (int i = 0; i < 100; ++i) tables.seed(record_with("r" + std::to_string(i), "o" + std::to_string(i), {kAlways}));
+  for (int i = 0; i < 100; ++i)
+    tables.seed(record_with("r" + std::to_string(i), "o" + std::to_string(i), {kAlways}));
   RulesCache cache(store, test_support::offset_clock(time, offset), settings());
   ASSERT_TRUE(cache.load(far()).ok());
   const int after_load = store.requests();

@@ -58,7 +58,8 @@ class Reader {
   // Evaluates a tick (or leaves its message for a retry when it cannot be covered yet). The broken reader
   // takes a view younger than the refresh interval as covering any tick.
   void tick(std::int64_t ts) {
-    const bool trusted = trust_fresh_view && cache_.age_micros() < RulesCacheSettings{}.refresh_interval_micros;
+    const bool trusted =
+        trust_fresh_view && cache_.age_micros() < RulesCacheSettings{}.refresh_interval_micros;
     if (!trusted) {
       auto r = cache_.cover(ts, far());
       ASSERT_TRUE(r.ok());
@@ -128,7 +129,8 @@ std::vector<std::string> violations(const World& world, const std::vector<const 
       const std::vector<VersionKey> expected = applying_at(all, e.ts);
       if (expected != e.used) {
         out.push_back("tick at " + std::to_string(e.ts) + ": used " + std::to_string(e.used.size()) +
-                      " versions, " + (e.used.empty() ? "" : "threshold " + std::to_string(e.used[0].threshold)) +
+                      " versions, " +
+                      (e.used.empty() ? "" : "threshold " + std::to_string(e.used[0].threshold)) +
                       "; omniscient: " + std::to_string(expected.size()));
       }
     }
@@ -225,7 +227,7 @@ TEST(RulesProtocol, APausedReaderCoversNewerTicksOnlyAfterARefreshAndNeverByItsS
 
 struct Offsets {
   std::vector<std::string> violations;
-  std::vector<int> not_covered;       // per reader: +P, 0, -P
+  std::vector<int> not_covered;        // per reader: +P, 0, -P
   std::vector<std::size_t> evaluated;  // per reader
   int committed = 0;
 };
@@ -233,7 +235,8 @@ struct Offsets {
 Offsets clock_offsets(bool drop_fence_condition) {
   World world;
   world.tables.drop_fence_condition = drop_fence_condition;
-  const std::vector<std::pair<std::string, std::string>> rules{{"r1", "alice"}, {"r2", "bob"}, {"r3", "carol"}};
+  const std::vector<std::pair<std::string, std::string>> rules{
+      {"r1", "alice"}, {"r2", "bob"}, {"r3", "carol"}};
   for (const auto& [id, owner] : rules) world.tables.seed(record_with(id, owner, {kAlways}));
   std::deque<Reader> readers;
   for (const std::int64_t offset : {kP, std::int64_t{0}, -kP}) readers.emplace_back(world, offset);
@@ -246,7 +249,8 @@ Offsets clock_offsets(bool drop_fence_condition) {
     for (int i = 0; i < steps; ++i) {
       world.time.advance(100'000);
       for (Reader& r : readers) {
-        for (const std::int64_t skew : {-2'500'000, -1'000'000, 0, 1'500'000}) r.tick(world.time.now_micros + skew);
+        for (const std::int64_t skew : {-2'500'000, -1'000'000, 0, 1'500'000})
+          r.tick(world.time.now_micros + skew);
       }
     }
   };
@@ -285,6 +289,13 @@ TEST(RulesProtocol, ClockOffsetsOfPlusMinusPDelayChangesButNeverHideOne) {
 
   const Offsets broken = clock_offsets(true);
   EXPECT_FALSE(broken.violations.empty()) << "a writer P behind commits behind a fence a reader P ahead set";
+  // The figures, in the XML report (--gtest_output=xml).
+  RecordProperty("evaluated", std::to_string(run.evaluated[0]) + "/" + std::to_string(run.evaluated[1]) +
+                                  "/" + std::to_string(run.evaluated[2]));
+  RecordProperty("not_covered", std::to_string(run.not_covered[0]) + "/" +
+                                    std::to_string(run.not_covered[1]) + "/" +
+                                    std::to_string(run.not_covered[2]));
+  RecordProperty("broken_violations", std::to_string(broken.violations.size()));
 }
 
 // --- a timed-out write that committed ---

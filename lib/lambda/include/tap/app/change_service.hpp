@@ -31,9 +31,9 @@
 namespace tap {
 
 struct ChangeServiceSettings {
-  std::int64_t p_micros = 5 * kMicrosPerSecond;        // R3: effective_from >= commit time + P
-  std::uint32_t quota = 1000;                          // R1: rules not deleted per owner
-  std::int64_t backoff_micros = 100'000;               // pause after a failed request
+  std::int64_t p_micros = 5 * kMicrosPerSecond;  // R3: effective_from >= commit time + P
+  std::uint32_t quota = 1000;                    // R1: rules not deleted per owner
+  std::int64_t backoff_micros = 100'000;         // pause after a failed request
 };
 
 struct ChangeOutcome {
@@ -55,9 +55,9 @@ struct ChangeFailure {
 
 class ChangeService {
  public:
-  using Clock = std::function<std::int64_t()>;           // wall clock, micros since the epoch
+  using Clock = std::function<std::int64_t()>;             // wall clock, micros since the epoch
   using Sleep = std::function<void(std::int64_t micros)>;  // waits (a test's advances its simulated time)
-  using NewId = std::function<std::string()>;            // a fresh, globally unique rule id
+  using NewId = std::function<std::string()>;              // a fresh, globally unique rule id
   ChangeService(RulesStore& store, Clock clock, Sleep sleep, NewId new_id, ChangeServiceSettings settings);
 
   Result<ChangeOutcome, ChangeFailure> apply(const ChangeRequest& request, Deadline deadline);

@@ -68,7 +68,7 @@ class RulesCache {
   Clock clock_;
   RulesCacheSettings settings_;
   std::vector<RulesStore*> scan_stores_;
-  std::vector<RulesHead> heads_;  // per shard, as of the last refresh
+  std::vector<RulesHead> heads_;                         // per shard, as of the last refresh
   std::unordered_map<std::string, RuleRecord> records_;  // by rule id
   std::vector<Rule> versions_;
   std::vector<SymbolControlRecord> controls_;
