@@ -15,13 +15,12 @@ namespace {
 
 using test_support::FakeRulesStore;
 using test_support::FakeRulesTables;
+using test_support::far_deadline;
+using test_support::kSecond;
 using test_support::SimTime;
 using test_support::spec_named;
 
-constexpr std::int64_t kSecond = kMicrosPerSecond;
 constexpr std::int64_t kP = 5 * kSecond;
-
-Deadline far() { return SteadyClock::now() + std::chrono::seconds(60); }
 
 ChangeRequest create(std::string name, double threshold = 100) {
   ChangeRequest r;
@@ -66,7 +65,7 @@ struct ServiceTest : ::testing::Test {
         [this] { return "rule-" + std::to_string(++next_id); }, settings);
   }
   RuleRecord created(const std::string& name) {
-    auto r = service().apply(create(name), far());
+    auto r = service().apply(create(name), far_deadline());
     EXPECT_TRUE(r.ok());
     return *r->record;
   }
@@ -74,7 +73,7 @@ struct ServiceTest : ::testing::Test {
 };
 
 TEST_F(ServiceTest, ACreateCommitsOnceEffectiveAtNowPlusPAndLogsTheChange) {
-  auto r = service().apply(create("breakout"), far());
+  auto r = service().apply(create("breakout"), far_deadline());
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->effective_from_micros, time.now_micros + kP);
   EXPECT_EQ(r->attempts, 1);
@@ -95,7 +94,7 @@ TEST_F(ServiceTest, ACreateCommitsOnceEffectiveAtNowPlusPAndLogsTheChange) {
 TEST_F(ServiceTest, EffectiveFromIsAfterTheFenceWhenReadersAreAhead) {
   const std::int64_t fence = time.now_micros + 9 * kSecond;  // a reader whose clock is ahead
   (void)tables.advance_fence(tables.shard_of("alice"), fence);
-  auto r = service().apply(create("breakout"), far());
+  auto r = service().apply(create("breakout"), far_deadline());
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->effective_from_micros, fence + 1);
 }
@@ -107,7 +106,7 @@ TEST_F(ServiceTest, AFenceThatPassedEffectiveFromBeforeTheCommitLandedMeansALate
     (void)tables.advance_fence(tables.shard_of("alice"), time.now_micros + 3 * kSecond);
   };
   const std::int64_t first = time.now_micros + kP;
-  auto r = service().apply(create("breakout"), far());
+  auto r = service().apply(create("breakout"), far_deadline());
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->attempts, 2);
   EXPECT_EQ(r->effective_from_micros, time.now_micros + kP);
@@ -122,10 +121,10 @@ TEST_F(ServiceTest, AStaleRecordIsReReadAndThePlanMadeAgainOnIt) {
   store.before_commit = [&] {  // another writer edits the rule between our read and our commit
     store.before_commit = nullptr;
     FakeRulesStore other(tables);
-    auto e = service().apply(edit(rule, 150), far());
+    auto e = service().apply(edit(rule, 150), far_deadline());
     ASSERT_TRUE(e.ok());
   };
-  auto r = service().apply(pause(rule), far());
+  auto r = service().apply(pause(rule), far_deadline());
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->attempts, 2);
   const auto stored = tables.get("alice", rule.id);
@@ -137,8 +136,8 @@ TEST_F(ServiceTest, AStaleRecordIsReReadAndThePlanMadeAgainOnIt) {
 TEST_F(ServiceTest, AnEditOnAStaleRevisionIsAPreconditionFailure) {
   const RuleRecord rule = created("breakout");
   time.advance(10 * kSecond);
-  ASSERT_TRUE(service().apply(edit(rule, 150), far()).ok());
-  auto r = service().apply(edit(rule, 175), far());
+  ASSERT_TRUE(service().apply(edit(rule, 150), far_deadline()).ok());
+  auto r = service().apply(edit(rule, 175), far_deadline());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ChangeFailure::Kind::rejected);
   EXPECT_EQ(r.error().error.kind, ChangeError::Kind::precondition_failed);
@@ -146,13 +145,13 @@ TEST_F(ServiceTest, AnEditOnAStaleRevisionIsAPreconditionFailure) {
 
 TEST_F(ServiceTest, ATakenNameAndAFullQuotaAreRefused) {
   (void)created("breakout");
-  auto taken = service().apply(create("breakout"), far());
+  auto taken = service().apply(create("breakout"), far_deadline());
   ASSERT_FALSE(taken.ok());
   EXPECT_EQ(taken.error().error.kind, ChangeError::Kind::conflict);
   EXPECT_EQ(taken.error().error.fields, (std::vector<FieldError>{{"name", "is taken by another rule"}}));
 
   settings.quota = 1;
-  auto full = service().apply(create("second"), far());
+  auto full = service().apply(create("second"), far_deadline());
   ASSERT_FALSE(full.ok());
   EXPECT_EQ(full.error().kind, ChangeFailure::Kind::rejected);
   EXPECT_EQ(full.error().error.kind, ChangeError::Kind::quota_exceeded);
@@ -162,7 +161,7 @@ TEST_F(ServiceTest, ATakenNameAndAFullQuotaAreRefused) {
 TEST_F(ServiceTest, AnInvalidChangeIsRefusedWithoutACommit) {
   ChangeRequest bad = create("breakout");
   bad.spec->threshold = -1;
-  auto r = service().apply(bad, far());
+  auto r = service().apply(bad, far_deadline());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ChangeFailure::Kind::rejected);
   EXPECT_EQ(r.error().error.kind, ChangeError::Kind::invalid);
@@ -172,13 +171,13 @@ TEST_F(ServiceTest, AnInvalidChangeIsRefusedWithoutACommit) {
 TEST_F(ServiceTest, ThrottledRequestsAreRetriedAfterTheBackoffUntilPThenRetryLater) {
   store.fail_once = "get";
   const RuleRecord rule = created("breakout");  // the create reads no record: fail_once stays armed
-  auto paused = service().apply(pause(rule), far());
+  auto paused = service().apply(pause(rule), far_deadline());
   ASSERT_TRUE(paused.ok());
   EXPECT_EQ(sleeps, (std::vector<std::int64_t>{settings.backoff_micros}));
 
   store.fail_requests = 1000;
   const std::int64_t start = time.now_micros;
-  auto r = service().apply(create("second"), far());
+  auto r = service().apply(create("second"), far_deadline());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ChangeFailure::Kind::retry_later);
   EXPECT_GE(time.now_micros - start, kP);
@@ -188,7 +187,7 @@ TEST_F(ServiceTest, ThrottledRequestsAreRetriedAfterTheBackoffUntilPThenRetryLat
 TEST_F(ServiceTest, ARequestThatCannotSucceedFailsAtOnce) {
   store.fail_once = "head";
   store.fail_with = make_aws_error("AccessDeniedException", "not allowed", 400, false);
-  auto r = service().apply(create("breakout"), far());
+  auto r = service().apply(create("breakout"), far_deadline());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ChangeFailure::Kind::failed);
   EXPECT_EQ(r.error().aws.code, "AccessDeniedException");
@@ -197,7 +196,7 @@ TEST_F(ServiceTest, ARequestThatCannotSucceedFailsAtOnce) {
 
 TEST_F(ServiceTest, ATimedOutCommitThatLandedIsRecognisedAndNotAppliedTwice) {
   store.timeout_after_apply = 1;
-  auto c = service().apply(create("breakout"), far());
+  auto c = service().apply(create("breakout"), far_deadline());
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->attempts, 1);
   EXPECT_EQ(tables.list("alice", true).size(), 1U) << "one rule, not two";
@@ -205,7 +204,7 @@ TEST_F(ServiceTest, ATimedOutCommitThatLandedIsRecognisedAndNotAppliedTwice) {
 
   time.advance(10 * kSecond);
   store.timeout_after_apply = 1;
-  auto e = service().apply(edit(*c->record, 150), far());
+  auto e = service().apply(edit(*c->record, 150), far_deadline());
   ASSERT_TRUE(e.ok()) << "its own commit does not make the edit stale";
   EXPECT_EQ(e->attempts, 1);
   const auto stored = tables.get("alice", "rule-1");
@@ -220,7 +219,7 @@ TEST_F(ServiceTest, ATimedOutCommitLandingLateLosesToTheRetryOrIsRecognisedByIt)
 
   // It lands after the retry committed: its revision condition fails; the answer is the retry's.
   store.defer_commits = 1;
-  auto late = service().apply(edit(rule, 150), far());
+  auto late = service().apply(edit(rule, 150), far_deadline());
   ASSERT_TRUE(late.ok());
   EXPECT_EQ(late->attempts, 2);
   const auto outcomes = store.land_deferred();
@@ -241,7 +240,7 @@ TEST_F(ServiceTest, ATimedOutCommitLandingLateLosesToTheRetryOrIsRecognisedByIt)
       EXPECT_EQ(store.land_deferred().at(0).status, CommitResult::Status::committed);
     }
   };
-  auto landed = service().apply(edit(*stored, 175), far());
+  auto landed = service().apply(edit(*stored, 175), far_deadline());
   store.before_commit = nullptr;
   ASSERT_TRUE(landed.ok());
   EXPECT_EQ(landed->effective_from_micros, first);
@@ -258,7 +257,7 @@ ControlChange control(ControlChange::Kind kind, double low = 0, double high = 0)
 }
 
 TEST_F(ServiceTest, ControlsAreChangedThroughTheSymbolsShardEffectiveAfterP) {
-  auto s = service().set_controls(control(ControlChange::Kind::suspend), far());
+  auto s = service().set_controls(control(ControlChange::Kind::suspend), far_deadline());
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->effective_from_micros, time.now_micros + kP);
   EXPECT_FALSE(s->record);
@@ -271,13 +270,13 @@ TEST_F(ServiceTest, ControlsAreChangedThroughTheSymbolsShardEffectiveAfterP) {
             (ChangeEntry{"", "", "MSFT", s->effective_from_micros, 1}));
 
   time.advance(10 * kSecond);
-  auto resumed = service().set_controls(control(ControlChange::Kind::resume), far());
+  auto resumed = service().set_controls(control(ControlChange::Kind::resume), far_deadline());
   ASSERT_TRUE(resumed.ok());
   stored = tables.all_controls();
   EXPECT_EQ(stored[0].controls.suspensions,
             (std::vector<EffectiveWindow>{{s->effective_from_micros, resumed->effective_from_micros}}));
 
-  auto again = service().set_controls(control(ControlChange::Kind::resume), far());
+  auto again = service().set_controls(control(ControlChange::Kind::resume), far_deadline());
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().error.kind, ChangeError::Kind::conflict);
 }
@@ -288,14 +287,14 @@ TEST_F(ServiceTest, AControlChangeRetriesAfterAFencePassedAndRecognisesItsTimedO
     time.advance(3 * kSecond);
     (void)tables.advance_fence(tables.shard_of("MSFT"), time.now_micros + 3 * kSecond);
   };
-  auto band = service().set_controls(control(ControlChange::Kind::set_band, 10, 20), far());
+  auto band = service().set_controls(control(ControlChange::Kind::set_band, 10, 20), far_deadline());
   ASSERT_TRUE(band.ok());
   EXPECT_EQ(band->attempts, 2);
   EXPECT_GT(band->effective_from_micros, head_of("MSFT").fence_micros);
 
   time.advance(10 * kSecond);
   store.timeout_after_apply = 1;
-  auto cleared = service().set_controls(control(ControlChange::Kind::clear_band), far());
+  auto cleared = service().set_controls(control(ControlChange::Kind::clear_band), far_deadline());
   ASSERT_TRUE(cleared.ok());
   EXPECT_EQ(cleared->attempts, 1);
   EXPECT_EQ(head_of("MSFT").seq, 2U) << "applied once";
@@ -306,11 +305,11 @@ TEST_F(ServiceTest, AControlChangeRetriesAfterAFencePassedAndRecognisesItsTimedO
 
 TEST_F(ServiceTest, AControlChangeRetriesAThrottledReadAndRefusesAnInvalidBand) {
   store.fail_once = "controls";
-  auto s = service().set_controls(control(ControlChange::Kind::suspend), far());
+  auto s = service().set_controls(control(ControlChange::Kind::suspend), far_deadline());
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(sleeps.size(), 1U);
 
-  auto bad = service().set_controls(control(ControlChange::Kind::set_band, 20, 10), far());
+  auto bad = service().set_controls(control(ControlChange::Kind::set_band, 20, 10), far_deadline());
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().error.kind, ChangeError::Kind::invalid);
 }

@@ -3,13 +3,20 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "tap/core/deadline.hpp"
 #include "tap/core/rule_change.hpp"
+#include "tap/core/timestamp.hpp"
 
 namespace tap::test_support {
+
+inline constexpr std::int64_t kSecond = kMicrosPerSecond;
+// A deadline no test call reaches (the fakes answer at once; simulated time is not the steady clock).
+inline Deadline far_deadline() { return SteadyClock::now() + std::chrono::seconds(60); }
 
 inline RuleSpec spec_named(std::string name, std::string symbol = "AAPL", double threshold = 100) {
   RuleSpec s;

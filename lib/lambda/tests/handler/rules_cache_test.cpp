@@ -16,14 +16,13 @@ namespace {
 using test_support::applying_at;
 using test_support::FakeRulesStore;
 using test_support::FakeRulesTables;
+using test_support::far_deadline;
+using test_support::kSecond;
 using test_support::record_with;
 using test_support::SimTime;
 using test_support::VersionKey;
 
-constexpr std::int64_t kSecond = kMicrosPerSecond;
 constexpr EffectiveWindow kAlways{};
-
-Deadline far() { return SteadyClock::now() + std::chrono::seconds(60); }
 
 RulesCacheSettings settings(std::uint32_t segments = 4) {
   RulesCacheSettings s;
@@ -75,7 +74,7 @@ TEST_F(CacheTest, LoadAdvancesEveryFenceBeforeScanningAndLoadsEveryRecordAndCont
 
   RulesCache cache(store, test_support::offset_clock(time, offset), settings());
   EXPECT_EQ(cache.covered_until(), std::numeric_limits<std::int64_t>::min()) << "nothing before the load";
-  auto report = cache.load(far());
+  auto report = cache.load(far_deadline());
 
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->requested);
@@ -99,14 +98,14 @@ TEST_F(CacheTest, ParallelScanStoresReadEverySegmentOnceAndLoadTheSameVersions) 
   for (int i = 0; i < 40; ++i)
     tables.seed(record_with("r" + std::to_string(i), "o" + std::to_string(i % 7), {kAlways}));
   RulesCache sequential(store, test_support::offset_clock(time, offset), settings(16));
-  ASSERT_TRUE(sequential.load(far()).ok());
+  ASSERT_TRUE(sequential.load(far_deadline()).ok());
 
   std::vector<FakeRulesStore> clients(4, FakeRulesStore(tables));
   std::vector<RulesStore*> scan_stores;
   for (FakeRulesStore& c : clients) scan_stores.push_back(&c);
   FakeRulesStore main_store(tables);
   RulesCache parallel(main_store, test_support::offset_clock(time, offset), settings(16), scan_stores);
-  ASSERT_TRUE(parallel.load(far()).ok());
+  ASSERT_TRUE(parallel.load(far_deadline()).ok());
 
   EXPECT_EQ(ids(parallel.versions()), ids(sequential.versions()));
   EXPECT_EQ(parallel.versions().size(), 40U);
@@ -124,7 +123,7 @@ TEST_F(CacheTest, TheHorizonLeavesOutVersionsThatEndedBeforeIt) {
   tables.seed(record_with(
       "mixed", "bob", {{0, time.now_micros - h - 1}, {time.now_micros - h - 1, EffectiveWindow::kOpenEnd}}));
   RulesCache cache(store, test_support::offset_clock(time, offset), settings());
-  ASSERT_TRUE(cache.load(far()).ok());
+  ASSERT_TRUE(cache.load(far_deadline()).ok());
   EXPECT_EQ(ids(cache.versions()), (std::vector<std::string>{"kept#1", "mixed#2"}));
 
   // Twenty seconds later "kept" has ended before the horizon too: the next rebuild drops it.
@@ -134,18 +133,18 @@ TEST_F(CacheTest, TheHorizonLeavesOutVersionsThatEndedBeforeIt) {
                    time.now_micros + 5 * kSecond)
                 .status,
             CommitResult::Status::committed);
-  ASSERT_TRUE(cache.cover(time.now_micros, far()).ok());
+  ASSERT_TRUE(cache.cover(time.now_micros, far_deadline()).ok());
   EXPECT_EQ(ids(cache.versions()), (std::vector<std::string>{"mixed#2", "new#1"}));
 }
 
 TEST_F(CacheTest, CoverSendsNothingWhileCoveredAndFreshAndOneFenceWritePerShardWhenIdle) {
   tables.seed(record_with("r1", "alice", {kAlways}));
   RulesCache cache(store, test_support::offset_clock(time, offset), settings());
-  ASSERT_TRUE(cache.load(far()).ok());
+  ASSERT_TRUE(cache.load(far_deadline()).ok());
   const int after_load = store.requests();
 
   time.advance(kSecond / 2);
-  auto fresh = cache.cover(time.now_micros, far());
+  auto fresh = cache.cover(time.now_micros, far_deadline());
   ASSERT_TRUE(fresh.ok());
   EXPECT_FALSE(fresh->requested);
   EXPECT_TRUE(fresh->covered);
@@ -153,7 +152,7 @@ TEST_F(CacheTest, CoverSendsNothingWhileCoveredAndFreshAndOneFenceWritePerShardW
   EXPECT_EQ(cache.age_micros(), kSecond / 2);
 
   time.advance(kSecond / 2);  // the view is refresh_interval old: one fence write per shard, nothing read
-  auto idle = cache.cover(time.now_micros, far());
+  auto idle = cache.cover(time.now_micros, far_deadline());
   ASSERT_TRUE(idle.ok());
   EXPECT_TRUE(idle->requested);
   EXPECT_EQ(idle->records_changed, 0U);
@@ -166,10 +165,10 @@ TEST_F(CacheTest, CoverSendsNothingWhileCoveredAndFreshAndOneFenceWritePerShardW
 
 TEST_F(CacheTest, ATickBeyondTheViewIsCoveredByARefreshEvenWhenTheViewIsFresh) {
   RulesCache cache(store, test_support::offset_clock(time, offset), settings());
-  ASSERT_TRUE(cache.load(far()).ok());
+  ASSERT_TRUE(cache.load(far_deadline()).ok());
   time.advance(kSecond / 10);
   const int before = store.fence_writes;
-  auto r = cache.cover(time.now_micros + 3 * kSecond - 1, far());  // >= covered_until, < now + lead
+  auto r = cache.cover(time.now_micros + 3 * kSecond - 1, far_deadline());  // >= covered_until, < now + lead
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->requested);
   EXPECT_TRUE(r->covered);
@@ -179,10 +178,10 @@ TEST_F(CacheTest, ATickBeyondTheViewIsCoveredByARefreshEvenWhenTheViewIsFresh) {
 
 TEST_F(CacheTest, ATickAtOrAfterNowPlusTheLeadIsNotCoveredAndSendsNothing) {
   RulesCache cache(store, test_support::offset_clock(time, offset), settings());
-  ASSERT_TRUE(cache.load(far()).ok());
+  ASSERT_TRUE(cache.load(far_deadline()).ok());
   time.advance(2 * kSecond);
   const int before = store.requests();
-  auto r = cache.cover(time.now_micros + 3 * kSecond, far());
+  auto r = cache.cover(time.now_micros + 3 * kSecond, far_deadline());
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->covered);
   EXPECT_FALSE(r->requested);
@@ -192,7 +191,7 @@ TEST_F(CacheTest, ATickAtOrAfterNowPlusTheLeadIsNotCoveredAndSendsNothing) {
 TEST_F(CacheTest, ASeqThatMovedReadsTheLogFromThePreviousFenceAndTheRecordsItNames) {
   tables.seed(record_with("r1", "alice", {kAlways}));
   RulesCache cache(store, test_support::offset_clock(time, offset), settings());
-  ASSERT_TRUE(cache.load(far()).ok());
+  ASSERT_TRUE(cache.load(far_deadline()).ok());
 
   // Right after the fence write: an edit of r1 effective just after the fence (a writer whose clock is
   // behind), and a new rule of alice. The next fence passes `at`: only a log read from the previous fence
@@ -205,7 +204,7 @@ TEST_F(CacheTest, ASeqThatMovedReadsTheLogFromThePreviousFenceAndTheRecordsItNam
   ASSERT_EQ(commit(tables, record_with("r2", "alice", {{at, EffectiveWindow::kOpenEnd}}), at).status,
             CommitResult::Status::committed);
   time.advance(kSecond);
-  auto r = cache.cover(time.now_micros, far());
+  auto r = cache.cover(time.now_micros, far_deadline());
   ASSERT_TRUE(r.ok());
   EXPECT_GT(cache.covered_until(), at);
   EXPECT_EQ(r->records_changed, 2U);
@@ -220,13 +219,13 @@ TEST_F(CacheTest, ASeqThatMovedReadsTheLogFromThePreviousFenceAndTheRecordsItNam
 
 TEST_F(CacheTest, AControlChangeReReadsTheControls) {
   RulesCache cache(store, test_support::offset_clock(time, offset), settings());
-  ASSERT_TRUE(cache.load(far()).ok());
+  ASSERT_TRUE(cache.load(far_deadline()).ok());
   const std::int64_t at = time.now_micros + 5 * kSecond;
   SymbolControlRecord halted{"MSFT", {{{at, EffectiveWindow::kOpenEnd}}, {}}};
   ASSERT_EQ(tables.commit_controls(tables.head(tables.shard_of("MSFT")), halted, at).status,
             CommitResult::Status::committed);
   time.advance(kSecond);
-  auto r = cache.cover(time.now_micros, far());
+  auto r = cache.cover(time.now_micros, far_deadline());
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(cache.controls().size(), 1U);
   EXPECT_EQ(cache.controls()[0].controls.suspensions,
@@ -240,7 +239,7 @@ TEST_F(CacheTest, InvalidItemsAreSkippedCountedAndListedAndAnItemThatTurnedInval
   tables.corrupt("bad", "threshold: not a number");
   tables.seed(record_with("later", "bob", {kAlways}));
   RulesCache cache(store, test_support::offset_clock(time, offset), settings());
-  auto load = cache.load(far());
+  auto load = cache.load(far_deadline());
   ASSERT_TRUE(load.ok());
   EXPECT_EQ(load->invalid, 1U);
   EXPECT_EQ(load->invalid_items, (std::vector<std::string>{"rule bad: threshold: not a number"}));
@@ -254,7 +253,7 @@ TEST_F(CacheTest, InvalidItemsAreSkippedCountedAndListedAndAnItemThatTurnedInval
             CommitResult::Status::committed);
   tables.corrupt("later", "mode: unknown");
   time.advance(kSecond);
-  auto r = cache.cover(time.now_micros, far());
+  auto r = cache.cover(time.now_micros, far_deadline());
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->invalid, 1U);
   EXPECT_EQ(r->records_changed, 0U);
@@ -265,7 +264,7 @@ TEST_F(CacheTest, InvalidItemsAreSkippedCountedAndListedAndAnItemThatTurnedInval
 TEST_F(CacheTest, CoverBeforeAnyLoadLoads) {
   tables.seed(record_with("r1", "alice", {kAlways}));
   RulesCache cache(store, test_support::offset_clock(time, offset), settings());
-  auto r = cache.cover(time.now_micros, far());
+  auto r = cache.cover(time.now_micros, far_deadline());
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->records_changed, 1U);
   EXPECT_EQ(store.scans, 4);
@@ -281,7 +280,7 @@ TEST_P(LoadFailure, FailsTheLoadAndLeavesTheCacheEmpty) {
   scanner.fail_once = GetParam();
   store.fail_once = GetParam();
   RulesCache sequential(store, test_support::offset_clock(time, offset), settings());
-  auto r = sequential.load(far());
+  auto r = sequential.load(far_deadline());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "ThrottlingException");
   EXPECT_EQ(sequential.generation(), 0U);
@@ -289,7 +288,7 @@ TEST_P(LoadFailure, FailsTheLoadAndLeavesTheCacheEmpty) {
   EXPECT_EQ(sequential.covered_until(), std::numeric_limits<std::int64_t>::min());
   if (GetParam() == "scan") {
     RulesCache parallel(store, test_support::offset_clock(time, offset), settings(), {&scanner});
-    EXPECT_FALSE(parallel.load(far()).ok());
+    EXPECT_FALSE(parallel.load(far_deadline()).ok());
     EXPECT_EQ(scanner.scans, 1) << "after a failed segment no further segment is scanned";
   }
 }
@@ -302,7 +301,7 @@ class RefreshFailure : public CacheTest, public ::testing::WithParamInterface<st
 TEST_P(RefreshFailure, FailsTheRefreshAndTheNextOneReadsTheChange) {
   tables.seed(record_with("r1", "alice", {kAlways}));
   RulesCache cache(store, test_support::offset_clock(time, offset), settings());
-  ASSERT_TRUE(cache.load(far()).ok());
+  ASSERT_TRUE(cache.load(far_deadline()).ok());
   const std::int64_t at = cache.covered_until() + 1;
   ASSERT_EQ(commit(tables, record_with("r1", "alice", {{EffectiveWindow::kOpenStart, at}}), at,
                    record_with("r1", "alice", {kAlways}))
@@ -314,13 +313,13 @@ TEST_P(RefreshFailure, FailsTheRefreshAndTheNextOneReadsTheChange) {
             CommitResult::Status::committed);
   time.advance(kSecond);
   store.fail_once = GetParam();
-  auto failed = cache.cover(time.now_micros, far());
+  auto failed = cache.cover(time.now_micros, far_deadline());
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(ids(cache.versions()), (std::vector<std::string>{"r1#1"}));
   EXPECT_EQ(cache.versions()[0].window.until_micros, EffectiveWindow::kOpenEnd);
 
   time.advance(kSecond);  // the fence moved on meanwhile: the log is still read from the old one
-  auto r = cache.cover(time.now_micros, far());
+  auto r = cache.cover(time.now_micros, far_deadline());
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(cache.versions()[0].window.until_micros, at);
   ASSERT_EQ(cache.controls().size(), 1U);
@@ -334,12 +333,12 @@ TEST_F(CacheTest, IdleRefreshCostIsOneRequestPerShardPerSecond) {
   for (int i = 0; i < 100; ++i)
     tables.seed(record_with("r" + std::to_string(i), "o" + std::to_string(i), {kAlways}));
   RulesCache cache(store, test_support::offset_clock(time, offset), settings());
-  ASSERT_TRUE(cache.load(far()).ok());
+  ASSERT_TRUE(cache.load(far_deadline()).ok());
   const int after_load = store.requests();
   // Ten seconds of ticks every 10 ms, nothing changing.
   for (int i = 0; i < 1000; ++i) {
     time.advance(10'000);
-    auto r = cache.cover(time.now_micros - 200'000, far());
+    auto r = cache.cover(time.now_micros - 200'000, far_deadline());
     ASSERT_TRUE(r.ok());
     ASSERT_TRUE(r->covered);
   }

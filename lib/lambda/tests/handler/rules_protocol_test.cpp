@@ -27,15 +27,14 @@ namespace {
 using test_support::applying_at;
 using test_support::FakeRulesStore;
 using test_support::FakeRulesTables;
+using test_support::far_deadline;
+using test_support::kSecond;
 using test_support::record_with;
 using test_support::SimTime;
 using test_support::VersionKey;
 
-constexpr std::int64_t kSecond = kMicrosPerSecond;
 constexpr std::int64_t kP = 5 * kSecond;
 constexpr EffectiveWindow kAlways{};
-
-Deadline far() { return SteadyClock::now() + std::chrono::seconds(60); }
 
 struct World {
   SimTime time;
@@ -48,7 +47,7 @@ class Reader {
  public:
   Reader(World& world, std::int64_t offset)
       : world_(world), offset_(offset), store_(world.tables), cache_(store_, [this] { return now(); }, {}) {
-    EXPECT_TRUE(cache_.load(far()).ok());
+    EXPECT_TRUE(cache_.load(far_deadline()).ok());
   }
 
   std::int64_t now() const { return frozen_.value_or(world_.time.now_micros + offset_); }
@@ -61,7 +60,7 @@ class Reader {
     const bool trusted =
         trust_fresh_view && cache_.age_micros() < RulesCacheSettings{}.refresh_interval_micros;
     if (!trusted) {
-      auto r = cache_.cover(ts, far());
+      auto r = cache_.cover(ts, far_deadline());
       ASSERT_TRUE(r.ok());
       if (!r->covered) {
         ++not_covered;
@@ -108,7 +107,7 @@ struct Writer {
     r.spec = read->spec;
     r.spec->threshold = threshold;
     r.if_match = read->revision;
-    return service.apply(r, far());
+    return service.apply(r, far_deadline());
   }
 
   World& world;
@@ -138,15 +137,17 @@ std::vector<std::string> violations(const World& world, const std::vector<const 
   return out;
 }
 
-// --- a writer's commit delayed past its effective_from ---
-
-struct DelayedCommit {
+// What one run of a case came to.
+struct CaseRun {
   std::vector<std::string> violations;
-  int attempts = 0;
+  int attempts = 0;     // the writer's commits for its change
+  int not_covered = 0;  // ticks left for a retry
   std::size_t evaluated = 0;
 };
 
-DelayedCommit delayed_commit(bool drop_fence_condition) {
+// --- a writer's commit delayed past its effective_from ---
+
+CaseRun delayed_commit(bool drop_fence_condition) {
   World world;
   world.tables.drop_fence_condition = drop_fence_condition;
   world.tables.seed(record_with("r1", "alice", {kAlways}));
@@ -165,16 +166,17 @@ DelayedCommit delayed_commit(bool drop_fence_condition) {
   EXPECT_TRUE(outcome.ok());
   world.time.advance(6 * kSecond);
   reader.tick(world.time.now_micros);  // later ticks see the change
-  return {violations(world, {&reader}), outcome ? outcome->attempts : 0, reader.evaluated.size()};
+  return {violations(world, {&reader}), outcome ? outcome->attempts : 0, reader.not_covered,
+          reader.evaluated.size()};
 }
 
 TEST(RulesProtocol, ACommitDelayedPastItsEffectiveFromIsRefusedByTheFenceAndRetriedLater) {
-  const DelayedCommit run = delayed_commit(false);
+  const CaseRun run = delayed_commit(false);
   EXPECT_EQ(run.violations, std::vector<std::string>{});
   EXPECT_EQ(run.attempts, 2) << "the late commit failed its fence condition; the retry took a later one";
   EXPECT_EQ(run.evaluated, 3U);
 
-  const DelayedCommit broken = delayed_commit(true);
+  const CaseRun broken = delayed_commit(true);
   EXPECT_EQ(broken.attempts, 1);
   // Without the fence condition both ticks miss the edit, and so does the later one: the edit's log entry
   // lies behind the fence the reader reads the log from, so it never learns of it.
@@ -183,13 +185,7 @@ TEST(RulesProtocol, ACommitDelayedPastItsEffectiveFromIsRefusedByTheFenceAndRetr
 
 // --- a reader paused for longer than P, then given ticks newer than its last refresh ---
 
-struct PausedReader {
-  std::vector<std::string> violations;
-  int not_covered = 0;
-  std::size_t evaluated = 0;
-};
-
-PausedReader paused_reader(bool trust_fresh_view) {
+CaseRun paused_reader(bool trust_fresh_view) {
   World world;
   world.tables.seed(record_with("r1", "alice", {kAlways}));
   Reader reader(world, 0);
@@ -210,16 +206,16 @@ PausedReader paused_reader(bool trust_fresh_view) {
   reader.thaw();
   reader.tick(t0 + 7 * kSecond);
   reader.tick(t0 + 14 * kSecond);
-  return {violations(world, {&reader}), reader.not_covered, reader.evaluated.size()};
+  return {violations(world, {&reader}), 0, reader.not_covered, reader.evaluated.size()};
 }
 
 TEST(RulesProtocol, APausedReaderCoversNewerTicksOnlyAfterARefreshAndNeverByItsStaleView) {
-  const PausedReader run = paused_reader(false);
+  const CaseRun run = paused_reader(false);
   EXPECT_EQ(run.violations, std::vector<std::string>{});
   EXPECT_EQ(run.not_covered, 2) << "on its stale clock the newer ticks are beyond any fence it can set";
   EXPECT_EQ(run.evaluated, 3U);
 
-  const PausedReader broken = paused_reader(true);
+  const CaseRun broken = paused_reader(true);
   EXPECT_EQ(broken.violations.size(), 2U) << "a view trusted by its age misses both edits";
 }
 
@@ -332,13 +328,13 @@ TEST(RulesProtocol, ATimedOutWriteThatCommittedIsAnsweredWithTheEffectiveFromInF
   FakeRulesStore& s = writer.store;
   std::optional<ChangeError> answer;
   for (int attempt = 0; attempt < 2 && !answer; ++attempt) {
-    const RulesHead head = s.head(s.shard_of("alice"), far()).value();
-    const std::optional<RuleRecord> current = s.get("alice", "r1", far()).value();
+    const RulesHead head = s.head(s.shard_of("alice"), far_deadline()).value();
+    const std::optional<RuleRecord> current = s.get("alice", "r1", far_deadline()).value();
     const std::int64_t now = world.time.now_micros;
     const std::int64_t ef = effective_from_for(now, head.fence_micros, kP, *current);
     auto plan = plan_change(current, again, ef, "", now);
     if (!plan) answer = plan.error();
-    if (plan) (void)s.commit(head, current, plan.value(), ef, 1000, far());
+    if (plan) (void)s.commit(head, current, plan.value(), ef, 1000, far_deadline());
   }
   ASSERT_TRUE(answer);
   EXPECT_EQ(answer->kind, ChangeError::Kind::precondition_failed);
