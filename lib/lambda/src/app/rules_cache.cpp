@@ -73,8 +73,10 @@ Result<RefreshReport, AwsError> RulesCache::load(Deadline deadline) {
 }
 
 Result<RefreshReport, AwsError> RulesCache::cover(std::int64_t tick_micros, Deadline deadline) {
-  if (heads_.empty()) return load(deadline);  // cold: the first invocation loads
   const std::int64_t now = clock_();
+  // Cold (the first invocation loads), or a view older than the horizon: the log entries since its fences
+  // may have expired (they are kept longer than H), so it loads again.
+  if (heads_.empty() || now - refreshed_at_micros_ >= settings_.horizon_micros) return load(deadline);
   if (tick_micros >= now + settings_.fence_lead_micros) {
     RefreshReport not_yet;
     not_yet.covered = false;

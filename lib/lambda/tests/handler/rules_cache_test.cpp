@@ -271,6 +271,22 @@ TEST_F(CacheTest, CoverBeforeAnyLoadLoads) {
   EXPECT_EQ(cache.generation(), 1U);
 }
 
+TEST_F(CacheTest, AViewNotRefreshedForTheHorizonLoadsAgain) {
+  RulesCache cache(store, test_support::offset_clock(time, offset), settings());
+  ASSERT_TRUE(cache.load(far_deadline()).ok());
+  tables.seed(record_with("r1", "alice", {kAlways}));  // written without a log entry (expired, say)
+  time.advance(settings().horizon_micros - 1);
+  ASSERT_TRUE(cache.cover(time.now_micros, far_deadline()).ok());
+  EXPECT_TRUE(cache.versions().empty()) << "a refresh: seq did not move";
+  EXPECT_EQ(store.scans, 4);
+  time.advance(settings().horizon_micros);
+  auto r = cache.cover(time.now_micros, far_deadline());
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(store.scans, 8);
+  EXPECT_EQ(r->records_changed, 1U);
+  EXPECT_EQ(ids(cache.versions()), (std::vector<std::string>{"r1#1"}));
+}
+
 // Every request a load makes can fail; the load then fails and changes nothing.
 class LoadFailure : public CacheTest, public ::testing::WithParamInterface<std::string> {};
 

@@ -15,6 +15,9 @@
 // `covered = false` (the handler retries that message). Invalid items are skipped (a rule whose item turned
 // invalid keeps its last valid record), counted and listed for the log; they never fail a load.
 //
+// The first cover() loads when load() was not called; so does a cover() on a view not refreshed for the
+// retention horizon (the log keeps entries longer than that, not forever).
+//
 // Threads: load() scans its segments on `scan_stores` (one std::jthread per store, each store used by its
 // thread only: the DynamoDB adapter's HTTP connection is not shared) or, with none, on `store` in turn. The
 // cache itself is used by one thread at a time.
