@@ -3,8 +3,9 @@
 //
 // Loop (every attempt within P of the first, measured on the caller's clock):
 //  1. read the shard's head and the rule's record (strongly consistent);
-//  2. effective_from = effective_from_for(now, head.fence, P); plan the change (plan_change,
-//     plan_controls): a plan error is the caller's (4xx) and ends the loop;
+//  2. effective_from = effective_from_for(now, head.fence, P, record): after the fence, now + P and the
+//     record's last window boundary; plan the change (plan_change, plan_controls): a plan error is the
+//     caller's (4xx) and ends the loop;
 //  3. commit: committed -> done; fence_passed (a reader's fence overtook effective_from) -> next attempt
 //     with a later one; stale (the record changed) -> re-read and re-plan; name_taken / quota_exceeded ->
 //     the caller's 409.
@@ -13,11 +14,11 @@
 //  and when a later read finds the record exactly as one of them planned it (every version, the revision,
 //  the times), that attempt is the change and its effective_from is answered: a change is never applied
 //  twice, and an edit is not refused as stale by its own commit. After P the answer is `retry_later` (the
-//  API's 503 with Retry-After); nothing was committed by this call then, unless an ambiguous attempt lands
-//  later, which the caller's retry recognises only for creates with the same id (the API's
-//  Idempotency-Key covers that).
-// Operators' symbol controls follow the same loop through commit_controls (no revision condition there:
-// the store's contract has none, so two operators racing on one symbol are ordered by their commits).
+//  API's 503 with Retry-After). An ambiguous attempt may still land after that answer (until its
+//  conditions fail): the change is then in force, and the caller sees it when it reads the rule again.
+// Operators' symbol controls follow the same loop through commit_controls. The store's contract puts no
+// revision condition on a symbol's controls, so two operators changing one symbol at the same instant can
+// lose one of the two changes (each is planned on what it read); the fence protects readers all the same.
 #pragma once
 
 #include <cstdint>
