@@ -69,6 +69,7 @@ Result<RefreshReport, AwsError> RulesCache::load(Deadline deadline) {
   controls_ = std::move(controls.value());
   heads_ = std::move(heads);
   rebuild(now);
+  refreshed_at_micros_ = now;
   return report;
 }
 
@@ -93,7 +94,6 @@ Result<RefreshReport, AwsError> RulesCache::refresh(Deadline deadline) {
   const std::int64_t target = now + settings_.fence_lead_micros;
   RefreshReport report;
   report.requested = true;
-  bool changed = false;
   // Shard by shard: a shard's records and head are applied together, so a failure leaves every shard
   // either refreshed or as it was (its old fence, from which the next refresh reads again).
   for (std::uint32_t s = 0; s < heads_.size(); ++s) {
@@ -115,15 +115,14 @@ Result<RefreshReport, AwsError> RulesCache::refresh(Deadline deadline) {
       report.invalid += read->invalid.size();
       std::move(read->invalid.begin(), read->invalid.end(), std::back_inserter(report.invalid_items));
       for (RuleRecord& r : read->records) records_[r.id] = std::move(r);
-      changed = changed || control_changed || !read->records.empty();
+      // Applied records wait for the rebuild; a failure on a later shard leaves it pending, for the next
+      // successful refresh (this shard's head, updated below, will not show them as new again).
+      rebuild_pending_ = rebuild_pending_ || control_changed || !read->records.empty();
     }
     heads_[s] = head.value();
   }
-  if (changed) {
-    rebuild(now);
-  } else {
-    refreshed_at_micros_ = now;
-  }
+  if (rebuild_pending_) rebuild(now);
+  refreshed_at_micros_ = now;
   return report;
 }
 
@@ -145,7 +144,7 @@ void RulesCache::rebuild(std::int64_t now) {
   std::sort(controls_.begin(), controls_.end(),
             [](const SymbolControlRecord& a, const SymbolControlRecord& b) { return a.symbol < b.symbol; });
   ++generation_;
-  refreshed_at_micros_ = now;
+  rebuild_pending_ = false;
 }
 
 std::int64_t RulesCache::covered_until() const {

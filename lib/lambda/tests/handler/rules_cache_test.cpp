@@ -287,6 +287,34 @@ TEST_F(CacheTest, AViewNotRefreshedForTheHorizonLoadsAgain) {
   EXPECT_EQ(ids(cache.versions()), (std::vector<std::string>{"r1#1"}));
 }
 
+TEST_F(CacheTest, ChangesReadBeforeALaterShardFailedAreInTheViewAfterTheNextRefresh) {
+  ASSERT_EQ(tables.shard_of("alice"), 0U);  // refreshed first
+  tables.seed(record_with("r1", "alice", {kAlways}));
+  RulesCache cache(store, test_support::offset_clock(time, offset), settings());
+  ASSERT_TRUE(cache.load(far_deadline()).ok());
+  const std::int64_t at = cache.covered_until() + 1;
+  ASSERT_EQ(commit(tables, record_with("r1", "alice", {{EffectiveWindow::kOpenStart, at}}), at,
+                   record_with("r1", "alice", {kAlways}))
+                .status,
+            CommitResult::Status::committed);
+  time.advance(kSecond);
+  int fences = 0;
+  store.on_request = [&](std::string_view name) {
+    if (name == "advance_fence" && ++fences == 2) store.fail_once = "advance_fence";
+  };
+  EXPECT_FALSE(cache.cover(time.now_micros, far_deadline()).ok());
+  store.on_request = nullptr;
+  EXPECT_LT(cache.covered_until(), at) << "shard 1 still has its old fence";
+
+  time.advance(kSecond);  // nothing new in any shard now
+  auto r = cache.cover(time.now_micros, far_deadline());
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->records_changed, 0U);
+  EXPECT_GT(cache.covered_until(), at);
+  ASSERT_EQ(cache.versions().size(), 1U);
+  EXPECT_EQ(cache.versions()[0].window.until_micros, at);
+}
+
 // Every request a load makes can fail; the load then fails and changes nothing.
 class LoadFailure : public CacheTest, public ::testing::WithParamInterface<std::string> {};
 

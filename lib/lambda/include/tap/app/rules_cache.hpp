@@ -76,6 +76,7 @@ class RulesCache {
   std::vector<Rule> versions_;
   std::vector<SymbolControlRecord> controls_;
   std::uint64_t generation_ = 0;
+  bool rebuild_pending_ = false;  // records applied that versions() does not show yet
   std::int64_t refreshed_at_micros_ = 0;
 };
 
