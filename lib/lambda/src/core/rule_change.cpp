@@ -86,7 +86,7 @@ void read_body(std::string_view text, fields::Reader& reader, RuleSpec& spec, Pr
     simdjson::ondemand::value v;
     if (auto e = field.unescaped_key().get(key)) return (void)reader.fail(e);
     if (auto e = field.value().get(v)) return (void)reader.fail(e);
-    const std::string path(key);
+    const std::string path = key.empty() ? "\"\"" : std::string(key);  // a field is never unnamed
     if (!keys.insert(key)) reader.problem(path, "duplicate key");
     // An enumerated field: its text must name one of the choices.
     auto choice = [&](auto parse, std::string_view choices, auto& out) {
