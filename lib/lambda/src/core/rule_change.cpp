@@ -63,13 +63,13 @@ std::vector<FieldError> check_spec(const RuleSpec& spec, const std::vector<Field
   return out;
 }
 
-// Reads the body's fields into `spec`, recording which were present; problems and fatal JSON errors go to
-// the reader.
+// Which properties a body carried (a missing one is "required"; a mode's parameter is required with it).
 struct Present {
   bool name = false, symbol = false, condition = false, threshold = false, severity = false;
   bool cooldown = false, bar = false;
 };
 
+// Reads the body's fields into `spec`; problems and fatal JSON errors go to the reader.
 void read_body(std::string_view text, fields::Reader& reader, RuleSpec& spec, Present& present) {
   simdjson::ondemand::parser parser;
   const simdjson::padded_string padded(text);
