@@ -63,13 +63,13 @@ std::vector<FieldError> check_spec(const RuleSpec& spec, const std::vector<Field
   return out;
 }
 
-// Reads the body's fields into `spec`, recording which were present; problems and fatal JSON errors go to
-// the reader.
+// Which properties a body carried (a missing one is "required"; a mode's parameter is required with it).
 struct Present {
   bool name = false, symbol = false, condition = false, threshold = false, severity = false;
   bool cooldown = false, bar = false;
 };
 
+// Reads the body's fields into `spec`; problems and fatal JSON errors go to the reader.
 void read_body(std::string_view text, fields::Reader& reader, RuleSpec& spec, Present& present) {
   simdjson::ondemand::parser parser;
   const simdjson::padded_string padded(text);
@@ -86,7 +86,7 @@ void read_body(std::string_view text, fields::Reader& reader, RuleSpec& spec, Pr
     simdjson::ondemand::value v;
     if (auto e = field.unescaped_key().get(key)) return (void)reader.fail(e);
     if (auto e = field.value().get(v)) return (void)reader.fail(e);
-    const std::string path(key);
+    const std::string path = key.empty() ? "\"\"" : std::string(key);  // a field is never unnamed
     if (!keys.insert(key)) reader.problem(path, "duplicate key");
     // An enumerated field: its text must name one of the choices.
     auto choice = [&](auto parse, std::string_view choices, auto& out) {

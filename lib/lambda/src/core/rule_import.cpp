@@ -1,8 +1,8 @@
 #include "tap/core/rule_import.hpp"
 
-#include <algorithm>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 namespace tap {
 namespace {
@@ -28,13 +28,15 @@ Result<std::vector<ChangeRequest>> plan_import(std::string_view document, std::s
                                                std::span<const RuleRecord> existing) {
   auto loaded = load_rules(document);  // THE definition of a valid document
   if (!loaded) return loaded.error();
+  std::unordered_map<std::string_view, const RuleRecord*> by_name;  // names are unique per owner (R1)
+  for (const RuleRecord& r : existing) {
+    if (r.owner == owner && r.state != RuleState::deleted) by_name.emplace(r.spec.name, &r);
+  }
   std::vector<ChangeRequest> changes;
   for (const Rule& entry : loaded->rules()) {
     RuleSpec spec = spec_of(entry);
-    const auto rule = std::find_if(existing.begin(), existing.end(), [&](const RuleRecord& r) {
-      return r.owner == owner && r.state != RuleState::deleted && r.spec.name == spec.name;
-    });
-    if (rule == existing.end()) {
+    const auto found = by_name.find(spec.name);
+    if (found == by_name.end()) {
       ChangeRequest create;
       create.owner = owner;
       create.spec = std::move(spec);
@@ -42,6 +44,7 @@ Result<std::vector<ChangeRequest>> plan_import(std::string_view document, std::s
       changes.push_back(std::move(create));
       continue;
     }
+    const RuleRecord* rule = found->second;
     // Each change names the revision the previous one leaves, so a concurrent change stops the rest (412).
     std::uint32_t revision = rule->revision;
     auto change = [&](ChangeKind kind, std::optional<RuleSpec> next) {

@@ -48,9 +48,15 @@ struct FieldError {
 
 // Parses and validates one rule definition (a JSON object). Every problem is listed, one FieldError each;
 // unknown properties are errors. On success the spec is valid by THE definition (validate_rules for a
-// rules document applies the same checks to each entry).
+// rules document applies the same per-field checks to each entry: src/core/rule_fields.hpp).
+// Properties: name, symbol, condition, threshold, severity (required); description (<= 256 chars); mode
+// (default once); cooldown_seconds (mode every: required, 1..86400), bar_seconds (mode once_per_bar:
+// required, 60/300/900/3600/86400), each refused with another mode unless 0; expires_at (a timestamp as
+// ticks carry, timestamp.hpp); message_template (<= 512 chars). A body over 16 KiB, invalid JSON or UTF-8,
+// nesting deeper than 8 and a non-object are one problem of field "(body)"; an empty key is named `""`.
 Result<RuleSpec, std::vector<FieldError>> parse_rule_spec(std::string_view json_object);
-// The same checks on a spec built in code (field names without a prefix).
+// The same checks on a spec built in code (field names without a prefix; NaN, infinities and invalid
+// UTF-8, which JSON cannot carry, are refused too).
 std::vector<FieldError> validate_rule_spec(const RuleSpec& spec);
 
 enum class RuleState { active, paused, deleted };  // triggered and expired are derived (R1)
