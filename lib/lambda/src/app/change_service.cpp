@@ -28,18 +28,6 @@ Step request_failed(const AwsError& error) {
   return stop({ChangeFailure::Kind::failed, {}, error});
 }
 
-// The record one attempt planned, as read back: the same revision, times and version windows. (Rule has
-// no equality of its own; these fields differ between any two commits of one rule.)
-bool same_record(const RuleRecord& a, const RuleRecord& b) {
-  const auto same_version = [](const Rule& x, const Rule& y) {
-    return x.version == y.version && x.window == y.window && x.arming == y.arming && x.enabled == y.enabled;
-  };
-  return a.id == b.id && a.owner == b.owner && a.spec == b.spec && a.state == b.state &&
-         a.arming == b.arming && a.revision == b.revision && a.created_at_micros == b.created_at_micros &&
-         a.updated_at_micros == b.updated_at_micros &&
-         std::equal(a.versions.begin(), a.versions.end(), b.versions.begin(), b.versions.end(), same_version);
-}
-
 // A commit whose outcome the caller did not learn: what it would have stored.
 template <typename Stored>
 struct Ambiguous {
@@ -100,8 +88,9 @@ Result<ChangeOutcome, ChangeFailure> ChangeService::apply(const ChangeRequest& r
       if (!read) return request_failed(read.error());
       current = std::move(read.value());
     }
+    // Read back exactly as an ambiguous attempt planned it (every field: revision, times, versions)?
     for (const auto& a : ambiguous) {
-      if (current && same_record(*current, a.stored)) return done(a.effective_from, current);
+      if (current == a.stored) return done(a.effective_from, current);
     }
     // After the fence, now + P, and every window boundary of the record (so that windows never overlap).
     const std::int64_t effective_from =
