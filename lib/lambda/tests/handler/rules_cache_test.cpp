@@ -50,7 +50,21 @@ struct CacheTest : ::testing::Test {
   std::int64_t offset = 0;
   FakeRulesTables tables{3};
   FakeRulesStore store{tables};
-  std::int64_t now() const { return time.now_micros + offset; }
+  RulesCache make_cache(std::uint32_t segments = 4, std::vector<RulesStore*> scan_stores = {}) {
+    return RulesCache(store, test_support::offset_clock(time, offset), settings(segments),
+                      std::move(scan_stores));
+  }
+  // Loads `cache` over rule r1 (alice's), then commits r1's close just after the fence; returns that instant.
+  std::int64_t load_then_close_r1(RulesCache& cache) {
+    tables.seed(record_with("r1", "alice", {kAlways}));
+    EXPECT_TRUE(cache.load(far_deadline()).ok());
+    const std::int64_t at = cache.covered_until() + 1;
+    EXPECT_EQ(commit(tables, record_with("r1", "alice", {{EffectiveWindow::kOpenStart, at}}), at,
+                     record_with("r1", "alice", {kAlways}))
+                  .status,
+              CommitResult::Status::committed);
+    return at;
+  }
 };
 
 TEST_F(CacheTest, LoadAdvancesEveryFenceBeforeScanningAndLoadsEveryRecordAndControl) {
@@ -72,7 +86,7 @@ TEST_F(CacheTest, LoadAdvancesEveryFenceBeforeScanningAndLoadsEveryRecordAndCont
   std::vector<std::string> order;
   store.on_request = [&](std::string_view name) { order.emplace_back(name); };
 
-  RulesCache cache(store, test_support::offset_clock(time, offset), settings());
+  RulesCache cache = make_cache();
   EXPECT_EQ(cache.covered_until(), std::numeric_limits<std::int64_t>::min()) << "nothing before the load";
   auto report = cache.load(far_deadline());
 
@@ -97,7 +111,7 @@ TEST_F(CacheTest, LoadAdvancesEveryFenceBeforeScanningAndLoadsEveryRecordAndCont
 TEST_F(CacheTest, ParallelScanStoresReadEverySegmentOnceAndLoadTheSameVersions) {
   for (int i = 0; i < 40; ++i)
     tables.seed(record_with("r" + std::to_string(i), "o" + std::to_string(i % 7), {kAlways}));
-  RulesCache sequential(store, test_support::offset_clock(time, offset), settings(16));
+  RulesCache sequential = make_cache(16);
   ASSERT_TRUE(sequential.load(far_deadline()).ok());
 
   std::vector<FakeRulesStore> clients(4, FakeRulesStore(tables));
@@ -122,7 +136,7 @@ TEST_F(CacheTest, TheHorizonLeavesOutVersionsThatEndedBeforeIt) {
   tables.seed(record_with("kept", "alice", {{0, time.now_micros - h + 10 * kSecond}}));
   tables.seed(record_with(
       "mixed", "bob", {{0, time.now_micros - h - 1}, {time.now_micros - h - 1, EffectiveWindow::kOpenEnd}}));
-  RulesCache cache(store, test_support::offset_clock(time, offset), settings());
+  RulesCache cache = make_cache();
   ASSERT_TRUE(cache.load(far_deadline()).ok());
   EXPECT_EQ(ids(cache.versions()), (std::vector<std::string>{"kept#1", "mixed#2"}));
 
@@ -139,7 +153,7 @@ TEST_F(CacheTest, TheHorizonLeavesOutVersionsThatEndedBeforeIt) {
 
 TEST_F(CacheTest, CoverSendsNothingWhileCoveredAndFreshAndOneFenceWritePerShardWhenIdle) {
   tables.seed(record_with("r1", "alice", {kAlways}));
-  RulesCache cache(store, test_support::offset_clock(time, offset), settings());
+  RulesCache cache = make_cache();
   ASSERT_TRUE(cache.load(far_deadline()).ok());
   const int after_load = store.requests();
 
@@ -164,7 +178,7 @@ TEST_F(CacheTest, CoverSendsNothingWhileCoveredAndFreshAndOneFenceWritePerShardW
 }
 
 TEST_F(CacheTest, ATickBeyondTheViewIsCoveredByARefreshEvenWhenTheViewIsFresh) {
-  RulesCache cache(store, test_support::offset_clock(time, offset), settings());
+  RulesCache cache = make_cache();
   ASSERT_TRUE(cache.load(far_deadline()).ok());
   time.advance(kSecond / 10);
   const int before = store.fence_writes;
@@ -177,7 +191,7 @@ TEST_F(CacheTest, ATickBeyondTheViewIsCoveredByARefreshEvenWhenTheViewIsFresh) {
 }
 
 TEST_F(CacheTest, ATickAtOrAfterNowPlusTheLeadIsNotCoveredAndSendsNothing) {
-  RulesCache cache(store, test_support::offset_clock(time, offset), settings());
+  RulesCache cache = make_cache();
   ASSERT_TRUE(cache.load(far_deadline()).ok());
   time.advance(2 * kSecond);
   const int before = store.requests();
@@ -190,7 +204,7 @@ TEST_F(CacheTest, ATickAtOrAfterNowPlusTheLeadIsNotCoveredAndSendsNothing) {
 
 TEST_F(CacheTest, ASeqThatMovedReadsTheLogFromThePreviousFenceAndTheRecordsItNames) {
   tables.seed(record_with("r1", "alice", {kAlways}));
-  RulesCache cache(store, test_support::offset_clock(time, offset), settings());
+  RulesCache cache = make_cache();
   ASSERT_TRUE(cache.load(far_deadline()).ok());
 
   // Right after the fence write: an edit of r1 effective just after the fence (a writer whose clock is
@@ -218,7 +232,7 @@ TEST_F(CacheTest, ASeqThatMovedReadsTheLogFromThePreviousFenceAndTheRecordsItNam
 }
 
 TEST_F(CacheTest, AControlChangeReReadsTheControls) {
-  RulesCache cache(store, test_support::offset_clock(time, offset), settings());
+  RulesCache cache = make_cache();
   ASSERT_TRUE(cache.load(far_deadline()).ok());
   const std::int64_t at = time.now_micros + 5 * kSecond;
   SymbolControlRecord halted{"MSFT", {{{at, EffectiveWindow::kOpenEnd}}, {}}};
@@ -238,7 +252,7 @@ TEST_F(CacheTest, InvalidItemsAreSkippedCountedAndListedAndAnItemThatTurnedInval
   tables.seed(record_with("bad", "alice", {kAlways}));
   tables.corrupt("bad", "threshold: not a number");
   tables.seed(record_with("later", "bob", {kAlways}));
-  RulesCache cache(store, test_support::offset_clock(time, offset), settings());
+  RulesCache cache = make_cache();
   auto load = cache.load(far_deadline());
   ASSERT_TRUE(load.ok());
   EXPECT_EQ(load->invalid, 1U);
@@ -263,7 +277,7 @@ TEST_F(CacheTest, InvalidItemsAreSkippedCountedAndListedAndAnItemThatTurnedInval
 
 TEST_F(CacheTest, CoverBeforeAnyLoadLoads) {
   tables.seed(record_with("r1", "alice", {kAlways}));
-  RulesCache cache(store, test_support::offset_clock(time, offset), settings());
+  RulesCache cache = make_cache();
   auto r = cache.cover(time.now_micros, far_deadline());
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->records_changed, 1U);
@@ -272,7 +286,7 @@ TEST_F(CacheTest, CoverBeforeAnyLoadLoads) {
 }
 
 TEST_F(CacheTest, AViewNotRefreshedForTheHorizonLoadsAgain) {
-  RulesCache cache(store, test_support::offset_clock(time, offset), settings());
+  RulesCache cache = make_cache();
   ASSERT_TRUE(cache.load(far_deadline()).ok());
   tables.seed(record_with("r1", "alice", {kAlways}));  // written without a log entry (expired, say)
   time.advance(settings().horizon_micros - 1);
@@ -289,14 +303,8 @@ TEST_F(CacheTest, AViewNotRefreshedForTheHorizonLoadsAgain) {
 
 TEST_F(CacheTest, ChangesReadBeforeALaterShardFailedAreInTheViewAfterTheNextRefresh) {
   ASSERT_EQ(tables.shard_of("alice"), 0U);  // refreshed first
-  tables.seed(record_with("r1", "alice", {kAlways}));
-  RulesCache cache(store, test_support::offset_clock(time, offset), settings());
-  ASSERT_TRUE(cache.load(far_deadline()).ok());
-  const std::int64_t at = cache.covered_until() + 1;
-  ASSERT_EQ(commit(tables, record_with("r1", "alice", {{EffectiveWindow::kOpenStart, at}}), at,
-                   record_with("r1", "alice", {kAlways}))
-                .status,
-            CommitResult::Status::committed);
+  RulesCache cache = make_cache();
+  const std::int64_t at = load_then_close_r1(cache);
   time.advance(kSecond);
   int fences = 0;
   store.on_request = [&](std::string_view name) {
@@ -323,7 +331,7 @@ TEST_P(LoadFailure, FailsTheLoadAndLeavesTheCacheEmpty) {
   FakeRulesStore scanner(tables);
   scanner.fail_once = GetParam();
   store.fail_once = GetParam();
-  RulesCache sequential(store, test_support::offset_clock(time, offset), settings());
+  RulesCache sequential = make_cache();
   auto r = sequential.load(far_deadline());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "ThrottlingException");
@@ -331,7 +339,7 @@ TEST_P(LoadFailure, FailsTheLoadAndLeavesTheCacheEmpty) {
   EXPECT_TRUE(sequential.versions().empty());
   EXPECT_EQ(sequential.covered_until(), std::numeric_limits<std::int64_t>::min());
   if (GetParam() == "scan") {
-    RulesCache parallel(store, test_support::offset_clock(time, offset), settings(), {&scanner});
+    RulesCache parallel = make_cache(4, {&scanner});
     EXPECT_FALSE(parallel.load(far_deadline()).ok());
     EXPECT_EQ(scanner.scans, 1) << "after a failed segment no further segment is scanned";
   }
@@ -343,14 +351,8 @@ INSTANTIATE_TEST_SUITE_P(EachRequest, LoadFailure, ::testing::Values("advance_fe
 class RefreshFailure : public CacheTest, public ::testing::WithParamInterface<std::string> {};
 
 TEST_P(RefreshFailure, FailsTheRefreshAndTheNextOneReadsTheChange) {
-  tables.seed(record_with("r1", "alice", {kAlways}));
-  RulesCache cache(store, test_support::offset_clock(time, offset), settings());
-  ASSERT_TRUE(cache.load(far_deadline()).ok());
-  const std::int64_t at = cache.covered_until() + 1;
-  ASSERT_EQ(commit(tables, record_with("r1", "alice", {{EffectiveWindow::kOpenStart, at}}), at,
-                   record_with("r1", "alice", {kAlways}))
-                .status,
-            CommitResult::Status::committed);
+  RulesCache cache = make_cache();
+  const std::int64_t at = load_then_close_r1(cache);
   SymbolControlRecord halted{"alice",
                              {{{at, EffectiveWindow::kOpenEnd}}, {}}};  // same shard as alice's rules
   ASSERT_EQ(tables.commit_controls(tables.head(tables.shard_of("alice")), halted, at).status,
@@ -376,7 +378,7 @@ INSTANTIATE_TEST_SUITE_P(EachRequest, RefreshFailure,
 TEST_F(CacheTest, IdleRefreshCostIsOneRequestPerShardPerSecond) {
   for (int i = 0; i < 100; ++i)
     tables.seed(record_with("r" + std::to_string(i), "o" + std::to_string(i), {kAlways}));
-  RulesCache cache(store, test_support::offset_clock(time, offset), settings());
+  RulesCache cache = make_cache();
   ASSERT_TRUE(cache.load(far_deadline()).ok());
   const int after_load = store.requests();
   // Ten seconds of ticks every 10 ms, nothing changing.
