@@ -78,15 +78,14 @@ Result<RefreshReport, AwsError> RulesCache::cover(std::int64_t tick_micros, Dead
   // Cold (the first invocation loads), or a view older than the horizon: the log entries since its fences
   // may have expired (they are kept longer than H), so it loads again.
   if (heads_.empty() || now - refreshed_at_micros_ >= settings_.horizon_micros) return load(deadline);
-  if (tick_micros >= now + settings_.fence_lead_micros) {
-    RefreshReport not_yet;
+  const bool in_view = tick_micros < covered_until();
+  if (in_view && now - refreshed_at_micros_ < settings_.refresh_interval_micros) return RefreshReport{};
+  if (!in_view && tick_micros >= now + settings_.fence_lead_micros) {
+    RefreshReport not_yet;  // beyond the view and beyond any fence this reader may set: no request
     not_yet.covered = false;
     return not_yet;
   }
-  if (tick_micros < covered_until() && now - refreshed_at_micros_ < settings_.refresh_interval_micros) {
-    return RefreshReport{};
-  }
-  return refresh(deadline);
+  return refresh(deadline);  // the fences only grow: a tick in the view stays in it
 }
 
 Result<RefreshReport, AwsError> RulesCache::refresh(Deadline deadline) {

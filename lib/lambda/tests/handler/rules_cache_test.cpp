@@ -190,6 +190,23 @@ TEST_F(CacheTest, ATickBeyondTheViewIsCoveredByARefreshEvenWhenTheViewIsFresh) {
   EXPECT_GT(cache.covered_until(), time.now_micros + 3 * kSecond - 1);
 }
 
+TEST_F(CacheTest, ATickBelowAFenceAnotherReaderSetIsCoveredWhateverThisReadersClock) {
+  RulesCache cache = make_cache();
+  ASSERT_TRUE(cache.load(far_deadline()).ok());
+  const std::int64_t other = time.now_micros + 20 * kSecond;  // a reader whose clock is ahead
+  for (std::uint32_t s = 0; s < 3; ++s) (void)tables.advance_fence(s, other);
+  time.advance(kSecond);
+  EXPECT_FALSE(cache.cover(time.now_micros + 10 * kSecond, far_deadline())->covered) << "not known yet";
+  auto r = cache.cover(time.now_micros, far_deadline());  // the fence writes return the other's fences
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->requested);
+  EXPECT_EQ(cache.covered_until(), other);
+  auto ahead = cache.cover(time.now_micros + 10 * kSecond, far_deadline());
+  ASSERT_TRUE(ahead.ok());
+  EXPECT_TRUE(ahead->covered);
+  EXPECT_FALSE(ahead->requested);
+}
+
 TEST_F(CacheTest, ATickAtOrAfterNowPlusTheLeadIsNotCoveredAndSendsNothing) {
   RulesCache cache = make_cache();
   ASSERT_TRUE(cache.load(far_deadline()).ok());

@@ -11,9 +11,11 @@
 // the head: seq unchanged). When a shard's seq moved, the refresh reads that shard's log entries with
 // effective_from >= its previous fence and the records they name (plus the symbol controls when a control
 // changed). The fence target is now + fence_lead (< P, so writers' effective_from = now + P stays ahead of
-// it); a tick at or after the target cannot be covered yet: cover() then sends nothing and answers
-// `covered = false` (the handler retries that message). Invalid items are skipped (a rule whose item turned
-// invalid keeps its last valid record), counted and listed for the log; they never fail a load.
+// it); a tick at or after both covered_until() and the target cannot be covered yet: cover() then sends
+// nothing and answers `covered = false` (the handler retries that message). A tick below covered_until() is
+// covered whatever the reader's clock says (another reader may have moved the fence further). Invalid items
+// are skipped (a rule whose item turned invalid keeps its last valid record), counted and listed for the log;
+// they never fail a load.
 //
 // The first cover() loads when load() was not called; so does a cover() on a view not refreshed for the
 // retention horizon (the log keeps entries longer than that, not forever).
