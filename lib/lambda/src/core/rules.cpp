@@ -1,153 +1,32 @@
 #include "tap/core/rules.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <optional>
 #include <unordered_set>
 
 #include "json_support.hpp"
+#include "rule_fields.hpp"
 
 namespace tap {
 namespace {
 
 using simdjson::ondemand::json_type;
+namespace fields = rule_fields;
 
 constexpr std::size_t kMaxRules = 10000;
-constexpr std::size_t kMaxRulesDepth = 8;
-constexpr double kMaxThreshold = 1e15;
-constexpr std::int64_t kMaxCooldown = 86400;
 
-bool valid_rule_id(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
-  for (const char c : id) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-                    c == '.' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
-std::size_t utf8_length(std::string_view s) {  // code points (input is valid UTF-8: simdjson checked it)
-  std::size_t n = 0;
-  for (const char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
-  return n;
-}
-
-std::optional<Condition> parse_condition(std::string_view s) {
-  if (s == "price_above") return Condition::price_above;
-  if (s == "price_below") return Condition::price_below;
-  if (s == "crosses_above") return Condition::crosses_above;
-  if (s == "crosses_below") return Condition::crosses_below;
-  if (s == "spread_above") return Condition::spread_above;
-  if (s == "volume_above") return Condition::volume_above;
-  return std::nullopt;
-}
-
-std::optional<Severity> parse_severity(std::string_view s) {
-  if (s == "info") return Severity::info;
-  if (s == "warning") return Severity::warning;
-  if (s == "critical") return Severity::critical;
-  return std::nullopt;
-}
-
-// Collects every problem; a JSON syntax error stops the load (nothing after it can be trusted).
-class Loader {
+// Collects every problem of a document; a JSON syntax error stops the load (nothing after it can be
+// trusted). The per-field checks are rule_fields' (the one definition the change library shares).
+class Loader : public fields::Reader {
  public:
-  std::vector<std::string> problems;
-  std::optional<simdjson::error_code> fatal;
-
-  std::nullopt_t fail(simdjson::error_code e) {
-    fatal = e;
-    return std::nullopt;
-  }
-
-  void problem(const std::string& path, std::string_view why) {
-    problems.push_back(path + ": " + std::string(why));
-  }
-
-  // Reads a value's type; false (fatal) on a JSON error.
-  bool type_of(simdjson::ondemand::value v, json_type& t) {
-    if (auto e = v.type().get(t)) {
-      fatal = e;
-      return false;
-    }
-    return true;
-  }
-  // Validates a value we do not use (wrong type / unknown property) so that syntax errors are still found.
-  void consume(simdjson::ondemand::value v, std::size_t depth) {
-    simdjson::error_code e{};
-    std::string detail;
-    switch (json::walk_value(v, depth, kMaxRulesDepth, e, detail)) {
-      case json::WalkStatus::ok:
-        break;
-      case json::WalkStatus::invalid:
-        fatal = e;
-        break;
-      case json::WalkStatus::too_deep:
-        fatal = simdjson::DEPTH_ERROR;
-        break;
-      case json::WalkStatus::duplicate_key:
-        problems.push_back("duplicate key \"" + detail + "\"");
-        break;
-    }
-  }
-  std::optional<std::string_view> string(simdjson::ondemand::value v, const std::string& path,
-                                         std::size_t depth) {
-    json_type t{};
-    if (!type_of(v, t)) return std::nullopt;
-    if (t != json_type::string) {
-      problem(path, "must be a string");
-      consume(v, depth);
-      return std::nullopt;
-    }
-    std::string_view s;
-    if (auto e = v.get_string().get(s)) return fail(e);
-    return s;
-  }
-  std::optional<double> number(simdjson::ondemand::value v, const std::string& path, std::size_t depth) {
-    json_type t{};
-    if (!type_of(v, t)) return std::nullopt;
-    if (t != json_type::number) {
-      problem(path, "must be a number");
-      consume(v, depth);
-      return std::nullopt;
-    }
-    double d = 0;
-    if (v.get_double().get(d) != simdjson::SUCCESS) {
-      problem(path, "number out of range");
-      return std::nullopt;
-    }
-    return d;
-  }
-  std::optional<std::int64_t> integer(simdjson::ondemand::value v, const std::string& path,
-                                      std::size_t depth) {
-    auto d = number(v, path, depth);
-    if (!d) return std::nullopt;
-    if (std::trunc(*d) != *d || std::fabs(*d) > 1e15) {
-      problem(path, "must be an integer");
-      return std::nullopt;
-    }
-    return static_cast<std::int64_t>(*d);
-  }
-  std::optional<bool> boolean(simdjson::ondemand::value v, const std::string& path, std::size_t depth) {
-    json_type t{};
-    if (!type_of(v, t)) return std::nullopt;
-    if (t != json_type::boolean) {
-      problem(path, "must be a boolean");
-      consume(v, depth);
-      return std::nullopt;
-    }
-    bool b = false;
-    if (auto e = v.get_bool().get(b)) return fail(e);
-    return b;
-  }
+  Loader() : Reader(/*locate_nested=*/false) {}
 
   std::optional<Rule> rule(simdjson::ondemand::value v, const std::string& path) {
     json_type t{};
     if (!type_of(v, t)) return std::nullopt;
     if (t != json_type::object) {
       problem(path, "must be an object");
-      consume(v, 2);
+      consume(v, 2, path);
       return std::nullopt;
     }
     simdjson::ondemand::object obj;
@@ -169,34 +48,24 @@ class Loader {
       if (key == "id") {
         has_id = true;
         if (auto s = string(fv, fpath, 3)) {
-          if (!valid_rule_id(*s)) problem(fpath, "must be 1..64 chars of A-Z a-z 0-9 _ . -");
+          if (auto p = fields::name_problem(*s)) problem(fpath, *p);
           r.id.assign(*s);
         }
       } else if (key == "symbol") {
         has_symbol = true;
         if (auto s = string(fv, fpath, 3)) {
-          bool ok = *s == "*";
-          if (!ok) {
-            ok = !s->empty() && s->size() <= 16;
-            for (const char c : *s) {
-              ok = ok && ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-                          c == '/' || c == ':');
-            }
-          }
-          if (!ok) problem(fpath, "must be \"*\" or 1..16 chars of A-Z 0-9 . - / :");
+          if (auto p = fields::symbol_problem(*s)) problem(fpath, *p);
           r.symbol.assign(*s);
         }
       } else if (key == "condition") {
         seen_condition = true;
         has_condition = true;
         if (auto s = string(fv, fpath, 3)) {
-          if (auto c = parse_condition(*s)) {
+          if (auto c = fields::parse_condition(*s)) {
             r.condition = *c;
           } else {
             has_condition = false;
-            problem(fpath,
-                    "must be one of price_above, price_below, crosses_above, crosses_below, "
-                    "spread_above, volume_above");
+            problem(fpath, fields::kConditionChoices);
           }
         } else {
           has_condition = false;
@@ -205,7 +74,7 @@ class Loader {
         seen_threshold = true;
         has_threshold = true;
         if (auto d = number(fv, fpath, 3)) {
-          if (*d < 0 || *d > kMaxThreshold) problem(fpath, "must be between 0 and 1e15");
+          if (auto p = fields::threshold_problem(*d)) problem(fpath, *p);
           r.threshold = *d;
         } else {
           has_threshold = false;
@@ -213,27 +82,27 @@ class Loader {
       } else if (key == "severity") {
         has_severity = true;
         if (auto s = string(fv, fpath, 3)) {
-          if (auto sev = parse_severity(*s)) {
+          if (auto sev = fields::parse_severity(*s)) {
             r.severity = *sev;
           } else {
-            problem(fpath, "must be one of info, warning, critical");
+            problem(fpath, fields::kSeverityChoices);
           }
         }
       } else if (key == "cooldown_seconds") {
         if (auto i = integer(fv, fpath, 3)) {
-          if (*i < 0 || *i > kMaxCooldown) problem(fpath, "must be between 0 and 86400");
+          if (auto p = fields::cooldown_problem(*i, 0)) problem(fpath, *p);  // 0 becomes 1 (R6)
           r.cooldown_seconds = *i;
         }
       } else if (key == "enabled") {
         if (auto b = boolean(fv, fpath, 3)) r.enabled = *b;
       } else if (key == "description") {
         if (auto s = string(fv, fpath, 3)) {
-          if (utf8_length(*s) > 256) problem(fpath, "must be at most 256 characters");
+          if (auto p = fields::text_problem(*s, fields::kMaxDescriptionChars)) problem(fpath, *p);
           r.description.assign(*s);
         }
       } else {
         problem(fpath, "unknown property");
-        consume(fv, 3);
+        consume(fv, 3, fpath);
       }
       if (fatal) return std::nullopt;
     }
@@ -243,10 +112,8 @@ class Loader {
     if (!seen_threshold) problem(path + ".threshold", "required");
     if (!has_severity) problem(path + ".severity", "required");
     if (has_condition && has_threshold) {
-      const bool positive = r.condition != Condition::spread_above && r.condition != Condition::volume_above;
-      if (positive && r.threshold <= 0) problem(path + ".threshold", "must be > 0 for this condition");
-      if (r.condition == Condition::volume_above && std::trunc(r.threshold) != r.threshold) {
-        problem(path + ".threshold", "must be an integer for volume_above");
+      if (auto p = fields::threshold_for_condition_problem(r.condition, r.threshold)) {
+        problem(path + ".threshold", *p);
       }
     }
     if (problems.size() != before) return std::nullopt;
@@ -354,7 +221,7 @@ Parsed parse_document(std::string_view text) {
         if (auto i = L.integer(fv, path, 1); i && *i != 1) L.problem(path, "must be 1");
       } else if (key == "default_cooldown_seconds") {
         if (auto i = L.integer(fv, path, 1)) {
-          if (*i < 1 || *i > kMaxCooldown) L.problem(path, "must be between 1 and 86400");
+          if (auto p = fields::cooldown_problem(*i, 1)) L.problem(path, *p);
           default_cooldown = *i;
         }
       } else if (key == "rules") {
@@ -363,7 +230,7 @@ Parsed parse_document(std::string_view text) {
         if (!L.type_of(fv, t)) return;
         if (t != json_type::array) {
           L.problem(path, "must be an array");
-          L.consume(fv, 1);
+          L.consume(fv, 1, path);
         } else {
           simdjson::ondemand::array arr;
           if (auto e = fv.get_array().get(arr)) return L.fatal = e, void();
@@ -382,7 +249,7 @@ Parsed parse_document(std::string_view text) {
         }
       } else {
         L.problem(path, "unknown property");
-        L.consume(fv, 1);
+        L.consume(fv, 1, path);
       }
       if (L.fatal) return;
     }
@@ -408,7 +275,12 @@ Parsed parse_document(std::string_view text) {
     r.mode = TriggerMode::every;
     r.window = EffectiveWindow{};
   }
-  return {std::move(rules), std::move(L.problems)};
+  std::vector<std::string> problems;
+  problems.reserve(L.problems.size());
+  for (const FieldError& p : L.problems) {  // "path: why"; a nested duplicate key stands alone
+    problems.push_back(p.field.empty() ? p.message : p.field + ": " + p.message);
+  }
+  return {std::move(rules), std::move(problems)};
 }
 
 }  // namespace

@@ -1,0 +1,85 @@
+// R3/R4: the processor's view of the rules storage. It loads every rule version cold (parallel scan
+// segments), then keeps itself valid for the ticks a batch needs by advancing the fences of
+// rules_store.hpp and applying the changed records. It never writes rules.
+//
+// Contract: after cover(t) succeeds with `covered`, `versions()` holds every version of every rule (within
+// the retention horizon) whose change was committed before the fence passed t: so evaluating a tick with
+// ts < covered_until() against versions() is exactly what an instance that knew every change would do (R3).
+// Coverage is decided by the fences only, never by the clock or the age of the view.
+// cover() sends no request when covered_until() > t already and the last refresh is less than
+// `refresh_interval` old; when nothing changed a refresh costs one request per shard (the fence write returns
+// the head: seq unchanged). When a shard's seq moved, the refresh reads that shard's log entries with
+// effective_from >= its previous fence and the records they name (plus the symbol controls when a control
+// changed). The fence target is now + fence_lead (< P, so writers' effective_from = now + P stays ahead of
+// it); a tick at or after both covered_until() and the target cannot be covered yet: cover() then sends
+// nothing and answers `covered = false` (the handler retries that message). A tick below covered_until() is
+// covered whatever the reader's clock says (another reader may have moved the fence further). Invalid items
+// are skipped (a rule whose item turned invalid keeps its last valid record), counted and listed for the log;
+// they never fail a load.
+//
+// The first cover() loads when load() was not called; so does a cover() on a view not refreshed for the
+// retention horizon (the log keeps entries longer than that, not forever).
+//
+// Threads: load() scans its segments on `scan_stores` (one std::jthread per store, each store used by its
+// thread only: the DynamoDB adapter's HTTP connection is not shared) or, with none, on `store` in turn. The
+// cache itself is used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "tap/app/rules_store.hpp"
+
+namespace tap {
+
+struct RulesCacheSettings {
+  std::uint32_t scan_segments = 16;                            // parallel cold-load segments
+  std::int64_t fence_lead_micros = 3 * kMicrosPerSecond;       // < P
+  std::int64_t refresh_interval_micros = kMicrosPerSecond;     // at most one refresh per second when idle
+  std::int64_t horizon_micros = 4 * 86400 * kMicrosPerSecond;  // R4 retention horizon H
+};
+
+struct RefreshReport {
+  bool requested = false;           // a request was sent
+  bool covered = true;              // false: the tick is at or after now + fence_lead; retry its message
+  std::size_t records_changed = 0;  // records re-read and applied
+  std::size_t invalid = 0;          // items skipped (InvalidRules)
+  std::vector<std::string> invalid_items;  // one line per skipped item, for the log
+};
+
+class RulesCache {
+ public:
+  using Clock = std::function<std::int64_t()>;  // wall clock, micros since the epoch
+  RulesCache(RulesStore& store, Clock clock, RulesCacheSettings settings,
+             std::vector<RulesStore*> scan_stores = {});
+
+  Result<RefreshReport, AwsError> load(Deadline deadline);                             // cold
+  Result<RefreshReport, AwsError> cover(std::int64_t tick_micros, Deadline deadline);  // warm
+  std::int64_t covered_until() const;  // min over shards of the fence this view is complete for
+  const std::vector<Rule>& versions() const;
+  const std::vector<SymbolControlRecord>& controls() const;
+  std::uint64_t generation() const;  // grows whenever versions() or controls() changed (index rebuild)
+  std::int64_t age_micros() const;   // now - the last successful refresh (RuleSetAgeMs)
+
+ private:
+  Result<RefreshReport, AwsError> refresh(Deadline deadline);
+  Result<RulesRead, AwsError> scan_all(std::int64_t horizon, Deadline deadline);
+  void rebuild(std::int64_t now);
+
+  RulesStore& store_;
+  Clock clock_;
+  RulesCacheSettings settings_;
+  std::vector<RulesStore*> scan_stores_;
+  std::vector<RulesHead> heads_;                         // per shard, as of the last refresh
+  std::unordered_map<std::string, RuleRecord> records_;  // by rule id
+  std::vector<Rule> versions_;
+  std::vector<SymbolControlRecord> controls_;
+  std::uint64_t generation_ = 0;
+  bool rebuild_pending_ = false;  // records applied that versions() does not show yet
+  std::int64_t refreshed_at_micros_ = 0;
+};
+
+}  // namespace tap

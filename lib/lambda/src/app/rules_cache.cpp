@@ -1,0 +1,162 @@
+// The processor's rules cache (contract in tap/app/rules_cache.hpp; the protocol in rules_store.hpp).
+#include "tap/app/rules_cache.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <limits>
+#include <optional>
+#include <thread>
+#include <tuple>
+#include <utility>
+
+namespace tap {
+
+RulesCache::RulesCache(RulesStore& store, Clock clock, RulesCacheSettings settings,
+                       std::vector<RulesStore*> scan_stores)
+    : store_(store), clock_(std::move(clock)), settings_(settings), scan_stores_(std::move(scan_stores)) {}
+
+Result<RulesRead, AwsError> RulesCache::scan_all(std::int64_t horizon, Deadline deadline) {
+  const std::uint32_t segments = std::max<std::uint32_t>(1, settings_.scan_segments);
+  std::vector<std::optional<Result<RulesRead, AwsError>>> results(segments);
+  std::atomic<std::uint32_t> next{0};
+  std::atomic<bool> failed{false};
+  // Each worker takes the next unscanned segment until none is left or one failed (the load fails then).
+  const auto work = [&](RulesStore& store) {
+    for (std::uint32_t i = next++; i < segments && !failed; i = next++) {
+      results[i].emplace(store.scan(i, segments, horizon, deadline));
+      if (!results[i]->ok()) failed = true;
+    }
+  };
+  if (scan_stores_.empty()) {
+    work(store_);
+  } else {
+    std::vector<std::jthread> workers;
+    for (RulesStore* s : scan_stores_) workers.emplace_back([&work, s] { work(*s); });
+  }  // the workers join here
+  RulesRead all;
+  for (auto& r : results) {
+    if (!r) continue;  // not scanned: another segment failed
+    if (!r->ok()) return r->error();
+    RulesRead& part = r->value();
+    std::move(part.records.begin(), part.records.end(), std::back_inserter(all.records));
+    std::move(part.invalid.begin(), part.invalid.end(), std::back_inserter(all.invalid));
+  }
+  return all;
+}
+
+Result<RefreshReport, AwsError> RulesCache::load(Deadline deadline) {
+  const std::int64_t now = clock_();
+  // Fences first: every change committed before them is then visible to the scan, every later one takes
+  // effect after them and is read by the next refresh (its log entry has effective_from > the fence).
+  std::vector<RulesHead> heads;
+  for (std::uint32_t s = 0; s < store_.shards(); ++s) {
+    auto head = store_.advance_fence(s, now + settings_.fence_lead_micros, deadline);
+    if (!head) return head.error();
+    heads.push_back(head.value());
+  }
+  auto read = scan_all(now - settings_.horizon_micros, deadline);
+  if (!read) return read.error();
+  auto controls = store_.controls(deadline);
+  if (!controls) return controls.error();
+
+  RefreshReport report;
+  report.requested = true;
+  report.records_changed = read->records.size();
+  report.invalid = read->invalid.size();
+  report.invalid_items = std::move(read->invalid);
+  records_.clear();
+  for (RuleRecord& r : read->records) records_[r.id] = std::move(r);
+  controls_ = std::move(controls.value());
+  heads_ = std::move(heads);
+  rebuild(now);
+  refreshed_at_micros_ = now;
+  return report;
+}
+
+Result<RefreshReport, AwsError> RulesCache::cover(std::int64_t tick_micros, Deadline deadline) {
+  const std::int64_t now = clock_();
+  // Cold (the first invocation loads), or a view older than the horizon: the log entries since its fences
+  // may have expired (they are kept longer than H), so it loads again.
+  if (heads_.empty() || now - refreshed_at_micros_ >= settings_.horizon_micros) return load(deadline);
+  const bool in_view = tick_micros < covered_until();
+  if (in_view && now - refreshed_at_micros_ < settings_.refresh_interval_micros) return RefreshReport{};
+  if (!in_view && tick_micros >= now + settings_.fence_lead_micros) {
+    RefreshReport not_yet;  // beyond the view and beyond any fence this reader may set: no request
+    not_yet.covered = false;
+    return not_yet;
+  }
+  return refresh(deadline);  // the fences only grow: a tick in the view stays in it
+}
+
+Result<RefreshReport, AwsError> RulesCache::refresh(Deadline deadline) {
+  const std::int64_t now = clock_();
+  const std::int64_t target = now + settings_.fence_lead_micros;
+  RefreshReport report;
+  report.requested = true;
+  // Shard by shard: a shard's records and head are applied together, so a failure leaves every shard
+  // either refreshed or as it was (its old fence, from which the next refresh reads again).
+  for (std::uint32_t s = 0; s < heads_.size(); ++s) {
+    auto head = store_.advance_fence(s, target, deadline);
+    if (!head) return head.error();
+    if (head->seq != heads_[s].seq) {
+      auto entries = store_.changes_from(s, heads_[s].fence_micros, deadline);
+      if (!entries) return entries.error();
+      auto read = store_.records(entries.value(), deadline);
+      if (!read) return read.error();
+      const bool control_changed = std::any_of(entries->begin(), entries->end(),
+                                               [](const ChangeEntry& e) { return e.rule_id.empty(); });
+      if (control_changed) {
+        auto controls = store_.controls(deadline);
+        if (!controls) return controls.error();
+        controls_ = std::move(controls.value());
+      }
+      report.records_changed += read->records.size();
+      report.invalid += read->invalid.size();
+      std::move(read->invalid.begin(), read->invalid.end(), std::back_inserter(report.invalid_items));
+      for (RuleRecord& r : read->records) records_[r.id] = std::move(r);
+      // Applied records wait for the rebuild; a failure on a later shard leaves it pending, for the next
+      // successful refresh (this shard's head, updated below, will not show them as new again).
+      rebuild_pending_ = rebuild_pending_ || control_changed || !read->records.empty();
+    }
+    heads_[s] = head.value();
+  }
+  if (rebuild_pending_) rebuild(now);
+  refreshed_at_micros_ = now;
+  return report;
+}
+
+void RulesCache::rebuild(std::int64_t now) {
+  const std::int64_t horizon = now - settings_.horizon_micros;
+  versions_.clear();
+  for (auto it = records_.begin(); it != records_.end();) {
+    std::size_t kept = 0;
+    for (Rule& v : engine_versions(it->second)) {
+      if (v.window.until_micros <= horizon) continue;  // R4: no tick it applies to is evaluated any more
+      versions_.push_back(std::move(v));
+      ++kept;
+    }
+    it = kept == 0 ? records_.erase(it) : std::next(it);
+  }
+  std::sort(versions_.begin(), versions_.end(), [](const Rule& a, const Rule& b) {
+    return std::tie(a.id, a.version) < std::tie(b.id, b.version);
+  });
+  std::sort(controls_.begin(), controls_.end(),
+            [](const SymbolControlRecord& a, const SymbolControlRecord& b) { return a.symbol < b.symbol; });
+  ++generation_;
+  rebuild_pending_ = false;
+}
+
+std::int64_t RulesCache::covered_until() const {
+  if (heads_.empty()) return std::numeric_limits<std::int64_t>::min();  // not loaded: nothing is covered
+  return std::min_element(
+             heads_.begin(), heads_.end(),
+             [](const RulesHead& a, const RulesHead& b) { return a.fence_micros < b.fence_micros; })
+      ->fence_micros;
+}
+
+const std::vector<Rule>& RulesCache::versions() const { return versions_; }
+const std::vector<SymbolControlRecord>& RulesCache::controls() const { return controls_; }
+std::uint64_t RulesCache::generation() const { return generation_; }
+std::int64_t RulesCache::age_micros() const { return clock_() - refreshed_at_micros_; }
+
+}  // namespace tap
