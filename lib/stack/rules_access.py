@@ -1,4 +1,6 @@
-"""I7 / R1 / R3: who may do what on the rules table (item schema: lib/lambda/include/tap/app/rules_dynamodb.hpp).
+"""I7 / R1 / R3: who may do what on the rules table.
+
+Item schema: lib/lambda/include/tap/app/rules_dynamodb.hpp.
 
 The processor reads rules and advances the change heads' fences; it never writes a rule (R1). Writers (the
 import command now, the API later) commit changes with TransactWriteItems, whose IAM actions are the ones
