@@ -183,7 +183,7 @@ def test_scan_reads_every_segment_and_skips_hostile_items(cli: Path, table: Any)
 
 def test_concurrent_writers_on_one_head_each_counted_once(cli: Path, table: Any) -> None:
     """Writers racing on one head: every commit is counted once in `seq` and logged once; the figure of
-    commits/s is moto's (docs/design.md, section 11.5), not asserted."""
+    commits/s is moto's (docs/design.md, section 12.5), not asserted."""
     (result,) = run(cli, "commits", TABLE, "4", "2")
     assert result["errors"] == 0
     assert result["commits"] > 0
