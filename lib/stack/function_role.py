@@ -93,12 +93,7 @@ def _statements(uses: FunctionResources, log_group_arn: str) -> list[dict[str, A
         },
         *rules_access.processor_statements(uses.rules_table),
         {"Sid": "NotifyTraders", "Effect": "Allow", "Action": "sns:Publish", "Resource": uses.topic_arn},
-        {
-            "Sid": "UseTheKey",
-            "Effect": "Allow",
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-            "Resource": uses.key_arn,
-        },
+        policy.use_key(uses.key_arn),
         {
             "Sid": "WriteOwnLogs",
             "Effect": "Allow",

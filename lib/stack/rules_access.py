@@ -56,12 +56,7 @@ def writer_statements(rules: TableRef, key_arn: str) -> list[dict[str, Any]]:
             "Action": ["dynamodb:BatchGetItem", "dynamodb:Query"],
             "Resource": rules.arn,
         },
-        {
-            "Sid": "UseTheKey",
-            "Effect": "Allow",
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-            "Resource": key_arn,
-        },
+        policy.use_key(key_arn),
     ]
 
 

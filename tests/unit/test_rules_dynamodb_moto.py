@@ -126,32 +126,27 @@ HOSTILE: list[dict[str, Any]] = [
 ]
 
 
+# What a record and each of its versions define alike.
+DEFINITION: dict[str, Any] = {
+    "symbol": {"S": "AAPL"},
+    "condition": {"S": "price_above"},
+    "threshold": {"N": "1.5"},
+    "severity": {"S": "info"},
+    "mode": {"S": "once"},
+    "cooldown": {"N": "0"},
+    "bar": {"N": "0"},
+}
+
+
 def _valid(owner: str, rule: str, until: int | None) -> dict[str, Any]:
-    version: dict[str, Any] = {
-        "v": {"N": "1"},
-        "from": {"N": "1"},
-        "symbol": {"S": "AAPL"},
-        "condition": {"S": "price_above"},
-        "threshold": {"N": "1.5"},
-        "severity": {"S": "info"},
-        "mode": {"S": "once"},
-        "cooldown": {"N": "0"},
-        "bar": {"N": "0"},
-        "arming": {"N": "1"},
-    }
+    version: dict[str, Any] = {**DEFINITION, "v": {"N": "1"}, "from": {"N": "1"}, "arming": {"N": "1"}}
     if until is not None:
         version["until"] = {"N": str(until)}
     return {
         "pk": {"S": f"owner#{owner}"},
         "sk": {"S": f"rule#{rule}"},
         "name": {"S": rule},
-        "symbol": {"S": "AAPL"},
-        "condition": {"S": "price_above"},
-        "threshold": {"N": "1.5"},
-        "severity": {"S": "info"},
-        "mode": {"S": "once"},
-        "cooldown": {"N": "0"},
-        "bar": {"N": "0"},
+        **DEFINITION,
         "state": {"S": "active"},
         "arming": {"N": "1"},
         "revision": {"N": "1"},

@@ -64,6 +64,29 @@ Result<simdjson::ondemand::object> top_object(simdjson::padded_string& padded,
 // Turns a parse failure of a 2xx body into a non-retryable AwsError.
 AwsError invalid(const Error& e) { return make_aws_error(e.code, e.message); }
 
+// Appends the raw JSON of each object of an array (a response's items); false for anything else.
+bool append_items(simdjson::simdjson_result<simdjson::ondemand::value> value, std::vector<std::string>& out) {
+  simdjson::ondemand::array items;
+  if (value.get_array().get(items) != simdjson::SUCCESS) return false;
+  for (auto item : items) {
+    simdjson::ondemand::object item_obj;
+    std::string_view raw;
+    if (item.get_object().get(item_obj) != simdjson::SUCCESS ||
+        item_obj.raw_json().get(raw) != simdjson::SUCCESS) {
+      return false;
+    }
+    out.emplace_back(raw);
+  }
+  return true;
+}
+
+// The raw JSON of an object value; false for anything else.
+bool raw_object(simdjson::simdjson_result<simdjson::ondemand::value> value, std::string_view& raw) {
+  simdjson::ondemand::object object;
+  return value.get_object().get(object) == simdjson::SUCCESS &&
+         object.raw_json().get(raw) == simdjson::SUCCESS;
+}
+
 }  // namespace
 
 std::string render(const UpdateItem& request) {
@@ -142,25 +165,11 @@ Result<Page> parse_page(std::string_view body) {
   for (auto f : obj.value()) {
     std::string_view key;
     if (f.unescaped_key().get(key) != simdjson::SUCCESS) return malformed;
+    std::string_view raw;
     if (key == "Items") {
-      simdjson::ondemand::array items;
-      if (f.value().get_array().get(items) != simdjson::SUCCESS) return malformed;
-      for (auto item : items) {
-        simdjson::ondemand::object item_obj;
-        std::string_view raw;
-        if (item.get_object().get(item_obj) != simdjson::SUCCESS ||
-            item_obj.raw_json().get(raw) != simdjson::SUCCESS) {
-          return malformed;
-        }
-        page.items.emplace_back(raw);
-      }
+      if (!append_items(f.value(), page.items)) return malformed;
     } else if (key == "LastEvaluatedKey") {
-      simdjson::ondemand::object value;
-      std::string_view raw;
-      if (f.value().get_object().get(value) != simdjson::SUCCESS ||
-          value.raw_json().get(raw) != simdjson::SUCCESS) {
-        return malformed;
-      }
+      if (!raw_object(f.value(), raw)) return malformed;
       page.last_evaluated_key_json = std::string(raw);
     }
   }
@@ -202,34 +211,29 @@ Result<BatchGetPage> parse_batch_get(std::string_view body) {
       if (f.value().get_object().get(value) != simdjson::SUCCESS) return malformed;
       for (auto table : value) {
         std::string_view name;
-        simdjson::ondemand::array items;
         if (table.unescaped_key().get(name) != simdjson::SUCCESS ||
-            table.value().get_array().get(items) != simdjson::SUCCESS) {
+            !append_items(table.value(), page.items[std::string(name)])) {
           return malformed;
-        }
-        auto& out = page.items[std::string(name)];
-        for (auto item : items) {
-          simdjson::ondemand::object item_obj;
-          std::string_view raw;
-          if (item.get_object().get(item_obj) != simdjson::SUCCESS ||
-              item_obj.raw_json().get(raw) != simdjson::SUCCESS) {
-            return malformed;
-          }
-          out.emplace_back(raw);
         }
       }
     } else if (key == "UnprocessedKeys") {
       std::string_view raw;
-      if (f.value().get_object().get(value) != simdjson::SUCCESS ||
-          value.raw_json().get(raw) != simdjson::SUCCESS) {
-        return malformed;
-      }
+      if (!raw_object(f.value(), raw)) return malformed;
       // "{}" (nothing left) is what DynamoDB usually sends.
       if (raw.find('"') != std::string_view::npos) page.unprocessed_keys_json = std::string(raw);
     }
   }
   return page;
 }
+
+namespace {
+Result<Page, AwsError> page_of(Result<HttpResponse, AwsError> response) {
+  if (!response.ok()) return response.error();
+  auto page = parse_page(response->body);
+  if (!page.ok()) return invalid(page.error());
+  return std::move(page).value();
+}
+}  // namespace
 
 Client::Client(AwsTransport& transport, std::string endpoint, std::string region)
     : service_(transport, std::move(endpoint), std::move(region), "dynamodb", Protocol::kJson) {}
@@ -302,19 +306,11 @@ Result<Items, AwsError> Client::batch_get_item(const BatchGet& request, Deadline
 }
 
 Result<Page, AwsError> Client::query(const Query& request, Deadline deadline) {
-  auto response = service_.call(service_.json_request("DynamoDB_20120810.Query", render(request)), deadline);
-  if (!response.ok()) return response.error();
-  auto page = parse_page(response->body);
-  if (!page.ok()) return invalid(page.error());
-  return std::move(page).value();
+  return page_of(service_.call(service_.json_request("DynamoDB_20120810.Query", render(request)), deadline));
 }
 
 Result<Page, AwsError> Client::scan(const Scan& request, Deadline deadline) {
-  auto response = service_.call(service_.json_request("DynamoDB_20120810.Scan", render(request)), deadline);
-  if (!response.ok()) return response.error();
-  auto page = parse_page(response->body);
-  if (!page.ok()) return invalid(page.error());
-  return std::move(page).value();
+  return page_of(service_.call(service_.json_request("DynamoDB_20120810.Scan", render(request)), deadline));
 }
 
 }  // namespace tap::dynamodb

@@ -5,28 +5,12 @@
 
 #include <gtest/gtest.h>
 
-#include <deque>
+#include "scripted_http.hpp"
 
 namespace tap {
 namespace {
 
 constexpr std::int64_t kT = 1795617000000000LL;  // event time of the fixtures, micros
-
-class ScriptedHttp final : public HttpClient {
- public:
-  Result<HttpResponse> send(const HttpRequest& request, Deadline) override {
-    requests.push_back(request);
-    if (responses.empty()) return Error{kNetworkError, "no scripted response"};
-    HttpResponse r = responses.front();
-    responses.pop_front();
-    return r;
-  }
-  void reply(int status, std::string body) { responses.push_back({status, {}, std::move(body)}); }
-  [[nodiscard]] std::string target(std::size_t i) const { return *requests.at(i).header("X-Amz-Target"); }
-  [[nodiscard]] const std::string& body(std::size_t i) const { return requests.at(i).body; }
-  std::vector<HttpRequest> requests;
-  std::deque<HttpResponse> responses;
-};
 
 // Rule has no operator== (rules.hpp), so neither has RuleRecord: every field compared here.
 bool same_version(const Rule& a, const Rule& b) {
