@@ -28,12 +28,7 @@ class PortsTest : public ::testing::Test {
       : rules(load_rules(kRules).value()),
         retry(
             RetryConfig{.max_attempts = 1}, [] { return 0.0; }, [] { return SteadyClock::now(); }),
-        transport{.http = &http,
-                  .credentials = {"AKID", "SECRET", ""},
-                  .retry = &retry,
-                  .wall_clock =
-                      [] { return std::chrono::system_clock::time_point(std::chrono::seconds(1795617000)); },
-                  .sleep = [](std::chrono::microseconds) {}},
+        transport(scripted_transport(http, retry)),
         ddb(transport, "http://127.0.0.1:1", "us-east-1"),
         sns_client(transport, "http://127.0.0.1:1", "us-east-1"),
         sqs_client(transport, "http://127.0.0.1:1", "us-east-1"),

@@ -326,12 +326,7 @@ class RulesStoreTest : public ::testing::Test {
   RulesStoreTest()
       : retry(
             RetryConfig{.max_attempts = 1}, [] { return 0.0; }, [] { return SteadyClock::now(); }),
-        transport{.http = &http,
-                  .credentials = {"AKID", "SECRET", ""},
-                  .retry = &retry,
-                  .wall_clock =
-                      [] { return std::chrono::system_clock::time_point(std::chrono::seconds(1795617000)); },
-                  .sleep = [](std::chrono::microseconds) {}},
+        transport(scripted_transport(http, retry)),
         ddb(transport, "http://127.0.0.1:1", "us-east-1"),
         store(ddb, RulesTableSettings{.table = "rules", .shards = 2, .log_ttl_seconds = 10},
               [] { return std::string("token-1"); }) {}

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "tap/aws/aws_client.hpp"
 #include "tap/aws/http_client.hpp"
 
 namespace tap {
@@ -28,5 +29,15 @@ class ScriptedHttp final : public HttpClient {
   std::vector<HttpRequest> requests;
   std::deque<HttpResponse> responses;
 };
+
+// A transport over `http` with a fixed wall clock (1795617000 s: the tests' signing time) that never sleeps.
+inline AwsTransport scripted_transport(HttpClient& http, RetryPolicy& retry) {
+  return AwsTransport{
+      .http = &http,
+      .credentials = {"AKID", "SECRET", ""},
+      .retry = &retry,
+      .wall_clock = [] { return std::chrono::system_clock::time_point(std::chrono::seconds(1795617000)); },
+      .sleep = [](std::chrono::microseconds) {}};
+}
 
 }  // namespace tap
