@@ -12,21 +12,6 @@ namespace {
 
 constexpr std::int64_t kT = 1795617000000000LL;  // event time of the fixtures, micros
 
-// Rule has no operator== (rules.hpp), so neither has RuleRecord: every field compared here.
-bool same_version(const Rule& a, const Rule& b) {
-  return a.id == b.id && a.version == b.version && a.owner == b.owner && a.symbol == b.symbol &&
-         a.condition == b.condition && a.threshold == b.threshold && a.severity == b.severity &&
-         a.mode == b.mode && a.cooldown_seconds == b.cooldown_seconds && a.bar_seconds == b.bar_seconds &&
-         a.arming == b.arming && a.window == b.window && a.expires_at_micros == b.expires_at_micros &&
-         a.enabled == b.enabled && a.description == b.description;
-}
-bool same(const RuleRecord& a, const RuleRecord& b) {
-  return a.id == b.id && a.owner == b.owner && a.spec == b.spec && a.state == b.state &&
-         a.arming == b.arming && a.revision == b.revision && a.created_at_micros == b.created_at_micros &&
-         a.updated_at_micros == b.updated_at_micros &&
-         std::equal(a.versions.begin(), a.versions.end(), b.versions.begin(), b.versions.end(), same_version);
-}
-
 bool has(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
 
 Rule version(std::uint32_t v, std::int64_t from, std::int64_t until) {
@@ -93,7 +78,7 @@ TEST(RulesItems, ARecordRoundTripsWithEveryVersion) {
   EXPECT_FALSE(has(item, R"("until":{"N":"9223372036854775807"})")) << "an open window has no until";
   auto back = parse_rule_item(item);
   ASSERT_TRUE(back.ok()) << back.error().message;
-  EXPECT_TRUE(same(back.value(), r));
+  EXPECT_EQ(back.value(), r);
 
   RuleRecord bare = r;
   bare.spec.description.clear();
@@ -101,7 +86,7 @@ TEST(RulesItems, ARecordRoundTripsWithEveryVersion) {
   bare.spec.message_template.clear();
   bare.state = RuleState::deleted;
   bare.versions.clear();
-  EXPECT_TRUE(same(parse_rule_item(rule_item(bare)).value(), bare));
+  EXPECT_EQ(parse_rule_item(rule_item(bare)).value(), bare);
   bare.state = RuleState::paused;
   EXPECT_EQ(parse_rule_item(rule_item(bare)).value().state, RuleState::paused);
   EXPECT_TRUE(parse_rule_item(item_with(kValidAttributes)).ok());
@@ -429,7 +414,7 @@ TEST_F(RulesStoreTest, ScanReadsEveryPageConsistentlySkipsHostileAndExpiredRecor
   auto read = store.scan(3, 8, kT - 3000, far());
   ASSERT_TRUE(read.ok()) << read.error().message;
   ASSERT_EQ(read->records.size(), 1U);
-  EXPECT_TRUE(same(read->records[0], current));
+  EXPECT_EQ(read->records[0], current);
   ASSERT_EQ(read->invalid.size(), 1U);
   EXPECT_TRUE(has(read->invalid[0], "owner#bob rule#r9: name: expected type S")) << read->invalid[0];
   ASSERT_EQ(http.requests.size(), 2U);
@@ -472,8 +457,7 @@ TEST_F(RulesStoreTest, RefreshReadsTheLogThenTheChangedRecordsByKey) {
       200, R"({"Responses":{"rules":[)" + rule_item(record()) + "," + item_with(R"("x":{"S":"y"})") + "]}}");
   auto read = store.records(changed, far());
   ASSERT_TRUE(read.ok());
-  ASSERT_EQ(read->records.size(), 1U);
-  EXPECT_TRUE(same(read->records[0], record()));
+  EXPECT_EQ(read->records, std::vector<RuleRecord>{record()});
   EXPECT_EQ(read->invalid.size(), 1U);
   EXPECT_EQ(http.target(3), "DynamoDB_20120810.BatchGetItem");
   EXPECT_EQ(http.body(3),
@@ -511,7 +495,7 @@ TEST_F(RulesStoreTest, WritersReadTheHeadARecordAndAnOwnersRules) {
   http.reply(200, R"({"Responses":{"rules":[]}})");
   EXPECT_FALSE(store.get("alice", "r1", far()).value().has_value());
   http.reply(200, R"({"Responses":{"rules":[)" + rule_item(record()) + "]}}");
-  EXPECT_TRUE(same(store.get("alice", "r1", far()).value().value(), record()));
+  EXPECT_EQ(store.get("alice", "r1", far()).value(), record());
   http.reply(200, R"({"Responses":{"rules":[)" + item_with(R"("x":{"S":"y"})") + "]}}");
   EXPECT_EQ(store.get("bob", "r9", far()).error().code, "invalid_rule_item");
   http.reply(400, R"({"__type":"x#AccessDeniedException"})");

@@ -73,6 +73,7 @@ struct Rule {                 // one version of a rule
   constexpr bool applies_at(std::int64_t ts) const {
     return enabled && window.contains(ts) && (!expires_at_micros || ts < *expires_at_micros);
   }
+  friend bool operator==(const Rule&, const Rule&) = default;  // a stored version compares field by field
 };
 
 class RuleSet {
