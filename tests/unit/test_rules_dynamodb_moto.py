@@ -170,6 +170,7 @@ def test_scan_reads_every_segment_and_skips_hostile_items(cli: Path, table: Any)
     for segments in ("1", "4"):
         (scan,) = run(cli, "scan", TABLE, segments, "100")
         assert (scan["records"], scan["versions"]) == (40, 40), segments
+        assert scan["requests"] == int(segments)  # one page per segment at this size, every segment read
         assert len(scan["invalid"]) == len(HOSTILE) + 1, scan["invalid"]
         assert all(why.startswith("owner#evil rule#") for why in scan["invalid"])
     (everything,) = run(cli, "scan", TABLE, "2", "0")

@@ -4,7 +4,8 @@
 //   rules_store_cli lifecycle TABLE OWNER  create, refused create (name), stale edit, fence passed, quota,
 //                                          rename, delete, log, head, get, list, controls: each step's
 //                                          outcome
-//   rules_store_cli scan TABLE SEGMENTS HORIZON_MICROS   every segment: records, versions, invalid items
+//   rules_store_cli scan TABLE SEGMENTS HORIZON_MICROS   every segment in turn: records, versions, invalid
+//                                                        items, requests, response bytes, CPU and wall time
 //   rules_store_cli fence TABLE SHARD TARGET_MICROS      one advance_fence: the head it returns
 //   rules_store_cli commits TABLE WRITERS SECONDS        WRITERS threads creating rules on one head
 //                                                        (shard 0) for SECONDS: commits/s and refusals
@@ -12,6 +13,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <iostream>
 #include <random>
 #include <string>
@@ -204,7 +206,28 @@ int lifecycle(tap::AwsLayer& aws, const std::string& table, const std::string& o
   return 0;
 }
 
+// Counts the requests sent and the response bytes received through the layer's HTTP client.
+class CountingHttp final : public tap::HttpClient {
+ public:
+  explicit CountingHttp(tap::HttpClient& inner) : inner_(inner) {}
+  tap::Result<tap::HttpResponse> send(const tap::HttpRequest& request, tap::Deadline deadline) override {
+    ++requests;
+    auto response = inner_.send(request, deadline);
+    if (response) bytes += response->body.size();
+    return response;
+  }
+  std::size_t requests = 0;
+  std::size_t bytes = 0;
+
+ private:
+  tap::HttpClient& inner_;
+};
+
 int scan(tap::AwsLayer& aws, const std::string& table, std::uint32_t segments, std::int64_t horizon) {
+  CountingHttp counting(*aws.transport.http);
+  aws.transport.http = &counting;
+  const std::clock_t cpu_start = std::clock();
+  const auto wall_start = std::chrono::steady_clock::now();
   tap::DynamoDbRulesStore store(aws.dynamodb, {.table = table, .shards = 1, .log_ttl_seconds = 3600},
                                 random_token);
   std::size_t records = 0;
@@ -220,9 +243,15 @@ int scan(tap::AwsLayer& aws, const std::string& table, std::uint32_t segments, s
       tap::json::append_string(invalid, why);
     }
   }
+  std::string times = ",\"cpu_seconds\":";
+  tap::json::append_number(times, static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC);
+  times += ",\"wall_seconds\":";
+  tap::json::append_number(
+      times, std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count());
   line("scan", "ok",
        "\"records\":" + std::to_string(records) + ",\"versions\":" + std::to_string(versions) +
-           ",\"invalid\":" + invalid + "]");
+           ",\"invalid\":" + invalid + "],\"requests\":" + std::to_string(counting.requests) +
+           ",\"response_bytes\":" + std::to_string(counting.bytes) + times);
   return 0;
 }
 
