@@ -29,6 +29,8 @@ NAME_LIMITS: dict[str, int] = {
     "data-processor-policy": 128,  # IAM inline policy name
     "market-alerts": 255,  # DynamoDB table
     "alert-state": 255,
+    "alert-rules": 255,
+    "rules-writer-policy": 128,  # IAM managed policy name
     "market-data-queue": 80,  # SQS queue name
     "market-data-dlq": 80,
     "trading-alerts": 256,  # SNS topic name

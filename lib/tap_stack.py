@@ -23,6 +23,7 @@ from lib.stack.function_package import LambdaPackageError, package_hash
 from lib.stack.function_role import FunctionResources
 from lib.stack.provider import aws_provider
 from lib.stack.queues import Queues
+from lib.stack.rules_access import RulesWriterPolicy
 from lib.stack.tables import Tables
 from lib.stack.topics import Topics
 
@@ -48,6 +49,7 @@ class TapStack(AddressByIdStack):
             key_arn=key.arn,
             alerts_table=tables.alerts,
             state_table=tables.state,
+            rules_table=tables.rules,
             queue=queues.queue,
             dlq=queues.dlq,
             topic_arn=topics.trading_arn,
@@ -55,6 +57,7 @@ class TapStack(AddressByIdStack):
         function = Function(
             self, "function", config, code_hash=code_hash, account_id=account.account_id, uses=uses
         )
+        writers = RulesWriterPolicy(self, "rules_writers", config, rules=tables.rules, key_arn=key.arn)
         Alarms(
             self,
             "alarms",
@@ -73,6 +76,8 @@ class TapStack(AddressByIdStack):
             ("ops_topic_arn", topics.ops_arn),
             ("table_name", tables.alerts.name),
             ("state_table_name", tables.state.name),
+            ("rules_table_name", tables.rules.name),
+            ("rules_writer_policy_arn", writers.arn),
             ("function_name", function.name),
             ("function_arn", function.arn),
             ("kms_key_arn", key.arn),

@@ -30,7 +30,9 @@ from cdktf_cdktf_provider_aws.dynamodb_table import (
     DynamodbTableAttribute,
     DynamodbTablePointInTimeRecovery,
     DynamodbTableServerSideEncryption,
+    DynamodbTableTtl,
 )
+from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
@@ -69,7 +71,9 @@ __all__ = [
     "DynamodbTableAttribute",
     "DynamodbTablePointInTimeRecovery",
     "DynamodbTableServerSideEncryption",
+    "DynamodbTableTtl",
     "Fn",
+    "IamPolicy",
     "IamRole",
     "IamRolePolicy",
     "KmsAlias",

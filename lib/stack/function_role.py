@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lib.config import StackConfig
-from lib.stack import policy
+from lib.stack import policy, rules_access
 from lib.stack.bindings import Construct, IamRole, IamRolePolicy
 from lib.stack.queues import QueueRef
 from lib.stack.tables import TableRef
@@ -19,6 +19,7 @@ class FunctionResources:
     key_arn: str
     alerts_table: TableRef
     state_table: TableRef
+    rules_table: TableRef
     queue: QueueRef
     dlq: QueueRef
     topic_arn: str
@@ -90,13 +91,9 @@ def _statements(uses: FunctionResources, log_group_arn: str) -> list[dict[str, A
             "Action": ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"],
             "Resource": uses.state_table.arn,
         },
+        *rules_access.processor_statements(uses.rules_table),
         {"Sid": "NotifyTraders", "Effect": "Allow", "Action": "sns:Publish", "Resource": uses.topic_arn},
-        {
-            "Sid": "UseTheKey",
-            "Effect": "Allow",
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-            "Resource": uses.key_arn,
-        },
+        policy.use_key(uses.key_arn),
         {
             "Sid": "WriteOwnLogs",
             "Effect": "Allow",

@@ -20,3 +20,13 @@ def deny_insecure_transport(action: str, resource: str) -> dict[str, Any]:
         "Resource": resource,
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
+
+
+def use_key(key_arn: str) -> dict[str, Any]:
+    """Decrypt with the stack's key, and make data keys for writing to resources it encrypts."""
+    return {
+        "Sid": "UseTheKey",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": key_arn,
+    }

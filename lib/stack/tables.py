@@ -1,4 +1,5 @@
-"""I2 / I2b: the alerts table and the alert-state table, keyed by symbol, encrypted with the stack's key."""
+"""I2 / I2b / I13: the alerts and alert-state tables (keyed by symbol) and the rules table (pk + sk), each
+on-demand, with PITR, encrypted with the stack's key."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from lib.stack.bindings import (
     DynamodbTableAttribute,
     DynamodbTablePointInTimeRecovery,
     DynamodbTableServerSideEncryption,
+    DynamodbTableTtl,
 )
 
 
@@ -25,24 +27,44 @@ class Tables(Construct):
         super().__init__(scope, construct_id)
         self.alerts = self._table("alerts_table", config.name("market-alerts"), "timestamp", key_arn, config)
         self.state = self._table("state_table", config.name("alert-state"), "rule_id", key_arn, config)
+        # I13: records, names, quota counters, change heads and the change log (item schema:
+        # lib/lambda/include/tap/app/rules_dynamodb.hpp). Log items expire through `ttl` beyond the horizon.
+        self.rules = self._table(
+            "rules_table",
+            config.name("alert-rules"),
+            "sk",
+            key_arn,
+            config,
+            hash_key="pk",
+            ttl=DynamodbTableTtl(attribute_name="ttl", enabled=True),
+        )
 
     def _table(
-        self, construct_id: str, name: str, sort_key: str, key_arn: str, config: StackConfig
+        self,
+        construct_id: str,
+        name: str,
+        sort_key: str,
+        key_arn: str,
+        config: StackConfig,
+        *,
+        hash_key: str = "symbol",
+        ttl: DynamodbTableTtl | None = None,
     ) -> TableRef:
         table = DynamodbTable(
             self,
             construct_id,
             name=name,
             billing_mode="PAY_PER_REQUEST",
-            hash_key="symbol",
+            hash_key=hash_key,
             range_key=sort_key,
             attribute=[
-                DynamodbTableAttribute(name="symbol", type="S"),
+                DynamodbTableAttribute(name=hash_key, type="S"),
                 DynamodbTableAttribute(name=sort_key, type="S"),
             ],
             point_in_time_recovery=DynamodbTablePointInTimeRecovery(enabled=True),
             server_side_encryption=DynamodbTableServerSideEncryption(enabled=True, kms_key_arn=key_arn),
             deletion_protection_enabled=False,
+            ttl=ttl,
             tags=config.tags,
         )
         return TableRef(name=table.name, arn=table.arn)

@@ -66,6 +66,8 @@ def test_function_actions_come_from_the_stack(synthesized_stack: dict[str, Any])
     assert function_actions(synthesized_stack) == [
         "dynamodb:BatchGetItem",
         "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:Scan",
         "dynamodb:TransactWriteItems",
         "dynamodb:UpdateItem",
         "sns:Publish",

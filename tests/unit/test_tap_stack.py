@@ -26,6 +26,7 @@ TAGGABLE = {
     "aws_cloudwatch_log_group",
     "aws_cloudwatch_metric_alarm",
     "aws_dynamodb_table",
+    "aws_iam_policy",
     "aws_iam_role",
     "aws_kms_key",
     "aws_lambda_event_source_mapping",
@@ -134,6 +135,20 @@ def test_tables(stack: dict[str, Any], name: str, table: str, sort_key: str) -> 
     assert t["point_in_time_recovery"] == {"enabled": True}
     assert t["server_side_encryption"] == {"enabled": True, "kms_key_arn": KEY}
     assert t["deletion_protection_enabled"] is False
+
+
+def test_rules_table(stack: dict[str, Any]) -> None:
+    """I13: pk + sk (rules_dynamodb.hpp), on-demand, PITR, the key, destroyable; log items expire by `ttl`."""
+    t = res(stack, "aws_dynamodb_table", "rules_table")
+    assert t["name"] == "alert-rules-dev"
+    assert (t["hash_key"], t["range_key"]) == ("pk", "sk")
+    assert t["attribute"] == [{"name": "pk", "type": "S"}, {"name": "sk", "type": "S"}]
+    assert t["billing_mode"] == "PAY_PER_REQUEST"
+    assert t["point_in_time_recovery"] == {"enabled": True}
+    assert t["server_side_encryption"] == {"enabled": True, "kms_key_arn": KEY}
+    assert t["deletion_protection_enabled"] is False
+    assert t["ttl"] == {"attribute_name": "ttl", "enabled": True}
+    assert "global_secondary_index" not in t  # readers never depend on index lag (R3)
 
 
 # ---- I3 SQS
@@ -297,6 +312,12 @@ def test_function_policy_least_privilege(stack: dict[str, Any]) -> None:
             ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"],
             "${aws_dynamodb_table.state_table.arn}",
         ),
+        "ReadRules": (
+            "Allow",
+            ["dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"],
+            "${aws_dynamodb_table.rules_table.arn}",
+        ),
+        "AdvanceRulesFence": ("Allow", "dynamodb:UpdateItem", "${aws_dynamodb_table.rules_table.arn}"),
         "NotifyTraders": ("Allow", "sns:Publish", "${aws_sns_topic.topic.arn}"),
         "UseTheKey": ("Allow", ["kms:Decrypt", "kms:GenerateDataKey"], KEY),
         "WriteOwnLogs": (
@@ -308,9 +329,53 @@ def test_function_policy_least_privilege(stack: dict[str, Any]) -> None:
     }
 
 
+def _rules_table_statements(policy_json: str) -> list[dict[str, Any]]:
+    return [s for s in statements(policy_json) if s["Resource"] == "${aws_dynamodb_table.rules_table.arn}"]
+
+
+def test_processor_never_writes_rules_and_updates_only_head_items(stack: dict[str, Any]) -> None:
+    """R1: the processor writes no rule; its one write is the fence, on items whose pk is a head's."""
+    on_rules = _rules_table_statements(res(stack, "aws_iam_role_policy", "role_policy")["policy"])
+    reads = ["dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"]
+    writes = [s for s in on_rules if s["Action"] != reads]
+    assert writes == [
+        {
+            "Sid": "AdvanceRulesFence",
+            "Effect": "Allow",
+            "Action": "dynamodb:UpdateItem",
+            "Resource": "${aws_dynamodb_table.rules_table.arn}",
+            "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["head#*"]}},
+        }
+    ]
+    actions = {a for s in on_rules for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert not actions & {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+
+
+def test_rules_writer_policy(stack: dict[str, Any]) -> None:
+    """The writers' own policy: the transaction's item actions and the reads that plan a change."""
+    p = res(stack, "aws_iam_policy", "rules_writer_policy")
+    assert p["name"] == "rules-writer-policy-dev"
+    got = {s["Sid"]: (s["Effect"], s["Action"], s["Resource"]) for s in statements(p["policy"])}
+    assert got == {
+        "CommitRuleChanges": (
+            "Allow",
+            ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            "${aws_dynamodb_table.rules_table.arn}",
+        ),
+        "ReadRulesToPlan": (
+            "Allow",
+            ["dynamodb:BatchGetItem", "dynamodb:Query"],
+            "${aws_dynamodb_table.rules_table.arn}",
+        ),
+        "UseTheKey": ("Allow", ["kms:Decrypt", "kms:GenerateDataKey"], KEY),
+    }
+    assert "Condition" not in p["policy"]
+
+
 def test_no_wildcards_in_identity_policies(stack: dict[str, Any]) -> None:
     """No `*` action in any Allow; `*` resource only for X-Ray (AWS allows nothing else there)."""
-    for policy in res(stack, "aws_iam_role_policy").values():
+    policies = [*res(stack, "aws_iam_role_policy").values(), *res(stack, "aws_iam_policy").values()]
+    for policy in policies:
         for s in statements(policy["policy"]):
             actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
             assert all(not a.endswith("*") for a in actions), s
@@ -394,7 +459,7 @@ def test_every_name_carries_the_suffix(stack: dict[str, Any]) -> None:
         for field in ("name", "function_name", "alarm_name")
         if isinstance(config.get(field), str) and not config[field].startswith("${")
     ]
-    assert len(names) == 14
+    assert len(names) == 16
     assert all(n.endswith(f"-{SFX}") for n in names), names
 
 
@@ -407,7 +472,9 @@ def test_terraform_addresses(stack: dict[str, Any]) -> None:
         "aws_cloudwatch_metric_alarm.error_rate_alarm",
         "aws_cloudwatch_metric_alarm.oldest_message_alarm",
         "aws_dynamodb_table.alerts_table",
+        "aws_dynamodb_table.rules_table",
         "aws_dynamodb_table.state_table",
+        "aws_iam_policy.rules_writer_policy",
         "aws_iam_role.role",
         "aws_iam_role_policy.role_policy",
         "aws_kms_alias.key_alias",
@@ -477,6 +544,8 @@ def test_outputs(stack: dict[str, Any]) -> None:
         "ops_topic_arn": "${aws_sns_topic.ops_topic.arn}",
         "table_name": "${aws_dynamodb_table.alerts_table.name}",
         "state_table_name": "${aws_dynamodb_table.state_table.name}",
+        "rules_table_name": "${aws_dynamodb_table.rules_table.name}",
+        "rules_writer_policy_arn": "${aws_iam_policy.rules_writer_policy.arn}",
         "function_name": "${aws_lambda_function.function.function_name}",
         "function_arn": "${aws_lambda_function.function.arn}",
         "kms_key_arn": KEY,

@@ -41,6 +41,16 @@ std::string body(const PutItem& r) {
   return out;
 }
 
+std::string body(const DeleteItem& r) {
+  std::string out = "{";
+  string_field(out, "TableName", r.table);
+  field(out, "Key", r.key_json);
+  string_field(out, "ConditionExpression", r.condition_expression);
+  field(out, "ExpressionAttributeNames", r.names_json);
+  field(out, "ExpressionAttributeValues", r.values_json);
+  return out;
+}
+
 Result<simdjson::ondemand::object> top_object(simdjson::padded_string& padded,
                                               simdjson::ondemand::document& doc) {
   simdjson::ondemand::object obj;
@@ -53,6 +63,29 @@ Result<simdjson::ondemand::object> top_object(simdjson::padded_string& padded,
 
 // Turns a parse failure of a 2xx body into a non-retryable AwsError.
 AwsError invalid(const Error& e) { return make_aws_error(e.code, e.message); }
+
+// Appends the raw JSON of each object of an array (a response's items); false for anything else.
+bool append_items(simdjson::simdjson_result<simdjson::ondemand::value> value, std::vector<std::string>& out) {
+  simdjson::ondemand::array items;
+  if (value.get_array().get(items) != simdjson::SUCCESS) return false;
+  for (auto item : items) {
+    simdjson::ondemand::object item_obj;
+    std::string_view raw;
+    if (item.get_object().get(item_obj) != simdjson::SUCCESS ||
+        item_obj.raw_json().get(raw) != simdjson::SUCCESS) {
+      return false;
+    }
+    out.emplace_back(raw);
+  }
+  return true;
+}
+
+// The raw JSON of an object value; false for anything else.
+bool raw_object(simdjson::simdjson_result<simdjson::ondemand::value> value, std::string_view& raw) {
+  simdjson::ondemand::object object;
+  return value.get_object().get(object) == simdjson::SUCCESS &&
+         object.raw_json().get(raw) == simdjson::SUCCESS;
+}
 
 }  // namespace
 
@@ -70,8 +103,10 @@ std::string render(const TransactWrite& request) {
     if (i > 0) out.push_back(',');
     if (const auto* put = std::get_if<PutItem>(&request.items[i])) {
       out.append("{\"Put\":").append(body(*put)).append("}}");
+    } else if (const auto* update = std::get_if<UpdateItem>(&request.items[i])) {
+      out.append("{\"Update\":").append(body(*update)).append("}}");
     } else {
-      out.append("{\"Update\":").append(body(std::get<UpdateItem>(request.items[i]))).append("}}");
+      out.append("{\"Delete\":").append(body(std::get<DeleteItem>(request.items[i]))).append("}}");
     }
   }
   out.append("]");
@@ -93,6 +128,52 @@ std::string render(const BatchGet& request) {
     out.append("],\"ConsistentRead\":").append(spec.consistent_read ? "true" : "false").append("}");
   }
   return out + "}}";
+}
+
+std::string render(const Query& request) {
+  std::string out = "{";
+  string_field(out, "TableName", request.table);
+  string_field(out, "KeyConditionExpression", request.key_condition);
+  string_field(out, "FilterExpression", request.filter_expression);
+  field(out, "ExpressionAttributeNames", request.names_json);
+  field(out, "ExpressionAttributeValues", request.values_json);
+  field(out, "ConsistentRead", request.consistent_read ? "true" : "false");
+  field(out, "ExclusiveStartKey", request.exclusive_start_key_json);
+  return out + "}";
+}
+
+std::string render(const Scan& request) {
+  std::string out = "{";
+  string_field(out, "TableName", request.table);
+  string_field(out, "FilterExpression", request.filter_expression);
+  field(out, "ExpressionAttributeNames", request.names_json);
+  field(out, "ExpressionAttributeValues", request.values_json);
+  field(out, "ConsistentRead", request.consistent_read ? "true" : "false");
+  field(out, "Segment", std::to_string(request.segment));
+  field(out, "TotalSegments", std::to_string(request.total_segments));
+  field(out, "ExclusiveStartKey", request.exclusive_start_key_json);
+  return out + "}";
+}
+
+Result<Page> parse_page(std::string_view body) {
+  simdjson::padded_string padded(body);
+  simdjson::ondemand::document doc;
+  auto obj = top_object(padded, doc);
+  if (!obj.ok()) return obj.error();
+  Page page;
+  const Error malformed{"InvalidResponse", "malformed Query/Scan response"};
+  for (auto f : obj.value()) {
+    std::string_view key;
+    if (f.unescaped_key().get(key) != simdjson::SUCCESS) return malformed;
+    std::string_view raw;
+    if (key == "Items") {
+      if (!append_items(f.value(), page.items)) return malformed;
+    } else if (key == "LastEvaluatedKey") {
+      if (!raw_object(f.value(), raw)) return malformed;
+      page.last_evaluated_key_json = std::string(raw);
+    }
+  }
+  return page;
 }
 
 Result<std::string> parse_attributes(std::string_view body) {
@@ -130,34 +211,29 @@ Result<BatchGetPage> parse_batch_get(std::string_view body) {
       if (f.value().get_object().get(value) != simdjson::SUCCESS) return malformed;
       for (auto table : value) {
         std::string_view name;
-        simdjson::ondemand::array items;
         if (table.unescaped_key().get(name) != simdjson::SUCCESS ||
-            table.value().get_array().get(items) != simdjson::SUCCESS) {
+            !append_items(table.value(), page.items[std::string(name)])) {
           return malformed;
-        }
-        auto& out = page.items[std::string(name)];
-        for (auto item : items) {
-          simdjson::ondemand::object item_obj;
-          std::string_view raw;
-          if (item.get_object().get(item_obj) != simdjson::SUCCESS ||
-              item_obj.raw_json().get(raw) != simdjson::SUCCESS) {
-            return malformed;
-          }
-          out.emplace_back(raw);
         }
       }
     } else if (key == "UnprocessedKeys") {
       std::string_view raw;
-      if (f.value().get_object().get(value) != simdjson::SUCCESS ||
-          value.raw_json().get(raw) != simdjson::SUCCESS) {
-        return malformed;
-      }
+      if (!raw_object(f.value(), raw)) return malformed;
       // "{}" (nothing left) is what DynamoDB usually sends.
       if (raw.find('"') != std::string_view::npos) page.unprocessed_keys_json = std::string(raw);
     }
   }
   return page;
 }
+
+namespace {
+Result<Page, AwsError> page_of(Result<HttpResponse, AwsError> response) {
+  if (!response.ok()) return response.error();
+  auto page = parse_page(response->body);
+  if (!page.ok()) return invalid(page.error());
+  return std::move(page).value();
+}
+}  // namespace
 
 Client::Client(AwsTransport& transport, std::string endpoint, std::string region)
     : service_(transport, std::move(endpoint), std::move(region), "dynamodb", Protocol::kJson) {}
@@ -227,6 +303,14 @@ Result<Items, AwsError> Client::batch_get_item(const BatchGet& request, Deadline
     }
   }
   return items;
+}
+
+Result<Page, AwsError> Client::query(const Query& request, Deadline deadline) {
+  return page_of(service_.call(service_.json_request("DynamoDB_20120810.Query", render(request)), deadline));
+}
+
+Result<Page, AwsError> Client::scan(const Scan& request, Deadline deadline) {
+  return page_of(service_.call(service_.json_request("DynamoDB_20120810.Scan", render(request)), deadline));
 }
 
 }  // namespace tap::dynamodb

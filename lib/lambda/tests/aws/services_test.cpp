@@ -277,6 +277,63 @@ TEST_F(Services, BatchGetGivesUpAndReportsErrors) {
   EXPECT_EQ(ddb.batch_get_item(get, deadline()).error().code, "InvalidResponse");
 }
 
+TEST(DynamoDbRender, QueryScanAndDeleteAreTheDocumentedJsonWithoutAnIndex) {
+  dynamodb::Query q{"rules", "#pk = :pk", "", R"({"#pk":"pk"})", R"({":pk":{"S":"log#0"}})", true, ""};
+  EXPECT_EQ(dynamodb::render(q),
+            R"({"TableName":"rules","KeyConditionExpression":"#pk = :pk","ExpressionAttributeNames":)"
+            R"({"#pk":"pk"},"ExpressionAttributeValues":{":pk":{"S":"log#0"}},"ConsistentRead":true})");
+  q.filter_expression = "a = :a";
+  q.consistent_read = false;
+  q.exclusive_start_key_json = R"({"pk":{"S":"x"}})";
+  EXPECT_EQ(dynamodb::render(q),
+            R"({"TableName":"rules","KeyConditionExpression":"#pk = :pk","FilterExpression":"a = :a",)"
+            R"("ExpressionAttributeNames":{"#pk":"pk"},"ExpressionAttributeValues":{":pk":{"S":"log#0"}},)"
+            R"("ConsistentRead":false,"ExclusiveStartKey":{"pk":{"S":"x"}}})");
+  dynamodb::Scan s{"rules", "begins_with(#sk, :r)", R"({"#sk":"sk"})", R"({":r":{"S":"rule#"}})", true, 3,
+                   16,      R"({"pk":{"S":"y"}})"};
+  EXPECT_EQ(dynamodb::render(s),
+            R"j({"TableName":"rules","FilterExpression":"begins_with(#sk, :r)","ExpressionAttributeNames":)j"
+            R"({"#sk":"sk"},"ExpressionAttributeValues":{":r":{"S":"rule#"}},"ConsistentRead":true,)"
+            R"("Segment":3,"TotalSegments":16,"ExclusiveStartKey":{"pk":{"S":"y"}}})");
+  dynamodb::TransactWrite tx;
+  tx.items.emplace_back(dynamodb::DeleteItem{"t", R"({"k":{"S":"v"}})", "attribute_exists(k)", "", ""});
+  EXPECT_EQ(dynamodb::render(tx), R"({"TransactItems":[{"Delete":{"TableName":"t","Key":{"k":{"S":"v"}},)"
+                                  R"j("ConditionExpression":"attribute_exists(k)"}}]})j");
+}
+
+TEST(DynamoDbParse, QueryAndScanPages) {
+  auto page = dynamodb::parse_page(
+      R"({"Items":[{"k":{"S":"1"}},{"k":{"S":"2"}}],"Count":2,"LastEvaluatedKey":{"k":{"S":"2"}}})");
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->items, (std::vector<std::string>{R"({"k":{"S":"1"}})", R"({"k":{"S":"2"}})"}));
+  EXPECT_EQ(page->last_evaluated_key_json, R"({"k":{"S":"2"}})");
+  auto last = dynamodb::parse_page(R"({"Items":[],"Count":0})");
+  EXPECT_TRUE(last->items.empty());
+  EXPECT_EQ(last->last_evaluated_key_json, "");
+  for (const char* bad :
+       {"[]", R"({"\uZZZZ":1})", R"({"Items":{}})", R"({"Items":[1]})", R"({"LastEvaluatedKey":1})"}) {
+    EXPECT_FALSE(dynamodb::parse_page(bad).ok()) << bad;
+  }
+}
+
+TEST_F(Services, DynamoDbQueryAndScanCalls) {
+  dynamodb::Client ddb(transport_, "http://h", "us-east-1");
+  http_.reply(200, R"({"Items":[{"k":{"S":"1"}}]})");
+  EXPECT_EQ(ddb.query(dynamodb::Query{}, deadline()).value().items.size(), 1U);
+  EXPECT_EQ(*http_.sent.back().header("X-Amz-Target"), "DynamoDB_20120810.Query");
+  http_.reply(200, R"({"Items":[],"LastEvaluatedKey":{"k":{"S":"1"}}})");
+  EXPECT_EQ(ddb.scan(dynamodb::Scan{}, deadline()).value().last_evaluated_key_json, R"({"k":{"S":"1"}})");
+  EXPECT_EQ(*http_.sent.back().header("X-Amz-Target"), "DynamoDB_20120810.Scan");
+  for (int i = 0; i < 2; ++i) {
+    http_.reply(400, R"({"__type":"x#AccessDeniedException"})");
+    http_.reply(200, "garbage");
+  }
+  EXPECT_EQ(ddb.query(dynamodb::Query{}, deadline()).error().code, "AccessDeniedException");
+  EXPECT_EQ(ddb.query(dynamodb::Query{}, deadline()).error().code, "InvalidResponse");
+  EXPECT_EQ(ddb.scan(dynamodb::Scan{}, deadline()).error().code, "AccessDeniedException");
+  EXPECT_EQ(ddb.scan(dynamodb::Scan{}, deadline()).error().code, "InvalidResponse");
+}
+
 // ---- SNS
 TEST(SnsRender, PublishIsFormEncodedLikeBoto3) {
   sns::Publish p{"arn:aws:sns:us-east-1:123456789012:trading-alerts-dev",

@@ -2,9 +2,9 @@
 // protocol, and how each AWS answer (success, refused condition, cancelled transaction) is read.
 #include <gtest/gtest.h>
 
-#include <deque>
 #include <iostream>
 
+#include "scripted_http.hpp"
 #include "tap/app/dynamodb_store.hpp"
 #include "tap/app/sns_notifier.hpp"
 #include "tap/app/sqs_dead_letters.hpp"
@@ -18,24 +18,6 @@ constexpr const char* kRules = R"({"version":1,"rules":[
 ]})";
 constexpr std::int64_t kNow = 1795617000000000LL;
 
-class ScriptedHttp final : public HttpClient {
- public:
-  Result<HttpResponse> send(const HttpRequest& request, Deadline) override {
-    requests.push_back(request);
-    if (responses.empty()) return Error{kNetworkError, "no scripted response"};
-    HttpResponse r = responses.front();
-    responses.pop_front();
-    return r;
-  }
-  void reply(int status, std::string body) { responses.push_back({status, {}, std::move(body)}); }
-  [[nodiscard]] std::string target(std::size_t i) const {
-    const std::string* t = requests.at(i).header("X-Amz-Target");
-    return t ? *t : "";
-  }
-  std::vector<HttpRequest> requests;
-  std::deque<HttpResponse> responses;
-};
-
 std::string ddb_error(const std::string& type, const std::string& extra = "") {
   return R"({"__type":"com.amazonaws.dynamodb.v20120810#)" + type + R"(","message":"refused")" + extra + "}";
 }
@@ -46,12 +28,7 @@ class PortsTest : public ::testing::Test {
       : rules(load_rules(kRules).value()),
         retry(
             RetryConfig{.max_attempts = 1}, [] { return 0.0; }, [] { return SteadyClock::now(); }),
-        transport{.http = &http,
-                  .credentials = {"AKID", "SECRET", ""},
-                  .retry = &retry,
-                  .wall_clock =
-                      [] { return std::chrono::system_clock::time_point(std::chrono::seconds(1795617000)); },
-                  .sleep = [](std::chrono::microseconds) {}},
+        transport(scripted_transport(http, retry)),
         ddb(transport, "http://127.0.0.1:1", "us-east-1"),
         sns_client(transport, "http://127.0.0.1:1", "us-east-1"),
         sqs_client(transport, "http://127.0.0.1:1", "us-east-1"),

@@ -44,6 +44,8 @@ struct ChangeEntry {
   std::string rule_id;  // empty for a symbol-control change
   std::string symbol;   // a symbol-control change: its symbol
   std::int64_t effective_from_micros = 0;
+  // At least the change's position: a transaction cannot read the seq it increments, so a writer records
+  // the seq it read + 1. Readers rely on the fence and the log, never on this number.
   std::uint64_t seq = 0;
   friend bool operator==(const ChangeEntry&, const ChangeEntry&) = default;
 };
@@ -71,7 +73,9 @@ struct CommitResult {
     quota_exceeded,  // the owner's count of rules not deleted is at the quota
   };
   Status status = Status::committed;
-  RulesHead head;  // committed: the head after the change
+  // committed: the head after the change as far as the writer knows (seq read + 1, the fence it read);
+  // fence_passed: the head that refused it, when the store returned its image.
+  RulesHead head;
 };
 
 class RulesStore {

@@ -1,9 +1,10 @@
-// DynamoDB over its JSON 1.0 protocol (X-Amz-Target DynamoDB_20120810.*): the calls the handler makes.
-// Keys, items and expression values are DynamoDB-JSON text, e.g. {"symbol":{"S":"AAPL"}}; the store adapter
-// (app/dynamodb_store.hpp) renders them. Request rendering and response parsing are pure functions, tested
-// on their own.
+// DynamoDB over its JSON 1.0 protocol (X-Amz-Target DynamoDB_20120810.*): the calls the adapters make.
+// Keys, items and expression values are DynamoDB-JSON text, e.g. {"symbol":{"S":"AAPL"}}; the store adapters
+// (app/dynamodb_store.hpp, app/rules_dynamodb.hpp) render them. Request rendering and response parsing are
+// pure functions, tested on their own. Query and Scan have no IndexName: every read goes to the table.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -34,7 +35,15 @@ struct PutItem {
   bool return_old_on_condition_failure = false;
 };
 
-using TransactItem = std::variant<PutItem, UpdateItem>;
+struct DeleteItem {
+  std::string table;
+  std::string key_json;
+  std::string condition_expression;
+  std::string names_json;
+  std::string values_json;
+};
+
+using TransactItem = std::variant<PutItem, UpdateItem, DeleteItem>;
 
 struct TransactWrite {
   std::vector<TransactItem> items;   // at most 100
@@ -45,7 +54,35 @@ struct KeysAndOptions {
   std::vector<std::string> keys_json;
   bool consistent_read = true;
 };
-using BatchGet = std::map<std::string, KeysAndOptions>;         // by table
+using BatchGet = std::map<std::string, KeysAndOptions>;  // by table
+
+// One page of a Query on the table's key (never an index).
+struct Query {
+  std::string table;
+  std::string key_condition;
+  std::string filter_expression;  // empty: none
+  std::string names_json;
+  std::string values_json;
+  bool consistent_read = true;
+  std::string exclusive_start_key_json;  // the previous page's LastEvaluatedKey, empty: the first page
+};
+
+// One page of one segment of a parallel Scan of the table (never an index).
+struct Scan {
+  std::string table;
+  std::string filter_expression;
+  std::string names_json;
+  std::string values_json;
+  bool consistent_read = true;
+  std::uint32_t segment = 0;
+  std::uint32_t total_segments = 1;
+  std::string exclusive_start_key_json;
+};
+
+struct Page {
+  std::vector<std::string> items;       // each item's DynamoDB JSON
+  std::string last_evaluated_key_json;  // empty: the last page
+};
 using Items = std::map<std::string, std::vector<std::string>>;  // by table, each item's DynamoDB JSON
 
 // Rendering (the JSON bodies).
@@ -53,6 +90,8 @@ std::string render(const UpdateItem& request);
 std::string render(const PutItem& request);
 std::string render(const TransactWrite& request);
 std::string render(const BatchGet& request);
+std::string render(const Query& request);
+std::string render(const Scan& request);
 
 // Parsing: the "Attributes" object of an UpdateItem/PutItem response (empty when absent).
 Result<std::string> parse_attributes(std::string_view body);
@@ -61,6 +100,8 @@ struct BatchGetPage {
   std::string unprocessed_keys_json;  // the UnprocessedKeys object, empty when nothing is left
 };
 Result<BatchGetPage> parse_batch_get(std::string_view body);
+// A Query or Scan response: its Items and LastEvaluatedKey.
+Result<Page> parse_page(std::string_view body);
 
 class Client {
  public:
@@ -74,6 +115,9 @@ class Client {
   // All items found; UnprocessedKeys are re-sent with backoff until done or the policy gives up. More than
   // 100 keys are split into several requests.
   Result<Items, AwsError> batch_get_item(const BatchGet& request, Deadline deadline);
+  // One page each; the caller follows last_evaluated_key_json.
+  Result<Page, AwsError> query(const Query& request, Deadline deadline);
+  Result<Page, AwsError> scan(const Scan& request, Deadline deadline);
 
  private:
   ServiceClient service_;
