@@ -350,6 +350,11 @@ Result<RuleRecord> read_record(const ParsedItem& item) {
   if (!f.ok()) return invalid_item(item, f.error());
   if (!error.empty()) return invalid_item(item, error);
   if (r.revision == 0) return invalid_item(item, "revision: must be >= 1");
+  // THE definition of a valid rule (rule_change.hpp) holds for stored records too: an item written by
+  // hand or by an older writer that breaks it is skipped, never evaluated.
+  if (const auto problems = validate_rule_spec(spec); !problems.empty()) {
+    return invalid_item(item, problems.front().field + ": " + problems.front().message);
+  }
   for (std::size_t i = 1; i < r.versions.size(); ++i) {
     const Rule& a = r.versions[i - 1];
     const Rule& b = r.versions[i];

@@ -118,6 +118,8 @@ TEST(RulesItems, HostileItemsAreRefusedWithTheirReason) {
        "condition: unknown value"},
       {replace(R"("state":{"S":"paused"})", R"("state":{"S":"gone"})"), "state: unknown value"},
       {replace(R"("revision":{"N":"1"})", R"("revision":{"N":"0"})"), "revision: must be >= 1"},
+      {replace(R"("cooldown":{"N":"5"})", R"("cooldown":{"N":"0"})"), "cooldown_seconds: "},
+      {replace(R"("symbol":{"S":"MSFT"})", R"("symbol":{"S":"bad symbol!"})"), "symbol: "},
       {item_with(v + R"(,"versions":{"M":{}})"), "versions: expected type L"},
       {item_with(v + R"(,"versions":{"L":{}})"), "versions: not a list"},
       {item_with(v + R"(,"versions":{"L":[{"S":"x"}]})"), "versions: an element is not a map"},
