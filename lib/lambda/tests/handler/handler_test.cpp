@@ -843,17 +843,23 @@ TEST(HandlerRecovery, CrashBeforeThePublishIsNotifiedByTheNextBatchOfTheSymbol) 
   EXPECT_EQ(next.notifier.published.size(), 1u);
 }
 
-TEST(HandlerRecovery, RevealedCrossingWhosePublishFailedIsRecoveredByItsCauseMessage) {
-  // The crossing at t2 is revealed by m3 (t3) and keyed at t2, a tick held from an earlier batch: the
-  // redelivery of m3 holds no tick at t2, and still notifies it.
-  FakeTables tables;
-  Harness fx(recovery_rules(), tables);
+// The crossing at t2 is revealed by m3 (t3) and keyed at t2, a tick held from an earlier batch; the publish
+// of its alert fails. Returns m3's body and the report of its batch.
+std::pair<std::string, BatchReport> reveal_crossing_whose_publish_fails(Harness& fx) {
   fx.run({{"m1", tick("AAPL", 199, "2026-11-25T14:30:10Z")}});
   fx.run({{"m4", tick("AAPL", 201, "2026-11-25T14:30:40Z")}});
   fx.run({{"m2", tick("AAPL", 202, "2026-11-25T14:30:20Z")}});
   fx.notifier.fail_publishes = 1;
-  const std::string m3 = tick("AAPL", 198, "2026-11-25T14:30:30Z");
-  const BatchReport r = fx.run({{"m3", m3}});
+  std::string m3 = tick("AAPL", 198, "2026-11-25T14:30:30Z");
+  BatchReport r = fx.run({{"m3", m3}});
+  return {std::move(m3), std::move(r)};
+}
+
+TEST(HandlerRecovery, RevealedCrossingWhosePublishFailedIsRecoveredByItsCauseMessage) {
+  // The redelivery of m3 holds no tick at t2, and still notifies it.
+  FakeTables tables;
+  Harness fx(recovery_rules(), tables);
+  const auto [m3, r] = reveal_crossing_whose_publish_fails(fx);
   EXPECT_EQ(r.alerts, 1u);
   EXPECT_EQ(r.failed_message_ids, std::vector<std::string>{"m3"});
   const AlertId t2{"AAPL", 1795617020000000LL, "x"};
@@ -986,12 +992,8 @@ TEST(HandlerRecovery, BatchHoldingTheStoringMessageIsExemptFromItsPublishBy) {
   // it, so its storer has ended, and the second claim (exempt) takes it.
   FakeTables tables;
   Harness fx(recovery_rules(), tables);
-  fx.run({{"m1", tick("AAPL", 199, "2026-11-25T14:30:10Z")}});
-  fx.run({{"m4", tick("AAPL", 201, "2026-11-25T14:30:40Z")}});
-  fx.run({{"m2", tick("AAPL", 202, "2026-11-25T14:30:20Z")}});
-  fx.notifier.fail_publishes = 1;
-  const std::string m3 = tick("AAPL", 198, "2026-11-25T14:30:30Z");
-  EXPECT_EQ(fx.run({{"m3", m3}}).failed_message_ids, std::vector<std::string>{"m3"});
+  const auto [m3, stored] = reveal_crossing_whose_publish_fails(fx);
+  EXPECT_EQ(stored.failed_message_ids, std::vector<std::string>{"m3"});
   fx.runs -= 1;  // the same instant: before publish_by
   const BatchReport again = fx.run({{"m3", m3, 2}});
   EXPECT_TRUE(again.failed_message_ids.empty());
