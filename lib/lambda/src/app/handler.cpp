@@ -20,6 +20,11 @@ constexpr int kMaxReplans = 4;
 // Alerts this instance published, remembered so that a later plan of their symbol confirms them without
 // I/O (F5); the oldest are forgotten first, then the ledger answers for them.
 constexpr std::size_t kMaxRemembered = 4096;
+// Kept free before the invocation's deadline for what follows the work: failing what is unfinished and the
+// response. The work stops at deadline - margin (no new commit, claim or publish after it, and every call
+// ends by then), at most a tenth of the invocation's time, so that a short timeout still leaves work time.
+constexpr std::chrono::microseconds kReportMargin = std::chrono::seconds(1);
+constexpr std::string_view kDeadlineNear = "deadline near, message will be retried";
 // Rejection reasons travel as an SQS message attribute and in logs: long enough for every reason of a body
 // with many bad ticks, short enough to stay readable.
 constexpr std::size_t kMaxReasonLength = 4096;
@@ -77,6 +82,7 @@ struct BatchHandler::Batch {
   std::set<AlertId> to_notify_ids;
   BatchReport report;
   std::int64_t publish_by_micros = 0;  // this invocation's deadline on the wall clock
+  std::int64_t work_by_micros = 0;     // the deadline minus the report margin, on the wall clock
   std::string claimant;                // this invocation's token in recovery claims (F5)
 
   void notify_later(const Rule& rule, const Tick& tick, std::size_t message_index, bool recovered) {
@@ -162,15 +168,20 @@ std::int64_t BatchHandler::now_micros() const {
   return std::chrono::duration_cast<std::chrono::microseconds>(wall_clock_().time_since_epoch()).count();
 }
 
+bool BatchHandler::out_of_time(const Batch& batch) const { return now_micros() >= batch.work_by_micros; }
+
 Result<BatchReport> BatchHandler::handle(std::string_view event_json, Deadline deadline) {
   auto event = parse_sqs_event(event_json);
   if (!event) return event.error();
   Batch batch;
   batch.event = std::move(event).value();
   batch.claimant = claimant_token();
-  batch.publish_by_micros =
-      now_micros() +
-      std::chrono::duration_cast<std::chrono::microseconds>(deadline - SteadyClock::now()).count();
+  const auto budget = std::chrono::duration_cast<std::chrono::microseconds>(deadline - SteadyClock::now());
+  const auto margin = std::min(kReportMargin, budget / 10);
+  batch.publish_by_micros = now_micros() + budget.count();
+  batch.work_by_micros = batch.publish_by_micros - margin.count();
+  // Every call ends by then, so that the unfinished messages are reported before the deadline.
+  const Deadline work_by = deadline - margin;
   batch.messages.resize(batch.event.records.size());
   // R3: ticks more than F ahead of this clock are rejected, never applied.
   const std::int64_t future_from = now_micros() + kMaxFutureMicros;
@@ -228,18 +239,18 @@ Result<BatchReport> BatchHandler::handle(std::string_view event_json, Deadline d
   if (!works.empty()) {
     std::vector<std::string> symbols;
     for (const SymbolWork& w : works) symbols.push_back(w.symbol);
-    auto loaded = ports_.state.load(symbols, deadline);
+    auto loaded = ports_.state.load(symbols, work_by);
     for (SymbolWork& w : works) {
       if (!loaded) {
         fail_symbol(batch, w, "state read failed, message will be retried",
                     loaded.error().code + ": " + loaded.error().message);
       } else {
-        process_symbol(batch, w, loaded->at(w.symbol), deadline);
+        process_symbol(batch, w, loaded->at(w.symbol), work_by);
       }
     }
   }
-  notify_all(batch, deadline);
-  dead_letter_rejects(batch, deadline);
+  notify_all(batch, work_by);
+  dead_letter_rejects(batch, work_by);
 
   for (const Batch::Message& m : batch.messages) {
     if (m.failed) batch.report.failed_message_ids.emplace_back(m.record->message_id);
@@ -340,6 +351,13 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
   int retries = 0;
   while (true) {
     confirm_fires(batch, work, state, confirmed, deadline);
+    // Out of time: nothing more is started for the symbol. Its messages come back and their delivery goes
+    // on where this one stopped: ticks applied stay applied, fires recorded pending are stored first,
+    // stored alerts not confirmed are recovered.
+    if (out_of_time(batch)) {
+      fail_symbol(batch, work, kDeadlineNear, "the invocation's deadline is less than its margin away");
+      return;
+    }
     SymbolPlan plan = plan_symbol(index_, work.symbol, state, ticks, controls, once_, limits_, confirmed);
     // The commit's transaction: the state, then the alerts (and `once` markers) of the fires it records
     // stored -- pending fires of the read state first, then new ones -- as many as one transaction holds.
@@ -491,6 +509,7 @@ void BatchHandler::confirm_fires(Batch& batch, const SymbolWork& work, const Sym
     if (!awaits_confirmation(f) || confirmed.contains({f.rule_id, f.tick})) continue;
     const AlertId id{work.symbol, f.tick.ts_micros, f.rule_id};
     if (batch.to_notify_ids.contains(id)) continue;  // stored by this batch: notified after its commits
+    if (out_of_time(batch)) return;  // left unconfirmed: the symbol's messages fail (process_symbol)
     const Rule* rule = version_of(f);
     // Remembered: confirmed without I/O. A version not loaded here: its notification cannot be built, so it
     // is left to a container that has it (a claim would only keep that one waiting).
@@ -582,7 +601,19 @@ bool BatchHandler::publish(Batch& batch, const Alert& alert, bool recovered, con
 void BatchHandler::notify_all(Batch& batch, Deadline deadline) {
   // Store before publish (every alert here is stored), publish before mark (publish). An alert found stored
   // already was stored by another delivery: recovered under a claim like any other.
-  for (const Pending& p : batch.to_notify) {
+  for (auto p_at = batch.to_notify.begin(); p_at != batch.to_notify.end(); ++p_at) {
+    const Pending& p = *p_at;
+    if (out_of_time(batch)) {
+      // The alerts left stay pending: their messages come back and recover them (one log per message).
+      std::map<std::size_t, std::string_view> left;
+      for (auto rest = p_at; rest != batch.to_notify.end(); ++rest) {
+        left.try_emplace(rest->message_index, rest->tick->symbol);
+      }
+      for (const auto& [m, symbol] : left) {
+        fail(batch, {{m}, symbol}, {}, kDeadlineNear, "alerts stored, notifications not yet sent");
+      }
+      return;
+    }
     const Answerable who{{p.message_index}, p.tick->symbol};
     if (p.recovered) {
       (void)recover(batch, alert_id(*p.rule, *p.tick), *p.rule, p.tick->seq, false, who, deadline);

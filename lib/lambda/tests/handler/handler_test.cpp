@@ -735,6 +735,94 @@ TEST(HandlerBurst, FailedCompletionCommitFailsTheMessageAndTheNextDeliveryFinish
   EXPECT_EQ(fx.notifier.published.size(), 150u);
 }
 
+// ---- the invocation's deadline (issue 14: a burst ran into the function's timeout) ----
+
+// Every notification the burst's deliveries published, by alert id: each must be there once.
+std::map<std::string, int> notified_ids(const std::vector<SnsNotification>& published) {
+  std::map<std::string, int> out;
+  for (const SnsNotification& n : published) {
+    simdjson::dom::parser parser;
+    std::string_view id;
+    EXPECT_EQ(parser.parse(n.message)["alert_id"].get(id), simdjson::SUCCESS) << n.message;
+    ++out[std::string(id)];
+  }
+  return out;
+}
+
+TEST(HandlerDeadline, PublishesStopAMarginBeforeTheDeadlineAndTheRedeliveryNotifiesTheRest) {
+  const RuleSet rules = burst_rules(150);
+  FakeTables tables;
+  Harness fx(rules, tables);
+  fx.notifier.before_publish = [&fx] { ++fx.offset_seconds; };  // each publish takes a second
+  const std::vector<Message> batch = {{"m1", tick("HOT", 1000, "2026-11-25T14:30:00Z")}};
+  const BatchReport r = fx.run(batch);
+  // A 60 s deadline less its 1 s margin: 59 publishes, then the message is reported failed, in time.
+  EXPECT_EQ(r.failed_message_ids, std::vector<std::string>{"m1"});
+  EXPECT_EQ(r.alerts, 150u);
+  EXPECT_EQ(r.notifications, 59u);
+  EXPECT_TRUE(fx.logged("deadline near, message will be retried"));
+  fx.notifier.before_publish = nullptr;
+  const BatchReport again = fx.run({{"m1", batch[0].body, 2}});
+  EXPECT_TRUE(again.failed_message_ids.empty());
+  EXPECT_EQ(again.alerts, 0u);
+  EXPECT_EQ(again.recovered, 91u);
+  const auto ids = notified_ids(fx.notifier.published);
+  EXPECT_EQ(ids.size(), 150u);
+  for (const auto& [id, n] : ids) EXPECT_EQ(n, 1) << id;
+  for (const auto& [id, a] : tables.alerts) EXPECT_FALSE(a.pending) << to_string(id);
+}
+
+TEST(HandlerDeadline, CompletingCommitsStopAMarginBeforeTheDeadlineAndTheRedeliveryFinishes) {
+  // 250 fires: three commits of a burst. Each commit takes 40 s: the third would start after the margin.
+  const RuleSet rules = burst_rules(250);
+  FakeTables tables;
+  Harness fx(rules, tables);
+  fx.state.before_commit = [&fx](std::string_view) { fx.offset_seconds += 40; };
+  const std::vector<Message> batch = {{"m1", tick("HOT", 1000, "2026-11-25T14:30:00Z")}};
+  const BatchReport r = fx.run(batch);
+  EXPECT_EQ(r.failed_message_ids, std::vector<std::string>{"m1"});
+  EXPECT_EQ(fx.state.commits, 2);
+  EXPECT_EQ(r.alerts, 196u);
+  EXPECT_EQ(r.notifications, 0u);  // out of time after the second commit: all left to the redelivery
+  const auto& fires = tables.symbols.at("HOT").fires;
+  EXPECT_EQ(std::count_if(fires.begin(), fires.end(), [](const FireRecord& f) { return !f.stored; }), 54);
+  fx.state.before_commit = nullptr;
+  const BatchReport again = fx.run({{"m1", batch[0].body, 2}});
+  EXPECT_TRUE(again.failed_message_ids.empty());
+  EXPECT_EQ(again.alerts, 54u);
+  EXPECT_EQ(again.recovered, 196u);
+  EXPECT_EQ(tables.alerts.size(), 250u);
+  const auto ids = notified_ids(fx.notifier.published);
+  EXPECT_EQ(ids.size(), 250u);
+  for (const auto& [id, n] : ids) EXPECT_EQ(n, 1) << id;
+}
+
+TEST(HandlerDeadline, RecoveriesStopAMarginBeforeTheDeadline) {
+  // 150 stored alerts left unpublished by a killed invocation; the next delivery recovers them a second
+  // each until the margin, then leaves the rest (unconfirmed) to the delivery after it.
+  const RuleSet rules = burst_rules(150);
+  FakeTables tables;
+  const std::vector<Message> batch = {{"m1", tick("HOT", 1000, "2026-11-25T14:30:00Z")}};
+  {
+    Harness doomed(rules, tables);
+    doomed.notifier.before_publish = [&tables] { tables.killed = true; };
+    EXPECT_EQ(doomed.run(batch).failed_message_ids, std::vector<std::string>{"m1"});
+  }
+  tables.killed = false;
+  Harness fx(rules, tables);
+  fx.runs = 1;
+  fx.notifier.before_publish = [&fx] { ++fx.offset_seconds; };
+  const BatchReport r = fx.run({{"m1", batch[0].body, 2}});
+  EXPECT_EQ(r.failed_message_ids, std::vector<std::string>{"m1"});
+  EXPECT_EQ(r.recovered, 59u);
+  EXPECT_EQ(fx.state.commits, 0);  // nothing committed after the margin
+  fx.notifier.before_publish = nullptr;
+  EXPECT_EQ(fx.run({{"m1", batch[0].body, 3}}).recovered, 91u);
+  const auto ids = notified_ids(fx.notifier.published);
+  EXPECT_EQ(ids.size(), 150u);
+  for (const auto& [id, n] : ids) EXPECT_EQ(n, 1) << id;
+}
+
 TEST_F(HandlerTest, InvalidEventIsAnInvocationError) {
   auto r = handler.handle(R"({"Records":5})", far());
   ASSERT_FALSE(r.ok());

@@ -13,8 +13,9 @@
 // a redelivered tick or of any earlier batch whose notification is not confirmed (to_confirm) are confirmed
 // before the symbol is planned: remembered, or claimed in the ledger and notified under the claim if still
 // pending (two recovering invocations never both publish; docs/design.md section 6). Store before publish,
-// publish before mark. A failed commit fails exactly the messages holding that symbol's ticks
-// of this batch.
+// publish before mark. A failed commit fails exactly the messages holding that symbol's ticks of this batch.
+// The work stops a margin before the invocation's deadline (no commit, claim or publish is started after it
+// and every call ends by then): what is unfinished fails its messages, reported before the deadline.
 #pragma once
 
 #include <chrono>
@@ -131,6 +132,8 @@ class BatchHandler {
   std::string claimant_token();  // a fresh random token per invocation
   void dead_letter_rejects(Batch& batch, Deadline deadline);
   std::int64_t now_micros() const;
+  // The wall clock has reached the batch's work deadline (its deadline minus the report margin).
+  bool out_of_time(const Batch& batch) const;
 
   const RuleSet& rules_;
   HandlerPorts ports_;
