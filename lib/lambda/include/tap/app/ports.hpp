@@ -56,7 +56,9 @@ struct ClaimOutcome {
     held,     // pending, but claimed by another claimant or its storer may still publish it: leave it
   };
   Status status = Status::settled;
-  PendingAlert alert;  // claimed only
+  // claimed: the alert as stored. held: the same as far as the refusal tells it (its message_id, empty when
+  // unknown, lets a batch that holds the storing message ask again, exempt). settled: empty.
+  PendingAlert alert;
 };
 
 // A `once` marker (R2): one per (rule id, arming); whoever writes it first holds the arming. `alert` is the
