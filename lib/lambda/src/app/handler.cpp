@@ -20,10 +20,12 @@ constexpr int kMaxReplans = 4;
 // Alerts this instance published, remembered so that a later plan of their symbol confirms them without
 // I/O (F5); the oldest are forgotten first, then the ledger answers for them.
 constexpr std::size_t kMaxRemembered = 4096;
-// Kept free before the invocation's deadline for what follows the work: failing what is unfinished and the
-// response. The work stops at deadline - margin (no new commit, claim or publish after it, and every call
-// ends by then), at most a tenth of the invocation's time, so that a short timeout still leaves work time.
+// Kept free before the invocation's deadline: no commit, claim or publish is started within it (at most a
+// tenth of the invocation's time, so that a short timeout still leaves work time). A call started before it
+// may run through four fifths of it -- a publish cut short may have gone out, and a retry would repeat it --
+// and the last fifth is left for failing what is unfinished and the response.
 constexpr std::chrono::microseconds kReportMargin = std::chrono::seconds(1);
+constexpr int kReplyShareOfMargin = 5;  // the response's share of the margin: 1/5
 constexpr std::string_view kDeadlineNear = "deadline near, message will be retried";
 // Rejection reasons travel as an SQS message attribute and in logs: long enough for every reason of a body
 // with many bad ticks, short enough to stay readable.
@@ -181,7 +183,7 @@ Result<BatchReport> BatchHandler::handle(std::string_view event_json, Deadline d
   batch.publish_by_micros = now_micros() + budget.count();
   batch.work_by_micros = batch.publish_by_micros - margin.count();
   // Every call ends by then, so that the unfinished messages are reported before the deadline.
-  const Deadline work_by = deadline - margin;
+  const Deadline calls_by = deadline - margin / kReplyShareOfMargin;
   batch.messages.resize(batch.event.records.size());
   // R3: ticks more than F ahead of this clock are rejected, never applied.
   const std::int64_t future_from = now_micros() + kMaxFutureMicros;
@@ -239,18 +241,18 @@ Result<BatchReport> BatchHandler::handle(std::string_view event_json, Deadline d
   if (!works.empty()) {
     std::vector<std::string> symbols;
     for (const SymbolWork& w : works) symbols.push_back(w.symbol);
-    auto loaded = ports_.state.load(symbols, work_by);
+    auto loaded = ports_.state.load(symbols, calls_by);
     for (SymbolWork& w : works) {
       if (!loaded) {
         fail_symbol(batch, w, "state read failed, message will be retried",
                     loaded.error().code + ": " + loaded.error().message);
       } else {
-        process_symbol(batch, w, loaded->at(w.symbol), work_by);
+        process_symbol(batch, w, loaded->at(w.symbol), calls_by);
       }
     }
   }
-  notify_all(batch, work_by);
-  dead_letter_rejects(batch, work_by);
+  notify_all(batch, calls_by);
+  dead_letter_rejects(batch, calls_by);
 
   for (const Batch::Message& m : batch.messages) {
     if (m.failed) batch.report.failed_message_ids.emplace_back(m.record->message_id);

@@ -14,8 +14,9 @@
 // before the symbol is planned: remembered, or claimed in the ledger and notified under the claim if still
 // pending (two recovering invocations never both publish; docs/design.md section 6). Store before publish,
 // publish before mark. A failed commit fails exactly the messages holding that symbol's ticks of this batch.
-// The work stops a margin before the invocation's deadline (no commit, claim or publish is started after it
-// and every call ends by then): what is unfinished fails its messages, reported before the deadline.
+// The work stops a margin before the invocation's deadline (no commit, claim or publish is started within
+// it; calls end before the deadline with time left for the response): what is unfinished fails its messages,
+// reported before the deadline.
 #pragma once
 
 #include <chrono>
