@@ -453,6 +453,20 @@ dynamodb::PutItem put_if_absent(const std::string& table, std::string item) {
   return put;
 }
 
+// Whether an alert item (DynamoDB JSON) still waits for its notification. An item that cannot be read is
+// taken as pending: a later batch asks again, where taking it as notified would lose the notification.
+bool notification_pending(std::string_view item_json) {
+  simdjson::ondemand::parser parser;
+  const simdjson::padded_string padded(item_json);
+  simdjson::ondemand::document doc;
+  std::string_view state;
+  if (parser.iterate(padded).get(doc) != simdjson::SUCCESS ||
+      doc["notification_state"]["S"].get_string().get(state) != simdjson::SUCCESS) {
+    return true;
+  }
+  return state == "pending";
+}
+
 }  // namespace
 
 Result<PendingAlert> parse_pending_alert(std::string_view attributes_json) {
@@ -520,8 +534,6 @@ Result<PendingAlert> parse_pending_alert(std::string_view attributes_json) {
     } else if (name == "message_id") {
       ok = type == "S";
       out.message_id = std::string(text);
-    } else if (name == "publish_by") {
-      ok = time(out.publish_by_micros);
     }
     if (!ok) return invalid(std::string(name) + ": unexpected value");
   }
@@ -733,25 +745,47 @@ Result<WriteOutcome, AwsError> DynamoDbSymbolStore::commit(std::string_view symb
 DynamoDbAlertLedger::DynamoDbAlertLedger(dynamodb::Client& client, std::string alerts_table)
     : client_(client), table_(std::move(alerts_table)) {}
 
-Result<std::optional<PendingAlert>, AwsError> DynamoDbAlertLedger::pending(const AlertId& id,
-                                                                           Deadline deadline) {
-  // A write that succeeds only on a pending alert and returns it: the answer without read permissions.
+Result<ClaimOutcome, AwsError> DynamoDbAlertLedger::claim(const AlertId& id, const RecoveryClaim& claim,
+                                                          Deadline deadline) {
+  // One conditional write, so that two recoverers never both hold the claim; its ALL_NEW image is what the
+  // notification is built from (the function has no read permission on the table). Timestamps are
+  // normalised, fixed-width text: they compare as the instants they name.
   dynamodb::UpdateItem u;
   u.table = table_;
   u.key_json = alert_key_json(id);
-  u.update_expression = "SET #rc = if_not_exists(#rc, :zero) + :one";
-  u.condition_expression = "#ns = :pending";
-  u.names_json = R"({"#rc":"recovery_checks","#ns":"notification_state"})";
-  u.values_json = R"({":zero":{"N":"0"},":one":{"N":"1"},":pending":{"S":"pending"}})";
+  u.update_expression = "SET #cb = :me, #cu = :until";
+  u.condition_expression = "#ns = :pending AND (attribute_not_exists(#cb) OR #cb = :me OR #cu < :now)";
+  u.names_json = R"({"#ns":"notification_state","#cb":"claimed_by","#cu":"claim_until")";
+  if (!claim.storer_ended) {
+    // The storer's implicit claim: it may publish until publish_by (absent: written before it existed).
+    u.condition_expression += " AND (attribute_not_exists(#pb) OR #pb < :now)";
+    u.names_json += R"(,"#pb":"publish_by")";
+  }
+  u.names_json += '}';
+  u.values_json = R"({":pending":{"S":"pending"},)";
+  append_s(u.values_json, ":me", claim.claimant);
+  u.values_json += ',';
+  append_s(u.values_json, ":now", format_timestamp(claim.now_micros));
+  u.values_json += ',';
+  append_s(u.values_json, ":until", format_timestamp(claim.until_micros));
+  u.values_json += '}';
   u.return_values = "ALL_NEW";
+  u.return_old_on_condition_failure = true;
   auto updated = client_.update_item(u, deadline);
   if (!updated) {
-    if (updated.error().code == kConditionalCheckFailed) return std::optional<PendingAlert>();
-    return updated.error();
+    if (updated.error().code != kConditionalCheckFailed) return updated.error();
+    // ALL_OLD: no image when the alert does not exist.
+    const std::string& old = updated.error().item_json;
+    ClaimOutcome refused;
+    if (!old.empty() && notification_pending(old)) {
+      refused.status = ClaimOutcome::Status::held;
+      if (auto stored = parse_pending_alert(old)) refused.alert = std::move(stored).value();
+    }
+    return refused;
   }
   auto alert = parse_pending_alert(updated.value());
   if (!alert) return make_aws_error(alert.error().code, alert.error().message);
-  return std::optional<PendingAlert>(std::move(alert).value());
+  return ClaimOutcome{.status = ClaimOutcome::Status::claimed, .alert = std::move(alert).value()};
 }
 
 Result<bool, AwsError> DynamoDbAlertLedger::mark_sent(const AlertId& id, const std::string& sns_message_id,

@@ -1,6 +1,7 @@
 #include "tap/app/handler.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <deque>
 #include <map>
 #include <set>
@@ -19,6 +20,13 @@ constexpr int kMaxReplans = 4;
 // Alerts this instance published, remembered so that a later plan of their symbol confirms them without
 // I/O (F5); the oldest are forgotten first, then the ledger answers for them.
 constexpr std::size_t kMaxRemembered = 4096;
+// Kept free before the invocation's deadline: no commit, claim or publish is started within it (at most a
+// tenth of the invocation's time, so that a short timeout still leaves work time). A call started before it
+// may run through four fifths of it -- a publish cut short may have gone out, and a retry would repeat it --
+// and the last fifth is left for failing what is unfinished and the response.
+constexpr std::chrono::microseconds kReportMargin = std::chrono::seconds(1);
+constexpr int kReplyShareOfMargin = 5;  // the response's share of the margin: 1/5
+constexpr std::string_view kDeadlineNear = "deadline near, message will be retried";
 // Rejection reasons travel as an SQS message attribute and in logs: long enough for every reason of a body
 // with many bad ticks, short enough to stay readable.
 constexpr std::size_t kMaxReasonLength = 4096;
@@ -76,6 +84,8 @@ struct BatchHandler::Batch {
   std::set<AlertId> to_notify_ids;
   BatchReport report;
   std::int64_t publish_by_micros = 0;  // this invocation's deadline on the wall clock
+  std::int64_t work_by_micros = 0;     // the deadline minus the report margin, on the wall clock
+  std::string claimant;                // this invocation's token in recovery claims (F5)
 
   void notify_later(const Rule& rule, const Tick& tick, std::size_t message_index, bool recovered) {
     if (to_notify_ids.insert(alert_id(rule, tick)).second) {
@@ -83,6 +93,17 @@ struct BatchHandler::Batch {
     }
   }
   std::string_view message_id(std::size_t m) const { return messages[m].record->message_id; }
+  bool holds_message(std::string_view id) const {
+    return std::any_of(messages.begin(), messages.end(),
+                       [id](const Message& m) { return m.record->message_id == id; });
+  }
+};
+
+// The messages a notification answers for: failed when its check or publish fails; the first one's receive
+// count is logged with a recovery.
+struct BatchHandler::Answerable {
+  std::set<std::size_t> messages;
+  std::string_view symbol;
 };
 
 std::string batch_response(const BatchReport& report) {
@@ -149,14 +170,20 @@ std::int64_t BatchHandler::now_micros() const {
   return std::chrono::duration_cast<std::chrono::microseconds>(wall_clock_().time_since_epoch()).count();
 }
 
+bool BatchHandler::out_of_time(const Batch& batch) const { return now_micros() >= batch.work_by_micros; }
+
 Result<BatchReport> BatchHandler::handle(std::string_view event_json, Deadline deadline) {
   auto event = parse_sqs_event(event_json);
   if (!event) return event.error();
   Batch batch;
   batch.event = std::move(event).value();
-  batch.publish_by_micros =
-      now_micros() +
-      std::chrono::duration_cast<std::chrono::microseconds>(deadline - SteadyClock::now()).count();
+  batch.claimant = claimant_token();
+  const auto budget = std::chrono::duration_cast<std::chrono::microseconds>(deadline - SteadyClock::now());
+  const auto margin = std::min(kReportMargin, budget / 10);
+  batch.publish_by_micros = now_micros() + budget.count();
+  batch.work_by_micros = batch.publish_by_micros - margin.count();
+  // Every call ends by then, so that the unfinished messages are reported before the deadline.
+  const Deadline calls_by = deadline - margin / kReplyShareOfMargin;
   batch.messages.resize(batch.event.records.size());
   // R3: ticks more than F ahead of this clock are rejected, never applied.
   const std::int64_t future_from = now_micros() + kMaxFutureMicros;
@@ -214,18 +241,18 @@ Result<BatchReport> BatchHandler::handle(std::string_view event_json, Deadline d
   if (!works.empty()) {
     std::vector<std::string> symbols;
     for (const SymbolWork& w : works) symbols.push_back(w.symbol);
-    auto loaded = ports_.state.load(symbols, deadline);
+    auto loaded = ports_.state.load(symbols, calls_by);
     for (SymbolWork& w : works) {
       if (!loaded) {
         fail_symbol(batch, w, "state read failed, message will be retried",
                     loaded.error().code + ": " + loaded.error().message);
       } else {
-        process_symbol(batch, w, loaded->at(w.symbol), deadline);
+        process_symbol(batch, w, loaded->at(w.symbol), calls_by);
       }
     }
   }
-  notify_all(batch, deadline);
-  dead_letter_rejects(batch, deadline);
+  notify_all(batch, calls_by);
+  dead_letter_rejects(batch, calls_by);
 
   for (const Batch::Message& m : batch.messages) {
     if (m.failed) batch.report.failed_message_ids.emplace_back(m.record->message_id);
@@ -233,18 +260,28 @@ Result<BatchReport> BatchHandler::handle(std::string_view event_json, Deadline d
   return std::move(batch.report);
 }
 
-void BatchHandler::fail_symbol(Batch& batch, const SymbolWork& work, std::string_view message,
-                               std::string_view reason) {
-  std::set<std::size_t> failed;
-  for (const SymbolTick& t : work.ticks) failed.insert(t.message_index);
-  for (const std::size_t m : failed) {
+BatchHandler::Answerable BatchHandler::answerable(const SymbolWork& work) {
+  Answerable out{{}, work.symbol};
+  for (const SymbolTick& t : work.ticks) out.messages.insert(t.message_index);
+  return out;
+}
+
+void BatchHandler::fail(Batch& batch, const Answerable& who, std::string_view rule, std::string_view message,
+                        std::string_view reason) {
+  for (const std::size_t m : who.messages) {
     batch.messages[m].failed = true;
     log_.log({.level = obs::Level::kWarn,
               .message = std::string(message),
               .message_id = batch.message_id(m),
-              .symbol = work.symbol,
+              .symbol = std::string(who.symbol),
+              .rule = std::string(rule),
               .reason = std::string(reason)});
   }
+}
+
+void BatchHandler::fail_symbol(Batch& batch, const SymbolWork& work, std::string_view message,
+                               std::string_view reason) {
+  fail(batch, answerable(work), {}, message, reason);
 }
 
 // The tick an alert is keyed by: one of this batch's ticks, or a held tick of an earlier batch (a crossing
@@ -316,6 +353,13 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
   int retries = 0;
   while (true) {
     confirm_fires(batch, work, state, confirmed, deadline);
+    // Out of time: nothing more is started for the symbol. Its messages come back and their delivery goes
+    // on where this one stopped: ticks applied stay applied, fires recorded pending are stored first,
+    // stored alerts not confirmed are recovered.
+    if (out_of_time(batch)) {
+      fail_symbol(batch, work, kDeadlineNear, "the invocation's deadline is less than its margin away");
+      return;
+    }
     SymbolPlan plan = plan_symbol(index_, work.symbol, state, ticks, controls, once_, limits_, confirmed);
     // The commit's transaction: the state, then the alerts (and `once` markers) of the fires it records
     // stored -- pending fires of the read state first, then new ones -- as many as one transaction holds.
@@ -453,129 +497,132 @@ void BatchHandler::remember(const AlertId& id) {
   }
 }
 
+std::string BatchHandler::claimant_token() {
+  char token[33];
+  std::snprintf(token, sizeof token, "%016llx%016llx", static_cast<unsigned long long>(claim_tokens_()),
+                static_cast<unsigned long long>(claim_tokens_()));
+  return token;
+}
+
 void BatchHandler::confirm_fires(Batch& batch, const SymbolWork& work, const SymbolState& state,
                                  ConfirmedFires& confirmed, Deadline deadline) {
+  const Answerable who = answerable(work);
   for (const FireRecord& f : state.fires) {
     if (!awaits_confirmation(f) || confirmed.contains({f.rule_id, f.tick})) continue;
     const AlertId id{work.symbol, f.tick.ts_micros, f.rule_id};
     if (batch.to_notify_ids.contains(id)) continue;  // stored by this batch: notified after its commits
-    if (published_.contains(id)) {
-      confirmed.insert({f.rule_id, f.tick});
-      continue;
-    }
-    auto pending = ports_.ledger.pending(id, deadline);
-    if (!pending) {
-      fail_symbol(batch, work, "pending-notification check failed, message will be retried",
-                  pending.error().code + ": " + pending.error().message);
-      return;
-    }
-    if (!pending->has_value()) {  // notified (by whoever): nothing is left to do for it
-      confirmed.insert({f.rule_id, f.tick});
-      continue;
-    }
-    PendingAlert& stored = *pending.value();
+    if (out_of_time(batch)) return;  // left unconfirmed: the symbol's messages fail (process_symbol)
     const Rule* rule = version_of(f);
-    // The invocation that stored it may still publish it until its deadline: then it is left to that one
-    // -- unless this batch holds the message that stored it or a tick at its position (a redelivery or a
-    // redrive: SQS hands a message out again only once the invocation holding it has ended). A version
-    // not loaded here: left to a container that has it.
-    const bool storer_ended = std::any_of(work.ticks.begin(), work.ticks.end(), [&](const SymbolTick& t) {
-      return batch.message_id(t.message_index) == stored.message_id ||
-             Position{t.tick->ts.micros, t.tick->seq} == f.tick;
-    });
-    if (rule == nullptr || (!storer_ended && stored.publish_by_micros > now_micros())) continue;
-    stored.tick.seq = f.tick.seq;
-    const Alert alert{rule, &stored.tick, stored.message_id};
-    auto published = ports_.notifier.publish(sns_notification(alert, now_micros()), deadline);
-    if (!published) {
-      fail_symbol(batch, work, "notification failed, message will be retried",
-                  published.error().code + ": " + published.error().message);
-      return;
+    // Remembered: confirmed without I/O. A version not loaded here: its notification cannot be built, so it
+    // is left to a container that has it (a claim would only keep that one waiting).
+    if (!published_.contains(id)) {
+      if (rule == nullptr) continue;
+      // A tick at the alert's position in this batch: a redelivery or a redrive of its tick (section 6 of
+      // docs/design.md says when that proves its storer ended).
+      const bool at_its_tick = std::any_of(work.ticks.begin(), work.ticks.end(), [&f](const SymbolTick& t) {
+        return Position{t.tick->ts.micros, t.tick->seq} == f.tick;
+      });
+      const Recovery r = recover(batch, id, *rule, f.tick.seq, at_its_tick, who, deadline);
+      if (r == Recovery::failed) return;  // the symbol's messages fail: their redelivery confirms it
+      if (r == Recovery::left) continue;
     }
-    ++batch.report.notifications;
-    ++batch.report.recovered;
-    log_.log({.level = obs::Level::kInfo,
-              .message = "pending notification recovered",
-              .message_id = stored.message_id,
-              .symbol = work.symbol,
-              .rule = rule->id,
-              .fields = {{"receive_count",
-                          static_cast<std::int64_t>(
-                              batch.messages[work.ticks.front().message_index].record->receive_count)}}});
-    auto marked = ports_.ledger.mark_sent(id, published.value(), now_micros(), deadline);
-    if (!marked) {
-      log_.log({.level = obs::Level::kError,
-                .message = "notification sent but not recorded",
-                .message_id = stored.message_id,
-                .symbol = work.symbol,
-                .rule = rule->id,
-                .reason = marked.error().code + ": " + marked.error().message});
-    }
-    remember(id);
     confirmed.insert({f.rule_id, f.tick});
   }
 }
 
-bool BatchHandler::notify(Batch& batch, const Pending& alert, Deadline deadline) {
-  Batch::Message& m = batch.messages[alert.message_index];
-  const Rule& rule = *alert.rule;
-  const Tick& tick = *alert.tick;
-  const AlertId id = alert_id(rule, tick);
-  if (alert.recovered) {
-    auto pending = ports_.ledger.pending(id, deadline);
-    if (!pending) {
-      m.failed = true;
-      log_.log({.level = obs::Level::kWarn,
-                .message = "pending-notification check failed, message will be retried",
-                .message_id = m.record->message_id,
-                .symbol = tick.symbol,
-                .rule = rule.id,
-                .reason = pending.error().code + ": " + pending.error().message});
-      return false;
-    }
-    // Notified already, or its storing invocation may still publish it (the fire's record confirms it).
-    if (!pending->has_value() || pending.value()->publish_by_micros > now_micros()) return false;
+BatchHandler::Recovery BatchHandler::recover(Batch& batch, const AlertId& id, const Rule& rule,
+                                             std::uint32_t seq, bool storer_ended, const Answerable& who,
+                                             Deadline deadline) {
+  RecoveryClaim claim{batch.claimant, now_micros(), batch.publish_by_micros, storer_ended};
+  auto outcome = ports_.ledger.claim(id, claim, deadline);
+  // Held, but this batch holds the message that stored it: SQS hands a message out again only once the
+  // invocation holding it has ended, so its storer can no longer publish it.
+  if (outcome && outcome->status == ClaimOutcome::Status::held && !storer_ended &&
+      batch.holds_message(outcome->alert.message_id)) {
+    claim.storer_ended = true;
+    claim.now_micros = now_micros();
+    outcome = ports_.ledger.claim(id, claim, deadline);
   }
-  const Alert a{&rule, &tick, m.record->message_id};
-  auto published = ports_.notifier.publish(sns_notification(a, now_micros()), deadline);
+  if (!outcome) {
+    fail(batch, who, rule.id, "pending-notification check failed, message will be retried",
+         outcome.error().code + ": " + outcome.error().message);
+    return Recovery::failed;
+  }
+  switch (outcome->status) {
+    case ClaimOutcome::Status::settled:
+      return Recovery::settled;  // notified (by whoever): nothing is left to do for it
+    case ClaimOutcome::Status::held:
+      return Recovery::left;  // another invocation may still publish it; a later batch asks again
+    case ClaimOutcome::Status::claimed:
+      break;
+  }
+  // Built from the alert as stored (a fire record holds no price, a held tick no bid or ask).
+  PendingAlert& stored = outcome->alert;
+  stored.tick.seq = seq;
+  return publish(batch, {&rule, &stored.tick, stored.message_id}, true, who, deadline) ? Recovery::published
+                                                                                       : Recovery::failed;
+}
+
+bool BatchHandler::publish(Batch& batch, const Alert& alert, bool recovered, const Answerable& who,
+                           Deadline deadline) {
+  const AlertId id = alert_id(*alert.rule, *alert.tick);
+  auto published = ports_.notifier.publish(sns_notification(alert, now_micros()), deadline);
   if (!published) {
-    // The alert stays pending; the redelivered message finds its fire recorded and notifies (to_complete).
-    m.failed = true;
-    log_.log({.level = obs::Level::kWarn,
-              .message = "notification failed, message will be retried",
-              .message_id = m.record->message_id,
-              .symbol = tick.symbol,
-              .rule = rule.id,
-              .reason = published.error().code + ": " + published.error().message});
+    // The alert stays pending and its fire unconfirmed: the redelivery, or a later batch of the symbol,
+    // notifies it.
+    fail(batch, who, alert.rule->id, "notification failed, message will be retried",
+         published.error().code + ": " + published.error().message);
     return false;
   }
   ++batch.report.notifications;
   remember(id);
-  if (alert.recovered) {
+  if (recovered) {
     ++batch.report.recovered;
-    log_.log({.level = obs::Level::kInfo,
-              .message = "pending notification recovered",
-              .message_id = m.record->message_id,
-              .symbol = tick.symbol,
-              .rule = rule.id,
-              .fields = {{"receive_count", static_cast<std::int64_t>(m.record->receive_count)}}});
+    log_.log(
+        {.level = obs::Level::kInfo,
+         .message = "pending notification recovered",
+         .message_id = std::string(alert.message_id),
+         .symbol = std::string(who.symbol),
+         .rule = alert.rule->id,
+         .fields = {{"receive_count", static_cast<std::int64_t>(
+                                          batch.messages[*who.messages.begin()].record->receive_count)}}});
   }
   auto marked = ports_.ledger.mark_sent(id, published.value(), now_micros(), deadline);
   if (!marked) {
     // The notification went out: retrying the message would notify twice. Keep it acknowledged.
     log_.log({.level = obs::Level::kError,
               .message = "notification sent but not recorded",
-              .message_id = m.record->message_id,
-              .symbol = tick.symbol,
-              .rule = rule.id,
+              .message_id = std::string(alert.message_id),
+              .symbol = std::string(who.symbol),
+              .rule = alert.rule->id,
               .reason = marked.error().code + ": " + marked.error().message});
   }
   return true;
 }
 
 void BatchHandler::notify_all(Batch& batch, Deadline deadline) {
-  // Store before publish (every alert here is stored), publish before mark (notify).
-  for (const Pending& p : batch.to_notify) (void)notify(batch, p, deadline);
+  // Store before publish (every alert here is stored), publish before mark (publish). An alert found stored
+  // already was stored by another delivery: recovered under a claim like any other.
+  for (auto p_at = batch.to_notify.begin(); p_at != batch.to_notify.end(); ++p_at) {
+    const Pending& p = *p_at;
+    if (out_of_time(batch)) {
+      // The alerts left stay pending: their messages come back and recover them (one log per message).
+      std::map<std::size_t, std::string_view> left;
+      for (auto rest = p_at; rest != batch.to_notify.end(); ++rest) {
+        left.try_emplace(rest->message_index, rest->tick->symbol);
+      }
+      for (const auto& [m, symbol] : left) {
+        fail(batch, {{m}, symbol}, {}, kDeadlineNear, "alerts stored, notifications not yet sent");
+      }
+      return;
+    }
+    const Answerable who{{p.message_index}, p.tick->symbol};
+    if (p.recovered) {
+      (void)recover(batch, alert_id(*p.rule, *p.tick), *p.rule, p.tick->seq, false, who, deadline);
+    } else {
+      (void)publish(batch, {p.rule, p.tick, batch.message_id(p.message_index)}, false, who, deadline);
+    }
+  }
 }
 
 void BatchHandler::dead_letter_rejects(Batch& batch, Deadline deadline) {

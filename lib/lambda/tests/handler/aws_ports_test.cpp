@@ -81,46 +81,93 @@ TEST(PendingAlertItem, ReadsWhatTheNotificationNeedsAndRefusesTheRest) {
   ASSERT_TRUE(read.ok());
   EXPECT_FALSE(read->tick.bid.has_value());
   EXPECT_FALSE(read->tick.volume.has_value());
-  EXPECT_EQ(read->publish_by_micros, 0);  // unknown: written before publish_by existed
-  for (const char* bad : {R"([])", R"({"symbol":"AAPL"})", R"({"symbol":{"N":"1"},"price":{"N":"1"}})",
-                          R"({"price":{"S":"1.5"}})", R"({"price":{"N":"1.5x"}})",
-                          R"({"tick_timestamp":{"S":"yesterday"}})", R"({"publish_by":{"N":"5"}})",
-                          R"({"message_id":{"N":"5"}})", R"({"symbol":{"S":"A"},"price":{"N":"1"}})"}) {
+  for (const char* bad :
+       {R"([])", R"({"symbol":"AAPL"})", R"({"symbol":{"N":"1"},"price":{"N":"1"}})",
+        R"({"price":{"S":"1.5"}})", R"({"price":{"N":"1.5x"}})", R"({"tick_timestamp":{"S":"yesterday"}})",
+        R"({"message_id":{"N":"5"}})", R"({"symbol":{"S":"A"},"price":{"N":"1"}})"}) {
     EXPECT_EQ(parse_pending_alert(bad).error().code, "invalid_alert") << bad;
   }
 }
 
-TEST_F(PortsTest, LedgerAsksWithConditionalWritesOnly) {
+// A recovery claim at kNow by "inv-2" until 60 s later.
+RecoveryClaim claim_now(bool storer_ended) { return {"inv-2", kNow, kNow + 60'000'000, storer_ended}; }
+
+TEST_F(PortsTest, LedgerClaimsWithOneConditionalWriteAndReturnsTheAlertAsStored) {
   const AlertId id{"AAPL", kNow, "up"};
   http.reply(200, R"({"Attributes":{"symbol":{"S":"AAPL"},"price":{"N":"200.5"},"bid":{"N":"200.25"},)"
                   R"("ask":{"N":"200.75"},"volume":{"N":"1200"},"rule_version":{"N":"3"},)"
                   R"("tick_timestamp":{"S":"2026-11-25T14:30:00.000000Z"},"message_id":{"S":"m-1"},)"
                   R"("publish_by":{"S":"2026-11-25T14:30:08.000000Z"},"flag":{"BOOL":true}}})");
-  const auto found = ledger.pending(id, far()).value();
-  ASSERT_TRUE(found.has_value());
-  EXPECT_EQ(found->tick.symbol, "AAPL");
-  EXPECT_EQ(found->tick.price, 200.5);
-  EXPECT_EQ(found->tick.bid, 200.25);
-  EXPECT_EQ(found->tick.ask, 200.75);
-  EXPECT_EQ(found->tick.volume, 1200U);
-  EXPECT_EQ(found->tick.ts.micros, kNow);
-  EXPECT_EQ(found->message_id, "m-1");
-  EXPECT_EQ(found->publish_by_micros, kNow + 8'000'000);
-  EXPECT_NE(http.requests[0].body.find(R"("ReturnValues":"ALL_NEW")"), std::string::npos);
+  const ClaimOutcome got = ledger.claim(id, claim_now(false), far()).value();
+  ASSERT_EQ(got.status, ClaimOutcome::Status::claimed);
+  EXPECT_EQ(got.alert.tick.symbol, "AAPL");
+  EXPECT_EQ(got.alert.tick.price, 200.5);
+  EXPECT_EQ(got.alert.tick.bid, 200.25);
+  EXPECT_EQ(got.alert.tick.ask, 200.75);
+  EXPECT_EQ(got.alert.tick.volume, 1200U);
+  EXPECT_EQ(got.alert.tick.ts.micros, kNow);
+  EXPECT_EQ(got.alert.message_id, "m-1");
+  const std::string& body = http.requests[0].body;
   EXPECT_EQ(http.target(0), "DynamoDB_20120810.UpdateItem");
-  EXPECT_NE(http.requests[0].body.find(
-                R"("Key":{"symbol":{"S":"AAPL"},"timestamp":{"S":"2026-11-25T14:30:00.000000Z#up"}})"),
+  EXPECT_NE(body.find(R"("Key":{"symbol":{"S":"AAPL"},"timestamp":{"S":"2026-11-25T14:30:00.000000Z#up"}})"),
             std::string::npos)
-      << http.requests[0].body;
-  EXPECT_NE(http.requests[0].body.find(R"("ConditionExpression":"#ns = :pending")"), std::string::npos);
-  http.reply(400, ddb_error("ConditionalCheckFailedException"));
-  EXPECT_FALSE(ledger.pending(id, far()).value().has_value());
+      << body;
+  // Pending, not claimed by another unexpired claimant, and past the storer's publish_by.
+  EXPECT_NE(
+      body.find(R"j("ConditionExpression":"#ns = :pending AND (attribute_not_exists(#cb) OR #cb = :me )j"
+                R"j(OR #cu < :now) AND (attribute_not_exists(#pb) OR #pb < :now)")j"),
+      std::string::npos)
+      << body;
+  EXPECT_NE(body.find(R"("UpdateExpression":"SET #cb = :me, #cu = :until")"), std::string::npos) << body;
+  EXPECT_NE(body.find(R"("#cb":"claimed_by","#cu":"claim_until","#pb":"publish_by")"), std::string::npos)
+      << body;
+  EXPECT_NE(body.find(R"(":me":{"S":"inv-2"},":now":{"S":"2026-11-25T14:30:00.000000Z"},)"
+                      R"(":until":{"S":"2026-11-25T14:31:00.000000Z"})"),
+            std::string::npos)
+      << body;
+  EXPECT_NE(body.find(R"("ReturnValues":"ALL_NEW")"), std::string::npos);
+  EXPECT_NE(body.find(R"("ReturnValuesOnConditionCheckFailure":"ALL_OLD")"), std::string::npos);
+
+  // Exempt (its storer ended): publish_by is not asked about.
+  http.reply(200, R"({"Attributes":{"symbol":{"S":"AAPL"},"price":{"N":"200.5"},)"
+                  R"("tick_timestamp":{"S":"2026-11-25T14:30:00.000000Z"}}})");
+  EXPECT_EQ(ledger.claim(id, claim_now(true), far()).value().status, ClaimOutcome::Status::claimed);
+  EXPECT_EQ(http.requests[1].body.find("publish_by"), std::string::npos) << http.requests[1].body;
+  EXPECT_EQ(http.requests[1].body.find("#pb"), std::string::npos) << http.requests[1].body;
+
   http.reply(400, ddb_error("AccessDeniedException"));
-  EXPECT_EQ(ledger.pending(id, far()).error().code, "AccessDeniedException");
+  EXPECT_EQ(ledger.claim(id, claim_now(false), far()).error().code, "AccessDeniedException");
   http.reply(200,
              R"({"Attributes":{"symbol":{"S":"AAPL"}}})");  // an item it cannot build a notification from
-  EXPECT_EQ(ledger.pending(id, far()).error().code, "invalid_alert");
+  EXPECT_EQ(ledger.claim(id, claim_now(false), far()).error().code, "invalid_alert");
+}
 
+TEST_F(PortsTest, RefusedClaimTellsSettledFromHeldByTheOldImage) {
+  const AlertId id{"AAPL", kNow, "up"};
+  const auto refused = [this, &id](const std::string& extra) {
+    http.reply(400, ddb_error("ConditionalCheckFailedException", extra));
+    return ledger.claim(id, claim_now(false), far()).value();
+  };
+  // No image: the alert does not exist.
+  EXPECT_EQ(refused("").status, ClaimOutcome::Status::settled);
+  // Notified already.
+  EXPECT_EQ(refused(R"(,"Item":{"symbol":{"S":"AAPL"},"notification_state":{"S":"sent"}})").status,
+            ClaimOutcome::Status::settled);
+  // Still pending: claimed by another invocation, or its storer may still publish it. The alert as stored
+  // comes with it (its message tells the handler whether its batch holds the storing message).
+  const ClaimOutcome held = refused(
+      R"(,"Item":{"symbol":{"S":"AAPL"},"price":{"N":"200.5"},"tick_timestamp":{"S":"2026-11-25T14:30:00Z"},)"
+      R"("message_id":{"S":"m-1"},"notification_state":{"S":"pending"},"claimed_by":{"S":"inv-1"}})");
+  EXPECT_EQ(held.status, ClaimOutcome::Status::held);
+  EXPECT_EQ(held.alert.message_id, "m-1");
+  // An image that cannot be read is taken as pending: never confirmed on a guess.
+  const ClaimOutcome unreadable = refused(R"(,"Item":{"symbol":{"S":"AAPL"}})");
+  EXPECT_EQ(unreadable.status, ClaimOutcome::Status::held);
+  EXPECT_TRUE(unreadable.alert.message_id.empty());
+}
+
+TEST_F(PortsTest, LedgerMarksSentWithTheSnsMessageId) {
+  const AlertId id{"AAPL", kNow, "up"};
   http.reply(200, "{}");
   EXPECT_TRUE(ledger.mark_sent(id, "mid-1", kNow, far()).value());
   EXPECT_NE(http.requests.back().body.find(R"(":mid":{"S":"mid-1"})"), std::string::npos);

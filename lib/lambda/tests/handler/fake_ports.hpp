@@ -25,6 +25,8 @@ struct StoredAlert {
   std::string sns_message_id;
   Tick tick;                           // as stored (the notification is rebuilt from it)
   std::int64_t publish_by_micros = 0;  // AlertRecord::publish_by_micros
+  std::string claimed_by;              // the last recovery claim (empty: none)
+  std::int64_t claim_until_micros = 0;
 };
 
 // Tables shared by the fakes, like the real tables are shared by concurrent invocations.
@@ -60,7 +62,7 @@ inline WriteOutcome write_if_absent(FakeTables& tables, std::span<const AlertRec
     Tick tick = *a.alert.tick;
     tick.seq = 0;  // not stored
     tables.alerts[alert_id(*a.alert.rule, *a.alert.tick)] = {
-        std::string(a.alert.message_id), a.created_at_micros, true, "", tick, a.publish_by_micros};
+        std::string(a.alert.message_id), a.created_at_micros, true, "", tick, a.publish_by_micros, "", 0};
   }
   for (const OnceMarker& m : markers) tables.markers[{m.rule_id, m.arming}] = m.alert;
   return out;
@@ -135,17 +137,28 @@ class FakeSymbolStore final : public SymbolStore {
 class FakeLedger final : public AlertLedger {
  public:
   explicit FakeLedger(FakeTables& tables) : tables_(tables) {}
-  Result<std::optional<PendingAlert>, AwsError> pending(const AlertId& id, Deadline) override {
-    ++pending_checks;
+  // AlertLedger::claim as its contract states it.
+  Result<ClaimOutcome, AwsError> claim(const AlertId& id, const RecoveryClaim& claim, Deadline) override {
+    ++claims;
     if (tables_.killed) return killed_error();
-    if (fail_pending > 0) {
-      --fail_pending;
+    if (fail_claims > 0) {
+      --fail_claims;
       return throttled();
     }
     const auto it = tables_.alerts.find(id);
-    if (it == tables_.alerts.end() || !it->second.pending) return std::optional<PendingAlert>();
-    return std::optional<PendingAlert>(
-        PendingAlert{it->second.tick, it->second.message_id, it->second.publish_by_micros});
+    if (it == tables_.alerts.end() || !it->second.pending) return ClaimOutcome{};
+    StoredAlert& a = it->second;
+    ClaimOutcome out{.status = ClaimOutcome::Status::held, .alert = {a.tick, a.message_id}};
+    const bool unclaimed =
+        a.claimed_by.empty() || a.claimed_by == claim.claimant || a.claim_until_micros < claim.now_micros;
+    const bool storer_done =
+        claim.storer_ended || a.publish_by_micros == 0 || a.publish_by_micros < claim.now_micros;
+    if (unclaimed && storer_done) {
+      a.claimed_by = claim.claimant;
+      a.claim_until_micros = claim.until_micros;
+      out.status = ClaimOutcome::Status::claimed;
+    }
+    return out;
   }
   Result<bool, AwsError> mark_sent(const AlertId& id, const std::string& sns_message_id, std::int64_t,
                                    Deadline) override {
@@ -159,9 +172,9 @@ class FakeLedger final : public AlertLedger {
     a.sns_message_id = sns_message_id;
     return true;
   }
-  int fail_pending = 0;
+  int fail_claims = 0;
   int fail_marks = 0;
-  int pending_checks = 0;
+  int claims = 0;
 
  private:
   FakeTables& tables_;
@@ -170,6 +183,7 @@ class FakeLedger final : public AlertLedger {
 class FakeNotifier final : public Notifier {
  public:
   Result<std::string, AwsError> publish(const SnsNotification& n, Deadline) override {
+    if (before_publish) before_publish();
     if (tables != nullptr && tables->killed) return killed_error();
     if (fail_publishes > 0) {
       --fail_publishes;
@@ -179,6 +193,7 @@ class FakeNotifier final : public Notifier {
     return "sns-" + std::to_string(published.size());
   }
   std::vector<SnsNotification> published;
+  std::function<void()> before_publish;  // e.g. a concurrent invocation, or a kill
   int fail_publishes = 0;
   const FakeTables* tables = nullptr;  // set: fails once the tables are killed
 };

@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "../core/engine_driver.hpp"
 #include "fake_ports.hpp"
@@ -69,7 +70,7 @@ struct Harness {
             // the invocation it repeats (the visibility timeout is at least the function's timeout).
             [this] {
               return std::chrono::system_clock::time_point(
-                  std::chrono::seconds(kNowSeconds + kBatchSeconds * runs));
+                  std::chrono::seconds(kNowSeconds + kBatchSeconds * runs + offset_seconds));
             },
             {}, std::move(controls)) {
     notifier.tables = &tables;
@@ -88,7 +89,8 @@ struct Harness {
     return false;
   }
 
-  std::int64_t runs = 0;  // batches run so far (the clock)
+  std::int64_t runs = 0;            // batches run so far (the clock)
+  std::int64_t offset_seconds = 0;  // added to the clock: an invocation started between two batch steps
   FakeSymbolStore state;
   FakeLedger ledger;
   FakeNotifier notifier;
@@ -172,7 +174,7 @@ TEST_F(HandlerTest, RedeliveredBatchCreatesNoSecondAlertNorNotification) {
   EXPECT_EQ(notifier.published.size(), 2u);
   // F5: the fires' notifications are confirmed by the next plan of their symbol; this container published
   // them itself, so it confirms them without asking the ledger.
-  EXPECT_EQ(ledger.pending_checks, 0);
+  EXPECT_EQ(ledger.claims, 0);
   for (const FireRecord& f : tables.symbols.at("AAPL").fires) EXPECT_TRUE(f.notified) << f.rule_id;
 }
 
@@ -320,7 +322,7 @@ TEST_F(HandlerTest, InOrderTicksNeedNoPendingChecks) {
                   tick("AAPL", 201, "2026-11-25T14:30:01Z") + "]"},
        {"m2", tick("MSFT", 451, "2026-11-25T14:30:01Z")}});
   run({{"m3", tick("AAPL", 202, "2026-11-25T14:30:02Z")}, {"m4", tick("MSFT", 452, "2026-11-25T14:30:02Z")}});
-  EXPECT_EQ(ledger.pending_checks, 0);
+  EXPECT_EQ(ledger.claims, 0);
   EXPECT_EQ(notifier.published.size(), 2u);
 }
 
@@ -333,12 +335,12 @@ TEST_F(HandlerTest, LateTicksAfterTheLastFireNeedNoPendingCheck) {
   const BatchReport r = run({{"m2", tick("AAPL", 201.5, "2026-11-25T14:30:02Z")}});
   EXPECT_EQ(r.late_ticks, 0u);
   EXPECT_EQ(r.alerts, 0u);
-  EXPECT_EQ(ledger.pending_checks, 0);
+  EXPECT_EQ(ledger.claims, 0);
   // The fired tick itself, delivered again: its fire was confirmed by the batch before (this container
   // published it), so nothing is looked up.
   const BatchReport again = run({{"m3", tick("AAPL", 201, "2026-11-25T14:30:01Z")}});
   EXPECT_EQ(again.late_ticks, 1u);
-  EXPECT_EQ(ledger.pending_checks, 0);
+  EXPECT_EQ(ledger.claims, 0);
   EXPECT_EQ(again.recovered, 0u);
   EXPECT_EQ(notifier.published.size(), 1u);
 }
@@ -351,7 +353,7 @@ TEST_F(HandlerTest, DuplicateDeliveriesInOneBatchRecoverOnceAndCountOneLateTickE
   EXPECT_TRUE(r.failed_message_ids.empty());
   EXPECT_EQ(r.recovered, 1u);
   EXPECT_EQ(r.late_ticks, 2u);  // two deliveries, each late for its one rule
-  EXPECT_EQ(ledger.pending_checks, 1);
+  EXPECT_EQ(ledger.claims, 1);
   EXPECT_EQ(notifier.published.size(), 1u);
 }
 
@@ -359,7 +361,7 @@ TEST_F(HandlerTest, RecoveryFailuresRetryTheMessage) {
   notifier.fail_publishes = 1;
   const std::string body = tick("MSFT", 451, "2026-11-25T14:30:00Z");
   run({{"m1", body}});
-  ledger.fail_pending = 1;
+  ledger.fail_claims = 1;
   EXPECT_EQ(run({{"m1", body, 2}}).failed_message_ids, std::vector<std::string>{"m1"});
   notifier.fail_publishes = 1;
   EXPECT_EQ(run({{"m1", body, 3}}).failed_message_ids, std::vector<std::string>{"m1"});
@@ -528,7 +530,7 @@ TEST(HandlerOnce, MarkerTakenElsewhereIsLearntAndReplanned) {
 void seed_old_alert(FakeTables& tables) {
   const Tick at{
       .symbol = "AAPL", .price = 150, .ts = {1795617000000000LL}, .volume = {}, .bid = {}, .ask = {}};
-  tables.alerts[AlertId{"AAPL", 1795617000000000LL, "up"}] = {"old", 1, true, "", at, 0};
+  tables.alerts[AlertId{"AAPL", 1795617000000000LL, "up"}] = {"old", 1, true, "", at, 0, "", 0};
 }
 
 TEST(HandlerOnce, AlertFoundStoredIsRecordedWithoutWritingItAgain) {
@@ -552,7 +554,7 @@ TEST(HandlerOnce, AlertFoundStoredWhoseCheckFailsFailsItsMessage) {
   FakeTables tables;
   seed_old_alert(tables);
   Harness fx(rules, tables);
-  fx.ledger.fail_pending = 1;
+  fx.ledger.fail_claims = 1;
   const BatchReport r = fx.run({{"m1", tick("AAPL", 150, "2026-11-25T14:30:00Z")}});
   EXPECT_EQ(r.failed_message_ids, std::vector<std::string>{"m1"});
   EXPECT_TRUE(fx.notifier.published.empty());
@@ -733,6 +735,94 @@ TEST(HandlerBurst, FailedCompletionCommitFailsTheMessageAndTheNextDeliveryFinish
   EXPECT_EQ(fx.notifier.published.size(), 150u);
 }
 
+// ---- the invocation's deadline (issue 14: a burst ran into the function's timeout) ----
+
+// Every notification the burst's deliveries published, by alert id: each must be there once.
+std::map<std::string, int> notified_ids(const std::vector<SnsNotification>& published) {
+  std::map<std::string, int> out;
+  for (const SnsNotification& n : published) {
+    simdjson::dom::parser parser;
+    std::string_view id;
+    EXPECT_EQ(parser.parse(n.message)["alert_id"].get(id), simdjson::SUCCESS) << n.message;
+    ++out[std::string(id)];
+  }
+  return out;
+}
+
+TEST(HandlerDeadline, PublishesStopAMarginBeforeTheDeadlineAndTheRedeliveryNotifiesTheRest) {
+  const RuleSet rules = burst_rules(150);
+  FakeTables tables;
+  Harness fx(rules, tables);
+  fx.notifier.before_publish = [&fx] { ++fx.offset_seconds; };  // each publish takes a second
+  const std::vector<Message> batch = {{"m1", tick("HOT", 1000, "2026-11-25T14:30:00Z")}};
+  const BatchReport r = fx.run(batch);
+  // A 60 s deadline less its 1 s margin: 59 publishes, then the message is reported failed, in time.
+  EXPECT_EQ(r.failed_message_ids, std::vector<std::string>{"m1"});
+  EXPECT_EQ(r.alerts, 150u);
+  EXPECT_EQ(r.notifications, 59u);
+  EXPECT_TRUE(fx.logged("deadline near, message will be retried"));
+  fx.notifier.before_publish = nullptr;
+  const BatchReport again = fx.run({{"m1", batch[0].body, 2}});
+  EXPECT_TRUE(again.failed_message_ids.empty());
+  EXPECT_EQ(again.alerts, 0u);
+  EXPECT_EQ(again.recovered, 91u);
+  const auto ids = notified_ids(fx.notifier.published);
+  EXPECT_EQ(ids.size(), 150u);
+  for (const auto& [id, n] : ids) EXPECT_EQ(n, 1) << id;
+  for (const auto& [id, a] : tables.alerts) EXPECT_FALSE(a.pending) << to_string(id);
+}
+
+TEST(HandlerDeadline, CompletingCommitsStopAMarginBeforeTheDeadlineAndTheRedeliveryFinishes) {
+  // 250 fires: three commits of a burst. Each commit takes 40 s: the third would start after the margin.
+  const RuleSet rules = burst_rules(250);
+  FakeTables tables;
+  Harness fx(rules, tables);
+  fx.state.before_commit = [&fx](std::string_view) { fx.offset_seconds += 40; };
+  const std::vector<Message> batch = {{"m1", tick("HOT", 1000, "2026-11-25T14:30:00Z")}};
+  const BatchReport r = fx.run(batch);
+  EXPECT_EQ(r.failed_message_ids, std::vector<std::string>{"m1"});
+  EXPECT_EQ(fx.state.commits, 2);
+  EXPECT_EQ(r.alerts, 196u);
+  EXPECT_EQ(r.notifications, 0u);  // out of time after the second commit: all left to the redelivery
+  const auto& fires = tables.symbols.at("HOT").fires;
+  EXPECT_EQ(std::count_if(fires.begin(), fires.end(), [](const FireRecord& f) { return !f.stored; }), 54);
+  fx.state.before_commit = nullptr;
+  const BatchReport again = fx.run({{"m1", batch[0].body, 2}});
+  EXPECT_TRUE(again.failed_message_ids.empty());
+  EXPECT_EQ(again.alerts, 54u);
+  EXPECT_EQ(again.recovered, 196u);
+  EXPECT_EQ(tables.alerts.size(), 250u);
+  const auto ids = notified_ids(fx.notifier.published);
+  EXPECT_EQ(ids.size(), 250u);
+  for (const auto& [id, n] : ids) EXPECT_EQ(n, 1) << id;
+}
+
+TEST(HandlerDeadline, RecoveriesStopAMarginBeforeTheDeadline) {
+  // 150 stored alerts left unpublished by a killed invocation; the next delivery recovers them a second
+  // each until the margin, then leaves the rest (unconfirmed) to the delivery after it.
+  const RuleSet rules = burst_rules(150);
+  FakeTables tables;
+  const std::vector<Message> batch = {{"m1", tick("HOT", 1000, "2026-11-25T14:30:00Z")}};
+  {
+    Harness doomed(rules, tables);
+    doomed.notifier.before_publish = [&tables] { tables.killed = true; };
+    EXPECT_EQ(doomed.run(batch).failed_message_ids, std::vector<std::string>{"m1"});
+  }
+  tables.killed = false;
+  Harness fx(rules, tables);
+  fx.runs = 1;
+  fx.notifier.before_publish = [&fx] { ++fx.offset_seconds; };
+  const BatchReport r = fx.run({{"m1", batch[0].body, 2}});
+  EXPECT_EQ(r.failed_message_ids, std::vector<std::string>{"m1"});
+  EXPECT_EQ(r.recovered, 59u);
+  EXPECT_EQ(fx.state.commits, 0);  // nothing committed after the margin
+  fx.notifier.before_publish = nullptr;
+  EXPECT_EQ(fx.run({{"m1", batch[0].body, 3}}).recovered, 91u);
+  const auto ids = notified_ids(fx.notifier.published);
+  EXPECT_EQ(ids.size(), 150u);
+  for (const auto& [id, n] : ids) EXPECT_EQ(n, 1) << id;
+}
+
 TEST_F(HandlerTest, InvalidEventIsAnInvocationError) {
   auto r = handler.handle(R"({"Records":5})", far());
   ASSERT_FALSE(r.ok());
@@ -841,17 +931,23 @@ TEST(HandlerRecovery, CrashBeforeThePublishIsNotifiedByTheNextBatchOfTheSymbol) 
   EXPECT_EQ(next.notifier.published.size(), 1u);
 }
 
-TEST(HandlerRecovery, RevealedCrossingWhosePublishFailedIsRecoveredByItsCauseMessage) {
-  // The crossing at t2 is revealed by m3 (t3) and keyed at t2, a tick held from an earlier batch: the
-  // redelivery of m3 holds no tick at t2, and still notifies it.
-  FakeTables tables;
-  Harness fx(recovery_rules(), tables);
+// The crossing at t2 is revealed by m3 (t3) and keyed at t2, a tick held from an earlier batch; the publish
+// of its alert fails. Returns m3's body and the report of its batch.
+std::pair<std::string, BatchReport> reveal_crossing_whose_publish_fails(Harness& fx) {
   fx.run({{"m1", tick("AAPL", 199, "2026-11-25T14:30:10Z")}});
   fx.run({{"m4", tick("AAPL", 201, "2026-11-25T14:30:40Z")}});
   fx.run({{"m2", tick("AAPL", 202, "2026-11-25T14:30:20Z")}});
   fx.notifier.fail_publishes = 1;
-  const std::string m3 = tick("AAPL", 198, "2026-11-25T14:30:30Z");
-  const BatchReport r = fx.run({{"m3", m3}});
+  std::string m3 = tick("AAPL", 198, "2026-11-25T14:30:30Z");
+  BatchReport r = fx.run({{"m3", m3}});
+  return {std::move(m3), std::move(r)};
+}
+
+TEST(HandlerRecovery, RevealedCrossingWhosePublishFailedIsRecoveredByItsCauseMessage) {
+  // The redelivery of m3 holds no tick at t2, and still notifies it.
+  FakeTables tables;
+  Harness fx(recovery_rules(), tables);
+  const auto [m3, r] = reveal_crossing_whose_publish_fails(fx);
   EXPECT_EQ(r.alerts, 1u);
   EXPECT_EQ(r.failed_message_ids, std::vector<std::string>{"m3"});
   const AlertId t2{"AAPL", 1795617020000000LL, "x"};
@@ -873,7 +969,7 @@ TEST(HandlerRecovery, FireNotifiedByAnotherContainerIsConfirmedNotPublishedAgain
   Harness other(recovery_rules(), tables);  // another container: it never saw the publish
   other.runs = 1;
   const BatchReport r = other.run({{"m3", tick("AAPL", 202, "2026-11-25T14:30:02Z")}});
-  EXPECT_EQ(other.ledger.pending_checks, 1);  // asked once: marked sent
+  EXPECT_EQ(other.ledger.claims, 1);  // asked once: marked sent
   EXPECT_EQ(r.notifications, 0u);
   EXPECT_TRUE(other.notifier.published.empty());
   EXPECT_TRUE(tables.symbols.at("AAPL").fires[0].notified);
@@ -908,12 +1004,108 @@ TEST(HandlerRecovery, FireAnotherInvocationMayStillPublishIsLeftToIt) {
   EXPECT_EQ(early.notifier.published.size(), 1u);
 }
 
+// The race of issue 14: two invocations recover the same pending alert at once, one because its storer's
+// publish_by has passed, the other exempt from it (its batch holds a redriven copy of the storing tick). The
+// second to claim is refused while the first publishes: one notification, whichever claims first.
+TEST(HandlerRecovery, TwoRecoverersOfOnePendingAlertPublishItOnce) {
+  for (const bool late_first : {true, false}) {
+    SCOPED_TRACE(late_first ? "past publish_by first" : "exempt first");
+    FakeTables tables;
+    crash_after_commit(tables);  // stored at T with publish_by T + 60 s, never published
+    Harness late(recovery_rules(), tables);
+    late.runs = 1;  // T + 61 s: past publish_by
+    Harness redriven(recovery_rules(), tables);
+    redriven.offset_seconds = 30;  // T + 30 s: before publish_by, exempt by the tick it holds
+    const std::vector<Message> later_batch = {{"m3", tick("AAPL", 202, "2026-11-25T14:30:02Z")}};
+    const std::vector<Message> redrive = {{"m2-redriven", tick("AAPL", 201, "2026-11-25T14:30:01Z")}};
+    Harness& first = late_first ? late : redriven;
+    Harness& second = late_first ? redriven : late;
+    const std::vector<Message>& first_batch = late_first ? later_batch : redrive;
+    const std::vector<Message>& second_batch = late_first ? redrive : later_batch;
+    BatchReport during;
+    bool ran = false;
+    first.notifier.before_publish = [&] {  // the first has its claim and is about to publish
+      if (std::exchange(ran, true)) return;
+      during = second.run(second_batch);
+    };
+    const BatchReport r = first.run(first_batch);
+    ASSERT_TRUE(ran);
+    EXPECT_TRUE(r.failed_message_ids.empty());
+    EXPECT_EQ(r.recovered, 1u);
+    EXPECT_TRUE(during.failed_message_ids.empty());
+    EXPECT_EQ(during.recovered, 0u);  // refused: claimed by the first, left
+    EXPECT_EQ(second.ledger.claims, 1);
+    EXPECT_TRUE(second.notifier.published.empty());
+    ASSERT_EQ(first.notifier.published.size(), 1u);
+    EXPECT_NE(first.notifier.published[0].message.find(R"("message_id":"m2")"), std::string::npos);
+    EXPECT_FALSE(tables.alerts.begin()->second.pending);
+    EXPECT_TRUE(tables.symbols.at("AAPL").fires[0].notified);
+  }
+}
+
+TEST(HandlerRecovery, ClaimOfACrashedRecovererExpiresAtItsDeadlineAndIsThenTaken) {
+  FakeTables tables;
+  crash_after_commit(tables);
+  {
+    // Recovers it at T + 61 s (claim until T + 121 s) and is killed before its publish goes out.
+    Harness doomed(recovery_rules(), tables);
+    doomed.runs = 1;
+    doomed.notifier.before_publish = [&tables] { tables.killed = true; };
+    EXPECT_EQ(doomed.run({{"m3", tick("AAPL", 202, "2026-11-25T14:30:02Z")}}).failed_message_ids,
+              std::vector<std::string>{"m3"});
+    EXPECT_TRUE(doomed.notifier.published.empty());
+  }
+  tables.killed = false;
+  Harness next(recovery_rules(), tables);
+  next.runs = 1;
+  next.offset_seconds = 59;  // T + 120 s: the claim still holds (it expires after its until, ~T + 121 s)
+  const std::vector<Message> batch = {{"m4", tick("AAPL", 203, "2026-11-25T14:30:03Z")}};
+  const BatchReport held = next.run(batch);
+  EXPECT_TRUE(held.failed_message_ids.empty());
+  EXPECT_EQ(held.recovered, 0u);
+  EXPECT_TRUE(next.notifier.published.empty());
+  EXPECT_FALSE(tables.symbols.at("AAPL").fires[0].notified);  // left unconfirmed: a later batch asks again
+  next.offset_seconds = 1;                                    // T + 123 s: expired
+  const BatchReport taken = next.run(batch);
+  EXPECT_EQ(taken.recovered, 1u);
+  EXPECT_EQ(next.ledger.claims, 2);
+  ASSERT_EQ(next.notifier.published.size(), 1u);
+  EXPECT_FALSE(tables.alerts.begin()->second.pending);
+  EXPECT_TRUE(tables.symbols.at("AAPL").fires[0].notified);
+}
+
+TEST(HandlerRecovery, BatchHoldingTheStoringMessageIsExemptFromItsPublishBy) {
+  // The revealed crossing at t2 is stored by m3, whose publish fails; m3 comes back before its storer's
+  // publish_by (no tick at t2 in it). The claim's answer names m3 as the storing message: this batch holds
+  // it, so its storer has ended, and the second claim (exempt) takes it.
+  FakeTables tables;
+  Harness fx(recovery_rules(), tables);
+  const auto [m3, stored] = reveal_crossing_whose_publish_fails(fx);
+  EXPECT_EQ(stored.failed_message_ids, std::vector<std::string>{"m3"});
+  fx.runs -= 1;  // the same instant: before publish_by
+  const BatchReport again = fx.run({{"m3", m3, 2}});
+  EXPECT_TRUE(again.failed_message_ids.empty());
+  EXPECT_EQ(again.recovered, 1u);
+  EXPECT_EQ(fx.ledger.claims, 2);  // held (publish_by), then claimed exempt
+  EXPECT_FALSE(tables.alerts.at(AlertId{"AAPL", 1795617020000000LL, "x"}).pending);
+  // A batch that does not hold it is refused on the first claim and asks no second time.
+  FakeTables other_tables;
+  Harness storer(recovery_rules(), other_tables);
+  storer.notifier.fail_publishes = 1;
+  storer.run(
+      {{"s1", tick("AAPL", 199, "2026-11-25T14:30:00Z")}, {"s2", tick("AAPL", 201, "2026-11-25T14:30:01Z")}});
+  Harness early(recovery_rules(), other_tables);
+  early.run({{"s3", tick("AAPL", 202, "2026-11-25T14:30:02Z")}});
+  EXPECT_EQ(early.ledger.claims, 1);
+  EXPECT_TRUE(early.notifier.published.empty());
+}
+
 TEST(HandlerRecovery, FailedCheckOrPublishFailsTheSymbolsMessagesAndAnUnknownVersionIsLeft) {
   FakeTables tables;
   crash_after_commit(tables);
   Harness next(recovery_rules(), tables);
   next.runs = 1;
-  next.ledger.fail_pending = 1;
+  next.ledger.fail_claims = 1;
   const std::vector<Message> batch = {{"m3", tick("AAPL", 202, "2026-11-25T14:30:02Z")},
                                       {"m4", tick("MSFT", 10, "2026-11-25T14:30:02Z")}};
   EXPECT_EQ(next.run(batch).failed_message_ids, std::vector<std::string>{"m3"});  // MSFT goes on
@@ -946,7 +1138,7 @@ TEST(HandlerRecovery, TheContainerRemembersABoundedNumberOfItsPublishes) {
   fx.run({{"m1", tick("HOT", 5000, "2026-11-25T14:30:00Z")}});
   ASSERT_EQ(fx.notifier.published.size(), 4100u);
   fx.run({{"m2", tick("HOT", 1, "2026-11-25T14:30:01Z")}});
-  EXPECT_EQ(fx.ledger.pending_checks, 4);
+  EXPECT_EQ(fx.ledger.claims, 4);
   EXPECT_EQ(fx.notifier.published.size(), 4100u);
 }
 

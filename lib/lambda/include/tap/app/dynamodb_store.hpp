@@ -22,7 +22,9 @@
 // market-alerts table: key symbol (S) + timestamp (S) = "<normalised tick ts>#<rule id>" (F4); the
 //   alert's attributes, its rule version (N) and owner (S), its id as text (alert_id), created_at, and
 //   notification_state "pending" until mark_sent sets "sent" with notified_at and sns_message_id, and
-//   publish_by (S, when known: the storing invocation's deadline, AlertRecord::publish_by_micros).
+//   publish_by (S, when known: the storing invocation's deadline, AlertRecord::publish_by_micros). A
+//   recovery claim (AlertLedger::claim) sets claimed_by (S, the claimant) and claim_until (S). Timestamps
+//   are normalised text (27 characters, UTC), so the conditions compare them as text.
 #pragma once
 
 #include <functional>
@@ -83,7 +85,8 @@ class DynamoDbSymbolStore final : public SymbolStore {
 class DynamoDbAlertLedger final : public AlertLedger {
  public:
   DynamoDbAlertLedger(dynamodb::Client& client, std::string alerts_table);
-  Result<std::optional<PendingAlert>, AwsError> pending(const AlertId& id, Deadline deadline) override;
+  Result<ClaimOutcome, AwsError> claim(const AlertId& id, const RecoveryClaim& claim,
+                                       Deadline deadline) override;
   Result<bool, AwsError> mark_sent(const AlertId& id, const std::string& sns_message_id,
                                    std::int64_t notified_at_micros, Deadline deadline) override;
 

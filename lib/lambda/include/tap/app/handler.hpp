@@ -11,9 +11,12 @@
 // further commits, each its own transaction recording them stored; a crash in between leaves them pending
 // in the state, and the next plan of the symbol -- the redelivery's -- stores them first. Fires recorded for
 // a redelivered tick or of any earlier batch whose notification is not confirmed (to_confirm) are confirmed
-// before the symbol is planned: remembered, or asked of the ledger and notified if still pending. Store
-// before publish, publish before mark. A failed commit fails exactly the messages holding that symbol's ticks
-// of this batch.
+// before the symbol is planned: remembered, or claimed in the ledger and notified under the claim if still
+// pending (two recovering invocations never both publish; docs/design.md section 6). Store before publish,
+// publish before mark. A failed commit fails exactly the messages holding that symbol's ticks of this batch.
+// The work stops a margin before the invocation's deadline (no commit, claim or publish is started within
+// it; calls end before the deadline with time left for the response): what is unfinished fails its messages,
+// reported before the deadline.
 #pragma once
 
 #include <chrono>
@@ -21,6 +24,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <random>
 #include <set>
 #include <string>
 #include <string_view>
@@ -101,20 +105,36 @@ class BatchHandler {
                          std::size_t& message_index) const;
   const Rule* version_of(const FireRecord& record) const;
   static void count_fates(Batch& batch, const SymbolPlan& plan);
+  struct Answerable;
+  enum class Recovery { published, settled, left, failed };
+  // The new alerts of this batch published; those found stored already recovered (recover).
   void notify_all(Batch& batch, Deadline deadline);
-  // Publishes one alert's notification and records it as sent; false (and the message failed) when the
-  // publish failed.
-  bool notify(Batch& batch, const Pending& alert, Deadline deadline);
+  // The one publish path (F5): publishes an alert's notification, counts it, records it as sent and
+  // remembers it; false (and `who` failed) when the publish failed. A failed record keeps the message
+  // acknowledged: the notification went out.
+  bool publish(Batch& batch, const Alert& alert, bool recovered, const Answerable& who, Deadline deadline);
+  // An alert stored by another (or an earlier) invocation: claimed in the ledger and, under the claim,
+  // published from the alert as stored. settled: notified already; left: pending but claimed elsewhere or
+  // its storer may still publish it (a later batch asks again); failed: `who` failed. `storer_ended`: the
+  // exemption from the storer's publish_by (RecoveryClaim); a batch holding the storing message is exempt
+  // as well (found from the claim's answer).
+  Recovery recover(Batch& batch, const AlertId& id, const Rule& rule, std::uint32_t seq, bool storer_ended,
+                   const Answerable& who, Deadline deadline);
   // F5: the stored fires of `state` whose notification is not confirmed: remembered ones are confirmed
-  // without I/O, the others asked of the ledger and published if still pending (unless their storing
-  // invocation may still do it). A failed check or publish fails the messages holding the symbol's ticks
-  // (their redelivery confirms it) and stops there; the batch's ticks are planned all the same.
+  // without I/O, the others recovered. A failed claim or publish fails the messages holding the symbol's
+  // ticks (their redelivery confirms it) and stops there; the batch's ticks are planned all the same.
   void confirm_fires(Batch& batch, const SymbolWork& work, const SymbolState& state,
                      ConfirmedFires& confirmed, Deadline deadline);
   void remember(const AlertId& id);
+  static Answerable answerable(const SymbolWork& work);
+  void fail(Batch& batch, const Answerable& who, std::string_view rule, std::string_view message,
+            std::string_view reason);
   void fail_symbol(Batch& batch, const SymbolWork& work, std::string_view message, std::string_view reason);
+  std::string claimant_token();  // a fresh random token per invocation
   void dead_letter_rejects(Batch& batch, Deadline deadline);
   std::int64_t now_micros() const;
+  // The wall clock has reached the batch's work deadline (its deadline minus the report margin).
+  bool out_of_time(const Batch& batch) const;
 
   const RuleSet& rules_;
   HandlerPorts ports_;
@@ -130,6 +150,7 @@ class BatchHandler {
   // Alerts this instance published (bounded, oldest forgotten first): confirmed without I/O.
   std::set<AlertId> published_;
   std::deque<AlertId> published_order_;
+  std::mt19937_64 claim_tokens_{std::random_device{}()};
 };
 
 }  // namespace tap

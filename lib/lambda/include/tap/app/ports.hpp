@@ -26,15 +26,39 @@ struct AlertRecord {
   Alert alert;
   std::int64_t created_at_micros = 0;  // the wall clock when the handler detected it
   // The wall-clock instant after which the invocation that stores it can no longer publish it (its
-  // deadline); 0: unknown. Until then another invocation leaves its notification to that one (F5).
+  // deadline); 0: unknown. Until then it is the storer's implicit claim: another invocation claims the alert
+  // only when exempt (RecoveryClaim::storer_ended), so the storer's own publish needs no claim (F5).
   std::int64_t publish_by_micros = 0;
 };
 
 // A stored alert still waiting for its notification, as stored: what its notification is built from.
 struct PendingAlert {
-  Tick tick;                           // symbol, price, bid, ask, volume, timestamp (seq is not stored)
-  std::string message_id;              // the SQS message whose tick fired it
-  std::int64_t publish_by_micros = 0;  // AlertRecord::publish_by_micros (0: unknown)
+  Tick tick;               // symbol, price, bid, ask, volume, timestamp (seq is not stored)
+  std::string message_id;  // the SQS message whose tick fired it
+};
+
+// A recovering invocation's request for the sole right to publish a pending alert (F5), until its deadline.
+struct RecoveryClaim {
+  std::string claimant;           // this invocation's token; a claim of the same claimant is renewed
+  std::int64_t now_micros = 0;    // the wall clock now
+  std::int64_t until_micros = 0;  // the claimant's deadline on the wall clock: the claim expires after it
+  // The invocation that stored the alert is known to have ended (this batch holds its message or a tick at
+  // the alert's position: SQS hands a message out again only once its invocation has ended), so its
+  // publish_by no longer holds the alert back.
+  bool storer_ended = false;
+};
+
+// The outcome of AlertLedger::claim.
+struct ClaimOutcome {
+  enum class Status {
+    claimed,  // the claimant alone may publish it until its until_micros: `alert` is the alert as stored
+    settled,  // absent or notified already: nothing is left to do for it
+    held,     // pending, but claimed by another claimant or its storer may still publish it: leave it
+  };
+  Status status = Status::settled;
+  // claimed: the alert as stored. held: the same as far as the refusal tells it (its message_id, empty when
+  // unknown, lets a batch that holds the storing message ask again, exempt). settled: empty.
+  PendingAlert alert;
 };
 
 // A `once` marker (R2): one per (rule id, arming); whoever writes it first holds the arming. `alert` is the
@@ -92,9 +116,14 @@ inline constexpr std::size_t kMaxCommitItems = 100;
 class AlertLedger {
  public:
   virtual ~AlertLedger() = default;
-  // The alert as stored when it exists and is still waiting for its notification (a crash or a failed
-  // publish after it was stored); nullopt when it does not exist or was notified.
-  virtual Result<std::optional<PendingAlert>, AwsError> pending(const AlertId& id, Deadline deadline) = 0;
+  // One atomic conditional write: the claim is taken (claimed, with the alert as stored) only if the alert
+  // exists, its notification is pending, no claim of another claimant is unexpired (an unexpired claim has
+  // until_micros >= claim.now_micros), and its storer can no longer publish it (its publish_by is unknown
+  // or before claim.now_micros, or claim.storer_ended). Otherwise nothing is written and the outcome tells
+  // settled (absent or notified) from held (still pending). Two claims of one pending alert by different
+  // claimants whose intervals [now, until] overlap never both succeed.
+  virtual Result<ClaimOutcome, AwsError> claim(const AlertId& id, const RecoveryClaim& claim,
+                                               Deadline deadline) = 0;
   // Records the notification as sent (with the SNS message id and when).
   virtual Result<bool, AwsError> mark_sent(const AlertId& id, const std::string& sns_message_id,
                                            std::int64_t notified_at_micros, Deadline deadline) = 0;
