@@ -40,6 +40,8 @@ NAME_LIMITS: dict[str, int] = {
     "data-processor-error-rate": 255,  # CloudWatch alarm names
     "market-data-dlq-not-empty": 255,
     "market-data-queue-oldest-message-age": 255,
+    "data-processor-invalid-rules": 255,
+    "data-processor-feed-clock-offset": 255,
 }
 MAX_SUFFIX_LENGTH = min(limit - len(prefix) - 1 for prefix, limit in NAME_LIMITS.items())
 SUFFIX_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")

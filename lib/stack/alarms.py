@@ -1,4 +1,5 @@
-"""I8: CloudWatch alarms on the function's error rate, the DLQ and the queue's backlog, to the ops topic."""
+"""I8: CloudWatch alarms on the function's error rate, the DLQ, the queue's backlog, skipped rules (R4) and
+the feed's clock (R3), to the ops topic."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ from lib.stack.bindings import (
 from lib.stack.queues import QueueRef
 
 ERROR_RATE_PERCENT = 1
+# The namespace of the function's EMF records: its METRICS_NAMESPACE default
+# (lib/lambda/src/app/function_config.cpp), which the stack does not override.
+FUNCTION_METRICS_NAMESPACE = "MarketAlerts"
+# R3's S: the function's clock and the feed's may differ by this much; beyond it (either sign) the feed lags
+# or a clock is off, and F and the change fences no longer hold their margins.
+FEED_CLOCK_OFFSET_BOUND_MS = 2000
 
 
 class Alarms(Construct):
@@ -49,6 +56,18 @@ class Alarms(Construct):
                     dimensions={"FunctionName": function_name},
                     period=300,
                     stat="Sum",
+                ),
+            )
+
+        def function_metric(query_id: str, metric: str, stat: str) -> CloudwatchMetricAlarmMetricQuery:
+            return CloudwatchMetricAlarmMetricQuery(
+                id=query_id,
+                metric=CloudwatchMetricAlarmMetricQueryMetric(
+                    namespace=FUNCTION_METRICS_NAMESPACE,
+                    metric_name=metric,
+                    dimensions={"FunctionName": function_name},
+                    period=60,
+                    stat=stat,
                 ),
             )
 
@@ -102,4 +121,35 @@ class Alarms(Construct):
             metric="ApproximateAgeOfOldestMessage",
             queue_name=queue.name,
             threshold=config.oldest_message_age_alarm_seconds,
+        )
+        CloudwatchMetricAlarm(
+            self,
+            "invalid_rules_alarm",
+            alarm_name=config.name("data-processor-invalid-rules"),
+            alarm_description="Rule items skipped as invalid (R4): a trader's rule is not applied",
+            namespace=FUNCTION_METRICS_NAMESPACE,
+            metric_name="InvalidRules",
+            dimensions={"FunctionName": function_name},
+            statistic="Sum",
+            period=300,
+            threshold=0,
+            **common,
+        )
+        CloudwatchMetricAlarm(
+            self,
+            "feed_clock_offset_alarm",
+            alarm_name=config.name("data-processor-feed-clock-offset"),
+            alarm_description="Function clock minus newest tick beyond S (2 s): feed lag or clock offset",
+            threshold=FEED_CLOCK_OFFSET_BOUND_MS,
+            metric_query=[
+                CloudwatchMetricAlarmMetricQuery(
+                    id="offset",
+                    expression="MAX([ABS(highest), ABS(lowest)])",
+                    label="Largest feed clock offset (ms)",
+                    return_data=True,
+                ),
+                function_metric("highest", "FeedClockOffsetMs", "Maximum"),
+                function_metric("lowest", "FeedClockOffsetMs", "Minimum"),
+            ],
+            **common,
         )

@@ -433,9 +433,34 @@ def test_queue_alarms(
     assert (a["comparison_operator"], a["threshold"]) == ("GreaterThanThreshold", threshold)
 
 
+def test_invalid_rules_alarm(stack: dict[str, Any]) -> None:
+    a = res(stack, "aws_cloudwatch_metric_alarm", "invalid_rules_alarm")
+    assert a["alarm_name"] == "data-processor-invalid-rules-dev"
+    assert (a["namespace"], a["metric_name"], a["statistic"]) == ("MarketAlerts", "InvalidRules", "Sum")
+    assert a["dimensions"] == {"FunctionName": "data-processor-dev"}
+    assert (a["comparison_operator"], a["threshold"]) == ("GreaterThanThreshold", 0)
+
+
+def test_feed_clock_offset_alarm_fires_beyond_s_either_way(stack: dict[str, Any]) -> None:
+    a = res(stack, "aws_cloudwatch_metric_alarm", "feed_clock_offset_alarm")
+    assert a["alarm_name"] == "data-processor-feed-clock-offset-dev"
+    assert (a["comparison_operator"], a["threshold"]) == ("GreaterThanThreshold", 2000)
+    expression, highest, lowest = a["metric_query"]
+    assert expression["expression"] == "MAX([ABS(highest), ABS(lowest)])"
+    assert expression["return_data"] is True
+    for query, stat in ((highest, "Maximum"), (lowest, "Minimum")):
+        assert query["metric"] == {
+            "namespace": "MarketAlerts",
+            "metric_name": "FeedClockOffsetMs",
+            "dimensions": {"FunctionName": "data-processor-dev"},
+            "period": 60,
+            "stat": stat,
+        }
+
+
 def test_every_alarm_notifies_ops_on_alarm_and_ok(stack: dict[str, Any]) -> None:
     alarms = res(stack, "aws_cloudwatch_metric_alarm")
-    assert len(alarms) == 3
+    assert len(alarms) == 5
     for a in alarms.values():
         assert a["alarm_actions"] == a["ok_actions"] == ["${aws_sns_topic.ops_topic.arn}"]
 
@@ -459,7 +484,7 @@ def test_every_name_carries_the_suffix(stack: dict[str, Any]) -> None:
         for field in ("name", "function_name", "alarm_name")
         if isinstance(config.get(field), str) and not config[field].startswith("${")
     ]
-    assert len(names) == 16
+    assert len(names) == 18
     assert all(n.endswith(f"-{SFX}") for n in names), names
 
 
@@ -470,6 +495,8 @@ def test_terraform_addresses(stack: dict[str, Any]) -> None:
         "aws_cloudwatch_log_group.log_group",
         "aws_cloudwatch_metric_alarm.dlq_alarm",
         "aws_cloudwatch_metric_alarm.error_rate_alarm",
+        "aws_cloudwatch_metric_alarm.feed_clock_offset_alarm",
+        "aws_cloudwatch_metric_alarm.invalid_rules_alarm",
         "aws_cloudwatch_metric_alarm.oldest_message_alarm",
         "aws_dynamodb_table.alerts_table",
         "aws_dynamodb_table.rules_table",
