@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <deque>
+#include <limits>
 #include <map>
+#include <memory>
 #include <set>
 #include <utility>
 
@@ -147,23 +149,66 @@ obs::MetricsRecord batch_metrics(const BatchReport& report, const std::string& m
   count("StateConflicts", report.state_conflicts);
   count("StateBytesWritten", report.state_bytes_written);
   count("FailedMessages", report.failed_message_ids.size());
+  count("Rules", report.rules);
+  count("RuleRefreshes", report.rule_refreshes);
+  count("InvalidRules", report.invalid_rules);
+  count("StaleTicks", report.stale_ticks);
+  count("TicksBeforeRules", report.ticks_before_rules);
+  (void)record.put("RuleSetAgeMs", static_cast<double>(report.rule_set_age_ms), obs::Unit::kMilliseconds);
+  if (report.feed_clock_offset_ms) {
+    (void)record.put("FeedClockOffsetMs", static_cast<double>(*report.feed_clock_offset_ms),
+                     obs::Unit::kMilliseconds);
+  }
   count("Retries", retries);
   (void)record.put("Duration", static_cast<double>(duration.count()) / 1000.0, obs::Unit::kMilliseconds);
   return record;
 }
 
-BatchHandler::BatchHandler(const RuleSet& rules, HandlerPorts ports, const obs::Logger& log,
-                           WallClock wall_clock, EngineLimits limits, Controls controls)
-    : rules_(rules),
+namespace {
+
+std::vector<SymbolControlRecord> control_records(const BatchHandler::Controls& controls) {
+  std::vector<SymbolControlRecord> out;
+  for (const auto& [symbol, c] : controls) out.push_back({symbol, c});
+  return out;
+}
+
+}  // namespace
+
+BatchHandler::BatchHandler(std::unique_ptr<RuleSource> owned, RuleSource* source, HandlerPorts ports,
+                           const obs::Logger& log, WallClock wall_clock, EngineLimits limits)
+    : owned_source_(std::move(owned)),
+      source_(source != nullptr ? *source : *owned_source_),
       ports_(ports),
       log_(log),
       wall_clock_(std::move(wall_clock)),
-      limits_(limits),
-      controls_(std::move(controls)),
-      index_(rules) {
+      limits_(limits) {
+  rebuild_rules();  // what the source shows now (a cache loaded at init: its index is built at init too)
+}
+
+BatchHandler::BatchHandler(RuleSource& source, HandlerPorts ports, const obs::Logger& log,
+                           WallClock wall_clock, EngineLimits limits)
+    : BatchHandler(nullptr, &source, ports, log, std::move(wall_clock), limits) {}
+
+BatchHandler::BatchHandler(const RuleSet& rules, HandlerPorts ports, const obs::Logger& log,
+                           WallClock wall_clock, EngineLimits limits, Controls controls)
+    : BatchHandler(std::make_unique<DocumentRuleSource>(rules.rules(), control_records(controls)), nullptr,
+                   ports, log, std::move(wall_clock), limits) {}
+
+void BatchHandler::rebuild_rules() {
+  index_.reset();  // it refers to rules_
+  rules_ = RuleSet(source_.versions());
+  index_ = std::make_unique<RuleIndex>(rules_);
+  by_version_.clear();
+  first_window_micros_ = std::numeric_limits<std::int64_t>::min();  // no version: no tick is before them
   for (std::size_t i = 0; i < rules_.rules().size(); ++i) {
-    by_version_[{rules_.rule(i).id, rules_.rule(i).version}] = i;
+    const Rule& r = rules_.rule(i);
+    by_version_[{r.id, r.version}] = i;
+    first_window_micros_ =
+        i == 0 ? r.window.from_micros : std::min(first_window_micros_, r.window.from_micros);
   }
+  controls_.clear();
+  for (const SymbolControlRecord& c : source_.controls()) controls_[c.symbol] = c.controls;
+  generation_ = source_.generation();
 }
 
 std::int64_t BatchHandler::now_micros() const {
@@ -226,6 +271,7 @@ Result<BatchReport> BatchHandler::handle(std::string_view event_json, Deadline d
     }
   }
   batch.report.messages = batch.messages.size();
+  select_ticks(batch, calls_by);
 
   // The valid ticks grouped by symbol, symbols in first-seen order, ticks in delivery order (pointers into
   // the messages' tick vectors: stable from here on).
@@ -258,6 +304,69 @@ Result<BatchReport> BatchHandler::handle(std::string_view event_json, Deadline d
     if (m.failed) batch.report.failed_message_ids.emplace_back(m.record->message_id);
   }
   return std::move(batch.report);
+}
+
+void BatchHandler::select_ticks(Batch& batch, Deadline deadline) {
+  std::optional<std::int64_t> newest;
+  for (const Batch::Message& m : batch.messages) {
+    for (const Tick& t : m.ticks) newest = std::max(newest.value_or(t.ts.micros), t.ts.micros);
+  }
+  const std::int64_t now = now_micros();
+  if (newest) {
+    // Never refuses ticks (that is F's job): it measures the feed's lag, or this clock's offset (F8).
+    batch.report.feed_clock_offset_ms = (now - *newest) / 1000;
+    auto coverage = source_.cover(*newest, deadline);
+    if (!coverage) {
+      // Never evaluated against a rule set that may lack a change: every message with ticks is retried.
+      for (Batch::Message& m : batch.messages) {
+        if (m.ticks.empty()) continue;
+        m.failed = true;
+        m.ticks.clear();
+        log_.log({.level = obs::Level::kWarn,
+                  .message = "rules unavailable, message will be retried",
+                  .message_id = m.record->message_id,
+                  .reason = coverage.error().code + ": " + coverage.error().message});
+      }
+    } else {
+      batch.report.rule_refreshes = coverage->refreshed ? 1 : 0;
+      batch.report.invalid_rules = coverage->invalid;
+      for (const std::string& item : coverage->invalid_items) {
+        log_.log({.level = obs::Level::kWarn, .message = "invalid rule skipped", .reason = item});
+      }
+      if (source_.generation() != generation_) {
+        rebuild_rules();
+        ++batch.report.index_rebuilds;
+      }
+      const std::int64_t stale_before = source_.horizon_micros() ? now - *source_.horizon_micros()
+                                                                 : std::numeric_limits<std::int64_t>::min();
+      for (Batch::Message& m : batch.messages) {
+        const auto uncovered = std::find_if(m.ticks.begin(), m.ticks.end(), [&](const Tick& t) {
+          return t.ts.micros >= coverage->covered_until;
+        });
+        if (uncovered != m.ticks.end()) {
+          // A change may still take effect at this tick: evaluated once the source covers it.
+          m.failed = true;
+          log_.log({.level = obs::Level::kWarn,
+                    .message = "rules not yet covering the tick, message will be retried",
+                    .message_id = m.record->message_id,
+                    .symbol = uncovered->symbol,
+                    .fields = {{"tick_timestamp", uncovered->ts.text()},
+                               {"covered_until", Timestamp{coverage->covered_until}.text()}}});
+          m.ticks.clear();
+          continue;
+        }
+        // R4: beyond the retention horizon, the versions that applied may be gone: acknowledged unevaluated.
+        batch.report.stale_ticks +=
+            std::erase_if(m.ticks, [&](const Tick& t) { return t.ts.micros < stale_before; });
+        batch.report.ticks_before_rules +=
+            static_cast<std::uint64_t>(std::count_if(m.ticks.begin(), m.ticks.end(), [this](const Tick& t) {
+              return t.ts.micros < first_window_micros_;
+            }));
+      }
+    }
+  }
+  batch.report.rules = rules_.rules().size();
+  batch.report.rule_set_age_ms = source_.age_micros() / 1000;
 }
 
 BatchHandler::Answerable BatchHandler::answerable(const SymbolWork& work) {
@@ -360,7 +469,7 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
       fail_symbol(batch, work, kDeadlineNear, "the invocation's deadline is less than its margin away");
       return;
     }
-    SymbolPlan plan = plan_symbol(index_, work.symbol, state, ticks, controls, once_, limits_, confirmed);
+    SymbolPlan plan = plan_symbol(*index_, work.symbol, state, ticks, controls, once_, limits_, confirmed);
     // The commit's transaction: the state, then the alerts (and `once` markers) of the fires it records
     // stored -- pending fires of the read state first, then new ones -- as many as one transaction holds.
     // A fire that does not fit stays recorded pending: a later commit stores it.
@@ -462,7 +571,7 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
       state = std::move(plan.next);
       state.exists = true;
     }
-    for (const NewFire& f : plan.fires) index_.note_fire(f.rule_index, work.symbol, f.at.pos.ts_micros);
+    for (const NewFire& f : plan.fires) index_->note_fire(f.rule_index, work.symbol, f.at.pos.ts_micros);
     for (const CommitFire& c : written) {
       ++batch.report.alerts;
       batch.notify_later(*c.rule, *c.tick, c.message_index, false);

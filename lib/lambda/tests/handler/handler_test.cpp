@@ -4,6 +4,8 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <limits>
+#include <optional>
 #include <utility>
 
 #include "../core/engine_driver.hpp"
@@ -65,16 +67,24 @@ struct Harness {
         ledger(tables),
         log([this](std::string_view line) { lines.emplace_back(line); }),
         handler(
-            rules, {state, ledger, notifier, dead_letters}, log,
-            // Each batch a deadline (far()) after the one before: a redelivery comes after the deadline of
-            // the invocation it repeats (the visibility timeout is at least the function's timeout).
-            [this] {
-              return std::chrono::system_clock::time_point(
-                  std::chrono::seconds(kNowSeconds + kBatchSeconds * runs + offset_seconds));
-            },
-            {}, std::move(controls)) {
+            rules, {state, ledger, notifier, dead_letters}, log, [this] { return clock(); }, {},
+            std::move(controls)) {
     notifier.tables = &tables;
     dead_letters.tables = &tables;
+  }
+  Harness(RuleSource& source, FakeTables& tables)
+      : state(tables),
+        ledger(tables),
+        log([this](std::string_view line) { lines.emplace_back(line); }),
+        handler(source, {state, ledger, notifier, dead_letters}, log, [this] { return clock(); }) {
+    notifier.tables = &tables;
+    dead_letters.tables = &tables;
+  }
+  // Each batch a deadline (far()) after the one before: a redelivery comes after the deadline of the
+  // invocation it repeats (the visibility timeout is at least the function's timeout).
+  std::chrono::system_clock::time_point clock() const {
+    return std::chrono::system_clock::time_point(
+        std::chrono::seconds(kNowSeconds + kBatchSeconds * runs + offset_seconds));
   }
   BatchReport run(const std::vector<Message>& messages) {
     auto report = handler.handle(event(messages), far());
@@ -1140,6 +1150,182 @@ TEST(HandlerRecovery, TheContainerRemembersABoundedNumberOfItsPublishes) {
   fx.run({{"m2", tick("HOT", 1, "2026-11-25T14:30:01Z")}});
   EXPECT_EQ(fx.ledger.claims, 4);
   EXPECT_EQ(fx.notifier.published.size(), 4100u);
+}
+
+// ---- the rule source (R3/R4): versions that change between batches ----
+
+constexpr std::int64_t kSec = kMicrosPerSecond;
+constexpr std::int64_t k1430 = 1795617000 * kSec;  // 2026-11-25T14:30:00Z
+
+// A source the test changes between batches: what it shows, how far it covers, or that it fails.
+class FakeRuleSource final : public RuleSource {
+ public:
+  Result<RuleCoverage, AwsError> cover(std::int64_t newest_tick_micros, Deadline /*deadline*/) override {
+    covered_ticks.push_back(newest_tick_micros);
+    if (error) return *error;
+    return RuleCoverage{.covered_until = covered_until,
+                        .refreshed = true,
+                        .invalid = invalid.size(),
+                        .invalid_items = invalid};
+  }
+  const std::vector<Rule>& versions() const override { return rules; }
+  const std::vector<SymbolControlRecord>& controls() const override { return symbol_controls; }
+  std::uint64_t generation() const override { return gen; }
+  std::int64_t age_micros() const override { return 1500 * 1000; }
+  std::optional<std::int64_t> horizon_micros() const override { return horizon; }
+
+  std::vector<Rule> rules;
+  std::vector<SymbolControlRecord> symbol_controls;
+  std::uint64_t gen = 1;
+  std::int64_t covered_until = std::numeric_limits<std::int64_t>::max();
+  std::optional<AwsError> error;
+  std::vector<std::string> invalid;
+  std::optional<std::int64_t> horizon;
+  std::vector<std::int64_t> covered_ticks;  // the newest tick of each cover() call
+};
+
+// The document's rule `id` (kRules), applying from `from_micros`.
+Rule version_of_rule(const std::string& id, std::int64_t from_micros) {
+  const RuleSet all = load_rules(kRules).value();
+  const auto at =
+      std::find_if(all.rules().begin(), all.rules().end(), [&](const Rule& r) { return r.id == id; });
+  Rule rule = *at;
+  rule.window.from_micros = from_micros;
+  return rule;
+}
+
+struct RuleSourceTest : ::testing::Test {
+  FakeRuleSource source;
+  FakeTables tables;
+  Harness fx{source, tables};
+};
+
+TEST_F(RuleSourceTest, AVersionAddedBetweenBatchesAppliesFromItsWindow) {
+  // No version yet: MSFT above 450 fires nothing.
+  BatchReport first = fx.run({{"m1", tick("MSFT", 460, "2026-11-25T14:30:00Z")}});
+  EXPECT_EQ(first.alerts, 0U);
+  EXPECT_EQ(first.rules, 0U);
+  EXPECT_EQ(first.index_rebuilds, 0U) << "the index was built for generation 1 at construction";
+  EXPECT_EQ(first.ticks_before_rules, 0U) << "no version: no tick is before them";
+
+  source.rules = {version_of_rule("hi", k1430 + 10 * kSec)};
+  ++source.gen;
+  BatchReport second = fx.run({{"m2", "[" + tick("MSFT", 461, "2026-11-25T14:30:05Z") + "," +
+                                          tick("MSFT", 462, "2026-11-25T14:30:20Z") + "]"}});
+  EXPECT_TRUE(second.failed_message_ids.empty());
+  EXPECT_EQ(second.index_rebuilds, 1U);
+  EXPECT_EQ(second.rules, 1U);
+  EXPECT_EQ(second.ticks_before_rules, 1U);  // 14:30:05, before the version's window
+  EXPECT_EQ(second.alerts, 1U);
+  ASSERT_EQ(tables.alerts.size(), 1U);
+  EXPECT_EQ(tables.alerts.begin()->first, (AlertId{"MSFT", k1430 + 20 * kSec, "hi"}));
+  EXPECT_EQ(source.covered_ticks, (std::vector<std::int64_t>{k1430, k1430 + 20 * kSec}));
+  // The clock of the second batch (kNowSeconds + kBatchSeconds) minus the newest tick.
+  EXPECT_EQ(second.feed_clock_offset_ms, ((kNowSeconds + kBatchSeconds) * kSec - (k1430 + 20 * kSec)) / 1000);
+  EXPECT_EQ(second.rule_refreshes, 1U);
+  EXPECT_EQ(second.rule_set_age_ms, 1500);
+}
+
+TEST_F(RuleSourceTest, AnUnchangedGenerationKeepsTheIndex) {
+  source.rules = {version_of_rule("hi", EffectiveWindow::kOpenStart)};
+  ++source.gen;
+  EXPECT_EQ(fx.run({{"m1", tick("MSFT", 440, "2026-11-25T14:30:00Z")}}).index_rebuilds, 1U);
+  const BatchReport again = fx.run({{"m2", tick("MSFT", 460, "2026-11-25T14:30:01Z")}});
+  EXPECT_EQ(again.index_rebuilds, 0U);
+  EXPECT_EQ(again.alerts, 1U);
+}
+
+TEST_F(RuleSourceTest, ATickTheSourceDoesNotCoverFailsOnlyItsMessage) {
+  source.rules = {version_of_rule("hi", EffectiveWindow::kOpenStart)};
+  ++source.gen;
+  source.covered_until = k1430 + 10 * kSec;
+  const BatchReport r = fx.run({{"m1", tick("MSFT", 460, "2026-11-25T14:30:05Z")},
+                                {"m2", "[" + tick("MSFT", 470, "2026-11-25T14:30:06Z") + "," +
+                                           tick("MSFT", 480, "2026-11-25T14:30:10Z") + "]"}});
+  EXPECT_EQ(r.failed_message_ids, (std::vector<std::string>{"m2"}));
+  EXPECT_EQ(r.alerts, 1U);
+  ASSERT_EQ(tables.alerts.size(), 1U);
+  EXPECT_EQ(tables.alerts.begin()->first, (AlertId{"MSFT", k1430 + 5 * kSec, "hi"}));
+  EXPECT_TRUE(fx.logged("rules not yet covering the tick, message will be retried"));
+  EXPECT_EQ(source.covered_ticks, (std::vector<std::int64_t>{k1430 + 10 * kSec}));
+}
+
+TEST_F(RuleSourceTest, ASourceErrorFailsEveryMessageWithTicksAndEvaluatesNothing) {
+  source.rules = {version_of_rule("hi", EffectiveWindow::kOpenStart)};
+  ++source.gen;
+  AwsError throttled;
+  throttled.code = "ThrottlingException";
+  throttled.message = "slow down";
+  source.error = throttled;
+  const BatchReport r = fx.run({{"m1", tick("MSFT", 460, "2026-11-25T14:30:05Z")},
+                                {"m2", tick("MSFT", 470, "2026-11-25T14:30:06Z")},
+                                {"bad", R"({"symbol":"MSFT"})"}});
+  EXPECT_EQ(r.failed_message_ids, (std::vector<std::string>{"m1", "m2"}));
+  EXPECT_EQ(r.alerts, 0U);
+  EXPECT_EQ(r.state_writes, 0U);
+  EXPECT_EQ(r.index_rebuilds, 0U) << "a failed source is not read";
+  EXPECT_EQ(r.dead_lettered, 1U) << "a message without valid ticks needs no rules";
+  EXPECT_TRUE(fx.logged("rules unavailable, message will be retried"));
+  EXPECT_TRUE(fx.logged("ThrottlingException: slow down"));
+}
+
+TEST_F(RuleSourceTest, TicksBeyondTheHorizonAreCountedAndNotEvaluated) {
+  source.rules = {version_of_rule("hi", EffectiveWindow::kOpenStart)};
+  ++source.gen;
+  source.horizon = 3600 * kSec;  // the clock is 14:31:40: 13:31:40 is the horizon
+  source.invalid = {"rule bad: threshold: not a number"};
+  const BatchReport r = fx.run({{"m1", "[" + tick("MSFT", 460, "2026-11-25T13:31:39Z") + "," +
+                                           tick("MSFT", 470, "2026-11-25T13:31:40Z") + "]"}});
+  EXPECT_TRUE(r.failed_message_ids.empty()) << "acknowledged: beyond the retention horizon";
+  EXPECT_EQ(r.stale_ticks, 1U);
+  EXPECT_EQ(r.alerts, 1U);
+  EXPECT_EQ(tables.alerts.begin()->first, (AlertId{"MSFT", k1430 - 3600 * kSec + 100 * kSec, "hi"}));
+  EXPECT_EQ(r.invalid_rules, 1U);
+  EXPECT_TRUE(fx.logged("rule bad: threshold: not a number"));
+}
+
+TEST_F(RuleSourceTest, ControlsComeFromTheSource) {
+  source.rules = {version_of_rule("hi", EffectiveWindow::kOpenStart)};
+  source.symbol_controls = {{"MSFT", {{{EffectiveWindow::kOpenStart, EffectiveWindow::kOpenEnd}}, {}}}};
+  ++source.gen;
+  const BatchReport r = fx.run({{"m1", tick("MSFT", 460, "2026-11-25T14:30:05Z")}});
+  EXPECT_EQ(r.suspended, 1U);
+  EXPECT_EQ(r.alerts, 0U);
+}
+
+TEST(BatchMetrics, EmfRecordCarriesTheRuleMetrics) {
+  BatchReport r;
+  r.rules = 3;
+  r.rule_set_age_ms = 1200;
+  r.rule_refreshes = 1;
+  r.invalid_rules = 2;
+  r.stale_ticks = 4;
+  r.ticks_before_rules = 5;
+  r.feed_clock_offset_ms = -250;  // the feed ahead of this clock
+  const auto to_doc = [](const BatchReport& report, simdjson::dom::parser& parser) {
+    return parser.parse(batch_metrics(report, "MarketAlerts", "fn", 0, std::chrono::microseconds(1))
+                            .to_json(std::chrono::system_clock::time_point(std::chrono::seconds(1))));
+  };
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(to_doc(r, parser).get(doc), simdjson::SUCCESS);
+  const auto num = [&doc](const char* name) {
+    double v = -1;
+    EXPECT_EQ(doc[name].get(v), simdjson::SUCCESS) << name;
+    return v;
+  };
+  EXPECT_EQ(num("Rules"), 3);
+  EXPECT_EQ(num("RuleSetAgeMs"), 1200);
+  EXPECT_EQ(num("RuleRefreshes"), 1);
+  EXPECT_EQ(num("InvalidRules"), 2);
+  EXPECT_EQ(num("StaleTicks"), 4);
+  EXPECT_EQ(num("TicksBeforeRules"), 5);
+  EXPECT_EQ(num("FeedClockOffsetMs"), -250);
+
+  r.feed_clock_offset_ms.reset();  // a batch without ticks measures no offset
+  simdjson::dom::parser again;
+  ASSERT_EQ(to_doc(r, again).get(doc), simdjson::SUCCESS);
+  EXPECT_EQ(doc["FeedClockOffsetMs"].error(), simdjson::NO_SUCH_FIELD);
 }
 
 }  // namespace

@@ -14,9 +14,13 @@
 // before the symbol is planned: remembered, or claimed in the ledger and notified under the claim if still
 // pending (two recovering invocations never both publish; docs/design.md section 6). Store before publish,
 // publish before mark. A failed commit fails exactly the messages holding that symbol's ticks of this batch.
-// The work stops a margin before the invocation's deadline (no commit, claim or publish is started within
-// it; calls end before the deadline with time left for the response): what is unfinished fails its messages,
-// reported before the deadline.
+// The rule versions and symbol controls come from a RuleSource (rule_source.hpp), asked before planning to
+// cover the batch's newest tick: a message holding a tick it does not cover yet fails (retried: a delay,
+// never a miss), a source error fails every message holding ticks (nothing is evaluated against an incomplete
+// rule set), ticks older than now - H (R4) are acknowledged unevaluated (StaleTicks). The rule index is
+// rebuilt only when the source's generation changed. The work stops a margin before the invocation's deadline
+// (no commit, claim or publish is started within it; calls end before the deadline with time left for the
+// response): what is unfinished fails its messages, reported before the deadline.
 #pragma once
 
 #include <chrono>
@@ -24,6 +28,8 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -31,6 +37,7 @@
 #include <vector>
 
 #include "tap/app/ports.hpp"
+#include "tap/app/rule_source.hpp"
 #include "tap/core/rule_index.hpp"
 #include "tap/core/rules.hpp"
 #include "tap/core/symbol_engine.hpp"
@@ -70,6 +77,17 @@ struct BatchReport {
   std::uint64_t state_writes = 0;
   std::uint64_t state_conflicts = 0;      // compare-and-swap refusals (another invocation was first)
   std::uint64_t state_bytes_written = 0;  // bytes of the state items written
+  // The rules (R4): the versions loaded, the age of the view, whether it was refreshed, the items it
+  // skipped, ticks older than the retention horizon (not evaluated), ticks before every version's window.
+  std::uint64_t rules = 0;
+  std::int64_t rule_set_age_ms = 0;
+  std::uint64_t rule_refreshes = 0;
+  std::uint64_t invalid_rules = 0;
+  std::uint64_t stale_ticks = 0;
+  std::uint64_t ticks_before_rules = 0;
+  std::uint64_t index_rebuilds = 0;  // the rule index rebuilt for a new generation (not a metric)
+  // The function's clock minus the newest valid tick's timestamp (none without ticks).
+  std::optional<std::int64_t> feed_clock_offset_ms;
 };
 
 // {"batchItemFailures":[{"itemIdentifier":"<message id>"},...]}
@@ -87,6 +105,10 @@ class BatchHandler {
   // Operator controls per symbol (F3: suspensions, price bands); none until the rules storage brings them.
   using Controls = std::map<std::string, SymbolControls, std::less<>>;
 
+  // `source` outlives the handler.
+  BatchHandler(RuleSource& source, HandlerPorts ports, const obs::Logger& log,
+               WallClock wall_clock = std::chrono::system_clock::now, EngineLimits limits = {});
+  // The rules document's convenience: a DocumentRuleSource over a copy of `rules` and `controls`.
   BatchHandler(const RuleSet& rules, HandlerPorts ports, const obs::Logger& log,
                WallClock wall_clock = std::chrono::system_clock::now, EngineLimits limits = {},
                Controls controls = {});
@@ -96,7 +118,14 @@ class BatchHandler {
   Result<BatchReport> handle(std::string_view event_json, Deadline deadline);
 
  private:
+  // `source`, or the owned one when null.
+  BatchHandler(std::unique_ptr<RuleSource> owned, RuleSource* source, HandlerPorts ports,
+               const obs::Logger& log, WallClock wall_clock, EngineLimits limits);
   struct Batch;
+  // R3/R4: has the source cover the batch's newest tick, rebuilds the index for a new generation and keeps
+  // in the messages only the ticks to evaluate (failing the messages it cannot evaluate yet).
+  void select_ticks(Batch& batch, Deadline deadline);
+  void rebuild_rules();
   struct SymbolWork;
   struct Pending;
   struct CommitFire;
@@ -136,15 +165,21 @@ class BatchHandler {
   // The wall clock has reached the batch's work deadline (its deadline minus the report margin).
   bool out_of_time(const Batch& batch) const;
 
-  const RuleSet& rules_;
+  std::unique_ptr<RuleSource> owned_source_;  // the document's source (the RuleSet constructor) only
+  RuleSource& source_;
   HandlerPorts ports_;
   const obs::Logger& log_;
   WallClock wall_clock_;
   EngineLimits limits_;
+  // The source's generation `rules_`, `index_`, `controls_` and `by_version_` show.
+  std::uint64_t generation_ = 0;
+  RuleSet rules_;
   Controls controls_;
+  std::int64_t first_window_micros_ = 0;  // the earliest start of a loaded version's window
   // This container's knowledge, valid across invocations because it only grows: the last fires noted in the
-  // index (a cached fire only suppresses ticks newer than it), and the `once` armings known to be taken.
-  RuleIndex index_;
+  // index (a cached fire only suppresses ticks newer than it; a rebuilt index starts without), and the `once`
+  // armings known to be taken.
+  std::unique_ptr<RuleIndex> index_;
   OnceMarkers once_;
   std::map<std::pair<std::string, std::uint32_t>, std::size_t> by_version_;  // (rule id, version) -> index
   // Alerts this instance published (bounded, oldest forgotten first): confirmed without I/O.
