@@ -4,12 +4,17 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <random>
 #include <sstream>
 
 #include "tap/app/dynamodb_store.hpp"
 #include "tap/app/function_config.hpp"
 #include "tap/app/handler.hpp"
+#include "tap/app/rule_source.hpp"
+#include "tap/app/rules_cache.hpp"
+#include "tap/app/rules_dynamodb.hpp"
 #include "tap/app/sns_notifier.hpp"
 #include "tap/app/sqs_dead_letters.hpp"
 #include "tap/aws/aws_layer.hpp"
@@ -44,6 +49,12 @@ int init_error(const char* type, const std::string& message) {
   return 1;
 }
 
+// The cold load's parallel scans: one connection (and thread) each (rules_cache.hpp).
+constexpr int kScanConnections = 8;
+// The cold load at init stays within Lambda's 10 s init phase (docs/design.md section 12); a load that does
+// not finish in it is done by the first invocation's cover() instead.
+constexpr auto kInitLoadBudget = std::chrono::seconds(8);
+
 std::int64_t wall_micros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -61,11 +72,6 @@ int main() {
   if (!config) return init_error("Runtime.InvalidConfiguration", config.error().message);
   auto aws = tap::AwsLayer::from_env(env);
   if (!aws) return init_error("Runtime.InvalidConfiguration", aws.error().message);
-  auto document = read_file(config->rules_path);
-  if (!document) return init_error("Runtime.InvalidRules", document.error().message);
-  auto rules = tap::load_rules(document.value());
-  if (!rules) return init_error("Runtime.InvalidRules", rules.error().message);
-
   tap::obs::Logger log(tap::obs::stdout_sink(), std::chrono::system_clock::now, config->log_level);
   tap::AwsLayer& layer = *aws.value();
   std::mt19937_64 token_random{std::random_device{}()};
@@ -80,9 +86,47 @@ int main() {
   tap::DynamoDbAlertLedger ledger(layer.dynamodb, config->alerts_table);
   tap::SnsNotifier notifier(layer.sns, config->topic_arn);
   tap::SqsDeadLetters dead_letters(layer.sqs, config->dlq_url);
-  tap::BatchHandler handler(rules.value(), {state, ledger, notifier, dead_letters}, log,
+
+  // The rules: the rules storage through the cache when RULES_TABLE is set, else the document.
+  std::unique_ptr<tap::RuleSource> source;
+  std::optional<tap::DynamoDbRulesStore> rules_store;
+  std::vector<std::unique_ptr<tap::AwsLayer>> scan_layers;
+  std::vector<tap::DynamoDbRulesStore> scan_stores;
+  std::optional<tap::RulesCache> cache;
+  const tap::RulesCacheSettings cache_settings;
+  if (!config->rules_table.empty()) {
+    const tap::RulesTableSettings table{.table = config->rules_table};
+    rules_store.emplace(layer.dynamodb, table, tokens);
+    for (int i = 0; i < kScanConnections; ++i) {
+      auto scan_layer = tap::AwsLayer::from_env(env);  // succeeded above: the same environment
+      scan_stores.emplace_back(scan_layer.value()->dynamodb, table, tokens);
+      scan_layers.push_back(std::move(scan_layer).value());
+    }
+    std::vector<tap::RulesStore*> scanners;
+    for (tap::DynamoDbRulesStore& s : scan_stores) scanners.push_back(&s);
+    cache.emplace(*rules_store, wall_micros, cache_settings, std::move(scanners));
+    auto loaded = cache->load(std::chrono::steady_clock::now() + kInitLoadBudget);
+    if (!loaded) {
+      log.log({.level = tap::obs::Level::kWarn,
+               .message = "rules not loaded at init, the first invocation loads them",
+               .reason = loaded.error().code + ": " + loaded.error().message});
+    } else {
+      for (const std::string& item : loaded->invalid_items) {
+        log.log({.level = tap::obs::Level::kWarn, .message = "invalid rule skipped", .reason = item});
+      }
+    }
+    source = std::make_unique<tap::CachedRuleSource>(*cache, cache_settings.horizon_micros);
+  } else {
+    auto document = read_file(config->rules_path);
+    if (!document) return init_error("Runtime.InvalidRules", document.error().message);
+    auto rules = tap::load_rules(document.value());
+    if (!rules) return init_error("Runtime.InvalidRules", rules.error().message);
+    source =
+        std::make_unique<tap::DocumentRuleSource>(rules->rules(), std::vector<tap::SymbolControlRecord>{});
+  }
+  tap::BatchHandler handler(*source, {state, ledger, notifier, dead_letters}, log,
                             std::chrono::system_clock::now, tap::engine_limits(config.value()));
-  log.info("initialised with " + std::to_string(rules->rules().size()) + " rules");
+  log.info("initialised with " + std::to_string(source->versions().size()) + " rules");
 
   return tap::runtime::run_handler([&](const tap::runtime::InvocationRequest& request) {
     log.set_request_id(request.request_id);

@@ -58,6 +58,7 @@ Result<FunctionConfig> load_function_config(const EnvLookup& env) {
   } else {
     cfg.rules_path = env("LAMBDA_TASK_ROOT").value_or("/var/task") + "/alert-rules.json";
   }
+  cfg.rules_table = env("RULES_TABLE").value_or("");
   const std::string level = env(kLogLevel.name).value_or(std::string(kLogLevel.default_value));
   const auto parsed = level_named(level);
   if (parsed && kLogLevel.allows(level)) {

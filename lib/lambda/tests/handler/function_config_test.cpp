@@ -34,6 +34,13 @@ TEST(FunctionConfig, ReadsTheStackVariablesWithDefaults) {
   EXPECT_EQ(cfg->function_name, "data-processor");
 }
 
+TEST(FunctionConfig, RulesTableIsOptionalAndNamesTheRulesStorage) {
+  EXPECT_EQ(load_function_config(env_of(kComplete))->rules_table, "") << "unset: the rules document";
+  auto vars = kComplete;
+  vars["RULES_TABLE"] = "alert-rules-dev";
+  EXPECT_EQ(load_function_config(env_of(vars))->rules_table, "alert-rules-dev");
+}
+
 TEST(FunctionConfig, ExplicitSettingsWin) {
   auto vars = kComplete;
   vars["LAMBDA_TASK_ROOT"] = "/opt/fn";

@@ -12,11 +12,13 @@
 namespace tap {
 
 struct FunctionConfig {
-  std::string alerts_table;                  // ALERTS_TABLE
-  std::string state_table;                   // STATE_TABLE
-  std::string topic_arn;                     // TOPIC_ARN
-  std::string dlq_url;                       // DLQ_URL
-  std::string rules_path;                    // RULES_PATH, default $LAMBDA_TASK_ROOT/alert-rules.json
+  std::string alerts_table;  // ALERTS_TABLE
+  std::string state_table;   // STATE_TABLE
+  std::string topic_arn;     // TOPIC_ARN
+  std::string dlq_url;       // DLQ_URL
+  std::string rules_path;    // RULES_PATH, default $LAMBDA_TASK_ROOT/alert-rules.json
+  // RULES_TABLE (optional): when set, the rules come from the rules storage (I13) instead of RULES_PATH.
+  std::string rules_table;
   obs::Level log_level = obs::Level::kInfo;  // LOG_LEVEL: DEBUG, INFO, WARN, ERROR
   // REORDER_WINDOW_SECONDS: W by event time (F3), within the bounds of config/function-settings.json; when
   // unset, the table's default (load_function_config sets it either way).
