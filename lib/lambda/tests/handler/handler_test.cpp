@@ -845,6 +845,13 @@ TEST_F(HandlerTest, EmptyBatchDoesNothing) {
   EXPECT_EQ(state.loads, 0);
 }
 
+// A metric of an EMF record (-1 and a failure when it is missing).
+double metric_value(const simdjson::dom::element& doc, const char* name) {
+  double v = -1;
+  EXPECT_EQ(doc[name].get(v), simdjson::SUCCESS) << name;
+  return v;
+}
+
 TEST(BatchMetrics, EmfRecordCarriesEveryCounter) {
   BatchReport r;
   r.messages = 25;
@@ -866,11 +873,7 @@ TEST(BatchMetrics, EmfRecordCarriesEveryCounter) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   ASSERT_EQ(parser.parse(json).get(doc), simdjson::SUCCESS) << json;
-  const auto num = [&doc](const char* name) {
-    double v = -1;
-    EXPECT_EQ(doc[name].get(v), simdjson::SUCCESS) << name;
-    return v;
-  };
+  const auto num = [&doc](const char* name) { return metric_value(doc, name); };
   EXPECT_EQ(num("Messages"), 25);
   EXPECT_EQ(num("Ticks"), 100);
   EXPECT_EQ(num("LateTicks"), 2);
@@ -1309,11 +1312,7 @@ TEST(BatchMetrics, EmfRecordCarriesTheRuleMetrics) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   ASSERT_EQ(to_doc(r, parser).get(doc), simdjson::SUCCESS);
-  const auto num = [&doc](const char* name) {
-    double v = -1;
-    EXPECT_EQ(doc[name].get(v), simdjson::SUCCESS) << name;
-    return v;
-  };
+  const auto num = [&doc](const char* name) { return metric_value(doc, name); };
   EXPECT_EQ(num("Rules"), 3);
   EXPECT_EQ(num("RuleSetAgeMs"), 1200);
   EXPECT_EQ(num("RuleRefreshes"), 1);
