@@ -71,6 +71,31 @@ class Alarms(Construct):
                 ),
             )
 
+        def math_alarm(
+            construct_id: str,
+            *,
+            name: str,
+            description: str,
+            threshold: int,
+            expression: tuple[str, str, str],
+            inputs: list[CloudwatchMetricAlarmMetricQuery],
+        ) -> None:
+            query_id, formula, label = expression
+            CloudwatchMetricAlarm(
+                self,
+                construct_id,
+                alarm_name=config.name(name),
+                alarm_description=description,
+                threshold=threshold,
+                metric_query=[
+                    CloudwatchMetricAlarmMetricQuery(
+                        id=query_id, expression=formula, label=label, return_data=True
+                    ),
+                    *inputs,
+                ],
+                **common,
+            )
+
         def queue_alarm(
             construct_id: str, *, name: str, description: str, metric: str, queue_name: str, threshold: int
         ) -> None:
@@ -88,23 +113,13 @@ class Alarms(Construct):
                 **common,
             )
 
-        CloudwatchMetricAlarm(
-            self,
+        math_alarm(
             "error_rate_alarm",
-            alarm_name=config.name("data-processor-error-rate"),
-            alarm_description="Lambda error rate above 1 % of invocations over 5 minutes",
+            name="data-processor-error-rate",
+            description="Lambda error rate above 1 % of invocations over 5 minutes",
             threshold=ERROR_RATE_PERCENT,
-            metric_query=[
-                CloudwatchMetricAlarmMetricQuery(
-                    id="error_rate",
-                    expression="IF(invocations > 0, 100 * errors / invocations, 0)",
-                    label="Error rate (%)",
-                    return_data=True,
-                ),
-                lambda_metric("errors", "Errors"),
-                lambda_metric("invocations", "Invocations"),
-            ],
-            **common,
+            expression=("error_rate", "IF(invocations > 0, 100 * errors / invocations, 0)", "Error rate (%)"),
+            inputs=[lambda_metric("errors", "Errors"), lambda_metric("invocations", "Invocations")],
         )
         queue_alarm(
             "dlq_alarm",
@@ -135,21 +150,14 @@ class Alarms(Construct):
             threshold=0,
             **common,
         )
-        CloudwatchMetricAlarm(
-            self,
+        math_alarm(
             "feed_clock_offset_alarm",
-            alarm_name=config.name("data-processor-feed-clock-offset"),
-            alarm_description="Function clock minus newest tick beyond S (2 s): feed lag or clock offset",
+            name="data-processor-feed-clock-offset",
+            description="Function clock minus newest tick beyond S (2 s): feed lag or clock offset",
             threshold=FEED_CLOCK_OFFSET_BOUND_MS,
-            metric_query=[
-                CloudwatchMetricAlarmMetricQuery(
-                    id="offset",
-                    expression="MAX([ABS(highest), ABS(lowest)])",
-                    label="Largest feed clock offset (ms)",
-                    return_data=True,
-                ),
+            expression=("offset", "MAX([ABS(highest), ABS(lowest)])", "Largest feed clock offset (ms)"),
+            inputs=[
                 function_metric("highest", "FeedClockOffsetMs", "Maximum"),
                 function_metric("lowest", "FeedClockOffsetMs", "Minimum"),
             ],
-            **common,
         )
