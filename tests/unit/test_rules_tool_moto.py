@@ -215,3 +215,12 @@ def test_usage_and_configuration_errors(tool: Path, table: Any, monkeypatch: pyt
     unconfigured = run(tool, "controls")
     assert unconfigured.returncode == 1
     assert "RULES_TABLE is not set" in unconfigured.stderr
+
+
+def test_a_change_that_cannot_commit_within_p_says_retry_later(
+    tool: Path, table: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")  # nothing listens: every request fails
+    result = run(tool, "suspend", "MSFT")
+    assert result.returncode == 1
+    assert result.stderr == "MSFT: not committed: the change could not be committed within P; retry later\n"

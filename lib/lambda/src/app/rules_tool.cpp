@@ -147,7 +147,8 @@ int import(const RulesToolCommand& command, const RulesToolContext& c) {
     d.effective_from = outcome->effective_from_micros;
   }
   // The document's rules in order (plan_import accepted it, so it loads).
-  for (const Rule& rule : load_rules(document.value())->rules()) {
+  const auto loaded = load_rules(document.value());
+  for (const Rule& rule : loaded->rules()) {
     const auto it = done.find(rule.id);
     if (it == done.end()) {
       c.out << rule.id << " unchanged\n";

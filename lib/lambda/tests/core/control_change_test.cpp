@@ -11,7 +11,7 @@ namespace {
 constexpr std::int64_t kOpen = EffectiveWindow::kOpenEnd;
 
 ControlChange change(ControlChange::Kind kind, double low = 0, double high = 0) {
-  return {kind, "MSFT", low, high};
+  return {kind, "MSFT", low, high, std::nullopt, std::nullopt};
 }
 
 TEST(PlanControls, ASuspensionOpensAtEffectiveFromAndAResumeClosesItThere) {
