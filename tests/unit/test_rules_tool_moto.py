@@ -12,11 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from lib.config import ROOT
-from tests.support.moto_server import moto_environment
+from tests.support.rules_table import rules_table
 
 TOOL = Path(os.environ.get("TAP_RULES_TOOL", ROOT / "build" / "cpp" / "src" / "tap_rules"))
 TABLE = "alert-rules-test"
@@ -33,20 +32,7 @@ def tool() -> Path:
 
 @pytest.fixture
 def table() -> Iterator[Any]:
-    with moto_environment(RULES_TABLE=TABLE):
-        ddb = boto3.client("dynamodb")
-        ddb.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    with rules_table(TABLE, RULES_TABLE=TABLE) as ddb:
         yield ddb
 
 
