@@ -13,17 +13,18 @@
 
 namespace {
 
+// Rule ids and transaction tokens straight from the OS's entropy: unguessable, and unique across processes.
 std::string random_id() {
-  static std::mt19937_64 rng{std::random_device{}()};
+  std::random_device device;
   std::array<std::uint8_t, 16> bits{};
-  for (auto& b : bits) b = static_cast<std::uint8_t>(rng());
+  for (auto& b : bits) b = static_cast<std::uint8_t>(device());
   return tap::rule_id_from_bits(bits);
 }
 
-std::int64_t now_micros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+// The writer's wall clock (R3: it only chooses effective_from; a wrong one delays a change).
+std::int64_t wall_micros() {
+  const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
+  return std::chrono::duration_cast<std::chrono::microseconds>(since_epoch).count();
 }
 
 tap::Result<std::string> read_file(const std::string& path) {
@@ -55,7 +56,7 @@ int main(int argc, char** argv) {
   }
   tap::DynamoDbRulesStore store(layer.value()->dynamodb, table.value(), random_id);
   tap::ChangeService changes(
-      store, now_micros,
+      store, wall_micros,
       [](std::int64_t micros) { std::this_thread::sleep_for(std::chrono::microseconds(micros)); }, random_id,
       {});
   const tap::RulesToolContext context{
