@@ -4,7 +4,7 @@
 # credentials (lib/README.md, "Operating rules").
 RULES_TOOL  := $(BUILD)/cpp/src/tap_rules
 RULES_TABLE ?= alert-rules-demo
-RULES_ENV    = url=$${AWS_ENDPOINT_URL:-$$(sed -n 's/.*"url": *"\([^"]*\)".*/\1/p' $(DEMO_STATE) 2>/dev/null)}; \
+RULES_ENV    = url=$${AWS_ENDPOINT_URL:-$$(sed -n 's/.*"url": *"\([^"]*\)".*/\1/p' $(DEMO_STATE) 2>/dev/null || true)}; \
 	[ -n "$$url" ] || { echo "no local system: start make demo, or set AWS_ENDPOINT_URL to a moto server" >&2; exit 1; }; \
 	export $(LOCAL_AWS_ENV) AWS_ENDPOINT_URL=$$url RULES_TABLE=$(RULES_TABLE)
 
