@@ -36,6 +36,7 @@ include mk/local.mk
 include mk/rie.mk
 include mk/chaos.mk
 include mk/bench.mk
+include mk/rules.mk
 include mk/mutation.mk
 TEST_TARGETS += coverage-cpp
 

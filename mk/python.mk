@@ -94,7 +94,7 @@ test-py-integration: $(VENV_STAMP) $(TF_RC) ## the emulator deployment tests onl
 # for coverage-cpp), the arm64 zip and toolchain probe, the AWS SigV4 test suite.
 PY_TEST_ENV := TAP_BOOTSTRAP=$(CPP_COV)/src/bootstrap TAP_ECHO_FUNCTION=$(CPP_COV)/tests/runtime/echo_function \
                TAP_AWS_CLI=$(CPP_COV)/tests/aws/aws_cli TAP_AWS4_TESTSUITE=$(AWS4_TESTSUITE) \
-               TAP_RULES_STORE_CLI=$(CPP_COV)/tests/handler/rules_store_cli \
+               TAP_RULES_STORE_CLI=$(CPP_COV)/tests/handler/rules_store_cli TAP_RULES_TOOL=$(CPP_COV)/src/tap_rules \
                TAP_VALIDATE=$(CPP_COV)/src/tap_validate \
                TAP_REQUIRE_ZIP=1 TAP_REQUIRE_PROBE=1
 test-py: $(VENV_STAMP) $(TF_RC) cpp-cov-reset package probe-arm64 aws-testsuite ## every Python test, 100 % line and branch coverage of lib/, local/, ops/ and tools/ enforced

@@ -11,11 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from lib.config import ROOT
-from tests.support.moto_server import moto_environment
+from tests.support.rules_table import rules_table
 
 CLI = Path(
     os.environ.get("TAP_RULES_STORE_CLI", ROOT / "build" / "cpp" / "tests" / "handler" / "rules_store_cli")
@@ -34,20 +33,7 @@ def cli() -> Path:
 @pytest.fixture
 def table() -> Iterator[Any]:
     """A fresh moto server with the rules table as the stack defines it (pk + sk, strings)."""
-    with moto_environment():
-        ddb = boto3.client("dynamodb")
-        ddb.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    with rules_table(TABLE) as ddb:
         yield ddb
 
 

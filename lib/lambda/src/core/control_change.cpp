@@ -33,11 +33,19 @@ Result<SymbolControls, ChangeError> plan_controls(const SymbolControls& current,
   const auto band = [](PriceBand& b) -> EffectiveWindow& { return b.window; };
   switch (change.kind) {
     case ControlChange::Kind::suspend: {
-      const bool open =
-          std::any_of(next.suspensions.begin(), next.suspensions.end(),
-                      [&](const EffectiveWindow& w) { return w.until_micros > effective_from; });
-      if (open) return conflict(change.symbol + " is suspended already");
-      next.suspensions.push_back({effective_from, EffectiveWindow::kOpenEnd});
+      const EffectiveWindow window{std::max(effective_from, change.from_micros.value_or(effective_from)),
+                                   change.until_micros.value_or(EffectiveWindow::kOpenEnd)};
+      if (window.empty()) {
+        return ChangeError{ChangeError::Kind::invalid,
+                           "a suspension must end after it starts (and after effective_from)",
+                           {{"until", "must be after the suspension's start"}}};
+      }
+      const bool overlaps =
+          std::any_of(next.suspensions.begin(), next.suspensions.end(), [&](const EffectiveWindow& w) {
+            return w.until_micros > window.from_micros && w.from_micros < window.until_micros;
+          });
+      if (overlaps) return conflict(change.symbol + " is suspended already");
+      next.suspensions.push_back(window);
       return next;
     }
     case ControlChange::Kind::resume:

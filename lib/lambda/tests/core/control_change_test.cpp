@@ -11,7 +11,7 @@ namespace {
 constexpr std::int64_t kOpen = EffectiveWindow::kOpenEnd;
 
 ControlChange change(ControlChange::Kind kind, double low = 0, double high = 0) {
-  return {kind, "MSFT", low, high};
+  return {kind, "MSFT", low, high, std::nullopt, std::nullopt};
 }
 
 TEST(PlanControls, ASuspensionOpensAtEffectiveFromAndAResumeClosesItThere) {
@@ -36,6 +36,35 @@ TEST(PlanControls, ASuspensionOpensAtEffectiveFromAndAResumeClosesItThere) {
   auto not_suspended = plan_controls(resumed.value(), change(ControlChange::Kind::resume), 500);
   ASSERT_FALSE(not_suspended.ok());
   EXPECT_EQ(not_suspended.error().message, "MSFT is not suspended");
+}
+
+TEST(PlanControls, ASuspensionWithAWindowStartsNotBeforeEffectiveFromAndRefusesOverlaps) {
+  ControlChange windowed = change(ControlChange::Kind::suspend);
+  windowed.from_micros = 50;  // before effective_from: the change never reaches back
+  windowed.until_micros = 400;
+  auto early = plan_controls({}, windowed, 100);
+  ASSERT_TRUE(early.ok());
+  EXPECT_EQ(early->suspensions, (std::vector<EffectiveWindow>{{100, 400}}));
+
+  windowed.from_micros = 600;  // a later start is kept: scheduled
+  windowed.until_micros = 700;
+  auto later = plan_controls(early.value(), windowed, 200);
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(later->suspensions, (std::vector<EffectiveWindow>{{100, 400}, {600, 700}}));
+
+  windowed.from_micros = 300;  // overlaps [100, 400)
+  windowed.until_micros = 500;
+  auto overlapping = plan_controls(early.value(), windowed, 200);
+  ASSERT_FALSE(overlapping.ok());
+  EXPECT_EQ(overlapping.error().kind, ChangeError::Kind::conflict);
+
+  windowed.from_micros.reset();
+  windowed.until_micros = 100;  // ends at its start
+  auto empty = plan_controls({}, windowed, 100);
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.error().kind, ChangeError::Kind::invalid);
+  EXPECT_EQ(empty.error().fields,
+            (std::vector<FieldError>{{"until", "must be after the suspension's start"}}));
 }
 
 TEST(PlanControls, AResumeBeforeASuspensionStartsDropsTheEmptyWindow) {

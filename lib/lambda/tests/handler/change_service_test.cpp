@@ -253,7 +253,7 @@ TEST_F(ServiceTest, ATimedOutCommitLandingLateLosesToTheRetryOrIsRecognisedByIt)
 // --- operators' symbol controls ---
 
 ControlChange control(ControlChange::Kind kind, double low = 0, double high = 0) {
-  return {kind, "MSFT", low, high};
+  return {kind, "MSFT", low, high, std::nullopt, std::nullopt};
 }
 
 TEST_F(ServiceTest, ControlsAreChangedThroughTheSymbolsShardEffectiveAfterP) {

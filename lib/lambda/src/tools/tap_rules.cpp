@@ -1,0 +1,66 @@
+// tap_rules: the operators' rules command (include/tap/app/rules_tool.hpp) wired to DynamoDB from the
+// environment, with the wall clock and random ids. A host tool: never packaged in the function zip.
+#include <array>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "tap/app/rules_tool.hpp"
+#include "tap/aws/aws_layer.hpp"
+
+namespace {
+
+// Rule ids and transaction tokens straight from the OS's entropy: unguessable, and unique across processes.
+std::string random_id() {
+  std::random_device device;
+  std::array<std::uint8_t, 16> bits{};
+  for (auto& b : bits) b = static_cast<std::uint8_t>(device());
+  return tap::rule_id_from_bits(bits);
+}
+
+// The writer's wall clock (R3: it only chooses effective_from; a wrong one delays a change).
+std::int64_t wall_micros() {
+  const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
+  return std::chrono::duration_cast<std::chrono::microseconds>(since_epoch).count();
+}
+
+tap::Result<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in) return tap::Error{"unreadable", "no such readable file"};
+  return text.str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto command = tap::parse_rules_tool_args(std::vector<std::string>(argv + 1, argv + argc));
+  if (!command) {
+    std::cerr << "tap_rules: " << command.error().message << "\n\n" << tap::rules_tool_help();
+    return tap::kToolUsage;
+  }
+  if (command->kind == tap::RulesToolCommand::Kind::help) {
+    std::cout << tap::rules_tool_help();
+    return tap::kToolOk;
+  }
+  const auto env = tap::process_env();
+  auto table = tap::rules_table_from_env(env);
+  auto layer = tap::AwsLayer::from_env(env);
+  if (!table || !layer) {
+    std::cerr << "tap_rules: " << (table ? layer.error().message : table.error().message) << "\n";
+    return tap::kToolFailed;
+  }
+  tap::DynamoDbRulesStore store(layer.value()->dynamodb, table.value(), random_id);
+  tap::ChangeService changes(
+      store, wall_micros,
+      [](std::int64_t micros) { std::this_thread::sleep_for(std::chrono::microseconds(micros)); }, random_id,
+      {});
+  const tap::RulesToolContext context{
+      store,     changes,  read_file, [] { return tap::SteadyClock::now() + std::chrono::seconds(10); },
+      std::cout, std::cerr};
+  return tap::run_rules_tool(command.value(), context);
+}
