@@ -14,11 +14,13 @@ import json
 import os
 import signal
 import ssl
+import subprocess
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -684,3 +686,95 @@ def test_sigterm_ends_the_function_and_a_coverage_build_flushes_its_counters(
     assert status == (0 if coverage_build else -signal.SIGTERM)
     if coverage_build:
         assert gcda.stat().st_mtime_ns > before
+
+
+# ------------------------------------------------------------------------------------------ rules storage
+RULES_TOOL = Path(os.environ.get("TAP_RULES_TOOL", ROOT / "build" / "cpp" / "src" / "tap_rules"))
+
+
+def create_rules_table(aws: LocalAws) -> str:
+    """A rules table with the stack's key schema (lib/stack/tables.py: pk + sk, strings)."""
+    name = f"alert-rules-{uuid.uuid4().hex[:8]}"
+    aws.client("dynamodb").create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return name
+
+
+def import_rules(aws: LocalAws, table: str, owner: str, document: Path) -> int:
+    """Imports `document` for `owner` with the operators' tool (as an operator: the admin key); returns the
+    latest effective_from it printed, in microseconds since the epoch."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": aws.admin.access_key,
+        "AWS_SECRET_ACCESS_KEY": aws.admin.secret_key,
+        "AWS_ENDPOINT_URL": aws.url,
+        "RULES_TABLE": table,
+    }
+    tool = built(RULES_TOOL, "cpp-build")
+    done = subprocess.run(
+        [str(tool), "import", "--owner", owner, str(document)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return max(oracle.normalise_timestamp(line.split()[-1])[1] for line in done.stdout.splitlines())
+
+
+def iso(micros: int) -> str:
+    return datetime.fromtimestamp(micros / 1e6, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def test_rules_from_the_rules_storage_apply_from_their_effective_from(
+    run_function: Any, stack: Stack, tmp_path: Path
+) -> None:
+    table = create_rules_table(stack.aws)
+    effective_from = import_rules(stack.aws, table, "trader-a", GOLDEN_RULES)
+    before = effective_from - 2_000_000
+    time.sleep(max(0.0, (effective_from + 200_000) / 1e6 - time.time()))  # ticks after the change
+    start = int(time.time() * 1e6)
+    # No rules document at all: the function reads the table (R4), not the file.
+    fn = run_function(stack.env(tmp_path / "absent.json") | {"RULES_TABLE": table})
+    event = sqs_event(
+        [
+            body(tick("MSFT", 390.0, iso(before))),  # before every version: evaluated against nothing
+            body(tick("AAPL", 199.0, iso(start - 20_000))),
+            body(tick("AAPL", 200.5, iso(start - 10_000))),
+        ]
+    )
+    assert fn.failures(event) == []
+    records = stack.aws.client("dynamodb").query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+        ExpressionAttributeValues={":pk": {"S": "owner#trader-a"}, ":p": {"S": "rule#"}},
+        ConsistentRead=True,
+    )["Items"]
+    rule_id = {r["name"]["S"]: r["sk"]["S"].removeprefix("rule#") for r in records}["aapl-up-200"]
+    alerts = stack.alerts()
+    key = f"{iso(start - 10_000)}#{rule_id}"
+    assert set(alerts) == {("AAPL", key)}  # the crossing, under the rule's server-assigned id
+    assert alerts[("AAPL", key)]["owner"] == "trader-a"
+    assert fn.metrics("Rules") == 5  # the document's six rules, one paused (no version)
+    assert fn.metrics("TicksBeforeRules") == 1
+
+
+def test_a_rules_table_that_cannot_be_read_fails_the_batch_and_applies_nothing(
+    run_function: Any, stack: Stack
+) -> None:
+    fn = run_function(stack.env(GOLDEN_RULES) | {"RULES_TABLE": "alert-rules-absent"})
+    now = int(time.time() * 1e6)
+    event = sqs_event([body(tick("AAPL", 199.0, iso(now - 20_000))), body(tick("AAPL", 201.0, iso(now)))])
+    assert fn.failures(event) == message_ids(event)  # retried later, never applied without its rules
+    assert any("rules not loaded at init" in line for line in fn.output())
+    assert stack.alerts() == {}
+    assert stack.states() == {}
