@@ -73,10 +73,11 @@ LOG_RETENTION_DAYS = (
     3653,
 )
 SUBSCRIPTION_PROTOCOLS = ("email", "email-json", "sqs", "lambda", "https", "sms", "firehose")
-FILTER_KEYS = ("symbol", "severity", "rule")
+FILTER_KEYS = ("owner", "symbol", "severity", "rule")  # the alert's message attributes (F5)
 
 
 WINDOW_SOURCES = "set REORDER_WINDOW_SECONDS or the cdktf context reorderWindowSeconds"
+NOTIFY_AGE_SOURCES = "set MAX_NOTIFY_AGE_SECONDS or the cdktf context maxNotifyAgeSeconds"
 
 
 class ConfigError(ValueError):
@@ -173,6 +174,7 @@ def setting_of(settings: Mapping[str, FunctionSetting], name: str, kind: type[Se
 FUNCTION_SETTINGS = load_function_settings(ROOT / "config" / "function-settings.json")
 LOG_LEVEL = setting_of(FUNCTION_SETTINGS, "LOG_LEVEL", EnumSetting)
 REORDER_WINDOW = setting_of(FUNCTION_SETTINGS, "REORDER_WINDOW_SECONDS", IntegerSetting)
+MAX_NOTIFY_AGE = setting_of(FUNCTION_SETTINGS, "MAX_NOTIFY_AGE_SECONDS", IntegerSetting)
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,7 @@ class StackConfig:
     log_retention_days: int = 365
     log_level: str = LOG_LEVEL.default
     reorder_window_seconds: int = REORDER_WINDOW.default  # W by event time (F3)
+    max_notify_age_seconds: int = MAX_NOTIFY_AGE.default  # older ticks notify `delayed` (F5)
     subscriptions: tuple[Subscription, ...] = field(default_factory=tuple)
     backend: S3Backend | None = None
     state_path: str | None = None  # local state file (default: cdktf's, beside cdktf.json)
@@ -241,8 +244,16 @@ class StackConfig:
             raise ConfigError(f"log retention {self.log_retention_days} days is not a CloudWatch Logs value")
         if (problem := LOG_LEVEL.check(self.log_level)) is not None:
             raise ConfigError(f"log level: {problem} (set LOG_LEVEL or the cdktf context logLevel)")
-        if (problem := REORDER_WINDOW.check(str(self.reorder_window_seconds))) is not None:
-            raise ConfigError(f"reorder window: {problem} ({WINDOW_SOURCES})")
+        self._check_integer_settings()
+
+    def _check_integer_settings(self) -> None:
+        """The function's integer settings, by the table's rule (config/function-settings.json)."""
+        for label, setting, value, sources in (
+            ("reorder window", REORDER_WINDOW, self.reorder_window_seconds, WINDOW_SOURCES),
+            ("maximum notify age", MAX_NOTIFY_AGE, self.max_notify_age_seconds, NOTIFY_AGE_SOURCES),
+        ):
+            if (problem := setting.check(str(value))) is not None:
+                raise ConfigError(f"{label}: {problem} ({sources})")
 
     @property
     def is_local(self) -> bool:
@@ -318,6 +329,7 @@ CONTEXT_KEYS = (
     "localEndpoint",
     "logLevel",
     "reorderWindowSeconds",
+    "maxNotifyAgeSeconds",
     "visibilityTimeoutSeconds",
     "maxReceiveCount",
     "oldestMessageAgeAlarmSeconds",
@@ -375,13 +387,23 @@ def from_sources(context: Mapping[str, Any], env: Mapping[str, str]) -> StackCon
         value = get(ctx_key, env_key)
         if value is not None:
             kwargs[attr] = Path(value).resolve()
-    window = get("reorderWindowSeconds", "REORDER_WINDOW_SECONDS")
-    if window is not None:
-        # Read as the function reads it (the table's rule), not by int(): " 60" or "1e3" is refused here.
-        seconds = REORDER_WINDOW.parse(window)
-        if seconds is None:
-            raise ConfigError(f"reorder window: {REORDER_WINDOW.check(window)} ({WINDOW_SOURCES})")
-        kwargs["reorder_window_seconds"] = seconds
+    for attr, label, setting, ctx_key, sources in (
+        ("reorder_window_seconds", "reorder window", REORDER_WINDOW, "reorderWindowSeconds", WINDOW_SOURCES),
+        (
+            "max_notify_age_seconds",
+            "maximum notify age",
+            MAX_NOTIFY_AGE,
+            "maxNotifyAgeSeconds",
+            NOTIFY_AGE_SOURCES,
+        ),
+    ):
+        text = get(ctx_key, setting.name)
+        if text is not None:
+            # Read as the function reads it (the table's rule), not by int(): " 60" or "1e3" is refused here.
+            seconds = setting.parse(text)
+            if seconds is None:
+                raise ConfigError(f"{label}: {setting.check(text)} ({sources})")
+            kwargs[attr] = seconds
     subs = get("snsSubscriptions", "SNS_SUBSCRIPTIONS")
     if subs is not None:
         kwargs["subscriptions"] = parse_subscriptions(subs)

@@ -28,6 +28,7 @@ from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from cdktf_cdktf_provider_aws.dynamodb_table import (
     DynamodbTable,
     DynamodbTableAttribute,
+    DynamodbTableGlobalSecondaryIndex,
     DynamodbTablePointInTimeRecovery,
     DynamodbTableServerSideEncryption,
     DynamodbTableTtl,
@@ -69,6 +70,7 @@ __all__ = [
     "DataAwsPartition",
     "DynamodbTable",
     "DynamodbTableAttribute",
+    "DynamodbTableGlobalSecondaryIndex",
     "DynamodbTablePointInTimeRecovery",
     "DynamodbTableServerSideEncryption",
     "DynamodbTableTtl",

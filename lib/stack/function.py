@@ -85,6 +85,7 @@ class Function(Construct):
                     "RULES_PATH": f"{LAMBDA_TASK_ROOT}/{RULES_IN_ZIP}",
                     "LOG_LEVEL": config.log_level,
                     "REORDER_WINDOW_SECONDS": str(config.reorder_window_seconds),
+                    "MAX_NOTIFY_AGE_SECONDS": str(config.max_notify_age_seconds),
                 }
             ),
             tracing_config=LambdaFunctionTracingConfig(mode="Active"),

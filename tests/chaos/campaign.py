@@ -390,9 +390,10 @@ def evaluate(
     for envelope in notes:
         message = json.loads(envelope["Message"])
         notified[message["alert_id"]] += 1
-        # age_ms is the age at publish time; message_id names the SQS message that carried the tick (a
-        # redriven message is a new one): both may differ between repeats, nothing else may.
-        content = {k: v for k, v in message.items() if k not in ("age_ms", "message_id")}
+        # age_ms (and `delayed`, derived from it) is the age at publish time; message_id names the SQS
+        # message that carried the tick (a redriven message is a new one): they may differ between repeats,
+        # nothing else may.
+        content = {k: v for k, v in message.items() if k not in ("age_ms", "delayed", "message_id")}
         contents.setdefault(message["alert_id"], set()).add(
             json.dumps([content, envelope.get("MessageAttributes")], sort_keys=True)
         )

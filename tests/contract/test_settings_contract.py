@@ -74,10 +74,11 @@ EDGES = [
 VALUES = st.one_of(st.sampled_from(ALLOWED), st.sampled_from(EDGES), st.text(max_size=12))
 
 
-# How the stack takes each setting: LOG_LEVEL as given, the window as the text of its context key.
+# How the stack takes each setting: LOG_LEVEL as given, each integer as the text of its context key.
 STACK_READS: dict[str, Callable[[str], StackConfig]] = {
     "LOG_LEVEL": lambda value: StackConfig(log_level=value),
     "REORDER_WINDOW_SECONDS": lambda value: from_sources({"reorderWindowSeconds": value}, {}),
+    "MAX_NOTIFY_AGE_SECONDS": lambda value: from_sources({"maxNotifyAgeSeconds": value}, {}),
 }
 
 

@@ -13,6 +13,7 @@ from lib.config import (
     CONTEXT_KEYS,
     FUNCTION_SETTINGS,
     LOG_LEVEL,
+    MAX_NOTIFY_AGE,
     MAX_SUFFIX_LENGTH,
     NAME_LIMITS,
     REORDER_WINDOW,
@@ -125,6 +126,7 @@ SETTING_SOURCES = [
     ("endpoint_url", "localEndpoint", "AWS_ENDPOINT_URL", "http://h:1", "http://h:1"),
     ("log_level", "logLevel", "LOG_LEVEL", "WARN", "WARN"),
     ("reorder_window_seconds", "reorderWindowSeconds", "REORDER_WINDOW_SECONDS", "120", 120),
+    ("max_notify_age_seconds", "maxNotifyAgeSeconds", "MAX_NOTIFY_AGE_SECONDS", "300", 300),
     ("state_path", "localStatePath", "TF_STATE_PATH", "s.tfstate", "s.tfstate"),
     ("visibility_timeout_seconds", "visibilityTimeoutSeconds", "VISIBILITY_TIMEOUT_SECONDS", "400", 400),
     ("max_receive_count", "maxReceiveCount", "MAX_RECEIVE_COUNT", "6", 6),
@@ -272,12 +274,15 @@ def test_subscriptions_with_filter_policy() -> None:
                 {
                     "protocol": "sqs",
                     "endpoint": "arn:q",
-                    "filter_policy": {"severity": ["critical"], "rule": ["r1"]},
+                    "filter_policy": {"severity": ["critical"], "rule": ["r1"], "owner": ["t-1"]},
                 }
             ]
         )
     )
-    assert subs == (Subscription("sqs", "arn:q", {"severity": ["critical"], "rule": ["r1"]}),)
+    # The platform's own subscription routes by owner (I5).
+    assert subs == (
+        Subscription("sqs", "arn:q", {"severity": ["critical"], "rule": ["r1"], "owner": ["t-1"]}),
+    )
 
 
 @pytest.mark.parametrize(
@@ -321,7 +326,8 @@ def test_subscription_messages_list_what_is_allowed() -> None:
     with pytest.raises(ConfigError) as refused:
         parse_subscriptions('[{"protocol": "sqs", "endpoint": "a", "filter_policy": {"price": ["1"]}}]')
     assert str(refused.value) == (
-        "SNS_SUBSCRIPTIONS[0].filter_policy must map some of symbol, severity, rule to non-empty string lists"
+        "SNS_SUBSCRIPTIONS[0].filter_policy must map some of owner, symbol, severity, rule "
+        "to non-empty string lists"
     )
 
 
@@ -365,6 +371,22 @@ def test_reorder_window_comes_from_the_table() -> None:
     for seconds in (0, 3601, -60):
         with pytest.raises(ConfigError, match="set REORDER_WINDOW_SECONDS or the cdktf context"):
             StackConfig(reorder_window_seconds=seconds)
+
+
+def test_max_notify_age_comes_from_the_table() -> None:
+    """F5: a notification of a tick older than this is `delayed`; default 60 s, at most a day."""
+    assert MAX_NOTIFY_AGE is FUNCTION_SETTINGS["MAX_NOTIFY_AGE_SECONDS"]
+    assert (MAX_NOTIFY_AGE.minimum, MAX_NOTIFY_AGE.default, MAX_NOTIFY_AGE.maximum) == (1, 60, 86400)
+    assert StackConfig().max_notify_age_seconds == 60
+    assert StackConfig(max_notify_age_seconds=86400).max_notify_age_seconds == 86400
+    with pytest.raises(ConfigError, match=r"maximum notify age: .*set MAX_NOTIFY_AGE_SECONDS or the cdktf"):
+        StackConfig(max_notify_age_seconds=0)
+    with pytest.raises(ConfigError) as refused:
+        from_sources({"maxNotifyAgeSeconds": "1e3"}, {})
+    assert str(refused.value) == (
+        "maximum notify age: MAX_NOTIFY_AGE_SECONDS must be an integer from 1 to 86400, not '1e3' "
+        "(set MAX_NOTIFY_AGE_SECONDS or the cdktf context maxNotifyAgeSeconds)"
+    )
 
 
 HOSTILE_WINDOWS = ["-1", "1e3", "999999999999999999999", " 60", "60 ", "60\n", "+60", "60.0", "0x3c", "0"]

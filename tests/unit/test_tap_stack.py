@@ -58,6 +58,7 @@ def local_stack(package_zip: Path) -> dict[str, Any]:
             visibility_timeout_seconds=20,
             max_receive_count=2,
             reorder_window_seconds=120,
+            max_notify_age_seconds=300,
             subscriptions=(
                 Subscription("email", "desk@example.com", {"severity": ["critical"], "symbol": ["AAPL"]}),
                 Subscription("sqs", "arn:aws:sqs:us-east-1:123456789012:desk"),
@@ -109,6 +110,7 @@ def test_function_settings(stack: dict[str, Any], package_zip: Path) -> None:
         "RULES_PATH": "/var/task/alert-rules.json",
         "LOG_LEVEL": "INFO",
         "REORDER_WINDOW_SECONDS": "60",
+        "MAX_NOTIFY_AGE_SECONDS": "60",
     }
     assert "lifecycle" not in fn  # ignore_changes only for the emulator
     assert set(fn["depends_on"]) == {"aws_iam_role_policy.role_policy", "aws_cloudwatch_log_group.log_group"}
@@ -130,11 +132,23 @@ def test_tables(stack: dict[str, Any], name: str, table: str, sort_key: str) -> 
     t = res(stack, "aws_dynamodb_table", name)
     assert t["name"] == table
     assert (t["hash_key"], t["range_key"]) == ("symbol", sort_key)
-    assert t["attribute"] == [{"name": "symbol", "type": "S"}, {"name": sort_key, "type": "S"}]
+    assert t["attribute"][:2] == [{"name": "symbol", "type": "S"}, {"name": sort_key, "type": "S"}]
     assert t["billing_mode"] == "PAY_PER_REQUEST"
     assert t["point_in_time_recovery"] == {"enabled": True}
     assert t["server_side_encryption"] == {"enabled": True, "kms_key_arn": KEY}
     assert t["deletion_protection_enabled"] is False
+
+
+def test_alerts_by_owner_index(stack: dict[str, Any]) -> None:
+    """A4: one owner's alerts by store time (owner + the ULID stored_id), whole alerts, no scan."""
+    alerts = res(stack, "aws_dynamodb_table", "alerts_table")
+    assert alerts["global_secondary_index"] == [
+        {"name": "by-owner", "hash_key": "owner", "range_key": "stored_id", "projection_type": "ALL"}
+    ]
+    assert alerts["attribute"][2:] == [{"name": "owner", "type": "S"}, {"name": "stored_id", "type": "S"}]
+    state = res(stack, "aws_dynamodb_table", "state_table")
+    assert "global_secondary_index" not in state
+    assert len(state["attribute"]) == 2  # no index, no extra attribute definition
 
 
 def test_rules_table(stack: dict[str, Any]) -> None:
@@ -601,6 +615,7 @@ def test_the_configured_reorder_window_is_the_functions(local_stack: dict[str, A
     """W (F3) reaches the function as the environment variable it reads at start-up."""
     fn = res(local_stack, "aws_lambda_function", "function")
     assert fn["environment"]["variables"]["REORDER_WINDOW_SECONDS"] == "120"
+    assert fn["environment"]["variables"]["MAX_NOTIFY_AGE_SECONDS"] == "300"  # F5's `delayed` bound
 
 
 def test_local_variant_subscriptions(local_stack: dict[str, Any]) -> None:

@@ -160,6 +160,8 @@ std::string setting_defaults() {
   json::append_string(out, obs::level_name(config.log_level));
   out += R"(,"REORDER_WINDOW_SECONDS":)";
   json::append_string(out, std::to_string(config.reorder_window_seconds));
+  out += R"(,"MAX_NOTIFY_AGE_SECONDS":)";
+  json::append_string(out, std::to_string(config.max_notify_age_seconds));
   return out + "}";
 }
 

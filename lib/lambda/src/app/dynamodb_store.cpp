@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <optional>
+#include <random>
 
 #include "tap/core/json_text.hpp"
 #include "tap/core/timestamp.hpp"
@@ -541,7 +542,7 @@ Result<PendingAlert> parse_pending_alert(std::string_view attributes_json) {
   return out;
 }
 
-std::string alert_item(const AlertRecord& record) {
+std::string alert_item(const AlertRecord& record, std::string_view stored_id) {
   const Rule& r = *record.alert.rule;
   const Tick& t = *record.alert.tick;
   const AlertId id = alert_id(r, t);
@@ -561,7 +562,10 @@ std::string alert_item(const AlertRecord& record) {
   attr_s("alert_id", to_string(id));
   attr_s("rule_id", r.id);
   attr_n("rule_version", static_cast<std::uint64_t>(r.version));
-  attr_s("owner", r.owner);
+  // The by-owner index's keys (A4). A key attribute cannot be empty: an alert of a rule without owner (a
+  // file-seeded one) has no owner attribute and stays out of the index.
+  if (!r.owner.empty()) attr_s("owner", r.owner);
+  attr_s("stored_id", stored_id);
   attr_s("condition", to_string(r.condition));
   attr_n("threshold", r.threshold);
   attr_n("price", t.price);
@@ -641,7 +645,8 @@ std::string marker_item(const OnceMarker& marker, std::int64_t created_at_micros
 dynamodb::TransactWrite commit_request(const std::string& state_table, const std::string& alerts_table,
                                        std::string_view symbol, const SymbolState& read,
                                        const SymbolState& next, std::span<const AlertRecord> alerts,
-                                       std::span<const OnceMarker> markers, std::int64_t now_micros) {
+                                       std::span<const OnceMarker> markers, std::int64_t now_micros,
+                                       UlidGenerator& stored_ids) {
   dynamodb::PutItem put;
   put.table = state_table;
   put.item_json = state_item(symbol, next);
@@ -658,7 +663,11 @@ dynamodb::TransactWrite commit_request(const std::string& state_table, const std
   put.return_old_on_condition_failure = true;
   dynamodb::TransactWrite tx;
   tx.items.emplace_back(std::move(put));
-  for (const AlertRecord& a : alerts) tx.items.emplace_back(put_if_absent(alerts_table, alert_item(a)));
+  for (const AlertRecord& a : alerts) {
+    // Taken at store: a redelivery's put is refused (put_if_absent), so the first store's id stays.
+    const std::string id = to_string(stored_ids.next(now_micros / 1000));
+    tx.items.emplace_back(put_if_absent(alerts_table, alert_item(a, id)));
+  }
   for (const OnceMarker& m : markers) {
     tx.items.emplace_back(put_if_absent(state_table, marker_item(m, now_micros)));
   }
@@ -672,7 +681,8 @@ DynamoDbSymbolStore::DynamoDbSymbolStore(dynamodb::Client& client, std::string s
       state_table_(std::move(state_table)),
       alerts_table_(std::move(alerts_table)),
       now_micros_(std::move(now_micros)),
-      tokens_(std::move(tokens)) {}
+      tokens_(std::move(tokens)),
+      stored_ids_([random = std::mt19937_64(std::random_device{}())]() mutable { return random(); }) {}
 
 Result<LoadedStates, AwsError> DynamoDbSymbolStore::load(std::span<const std::string> symbols,
                                                          Deadline deadline) {
@@ -706,8 +716,8 @@ Result<WriteOutcome, AwsError> DynamoDbSymbolStore::commit(std::string_view symb
                                                            std::span<const AlertRecord> alerts,
                                                            std::span<const OnceMarker> markers,
                                                            Deadline deadline) {
-  dynamodb::TransactWrite tx =
-      commit_request(state_table_, alerts_table_, symbol, read, next, alerts, markers, now_micros_());
+  dynamodb::TransactWrite tx = commit_request(state_table_, alerts_table_, symbol, read, next, alerts,
+                                              markers, now_micros_(), stored_ids_);
   tx.client_request_token = tokens_();
   auto written = client_.transact_write_items(tx, deadline);
   if (written) {

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "tap/app/function_settings_table.hpp"
+#include "tap/core/alert.hpp"
 
 namespace tap {
 namespace {
@@ -23,6 +24,9 @@ consteval const settings::IntegerSetting& integer_setting(std::string_view name)
 
 constexpr const settings::EnumSetting& kLogLevel = enum_setting("LOG_LEVEL");
 constexpr const settings::IntegerSetting& kReorderWindow = integer_setting("REORDER_WINDOW_SECONDS");
+constexpr const settings::IntegerSetting& kMaxNotifyAge = integer_setting("MAX_NOTIFY_AGE_SECONDS");
+// The core's default (a caller that passes no age) is the table's: one value.
+static_assert(kMaxNotifyAge.default_value == kDefaultMaxNotifyAgeSeconds);
 
 // The logger's level of that name. The table decides what is allowed; a unit test checks that every value
 // it allows is a level.
@@ -66,15 +70,19 @@ Result<FunctionConfig> load_function_config(const EnvLookup& env) {
   } else {
     problem("LOG_LEVEL must be " + kLogLevel.allowed() + ", not " + level);
   }
-  if (const auto window = env(kReorderWindow.name)) {
-    if (const auto seconds = kReorderWindow.parse(*window)) {
-      cfg.reorder_window_seconds = *seconds;
+  const auto integer = [&](const settings::IntegerSetting& setting, std::int64_t& out) {
+    if (const auto text = env(setting.name)) {
+      if (const auto value = setting.parse(*text)) {
+        out = *value;
+      } else {
+        problem(std::string(setting.name) + " must be " + setting.allowed() + ", not " + *text);
+      }
     } else {
-      problem(std::string(kReorderWindow.name) + " must be " + kReorderWindow.allowed() + ", not " + *window);
+      out = setting.default_value;
     }
-  } else {
-    cfg.reorder_window_seconds = kReorderWindow.default_value;
-  }
+  };
+  integer(kReorderWindow, cfg.reorder_window_seconds);
+  integer(kMaxNotifyAge, cfg.max_notify_age_seconds);
   cfg.metrics_namespace = env("METRICS_NAMESPACE").value_or("MarketAlerts");
   cfg.function_name = env("AWS_LAMBDA_FUNCTION_NAME").value_or("data-processor");
   if (!problems.empty()) return Error{"invalid_configuration", problems};

@@ -30,6 +30,7 @@ std::string render(const Publish& request) {
   param(out, "Version", "2010-03-31");
   param(out, "TopicArn", request.topic_arn);
   param(out, "Message", request.message);
+  if (request.json_structure) param(out, "MessageStructure", "json");
   if (!request.subject.empty()) param(out, "Subject", request.subject);
   int n = 0;
   for (const auto& [name, value] : request.string_attributes) {

@@ -1,8 +1,10 @@
 #include "tap/core/alert.hpp"
 
 #include <charconv>
+#include <cmath>
 
 #include "tap/core/json_text.hpp"
+#include "tap/core/message_template.hpp"
 
 namespace tap {
 namespace {
@@ -45,7 +47,108 @@ void field(std::string& out, std::string_view name, T value) {
   json::append_number(out, value);
 }
 
+// A price or threshold for people: at least two decimals ("200.00", "201.5" -> "201.50"), never fewer
+// digits than the number has ("0.00125").
+std::string amount(double v) {
+  std::string s;
+  json::append_number(s, v);
+  if (s.find_first_of("eE") != std::string::npos) return s;
+  const std::size_t dot = s.find('.');
+  if (dot == std::string::npos) return s + ".00";
+  if (s.size() - dot == 2) s += '0';
+  return s;
+}
+
+// The value the condition watches: the price, the spread or the volume.
+std::string watched_value(const Rule& r, const Tick& t) {
+  std::string s;
+  if (r.condition == Condition::spread_above) {
+    // A difference of two prices carries binary noise (200.15 - 200.05 = 0.0999...943): nine decimals.
+    s = amount(std::round((*t.ask - *t.bid) * 1e9) / 1e9);
+  } else if (r.condition == Condition::volume_above) {
+    json::append_number(s, *t.volume);
+  } else {
+    s = amount(t.price);
+  }
+  return s;
+}
+
+// A sentence per condition kind, in the placeholder syntax: one wording for templates and defaults.
+std::string_view default_template(Condition c) {
+  switch (c) {
+    case Condition::price_above:
+    case Condition::price_below:
+      return "{symbol} at {price}, {condition} {threshold} at {time} -- rule '{rule}'";
+    case Condition::crosses_above:
+    case Condition::crosses_below:
+      return "{symbol} {condition} {threshold} at {time} ({price}) -- rule '{rule}'";
+    case Condition::spread_above:
+      return "{symbol} spread {value} above {threshold} at {time} ({price}) -- rule '{rule}'";
+    case Condition::volume_above:
+      break;
+  }
+  return "{symbol} volume {value} above {threshold} at {time} ({price}) -- rule '{rule}'";
+}
+
 }  // namespace
+
+std::string alert_text(const Rule& r, const Tick& t) {
+  const std::string ts = t.ts.text();  // "2026-11-25T14:30:00.123000Z"
+  const std::string_view text =
+      r.message_template.empty() ? default_template(r.condition) : r.message_template;
+  return render_template(text, [&](Placeholder p) -> std::string {
+    switch (p) {
+      case Placeholder::symbol:
+        return t.symbol;
+      case Placeholder::price:
+        return amount(t.price);
+      case Placeholder::threshold:
+        if (r.condition == Condition::volume_above) {  // a count: no decimals
+          std::string v;
+          json::append_number(v, r.threshold);
+          return v;
+        }
+        return amount(r.threshold);
+      case Placeholder::condition:
+        return std::string(condition_phrase(r.condition));
+      case Placeholder::value:
+        return watched_value(r, t);
+      case Placeholder::time:
+        return ts.substr(11, 12) + " UTC";
+      case Placeholder::date:
+        return ts.substr(0, 10);
+      case Placeholder::rule:
+        return r.id;
+      case Placeholder::severity:
+        break;
+    }
+    return std::string(to_string(r.severity));
+  });
+}
+
+std::string truncate_utf8(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  constexpr std::string_view kMark = "...";
+  std::size_t cut = max_bytes < kMark.size() ? 0 : max_bytes - kMark.size();
+  // Back off to a sequence's first byte: the cut never splits a character.
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  std::string out(text.substr(0, cut));
+  out += kMark.substr(0, max_bytes - cut);
+  return out;
+}
+
+std::string sns_message_structure(const SnsNotification& n) {
+  std::string out;
+  out.reserve(n.message.size() * 2 + n.email.size() + n.sms.size() + 64);
+  out += "{\"default\":";
+  json::append_string(out, n.message);
+  out += ",\"email\":";
+  json::append_string(out, n.email);
+  out += ",\"sms\":";
+  json::append_string(out, n.sms);
+  out += '}';
+  return out;
+}
 
 AlertId alert_id(const Rule& rule, const Tick& tick) { return {tick.symbol, tick.ts.micros, rule.id}; }
 
@@ -61,7 +164,8 @@ std::string to_string(const AlertId& id) {
   return s;
 }
 
-SnsNotification sns_notification(const Alert& a, std::int64_t publish_time_micros) {
+SnsNotification sns_notification(const Alert& a, std::int64_t publish_time_micros,
+                                 std::int64_t max_notify_age_seconds) {
   const Rule& r = *a.rule;
   const Tick& t = *a.tick;
   SnsNotification n;
@@ -98,6 +202,9 @@ SnsNotification sns_notification(const Alert& a, std::int64_t publish_time_micro
   json::append_string(m, t.symbol);
   m += ",\"rule_id\":";
   json::append_string(m, r.id);
+  field(m, "rule_version", static_cast<std::uint64_t>(r.version));
+  m += ",\"owner\":";
+  json::append_string(m, r.owner);
   m += ",\"condition\":";
   json::append_string(m, to_string(r.condition));
   field(m, "threshold", r.threshold);
@@ -110,6 +217,8 @@ SnsNotification sns_notification(const Alert& a, std::int64_t publish_time_micro
   m += ",\"age_ms\":";
   const std::int64_t age_ms = (publish_time_micros - t.ts.micros) / 1000;
   m += std::to_string(age_ms);
+  const bool delayed = age_ms > max_notify_age_seconds * 1000;
+  m += delayed ? ",\"delayed\":true" : ",\"delayed\":false";
   m += ",\"severity\":";
   json::append_string(m, to_string(r.severity));
   if (!r.description.empty()) {
@@ -120,7 +229,25 @@ SnsNotification sns_notification(const Alert& a, std::int64_t publish_time_micro
   json::append_string(m, a.message_id);
   m += '}';
 
-  n.attributes = {{"symbol", t.symbol}, {"rule", r.id}, {"severity", std::string(to_string(r.severity))}};
+  const std::string text = alert_text(r, t);
+  n.sms = truncate_utf8(text, kMaxSmsBytes);
+  n.email = text;
+  n.email += delayed ? "\n\nDelayed: notified " : "\n\nNotified ";
+  n.email += std::to_string(age_ms);
+  n.email += " ms after the tick.\nSeverity: ";
+  n.email += to_string(r.severity);
+  if (!r.description.empty()) {
+    n.email += "\nDescription: ";
+    n.email += r.description;
+  }
+  n.email += "\nAlert id: ";
+  n.email += to_string(alert_id(r, t));
+  n.email += '\n';
+
+  if (!r.owner.empty()) n.attributes.emplace_back("owner", r.owner);  // SNS refuses an empty value
+  n.attributes.emplace_back("symbol", t.symbol);
+  n.attributes.emplace_back("rule", r.id);
+  n.attributes.emplace_back("severity", std::string(to_string(r.severity)));
   return n;
 }
 

@@ -7,6 +7,7 @@
 
 #include "json_support.hpp"
 #include "rule_fields.hpp"
+#include "tap/core/message_template.hpp"
 #include "tap/core/timestamp.hpp"
 
 namespace tap {
@@ -59,7 +60,9 @@ std::vector<FieldError> check_spec(const RuleSpec& spec, const std::vector<Field
                                                : std::nullopt);
   }
   if (spec.expires_at_micros) add("expires_at", expires_problem(*spec.expires_at_micros));
-  add("message_template", fields::text_problem(spec.message_template, kMaxTemplateChars));
+  // F5: a template's text, then its placeholders (one problem per field).
+  auto template_text = fields::text_problem(spec.message_template, kMaxTemplateChars);
+  add("message_template", template_text ? std::move(template_text) : template_problem(spec.message_template));
   return out;
 }
 
@@ -367,6 +370,8 @@ std::vector<Rule> engine_versions(const RuleRecord& record) {
   for (Rule& v : out) {  // the record is the source of the rule's identity
     v.id = record.id;
     v.owner = record.owner;
+    // Presentation, not semantics (F5): every version speaks with the rule's current template.
+    v.message_template = record.spec.message_template;
   }
   return out;
 }

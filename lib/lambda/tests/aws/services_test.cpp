@@ -349,6 +349,9 @@ TEST(SnsRender, PublishIsFormEncodedLikeBoto3) {
             "&MessageAttributes.entry.2.Name=severity&MessageAttributes.entry.2.Value.DataType=String"
             "&MessageAttributes.entry.2.Value.StringValue=high");
   EXPECT_EQ(sns::render({"arn", "m", "", {}}), "Action=Publish&Version=2010-03-31&TopicArn=arn&Message=m");
+  EXPECT_EQ(sns::render({"arn", R"({"default":"m"})", "", {}, true}),
+            "Action=Publish&Version=2010-03-31&TopicArn=arn&Message=%7B%22default%22%3A%22m%22%7D"
+            "&MessageStructure=json");
 }
 
 TEST_F(Services, SnsPublish) {

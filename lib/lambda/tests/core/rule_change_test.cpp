@@ -211,6 +211,26 @@ TEST(RuleSpec, ValidateRefusesWhatJsonCannotCarry) {
                                  {"bar_seconds", "must be one of 60, 300, 900, 3600, 86400"}}));
 }
 
+TEST(RuleSpec, ValidateRefusesATemplateThatTheNotificationCannotRender) {  // F5
+  RuleSpec s = breakout();
+  s.message_template =
+      "{symbol} {price} {threshold} {condition} {value} {time} {date} {rule} {severity} {{x}}";
+  EXPECT_TRUE(validate_rule_spec(s).empty());
+  for (const auto& [text, problem] : std::vector<std::pair<std::string, std::string>>{
+           {"{symbol} at {when}", "unknown placeholder {when}"},
+           {"{Symbol}", "unknown placeholder {Symbol}"},
+           {"{}", "unknown placeholder {}"},
+           {"{symbol", "a '{' that is never closed (write '{{' for a brace)"},
+           {"price } 2", "a lone '}' (write '}}' for a brace)"}}) {
+    s.message_template = text;
+    EXPECT_EQ(pairs(validate_rule_spec(s)), (decltype(pairs({})){{"message_template", problem}})) << text;
+  }
+  // One problem per field: a template too long is not also read for its placeholders.
+  s.message_template = std::string(513, '{');
+  EXPECT_EQ(pairs(validate_rule_spec(s)),
+            (decltype(pairs({})){{"message_template", "must be at most 512 characters"}}));
+}
+
 TEST(RuleSpec, TheDocumentAndTheSpecShareEachFieldsCheck) {  // one definition of validity
   // The same value refused by both, with the same message.
   for (const auto& [field, value] : std::vector<std::pair<std::string, std::string>>{
@@ -623,11 +643,13 @@ TEST(EngineVersions, EveryVersionWithTheRecordsIdentity) {
   rec = r->next;
   rec.versions[0].owner.clear();  // stored without the identity the record holds once
   rec.versions[1].id.clear();
+  rec.spec.message_template = "{symbol} moved";
   const auto versions = engine_versions(rec);
   ASSERT_EQ(versions.size(), 2u);
   for (const Rule& v : versions) {
     EXPECT_EQ(v.id, "r1");
     EXPECT_EQ(v.owner, "alice");
+    EXPECT_EQ(v.message_template, "{symbol} moved");  // the rule's current text, for every version
     EXPECT_EQ(v.mode, TriggerMode::once);
   }
   EXPECT_EQ(versions[0].arming, 1u);

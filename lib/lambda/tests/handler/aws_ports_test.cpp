@@ -59,10 +59,12 @@ TEST_F(PortsTest, AlertItemIsKeyedBySymbolAndTickTimeWithRuleAndStartsPending) {
   r.description = "AAPL breaks 200";
   constexpr std::int64_t kT0 = 1795617000123000LL;  // 2026-11-25T14:30:00.123Z
   const Tick t{.symbol = "AAPL", .price = 200.1, .ts = {kT0}, .volume = 1200, .bid = 200.05, .ask = 200.15};
-  EXPECT_EQ(alert_item({{&r, &t, "m-1"}, kT0 + 5000}),
+  r.owner = "trader-7";
+  EXPECT_EQ(alert_item({{&r, &t, "m-1"}, kT0 + 5000}, "01KAXK0A5V0000000000000000"),
             R"({"symbol":{"S":"AAPL"},"timestamp":{"S":"2026-11-25T14:30:00.123000Z#aapl-breakout-200"},)"
             R"("alert_id":{"S":"AAPL|2026-11-25T14:30:00.123000Z#aapl-breakout-200"},)"
-            R"("rule_id":{"S":"aapl-breakout-200"},"rule_version":{"N":"1"},"owner":{"S":""},)"
+            R"("rule_id":{"S":"aapl-breakout-200"},"rule_version":{"N":"1"},"owner":{"S":"trader-7"},)"
+            R"("stored_id":{"S":"01KAXK0A5V0000000000000000"},)"
             R"("condition":{"S":"crosses_above"},"threshold":{"N":"200"},)"
             R"("price":{"N":"200.1"},"bid":{"N":"200.05"},"ask":{"N":"200.15"},"volume":{"N":"1200"},)"
             R"("severity":{"S":"critical"},"tick_timestamp":{"S":"2026-11-25T14:30:00.123000Z"},)"
@@ -72,7 +74,10 @@ TEST_F(PortsTest, AlertItemIsKeyedBySymbolAndTickTimeWithRuleAndStartsPending) {
   bare.bid.reset();
   bare.ask.reset();
   bare.volume.reset();
-  EXPECT_EQ(alert_item({{&r, &bare, "m"}, kT0}).find("\"bid\""), std::string::npos);
+  EXPECT_EQ(alert_item({{&r, &bare, "m"}, kT0}, "x").find("\"bid\""), std::string::npos);
+  // A rule without owner (file-seeded): no owner attribute, as an index key cannot be empty (A4).
+  r.owner.clear();
+  EXPECT_EQ(alert_item({{&r, &t, "m"}, kT0}, "x").find("\"owner\""), std::string::npos);
 }
 
 TEST(PendingAlertItem, ReadsWhatTheNotificationNeedsAndRefusesTheRest) {
@@ -360,8 +365,9 @@ TEST_F(PortsTest, CommitIsOneTransactionOfStateAlertsAndMarkers) {
   const OnceMarker marker{"up", 2, alert_id(rules.rule(0), fire_tick)};
   SymbolState next = small_state();
   next.revision = 5;
+  UlidGenerator ids([] { return std::uint64_t{0x2A}; });
   const dynamodb::TransactWrite tx =
-      commit_request("state", "alerts", "AAPL", small_state(), next, {&alert, 1}, {&marker, 1}, kNow);
+      commit_request("state", "alerts", "AAPL", small_state(), next, {&alert, 1}, {&marker, 1}, kNow, ids);
   ASSERT_EQ(tx.items.size(), 3u);
   const auto& state_put = std::get<dynamodb::PutItem>(tx.items[0]);
   EXPECT_EQ(state_put.table, "state");
@@ -372,7 +378,8 @@ TEST_F(PortsTest, CommitIsOneTransactionOfStateAlertsAndMarkers) {
   EXPECT_TRUE(state_put.return_old_on_condition_failure);
   const auto& alert_put = std::get<dynamodb::PutItem>(tx.items[1]);
   EXPECT_EQ(alert_put.table, "alerts");
-  EXPECT_EQ(alert_put.item_json, alert_item(alert));
+  // Its stored_id is a ULID of the store's time (kNow), random part from the generator.
+  EXPECT_EQ(alert_put.item_json, alert_item(alert, to_string(Ulid{kNow / 1000, 0x2A, 0x2A})));
   EXPECT_EQ(alert_put.condition_expression, "attribute_not_exists(#k)");
   EXPECT_EQ(alert_put.names_json, R"({"#k":"symbol"})");
   const auto& marker_put = std::get<dynamodb::PutItem>(tx.items[2]);
@@ -385,7 +392,7 @@ TEST_F(PortsTest, CommitIsOneTransactionOfStateAlertsAndMarkers) {
 
   // The first write of a symbol: no item yet.
   const dynamodb::TransactWrite first =
-      commit_request("state", "alerts", "AAPL", SymbolState{}, next, {}, {}, kNow);
+      commit_request("state", "alerts", "AAPL", SymbolState{}, next, {}, {}, kNow, ids);
   ASSERT_EQ(first.items.size(), 1u);
   EXPECT_EQ(std::get<dynamodb::PutItem>(first.items[0]).condition_expression, "attribute_not_exists(#rev)");
   EXPECT_EQ(std::get<dynamodb::PutItem>(first.items[0]).values_json, "");
@@ -397,6 +404,20 @@ TEST_F(PortsTest, CommitIsOneTransactionOfStateAlertsAndMarkers) {
   EXPECT_EQ(applied->bytes_written, state_item_bytes("AAPL", next));
   EXPECT_EQ(http.target(0), "DynamoDB_20120810.TransactWriteItems");
   EXPECT_NE(http.requests[0].body.find(R"("ClientRequestToken":"token-1")"), std::string::npos);
+  // The store takes a fresh ULID per alert, at its clock, in order (A4: the index sorts by it).
+  const auto stored_id = [&](std::size_t request) {
+    const std::string& body = http.requests[request].body;
+    const std::size_t at = body.find(R"("stored_id":{"S":")");
+    EXPECT_NE(at, std::string::npos) << body;
+    return body.substr(at + 18, kUlidLength);
+  };
+  http.reply(200, "{}");
+  ASSERT_TRUE(symbols.commit("AAPL", small_state(), next, {&alert, 1}, {&marker, 1}, far()).ok());
+  const auto first_id = parse_ulid(stored_id(0));
+  const auto second_id = parse_ulid(stored_id(1));
+  ASSERT_TRUE(first_id && second_id);
+  EXPECT_EQ(first_id->millis, static_cast<std::uint64_t>(kNow / 1000));
+  EXPECT_LT(*first_id, *second_id);
 }
 
 TEST_F(PortsTest, CommitCancellationsAreReadByReason) {
@@ -456,10 +477,19 @@ TEST_F(PortsTest, NotifierAndDeadLettersSendTheirAttributes) {
   SnsNotifier notifier(sns_client, "arn:aws:sns:us-east-1:123456789012:trading-alerts-dev");
   http.reply(200,
              "<PublishResponse><PublishResult><MessageId>m-1</MessageId></PublishResult></PublishResponse>");
-  auto published = notifier.publish({"subject", R"({"a":1})", {{"symbol", "AAPL"}}}, far());
+  auto published = notifier.publish(
+      {"subject", R"({"a":1})", {{"owner", "t-1"}, {"symbol", "AAPL"}}, "mail", "sms"}, far());
   ASSERT_TRUE(published.ok()) << published.error().message;
   EXPECT_EQ(published.value(), "m-1");
-  EXPECT_NE(http.requests.back().body.find("MessageAttributes.entry.1.Name=symbol"), std::string::npos)
+  EXPECT_NE(http.requests.back().body.find("MessageAttributes.entry.1.Name=owner"), std::string::npos)
+      << http.requests.back().body;
+  EXPECT_NE(http.requests.back().body.find("MessageAttributes.entry.2.Name=symbol"), std::string::npos);
+  // F5: one text per subscriber protocol, the JSON as the default.
+  EXPECT_NE(http.requests.back().body.find("&MessageStructure=json&"), std::string::npos);
+  EXPECT_NE(http.requests.back().body.find(
+                "Message=%7B%22default%22%3A%22%7B%5C%22a%5C%22%3A1%7D%22%2C%22email%22%3A"
+                "%22mail%22%2C%22sms%22%3A%22sms%22%7D&"),
+            std::string::npos)
       << http.requests.back().body;
 
   SqsDeadLetters dlq(sqs_client, "http://127.0.0.1:1/123456789012/market-data-dlq-dev");

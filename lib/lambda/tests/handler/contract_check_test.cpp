@@ -91,7 +91,8 @@ TEST(ContractCheck, PrintsTheCompiledInSettingsTable) {
 TEST(ContractCheck, PrintsTheDefaultsTheFunctionStartsWith) {
   const auto r = run_tool({"settings", "--defaults"});
   EXPECT_EQ(r.status, 0);
-  EXPECT_EQ(r.out, "{\"LOG_LEVEL\":\"INFO\",\"REORDER_WINDOW_SECONDS\":\"60\"}\n");
+  EXPECT_EQ(r.out,
+            "{\"LOG_LEVEL\":\"INFO\",\"REORDER_WINDOW_SECONDS\":\"60\",\"MAX_NOTIFY_AGE_SECONDS\":\"60\"}\n");
 }
 
 TEST(ContractCheck, IntegerSettingsAreJudgedByTheStartUpConfiguration) {

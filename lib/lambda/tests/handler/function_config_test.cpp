@@ -5,6 +5,7 @@
 #include <map>
 
 #include "tap/app/function_settings_table.hpp"
+#include "tap/core/alert.hpp"
 
 namespace tap {
 namespace {
@@ -85,7 +86,7 @@ TEST(FunctionConfig, ValuesOutsideTheTableAreRefused) {
 
 // W by event time (F3: configurable, default 60 s), bounded by config/function-settings.json.
 TEST(FunctionConfig, TheReorderWindowDefaultsToTheTablesSixtySeconds) {
-  ASSERT_EQ(settings::kIntegerSettings.size(), 1u);
+  ASSERT_EQ(settings::kIntegerSettings.size(), 2u);
   const settings::IntegerSetting& window = settings::kIntegerSettings[0];
   EXPECT_EQ(window.name, "REORDER_WINDOW_SECONDS");
   EXPECT_EQ(window.default_value, 60);
@@ -112,6 +113,24 @@ TEST(FunctionConfig, TheConfiguredReorderWindowReachesTheEngineLimits) {
   auto vars = kComplete;
   vars["REORDER_WINDOW_SECONDS"] = "0090";  // leading zeros are digits too (lib/config.py reads them so)
   EXPECT_EQ(load_function_config(env_of(vars))->reorder_window_seconds, 90);
+}
+
+// F5: how old a tick may be at publish before its notification says `delayed` (default 60 s).
+TEST(FunctionConfig, TheMaximumNotifyAgeComesFromTheTable) {
+  const settings::IntegerSetting& age = settings::kIntegerSettings[1];
+  EXPECT_EQ(age.name, "MAX_NOTIFY_AGE_SECONDS");
+  EXPECT_EQ(age.default_value, kDefaultMaxNotifyAgeSeconds);
+  EXPECT_EQ(load_function_config(env_of(kComplete))->max_notify_age_seconds, 60);
+  auto vars = kComplete;
+  vars["MAX_NOTIFY_AGE_SECONDS"] = "86400";
+  EXPECT_EQ(load_function_config(env_of(vars))->max_notify_age_seconds, 86400);
+  for (const std::string& value :
+       {std::string("0"), std::string("86401"), std::string("1e3"), std::string(" 5")}) {
+    vars["MAX_NOTIFY_AGE_SECONDS"] = value;
+    const auto cfg = load_function_config(env_of(vars));
+    ASSERT_FALSE(cfg.ok()) << value;
+    EXPECT_EQ(cfg.error().message, "MAX_NOTIFY_AGE_SECONDS must be an integer from 1 to 86400, not " + value);
+  }
 }
 
 TEST(FunctionConfig, HostileReorderWindowsStopTheStart) {

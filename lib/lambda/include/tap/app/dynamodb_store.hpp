@@ -20,7 +20,9 @@
 //    created_at (S). The API reads it to derive `triggered`.
 //  - items of the first version's per-(rule, symbol) state (rule_id = a rule id) are no longer read.
 // market-alerts table: key symbol (S) + timestamp (S) = "<normalised tick ts>#<rule id>" (F4); the
-//   alert's attributes, its rule version (N) and owner (S), its id as text (alert_id), created_at, and
+//   alert's attributes, its rule version (N) and owner (S; absent for a rule without owner), stored_id (S: a
+//   ULID taken at store, tap/core/ulid.hpp; the by-owner index is owner + stored_id, A4), its id as text
+//   (alert_id), created_at, and
 //   notification_state "pending" until mark_sent sets "sent" with notified_at and sns_message_id, and
 //   publish_by (S, when known: the storing invocation's deadline, AlertRecord::publish_by_micros). A
 //   recovery claim (AlertLedger::claim) sets claimed_by (S, the claimant) and claim_until (S). Timestamps
@@ -35,6 +37,7 @@
 #include "tap/app/ports.hpp"
 #include "tap/aws/dynamodb.hpp"
 #include "tap/core/rules.hpp"
+#include "tap/core/ulid.hpp"
 
 namespace tap {
 
@@ -54,11 +57,12 @@ std::string marker_item(const OnceMarker& marker, std::int64_t created_at_micros
 dynamodb::TransactWrite commit_request(const std::string& state_table, const std::string& alerts_table,
                                        std::string_view symbol, const SymbolState& read,
                                        const SymbolState& next, std::span<const AlertRecord> alerts,
-                                       std::span<const OnceMarker> markers, std::int64_t now_micros);
+                                       std::span<const OnceMarker> markers, std::int64_t now_micros,
+                                       UlidGenerator& stored_ids);
 
 // The alert item in DynamoDB JSON ({"symbol":{"S":"AAPL"},...}), ready for a PutItem "Item"; its
 // notification_state is "pending".
-std::string alert_item(const AlertRecord& record);
+std::string alert_item(const AlertRecord& record, std::string_view stored_id);
 // An alert item's attributes (UpdateItem ALL_NEW) read back: an error when symbol, price or tick_timestamp
 // is missing or any attribute read has an unexpected type or value.
 Result<PendingAlert> parse_pending_alert(std::string_view attributes_json);
@@ -80,6 +84,7 @@ class DynamoDbSymbolStore final : public SymbolStore {
   std::string alerts_table_;
   std::function<std::int64_t()> now_micros_;
   TokenSource tokens_;
+  UlidGenerator stored_ids_;  // monotonic within this process
 };
 
 class DynamoDbAlertLedger final : public AlertLedger {

@@ -23,6 +23,8 @@ struct FunctionConfig {
   // REORDER_WINDOW_SECONDS: W by event time (F3), within the bounds of config/function-settings.json; when
   // unset, the table's default (load_function_config sets it either way).
   std::int64_t reorder_window_seconds = 0;
+  // MAX_NOTIFY_AGE_SECONDS (F5): a notification whose tick is older than this at publish is `delayed`.
+  std::int64_t max_notify_age_seconds = 0;
   std::string metrics_namespace;  // METRICS_NAMESPACE, default "MarketAlerts"
   std::string function_name;      // AWS_LAMBDA_FUNCTION_NAME (a metric dimension)
 };

@@ -1,4 +1,4 @@
-// The Notifier port on SNS: one Publish per notification to the alerts topic.
+// The Notifier port on SNS: one Publish per notification to the alerts topic, MessageStructure=json (F5).
 #pragma once
 
 #include <string>

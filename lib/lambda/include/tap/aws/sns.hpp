@@ -11,9 +11,10 @@ namespace tap::sns {
 
 struct Publish {
   std::string topic_arn;
-  std::string message;
-  std::string subject;                                                 // empty: none
+  std::string message;  // with json_structure: {"default": ..., "<protocol>": ...}, every value a string
+  std::string subject;  // empty: none
   std::vector<std::pair<std::string, std::string>> string_attributes;  // MessageAttributes, DataType String
+  bool json_structure = false;  // MessageStructure=json: a text per subscriber protocol
 };
 
 std::string render(const Publish& request);                       // the form-encoded body

@@ -68,6 +68,7 @@ struct Rule {                 // one version of a rule
   std::optional<std::int64_t> expires_at_micros;            // R1: applies to ticks with ts < expires_at
   bool enabled = true;  // false: loaded (and validated) but applies to no tick
   std::string description;
+  std::string message_template;  // F5: the notification's text for people (tap/core/message_template.hpp)
 
   // This version applies to a tick at `ts` (window, expiry, enabled).
   constexpr bool applies_at(std::int64_t ts) const {
