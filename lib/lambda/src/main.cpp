@@ -125,7 +125,8 @@ int main() {
         std::make_unique<tap::DocumentRuleSource>(rules->rules(), std::vector<tap::SymbolControlRecord>{});
   }
   tap::BatchHandler handler(*source, {state, ledger, notifier, dead_letters}, log,
-                            std::chrono::system_clock::now, tap::engine_limits(config.value()));
+                            std::chrono::system_clock::now, tap::engine_limits(config.value()),
+                            config->max_notify_age_seconds);
   log.info("initialised with " + std::to_string(source->versions().size()) + " rules");
 
   return tap::runtime::run_handler([&](const tap::runtime::InvocationRequest& request) {

@@ -175,24 +175,26 @@ std::vector<SymbolControlRecord> control_records(const BatchHandler::Controls& c
 }  // namespace
 
 BatchHandler::BatchHandler(std::unique_ptr<RuleSource> owned, RuleSource* source, HandlerPorts ports,
-                           const obs::Logger& log, WallClock wall_clock, EngineLimits limits)
+                           const obs::Logger& log, WallClock wall_clock, EngineLimits limits,
+                           std::int64_t max_notify_age_seconds)
     : owned_source_(std::move(owned)),
       source_(source != nullptr ? *source : *owned_source_),
       ports_(ports),
       log_(log),
       wall_clock_(std::move(wall_clock)),
-      limits_(limits) {
+      limits_(limits),
+      max_notify_age_seconds_(max_notify_age_seconds) {
   rebuild_rules();  // what the source shows now (a cache loaded at init: its index is built at init too)
 }
 
 BatchHandler::BatchHandler(RuleSource& source, HandlerPorts ports, const obs::Logger& log,
-                           WallClock wall_clock, EngineLimits limits)
-    : BatchHandler(nullptr, &source, ports, log, std::move(wall_clock), limits) {}
+                           WallClock wall_clock, EngineLimits limits, std::int64_t max_notify_age_seconds)
+    : BatchHandler(nullptr, &source, ports, log, std::move(wall_clock), limits, max_notify_age_seconds) {}
 
 BatchHandler::BatchHandler(const RuleSet& rules, HandlerPorts ports, const obs::Logger& log,
                            WallClock wall_clock, EngineLimits limits, Controls controls)
     : BatchHandler(std::make_unique<DocumentRuleSource>(rules.rules(), control_records(controls)), nullptr,
-                   ports, log, std::move(wall_clock), limits) {}
+                   ports, log, std::move(wall_clock), limits, kDefaultMaxNotifyAgeSeconds) {}
 
 void BatchHandler::rebuild_rules() {
   index_.reset();  // it refers to rules_
@@ -675,7 +677,8 @@ BatchHandler::Recovery BatchHandler::recover(Batch& batch, const AlertId& id, co
 bool BatchHandler::publish(Batch& batch, const Alert& alert, bool recovered, const Answerable& who,
                            Deadline deadline) {
   const AlertId id = alert_id(*alert.rule, *alert.tick);
-  auto published = ports_.notifier.publish(sns_notification(alert, now_micros()), deadline);
+  auto published =
+      ports_.notifier.publish(sns_notification(alert, now_micros(), max_notify_age_seconds_), deadline);
   if (!published) {
     // The alert stays pending and its fire unconfirmed: the redelivery, or a later batch of the symbol,
     // notifies it.

@@ -72,11 +72,14 @@ struct Harness {
     notifier.tables = &tables;
     dead_letters.tables = &tables;
   }
-  Harness(RuleSource& source, FakeTables& tables)
+  Harness(RuleSource& source, FakeTables& tables,
+          std::int64_t max_notify_age_seconds = kDefaultMaxNotifyAgeSeconds)
       : state(tables),
         ledger(tables),
         log([this](std::string_view line) { lines.emplace_back(line); }),
-        handler(source, {state, ledger, notifier, dead_letters}, log, [this] { return clock(); }) {
+        handler(
+            source, {state, ledger, notifier, dead_letters}, log, [this] { return clock(); }, {},
+            max_notify_age_seconds) {
     notifier.tables = &tables;
     dead_letters.tables = &tables;
   }
@@ -1227,6 +1230,23 @@ TEST_F(RuleSourceTest, AVersionAddedBetweenBatchesAppliesFromItsWindow) {
   EXPECT_EQ(second.feed_clock_offset_ms, ((kNowSeconds + kBatchSeconds) * kSec - (k1430 + 20 * kSec)) / 1000);
   EXPECT_EQ(second.rule_refreshes, 1U);
   EXPECT_EQ(second.rule_set_age_ms, 1500);
+}
+
+TEST_F(RuleSourceTest, ANotificationIsDelayedWhenItsTickIsOlderThanTheConfiguredAge) {
+  // The first batch runs at 14:31:40 on the handler's clock: the tick at 14:30:00 is 100 s old.
+  source.rules = {version_of_rule("hi", EffectiveWindow::kOpenStart)};
+  ++source.gen;
+  FakeTables patient_tables;
+  Harness patient{source, patient_tables, 101};
+  EXPECT_EQ(patient.run({{"m1", tick("MSFT", 460, "2026-11-25T14:30:00Z")}}).alerts, 1U);
+  ASSERT_EQ(patient.notifier.published.size(), 1U);
+  EXPECT_NE(patient.notifier.published[0].message.find(R"("delayed":false)"), std::string::npos)
+      << patient.notifier.published[0].message;
+
+  EXPECT_EQ(fx.run({{"m1", tick("MSFT", 460, "2026-11-25T14:30:00Z")}}).alerts, 1U);  // the default 60 s
+  ASSERT_EQ(fx.notifier.published.size(), 1U);
+  EXPECT_NE(fx.notifier.published[0].message.find(R"("delayed":true)"), std::string::npos)
+      << fx.notifier.published[0].message;
 }
 
 TEST_F(RuleSourceTest, AnUnchangedGenerationKeepsTheIndex) {

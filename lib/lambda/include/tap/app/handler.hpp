@@ -105,9 +105,11 @@ class BatchHandler {
   // Operator controls per symbol (F3: suspensions, price bands); none until the rules storage brings them.
   using Controls = std::map<std::string, SymbolControls, std::less<>>;
 
-  // `source` outlives the handler.
+  // `source` outlives the handler. A notification whose tick is older than max_notify_age_seconds at publish
+  // time carries delayed=true (MAX_NOTIFY_AGE_SECONDS).
   BatchHandler(RuleSource& source, HandlerPorts ports, const obs::Logger& log,
-               WallClock wall_clock = std::chrono::system_clock::now, EngineLimits limits = {});
+               WallClock wall_clock = std::chrono::system_clock::now, EngineLimits limits = {},
+               std::int64_t max_notify_age_seconds = kDefaultMaxNotifyAgeSeconds);
   // The rules document's convenience: a DocumentRuleSource over a copy of `rules` and `controls`.
   BatchHandler(const RuleSet& rules, HandlerPorts ports, const obs::Logger& log,
                WallClock wall_clock = std::chrono::system_clock::now, EngineLimits limits = {},
@@ -120,7 +122,8 @@ class BatchHandler {
  private:
   // `source`, or the owned one when null.
   BatchHandler(std::unique_ptr<RuleSource> owned, RuleSource* source, HandlerPorts ports,
-               const obs::Logger& log, WallClock wall_clock, EngineLimits limits);
+               const obs::Logger& log, WallClock wall_clock, EngineLimits limits,
+               std::int64_t max_notify_age_seconds);
   struct Batch;
   // R3/R4: has the source cover the batch's newest tick, rebuilds the index for a new generation and keeps
   // in the messages only the ticks to evaluate (failing the messages it cannot evaluate yet).
@@ -171,6 +174,7 @@ class BatchHandler {
   const obs::Logger& log_;
   WallClock wall_clock_;
   EngineLimits limits_;
+  std::int64_t max_notify_age_seconds_;
   // The source's generation `rules_`, `index_`, `controls_` and `by_version_` show.
   std::uint64_t generation_ = 0;
   RuleSet rules_;
