@@ -190,6 +190,8 @@ def test_function(deployment: Deployment, package_zip: Path) -> None:
         "DLQ_URL": deployment.outputs["dlq_url"],
         "RULES_PATH": "/var/task/alert-rules.json",
         "LOG_LEVEL": "INFO",
+        "REORDER_WINDOW_SECONDS": "60",
+        "MAX_NOTIFY_AGE_SECONDS": "60",
     }
     assert c["CodeSha256"] == base64.b64encode(hashlib.sha256(package_zip.read_bytes()).digest()).decode()
     assert fn["Concurrency"] == {"ReservedConcurrentExecutions": 5}
@@ -236,6 +238,8 @@ def test_alarms(deployment: Deployment) -> None:
         f"data-processor-error-rate-{SFX}",
         f"market-data-dlq-not-empty-{SFX}",
         f"market-data-queue-oldest-message-age-{SFX}",
+        f"data-processor-invalid-rules-{SFX}",
+        f"data-processor-feed-clock-offset-{SFX}",
     }
     for a in alarms.values():
         assert a["AlarmActions"] == a["OKActions"] == ops
@@ -251,6 +255,10 @@ def test_alarms(deployment: Deployment) -> None:
     assert dlq["Dimensions"] == [{"Name": "QueueName", "Value": f"market-data-dlq-{SFX}"}]
     age = alarms[f"market-data-queue-oldest-message-age-{SFX}"]
     assert (age["MetricName"], age["Threshold"]) == ("ApproximateAgeOfOldestMessage", 300.0)
+    invalid = alarms[f"data-processor-invalid-rules-{SFX}"]
+    assert (invalid["MetricName"], invalid["Threshold"]) == ("InvalidRules", 0.0)
+    offset = alarms[f"data-processor-feed-clock-offset-{SFX}"]
+    assert offset["Threshold"] == 2000.0
 
 
 def test_plan_is_empty_after_apply(deployment: Deployment) -> None:
