@@ -743,6 +743,10 @@ def test_rules_from_the_rules_storage_apply_from_their_effective_from(
     before = effective_from - 2_000_000
     time.sleep(max(0.0, (effective_from + 200_000) / 1e6 - time.time()))  # ticks after the change
     start = int(time.time() * 1e6)
+    # A hostile item (no definition at all) is skipped at the cold load, logged, and fails nothing (R4).
+    stack.aws.client("dynamodb").put_item(
+        TableName=table, Item={"pk": {"S": "owner#trader-b"}, "sk": {"S": "rule#hostile"}}
+    )
     # No rules document at all: the function reads the table (R4), not the file.
     fn = run_function(stack.env(tmp_path / "absent.json") | {"RULES_TABLE": table})
     event = sqs_event(
@@ -766,6 +770,7 @@ def test_rules_from_the_rules_storage_apply_from_their_effective_from(
     assert alerts[("AAPL", key)]["owner"] == "trader-a"
     assert fn.metrics("Rules") == 5  # the document's six rules, one paused (no version)
     assert fn.metrics("TicksBeforeRules") == 1
+    assert any("invalid rule skipped" in line and "rule#hostile" in line for line in fn.output())
 
 
 def test_a_rules_table_that_cannot_be_read_fails_the_batch_and_applies_nothing(

@@ -141,6 +141,10 @@ TEST(AlertText, TheRulesTemplateWithEveryPlaceholder) {
   r.threshold = 1000;
   r.message_template = "{value} > {threshold}";
   EXPECT_EQ(alert_text(r, make_tick()), "1200 > 1000");
+  // A price condition watches the price itself.
+  r.condition = Condition::crosses_above;
+  r.threshold = 200;
+  EXPECT_EQ(alert_text(r, make_tick()), "200.10 > 200.00");
 }
 
 TEST(AlertText, HostileTemplatesNeverReadValuesAsTemplates) {
