@@ -38,6 +38,7 @@ from local.sqs_queues import drain
 from tests.chaos import oracle
 from tests.support.function_harness import arm64_command, built
 from tests.support.moto_server import moto_server
+from tests.support.rules_table import create_rules_table
 from tests.support.state_items import decode_state_items
 from tests.support.tls import write_tls_files
 
@@ -692,18 +693,10 @@ def test_sigterm_ends_the_function_and_a_coverage_build_flushes_its_counters(
 RULES_TOOL = Path(os.environ.get("TAP_RULES_TOOL", ROOT / "build" / "cpp" / "src" / "tap_rules"))
 
 
-def create_rules_table(aws: LocalAws) -> str:
-    """A rules table with the stack's key schema (lib/stack/tables.py: pk + sk, strings)."""
+def new_rules_table(aws: LocalAws) -> str:
+    """A fresh rules table on `aws` (tests/support/rules_table.py: the stack's key schema); its name."""
     name = f"alert-rules-{uuid.uuid4().hex[:8]}"
-    aws.client("dynamodb").create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_rules_table(aws.client("dynamodb"), name)
     return name
 
 
@@ -738,7 +731,7 @@ def iso(micros: int) -> str:
 def test_rules_from_the_rules_storage_apply_from_their_effective_from(
     run_function: Any, stack: Stack, tmp_path: Path
 ) -> None:
-    table = create_rules_table(stack.aws)
+    table = new_rules_table(stack.aws)
     effective_from = import_rules(stack.aws, table, "trader-a", GOLDEN_RULES)
     before = effective_from - 2_000_000
     time.sleep(max(0.0, (effective_from + 200_000) / 1e6 - time.time()))  # ticks after the change
