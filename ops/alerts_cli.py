@@ -125,7 +125,7 @@ def _show(ctx: Context, document: Any) -> None:
         for key, value in document.items():
             print(f"{key}: {_cell(value)}", file=ctx.out)
         return
-    print(_cell(document), file=ctx.out)
+    print("done" if document is None else _cell(document), file=ctx.out)  # None: no content
 
 
 def _checked(ctx: Context, reply: ApiReply) -> ApiReply:
