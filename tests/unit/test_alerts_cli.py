@@ -10,7 +10,6 @@ import io
 import json
 import stat
 import sys
-import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +20,12 @@ import pytest
 from local.api_front import ApiFront, FrontSettings
 from local.jwt_authorizer import AuthorizerConfig, JwtAuthorizer, cognito_issuer, moto_jwks_url
 from local.openapi_routes import load_routes
-from local.runtime_api import RuntimeApiEmulator
 from ops import alerts_cli
 from ops.alerts_api import ApiReply, describe_failure
 from ops.cognito_sign_in import Tokens, load_tokens, save_tokens
 from tests.support.cognito import PASSWORD, Pool, create_pool
 from tests.support.moto_server import moto_environment
+from tests.support.python_function import python_function
 
 STAND_IN = """
 import json
@@ -119,7 +118,6 @@ def run(argv: list[str], env: dict[str, str]) -> Run:
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     tmp = tmp_path_factory.mktemp("cli")
-    (tmp / "stand_in_api.py").write_text(textwrap.dedent(STAND_IN))
     with moto_environment() as endpoint:
         pool = create_pool(endpoint, "traders")
         pool.add_user("alice")
@@ -129,11 +127,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
             (pool.client_id,),
             moto_jwks_url(endpoint, pool.pool_id),
         )
-        function = RuntimeApiEmulator(
-            [sys.executable, "-m", "awslambdaric", "stand_in_api.handler"],
-            env={"PYTHONPATH": str(tmp)},
-            cwd=tmp,
-        )
+        function = python_function(tmp, "stand_in_api", STAND_IN)
         settings = FrontSettings(rate=10_000, burst=10_000)
         with function, ApiFront(load_routes(), JwtAuthorizer(config), function, settings) as front:
             yield Api(front.url, pool, tmp)

@@ -38,10 +38,11 @@ from local.jwt_authorizer import (
     moto_jwks_url,
 )
 from local.openapi_routes import Route, load_routes, route_table, select
-from local.runtime_api import InvocationResult, RuntimeApiEmulator
+from local.runtime_api import InvocationResult
 from local.token_bucket import TokenBucket
 from tests.support.cognito import Pool, create_pool
 from tests.support.moto_server import moto_environment
+from tests.support.python_function import python_function
 
 STAND_IN = """
 import base64, json, os, time
@@ -114,15 +115,6 @@ def call(
         return Reply(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
 
 
-def stand_in(tmp: Path, log: Path) -> RuntimeApiEmulator:
-    (tmp / "stand_in.py").write_text(textwrap.dedent(STAND_IN))
-    return RuntimeApiEmulator(
-        [sys.executable, "-m", "awslambdaric", "stand_in.handler"],
-        env={"PYTHONPATH": str(tmp), "STANDIN_LOG": str(log)},
-        cwd=tmp,
-    )
-
-
 def authorizer_for(pool: Pool, *audience: str) -> JwtAuthorizer:
     config = AuthorizerConfig(
         issuer=cognito_issuer("us-east-1", pool.pool_id),
@@ -144,7 +136,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
         other_client = pool.add_client("not-the-api")
         settings = FrontSettings(rate=10_000, burst=10_000, integration_timeout_s=20)
         with (
-            stand_in(tmp, log) as function,
+            python_function(tmp, "stand_in", STAND_IN, {"STANDIN_LOG": str(log)}) as function,
             ApiFront(load_routes(), authorizer_for(pool), function, settings) as front,
         ):
             yield System(front, pool, other_client, other_pool, log)
