@@ -141,11 +141,13 @@ class ApiFront:
             request_id=request_id,
             now=self.now(),
         )
-        return self._invoke(json.dumps(event).encode())
+        trace_id = event["headers"]["x-amzn-trace-id"]  # Lambda gets the request's trace
+        return self._invoke(json.dumps(event).encode(), trace_id)
 
-    def _invoke(self, payload: bytes) -> Response:
+    def _invoke(self, payload: bytes, trace_id: str) -> Response:
         self.invocations += 1
-        future = self._executor.submit(self.integration.invoke, payload, self.settings.function_timeout_s)
+        timeout_s = self.settings.function_timeout_s
+        future = self._executor.submit(self.integration.invoke, payload, timeout_s, trace_id)
         try:
             result = future.result(timeout=self.settings.integration_timeout_s)
         except FutureTimeout:
@@ -171,6 +173,8 @@ class ApiFront:
             body=body,
             source_ip=wsgi_request.remote_addr or "",
             protocol=environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+            scheme=environ.get("wsgi.url_scheme", "http"),
+            port=int(environ.get("SERVER_PORT", "0")),
         )
         response = self.handle(request)
         return _Response(response.body, response.status, response.headers)(environ, start_response)

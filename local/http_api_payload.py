@@ -5,6 +5,8 @@ function's answer back to an HTTP response, with API Gateway's own error shapes 
 What API Gateway does, as documented ("Working with AWS Lambda proxy integrations for HTTP APIs") and, where
 the documentation is silent, as captured from it:
 - headers lower-cased, repeated headers joined by commas; `Cookie` moves to `cookies` (split at `; `);
+  API Gateway adds `x-forwarded-for` (the client's address appended), `x-forwarded-port`,
+  `x-forwarded-proto` and `x-amzn-trace-id` (kept when the client sent one);
 - `queryStringParameters` decoded, repeated names joined by commas; `rawQueryString` as sent;
 - keys without content (cookies, query, path parameters, body) are left out;
 - the body is text only for `text/*`, `application/json`, `application/xml` and `application/javascript`;
@@ -42,6 +44,8 @@ class Request:
     body: bytes
     source_ip: str
     protocol: str = "HTTP/1.1"
+    scheme: str = "https"  # and port: where the client connected (API Gateway's are https and 443)
+    port: int = 443
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,11 @@ INTEGRATION_TIMEOUT = gateway_error(503, "Service Unavailable")
 def new_request_id() -> str:
     """An id of API Gateway's form (`JKJaXmPLvHcESHA=`: 10 random bytes, base64)."""
     return base64.b64encode(secrets.token_bytes(10)).decode()
+
+
+def new_trace_id(now: float) -> str:
+    """An X-Ray trace header as API Gateway starts one: Root=1-<epoch seconds, hex>-<96 random bits>."""
+    return f"Root=1-{int(now):08x}-{secrets.token_hex(12)}"
 
 
 def claim_text(value: Any) -> str | None:
@@ -125,6 +134,11 @@ def request_event(
         else:
             pairs.append((name.lower(), value))
     headers = _joined(pairs)
+    forwarded = headers.get("x-forwarded-for")
+    headers["x-forwarded-for"] = f"{forwarded}, {request.source_ip}" if forwarded else request.source_ip
+    headers["x-forwarded-port"] = str(request.port)
+    headers["x-forwarded-proto"] = request.scheme
+    headers.setdefault("x-amzn-trace-id", new_trace_id(now))
     query = _joined(urllib.parse.parse_qsl(request.raw_query, keep_blank_values=True))
     rendered = {name: text for name, value in claims.items() if (text := claim_text(value)) is not None}
     event: dict[str, Any] = {

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import signal
 import sys
 import textwrap
@@ -371,6 +372,8 @@ def test_the_event_has_api_gateways_payload_2_shape(system: System) -> None:
         "X-Custom": "one",
         "User-Agent": "alerts-test/1.0",
         "Content-Type": "application/json",
+        "X-Forwarded-For": "10.1.1.1",
+        "X-Amzn-Trace-Id": "Root=1-5e9a1b2c-0123456789abcdef01234567",
     }
     started = time.time()
     reply = call(
@@ -400,6 +403,10 @@ def test_the_event_has_api_gateways_payload_2_shape(system: System) -> None:
             "user-agent": "alerts-test/1.0",
             "x-custom": "one",
             "connection": "close",
+            "x-forwarded-for": "10.1.1.1, 127.0.0.1",  # the client's address appended
+            "x-forwarded-port": port,
+            "x-forwarded-proto": "http",
+            "x-amzn-trace-id": "Root=1-5e9a1b2c-0123456789abcdef01234567",  # the client's, kept
         },
         "queryStringParameters": {"x": "1,2", "y": "a b", "empty": ""},
         "pathParameters": {"rule_id": "r 1"},
@@ -484,6 +491,9 @@ def test_claims_are_strings_as_api_gateway_renders_them() -> None:
     assert event["requestContext"]["domainPrefix"] == "api"
     assert event["requestContext"]["http"]["userAgent"] == ""
     assert event["requestContext"]["time"] == "01/Jan/1970:00:00:00 +0000"
+    assert event["headers"]["x-forwarded-for"] == "10.0.0.1"
+    assert (event["headers"]["x-forwarded-port"], event["headers"]["x-forwarded-proto"]) == ("443", "https")
+    assert re.fullmatch(r"Root=1-00000000-[0-9a-f]{24}", event["headers"]["x-amzn-trace-id"])
 
 
 # -- the function's answer --------------------------------------------------------------------------------
@@ -539,9 +549,11 @@ class _Integration:
         self.result = result
         self.delay = delay
         self.calls = 0
+        self.trace_ids: list[str | None] = []
 
     def invoke(self, payload: bytes, timeout_s: float, trace_id: str | None = None) -> InvocationResult:
         self.calls += 1
+        self.trace_ids.append(trace_id)
         time.sleep(self.delay)
         return self.result
 
@@ -627,6 +639,7 @@ def test_a_body_over_10_mb_is_413_and_reaches_no_function(system: System) -> Non
     assert integration.calls == 0
     assert _post(small, b"1234") == 200  # the limit itself is allowed
     assert integration.calls == 1
+    assert str(integration.trace_ids[0]).startswith("Root=1-")  # the event's trace reaches Lambda
     small.stop()
 
 
