@@ -34,19 +34,20 @@ EXIT_CODES = f"""exit codes:
   {EXIT_UNAVAILABLE}  the API did not answer, or failed (5xx; 503 may carry Retry-After)
 """
 RULE_COLUMNS = ("id", "name", "symbol", "condition", "threshold", "severity", "mode", "state", "revision")
-# The fields of a rule definition (docs/openapi.yaml, RuleDefinition) as flags: (flag, field, type).
-RULE_FIELDS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
-    ("--name", "name", str),
-    ("--symbol", "symbol", str),
-    ("--condition", "condition", str),
-    ("--threshold", "threshold", float),
-    ("--severity", "severity", str),
-    ("--mode", "mode", str),
-    ("--cooldown-seconds", "cooldown_seconds", int),
-    ("--bar-seconds", "bar_seconds", int),
-    ("--expires-at", "expires_at", str),
-    ("--description", "description", str),
-    ("--message-template", "message_template", str),
+# The fields of a rule definition (docs/openapi.yaml, RuleDefinition) as flags: (flag, field, type, help).
+# The API validates them (A3): the help names the common values, the API's answer names a wrong one.
+RULE_FIELDS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
+    ("--name", "name", str, "your name for the rule (letters, digits, . _ -)"),
+    ("--symbol", "symbol", str, "e.g. AAPL; * for every symbol"),
+    ("--condition", "condition", str, "price_above, price_below, crosses_above, crosses_below, ..."),
+    ("--threshold", "threshold", float, "the price (or spread, volume) the condition compares with"),
+    ("--severity", "severity", str, "info, warning or critical"),
+    ("--mode", "mode", str, "once (default), every (with --cooldown-seconds) or once_per_bar"),
+    ("--cooldown-seconds", "cooldown_seconds", int, "mode every: the least time between two alerts"),
+    ("--bar-seconds", "bar_seconds", int, "mode once_per_bar: the bar, e.g. 60 or 3600"),
+    ("--expires-at", "expires_at", str, "RFC 3339 time after which the rule stops"),
+    ("--description", "description", str, "free text"),
+    ("--message-template", "message_template", str, "the notification's text"),
 )
 
 
@@ -153,7 +154,7 @@ def _definition(args: argparse.Namespace) -> dict[str, Any]:
         if not isinstance(loaded, dict):
             raise CliError(f"{args.file}: a rule is a JSON object", EXIT_USAGE)
         fields.update(loaded)
-    for _flag, field, _type in RULE_FIELDS:
+    for _flag, field, _type, _help in RULE_FIELDS:
         if getattr(args, field) is not None:
             fields[field] = getattr(args, field)
     return fields
@@ -302,9 +303,9 @@ def parser() -> argparse.ArgumentParser:
     sign.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
 
     def rule_fields(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--file", help="the rule as JSON (`-`: stdin); flags override its fields")
-        for flag, field, kind in RULE_FIELDS:
-            sub.add_argument(flag, dest=field, type=kind)
+        sub.add_argument("--file", help="the fields as a JSON object (`-`: stdin); flags override them")
+        for flag, field, kind, text in RULE_FIELDS:
+            sub.add_argument(flag, dest=field, type=kind, help=text)
 
     create = command("create", cmd_create, "Create a rule, e.g. --name aapl-200 --symbol AAPL "
                      "--condition crosses_above --threshold 200 --severity critical.")  # fmt: skip
