@@ -14,7 +14,7 @@ A request goes through, in this order:
 The function is reached only at step 5. Every response carries `apigw-requestid`, as API Gateway's do.
 
 The integration is a port (`Integration`): any runner of local/function_host.py (the Runtime API
-emulator, the RIE) fits it.
+emulator, the RIE) fits it, and so does a pool of them (local/function_pool.py: Lambda's concurrency).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from werkzeug.wrappers import Request as WsgiRequest
 from werkzeug.wrappers import Response as WsgiResponse
 
 from local.emulator import HOST
+from local.function_pool import FunctionPool
 from local.http_api_payload import (
     INTEGRATION_ERROR,
     INTEGRATION_TIMEOUT,
@@ -108,7 +109,8 @@ class ApiFront:
         self.now = now
         self.bucket = TokenBucket(settings.rate, settings.burst, monotonic)
         self.invocations = 0
-        self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="api-front-invoke")
+        # One thread per request in flight (the integration decides how many run at once).
+        self._executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="api-front-invoke")
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -246,6 +248,9 @@ def main(argv: Sequence[str] | None = None, stop: threading.Event | None = None)
     parser.add_argument("--port", type=int, default=0, help="default: a free port")
     parser.add_argument("--function-timeout", type=float, default=FUNCTION_TIMEOUT_S)
     parser.add_argument(
+        "--concurrency", type=int, default=10, help="execution environments at most (default 10)"
+    )
+    parser.add_argument(
         "--env", action="append", default=[], metavar="NAME=VALUE", help="the function's environment"
     )
     parser.add_argument("command", nargs="+", help="the function process, e.g. build/cpp/src/bootstrap")
@@ -260,8 +265,12 @@ def main(argv: Sequence[str] | None = None, stop: threading.Event | None = None)
     stopped = stop or threading.Event()
     previous = {s: signal.signal(s, lambda *_: stopped.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
+
+        def environment() -> RuntimeApiEmulator:
+            return RuntimeApiEmulator(args.command, env=env, echo_output=True).__enter__()
+
         with (
-            RuntimeApiEmulator(args.command, env=env, echo_output=True) as function,
+            FunctionPool(environment, args.concurrency) as function,
             ApiFront(load_routes(), JwtAuthorizer(config), function, settings) as front,
         ):
             print(front.url, flush=True)

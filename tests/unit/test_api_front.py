@@ -27,6 +27,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
 from local.api_front import ApiFront, FrontSettings, main
+from local.function_pool import FunctionPool
 from local.http_api_payload import Request, Stage, claim_text, gateway_response, request_event
 from local.jwt_authorizer import (
     JWKS_TTL_S,
@@ -650,7 +651,7 @@ def test_main_serves_until_stopped(tmp_path: Path, system: System) -> None:
     printed: list[str] = []
     argv = [
         "--moto-url", system.pool.endpoint, "--pool-id", system.pool.pool_id,
-        "--client-id", system.pool.client_id, "--rate", "5", "--burst", "5",
+        "--client-id", system.pool.client_id, "--rate", "5", "--burst", "5", "--concurrency", "2",
         "--env", f"PYTHONPATH={tmp_path}", "--env", f"STANDIN_LOG={log}", "--",
         sys.executable, "-m", "awslambdaric", "stand_in.handler",
     ]  # fmt: skip
@@ -675,3 +676,86 @@ def test_main_serves_until_stopped(tmp_path: Path, system: System) -> None:
     assert replies[0].status == 200
     assert replies[0].json()["routeKey"] == "GET /alerts"
     assert signal.getsignal(signal.SIGTERM) == handler_before  # restored
+
+
+# -- Lambda's concurrency behind the front ---------------------------------------------------------------
+class _Environment:
+    """A fake execution environment: each invocation waits at `barrier` (when given)."""
+
+    def __init__(self, barrier: threading.Barrier | None) -> None:
+        self.barrier = barrier
+        self.closed = False
+        self.invocations = 0
+
+    def invoke(self, payload: bytes, timeout_s: float, trace_id: str | None = None) -> InvocationResult:
+        self.invocations += 1
+        if self.barrier is not None:
+            self.barrier.wait(timeout=10)  # breaks (an error) unless all parties run at once
+        return InvocationResult("ok", payload, None, 0.0, "r")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_invocations_in_flight_together_get_environments_of_their_own_up_to_the_limit() -> None:
+    barrier = threading.Barrier(3)
+    pool = FunctionPool(lambda: _Environment(barrier), max_environments=3)
+    results: list[InvocationResult] = []
+    threads = [threading.Thread(target=lambda: results.append(pool.invoke(b"{}", 5))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert [r.status for r in results] == ["ok"] * 3  # all three waited at the barrier together
+    assert len(pool.environments) == 3
+    environments = list(pool.environments)
+    for environment in environments:
+        environment.barrier = None  # type: ignore[attr-defined]
+    with pool:
+        pool.invoke(b"{}", 5, "Root=1-x")  # a warm environment is reused, none started
+        assert len(pool.environments) == 3
+    assert all(e.closed for e in environments)  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="at least one"):
+        FunctionPool(lambda: _Environment(None), max_environments=0)
+
+
+def test_at_the_limit_an_invocation_waits_for_a_free_environment() -> None:
+    release = threading.Event()
+    started: list[str] = []
+
+    class Slow(_Environment):
+        def invoke(self, payload: bytes, timeout_s: float, trace_id: str | None = None) -> InvocationResult:
+            started.append(payload.decode())
+            release.wait(10)
+            return super().invoke(payload, timeout_s, trace_id)
+
+    pool = FunctionPool(lambda: Slow(None), max_environments=1)
+    first = threading.Thread(target=pool.invoke, args=(b"first", 5))
+    second = threading.Thread(target=pool.invoke, args=(b"second", 5))
+    first.start()
+    while not started:
+        time.sleep(0.01)
+    second.start()
+    second.join(0.2)
+    assert started == ["first"]  # the second waits: the one environment is busy
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert started == ["first", "second"]
+    assert len(pool.environments) == 1
+
+
+def test_an_environment_that_fails_to_start_frees_its_place() -> None:
+    attempts: list[int] = []
+
+    def start() -> _Environment:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("no environment")
+        return _Environment(None)
+
+    pool = FunctionPool(start, max_environments=1)
+    with pytest.raises(RuntimeError, match="no environment"):
+        pool.invoke(b"{}", 5)
+    assert pool.invoke(b"{}", 5).status == "ok"
+    assert len(pool.environments) == 1
