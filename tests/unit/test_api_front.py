@@ -205,6 +205,33 @@ def test_every_token_failure_is_401_and_reaches_no_function(system: System) -> N
     assert system.invocations() == before + 1
 
 
+# Which check refuses each forged token (the authorizer's reason, logged by the front, never sent).
+REFUSED_BY = {
+    "malformed": "malformed token",
+    "garbage": "malformed token",
+    "wrong signature": "BadSignatureError",
+    "tampered claims": "BadSignatureError",
+    "forged with another key under kid dummy": "BadSignatureError",
+    "kid not in the JWKS": "kid 'rotated' is not in the issuer's JWKS",
+    "no kid": "no kid",
+    "alg none": "algorithm 'none' is not allowed",
+    "HS256 with the public key as secret": "algorithm 'HS256' is not allowed",
+    "another pool's token": "iss",
+    "another app client's token": "client_id",
+    "another pool's ID token": "iss",
+}
+
+
+def test_each_forged_token_is_refused_by_the_check_meant_for_it(system: System) -> None:
+    authorizer = authorizer_for(system.pool)
+    forged = _forged_tokens(system)
+    assert set(forged) == set(REFUSED_BY)
+    for name, token in forged.items():
+        with pytest.raises(UnauthorizedError) as refused:
+            authorizer.authorize(f"Bearer {token}")
+        assert REFUSED_BY[name] in refused.value.reason, (name, refused.value.reason)
+
+
 def test_pools_share_one_signing_key_so_only_issuer_and_audience_keep_them_apart(system: System) -> None:
     """moto signs every pool's tokens with one key: another pool's token has a valid signature against this
     pool's JWKS. The front refuses it for its issuer -- even with that pool's client in the audience."""
