@@ -26,9 +26,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol
@@ -228,6 +229,47 @@ def _header(headers: Sequence[tuple[str, str]], name: str) -> str | None:
     return next((value for key, value in headers if key.lower() == name), None)
 
 
+@dataclass(frozen=True)
+class CognitoPool:
+    """The issuer: a user pool on moto and the app clients whose tokens pass."""
+
+    moto_url: str
+    pool_id: str
+    client_ids: tuple[str, ...]
+    region: str = "us-east-1"
+
+    def authorizer_config(self) -> AuthorizerConfig:
+        return AuthorizerConfig(
+            issuer=cognito_issuer(self.region, self.pool_id),
+            audience=self.client_ids,
+            jwks_url=moto_jwks_url(self.moto_url, self.pool_id),
+        )
+
+
+@contextmanager
+def running_api_front(
+    command: Sequence[str],
+    env: Mapping[str, str],
+    pool: CognitoPool,
+    settings: FrontSettings,
+    *,
+    concurrency: int,
+    echo: bool = True,
+) -> Iterator[ApiFront]:
+    """The front serving, in front of `command` under the local Runtime API (up to `concurrency` execution
+    environments with `env`), until the block ends: what `main` and the local system start."""
+
+    def environment() -> RuntimeApiEmulator:
+        return RuntimeApiEmulator(command, env=env, echo_output=echo).__enter__()
+
+    authorizer = JwtAuthorizer(pool.authorizer_config())
+    with (
+        FunctionPool(environment, concurrency) as function,
+        ApiFront(load_routes(), authorizer, function, settings) as front,
+    ):
+        yield front
+
+
 def main(argv: Sequence[str] | None = None, stop: threading.Event | None = None) -> int:
     """Serves the API on 127.0.0.1 in front of a function run under the local Runtime API, with a Cognito
     pool's tokens (moto's), until SIGINT/SIGTERM. Prints the URL."""
@@ -256,23 +298,12 @@ def main(argv: Sequence[str] | None = None, stop: threading.Event | None = None)
     parser.add_argument("command", nargs="+", help="the function process, e.g. build/cpp/src/bootstrap")
     args = parser.parse_args(argv)
     env = dict(item.split("=", 1) for item in args.env)
-    config = AuthorizerConfig(
-        issuer=cognito_issuer(args.region, args.pool_id),
-        audience=tuple(args.client_id),
-        jwks_url=moto_jwks_url(args.moto_url, args.pool_id),
-    )
+    pool = CognitoPool(args.moto_url, args.pool_id, tuple(args.client_id), args.region)
     settings = FrontSettings(args.rate, args.burst, function_timeout_s=args.function_timeout)
     stopped = stop or threading.Event()
     previous = {s: signal.signal(s, lambda *_: stopped.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-
-        def environment() -> RuntimeApiEmulator:
-            return RuntimeApiEmulator(args.command, env=env, echo_output=True).__enter__()
-
-        with (
-            FunctionPool(environment, args.concurrency) as function,
-            ApiFront(load_routes(), JwtAuthorizer(config), function, settings) as front,
-        ):
+        with running_api_front(args.command, env, pool, settings, concurrency=args.concurrency) as front:
             print(front.url, flush=True)
             stopped.wait()
     finally:
