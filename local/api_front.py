@@ -118,8 +118,7 @@ class ApiFront:
     # -- the pipeline ------------------------------------------------------------------------------------
     def handle(self, request: Request, request_id: str | None = None) -> Response:
         request_id = request_id or new_request_id()
-        response = self._answer(request, request_id)
-        return Response(response.status, [*response.headers, ("apigw-requestid", request_id)], response.body)
+        return _identified(self._answer(request, request_id), request_id)
 
     def _answer(self, request: Request, request_id: str) -> Response:
         if len(request.body) > self.settings.max_body_bytes:
@@ -162,12 +161,13 @@ class ApiFront:
 
     # -- HTTP --------------------------------------------------------------------------------------------
     def wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        wsgi_request = _LimitedRequest(environ)
+        wsgi_request = WsgiRequest(environ)
         wsgi_request.max_content_length = self.settings.max_body_bytes
         try:
             body = wsgi_request.get_data(cache=False)
-        except RequestEntityTooLarge:
-            body = b"\0" * (self.settings.max_body_bytes + 1)  # over the limit: step 1 answers
+        except RequestEntityTooLarge:  # step 1, before the body is read
+            response = _identified(TOO_LARGE, new_request_id())
+            return _Response(response.body, response.status, response.headers)(environ, start_response)
         request = Request(
             method=wsgi_request.method,
             path=wsgi_request.path,
@@ -212,8 +212,8 @@ class ApiFront:
         self.stop()
 
 
-class _LimitedRequest(WsgiRequest):
-    pass
+def _identified(response: Response, request_id: str) -> Response:
+    return Response(response.status, [*response.headers, ("apigw-requestid", request_id)], response.body)
 
 
 class _Response(WsgiResponse):

@@ -660,6 +660,7 @@ def test_a_body_over_10_mb_is_413_and_reaches_no_function(system: System) -> Non
     limit = 10 * 1024 * 1024
     over = call(system.front.url, "POST", "/rules", system.token(), b"x" * (limit + 1))
     assert (over.status, over.json()) == (413, {"message": "Request Entity Too Large"})
+    assert len(base64.b64decode(over.headers["apigw-requestid"])) == 10
     assert system.invocations() == before
     integration = _Integration(InvocationResult("ok", b"{}", None, 0, "r"))
     small = _front(integration, rate=5, burst=5, max_body_bytes=4)
