@@ -71,8 +71,9 @@ class AuthorizerConfig:
 
 
 class JwtAuthorizer:
-    """The checks above; `now` gives epoch seconds (the clock the tokens are read against), `monotonic`
-    times the JWKS cache."""
+    """The checks above; `now` gives epoch seconds (the clock the tokens are read against: the issuer's,
+    and moto stamps its tokens with real time, so a virtual clock of the local system belongs to the
+    event's `time`, not here), `monotonic` times the JWKS cache."""
 
     def __init__(
         self,
