@@ -628,12 +628,10 @@ void BatchHandler::confirm_fires(Batch& batch, const SymbolWork& work, const Sym
     // is left to a container that has it (a claim would only keep that one waiting).
     if (!published_.contains(id)) {
       if (rule == nullptr) continue;
-      // A tick at the alert's position in this batch: a redelivery or a redrive of its tick (section 6 of
-      // docs/design.md says when that proves its storer ended).
-      const bool at_its_tick = std::any_of(work.ticks.begin(), work.ticks.end(), [&f](const SymbolTick& t) {
-        return Position{t.tick->ts.micros, t.tick->seq} == f.tick;
-      });
-      const Recovery r = recover(batch, id, *rule, f.tick.seq, at_its_tick, who, deadline);
+      // Not exempt from the storer's publish_by by a tick at the alert's position: that tick may be a
+      // duplicate in another message while the storer still runs (section 6 of docs/design.md). Only the
+      // storing message itself proves its storer ended (recover asks again when the claim names it).
+      const Recovery r = recover(batch, id, *rule, f.tick.seq, who, deadline);
       if (r == Recovery::failed) return;  // the symbol's messages fail: their redelivery confirms it
       if (r == Recovery::left) continue;
     }
@@ -642,13 +640,13 @@ void BatchHandler::confirm_fires(Batch& batch, const SymbolWork& work, const Sym
 }
 
 BatchHandler::Recovery BatchHandler::recover(Batch& batch, const AlertId& id, const Rule& rule,
-                                             std::uint32_t seq, bool storer_ended, const Answerable& who,
+                                             std::uint32_t seq, const Answerable& who,
                                              Deadline deadline) {
-  RecoveryClaim claim{batch.claimant, now_micros(), batch.publish_by_micros, storer_ended};
+  RecoveryClaim claim{batch.claimant, now_micros(), batch.publish_by_micros, false};
   auto outcome = ports_.ledger.claim(id, claim, deadline);
   // Held, but this batch holds the message that stored it: SQS hands a message out again only once the
   // invocation holding it has ended, so its storer can no longer publish it.
-  if (outcome && outcome->status == ClaimOutcome::Status::held && !storer_ended &&
+  if (outcome && outcome->status == ClaimOutcome::Status::held &&
       batch.holds_message(outcome->alert.message_id)) {
     claim.storer_ended = true;
     claim.now_micros = now_micros();
@@ -730,7 +728,7 @@ void BatchHandler::notify_all(Batch& batch, Deadline deadline) {
     }
     const Answerable who{{p.message_index}, p.tick->symbol};
     if (p.recovered) {
-      (void)recover(batch, alert_id(*p.rule, *p.tick), *p.rule, p.tick->seq, false, who, deadline);
+      (void)recover(batch, alert_id(*p.rule, *p.tick), *p.rule, p.tick->seq, who, deadline);
     } else {
       (void)publish(batch, {p.rule, p.tick, batch.message_id(p.message_index)}, false, who, deadline);
     }

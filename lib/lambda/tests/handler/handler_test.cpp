@@ -1009,19 +1009,45 @@ TEST(HandlerRecovery, FireAnotherInvocationMayStillPublishIsLeftToIt) {
   EXPECT_TRUE(r.failed_message_ids.empty());
   EXPECT_TRUE(early.notifier.published.empty());
   EXPECT_FALSE(tables.symbols.at("AAPL").fires[0].notified);
-  // Still before that deadline, a copy of its message (redriven from the DLQ: a new id) comes back: SQS
-  // hands it out only once the invocation that held it has ended, so it publishes it.
+  // Still before that deadline, a copy of its tick in another message (a duplicate of the feed: a new id)
+  // proves nothing about the storer, which may still be about to publish: left as well.
   early.runs = 0;
-  EXPECT_EQ(early.run({{"m2-redriven", tick("AAPL", 201, "2026-11-25T14:30:01Z"), 1}}).recovered, 1u);
+  EXPECT_EQ(early.run({{"m2-copy", tick("AAPL", 201, "2026-11-25T14:30:01Z"), 1}}).recovered, 0u);
+  EXPECT_TRUE(early.notifier.published.empty());
+  // A batch after the deadline recovers it, and the next finds it confirmed.
+  EXPECT_EQ(early.run({{"m5", tick("AAPL", 203, "2026-11-25T14:30:05Z")}}).recovered, 1u);
   EXPECT_EQ(early.notifier.published.size(), 1u);
-  // And a later batch, after the deadline, finds it confirmed.
-  early.run({{"m5", tick("AAPL", 203, "2026-11-25T14:30:05Z")}});
+  early.run({{"m6", tick("AAPL", 204, "2026-11-25T14:30:06Z")}});
   EXPECT_TRUE(tables.symbols.at("AAPL").fires[0].notified);
   EXPECT_EQ(early.notifier.published.size(), 1u);
 }
 
+// A duplicate of the storing tick in another message, processed while the storer sits between its commit
+// and its publish: the duplicate's batch must not publish too (it cannot tell that the storer has ended).
+TEST(HandlerRecovery, DuplicateTickInAnotherMessageDuringTheStorersPublishIsNotPublishedAgain) {
+  FakeTables tables;
+  Harness storer(recovery_rules(), tables);
+  storer.run({{"m1", tick("AAPL", 199, "2026-11-25T14:30:00Z")}});
+  Harness duplicate(recovery_rules(), tables);
+  duplicate.runs = storer.runs;  // the same instant: before the storer's publish_by
+  BatchReport during;
+  bool ran = false;
+  storer.notifier.before_publish = [&] {
+    if (std::exchange(ran, true)) return;
+    during = duplicate.run({{"m2-copy", tick("AAPL", 201, "2026-11-25T14:30:01Z")}});
+  };
+  const BatchReport stored = storer.run({{"m2", tick("AAPL", 201, "2026-11-25T14:30:01Z")}});
+  ASSERT_TRUE(ran);
+  EXPECT_EQ(stored.alerts, 1u);
+  EXPECT_EQ(during.recovered, 0u);
+  EXPECT_TRUE(during.failed_message_ids.empty());
+  EXPECT_TRUE(duplicate.notifier.published.empty());
+  EXPECT_EQ(storer.notifier.published.size(), 1u);
+  EXPECT_FALSE(tables.alerts.begin()->second.pending);
+}
+
 // The race of issue 14: two invocations recover the same pending alert at once, one because its storer's
-// publish_by has passed, the other exempt from it (its batch holds a redriven copy of the storing tick). The
+// publish_by has passed, the other exempt from it (its batch holds the storing message, redelivered). The
 // second to claim is refused while the first publishes: one notification, whichever claims first.
 TEST(HandlerRecovery, TwoRecoverersOfOnePendingAlertPublishItOnce) {
   for (const bool late_first : {true, false}) {
@@ -1031,9 +1057,9 @@ TEST(HandlerRecovery, TwoRecoverersOfOnePendingAlertPublishItOnce) {
     Harness late(recovery_rules(), tables);
     late.runs = 1;  // T + 61 s: past publish_by
     Harness redriven(recovery_rules(), tables);
-    redriven.offset_seconds = 30;  // T + 30 s: before publish_by, exempt by the tick it holds
+    redriven.offset_seconds = 30;  // T + 30 s: before publish_by, exempt by the storing message it holds
     const std::vector<Message> later_batch = {{"m3", tick("AAPL", 202, "2026-11-25T14:30:02Z")}};
-    const std::vector<Message> redrive = {{"m2-redriven", tick("AAPL", 201, "2026-11-25T14:30:01Z")}};
+    const std::vector<Message> redrive = {{"m2", tick("AAPL", 201, "2026-11-25T14:30:01Z"), 2}};
     Harness& first = late_first ? late : redriven;
     Harness& second = late_first ? redriven : late;
     const std::vector<Message>& first_batch = late_first ? later_batch : redrive;
@@ -1050,7 +1076,8 @@ TEST(HandlerRecovery, TwoRecoverersOfOnePendingAlertPublishItOnce) {
     EXPECT_EQ(r.recovered, 1u);
     EXPECT_TRUE(during.failed_message_ids.empty());
     EXPECT_EQ(during.recovered, 0u);  // refused: claimed by the first, left
-    EXPECT_EQ(second.ledger.claims, 1);
+    // The redelivery asks a second time, exempt, when the answer names its message; refused all the same.
+    EXPECT_EQ(second.ledger.claims, late_first ? 2 : 1);
     EXPECT_TRUE(second.notifier.published.empty());
     ASSERT_EQ(first.notifier.published.size(), 1u);
     EXPECT_NE(first.notifier.published[0].message.find(R"("message_id":"m2")"), std::string::npos);

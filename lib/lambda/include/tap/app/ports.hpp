@@ -42,9 +42,9 @@ struct RecoveryClaim {
   std::string claimant;           // this invocation's token; a claim of the same claimant is renewed
   std::int64_t now_micros = 0;    // the wall clock now
   std::int64_t until_micros = 0;  // the claimant's deadline on the wall clock: the claim expires after it
-  // The invocation that stored the alert is known to have ended (this batch holds its message or a tick at
-  // the alert's position: SQS hands a message out again only once its invocation has ended), so its
-  // publish_by no longer holds the alert back.
+  // The invocation that stored the alert is known to have ended (this batch holds its message: SQS hands a
+  // message out again only once its invocation has ended), so its publish_by no longer holds the alert
+  // back. A tick at the alert's position in another message proves nothing (a duplicate of the feed).
   bool storer_ended = false;
 };
 
