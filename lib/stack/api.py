@@ -23,10 +23,10 @@ from lib.stack.bindings import (
     Apigatewayv2Stage,
     Apigatewayv2StageAccessLogSettings,
     Apigatewayv2StageDefaultRouteSettings,
-    CloudwatchLogGroup,
     Construct,
     LambdaPermission,
 )
+from lib.stack.runtime import encrypted_log_group
 
 STAGE = "$default"
 # API Gateway's JWT authorizer reads the bearer token from here (and answers 401 itself without one).
@@ -111,13 +111,8 @@ class HttpApi(Construct):
                 authorizer_id=authorizer.id,
                 target=f"integrations/{integration.id}",
             )
-        access_logs = CloudwatchLogGroup(
-            self,
-            "api_access_log_group",
-            name=access_log_group_name(config),
-            retention_in_days=config.log_retention_days,
-            kms_key_id=key_arn,
-            tags=config.tags,
+        access_logs = encrypted_log_group(
+            self, "api_access_log_group", config, name=access_log_group_name(config), key_arn=key_arn
         )
         Apigatewayv2Stage(
             self,

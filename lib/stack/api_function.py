@@ -10,18 +10,15 @@ from typing import Any
 from lib.config import OPERATOR_GROUP_ENV, StackConfig
 from lib.stack import policy, rules_access
 from lib.stack.bindings import (
-    CloudwatchLogGroup,
     Construct,
     IamRole,
     IamRolePolicy,
     IamRolePolicyAttachment,
     LambdaFunction,
     LambdaFunctionEnvironment,
-    LambdaFunctionLoggingConfig,
-    LambdaFunctionTracingConfig,
-    TerraformResourceLifecycle,
 )
 from lib.stack.function import CHECKOV_SKIPS
+from lib.stack.runtime import encrypted_log_group, runtime_settings, suppress_checkov
 from lib.stack.tables import ALERTS_BY_OWNER, TableRef
 
 # The custom runtime passes the handler setting as _HANDLER; the bootstrap runs the API for `api`.
@@ -72,13 +69,8 @@ class ApiFunction(Construct):
         uses: ApiFunctionResources,
     ) -> None:
         super().__init__(scope, construct_id)
-        log_group = CloudwatchLogGroup(
-            self,
-            "api_log_group",
-            name=api_log_group_name(config),
-            retention_in_days=config.log_retention_days,
-            kms_key_id=uses.key_arn,
-            tags=config.tags,
+        log_group = encrypted_log_group(
+            self, "api_log_group", config, name=api_log_group_name(config), key_arn=uses.key_arn
         )
         role = IamRole(
             self,
@@ -104,15 +96,10 @@ class ApiFunction(Construct):
             function_name=api_function_name(config),
             description="The traders' alert API behind API Gateway (C++ custom runtime)",
             role=role.arn,
-            runtime="provided.al2023",
             handler=API_HANDLER,
-            architectures=["arm64"],
             memory_size=API_MEMORY_MB,
             timeout=API_TIMEOUT_SECONDS,
             reserved_concurrent_executions=API_RESERVED_CONCURRENCY,
-            filename=str(config.zip_path),
-            source_code_hash=zip_hash,
-            kms_key_arn=uses.key_arn,
             environment=LambdaFunctionEnvironment(
                 variables={
                     "RULES_TABLE": uses.rules_table.name,
@@ -124,18 +111,10 @@ class ApiFunction(Construct):
                     "LOG_LEVEL": config.log_level,
                 }
             ),
-            tracing_config=LambdaFunctionTracingConfig(mode="Active"),
-            logging_config=LambdaFunctionLoggingConfig(log_format="Text", log_group=log_group.name),
-            tags=config.tags,
             depends_on=[role_policy, writer, log_group],
-            # moto does not store logging_config (GetFunction omits it), a permanent plan diff there only.
-            lifecycle=TerraformResourceLifecycle(ignore_changes=["logging_config"])
-            if config.is_local
-            else None,
+            **runtime_settings(config, code_hash=zip_hash, key_arn=uses.key_arn, log_group=log_group),
         )
-        function.add_override(
-            "//", {"checkov": [f"checkov:skip={check}:{reason}" for check, reason in API_CHECKOV_SKIPS]}
-        )
+        suppress_checkov(function, API_CHECKOV_SKIPS)
         self.name, self.arn, self.invoke_arn = function.function_name, function.arn, function.invoke_arn
 
 

@@ -9,6 +9,8 @@ moto gaps found (each checked as far as moto goes, never skipped):
 - ListEventSourceMappings needs the function ARN (not its name).
 - Key policies, queue and topic policies are stored verbatim: their content is the synthesis tests' business;
   here they are checked to be attached.
+- API Gateway v2: GetAuthorizers (the list) fails with a 500; the authorizer is read by the id its routes
+  name (GetAuthorizer).
 """
 
 from __future__ import annotations
@@ -290,8 +292,10 @@ def test_api_routes_and_authorizer(deployment: Deployment) -> None:
     gw = deployment.client("apigatewayv2")
     (api,) = gw.get_apis()["Items"]
     assert (api["Name"], api["ProtocolType"], api["Tags"]) == (f"alert-api-{SFX}", "HTTP", TAGS)
-    (authorizer,) = gw.get_authorizers(ApiId=api["ApiId"])["Items"]
-    assert authorizer["AuthorizerType"] == "JWT"
+    routes = gw.get_routes(ApiId=api["ApiId"])["Items"]
+    (authorizer_id,) = {r["AuthorizerId"] for r in routes}
+    authorizer = gw.get_authorizer(ApiId=api["ApiId"], AuthorizerId=authorizer_id)
+    assert (authorizer["Name"], authorizer["AuthorizerType"]) == (f"alert-api-authorizer-{SFX}", "JWT")
     assert authorizer["IdentitySource"] == ["$request.header.Authorization"]
     assert authorizer["JwtConfiguration"] == {
         "Issuer": deployment.outputs["jwt_issuer"],
@@ -300,10 +304,9 @@ def test_api_routes_and_authorizer(deployment: Deployment) -> None:
     (integration,) = gw.get_integrations(ApiId=api["ApiId"])["Items"]
     assert (integration["IntegrationType"], integration["PayloadFormatVersion"]) == ("AWS_PROXY", "2.0")
     assert integration["IntegrationUri"].endswith(f":function:alert-api-{SFX}/invocations")
-    routes = gw.get_routes(ApiId=api["ApiId"])["Items"]
     assert sorted(r["RouteKey"] for r in routes) == sorted(r.key for r in api_routes())
     for route in routes:
-        assert (route["AuthorizationType"], route["AuthorizerId"]) == ("JWT", authorizer["AuthorizerId"])
+        assert route["AuthorizationType"] == "JWT"
         assert route["Target"] == f"integrations/{integration['IntegrationId']}"
     (stage,) = gw.get_stages(ApiId=api["ApiId"])["Items"]
     assert (stage["StageName"], stage["AutoDeploy"]) == ("$default", True)
