@@ -15,15 +15,12 @@ from lib.openapi import OPENAPI_PATH, OpenApiError, Route, api_routes
 from lib.stack.api import ACCESS_LOG_FORMAT, route_construct_id
 from lib.tap_stack import package_hash, synth_json
 from tests.conftest import rules_document
+from tests.support.stack_json import ACCOUNT, KEY, PART, TAGS, res, statements
 
-KEY = "${aws_kms_key.key.arn}"
-ACCOUNT = "${data.aws_caller_identity.current.account_id}"
-PART = "${data.aws_partition.partition.partition}"
 API = "${aws_apigatewayv2_api.http_api.id}"
 POOL = "${aws_cognito_user_pool.user_pool.id}"
 CLIENT = "${aws_cognito_user_pool_client.user_pool_client.id}"
 ISSUER = "https://${aws_cognito_user_pool.user_pool.endpoint}"
-TAGS = {"Environment": "dev", "Team": "trading-platform", "CostCenter": "market-data"}
 EXTERNAL_ISSUER = "https://login.example.com/realms/trading"
 
 
@@ -50,18 +47,6 @@ def external_stack(package_zip: Path) -> dict[str, Any]:
             zip_path=package_zip,
         )
     )
-
-
-def res(stack: dict[str, Any], rtype: str, name: str | None = None) -> Any:
-    resources = stack["resource"][rtype]
-    return resources if name is None else resources[name]
-
-
-def statements(policy_json: str) -> list[dict[str, Any]]:
-    doc = json.loads(policy_json)
-    assert doc["Version"] == "2012-10-17"
-    stmts: list[dict[str, Any]] = doc["Statement"]
-    return stmts
 
 
 # ---- configuration

@@ -20,9 +20,9 @@ from lib.stack.bindings import TerraformStack
 from lib.stack.bindings import Testing as CdktfTesting  # not `Testing`: pytest would try to collect it
 from lib.tap_stack import LambdaPackageError, package_hash, synth_json
 from tests.conftest import build_zip, rules_document
+from tests.support.stack_json import ACCOUNT, KEY, PART, TAGS, res, statements
 
 SFX = "dev"
-TAGS = {"Environment": "dev", "Team": "trading-platform", "CostCenter": "market-data"}
 # Resource types of this stack that carry tags, and the ones AWS gives no tags (each type must be in one).
 TAGGABLE = {
     "aws_apigatewayv2_api",
@@ -79,23 +79,6 @@ def local_stack(package_zip: Path) -> dict[str, Any]:
             zip_path=package_zip,
         )
     )
-
-
-def res(stack: dict[str, Any], rtype: str, name: str | None = None) -> Any:
-    resources = stack["resource"][rtype]
-    return resources if name is None else resources[name]
-
-
-def statements(policy_json: str) -> list[dict[str, Any]]:
-    doc = json.loads(policy_json)
-    assert doc["Version"] == "2012-10-17"
-    stmts: list[dict[str, Any]] = doc["Statement"]
-    return stmts
-
-
-KEY = "${aws_kms_key.key.arn}"
-ACCOUNT = "${data.aws_caller_identity.current.account_id}"
-PART = "${data.aws_partition.partition.partition}"
 
 
 # ---- I1 Lambda
