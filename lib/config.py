@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,6 +42,16 @@ NAME_LIMITS: dict[str, int] = {
     "market-data-queue-oldest-message-age": 255,
     "data-processor-invalid-rules": 255,
     "data-processor-feed-clock-offset": 255,
+    # The traders' API (I14)
+    "alert-api": 64,  # Lambda function name (the HTTP API's name allows 128)
+    "alert-api-role": 64,
+    "alert-api-policy": 128,
+    "/aws/lambda/alert-api": 512,
+    "/aws/apigateway/alert-api-access": 512,  # the stage's access-log group
+    "alert-api-5xx-rate": 255,
+    "alert-traders": 128,  # Cognito user pool name
+    "alert-api-client": 128,  # Cognito app client name
+    "alert-api-authorizer": 128,  # the HTTP API's JWT authorizer
 }
 MAX_SUFFIX_LENGTH = min(limit - len(prefix) - 1 for prefix, limit in NAME_LIMITS.items())
 SUFFIX_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
@@ -78,6 +88,73 @@ FILTER_KEYS = ("owner", "symbol", "severity", "rule")  # the alert's message att
 
 WINDOW_SOURCES = "set REORDER_WINDOW_SECONDS or the cdktf context reorderWindowSeconds"
 NOTIFY_AGE_SOURCES = "set MAX_NOTIFY_AGE_SECONDS or the cdktf context maxNotifyAgeSeconds"
+
+# ---- the traders' API (I14, A1) ------------------------------------------------------------------------
+# The stage's default route throttling: API Gateway's account quota is 10,000 requests/s with a burst of
+# 5,000 (per region); a stage may not exceed it.
+DEFAULT_API_BURST = 100
+DEFAULT_API_RATE = 50
+MAX_API_BURST = 5000
+MAX_API_RATE = 10000
+# The operators' Cognito group (A1), the API function's OPERATOR_GROUP: Cognito's group-name rule narrowed
+# to characters that need no quoting in a claim (API Gateway passes `cognito:groups` as "[a b]").
+OPERATOR_GROUP_ENV = "OPERATOR_GROUP"
+DEFAULT_OPERATOR_GROUP = "operators"
+OPERATOR_GROUP_PATTERN = re.compile(r"^[A-Za-z0-9_.:@+=-]{1,128}$")
+# An external JWT issuer as API Gateway's JWT authorizer takes it: an https URL (its OIDC discovery base).
+ISSUER_PATTERN = re.compile(r"^https://[^\s/?#]+(?:/[^\s?#]*)?$")
+AUDIENCE_PATTERN = re.compile(r"^[^\s,]{1,256}$")
+JWT_SOURCES = "set JWT_ISSUER and JWT_AUDIENCE (comma-separated) or the cdktf contexts jwtIssuer/jwtAudience"
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """The HTTP API's configuration. No issuer: the stack creates a Cognito pool and client and accepts
+    their tokens; an issuer (with its audiences): the authorizer accepts that issuer's tokens, no pool."""
+
+    throttle_burst: int = DEFAULT_API_BURST
+    throttle_rate: int = DEFAULT_API_RATE
+    operator_group: str = DEFAULT_OPERATOR_GROUP
+    jwt_issuer: str | None = None
+    jwt_audience: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.throttle_burst <= MAX_API_BURST:
+            raise ConfigError(f"API burst limit must be within 0..{MAX_API_BURST} (set API_THROTTLE_BURST)")
+        if not 0 <= self.throttle_rate <= MAX_API_RATE:
+            raise ConfigError(f"API rate limit must be within 0..{MAX_API_RATE} /s (set API_THROTTLE_RATE)")
+        if not OPERATOR_GROUP_PATTERN.match(self.operator_group):
+            raise ConfigError(
+                f"operator group {self.operator_group!r}: 1-128 letters, digits or _.:@+=- "
+                "(set OPERATOR_GROUP)"
+            )
+        if (self.jwt_issuer is None) != (not self.jwt_audience):
+            raise ConfigError(f"an external JWT issuer needs its audience and the reverse ({JWT_SOURCES})")
+        if self.jwt_issuer is not None and not ISSUER_PATTERN.match(self.jwt_issuer):
+            raise ConfigError(f"JWT issuer {self.jwt_issuer!r} must be an https:// URL ({JWT_SOURCES})")
+        for audience in self.jwt_audience:
+            if not AUDIENCE_PATTERN.match(audience):
+                raise ConfigError(f"JWT audience {audience!r}: 1-256 characters, no space or comma")
+
+
+def parse_api_settings(get: Callable[[str, str], str | None]) -> ApiSettings:
+    """The API block from context/environment (`get(context key, env key)`)."""
+    kwargs: dict[str, Any] = {}
+    for attr, ctx_key, env_key in (
+        ("throttle_burst", "apiThrottleBurst", "API_THROTTLE_BURST"),
+        ("throttle_rate", "apiThrottleRate", "API_THROTTLE_RATE"),
+    ):
+        if (value := get(ctx_key, env_key)) is not None:
+            kwargs[attr] = _int(value, env_key)
+    for attr, ctx_key, env_key in (
+        ("operator_group", "operatorGroup", OPERATOR_GROUP_ENV),
+        ("jwt_issuer", "jwtIssuer", "JWT_ISSUER"),
+    ):
+        if (value := get(ctx_key, env_key)) is not None:
+            kwargs[attr] = value
+    if (audience := get("jwtAudience", "JWT_AUDIENCE")) is not None:
+        kwargs["jwt_audience"] = tuple(a.strip() for a in audience.split(","))
+    return ApiSettings(**kwargs)
 
 
 class ConfigError(ValueError):
@@ -211,6 +288,7 @@ class StackConfig:
     state_path: str | None = None  # local state file (default: cdktf's, beside cdktf.json)
     zip_path: Path = ROOT / "lambda_function.zip"
     rules_path: Path = ROOT / "config" / "alert-rules.json"
+    api: ApiSettings = field(default_factory=ApiSettings)  # I14
 
     def __post_init__(self) -> None:
         validate_suffix(self.environment_suffix)
@@ -342,6 +420,12 @@ CONTEXT_KEYS = (
     "stateKey",
     "stateRegion",
     "localStatePath",
+    # the traders' API
+    "apiThrottleBurst",
+    "apiThrottleRate",
+    "operatorGroup",
+    "jwtIssuer",
+    "jwtAudience",
 )
 
 
@@ -404,6 +488,7 @@ def from_sources(context: Mapping[str, Any], env: Mapping[str, str]) -> StackCon
             if seconds is None:
                 raise ConfigError(f"{label}: {setting.check(text)} ({sources})")
             kwargs[attr] = seconds
+    kwargs["api"] = parse_api_settings(get)
     subs = get("snsSubscriptions", "SNS_SUBSCRIPTIONS")
     if subs is not None:
         kwargs["subscriptions"] = parse_subscriptions(subs)

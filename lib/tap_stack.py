@@ -1,4 +1,4 @@
-"""The market-data alerting stack (I1..I12, docs/requirements.md): the constructs of `lib/stack/` composed.
+"""The market-data alerting stack (I1..I14, docs/requirements.md): the constructs of `lib/stack/` composed.
 
 The rules document and the function package are checked before any resource exists. Each construct takes
 the validated configuration and the names and ARNs it needs from the others; its resources keep the flat
@@ -11,12 +11,16 @@ import json
 from typing import Any
 
 from lib.config import StackConfig
+from lib.openapi import api_routes
 from lib.rules import load_rules
 from lib.stack.account import Account
 from lib.stack.addressing import AddressByIdStack
 from lib.stack.alarms import Alarms
+from lib.stack.api import HttpApi, access_log_group_name
+from lib.stack.api_function import ApiFunction, ApiFunctionResources, api_log_group_name
 from lib.stack.backend import state_backend
-from lib.stack.bindings import App, Construct, TerraformOutput, Testing
+from lib.stack.bindings import App, Construct, Fn, TerraformOutput, Testing
+from lib.stack.cognito import Identity
 from lib.stack.encryption_key import EncryptionKey
 from lib.stack.function import Function, function_name, log_group_name
 from lib.stack.function_package import LambdaPackageError, package_hash
@@ -39,9 +43,8 @@ class TapStack(AddressByIdStack):
         aws_provider(self, config)
         state_backend(self, config)
         account = Account(self, "account", config.region)
-        key = EncryptionKey(
-            self, "encryption_key", config, account=account, log_group_name=log_group_name(config)
-        )
+        log_groups = (log_group_name(config), api_log_group_name(config), access_log_group_name(config))
+        key = EncryptionKey(self, "encryption_key", config, account=account, log_group_names=log_groups)
         tables = Tables(self, "tables", config, key_arn=key.arn)
         queues = Queues(self, "queues", config, key_arn=key.arn)
         topics = Topics(self, "topics", config, key_arn=key.arn, account=account)
@@ -58,6 +61,9 @@ class TapStack(AddressByIdStack):
             self, "function", config, code_hash=code_hash, account_id=account.account_id, uses=uses
         )
         writers = RulesWriterPolicy(self, "rules_writers", config, rules=tables.rules, key_arn=key.arn)
+        api = self._api(
+            config, code_hash=code_hash, account=account, key_arn=key.arn, tables=tables, writer=writers.arn
+        )
         Alarms(
             self,
             "alarms",
@@ -66,6 +72,7 @@ class TapStack(AddressByIdStack):
             queue=queues.queue,
             dlq=queues.dlq,
             ops_topic_arn=topics.ops_arn,
+            api_id=api.id,
         )
         # I12: what operators, feed handlers and the local system read after `terraform apply`.
         for output_id, value in (
@@ -83,6 +90,52 @@ class TapStack(AddressByIdStack):
             ("kms_key_arn", key.arn),
         ):
             TerraformOutput(self, output_id, value=value)
+
+    def _api(
+        self,
+        config: StackConfig,
+        *,
+        code_hash: str,
+        account: Account,
+        key_arn: str,
+        tables: Tables,
+        writer: str,
+    ) -> HttpApi:
+        """I14: the identity (Cognito or external), the API function, the HTTP API, their outputs (I12)."""
+        identity = Identity(self, "identity", config)
+        uses = ApiFunctionResources(
+            key_arn=key_arn,
+            rules_table=tables.rules,
+            alerts_table=tables.alerts,
+            state_table=tables.state,
+            rules_writer_policy_arn=writer,
+        )
+        function = ApiFunction(
+            self, "api_function", config, zip_hash=code_hash, account_id=account.account_id, uses=uses
+        )
+        api = HttpApi(
+            self,
+            "http_api",
+            config,
+            routes=api_routes(),
+            issuer=identity.issuer,
+            audience=identity.audience,
+            function_name=function.name,
+            function_invoke_arn=function.invoke_arn,
+            key_arn=key_arn,
+        )
+        outputs = {
+            "api_url": api.url,
+            "jwt_issuer": identity.issuer,
+            "jwt_audience": Fn.join(",", identity.audience),  # API Gateway's audience list, comma-joined
+            "api_function_name": function.name,
+            "user_pool_id": identity.user_pool_id,
+            "user_pool_client_id": identity.client_id,
+        }
+        for output_id, value in outputs.items():
+            if value is not None:  # no pool of ours with an external issuer
+                TerraformOutput(self, output_id, value=value)
+        return api
 
 
 def synth_json(config: StackConfig) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""I8: CloudWatch alarms on the function's error rate, the DLQ, the queue's backlog, skipped rules (R4) and
-the feed's clock (R3), to the ops topic."""
+"""I8: CloudWatch alarms on the function's error rate, the DLQ, the queue's backlog, skipped rules (R4),
+the feed's clock (R3) and the API's 5xx rate (A3), to the ops topic."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from lib.stack.bindings import (
 from lib.stack.queues import QueueRef
 
 ERROR_RATE_PERCENT = 1
+# A3: bad input is never a 5xx, so any share of 5xx answers above this is the API or AWS failing.
+API_5XX_RATE_PERCENT = 1
 # The namespace of the function's EMF records: its METRICS_NAMESPACE default
 # (lib/lambda/src/app/function_config.cpp), which the stack does not override.
 FUNCTION_METRICS_NAMESPACE = "MarketAlerts"
@@ -34,6 +36,7 @@ class Alarms(Construct):
         queue: QueueRef,
         dlq: QueueRef,
         ops_topic_arn: str,
+        api_id: str,
     ) -> None:
         super().__init__(scope, construct_id)
         # Every alarm fires above its threshold in one period, counts missing data as healthy, and notifies
@@ -47,17 +50,21 @@ class Alarms(Construct):
             "tags": config.tags,
         }
 
-        def lambda_metric(query_id: str, metric: str) -> CloudwatchMetricAlarmMetricQuery:
+        def five_minute_sum(
+            query_id: str, namespace: str, metric: str, dimensions: dict[str, str]
+        ) -> CloudwatchMetricAlarmMetricQuery:
             return CloudwatchMetricAlarmMetricQuery(
                 id=query_id,
                 metric=CloudwatchMetricAlarmMetricQueryMetric(
-                    namespace="AWS/Lambda",
-                    metric_name=metric,
-                    dimensions={"FunctionName": function_name},
-                    period=300,
-                    stat="Sum",
+                    namespace=namespace, metric_name=metric, dimensions=dimensions, period=300, stat="Sum"
                 ),
             )
+
+        def lambda_metric(query_id: str, metric: str) -> CloudwatchMetricAlarmMetricQuery:
+            return five_minute_sum(query_id, "AWS/Lambda", metric, {"FunctionName": function_name})
+
+        def api_metric(query_id: str, metric: str) -> CloudwatchMetricAlarmMetricQuery:
+            return five_minute_sum(query_id, "AWS/ApiGateway", metric, {"ApiId": api_id})
 
         def function_metric(query_id: str, metric: str, stat: str) -> CloudwatchMetricAlarmMetricQuery:
             return CloudwatchMetricAlarmMetricQuery(
@@ -160,4 +167,12 @@ class Alarms(Construct):
                 function_metric("highest", "FeedClockOffsetMs", "Maximum"),
                 function_metric("lowest", "FeedClockOffsetMs", "Minimum"),
             ],
+        )
+        math_alarm(
+            "api_5xx_alarm",
+            name="alert-api-5xx-rate",
+            description="API 5xx answers above 1 % of requests over 5 minutes (never bad input: A3)",
+            threshold=API_5XX_RATE_PERCENT,
+            expression=("server_error_rate", "IF(requests > 0, 100 * errors / requests, 0)", "5xx rate (%)"),
+            inputs=[api_metric("errors", "5xx"), api_metric("requests", "Count")],
         )

@@ -17,12 +17,31 @@ from cdktf import (
     TerraformStack,
     Testing,
 )
+from cdktf_cdktf_provider_aws.apigatewayv2_api import Apigatewayv2Api
+from cdktf_cdktf_provider_aws.apigatewayv2_authorizer import (
+    Apigatewayv2Authorizer,
+    Apigatewayv2AuthorizerJwtConfiguration,
+)
+from cdktf_cdktf_provider_aws.apigatewayv2_integration import Apigatewayv2Integration
+from cdktf_cdktf_provider_aws.apigatewayv2_route import Apigatewayv2Route
+from cdktf_cdktf_provider_aws.apigatewayv2_stage import (
+    Apigatewayv2Stage,
+    Apigatewayv2StageAccessLogSettings,
+    Apigatewayv2StageDefaultRouteSettings,
+)
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (
     CloudwatchMetricAlarm,
     CloudwatchMetricAlarmMetricQuery,
     CloudwatchMetricAlarmMetricQueryMetric,
 )
+from cdktf_cdktf_provider_aws.cognito_user_group import CognitoUserGroup
+from cdktf_cdktf_provider_aws.cognito_user_pool import (
+    CognitoUserPool,
+    CognitoUserPoolAdminCreateUserConfig,
+    CognitoUserPoolPasswordPolicy,
+)
+from cdktf_cdktf_provider_aws.cognito_user_pool_client import CognitoUserPoolClient
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from cdktf_cdktf_provider_aws.dynamodb_table import (
@@ -36,6 +55,7 @@ from cdktf_cdktf_provider_aws.dynamodb_table import (
 from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from cdktf_cdktf_provider_aws.lambda_event_source_mapping import (
@@ -48,6 +68,7 @@ from cdktf_cdktf_provider_aws.lambda_function import (
     LambdaFunctionLoggingConfig,
     LambdaFunctionTracingConfig,
 )
+from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
@@ -57,6 +78,14 @@ from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
 from constructs import Construct, Node
 
 __all__ = [
+    "Apigatewayv2Api",
+    "Apigatewayv2Authorizer",
+    "Apigatewayv2AuthorizerJwtConfiguration",
+    "Apigatewayv2Integration",
+    "Apigatewayv2Route",
+    "Apigatewayv2Stage",
+    "Apigatewayv2StageAccessLogSettings",
+    "Apigatewayv2StageDefaultRouteSettings",
     "App",
     "AwsProvider",
     "AwsProviderDefaultTags",
@@ -65,6 +94,11 @@ __all__ = [
     "CloudwatchMetricAlarm",
     "CloudwatchMetricAlarmMetricQuery",
     "CloudwatchMetricAlarmMetricQueryMetric",
+    "CognitoUserGroup",
+    "CognitoUserPool",
+    "CognitoUserPoolAdminCreateUserConfig",
+    "CognitoUserPoolClient",
+    "CognitoUserPoolPasswordPolicy",
     "Construct",
     "DataAwsCallerIdentity",
     "DataAwsPartition",
@@ -78,6 +112,7 @@ __all__ = [
     "IamPolicy",
     "IamRole",
     "IamRolePolicy",
+    "IamRolePolicyAttachment",
     "KmsAlias",
     "KmsKey",
     "LambdaEventSourceMapping",
@@ -86,6 +121,7 @@ __all__ = [
     "LambdaFunctionEnvironment",
     "LambdaFunctionLoggingConfig",
     "LambdaFunctionTracingConfig",
+    "LambdaPermission",
     "LocalBackend",
     "Node",
     "S3Backend",

@@ -20,7 +20,7 @@ class EncryptionKey(Construct):
         config: StackConfig,
         *,
         account: Account,
-        log_group_name: str,
+        log_group_names: tuple[str, ...],
     ) -> None:
         super().__init__(scope, construct_id)
         key = KmsKey(
@@ -29,14 +29,14 @@ class EncryptionKey(Construct):
             description=f"market-data alerting ({config.environment_suffix}): queues, topics, tables, logs",
             enable_key_rotation=True,
             deletion_window_in_days=KMS_DELETION_WINDOW_DAYS,
-            policy=_key_policy(account, log_group_name),
+            policy=_key_policy(account, log_group_names),
             tags=config.tags,
         )
         KmsAlias(self, "key_alias", name=config.name("alias/market-data"), target_key_id=key.key_id)
         self.arn = key.arn
 
 
-def _key_policy(account: Account, log_group_name: str) -> str:
+def _key_policy(account: Account, log_group_names: tuple[str, ...]) -> str:
     root = {"AWS": account.arn("iam", "root", regional=False)}
     return policy.document(
         {
@@ -68,7 +68,8 @@ def _key_policy(account: Account, log_group_name: str) -> str:
             },
         },
         {
-            "Sid": "CloudWatchLogsForTheFunctionLogGroup",
+            # The stack's log groups only: both functions' and the API's access logs.
+            "Sid": "CloudWatchLogsForTheStackLogGroups",
             "Effect": "Allow",
             "Principal": {"Service": f"logs.{account.region}.amazonaws.com"},
             "Action": [
@@ -81,7 +82,9 @@ def _key_policy(account: Account, log_group_name: str) -> str:
             "Resource": "*",
             "Condition": {
                 "ArnEquals": {
-                    "kms:EncryptionContext:aws:logs:arn": account.arn("logs", f"log-group:{log_group_name}")
+                    "kms:EncryptionContext:aws:logs:arn": [
+                        account.arn("logs", f"log-group:{name}") for name in log_group_names
+                    ]
                 }
             },
         },

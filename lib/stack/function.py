@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from lib.config import FUNCTION_TIMEOUT_SECONDS, StackConfig
 from lib.stack.bindings import (
-    CloudwatchLogGroup,
     Construct,
     LambdaEventSourceMapping,
     LambdaEventSourceMappingScalingConfig,
     LambdaFunction,
     LambdaFunctionEnvironment,
-    LambdaFunctionLoggingConfig,
-    LambdaFunctionTracingConfig,
-    TerraformResourceLifecycle,
 )
 from lib.stack.function_package import RULES_IN_ZIP
 from lib.stack.function_role import FunctionResources, FunctionRole
+from lib.stack.runtime import encrypted_log_group, runtime_settings, suppress_checkov
 
 MEMORY_MB = 3072
 RESERVED_CONCURRENCY = 5
@@ -50,13 +47,8 @@ class Function(Construct):
         uses: FunctionResources,
     ) -> None:
         super().__init__(scope, construct_id)
-        log_group = CloudwatchLogGroup(
-            self,
-            "log_group",
-            name=log_group_name(config),
-            retention_in_days=config.log_retention_days,
-            kms_key_id=uses.key_arn,
-            tags=config.tags,
+        log_group = encrypted_log_group(
+            self, "log_group", config, name=log_group_name(config), key_arn=uses.key_arn
         )
         role = FunctionRole(
             self, "function_role", config, account_id=account_id, uses=uses, log_group_arn=log_group.arn
@@ -67,15 +59,10 @@ class Function(Construct):
             function_name=function_name(config),
             description="Evaluates traders' alert rules on market ticks (C++ custom runtime)",
             role=role.arn,
-            runtime="provided.al2023",
             handler="bootstrap",
-            architectures=["arm64"],
             memory_size=MEMORY_MB,
             timeout=FUNCTION_TIMEOUT_SECONDS,
             reserved_concurrent_executions=RESERVED_CONCURRENCY,
-            filename=str(config.zip_path),
-            source_code_hash=code_hash,
-            kms_key_arn=uses.key_arn,
             environment=LambdaFunctionEnvironment(
                 variables={
                     "ALERTS_TABLE": uses.alerts_table.name,
@@ -88,19 +75,10 @@ class Function(Construct):
                     "MAX_NOTIFY_AGE_SECONDS": str(config.max_notify_age_seconds),
                 }
             ),
-            tracing_config=LambdaFunctionTracingConfig(mode="Active"),
-            logging_config=LambdaFunctionLoggingConfig(log_format="Text", log_group=log_group.name),
-            tags=config.tags,
             depends_on=[role.policy, log_group],
-            # moto does not store logging_config (GetFunction omits it), a permanent plan diff there only.
-            lifecycle=TerraformResourceLifecycle(ignore_changes=["logging_config"])
-            if config.is_local
-            else None,
+            **runtime_settings(config, code_hash=code_hash, key_arn=uses.key_arn, log_group=log_group),
         )
-        # Suppressions checkov reads from the synthesized JSON (Terraform ignores "//" keys).
-        function.add_override(
-            "//", {"checkov": [f"checkov:skip={check}:{reason}" for check, reason in CHECKOV_SKIPS]}
-        )
+        suppress_checkov(function, CHECKOV_SKIPS)
         LambdaEventSourceMapping(
             self,
             "event_source",

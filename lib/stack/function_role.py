@@ -41,14 +41,7 @@ class FunctionRole(Construct):
             self,
             "role",
             name=config.name("data-processor-role"),
-            assume_role_policy=policy.document(
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "lambda.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-                }
-            ),
+            assume_role_policy=policy.document(policy.lambda_trust(account_id)),
             tags=config.tags,
         )
         # The function and its event source depend on the policy: without it their first calls fail.
@@ -94,17 +87,6 @@ def _statements(uses: FunctionResources, log_group_arn: str) -> list[dict[str, A
         *rules_access.processor_statements(uses.rules_table),
         {"Sid": "NotifyTraders", "Effect": "Allow", "Action": "sns:Publish", "Resource": uses.topic_arn},
         policy.use_key(uses.key_arn),
-        {
-            "Sid": "WriteOwnLogs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": f"{log_group_arn}:log-stream:*",
-        },
-        {
-            # X-Ray trace APIs support no resource-level permissions: "*" is the only resource AWS allows.
-            "Sid": "XRayTracing",
-            "Effect": "Allow",
-            "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
-            "Resource": "*",
-        },
+        policy.write_logs(log_group_arn),
+        policy.xray_tracing(),
     ]

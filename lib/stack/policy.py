@@ -30,3 +30,33 @@ def use_key(key_arn: str) -> dict[str, Any]:
         "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
         "Resource": key_arn,
     }
+
+
+def lambda_trust(account_id: str) -> dict[str, Any]:
+    """A function role's trust: Lambda, on behalf of this account only."""
+    return {
+        "Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+    }
+
+
+def write_logs(log_group_arn: str) -> dict[str, Any]:
+    """A function's log writes, to its own log group's streams."""
+    return {
+        "Sid": "WriteOwnLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": f"{log_group_arn}:log-stream:*",
+    }
+
+
+def xray_tracing() -> dict[str, Any]:
+    # X-Ray trace APIs support no resource-level permissions: "*" is the only resource AWS allows.
+    return {
+        "Sid": "XRayTracing",
+        "Effect": "Allow",
+        "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+        "Resource": "*",
+    }

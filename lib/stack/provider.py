@@ -8,7 +8,19 @@ from lib.config import StackConfig
 from lib.stack.bindings import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints, TerraformStack
 
 # Every AWS service the stack talks to, for the local endpoint set (AWS_ENDPOINT_URL convention).
-LOCAL_SERVICES = ("cloudwatch", "cloudwatchlogs", "dynamodb", "iam", "kms", "lambda_", "sns", "sqs", "sts")
+LOCAL_SERVICES = (
+    "apigatewayv2",
+    "cloudwatch",
+    "cloudwatchlogs",
+    "cognitoidp",
+    "dynamodb",
+    "iam",
+    "kms",
+    "lambda_",
+    "sns",
+    "sqs",
+    "sts",
+)
 
 
 def aws_provider(stack: TerraformStack, config: StackConfig) -> None:

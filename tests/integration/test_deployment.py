@@ -9,6 +9,8 @@ moto gaps found (each checked as far as moto goes, never skipped):
 - ListEventSourceMappings needs the function ARN (not its name).
 - Key policies, queue and topic policies are stored verbatim: their content is the synthesis tests' business;
   here they are checked to be attached.
+- API Gateway v2: GetAuthorizers (the list) fails with a 500; the authorizer is read by the id its routes
+  name (GetAuthorizer).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import hashlib
 import json
 import os
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,9 +29,13 @@ from typing import Any
 
 import boto3
 import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from lib.app import main as synth_main
 from lib.config import ROOT
+from lib.openapi import api_routes
 from local.demo import LocalSystem, RunReport, percentile, run_feed
 from local.demo import main as demo_main
 from local.emulator import LOCAL_ENV, MotoServer
@@ -240,6 +247,7 @@ def test_alarms(deployment: Deployment) -> None:
         f"market-data-queue-oldest-message-age-{SFX}",
         f"data-processor-invalid-rules-{SFX}",
         f"data-processor-feed-clock-offset-{SFX}",
+        f"alert-api-5xx-rate-{SFX}",  # I8: the API's 5xx rate (I14)
     }
     for a in alarms.values():
         assert a["AlarmActions"] == a["OKActions"] == ops
@@ -259,11 +267,123 @@ def test_alarms(deployment: Deployment) -> None:
     assert (invalid["MetricName"], invalid["Threshold"]) == ("InvalidRules", 0.0)
     offset = alarms[f"data-processor-feed-clock-offset-{SFX}"]
     assert offset["Threshold"] == 2000.0
+    api = alarms[f"alert-api-5xx-rate-{SFX}"]
+    metrics = {m["Id"]: m for m in api["Metrics"]}
+    assert metrics["server_error_rate"]["Expression"] == "IF(requests > 0, 100 * errors / requests, 0)"
+    assert metrics["errors"]["MetricStat"]["Metric"]["MetricName"] == "5xx"
 
 
 def test_plan_is_empty_after_apply(deployment: Deployment) -> None:
     """No permanent diff (the emulator's reformatted redrive policy is ignored: moto reformats its JSON)."""
     assert deployment.tf.pending_changes() == []
+
+
+# ---- the traders' API (I14): the HTTP API, its authorizer and routes, the pool's tokens --------------------
+def test_api_outputs(deployment: Deployment) -> None:
+    o = deployment.outputs
+    assert o["jwt_issuer"] == f"https://cognito-idp.us-east-1.amazonaws.com/{o['user_pool_id']}"
+    assert o["jwt_audience"] == o["user_pool_client_id"]
+    assert o["api_function_name"] == f"alert-api-{SFX}"
+    (api,) = deployment.client("apigatewayv2").get_apis()["Items"]
+    assert o["api_url"] == api["ApiEndpoint"]
+
+
+def test_api_routes_and_authorizer(deployment: Deployment) -> None:
+    gw = deployment.client("apigatewayv2")
+    (api,) = gw.get_apis()["Items"]
+    assert (api["Name"], api["ProtocolType"], api["Tags"]) == (f"alert-api-{SFX}", "HTTP", TAGS)
+    routes = gw.get_routes(ApiId=api["ApiId"])["Items"]
+    (authorizer_id,) = {r["AuthorizerId"] for r in routes}
+    authorizer = gw.get_authorizer(ApiId=api["ApiId"], AuthorizerId=authorizer_id)
+    assert (authorizer["Name"], authorizer["AuthorizerType"]) == (f"alert-api-authorizer-{SFX}", "JWT")
+    assert authorizer["IdentitySource"] == ["$request.header.Authorization"]
+    assert authorizer["JwtConfiguration"] == {
+        "Issuer": deployment.outputs["jwt_issuer"],
+        "Audience": [deployment.outputs["user_pool_client_id"]],
+    }
+    (integration,) = gw.get_integrations(ApiId=api["ApiId"])["Items"]
+    assert (integration["IntegrationType"], integration["PayloadFormatVersion"]) == ("AWS_PROXY", "2.0")
+    assert integration["IntegrationUri"].endswith(f":function:alert-api-{SFX}/invocations")
+    assert sorted(r["RouteKey"] for r in routes) == sorted(r.key for r in api_routes())
+    for route in routes:
+        assert route["AuthorizationType"] == "JWT"
+        assert route["Target"] == f"integrations/{integration['IntegrationId']}"
+    (stage,) = gw.get_stages(ApiId=api["ApiId"])["Items"]
+    assert (stage["StageName"], stage["AutoDeploy"]) == ("$default", True)
+    assert stage["DefaultRouteSettings"]["ThrottlingBurstLimit"] == 100
+    assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == 50.0
+    access_logs = f"/aws/apigateway/alert-api-access-{SFX}"
+    assert stage["AccessLogSettings"]["DestinationArn"].endswith(f":log-group:{access_logs}")
+    assert json.loads(stage["AccessLogSettings"]["Format"])["authorizerError"] == "$context.authorizer.error"
+
+
+def test_api_function_and_role(deployment: Deployment, package_zip: Path) -> None:
+    lam = deployment.client("lambda")
+    fn = lam.get_function(FunctionName=deployment.outputs["api_function_name"])
+    c = fn["Configuration"]
+    assert (c["Runtime"], c["Handler"], c["Architectures"]) == ("provided.al2023", "api", ["arm64"])
+    assert c["CodeSha256"] == base64.b64encode(hashlib.sha256(package_zip.read_bytes()).digest()).decode()
+    assert (c["KMSKeyArn"], c["TracingConfig"]) == (deployment.outputs["kms_key_arn"], {"Mode": "Active"})
+    assert c["Role"].endswith(f":role/alert-api-role-{SFX}")
+    assert c["Environment"]["Variables"] == {
+        "RULES_TABLE": f"alert-rules-{SFX}",
+        "ALERTS_TABLE": f"market-alerts-{SFX}",
+        "STATE_TABLE": f"alert-state-{SFX}",
+        "OPERATOR_GROUP": "operators",
+        "KMS_KEY_ARN": deployment.outputs["kms_key_arn"],
+        "LOG_LEVEL": "INFO",
+    }
+    (statement,) = json.loads(lam.get_policy(FunctionName=c["FunctionName"])["Policy"])["Statement"]
+    assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert statement["Action"] == "lambda:InvokeFunction"
+    logs = deployment.client("logs")
+    for name in (f"/aws/lambda/alert-api-{SFX}", f"/aws/apigateway/alert-api-access-{SFX}"):
+        (group,) = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+        assert (group["retentionInDays"], group["kmsKeyId"]) == (365, deployment.outputs["kms_key_arn"])
+    iam = deployment.client("iam")
+    role = f"alert-api-role-{SFX}"
+    assert iam.list_role_policies(RoleName=role)["PolicyNames"] == [f"alert-api-policy-{SFX}"]
+    attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    assert [p["PolicyArn"] for p in attached] == [deployment.outputs["rules_writer_policy_arn"]]
+
+
+def _b64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def test_the_pool_issues_rs256_access_tokens_the_authorizer_accepts(deployment: Deployment) -> None:
+    """ADMIN_USER_PASSWORD_AUTH gives an RS256 access token, signed by a key of the pool's JWKS, whose `iss`
+    is the authorizer's issuer and whose `client_id` its audience; an operator's carries its group."""
+    o = deployment.outputs
+    idp = deployment.client("cognito-idp")
+    pool, client, password = o["user_pool_id"], o["user_pool_client_id"], "Str0ng-Passw0rd!"
+    idp.admin_create_user(UserPoolId=pool, Username="op-alice", MessageAction="SUPPRESS")
+    idp.admin_set_user_password(UserPoolId=pool, Username="op-alice", Password=password, Permanent=True)
+    idp.admin_add_user_to_group(UserPoolId=pool, Username="op-alice", GroupName="operators")
+    token = idp.admin_initiate_auth(
+        UserPoolId=pool,
+        ClientId=client,
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "op-alice", "PASSWORD": password},
+    )["AuthenticationResult"]["AccessToken"]
+    header_b64, claims_b64, signature_b64 = token.split(".")
+    header, claims = json.loads(_b64url(header_b64)), json.loads(_b64url(claims_b64))
+    assert header["alg"] == "RS256"
+    assert (claims["iss"], claims["client_id"], claims["token_use"]) == (
+        o["jwt_issuer"],
+        o["jwt_audience"],
+        "access",
+    )
+    assert claims["cognito:groups"] == ["operators"]
+    with urllib.request.urlopen(f"{deployment.moto.url}/{pool}/.well-known/jwks.json") as response:
+        (jwk,) = [k for k in json.load(response)["keys"] if k["kid"] == header["kid"]]
+    public_key = rsa.RSAPublicNumbers(
+        int.from_bytes(_b64url(jwk["e"])), int.from_bytes(_b64url(jwk["n"]))
+    ).public_key()
+    signed = f"{header_b64}.{claims_b64}".encode()
+    public_key.verify(_b64url(signature_b64), signed, padding.PKCS1v15(), hashes.SHA256())  # raises if forged
+    with pytest.raises(InvalidSignature):
+        public_key.verify(_b64url(signature_b64), signed + b"x", padding.PKCS1v15(), hashes.SHA256())
 
 
 # ---- the local system: the real function (host build) through the deployed stack --------------------------
@@ -469,6 +589,8 @@ def test_destroy_leaves_nothing(deployment: Deployment) -> None:
     assert deployment.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
     assert deployment.client("logs").describe_log_groups()["logGroups"] == []
     assert deployment.client("iam").list_roles()["Roles"] == []
+    assert deployment.client("apigatewayv2").get_apis()["Items"] == []
+    assert deployment.client("cognito-idp").list_user_pools(MaxResults=10)["UserPools"] == []
     kms = deployment.client("kms")
     meta = kms.describe_key(KeyId=deployment.outputs["kms_key_arn"])["KeyMetadata"]
     assert meta["KeyState"] == "PendingDeletion"

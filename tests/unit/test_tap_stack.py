@@ -1,4 +1,6 @@
-"""Synthesis tests: each infrastructure requirement (I1..I12, docs/requirements.md) asserted by value."""
+"""Synthesis tests: each infrastructure requirement (I1..I12, docs/requirements.md) asserted by value.
+
+The traders' API (I14) has its own file, tests/unit/test_api_stack.py."""
 
 from __future__ import annotations
 
@@ -18,13 +20,16 @@ from lib.stack.bindings import TerraformStack
 from lib.stack.bindings import Testing as CdktfTesting  # not `Testing`: pytest would try to collect it
 from lib.tap_stack import LambdaPackageError, package_hash, synth_json
 from tests.conftest import build_zip, rules_document
+from tests.support.stack_json import ACCOUNT, KEY, PART, TAGS, res, statements
 
 SFX = "dev"
-TAGS = {"Environment": "dev", "Team": "trading-platform", "CostCenter": "market-data"}
 # Resource types of this stack that carry tags, and the ones AWS gives no tags (each type must be in one).
 TAGGABLE = {
+    "aws_apigatewayv2_api",
+    "aws_apigatewayv2_stage",
     "aws_cloudwatch_log_group",
     "aws_cloudwatch_metric_alarm",
+    "aws_cognito_user_pool",
     "aws_dynamodb_table",
     "aws_iam_policy",
     "aws_iam_role",
@@ -35,8 +40,15 @@ TAGGABLE = {
     "aws_sqs_queue",
 }
 UNTAGGABLE = {
+    "aws_apigatewayv2_authorizer",
+    "aws_apigatewayv2_integration",
+    "aws_apigatewayv2_route",
+    "aws_cognito_user_group",
+    "aws_cognito_user_pool_client",
     "aws_iam_role_policy",
+    "aws_iam_role_policy_attachment",
     "aws_kms_alias",
+    "aws_lambda_permission",
     "aws_sns_topic_policy",
     "aws_sns_topic_subscription",
     "aws_sqs_queue_policy",
@@ -67,23 +79,6 @@ def local_stack(package_zip: Path) -> dict[str, Any]:
             zip_path=package_zip,
         )
     )
-
-
-def res(stack: dict[str, Any], rtype: str, name: str | None = None) -> Any:
-    resources = stack["resource"][rtype]
-    return resources if name is None else resources[name]
-
-
-def statements(policy_json: str) -> list[dict[str, Any]]:
-    doc = json.loads(policy_json)
-    assert doc["Version"] == "2012-10-17"
-    stmts: list[dict[str, Any]] = doc["Statement"]
-    return stmts
-
-
-KEY = "${aws_kms_key.key.arn}"
-ACCOUNT = "${data.aws_caller_identity.current.account_id}"
-PART = "${data.aws_partition.partition.partition}"
 
 
 # ---- I1 Lambda
@@ -259,7 +254,7 @@ def test_kms_key(stack: dict[str, Any]) -> None:
     assert set(stmts) == {
         "AccountAdministration",
         "AccountServicesViaService",
-        "CloudWatchLogsForTheFunctionLogGroup",
+        "CloudWatchLogsForTheStackLogGroups",
         "CloudWatchAlarmsToEncryptedTopic",
     }
     root = {"AWS": f"arn:{PART}:iam::{ACCOUNT}:root"}
@@ -271,15 +266,12 @@ def test_kms_key(stack: dict[str, Any]) -> None:
         "kms:CallerAccount": ACCOUNT,
         "kms:ViaService": [f"{s}.us-east-1.amazonaws.com" for s in ("dynamodb", "lambda", "sns", "sqs")],
     }
-    logs = stmts["CloudWatchLogsForTheFunctionLogGroup"]
+    logs = stmts["CloudWatchLogsForTheStackLogGroups"]
     assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
-    assert logs["Condition"] == {
-        "ArnEquals": {
-            "kms:EncryptionContext:aws:logs:arn": (
-                f"arn:{PART}:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/data-processor-dev"
-            )
-        }
-    }
+    # I14: the API's log groups follow (tests/unit/test_api_stack.py)
+    assert logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"][0] == (
+        f"arn:{PART}:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/data-processor-dev"
+    )
     alarms = stmts["CloudWatchAlarmsToEncryptedTopic"]
     assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert alarms["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
@@ -474,7 +466,7 @@ def test_feed_clock_offset_alarm_fires_beyond_s_either_way(stack: dict[str, Any]
 
 def test_every_alarm_notifies_ops_on_alarm_and_ok(stack: dict[str, Any]) -> None:
     alarms = res(stack, "aws_cloudwatch_metric_alarm")
-    assert len(alarms) == 5
+    assert len(alarms) == 6
     for a in alarms.values():
         assert a["alarm_actions"] == a["ok_actions"] == ["${aws_sns_topic.ops_topic.arn}"]
 
@@ -491,14 +483,18 @@ def test_tags_on_every_taggable_resource(stack: dict[str, Any]) -> None:
 
 # ---- names
 def test_every_name_carries_the_suffix(stack: dict[str, Any]) -> None:
+    # Not an account-wide name: a stage's (`$default`, fixed by API Gateway) and a group's (its pool's own,
+    # and the API function's OPERATOR_GROUP setting).
+    scoped = {"aws_apigatewayv2_stage", "aws_cognito_user_group"}
     names = [
         config[field]
-        for resources in stack["resource"].values()
+        for rtype, resources in stack["resource"].items()
+        if rtype not in scoped
         for config in resources.values()
         for field in ("name", "function_name", "alarm_name")
         if isinstance(config.get(field), str) and not config[field].startswith("${")
     ]
-    assert len(names) == 18
+    assert len(names) == 28
     assert all(n.endswith(f"-{SFX}") for n in names), names
 
 
@@ -530,6 +526,39 @@ def test_terraform_addresses(stack: dict[str, Any]) -> None:
         "aws_sqs_queue.queue",
         "aws_sqs_queue_policy.dlq_policy",
         "aws_sqs_queue_policy.queue_policy",
+        # I14: the traders' API (one route per docs/openapi.yaml operation)
+        "aws_apigatewayv2_api.http_api",
+        "aws_apigatewayv2_authorizer.api_authorizer",
+        "aws_apigatewayv2_integration.api_integration",
+        "aws_apigatewayv2_route.route_delete_rules_rule_id",
+        "aws_apigatewayv2_route.route_delete_symbols_symbol_band",
+        "aws_apigatewayv2_route.route_delete_symbols_symbol_suspension",
+        "aws_apigatewayv2_route.route_get_alerts",
+        "aws_apigatewayv2_route.route_get_rules",
+        "aws_apigatewayv2_route.route_get_rules_rule_id",
+        "aws_apigatewayv2_route.route_get_rules_rule_id_alerts",
+        "aws_apigatewayv2_route.route_get_rules_rule_id_versions",
+        "aws_apigatewayv2_route.route_get_symbols_symbol_controls",
+        "aws_apigatewayv2_route.route_patch_rules_rule_id",
+        "aws_apigatewayv2_route.route_post_rules",
+        "aws_apigatewayv2_route.route_post_rules_import",
+        "aws_apigatewayv2_route.route_post_rules_rule_id_pause",
+        "aws_apigatewayv2_route.route_post_rules_rule_id_rearm",
+        "aws_apigatewayv2_route.route_post_rules_rule_id_resume",
+        "aws_apigatewayv2_route.route_put_symbols_symbol_band",
+        "aws_apigatewayv2_route.route_put_symbols_symbol_suspension",
+        "aws_apigatewayv2_stage.api_stage",
+        "aws_cloudwatch_log_group.api_access_log_group",
+        "aws_cloudwatch_log_group.api_log_group",
+        "aws_cloudwatch_metric_alarm.api_5xx_alarm",
+        "aws_cognito_user_group.operators_group",
+        "aws_cognito_user_pool.user_pool",
+        "aws_cognito_user_pool_client.user_pool_client",
+        "aws_iam_role.api_role",
+        "aws_iam_role_policy.api_role_policy",
+        "aws_iam_role_policy_attachment.api_rules_writer",
+        "aws_lambda_function.api_function",
+        "aws_lambda_permission.api_invoke_permission",
     }
     assert {f"{t}.{n}" for t, data in stack["data"].items() for n in data} == {
         "aws_caller_identity.current",
@@ -590,6 +619,13 @@ def test_outputs(stack: dict[str, Any]) -> None:
         "function_name": "${aws_lambda_function.function.function_name}",
         "function_arn": "${aws_lambda_function.function.arn}",
         "kms_key_arn": KEY,
+        # I14 (tests/unit/test_api_stack.py checks their values)
+        "api_url": "${aws_apigatewayv2_api.http_api.api_endpoint}",
+        "jwt_issuer": "https://${aws_cognito_user_pool.user_pool.endpoint}",
+        "jwt_audience": '${join(",", [aws_cognito_user_pool_client.user_pool_client.id])}',
+        "api_function_name": "${aws_lambda_function.api_function.function_name}",
+        "user_pool_id": "${aws_cognito_user_pool.user_pool.id}",
+        "user_pool_client_id": "${aws_cognito_user_pool_client.user_pool_client.id}",
     }
 
 
@@ -598,7 +634,13 @@ def test_local_variant_endpoints_and_timings(local_stack: dict[str, Any]) -> Non
     (provider,) = local_stack["provider"]["aws"]
     (endpoints,) = provider["endpoints"]
     assert endpoints == dict.fromkeys(
-        ("cloudwatch", "cloudwatchlogs", "dynamodb", "iam", "kms", "lambda", "sns", "sqs", "sts"),
+        (
+            "apigatewayv2",
+            "cloudwatch",
+            "cloudwatchlogs",
+            "cognitoidp",
+            *("dynamodb", "iam", "kms", "lambda", "sns", "sqs", "sts"),
+        ),
         "http://127.0.0.1:5000",
     )
     assert provider["skip_credentials_validation"] is True
