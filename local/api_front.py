@@ -39,6 +39,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request as WsgiRequest
 from werkzeug.wrappers import Response as WsgiResponse
 
+from lib.openapi import Route
 from local.emulator import HOST
 from local.function_pool import FunctionPool
 from local.http_api_payload import (
@@ -62,7 +63,7 @@ from local.jwt_authorizer import (
     cognito_issuer,
     moto_jwks_url,
 )
-from local.openapi_routes import Route, load_routes, select
+from local.openapi_routes import load_routes, select
 from local.runtime_api import InvocationResult, RuntimeApiEmulator
 from local.token_bucket import TokenBucket
 

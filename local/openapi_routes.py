@@ -1,34 +1,18 @@
-"""The API's route table, read from docs/openapi.yaml (the one list of routes, A2), and API Gateway's route
-selection over it: a request's method and path select the most specific route of that method, or none.
+"""API Gateway's route selection over the API's routes (lib/openapi.py reads them from docs/openapi.yaml, the
+one list of routes, A2): a request's method and path select the most specific route of that method, or none.
 
-Pure apart from reading the document: `route_table(text)` parses, `select(routes, method, path)` matches.
+Pure: `select(routes, method, path)` matches.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-import yaml
+from lib.openapi import Route, api_routes
 
-OPENAPI = Path(__file__).resolve().parent.parent / "docs" / "openapi.yaml"
-# The operations of an OpenAPI path item; its other keys (parameters, summary, ...) are no routes.
-_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+__all__ = ["Match", "load_routes", "select"]
 
-
-@dataclass(frozen=True)
-class Route:
-    method: str  # upper case, as in a route key
-    path: str  # the OpenAPI path, `{name}` segments templated
-
-    @property
-    def key(self) -> str:
-        """API Gateway's route key, e.g. `GET /rules/{rule_id}`."""
-        return f"{self.method} {self.path}"
-
-    @property
-    def segments(self) -> tuple[str, ...]:
-        return tuple(self.path.removeprefix("/").split("/"))
+load_routes = api_routes  # the front serves exactly the routes the stack deploys
 
 
 @dataclass(frozen=True)
@@ -37,16 +21,8 @@ class Match:
     path_parameters: dict[str, str]
 
 
-def route_table(document: str) -> tuple[Route, ...]:
-    """Every (method, path) operation of an OpenAPI document."""
-    paths = yaml.safe_load(document).get("paths") or {}
-    return tuple(
-        Route(method.upper(), path) for path, item in paths.items() for method in item if method in _METHODS
-    )
-
-
-def load_routes(path: Path = OPENAPI) -> tuple[Route, ...]:
-    return route_table(path.read_text())
+def _segments(route: Route) -> tuple[str, ...]:
+    return tuple(route.path.removeprefix("/").split("/"))
 
 
 def _variable(segment: str) -> str | None:
@@ -56,10 +32,10 @@ def _variable(segment: str) -> str | None:
 def _bind(route: Route, segments: list[str]) -> dict[str, str] | None:
     """The path parameters when the request's segments fit the route's (a variable takes one non-empty
     segment), else None."""
-    if len(route.segments) != len(segments):
+    if len(_segments(route)) != len(segments):
         return None
     parameters: dict[str, str] = {}
-    for template, value in zip(route.segments, segments, strict=True):
+    for template, value in zip(_segments(route), segments, strict=True):
         name = _variable(template)
         if name is None:
             if template != value:
@@ -84,5 +60,5 @@ def select(routes: tuple[Route, ...], method: str, path: str) -> Match | None:
     ]
     if not fits:
         return None
-    route, parameters = max(fits, key=lambda fit: tuple(_variable(s) is None for s in fit[0].segments))
+    route, parameters = max(fits, key=lambda fit: tuple(_variable(s) is None for s in _segments(fit[0])))
     return Match(route, parameters)
