@@ -87,7 +87,8 @@ int main() {
   tap::SnsNotifier notifier(layer.sns, config->topic_arn);
   tap::SqsDeadLetters dead_letters(layer.sqs, config->dlq_url);
 
-  // The rules: the rules storage through the cache when RULES_TABLE is set, else the document.
+  // The rules: the rules storage through the cache (RULES_TABLE, what the stack sets), else a document
+  // (RULES_PATH: the black-box and golden tests' fixtures).
   std::unique_ptr<tap::RuleSource> source;
   std::optional<tap::DynamoDbRulesStore> rules_store;
   std::vector<std::unique_ptr<tap::AwsLayer>> scan_layers;
@@ -95,7 +96,7 @@ int main() {
   std::optional<tap::RulesCache> cache;
   const tap::RulesCacheSettings cache_settings;
   if (!config->rules_table.empty()) {
-    const tap::RulesTableSettings table{.table = config->rules_table};
+    const tap::RulesTableSettings table{.table = config->rules_table, .shards = config->rules_shards};
     rules_store.emplace(layer.dynamodb, table, tokens);
     for (int i = 0; i < kScanConnections; ++i) {
       auto scan_layer = tap::AwsLayer::from_env(env);  // succeeded above: the same environment

@@ -80,7 +80,8 @@ int check_file(const std::string& path, std::ostream& err) {
 // and the required variables set to placeholders.
 Result<FunctionConfig> config_with(std::optional<std::pair<std::string, std::string>> setting) {
   std::map<std::string, std::string, std::less<>> vars = {
-      {"ALERTS_TABLE", "alerts"}, {"STATE_TABLE", "state"}, {"TOPIC_ARN", "topic"}, {"DLQ_URL", "dlq"}};
+      {"ALERTS_TABLE", "alerts"}, {"STATE_TABLE", "state"}, {"TOPIC_ARN", "topic"}, {"DLQ_URL", "dlq"},
+      {"RULES_TABLE", "rules"}};
   if (setting) vars[setting->first] = setting->second;
   const EnvLookup env = [&vars](std::string_view name) -> std::optional<std::string> {
     const auto it = vars.find(name);
@@ -162,6 +163,8 @@ std::string setting_defaults() {
   json::append_string(out, std::to_string(config.reorder_window_seconds));
   out += R"(,"MAX_NOTIFY_AGE_SECONDS":)";
   json::append_string(out, std::to_string(config.max_notify_age_seconds));
+  out += R"(,"RULES_SHARDS":)";
+  json::append_string(out, std::to_string(config.rules_shards));
   return out + "}";
 }
 
