@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
+from local.clock import parse_clock_spec
 from local.demo import (
+    FEED_CLOCK_SPEED,
     DeadLetter,
     LocalSystem,
     Notification,
@@ -25,6 +27,7 @@ from local.demo import (
     parse_notification,
     percentile,
     progress_line,
+    recorded_feed_clock,
     summary,
     trader_argument,
     verdict,
@@ -182,7 +185,7 @@ def test_import_rules_learns_names_and_owners_and_refuses_rules_later_than_the_f
 ) -> None:
     system = LocalSystem(OUTPUTS, ["bootstrap"], rules=[("a", Path("a.json")), ("b", Path("b.json"))])
     monkeypatch.setattr(system, "rules_tool", lambda: _Tool("2026-11-25T14:29:55.000000Z"))
-    first_tick = 1_764_081_000_000_000  # 2026-11-25T14:30:00Z
+    first_tick = 1_795_617_000_000_000  # 2026-11-25T14:30:00Z
     reports = system.import_rules(effective_by_us=first_tick)
     assert sorted(reports) == ["a", "b"]
     assert system.rule_names == {"ID-a": "r-a", "ID-b": "r-b"}
@@ -207,6 +210,15 @@ def test_the_rules_tool_uses_the_stacks_table_endpoint_and_clock() -> None:
         {"TAP_CLOCK": "real"},
     )
     assert system.env()["TAP_CLOCK"] == "real"
+
+
+def test_a_recorded_feed_plays_in_a_virtual_clock_starting_before_its_first_tick() -> None:
+    bodies = (DATA / "golden-feed.jsonl").read_text().splitlines()
+    spec, first = recorded_feed_clock(bodies, speed=20, margin_s=60.0)
+    assert first == 1_795_617_000_000_000  # the golden feed's first tick, 2026-11-25T14:30:00Z
+    clock = parse_clock_spec(spec)
+    assert (clock.is_virtual, clock.start_micros, clock.speed) == (True, first - 60_000_000, 20)
+    assert parse_clock_spec(recorded_feed_clock(bodies)[0]).speed == FEED_CLOCK_SPEED
 
 
 def test_verdict() -> None:
