@@ -3,8 +3,9 @@
 For the tests, benchmarks and the chaos campaign that drive the function without deploying the stack: the
 alerts, state and rules tables with the stack's key schemas, the trading topic, the DLQ, and a capture queue
 subscribed to the topic (raw delivery off) so that every notification can be read back with its SNS
-envelope. The function reads its rules from the rules table, where `tap_rules import` puts them
-(local/rules_import.py); a rules document (RULES_PATH) is for the bootstrap's own fixture tests only.
+envelope. Deployed, the function reads its rules from the rules table, where `tap_rules import` puts them
+(local/rules_import.py); the bootstrap's own black-box tests hand it a fixture document instead (RULES_PATH,
+R7: such tests construct their versions explicitly).
 """
 
 from __future__ import annotations
@@ -59,11 +60,11 @@ class FunctionResources:
             "DLQ_URL": self.dlq_url,
         }
 
-    def function_env(self, rules_path: Path | None = None) -> dict[str, str]:
+    def function_env(self, rules_path: Path | None = RULES_PATH) -> dict[str, str]:
         """The function's whole environment for these resources on the emulator: credentials, region,
-        endpoint, resource names and where its rules are: the rules table (as deployed), or the document
-        `rules_path` (RULES_PATH, the bootstrap's fixture tests: the table is then not named, since the
-        function would prefer it)."""
+        endpoint, resource names and where its rules are: the fixture document `rules_path` (RULES_PATH;
+        the table is then not named, since the function would prefer it), or with None the rules table,
+        as deployed."""
         endpoint = {"AWS_ENDPOINT_URL": self.endpoint} if self.endpoint else {}
         rules = (
             {"RULES_PATH": str(rules_path)} if rules_path is not None else {"RULES_TABLE": self.rules_table}

@@ -56,13 +56,12 @@ def test_the_environment_names_the_resources_on_the_emulator(resources: Function
     assert env["TOPIC_ARN"].endswith(":trading-alerts-fr")
     assert env["DLQ_URL"] == resources.dlq_url
     assert env["AWS_ENDPOINT_URL"] == resources.endpoint
-    assert env["RULES_TABLE"] == "alert-rules-fr"  # the rules from the table, as deployed
-    assert "RULES_PATH" not in env
+    assert env["RULES_PATH"] == str(RULES_PATH)
     assert env["AWS_ACCESS_KEY_ID"] == "testing"
-    # A fixture document instead (RULES_PATH): the table is not named, since the function would prefer it.
-    fixture = resources.function_env(RULES_PATH)
-    assert fixture["RULES_PATH"] == str(RULES_PATH)
-    assert "RULES_TABLE" not in fixture
+    assert "RULES_TABLE" not in env  # the function would prefer the table to the fixture document
+    deployed = resources.function_env(None)  # the rules from the table, as deployed
+    assert deployed["RULES_TABLE"] == "alert-rules-fr"
+    assert "RULES_PATH" not in deployed
 
 
 def test_the_rules_tool_works_on_the_resources_rules_table(resources: FunctionResources) -> None:
