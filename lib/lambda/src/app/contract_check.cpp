@@ -80,9 +80,11 @@ int check_file(const std::string& path, std::ostream& err) {
 // The function's start-up configuration with `setting` (name, value) set, the table's other settings unset
 // and the required variables set to placeholders.
 Result<FunctionConfig> config_with(std::optional<std::pair<std::string, std::string>> setting) {
-  std::map<std::string, std::string, std::less<>> vars = {
-      {"ALERTS_TABLE", "alerts"}, {"STATE_TABLE", "state"}, {"TOPIC_ARN", "topic"}, {"DLQ_URL", "dlq"},
-      {"RULES_TABLE", "rules"}};
+  std::map<std::string, std::string, std::less<>> vars = {{"ALERTS_TABLE", "alerts"},
+                                                          {"STATE_TABLE", "state"},
+                                                          {"TOPIC_ARN", "topic"},
+                                                          {"DLQ_URL", "dlq"},
+                                                          {"RULES_TABLE", "rules"}};
   if (setting) vars[setting->first] = setting->second;
   const EnvLookup env = [&vars](std::string_view name) -> std::optional<std::string> {
     const auto it = vars.find(name);
