@@ -175,7 +175,7 @@ TEST(FunctionConfig, EveryProblemIsNamed) {
   EXPECT_EQ(cfg.error().code, "invalid_configuration");
   EXPECT_EQ(cfg.error().message,
             "ALERTS_TABLE is not set; STATE_TABLE is not set; TOPIC_ARN is not set; DLQ_URL is not set; "
-            "LOG_LEVEL must be DEBUG, INFO, WARN or ERROR, not LOUD");
+            "RULES_TABLE is not set; LOG_LEVEL must be DEBUG, INFO, WARN or ERROR, not LOUD");
 }
 
 }  // namespace
