@@ -403,8 +403,8 @@ def test_sample_feed_at_full_concurrency(deployment: Deployment) -> None:
 
 
 def test_demo_command(deployment: Deployment, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`python -m local.demo` (what make demo runs after apply) on the golden feed: exit 0, live view and
-    summary printed, capture queue removed afterwards."""
+    """`python -m local.demo` (what make demo runs after apply) on the golden feed: its two traders' rules
+    imported, exit 0, live view and summary per owner printed, capture queue removed afterwards."""
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps({k: {"value": v} for k, v in deployment.outputs.items()}))
     LocalSystem(deployment.outputs, [], endpoint_url=deployment.moto.url, credentials=LOCAL_ENV).reset()
@@ -416,15 +416,16 @@ def test_demo_command(deployment: Deployment, tmp_path: Path, capsys: pytest.Cap
             [
                 *("--outputs", str(outputs), "--endpoint-url", deployment.moto.url),
                 *("--feed", str(GOLDEN_FEED), "--rate", "20", "--concurrency", "2"),
-                *("--trader", f"{TRADER}={GOLDEN_RULES}", str(HOST_BOOTSTRAP)),
+                str(HOST_BOOTSTRAP),  # the demo's own two traders and their documents
             ]
         )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "feed [" in out
     assert "summary:" in out
-    assert f"rules of {TRADER} (tap_rules import):" in out
-    assert f"  {TRADER}: " in out  # the alerts shown per owner (F4)
+    for trader in ("trader-alice", "trader-bob"):
+        assert f"rules of {trader} (tap_rules import):" in out
+    assert "  trader-alice: " in out  # the alerts shown per owner (F4): the golden feed crosses her lines
     assert "alerts stored" in out
     assert "tick->notification p50 (ms)" in out
     sqs = deployment.client("sqs")
