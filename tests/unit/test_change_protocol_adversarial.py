@@ -297,8 +297,8 @@ def test_clock_offsets_of_p_only_delay_a_change(
     )
     assert status == 0, err
     effective_from = _from_iso(out.split()[-1])
-    # Ticks on the shared clock around the change, sent as they happen.
-    stamps = [start + k * 2 * S for k in range(1, 8)]
+    # Ticks on the shared clock around the change, each sent once the shared clock has reached it.
+    stamps = [effective_from + k * 2 * S for k in range(-3, 4)]
     for ts in stamps:
         clock.wait_until(ts + S // 5)
         reader.send([ts])
@@ -311,7 +311,6 @@ def test_clock_offsets_of_p_only_delay_a_change(
         reader.send(waiting)
     assert reader.failed == []
     local_run.assert_exact()
-    assert start + 2 * S <= effective_from <= stamps[-1]  # the change falls amid the ticks
     assert local_run.fired() == {ts for ts in [start - S, *stamps] if ts >= effective_from}
 
 
