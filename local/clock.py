@@ -61,9 +61,10 @@ REAL = ClockSpec()
 
 def _digits(text: str) -> int | None:
     """ASCII digits only (leading zeros allowed) within 64 bits, as the function's from_chars reads them."""
-    if _DIGITS.fullmatch(text) is None or len(text.lstrip("0")) > 19:
+    significant = text.lstrip("0")  # int() refuses more than 4300 digits, from_chars reads them all
+    if _DIGITS.fullmatch(text) is None or len(significant) > 19:
         return None
-    value = int(text)
+    value = int(significant or "0")
     return value if value < 2**63 else None
 
 
