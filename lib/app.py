@@ -7,7 +7,6 @@ import sys
 from collections.abc import Mapping
 
 from lib.config import CONTEXT_KEYS, ConfigError, from_sources
-from lib.rules import RulesError
 from lib.tap_stack import STACK_NAME, App, LambdaPackageError, TapStack
 
 
@@ -17,7 +16,7 @@ def main(env: Mapping[str, str] | None = None, outdir: str | None = None) -> int
     try:
         config = from_sources(context, os.environ if env is None else env)
         TapStack(app, STACK_NAME, config)
-    except (ConfigError, RulesError, LambdaPackageError) as exc:
+    except (ConfigError, LambdaPackageError) as exc:
         print(f"synth: {exc}", file=sys.stderr)
         return 2
     app.synth()

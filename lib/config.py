@@ -88,6 +88,7 @@ FILTER_KEYS = ("owner", "symbol", "severity", "rule")  # the alert's message att
 
 WINDOW_SOURCES = "set REORDER_WINDOW_SECONDS or the cdktf context reorderWindowSeconds"
 NOTIFY_AGE_SOURCES = "set MAX_NOTIFY_AGE_SECONDS or the cdktf context maxNotifyAgeSeconds"
+SHARDS_SOURCES = "set RULES_SHARDS or the cdktf context rulesShards"
 
 # ---- the traders' API (I14, A1) ------------------------------------------------------------------------
 # The stage's default route throttling: API Gateway's account quota is 10,000 requests/s with a burst of
@@ -252,6 +253,7 @@ FUNCTION_SETTINGS = load_function_settings(ROOT / "config" / "function-settings.
 LOG_LEVEL = setting_of(FUNCTION_SETTINGS, "LOG_LEVEL", EnumSetting)
 REORDER_WINDOW = setting_of(FUNCTION_SETTINGS, "REORDER_WINDOW_SECONDS", IntegerSetting)
 MAX_NOTIFY_AGE = setting_of(FUNCTION_SETTINGS, "MAX_NOTIFY_AGE_SECONDS", IntegerSetting)
+RULES_SHARDS = setting_of(FUNCTION_SETTINGS, "RULES_SHARDS", IntegerSetting)
 
 
 @dataclass(frozen=True)
@@ -283,11 +285,11 @@ class StackConfig:
     log_level: str = LOG_LEVEL.default
     reorder_window_seconds: int = REORDER_WINDOW.default  # W by event time (F3)
     max_notify_age_seconds: int = MAX_NOTIFY_AGE.default  # older ticks notify `delayed` (F5)
+    rules_shards: int = RULES_SHARDS.default  # the rules table's change heads (docs/design.md 12.5)
     subscriptions: tuple[Subscription, ...] = field(default_factory=tuple)
     backend: S3Backend | None = None
     state_path: str | None = None  # local state file (default: cdktf's, beside cdktf.json)
     zip_path: Path = ROOT / "lambda_function.zip"
-    rules_path: Path = ROOT / "config" / "alert-rules.json"
     api: ApiSettings = field(default_factory=ApiSettings)  # I14
 
     def __post_init__(self) -> None:
@@ -329,6 +331,7 @@ class StackConfig:
         for label, setting, value, sources in (
             ("reorder window", REORDER_WINDOW, self.reorder_window_seconds, WINDOW_SOURCES),
             ("maximum notify age", MAX_NOTIFY_AGE, self.max_notify_age_seconds, NOTIFY_AGE_SOURCES),
+            ("rules shards", RULES_SHARDS, self.rules_shards, SHARDS_SOURCES),
         ):
             if (problem := setting.check(str(value))) is not None:
                 raise ConfigError(f"{label}: {problem} ({sources})")
@@ -408,12 +411,12 @@ CONTEXT_KEYS = (
     "logLevel",
     "reorderWindowSeconds",
     "maxNotifyAgeSeconds",
+    "rulesShards",
     "visibilityTimeoutSeconds",
     "maxReceiveCount",
     "oldestMessageAgeAlarmSeconds",
     "logRetentionDays",
     "lambdaZip",
-    "alertRules",
     "snsSubscriptions",
     "stateBucket",
     "stateLockTable",
@@ -464,13 +467,9 @@ def from_sources(context: Mapping[str, Any], env: Mapping[str, str]) -> StackCon
         value = get(ctx_key, env_key)
         if value is not None:
             kwargs[attr] = _int(value, env_key)
-    for attr, ctx_key, env_key in (
-        ("zip_path", "lambdaZip", "LAMBDA_ZIP"),
-        ("rules_path", "alertRules", "ALERT_RULES_PATH"),
-    ):
-        value = get(ctx_key, env_key)
-        if value is not None:
-            kwargs[attr] = Path(value).resolve()
+    zip_path = get("lambdaZip", "LAMBDA_ZIP")
+    if zip_path is not None:
+        kwargs["zip_path"] = Path(zip_path).resolve()
     for attr, label, setting, ctx_key, sources in (
         ("reorder_window_seconds", "reorder window", REORDER_WINDOW, "reorderWindowSeconds", WINDOW_SOURCES),
         (
@@ -480,14 +479,15 @@ def from_sources(context: Mapping[str, Any], env: Mapping[str, str]) -> StackCon
             "maxNotifyAgeSeconds",
             NOTIFY_AGE_SOURCES,
         ),
+        ("rules_shards", "rules shards", RULES_SHARDS, "rulesShards", SHARDS_SOURCES),
     ):
         text = get(ctx_key, setting.name)
         if text is not None:
             # Read as the function reads it (the table's rule), not by int(): " 60" or "1e3" is refused here.
-            seconds = setting.parse(text)
-            if seconds is None:
+            number = setting.parse(text)
+            if number is None:
                 raise ConfigError(f"{label}: {setting.check(text)} ({sources})")
-            kwargs[attr] = seconds
+            kwargs[attr] = number
     kwargs["api"] = parse_api_settings(get)
     subs = get("snsSubscriptions", "SNS_SUBSCRIPTIONS")
     if subs is not None:

@@ -1,6 +1,7 @@
 """The market-data alerting stack (I1..I14, docs/requirements.md): the constructs of `lib/stack/` composed.
 
-The rules document and the function package are checked before any resource exists. Each construct takes
+The function package is checked before any resource exists; the rules are traders' data in the rules
+table (I13), imported with `tap_rules` after deployment, never synthesized. Each construct takes
 the validated configuration and the names and ARNs it needs from the others; its resources keep the flat
 Terraform addresses (`lib/stack/addressing.py`).
 """
@@ -12,7 +13,6 @@ from typing import Any
 
 from lib.config import StackConfig
 from lib.openapi import api_routes
-from lib.rules import load_rules
 from lib.stack.account import Account
 from lib.stack.addressing import AddressByIdStack
 from lib.stack.alarms import Alarms
@@ -39,7 +39,7 @@ STACK_NAME = "tap-stack"
 class TapStack(AddressByIdStack):
     def __init__(self, scope: Construct, stack_id: str, config: StackConfig) -> None:
         super().__init__(scope, stack_id)
-        code_hash = package_hash(config.zip_path, load_rules(config.rules_path))
+        code_hash = package_hash(config.zip_path)
         aws_provider(self, config)
         state_backend(self, config)
         account = Account(self, "account", config.region)

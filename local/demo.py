@@ -24,22 +24,43 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
 
+from local.clock import CLOCK_VARIABLE, Clock, feed_clock, parse_clock_spec
 from local.emf import emf_totals
 from local.event_source import EventSourceConfig, SqsEventSource
 from local.feed import read_feed
 from local.function_host import DEFAULT_RUNNER, RUNNERS, FunctionRunner, runner
+from local.rules_import import RulesTool, RulesToolError, effective_froms, named_alerts
 from local.sqs_queues import drain
 from ops.send_feed import SendResult, send_feed
 from tests.chaos import oracle
 from tests.chaos.judge import Fidelity, fidelity_lines
 
-DEFAULT_RULES = Path(__file__).resolve().parents[1] / "config" / "alert-rules.json"
+ROOT = Path(__file__).resolve().parents[1]
+# The demo's traders and their rules documents, imported with tap_rules after the stack is applied (R6).
+DEFAULT_TRADERS = (
+    ("trader-alice", ROOT / "config" / "alert-rules.json"),
+    ("trader-bob", ROOT / "local" / "data" / "trader-bob-rules.json"),
+)
+NO_OWNER = "(no owner)"  # an alert of a rule given as a document (RULES_PATH) has none
+# A recorded feed plays in a virtual clock (R7, local/clock.py) FEED_CLOCK_SPEED times faster than real time,
+# which starts FEED_CLOCK_MARGIN_S of event time before the feed's first tick: the rules imported at its start
+# take effect at now + P plus the import's own run time at that speed, all before the first tick.
+FEED_CLOCK_SPEED = 50
+FEED_CLOCK_MARGIN_S = 300.0
+
+
+def recorded_feed_clock(
+    bodies: Sequence[str], speed: int = FEED_CLOCK_SPEED, margin_s: float = FEED_CLOCK_MARGIN_S
+) -> tuple[str, int]:
+    """The clock spec a recorded feed plays under, and the feed's first tick (micros since the epoch)."""
+    first = min(t.ts_us for body in oracle.parse_feed(bodies) for t in body.ticks)
+    return feed_clock(first, margin_seconds=margin_s, speed=speed), first
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -123,7 +144,11 @@ class LocalSystem:
     bootstrap: Sequence[str]
     endpoint_url: str | None = None
     region: str = "us-east-1"
-    rules_path: Path | None = None
+    # The traders' rules: (owner, rules document) pairs that import_rules puts into the stack's rules table
+    # (local/rules_import.py); the function reads them there, as deployed.
+    rules: Sequence[tuple[str, Path]] = ()
+    # The local system's one clock (local/clock.py): the spec every process reads; "" is real time.
+    clock: str = ""
     concurrency: int = 1
     function_env: Mapping[str, str] = field(default_factory=dict)
     credentials: Mapping[str, str] = field(default_factory=dict)  # AWS_ACCESS_KEY_ID...; {}: default chain
@@ -133,6 +158,8 @@ class LocalSystem:
     source: SqsEventSource | None = None
     emulators: list[FunctionRunner] = field(default_factory=list)
     runner_name: str = DEFAULT_RUNNER  # what serves the Runtime API (local/function_host.py)
+    rule_names: dict[str, str] = field(default_factory=dict)  # imported rules: id -> name
+    rule_owners: dict[str, str] = field(default_factory=dict)  # imported rules: id -> owner
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
@@ -158,12 +185,42 @@ class LocalSystem:
             "LOG_LEVEL": "INFO",
             "AWS_REGION": self.region,
             "AWS_LAMBDA_FUNCTION_NAME": self.outputs.get("function_name", "data-processor"),
+            "RULES_TABLE": self.outputs["rules_table_name"],
+            **self.clock_env(),
         }
-        if self.rules_path is not None:
-            env["RULES_PATH"] = str(self.rules_path)
         if self.endpoint_url is not None:
             env["AWS_ENDPOINT_URL"] = self.endpoint_url
         return {**env, **self.credentials, **self.function_env}
+
+    # -- the traders' rules -----------------------------------------------------------------------------
+    def clock_env(self) -> dict[str, str]:
+        """The clock's variable for every process of the system (none: real time)."""
+        return {CLOCK_VARIABLE: self.clock} if self.clock else {}
+
+    def rules_tool(self) -> RulesTool:
+        """`tap_rules` on this stack's rules table, with this system's endpoint and clock."""
+        return RulesTool(self.outputs["rules_table_name"], self.endpoint_url, self.clock_env())
+
+    def import_rules(self, effective_by_us: int | None = None) -> dict[str, str]:
+        """Imports each owner's document (R6) and learns the rules' ids; returns each owner's report.
+        With `effective_by_us` (a feed's first tick), a change taking effect later fails the import: that
+        feed would meet rules that are not there yet (a clock margin too small for this machine)."""
+        tool = self.rules_tool()
+        reports = tool.import_all(self.rules)
+        if effective_by_us is not None:
+            late = [
+                f"{owner}: {ef}"
+                for owner, report in reports.items()
+                for ef in effective_froms(report)
+                if oracle.normalise_timestamp(ef)[1] > effective_by_us
+            ]
+            if late:
+                raise RulesToolError(f"rules effective after the feed's first tick: {', '.join(late)}")
+        for owner, _ in self.rules:
+            names = tool.rule_names(owner)
+            self.rule_names.update(names)
+            self.rule_owners.update(dict.fromkeys(names, owner))
+        return reports
 
     # -- capture queue -----------------------------------------------------------------------------------
     def subscribe_capture_queue(self) -> None:
@@ -308,11 +365,13 @@ class LocalSystem:
         return False
 
     def reset(self) -> None:
-        """Empties the tables and queues (between runs on one deployment)."""
+        """Empties the tables (the rules table too: a run imports its own rules, under its own clock) and
+        the queues (between runs on one deployment)."""
         ddb, sqs = self.client("dynamodb"), self.client("sqs")
         for table, keys in (
             (self.outputs["table_name"], ("symbol", "timestamp")),
             (self.outputs["state_table_name"], ("symbol", "rule_id")),
+            (self.outputs["rules_table_name"], ("pk", "sk")),
         ):
             for item in _scan(ddb, table):
                 ddb.delete_item(TableName=table, Key={k: item[k] for k in keys})
@@ -359,6 +418,8 @@ def run_feed(
 ) -> RunReport:
     """Sends `bodies` through the running system and waits until it has processed them."""
     sqs = RecordingSqs(system.client("sqs"))
+    # A recorded feed plays at its own timestamps in the system's clock (R7): each batch waits for its ticks.
+    paced_by = Clock(parse_clock_spec(system.clock)) if system.clock else None
     started = time.monotonic()
     progress = {"sent": 0}
     stop_view = threading.Event()
@@ -377,6 +438,7 @@ def run_feed(
             rate,
             client=sqs,
             progress=lambda r: progress.__setitem__("sent", r.sent),
+            paced_by=paced_by,
         )
         drained = system.wait_until_drained(result.sent, timeout_s)
     finally:
@@ -412,18 +474,34 @@ def progress_line(s: Snapshot) -> str:
     )
 
 
-def summary(report: RunReport, out: TextIO) -> None:
-    print("\n\nalerts stored (market-alerts table) and their notifications:", file=out)
+def by_owner(alerts: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """The alerts grouped by their rule's owner (F4), owners in order."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for a in alerts:
+        groups.setdefault(str(a.get("owner", NO_OWNER)), []).append(a)
+    return dict(sorted(groups.items()))
+
+
+def summary(report: RunReport, out: TextIO, names: Mapping[str, str] | None = None) -> None:
+    """The stored alerts per owner, each rule shown by its name (`names`: rule id -> name; an id without
+    one is shown as it is), then the dead letters and the run's figures."""
+    print("\n\nalerts stored (market-alerts table) and their notifications, per owner:", file=out)
     notified: dict[str, int] = {}
     for n in report.notifications:
         notified[n.alert_id] = notified.get(n.alert_id, 0) + 1
-    print(
-        f"  {'symbol':8} {'tick time (UTC)':27} {'rule':24} {'severity':8} {'price':>10} notified", file=out
-    )
-    for a in sorted(report.alerts, key=lambda a: (a["timestamp"], a["symbol"])):
-        ts, _, rule = str(a["timestamp"]).partition("#")
-        count = notified.get(str(a.get("alert_id")), 0)
-        print(f"  {a['symbol']:8} {ts:27} {rule:24} {a['severity']:8} {a['price']:>10} {count}x", file=out)
+    for owner, alerts in by_owner(report.alerts).items():
+        print(f"  {owner}: {len(alerts)} alerts", file=out)
+        print(
+            f"    {'symbol':8} {'tick time (UTC)':27} {'rule':24} {'severity':8} {'price':>10} notified",
+            file=out,
+        )
+        for a in sorted(alerts, key=lambda a: (a["timestamp"], a["symbol"])):
+            ts, _, rule = str(a["timestamp"]).partition("#")
+            rule = (names or {}).get(rule, rule)
+            count = notified.get(str(a.get("alert_id")), 0)
+            print(
+                f"    {a['symbol']:8} {ts:27} {rule:24} {a['severity']:8} {a['price']:>10} {count}x", file=out
+            )
     print("dead-letter queue:", file=out)
     for d in report.dead_letters:
         print(f"  {d.reason or 'redriven after maxReceiveCount'}: {d.body[:70]}", file=out)
@@ -460,6 +538,14 @@ def fidelity_summary(report: RunReport, bodies: Sequence[str], rules_path: Path,
     return result
 
 
+def trader_argument(text: str) -> tuple[str, Path]:
+    """OWNER=FILE: a trader and their rules document."""
+    owner, sep, document = text.partition("=")
+    if not sep or not owner or not document:
+        raise argparse.ArgumentTypeError(f"{text!r} is not OWNER=FILE")
+    return owner, Path(document)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--outputs", type=Path, required=True, help="`terraform output -json` of the stack")
@@ -467,7 +553,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--feed", type=Path, required=True, help="one SQS body per line (local/feed.py)")
     parser.add_argument("--rate", type=float, default=None, help="messages per second (default: unlimited)")
     parser.add_argument("--concurrency", type=int, default=5, help="function processes in parallel")
-    parser.add_argument("--rules", type=Path, default=None, help="RULES_PATH for the function")
+    parser.add_argument(
+        "--trader",
+        action="append",
+        type=trader_argument,
+        metavar="OWNER=FILE",
+        help="a trader and the rules document imported for them with tap_rules (repeatable; default: "
+        + ", ".join(f"{o}={d.relative_to(ROOT)}" for o, d in DEFAULT_TRADERS)
+        + ")",
+    )
+    parser.add_argument(
+        "--speed",
+        type=int,
+        default=FEED_CLOCK_SPEED,
+        help="on the emulator, the feed plays at its own timestamps in a virtual clock this many times "
+        "faster than real time (R7)",
+    )
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the system")
     parser.add_argument("--quiet", action="store_true", help="no live view")
     parser.add_argument("--runner", choices=sorted(RUNNERS), default=DEFAULT_RUNNER, help="its Runtime API")
@@ -480,23 +581,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.bootstrap,
         endpoint_url=args.endpoint_url,
         region=outputs["queue_arn"].split(":")[3],
-        rules_path=args.rules,
+        rules=args.trader or DEFAULT_TRADERS,
         concurrency=args.concurrency,
         runner_name=args.runner,
     )
     bodies = list(read_feed(args.feed))
+    # Against AWS the deployed function reads real time, and so does everything else.
+    local = args.endpoint_url is not None
+    system.clock, first_tick = recorded_feed_clock(bodies, args.speed) if local else ("", None)
     out = sys.stdout
     print(f"demo: {len(bodies)} messages from {args.feed}, {args.concurrency} function process(es)", file=out)
     try:
         system.subscribe_capture_queue()
+        for owner, imported in system.import_rules(effective_by_us=first_tick).items():
+            print(f"rules of {owner} (tap_rules import):", file=out)
+            print("".join(f"  {line}\n" for line in imported.splitlines()), end="", file=out)
         system.start()
         view = None if args.quiet else (lambda s: print(progress_line(s), end="", file=out, flush=True))
         report = run_feed(system, bodies, args.rate, args.timeout, view)
     finally:
         system.stop()
         system.remove_capture_queue()
-    summary(report, out)
-    fidelity_summary(report, bodies, args.rules or DEFAULT_RULES, out)
+    summary(report, out, system.rule_names)
+    alerts = by_owner(report.alerts)
+    for owner, document in system.rules:
+        print(f"{owner} ({document.name}):", file=out)
+        mine = replace(report, alerts=named_alerts(alerts.get(owner, []), system.rule_names))
+        fidelity_summary(mine, bodies, document, out)
     errors = [str(e) for e in system.source.errors] if system.source is not None else []
     code, messages = verdict(report, errors, args.timeout)
     sys.stderr.write("".join(f"{m}\n" for m in messages))

@@ -15,7 +15,14 @@ run is reproducible for a given request order. The kinds answer with the bodies 
 - `stall`: the request is held (never forwarded) for `stall_s`, longer than the client waits, then the
   connection is closed without an answer;
 - `dynamodb_unprocessed_keys`: a BatchGetItem is forwarded, and part of the answer (at least one key) is
-  moved from Responses to UnprocessedKeys, as DynamoDB does when a batch exceeds its limits.
+  moved from Responses to UnprocessedKeys, as DynamoDB does when a batch exceeds its limits;
+- `delay`: the request is held for `delay_s`, then forwarded and answered as usual (a write that reaches
+  the service late: the change protocol's adversarial case of a commit delayed past its effective_from).
+
+Index lag (`stale_index`): a DynamoDB Query or Scan naming an `IndexName` is answered from a snapshot, the
+answer the upstream gave the first time that request was seen, as an eventually consistent index may lag
+its table without bound. `recorded` keeps the bodies of the DynamoDB requests whose operation is in
+`record_operations`, so that a test can assert how a client reads (no index, `ConsistentRead`).
 
 Latency mode (`latency`, a model of the services' round trips such as bench/aws_model.py): each forwarded
 request draws a sample at arrival, and its answer is held until the sample has elapsed SINCE THE REQUEST
@@ -78,6 +85,7 @@ class FaultKind(enum.Enum):
     RESET = "reset"
     STALL = "stall"
     DYNAMODB_UNPROCESSED_KEYS = "dynamodb_unprocessed_keys"
+    DELAY = "delay"
 
 
 @dataclass(frozen=True)
@@ -230,9 +238,13 @@ class FaultProxy:
         latency: LatencyModel | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], object] | None = None,
+        delay_s: float = 0.0,
+        stale_index: bool = False,
+        record_operations: frozenset[str] = frozenset(),
     ) -> None:
         """`latency`: hold answers by this model (None: answer at once); `clock` and `sleep` time the holds
-        (default: the monotonic clock, and a wait that ends early when the proxy closes)."""
+        (default: the monotonic clock, and a wait that ends early when the proxy closes). `delay_s`: how
+        long a `delay` fault holds its request; `stale_index`, `record_operations`: see the module's text."""
         parts = urlsplit(upstream)
         if parts.scheme != "http" or parts.hostname is None or parts.port is None:
             raise ValueError(f"upstream must be http://host:port, got {upstream!r}")
@@ -251,6 +263,11 @@ class FaultProxy:
         self._sleep = sleep or self._closing.wait
         self._latency: dict[tuple[str, str], LatencyStats] = {}
         self._unmodelled: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.delay_s = delay_s
+        self.stale_index = stale_index
+        self._index_snapshot: dict[str, tuple[int, dict[str, str], bytes]] = {}
+        self.record_operations = record_operations
+        self.recorded: list[tuple[str, dict[str, Any]]] = []  # (operation, the request's JSON body)
         self._lock = threading.Lock()
         self._http = LoopbackServer(self._handler_class())
 
@@ -316,6 +333,19 @@ class FaultProxy:
             self.held.set()
             return True
 
+    def _record(self, service: str, operation: str, body: bytes) -> None:
+        if service == "dynamodb" and operation in self.record_operations:
+            with self._lock:
+                self.recorded.append((operation, json.loads(body)))
+
+    @staticmethod
+    def _index_key(service: str, operation: str, body: bytes) -> str | None:
+        """The snapshot's key of a Query or Scan on an index (None for any other request)."""
+        if service != "dynamodb" or operation not in ("Query", "Scan"):
+            return None
+        request = json.loads(body)
+        return json.dumps(request, sort_keys=True) if "IndexName" in request else None
+
     def _decide(self, service: str, operation: str) -> FaultKind | None:
         """The first matching rule whose coin comes up (one draw per matching rule, under the lock so that
         the sequence of draws is the sequence of requests)."""
@@ -350,6 +380,7 @@ class FaultProxy:
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 service, operation = classify(self.headers, body)
+                proxy._record(service, operation, body)
                 if proxy._holds(operation, body):
                     proxy._closing.wait()
                     self.close_connection = True  # the function was killed meanwhile: nobody to answer
@@ -364,8 +395,16 @@ class FaultProxy:
                     proxy._closing.wait(proxy.stall_s)
                     self.close_connection = True  # then drop it: the client has given up by now
                     return
-                if kind is not None and kind is not FaultKind.DYNAMODB_UNPROCESSED_KEYS:
+                if kind is FaultKind.DELAY:
+                    proxy._closing.wait(proxy.delay_s)
+                elif kind is not None and kind is not FaultKind.DYNAMODB_UNPROCESSED_KEYS:
                     self._answer(*fault_response(kind))
+                    return
+                index_key = proxy._index_key(service, operation, body) if proxy.stale_index else None
+                with proxy._lock:
+                    snapshot = proxy._index_snapshot.get(index_key) if index_key else None
+                if snapshot is not None:
+                    self._answer(*snapshot)
                     return
                 sample_s = proxy._sample(service, operation)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
@@ -384,6 +423,9 @@ class FaultProxy:
                     # DynamoDB's checksum of the body, when the upstream sent one, must match the new body.
                     reply_headers = {k: v for k, v in reply_headers.items() if k.lower() != "x-amz-crc32"}
                     reply_headers["x-amz-crc32"] = str(zlib.crc32(reply))
+                if index_key is not None and status == 200:
+                    with proxy._lock:
+                        proxy._index_snapshot.setdefault(index_key, (status, reply_headers, reply))
                 if sample_s is not None:
                     proxy._hold_until((service, operation), arrived, sample_s, upstream_s)
                 self._answer(status, reply_headers, reply)

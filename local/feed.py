@@ -21,6 +21,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from local.clock import Clock
+
 SQS_MAX_BATCH_ENTRIES = 10
 SQS_MAX_BATCH_BYTES = 262_144  # also the limit of one message body
 DEFAULT_START = "2026-11-25T14:30:00Z"
@@ -58,7 +60,9 @@ class FeedConfig:
     messages: int = 300
     max_ticks_per_message: int = 9
     malformed: int = 3
-    start: str = DEFAULT_START  # ISO-8601, or "now" (ticks then carry live times: no longer reproducible)
+    # ISO-8601, or "now": the local system's clock (local/clock.py); ticks then carry live times and are no
+    # longer reproducible
+    start: str = DEFAULT_START
     mean_interval_s: float = 6.0  # per symbol
     symbols: tuple[SymbolSpec, ...] = DEFAULT_SYMBOLS
     reversion: float = 0.05  # pull towards the anchor per step
@@ -79,7 +83,9 @@ def generate_ticks(cfg: FeedConfig) -> Iterator[dict[str, Any]]:
     """Endless stream of valid ticks in global timestamp order (strictly increasing per symbol)."""
     rng = random.Random(cfg.seed)
     start = (
-        datetime.now(UTC) if cfg.start == "now" else datetime.fromisoformat(cfg.start.replace("Z", "+00:00"))
+        Clock.from_env().now()
+        if cfg.start == "now"
+        else datetime.fromisoformat(cfg.start.replace("Z", "+00:00"))
     )
     prices = {s.symbol: s.anchor * (1 + s.start_offset) for s in cfg.symbols}
     clock = {s.symbol: start + timedelta(milliseconds=rng.randrange(0, 2000)) for s in cfg.symbols}
@@ -174,6 +180,25 @@ def write_feed(path: Path, bodies: Iterable[str]) -> int:
             out.write(body + "\n")
             count += 1
     return count
+
+
+def newest_tick_micros(body: str) -> int | None:
+    """The newest timestamp (micros since the epoch) among the ticks of a body, None when no tick of it has
+    a readable one: what a sender paced by the clock waits for (malformed bodies wait for nothing)."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    newest = None
+    for tick in parsed if isinstance(parsed, list) else [parsed]:
+        try:
+            when = datetime.fromisoformat(tick["timestamp"])
+        except (TypeError, KeyError, ValueError):
+            continue
+        if when.tzinfo is not None:
+            micros = (when - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+            newest = micros if newest is None else max(newest, micros)
+    return newest
 
 
 def read_feed(path: Path) -> Iterator[str]:

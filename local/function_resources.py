@@ -1,8 +1,11 @@
 """The function's own resources, created directly with boto3 (no terraform) on an emulator, and read back.
 
-For the tests, benchmarks and the chaos campaign that drive the function without deploying the stack: both
-tables with the stack's key schemas, the trading topic, the DLQ, and a capture queue subscribed to the topic
-(raw delivery off) so that every notification can be read back with its SNS envelope.
+For the tests, benchmarks and the chaos campaign that drive the function without deploying the stack: the
+alerts, state and rules tables with the stack's key schemas, the trading topic, the DLQ, and a capture queue
+subscribed to the topic (raw delivery off) so that every notification can be read back with its SNS
+envelope. Deployed, the function reads its rules from the rules table, where `tap_rules import` puts them
+(local/rules_import.py); the bootstrap's own black-box tests hand it a fixture document instead (RULES_PATH,
+R7: such tests construct their versions explicitly).
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer
 
 from local.emulator import LOCAL_ENV
+from local.rules_import import RulesTool
 from local.sqs_queues import drain, queue_arn
+from tests.support.rules_table import create_rules_table
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES_PATH = ROOT / "config" / "alert-rules.json"
@@ -44,6 +49,7 @@ class FunctionResources:
     dlq_url: str
     capture_url: str
     endpoint: str | None = None  # the emulator they live on (None: boto3's own endpoint resolution)
+    rules_table: str = ""  # "" when made without one (a fixture's resources)
 
     def env(self) -> dict[str, str]:
         """The function's variables that name its resources (the stack sets the same)."""
@@ -54,11 +60,20 @@ class FunctionResources:
             "DLQ_URL": self.dlq_url,
         }
 
-    def function_env(self, rules_path: Path = RULES_PATH) -> dict[str, str]:
+    def function_env(self, rules_path: Path | None = RULES_PATH) -> dict[str, str]:
         """The function's whole environment for these resources on the emulator: credentials, region,
-        endpoint, resource names and rules."""
+        endpoint, resource names and where its rules are: the fixture document `rules_path` (RULES_PATH;
+        the table is then not named, since the function would prefer it), or with None the rules table,
+        as deployed."""
         endpoint = {"AWS_ENDPOINT_URL": self.endpoint} if self.endpoint else {}
-        return {**LOCAL_ENV, **endpoint, **self.env(), "RULES_PATH": str(rules_path)}
+        rules = (
+            {"RULES_PATH": str(rules_path)} if rules_path is not None else {"RULES_TABLE": self.rules_table}
+        )
+        return {**LOCAL_ENV, **endpoint, **self.env(), **rules}
+
+    def rules_tool(self, clock_env: dict[str, str] | None = None) -> RulesTool:
+        """`tap_rules` on this rules table (R6), with the clock's variables when a virtual clock runs."""
+        return RulesTool(self.rules_table, self.endpoint, clock_env or {})
 
     def client(self, service: str) -> Any:
         return client(service, self.endpoint)
@@ -108,12 +123,19 @@ def create_function_resources(
             ],
             BillingMode="PAY_PER_REQUEST",
         )
+    create_rules_table(dynamodb, f"alert-rules-{suffix}")
     topic_arn = sns.create_topic(Name=f"trading-alerts-{suffix}")["TopicArn"]
     dlq_url = sqs.create_queue(QueueName=f"market-data-dlq-{suffix}")["QueueUrl"]
     capture_url = sqs.create_queue(QueueName=f"capture-{suffix}")["QueueUrl"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn(sqs, capture_url))
     return FunctionResources(
-        f"market-alerts-{suffix}", f"alert-state-{suffix}", topic_arn, dlq_url, capture_url, endpoint
+        f"market-alerts-{suffix}",
+        f"alert-state-{suffix}",
+        topic_arn,
+        dlq_url,
+        capture_url,
+        endpoint,
+        f"alert-rules-{suffix}",
     )
 
 

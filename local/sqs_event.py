@@ -9,10 +9,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
+
+from local.clock import Clock
 
 REGION = "us-east-1"
 QUEUE_ARN = f"arn:aws:sqs:{REGION}:123456789012:market-data-queue-local"
@@ -58,9 +59,9 @@ def sqs_event(messages: Sequence[dict[str, Any]], queue_arn: str = QUEUE_ARN, re
 def received_message(
     body: str, message_id: str | None = None, receive_count: int = 1, sent_ms: int | None = None
 ) -> dict[str, Any]:
-    """A ReceiveMessage result message as SQS returns it for `body` (a fresh id unless given; sent now
-    unless `sent_ms`)."""
-    sent = int(time.time() * 1000) if sent_ms is None else sent_ms
+    """A ReceiveMessage result message as SQS returns it for `body` (a fresh id unless given; sent now by the
+    local system's clock, local/clock.py, unless `sent_ms`)."""
+    sent = Clock.from_env().now_micros() // 1000 if sent_ms is None else sent_ms
     message_id = message_id or str(uuid.uuid4())
     return {
         "MessageId": message_id,

@@ -21,8 +21,8 @@ LOCAL_AWS_ENV := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REG
 .PHONY: host-bootstrap
 host-bootstrap: $(DEPS_STAMP)
 	@[ -f $(BUILD)/cpp/build.ninja ] || cmake $(CMAKE_GEN) -B $(BUILD)/cpp -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	@cmake --build $(BUILD)/cpp --target bootstrap -j $(NPROC)
-	@[ -x $(HOST_BOOTSTRAP) ]
+	@cmake --build $(BUILD)/cpp --target bootstrap tap_rules -j $(NPROC)
+	@[ -x $(HOST_BOOTSTRAP) ] && [ -x $(BUILD)/cpp/src/tap_rules ]
 
 .PHONY: demo
 demo: $(VENV_STAMP) $(ZIP) $(TF_RC) host-bootstrap ## the whole system locally: emulator, deploy, feed, live view, tear down
@@ -45,8 +45,7 @@ demo: $(VENV_STAMP) $(ZIP) $(TF_RC) host-bootstrap ## the whole system locally: 
 	$(PY) -m local.terraform up --dir $(DEMO_STACK); \
 	terraform -chdir=$(DEMO_STACK) output -json > $(DEMO_DIR)/outputs.json; \
 	$(PY) -m local.demo --outputs $(DEMO_DIR)/outputs.json --endpoint-url $$url --feed $(DEMO_FEED) \
-	  --rate $(DEMO_RATE) --concurrency $(DEMO_CONCURRENCY) --rules $(ROOT)/config/alert-rules.json \
-	  $(HOST_BOOTSTRAP)
+	  --rate $(DEMO_RATE) --concurrency $(DEMO_CONCURRENCY) $(HOST_BOOTSTRAP)
 
 # The integration tests run the host bootstrap (tests/integration/test_deployment.py): build it first.
 test-py test-py-integration: host-bootstrap

@@ -1,6 +1,6 @@
 # lambda_function.zip (F10): the arm64 `bootstrap` for provided.al2023 on Graviton, cross-built with zig's
 # clang (PyPI ziglang, glibc symbols <= 2.34, libc++ static), OpenSSL's static arm64 archives from Debian,
-# stripped, zipped deterministically with the rules document. Checked by `test-package` (ELF machine, needed
+# stripped, zipped deterministically (bootstrap only: the rules live in the rules table). Checked by `test-package` (ELF machine, needed
 # libraries, glibc ceiling, zip layout) and the toolchain probe, which does HTTPS + simdjson under qemu.
 # libc6:arm64 (multiarch) puts the aarch64 loader at /lib/ld-linux-aarch64.so.1: qemu-aarch64 needs no -L.
 # binutils-aarch64-linux-gnu: the strip for aarch64 (the host's strip and `zig objcopy` cannot do it).
@@ -41,12 +41,12 @@ $(PKG_STAGE)/bootstrap: $(ARM64_BOOTSTRAP)
 	@mkdir -p $(PKG_STAGE)
 	@aarch64-linux-gnu-strip --strip-all -o $@.tmp $< && chmod 0755 $@.tmp && mv -f $@.tmp $@
 
-$(ZIP): $(PKG_STAGE)/bootstrap $(ROOT)/config/alert-rules.json $(ROOT)/scripts/package_zip.py $(VALIDATOR)
-	@$(PY) $(ROOT)/scripts/package_zip.py $@ $(PKG_STAGE)/bootstrap $(ROOT)/config/alert-rules.json $(VALIDATOR)
+$(ZIP): $(PKG_STAGE)/bootstrap $(ROOT)/scripts/package_zip.py
+	@$(PY) $(ROOT)/scripts/package_zip.py $@ $(PKG_STAGE)/bootstrap
 
 .PHONY: package probe-arm64 probe-host test-package FORCE
 FORCE:
-package: $(ZIP) ## lambda_function.zip: the arm64 bootstrap (zig cross build, stripped) + alert rules
+package: $(ZIP) ## lambda_function.zip: the arm64 bootstrap (zig cross build, stripped), nothing else
 	@echo "$(notdir $(ZIP)): $$(stat -c %s $(ZIP)) bytes (bootstrap $$(stat -c %s $(PKG_STAGE)/bootstrap)" \
 	      "bytes stripped), sha256 $$(sha256sum $(ZIP) | cut -c1-16)"
 

@@ -70,7 +70,7 @@ lint-py: $(VENV_STAMP) ## ruff (lint + format check) and mypy over the Python
 	@$(VENV)/bin/mypy --no-error-summary lib local ops tools tests bench main.py
 
 # The production stack (no local endpoint): what checkov scans and what `terraform apply` deploys.
-$(STACK_JSON): $(VENV_STAMP) $(ZIP) $(PY_SOURCES) config/alert-rules.json config/function-settings.json
+$(STACK_JSON): $(VENV_STAMP) $(ZIP) $(PY_SOURCES) config/function-settings.json
 	@$(PY) main.py
 	@echo "synth: $(STACK_JSON)"
 

@@ -25,7 +25,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from local.feed import FeedConfig, iter_feed, read_feed
+from local.clock import Clock
+from local.feed import FeedConfig, iter_feed, newest_tick_micros, read_feed
 
 SQS_MAX_BATCH_ENTRIES = 10
 SQS_MAX_BATCH_BYTES = 262_144  # also the limit of one message body
@@ -114,12 +115,16 @@ def send_feed(
     max_attempts: int = 5,
     sleep: Callable[[float], None] = time.sleep,
     bucket: TokenBucket | None = None,
+    paced_by: Clock | None = None,
 ) -> SendResult:
     """Send every body as one message, at most `rate` messages per second (None: as fast as SQS takes them).
 
     Entries SQS reports as failed are retried with exponential backoff and full jitter unless SQS marks the
     fault as the sender's (those, and those still failing after `max_attempts`, are counted as failed).
     Whole-call errors (throttling, 5xx, network) are retried by botocore's standard retry mode.
+    `paced_by` (R7): each batch waits until that clock has reached its newest tick, so that a recorded feed
+    plays at its own timestamps in the local system's clock (local/clock.py) instead of arriving from the
+    future.
     """
     client = client or sqs_client(queue_url)
     size = SQS_MAX_BATCH_ENTRIES if rate is None else max(1, min(SQS_MAX_BATCH_ENTRIES, int(rate)))
@@ -136,6 +141,9 @@ def send_feed(
             else:
                 pending[str(index)] = (index, body)
         if pending:
+            if paced_by is not None:
+                stamps = [t for _, body in pending.values() if (t := newest_tick_micros(body)) is not None]
+                paced_by.wait_until(max(stamps, default=0), sleep)
             if bucket is not None:
                 bucket.take(len(pending))
             _send_batch(
@@ -201,6 +209,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=None, help="messages per second (default: unlimited)")
     parser.add_argument("--endpoint-url", default=None, help="default: AWS_ENDPOINT_URL, else real AWS")
     parser.add_argument("--region", default=None)
+    parser.add_argument(
+        "--paced",
+        action="store_true",
+        help="send each message once the local system's clock (TAP_CLOCK) has reached its newest tick",
+    )
     args = parser.parse_args(argv)
     bodies: Iterable[str]
     if args.file is not None:
@@ -210,7 +223,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         bodies, total = iter_feed(FeedConfig(seed=args.seed, messages=args.generate)), args.generate
     client = sqs_client(args.queue_url, args.endpoint_url, args.region)
     try:
-        result = send_feed(bodies, args.queue_url, args.rate, client=client, progress=_print_progress(total))
+        result = send_feed(
+            bodies,
+            args.queue_url,
+            args.rate,
+            client=client,
+            progress=_print_progress(total),
+            paced_by=Clock.from_env() if args.paced else None,
+        )
     except (ClientError, BotoCoreError) as exc:  # after botocore's retries: queue missing, no access, ...
         print(f"\nsend failed: {exc}", file=sys.stderr)
         return 2

@@ -1,18 +1,15 @@
 """Writes lambda_function.zip deterministically: the same inputs give the same bytes (and hash).
 
-Members at the zip root: `bootstrap` (mode 0755, what provided.al2023 executes) and the rules document as
-`alert-rules.json` (0644). Fixed timestamps, fixed order, Unix attributes, written atomically.
-The rules document is zipped only when the function's own validator accepts it (VALIDATOR is the host build
-of tap_validate: the same rules.cpp the bootstrap is built from), so an invalid document never ships and
-synthesis, which deploys only the zip's rules, never validates a second time.
+One member at the zip root: `bootstrap` (mode 0755, what provided.al2023 executes). Fixed timestamp, Unix
+attributes, written atomically. No rules: they are traders' data in the rules table (I13), imported with
+`tap_rules import` (R6), so a rule change needs no build and no deploy.
 
-Usage: package_zip.py OUT.zip BOOTSTRAP RULES.json VALIDATOR
+Usage: package_zip.py OUT.zip BOOTSTRAP
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -31,8 +28,8 @@ def _member(name: str, mode: int) -> zipfile.ZipInfo:
     return info
 
 
-def write_package(out: Path, bootstrap: Path, rules: Path) -> None:
-    members = [(_member("bootstrap", 0o755), bootstrap), (_member("alert-rules.json", 0o644), rules)]
+def write_package(out: Path, bootstrap: Path) -> None:
+    members = [(_member("bootstrap", 0o755), bootstrap)]
     fd, tmp_name = tempfile.mkstemp(prefix=out.name, suffix=".tmp", dir=out.parent)
     tmp = Path(tmp_name)
     try:
@@ -47,19 +44,10 @@ def write_package(out: Path, bootstrap: Path, rules: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 5:
+    if len(argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
-    out, bootstrap, rules, validator = (Path(arg) for arg in argv[1:])
-    verdict = subprocess.run(
-        [str(validator), "rules", str(rules)], capture_output=True, text=True, check=False
-    )
-    if verdict.returncode != 0:
-        print(
-            f"package_zip: the function would refuse these rules:\n{verdict.stderr}", file=sys.stderr, end=""
-        )
-        return 1
-    write_package(out, bootstrap, rules)
+    write_package(Path(argv[1]), Path(argv[2]))
     return 0
 
 

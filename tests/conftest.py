@@ -1,8 +1,7 @@
-"""Shared fixtures: a function package built from the repo's rules, and one synthesis per session."""
+"""Shared fixtures: a function package (bootstrap alone), and one synthesis per session."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import zipfile
@@ -16,14 +15,10 @@ from lib.config import ROOT
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
-def build_zip(path: Path, rules: bytes | None = None, bootstrap: bytes = b"#!/bin/sh\nexit 1\n") -> Path:
-    """A function package like `make package` builds: bootstrap + alert-rules.json."""
+def build_zip(path: Path, bootstrap: bytes = b"#!/bin/sh\nexit 1\n") -> Path:
+    """A function package like `make package` builds: bootstrap alone."""
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("bootstrap", bootstrap)
-        archive.writestr(
-            "alert-rules.json",
-            (ROOT / "config" / "alert-rules.json").read_bytes() if rules is None else rules,
-        )
     return path
 
 
@@ -45,11 +40,6 @@ def terraform_rc(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ).stdout
     )
     return rc
-
-
-def rules_document() -> dict[str, object]:
-    rules: dict[str, Any] = json.loads((ROOT / "config" / "alert-rules.json").read_text())
-    return rules
 
 
 @pytest.fixture(scope="session")

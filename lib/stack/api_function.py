@@ -103,6 +103,7 @@ class ApiFunction(Construct):
             environment=LambdaFunctionEnvironment(
                 variables={
                     "RULES_TABLE": uses.rules_table.name,
+                    "RULES_SHARDS": str(config.rules_shards),  # the change heads, as the processor reads them
                     "ALERTS_TABLE": uses.alerts_table.name,
                     "STATE_TABLE": uses.state_table.name,
                     OPERATOR_GROUP_ENV: config.api.operator_group,

@@ -10,7 +10,6 @@ from lib.stack.bindings import (
     LambdaFunction,
     LambdaFunctionEnvironment,
 )
-from lib.stack.function_package import RULES_IN_ZIP
 from lib.stack.function_role import FunctionResources, FunctionRole
 from lib.stack.runtime import encrypted_log_group, runtime_settings, suppress_checkov
 
@@ -18,7 +17,6 @@ MEMORY_MB = 3072
 RESERVED_CONCURRENCY = 5
 BATCH_SIZE = 25
 BATCH_WINDOW_SECONDS = 1  # AWS requires >= 1 s when the batch size is above 10
-LAMBDA_TASK_ROOT = "/var/task"
 CHECKOV_SKIPS = (
     ("CKV_AWS_117", "no VPC: the function reaches only AWS public endpoints, a VPC adds cold start and NAT"),
     ("CKV_AWS_116", "invoked synchronously by the SQS event source: failures redrive to the queue's DLQ"),
@@ -69,7 +67,10 @@ class Function(Construct):
                     "STATE_TABLE": uses.state_table.name,
                     "TOPIC_ARN": uses.topic_arn,
                     "DLQ_URL": uses.dlq.url,
-                    "RULES_PATH": f"{LAMBDA_TASK_ROOT}/{RULES_IN_ZIP}",
+                    # The rules are read from the table (docs/design.md 12.6); its shard count is the
+                    # one every writer uses too (config/function-settings.json).
+                    "RULES_TABLE": uses.rules_table.name,
+                    "RULES_SHARDS": str(config.rules_shards),
                     "LOG_LEVEL": config.log_level,
                     "REORDER_WINDOW_SECONDS": str(config.reorder_window_seconds),
                     "MAX_NOTIFY_AGE_SECONDS": str(config.max_notify_age_seconds),

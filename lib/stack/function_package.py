@@ -1,22 +1,24 @@
-"""The function's package, lambda_function.zip: checked against the validated rules, then hashed."""
+"""The function's package, lambda_function.zip: checked to hold exactly `bootstrap`, then hashed.
+
+The rules are not in it: they are traders' data in the rules table (I13, R6), so a zip that still carries a
+rules document is a stale build of an earlier version and is refused.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import zipfile
 from pathlib import Path
-from typing import Any
 
-RULES_IN_ZIP = "alert-rules.json"
+PACKAGE_MEMBERS = ("bootstrap",)
 
 
 class LambdaPackageError(RuntimeError):
     """lambda_function.zip is missing, unreadable or does not hold what the function needs."""
 
 
-def package_hash(zip_path: Path, rules: dict[str, Any]) -> str:
+def package_hash(zip_path: Path) -> str:
     """base64 SHA-256 of the zip (Terraform's filebase64sha256), after checking what the zip holds."""
     if not zip_path.is_file():
         raise LambdaPackageError(
@@ -25,16 +27,13 @@ def package_hash(zip_path: Path, rules: dict[str, Any]) -> str:
     try:
         with zipfile.ZipFile(zip_path) as archive:
             names = set(archive.namelist())
-            shipped_rules = json.loads(archive.read(RULES_IN_ZIP)) if RULES_IN_ZIP in names else None
-    except (zipfile.BadZipFile, json.JSONDecodeError) as exc:
+    except zipfile.BadZipFile as exc:
         raise LambdaPackageError(f"{zip_path} is not a valid function package: {exc}") from None
     if "bootstrap" not in names:
         raise LambdaPackageError(f"{zip_path} has no `bootstrap` entry point: rebuild it with `make package`")
-    if shipped_rules != rules:
-        # The function reads the rules shipped in its zip; they must be this document, which the package
-        # step validated with the function's own loader (lib/rules.py).
+    if extra := sorted(names - set(PACKAGE_MEMBERS)):
         raise LambdaPackageError(
-            f"{zip_path}: its {RULES_IN_ZIP} differs from the validated rules document: "
+            f"{zip_path} holds {', '.join(extra)} besides `bootstrap` (the rules live in the rules table): "
             "rebuild it with `make package`"
         )
     return base64.b64encode(hashlib.sha256(zip_path.read_bytes()).digest()).decode()

@@ -25,3 +25,8 @@ def rules_batch() -> Iterator[BatchValidator]:
 @pytest.fixture(scope="session")
 def settings_batch() -> Iterator[BatchValidator]:
     yield from _batch("settings")
+
+
+@pytest.fixture(scope="session")
+def clock_batch() -> Iterator[BatchValidator]:
+    yield from _batch("clock")

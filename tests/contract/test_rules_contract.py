@@ -18,8 +18,6 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
-import sys
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -320,37 +318,23 @@ def test_trailing_newline_in_id_or_symbol_is_refused_everywhere(validate: Valida
         "id": "must be 1..64 chars of A-Z a-z 0-9 _ . -",
         "symbol": 'must be "*" or 1..16 chars of A-Z 0-9 . - / :',
     }
-    zip_path, path = tmp_path / "f.zip", tmp_path / "rules.json"
+    path = tmp_path / "rules.json"
     for key in ("id", "symbol"):
         doc = {"version": 1, "rules": [{**rule, key: f"{rule[key]}\n"}]}
         assert validate(doc) == [f"rules[0].{key}: {why[key]}"]
         assert not schema_accepts(doc)
-        # ... and the package step, the only gate between the document and a deployment, refuses it.
+        # ... and so does the file check an operator runs before `tap_rules import` (the same loader).
         path.write_text(json.dumps(doc))
-        script = ROOT / "scripts" / "package_zip.py"
-        package = subprocess.run(
-            [sys.executable, str(script), str(zip_path), str(path), str(path), str(TOOL)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert package.returncode == 1
-        assert f"{path}: rules[0].{key}: must be" in package.stderr
-        assert not zip_path.exists()
+        verdict = subprocess.run([str(TOOL), "rules", str(path)], capture_output=True, text=True, check=False)
+        assert verdict.returncode == 1
+        assert f"{path}: rules[0].{key}: must be" in verdict.stderr
 
 
 def test_the_repository_documents_are_valid(validate: Validate) -> None:
-    for path in (ROOT / "config" / "alert-rules.json", ROOT / "tests" / "data" / "golden-rules.json"):
-        assert validate(json.loads(path.read_text())) == [], path
-
-
-def test_the_package_step_zips_a_valid_document(tmp_path: Path) -> None:
-    bootstrap, zip_path = tmp_path / "bootstrap", tmp_path / "f.zip"
-    bootstrap.write_bytes(b"stand-in")
-    rules = ROOT / "config" / "alert-rules.json"
-    script = ROOT / "scripts" / "package_zip.py"
-    subprocess.run(
-        [sys.executable, str(script), str(zip_path), str(bootstrap), str(rules), str(TOOL)], check=True
+    documents = (
+        "config/alert-rules.json",
+        "local/data/trader-bob-rules.json",
+        "tests/data/golden-rules.json",
     )
-    with zipfile.ZipFile(zip_path) as archive:
-        assert archive.read("alert-rules.json") == rules.read_bytes()
+    for path in (ROOT / name for name in documents):
+        assert validate(json.loads(path.read_text())) == [], path

@@ -79,6 +79,7 @@ STACK_READS: dict[str, Callable[[str], StackConfig]] = {
     "LOG_LEVEL": lambda value: StackConfig(log_level=value),
     "REORDER_WINDOW_SECONDS": lambda value: from_sources({"reorderWindowSeconds": value}, {}),
     "MAX_NOTIFY_AGE_SECONDS": lambda value: from_sources({"maxNotifyAgeSeconds": value}, {}),
+    "RULES_SHARDS": lambda value: from_sources({"rulesShards": value}, {}),
 }
 
 

@@ -12,6 +12,7 @@ import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from lib.config import ROOT
 
@@ -35,15 +36,20 @@ class BatchValidator:
             encoding="utf-8",
         )
 
-    def reasons(self, line: str) -> list[str]:
+    def verdict(self, line: str) -> dict[str, Any]:
+        """The whole verdict line, for modes whose verdict carries more than reasons (clock)."""
         assert "\n" not in line, "one input per line"
         assert self._proc.stdin is not None
         assert self._proc.stdout is not None
         self._proc.stdin.write(line + "\n")
         self._proc.stdin.flush()
-        verdict = json.loads(self._proc.stdout.readline())
+        verdict: dict[str, Any] = json.loads(self._proc.stdout.readline())
         if "error" in verdict:
             raise ValueError(f"tap_validate refused the request {line!r}: {verdict['error']}")
+        return verdict
+
+    def reasons(self, line: str) -> list[str]:
+        verdict = self.verdict(line)
         return [] if verdict["valid"] else list(verdict["reasons"])
 
     def close(self) -> None:

@@ -14,7 +14,6 @@ from lib.config import ApiSettings, ConfigError, StackConfig, from_sources
 from lib.openapi import OPENAPI_PATH, OpenApiError, Route, api_routes
 from lib.stack.api import ACCESS_LOG_FORMAT, route_construct_id
 from lib.tap_stack import package_hash, synth_json
-from tests.conftest import rules_document
 from tests.support.stack_json import ACCOUNT, KEY, PART, TAGS, res, statements
 
 API = "${aws_apigatewayv2_api.http_api.id}"
@@ -306,7 +305,7 @@ def test_api_function(stack: dict[str, Any], package_zip: Path) -> None:
     assert (fn["runtime"], fn["handler"], fn["architectures"]) == ("provided.al2023", "api", ["arm64"])
     # the processor's zip: one build, the handler setting selects the API
     assert (fn["filename"], fn["source_code_hash"]) == (processor["filename"], processor["source_code_hash"])
-    assert fn["source_code_hash"] == package_hash(package_zip, rules_document())
+    assert fn["source_code_hash"] == package_hash(package_zip)
     assert (fn["memory_size"], fn["timeout"], fn["reserved_concurrent_executions"]) == (1024, 10, 10)
     assert fn["kms_key_arn"] == KEY
     assert fn["tracing_config"] == {"mode": "Active"}
@@ -314,6 +313,7 @@ def test_api_function(stack: dict[str, Any], package_zip: Path) -> None:
     assert fn["logging_config"]["log_group"] == "${aws_cloudwatch_log_group.api_log_group.name}"
     assert fn["environment"]["variables"] == {
         "RULES_TABLE": "${aws_dynamodb_table.rules_table.name}",
+        "RULES_SHARDS": "1",
         "ALERTS_TABLE": "${aws_dynamodb_table.alerts_table.name}",
         "STATE_TABLE": "${aws_dynamodb_table.state_table.name}",
         "OPERATOR_GROUP": "operators",

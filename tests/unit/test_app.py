@@ -22,7 +22,6 @@ def test_synthesizes_the_stack_json(tmp_path: Path, package_zip: Path) -> None:
     ("env", "message"),
     [
         ({"ENVIRONMENT_SUFFIX": "Bad_Suffix"}, "environment suffix 'Bad_Suffix' is invalid"),
-        ({"ALERT_RULES_PATH": "/nonexistent/rules.json"}, "rules document not found"),
         ({"LAMBDA_ZIP": "/nonexistent/lambda_function.zip"}, "not found: build it first with `make package`"),
     ],
 )

@@ -1,4 +1,4 @@
-"""Configuration, the function-settings table and reading the rules document (no cdktf import: fast).
+"""Configuration and the function-settings table (no cdktf import: fast).
 
 Validity of a rules document and agreement with the function are tested in tests/contract/."""
 
@@ -18,6 +18,7 @@ from lib.config import (
     NAME_LIMITS,
     REORDER_WINDOW,
     ROOT,
+    RULES_SHARDS,
     ConfigError,
     EnumSetting,
     IntegerSetting,
@@ -29,7 +30,6 @@ from lib.config import (
     parse_subscriptions,
     setting_of,
 )
-from lib.rules import RulesError, load_rules
 
 
 def test_defaults_are_production_values() -> None:
@@ -98,7 +98,7 @@ def test_environment_settings(tmp_path: Path) -> None:
             "LOG_RETENTION_DAYS": "7",
             "LOG_LEVEL": "DEBUG",
             "LAMBDA_ZIP": str(tmp_path / "f.zip"),
-            "ALERT_RULES_PATH": str(tmp_path / "r.json"),
+            "RULES_SHARDS": "4",
             "TF_STATE_PATH": "terraform.tfstate",
             "SNS_SUBSCRIPTIONS": '[{"protocol": "email", "endpoint": "a@example.com"}]',
         },
@@ -112,7 +112,7 @@ def test_environment_settings(tmp_path: Path) -> None:
         120,
     )
     assert (c.log_retention_days, c.log_level, c.state_path) == (7, "DEBUG", "terraform.tfstate")
-    assert (c.zip_path, c.rules_path) == (tmp_path / "f.zip", tmp_path / "r.json")
+    assert (c.zip_path, c.rules_shards) == (tmp_path / "f.zip", 4)
     assert c.subscriptions == (Subscription("email", "a@example.com"),)
 
 
@@ -127,6 +127,7 @@ SETTING_SOURCES = [
     ("log_level", "logLevel", "LOG_LEVEL", "WARN", "WARN"),
     ("reorder_window_seconds", "reorderWindowSeconds", "REORDER_WINDOW_SECONDS", "120", 120),
     ("max_notify_age_seconds", "maxNotifyAgeSeconds", "MAX_NOTIFY_AGE_SECONDS", "300", 300),
+    ("rules_shards", "rulesShards", "RULES_SHARDS", "8", 8),
     ("state_path", "localStatePath", "TF_STATE_PATH", "s.tfstate", "s.tfstate"),
     ("visibility_timeout_seconds", "visibilityTimeoutSeconds", "VISIBILITY_TIMEOUT_SECONDS", "400", 400),
     ("max_receive_count", "maxReceiveCount", "MAX_RECEIVE_COUNT", "6", 6),
@@ -139,7 +140,6 @@ SETTING_SOURCES = [
     ),
     ("log_retention_days", "logRetentionDays", "LOG_RETENTION_DAYS", "30", 30),
     ("zip_path", "lambdaZip", "LAMBDA_ZIP", str(ROOT / "f.zip"), ROOT / "f.zip"),
-    ("rules_path", "alertRules", "ALERT_RULES_PATH", str(ROOT / "r.json"), ROOT / "r.json"),
     (
         "subscriptions",
         "snsSubscriptions",
@@ -389,6 +389,20 @@ def test_max_notify_age_comes_from_the_table() -> None:
     )
 
 
+def test_rules_shards_come_from_the_table() -> None:
+    """One shard count for the function, tap_rules and the API (docs/design.md 12.5): the table's setting."""
+    assert RULES_SHARDS is FUNCTION_SETTINGS["RULES_SHARDS"]
+    assert (RULES_SHARDS.minimum, RULES_SHARDS.default, RULES_SHARDS.maximum) == (1, 1, 1024)
+    assert StackConfig().rules_shards == 1
+    assert StackConfig(rules_shards=1024).rules_shards == 1024
+    with pytest.raises(ConfigError) as refused:
+        from_sources({}, {"RULES_SHARDS": "0"})
+    assert str(refused.value) == (
+        "rules shards: RULES_SHARDS must be an integer from 1 to 1024, not '0' "
+        "(set RULES_SHARDS or the cdktf context rulesShards)"
+    )
+
+
 HOSTILE_WINDOWS = ["-1", "1e3", "999999999999999999999", " 60", "60 ", "60\n", "+60", "60.0", "0x3c", "0"]
 
 
@@ -442,18 +456,3 @@ def test_a_setting_is_read_as_the_kind_its_reader_expects() -> None:
     assert setting_of(FUNCTION_SETTINGS, "LOG_LEVEL", EnumSetting) is LOG_LEVEL
     with pytest.raises(ConfigError, match="function setting LOG_LEVEL is not of kind IntegerSetting"):
         setting_of(FUNCTION_SETTINGS, "LOG_LEVEL", IntegerSetting)
-
-
-# ---- reading the rules document (its validity: tests/contract/test_rules_contract.py)
-def test_repo_rules_document_is_read() -> None:
-    doc = load_rules(ROOT / "config" / "alert-rules.json")
-    assert doc["version"] == 1
-    assert len(doc["rules"]) == 9
-
-
-def test_missing_or_malformed_rules(tmp_path: Path) -> None:
-    with pytest.raises(RulesError, match="rules document not found"):
-        load_rules(tmp_path / "nope.json")
-    (tmp_path / "rules.json").write_text("{")
-    with pytest.raises(RulesError, match="invalid JSON"):
-        load_rules(tmp_path / "rules.json")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 from dataclasses import replace
@@ -11,7 +12,9 @@ from typing import Any
 
 import pytest
 
+from local.clock import parse_clock_spec
 from local.demo import (
+    FEED_CLOCK_SPEED,
     DeadLetter,
     LocalSystem,
     Notification,
@@ -19,14 +22,18 @@ from local.demo import (
     RunReport,
     Snapshot,
     _scan,
+    by_owner,
     fidelity_summary,
     parse_notification,
     percentile,
     progress_line,
+    recorded_feed_clock,
     summary,
+    trader_argument,
     verdict,
 )
 from local.emf import emf_totals
+from local.rules_import import RulesToolError
 from ops.send_feed import SendResult
 
 
@@ -125,6 +132,95 @@ def test_summary_lists_alerts_dead_letters_and_figures() -> None:
     assert RunReport(SendResult(), 0.0, True, [], emf_totals([]), [], [], []).ticks_per_s == 0.0
 
 
+def test_summary_shows_the_alerts_per_owner_by_rule_name() -> None:
+    alice = {
+        "symbol": "MSFT",
+        "timestamp": "2026-11-25T14:31:00.000000Z#RULEID1",
+        "alert_id": "MSFT|2026-11-25T14:31:00.000000Z#RULEID1",
+        "severity": "warning",
+        "price": "451",
+        "owner": "trader-alice",
+    }
+    out = io.StringIO()
+    summary(replace(report(), alerts=[*report().alerts, alice]), out, {"RULEID1": "msft-above-450"})
+    lines = out.getvalue().splitlines()
+    owners = [line.strip() for line in lines if line.strip().endswith(" alerts")]
+    assert owners == ["(no owner): 1 alerts", "trader-alice: 1 alerts"]  # owners in order
+    (row,) = [line for line in lines if line.startswith("    MSFT")]
+    assert row.split()[:3] == ["MSFT", "2026-11-25T14:31:00.000000Z", "msft-above-450"]
+    assert row.endswith("0x")  # not notified
+
+
+def test_by_owner_groups_alerts_of_each_trader() -> None:
+    alerts = [{"owner": "b", "n": 1}, {"owner": "a", "n": 2}, {"n": 3}, {"owner": "b", "n": 4}]
+    assert by_owner(alerts) == {
+        "(no owner)": [{"n": 3}],
+        "a": [{"owner": "a", "n": 2}],
+        "b": [{"owner": "b", "n": 1}, {"owner": "b", "n": 4}],
+    }
+
+
+def test_a_trader_is_owner_equals_file() -> None:
+    assert trader_argument("trader-bob=local/data/b.json") == ("trader-bob", Path("local/data/b.json"))
+    for bad in ("trader-bob", "=x.json", "bob="):
+        with pytest.raises(argparse.ArgumentTypeError, match="is not OWNER=FILE"):
+            trader_argument(bad)
+
+
+class _Tool:
+    """tap_rules as the system drives it: an import report per owner, then the owner's listing."""
+
+    def __init__(self, effective_from: str) -> None:
+        self.effective_from = effective_from
+
+    def import_all(self, documents: list[tuple[str, Path]]) -> dict[str, str]:
+        return {o: f"r-{o} created effective_from {self.effective_from}\n" for o, _ in documents}
+
+    def rule_names(self, owner: str) -> dict[str, str]:
+        return {f"ID-{owner}": f"r-{owner}"}
+
+
+def test_import_rules_learns_names_and_owners_and_refuses_rules_later_than_the_feed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    system = LocalSystem(OUTPUTS, ["bootstrap"], rules=[("a", Path("a.json")), ("b", Path("b.json"))])
+    monkeypatch.setattr(system, "rules_tool", lambda: _Tool("2026-11-25T14:29:55.000000Z"))
+    first_tick = 1_795_617_000_000_000  # 2026-11-25T14:30:00Z
+    reports = system.import_rules(effective_by_us=first_tick)
+    assert sorted(reports) == ["a", "b"]
+    assert system.rule_names == {"ID-a": "r-a", "ID-b": "r-b"}
+    assert system.rule_owners == {"ID-a": "a", "ID-b": "b"}
+    monkeypatch.setattr(system, "rules_tool", lambda: _Tool("2026-11-25T14:30:00.000001Z"))
+    with pytest.raises(
+        RulesToolError, match=r"effective after the feed's first tick: a: 2026-11-25T14:30:00"
+    ):
+        system.import_rules(effective_by_us=first_tick)
+    assert system.import_rules() == {  # no feed to precede: any effective_from will do
+        "a": "r-a created effective_from 2026-11-25T14:30:00.000001Z\n",
+        "b": "r-b created effective_from 2026-11-25T14:30:00.000001Z\n",
+    }
+
+
+def test_the_rules_tool_uses_the_stacks_table_endpoint_and_clock() -> None:
+    system = LocalSystem(OUTPUTS, ["bootstrap"], endpoint_url="http://127.0.0.1:5", clock="real")
+    tool = system.rules_tool()
+    assert (tool.table, tool.endpoint, dict(tool.clock_env)) == (
+        "rules",
+        "http://127.0.0.1:5",
+        {"TAP_CLOCK": "real"},
+    )
+    assert system.env()["TAP_CLOCK"] == "real"
+
+
+def test_a_recorded_feed_plays_in_a_virtual_clock_starting_before_its_first_tick() -> None:
+    bodies = (DATA / "golden-feed.jsonl").read_text().splitlines()
+    spec, first = recorded_feed_clock(bodies, speed=20, margin_s=60.0)
+    assert first == 1_795_617_000_000_000  # the golden feed's first tick, 2026-11-25T14:30:00Z
+    clock = parse_clock_spec(spec)
+    assert (clock.is_virtual, clock.start_micros, clock.speed) == (True, first - 60_000_000, 20)
+    assert parse_clock_spec(recorded_feed_clock(bodies)[0]).speed == FEED_CLOCK_SPEED
+
+
 def test_verdict() -> None:
     assert verdict(report(), [], 60) == (0, [])
     assert verdict(report(drained=False), ["boom"], 60) == (
@@ -174,6 +270,7 @@ OUTPUTS = {
     "topic_arn": "arn:aws:sns:eu-west-1:1:t",
     "dlq_url": "https://sqs.eu-west-1.amazonaws.com/1/dlq",
     "function_arn": "arn:aws:lambda:eu-west-1:1:function:f",
+    "rules_table_name": "rules",
 }
 
 
@@ -182,6 +279,8 @@ def test_against_aws_the_function_gets_no_endpoint_and_no_rules_path() -> None:
     assert "AWS_ENDPOINT_URL" not in env  # boto3 and the function go to AWS itself
     assert "RULES_PATH" not in env  # the function's own default
     assert env["ALERTS_TABLE"] == "alerts"
+    assert env["RULES_TABLE"] == "rules"  # the rules come from the stack's rules table, as deployed
+    assert "TAP_CLOCK" not in env  # real time unless the system plays a recorded feed
 
 
 def test_take_over_leaves_other_mappings_alone() -> None:

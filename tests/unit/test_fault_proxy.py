@@ -11,7 +11,7 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -337,3 +337,50 @@ def test_a_limited_rule_stops_after_its_count_even_across_rule_changes(upstream:
         assert statuses(3) == [503, 200, 200]
         conn.close()
     assert [c.kind for c in proxy.calls] == [FaultKind.HTTP_500] + [FaultKind.HTTP_503] * 2 + [None] * 2
+
+
+def _ddb(
+    conn: http.client.HTTPConnection, operation: str, body: Mapping[str, object], tag: str
+) -> dict[str, str]:
+    """One DynamoDB request through the proxy; the echo upstream's record of what it received."""
+    headers = {"Authorization": DDB_AUTH, "X-Amz-Target": f"DynamoDB_20120810.{operation}", "X-Tag": tag}
+    conn.request("POST", "/", body=json.dumps(body).encode(), headers=headers)
+    reply = conn.getresponse()
+    assert reply.status == 200
+    seen: dict[str, str] = json.loads(reply.read())["headers"]
+    return seen
+
+
+def test_a_delayed_request_is_forwarded_after_the_delay(upstream: str) -> None:
+    rule = FaultRule("dynamodb", FaultKind.DELAY, operation="TransactWriteItems", limit=1)
+    with FaultProxy(upstream, [rule], delay_s=0.3) as proxy:
+        conn = _client(proxy)
+        started = time.monotonic()
+        assert _ddb(conn, "TransactWriteItems", {"a": 1}, "late")["X-Tag"] == "late"  # forwarded, answered
+        assert time.monotonic() - started >= 0.3
+        started = time.monotonic()
+        _ddb(conn, "TransactWriteItems", {"a": 1}, "prompt")  # the rule is used up
+        assert time.monotonic() - started < 0.3
+        assert [c.kind for c in proxy.calls] == [FaultKind.DELAY, None]
+
+
+def test_index_reads_are_answered_from_a_stale_snapshot(upstream: str) -> None:
+    """Index lag: the second identical Query on an index gets the first answer (the upstream never sees it);
+    a table read, or another index request, reaches the upstream."""
+    with FaultProxy(upstream, stale_index=True, record_operations=frozenset({"Query"})) as proxy:
+        conn = _client(proxy)
+        on_index = {"TableName": "t", "IndexName": "by-owner", "KeyConditionExpression": "o = :o"}
+        assert _ddb(conn, "Query", on_index, "first")["X-Tag"] == "first"
+        assert _ddb(conn, "Query", on_index, "second")["X-Tag"] == "first"  # stale
+        assert _ddb(conn, "Query", {**on_index, "Limit": 1}, "other")["X-Tag"] == "other"
+        assert _ddb(conn, "Query", {"TableName": "t"}, "a")["X-Tag"] == "a"
+        assert _ddb(conn, "Query", {"TableName": "t"}, "b")["X-Tag"] == "b"  # tables are never stale
+        assert _ddb(conn, "GetItem", {"TableName": "t"}, "c")["X-Tag"] == "c"
+        # Recorded: the Query bodies only, in order.
+        assert [op for op, _ in proxy.recorded] == ["Query"] * 5
+        assert proxy.recorded[0][1] == on_index
+    with FaultProxy(upstream) as proxy:  # off by default: every request is forwarded, none recorded
+        conn = _client(proxy)
+        assert _ddb(conn, "Scan", {"TableName": "t", "IndexName": "i"}, "x")["X-Tag"] == "x"
+        assert _ddb(conn, "Scan", {"TableName": "t", "IndexName": "i"}, "y")["X-Tag"] == "y"
+        assert proxy.recorded == []

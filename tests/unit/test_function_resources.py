@@ -34,6 +34,12 @@ def test_resources_have_the_stacks_key_schemas_and_the_capture_subscription(
         assert sorted(
             (a["AttributeName"], a["AttributeType"]) for a in described["AttributeDefinitions"]
         ) == sorted([("symbol", "S"), (sort_key, "S")])
+    rules = ddb.describe_table(TableName=resources.rules_table)["Table"]
+    assert resources.rules_table == "alert-rules-fr"
+    assert [(k["AttributeName"], k["KeyType"]) for k in rules["KeySchema"]] == [
+        ("pk", "HASH"),
+        ("sk", "RANGE"),
+    ]
     assert resources.dlq_url.endswith("/market-data-dlq-fr")
     assert resources.capture_url.endswith("/capture-fr")
     capture_arn = sqs.get_queue_attributes(QueueUrl=resources.capture_url, AttributeNames=["QueueArn"])
@@ -52,6 +58,20 @@ def test_the_environment_names_the_resources_on_the_emulator(resources: Function
     assert env["AWS_ENDPOINT_URL"] == resources.endpoint
     assert env["RULES_PATH"] == str(RULES_PATH)
     assert env["AWS_ACCESS_KEY_ID"] == "testing"
+    assert "RULES_TABLE" not in env  # the function would prefer the table to the fixture document
+    deployed = resources.function_env(None)  # the rules from the table, as deployed
+    assert deployed["RULES_TABLE"] == "alert-rules-fr"
+    assert "RULES_PATH" not in deployed
+
+
+def test_the_rules_tool_works_on_the_resources_rules_table(resources: FunctionResources) -> None:
+    tool = resources.rules_tool({"TAP_CLOCK": "real"})
+    assert (tool.table, tool.endpoint, dict(tool.clock_env)) == (
+        "alert-rules-fr",
+        resources.endpoint,
+        {"TAP_CLOCK": "real"},
+    )
+    assert dict(resources.rules_tool().clock_env) == {}
 
 
 def test_without_an_endpoint_boto3_resolves_it() -> None:

@@ -27,9 +27,10 @@ from typing import Any
 import boto3
 import pytest
 
+from local.clock import CLOCK_VARIABLE, virtual_clock
 from local.emf import emf_totals
 from local.fault_proxy import FaultKind, FaultProxy, FaultRule
-from local.feed import FeedConfig, generate_feed
+from local.feed import FeedConfig, generate_feed, newest_tick_micros
 from local.function_host import FunctionRunner, invoke_settled, runner
 from local.function_resources import create_function_resources
 from local.runtime_api import InvocationResult
@@ -700,10 +701,11 @@ def new_rules_table(aws: LocalAws) -> str:
     return name
 
 
-def import_rules(aws: LocalAws, table: str, owner: str, document: Path) -> int:
-    """Imports `document` for `owner` with the operators' tool (as an operator: the admin key); returns the
-    latest effective_from it printed, in microseconds since the epoch."""
-    env = {
+def rules_tool_env(aws: LocalAws, table: str, clock: str = "") -> dict[str, str]:
+    """The operators' tool's environment (as an operator: the admin key) under the clock spec `clock`
+    (local/clock.py; real time by default)."""
+    return {
+        CLOCK_VARIABLE: clock,
         "PATH": os.environ["PATH"],
         "AWS_REGION": REGION,
         "AWS_ACCESS_KEY_ID": aws.admin.access_key,
@@ -711,10 +713,15 @@ def import_rules(aws: LocalAws, table: str, owner: str, document: Path) -> int:
         "AWS_ENDPOINT_URL": aws.url,
         "RULES_TABLE": table,
     }
+
+
+def import_rules(aws: LocalAws, table: str, owner: str, document: Path, clock: str = "") -> int:
+    """Imports `document` for `owner` with the operators' tool under the clock spec `clock`; returns the
+    latest effective_from it printed, in microseconds since the epoch."""
     tool = built(RULES_TOOL, "cpp-build")
     done = subprocess.run(
         [str(tool), "import", "--owner", owner, str(document)],
-        env=env,
+        env=rules_tool_env(aws, table, clock),
         capture_output=True,
         text=True,
         timeout=120,
@@ -764,6 +771,53 @@ def test_rules_from_the_rules_storage_apply_from_their_effective_from(
     assert fn.metrics("Rules") == 5  # the document's six rules, one paused (no version)
     assert fn.metrics("TicksBeforeRules") == 1
     assert any("invalid rule skipped" in line and "rule#hostile" in line for line in fn.output())
+
+
+def test_a_feed_before_every_rule_version_fires_nothing_in_the_shared_clock(
+    run_function: Any, stack: Stack, tmp_path: Path
+) -> None:
+    """R7: the golden feed (fixed past timestamps) played in a shared virtual clock that starts at its last
+    tick: rules imported under that clock take effect P after it, so every tick precedes every version --
+    nothing fires, each valid tick counts TicksBeforeRules, none is stale or from the future (in real time
+    the feed is a week old, beyond the horizon: the clock is what makes it live)."""
+    bodies = _golden_bodies()
+    last_tick = max(t for b in bodies if (t := newest_tick_micros(b)) is not None)
+    clock = virtual_clock(last_tick, 10, int(time.time() * 1e6))
+    table = new_rules_table(stack.aws)
+    effective_from = import_rules(stack.aws, table, "trader-a", GOLDEN_RULES, clock)
+    assert last_tick + 5_000_000 <= effective_from < last_tick + 60_000_000  # now + P, in the feed's time
+    fn = run_function(stack.env(tmp_path / "absent.json") | {"RULES_TABLE": table, CLOCK_VARIABLE: clock})
+    assert fn.failures(sqs_event(bodies)) == []
+    assert stack.alerts() == {}
+    assert stack.notifications() == []
+    assert fn.metrics("TicksBeforeRules") == json.loads(GOLDEN_EXPECTED.read_text())["ticks"]
+    assert (fn.metrics("StaleTicks"), fn.metrics("FutureTicks")) == (0, 0)
+    assert fn.metrics("Rules") == 5
+
+
+def test_a_clock_the_function_cannot_read_stops_its_start(run_function: Any, stack: Stack) -> None:
+    """A bad TAP_CLOCK is an init error, never a silent fall back to real time (docs/design.md, 12.7)."""
+    env = {**stack.env(GOLDEN_RULES), CLOCK_VARIABLE: "virtual:start=2026-11-25T14:30:00Z"}
+    error_type, message = _init_failure(run_function, env)
+    assert error_type == "Runtime.InvalidConfiguration"
+    assert message == "TAP_CLOCK: expected real or virtual:start=<UTC>,anchor=<micros>,speed=<n>"
+
+
+def test_the_rules_tool_refuses_a_clock_it_cannot_read(stack: Stack, tmp_path: Path) -> None:
+    table = new_rules_table(stack.aws)
+    done = subprocess.run(
+        [str(built(RULES_TOOL, "cpp-build")), "suspend", "MSFT"],
+        env=rules_tool_env(stack.aws, table, "virtual:speed=0"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (
+        1,
+        "tap_rules: TAP_CLOCK: expected real or virtual:start=<UTC>,anchor=<micros>,speed=<n>\n",
+    )
+    assert stack.aws.client("dynamodb").scan(TableName=table)["Items"] == []
 
 
 def test_a_rules_table_that_cannot_be_read_fails_the_batch_and_applies_nothing(

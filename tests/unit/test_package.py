@@ -1,6 +1,7 @@
 """F10: lambda_function.zip and the arm64 toolchain.
 
-- The zip (from `make package`): `bootstrap` (0755) + `alert-rules.json` at the root, deterministic.
+- The zip (from `make package`): `bootstrap` (0755) alone at the root (no rules: they live in the rules
+  table), deterministic.
 - Every arm64 binary we build (the zip's bootstrap, the toolchain probe) is an aarch64 ELF that needs only
   glibc, with no symbol version above GLIBC_2.34 (Amazon Linux 2023), and the bootstrap is stripped.
 - The toolchain probe (lib/lambda/tests/package) runs under qemu-aarch64: one HTTPS GET with verification
@@ -31,7 +32,6 @@ import tls_testbed  # noqa: E402
 
 ZIP = ROOT / "lambda_function.zip"
 PROBE = ROOT / "build" / "probe-arm64" / "toolchain_probe"
-RULES = ROOT / "config" / "alert-rules.json"
 
 EM_AARCH64 = 183
 GLIBC_CEILING = (2, 34)
@@ -82,11 +82,9 @@ def _readelf(*args: str) -> str:
 def test_zip_layout(package: Path) -> None:
     with zipfile.ZipFile(package) as archive:
         infos = {info.filename: info for info in archive.infolist()}
-        assert sorted(infos) == ["alert-rules.json", "bootstrap"]
+        assert sorted(infos) == ["bootstrap"]
         assert infos["bootstrap"].external_attr >> 16 == 0o100755
-        assert infos["alert-rules.json"].external_attr >> 16 == 0o100644
         assert {info.date_time for info in infos.values()} == {package_zip.FIXED_TIME}
-        assert archive.read("alert-rules.json") == RULES.read_bytes()
         assert archive.testzip() is None
     size = package.stat().st_size
     # Lambda's limit for a directly uploaded zip; a C++ bootstrap should be far below it.
@@ -105,11 +103,12 @@ def test_zip_is_deterministic(tmp_path: Path) -> None:
     bootstrap = tmp_path / "bootstrap"
     bootstrap.write_bytes(b"\x7fELF stand-in for the zip writer" * 100)
     first, second = tmp_path / "first.zip", tmp_path / "second.zip"
-    package_zip.write_package(first, bootstrap, RULES)
+    package_zip.write_package(first, bootstrap)
     os.utime(bootstrap, (1_000_000_000, 1_000_000_000))
-    package_zip.write_package(second, bootstrap, RULES)
+    package_zip.write_package(second, bootstrap)
     assert first.read_bytes() == second.read_bytes()
     with zipfile.ZipFile(second) as archive:
+        assert archive.namelist() == ["bootstrap"]
         assert archive.read("bootstrap") == bootstrap.read_bytes()
     assert list(tmp_path.glob("*.tmp")) == []
 

@@ -19,7 +19,7 @@ from lib.stack.backend import state_backend
 from lib.stack.bindings import TerraformStack
 from lib.stack.bindings import Testing as CdktfTesting  # not `Testing`: pytest would try to collect it
 from lib.tap_stack import LambdaPackageError, package_hash, synth_json
-from tests.conftest import build_zip, rules_document
+from tests.conftest import build_zip
 from tests.support.stack_json import ACCOUNT, KEY, PART, TAGS, res, statements
 
 SFX = "dev"
@@ -71,6 +71,7 @@ def local_stack(package_zip: Path) -> dict[str, Any]:
             max_receive_count=2,
             reorder_window_seconds=120,
             max_notify_age_seconds=300,
+            rules_shards=4,
             subscriptions=(
                 Subscription("email", "desk@example.com", {"severity": ["critical"], "symbol": ["AAPL"]}),
                 Subscription("sqs", "arn:aws:sqs:us-east-1:123456789012:desk"),
@@ -96,13 +97,14 @@ def test_function_settings(stack: dict[str, Any], package_zip: Path) -> None:
     assert fn["role"] == "${aws_iam_role.role.arn}"
     assert fn["logging_config"]["log_group"] == "${aws_cloudwatch_log_group.log_group.name}"
     assert fn["filename"] == str(package_zip)
-    assert fn["source_code_hash"] == package_hash(package_zip, rules_document())
+    assert fn["source_code_hash"] == package_hash(package_zip)
     assert fn["environment"]["variables"] == {
         "ALERTS_TABLE": "${aws_dynamodb_table.alerts_table.name}",
         "STATE_TABLE": "${aws_dynamodb_table.state_table.name}",
         "TOPIC_ARN": "${aws_sns_topic.topic.arn}",
         "DLQ_URL": "${aws_sqs_queue.dlq.url}",
-        "RULES_PATH": "/var/task/alert-rules.json",
+        "RULES_TABLE": "${aws_dynamodb_table.rules_table.name}",
+        "RULES_SHARDS": "1",
         "LOG_LEVEL": "INFO",
         "REORDER_WINDOW_SECONDS": "60",
         "MAX_NOTIFY_AGE_SECONDS": "60",
@@ -658,6 +660,7 @@ def test_the_configured_reorder_window_is_the_functions(local_stack: dict[str, A
     fn = res(local_stack, "aws_lambda_function", "function")
     assert fn["environment"]["variables"]["REORDER_WINDOW_SECONDS"] == "120"
     assert fn["environment"]["variables"]["MAX_NOTIFY_AGE_SECONDS"] == "300"  # F5's `delayed` bound
+    assert fn["environment"]["variables"]["RULES_SHARDS"] == "4"  # the writers' count too (12.5)
 
 
 def test_local_variant_subscriptions(local_stack: dict[str, Any]) -> None:
@@ -689,30 +692,26 @@ def test_only_the_bindings_module_imports_cdktf() -> None:
 
 # ---- the function package
 def test_package_hash_follows_the_zip(tmp_path: Path) -> None:
-    rules = rules_document()
-    a = package_hash(build_zip(tmp_path / "a.zip"), rules)
-    b = package_hash(build_zip(tmp_path / "b.zip", bootstrap=b"#!/bin/sh\nexit 2\n"), rules)
+    a = package_hash(build_zip(tmp_path / "a.zip"))
+    b = package_hash(build_zip(tmp_path / "b.zip", bootstrap=b"#!/bin/sh\nexit 2\n"))
     assert a != b
     assert re.fullmatch(r"[A-Za-z0-9+/]{43}=", a)
-    assert a == package_hash(tmp_path / "a.zip", rules)
+    assert a == package_hash(tmp_path / "a.zip")
 
 
 def test_package_errors(tmp_path: Path) -> None:
-    rules = rules_document()
     with pytest.raises(LambdaPackageError, match="not found: build it first with `make package`"):
-        package_hash(tmp_path / "missing.zip", rules)
+        package_hash(tmp_path / "missing.zip")
     (tmp_path / "bad.zip").write_bytes(b"not a zip")
     with pytest.raises(LambdaPackageError, match="not a valid function package"):
-        package_hash(tmp_path / "bad.zip", rules)
+        package_hash(tmp_path / "bad.zip")
     with zipfile.ZipFile(tmp_path / "nobootstrap.zip", "w") as z:
-        z.writestr("alert-rules.json", json.dumps(rules))
+        z.writestr("main.py", "print()")
     with pytest.raises(LambdaPackageError, match="no `bootstrap` entry point"):
-        package_hash(tmp_path / "nobootstrap.zip", rules)
-    stale = build_zip(tmp_path / "stale.zip", rules=json.dumps({"version": 1, "rules": []}).encode())
-    with pytest.raises(LambdaPackageError, match="differs from the validated rules document"):
-        package_hash(stale, rules)
-    norules = build_zip(tmp_path / "norules.zip")
-    with zipfile.ZipFile(norules, "w") as z:
-        z.writestr("bootstrap", b"x")
-    with pytest.raises(LambdaPackageError, match="differs"):
-        package_hash(norules, rules)
+        package_hash(tmp_path / "nobootstrap.zip")
+    # A zip of an earlier build still carries a rules document: the rules now live in the rules table (R6).
+    stale = build_zip(tmp_path / "stale.zip")
+    with zipfile.ZipFile(stale, "a") as z:
+        z.writestr("alert-rules.json", json.dumps({"version": 1, "rules": []}))
+    with pytest.raises(LambdaPackageError, match=r"holds alert-rules.json besides `bootstrap`"):
+        package_hash(stale)

@@ -18,6 +18,7 @@
 #include "tap/app/sns_notifier.hpp"
 #include "tap/app/sqs_dead_letters.hpp"
 #include "tap/aws/aws_layer.hpp"
+#include "tap/core/clock_spec.hpp"
 #include "tap/runtime/runtime.hpp"
 
 #ifdef TAP_GCOV_DUMP_ON_SIGTERM
@@ -55,7 +56,7 @@ constexpr int kScanConnections = 8;
 // not finish in it is done by the first invocation's cover() instead.
 constexpr auto kInitLoadBudget = std::chrono::seconds(8);
 
-std::int64_t wall_micros() {
+std::int64_t real_micros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -72,6 +73,17 @@ int main() {
   if (!config) return init_error("Runtime.InvalidConfiguration", config.error().message);
   auto aws = tap::AwsLayer::from_env(env);
   if (!aws) return init_error("Runtime.InvalidConfiguration", aws.error().message);
+  // R7: every read of "now" that decides behaviour goes through the clock (TAP_CLOCK, clock_spec.hpp); the
+  // invocation deadline stays on the steady clock and log and metric records keep real time.
+  const auto clock_spec = tap::parse_clock_spec(env(tap::kClockVariable).value_or(""));
+  if (!clock_spec) {
+    return init_error("Runtime.InvalidConfiguration",
+                      std::string(tap::kClockVariable) + ": " + clock_spec.error().message);
+  }
+  const auto wall_micros = [spec = clock_spec.value()] { return spec.now(real_micros()); };
+  const auto wall_clock = [wall_micros] {
+    return std::chrono::system_clock::time_point(std::chrono::microseconds(wall_micros()));
+  };
   tap::obs::Logger log(tap::obs::stdout_sink(), std::chrono::system_clock::now, config->log_level);
   tap::AwsLayer& layer = *aws.value();
   std::mt19937_64 token_random{std::random_device{}()};
@@ -87,7 +99,8 @@ int main() {
   tap::SnsNotifier notifier(layer.sns, config->topic_arn);
   tap::SqsDeadLetters dead_letters(layer.sqs, config->dlq_url);
 
-  // The rules: the rules storage through the cache when RULES_TABLE is set, else the document.
+  // The rules: the rules storage through the cache (RULES_TABLE, what the stack sets), else a document
+  // (RULES_PATH: the black-box and golden tests' fixtures).
   std::unique_ptr<tap::RuleSource> source;
   std::optional<tap::DynamoDbRulesStore> rules_store;
   std::vector<std::unique_ptr<tap::AwsLayer>> scan_layers;
@@ -95,7 +108,7 @@ int main() {
   std::optional<tap::RulesCache> cache;
   const tap::RulesCacheSettings cache_settings;
   if (!config->rules_table.empty()) {
-    const tap::RulesTableSettings table{.table = config->rules_table};
+    const tap::RulesTableSettings table{.table = config->rules_table, .shards = config->rules_shards};
     rules_store.emplace(layer.dynamodb, table, tokens);
     for (int i = 0; i < kScanConnections; ++i) {
       auto scan_layer = tap::AwsLayer::from_env(env);  // succeeded above: the same environment
@@ -124,9 +137,8 @@ int main() {
     source =
         std::make_unique<tap::DocumentRuleSource>(rules->rules(), std::vector<tap::SymbolControlRecord>{});
   }
-  tap::BatchHandler handler(*source, {state, ledger, notifier, dead_letters}, log,
-                            std::chrono::system_clock::now, tap::engine_limits(config.value()),
-                            config->max_notify_age_seconds);
+  tap::BatchHandler handler(*source, {state, ledger, notifier, dead_letters}, log, wall_clock,
+                            tap::engine_limits(config.value()), config->max_notify_age_seconds);
   log.info("initialised with " + std::to_string(source->versions().size()) + " rules");
 
   return tap::runtime::run_handler([&](const tap::runtime::InvocationRequest& request) {

@@ -13,6 +13,7 @@
 #include "tap/app/dynamodb_store.hpp"
 #include "tap/app/function_config.hpp"
 #include "tap/app/function_settings_table.hpp"
+#include "tap/core/clock_spec.hpp"
 #include "tap/core/json_text.hpp"
 #include "tap/core/rules.hpp"
 
@@ -79,8 +80,11 @@ int check_file(const std::string& path, std::ostream& err) {
 // The function's start-up configuration with `setting` (name, value) set, the table's other settings unset
 // and the required variables set to placeholders.
 Result<FunctionConfig> config_with(std::optional<std::pair<std::string, std::string>> setting) {
-  std::map<std::string, std::string, std::less<>> vars = {
-      {"ALERTS_TABLE", "alerts"}, {"STATE_TABLE", "state"}, {"TOPIC_ARN", "topic"}, {"DLQ_URL", "dlq"}};
+  std::map<std::string, std::string, std::less<>> vars = {{"ALERTS_TABLE", "alerts"},
+                                                          {"STATE_TABLE", "state"},
+                                                          {"TOPIC_ARN", "topic"},
+                                                          {"DLQ_URL", "dlq"},
+                                                          {"RULES_TABLE", "rules"}};
   if (setting) vars[setting->first] = setting->second;
   const EnvLookup env = [&vars](std::string_view name) -> std::optional<std::string> {
     const auto it = vars.find(name);
@@ -154,6 +158,31 @@ std::string setting_verdict(std::string_view request) {
   return verdict(config ? std::vector<std::string>{} : std::vector<std::string>{config.error().message});
 }
 
+std::string clock_verdict(std::string_view request) {
+  simdjson::ondemand::parser parser;
+  const simdjson::padded_string padded(request);
+  simdjson::ondemand::document doc;
+  simdjson::ondemand::object obj;
+  std::string_view text;
+  std::int64_t real = 0;
+  if (parser.iterate(padded).get(doc) || doc.get_object().get(obj) || obj["spec"].get_string().get(text) ||
+      obj["real"].get_int64().get(real)) {
+    return request_error(R"(a request is {"spec": string, "real": integer})");
+  }
+  const auto spec = parse_clock_spec(text);
+  if (!spec) return verdict({spec.error().message});
+  std::string out = R"({"valid":true,"virtual":)";
+  out += spec->is_virtual ? "true" : "false";
+  for (const auto& [name, value] : {std::pair{R"(,"start":)", spec->start_micros},
+                                    {R"(,"anchor":)", spec->anchor_micros},
+                                    {R"(,"speed":)", spec->speed},
+                                    {R"(,"now":)", spec->now(real)}}) {
+    out += name;
+    out += std::to_string(value);
+  }
+  return out + "}";
+}
+
 std::string setting_defaults() {
   const FunctionConfig config = config_with(std::nullopt).value();
   std::string out = R"({"LOG_LEVEL":)";
@@ -162,6 +191,8 @@ std::string setting_defaults() {
   json::append_string(out, std::to_string(config.reorder_window_seconds));
   out += R"(,"MAX_NOTIFY_AGE_SECONDS":)";
   json::append_string(out, std::to_string(config.max_notify_age_seconds));
+  out += R"(,"RULES_SHARDS":)";
+  json::append_string(out, std::to_string(config.rules_shards));
   return out + "}";
 }
 
@@ -175,6 +206,11 @@ int run(std::span<const std::string_view> args, std::istream& in, std::ostream& 
   if (args.size() == 2 && args[0] == "state-item" && args[1] == "--decode") {
     return batch(in, out, decoded_state_item);
   }
+  if (args.size() == 2 && args[0] == "clock" && args[1] == "--batch") return batch(in, out, clock_verdict);
+  if (args.size() == 2 && args[0] == "clock" && args[1] == "--variable") {
+    out << kClockVariable << '\n';
+    return 0;
+  }
   if (args.size() == 2 && args[0] == "settings" && args[1] == "--defaults") {
     out << setting_defaults() << '\n';
     return 0;
@@ -184,7 +220,7 @@ int run(std::span<const std::string_view> args, std::istream& in, std::ostream& 
     return 0;
   }
   err << "usage: tap_validate rules FILE | rules --batch | settings --batch | settings --table | "
-         "settings --defaults | state-item --decode\n";
+         "settings --defaults | state-item --decode | clock --batch | clock --variable\n";
   return 2;
 }
 

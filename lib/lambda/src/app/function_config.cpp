@@ -1,6 +1,7 @@
 #include "tap/app/function_config.hpp"
 
 #include <array>
+#include <cstdint>
 #include <optional>
 
 #include "tap/app/function_settings_table.hpp"
@@ -25,8 +26,20 @@ consteval const settings::IntegerSetting& integer_setting(std::string_view name)
 constexpr const settings::EnumSetting& kLogLevel = enum_setting("LOG_LEVEL");
 constexpr const settings::IntegerSetting& kReorderWindow = integer_setting("REORDER_WINDOW_SECONDS");
 constexpr const settings::IntegerSetting& kMaxNotifyAge = integer_setting("MAX_NOTIFY_AGE_SECONDS");
+constexpr const settings::IntegerSetting& kRulesShards = integer_setting("RULES_SHARDS");
+// A shard index is a std::uint32_t (rules_dynamodb.hpp): the table's bound must fit it.
+static_assert(kRulesShards.minimum >= 1 && kRulesShards.maximum <= UINT32_MAX);
 // The core's default (a caller that passes no age) is the table's: one value.
 static_assert(kMaxNotifyAge.default_value == kDefaultMaxNotifyAgeSeconds);
+
+// The setting's value in `env` (its default when unset), or why the function refuses the text.
+Result<std::int64_t> integer_from_env(const settings::IntegerSetting& setting, const EnvLookup& env) {
+  const auto text = env(setting.name);
+  if (!text) return setting.default_value;
+  if (const auto value = setting.parse(*text)) return *value;
+  return Error{"invalid_configuration",
+               std::string(setting.name) + " must be " + setting.allowed() + ", not " + *text};
+}
 
 // The logger's level of that name. The table decides what is allowed; a unit test checks that every value
 // it allows is a level.
@@ -57,12 +70,9 @@ Result<FunctionConfig> load_function_config(const EnvLookup& env) {
   require("STATE_TABLE", cfg.state_table);
   require("TOPIC_ARN", cfg.topic_arn);
   require("DLQ_URL", cfg.dlq_url);
-  if (auto v = env("RULES_PATH")) {
-    cfg.rules_path = *v;
-  } else {
-    cfg.rules_path = env("LAMBDA_TASK_ROOT").value_or("/var/task") + "/alert-rules.json";
-  }
   cfg.rules_table = env("RULES_TABLE").value_or("");
+  cfg.rules_path = env("RULES_PATH").value_or("");
+  if (cfg.rules_table.empty() && cfg.rules_path.empty()) problem("RULES_TABLE is not set");
   const std::string level = env(kLogLevel.name).value_or(std::string(kLogLevel.default_value));
   const auto parsed = level_named(level);
   if (parsed && kLogLevel.allows(level)) {
@@ -71,22 +81,30 @@ Result<FunctionConfig> load_function_config(const EnvLookup& env) {
     problem("LOG_LEVEL must be " + kLogLevel.allowed() + ", not " + level);
   }
   const auto integer = [&](const settings::IntegerSetting& setting, std::int64_t& out) {
-    if (const auto text = env(setting.name)) {
-      if (const auto value = setting.parse(*text)) {
-        out = *value;
-      } else {
-        problem(std::string(setting.name) + " must be " + setting.allowed() + ", not " + *text);
-      }
+    auto value = integer_from_env(setting, env);
+    if (value) {
+      out = value.value();
     } else {
-      out = setting.default_value;
+      problem(value.error().message);
     }
   };
   integer(kReorderWindow, cfg.reorder_window_seconds);
   integer(kMaxNotifyAge, cfg.max_notify_age_seconds);
+  if (auto shards = rules_shards_from_env(env)) {
+    cfg.rules_shards = shards.value();
+  } else {
+    problem(shards.error().message);
+  }
   cfg.metrics_namespace = env("METRICS_NAMESPACE").value_or("MarketAlerts");
   cfg.function_name = env("AWS_LAMBDA_FUNCTION_NAME").value_or("data-processor");
   if (!problems.empty()) return Error{"invalid_configuration", problems};
   return cfg;
+}
+
+Result<std::uint32_t> rules_shards_from_env(const EnvLookup& env) {
+  auto shards = integer_from_env(kRulesShards, env);
+  if (!shards) return shards.error();
+  return static_cast<std::uint32_t>(shards.value());
 }
 
 EngineLimits engine_limits(const FunctionConfig& config) {

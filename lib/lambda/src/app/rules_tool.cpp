@@ -9,6 +9,7 @@
 #include <ostream>
 #include <utility>
 
+#include "tap/app/function_config.hpp"
 #include "tap/core/json_text.hpp"
 #include "tap/core/rule_import.hpp"
 #include "tap/core/timestamp.hpp"
@@ -232,7 +233,7 @@ at least P (5 s) after it is committed; every tick at or after it sees the chang
 
 environment:
   RULES_TABLE     the rules table (the stack's rules_table_name output), required
-  RULES_SHARDS    the change heads' shard count (default 1)
+  RULES_SHARDS    the change heads' shard count (default 1): the function's RULES_SHARDS, the same number
   AWS_REGION, AWS credentials (AWS_ACCESS_KEY_ID, ... or AWS_PROFILE's role), AWS_ENDPOINT_URL_DYNAMODB /
   AWS_ENDPOINT_URL (moto): as the function reads them. The role needs the stack's rules-writer-policy.
 
@@ -249,13 +250,10 @@ Result<RulesTableSettings> rules_table_from_env(const EnvLookup& env) {
   } else {
     problems = "RULES_TABLE is not set";
   }
-  if (auto shards = env("RULES_SHARDS")) {
-    std::uint32_t n = 0;
-    const auto [end, ec] = std::from_chars(shards->data(), shards->data() + shards->size(), n);
-    if (ec != std::errc{} || end != shards->data() + shards->size() || n < 1 || n > 1024) {
-      problems += (problems.empty() ? "" : "; ") + ("RULES_SHARDS must be 1..1024, not " + *shards);
-    }
-    settings.shards = n;
+  if (auto shards = rules_shards_from_env(env)) {
+    settings.shards = shards.value();
+  } else {
+    problems += (problems.empty() ? "" : "; ") + shards.error().message;
   }
   if (!problems.empty()) return Error{"invalid_configuration", problems};
   return settings;

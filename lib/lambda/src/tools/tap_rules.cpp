@@ -10,6 +10,7 @@
 
 #include "tap/app/rules_tool.hpp"
 #include "tap/aws/aws_layer.hpp"
+#include "tap/core/clock_spec.hpp"
 
 namespace {
 
@@ -21,8 +22,7 @@ std::string random_id() {
   return tap::rule_id_from_bits(bits);
 }
 
-// The writer's wall clock (R3: it only chooses effective_from; a wrong one delays a change).
-std::int64_t wall_micros() {
+std::int64_t real_micros() {
   const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
   return std::chrono::duration_cast<std::chrono::microseconds>(since_epoch).count();
 }
@@ -54,9 +54,16 @@ int main(int argc, char** argv) {
     std::cerr << "tap_rules: " << (table ? layer.error().message : table.error().message) << "\n";
     return tap::kToolFailed;
   }
+  // The writer's clock, the local system's one (R7: TAP_CLOCK); R3: it only chooses effective_from, so a
+  // wrong one delays a change.
+  const auto clock = tap::parse_clock_spec(env(tap::kClockVariable).value_or(""));
+  if (!clock) {
+    std::cerr << "tap_rules: " << tap::kClockVariable << ": " << clock.error().message << "\n";
+    return tap::kToolFailed;
+  }
   tap::DynamoDbRulesStore store(layer.value()->dynamodb, table.value(), random_id);
   tap::ChangeService changes(
-      store, wall_micros,
+      store, [spec = clock.value()] { return spec.now(real_micros()); },
       [](std::int64_t micros) { std::this_thread::sleep_for(std::chrono::microseconds(micros)); }, random_id,
       {});
   const tap::RulesToolContext context{

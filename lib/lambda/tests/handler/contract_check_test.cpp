@@ -92,7 +92,8 @@ TEST(ContractCheck, PrintsTheDefaultsTheFunctionStartsWith) {
   const auto r = run_tool({"settings", "--defaults"});
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(r.out,
-            "{\"LOG_LEVEL\":\"INFO\",\"REORDER_WINDOW_SECONDS\":\"60\",\"MAX_NOTIFY_AGE_SECONDS\":\"60\"}\n");
+            "{\"LOG_LEVEL\":\"INFO\",\"REORDER_WINDOW_SECONDS\":\"60\",\"MAX_NOTIFY_AGE_SECONDS\":\"60\","
+            "\"RULES_SHARDS\":\"1\"}\n");
 }
 
 TEST(ContractCheck, IntegerSettingsAreJudgedByTheStartUpConfiguration) {
@@ -143,6 +144,33 @@ TEST(ContractCheck, StateItemsAreDecodedByTheFunctionsOwnAdapter) {
             "\n");
 }
 
+TEST(ContractCheck, ClockRequestsAnswerTheFunctionsReadingOfTheSpec) {
+  const auto r = run_tool({"clock", "--batch"},
+                          R"({"spec":"virtual:start=2026-01-05T14:30:00Z,anchor=1800000000000000,speed=10",)"
+                          R"("real":1800000000000001})"
+                          "\n"
+                          R"({"spec":"real","real":5})"
+                          "\n"
+                          R"({"spec":"virtual:","real":5})"
+                          "\n"
+                          R"({"spec":"real","real":"5"})"
+                          "\n");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out,
+            R"({"valid":true,"virtual":true,"start":1767623400000000,"anchor":1800000000000000,"speed":10,)"
+            R"("now":1767623400000010})"
+            "\n"
+            R"({"valid":true,"virtual":false,"start":0,"anchor":0,"speed":1,"now":5})"
+            "\n"
+            R"({"valid":false,"reasons":["expected real or virtual:start=<UTC>,anchor=<micros>,speed=<n>"]})"
+            "\n"
+            R"({"error":"a request is {\"spec\": string, \"real\": integer}"})"
+            "\n");
+  const auto variable = run_tool({"clock", "--variable"});
+  EXPECT_EQ(variable.status, 0);
+  EXPECT_EQ(variable.out, "TAP_CLOCK\n");
+}
+
 TEST(ContractCheck, AnythingElseIsUsage) {
   for (const auto& args : std::vector<std::vector<std::string_view>>{{},
                                                                      {"rules"},
@@ -150,7 +178,8 @@ TEST(ContractCheck, AnythingElseIsUsage) {
                                                                      {"settings"},
                                                                      {"rules", "a", "b"},
                                                                      {"other", "--batch"},
-                                                                     {"state-item", "--batch"}}) {
+                                                                     {"state-item", "--batch"},
+                                                                     {"clock", "--table"}}) {
     const auto r = run_tool(args);
     EXPECT_EQ(r.status, 2);
     EXPECT_EQ(r.err.substr(0, 19), "usage: tap_validate");

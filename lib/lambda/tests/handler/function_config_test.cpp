@@ -22,32 +22,52 @@ const std::map<std::string, std::string> kComplete = {
     {"ALERTS_TABLE", "market-alerts-dev"},
     {"STATE_TABLE", "alert-state-dev"},
     {"TOPIC_ARN", "arn:aws:sns:us-east-1:1:trading-alerts-dev"},
-    {"DLQ_URL", "https://sqs/1/market-data-dlq-dev"}};
+    {"DLQ_URL", "https://sqs/1/market-data-dlq-dev"},
+    {"RULES_TABLE", "alert-rules-dev"}};
 
 TEST(FunctionConfig, ReadsTheStackVariablesWithDefaults) {
   auto cfg = load_function_config(env_of(kComplete));
   ASSERT_TRUE(cfg.ok());
   EXPECT_EQ(cfg->alerts_table, "market-alerts-dev");
   EXPECT_EQ(cfg->state_table, "alert-state-dev");
-  EXPECT_EQ(cfg->rules_path, "/var/task/alert-rules.json");
+  EXPECT_EQ(cfg->rules_table, "alert-rules-dev");
+  EXPECT_EQ(cfg->rules_path, "") << "the zip carries no rules document: no default path";
+  EXPECT_EQ(cfg->rules_shards, 1U);
   EXPECT_EQ(cfg->log_level, obs::Level::kInfo);
   EXPECT_EQ(cfg->metrics_namespace, "MarketAlerts");
   EXPECT_EQ(cfg->function_name, "data-processor");
 }
 
-TEST(FunctionConfig, RulesTableIsOptionalAndNamesTheRulesStorage) {
-  EXPECT_EQ(load_function_config(env_of(kComplete))->rules_table, "") << "unset: the rules document";
+TEST(FunctionConfig, TheRulesComeFromTheTableOrFromADocumentForTests) {
   auto vars = kComplete;
-  vars["RULES_TABLE"] = "alert-rules-dev";
-  EXPECT_EQ(load_function_config(env_of(vars))->rules_table, "alert-rules-dev");
+  vars.erase("RULES_TABLE");
+  auto neither = load_function_config(env_of(vars));
+  ASSERT_FALSE(neither.ok());
+  EXPECT_EQ(neither.error().message, "RULES_TABLE is not set");
+  vars["RULES_PATH"] = "/tmp/golden-rules.json";
+  auto document = load_function_config(env_of(vars));
+  ASSERT_TRUE(document.ok());
+  EXPECT_EQ(document->rules_path, "/tmp/golden-rules.json");
+  EXPECT_EQ(document->rules_table, "");
+}
+
+// One shard count for every reader and writer of the rules table: the table's setting, read once.
+TEST(FunctionConfig, RulesShardsFollowTheSettingsTable) {
+  auto vars = kComplete;
+  vars["RULES_SHARDS"] = "8";
+  EXPECT_EQ(load_function_config(env_of(vars))->rules_shards, 8U);
+  EXPECT_EQ(rules_shards_from_env(env_of(vars)).value(), 8U);
+  vars["RULES_SHARDS"] = "0";
+  auto refused = load_function_config(env_of(vars));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message, "RULES_SHARDS must be an integer from 1 to 1024, not 0");
+  EXPECT_EQ(rules_shards_from_env(env_of(vars)).error().message, refused.error().message);
 }
 
 TEST(FunctionConfig, ExplicitSettingsWin) {
   auto vars = kComplete;
-  vars["LAMBDA_TASK_ROOT"] = "/opt/fn";
   vars["LOG_LEVEL"] = "DEBUG";
   vars["AWS_LAMBDA_FUNCTION_NAME"] = "data-processor-pr7";
-  EXPECT_EQ(load_function_config(env_of(vars))->rules_path, "/opt/fn/alert-rules.json");
   EXPECT_EQ(load_function_config(env_of(vars))->log_level, obs::Level::kDebug);
   EXPECT_EQ(load_function_config(env_of(vars))->function_name, "data-processor-pr7");
   vars["RULES_PATH"] = "/tmp/rules.json";
@@ -86,7 +106,7 @@ TEST(FunctionConfig, ValuesOutsideTheTableAreRefused) {
 
 // W by event time (F3: configurable, default 60 s), bounded by config/function-settings.json.
 TEST(FunctionConfig, TheReorderWindowDefaultsToTheTablesSixtySeconds) {
-  ASSERT_EQ(settings::kIntegerSettings.size(), 2u);
+  ASSERT_EQ(settings::kIntegerSettings.size(), 3u);  // + RULES_SHARDS
   const settings::IntegerSetting& window = settings::kIntegerSettings[0];
   EXPECT_EQ(window.name, "REORDER_WINDOW_SECONDS");
   EXPECT_EQ(window.default_value, 60);
@@ -155,7 +175,7 @@ TEST(FunctionConfig, EveryProblemIsNamed) {
   EXPECT_EQ(cfg.error().code, "invalid_configuration");
   EXPECT_EQ(cfg.error().message,
             "ALERTS_TABLE is not set; STATE_TABLE is not set; TOPIC_ARN is not set; DLQ_URL is not set; "
-            "LOG_LEVEL must be DEBUG, INFO, WARN or ERROR, not LOUD");
+            "RULES_TABLE is not set; LOG_LEVEL must be DEBUG, INFO, WARN or ERROR, not LOUD");
 }
 
 }  // namespace

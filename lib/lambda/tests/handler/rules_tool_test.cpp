@@ -117,7 +117,8 @@ TEST(RulesToolEnv, TableAndShardsFromTheEnvironment) {
   auto bad = rules_table_from_env(env({{"RULES_SHARDS", "0"}}));
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().code, "invalid_configuration");
-  EXPECT_EQ(bad.error().message, "RULES_TABLE is not set; RULES_SHARDS must be 1..1024, not 0");
+  EXPECT_EQ(bad.error().message,
+            "RULES_TABLE is not set; RULES_SHARDS must be an integer from 1 to 1024, not 0");
   EXPECT_FALSE(rules_table_from_env(env({{"RULES_TABLE", "t"}, {"RULES_SHARDS", "2x"}})).ok());
 }
 

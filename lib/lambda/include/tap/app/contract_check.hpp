@@ -21,6 +21,10 @@ std::string setting_verdict(std::string_view request);
 // configuration when its variable is unset, as the text that sets it (the contract test compares them with
 // the defaults synthesis uses).
 std::string setting_defaults();
+// `request` is {"spec": string, "real": integer}: the function's reading of the clock spec (clock_spec.hpp)
+// and its instant at that real instant, {"valid":true,"virtual":bool,"start":N,"anchor":N,"speed":N,
+// "now":N}, or {"valid":false,"reasons":["..."]}; another shape answers {"error": "..."}.
+std::string clock_verdict(std::string_view request);
 // A symbol's state item (DynamoDB JSON, binary attributes base64 as DynamoDB sends them) decoded by the
 // function's own adapter (dynamodb_store.hpp), for the black-box tests that read the state table:
 // {"revision":N,"ticks":[[ts,seq,price],...],"fires":[{"rule_id","version","ts","seq","crossing","stored",
@@ -35,6 +39,8 @@ std::string decoded_state_item(std::string_view item_json);
 //   settings --table    the compiled-in settings table, byte for byte
 //   settings --defaults setting_defaults(), one line
 //   state-item --decode one state item per input line -> one decoded_state_item per output line
+//   clock --batch       one clock request per input line -> one clock_verdict per output line
+//   clock --variable    the clock's environment variable (TAP_CLOCK), one line
 // Anything else: usage on `err`, 2.
 int run(std::span<const std::string_view> args, std::istream& in, std::ostream& out, std::ostream& err);
 

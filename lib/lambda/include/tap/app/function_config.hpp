@@ -16,9 +16,13 @@ struct FunctionConfig {
   std::string state_table;   // STATE_TABLE
   std::string topic_arn;     // TOPIC_ARN
   std::string dlq_url;       // DLQ_URL
-  std::string rules_path;    // RULES_PATH, default $LAMBDA_TASK_ROOT/alert-rules.json
-  // RULES_TABLE (optional): when set, the rules come from the rules storage (I13) instead of RULES_PATH.
+  // RULES_TABLE: the rules storage (I13), what the stack sets. RULES_PATH: a rules document instead, for the
+  // bootstrap's own black-box and golden tests (R7); the zip carries none. One of them is required; when both
+  // are set the table wins.
   std::string rules_table;
+  std::string rules_path;
+  // RULES_SHARDS: the rules table's change heads, one setting for every reader and writer (rules_shards).
+  std::uint32_t rules_shards = 1;
   obs::Level log_level = obs::Level::kInfo;  // LOG_LEVEL: DEBUG, INFO, WARN, ERROR
   // REORDER_WINDOW_SECONDS: W by event time (F3), within the bounds of config/function-settings.json; when
   // unset, the table's default (load_function_config sets it either way).
@@ -31,6 +35,10 @@ struct FunctionConfig {
 
 // Every missing or invalid variable is named in the error, all at once.
 Result<FunctionConfig> load_function_config(const EnvLookup& env);
+
+// RULES_SHARDS by the table's rule (config/function-settings.json), its default when unset: the one reading
+// of the shard count, shared by the function, tap_rules and the API (error code "invalid_configuration").
+Result<std::uint32_t> rules_shards_from_env(const EnvLookup& env);
 
 // The engine's limits with the configured W; the count bounds stay the engine's own (they size the item).
 EngineLimits engine_limits(const FunctionConfig& config);

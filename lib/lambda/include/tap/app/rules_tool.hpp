@@ -59,8 +59,8 @@ struct RulesToolContext {
   std::ostream& err;
 };
 
-// The rules table from the environment: RULES_TABLE (required), RULES_SHARDS (default 1, 1..1024). Every
-// problem is named in the error (code "invalid_configuration").
+// The rules table from the environment: RULES_TABLE (required), RULES_SHARDS (read by rules_shards_from_env,
+// as the function reads it). Every problem is named in the error (code "invalid_configuration").
 Result<RulesTableSettings> rules_table_from_env(const EnvLookup& env);
 
 // Runs a parsed command (not help); returns the exit code.
