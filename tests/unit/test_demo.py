@@ -152,7 +152,12 @@ def test_summary_shows_the_alerts_per_owner_by_rule_name() -> None:
 
 
 def test_by_owner_groups_alerts_of_each_trader() -> None:
-    alerts = [{"owner": "b", "n": 1}, {"owner": "a", "n": 2}, {"n": 3}, {"owner": "b", "n": 4}]
+    alerts: list[dict[str, Any]] = [
+        {"owner": "b", "n": 1},
+        {"owner": "a", "n": 2},
+        {"n": 3},
+        {"owner": "b", "n": 4},
+    ]
     assert by_owner(alerts) == {
         "(no owner)": [{"n": 3}],
         "a": [{"owner": "a", "n": 2}],
