@@ -640,8 +640,7 @@ void BatchHandler::confirm_fires(Batch& batch, const SymbolWork& work, const Sym
 }
 
 BatchHandler::Recovery BatchHandler::recover(Batch& batch, const AlertId& id, const Rule& rule,
-                                             std::uint32_t seq, const Answerable& who,
-                                             Deadline deadline) {
+                                             std::uint32_t seq, const Answerable& who, Deadline deadline) {
   RecoveryClaim claim{batch.claimant, now_micros(), batch.publish_by_micros, false};
   auto outcome = ports_.ledger.claim(id, claim, deadline);
   // Held, but this batch holds the message that stored it: SQS hands a message out again only once the

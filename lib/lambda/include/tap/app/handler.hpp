@@ -150,8 +150,8 @@ class BatchHandler {
   // its storer may still publish it (a later batch asks again); failed: `who` failed. Exempt from the
   // storer's publish_by (RecoveryClaim::storer_ended) only when the claim's answer names a message of this
   // batch as the storing one: SQS hands a message out again only once its invocation has ended.
-  Recovery recover(Batch& batch, const AlertId& id, const Rule& rule, std::uint32_t seq, const Answerable& who,
-                   Deadline deadline);
+  Recovery recover(Batch& batch, const AlertId& id, const Rule& rule, std::uint32_t seq,
+                   const Answerable& who, Deadline deadline);
   // F5: the stored fires of `state` whose notification is not confirmed: remembered ones are confirmed
   // without I/O, the others recovered. A failed claim or publish fails the messages holding the symbol's
   // ticks (their redelivery confirms it) and stops there; the batch's ticks are planned all the same.
