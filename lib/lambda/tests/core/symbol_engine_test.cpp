@@ -284,6 +284,17 @@ TEST(SymbolEngine, OncePerBarAllowsOneFirePerEpochAlignedBar) {
   EXPECT_EQ(d.stored(), alerts({alert(10, "bar"), alert(60, "bar")}));
 }
 
+TEST(SymbolEngine, AZeroCooldownOrBarCountsAsOneSecond) {  // R2: >= 1 s, whatever the version carries
+  Rule every = version("every", Condition::price_above, 100);
+  every.cooldown_seconds = 0;
+  Rule bar = version("bar", Condition::price_above, 100, TriggerMode::once_per_bar);
+  bar.bar_seconds = 0;
+  EngineDriver d({every, bar});
+  d.deliver({aapl(101, 10), aapl(101, 10.5), aapl(101, 11)});
+  EXPECT_EQ(d.stored(),
+            alerts({alert(10, "every"), alert(11, "every"), alert(10, "bar"), alert(11, "bar")}));
+}
+
 TEST(SymbolEngine, AMovedCrossingKeepsItsKeyAndTheChoicesItCausesAreCounted) {
   Rule bar = cross_above_200();
   bar.mode = TriggerMode::once_per_bar;  // bars of 60 s: [0, 60), [60, 120) after kT0
