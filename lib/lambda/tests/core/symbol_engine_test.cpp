@@ -291,8 +291,7 @@ TEST(SymbolEngine, AZeroCooldownOrBarCountsAsOneSecond) {  // R2: >= 1 s, whatev
   bar.bar_seconds = 0;
   EngineDriver d({every, bar});
   d.deliver({aapl(101, 10), aapl(101, 10.5), aapl(101, 11)});
-  EXPECT_EQ(d.stored(),
-            alerts({alert(10, "every"), alert(11, "every"), alert(10, "bar"), alert(11, "bar")}));
+  EXPECT_EQ(d.stored(), alerts({alert(10, "every"), alert(11, "every"), alert(10, "bar"), alert(11, "bar")}));
 }
 
 TEST(SymbolEngine, AMovedCrossingKeepsItsKeyAndTheChoicesItCausesAreCounted) {
