@@ -482,6 +482,18 @@ TEST(SymbolEngine, FiresAreKeptWhileATickCanNeedThemThenPrunedWithTheHorizon) {
 
 // F5: a fire whose notification is not confirmed is listed by every plan and never pruned; once the
 // handler confirms it, the plan records it notified and it is pruned like any other.
+TEST(SymbolEngine, AFireWhoseReachEndsAtTheOldestHeldTickIsPruned) {
+  Rule r = version("lvl", Condition::price_above, 100);
+  r.cooldown_seconds = 5;
+  EngineDriver d({r}, {.reorder_window_micros = 5 * kMicrosPerSecond, .max_held_ticks = 256});
+  d.deliver({aapl(101, 10)});  // fires: reaches 15
+  d.deliver({aapl(99, 15)});
+  EXPECT_EQ(d.state("AAPL").fires.size(), 1u);  // the oldest held tick is 10: a tick there needs it
+  d.deliver({aapl(99, 20)});                    // the horizon 15 drops 10: the oldest held tick is 15
+  EXPECT_TRUE(d.state("AAPL").fires.empty());   // no tick at or after 15 is within its cooldown
+  EXPECT_EQ(d.state("AAPL").fires_complete_from, at_s(15));
+}
+
 TEST(SymbolEngine, UnconfirmedFiresAreListedAndNeverPrunedUntilConfirmed) {
   const RuleSet rules({cross_above_200()});
   const RuleIndex index(rules);
