@@ -192,6 +192,12 @@ TEST(RuleSpec, ValidateAcceptsTheLargestThresholdAndNothingAbove) {
   EXPECT_EQ(pairs(validate_rule_spec(s)), (decltype(pairs({})){{"threshold", "must be between 0 and 1e15"}}));
 }
 
+TEST(RuleSpec, ValidateAcceptsASymbolOfTheFirstAndLastDigitAndLetter) {
+  RuleSpec s = breakout();
+  s.symbol = "09AZ";
+  EXPECT_TRUE(validate_rule_spec(s).empty());
+}
+
 TEST(RuleSpec, ValidateRefusesWhatJsonCannotCarry) {
   RuleSpec s = breakout();
   EXPECT_TRUE(validate_rule_spec(s).empty());
