@@ -169,6 +169,12 @@ TEST(AlertText, HostileTemplatesNeverReadValuesAsTemplates) {
   EXPECT_EQ(template_problem(r.message_template), "unknown placeholder {" + std::string(40, 'x') + "}");
 }
 
+TEST(AlertText, ABraceAtTheEndOfATemplateIsLoneWhateverFollowsItsView) {
+  const std::string_view buffer = "{symbol}}}";
+  EXPECT_EQ(template_problem(buffer.substr(0, 9)), "a lone '}' (write '}}' for a brace)");  // not "}}"
+  EXPECT_EQ(template_problem(buffer), std::nullopt);
+}
+
 TEST(AlertText, SmsIsCutOnAUtf8Boundary) {
   EXPECT_EQ(truncate_utf8("short", 140), "short");
   EXPECT_EQ(truncate_utf8(std::string(140, 'a'), 140), std::string(140, 'a'));

@@ -67,6 +67,16 @@ TEST(PlanControls, ASuspensionWithAWindowStartsNotBeforeEffectiveFromAndRefusesO
             (std::vector<FieldError>{{"until", "must be after the suspension's start"}}));
 }
 
+TEST(PlanControls, AResumeAtTheEndOfAWindowedSuspensionFindsNothingSuspended) {
+  const SymbolControls windowed{{{100, 400}}, {}};
+  auto at_end = plan_controls(windowed, change(ControlChange::Kind::resume), 400);  // half-open: over
+  ASSERT_FALSE(at_end.ok());
+  EXPECT_EQ(at_end.error().message, "MSFT is not suspended");
+  auto before_end = plan_controls(windowed, change(ControlChange::Kind::resume), 399);
+  ASSERT_TRUE(before_end.ok());
+  EXPECT_EQ(before_end->suspensions, (std::vector<EffectiveWindow>{{100, 399}}));
+}
+
 TEST(PlanControls, AResumeBeforeASuspensionStartsDropsTheEmptyWindow) {
   auto resumed = plan_controls({{{500, kOpen}}, {}}, change(ControlChange::Kind::resume), 300);
   ASSERT_TRUE(resumed.ok());

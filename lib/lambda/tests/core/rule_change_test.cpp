@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <random>
@@ -181,6 +182,20 @@ TEST(RuleSpec, MutatedBodiesAreRefusedWithFieldsOrAcceptedValid) {
   }
   EXPECT_GT(accepted, 100u);  // both sides of the definition are exercised
   EXPECT_GT(refused, 1000u);
+}
+
+TEST(RuleSpec, ValidateAcceptsTheLargestThresholdAndNothingAbove) {
+  RuleSpec s = breakout();
+  s.threshold = 1e15;
+  EXPECT_TRUE(validate_rule_spec(s).empty());
+  s.threshold = std::nextafter(1e15, 2e15);
+  EXPECT_EQ(pairs(validate_rule_spec(s)), (decltype(pairs({})){{"threshold", "must be between 0 and 1e15"}}));
+}
+
+TEST(RuleSpec, ValidateAcceptsASymbolOfTheFirstAndLastDigitAndLetter) {
+  RuleSpec s = breakout();
+  s.symbol = "09AZ";
+  EXPECT_TRUE(validate_rule_spec(s).empty());
 }
 
 TEST(RuleSpec, ValidateRefusesWhatJsonCannotCarry) {

@@ -171,6 +171,55 @@ TEST(RuleIndex, ANoteKeepsTheNewestFire) {
   EXPECT_EQ(level(index, "AAPL", tick(2, kT0 + 160 * kSec)), (Ids{0}));
 }
 
+// `n` versions of one condition with thresholds 1..n: version i is at position i of the list.
+std::vector<Rule> ladder(Condition c, int n) {
+  std::vector<Rule> out;
+  for (int i = 1; i <= n; ++i) out.push_back(version("AAPL", c, i));
+  return out;
+}
+
+Ids positions(std::size_t from, std::size_t to) {
+  Ids out;
+  for (std::size_t i = from; i < to; ++i) out.push_back(i);
+  return out;
+}
+
+TEST(RuleIndex, AFireNewerThanTheTickSkipsNoEntryOfAPrefix) {
+  const RuleSet rules(ladder(Condition::price_above, 16));  // one node of 16 entries
+  RuleIndex index(rules);
+  testing::ReferenceIndex ref(rules);
+  for (std::size_t i = 0; i < 15; ++i) {  // every entry of the prefix in its cooldown, one fired later
+    const std::int64_t at = i == 3 ? kT0 + 100 * kSec : kT0;
+    index.note_fire(i, "AAPL", at);
+    ref.note_fire(i, "AAPL", at);
+  }
+  const Tick t = tick(15.5, kT0 + 50 * kSec);    // thresholds 1..15 hold: the prefix [0, 15)
+  EXPECT_EQ(level(index, "AAPL", t), (Ids{3}));  // the fire after the tick is the engine's to weigh
+  EXPECT_EQ(level(index, "AAPL", t), sorted_unique(ref.level("AAPL", t)));
+}
+
+TEST(RuleIndex, AFireNewerThanTheTickInTheLastEntrySkipsNoEntryOfASuffix) {
+  const RuleSet rules(ladder(Condition::price_below, 16));
+  RuleIndex index(rules);
+  testing::ReferenceIndex ref(rules);
+  for (std::size_t i = 10; i < 16; ++i) {  // the suffix [10, 16) in its cooldown, the last entry fired later
+    const std::int64_t at = i == 15 ? kT0 + 100 * kSec : kT0;
+    index.note_fire(i, "AAPL", at);
+    ref.note_fire(i, "AAPL", at);
+  }
+  const Tick t = tick(10.5, kT0 + 50 * kSec);  // thresholds 11..16 hold
+  EXPECT_EQ(level(index, "AAPL", t), (Ids{15}));
+  EXPECT_EQ(level(index, "AAPL", t), sorted_unique(ref.level("AAPL", t)));
+}
+
+TEST(RuleIndex, ANoteBelowARootEntryUpdatesThatEntryOnly) {
+  const RuleSet rules(ladder(Condition::price_above, 32));  // two levels: root entries of 16 positions
+  RuleIndex index(rules);
+  for (std::size_t i = 31; i >= 16; --i) index.note_fire(i, "AAPL", kT0);  // root entry 1, ending at 16
+  EXPECT_EQ(level(index, "AAPL", tick(100, kT0 + 30 * kSec)), positions(0, 16));
+  EXPECT_EQ(level(index, "AAPL", tick(100, kT0 + 60 * kSec)), positions(0, 32));
+}
+
 TEST(RuleIndex, WildcardFiresAreKnownPerSymbol) {
   const RuleSet rules({version("*", Condition::price_above, 1), version("AAPL", Condition::price_above, 1),
                        version("*", Condition::crosses_above, 5)});

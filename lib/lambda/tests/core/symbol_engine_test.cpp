@@ -284,6 +284,16 @@ TEST(SymbolEngine, OncePerBarAllowsOneFirePerEpochAlignedBar) {
   EXPECT_EQ(d.stored(), alerts({alert(10, "bar"), alert(60, "bar")}));
 }
 
+TEST(SymbolEngine, AZeroCooldownOrBarCountsAsOneSecond) {  // R2: >= 1 s, whatever the version carries
+  Rule every = version("every", Condition::price_above, 100);
+  every.cooldown_seconds = 0;
+  Rule bar = version("bar", Condition::price_above, 100, TriggerMode::once_per_bar);
+  bar.bar_seconds = 0;
+  EngineDriver d({every, bar});
+  d.deliver({aapl(101, 10), aapl(101, 10.5), aapl(101, 11)});
+  EXPECT_EQ(d.stored(), alerts({alert(10, "every"), alert(11, "every"), alert(10, "bar"), alert(11, "bar")}));
+}
+
 TEST(SymbolEngine, AMovedCrossingKeepsItsKeyAndTheChoicesItCausesAreCounted) {
   Rule bar = cross_above_200();
   bar.mode = TriggerMode::once_per_bar;  // bars of 60 s: [0, 60), [60, 120) after kT0
@@ -298,6 +308,38 @@ TEST(SymbolEngine, AMovedCrossingKeepsItsKeyAndTheChoicesItCausesAreCounted) {
   EXPECT_EQ(plans[0].fires.size(), 1u);
   EXPECT_EQ(plans[0].mode_choices, 1u);
   EXPECT_EQ(d.stored(), alerts({alert(70), alert(20)}));  // the replay stores 20 alone
+}
+
+TEST(SymbolEngine, AMovedCrossingThatSharesABarWithAnotherFireIsAChoice) {
+  Rule bar = cross_above_200();
+  bar.mode = TriggerMode::once_per_bar;  // bars of 60 s: [0, 60), [60, 120), [120, 180) after kT0
+  EngineDriver d({bar}, {.reorder_window_micros = 3600 * kMicrosPerSecond, .max_held_ticks = 256});
+  for (const Tick& t : {aapl(199, 5), aapl(201, 70), aapl(199, 100), aapl(201, 130)}) d.deliver({t});
+  EXPECT_EQ(d.stored(), alerts({alert(70), alert(130)}));  // bars 1 and 2
+  const auto plans = d.deliver({aapl(201, 110)});          // moves the crossing keyed 130 to 110: bar 1
+  EXPECT_TRUE(plans[0].fires.empty());
+  // Two choices: the moved fire shares bar 1 with the fire at 70 (a pair the replay cannot have), and it
+  // withholds the tick at 70 in the replay's view, not at its key.
+  EXPECT_EQ(plans[0].mode_choices, 2u);
+}
+
+TEST(SymbolEngine, AMovedFireIsCountedOnceWhenTwoVersionsOfItsRuleAreCrossed) {
+  Rule v1 = cross_above_200();
+  v1.mode = TriggerMode::once_per_bar;  // bars of 60 s after kT0
+  v1.window.until_micros = at_s(60);
+  Rule v2 = v1;
+  v2.version = 2;
+  v2.window = {at_s(60), EffectiveWindow::kOpenEnd};
+  EngineDriver d({v1, v2}, {.reorder_window_micros = 3600 * kMicrosPerSecond, .max_held_ticks = 256});
+  d.deliver({aapl(199, 5)});
+  d.deliver({aapl(201, 70)});  // v2's crossing, keyed 70: bar 1
+  // v1 is crossed at 50 (the fire moves there: bar 0), v2 at 80 and 90.
+  const auto plans = d.deliver({aapl(201, 50), aapl(199, 80), aapl(201, 90)});
+  EXPECT_EQ(d.stored(), alerts({alert(70, "r1", 2)}));
+  // Two choices: the moved fire withholds bar 0 in the replay's view (counted once for the rule, not once
+  // per crossed version), and the crossing at 90 is withheld by the key 70 (bar 1) though not by the
+  // replay's fire at 50.
+  EXPECT_EQ(plans[0].mode_choices, 2u);
 }
 
 TEST(SymbolEngine, OnceFiresOncePerArmingAndMarkersTellOtherInvocations) {
@@ -440,6 +482,18 @@ TEST(SymbolEngine, FiresAreKeptWhileATickCanNeedThemThenPrunedWithTheHorizon) {
 
 // F5: a fire whose notification is not confirmed is listed by every plan and never pruned; once the
 // handler confirms it, the plan records it notified and it is pruned like any other.
+TEST(SymbolEngine, AFireWhoseReachEndsAtTheOldestHeldTickIsPruned) {
+  Rule r = version("lvl", Condition::price_above, 100);
+  r.cooldown_seconds = 5;
+  EngineDriver d({r}, {.reorder_window_micros = 5 * kMicrosPerSecond, .max_held_ticks = 256});
+  d.deliver({aapl(101, 10)});  // fires: reaches 15
+  d.deliver({aapl(99, 15)});
+  EXPECT_EQ(d.state("AAPL").fires.size(), 1u);  // the oldest held tick is 10: a tick there needs it
+  d.deliver({aapl(99, 20)});                    // the horizon 15 drops 10: the oldest held tick is 15
+  EXPECT_TRUE(d.state("AAPL").fires.empty());   // no tick at or after 15 is within its cooldown
+  EXPECT_EQ(d.state("AAPL").fires_complete_from, at_s(15));
+}
+
 TEST(SymbolEngine, UnconfirmedFiresAreListedAndNeverPrunedUntilConfirmed) {
   const RuleSet rules({cross_above_200()});
   const RuleIndex index(rules);
@@ -524,6 +578,18 @@ TEST(SymbolEngine, ABurstBeyondOneTransactionIsRecordedPendingAndCompleted) {
   EngineDriver d(rules);
   d.deliver({t});
   EXPECT_EQ(d.stored().size(), 150u);
+}
+
+TEST(SymbolEngine, AtMostOneCommitOfPendingFiresIsCompletedPerPlan) {
+  RuleSet set(burst_of(2 * static_cast<int>(kMaxFiresPerCommit) + 5));
+  RuleIndex index(set);
+  const Tick t = aapl(101, 10);
+  const std::vector<SymbolTick> in{{&t, 0}};
+  const SymbolPlan first = plan_symbol(index, "AAPL", {}, in, {}, {}, {});
+  const SymbolPlan second = plan_symbol(index, "AAPL", first.next, {}, {}, {}, {});
+  EXPECT_EQ(second.completing.size(), kMaxFiresPerCommit);  // a full commit of the pending ones
+  const SymbolPlan third = plan_symbol(index, "AAPL", second.next, {}, {}, {}, {});
+  EXPECT_EQ(third.completing.size(), 5u);  // the rest
 }
 
 TEST(SymbolEngine, PendingFiresAreCompletedBeforeNewOnes) {
