@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <random>
 #include <set>
 
 #include "tap/core/json_text.hpp"
@@ -515,6 +516,13 @@ Result<ChangeEntry> parse_log_item(std::string_view item_json) {
     return invalid_item(item.value(), "names neither or both rule and symbol");
   e.seq = static_cast<std::uint64_t>(std::max<std::int64_t>(seq, 0));
   return e;
+}
+
+std::string random_rule_id() {
+  std::random_device device;
+  std::array<std::uint8_t, 16> bits{};
+  for (auto& b : bits) b = static_cast<std::uint8_t>(device());
+  return rule_id_from_bits(bits);
 }
 
 std::string rule_id_from_bits(const std::array<std::uint8_t, 16>& bits) {

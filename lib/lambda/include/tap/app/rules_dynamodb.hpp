@@ -51,6 +51,8 @@ Result<ChangeEntry> parse_log_item(std::string_view item_json);
 
 // A rule id from 128 random bits (lowercase base32, 26 characters).
 std::string rule_id_from_bits(const std::array<std::uint8_t, 16>& bits);
+// A fresh rule id (or transaction token) from the OS's entropy: unguessable, unique across processes.
+std::string random_rule_id();
 // The stable shard of an owner or symbol (FNV-1a 64, modulo shards).
 std::uint32_t shard_for(std::string_view key, std::uint32_t shards);
 

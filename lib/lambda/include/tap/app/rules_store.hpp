@@ -120,4 +120,13 @@ class RulesStore {
                                                          Deadline deadline) = 0;
 };
 
+// The state table's `once` markers (R2), read by the API to derive `triggered` and to accept a re-arm. The
+// processor writes them (dynamodb_store.hpp holds their key); the API only reads, strongly consistent.
+class OnceMarkerReader {
+ public:
+  virtual ~OnceMarkerReader() = default;
+  virtual Result<bool, AwsError> marker_exists(std::string_view rule_id, std::uint32_t arming,
+                                               Deadline deadline) = 0;
+};
+
 }  // namespace tap
