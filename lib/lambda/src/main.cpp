@@ -76,11 +76,12 @@ int run_api(const tap::EnvLookup& env) {
   tap::AwsLayer& layer = *aws.value();
   tap::DynamoDbRulesStore store(layer.dynamodb, {.table = config->rules_table}, tap::random_rule_id);
   tap::DynamoDbOnceMarkers markers(layer.dynamodb, config->state_table);
+  tap::DynamoDbIdempotency idempotency(layer.dynamodb, config->rules_table);
   tap::ChangeService changes(
       store, wall_micros,
       [](std::int64_t micros) { std::this_thread::sleep_for(std::chrono::microseconds(micros)); },
       tap::random_rule_id, {.quota = static_cast<std::uint32_t>(config->rule_quota)});
-  tap::api::RuleRoutes rules(store, changes, markers, wall_micros);
+  tap::api::RuleRoutes rules(store, changes, markers, idempotency, wall_micros);
   tap::api::Router router;
   rules.add_to(router);
   const tap::api::ApiFunction api(router, config->operator_group);

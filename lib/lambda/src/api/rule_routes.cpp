@@ -32,19 +32,24 @@ ApiResponse problem(const Problem& p) { return problem_response(p); }
 }  // namespace
 
 void RuleRoutes::add_to(Router& router) {
+  const auto post = [this](ApiResponse (RuleRoutes::*handler)(const RouteCall&)) {
+    return [this, handler](const RouteCall& c) {
+      return idempotency_.run(c, [&] { return (this->*handler)(c); });
+    };
+  };
+  const auto post_change = [this](ChangeKind kind) {
+    return [this, kind](const RouteCall& c) { return idempotency_.run(c, [&] { return change(c, kind); }); };
+  };
   router.add("GET", "/rules", [this](const RouteCall& c) { return list(c); });
-  router.add("POST", "/rules", [this](const RouteCall& c) { return create(c); });
-  router.add("POST", "/rules/import", [this](const RouteCall& c) { return import(c); });
+  router.add("POST", "/rules", post(&RuleRoutes::create));
+  router.add("POST", "/rules/import", post(&RuleRoutes::import));
   router.add("GET", "/rules/{rule_id}", [this](const RouteCall& c) { return get(c); });
   router.add("PATCH", "/rules/{rule_id}", [this](const RouteCall& c) { return update(c); });
   router.add("DELETE", "/rules/{rule_id}",
              [this](const RouteCall& c) { return change(c, ChangeKind::remove); });
-  router.add("POST", "/rules/{rule_id}/pause",
-             [this](const RouteCall& c) { return change(c, ChangeKind::pause); });
-  router.add("POST", "/rules/{rule_id}/resume",
-             [this](const RouteCall& c) { return change(c, ChangeKind::resume); });
-  router.add("POST", "/rules/{rule_id}/rearm",
-             [this](const RouteCall& c) { return change(c, ChangeKind::rearm); });
+  router.add("POST", "/rules/{rule_id}/pause", post_change(ChangeKind::pause));
+  router.add("POST", "/rules/{rule_id}/resume", post_change(ChangeKind::resume));
+  router.add("POST", "/rules/{rule_id}/rearm", post_change(ChangeKind::rearm));
   router.add("GET", "/rules/{rule_id}/versions", [this](const RouteCall& c) { return versions(c); });
 }
 

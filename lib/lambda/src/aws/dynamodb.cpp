@@ -139,6 +139,7 @@ std::string render(const Query& request) {
   field(out, "ExpressionAttributeValues", request.values_json);
   field(out, "ConsistentRead", request.consistent_read ? "true" : "false");
   field(out, "ExclusiveStartKey", request.exclusive_start_key_json);
+  if (request.limit > 0) field(out, "Limit", std::to_string(request.limit));
   return out + "}";
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <utility>
 
+#include "fake_idempotency.hpp"
 #include "fake_rules_store.hpp"
 #include "rule_records.hpp"
 #include "tap/api/api_function.hpp"
@@ -112,11 +113,12 @@ struct ApiFixture : ::testing::Test {
   FakeRulesTables tables{2};
   FakeRulesStore store{tables};
   FakeMarkers markers;
+  FakeIdempotency idempotency;
   int next_id = 0;
   ChangeServiceSettings settings{.quota = 3};
   ChangeService changes{store, offset_clock(time, offset), [this](std::int64_t m) { time.advance(m); },
                         [this] { return "rule" + std::to_string(++next_id); }, settings};
-  api::RuleRoutes routes{store, changes, markers, offset_clock(time, offset)};
+  api::RuleRoutes routes{store, changes, markers, idempotency, offset_clock(time, offset)};
   api::Router router = [this] {
     api::Router r;
     routes.add_to(r);

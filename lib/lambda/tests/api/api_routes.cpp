@@ -2,6 +2,7 @@
 // bootstrap builds (the handlers are never called here, so the fakes only satisfy the constructors).
 #include <iostream>
 
+#include "fake_idempotency.hpp"
 #include "fake_rules_store.hpp"
 #include "tap/api/rule_routes.hpp"
 
@@ -20,10 +21,11 @@ int main() {
   tap::test_support::FakeRulesTables tables{1};
   tap::test_support::FakeRulesStore store{tables};
   NoMarkers markers;
+  tap::test_support::FakeIdempotency idempotency;
   const auto clock = [] { return std::int64_t{0}; };
   tap::ChangeService changes(
       store, clock, [](std::int64_t) {}, [] { return std::string(); }, {});
-  tap::api::RuleRoutes rules(store, changes, markers, clock);
+  tap::api::RuleRoutes rules(store, changes, markers, idempotency, clock);
   tap::api::Router router;
   rules.add_to(router);
   for (const std::string& key : router.route_keys()) std::cout << key << "\n";

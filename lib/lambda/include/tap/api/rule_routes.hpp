@@ -10,12 +10,14 @@
 //                                      absent, 412 stale)
 //   DELETE /rules/{rule_id}            delete
 //   POST   /rules/{rule_id}/pause|resume|rearm
+// Every POST honours Idempotency-Key (idempotency.hpp).
 //   GET    /rules/{rule_id}/versions   every version with its effective window
 #pragma once
 
 #include <cstdint>
 #include <functional>
 
+#include "tap/api/idempotency.hpp"
 #include "tap/api/router.hpp"
 #include "tap/api/rule_json.hpp"
 #include "tap/app/change_service.hpp"
@@ -26,8 +28,13 @@ namespace tap::api {
 class RuleRoutes {
  public:
   using Clock = std::function<std::int64_t()>;  // the API's clock (R7), micros since the epoch
-  RuleRoutes(RulesStore& store, ChangeService& changes, OnceMarkerReader& markers, Clock clock)
-      : store_(store), changes_(changes), markers_(markers), clock_(std::move(clock)) {}
+  RuleRoutes(RulesStore& store, ChangeService& changes, OnceMarkerReader& markers,
+             IdempotencyStore& idempotency, Clock clock)
+      : store_(store),
+        changes_(changes),
+        markers_(markers),
+        idempotency_(idempotency, clock),
+        clock_(std::move(clock)) {}
 
   void add_to(Router& router);
 
@@ -48,6 +55,7 @@ class RuleRoutes {
   RulesStore& store_;
   ChangeService& changes_;
   OnceMarkerReader& markers_;
+  Idempotency idempotency_;
   Clock clock_;
 };
 

@@ -65,6 +65,7 @@ struct Query {
   std::string values_json;
   bool consistent_read = true;
   std::string exclusive_start_key_json;  // the previous page's LastEvaluatedKey, empty: the first page
+  std::uint32_t limit = 0;               // Limit: items read per page (before the filter), 0: none
 };
 
 // One page of one segment of a parallel Scan of the table (never an index).
