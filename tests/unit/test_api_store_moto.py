@@ -75,7 +75,8 @@ def test_alerts_page_through_the_index_exactly_once_below_the_bound(cli: Path) -
         lines = run(cli, "list", ALERTS, "alice", str(bound), "7")
         alerts, summary = lines[:-1], lines[-1]
         ids = [a["stored_id"] for a in alerts]
-        assert len(ids) == 50 and len(set(ids)) == 50, "every visible alert once"
+        assert len(ids) == 50, "every visible alert"
+        assert len(set(ids)) == 50, "each once"
         assert ids == sorted(ids), "in store order"
         assert {a["owner"] for a in alerts} == {"alice"}
         assert summary["pages"] >= 50 // 7
@@ -95,10 +96,12 @@ def test_cursor_keys_are_made_once_and_shared(cli: Path) -> None:
         key = boto3.client("kms").create_key(Description="stack key")["KeyMetadata"]["KeyId"]
         now = int(time.time())
         (first,) = run(cli, "keys", RULES, key, str(now))
-        assert first["same_secret"] is True and first["cursor_crosses"] is True
+        assert first["same_secret"] is True
+        assert first["cursor_crosses"] is True
         assert first["secret_bytes"] == 32
         period = now // (30 * 86400)
-        assert first["current"] == f"p{period}" and first["verify_only"] == [f"p{period + 1}"]
+        assert first["current"] == f"p{period}"
+        assert first["verify_only"] == [f"p{period + 1}"]
         items = ddb.query(
             TableName=RULES,
             KeyConditionExpression="pk = :pk",
@@ -110,8 +113,13 @@ def test_cursor_keys_are_made_once_and_shared(cli: Path) -> None:
         # A second run (another cold start) reuses the stored keys.
         (again,) = run(cli, "keys", RULES, key, str(now))
         assert again["current"] == first["current"]
-        assert len(ddb.query(
-            TableName=RULES,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": "apikeys"}},
-        )["Items"]) == 2
+        assert (
+            len(
+                ddb.query(
+                    TableName=RULES,
+                    KeyConditionExpression="pk = :pk",
+                    ExpressionAttributeValues={":pk": {"S": "apikeys"}},
+                )["Items"]
+            )
+            == 2
+        )

@@ -55,5 +55,6 @@ def test_unknown_key_is_kms_error(cli: Path) -> None:
     with moto_environment():
         code, result = round_trip(cli, "alias/no-such-key")
         assert code == 1
-        assert result["step"] == "GenerateDataKey" and result["ok"] is False
+        assert result["step"] == "GenerateDataKey"
+        assert result["ok"] is False
         assert "NotFoundException" in result["detail"]

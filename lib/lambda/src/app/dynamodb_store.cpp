@@ -639,6 +639,17 @@ DynamoDbSymbolStore::DynamoDbSymbolStore(dynamodb::Client& client, std::string s
       tokens_(std::move(tokens)),
       stored_ids_([random = std::mt19937_64(std::random_device{}())]() mutable { return random(); }) {}
 
+Result<bool, AwsError> DynamoDbOnceMarkers::marker_exists(std::string_view rule_id, std::uint32_t arming,
+                                                          Deadline deadline) {
+  dynamodb::BatchGet request;
+  auto& spec = request[state_table_];
+  spec.consistent_read = true;
+  spec.keys_json.push_back(marker_key_json(std::string(rule_id), arming));
+  auto got = client_.batch_get_item(request, deadline);
+  if (!got) return got.error();
+  return !got.value()[state_table_].empty();
+}
+
 Result<LoadedStates, AwsError> DynamoDbSymbolStore::load(std::span<const std::string> symbols,
                                                          Deadline deadline) {
   LoadedStates out;

@@ -25,6 +25,9 @@ consteval const settings::IntegerSetting& integer_setting(std::string_view name)
 constexpr const settings::EnumSetting& kLogLevel = enum_setting("LOG_LEVEL");
 constexpr const settings::IntegerSetting& kReorderWindow = integer_setting("REORDER_WINDOW_SECONDS");
 constexpr const settings::IntegerSetting& kMaxNotifyAge = integer_setting("MAX_NOTIFY_AGE_SECONDS");
+constexpr const settings::IntegerSetting& kRuleQuota = integer_setting("RULE_QUOTA");
+constexpr const settings::IntegerSetting& kAlertsVisibleAfter =
+    integer_setting("ALERTS_VISIBLE_AFTER_SECONDS");
 // The core's default (a caller that passes no age) is the table's: one value.
 static_assert(kMaxNotifyAge.default_value == kDefaultMaxNotifyAgeSeconds);
 
@@ -37,22 +40,55 @@ std::optional<obs::Level> level_named(std::string_view name) {
   return std::nullopt;
 }
 
-}  // namespace
-
-Result<FunctionConfig> load_function_config(const EnvLookup& env) {
-  FunctionConfig cfg;
-  std::string problems;
-  const auto problem = [&](const std::string& text) {
-    problems += problems.empty() ? "" : "; ";
-    problems += text;
-  };
-  const auto require = [&](const char* name, std::string& out) {
-    if (auto v = env(name)) {
+// Reads variables, collecting every problem (one message, all at once).
+class EnvReader {
+ public:
+  explicit EnvReader(const EnvLookup& env) : env_(env) {}
+  std::optional<std::string> operator()(std::string_view name) const { return env_(name); }
+  void problem(const std::string& text) {
+    problems_ += problems_.empty() ? "" : "; ";
+    problems_ += text;
+  }
+  void require(const char* name, std::string& out) {
+    if (auto v = env_(name)) {
       out = *v;
     } else {
       problem(std::string(name) + " is not set");
     }
-  };
+  }
+  void level(obs::Level& out) {
+    const std::string text = env_(kLogLevel.name).value_or(std::string(kLogLevel.default_value));
+    const auto parsed = level_named(text);
+    if (parsed && kLogLevel.allows(text)) {
+      out = *parsed;
+    } else {
+      problem("LOG_LEVEL must be " + kLogLevel.allowed() + ", not " + text);
+    }
+  }
+  void integer(const settings::IntegerSetting& setting, std::int64_t& out) {
+    if (const auto text = env_(setting.name)) {
+      if (const auto value = setting.parse(*text)) {
+        out = *value;
+      } else {
+        problem(std::string(setting.name) + " must be " + setting.allowed() + ", not " + *text);
+      }
+    } else {
+      out = setting.default_value;
+    }
+  }
+  const std::string& problems() const { return problems_; }
+
+ private:
+  const EnvLookup& env_;
+  std::string problems_;
+};
+
+}  // namespace
+
+Result<FunctionConfig> load_function_config(const EnvLookup& env_lookup) {
+  FunctionConfig cfg;
+  EnvReader env(env_lookup);
+  const auto require = [&](const char* name, std::string& out) { env.require(name, out); };
   require("ALERTS_TABLE", cfg.alerts_table);
   require("STATE_TABLE", cfg.state_table);
   require("TOPIC_ARN", cfg.topic_arn);
@@ -63,29 +99,28 @@ Result<FunctionConfig> load_function_config(const EnvLookup& env) {
     cfg.rules_path = env("LAMBDA_TASK_ROOT").value_or("/var/task") + "/alert-rules.json";
   }
   cfg.rules_table = env("RULES_TABLE").value_or("");
-  const std::string level = env(kLogLevel.name).value_or(std::string(kLogLevel.default_value));
-  const auto parsed = level_named(level);
-  if (parsed && kLogLevel.allows(level)) {
-    cfg.log_level = *parsed;
-  } else {
-    problem("LOG_LEVEL must be " + kLogLevel.allowed() + ", not " + level);
-  }
-  const auto integer = [&](const settings::IntegerSetting& setting, std::int64_t& out) {
-    if (const auto text = env(setting.name)) {
-      if (const auto value = setting.parse(*text)) {
-        out = *value;
-      } else {
-        problem(std::string(setting.name) + " must be " + setting.allowed() + ", not " + *text);
-      }
-    } else {
-      out = setting.default_value;
-    }
-  };
-  integer(kReorderWindow, cfg.reorder_window_seconds);
-  integer(kMaxNotifyAge, cfg.max_notify_age_seconds);
+  env.level(cfg.log_level);
+  env.integer(kReorderWindow, cfg.reorder_window_seconds);
+  env.integer(kMaxNotifyAge, cfg.max_notify_age_seconds);
   cfg.metrics_namespace = env("METRICS_NAMESPACE").value_or("MarketAlerts");
   cfg.function_name = env("AWS_LAMBDA_FUNCTION_NAME").value_or("data-processor");
-  if (!problems.empty()) return Error{"invalid_configuration", problems};
+  if (!env.problems().empty()) return Error{"invalid_configuration", env.problems()};
+  return cfg;
+}
+
+Result<ApiConfig> load_api_config(const EnvLookup& env_lookup) {
+  ApiConfig cfg;
+  EnvReader env(env_lookup);
+  env.require("RULES_TABLE", cfg.rules_table);
+  env.require("ALERTS_TABLE", cfg.alerts_table);
+  env.require("STATE_TABLE", cfg.state_table);
+  cfg.operator_group = env("OPERATOR_GROUP").value_or(cfg.operator_group);
+  env.integer(kRuleQuota, cfg.rule_quota);
+  env.integer(kAlertsVisibleAfter, cfg.alerts_visible_after_seconds);
+  env.integer(kMaxNotifyAge, cfg.max_notify_age_seconds);
+  cfg.kms_key_arn = env("KMS_KEY_ARN").value_or("");
+  env.level(cfg.log_level);
+  if (!env.problems().empty()) return Error{"invalid_configuration", env.problems()};
   return cfg;
 }
 

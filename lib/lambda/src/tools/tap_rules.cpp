@@ -13,13 +13,8 @@
 
 namespace {
 
-// Rule ids and transaction tokens straight from the OS's entropy: unguessable, and unique across processes.
-std::string random_id() {
-  std::random_device device;
-  std::array<std::uint8_t, 16> bits{};
-  for (auto& b : bits) b = static_cast<std::uint8_t>(device());
-  return tap::rule_id_from_bits(bits);
-}
+// Rule ids and transaction tokens straight from the OS's entropy (rules_dynamodb.hpp).
+std::string random_id() { return tap::random_rule_id(); }
 
 // The writer's wall clock (R3: it only chooses effective_from; a wrong one delays a change).
 std::int64_t wall_micros() {

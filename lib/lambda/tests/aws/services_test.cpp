@@ -291,7 +291,7 @@ TEST(DynamoDbRender, QueryScanAndDeleteAreTheDocumentedJsonWithoutAnIndex) {
             R"("ExpressionAttributeNames":{"#pk":"pk"},"ExpressionAttributeValues":{":pk":{"S":"log#0"}},)"
             R"("ConsistentRead":false,"ExclusiveStartKey":{"pk":{"S":"x"}}})");
   // An index query with a page size (the alerts' by-owner index).
-  dynamodb::Query by_owner{"alerts", "#o = :o", "", "", "", false, "", "by-owner", 25};
+  dynamodb::Query by_owner{"alerts", "#o = :o", "", "", "", false, "", 25, "by-owner"};
   EXPECT_EQ(dynamodb::render(by_owner),
             R"({"TableName":"alerts","IndexName":"by-owner","KeyConditionExpression":"#o = :o",)"
             R"("ConsistentRead":false,"Limit":25})");

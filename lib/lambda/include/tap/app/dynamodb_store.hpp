@@ -38,6 +38,7 @@
 
 #include "tap/app/alert_log.hpp"
 #include "tap/app/ports.hpp"
+#include "tap/app/rules_store.hpp"
 #include "tap/aws/dynamodb.hpp"
 #include "tap/core/rules.hpp"
 #include "tap/core/ulid.hpp"
@@ -88,6 +89,19 @@ class DynamoDbSymbolStore final : public SymbolStore {
   std::function<std::int64_t()> now_micros_;
   TokenSource tokens_;
   UlidGenerator stored_ids_;  // monotonic within this process
+};
+
+// The `once` markers as the API reads them (R2): one strongly consistent read of marker_key_json's item.
+class DynamoDbOnceMarkers final : public OnceMarkerReader {
+ public:
+  DynamoDbOnceMarkers(dynamodb::Client& client, std::string state_table)
+      : client_(client), state_table_(std::move(state_table)) {}
+  Result<bool, AwsError> marker_exists(std::string_view rule_id, std::uint32_t arming,
+                                       Deadline deadline) override;
+
+ private:
+  dynamodb::Client& client_;
+  std::string state_table_;
 };
 
 inline constexpr std::string_view kByOwnerIndex = "by-owner";

@@ -66,8 +66,8 @@ struct Query {
   std::string values_json;
   bool consistent_read = true;
   std::string exclusive_start_key_json;  // the previous page's LastEvaluatedKey, empty: the first page
+  std::uint32_t limit = 0;               // Limit: items read per page (before the filter), 0: none
   std::string index_name;                // empty: the table (set: consistent_read must be false)
-  std::uint32_t limit = 0;               // items evaluated per page (before the filter), 0: DynamoDB's 1 MB
 };
 
 // One page of one segment of a parallel Scan of the table (never an index).
