@@ -32,8 +32,8 @@ class AlertLogTest : public ::testing::Test {
   static Deadline far() { return SteadyClock::now() + std::chrono::seconds(30); }
 
   // The item the processor stores for `tick` (alert_item: the one definition of the format).
-  std::string stored(const Tick& tick, std::string_view stored_id) const {
-    return alert_item(AlertRecord{{&rule, &tick, "m-1"}, kNow}, stored_id);
+  std::string stored(const Tick& t, std::string_view stored_id) const {
+    return alert_item(AlertRecord{{&rule, &t, "m-1"}, kNow}, stored_id);
   }
 
   ScriptedHttp http;

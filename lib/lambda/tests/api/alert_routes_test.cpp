@@ -10,6 +10,7 @@
 #include "../handler/fake_rules_store.hpp"
 #include "../handler/rule_records.hpp"
 #include "fake_cursor_keys.hpp"
+#include "tap/core/alert.hpp"
 #include "tap/core/ulid.hpp"
 
 namespace tap::api {
@@ -93,7 +94,12 @@ struct AlertRoutesTest : ::testing::Test {
     a.rule_id = rule.id;
     a.rule_version = rule.versions.back().version;
     a.stored_id = to_string(stored_ids.next(stored / 1000));
-    a.tick = Tick{.symbol = std::move(symbol), .price = 201.5, .ts = {stored - kSecond}};
+    a.tick = Tick{.symbol = std::move(symbol),
+                  .price = 201.5,
+                  .ts = {stored - kSecond},
+                  .volume = {},
+                  .bid = {},
+                  .ask = {}};
     a.severity = "critical";
     return a;
   }
@@ -109,22 +115,22 @@ struct AlertRoutesTest : ::testing::Test {
 
   simdjson::dom::element json(const ApiResponse& r) {
     bodies.push_back(std::make_unique<simdjson::padded_string>(r.body));
-    return parser.parse(*bodies.back()).value();
+    return parser.parse(*bodies.back()).value_unsafe();
   }
 
   std::vector<std::string> ids_of(const ApiResponse& r) {
     std::vector<std::string> out;
-    for (auto a : json(r)["alerts"].get_array().value())
-      out.emplace_back(a["stored_id"].get_string().value());
+    for (auto a : json(r)["alerts"].get_array().value_unsafe())
+      out.emplace_back(a["stored_id"].get_string().value_unsafe());
     return out;
   }
 
   std::string cursor_of(const ApiResponse& r) {
-    return std::string(json(r)["next_cursor"].get_string().value());
+    return std::string(json(r)["next_cursor"].get_string().value_unsafe());
   }
 
   std::string problem_field(const ApiResponse& r) {
-    return std::string(json(r)["errors"].at(0)["field"].get_string().value());
+    return std::string(json(r)["errors"].at(0)["field"].get_string().value_unsafe());
   }
 
   SimTime time;
@@ -153,18 +159,19 @@ TEST_F(AlertRoutesTest, ListsTheCallersAlertsOldestFirstOnlyOnceStoredMoreThanDA
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(ids_of(r), (std::vector<std::string>{old1.stored_id, old2.stored_id}));
   const auto first = json(r)["alerts"].at(0);
-  EXPECT_EQ(first["owner"].get_string().value(), "alice");
-  EXPECT_EQ(first["rule_id"].get_string().value(), alice_rule.id);
-  EXPECT_EQ(first["rule_version"].get_uint64().value(), 1U);
-  EXPECT_EQ(first["symbol"].get_string().value(), "AAPL");
-  EXPECT_EQ(first["tick_time"].get_string().value(), format_timestamp(old1.tick.ts.micros));
-  EXPECT_EQ(first["price"].get_double().value(), 201.5);
-  EXPECT_EQ(first["severity"].get_string().value(), "critical");
-  EXPECT_EQ(first["message"].get_string().value(), alert_text(alice_rule.versions.back(), old1.tick));
-  EXPECT_FALSE(first["notified"].get_bool().value());
-  EXPECT_FALSE(first["delayed"].get_bool().value());
-  EXPECT_FALSE(json(r)["more"].get_bool().value());
-  EXPECT_EQ(json(r)["listed_before"].get_string().value(), format_timestamp(time.now_micros - kD * kSecond));
+  EXPECT_EQ(first["owner"].get_string().value_unsafe(), "alice");
+  EXPECT_EQ(first["rule_id"].get_string().value_unsafe(), alice_rule.id);
+  EXPECT_EQ(first["rule_version"].get_uint64().value_unsafe(), 1U);
+  EXPECT_EQ(first["symbol"].get_string().value_unsafe(), "AAPL");
+  EXPECT_EQ(first["tick_time"].get_string().value_unsafe(), format_timestamp(old1.tick.ts.micros));
+  EXPECT_EQ(first["price"].get_double().value_unsafe(), 201.5);
+  EXPECT_EQ(first["severity"].get_string().value_unsafe(), "critical");
+  EXPECT_EQ(first["message"].get_string().value_unsafe(), alert_text(alice_rule.versions.back(), old1.tick));
+  EXPECT_FALSE(first["notified"].get_bool().value_unsafe());
+  EXPECT_FALSE(first["delayed"].get_bool().value_unsafe());
+  EXPECT_FALSE(json(r)["more"].get_bool().value_unsafe());
+  EXPECT_EQ(json(r)["listed_before"].get_string().value_unsafe(),
+            format_timestamp(time.now_micros - kD * kSecond));
   EXPECT_EQ(alert_log.queries.back().stored_before_micros, time.now_micros - kD * kSecond);
   EXPECT_EQ(alert_log.queries.back().limit, kDefaultAlertPage);
 }
@@ -181,13 +188,14 @@ TEST_F(AlertRoutesTest, NotifiedAndDelayedComeFromTheConfirmedNotification) {
   late.tick.volume = 500;
   alert_log.alerts = {on_time, late};
   const auto alerts = json(get("/alerts"))["alerts"];
-  EXPECT_TRUE(alerts.at(0)["notified"].get_bool().value());
-  EXPECT_EQ(alerts.at(0)["notified_at"].get_string().value(), format_timestamp(*on_time.notified_at_micros));
-  EXPECT_FALSE(alerts.at(0)["delayed"].get_bool().value());
-  EXPECT_TRUE(alerts.at(1)["delayed"].get_bool().value());
-  EXPECT_EQ(alerts.at(1)["bid"].get_double().value(), 201.25);
-  EXPECT_EQ(alerts.at(1)["ask"].get_double().value(), 201.75);
-  EXPECT_EQ(alerts.at(1)["volume"].get_uint64().value(), 500U);
+  EXPECT_TRUE(alerts.at(0)["notified"].get_bool().value_unsafe());
+  EXPECT_EQ(alerts.at(0)["notified_at"].get_string().value_unsafe(),
+            format_timestamp(*on_time.notified_at_micros));
+  EXPECT_FALSE(alerts.at(0)["delayed"].get_bool().value_unsafe());
+  EXPECT_TRUE(alerts.at(1)["delayed"].get_bool().value_unsafe());
+  EXPECT_EQ(alerts.at(1)["bid"].get_double().value_unsafe(), 201.25);
+  EXPECT_EQ(alerts.at(1)["ask"].get_double().value_unsafe(), 201.75);
+  EXPECT_EQ(alerts.at(1)["volume"].get_uint64().value_unsafe(), 500U);
 }
 
 TEST_F(AlertRoutesTest, PagesAndPollsWithTheCursorWithoutMissingOrRepeating) {
@@ -195,9 +203,9 @@ TEST_F(AlertRoutesTest, PagesAndPollsWithTheCursorWithoutMissingOrRepeating) {
   std::vector<std::string> seen;
   ApiResponse r = get("/alerts", {{"limit", "2"}});
   for (int page = 0; page < 5 && r.status == 200; ++page) {
-    const auto ids = ids_of(r);
-    seen.insert(seen.end(), ids.begin(), ids.end());
-    if (!json(r)["more"].get_bool().value()) break;
+    const auto page_ids = ids_of(r);
+    seen.insert(seen.end(), page_ids.begin(), page_ids.end());
+    if (!json(r)["more"].get_bool().value_unsafe()) break;
     r = get("/alerts", {{"limit", "2"}, {"cursor", cursor_of(r)}});
   }
   ASSERT_EQ(seen.size(), 5U);
@@ -236,8 +244,8 @@ TEST_F(AlertRoutesTest, FiltersReachTheQueryAndBindTheCursor) {
   other["symbol"] = "AAPL";
   const ApiResponse foreign = get("/alerts", other);
   EXPECT_EQ(foreign.status, 400);
-  EXPECT_EQ(json(foreign)["type"].get_string().value(), "invalid-cursor");
-  EXPECT_EQ(json(foreign)["errors"].at(0)["message"].get_string().value(), "foreign");
+  EXPECT_EQ(json(foreign)["type"].get_string().value_unsafe(), "invalid-cursor");
+  EXPECT_EQ(json(foreign)["errors"].at(0)["message"].get_string().value_unsafe(), "foreign");
   EXPECT_EQ(get("/alerts", same, Caller{"bob", false}).status, 400);
   auto tampered = same;
   tampered["cursor"][5] = tampered["cursor"][5] == 'A' ? 'B' : 'A';
@@ -295,7 +303,7 @@ TEST_F(AlertRoutesTest, OperatorsMayNameAnOwnerTradersMayNot) {
   const ApiResponse as_operator = get("/alerts", {{"owner", "bob"}}, Caller{"ops-1", true});
   ASSERT_EQ(as_operator.status, 200) << as_operator.body;
   EXPECT_EQ(alert_log.queries.back().owner, "bob");
-  EXPECT_EQ(json(as_operator)["alerts"].at(0)["owner"].get_string().value(), "bob");
+  EXPECT_EQ(json(as_operator)["alerts"].at(0)["owner"].get_string().value_unsafe(), "bob");
   EXPECT_EQ(get("/rules/" + bob_rule.id + "/alerts", {{"owner", "bob"}}, Caller{"ops-1", true}).status, 200);
   EXPECT_EQ(get("/alerts", {{"owner", "bob"}}).status, 403);
 }
@@ -321,7 +329,7 @@ TEST_F(AlertRoutesTest, StoreAndKeyFailuresAreServerSideProblems) {
   orphan.rule_id = "purged";
   alert_log.alerts = {orphan};
   const auto alerts = json(get("/alerts"))["alerts"];
-  EXPECT_EQ(alerts.at(0)["rule_id"].get_string().value(), "purged");
+  EXPECT_EQ(alerts.at(0)["rule_id"].get_string().value_unsafe(), "purged");
   EXPECT_EQ(alerts.at(0)["message"].error(), simdjson::NO_SUCH_FIELD);
 }
 

@@ -5,6 +5,7 @@
 #include <simdjson.h>
 
 #include "../handler/fake_rules_store.hpp"
+#include "../handler/rule_records.hpp"
 
 namespace tap::api {
 namespace {
@@ -32,12 +33,13 @@ struct SymbolRoutesTest : ::testing::Test {
 
   simdjson::dom::element json(const ApiResponse& r) {
     bodies.push_back(std::make_unique<simdjson::padded_string>(r.body));
-    return parser.parse(*bodies.back()).value();
+    return parser.parse(*bodies.back()).value_unsafe();
   }
 
   std::vector<std::string> fields(const ApiResponse& r) {
     std::vector<std::string> out;
-    for (auto e : json(r)["errors"].get_array().value()) out.emplace_back(e["field"].get_string().value());
+    for (auto e : json(r)["errors"].get_array().value_unsafe())
+      out.emplace_back(e["field"].get_string().value_unsafe());
     return out;
   }
 
@@ -70,16 +72,16 @@ TEST_F(SymbolRoutesTest, SuspendAndResumeAnswerTheirEffectiveFrom) {
   const ApiResponse suspended =
       call("PUT", "/symbols/AAPL/suspension", R"({"until":"2030-01-01T00:00:00Z"})");
   ASSERT_EQ(suspended.status, 200) << suspended.body;
-  const auto from = parse_timestamp(json(suspended)["effective_from"].get_string().value());
+  const auto from = parse_timestamp(json(suspended)["effective_from"].get_string().value_unsafe());
   ASSERT_TRUE(from.ok());
   EXPECT_GE(from->micros, now + 5 * kSecond);  // R3: commit time + P
-  EXPECT_EQ(json(suspended)["symbol"].get_string().value(), "AAPL");
+  EXPECT_EQ(json(suspended)["symbol"].get_string().value_unsafe(), "AAPL");
   const ApiResponse controls = call("GET", "/symbols/AAPL/controls");
   ASSERT_EQ(controls.status, 200);
   const auto window = json(controls)["suspensions"].at(0);
-  EXPECT_EQ(window["from"].get_string().value(), format_timestamp(from->micros));
-  EXPECT_EQ(window["until"].get_string().value(), "2030-01-01T00:00:00.000000Z");
-  EXPECT_EQ(json(controls)["bands"].get_array().size(), 0U);
+  EXPECT_EQ(window["from"].get_string().value_unsafe(), format_timestamp(from->micros));
+  EXPECT_EQ(window["until"].get_string().value_unsafe(), "2030-01-01T00:00:00.000000Z");
+  EXPECT_EQ(json(controls)["bands"].get_array().value_unsafe().size(), 0U);
   // An empty body is an open suspension; it overlaps the one above: the plan's conflict, 409.
   EXPECT_EQ(call("PUT", "/symbols/AAPL/suspension").status, 409);
   EXPECT_EQ(call("DELETE", "/symbols/AAPL/suspension").status, 200);
@@ -90,15 +92,15 @@ TEST_F(SymbolRoutesTest, BandsAreSetAndCleared) {
   const ApiResponse set = call("PUT", "/symbols/MSFT/band", R"({"low":100,"high":250.5})");
   ASSERT_EQ(set.status, 200) << set.body;
   const auto band = json(call("GET", "/symbols/MSFT/controls"))["bands"].at(0);
-  EXPECT_EQ(band["low"].get_double().value(), 100);
-  EXPECT_EQ(band["high"].get_double().value(), 250.5);
+  EXPECT_EQ(band["low"].get_double().value_unsafe(), 100);
+  EXPECT_EQ(band["high"].get_double().value_unsafe(), 250.5);
   EXPECT_TRUE(band["until"].is_null());
   EXPECT_EQ(call("DELETE", "/symbols/MSFT/band").status, 200);
   EXPECT_EQ(call("DELETE", "/symbols/MSFT/band").status, 409);
   // Another symbol's controls are empty lists, never another's.
   const auto other = json(call("GET", "/symbols/IBM/controls"));
-  EXPECT_EQ(other["symbol"].get_string().value(), "IBM");
-  EXPECT_EQ(other["suspensions"].get_array().size(), 0U);
+  EXPECT_EQ(other["symbol"].get_string().value_unsafe(), "IBM");
+  EXPECT_EQ(other["suspensions"].get_array().value_unsafe().size(), 0U);
 }
 
 TEST_F(SymbolRoutesTest, HostileBodiesAreProblemsAndChangeNothing) {
