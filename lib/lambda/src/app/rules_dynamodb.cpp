@@ -716,17 +716,27 @@ Result<RulesRead, AwsError> DynamoDbRulesStore::scan(std::uint32_t segment, std:
   return out;
 }
 
-Result<std::vector<std::string>, AwsError> DynamoDbRulesStore::query_all(dynamodb::Query query,
-                                                                         Deadline deadline) {
+namespace {
+
+// Every item of a Query, page after page.
+Result<std::vector<std::string>, AwsError> all_items(dynamodb::Client& client, dynamodb::Query query,
+                                                     Deadline deadline) {
   std::vector<std::string> items;
   do {
-    auto page = client_.query(query, deadline);
+    auto page = client.query(query, deadline);
     if (!page) return page.error();
     items.insert(items.end(), std::make_move_iterator(page->items.begin()),
                  std::make_move_iterator(page->items.end()));
     query.exclusive_start_key_json = std::move(page->last_evaluated_key_json);
   } while (!query.exclusive_start_key_json.empty());
   return items;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>, AwsError> DynamoDbRulesStore::query_all(dynamodb::Query query,
+                                                                         Deadline deadline) {
+  return all_items(client_, std::move(query), deadline);
 }
 
 Result<std::vector<ChangeEntry>, AwsError> DynamoDbRulesStore::changes_from(std::uint32_t shard,
@@ -1054,16 +1064,13 @@ Result<std::vector<StoredCursorKey>, AwsError> DynamoDbCursorKeyStore::list(Dead
   ItemWriter values;
   values.s(":pk", kCursorKeysKey);
   q.values_json = values.str();
+  auto items = all_items(client_, std::move(q), deadline);
+  if (!items) return items.error();
   std::vector<StoredCursorKey> out;
-  do {
-    auto page = client_.query(q, deadline);
-    if (!page) return page.error();
-    for (const std::string& item : page->items) {
-      // An item we cannot read is no key of ours: its cursors are refused as unknown_key.
-      if (auto key = parse_cursor_key_item(item)) out.push_back(std::move(key).value());
-    }
-    q.exclusive_start_key_json = std::move(page->last_evaluated_key_json);
-  } while (!q.exclusive_start_key_json.empty());
+  for (const std::string& item : items.value()) {
+    // An item we cannot read is no key of ours: its cursors are refused as unknown_key.
+    if (auto key = parse_cursor_key_item(item)) out.push_back(std::move(key).value());
+  }
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include "../handler/fake_rules_store.hpp"
 #include "../handler/rule_records.hpp"
 #include "fake_cursor_keys.hpp"
+#include "json_body.hpp"
 #include "tap/core/alert.hpp"
 #include "tap/core/ulid.hpp"
 
@@ -113,10 +114,7 @@ struct AlertRoutesTest : ::testing::Test {
     return router.dispatch(request, caller, far_deadline());
   }
 
-  simdjson::dom::element json(const ApiResponse& r) {
-    bodies.push_back(std::make_unique<simdjson::padded_string>(r.body));
-    return parser.parse(*bodies.back()).value_unsafe();
-  }
+  simdjson::dom::element json(const ApiResponse& r) { return bodies.parse(r.body); }
 
   std::vector<std::string> ids_of(const ApiResponse& r) {
     std::vector<std::string> out;
@@ -146,8 +144,7 @@ struct AlertRoutesTest : ::testing::Test {
   int ids = 0;
   RuleRecord alice_rule;
   RuleRecord bob_rule;
-  simdjson::dom::parser parser;
-  std::vector<std::unique_ptr<simdjson::padded_string>> bodies;
+  JsonBodies bodies;
 };
 
 TEST_F(AlertRoutesTest, ListsTheCallersAlertsOldestFirstOnlyOnceStoredMoreThanDAgo) {

@@ -6,6 +6,7 @@
 
 #include "../handler/fake_rules_store.hpp"
 #include "../handler/rule_records.hpp"
+#include "json_body.hpp"
 
 namespace tap::api {
 namespace {
@@ -31,17 +32,9 @@ struct SymbolRoutesTest : ::testing::Test {
     return router.dispatch(request, caller, far_deadline());
   }
 
-  simdjson::dom::element json(const ApiResponse& r) {
-    bodies.push_back(std::make_unique<simdjson::padded_string>(r.body));
-    return parser.parse(*bodies.back()).value_unsafe();
-  }
+  simdjson::dom::element json(const ApiResponse& r) { return bodies.parse(r.body); }
 
-  std::vector<std::string> fields(const ApiResponse& r) {
-    std::vector<std::string> out;
-    for (auto e : json(r)["errors"].get_array().value_unsafe())
-      out.emplace_back(e["field"].get_string().value_unsafe());
-    return out;
-  }
+  std::vector<std::string> fields(const ApiResponse& r) { return bodies.problem_fields(r.body); }
 
   SimTime time;
   FakeRulesTables tables;
@@ -51,8 +44,7 @@ struct SymbolRoutesTest : ::testing::Test {
                         ChangeServiceSettings{}};
   SymbolRoutesContext context{store, changes};
   Router router;
-  simdjson::dom::parser parser;
-  std::vector<std::unique_ptr<simdjson::padded_string>> bodies;
+  JsonBodies bodies;
 };
 
 TEST_F(SymbolRoutesTest, OnlyOperatorsReachTheControls) {
