@@ -11,8 +11,10 @@
 #include <sstream>
 #include <thread>
 
+#include "tap/api/alert_routes.hpp"
 #include "tap/api/api_function.hpp"
 #include "tap/api/rule_routes.hpp"
+#include "tap/api/symbol_routes.hpp"
 #include "tap/app/change_service.hpp"
 #include "tap/app/dynamodb_store.hpp"
 #include "tap/app/function_config.hpp"
@@ -66,7 +68,8 @@ std::int64_t wall_micros() {
       .count();
 }
 
-// The API function: rule routes over the change library on the rules table, markers from the state table.
+// The API function: rule and symbol routes over the change library on the rules table, markers from the
+// state table, fired alerts from the alerts table's by-owner index, cursor keys made with KMS.
 int run_api(const tap::EnvLookup& env) {
   auto config = tap::load_api_config(env);
   if (!config) return init_error("Runtime.InvalidConfiguration", config.error().message);
@@ -84,6 +87,19 @@ int run_api(const tap::EnvLookup& env) {
   tap::api::RuleRoutes rules(store, changes, markers, idempotency, wall_micros);
   tap::api::Router router;
   rules.add_to(router);
+  tap::DynamoDbAlertLog alert_log(layer.dynamodb, config->alerts_table);
+  tap::DynamoDbCursorKeyStore key_store(layer.dynamodb, config->rules_table);
+  tap::KmsDataKeys data_keys(layer.kms, config->kms_key_arn);
+  tap::api::CursorKeySource cursor_keys(key_store, data_keys);
+  tap::api::AlertRoutesContext alerts{alert_log,
+                                      store,
+                                      cursor_keys,
+                                      wall_micros,
+                                      config->alerts_visible_after_seconds,
+                                      config->max_notify_age_seconds};
+  tap::api::add_alert_routes(router, alerts);
+  tap::api::SymbolRoutesContext symbols{store, changes};
+  tap::api::add_symbol_routes(router, symbols);
   const tap::api::ApiFunction api(router, config->operator_group);
   log.info("API initialised");
   return tap::runtime::run_handler([&](const tap::runtime::InvocationRequest& request) {

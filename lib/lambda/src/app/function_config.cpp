@@ -26,6 +26,8 @@ constexpr const settings::EnumSetting& kLogLevel = enum_setting("LOG_LEVEL");
 constexpr const settings::IntegerSetting& kReorderWindow = integer_setting("REORDER_WINDOW_SECONDS");
 constexpr const settings::IntegerSetting& kMaxNotifyAge = integer_setting("MAX_NOTIFY_AGE_SECONDS");
 constexpr const settings::IntegerSetting& kRuleQuota = integer_setting("RULE_QUOTA");
+constexpr const settings::IntegerSetting& kAlertsVisibleAfter =
+    integer_setting("ALERTS_VISIBLE_AFTER_SECONDS");
 // The core's default (a caller that passes no age) is the table's: one value.
 static_assert(kMaxNotifyAge.default_value == kDefaultMaxNotifyAgeSeconds);
 
@@ -114,6 +116,9 @@ Result<ApiConfig> load_api_config(const EnvLookup& env_lookup) {
   env.require("STATE_TABLE", cfg.state_table);
   cfg.operator_group = env("OPERATOR_GROUP").value_or(cfg.operator_group);
   env.integer(kRuleQuota, cfg.rule_quota);
+  env.integer(kAlertsVisibleAfter, cfg.alerts_visible_after_seconds);
+  env.integer(kMaxNotifyAge, cfg.max_notify_age_seconds);
+  cfg.kms_key_arn = env("KMS_KEY_ARN").value_or("");
   env.level(cfg.log_level);
   if (!env.problems().empty()) return Error{"invalid_configuration", env.problems()};
   return cfg;

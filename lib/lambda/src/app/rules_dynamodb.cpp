@@ -8,6 +8,7 @@
 #include <random>
 #include <set>
 
+#include "tap/core/base64.hpp"
 #include "tap/core/json_text.hpp"
 
 namespace tap {
@@ -23,6 +24,8 @@ constexpr std::string_view kHeadSortKey = "head";
 constexpr std::string_view kLogPrefix = "log#";
 constexpr std::string_view kControlsKey = "controls";
 constexpr std::string_view kSymbolPrefix = "symbol#";
+constexpr std::string_view kCursorKeysKey = "apikeys";
+constexpr std::string_view kCursorKeyPrefix = "cursor#";
 constexpr std::size_t kTimeDigits = 19;  // every non-negative int64 in micros, zero-padded: sorts as text
 constexpr std::string_view kConditionalCheckFailed = "ConditionalCheckFailedException";
 
@@ -93,6 +96,11 @@ class ItemWriter {
     out_ += '"';
     json::append_number(out_, value);
     out_ += '"';
+    return close();
+  }
+  ItemWriter& bytes(std::string_view name, std::string_view value) {
+    open(name, "B");
+    json::append_string(out_, base64::encode(value));
     return close();
   }
   ItemWriter& b(std::string_view name, bool value) {
@@ -196,6 +204,15 @@ class Fields {
       return fail(name, "not a finite number"), 0;
     }
     return out;
+  }
+  std::string bytes(std::string_view name) {
+    auto v = required(name, typed(name, "B"));
+    std::string_view text;
+    if (!v) return {};
+    std::optional<std::string> out;
+    if (v->get_string().get(text) == simdjson::SUCCESS) out = base64::decode(text);
+    if (!out) return fail(name, "not base64"), std::string();
+    return std::move(*out);
   }
   std::optional<bool> opt_bool(std::string_view name) {
     auto v = typed(name, "BOOL");
@@ -1007,6 +1024,62 @@ Result<bool, AwsError> DynamoDbIdempotency::release(std::string_view owner, std:
   auto written = client_.update_item(u, deadline);
   if (!written) return written.error();
   return true;
-}
+
+  // ---- the API's cursor keys ----
+
+  std::string cursor_key_item(const StoredCursorKey& key) {
+    ItemWriter w;
+    w.s("pk", kCursorKeysKey).s("sk", concat(kCursorKeyPrefix, key.id));
+    w.bytes("blob", key.ciphertext).n("ttl", key.expires_at_seconds);
+    return w.str();
+  }
+
+  Result<StoredCursorKey> parse_cursor_key_item(std::string_view item_json) {
+    auto item = parse_item(item_json);
+    if (!item) return item.error();
+    if (item->pk != kCursorKeysKey || !item->sk.starts_with(kCursorKeyPrefix)) {
+      return invalid_item(item.value(), "not a cursor key item");
+    }
+    Fields f(item->object);
+    StoredCursorKey key{item->sk.substr(kCursorKeyPrefix.size()), f.bytes("blob"), f.n("ttl")};
+    if (!f.ok()) return invalid_item(item.value(), f.error());
+    return key;
+  }
+
+  DynamoDbCursorKeyStore::DynamoDbCursorKeyStore(dynamodb::Client & client, std::string table)
+      : client_(client), table_(std::move(table)) {}
+
+  Result<std::vector<StoredCursorKey>, AwsError> DynamoDbCursorKeyStore::list(Deadline deadline) {
+    dynamodb::Query q;
+    q.table = table_;
+    q.key_condition = "#pk = :pk";
+    q.names_json = R"({"#pk":"pk"})";
+    ItemWriter values;
+    values.s(":pk", kCursorKeysKey);
+    q.values_json = values.str();
+    std::vector<StoredCursorKey> out;
+    do {
+      auto page = client_.query(q, deadline);
+      if (!page) return page.error();
+      for (const std::string& item : page->items) {
+        // An item we cannot read is no key of ours: its cursors are refused as unknown_key.
+        if (auto key = parse_cursor_key_item(item)) out.push_back(std::move(key).value());
+      }
+      q.exclusive_start_key_json = std::move(page->last_evaluated_key_json);
+    } while (!q.exclusive_start_key_json.empty());
+    return out;
+  }
+
+  Result<bool, AwsError> DynamoDbCursorKeyStore::add(const StoredCursorKey& key, Deadline deadline) {
+    dynamodb::PutItem put;
+    put.table = table_;
+    put.item_json = cursor_key_item(key);
+    put.condition_expression = "attribute_not_exists(#pk)";
+    put.names_json = R"({"#pk":"pk"})";
+    auto written = client_.put_item(put, deadline);
+    if (written) return true;
+    if (written.error().code == kConditionalCheckFailed) return false;
+    return written.error();
+  }
 
 }  // namespace tap

@@ -133,6 +133,7 @@ std::string render(const BatchGet& request) {
 std::string render(const Query& request) {
   std::string out = "{";
   string_field(out, "TableName", request.table);
+  string_field(out, "IndexName", request.index_name);
   string_field(out, "KeyConditionExpression", request.key_condition);
   string_field(out, "FilterExpression", request.filter_expression);
   field(out, "ExpressionAttributeNames", request.names_json);

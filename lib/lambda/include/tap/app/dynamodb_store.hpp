@@ -27,6 +27,8 @@
 //   publish_by (S, when known: the storing invocation's deadline, AlertRecord::publish_by_micros). A
 //   recovery claim (AlertLedger::claim) sets claimed_by (S, the claimant) and claim_until (S). Timestamps
 //   are normalised text (27 characters, UTC), so the conditions compare them as text.
+// by-owner index of the alerts table (kByOwnerIndex, lib/stack/tables.py): owner + stored_id, all
+//   attributes projected; DynamoDbAlertLog reads an owner's alerts through it (A4).
 #pragma once
 
 #include <functional>
@@ -34,6 +36,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "tap/app/alert_log.hpp"
 #include "tap/app/ports.hpp"
 #include "tap/app/rules_store.hpp"
 #include "tap/aws/dynamodb.hpp"
@@ -99,6 +102,24 @@ class DynamoDbOnceMarkers final : public OnceMarkerReader {
  private:
   dynamodb::Client& client_;
   std::string state_table_;
+};
+
+inline constexpr std::string_view kByOwnerIndex = "by-owner";
+
+// An alert item (as the by-owner index returns it) for the API: an error for an item without owner,
+// stored_id, rule_id, rule_version, symbol, price or tick_timestamp, or with an attribute of the wrong type.
+Result<FiredAlert> parse_fired_alert(std::string_view item_json);
+// The by-owner Query of one page (exposed for tests: the key condition and the filters are the contract).
+Result<dynamodb::Query> alert_log_query(const std::string& alerts_table, const AlertQuery& query);
+
+class DynamoDbAlertLog final : public AlertLog {
+ public:
+  DynamoDbAlertLog(dynamodb::Client& client, std::string alerts_table);
+  Result<AlertPage, AwsError> list(const AlertQuery& query, Deadline deadline) override;
+
+ private:
+  dynamodb::Client& client_;
+  std::string table_;
 };
 
 class DynamoDbAlertLedger final : public AlertLedger {

@@ -39,6 +39,11 @@ struct ApiConfig {
   std::string state_table;                   // STATE_TABLE (the `once` markers, R2)
   std::string operator_group = "operators";  // OPERATOR_GROUP: the cognito:groups value of operators (A1)
   std::int64_t rule_quota = 0;               // RULE_QUOTA (config/function-settings.json)
+  std::int64_t alerts_visible_after_seconds = 0;  // ALERTS_VISIBLE_AFTER_SECONDS: D (A2)
+  std::int64_t max_notify_age_seconds = 0;        // MAX_NOTIFY_AGE_SECONDS: a listed alert's `delayed` (F5)
+  // KMS_KEY_ARN (optional): the stack's key, under which the cursor MAC keys are made (docs/design.md 13.2);
+  // without it every list call that needs a cursor key answers 502.
+  std::string kms_key_arn;
   obs::Level log_level = obs::Level::kInfo;  // LOG_LEVEL
 };
 Result<ApiConfig> load_api_config(const EnvLookup& env);

@@ -26,6 +26,9 @@
 //    ttl (expires, epoch seconds). Never read by the processor (its scan reads "rule#" items only).
 //  - symbol controls: pk "controls", sk "symbol#<SYM>"; suspensions L of M {from N, until N (absent: open)},
 //    bands L of M {from, until, low N, high N}. One partition: controls() is one consistent Query.
+//  - cursor key (the API's, docs/design.md section 13): pk "apikeys", sk "cursor#<key id>"; blob B (the
+//    data key encrypted under the stack's KMS key), ttl N (the key's expiry: DynamoDB removes it once no
+//    cursor it made can be valid). Put if absent: instances racing to create one key agree on the winner's.
 // Rule ids are 128 random bits in lowercase base32 (26 characters, [0-9a-z]): globally unique without
 // coordination, valid in every key of both tables ([A-Za-z0-9_.-]), and revealing nothing (no creation
 // time, unlike a ULID); rules are addressed by owner partition, so time-ordered ids buy no locality.
@@ -39,6 +42,7 @@
 #include <string>
 #include <string_view>
 
+#include "tap/app/cursor_key_ports.hpp"
 #include "tap/app/rules_store.hpp"
 #include "tap/aws/dynamodb.hpp"
 
@@ -51,6 +55,8 @@ Result<RulesHead> parse_head_item(std::uint32_t shard, std::string_view item_jso
 std::string controls_item(const SymbolControlRecord& controls);
 Result<SymbolControlRecord> parse_controls_item(std::string_view item_json);
 Result<ChangeEntry> parse_log_item(std::string_view item_json);
+std::string cursor_key_item(const StoredCursorKey& key);
+Result<StoredCursorKey> parse_cursor_key_item(std::string_view item_json);
 
 // A rule id from 128 random bits (lowercase base32, 26 characters).
 std::string rule_id_from_bits(const std::array<std::uint8_t, 16>& bits);
@@ -131,6 +137,18 @@ class DynamoDbIdempotency final : public IdempotencyStore {
   Result<bool, AwsError> complete(std::string_view owner, std::string_view key, const IdempotencyRecord& done,
                                   Deadline deadline) override;
   Result<bool, AwsError> release(std::string_view owner, std::string_view key, Deadline deadline) override;
+
+ private:
+  dynamodb::Client& client_;
+  std::string table_;
+};
+
+// The API's cursor keys in the rules table (the cursor key items above).
+class DynamoDbCursorKeyStore final : public CursorKeyStore {
+ public:
+  DynamoDbCursorKeyStore(dynamodb::Client& client, std::string table);
+  Result<std::vector<StoredCursorKey>, AwsError> list(Deadline deadline) override;
+  Result<bool, AwsError> add(const StoredCursorKey& key, Deadline deadline) override;
 
  private:
   dynamodb::Client& client_;
