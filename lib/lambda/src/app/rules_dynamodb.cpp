@@ -827,15 +827,25 @@ Result<std::optional<RuleRecord>, AwsError> DynamoDbRulesStore::get(std::string_
   return std::optional<RuleRecord>(std::move(record).value());
 }
 
-Result<std::vector<RuleRecord>, AwsError> DynamoDbRulesStore::list(std::string_view owner,
-                                                                   bool include_deleted, Deadline deadline) {
+namespace {
+
+// The Query of one owner's rule records (consistent, on the table's key).
+dynamodb::Query owner_rules_query(const std::string& table, std::string_view owner) {
   dynamodb::Query q;
-  q.table = settings_.table;
+  q.table = table;
   q.key_condition = "#pk = :pk AND begins_with(#sk, :rule)";
   q.names_json = R"({"#pk":"pk","#sk":"sk"})";
   ItemWriter values;
   values.s(":pk", owner_pk(owner)).s(":rule", kRulePrefix);
   q.values_json = values.str();
+  return q;
+}
+
+}  // namespace
+
+Result<std::vector<RuleRecord>, AwsError> DynamoDbRulesStore::list(std::string_view owner,
+                                                                   bool include_deleted, Deadline deadline) {
+  dynamodb::Query q = owner_rules_query(settings_.table, owner);
   auto items = query_all(std::move(q), deadline);
   if (!items) return items.error();
   std::vector<RuleRecord> out;
@@ -851,13 +861,7 @@ Result<std::vector<RuleRecord>, AwsError> DynamoDbRulesStore::list(std::string_v
 Result<RulesStore::Page, AwsError> DynamoDbRulesStore::list_page(std::string_view owner, bool include_deleted,
                                                                  std::uint32_t limit, std::string_view after,
                                                                  Deadline deadline) {
-  dynamodb::Query q;
-  q.table = settings_.table;
-  q.key_condition = "#pk = :pk AND begins_with(#sk, :rule)";
-  q.names_json = R"({"#pk":"pk","#sk":"sk"})";
-  ItemWriter values;
-  values.s(":pk", owner_pk(owner)).s(":rule", kRulePrefix);
-  q.values_json = values.str();
+  dynamodb::Query q = owner_rules_query(settings_.table, owner);
   q.limit = limit;
   if (!after.empty()) q.exclusive_start_key_json = key_json(owner_pk(owner), concat(kRulePrefix, after));
   auto page = client_.query(q, deadline);
