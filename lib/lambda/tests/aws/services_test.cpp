@@ -279,7 +279,7 @@ TEST_F(Services, BatchGetGivesUpAndReportsErrors) {
 }
 
 TEST(DynamoDbRender, QueryScanAndDeleteAreTheDocumentedJsonWithoutAnIndex) {
-  dynamodb::Query q{"rules", "#pk = :pk", "", R"({"#pk":"pk"})", R"({":pk":{"S":"log#0"}})", true, ""};
+  dynamodb::Query q{"rules", "#pk = :pk", "", R"({"#pk":"pk"})", R"({":pk":{"S":"log#0"}})", true, "", 0, ""};
   EXPECT_EQ(dynamodb::render(q),
             R"({"TableName":"rules","KeyConditionExpression":"#pk = :pk","ExpressionAttributeNames":)"
             R"({"#pk":"pk"},"ExpressionAttributeValues":{":pk":{"S":"log#0"}},"ConsistentRead":true})");
