@@ -1024,62 +1024,63 @@ Result<bool, AwsError> DynamoDbIdempotency::release(std::string_view owner, std:
   auto written = client_.update_item(u, deadline);
   if (!written) return written.error();
   return true;
+}
 
-  // ---- the API's cursor keys ----
+// ---- the API's cursor keys ----
 
-  std::string cursor_key_item(const StoredCursorKey& key) {
-    ItemWriter w;
-    w.s("pk", kCursorKeysKey).s("sk", concat(kCursorKeyPrefix, key.id));
-    w.bytes("blob", key.ciphertext).n("ttl", key.expires_at_seconds);
-    return w.str();
+std::string cursor_key_item(const StoredCursorKey& key) {
+  ItemWriter w;
+  w.s("pk", kCursorKeysKey).s("sk", concat(kCursorKeyPrefix, key.id));
+  w.bytes("blob", key.ciphertext).n("ttl", key.expires_at_seconds);
+  return w.str();
+}
+
+Result<StoredCursorKey> parse_cursor_key_item(std::string_view item_json) {
+  auto item = parse_item(item_json);
+  if (!item) return item.error();
+  if (item->pk != kCursorKeysKey || !item->sk.starts_with(kCursorKeyPrefix)) {
+    return invalid_item(item.value(), "not a cursor key item");
   }
+  Fields f(item->object);
+  StoredCursorKey key{item->sk.substr(kCursorKeyPrefix.size()), f.bytes("blob"), f.n("ttl")};
+  if (!f.ok()) return invalid_item(item.value(), f.error());
+  return key;
+}
 
-  Result<StoredCursorKey> parse_cursor_key_item(std::string_view item_json) {
-    auto item = parse_item(item_json);
-    if (!item) return item.error();
-    if (item->pk != kCursorKeysKey || !item->sk.starts_with(kCursorKeyPrefix)) {
-      return invalid_item(item.value(), "not a cursor key item");
+DynamoDbCursorKeyStore::DynamoDbCursorKeyStore(dynamodb::Client& client, std::string table)
+    : client_(client), table_(std::move(table)) {}
+
+Result<std::vector<StoredCursorKey>, AwsError> DynamoDbCursorKeyStore::list(Deadline deadline) {
+  dynamodb::Query q;
+  q.table = table_;
+  q.key_condition = "#pk = :pk";
+  q.names_json = R"({"#pk":"pk"})";
+  ItemWriter values;
+  values.s(":pk", kCursorKeysKey);
+  q.values_json = values.str();
+  std::vector<StoredCursorKey> out;
+  do {
+    auto page = client_.query(q, deadline);
+    if (!page) return page.error();
+    for (const std::string& item : page->items) {
+      // An item we cannot read is no key of ours: its cursors are refused as unknown_key.
+      if (auto key = parse_cursor_key_item(item)) out.push_back(std::move(key).value());
     }
-    Fields f(item->object);
-    StoredCursorKey key{item->sk.substr(kCursorKeyPrefix.size()), f.bytes("blob"), f.n("ttl")};
-    if (!f.ok()) return invalid_item(item.value(), f.error());
-    return key;
-  }
+    q.exclusive_start_key_json = std::move(page->last_evaluated_key_json);
+  } while (!q.exclusive_start_key_json.empty());
+  return out;
+}
 
-  DynamoDbCursorKeyStore::DynamoDbCursorKeyStore(dynamodb::Client & client, std::string table)
-      : client_(client), table_(std::move(table)) {}
-
-  Result<std::vector<StoredCursorKey>, AwsError> DynamoDbCursorKeyStore::list(Deadline deadline) {
-    dynamodb::Query q;
-    q.table = table_;
-    q.key_condition = "#pk = :pk";
-    q.names_json = R"({"#pk":"pk"})";
-    ItemWriter values;
-    values.s(":pk", kCursorKeysKey);
-    q.values_json = values.str();
-    std::vector<StoredCursorKey> out;
-    do {
-      auto page = client_.query(q, deadline);
-      if (!page) return page.error();
-      for (const std::string& item : page->items) {
-        // An item we cannot read is no key of ours: its cursors are refused as unknown_key.
-        if (auto key = parse_cursor_key_item(item)) out.push_back(std::move(key).value());
-      }
-      q.exclusive_start_key_json = std::move(page->last_evaluated_key_json);
-    } while (!q.exclusive_start_key_json.empty());
-    return out;
-  }
-
-  Result<bool, AwsError> DynamoDbCursorKeyStore::add(const StoredCursorKey& key, Deadline deadline) {
-    dynamodb::PutItem put;
-    put.table = table_;
-    put.item_json = cursor_key_item(key);
-    put.condition_expression = "attribute_not_exists(#pk)";
-    put.names_json = R"({"#pk":"pk"})";
-    auto written = client_.put_item(put, deadline);
-    if (written) return true;
-    if (written.error().code == kConditionalCheckFailed) return false;
-    return written.error();
-  }
+Result<bool, AwsError> DynamoDbCursorKeyStore::add(const StoredCursorKey& key, Deadline deadline) {
+  dynamodb::PutItem put;
+  put.table = table_;
+  put.item_json = cursor_key_item(key);
+  put.condition_expression = "attribute_not_exists(#pk)";
+  put.names_json = R"({"#pk":"pk"})";
+  auto written = client_.put_item(put, deadline);
+  if (written) return true;
+  if (written.error().code == kConditionalCheckFailed) return false;
+  return written.error();
+}
 
 }  // namespace tap

@@ -166,7 +166,7 @@ TEST_F(AlertRoutesTest, ListsTheCallersAlertsOldestFirstOnlyOnceStoredMoreThanDA
   EXPECT_FALSE(json(r)["more"].get_bool().value());
   EXPECT_EQ(json(r)["listed_before"].get_string().value(), format_timestamp(time.now_micros - kD * kSecond));
   EXPECT_EQ(alert_log.queries.back().stored_before_micros, time.now_micros - kD * kSecond);
-  EXPECT_EQ(alert_log.queries.back().limit, kDefaultAlertPage);
+  EXPECT_EQ(alert_log.queries.back().limit, kDefaultPage);
 }
 
 TEST_F(AlertRoutesTest, NotifiedAndDelayedComeFromTheConfirmedNotification) {
