@@ -31,6 +31,7 @@ def event(
     body: Any = None,
     headers: dict[str, str] | None = None,
     token_use: str = "access",
+    query: dict[str, str] | None = None,
 ) -> bytes:
     """A payload 2.0 event as API Gateway's JWT-authorized route sends it."""
     return json.dumps(
@@ -40,6 +41,7 @@ def event(
             "rawPath": path,
             "rawQueryString": "",
             "headers": {"content-type": "application/json", **(headers or {})},
+            "queryStringParameters": query,
             "requestContext": {
                 "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
                 "authorizer": {
@@ -76,8 +78,10 @@ def api() -> Iterator[tuple[Api, Any, str]]:
         resources = create_function_resources(
             ddb, boto3.client("sns"), boto3.client("sqs"), uuid.uuid4().hex[:8]
         )
+        cursor_key = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
         env = {
             "_HANDLER": "api",
+            "KMS_KEY_ARN": cursor_key,
             "RULES_TABLE": RULES_TABLE,
             "ALERTS_TABLE": resources.alerts_table,
             "STATE_TABLE": resources.state_table,
@@ -165,3 +169,22 @@ def test_quota_bad_input_and_id_tokens_are_problems(api: tuple[Api, Any, str]) -
     status, _, problem = client.call("POST", "/rules", body={**SPEC, "threshold": "high"}, sub="bob")
     assert (status, problem["errors"][0]["field"]) == (422, "threshold")
     assert client.call("GET", "/rules", token_use="id")[0] == 403
+
+
+def test_pages_of_rules_through_mac_d_cursors(api: tuple[Api, Any, str]) -> None:
+    client, _, _ = api
+    created = sorted(
+        client.call("POST", "/rules", body={**SPEC, "name": name})[2]["rule"]["id"] for name in ("a", "b")
+    )
+    listed: list[str] = []
+    query = {"limit": "1"}
+    for _ in range(5):
+        status, _, page = client.call("GET", "/rules", query=query)
+        assert status == 200, page
+        listed += [rule["id"] for rule in page["rules"]]
+        if "next_cursor" not in page:
+            break
+        query = {"limit": "1", "cursor": page["next_cursor"]}
+    assert listed == created
+    status, _, problem = client.call("GET", "/rules", sub="bob", query={"cursor": query["cursor"]})
+    assert (status, problem["type"]) == (400, "invalid-cursor")

@@ -84,13 +84,13 @@ int run_api(const tap::EnvLookup& env) {
       store, wall_micros,
       [](std::int64_t micros) { std::this_thread::sleep_for(std::chrono::microseconds(micros)); },
       tap::random_rule_id, {.quota = static_cast<std::uint32_t>(config->rule_quota)});
-  tap::api::RuleRoutes rules(store, changes, markers, idempotency, wall_micros);
-  tap::api::Router router;
-  rules.add_to(router);
-  tap::DynamoDbAlertLog alert_log(layer.dynamodb, config->alerts_table);
   tap::DynamoDbCursorKeyStore key_store(layer.dynamodb, config->rules_table);
   tap::KmsDataKeys data_keys(layer.kms, config->kms_key_arn);
   tap::api::CursorKeySource cursor_keys(key_store, data_keys);
+  tap::api::RuleRoutes rules(store, changes, markers, idempotency, cursor_keys, wall_micros);
+  tap::api::Router router;
+  rules.add_to(router);
+  tap::DynamoDbAlertLog alert_log(layer.dynamodb, config->alerts_table);
   tap::api::AlertRoutesContext alerts{alert_log,
                                       store,
                                       cursor_keys,

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "tap/api/api_auth.hpp"
+#include "tap/api/page_parameters.hpp"
 #include "tap/core/alert.hpp"
 #include "tap/core/json_text.hpp"
 #include "tap/core/timestamp.hpp"
@@ -19,7 +20,7 @@ constexpr std::string_view kRuleRoute = "GET /rules/{rule_id}/alerts";
 constexpr std::size_t kMaxRuleIdFilter = 128;  // an input bound only: ids are checked by the store
 
 struct ListParameters {
-  std::uint32_t limit = kDefaultAlertPage;
+  std::uint32_t limit = kDefaultPage;
   std::string cursor;
   std::optional<std::string> symbol;
   std::optional<std::string> rule_id;
@@ -42,14 +43,9 @@ Result<ListParameters, Problem> read_parameters(const ApiRequest& request, bool 
   ListParameters p;
   for (const auto& [name, value] : request.query) {
     if (name == "limit") {
-      std::uint32_t n = 0;
-      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-      const bool digits = !value.empty() && std::all_of(value.begin(), value.end(),
-                                                        [](char c) { return c >= '0' && c <= '9'; });
-      if (!digits || ec != std::errc{} || end != value.data() + value.size() || n < 1 || n > kMaxAlertPage) {
-        return bad_parameter(name, "an integer from 1 to " + std::to_string(kMaxAlertPage));
-      }
-      p.limit = n;
+      auto n = parse_page_limit(name, value);
+      if (!n) return n.error();
+      p.limit = n.value();
     } else if (name == "cursor") {
       p.cursor = value;
     } else if (name == "symbol") {
@@ -163,13 +159,8 @@ ApiResponse list(AlertRoutesContext& c, const RouteCall& call, std::string_view 
   query.tick_until_micros = p->to_micros;
   query.limit = p->limit;
   if (!p->cursor.empty()) {
-    auto position = decode_cursor(p->cursor, scope, keys.value(), now_seconds);
-    if (!position) {
-      Problem problem =
-          make_problem(400, "invalid-cursor", "Invalid cursor", position.error().detail,
-                       {FieldError{"cursor", std::string(reason_name(position.error().reason))}});
-      return problem_response(problem);
-    }
+    auto position = read_cursor(p->cursor, scope, keys.value(), now_seconds);
+    if (!position) return problem_response(position.error());
     query.after = std::move(position).value();
   }
   auto page = c.alerts.list(query, call.deadline);

@@ -8,6 +8,8 @@
 #include <optional>
 #include <set>
 
+#include "tap/core/base64.hpp"
+
 namespace tap::api {
 namespace {
 
@@ -113,15 +115,6 @@ std::optional<Error> read_claims(object root, Claims& claims) {
   return std::nullopt;
 }
 
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
 }  // namespace
 
 std::vector<std::string> parse_group_claim(std::string_view text) {
@@ -132,32 +125,6 @@ std::vector<std::string> parse_group_claim(std::string_view text) {
     const std::size_t end = std::min(text.find(' ', i), text.size());
     if (end > i) out.emplace_back(text.substr(i, end - i));
     i = end + 1;
-  }
-  return out;
-}
-
-Result<std::string> decode_base64(std::string_view text) {
-  if (text.size() % 4 != 0) return event_error("body: invalid base64 (length)");
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (std::size_t i = 0; i < text.size(); i += 4) {
-    std::array<int, 4> v{};
-    int pad = 0;
-    for (std::size_t k = 0; k < 4; ++k) {
-      const char c = text[i + k];
-      const bool last_quad = i + 4 == text.size();
-      if (c == '=' && last_quad && k >= 2 && (k == 3 || text[i + 3] == '=')) {
-        ++pad;
-        v[k] = 0;
-      } else if (v[k] = base64_value(c); v[k] < 0 || pad > 0) {
-        return event_error("body: invalid base64");
-      }
-    }
-    const unsigned bits = (static_cast<unsigned>(v[0]) << 18) | (static_cast<unsigned>(v[1]) << 12) |
-                          (static_cast<unsigned>(v[2]) << 6) | static_cast<unsigned>(v[3]);
-    out.push_back(static_cast<char>((bits >> 16) & 0xff));
-    if (pad < 2) out.push_back(static_cast<char>((bits >> 8) & 0xff));
-    if (pad < 1) out.push_back(static_cast<char>(bits & 0xff));
   }
   return out;
 }
@@ -198,12 +165,12 @@ Result<ApiRequest> parse_api_event(std::string_view event) {
   if (auto e = string_map(top, "headers", "", true, out.headers)) return *e;
   auto body = string_field(top, "body", "");
   if (!body) return body.error();
-  auto base64 = field(top, "isBase64Encoded", element_type::BOOL, "");
-  if (!base64) return base64.error();
-  if (base64.value() && base64.value()->get_bool().value_unsafe()) {
-    auto decoded = decode_base64(body.value());
-    if (!decoded) return decoded.error();
-    out.body = std::move(decoded).value();
+  auto encoded = field(top, "isBase64Encoded", element_type::BOOL, "");
+  if (!encoded) return encoded.error();
+  if (encoded.value() && encoded.value()->get_bool().value_unsafe()) {
+    auto decoded = base64::decode(body.value());
+    if (!decoded) return event_error("body: invalid base64");
+    out.body = std::move(*decoded);
   } else {
     out.body = std::move(body).value();
   }

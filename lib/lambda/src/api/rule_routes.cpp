@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "tap/api/api_auth.hpp"
+#include "tap/api/page_parameters.hpp"
 #include "tap/core/json_text.hpp"
 #include "tap/core/rule_import.hpp"
 
@@ -115,22 +116,51 @@ ApiResponse RuleRoutes::versions(const RouteCall& call) {
 ApiResponse RuleRoutes::list(const RouteCall& call) {
   auto owner = owner_to_read(call);
   if (!owner) return problem(owner.error());
-  const auto& query = call.request.query;
   std::optional<ApiRuleState> wanted;
-  if (const auto s = query.find("state"); s != query.end()) {
-    ApiRuleState parsed{};
-    if (!parse_state(s->second, parsed)) {
-      return problem(invalid_input({{"state", "must be active, paused, triggered, expired or deleted"}}));
+  std::optional<std::string> symbol;
+  std::uint32_t limit = kDefaultPage;
+  std::string cursor;
+  for (const auto& [name, value] : call.request.query) {
+    if (name == "state") {
+      ApiRuleState parsed{};
+      if (!parse_state(value, parsed)) {
+        return problem(invalid_input({{"state", "must be active, paused, triggered, expired or deleted"}}));
+      }
+      wanted = parsed;
+    } else if (name == "symbol") {
+      symbol = value;
+    } else if (name == "limit") {
+      auto n = parse_page_limit(name, value);
+      if (!n) return problem(n.error());
+      limit = n.value();
+    } else if (name == "cursor") {
+      cursor = value;
+    } else if (name != "owner") {  // owner: owner_to_read's
+      return problem(invalid_input({{name, "unknown parameter"}}));
     }
-    wanted = parsed;
   }
-  const auto symbol = query.find("symbol");
-  auto records = store_.list(owner.value(), wanted == ApiRuleState::deleted, call.deadline);
-  if (!records) return problem(upstream_failure(records.error()));
+  const std::int64_t now_seconds = clock_() / kMicrosPerSecond;
+  auto keys = cursor_keys_.keys(now_seconds, call.deadline);
+  if (!keys) return problem(upstream_failure(keys.error()));
+  CursorScope scope{owner.value(), "GET /rules", {}};
+  if (symbol) scope.filters.emplace_back("symbol", *symbol);
+  if (wanted) scope.filters.emplace_back("state", std::string(to_string(*wanted)));
+  std::string after;
+  if (!cursor.empty()) {
+    auto position = read_cursor(cursor, scope, keys.value(), now_seconds);
+    if (!position) return problem(position.error());
+    if (position->size() != 1 || position->front().first != "after") {
+      return problem(make_problem(400, "invalid-cursor", "Invalid cursor", "not a cursor of this list",
+                                  {{"cursor", "foreign"}}));
+    }
+    after = position->front().second;
+  }
+  auto page = store_.list_page(owner.value(), wanted == ApiRuleState::deleted, limit, after, call.deadline);
+  if (!page) return problem(upstream_failure(page.error()));
   std::string body = "{\"rules\":[";
   bool first = true;
-  for (const RuleRecord& r : records.value()) {
-    if (symbol != query.end() && r.spec.symbol != symbol->second) continue;
+  for (const RuleRecord& r : page->records) {
+    if (symbol && r.spec.symbol != *symbol) continue;
     auto state = state_of(r, call.deadline);
     if (!state) return problem(state.error());
     if (wanted && state.value() != *wanted) continue;
@@ -138,7 +168,14 @@ ApiResponse RuleRoutes::list(const RouteCall& call) {
     body += rule_json(r, state.value());
     first = false;
   }
-  return json_response(200, body + "]}");
+  body += "]";
+  if (!page->next.empty()) {
+    auto next = encode_cursor({{"after", page->next}}, scope, keys.value(), now_seconds);
+    if (!next) return problem(upstream_failure(make_aws_error(next.error().code, next.error().message)));
+    body += ",\"next_cursor\":";
+    json::append_string(body, next.value());
+  }
+  return json_response(200, body + "}");
 }
 
 ApiResponse RuleRoutes::create(const RouteCall& call) {

@@ -170,7 +170,7 @@ TEST_F(AlertRoutesTest, ListsTheCallersAlertsOldestFirstOnlyOnceStoredMoreThanDA
   EXPECT_EQ(json(r)["listed_before"].get_string().value_unsafe(),
             format_timestamp(time.now_micros - kD * kSecond));
   EXPECT_EQ(alert_log.queries.back().stored_before_micros, time.now_micros - kD * kSecond);
-  EXPECT_EQ(alert_log.queries.back().limit, kDefaultAlertPage);
+  EXPECT_EQ(alert_log.queries.back().limit, kDefaultPage);
 }
 
 TEST_F(AlertRoutesTest, NotifiedAndDelayedComeFromTheConfirmedNotification) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <utility>
 
+#include "fake_cursor_keys.hpp"
 #include "fake_idempotency.hpp"
 #include "fake_rules_store.hpp"
 #include "rule_records.hpp"
@@ -114,11 +115,14 @@ struct ApiFixture : ::testing::Test {
   FakeRulesStore store{tables};
   FakeMarkers markers;
   FakeIdempotency idempotency;
+  api::FakeKeyStore key_store;
+  api::FakeDataKeys data_keys;
+  api::CursorKeySource cursor_keys{key_store, data_keys};
   int next_id = 0;
   ChangeServiceSettings settings{.quota = 3};
   ChangeService changes{store, offset_clock(time, offset), [this](std::int64_t m) { time.advance(m); },
                         [this] { return "rule" + std::to_string(++next_id); }, settings};
-  api::RuleRoutes routes{store, changes, markers, idempotency, offset_clock(time, offset)};
+  api::RuleRoutes routes{store, changes, markers, idempotency, cursor_keys, offset_clock(time, offset)};
   api::Router router = [this] {
     api::Router r;
     routes.add_to(r);

@@ -35,13 +35,13 @@ int main() {
   const auto clock = [] { return std::int64_t{0}; };
   tap::ChangeService changes(
       store, clock, [](std::int64_t) {}, [] { return std::string(); }, {});
-  tap::api::RuleRoutes rules(store, changes, markers, idempotency, clock);
-  tap::api::Router router;
-  rules.add_to(router);
-  NoAlerts alerts;
   tap::api::FakeKeyStore key_store;
   tap::api::FakeDataKeys data_keys;
   tap::api::CursorKeySource keys(key_store, data_keys);
+  tap::api::RuleRoutes rules(store, changes, markers, idempotency, keys, clock);
+  tap::api::Router router;
+  rules.add_to(router);
+  NoAlerts alerts;
   tap::api::AlertRoutesContext alert_context{alerts, store, keys, clock, 75, 60};
   tap::api::add_alert_routes(router, alert_context);
   tap::api::SymbolRoutesContext symbol_context{store, changes};

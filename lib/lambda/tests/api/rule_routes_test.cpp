@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "api_fixture.hpp"
 
 namespace tap::api {
@@ -230,6 +232,45 @@ TEST_F(RuleRoutesTest, ListFiltersBySymbolAndStateAndStaysWithinTheOwner) {
   EXPECT_EQ(send({.query = {{"state", "deleted"}}})->count("/rules"), 1U);
 }
 
+TEST_F(RuleRoutesTest, PagesCoverEveryRuleOnceWithCursorsBoundToTheOwnerAndFilters) {
+  std::vector<std::string> ids;
+  ids.push_back(create("r0"));
+  create("theirs", "bob");
+  for (int i = 1; i < 3; ++i) ids.push_back(create("r" + std::to_string(i)));
+  std::vector<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  do {
+    Call c{.query = {{"limit", "1"}}};
+    if (!cursor.empty()) c.query["cursor"] = cursor;
+    auto page = send(c);
+    ASSERT_EQ(page->status, 200) << page->body;
+    for (std::size_t i = 0; i < page->count("/rules"); ++i) {
+      seen.push_back(page->text("/rules/" + std::to_string(i) + "/id"));
+    }
+    std::string_view next;
+    cursor = page->json.at_pointer("/next_cursor").get(next) ? "" : std::string(next);
+    ++pages;
+  } while (!cursor.empty() && pages < 10);
+  std::ranges::sort(ids);
+  EXPECT_EQ(seen, ids);  // in id order, none missed or repeated
+  EXPECT_EQ(pages, 4);   // the last page read the limit: the next one is empty and ends the list
+
+  auto first = send({.query = {{"limit", "1"}}});
+  const std::string next = first->text("/next_cursor");
+  auto foreign = send({.sub = "bob", .query = {{"cursor", next}}});
+  EXPECT_EQ(foreign->status, 400);
+  EXPECT_EQ(foreign->text("/type"), "invalid-cursor");
+  EXPECT_EQ(send({.query = {{"cursor", next}, {"symbol", "AAPL"}}})->status, 400) << "other filters";
+  EXPECT_EQ(send({.query = {{"cursor", next + "x"}}})->status, 400);
+  EXPECT_EQ(send({.query = {{"limit", "0"}}})->text("/errors/0/field"), "limit");
+  EXPECT_EQ(send({.query = {{"limit", "101"}}})->status, 422);
+  EXPECT_EQ(send({.query = {{"colour", "red"}}})->text("/errors/0/field"), "colour");
+  time.advance(api::kCursorKeyPeriodSeconds * kSecond);  // the keyring reloads in the next period
+  key_store.fail_list = true;
+  EXPECT_EQ(send({})->status, 502);
+}
+
 TEST_F(RuleRoutesTest, OperatorsReadAnyOwnerWithOwnerAndTradersNamingAnotherOwnerGet403) {
   const std::string id = create("c", "bob");
   auto trader = send({.query = {{"owner", "bob"}}});
@@ -261,9 +302,11 @@ TEST_F(RuleRoutesTest, AStoreThatRefusesIs502OrRetryLater503NeverA4xx) {
   auto denied = send({.path = "/rules/" + id});
   EXPECT_EQ(denied->status, 502);
   EXPECT_EQ(denied->text("/type"), "upstream-failure");
-  store.fail_once = "list";
+  store.fail_once = "list_page";
   store.fail_with = test_support::rules_throttled();
   EXPECT_EQ(send({})->status, 503);
+  store.fail_once = "list";
+  EXPECT_EQ(send({.method = "POST", .path = "/rules/import", .body = "{}"})->status, 503);
   store.fail_requests = 1000;  // every attempt throttled until P passes
   auto late = send({.method = "POST", .path = "/rules/" + id + "/pause"});
   EXPECT_EQ(late->status, 503);

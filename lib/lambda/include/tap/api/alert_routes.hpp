@@ -18,14 +18,12 @@
 #include <functional>
 
 #include "tap/api/cursor_keys.hpp"
+#include "tap/api/page_parameters.hpp"
 #include "tap/api/router.hpp"
 #include "tap/app/alert_log.hpp"
 #include "tap/app/rules_store.hpp"
 
 namespace tap::api {
-
-inline constexpr std::uint32_t kDefaultAlertPage = 50;
-inline constexpr std::uint32_t kMaxAlertPage = 100;
 
 struct AlertRoutesContext {
   AlertLog& alerts;

@@ -2,10 +2,11 @@
 // Pure: no I/O. A malformed event is an error value (never an exception): a document that is not JSON,
 // invalid UTF-8, nested deeper than kMaxEventDepth, a duplicate key, or a known field of the wrong type.
 // Unknown fields are ignored (API Gateway adds fields over time). Header names are lower-cased (HTTP names
-// are case-insensitive; API Gateway already lower-cases them). A base64 body (isBase64Encoded) is decoded;
-// invalid base64 is an error. The JWT claims come from requestContext.authorizer.jwt.claims, where API
-// Gateway passes every claim as a string: `cognito:groups` arrives as "[operators admins]" (space-separated
-// in brackets); a JSON array of strings (as a local front may send) is read too.
+// are case-insensitive; API Gateway already lower-cases them). A base64 body (isBase64Encoded) is decoded
+// (tap/core/base64.hpp, strict); invalid base64 is an error. The JWT claims come from
+// requestContext.authorizer.jwt.claims, where API Gateway passes every claim as a string: `cognito:groups`
+// arrives as "[operators admins]" (space-separated in brackets); a JSON array of strings (as a local front
+// may send) is read too.
 #pragma once
 
 #include <map>
@@ -44,7 +45,5 @@ Result<ApiRequest> parse_api_event(std::string_view event);
 
 // "[a b c]" -> {a, b, c} (API Gateway's rendering of a list claim); a plain value is a one-element list.
 std::vector<std::string> parse_group_claim(std::string_view text);
-// RFC 4648 base64 (padding required when the length is not a multiple of 4); nullopt when invalid.
-Result<std::string> decode_base64(std::string_view text);
 
 }  // namespace tap::api

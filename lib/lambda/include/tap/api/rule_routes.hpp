@@ -2,7 +2,10 @@
 // idempotency, nothing of the protocol. Every change answers the rule, its `revision` (also the ETag,
 // quoted) and the change's `effective_from`. The owner is always the caller's `sub` (api_auth.hpp); another
 // owner's rule is 404 and nothing changes (A1). Operators may read any owner's rules with `?owner=`.
-//   GET    /rules                      the owner's rules, filters symbol and state, paginated
+//   GET    /rules                      the owner's rules in id order, filters symbol and state; paged by
+//                                      limit (one consistent Query of that many records: filters and deleted
+//                                      rules may leave a page shorter, even empty) and the MAC'd cursor
+//                                      (cursor.hpp), `next_cursor` present while records follow
 //   POST   /rules                      create (body: a rule definition, parse_rule_spec)      201
 //   POST   /rules/import               a rules document for the caller (R6, plan_import)
 //   GET    /rules/{rule_id}            one rule (a deleted one too, state deleted)
@@ -17,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "tap/api/cursor_keys.hpp"
 #include "tap/api/idempotency.hpp"
 #include "tap/api/router.hpp"
 #include "tap/api/rule_json.hpp"
@@ -29,11 +33,12 @@ class RuleRoutes {
  public:
   using Clock = std::function<std::int64_t()>;  // the API's clock (R7), micros since the epoch
   RuleRoutes(RulesStore& store, ChangeService& changes, OnceMarkerReader& markers,
-             IdempotencyStore& idempotency, Clock clock)
+             IdempotencyStore& idempotency, CursorKeySource& cursor_keys, Clock clock)
       : store_(store),
         changes_(changes),
         markers_(markers),
         idempotency_(idempotency, clock),
+        cursor_keys_(cursor_keys),
         clock_(std::move(clock)) {}
 
   void add_to(Router& router);
@@ -56,6 +61,7 @@ class RuleRoutes {
   ChangeService& changes_;
   OnceMarkerReader& markers_;
   Idempotency idempotency_;
+  CursorKeySource& cursor_keys_;
   Clock clock_;
 };
 
