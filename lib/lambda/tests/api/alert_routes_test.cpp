@@ -118,8 +118,8 @@ struct AlertRoutesTest : ::testing::Test {
 
   std::vector<std::string> ids_of(const ApiResponse& r) {
     std::vector<std::string> out;
-    for (auto a : json(r)["alerts"].get_array().value_unsafe())
-      out.emplace_back(a["stored_id"].get_string().value_unsafe());
+    const simdjson::dom::array alerts = json(r)["alerts"].get_array().value_unsafe();
+    for (auto a : alerts) out.emplace_back(a["stored_id"].get_string().value_unsafe());
     return out;
   }
 

@@ -20,7 +20,8 @@ class JsonBodies {
   // The `field` of each entry of a problem document's `errors`.
   std::vector<std::string> problem_fields(const std::string& body) {
     std::vector<std::string> out;
-    for (auto e : parse(body)["errors"].get_array().value_unsafe()) {
+    const simdjson::dom::array errors = parse(body)["errors"].get_array().value_unsafe();
+    for (auto e : errors) {
       out.emplace_back(e["field"].get_string().value_unsafe());
     }
     return out;
