@@ -68,13 +68,17 @@ TEST_F(AlertLogTest, ReadsTheItemTheProcessorWrites) {
 TEST_F(AlertLogTest, ReadsTheNotificationStateAndRefusesBrokenItems) {
   std::string item = stored(tick, "01JD0000000000000000000000");
   item.pop_back();
-  const auto sent = parse_fired_alert(
-      item + R"(,"notification_state":{"S":"sent"},"notified_at":{"S":"2026-11-25T14:30:00.500000Z"}})");
+  // As mark_sent leaves it: notification_state "sent" (in place of "pending") and notified_at.
+  std::string sent_item = item;
+  const std::string pending = R"("notification_state":{"S":"pending"})";
+  ASSERT_NE(sent_item.find(pending), std::string::npos);
+  sent_item.replace(sent_item.find(pending), pending.size(), R"("notification_state":{"S":"sent"})");
+  const auto sent = parse_fired_alert(sent_item + R"(,"notified_at":{"S":"2026-11-25T14:30:00.500000Z"}})");
   ASSERT_TRUE(sent.ok());
   EXPECT_TRUE(sent->notified);
   EXPECT_EQ(sent->notified_at_micros, kNow + 500'000);
   EXPECT_EQ(parse_fired_alert(item + R"(,"notified_at":{"S":"yesterday"}})").error().code, "invalid_alert");
-  EXPECT_EQ(parse_fired_alert(item + R"(,"volume":{"N":"lots"}})").error().code, "invalid_alert");
+  EXPECT_EQ(parse_fired_alert(item + R"(,"ask":{"N":"lots"}})").error().code, "invalid_alert");
   EXPECT_EQ(parse_fired_alert("[]").error().code, "invalid_alert");
   EXPECT_EQ(parse_fired_alert(R"({"owner":{"S":"alice"}})").error().code, "invalid_alert");
   // A tick time that does not parse.

@@ -62,7 +62,9 @@ TEST(CursorKeySource, CachesWithinAPeriodAndRotatesAtItsEnd) {
   CursorKeySource source(store, data_keys);
   const auto first = source.keys(kStart, deadline());
   ASSERT_TRUE(first.ok());
-  const std::string cursor = encode_cursor({{"k", "v"}}, {"o", "r", {}}, first.value(), kStart).value();
+  // A cursor made in period 700's last minute, read in period 701's first.
+  const std::string cursor =
+      encode_cursor({{"k", "v"}}, {"o", "r", {}}, first.value(), 701 * kPeriod - 60).value();
   const int lists = store.lists;
   ASSERT_TRUE(source.keys(kStart + 3600, deadline()).ok());
   EXPECT_EQ(store.lists, lists);  // no request within the period
