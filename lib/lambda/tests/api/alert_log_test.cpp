@@ -83,7 +83,10 @@ TEST_F(AlertLogTest, ReadsTheNotificationStateAndRefusesBrokenItems) {
   EXPECT_EQ(parse_fired_alert(R"({"owner":{"S":"alice"}})").error().code, "invalid_alert");
   // A tick time that does not parse.
   std::string bad_time = stored(tick, "01JD0000000000000000000000");
-  bad_time.replace(bad_time.find(tick.ts.text()), tick.ts.text().size(), "2026-13-45T00:00:00Z");
+  const std::string good_time = R"("tick_timestamp":{"S":")" + tick.ts.text();
+  ASSERT_NE(bad_time.find(good_time), std::string::npos);
+  bad_time.replace(bad_time.find(good_time), good_time.size(),
+                   R"("tick_timestamp":{"S":"2026-13-45T00:00:00Z)");
   EXPECT_EQ(parse_fired_alert(bad_time).error().code, "invalid_alert");
 }
 
