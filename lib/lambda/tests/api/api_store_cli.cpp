@@ -46,7 +46,10 @@ int seed(tap::AwsLayer& aws, const std::string& table, const std::string& owner,
     const std::int64_t stored_millis = first + i * step;
     const tap::Tick tick{.symbol = rule.symbol,
                          .price = static_cast<double>(100 + i),
-                         .ts = {stored_millis * 1000 - 1'000'000}};
+                         .ts = {stored_millis * 1000 - 1'000'000},
+                         .volume = {},
+                         .bid = {},
+                         .ask = {}};
     const std::string id = tap::to_string(ids.next(stored_millis));
     tap::dynamodb::PutItem put;
     put.table = table;
