@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <initializer_list>
 #include <random>
 
 namespace tap {
@@ -49,8 +50,8 @@ TEST(Base64, RefusesEverythingNoEncodingProduces) {
     EXPECT_EQ(base64::decode(text), std::nullopt) << text;
   }
   // Unpadded: no padding at all, no group of one character, no stray bits after the last byte.
-  for (const std::string_view text :
-       {"Zg==", "Z", "Zm9vY", "Zh", "Zm9", "Zm9v=", "Zm.v", std::string_view("Zm\0v", 4)}) {
+  for (const std::string_view text : std::initializer_list<std::string_view>{
+           "Zg==", "Z", "Zm9vY", "Zh", "Zm9", "Zm9v=", "Zm.v", std::string_view("Zm\0v", 4)}) {
     EXPECT_EQ(base64::decode_url(text), std::nullopt) << text;
   }
   EXPECT_EQ(base64::decode_url("Zm8"), "fo");
