@@ -89,6 +89,8 @@ FILTER_KEYS = ("owner", "symbol", "severity", "rule")  # the alert's message att
 WINDOW_SOURCES = "set REORDER_WINDOW_SECONDS or the cdktf context reorderWindowSeconds"
 NOTIFY_AGE_SOURCES = "set MAX_NOTIFY_AGE_SECONDS or the cdktf context maxNotifyAgeSeconds"
 SHARDS_SOURCES = "set RULES_SHARDS or the cdktf context rulesShards"
+QUOTA_SOURCES = "set RULE_QUOTA or the cdktf context ruleQuota"
+VISIBLE_AFTER_SOURCES = "set ALERTS_VISIBLE_AFTER_SECONDS or the cdktf context alertsVisibleAfterSeconds"
 
 # ---- the traders' API (I14, A1) ------------------------------------------------------------------------
 # The stage's default route throttling: API Gateway's account quota is 10,000 requests/s with a burst of
@@ -254,6 +256,8 @@ LOG_LEVEL = setting_of(FUNCTION_SETTINGS, "LOG_LEVEL", EnumSetting)
 REORDER_WINDOW = setting_of(FUNCTION_SETTINGS, "REORDER_WINDOW_SECONDS", IntegerSetting)
 MAX_NOTIFY_AGE = setting_of(FUNCTION_SETTINGS, "MAX_NOTIFY_AGE_SECONDS", IntegerSetting)
 RULES_SHARDS = setting_of(FUNCTION_SETTINGS, "RULES_SHARDS", IntegerSetting)
+RULE_QUOTA = setting_of(FUNCTION_SETTINGS, "RULE_QUOTA", IntegerSetting)
+ALERTS_VISIBLE_AFTER = setting_of(FUNCTION_SETTINGS, "ALERTS_VISIBLE_AFTER_SECONDS", IntegerSetting)
 
 
 @dataclass(frozen=True)
@@ -286,6 +290,8 @@ class StackConfig:
     reorder_window_seconds: int = REORDER_WINDOW.default  # W by event time (F3)
     max_notify_age_seconds: int = MAX_NOTIFY_AGE.default  # older ticks notify `delayed` (F5)
     rules_shards: int = RULES_SHARDS.default  # the rules table's change heads (docs/design.md 12.5)
+    rule_quota: int = RULE_QUOTA.default  # the API's rules per owner (R1)
+    alerts_visible_after_seconds: int = ALERTS_VISIBLE_AFTER.default  # D: the API lists older alerts (A2)
     subscriptions: tuple[Subscription, ...] = field(default_factory=tuple)
     backend: S3Backend | None = None
     state_path: str | None = None  # local state file (default: cdktf's, beside cdktf.json)
@@ -332,6 +338,13 @@ class StackConfig:
             ("reorder window", REORDER_WINDOW, self.reorder_window_seconds, WINDOW_SOURCES),
             ("maximum notify age", MAX_NOTIFY_AGE, self.max_notify_age_seconds, NOTIFY_AGE_SOURCES),
             ("rules shards", RULES_SHARDS, self.rules_shards, SHARDS_SOURCES),
+            ("rule quota", RULE_QUOTA, self.rule_quota, QUOTA_SOURCES),
+            (
+                "alerts visible after",
+                ALERTS_VISIBLE_AFTER,
+                self.alerts_visible_after_seconds,
+                VISIBLE_AFTER_SOURCES,
+            ),
         ):
             if (problem := setting.check(str(value))) is not None:
                 raise ConfigError(f"{label}: {problem} ({sources})")
@@ -412,6 +425,8 @@ CONTEXT_KEYS = (
     "reorderWindowSeconds",
     "maxNotifyAgeSeconds",
     "rulesShards",
+    "ruleQuota",
+    "alertsVisibleAfterSeconds",
     "visibilityTimeoutSeconds",
     "maxReceiveCount",
     "oldestMessageAgeAlarmSeconds",
@@ -480,6 +495,14 @@ def from_sources(context: Mapping[str, Any], env: Mapping[str, str]) -> StackCon
             NOTIFY_AGE_SOURCES,
         ),
         ("rules_shards", "rules shards", RULES_SHARDS, "rulesShards", SHARDS_SOURCES),
+        ("rule_quota", "rule quota", RULE_QUOTA, "ruleQuota", QUOTA_SOURCES),
+        (
+            "alerts_visible_after_seconds",
+            "alerts visible after",
+            ALERTS_VISIBLE_AFTER,
+            "alertsVisibleAfterSeconds",
+            VISIBLE_AFTER_SOURCES,
+        ),
     ):
         text = get(ctx_key, setting.name)
         if text is not None:

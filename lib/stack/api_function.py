@@ -107,6 +107,9 @@ class ApiFunction(Construct):
                     "ALERTS_TABLE": uses.alerts_table.name,
                     "STATE_TABLE": uses.state_table.name,
                     OPERATOR_GROUP_ENV: config.api.operator_group,
+                    "RULE_QUOTA": str(config.rule_quota),
+                    "ALERTS_VISIBLE_AFTER_SECONDS": str(config.alerts_visible_after_seconds),
+                    "MAX_NOTIFY_AGE_SECONDS": str(config.max_notify_age_seconds),  # a listed alert's delayed
                     # The cursor MAC key is a data key made under the stack's key (GenerateDataKey needs it).
                     "KMS_KEY_ARN": uses.key_arn,
                     "LOG_LEVEL": config.log_level,

@@ -80,6 +80,8 @@ STACK_READS: dict[str, Callable[[str], StackConfig]] = {
     "REORDER_WINDOW_SECONDS": lambda value: from_sources({"reorderWindowSeconds": value}, {}),
     "MAX_NOTIFY_AGE_SECONDS": lambda value: from_sources({"maxNotifyAgeSeconds": value}, {}),
     "RULES_SHARDS": lambda value: from_sources({"rulesShards": value}, {}),
+    "RULE_QUOTA": lambda value: from_sources({"ruleQuota": value}, {}),
+    "ALERTS_VISIBLE_AFTER_SECONDS": lambda value: from_sources({"alertsVisibleAfterSeconds": value}, {}),
 }
 
 

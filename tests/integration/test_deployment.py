@@ -333,6 +333,9 @@ def test_api_function_and_role(deployment: Deployment, package_zip: Path) -> Non
         "ALERTS_TABLE": f"market-alerts-{SFX}",
         "STATE_TABLE": f"alert-state-{SFX}",
         "OPERATOR_GROUP": "operators",
+        "RULE_QUOTA": "1000",
+        "ALERTS_VISIBLE_AFTER_SECONDS": "75",
+        "MAX_NOTIFY_AGE_SECONDS": "60",
         "KMS_KEY_ARN": deployment.outputs["kms_key_arn"],
         "LOG_LEVEL": "INFO",
     }

@@ -317,6 +317,9 @@ def test_api_function(stack: dict[str, Any], package_zip: Path) -> None:
         "ALERTS_TABLE": "${aws_dynamodb_table.alerts_table.name}",
         "STATE_TABLE": "${aws_dynamodb_table.state_table.name}",
         "OPERATOR_GROUP": "operators",
+        "RULE_QUOTA": "1000",
+        "ALERTS_VISIBLE_AFTER_SECONDS": "75",
+        "MAX_NOTIFY_AGE_SECONDS": "60",
         "KMS_KEY_ARN": KEY,
         "LOG_LEVEL": "INFO",
     }

@@ -128,6 +128,8 @@ SETTING_SOURCES = [
     ("reorder_window_seconds", "reorderWindowSeconds", "REORDER_WINDOW_SECONDS", "120", 120),
     ("max_notify_age_seconds", "maxNotifyAgeSeconds", "MAX_NOTIFY_AGE_SECONDS", "300", 300),
     ("rules_shards", "rulesShards", "RULES_SHARDS", "8", 8),
+    ("rule_quota", "ruleQuota", "RULE_QUOTA", "50", 50),
+    ("alerts_visible_after_seconds", "alertsVisibleAfterSeconds", "ALERTS_VISIBLE_AFTER_SECONDS", "20", 20),
     ("state_path", "localStatePath", "TF_STATE_PATH", "s.tfstate", "s.tfstate"),
     ("visibility_timeout_seconds", "visibilityTimeoutSeconds", "VISIBILITY_TIMEOUT_SECONDS", "400", 400),
     ("max_receive_count", "maxReceiveCount", "MAX_RECEIVE_COUNT", "6", 6),
@@ -401,6 +403,27 @@ def test_rules_shards_come_from_the_table() -> None:
         "rules shards: RULES_SHARDS must be an integer from 1 to 1024, not '0' "
         "(set RULES_SHARDS or the cdktf context rulesShards)"
     )
+
+
+@pytest.mark.parametrize(
+    ("variable", "label", "sources"),
+    [
+        ("RULE_QUOTA", "rule quota", "(set RULE_QUOTA or the cdktf context ruleQuota)"),
+        (
+            "ALERTS_VISIBLE_AFTER_SECONDS",
+            "alerts visible after",
+            "(set ALERTS_VISIBLE_AFTER_SECONDS or the cdktf context alertsVisibleAfterSeconds)",
+        ),
+    ],
+)
+def test_the_apis_settings_are_refused_outside_the_table(variable: str, label: str, sources: str) -> None:
+    """R1's quota and A2's D: the API function's settings, by the table's rule, refused naming the setting."""
+    setting = FUNCTION_SETTINGS[variable]
+    with pytest.raises(ConfigError) as refused:
+        from_sources({}, {variable: "0"})
+    assert str(refused.value) == f"{label}: {setting.check('0')} {sources}"
+    with pytest.raises(ConfigError, match=f"^{label}: "):
+        StackConfig(**{variable.lower(): setting.maximum + 1})
 
 
 HOSTILE_WINDOWS = ["-1", "1e3", "999999999999999999999", " 60", "60 ", "60\n", "+60", "60.0", "0x3c", "0"]

@@ -1,14 +1,22 @@
 // bootstrap: the Lambda custom-runtime entry point. Wires configuration, rules, the AWS layer and the
-// handler, then serves invocations until Lambda stops the environment.
+// handler, then serves invocations until Lambda stops the environment. One zip, two functions: _HANDLER
+// (the Lambda handler setting) `api` runs the traders' API (issue 16), anything else the data processor.
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
 #include <sstream>
+#include <thread>
 
+#include "tap/api/alert_routes.hpp"
+#include "tap/api/api_function.hpp"
+#include "tap/api/rule_routes.hpp"
+#include "tap/api/symbol_routes.hpp"
+#include "tap/app/change_service.hpp"
 #include "tap/app/dynamodb_store.hpp"
 #include "tap/app/function_config.hpp"
 #include "tap/app/handler.hpp"
@@ -62,6 +70,64 @@ std::int64_t real_micros() {
       .count();
 }
 
+using WallMicros = std::function<std::int64_t()>;
+
+// R7: every read of "now" that decides behaviour goes through the clock (TAP_CLOCK, clock_spec.hpp), in both
+// functions; the invocation deadline stays on the steady clock and log and metric records keep real time.
+tap::Result<WallMicros> wall_clock_from(const tap::EnvLookup& env) {
+  const auto spec = tap::parse_clock_spec(env(tap::kClockVariable).value_or(""));
+  if (!spec) return tap::Error{"invalid_clock", std::string(tap::kClockVariable) + ": " + spec.error().message};
+  return WallMicros([spec = spec.value()] { return spec.now(real_micros()); });
+}
+
+// The API function: rule and symbol routes over the change library on the rules table, markers from the
+// state table, fired alerts from the alerts table's by-owner index, cursor keys made with KMS.
+int run_api(const tap::EnvLookup& env) {
+  auto config = tap::load_api_config(env);
+  if (!config) return init_error("Runtime.InvalidConfiguration", config.error().message);
+  const auto clock = wall_clock_from(env);
+  if (!clock) return init_error("Runtime.InvalidConfiguration", clock.error().message);
+  const WallMicros wall_micros = clock.value();
+  auto aws = tap::AwsLayer::from_env(env);
+  if (!aws) return init_error("Runtime.InvalidConfiguration", aws.error().message);
+  tap::obs::Logger log(tap::obs::stdout_sink(), std::chrono::system_clock::now, config->log_level);
+  tap::AwsLayer& layer = *aws.value();
+  tap::DynamoDbRulesStore store(layer.dynamodb, {.table = config->rules_table, .shards = config->rules_shards},
+                                tap::random_rule_id);
+  tap::DynamoDbOnceMarkers markers(layer.dynamodb, config->state_table);
+  tap::DynamoDbIdempotency idempotency(layer.dynamodb, config->rules_table);
+  tap::ChangeService changes(
+      store, wall_micros,
+      [](std::int64_t micros) { std::this_thread::sleep_for(std::chrono::microseconds(micros)); },
+      tap::random_rule_id, {.quota = static_cast<std::uint32_t>(config->rule_quota)});
+  tap::DynamoDbCursorKeyStore key_store(layer.dynamodb, config->rules_table);
+  tap::KmsDataKeys data_keys(layer.kms, config->kms_key_arn);
+  tap::api::CursorKeySource cursor_keys(key_store, data_keys);
+  tap::api::RuleRoutes rules(store, changes, markers, idempotency, cursor_keys, wall_micros);
+  tap::api::Router router;
+  rules.add_to(router);
+  tap::DynamoDbAlertLog alert_log(layer.dynamodb, config->alerts_table);
+  tap::api::AlertRoutesContext alerts{alert_log,
+                                      store,
+                                      cursor_keys,
+                                      wall_micros,
+                                      config->alerts_visible_after_seconds,
+                                      config->max_notify_age_seconds};
+  tap::api::add_alert_routes(router, alerts);
+  tap::api::SymbolRoutesContext symbols{store, changes};
+  tap::api::add_symbol_routes(router, symbols);
+  const tap::api::ApiFunction api(router, config->operator_group);
+  log.info("API initialised");
+  return tap::runtime::run_handler([&](const tap::runtime::InvocationRequest& request) {
+    log.set_request_id(request.request_id);
+    const tap::api::ApiResponse response = api.handle(request.payload, request.steady_deadline);
+    if (response.status >= 500) {
+      log.log({.level = tap::obs::Level::kError, .message = "API error", .reason = response.body});
+    }
+    return tap::runtime::InvocationResponse::success(tap::api::to_payload(response));
+  });
+}
+
 }  // namespace
 
 int main() {
@@ -69,18 +135,14 @@ int main() {
   std::signal(SIGTERM, dump_coverage_and_exit);
 #endif
   const tap::EnvLookup env = tap::process_env();
+  if (env("_HANDLER") == std::optional<std::string>("api")) return run_api(env);
   auto config = tap::load_function_config(env);
   if (!config) return init_error("Runtime.InvalidConfiguration", config.error().message);
   auto aws = tap::AwsLayer::from_env(env);
   if (!aws) return init_error("Runtime.InvalidConfiguration", aws.error().message);
-  // R7: every read of "now" that decides behaviour goes through the clock (TAP_CLOCK, clock_spec.hpp); the
-  // invocation deadline stays on the steady clock and log and metric records keep real time.
-  const auto clock_spec = tap::parse_clock_spec(env(tap::kClockVariable).value_or(""));
-  if (!clock_spec) {
-    return init_error("Runtime.InvalidConfiguration",
-                      std::string(tap::kClockVariable) + ": " + clock_spec.error().message);
-  }
-  const auto wall_micros = [spec = clock_spec.value()] { return spec.now(real_micros()); };
+  const auto clock = wall_clock_from(env);
+  if (!clock) return init_error("Runtime.InvalidConfiguration", clock.error().message);
+  const WallMicros wall_micros = clock.value();
   const auto wall_clock = [wall_micros] {
     return std::chrono::system_clock::time_point(std::chrono::microseconds(wall_micros()));
   };

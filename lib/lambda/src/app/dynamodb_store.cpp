@@ -9,6 +9,7 @@
 #include <optional>
 #include <random>
 
+#include "tap/core/base64.hpp"
 #include "tap/core/json_text.hpp"
 #include "tap/core/timestamp.hpp"
 
@@ -268,57 +269,11 @@ Result<std::vector<FireRecord>> decode_fires(std::string_view bytes) {
   return fires;
 }
 
-constexpr std::string_view kBase64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-void append_base64(std::string& out, std::string_view bytes) {
-  std::size_t i = 0;
-  const auto at = [&bytes](std::size_t k) {
-    return static_cast<std::uint32_t>(static_cast<std::uint8_t>(bytes[k]));
-  };
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const std::uint32_t v = (at(i) << 16) | (at(i + 1) << 8) | at(i + 2);
-    for (int s = 18; s >= 0; s -= 6) out.push_back(kBase64[(v >> s) & 63]);
-  }
-  const std::size_t rest = bytes.size() - i;
-  if (rest == 0) return;
-  const std::uint32_t v = (at(i) << 16) | (rest == 2 ? at(i + 1) << 8 : 0);
-  out.push_back(kBase64[(v >> 18) & 63]);
-  out.push_back(kBase64[(v >> 12) & 63]);
-  out.push_back(rest == 2 ? kBase64[(v >> 6) & 63] : '=');
-  out.push_back('=');
-}
-
-std::optional<std::string> decode_base64(std::string_view text) {
-  if (text.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (std::size_t i = 0; i < text.size(); i += 4) {
-    std::uint32_t v = 0;
-    int pad = 0;
-    for (std::size_t k = 0; k < 4; ++k) {
-      const char c = text[i + k];
-      std::uint32_t d = 0;
-      if (c == '=' && i + 4 == text.size() && k >= 2) {
-        ++pad;
-      } else {
-        const auto found = kBase64.find(c);
-        if (found == std::string_view::npos || pad > 0) return std::nullopt;
-        d = static_cast<std::uint32_t>(found);
-      }
-      v = (v << 6) | d;
-    }
-    out.push_back(static_cast<char>((v >> 16) & 0xff));
-    if (pad < 2) out.push_back(static_cast<char>((v >> 8) & 0xff));
-    if (pad < 1) out.push_back(static_cast<char>(v & 0xff));
-  }
-  return out;
-}
-
 void append_b(std::string& out, std::string_view name, std::string_view bytes) {
   out += '"';
   out += name;
   out += R"(":{"B":")";
-  append_base64(out, bytes);
+  base64::append(out, bytes);
   out += R"("})";
 }
 
@@ -384,7 +339,7 @@ ReadStateItem read_state_item(std::string_view item_json) {
       }
     } else if (name == "ticks" || name == "fires") {
       std::optional<std::string> bytes;
-      if (value["B"].get_string().get(text) == simdjson::SUCCESS) bytes = decode_base64(text);
+      if (value["B"].get_string().get(text) == simdjson::SUCCESS) bytes = base64::decode(text);
       if (!bytes) problem = malformed(std::string(name) + ": expected a binary attribute");
       (name == "ticks" ? ticks : fires) = std::move(bytes);
     }
@@ -684,6 +639,17 @@ DynamoDbSymbolStore::DynamoDbSymbolStore(dynamodb::Client& client, std::string s
       tokens_(std::move(tokens)),
       stored_ids_([random = std::mt19937_64(std::random_device{}())]() mutable { return random(); }) {}
 
+Result<bool, AwsError> DynamoDbOnceMarkers::marker_exists(std::string_view rule_id, std::uint32_t arming,
+                                                          Deadline deadline) {
+  dynamodb::BatchGet request;
+  auto& spec = request[state_table_];
+  spec.consistent_read = true;
+  spec.keys_json.push_back(marker_key_json(std::string(rule_id), arming));
+  auto got = client_.batch_get_item(request, deadline);
+  if (!got) return got.error();
+  return !got.value()[state_table_].empty();
+}
+
 Result<LoadedStates, AwsError> DynamoDbSymbolStore::load(std::span<const std::string> symbols,
                                                          Deadline deadline) {
   LoadedStates out;
@@ -814,6 +780,187 @@ Result<bool, AwsError> DynamoDbAlertLedger::mark_sent(const AlertId& id, const s
   auto updated = client_.update_item(u, deadline);
   if (!updated) return updated.error();
   return true;
+}
+
+// ---- the API's reads: an owner's fired alerts through the by-owner index ----
+
+namespace {
+
+// The key attributes of an item in the by-owner index: the index's and the table's (LastEvaluatedKey).
+constexpr std::string_view kPositionNames[] = {"owner", "stored_id", "symbol", "timestamp"};
+
+std::optional<std::string_view> s_attribute(simdjson::dom::object item, std::string_view name) {
+  std::string_view text;
+  if (item[name]["S"].get_string().get(text) != simdjson::SUCCESS) return std::nullopt;
+  return text;
+}
+
+AlertPosition item_position(simdjson::dom::object item) {
+  AlertPosition out;
+  for (const std::string_view name : kPositionNames) {
+    out.emplace_back(name, s_attribute(item, name).value_or(""));
+  }
+  return out;
+}
+
+std::string position_key_json(const AlertPosition& position) {
+  std::string out = "{";
+  for (const auto& [name, value] : position) {
+    if (out.size() > 1) out += ',';
+    append_s(out, name, value);
+  }
+  return out + '}';
+}
+
+// `after` must be a position this adapter made for `owner`: exactly the four key names, the owner's own.
+bool valid_position(const AlertPosition& after, std::string_view owner) {
+  if (after.size() != std::size(kPositionNames)) return false;
+  for (const std::string_view name : kPositionNames) {
+    const auto it = std::find_if(after.begin(), after.end(), [&](const auto& f) { return f.first == name; });
+    if (it == after.end()) return false;
+    if (name == "owner" && it->second != owner) return false;
+    if (name == "stored_id" && !parse_ulid(it->second)) return false;
+  }
+  return true;
+}
+
+simdjson::dom::parser& alert_parser() {
+  static thread_local simdjson::dom::parser parser;
+  return parser;
+}
+
+Result<FiredAlert> read_fired_alert(simdjson::dom::object item) {
+  const auto invalid = [](std::string_view what) {
+    return Error{"invalid_alert", "alert item: " + std::string(what)};
+  };
+  FiredAlert out;
+  const auto text = [&](std::string_view name, std::string& into) {
+    const auto v = s_attribute(item, name);
+    if (v) into = std::string(*v);
+    return v.has_value();
+  };
+  const auto number = [&]<typename T>(std::string_view name, T& into) {
+    std::string_view digits;
+    if (item[name]["N"].get_string().get(digits) != simdjson::SUCCESS) return false;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), into);
+    return ec == std::errc{} && end == digits.data() + digits.size();
+  };
+  const auto optional_number = [&]<typename T>(std::string_view name, std::optional<T>& into) {
+    simdjson::dom::element attribute;
+    if (item[name].get(attribute) != simdjson::SUCCESS) return true;  // absent
+    T v{};
+    if (!number(name, v)) return false;
+    into = v;
+    return true;
+  };
+  std::string tick_time;
+  std::string state;
+  if (!text("owner", out.owner) || !text("stored_id", out.stored_id) || !text("rule_id", out.rule_id) ||
+      !number("rule_version", out.rule_version) || !text("symbol", out.tick.symbol) ||
+      !number("price", out.tick.price) || !text("tick_timestamp", tick_time) ||
+      !text("severity", out.severity)) {
+    return invalid(
+        "owner, stored_id, rule_id, rule_version, symbol, price, tick_timestamp or severity missing");
+  }
+  if (!optional_number("bid", out.tick.bid) || !optional_number("ask", out.tick.ask) ||
+      !optional_number("volume", out.tick.volume)) {
+    return invalid("bid, ask or volume not a number");
+  }
+  const auto ts = parse_timestamp(tick_time);
+  if (!ts) return invalid("tick_timestamp: " + ts.error().message);
+  out.tick.ts = ts.value();
+  out.notified = text("notification_state", state) && state == "sent";
+  std::string notified_at;
+  if (text("notified_at", notified_at)) {
+    const auto at = parse_timestamp(notified_at);
+    if (!at) return invalid("notified_at: " + at.error().message);
+    out.notified_at_micros = at->micros;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<FiredAlert> parse_fired_alert(std::string_view item_json) {
+  simdjson::dom::object item;
+  if (alert_parser().parse(item_json.data(), item_json.size()).get(item) != simdjson::SUCCESS) {
+    return Error{"invalid_alert", "alert item: not an object"};
+  }
+  return read_fired_alert(item);
+}
+
+Result<dynamodb::Query> alert_log_query(const std::string& alerts_table, const AlertQuery& query) {
+  if (!query.after.empty() && !valid_position(query.after, query.owner)) {
+    return Error{"invalid_position", "not a position of this owner's alerts"};
+  }
+  dynamodb::Query q;
+  q.table = alerts_table;
+  q.index_name = std::string(kByOwnerIndex);
+  q.consistent_read = false;  // an index reads eventually consistently (docs/design.md, section 13)
+  q.limit = query.limit;
+  q.key_condition = "#o = :o AND #sid < :before";
+  std::string names = R"({"#o":"owner","#sid":"stored_id")";
+  std::string values = "{";
+  append_s(values, ":o", query.owner);
+  values += ',';
+  // The smallest ULID of the bound's millisecond: every id stored earlier sorts below it.
+  const auto millis = std::clamp<std::int64_t>(query.stored_before_micros / 1000, 0,
+                                               static_cast<std::int64_t>(kMaxUlidMillis));
+  append_s(values, ":before", to_string(Ulid{static_cast<std::uint64_t>(millis), 0, 0}));
+  std::vector<std::string> filters;
+  const auto filter = [&](std::string_view condition, std::string_view name_key, std::string_view name,
+                          std::string_view value_key, std::string_view value) {
+    filters.emplace_back(condition);
+    if (names.find(name_key) == std::string::npos) {
+      names += ",\"" + std::string(name_key) + "\":\"" + std::string(name) + "\"";
+    }
+    values += ',';
+    append_s(values, value_key, value);
+  };
+  if (query.symbol) filter("#sym = :sym", "#sym", "symbol", ":sym", *query.symbol);
+  if (query.rule_id) filter("#rid = :rid", "#rid", "rule_id", ":rid", *query.rule_id);
+  if (query.tick_from_micros) {
+    filter("#tt >= :from", "#tt", "tick_timestamp", ":from", format_timestamp(*query.tick_from_micros));
+  }
+  if (query.tick_until_micros) {
+    filter("#tt < :until", "#tt", "tick_timestamp", ":until", format_timestamp(*query.tick_until_micros));
+  }
+  for (std::size_t i = 0; i < filters.size(); ++i) {
+    q.filter_expression += (i > 0 ? " AND " : "") + filters[i];
+  }
+  q.names_json = names + "}";
+  q.values_json = values + "}";
+  if (!query.after.empty()) q.exclusive_start_key_json = position_key_json(query.after);
+  return q;
+}
+
+DynamoDbAlertLog::DynamoDbAlertLog(dynamodb::Client& client, std::string alerts_table)
+    : client_(client), table_(std::move(alerts_table)) {}
+
+Result<AlertPage, AwsError> DynamoDbAlertLog::list(const AlertQuery& query, Deadline deadline) {
+  auto request = alert_log_query(table_, query);
+  if (!request) return make_aws_error(request.error().code, request.error().message);
+  auto page = client_.query(request.value(), deadline);
+  if (!page) return page.error();
+  AlertPage out;
+  out.position = query.after;
+  for (const std::string& item_json : page->items) {
+    simdjson::dom::object item;
+    // DynamoDB sends items as objects; an alert item that cannot be read (written by hand, say) is passed
+    // over like one the filters refused: listing goes on, and the position moves past it.
+    if (alert_parser().parse(item_json.data(), item_json.size()).get(item) != simdjson::SUCCESS) continue;
+    out.position = item_position(item);
+    if (auto alert = read_fired_alert(item)) out.alerts.push_back(std::move(alert).value());
+  }
+  if (!page->last_evaluated_key_json.empty()) {
+    simdjson::dom::object key;
+    if (alert_parser().parse(page->last_evaluated_key_json).get(key) != simdjson::SUCCESS) {
+      return make_aws_error("InvalidResponse", "LastEvaluatedKey is not an object");
+    }
+    out.position = item_position(key);
+    out.more = true;
+  }
+  return out;
 }
 
 }  // namespace tap

@@ -29,6 +29,9 @@ constexpr const settings::IntegerSetting& kMaxNotifyAge = integer_setting("MAX_N
 constexpr const settings::IntegerSetting& kRulesShards = integer_setting("RULES_SHARDS");
 // A shard index is a std::uint32_t (rules_dynamodb.hpp): the table's bound must fit it.
 static_assert(kRulesShards.minimum >= 1 && kRulesShards.maximum <= UINT32_MAX);
+constexpr const settings::IntegerSetting& kRuleQuota = integer_setting("RULE_QUOTA");
+constexpr const settings::IntegerSetting& kAlertsVisibleAfter =
+    integer_setting("ALERTS_VISIBLE_AFTER_SECONDS");
 // The core's default (a caller that passes no age) is the table's: one value.
 static_assert(kMaxNotifyAge.default_value == kDefaultMaxNotifyAgeSeconds);
 
@@ -50,54 +53,89 @@ std::optional<obs::Level> level_named(std::string_view name) {
   return std::nullopt;
 }
 
-}  // namespace
-
-Result<FunctionConfig> load_function_config(const EnvLookup& env) {
-  FunctionConfig cfg;
-  std::string problems;
-  const auto problem = [&](const std::string& text) {
-    problems += problems.empty() ? "" : "; ";
-    problems += text;
-  };
-  const auto require = [&](const char* name, std::string& out) {
-    if (auto v = env(name)) {
+// Reads variables, collecting every problem (one message, all at once).
+class EnvReader {
+ public:
+  explicit EnvReader(const EnvLookup& env) : env_(env) {}
+  std::optional<std::string> operator()(std::string_view name) const { return env_(name); }
+  void problem(const std::string& text) {
+    problems_ += problems_.empty() ? "" : "; ";
+    problems_ += text;
+  }
+  void require(const char* name, std::string& out) {
+    if (auto v = env_(name)) {
       out = *v;
     } else {
       problem(std::string(name) + " is not set");
     }
-  };
+  }
+  void level(obs::Level& out) {
+    const std::string text = env_(kLogLevel.name).value_or(std::string(kLogLevel.default_value));
+    const auto parsed = level_named(text);
+    if (parsed && kLogLevel.allows(text)) {
+      out = *parsed;
+    } else {
+      problem("LOG_LEVEL must be " + kLogLevel.allowed() + ", not " + text);
+    }
+  }
+  void integer(const settings::IntegerSetting& setting, std::int64_t& out) {
+    if (auto value = integer_from_env(setting, env_)) {
+      out = value.value();
+    } else {
+      problem(value.error().message);
+    }
+  }
+  void shards(std::uint32_t& out) {
+    if (auto value = rules_shards_from_env(env_)) {
+      out = value.value();
+    } else {
+      problem(value.error().message);
+    }
+  }
+  const std::string& problems() const { return problems_; }
+
+ private:
+  const EnvLookup& env_;
+  std::string problems_;
+};
+
+}  // namespace
+
+Result<FunctionConfig> load_function_config(const EnvLookup& env_lookup) {
+  FunctionConfig cfg;
+  EnvReader env(env_lookup);
+  const auto require = [&](const char* name, std::string& out) { env.require(name, out); };
   require("ALERTS_TABLE", cfg.alerts_table);
   require("STATE_TABLE", cfg.state_table);
   require("TOPIC_ARN", cfg.topic_arn);
   require("DLQ_URL", cfg.dlq_url);
   cfg.rules_table = env("RULES_TABLE").value_or("");
   cfg.rules_path = env("RULES_PATH").value_or("");
-  if (cfg.rules_table.empty() && cfg.rules_path.empty()) problem("RULES_TABLE is not set");
-  const std::string level = env(kLogLevel.name).value_or(std::string(kLogLevel.default_value));
-  const auto parsed = level_named(level);
-  if (parsed && kLogLevel.allows(level)) {
-    cfg.log_level = *parsed;
-  } else {
-    problem("LOG_LEVEL must be " + kLogLevel.allowed() + ", not " + level);
-  }
-  const auto integer = [&](const settings::IntegerSetting& setting, std::int64_t& out) {
-    auto value = integer_from_env(setting, env);
-    if (value) {
-      out = value.value();
-    } else {
-      problem(value.error().message);
-    }
-  };
-  integer(kReorderWindow, cfg.reorder_window_seconds);
-  integer(kMaxNotifyAge, cfg.max_notify_age_seconds);
-  if (auto shards = rules_shards_from_env(env)) {
-    cfg.rules_shards = shards.value();
-  } else {
-    problem(shards.error().message);
-  }
+  if (cfg.rules_table.empty() && cfg.rules_path.empty()) env.problem("RULES_TABLE is not set");
+  env.level(cfg.log_level);
+  env.integer(kReorderWindow, cfg.reorder_window_seconds);
+  env.integer(kMaxNotifyAge, cfg.max_notify_age_seconds);
+  env.shards(cfg.rules_shards);
   cfg.metrics_namespace = env("METRICS_NAMESPACE").value_or("MarketAlerts");
   cfg.function_name = env("AWS_LAMBDA_FUNCTION_NAME").value_or("data-processor");
-  if (!problems.empty()) return Error{"invalid_configuration", problems};
+  if (!env.problems().empty()) return Error{"invalid_configuration", env.problems()};
+  return cfg;
+}
+
+Result<ApiConfig> load_api_config(const EnvLookup& env_lookup) {
+  ApiConfig cfg;
+  EnvReader env(env_lookup);
+  env.require("RULES_TABLE", cfg.rules_table);
+  env.require("ALERTS_TABLE", cfg.alerts_table);
+  env.require("STATE_TABLE", cfg.state_table);
+  cfg.operator_group = env("OPERATOR_GROUP").value_or(cfg.operator_group);
+  env.shards(cfg.rules_shards);
+  env.integer(kRuleQuota, cfg.rule_quota);
+  env.integer(kAlertsVisibleAfter, cfg.alerts_visible_after_seconds);
+  env.integer(kMaxNotifyAge, cfg.max_notify_age_seconds);
+  cfg.kms_key_arn = env("KMS_KEY_ARN").value_or("");
+  env.level(cfg.log_level);
+  if (!env.problems().empty()) return Error{"invalid_configuration", env.problems()};
   return cfg;
 }
 

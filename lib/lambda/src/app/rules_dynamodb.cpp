@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <random>
 #include <set>
 
+#include "tap/core/base64.hpp"
 #include "tap/core/json_text.hpp"
 
 namespace tap {
@@ -16,11 +18,14 @@ constexpr std::string_view kOwnerPrefix = "owner#";
 constexpr std::string_view kRulePrefix = "rule#";
 constexpr std::string_view kNamePrefix = "name#";
 constexpr std::string_view kQuotaSortKey = "quota";
+constexpr std::string_view kIdempotencyPrefix = "idem#";
 constexpr std::string_view kHeadPrefix = "head#";
 constexpr std::string_view kHeadSortKey = "head";
 constexpr std::string_view kLogPrefix = "log#";
 constexpr std::string_view kControlsKey = "controls";
 constexpr std::string_view kSymbolPrefix = "symbol#";
+constexpr std::string_view kCursorKeysKey = "apikeys";
+constexpr std::string_view kCursorKeyPrefix = "cursor#";
 constexpr std::size_t kTimeDigits = 19;  // every non-negative int64 in micros, zero-padded: sorts as text
 constexpr std::string_view kConditionalCheckFailed = "ConditionalCheckFailedException";
 
@@ -91,6 +96,11 @@ class ItemWriter {
     out_ += '"';
     json::append_number(out_, value);
     out_ += '"';
+    return close();
+  }
+  ItemWriter& bytes(std::string_view name, std::string_view value) {
+    open(name, "B");
+    json::append_string(out_, base64::encode(value));
     return close();
   }
   ItemWriter& b(std::string_view name, bool value) {
@@ -194,6 +204,15 @@ class Fields {
       return fail(name, "not a finite number"), 0;
     }
     return out;
+  }
+  std::string bytes(std::string_view name) {
+    auto v = required(name, typed(name, "B"));
+    std::string_view text;
+    if (!v) return {};
+    std::optional<std::string> out;
+    if (v->get_string().get(text) == simdjson::SUCCESS) out = base64::decode(text);
+    if (!out) return fail(name, "not base64"), std::string();
+    return std::move(*out);
   }
   std::optional<bool> opt_bool(std::string_view name) {
     auto v = typed(name, "BOOL");
@@ -517,6 +536,13 @@ Result<ChangeEntry> parse_log_item(std::string_view item_json) {
   return e;
 }
 
+std::string random_rule_id() {
+  std::random_device device;
+  std::array<std::uint8_t, 16> bits{};
+  for (auto& b : bits) b = static_cast<std::uint8_t>(device());
+  return rule_id_from_bits(bits);
+}
+
 std::string rule_id_from_bits(const std::array<std::uint8_t, 16>& bits) {
   constexpr std::string_view kAlphabet = "0123456789abcdefghijklmnopqrstuv";
   std::string out;
@@ -690,17 +716,27 @@ Result<RulesRead, AwsError> DynamoDbRulesStore::scan(std::uint32_t segment, std:
   return out;
 }
 
-Result<std::vector<std::string>, AwsError> DynamoDbRulesStore::query_all(dynamodb::Query query,
-                                                                         Deadline deadline) {
+namespace {
+
+// Every item of a Query, page after page.
+Result<std::vector<std::string>, AwsError> all_items(dynamodb::Client& client, dynamodb::Query query,
+                                                     Deadline deadline) {
   std::vector<std::string> items;
   do {
-    auto page = client_.query(query, deadline);
+    auto page = client.query(query, deadline);
     if (!page) return page.error();
     items.insert(items.end(), std::make_move_iterator(page->items.begin()),
                  std::make_move_iterator(page->items.end()));
     query.exclusive_start_key_json = std::move(page->last_evaluated_key_json);
   } while (!query.exclusive_start_key_json.empty());
   return items;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>, AwsError> DynamoDbRulesStore::query_all(dynamodb::Query query,
+                                                                         Deadline deadline) {
+  return all_items(client_, std::move(query), deadline);
 }
 
 Result<std::vector<ChangeEntry>, AwsError> DynamoDbRulesStore::changes_from(std::uint32_t shard,
@@ -791,15 +827,25 @@ Result<std::optional<RuleRecord>, AwsError> DynamoDbRulesStore::get(std::string_
   return std::optional<RuleRecord>(std::move(record).value());
 }
 
-Result<std::vector<RuleRecord>, AwsError> DynamoDbRulesStore::list(std::string_view owner,
-                                                                   bool include_deleted, Deadline deadline) {
+namespace {
+
+// The Query of one owner's rule records (consistent, on the table's key).
+dynamodb::Query owner_rules_query(const std::string& table, std::string_view owner) {
   dynamodb::Query q;
-  q.table = settings_.table;
+  q.table = table;
   q.key_condition = "#pk = :pk AND begins_with(#sk, :rule)";
   q.names_json = R"({"#pk":"pk","#sk":"sk"})";
   ItemWriter values;
   values.s(":pk", owner_pk(owner)).s(":rule", kRulePrefix);
   q.values_json = values.str();
+  return q;
+}
+
+}  // namespace
+
+Result<std::vector<RuleRecord>, AwsError> DynamoDbRulesStore::list(std::string_view owner,
+                                                                   bool include_deleted, Deadline deadline) {
+  dynamodb::Query q = owner_rules_query(settings_.table, owner);
   auto items = query_all(std::move(q), deadline);
   if (!items) return items.error();
   std::vector<RuleRecord> out;
@@ -808,6 +854,32 @@ Result<std::vector<RuleRecord>, AwsError> DynamoDbRulesStore::list(std::string_v
     if (record && (include_deleted || record->state != RuleState::deleted)) {
       out.push_back(std::move(record).value());
     }
+  }
+  return out;
+}
+
+Result<RulesStore::Page, AwsError> DynamoDbRulesStore::list_page(std::string_view owner, bool include_deleted,
+                                                                 std::uint32_t limit, std::string_view after,
+                                                                 Deadline deadline) {
+  dynamodb::Query q = owner_rules_query(settings_.table, owner);
+  q.limit = limit;
+  if (!after.empty()) q.exclusive_start_key_json = key_json(owner_pk(owner), concat(kRulePrefix, after));
+  auto page = client_.query(q, deadline);
+  if (!page) return page.error();
+  Page out;
+  for (const std::string& item : page->items) {
+    auto record = parse_rule_item(item);
+    if (record && (include_deleted || record->state != RuleState::deleted)) {
+      out.records.push_back(std::move(record).value());
+    }
+  }
+  // The last key read is where the next page starts: its sort key is "rule#<id>".
+  if (!page->last_evaluated_key_json.empty()) {
+    auto key = parse_item(page->last_evaluated_key_json);
+    if (!key || !key->sk.starts_with(kRulePrefix)) {
+      return make_aws_error("invalid_rule_item", "LastEvaluatedKey is not a rule's key");
+    }
+    out.next = std::string(key->sk.substr(kRulePrefix.size()));
   }
   return out;
 }
@@ -879,6 +951,143 @@ Result<CommitResult, AwsError> DynamoDbRulesStore::commit_controls(const RulesHe
                                                                    Deadline deadline) {
   return run_commit(controls_commit_request(settings_, head, next, effective_from_micros, tokens_()), head,
                     SIZE_MAX, SIZE_MAX, deadline);
+}
+
+// ---- idempotency records ----
+
+std::string idempotency_item(std::string_view owner, std::string_view key, const IdempotencyRecord& record) {
+  ItemWriter w;
+  w.s("pk", owner_pk(owner)).s("sk", concat(kIdempotencyPrefix, key)).s("fp", record.fingerprint);
+  w.b("done", record.complete).n("status", std::int64_t{record.status});
+  w.s("headers", record.headers).s("body", record.body);
+  w.n("expires", record.expires_at_micros).n("lease", record.lease_until_micros);
+  w.n("ttl", record.expires_at_micros / kMicrosPerSecond);
+  return w.str();
+}
+
+Result<IdempotencyRecord> parse_idempotency_item(std::string_view item_json) {
+  auto item = parse_item(item_json);
+  if (!item) return item.error();
+  Fields f(item->object);
+  IdempotencyRecord r;
+  r.fingerprint = std::string(f.s("fp"));
+  r.complete = f.opt_bool("done").value_or(false);
+  r.status = static_cast<int>(f.n("status"));
+  r.headers = std::string(f.s("headers"));
+  r.body = std::string(f.s("body"));
+  r.expires_at_micros = f.n("expires");
+  r.lease_until_micros = f.n("lease");
+  if (!f.ok()) return Error{"invalid_idempotency_item", f.error()};
+  return r;
+}
+
+Result<std::optional<IdempotencyRecord>, AwsError> DynamoDbIdempotency::take(std::string_view owner,
+                                                                             std::string_view key,
+                                                                             const IdempotencyRecord& taken,
+                                                                             std::int64_t now_micros,
+                                                                             Deadline deadline) {
+  dynamodb::PutItem put;
+  put.table = table_;
+  put.item_json = idempotency_item(owner, key, taken);
+  // Free: absent, expired (DynamoDB's TTL deletes late), or in flight past its lease.
+  put.condition_expression =
+      "attribute_not_exists(pk) OR #expires <= :now OR (#done = :false AND #lease <= :now)";
+  put.names_json = R"({"#expires":"expires","#done":"done","#lease":"lease"})";
+  ItemWriter values;
+  values.n(":now", now_micros).b(":false", false);
+  put.values_json = values.str();
+  put.return_old_on_condition_failure = true;
+  auto written = client_.put_item(put, deadline);
+  if (written) return std::optional<IdempotencyRecord>();
+  if (written.error().code != kConditionalCheckFailed) return written.error();
+  auto held = parse_idempotency_item(written.error().item_json);
+  if (!held) return make_aws_error(held.error().code, held.error().message);
+  return std::optional<IdempotencyRecord>(std::move(held).value());
+}
+
+Result<bool, AwsError> DynamoDbIdempotency::complete(std::string_view owner, std::string_view key,
+                                                     const IdempotencyRecord& done, Deadline deadline) {
+  dynamodb::PutItem put;
+  put.table = table_;
+  put.item_json = idempotency_item(owner, key, done);
+  put.condition_expression = "#fp = :fp";  // still the request that took it
+  put.names_json = R"({"#fp":"fp"})";
+  ItemWriter values;
+  values.s(":fp", done.fingerprint);
+  put.values_json = values.str();
+  auto written = client_.put_item(put, deadline);
+  if (!written) return written.error();
+  return true;
+}
+
+Result<bool, AwsError> DynamoDbIdempotency::release(std::string_view owner, std::string_view key,
+                                                    Deadline deadline) {
+  dynamodb::UpdateItem u;
+  u.table = table_;
+  u.key_json = key_json(owner_pk(owner), concat(kIdempotencyPrefix, key));
+  u.update_expression = "SET #lease = :zero";
+  u.condition_expression = "attribute_exists(pk) AND #done = :false";
+  u.names_json = R"({"#lease":"lease","#done":"done"})";
+  ItemWriter values;
+  values.n(":zero", std::int64_t{0}).b(":false", false);
+  u.values_json = values.str();
+  auto written = client_.update_item(u, deadline);
+  if (!written) return written.error();
+  return true;
+}
+
+// ---- the API's cursor keys ----
+
+std::string cursor_key_item(const StoredCursorKey& key) {
+  ItemWriter w;
+  w.s("pk", kCursorKeysKey).s("sk", concat(kCursorKeyPrefix, key.id));
+  w.bytes("blob", key.ciphertext).n("ttl", key.expires_at_seconds);
+  return w.str();
+}
+
+Result<StoredCursorKey> parse_cursor_key_item(std::string_view item_json) {
+  auto item = parse_item(item_json);
+  if (!item) return item.error();
+  if (item->pk != kCursorKeysKey || !item->sk.starts_with(kCursorKeyPrefix)) {
+    return invalid_item(item.value(), "not a cursor key item");
+  }
+  Fields f(item->object);
+  StoredCursorKey key{item->sk.substr(kCursorKeyPrefix.size()), f.bytes("blob"), f.n("ttl")};
+  if (!f.ok()) return invalid_item(item.value(), f.error());
+  return key;
+}
+
+DynamoDbCursorKeyStore::DynamoDbCursorKeyStore(dynamodb::Client& client, std::string table)
+    : client_(client), table_(std::move(table)) {}
+
+Result<std::vector<StoredCursorKey>, AwsError> DynamoDbCursorKeyStore::list(Deadline deadline) {
+  dynamodb::Query q;
+  q.table = table_;
+  q.key_condition = "#pk = :pk";
+  q.names_json = R"({"#pk":"pk"})";
+  ItemWriter values;
+  values.s(":pk", kCursorKeysKey);
+  q.values_json = values.str();
+  auto items = all_items(client_, std::move(q), deadline);
+  if (!items) return items.error();
+  std::vector<StoredCursorKey> out;
+  for (const std::string& item : items.value()) {
+    // An item we cannot read is no key of ours: its cursors are refused as unknown_key.
+    if (auto key = parse_cursor_key_item(item)) out.push_back(std::move(key).value());
+  }
+  return out;
+}
+
+Result<bool, AwsError> DynamoDbCursorKeyStore::add(const StoredCursorKey& key, Deadline deadline) {
+  dynamodb::PutItem put;
+  put.table = table_;
+  put.item_json = cursor_key_item(key);
+  put.condition_expression = "attribute_not_exists(#pk)";
+  put.names_json = R"({"#pk":"pk"})";
+  auto written = client_.put_item(put, deadline);
+  if (written) return true;
+  if (written.error().code == kConditionalCheckFailed) return false;
+  return written.error();
 }
 
 }  // namespace tap

@@ -11,10 +11,11 @@ ServiceClient::ServiceClient(AwsTransport& transport, std::string endpoint, std:
       signer_(std::move(region), std::move(service)),
       protocol_(protocol) {}
 
-HttpRequest ServiceClient::json_request(std::string_view target, std::string body) const {
+HttpRequest ServiceClient::json_request(std::string_view target, std::string body,
+                                        std::string_view content_type) const {
   HttpRequest request;
   request.endpoint = endpoint_;
-  request.headers = {{"Content-Type", "application/x-amz-json-1.0"}, {"X-Amz-Target", std::string(target)}};
+  request.headers = {{"Content-Type", std::string(content_type)}, {"X-Amz-Target", std::string(target)}};
   request.body = std::move(body);
   return request;
 }

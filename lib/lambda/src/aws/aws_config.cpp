@@ -34,7 +34,9 @@ Result<AwsConfig> load_aws_config(const EnvLookup& env,
   config.dynamodb_endpoint = endpoint("dynamodb", "DYNAMODB");
   config.sns_endpoint = endpoint("sns", "SNS");
   config.sqs_endpoint = endpoint("sqs", "SQS");
-  for (const std::string* url : {&config.dynamodb_endpoint, &config.sns_endpoint, &config.sqs_endpoint}) {
+  config.kms_endpoint = endpoint("kms", "KMS");
+  for (const std::string* url :
+       {&config.dynamodb_endpoint, &config.sns_endpoint, &config.sqs_endpoint, &config.kms_endpoint}) {
     if (auto parsed = parse_endpoint(*url); !parsed.ok()) return parsed.error();
   }
   if (auto bundle = env("AWS_CA_BUNDLE")) {

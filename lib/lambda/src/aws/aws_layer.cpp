@@ -19,7 +19,8 @@ AwsLayer::AwsLayer(AwsConfig cfg, Credentials credentials, RetryConfig retry_con
       transport(make_transport(&http, std::move(credentials), &retry)),
       dynamodb(transport, config.dynamodb_endpoint, config.region),
       sns(transport, config.sns_endpoint, config.region),
-      sqs(transport, config.sqs_endpoint, config.region) {}
+      sqs(transport, config.sqs_endpoint, config.region),
+      kms(transport, config.kms_endpoint, config.region) {}
 
 Result<std::unique_ptr<AwsLayer>> AwsLayer::from_env(const EnvLookup& env, RetryConfig retry) {
   auto config = load_aws_config(env);

@@ -133,12 +133,14 @@ std::string render(const BatchGet& request) {
 std::string render(const Query& request) {
   std::string out = "{";
   string_field(out, "TableName", request.table);
+  string_field(out, "IndexName", request.index_name);
   string_field(out, "KeyConditionExpression", request.key_condition);
   string_field(out, "FilterExpression", request.filter_expression);
   field(out, "ExpressionAttributeNames", request.names_json);
   field(out, "ExpressionAttributeValues", request.values_json);
   field(out, "ConsistentRead", request.consistent_read ? "true" : "false");
   field(out, "ExclusiveStartKey", request.exclusive_start_key_json);
+  if (request.limit > 0) field(out, "Limit", std::to_string(request.limit));
   return out + "}";
 }
 

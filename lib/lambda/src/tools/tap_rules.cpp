@@ -14,13 +14,8 @@
 
 namespace {
 
-// Rule ids and transaction tokens straight from the OS's entropy: unguessable, and unique across processes.
-std::string random_id() {
-  std::random_device device;
-  std::array<std::uint8_t, 16> bits{};
-  for (auto& b : bits) b = static_cast<std::uint8_t>(device());
-  return tap::rule_id_from_bits(bits);
-}
+// Rule ids and transaction tokens straight from the OS's entropy (rules_dynamodb.hpp).
+std::string random_id() { return tap::random_rule_id(); }
 
 std::int64_t real_micros() {
   const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();

@@ -5,6 +5,9 @@
 //   aws_cli smoke TABLE TOPIC_ARN QUEUE_URL
 //                   UpdateItem, PutItem, TransactWriteItems, BatchGetItem, Publish and SendMessage against
 //                   the endpoints and credentials of the environment (moto in the tests).
+//   aws_cli kms KEY_ID
+//                   GenerateDataKey under KEY_ID with an encryption context, Decrypt of its blob under the
+//                   same context and under another one (tests/unit/test_kms_moto.py).
 #include <simdjson.h>
 
 #include <chrono>
@@ -14,9 +17,11 @@
 #include "tap/aws/aws_config.hpp"
 #include "tap/aws/aws_layer.hpp"
 #include "tap/aws/dynamodb.hpp"
+#include "tap/aws/kms.hpp"
 #include "tap/aws/sigv4.hpp"
 #include "tap/aws/sns.hpp"
 #include "tap/aws/sqs.hpp"
+#include "tap/core/base64.hpp"
 
 namespace {
 
@@ -181,12 +186,33 @@ int smoke(const std::string& table, const std::string& topic, const std::string&
   return failures == 0 ? 0 : 1;
 }
 
+// One JSON line: the data key (plain and encrypted, base64) and how each Decrypt went.
+int kms_round_trip(const std::string& key_id) {
+  auto layer = tap::AwsLayer::from_env(tap::process_env());
+  if (!layer.ok()) return report("config", false, layer.error().code + ": " + layer.error().message);
+  auto& kms = layer.value()->kms;
+  const auto deadline = tap::SteadyClock::now() + std::chrono::seconds(20);
+  const tap::kms::EncryptionContext context = {{"purpose", "api-cursor"}, {"key_id", "k1"}};
+  auto key = kms.generate_data_key({key_id, context}, deadline);
+  if (!key.ok()) return report("GenerateDataKey", false, key.error().code + ": " + key.error().message);
+  auto same = kms.decrypt({key->ciphertext, key_id, context}, deadline);
+  auto other = kms.decrypt({key->ciphertext, "", {{"purpose", "api-cursor"}, {"key_id", "k2"}}}, deadline);
+  std::cout << "{\"plaintext\":" << quote(tap::base64::encode(key->plaintext))
+            << ",\"ciphertext\":" << quote(tap::base64::encode(key->ciphertext))
+            << ",\"key_arn\":" << quote(key->key_arn) << ",\"decrypted\":"
+            << quote(same.ok() ? tap::base64::encode(same.value()) : "error " + same.error().code)
+            << ",\"other_context\":" << quote(other.ok() ? "decrypted" : other.error().code) << "}\n";
+  return same.ok() ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "sign") return sign();
   if (mode == "smoke" && argc == 5) return smoke(argv[2], argv[3], argv[4]);
-  std::cerr << "usage: aws_cli sign < requests.jsonl | aws_cli smoke TABLE TOPIC_ARN QUEUE_URL\n";
+  if (mode == "kms" && argc == 3) return kms_round_trip(argv[2]);
+  std::cerr << "usage: aws_cli sign < requests.jsonl | aws_cli smoke TABLE TOPIC_ARN QUEUE_URL | aws_cli kms "
+               "KEY_ID\n";
   return 2;
 }

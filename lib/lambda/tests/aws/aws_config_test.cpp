@@ -33,6 +33,7 @@ TEST(AwsConfig, DefaultEndpointsFromTheRegion) {
   EXPECT_EQ(c->dynamodb_endpoint, "https://dynamodb.eu-west-1.amazonaws.com");
   EXPECT_EQ(c->sns_endpoint, "https://sns.eu-west-1.amazonaws.com");
   EXPECT_EQ(c->sqs_endpoint, "https://sqs.eu-west-1.amazonaws.com");
+  EXPECT_EQ(c->kms_endpoint, "https://kms.eu-west-1.amazonaws.com");
   EXPECT_EQ(c->ca_bundle, "");
 }
 
@@ -56,6 +57,7 @@ TEST(AwsConfig, ServiceEndpointOverridesTheGlobalOne) {
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->dynamodb_endpoint, "http://127.0.0.1:5000");
   EXPECT_EQ(c->sqs_endpoint, "http://127.0.0.1:5000");
+  EXPECT_EQ(c->kms_endpoint, "http://127.0.0.1:5000");
   EXPECT_EQ(c->sns_endpoint, "https://127.0.0.1:5443");
   auto bad = load_aws_config(fake({{"AWS_REGION", "us-east-1"}, {"AWS_ENDPOINT_URL_SQS", "127.0.0.1:5000"}}),
                              files({}));

@@ -1,10 +1,11 @@
-// ServiceClient (sign + send + classify + retry) and the DynamoDB / SNS / SQS calls over a scripted fake
-// HttpClient, with a fake clock, random source and sleep.
+// ServiceClient (sign + send + classify + retry) and the DynamoDB / SNS / SQS / KMS calls over a scripted
+// fake HttpClient, with a fake clock, random source and sleep.
 #include <gtest/gtest.h>
 
 #include <deque>
 
 #include "tap/aws/dynamodb.hpp"
+#include "tap/aws/kms.hpp"
 #include "tap/aws/sns.hpp"
 #include "tap/aws/sqs.hpp"
 
@@ -278,7 +279,7 @@ TEST_F(Services, BatchGetGivesUpAndReportsErrors) {
 }
 
 TEST(DynamoDbRender, QueryScanAndDeleteAreTheDocumentedJsonWithoutAnIndex) {
-  dynamodb::Query q{"rules", "#pk = :pk", "", R"({"#pk":"pk"})", R"({":pk":{"S":"log#0"}})", true, ""};
+  dynamodb::Query q{"rules", "#pk = :pk", "", R"({"#pk":"pk"})", R"({":pk":{"S":"log#0"}})", true, "", 0, ""};
   EXPECT_EQ(dynamodb::render(q),
             R"({"TableName":"rules","KeyConditionExpression":"#pk = :pk","ExpressionAttributeNames":)"
             R"({"#pk":"pk"},"ExpressionAttributeValues":{":pk":{"S":"log#0"}},"ConsistentRead":true})");
@@ -289,6 +290,11 @@ TEST(DynamoDbRender, QueryScanAndDeleteAreTheDocumentedJsonWithoutAnIndex) {
             R"({"TableName":"rules","KeyConditionExpression":"#pk = :pk","FilterExpression":"a = :a",)"
             R"("ExpressionAttributeNames":{"#pk":"pk"},"ExpressionAttributeValues":{":pk":{"S":"log#0"}},)"
             R"("ConsistentRead":false,"ExclusiveStartKey":{"pk":{"S":"x"}}})");
+  // An index query with a page size (the alerts' by-owner index).
+  dynamodb::Query by_owner{"alerts", "#o = :o", "", "", "", false, "", 25, "by-owner"};
+  EXPECT_EQ(dynamodb::render(by_owner),
+            R"({"TableName":"alerts","IndexName":"by-owner","KeyConditionExpression":"#o = :o",)"
+            R"("ConsistentRead":false,"Limit":25})");
   dynamodb::Scan s{"rules", "begins_with(#sk, :r)", R"({"#sk":"sk"})", R"({":r":{"S":"rule#"}})", true, 3,
                    16,      R"({"pk":{"S":"y"}})"};
   EXPECT_EQ(dynamodb::render(s),
@@ -394,6 +400,63 @@ TEST_F(Services, SqsSendMessage) {
   EXPECT_EQ(client.send_message({"u", "b", {}}, deadline()).error().code, "InvalidResponse");
   http_.reply(200, "xx");
   EXPECT_FALSE(client.send_message({"u", "b", {}}, deadline()).ok());
+}
+
+// ---- KMS
+TEST(KmsRender, GenerateDataKeyAndDecryptJson) {
+  EXPECT_EQ(
+      kms::render(kms::GenerateDataKey{"alias/tap", {{"purpose", "api-cursor"}, {"key", "k\"1"}}}),
+      R"({"KeyId":"alias/tap","KeySpec":"AES_256","EncryptionContext":{"purpose":"api-cursor","key":"k\"1"}})");
+  EXPECT_EQ(kms::render(kms::GenerateDataKey{"arn:aws:kms:us-east-1:1:key/x", {}}),
+            R"({"KeyId":"arn:aws:kms:us-east-1:1:key/x","KeySpec":"AES_256"})");
+  // The blob travels in standard base64 (here "\xfb\xff" -> "+/8=").
+  EXPECT_EQ(kms::render(kms::Decrypt{std::string("\xfb\xff", 2), "", {{"purpose", "api-cursor"}}}),
+            R"({"CiphertextBlob":"+/8=","EncryptionContext":{"purpose":"api-cursor"}})");
+  EXPECT_EQ(kms::render(kms::Decrypt{"c", "alias/tap", {}}),
+            R"({"CiphertextBlob":"Yw==","KeyId":"alias/tap"})");
+}
+
+TEST(KmsParse, DataKeyAndPlaintext) {
+  const auto key =
+      kms::parse_data_key(R"({"CiphertextBlob":"Y2lwaGVy","Plaintext":"cGxhaW4=","KeyId":"arn:k"})");
+  ASSERT_TRUE(key.ok());
+  EXPECT_EQ(key->plaintext, "plain");
+  EXPECT_EQ(key->ciphertext, "cipher");
+  EXPECT_EQ(key->key_arn, "arn:k");
+  for (const std::string_view bad :
+       {R"({"CiphertextBlob":"Y2lwaGVy","Plaintext":"cGxhaW4="})",  // no KeyId
+        R"({"CiphertextBlob":"Y2lwaGVy","Plaintext":"","KeyId":"k"})",
+        R"({"CiphertextBlob":"","Plaintext":"cGxhaW4=","KeyId":"k"})",
+        R"({"CiphertextBlob":"***","Plaintext":"cGxhaW4=","KeyId":"k"})",
+        R"({"CiphertextBlob":1,"Plaintext":"cGxhaW4=","KeyId":"k"})", "[]", "x"}) {
+    EXPECT_EQ(kms::parse_data_key(bad).error().code, "InvalidResponse") << bad;
+  }
+  EXPECT_EQ(kms::parse_plaintext(R"({"KeyId":"k","Plaintext":"cGxhaW4="})").value(), "plain");
+  for (const std::string_view bad :
+       {R"({"KeyId":"k"})", R"({"Plaintext":""})", R"({"Plaintext":"c"})", "[]", "x"}) {
+    EXPECT_EQ(kms::parse_plaintext(bad).error().code, "InvalidResponse") << bad;
+  }
+}
+
+TEST_F(Services, KmsCallsSpeakJson11) {
+  kms::Client client(transport_, "http://h", "us-east-1");
+  http_.reply(200, R"({"CiphertextBlob":"Y2lwaGVy","Plaintext":"cGxhaW4=","KeyId":"arn:k"})");
+  EXPECT_EQ(client.generate_data_key({"alias/tap", {}}, deadline())->ciphertext, "cipher");
+  EXPECT_EQ(*http_.sent.back().header("X-Amz-Target"), "TrentService.GenerateDataKey");
+  EXPECT_EQ(*http_.sent.back().header("Content-Type"), "application/x-amz-json-1.1");
+  EXPECT_NE(http_.sent.back().header("Authorization")->find("/kms/aws4_request"), std::string::npos);
+  http_.reply(200, R"({"KeyId":"arn:k","Plaintext":"cGxhaW4="})");
+  EXPECT_EQ(client.decrypt({"cipher", "", {}}, deadline()).value(), "plain");
+  EXPECT_EQ(*http_.sent.back().header("X-Amz-Target"), "TrentService.Decrypt");
+  // A refusal keeps KMS's error code; a response without the key is an invalid response.
+  http_.reply(400, R"({"__type":"InvalidCiphertextException","message":"bad"})");
+  EXPECT_EQ(client.decrypt({"cipher", "", {}}, deadline()).error().code, "InvalidCiphertextException");
+  http_.reply(400, R"({"__type":"NotFoundException","message":"no key"})");
+  EXPECT_EQ(client.generate_data_key({"alias/x", {}}, deadline()).error().code, "NotFoundException");
+  http_.reply(200, "{}");
+  EXPECT_EQ(client.generate_data_key({"alias/tap", {}}, deadline()).error().code, "InvalidResponse");
+  http_.reply(200, "{}");
+  EXPECT_EQ(client.decrypt({"cipher", "", {}}, deadline()).error().code, "InvalidResponse");
 }
 
 }  // namespace

@@ -165,6 +165,21 @@ class FakeRulesTables {
     return out;
   }
 
+  // One page in rule id order, as a Query with Limit reads it: `next` is the last id read when the limit
+  // was reached (DynamoDB's LastEvaluatedKey, even when nothing follows).
+  RulesStore::Page list_page(std::string_view owner, bool include_deleted, std::uint32_t limit,
+                             std::string_view after) const {
+    const std::scoped_lock lock(mutex_);
+    RulesStore::Page out;
+    std::uint32_t read = 0;
+    for (auto it = records_.upper_bound(std::string(after)); it != records_.end() && read < limit; ++it) {
+      if (it->second.owner != owner) continue;
+      if (++read == limit) out.next = it->first;
+      if (include_deleted || it->second.state != RuleState::deleted) out.records.push_back(it->second);
+    }
+    return out;
+  }
+
   // The writers' transaction: every condition is evaluated against the state when it is applied.
   CommitResult commit(const RulesHead& head, const std::optional<RuleRecord>& read, const ChangePlan& plan,
                       std::int64_t effective_from, std::uint32_t quota) {
@@ -277,6 +292,11 @@ class FakeRulesStore final : public RulesStore {
                                                  Deadline) override {
     if (auto e = request(lists, "list")) return *e;
     return tables_.list(owner, include_deleted);
+  }
+  Result<Page, AwsError> list_page(std::string_view owner, bool include_deleted, std::uint32_t limit,
+                                   std::string_view after, Deadline) override {
+    if (auto e = request(lists, "list_page")) return *e;
+    return tables_.list_page(owner, include_deleted, limit, after);
   }
   Result<CommitResult, AwsError> commit(const RulesHead& head, const std::optional<RuleRecord>& read,
                                         const ChangePlan& plan, std::int64_t effective_from,

@@ -27,6 +27,8 @@
 //   publish_by (S, when known: the storing invocation's deadline, AlertRecord::publish_by_micros). A
 //   recovery claim (AlertLedger::claim) sets claimed_by (S, the claimant) and claim_until (S). Timestamps
 //   are normalised text (27 characters, UTC), so the conditions compare them as text.
+// by-owner index of the alerts table (kByOwnerIndex, lib/stack/tables.py): owner + stored_id, all
+//   attributes projected; DynamoDbAlertLog reads an owner's alerts through it (A4).
 #pragma once
 
 #include <functional>
@@ -34,7 +36,9 @@
 #include <string>
 #include <unordered_map>
 
+#include "tap/app/alert_log.hpp"
 #include "tap/app/ports.hpp"
+#include "tap/app/rules_store.hpp"
 #include "tap/aws/dynamodb.hpp"
 #include "tap/core/rules.hpp"
 #include "tap/core/ulid.hpp"
@@ -85,6 +89,37 @@ class DynamoDbSymbolStore final : public SymbolStore {
   std::function<std::int64_t()> now_micros_;
   TokenSource tokens_;
   UlidGenerator stored_ids_;  // monotonic within this process
+};
+
+// The `once` markers as the API reads them (R2): one strongly consistent read of marker_key_json's item.
+class DynamoDbOnceMarkers final : public OnceMarkerReader {
+ public:
+  DynamoDbOnceMarkers(dynamodb::Client& client, std::string state_table)
+      : client_(client), state_table_(std::move(state_table)) {}
+  Result<bool, AwsError> marker_exists(std::string_view rule_id, std::uint32_t arming,
+                                       Deadline deadline) override;
+
+ private:
+  dynamodb::Client& client_;
+  std::string state_table_;
+};
+
+inline constexpr std::string_view kByOwnerIndex = "by-owner";
+
+// An alert item (as the by-owner index returns it) for the API: an error for an item without owner,
+// stored_id, rule_id, rule_version, symbol, price or tick_timestamp, or with an attribute of the wrong type.
+Result<FiredAlert> parse_fired_alert(std::string_view item_json);
+// The by-owner Query of one page (exposed for tests: the key condition and the filters are the contract).
+Result<dynamodb::Query> alert_log_query(const std::string& alerts_table, const AlertQuery& query);
+
+class DynamoDbAlertLog final : public AlertLog {
+ public:
+  DynamoDbAlertLog(dynamodb::Client& client, std::string alerts_table);
+  Result<AlertPage, AwsError> list(const AlertQuery& query, Deadline deadline) override;
+
+ private:
+  dynamodb::Client& client_;
+  std::string table_;
 };
 
 class DynamoDbAlertLedger final : public AlertLedger {

@@ -21,8 +21,14 @@
 //  - log item: pk "log#<shard>", sk "<effective_from, 19 digits>#rule#<id>#<revision>" or
 //    "<effective_from>#symbol#<symbol>#<token>"; owner, rule_id or symbol, seq N (the head's seq read by
 //    the writer + 1: a lower bound, readers do not rely on it), ttl (effective_from + log_ttl).
+//  - idempotency record (the API's, A2): pk "owner#<owner>", sk "idem#<Idempotency-Key>"; fp S (the
+//    request's fingerprint), done BOOL, status N, headers S, body S (done), expires N and lease N (micros),
+//    ttl (expires, epoch seconds). Never read by the processor (its scan reads "rule#" items only).
 //  - symbol controls: pk "controls", sk "symbol#<SYM>"; suspensions L of M {from N, until N (absent: open)},
 //    bands L of M {from, until, low N, high N}. One partition: controls() is one consistent Query.
+//  - cursor key (the API's, docs/design.md section 13): pk "apikeys", sk "cursor#<key id>"; blob B (the
+//    data key encrypted under the stack's KMS key), ttl N (the key's expiry: DynamoDB removes it once no
+//    cursor it made can be valid). Put if absent: instances racing to create one key agree on the winner's.
 // Rule ids are 128 random bits in lowercase base32 (26 characters, [0-9a-z]): globally unique without
 // coordination, valid in every key of both tables ([A-Za-z0-9_.-]), and revealing nothing (no creation
 // time, unlike a ULID); rules are addressed by owner partition, so time-ordered ids buy no locality.
@@ -36,6 +42,7 @@
 #include <string>
 #include <string_view>
 
+#include "tap/app/cursor_key_ports.hpp"
 #include "tap/app/rules_store.hpp"
 #include "tap/aws/dynamodb.hpp"
 
@@ -48,9 +55,13 @@ Result<RulesHead> parse_head_item(std::uint32_t shard, std::string_view item_jso
 std::string controls_item(const SymbolControlRecord& controls);
 Result<SymbolControlRecord> parse_controls_item(std::string_view item_json);
 Result<ChangeEntry> parse_log_item(std::string_view item_json);
+std::string cursor_key_item(const StoredCursorKey& key);
+Result<StoredCursorKey> parse_cursor_key_item(std::string_view item_json);
 
 // A rule id from 128 random bits (lowercase base32, 26 characters).
 std::string rule_id_from_bits(const std::array<std::uint8_t, 16>& bits);
+// A fresh rule id (or transaction token) from the OS's entropy: unguessable, unique across processes.
+std::string random_rule_id();
 // The stable shard of an owner or symbol (FNV-1a 64, modulo shards).
 std::uint32_t shard_for(std::string_view key, std::uint32_t shards);
 
@@ -91,6 +102,8 @@ class DynamoDbRulesStore final : public RulesStore {
                                                   Deadline deadline) override;
   Result<std::vector<RuleRecord>, AwsError> list(std::string_view owner, bool include_deleted,
                                                  Deadline deadline) override;
+  Result<Page, AwsError> list_page(std::string_view owner, bool include_deleted, std::uint32_t limit,
+                                   std::string_view after, Deadline deadline) override;
   Result<CommitResult, AwsError> commit(const RulesHead& head, const std::optional<RuleRecord>& read,
                                         const ChangePlan& plan, std::int64_t effective_from_micros,
                                         std::uint32_t quota, Deadline deadline) override;
@@ -107,6 +120,39 @@ class DynamoDbRulesStore final : public RulesStore {
   dynamodb::Client& client_;
   RulesTableSettings settings_;
   TokenSource tokens_;
+};
+
+// The idempotency records on the rules table (the item kind above).
+std::string idempotency_item(std::string_view owner, std::string_view key, const IdempotencyRecord& record);
+Result<IdempotencyRecord> parse_idempotency_item(std::string_view item_json);
+
+class DynamoDbIdempotency final : public IdempotencyStore {
+ public:
+  DynamoDbIdempotency(dynamodb::Client& client, std::string table)
+      : client_(client), table_(std::move(table)) {}
+  Result<std::optional<IdempotencyRecord>, AwsError> take(std::string_view owner, std::string_view key,
+                                                          const IdempotencyRecord& taken,
+                                                          std::int64_t now_micros,
+                                                          Deadline deadline) override;
+  Result<bool, AwsError> complete(std::string_view owner, std::string_view key, const IdempotencyRecord& done,
+                                  Deadline deadline) override;
+  Result<bool, AwsError> release(std::string_view owner, std::string_view key, Deadline deadline) override;
+
+ private:
+  dynamodb::Client& client_;
+  std::string table_;
+};
+
+// The API's cursor keys in the rules table (the cursor key items above).
+class DynamoDbCursorKeyStore final : public CursorKeyStore {
+ public:
+  DynamoDbCursorKeyStore(dynamodb::Client& client, std::string table);
+  Result<std::vector<StoredCursorKey>, AwsError> list(Deadline deadline) override;
+  Result<bool, AwsError> add(const StoredCursorKey& key, Deadline deadline) override;
+
+ private:
+  dynamodb::Client& client_;
+  std::string table_;
 };
 
 }  // namespace tap

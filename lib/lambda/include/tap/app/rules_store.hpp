@@ -107,6 +107,15 @@ class RulesStore {
   // One owner's records (consistent query), deleted ones included when asked.
   virtual Result<std::vector<RuleRecord>, AwsError> list(std::string_view owner, bool include_deleted,
                                                          Deadline deadline) = 0;
+  // One page of them in rule id order: at most `limit` records read (deleted ones are read and left out
+  // unless asked for, so a page may hold fewer), starting after the rule id `after` (empty: the first page).
+  // `next` is where the following page starts, empty when nothing follows (consistent query).
+  struct Page {
+    std::vector<RuleRecord> records;
+    std::string next;
+  };
+  virtual Result<Page, AwsError> list_page(std::string_view owner, bool include_deleted, std::uint32_t limit,
+                                           std::string_view after, Deadline deadline) = 0;
   // The transaction of the protocol above. `read` is the record the plan was made on (nullopt for create;
   // its revision is the condition), `head` the head effective_from was chosen against.
   virtual Result<CommitResult, AwsError> commit(const RulesHead& head, const std::optional<RuleRecord>& read,
@@ -118,6 +127,48 @@ class RulesStore {
                                                          const SymbolControlRecord& next,
                                                          std::int64_t effective_from_micros,
                                                          Deadline deadline) = 0;
+};
+
+// The API's idempotency records (A2): per owner and Idempotency-Key, kept 24 h, stored in the rules table
+// (rules_dynamodb.hpp). A record is taken before the request runs (`in flight`, leased for a while so that a
+// crashed request does not hold its key for 24 h) and completed with the answer; a replay answers it.
+struct IdempotencyRecord {
+  std::string fingerprint{};            // what the request was (method, path and body, digested)
+  bool complete = false;                // false: the first request is still in flight
+  int status = 0;                       // complete: the answer
+  std::string headers{};                // complete: the answer's headers, "Name: value" lines
+  std::string body{};                   // complete: the answer's body
+  std::int64_t expires_at_micros = 0;   // the record is forgotten after it (24 h after it was taken)
+  std::int64_t lease_until_micros = 0;  // in flight: another request may take the key after it
+  friend bool operator==(const IdempotencyRecord&, const IdempotencyRecord&) = default;
+};
+
+class IdempotencyStore {
+ public:
+  virtual ~IdempotencyStore() = default;
+  // Takes the key with `taken` (in flight) when it is free: absent, expired, or in flight past its lease
+  // (one conditional write, so two requests never both take it). Answers nullopt when taken, else the
+  // record that holds the key.
+  virtual Result<std::optional<IdempotencyRecord>, AwsError> take(std::string_view owner,
+                                                                  std::string_view key,
+                                                                  const IdempotencyRecord& taken,
+                                                                  std::int64_t now_micros,
+                                                                  Deadline deadline) = 0;
+  // Stores the answer of the request that took the key.
+  virtual Result<bool, AwsError> complete(std::string_view owner, std::string_view key,
+                                          const IdempotencyRecord& done, Deadline deadline) = 0;
+  // Frees a key whose request ended without an answer worth replaying (the storage failed), so that the
+  // client's retry runs.
+  virtual Result<bool, AwsError> release(std::string_view owner, std::string_view key, Deadline deadline) = 0;
+};
+
+// The state table's `once` markers (R2), read by the API to derive `triggered` and to accept a re-arm. The
+// processor writes them (dynamodb_store.hpp holds their key); the API only reads, strongly consistent.
+class OnceMarkerReader {
+ public:
+  virtual ~OnceMarkerReader() = default;
+  virtual Result<bool, AwsError> marker_exists(std::string_view rule_id, std::uint32_t arming,
+                                               Deadline deadline) = 0;
 };
 
 }  // namespace tap

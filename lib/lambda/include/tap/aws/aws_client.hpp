@@ -31,8 +31,10 @@ class ServiceClient {
   ServiceClient(AwsTransport& transport, std::string endpoint, std::string region, std::string service,
                 Protocol protocol);
 
-  // A JSON-protocol request (POST /, X-Amz-Target, Content-Type application/x-amz-json-1.0).
-  [[nodiscard]] HttpRequest json_request(std::string_view target, std::string body) const;
+  // A JSON-protocol request (POST /, X-Amz-Target, Content-Type application/x-amz-json-1.0 unless the
+  // service speaks another version, e.g. KMS's 1.1).
+  [[nodiscard]] HttpRequest json_request(std::string_view target, std::string body,
+                                         std::string_view content_type = "application/x-amz-json-1.0") const;
   // A query-protocol request (POST /, form-encoded body).
   [[nodiscard]] HttpRequest query_request(std::string body) const;
 

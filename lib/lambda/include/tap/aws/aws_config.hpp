@@ -20,6 +20,7 @@ struct AwsConfig {
   std::string dynamodb_endpoint;
   std::string sns_endpoint;
   std::string sqs_endpoint;
+  std::string kms_endpoint;
   std::string ca_bundle;  // empty: none found (OpenSSL's defaults are used)
 };
 

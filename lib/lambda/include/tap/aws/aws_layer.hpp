@@ -1,12 +1,13 @@
 // The whole AWS layer wired from the environment, as the bootstrap needs it once per container: config,
 // credentials, one HttplibClient (its connections live as long as the container), one RetryPolicy (its
-// retry counter feeds the metrics) and the three service clients.
+// retry counter feeds the metrics) and the service clients.
 #pragma once
 
 #include <memory>
 
 #include "tap/aws/aws_config.hpp"
 #include "tap/aws/dynamodb.hpp"
+#include "tap/aws/kms.hpp"
 #include "tap/aws/sns.hpp"
 #include "tap/aws/sqs.hpp"
 
@@ -28,6 +29,7 @@ class AwsLayer {
   dynamodb::Client dynamodb;
   sns::Client sns;
   sqs::Client sqs;
+  kms::Client kms;  // the API's cursor key (docs/design.md, section 13)
 };
 
 }  // namespace tap

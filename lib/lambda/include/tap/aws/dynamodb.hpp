@@ -1,7 +1,8 @@
 // DynamoDB over its JSON 1.0 protocol (X-Amz-Target DynamoDB_20120810.*): the calls the adapters make.
 // Keys, items and expression values are DynamoDB-JSON text, e.g. {"symbol":{"S":"AAPL"}}; the store adapters
 // (app/dynamodb_store.hpp, app/rules_dynamodb.hpp) render them. Request rendering and response parsing are
-// pure functions, tested on their own. Query and Scan have no IndexName: every read goes to the table.
+// pure functions, tested on their own. Scans go to the table; a Query may name an index (the alerts' by-owner
+// index, A4), and then reads eventually consistently, as DynamoDB allows nothing else there.
 #pragma once
 
 #include <cstdint>
@@ -56,7 +57,7 @@ struct KeysAndOptions {
 };
 using BatchGet = std::map<std::string, KeysAndOptions>;  // by table
 
-// One page of a Query on the table's key (never an index).
+// One page of a Query on the table's key, or on an index's.
 struct Query {
   std::string table;
   std::string key_condition;
@@ -65,6 +66,8 @@ struct Query {
   std::string values_json;
   bool consistent_read = true;
   std::string exclusive_start_key_json;  // the previous page's LastEvaluatedKey, empty: the first page
+  std::uint32_t limit = 0;               // Limit: items read per page (before the filter), 0: none
+  std::string index_name;                // empty: the table (set: consistent_read must be false)
 };
 
 // One page of one segment of a parallel Scan of the table (never an index).

@@ -1,0 +1,95 @@
+#include "tap/api/router.hpp"
+
+#include <optional>
+
+namespace tap::api {
+namespace {
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  std::size_t i = path.starts_with('/') ? 1 : 0;
+  while (i <= path.size()) {
+    const std::size_t end = std::min(path.find('/', i), path.size());
+    out.emplace_back(path.substr(i, end - i));
+    i = end + 1;
+  }
+  return out;
+}
+
+bool is_param(const std::string& segment) { return segment.size() > 2 && segment.front() == '{'; }
+
+int hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The route's parameters when `segments` match it.
+std::optional<std::map<std::string, std::string>> match(const std::vector<std::string>& pattern,
+                                                        const std::vector<std::string>& segments) {
+  if (pattern.size() != segments.size()) return std::nullopt;
+  std::map<std::string, std::string> params;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (is_param(pattern[i])) {
+      auto decoded = percent_decode(segments[i]);
+      if (segments[i].empty() || !decoded) return std::nullopt;
+      params[pattern[i].substr(1, pattern[i].size() - 2)] = std::move(decoded).value();
+    } else if (pattern[i] != segments[i]) {
+      return std::nullopt;
+    }
+  }
+  return params;
+}
+
+}  // namespace
+
+Result<std::string> percent_decode(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out.push_back(text[i]);
+      continue;
+    }
+    const int hi = i + 2 < text.size() ? hex(text[i + 1]) : -1;
+    const int lo = hi >= 0 ? hex(text[i + 2]) : -1;
+    if (lo < 0) return Error{"invalid_path", "invalid percent escape in the path"};
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return out;
+}
+
+void Router::add(std::string_view method, std::string_view path, RouteHandler handler) {
+  routes_.push_back(Route{.method = std::string(method),
+                          .path = std::string(path),
+                          .segments = split_path(path),
+                          .handler = std::move(handler)});
+}
+
+std::vector<std::string> Router::route_keys() const {
+  std::vector<std::string> out;
+  for (const Route& r : routes_) out.push_back(r.method + " " + r.path);
+  return out;
+}
+
+ApiResponse Router::dispatch(const ApiRequest& request, const Caller& caller, Deadline deadline) const {
+  const std::vector<std::string> segments = split_path(request.raw_path);
+  std::string allow;
+  for (const Route& r : routes_) {
+    auto params = match(r.segments, segments);
+    if (!params) continue;
+    if (r.method == request.method) {
+      return r.handler(RouteCall{
+          .request = request, .caller = caller, .params = std::move(*params), .deadline = deadline});
+    }
+    allow += allow.empty() ? r.method : ", " + r.method;
+  }
+  if (allow.empty()) return problem_response(not_found("no route for " + request.raw_path));
+  ApiResponse out = problem_response(make_problem(405, "method-not-allowed", "Method not allowed",
+                                                  request.method + " is not allowed on this path"));
+  out.headers.emplace_back("Allow", allow);
+  return out;
+}
+
+}  // namespace tap::api
