@@ -92,7 +92,8 @@ TEST(ContractCheck, PrintsTheDefaultsTheFunctionStartsWith) {
   const auto r = run_tool({"settings", "--defaults"});
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(r.out,
-            "{\"LOG_LEVEL\":\"INFO\",\"REORDER_WINDOW_SECONDS\":\"60\",\"MAX_NOTIFY_AGE_SECONDS\":\"60\"}\n");
+            "{\"LOG_LEVEL\":\"INFO\",\"REORDER_WINDOW_SECONDS\":\"60\",\"MAX_NOTIFY_AGE_SECONDS\":\"60\","
+            "\"RULE_QUOTA\":\"1000\",\"ALERTS_VISIBLE_AFTER_SECONDS\":\"75\"}\n");
 }
 
 TEST(ContractCheck, IntegerSettingsAreJudgedByTheStartUpConfiguration) {

@@ -86,7 +86,7 @@ TEST(FunctionConfig, ValuesOutsideTheTableAreRefused) {
 
 // W by event time (F3: configurable, default 60 s), bounded by config/function-settings.json.
 TEST(FunctionConfig, TheReorderWindowDefaultsToTheTablesSixtySeconds) {
-  ASSERT_EQ(settings::kIntegerSettings.size(), 2u);
+  ASSERT_EQ(settings::kIntegerSettings.size(), 4u);  // + RULE_QUOTA (R1), ALERTS_VISIBLE_AFTER_SECONDS (A2)
   const settings::IntegerSetting& window = settings::kIntegerSettings[0];
   EXPECT_EQ(window.name, "REORDER_WINDOW_SECONDS");
   EXPECT_EQ(window.default_value, 60);
