@@ -99,7 +99,7 @@ def api() -> Iterator[tuple[Api, Any, str]]:
             terminate(emulator)
 
 
-SPEC = {
+DEFINITION = {
     "name": "breakout",
     "symbol": "AAPL",
     "condition": "price_above",
@@ -110,7 +110,9 @@ SPEC = {
 
 def test_a_rules_life_through_the_api(api: tuple[Api, Any, str]) -> None:
     client, ddb, state_table = api
-    status, headers, created = client.call("POST", "/rules", body=SPEC, headers={"idempotency-key": "k1"})
+    status, headers, created = client.call(
+        "POST", "/rules", body=DEFINITION, headers={"idempotency-key": "k1"}
+    )
     assert status == 201, created
     rule_id = created["rule"]["id"]
     assert headers["ETag"] == '"1"'
@@ -118,9 +120,11 @@ def test_a_rules_life_through_the_api(api: tuple[Api, Any, str]) -> None:
     assert created["rule"]["mode"] == "once"
     assert created["effective_from"].endswith("Z")
     # A retry with the key answers the original answer and creates nothing.
-    assert client.call("POST", "/rules", body=SPEC, headers={"idempotency-key": "k1"})[2] == created
+    assert client.call("POST", "/rules", body=DEFINITION, headers={"idempotency-key": "k1"})[2] == created
     assert (
-        client.call("POST", "/rules", body={**SPEC, "threshold": 1}, headers={"idempotency-key": "k1"})[0]
+        client.call("POST", "/rules", body={**DEFINITION, "threshold": 1}, headers={"idempotency-key": "k1"})[
+            0
+        ]
         == 422
     )
 
@@ -162,11 +166,11 @@ def test_a_rules_life_through_the_api(api: tuple[Api, Any, str]) -> None:
 def test_quota_bad_input_and_id_tokens_are_problems(api: tuple[Api, Any, str]) -> None:
     client, _, _ = api
     for name in ("a", "b"):
-        assert client.call("POST", "/rules", body={**SPEC, "name": name})[0] == 201
-    status, headers, problem = client.call("POST", "/rules", body={**SPEC, "name": "c"})
+        assert client.call("POST", "/rules", body={**DEFINITION, "name": name})[0] == 201
+    status, headers, problem = client.call("POST", "/rules", body={**DEFINITION, "name": "c"})
     assert (status, problem["type"]) == (409, "quota-exceeded")
     assert headers["Content-Type"] == "application/problem+json"
-    status, _, problem = client.call("POST", "/rules", body={**SPEC, "threshold": "high"}, sub="bob")
+    status, _, problem = client.call("POST", "/rules", body={**DEFINITION, "threshold": "high"}, sub="bob")
     assert (status, problem["errors"][0]["field"]) == (422, "threshold")
     assert client.call("GET", "/rules", token_use="id")[0] == 403
 
@@ -174,7 +178,8 @@ def test_quota_bad_input_and_id_tokens_are_problems(api: tuple[Api, Any, str]) -
 def test_pages_of_rules_through_mac_d_cursors(api: tuple[Api, Any, str]) -> None:
     client, _, _ = api
     created = sorted(
-        client.call("POST", "/rules", body={**SPEC, "name": name})[2]["rule"]["id"] for name in ("a", "b")
+        client.call("POST", "/rules", body={**DEFINITION, "name": name})[2]["rule"]["id"]
+        for name in ("a", "b")
     )
     listed: list[str] = []
     query = {"limit": "1"}

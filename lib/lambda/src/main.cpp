@@ -76,7 +76,8 @@ using WallMicros = std::function<std::int64_t()>;
 // functions; the invocation deadline stays on the steady clock and log and metric records keep real time.
 tap::Result<WallMicros> wall_clock_from(const tap::EnvLookup& env) {
   const auto spec = tap::parse_clock_spec(env(tap::kClockVariable).value_or(""));
-  if (!spec) return tap::Error{"invalid_clock", std::string(tap::kClockVariable) + ": " + spec.error().message};
+  if (!spec)
+    return tap::Error{"invalid_clock", std::string(tap::kClockVariable) + ": " + spec.error().message};
   return WallMicros([spec = spec.value()] { return spec.now(real_micros()); });
 }
 
@@ -92,8 +93,8 @@ int run_api(const tap::EnvLookup& env) {
   if (!aws) return init_error("Runtime.InvalidConfiguration", aws.error().message);
   tap::obs::Logger log(tap::obs::stdout_sink(), std::chrono::system_clock::now, config->log_level);
   tap::AwsLayer& layer = *aws.value();
-  tap::DynamoDbRulesStore store(layer.dynamodb, {.table = config->rules_table, .shards = config->rules_shards},
-                                tap::random_rule_id);
+  tap::DynamoDbRulesStore store(
+      layer.dynamodb, {.table = config->rules_table, .shards = config->rules_shards}, tap::random_rule_id);
   tap::DynamoDbOnceMarkers markers(layer.dynamodb, config->state_table);
   tap::DynamoDbIdempotency idempotency(layer.dynamodb, config->rules_table);
   tap::ChangeService changes(

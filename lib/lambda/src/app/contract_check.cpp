@@ -77,21 +77,25 @@ int check_file(const std::string& path, std::ostream& err) {
   return reasons.empty() ? 0 : 1;
 }
 
-// The function's start-up configuration with `setting` (name, value) set, the table's other settings unset
-// and the required variables set to placeholders.
-Result<FunctionConfig> config_with(std::optional<std::pair<std::string, std::string>> setting) {
+// The environment of a start-up with `setting` (name, value) set, the table's other settings unset and the
+// required variables of both functions (the processor's and the API's) set to placeholders.
+std::map<std::string, std::string, std::less<>> env_with(
+    std::optional<std::pair<std::string, std::string>> setting) {
   std::map<std::string, std::string, std::less<>> vars = {{"ALERTS_TABLE", "alerts"},
                                                           {"STATE_TABLE", "state"},
                                                           {"TOPIC_ARN", "topic"},
                                                           {"DLQ_URL", "dlq"},
                                                           {"RULES_TABLE", "rules"}};
   if (setting) vars[setting->first] = setting->second;
-  const EnvLookup env = [&vars](std::string_view name) -> std::optional<std::string> {
+  return vars;
+}
+
+EnvLookup lookup(const std::map<std::string, std::string, std::less<>>& vars) {
+  return [&vars](std::string_view name) -> std::optional<std::string> {
     const auto it = vars.find(name);
     if (it == vars.end()) return std::nullopt;
     return it->second;
   };
-  return load_function_config(env);
 }
 
 }  // namespace
@@ -154,8 +158,15 @@ std::string decoded_state_item(std::string_view item_json) {
 std::string setting_verdict(std::string_view request) {
   auto parsed = parse_request(request);
   if (!parsed) return request_error(R"(a request is {"name": string, "value": string})");
-  const auto config = config_with(std::move(parsed));
-  return verdict(config ? std::vector<std::string>{} : std::vector<std::string>{config.error().message});
+  // One table serves both functions: a value is taken when both start with it.
+  const auto vars = env_with(std::move(parsed));
+  const auto config = load_function_config(lookup(vars));
+  const auto api = load_api_config(lookup(vars));
+  std::vector<std::string> reasons;
+  if (!config) reasons.push_back(config.error().message);
+  if (!api && (config || api.error().message != config.error().message))
+    reasons.push_back(api.error().message);
+  return verdict(reasons);
 }
 
 std::string clock_verdict(std::string_view request) {
@@ -184,7 +195,9 @@ std::string clock_verdict(std::string_view request) {
 }
 
 std::string setting_defaults() {
-  const FunctionConfig config = config_with(std::nullopt).value();
+  const auto vars = env_with(std::nullopt);
+  const FunctionConfig config = load_function_config(lookup(vars)).value();
+  const ApiConfig api = load_api_config(lookup(vars)).value();
   std::string out = R"({"LOG_LEVEL":)";
   json::append_string(out, obs::level_name(config.log_level));
   out += R"(,"REORDER_WINDOW_SECONDS":)";
@@ -193,6 +206,10 @@ std::string setting_defaults() {
   json::append_string(out, std::to_string(config.max_notify_age_seconds));
   out += R"(,"RULES_SHARDS":)";
   json::append_string(out, std::to_string(config.rules_shards));
+  out += R"(,"RULE_QUOTA":)";
+  json::append_string(out, std::to_string(api.rule_quota));
+  out += R"(,"ALERTS_VISIBLE_AFTER_SECONDS":)";
+  json::append_string(out, std::to_string(api.alerts_visible_after_seconds));
   return out + "}";
 }
 

@@ -93,7 +93,7 @@ TEST(ContractCheck, PrintsTheDefaultsTheFunctionStartsWith) {
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(r.out,
             "{\"LOG_LEVEL\":\"INFO\",\"REORDER_WINDOW_SECONDS\":\"60\",\"MAX_NOTIFY_AGE_SECONDS\":\"60\","
-            "\"RULES_SHARDS\":\"1\"}\n");
+            "\"RULES_SHARDS\":\"1\",\"RULE_QUOTA\":\"1000\",\"ALERTS_VISIBLE_AFTER_SECONDS\":\"75\"}\n");
 }
 
 TEST(ContractCheck, IntegerSettingsAreJudgedByTheStartUpConfiguration) {

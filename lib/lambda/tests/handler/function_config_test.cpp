@@ -106,7 +106,8 @@ TEST(FunctionConfig, ValuesOutsideTheTableAreRefused) {
 
 // W by event time (F3: configurable, default 60 s), bounded by config/function-settings.json.
 TEST(FunctionConfig, TheReorderWindowDefaultsToTheTablesSixtySeconds) {
-  ASSERT_EQ(settings::kIntegerSettings.size(), 5u);  // W, F5's age, RULES_SHARDS, the API's quota (R1), D (A2)
+  ASSERT_EQ(settings::kIntegerSettings.size(),
+            5u);  // W, F5's age, RULES_SHARDS, the API's quota (R1), D (A2)
   const settings::IntegerSetting& window = settings::kIntegerSettings[0];
   EXPECT_EQ(window.name, "REORDER_WINDOW_SECONDS");
   EXPECT_EQ(window.default_value, 60);
