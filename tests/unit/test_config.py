@@ -419,11 +419,16 @@ def test_rules_shards_come_from_the_table() -> None:
 def test_the_apis_settings_are_refused_outside_the_table(variable: str, label: str, sources: str) -> None:
     """R1's quota and A2's D: the API function's settings, by the table's rule, refused naming the setting."""
     setting = FUNCTION_SETTINGS[variable]
+    assert isinstance(setting, IntegerSetting)
     with pytest.raises(ConfigError) as refused:
         from_sources({}, {variable: "0"})
     assert str(refused.value) == f"{label}: {setting.check('0')} {sources}"
+    too_many = setting.maximum + 1
     with pytest.raises(ConfigError, match=f"^{label}: "):
-        StackConfig(**{variable.lower(): setting.maximum + 1})
+        if variable == "RULE_QUOTA":
+            StackConfig(rule_quota=too_many)
+        else:
+            StackConfig(alerts_visible_after_seconds=too_many)
 
 
 HOSTILE_WINDOWS = ["-1", "1e3", "999999999999999999999", " 60", "60 ", "60\n", "+60", "60.0", "0x3c", "0"]
