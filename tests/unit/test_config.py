@@ -424,11 +424,12 @@ def test_the_apis_settings_are_refused_outside_the_table(variable: str, label: s
         from_sources({}, {variable: "0"})
     assert str(refused.value) == f"{label}: {setting.check('0')} {sources}"
     too_many = setting.maximum + 1
+    make = {
+        "RULE_QUOTA": lambda: StackConfig(rule_quota=too_many),
+        "ALERTS_VISIBLE_AFTER_SECONDS": lambda: StackConfig(alerts_visible_after_seconds=too_many),
+    }[variable]
     with pytest.raises(ConfigError, match=f"^{label}: "):
-        if variable == "RULE_QUOTA":
-            StackConfig(rule_quota=too_many)
-        else:
-            StackConfig(alerts_visible_after_seconds=too_many)
+        make()
 
 
 HOSTILE_WINDOWS = ["-1", "1e3", "999999999999999999999", " 60", "60 ", "60\n", "+60", "60.0", "0x3c", "0"]
