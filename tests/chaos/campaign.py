@@ -75,7 +75,6 @@ DYNAMODB_KINDS = {
     FaultKind.HTTP_503: 1.0,
     FaultKind.RESET: 1.0,
     FaultKind.STALL: 0.3,
-    FaultKind.DELAY: 0.5,  # a request that reaches the service late (DELAY_S), then answers as usual
 }
 SNS_KINDS = {
     FaultKind.SNS_THROTTLING: 2.0,  # SNS sees few calls (one per alert): the kind of its own weighs more
@@ -83,11 +82,7 @@ SNS_KINDS = {
     FaultKind.HTTP_503: 1.0,
     FaultKind.RESET: 1.0,
     FaultKind.STALL: 0.3,
-    FaultKind.DELAY: 0.5,
 }
-# How late a delayed request reaches the service: well inside the function's timeout, so that it lands
-# while its invocation still waits (a write committed late, a publish sent late), never a timeout.
-DELAY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -270,7 +265,6 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
             sweep_rules() + fault_rules(cfg.fault_rate),
             seed=cfg.seed,
             stall_s=cfg.function_timeout_s + 1,
-            delay_s=DELAY_S,
         ) as proxy:
             env = {**resources.function_env(RULES_PATH), "LOG_LEVEL": "WARN", "AWS_ENDPOINT_URL": proxy.url}
             environments = [
