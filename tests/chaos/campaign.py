@@ -4,9 +4,9 @@ SIGKILLed inside invocations, then the invariant checked on the end state.
 
 Faults: every kind once at the start (a sweep, so that a short run sees them all whatever the dice say),
 then each DynamoDB/SNS call faulted with the total rate, split by kind; optionally an SNS outage window (every
-Publish refused) long enough for messages with alerts to reach maxReceiveCount and land in the DLQ with
-their alerts stored but not notified. With `hostile`, the hostile-input corpus (tests/chaos/hostile.py)
-is mixed into the feed.
+Publish refused) that lasts until a message has failed maxReceiveCount receives, so that messages with alerts
+land in the DLQ with their alerts stored but not notified. With `hostile`, the hostile-input corpus
+(tests/chaos/hostile.py) is mixed into the feed.
 
 Wiring: moto (atomic DynamoDB writes) <- fault proxy <- function processes (AWS_ENDPOINT_URL); the event
 source polls the source queue on moto directly (the poller is Lambda's, not the function's). The source
@@ -103,6 +103,10 @@ class ChaosConfig:
     max_receive_count: int = 5
     outage_at_s: float = 0.0  # SNS outage window, from the start of the feed
     outage_s: float = 0.0  # 0: no outage
+    # The outage then goes on until a message has failed maxReceiveCount receives (the redrive policy moves it
+    # to the DLQ at its next receive), at most this long: how fast the first alerts are stored depends on the
+    # machine's load, and a fixed window may close before any message reached its last receive.
+    outage_cap_s: float = 90.0
     hostile: bool = False  # mix the hostile-input corpus into the feed
     fidelity_gate: bool = False  # F3: every difference from the in-order replay explained (see the docstring)
     # Draining ends when the queue and the invocations are empty; it gives up when the queue has not shrunk
@@ -140,14 +144,27 @@ def sweep_rules() -> list[FaultRule]:
 OUTAGE = FaultRule("sns", FaultKind.HTTP_503, 1.0, operation="Publish")
 
 
-def _schedule(proxy: FaultProxy, cfg: ChaosConfig, stop: threading.Event) -> None:
-    """The outage window: sweep + outage + random rules inside it, sweep + random outside."""
+def _schedule(
+    proxy: FaultProxy, cfg: ChaosConfig, outcomes: Sequence[BatchOutcome], stop: threading.Event
+) -> None:
+    """The outage window: sweep + outage + random rules inside it, sweep + random outside. It opens at
+    `outage_at_s`, lasts at least `outage_s` and until a message is bound for the DLQ (at most
+    `outage_cap_s`)."""
     normal = sweep_rules() + fault_rules(cfg.fault_rate)
     if cfg.outage_s <= 0 or stop.wait(cfg.outage_at_s):
         return
     proxy.set_rules([*sweep_rules(), OUTAGE, *fault_rules(cfg.fault_rate)])
+    cap = time.monotonic() + max(cfg.outage_s, cfg.outage_cap_s)
     stop.wait(cfg.outage_s)
+    while not stop.is_set() and time.monotonic() < cap and not dead_lettered(outcomes, cfg.max_receive_count):
+        stop.wait(0.1)
     proxy.set_rules(normal)
+
+
+def dead_lettered(outcomes: Sequence[BatchOutcome], max_receive_count: int) -> bool:
+    """Whether a message has failed `max_receive_count` receives: the redrive policy moves it to the DLQ."""
+    failures = Counter(m for o in list(outcomes) for m in o.failed)
+    return any(n >= max_receive_count for n in failures.values())
 
 
 def hostile_cases() -> list[BodyCase]:
@@ -283,7 +300,8 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
             killer = threading.Thread(
                 target=_killer, args=(environments, cfg.kill_every_s, rng, stop_killing, kills)
             )
-            scheduler = threading.Thread(target=_schedule, args=(proxy, cfg, stop_killing))
+            stop_schedule = threading.Event()
+            scheduler = threading.Thread(target=_schedule, args=(proxy, cfg, outcomes, stop_schedule))
             try:
                 with SqsEventSource(source, sqs, environments, on_batch=outcomes.append) as poller:
                     killer.start()
@@ -301,6 +319,7 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
                 errors = [repr(e) for e in poller.errors]
             finally:
                 stop_killing.set()
+                stop_schedule.set()
                 for e in environments:
                     e.emulator.close()
             injected = proxy.injected()

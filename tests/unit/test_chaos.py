@@ -10,6 +10,7 @@ import random
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -325,17 +326,49 @@ def test_sweep_has_every_kind_once_and_the_schedule_opens_and_closes_the_outage(
         def set_rules(self, rules: list[FaultRule]) -> None:
             self.sets.append(list(rules))
 
+    failed_twice = [_outcome(failed=["m1"]), _outcome(failed=["m1", "m2"])]
     proxy = Recorder()
-    chaos._schedule(proxy, ChaosConfig(seconds=1, outage_at_s=0.01, outage_s=0.01), threading.Event())  # type: ignore[arg-type]
+    cfg = ChaosConfig(seconds=1, outage_at_s=0.01, outage_s=0.01, max_receive_count=2)
+    chaos._schedule(proxy, cfg, failed_twice, threading.Event())  # type: ignore[arg-type]
     assert [chaos.OUTAGE in rules for rules in proxy.sets] == [True, False]
     assert all(rules[: len(sweep)] == sweep for rules in proxy.sets)
 
+    # No message bound for the DLQ yet: the outage goes on past outage_s until one is (here: another thread
+    # records m2's second failure), or until the cap.
+    outcomes = [_outcome(failed=["m1", "m2"])]
+    waiting = Recorder()
+    scheduler = threading.Thread(target=chaos._schedule, args=(waiting, cfg, outcomes, threading.Event()))
+    scheduler.start()
+    while not waiting.sets:
+        time.sleep(0.01)
+    time.sleep(0.2)
+    assert [chaos.OUTAGE in rules for rules in waiting.sets] == [True]  # outage_s (0.01 s) long past
+    outcomes.append(_outcome(failed=["m2"]))
+    scheduler.join(5)
+    assert [chaos.OUTAGE in rules for rules in waiting.sets] == [True, False]
+    capped = Recorder()
+    chaos._schedule(capped, replace(cfg, outage_cap_s=0.05), [], threading.Event())  # type: ignore[arg-type]
+    assert [chaos.OUTAGE in rules for rules in capped.sets] == [True, False]
+
     quiet = Recorder()
-    chaos._schedule(quiet, ChaosConfig(seconds=1), threading.Event())  # type: ignore[arg-type]
+    chaos._schedule(quiet, ChaosConfig(seconds=1), [], threading.Event())  # type: ignore[arg-type]
     stopped = threading.Event()
     stopped.set()
-    chaos._schedule(quiet, ChaosConfig(seconds=1, outage_at_s=5, outage_s=5), stopped)  # type: ignore[arg-type]
+    chaos._schedule(quiet, ChaosConfig(seconds=1, outage_at_s=5, outage_s=5), [], stopped)  # type: ignore[arg-type]
     assert quiet.sets == []  # no outage configured; stopped before it began
+
+
+def test_dead_lettered_counts_each_messages_failed_receives() -> None:
+    assert not chaos.dead_lettered([], 1)
+    once_each = [_outcome(failed=["a"]), _outcome(failed=["b"]), _outcome(deleted=["a"])]
+    assert chaos.dead_lettered(once_each, 1)
+    assert not chaos.dead_lettered(once_each, 2)
+    assert chaos.dead_lettered([*once_each, _outcome(failed=["b", "c"])], 2)
+
+
+def _outcome(failed: list[str] | None = None, deleted: list[str] | None = None) -> BatchOutcome:
+    ids = [*(failed or []), *(deleted or [])]
+    return BatchOutcome(ids, InvocationResult("ok", b"{}", None, 0.1, "req"), deleted or [], failed or [])
 
 
 class _Queue:
