@@ -100,7 +100,13 @@ def named_alerts(alerts: Iterable[Mapping[str, Any]], names: Mapping[str, str]) 
     are named by their `id` (tests/chaos/oracle.py). An alert of a rule outside `names` is kept as is."""
     out = []
     for alert in alerts:
-        ts, _, rule = str(alert["timestamp"]).partition("#")
-        name = names.get(rule, rule)
-        out.append({**alert, "rule_id": name, "timestamp": f"{ts}#{name}"})
+        key = named_key(str(alert["timestamp"]), names)
+        out.append({**alert, "rule_id": key.partition("#")[2], "timestamp": key})
     return out
+
+
+def named_key(sort_key: str, names: Mapping[str, str]) -> str:
+    """An alert's sort key `timestamp#rule` (or the tail of its id `symbol|timestamp#rule`) with the rule's
+    id replaced by its name; a rule outside `names` is kept as is."""
+    ts, _, rule = sort_key.partition("#")
+    return f"{ts}#{names.get(rule, rule)}"

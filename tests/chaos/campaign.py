@@ -8,19 +8,45 @@ Publish refused) that lasts until a message has failed maxReceiveCount receives,
 land in the DLQ with their alerts stored but not notified. With `hostile`, the hostile-input corpus
 (tests/chaos/hostile.py) is mixed into the feed.
 
+Rules are live data (R1-R3): the function reads the rules table (RULES_TABLE), where `tap_rules import`
+puts config/alert-rules.json for one trader before the feed, and while the feed plays a schedule of rule
+changes (tests/chaos/live_rules.py: create a `once` and an `every` rule, edit thresholds, pause and resume,
+re-arm the `once` rule after it fired, delete; the operator suspends a symbol and lifts it) is committed
+through the API function and `tap_rules`, between the faults and the kills. What was committed is read back
+(every version, every suspension) and is what the oracle replays.
+
 Wiring: moto (atomic DynamoDB writes) <- fault proxy <- function processes (AWS_ENDPOINT_URL); the event
-source polls the source queue on moto directly (the poller is Lambda's, not the function's). The source
-queue has a short visibility timeout and a redrive policy to the DLQ, so that failed and killed batches come
-back in seconds and end in the DLQ after `max_receive_count` receives.
+source polls the source queue on moto directly (the poller is Lambda's, not the function's), and the rules'
+writers (API function, tap_rules) reach moto directly too. The source queue has a short visibility timeout
+and a redrive policy to the DLQ, so that failed and killed batches come back in seconds and end in the DLQ
+after `max_receive_count` receives.
+
+The clock (R7, docs/design.md 12.7). Every process reads one virtual clock in which the generated feed plays
+at its own timestamps, `speed` (5) times faster than real time; the feed is generated dense enough
+(`feed_interval_s`: 2 messages per second of event time at 10 per real second) that the paced sender still
+sends `send_rate` messages per real second. What each timing means there:
+- the visibility timeout (9 s) and the function timeout (8 s) are real: Lambda and SQS time them on the real
+  clock, and 9 s > 8 s keeps a batch from being redelivered while it still runs;
+- the reorder window W (60 s of event time) is 12 s real: a message redelivered after one visibility timeout
+  (9 s real, 45 s of event time behind the feed) is still within W of its symbols' newest ticks, so the
+  first redelivery is an in-window reordering as in production; later ones fall beyond W, are counted
+  (`TicksBeyondWindow`) and explain the misses they cause;
+- P (5 s) is 1 s real, F (10 s) 2 s real: the paced feed never sends a tick ahead of the clock, and each
+  change of the schedule takes effect 1 s real after its commit, well inside the feed;
+- the function's work budget for a batch (its timeout, in its own clock) is 8 s / 5 = 1.6 s real: enough for
+  a batch on moto; a batch slowed by faults past it fails and is redelivered, which is a fault like others;
+- the clock starts `clock_margin_s` (25 s of event time, 5 s real) before the first tick, so that the
+  import (its effective_froms are at least P after it) precedes the feed even on a loaded machine; an
+  import that does not is an error, not a silent run without rules;
+- the SNS outage (real seconds) lasts until a message has failed its last receive, an event waited for.
 
 The invariant after draining (queue and invocations empty):
-- no alert key stored twice, every stored alert justified, every persistent crossing fired (oracle
-  check_guarantees over the ticks of the processed messages, with the functions' EMF LateTicks sum);
 - fidelity (F3, tests/chaos/judge.py): the stored alerts against the in-order replay of the processed
-  ticks, per rule and excursion, reported in the summary; with `fidelity_gate` every difference must be
-  explained by a tick beyond W (the functions' EMF TicksBeyondWindow sum) or a counted mode choice. The
-  gate is off until the event-time engine is in: the first version's engine loses crossings whose ticks
-  arrive out of order, which the report shows as unexplained;
+  ticks with the versions and suspensions read back, per rule and excursion: no alert stored twice, none
+  that no version effective at its tick justifies, no two that the mode forbids together (every `once` at
+  most once per arming); with `fidelity_gate` also every replay alert stored or its absence explained by a
+  tick beyond W (the functions' EMF TicksBeyondWindow sum) or a counted mode choice;
+- every change of the schedule in the versions read back at the effective_from it was answered;
 - every stored alert notified at least once; every notification names a stored alert; a repeat carries the
   same alert (same content, same attributes); exactly once in a run without interruptions (no kill, no
   stall, no invocation timeout: those are the only causes of a publish whose "sent" mark was not stored);
@@ -39,13 +65,14 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from local.clock import CLOCK_VARIABLE, Clock, feed_clock, parse_clock_spec
 from local.emf import emf_totals
-from local.emulator import MotoServer
+from local.emulator import LOCAL_ENV, MotoServer
 from local.event_source import BatchOutcome, EventSourceConfig, SqsEventSource
 from local.fault_proxy import FaultKind, FaultProxy, FaultRule
 from local.feed import FeedConfig, generate_feed
@@ -58,14 +85,20 @@ from local.function_host import (
     runner,
 )
 from local.function_resources import RULES_PATH, resources_on
+from local.rules_import import RulesTool, effective_froms, named_key
 from local.runtime_api import FunctionProcess, InvocationResult
 from local.sqs_queues import drain, queue_arn
 from ops import dlq
 from ops.send_feed import send_feed
-from tests.chaos import oracle
+from tests.chaos import event_time, oracle
+from tests.chaos.event_time import Controls, Version
 from tests.chaos.hostile import MAX_BODY, BodyCase, body_cases
+from tests.chaos.judge import judge
+from tests.chaos.live_rules import Applied, FunctionApi, Player, check_applied, schedule
 
 REGION = "us-east-1"
+OWNER = "trader-chaos"  # the trader whose rules the campaign imports and changes
+TICKS_PER_MESSAGE = 5  # the generated feed's mean (1 to max_ticks_per_message = 9)
 # Relative weights of the kinds within the total fault rate; a stall costs a whole invocation timeout.
 DYNAMODB_KINDS = {
     FaultKind.DYNAMODB_UNPROCESSED_KEYS: 2.0,  # BatchGetItem only (one per batch): a larger share
@@ -108,12 +141,22 @@ class ChaosConfig:
     # machine's load, and a fixed window may close before any message reached its last receive.
     outage_cap_s: float = 90.0
     hostile: bool = False  # mix the hostile-input corpus into the feed
+    speed: int = 5  # the virtual clock's speed (see the docstring)
+    clock_margin_s: float = 25.0  # event time between the clock's start and the feed's first tick
+    live_changes: bool = True  # play the schedule of rule changes during the feed
     fidelity_gate: bool = False  # F3: every difference from the in-order replay explained (see the docstring)
     # Draining ends when the queue and the invocations are empty; it gives up when the queue has not shrunk
     # for this long (more than a message's maxReceiveCount receives take).
     drain_stall_s: float = 120.0
     bootstrap: Path = field(default_factory=default_bootstrap)
     runner: str = DEFAULT_RUNNER  # what serves the Runtime API (local/function_host.py RUNNERS)
+
+
+def feed_interval_s(cfg: ChaosConfig) -> float:
+    """The generated feed's mean interval per symbol such that, paced by the clock at `speed`, it is sent at
+    `send_rate` messages per real second: `send_rate / speed` messages per second of event time."""
+    symbols = len(FeedConfig().symbols)
+    return symbols * cfg.speed / (TICKS_PER_MESSAGE * cfg.send_rate)
 
 
 def fault_rules(rate: float) -> list[FaultRule]:
@@ -250,16 +293,74 @@ def _wait_drained(
         time.sleep(poll_s)
 
 
+@dataclass
+class _Rules:
+    """The trader's rules on the campaign's rules table: the import before the feed, the schedule's player
+    during it, what was committed read back after it."""
+
+    tool: RulesTool
+    player: Player
+    names: dict[str, str] = field(default_factory=dict)  # rule id -> name, every rule of the run
+    versions: list[Version] = field(default_factory=list)
+    controls: Controls = field(default_factory=Controls)
+
+    def read_back(self) -> None:
+        self.names = self.tool.rule_names(OWNER)
+        self.player.rule_ids.update({name: rule_id for rule_id, name in self.names.items()})
+        self.versions = self.player.versions()
+        self.controls = self.player.controls()
+
+
+def _import_rules(tool: RulesTool, first_tick_us: int) -> dict[str, str]:
+    """config/alert-rules.json for OWNER; its rules' name -> id. Every import must take effect by the feed's
+    first tick (the hostile bodies' ticks carry it too): otherwise the clock margin is too small here."""
+    report = tool.import_rules(OWNER, RULES_PATH)
+    late = [ef for ef in effective_froms(report) if oracle.normalise_timestamp(ef)[1] > first_tick_us]
+    if late:
+        raise RuntimeError(f"rules effective after the first tick: {', '.join(late)} (raise the margin)")
+    return {name: rule_id for rule_id, name in tool.rule_names(OWNER).items()}
+
+
+def _api_env(resources: Any, clock_env: dict[str, str]) -> dict[str, str]:
+    """The API function on the campaign's resources (lib/stack/api_function.py sets the same names)."""
+    key = resources.client("kms").create_key()["KeyMetadata"]["Arn"]  # the cursors' MAC key is made under it
+    return {
+        **LOCAL_ENV,
+        "_HANDLER": "api",
+        "AWS_ENDPOINT_URL": resources.endpoint,
+        "RULES_TABLE": resources.rules_table,
+        "ALERTS_TABLE": resources.alerts_table,
+        "STATE_TABLE": resources.state_table,
+        "KMS_KEY_ARN": key,
+        "LOG_LEVEL": "WARN",
+        **clock_env,
+    }
+
+
 def run(cfg: ChaosConfig) -> dict[str, Any]:
-    rules_doc = json.loads(RULES_PATH.read_text())
     rng = random.Random(cfg.seed)
     hostile = hostile_cases() if cfg.hostile else []
     feed = generate_feed(
-        FeedConfig(seed=cfg.seed, messages=max(1, int(cfg.send_rate * cfg.seconds)), malformed=0)
+        FeedConfig(
+            seed=cfg.seed,
+            messages=max(1, int(cfg.send_rate * cfg.seconds)),
+            malformed=0,
+            mean_interval_s=feed_interval_s(cfg),
+        )
     )
+    stamps = [t.ts_us for body in oracle.parse_feed(feed) for t in body.ticks]
+    first, span_s = min(stamps), (max(stamps) - min(stamps)) / 1_000_000
+    clock_env = {CLOCK_VARIABLE: feed_clock(first, margin_seconds=cfg.clock_margin_s, speed=cfg.speed)}
+    clock = Clock(parse_clock_spec(clock_env[CLOCK_VARIABLE]))
     bodies = mix(feed, [c.body for c in hostile], random.Random(cfg.seed + 2))
     with MotoServer() as moto:
         resources = resources_on(moto.url, f"chaos{cfg.seed}")
+        tool = resources.rules_tool(clock_env)
+        rule_ids = _import_rules(tool, first)
+        api = runner(function_command(cfg.bootstrap), _api_env(resources, clock_env), cfg.runner)
+        api.__enter__()
+        rules = _Rules(tool, Player(FunctionApi(api), tool, OWNER, clock, first, rule_ids))
+        changes = schedule(span_s) if cfg.live_changes else []
         sqs = resources.client("sqs")
         policy = {
             "deadLetterTargetArn": queue_arn(sqs, resources.dlq_url),
@@ -288,7 +389,12 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
             seed=cfg.seed,
             stall_s=cfg.function_timeout_s + 1,
         ) as proxy:
-            env = {**resources.function_env(RULES_PATH), "LOG_LEVEL": "WARN", "AWS_ENDPOINT_URL": proxy.url}
+            env = {
+                **resources.function_env(None),
+                "LOG_LEVEL": "WARN",
+                "AWS_ENDPOINT_URL": proxy.url,
+                **clock_env,
+            }
             environments = [
                 _Environment(runner(function_command(cfg.bootstrap), env, cfg.runner), ids_to_body)
                 for _ in range(cfg.concurrency)
@@ -302,13 +408,18 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
             )
             stop_schedule = threading.Event()
             scheduler = threading.Thread(target=_schedule, args=(proxy, cfg, outcomes, stop_schedule))
+            stop_changes = threading.Event()
+            player = threading.Thread(target=rules.player.play, args=(changes, stop_changes))
             try:
                 with SqsEventSource(source, sqs, environments, on_batch=outcomes.append) as poller:
                     killer.start()
                     scheduler.start()
-                    sent = send_feed(bodies, source_url, cfg.send_rate, client=sqs)
+                    player.start()
+                    sent = send_feed(bodies, source_url, cfg.send_rate, client=sqs, paced_by=clock)
                     stop_killing.set()
                     killer.join()
+                    stop_changes.set()  # a re-arm still waiting for its rule to trigger gives up
+                    player.join()
                     drained = _wait_drained(sqs, source_url, environments, cfg.drain_stall_s)
                     # Recovery, as an operator would do it: faults off, what the redrive policy moved back to
                     # the source queue (what the function rejected stays), drained again.
@@ -317,11 +428,14 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
                     redriven = dlq.redrive(sqs, resources.dlq_url, source_url, skip_rejected=True)
                     drained = _wait_drained(sqs, source_url, environments, cfg.drain_stall_s) and drained
                 errors = [repr(e) for e in poller.errors]
+                rules.read_back()
             finally:
                 stop_killing.set()
                 stop_schedule.set()
+                stop_changes.set()
                 for e in environments:
                     e.emulator.close()
+                api.close()
             injected = proxy.injected()
         stored = resources.alerts()
         notes = [json.loads(m["Body"]) for m in drain(sqs, resources.capture_url)]
@@ -329,7 +443,11 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
     metrics = emf_totals(line for e in environments for line in e.stdout())
     return evaluate(
         cfg,
-        rules_doc=rules_doc,
+        versions=rules.versions,
+        controls=rules.controls,
+        names=rules.names,
+        applied=rules.player.applied,
+        change_errors=rules.player.errors,
         bodies=bodies,
         messages_sent=sent.sent,
         ids_to_body=ids_to_body,
@@ -354,7 +472,7 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
 def evaluate(
     cfg: ChaosConfig,
     *,
-    rules_doc: dict[str, Any],
+    versions: Sequence[Version],
     bodies: Sequence[str],
     messages_sent: int,
     ids_to_body: dict[str, str],
@@ -373,9 +491,19 @@ def evaluate(
     drained: bool,
     errors: Sequence[str],
     beyond_window_ticks: int = 0,
+    controls: Controls | None = None,
+    names: Mapping[str, str] | None = None,
+    applied: Sequence[Applied] = (),
+    change_errors: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The summary and the invariant's violations, from what the run left behind (`dead`: the DLQ at the
-    end; `dead_before_recovery`, `redriven`: what the recovery found there and sent back)."""
+    end; `dead_before_recovery`, `redriven`: what the recovery found there and sent back). `versions` and
+    `controls`: what the rules table held, read back, rules named by their names; `names` (rule id -> name)
+    names the stored alerts' and notifications' rules alike; `applied`: the changes committed during the
+    run, `change_errors` those refused."""
+    stored = [_named(a, names or {}) for a in stored]
+    notes = [_named_note(n, names or {}) for n in notes]
+    controls = controls or Controls()
     deleted = {ids_to_body[m] for o in outcomes for m in o.deleted}
     # A message the function dead-lettered itself carries its reason as a message attribute; the redrive
     # policy moves a message as it is.
@@ -386,7 +514,6 @@ def evaluate(
     }
     stuck = {m["Body"] for m in dead if "RejectionReason" not in m.get("MessageAttributes", {})}
     lost = [b for b in bodies if b not in deleted and b not in stuck]
-    rules = oracle.load_rules(rules_doc)
     # The oracle replays the generated feed; the hostile bodies (their own symbols, some beyond what a
     # Python parser survives) are checked against their cases' expectations instead.
     hostile_bodies = {c.body for c in hostile}
@@ -401,12 +528,14 @@ def evaluate(
         if (a["symbol"], str(a["timestamp"]).split("#")[0]) not in dead_ticks
         and f"{a['symbol']}|{a['timestamp']}" not in hostile_alerts
     ]
-    # With the gate, completeness is F3's (the judge); the first version's late-tick model would count a
-    # legitimate cooldown choice between fires discovered out of order as a loss.
-    violations = oracle.check_guarantees(processed, rules, checked, late_ticks, not cfg.fidelity_gate)
-    fidelity = oracle.fidelity(processed, rules, checked, beyond_w_count=beyond_window_ticks)
-    if cfg.fidelity_gate:
-        violations += [f"fidelity {p}" for p in fidelity.problems()]
+    # The judge over the versions read back: duplicates, unjustified alerts and fires the mode forbids
+    # together (a `once` twice in one arming) always break the invariant; a replay alert missing without an
+    # explanation (a tick beyond W, a mode choice) breaks it with the gate.
+    replay = event_time.in_order_replay(processed, versions, controls)
+    fidelity = judge(replay, checked, beyond_w_count=beyond_window_ticks)
+    violations = [f"fidelity {p}" for p in fidelity.problems() if cfg.fidelity_gate or ": missing: " not in p]
+    violations += check_applied(applied, versions, controls)
+    once_fires = _once_fires_per_arming(checked, versions)
 
     stored_ids = {f"{a['symbol']}|{a['timestamp']}" for a in stored}
     notified: Counter[str] = Counter()
@@ -488,7 +617,15 @@ def evaluate(
         "hostile_rejected_with_their_reason": sum(c.reason is not None for c in hostile),
         "recovered_notifications": recovered,
         "stored_alerts": len(stored),
-        "lost_alerts": sum("never fired" in v or "no fire" in v or "never notified" in v for v in violations),
+        "lost_alerts": sum(r.missing["unexplained"] for r in fidelity.rules.values())
+        + sum("never notified" in v for v in violations),
+        "rule_changes": {
+            "applied": dict(Counter(a.change.action for a in applied)),
+            "refused": list(change_errors)[:5],
+            "versions": len(versions),
+            "suspensions": sum(len(s) for s in controls.suspensions.values()),
+        },
+        "once_fires_per_arming_max": max(once_fires.values(), default=0),
         "duplicate_alerts": sum(n - 1 for n in keys.values() if n > 1),
         "interrupted_invocations": len(interrupted),
         "repeated_notifications": sum(n - 1 for n in repeated.values()),
@@ -502,6 +639,34 @@ def evaluate(
         "violations": violations[:20],
         "ok": not violations,
     }
+
+
+def _named(alert: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    """A stored alert with its rule named by name (local/rules_import.py named_key), in its sort key and its
+    id, as the replay and the hostile cases name rules."""
+    named = {**alert, "timestamp": named_key(str(alert["timestamp"]), names)}
+    if "rule_id" in alert:
+        named["rule_id"] = names.get(str(alert["rule_id"]), alert["rule_id"])
+    return named
+
+
+def _named_note(envelope: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    """A notification (SNS envelope) whose alert id names its rule by name, like the stored alerts."""
+    message = json.loads(envelope["Message"])
+    symbol, _, key = str(message["alert_id"]).partition("|")
+    message["alert_id"] = f"{symbol}|{named_key(key, names)}"
+    return {**envelope, "Message": json.dumps(message)}
+
+
+def _once_fires_per_arming(alerts: Sequence[Mapping[str, Any]], versions: Sequence[Version]) -> Counter[str]:
+    """Stored alerts per (rule, arming) of the `once` versions that fired them (R2: at most one each)."""
+    fires: Counter[str] = Counter()
+    for alert in alerts:
+        ts, _, rule = str(alert["timestamp"]).partition("#")
+        v = event_time.version_at(versions, rule, str(alert["symbol"]), oracle.normalise_timestamp(ts)[1])
+        if v is not None and v.mode == "once":
+            fires[f"{rule}#{v.arming}"] += 1
+    return fires
 
 
 def _hostile_violations(

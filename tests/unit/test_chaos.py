@@ -16,12 +16,27 @@ from typing import Any
 
 import pytest
 
+from local.clock import Clock
 from local.event_source import BatchOutcome
 from local.fault_proxy import FaultRule
 from local.runtime_api import InvocationResult
 from tests.chaos import campaign as chaos
+from tests.chaos import oracle
 from tests.chaos.campaign import CAMPAIGN_KINDS, ChaosConfig, evaluate, fault_rules
+from tests.chaos.event_time import Controls, Span, Version
 from tests.chaos.hostile import BodyCase
+from tests.chaos.live_rules import (
+    OPERATOR_ACTIONS,
+    TRADER_ACTIONS,
+    Answer,
+    Applied,
+    Change,
+    Player,
+    check_applied,
+    controls_of_listing,
+    schedule,
+    versions_of_answer,
+)
 from tests.support.function_harness import ensure_bootstrap
 
 
@@ -80,7 +95,8 @@ def _evaluate(cfg: ChaosConfig | None = None, **given: Any) -> dict[str, Any]:
         "drained": True,
         "errors": [],
     }
-    return evaluate(cfg or ChaosConfig(seconds=1), **{**quiet, **given})
+    rules = oracle.load_rules(given.pop("rules_doc"))
+    return evaluate(cfg or ChaosConfig(seconds=1), versions=oracle.versions_of(rules), **{**quiet, **given})
 
 
 def _tick(price: float, ts: str) -> str:
@@ -393,3 +409,247 @@ def test_draining_waits_while_the_backlog_shrinks_and_gives_up_when_it_is_stuck(
     assert time.monotonic() - started >= 0.1
     busy = [SimpleNamespace(busy=True)]  # an invocation still running: not drained yet
     assert not chaos._wait_drained(_Queue([0]), "q", busy, stall_s=0.1, poll_s=0.01)  # type: ignore[arg-type]
+
+
+# ---- rule changes during the feed (tests/chaos/live_rules.py) ----------------------------------------------
+T0 = "2026-11-25T14:30:00Z"
+
+
+class _FakeApi:
+    """The API function's answers for one trader: each rule's state; every change answers `effective_from`
+    T0 + the number of changes so far (seconds); scripted statuses per (method, path) come first."""
+
+    def __init__(self, scripted: dict[tuple[str, str], list[int]] | None = None) -> None:
+        self.calls: list[tuple[str, str, Any, dict[str, str]]] = []
+        self.scripted = scripted or {}
+        self.states: dict[str, list[str]] = {}  # rule id -> the states GET answers, the last one repeated
+        self.changes = 0
+
+    def call(self, owner: str, method: str, path: str, body: Any = None, **headers: str) -> Answer:
+        assert owner == "alice"
+        self.calls.append((method, path, body, headers))
+        if self.scripted.get((method, path)):
+            return Answer(self.scripted[(method, path)].pop(0), {}, {"title": "scripted"})
+        if method == "GET":
+            states = self.states.setdefault(path.split("/")[2], ["active"])
+            return Answer(200, {"etag": '"3"'}, {"state": states.pop(0) if len(states) > 1 else states[0]})
+        self.changes += 1
+        answer = {"rule": {"id": "r-new"}, "effective_from": f"2026-11-25T14:30:{self.changes:02d}Z"}
+        return Answer(201 if method == "POST" and path == "/rules" else 200, {}, answer)
+
+
+class _FakeTool:
+    def __init__(self) -> None:
+        self.runs: list[tuple[str, ...]] = []
+
+    def run(self, *args: str) -> str:
+        self.runs.append(args)
+        return f"{args[-1]} effective_from 2026-11-25T14:31:00.000000Z\n"
+
+
+def _player(api: _FakeApi, tool: _FakeTool | None = None) -> Player:
+    """A player whose schedule is all in the past of its clock: no waiting."""
+    clock = Clock()
+    return Player(api, tool or _FakeTool(), "alice", clock, clock.now_micros() - 10**12, {"old": "r-old"})
+
+
+def _us(ts: str) -> int:
+    return oracle.normalise_timestamp(ts)[1]
+
+
+def test_the_player_commits_each_change_through_its_route_and_records_its_effective_from() -> None:
+    api, tool = _FakeApi(), _FakeTool()
+    player = _player(api, tool)
+    body = {"symbol": "TSLA", "condition": "price_above", "threshold": 300, "severity": "info"}
+    changes = [
+        Change(0, "create", "new", body),
+        Change(1, "edit", "old", {"threshold": 5}),
+        Change(2, "pause", "old"),
+        Change(3, "suspend", symbol="BTC-USD"),
+        Change(4, "delete", "new"),
+    ]
+    player.play(changes, threading.Event())
+    assert player.errors == []
+    sent = [(m, p, b, h) for m, p, b, h in api.calls if m != "GET"]
+    assert sent == [
+        ("POST", "/rules", {"name": "new", **body}, {}),
+        ("PATCH", "/rules/r-old", {"threshold": 5}, {"if-match": '"3"'}),  # the revision just read
+        ("POST", "/rules/r-old/pause", None, {}),
+        ("DELETE", "/rules/r-new", None, {}),
+    ]
+    assert tool.runs == [("suspend", "BTC-USD")]
+    assert [(a.change.action, a.rule_id, a.effective_from_us) for a in player.applied] == [
+        ("create", "r-new", _us("2026-11-25T14:30:01Z")),
+        ("edit", "r-old", _us("2026-11-25T14:30:02Z")),
+        ("pause", "r-old", _us("2026-11-25T14:30:03Z")),
+        ("suspend", "", _us("2026-11-25T14:31:00Z")),
+        ("delete", "r-new", _us("2026-11-25T14:30:04Z")),
+    ]
+    assert player.rule_ids == {"old": "r-old", "new": "r-new"}
+
+
+def test_the_player_sends_again_what_was_not_committed_and_records_what_was_refused() -> None:
+    api = _FakeApi({("PATCH", "/rules/r-old"): [412, 503], ("POST", "/rules/r-old/resume"): [409]})
+    player = _player(api)
+    player.play([Change(0, "edit", "old", {"threshold": 5}), Change(1, "resume", "old")], threading.Event())
+    assert player.retries == 2
+    assert [a.change.action for a in player.applied] == ["edit"]
+    assert player.errors == ["POST /rules/r-old/resume: 409 {'title': 'scripted'}"]
+    patches = [h for m, _, _, h in api.calls if m == "PATCH"]
+    assert patches == [{"if-match": '"3"'}] * 3  # each attempt names the revision it read again
+
+
+def test_a_rearm_waits_until_its_rule_has_triggered() -> None:
+    api = _FakeApi()
+    api.states["r-old"] = ["active", "active", "triggered"]
+    player = _player(api)
+    player.play([Change(0, "rearm", "old")], threading.Event())
+    assert [(m, p) for m, p, _, _ in api.calls] == [("GET", "/rules/r-old")] * 3 + [
+        ("POST", "/rules/r-old/rearm")
+    ]
+    assert [a.change.action for a in player.applied] == ["rearm"]
+
+    never = _FakeApi()  # the feed ends (stop) before the rule triggers: the re-arm is refused, not sent
+    stop = threading.Event()
+    waiting = _player(never)
+    thread = threading.Thread(target=waiting.play, args=([Change(0, "rearm", "old")], stop))
+    thread.start()
+    while len(never.calls) < 2:
+        time.sleep(0.01)
+    stop.set()
+    thread.join(5)
+    assert waiting.applied == []
+    assert waiting.errors == ["re-arm of /rules/r-old: the feed ended before the rule triggered"]
+    assert all(m == "GET" for m, _, _, _ in never.calls)
+
+
+def test_the_player_waits_for_each_changes_time_in_the_feeds_clock_and_stops_when_told() -> None:
+    clock = Clock()
+    api = _FakeApi()
+    player = Player(api, _FakeTool(), "alice", clock, clock.now_micros(), {"old": "r-old"})
+    stop = threading.Event()
+    started = time.monotonic()
+    thread = threading.Thread(
+        target=player.play, args=([Change(0.2, "pause", "old"), Change(60, "resume", "old")], stop)
+    )
+    thread.start()
+    while not player.applied:
+        time.sleep(0.01)
+    assert time.monotonic() - started >= 0.2  # not before its time
+    stop.set()  # the second change's time is a minute away: stopping ends the wait
+    thread.join(5)
+    assert not thread.is_alive()
+    assert [a.change.action for a in player.applied] == ["pause"]
+
+
+def _version(n: int, start: str | None, until: str | None, arming: int = 1, **more: Any) -> dict[str, Any]:
+    return {
+        "version": n,
+        "effective_from": start,
+        "effective_until": until,
+        "symbol": "TSLA",
+        "condition": "price_above",
+        "threshold": 300,
+        "severity": "info",
+        "mode": "once",
+        "arming": arming,
+        "enabled": True,
+        **more,
+    }
+
+
+def test_what_was_committed_is_read_back_as_the_replays_versions_and_controls() -> None:
+    a, b, c = "2026-11-25T14:30:05.000000Z", "2026-11-25T14:31:00.5Z", "2026-11-25T14:32:00Z"
+    answer = {
+        "rule_id": "r1",
+        "versions": [
+            _version(1, a, b),
+            _version(2, b, c, arming=2, mode="every", cooldown_seconds=5, expires_at="2026-11-26T00:00:00Z"),
+            _version(3, c, None, arming=2, enabled=False),
+        ],
+    }
+    versions = versions_of_answer("tsla", answer)
+    assert versions == [
+        Version("tsla", 1, "TSLA", "price_above", 300.0, "info", "once", 1, 0, 1, _us(a), _us(b)),
+        Version(
+            "tsla",
+            2,
+            "TSLA",
+            "price_above",
+            300.0,
+            "info",
+            "every",
+            5,
+            0,
+            2,
+            _us(b),
+            _us(c),
+            _us("2026-11-26T00:00:00Z"),
+        ),
+    ]
+    listing = f"BTC-USD suspended [{a}, {b})\nBTC-USD suspended [{c}, open)\nNVDA suspended [{a}, open)\n"
+    controls = controls_of_listing(listing)
+    assert controls.suspensions == {
+        "BTC-USD": [Span(_us(a), _us(b)), Span(_us(c), None)],
+        "NVDA": [Span(_us(a), None)],
+    }
+    with pytest.raises(ValueError, match="not a suspension"):
+        controls_of_listing(f"MSFT band 1 2 [{a}, open)")
+
+    def applied(action: str, at: str, rule: str = "tsla", symbol: str = "") -> Applied:
+        return Applied(Change(0, action, rule, symbol=symbol), "r1", _us(at))
+
+    held = [
+        applied("create", a),
+        applied("rearm", b),
+        applied("suspend", a, "", "BTC-USD"),
+        applied("resume-symbol", b, "", "BTC-USD"),
+    ]
+    assert check_applied(held, versions, controls) == []
+    wrong = [
+        applied("edit", a),  # v1 opens at a, nothing closes there
+        applied("pause", b),  # v2 opens where v1 closes: an edit or a re-arm, not a pause
+        applied("delete", b),  # v2 is still open after b
+        applied("resume", c),  # v3 (disabled) is not read back
+        applied("suspend", b, "", "NVDA"),
+        applied("resume-symbol", a, "", "NVDA"),
+    ]
+    assert check_applied(wrong, versions, controls) == [
+        f"edit tsla at {_us(a)}: not what the rules table holds",
+        f"pause tsla at {_us(b)}: not what the rules table holds",
+        f"delete tsla at {_us(b)}: not what the rules table holds",
+        f"resume tsla at {_us(c)}: not what the rules table holds",
+        f"suspend NVDA at {_us(b)}: not what the rules table holds",
+        f"resume-symbol NVDA at {_us(a)}: not what the rules table holds",
+    ]
+    rearm_without_new_arming = versions_of_answer(
+        "tsla", {"versions": [_version(1, a, b), _version(2, b, None)]}
+    )
+    assert check_applied([applied("rearm", b)], rearm_without_new_arming, Controls()) != []
+    assert check_applied([applied("delete", c)], versions, Controls()) == []  # every version closed by then
+
+
+def test_the_standard_schedule_spreads_every_kind_of_change_over_the_feed() -> None:
+    changes = schedule(100.0)
+    assert {c.action for c in changes} == {*TRADER_ACTIONS, *OPERATOR_ACTIONS}
+    assert [c.at_s for c in changes] == sorted(c.at_s for c in changes)
+    assert changes[0].at_s > 0
+    assert changes[-1].at_s < 100.0
+    created = [c.rule for c in changes if c.action == "create"]
+    assert all(c.rule in (*created, *json_rule_names()) for c in changes if c.action in TRADER_ACTIONS)
+    rearm = next(c for c in changes if c.action == "rearm")
+    assert next(c for c in changes if c.rule == rearm.rule).body["mode"] == "once"  # type: ignore[index]
+
+
+def json_rule_names() -> list[str]:
+    return [r.id for r in oracle.load_rules(json.loads(chaos.RULES_PATH.read_text()))]
+
+
+def test_the_feed_is_generated_dense_enough_for_its_send_rate_at_the_clocks_speed() -> None:
+    cfg = ChaosConfig(seconds=60, send_rate=10, speed=5)
+    bodies = chaos.generate_feed(
+        chaos.FeedConfig(seed=1, messages=600, malformed=0, mean_interval_s=chaos.feed_interval_s(cfg))
+    )
+    stamps = [t.ts_us for body in oracle.parse_feed(bodies) for t in body.ticks]
+    per_event_second = len(bodies) / ((max(stamps) - min(stamps)) / 1e6)
+    assert per_event_second * cfg.speed == pytest.approx(cfg.send_rate, rel=0.15)
