@@ -94,7 +94,14 @@ from tests.chaos import event_time, oracle
 from tests.chaos.event_time import Controls, Version
 from tests.chaos.hostile import MAX_BODY, BodyCase, body_cases
 from tests.chaos.judge import judge
-from tests.chaos.live_rules import Applied, FunctionApi, Player, check_applied, schedule
+from tests.chaos.live_rules import (
+    Applied,
+    FunctionApi,
+    Player,
+    check_applied,
+    once_fires_per_arming,
+    schedule,
+)
 
 REGION = "us-east-1"
 OWNER = "trader-chaos"  # the trader whose rules the campaign imports and changes
@@ -535,7 +542,7 @@ def evaluate(
     fidelity = judge(replay, checked, beyond_w_count=beyond_window_ticks)
     violations = [f"fidelity {p}" for p in fidelity.problems() if cfg.fidelity_gate or ": missing: " not in p]
     violations += check_applied(applied, versions, controls)
-    once_fires = _once_fires_per_arming(checked, versions)
+    once_fires = once_fires_per_arming(checked, versions)
 
     stored_ids = {f"{a['symbol']}|{a['timestamp']}" for a in stored}
     notified: Counter[str] = Counter()
@@ -656,17 +663,6 @@ def _named_note(envelope: Mapping[str, Any], names: Mapping[str, str]) -> dict[s
     symbol, _, key = str(message["alert_id"]).partition("|")
     message["alert_id"] = f"{symbol}|{named_key(key, names)}"
     return {**envelope, "Message": json.dumps(message)}
-
-
-def _once_fires_per_arming(alerts: Sequence[Mapping[str, Any]], versions: Sequence[Version]) -> Counter[str]:
-    """Stored alerts per (rule, arming) of the `once` versions that fired them (R2: at most one each)."""
-    fires: Counter[str] = Counter()
-    for alert in alerts:
-        ts, _, rule = str(alert["timestamp"]).partition("#")
-        v = event_time.version_at(versions, rule, str(alert["symbol"]), oracle.normalise_timestamp(ts)[1])
-        if v is not None and v.mode == "once":
-            fires[f"{rule}#{v.arming}"] += 1
-    return fires
 
 
 def _hostile_violations(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -27,7 +28,7 @@ from typing import Any, Protocol
 from local.clock import Clock
 from local.http_api_payload import Request, Stage, gateway_response, new_request_id, request_event
 from local.runtime_api import InvocationResult
-from tests.chaos.event_time import Controls, Span, Version
+from tests.chaos.event_time import Controls, Span, Version, version_at
 from tests.chaos.oracle import normalise_timestamp
 
 API_TIMEOUT_S = 30.0
@@ -283,6 +284,18 @@ def check_applied(applied: Sequence[Applied], versions: Sequence[Version], contr
             what = f"{a.change.action} {name or a.change.symbol}"
             problems.append(f"{what} at {ef}: not what the rules table holds")
     return problems
+
+
+def once_fires_per_arming(alerts: Sequence[Mapping[str, Any]], versions: Sequence[Version]) -> Counter[str]:
+    """Stored alerts (rules by name) per `rule#arming` of the `once` versions that fired them (R2: at most
+    one each)."""
+    fires: Counter[str] = Counter()
+    for alert in alerts:
+        ts, _, rule = str(alert["timestamp"]).partition("#")
+        v = version_at(versions, rule, str(alert["symbol"]), normalise_timestamp(ts)[1])
+        if v is not None and v.mode == "once":
+            fires[f"{rule}#{v.arming}"] += 1
+    return fires
 
 
 def schedule(span_s: float) -> list[Change]:
