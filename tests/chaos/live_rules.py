@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from tests.chaos.oracle import normalise_timestamp
 API_TIMEOUT_S = 30.0
 RETRY_LATER = 503  # A3: the change was not committed within P; the player sends it again
 REARM_POLL_S = 0.05
+MAX_INVOCATION_FAILURES = 3
 
 
 @dataclass(frozen=True)
@@ -97,10 +99,14 @@ class FunctionApi:
         )
         result = self.function.invoke(json.dumps(event).encode(), API_TIMEOUT_S)
         if result.status != "ok":
-            raise RuntimeError(f"{method} {path}: the API function failed: {result.error_type}")
+            raise InvocationFailedError(f"{method} {path}: the API function failed: {result.error_type}")
         response = gateway_response(result.payload)
         text = response.body.decode() if response.body else "null"
         return Answer(response.status, dict(response.headers), json.loads(text))
+
+
+class InvocationFailedError(RuntimeError):
+    """The API function's invocation failed (it may still have committed the change)."""
 
 
 class TraderApi(Protocol):
@@ -169,10 +175,22 @@ class Player:
 
     def _send(self, method: str, path: str, body: Any = None, edit_of: str = "") -> Answer:
         """The request until it is committed: a 503 (not committed within P) or a 412 (an edit raced with
-        another change of the rule) is sent again; anything else but 200/201 is refused."""
+        another change of the rule) is sent again; anything else but 200/201 is refused. An invocation that
+        failed (a timeout on a loaded machine) may have committed: it is sent again with the same
+        Idempotency-Key, which answers the committed change's answer instead of applying it twice (A3)."""
+        failures = 0
         while True:
-            headers = {"if-match": self._api(method="GET", path=edit_of).headers["etag"]} if edit_of else {}
-            answer = self.api.call(self.owner, method, path, body, **headers)
+            headers = {"idempotency-key": uuid.uuid4().hex}
+            if edit_of:
+                headers["if-match"] = self._api(method="GET", path=edit_of).headers["etag"]
+            while True:
+                try:
+                    answer = self.api.call(self.owner, method, path, body, **headers)
+                    break
+                except InvocationFailedError:
+                    failures += 1
+                    if failures > MAX_INVOCATION_FAILURES:
+                        raise
             if answer.status in (200, 201):
                 return answer
             if answer.status not in (RETRY_LATER, 412):
@@ -301,9 +319,10 @@ def once_fires_per_arming(alerts: Sequence[Mapping[str, Any]], versions: Sequenc
 def schedule(span_s: float) -> list[Change]:
     """The standard schedule over a feed lasting `span_s` seconds of event time (the rules of
     config/alert-rules.json imported before it): every kind of change, spread so that each one's effect lies
-    inside the feed. TSLA and NVDA oscillate around 300 and 140 in the generated and sample feeds."""
+    inside the feed. TSLA and NVDA walk around 300 and 140 in the generated and sample feeds: the `once` rule
+    fires early, and again after its re-arm."""
     at = [span_s * f for f in (0.05, 0.1, 0.15, 0.2, 0.3, 0.45, 0.5, 0.55, 0.65, 0.7)]
-    once = {"symbol": "TSLA", "condition": "price_above", "threshold": 300, "severity": "warning"}
+    once = {"symbol": "TSLA", "condition": "price_above", "threshold": 299, "severity": "warning"}
     every = {"symbol": "NVDA", "condition": "crosses_below", "threshold": 140, "severity": "info"}
     return [
         Change(at[0], "create", "tsla-once", {**once, "mode": "once"}),

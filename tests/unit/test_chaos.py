@@ -31,6 +31,7 @@ from tests.chaos.live_rules import (
     Answer,
     Applied,
     Change,
+    InvocationFailedError,
     Player,
     check_applied,
     controls_of_listing,
@@ -199,6 +200,7 @@ class _Process:
 
     def __init__(self) -> None:
         self.killed = threading.Event()
+        self.first_next_at: float | None = 1.0  # it has asked for an invocation
 
     def alive(self) -> bool:
         return not self.killed.is_set()
@@ -237,6 +239,21 @@ def test_killer_waits_for_an_invocation_in_progress() -> None:
     stop.set()
     thread.join()
     assert kills == [42]
+
+
+def test_the_killer_leaves_a_process_that_has_not_started_yet() -> None:
+    env = _Environment()
+    env.working = True
+    env.process.first_next_at = None  # the runner's next process, visible before it runs
+    stop = threading.Event()
+    thread = threading.Thread(target=chaos._killer, args=([env], 0.01, random.Random(1), stop, []))
+    thread.start()
+    assert env.looked_thrice.wait(5)
+    assert not env.process.killed.is_set()
+    env.process.first_next_at = 2.0
+    assert env.process.killed.wait(5)
+    stop.set()
+    thread.join()
 
 
 def test_a_repeat_after_a_killed_invocation_of_its_message_is_allowed() -> None:
@@ -420,16 +437,21 @@ class _FakeApi:
     T0 + the number of changes so far (seconds); scripted statuses per (method, path) come first."""
 
     def __init__(self, scripted: dict[tuple[str, str], list[int]] | None = None) -> None:
-        self.calls: list[tuple[str, str, Any, dict[str, str]]] = []
+        self.calls: list[tuple[str, str, Any, dict[str, str]]] = []  # headers but the Idempotency-Key
+        self.keys: list[str] = []
         self.scripted = scripted or {}
         self.states: dict[str, list[str]] = {}  # rule id -> the states GET answers, the last one repeated
         self.changes = 0
 
     def call(self, owner: str, method: str, path: str, body: Any = None, **headers: str) -> Answer:
         assert owner == "alice"
+        self.keys.append(headers.pop("idempotency-key", ""))
         self.calls.append((method, path, body, headers))
         if self.scripted.get((method, path)):
-            return Answer(self.scripted[(method, path)].pop(0), {}, {"title": "scripted"})
+            status = self.scripted[(method, path)].pop(0)
+            if status == 0:
+                raise InvocationFailedError("timed out")
+            return Answer(status, {}, {"title": "scripted"})
         if method == "GET":
             states = self.states.setdefault(path.split("/")[2], ["active"])
             return Answer(200, {"etag": '"3"'}, {"state": states.pop(0) if len(states) > 1 else states[0]})
@@ -497,6 +519,21 @@ def test_the_player_sends_again_what_was_not_committed_and_records_what_was_refu
     assert player.errors == ["POST /rules/r-old/resume: 409 {'title': 'scripted'}"]
     patches = [h for m, _, _, h in api.calls if m == "PATCH"]
     assert patches == [{"if-match": '"3"'}] * 3  # each attempt names the revision it read again
+    keys = [k for (m, _, _, _), k in zip(api.calls, api.keys, strict=True) if m == "PATCH"]
+    assert len(set(keys)) == 3  # three requests: each its own Idempotency-Key
+
+
+def test_an_invocation_that_failed_is_sent_again_with_its_idempotency_key_a_few_times() -> None:
+    api = _FakeApi({("POST", "/rules/r-old/pause"): [0, 0]})
+    player = _player(api)
+    player.play([Change(0, "pause", "old")], threading.Event())
+    assert [a.change.action for a in player.applied] == ["pause"]
+    assert len(api.keys) == 3
+    assert len(set(api.keys)) == 1  # the same request: applied at most once, whichever attempt committed
+    failing = _FakeApi({("POST", "/rules/r-old/pause"): [0, 0, 0, 0]})
+    with pytest.raises(InvocationFailedError):
+        _player(failing).play([Change(0, "pause", "old")], threading.Event())
+    assert len(failing.calls) == 4
 
 
 def test_a_rearm_waits_until_its_rule_has_triggered() -> None:
