@@ -322,7 +322,7 @@ def schedule(span_s: float) -> list[Change]:
     inside the feed. TSLA and NVDA walk around 300 and 140 in the generated and sample feeds: the `once` rule
     fires early, and again after its re-arm."""
     at = [span_s * f for f in (0.05, 0.1, 0.15, 0.2, 0.3, 0.45, 0.5, 0.55, 0.65, 0.7)]
-    once = {"symbol": "TSLA", "condition": "price_above", "threshold": 299, "severity": "warning"}
+    once = {"symbol": "TSLA", "condition": "price_above", "threshold": 298, "severity": "warning"}
     every = {"symbol": "NVDA", "condition": "crosses_below", "threshold": 140, "severity": "info"}
     return [
         Change(at[0], "create", "tsla-once", {**once, "mode": "once"}),
