@@ -35,9 +35,10 @@ sends `send_rate` messages per real second. What each timing means there:
   change of the schedule takes effect 1 s real after its commit, well inside the feed;
 - the function's work budget for a batch (its timeout, in its own clock) is 8 s / 5 = 1.6 s real: enough for
   a batch on moto; a batch slowed by faults past it fails and is redelivered, which is a fault like others;
-- the clock starts `clock_margin_s` (25 s of event time, 5 s real) before the first tick, so that the
-  import (its effective_froms are at least P after it) precedes the feed even on a loaded machine; an
-  import that does not is an error, not a silent run without rules;
+- the rules are imported before the run's clock starts, by a writer whose clock is an hour behind it (R3:
+  a writer behind only chooses an earlier effective_from; no reader has fenced yet), so that however long
+  the import takes on a loaded machine its versions are in effect from before the feed; the run's clock
+  then starts `clock_margin_s` (5 s of event time, 1 s real) before the first tick, the functions' start;
 - the SNS outage (real seconds) lasts until a message has failed its last receive, an event waited for.
 
 The invariant after draining (queue and invocations empty):
@@ -105,6 +106,7 @@ from tests.chaos.live_rules import (
 )
 
 REGION = "us-east-1"
+IMPORT_LEAD_S = 3600.0  # the import's clock is this far (event time) behind the run's
 OWNER = "trader-chaos"  # the trader whose rules the campaign imports and changes
 TICKS_PER_MESSAGE = 5  # the generated feed's mean (1 to max_ticks_per_message = 9)
 # Relative weights of the kinds within the total fault rate; a stall costs a whole invocation timeout.
@@ -150,7 +152,7 @@ class ChaosConfig:
     outage_cap_s: float = 90.0
     hostile: bool = False  # mix the hostile-input corpus into the feed
     speed: int = 5  # the virtual clock's speed (see the docstring)
-    clock_margin_s: float = 25.0  # event time between the clock's start and the feed's first tick
+    clock_margin_s: float = 5.0  # event time between the clock's start and the feed's first tick
     live_changes: bool = True  # play the schedule of rule changes during the feed
     fidelity_gate: bool = False  # F3: every difference from the in-order replay explained (see the docstring)
     # Draining ends when the queue and the invocations are empty; it gives up when the queue has not shrunk
@@ -410,11 +412,14 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
     bodies = mix(feed, [c.body for c in hostile], random.Random(cfg.seed + 2))
     with MotoServer() as moto:
         resources = resources_on(moto.url, f"chaos{cfg.seed}")
-        # The clock starts now, once the emulator is up: the margin is the import's.
+        # The rules are imported the evening before, so to speak: by a writer whose clock is IMPORT_LEAD_S
+        # behind the run's (R3: a writer behind only gets an earlier effective_from, accepted since no reader
+        # has fenced yet), so that no margin has to cover the import's own time on a loaded machine.
+        earlier = {CLOCK_VARIABLE: feed_clock(first, margin_seconds=IMPORT_LEAD_S, speed=cfg.speed)}
+        rule_ids = _import_rules(resources.rules_tool(earlier), first)
         clock_env = {CLOCK_VARIABLE: feed_clock(first, margin_seconds=cfg.clock_margin_s, speed=cfg.speed)}
         clock = Clock(parse_clock_spec(clock_env[CLOCK_VARIABLE]))
         tool = resources.rules_tool(clock_env)
-        rule_ids = _import_rules(tool, first)
         api = runner(function_command(cfg.bootstrap), _api_env(resources, clock_env), cfg.runner)
         api.__enter__()
         rules = _Rules(tool, Player(FunctionApi(api), tool, OWNER, clock, first, rule_ids))

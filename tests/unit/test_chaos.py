@@ -79,6 +79,13 @@ def test_short_seeded_campaign_keeps_the_invariant(capsys: pytest.CaptureFixture
     assert summary["dlq_at_end_rejected_by_function"] >= summary["hostile_rejected_with_their_reason"]
     assert summary["dlq_at_end_moved_by_redrive_policy"] == 0
     assert summary["stored_alerts"] > 0
+    # Rules changed during the feed (live rules): each change committed where it was answered (else a
+    # violation above), no `once` fired twice in one arming. The re-arm waits for its rule to trigger, which
+    # a slow machine may postpone past the drain: then it is reported refused, not made.
+    changes = summary["rule_changes"]
+    assert set(changes["applied"]) >= {*TRADER_ACTIONS, *OPERATOR_ACTIONS} - {"rearm"}
+    assert all(r.startswith("re-arm of ") for r in changes["refused"])
+    assert summary["once_fires_per_arming_max"] <= 1
 
 
 def _evaluate(cfg: ChaosConfig | None = None, **given: Any) -> dict[str, Any]:
