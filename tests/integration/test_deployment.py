@@ -27,66 +27,25 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from lib.app import main as synth_main
 from lib.config import ROOT
 from lib.openapi import api_routes
 from local.demo import LocalSystem, RunReport, percentile, recorded_feed_clock, run_feed
 from local.demo import main as demo_main
-from local.emulator import LOCAL_ENV, MotoServer
+from local.emulator import LOCAL_ENV
 from local.feed import FeedConfig, generate_feed, read_feed
 from local.rules_import import named_alerts
-from local.terraform import Terraform
 from ops.send_feed import send_feed
 from tests.chaos import oracle
+from tests.integration.conftest import SFX, Deployment
 
 pytestmark = pytest.mark.integration
 
-SFX = "it"
 TAGS = {"Environment": SFX, "Team": "trading-platform", "CostCenter": "market-data"}
-
-
-class Deployment:
-    def __init__(self, moto: MotoServer, tf: Terraform, outputs: dict[str, str]) -> None:
-        self.moto, self.tf, self.outputs = moto, tf, outputs
-
-    def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.moto.url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
-
-@pytest.fixture(scope="module")
-def deployment(
-    tmp_path_factory: pytest.TempPathFactory, package_zip: Path, terraform_rc: Path
-) -> Iterator[Deployment]:
-    out = tmp_path_factory.mktemp("cdktf.out")
-    with MotoServer() as moto:
-        env = {
-            **moto.env(),
-            "ENVIRONMENT_SUFFIX": SFX,
-            "VISIBILITY_TIMEOUT_SECONDS": "30",
-            "MAX_RECEIVE_COUNT": "2",
-            "LAMBDA_ZIP": str(package_zip),
-            "TF_STATE_PATH": "terraform.tfstate",
-        }
-        assert synth_main(env=env, outdir=str(out)) == 0
-        tf_env = {**os.environ, **env, "TF_CLI_CONFIG_FILE": str(terraform_rc)}
-        tf = Terraform(out / "stacks" / "tap-stack", env=tf_env)
-        tf.init()
-        started = time.monotonic()
-        tf.apply()
-        print(f"\napply took {time.monotonic() - started:.1f} s")
-        yield Deployment(moto, tf, tf.outputs())
 
 
 def test_outputs(deployment: Deployment) -> None:
@@ -393,7 +352,7 @@ def test_the_pool_issues_rs256_access_tokens_the_authorizer_accepts(deployment: 
 
 
 # ---- the local system: the real function (host build) through the deployed stack --------------------------
-# One apply serves every test of the module; each run below empties the tables and queues first and
+# One apply serves every integration test (tests/integration/conftest.py); each run below empties the tables and queues first and
 # removes its capture queue afterwards, so that test_destroy_leaves_nothing still finds nothing.
 HOST_BOOTSTRAP = ROOT / "build" / "cpp" / "src" / "bootstrap"
 SAMPLE_FEED = ROOT / "local" / "data" / "sample-feed.jsonl"
@@ -607,8 +566,10 @@ def test_against_real_aws() -> None:
     assert malformed <= {d.body for d in system.dead_letters()}
 
 
+@pytest.mark.destroys_stack
 def test_destroy_leaves_nothing(deployment: Deployment) -> None:
-    """Last test of the module: destroy, then every resource is gone and the key is pending deletion."""
+    """Last test of the session (tests/integration/conftest.py): destroy, then every resource is gone and
+    the key is pending deletion."""
     started = time.monotonic()
     deployment.tf.destroy()
     print(f"\ndestroy took {time.monotonic() - started:.1f} s")

@@ -30,14 +30,13 @@ from tests.chaos import event_time
 from tests.chaos.event_time import Controls, Version
 from tests.chaos.judge import judge
 from tests.chaos.live_rules import FunctionApi, Player, check_applied, once_fires_per_arming, schedule
-from tests.integration import test_deployment
+from tests.integration.conftest import Deployment
 from tests.integration.test_deployment import (
     CONFIG_RULES,
     FULL_CONCURRENCY,
     HOST_BOOTSTRAP,
     SAMPLE_FEED,
     TRADER,
-    Deployment,
     check_dead_letters,
     check_notified_once,
     feed_ticks,
@@ -45,7 +44,6 @@ from tests.integration.test_deployment import (
 )
 
 pytestmark = pytest.mark.integration
-deployment = test_deployment.deployment  # its fixture, shared (module-scoped: applied once for this module)
 
 FEED_SECONDS = 600  # the sample feed's first ten minutes of event time: 12 s of real time at speed 50
 
