@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,11 +100,9 @@ DEFAULT_API_BURST = 100
 DEFAULT_API_RATE = 50
 MAX_API_BURST = 5000
 MAX_API_RATE = 10000
-# The operators' Cognito group (A1), the API function's OPERATOR_GROUP: Cognito's group-name rule narrowed
-# to characters that need no quoting in a claim (API Gateway passes `cognito:groups` as "[a b]").
+# The operators' Cognito group (A1), the API function's OPERATOR_GROUP: a text setting of the table below
+# (its rule and default live in config/function-settings.json).
 OPERATOR_GROUP_ENV = "OPERATOR_GROUP"
-DEFAULT_OPERATOR_GROUP = "operators"
-OPERATOR_GROUP_PATTERN = re.compile(r"^[A-Za-z0-9_.:@+=-]{1,128}$")
 # An external JWT issuer as API Gateway's JWT authorizer takes it: an https URL (its OIDC discovery base).
 ISSUER_PATTERN = re.compile(r"^https://[^\s/?#]+(?:/[^\s?#]*)?$")
 AUDIENCE_PATTERN = re.compile(r"^[^\s,]{1,256}$")
@@ -117,7 +116,7 @@ class ApiSettings:
 
     throttle_burst: int = DEFAULT_API_BURST
     throttle_rate: int = DEFAULT_API_RATE
-    operator_group: str = DEFAULT_OPERATOR_GROUP
+    operator_group: str = field(default_factory=lambda: OPERATOR_GROUP.default)
     jwt_issuer: str | None = None
     jwt_audience: tuple[str, ...] = ()
 
@@ -126,11 +125,8 @@ class ApiSettings:
             raise ConfigError(f"API burst limit must be within 0..{MAX_API_BURST} (set API_THROTTLE_BURST)")
         if not 0 <= self.throttle_rate <= MAX_API_RATE:
             raise ConfigError(f"API rate limit must be within 0..{MAX_API_RATE} /s (set API_THROTTLE_RATE)")
-        if not OPERATOR_GROUP_PATTERN.match(self.operator_group):
-            raise ConfigError(
-                f"operator group {self.operator_group!r}: 1-128 letters, digits or _.:@+=- "
-                "(set OPERATOR_GROUP)"
-            )
+        if (reason := OPERATOR_GROUP.check(self.operator_group)) is not None:
+            raise ConfigError(f"operator group {self.operator_group!r}: {reason} (set {OPERATOR_GROUP_ENV})")
         if (self.jwt_issuer is None) != (not self.jwt_audience):
             raise ConfigError(f"an external JWT issuer needs its audience and the reverse ({JWT_SOURCES})")
         if self.jwt_issuer is not None and not ISSUER_PATTERN.match(self.jwt_issuer):
@@ -212,7 +208,31 @@ class IntegerSetting:
         return f"{self.name} must be an integer from {self.minimum} to {self.maximum}, not {value!r}"
 
 
-FunctionSetting = EnumSetting | IntegerSetting
+# The characters every text setting may hold; its `symbols` add to them.
+TEXT_ALPHANUMERICS = frozenset(string.ascii_letters + string.digits)
+
+
+@dataclass(frozen=True)
+class TextSetting:
+    """A function setting whose value is 1 to `max_length` ASCII letters, digits or characters of `symbols`
+    (TextSetting in lib/lambda/include/tap/app/function_settings.hpp reads the same way)."""
+
+    name: str
+    max_length: int
+    symbols: str
+    default: str
+
+    def check(self, value: str) -> str | None:
+        """Why the function would refuse `value` at start-up, or None when it takes it."""
+        if 1 <= len(value) <= self.max_length and all(
+            c in TEXT_ALPHANUMERICS or c in self.symbols for c in value
+        ):
+            return None
+        allowed = f"1 to {self.max_length} ASCII letters, digits or {self.symbols}"
+        return f"{self.name} must be {allowed}, not {value!r}"
+
+
+FunctionSetting = EnumSetting | IntegerSetting | TextSetting
 
 
 def _integer_entry(path: Path, entry: dict[str, Any]) -> IntegerSetting:
@@ -222,6 +242,16 @@ def _integer_entry(path: Path, entry: dict[str, Any]) -> IntegerSetting:
             f"{path}: setting {entry['name']}: integers 0 <= minimum <= default <= maximum, not {bounds}"
         )
     return IntegerSetting(entry["name"], entry["minimum"], entry["maximum"], entry["default"])
+
+
+def _text_entry(path: Path, entry: dict[str, Any]) -> TextSetting:
+    length, symbols = entry["max_length"], entry["symbols"]
+    if type(length) is not int or length < 1 or not isinstance(symbols, str):
+        raise ConfigError(f"{path}: setting {entry['name']}: max_length >= 1 and a string of symbols")
+    setting = TextSetting(entry["name"], length, symbols, entry["default"])
+    if (reason := setting.check(setting.default)) is not None:
+        raise ConfigError(f"{path}: setting {entry['name']}: default: {reason}")
+    return setting
 
 
 def load_function_settings(path: Path) -> dict[str, FunctionSetting]:
@@ -234,13 +264,15 @@ def load_function_settings(path: Path) -> dict[str, FunctionSetting]:
             settings[entry["name"]] = EnumSetting(entry["name"], tuple(entry["values"]), entry["default"])
         elif entry["kind"] == "integer":
             settings[entry["name"]] = _integer_entry(path, entry)
+        elif entry["kind"] == "text":
+            settings[entry["name"]] = _text_entry(path, entry)
         else:
             kind = entry["kind"]
-            raise ConfigError(f"{path}: setting {entry['name']}: kind {kind!r} is not enum or integer")
+            raise ConfigError(f"{path}: setting {entry['name']}: kind {kind!r} is not enum, integer or text")
     return settings
 
 
-SettingKind = TypeVar("SettingKind", EnumSetting, IntegerSetting)
+SettingKind = TypeVar("SettingKind", EnumSetting, IntegerSetting, TextSetting)
 
 
 def setting_of(settings: Mapping[str, FunctionSetting], name: str, kind: type[SettingKind]) -> SettingKind:
@@ -258,6 +290,7 @@ MAX_NOTIFY_AGE = setting_of(FUNCTION_SETTINGS, "MAX_NOTIFY_AGE_SECONDS", Integer
 RULES_SHARDS = setting_of(FUNCTION_SETTINGS, "RULES_SHARDS", IntegerSetting)
 RULE_QUOTA = setting_of(FUNCTION_SETTINGS, "RULE_QUOTA", IntegerSetting)
 ALERTS_VISIBLE_AFTER = setting_of(FUNCTION_SETTINGS, "ALERTS_VISIBLE_AFTER_SECONDS", IntegerSetting)
+OPERATOR_GROUP: TextSetting = setting_of(FUNCTION_SETTINGS, OPERATOR_GROUP_ENV, TextSetting)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from lib.config import (
     EnumSetting,
     IntegerSetting,
     StackConfig,
+    TextSetting,
     from_sources,
 )
 from tests.contract.validator import TOOL, BatchValidator
@@ -37,6 +38,7 @@ def _variants(value: str) -> list[str]:
 
 ENUMS = [s for s in FUNCTION_SETTINGS.values() if isinstance(s, EnumSetting)]
 INTEGERS = [s for s in FUNCTION_SETTINGS.values() if isinstance(s, IntegerSetting)]
+TEXTS = [s for s in FUNCTION_SETTINGS.values() if isinstance(s, TextSetting)]
 
 
 def _bounds(setting: IntegerSetting) -> list[str]:
@@ -45,7 +47,19 @@ def _bounds(setting: IntegerSetting) -> list[str]:
     return [str(v) for v in (low - 1, low, setting.default, high, high + 1)]
 
 
-ALLOWED = sorted({v for s in ENUMS for v in s.values} | {str(s.default) for s in INTEGERS})
+def _lengths(setting: TextSetting) -> list[str]:
+    """Both sides of the length bound, each symbol, and characters just outside the allowed ones."""
+    return [
+        "a" * setting.max_length,
+        "a" * (setting.max_length + 1),
+        *[f"a{c}b" for c in setting.symbols],
+        *[f"a{c}b" for c in " /[]\\\"'%,;#\t\u00e9\u0430"],
+    ]
+
+
+ALLOWED = sorted(
+    {v for s in ENUMS for v in s.values} | {str(s.default) for s in INTEGERS} | {s.default for s in TEXTS}
+)
 EDGES = [
     "",
     "TRACE",
@@ -69,6 +83,7 @@ EDGES = [
     "\u0666\u0660",  # Arabic-Indic 60 (Python's int() takes it)
     "0" * 30 + "60",
     *[v for s in INTEGERS for v in _bounds(s)],
+    *[v for s in TEXTS for v in _lengths(s)],
     *[v for a in ALLOWED for v in _variants(a)],
 ]
 VALUES = st.one_of(st.sampled_from(ALLOWED), st.sampled_from(EDGES), st.text(max_size=12))
@@ -82,6 +97,7 @@ STACK_READS: dict[str, Callable[[str], StackConfig]] = {
     "RULES_SHARDS": lambda value: from_sources({"rulesShards": value}, {}),
     "RULE_QUOTA": lambda value: from_sources({"ruleQuota": value}, {}),
     "ALERTS_VISIBLE_AFTER_SECONDS": lambda value: from_sources({"alertsVisibleAfterSeconds": value}, {}),
+    "OPERATOR_GROUP": lambda value: from_sources({"operatorGroup": value}, {}),
 }
 
 
@@ -122,6 +138,20 @@ def test_integer_bounds_are_the_same_on_both_sides(settings_batch: BatchValidato
         for value, taken in ((below, False), (low, True), (default, True), (high, True), (above, False)):
             function_takes = settings_batch.reasons(json.dumps({"name": integer.name, "value": value})) == []
             assert (function_takes, integer.check(value) is None) == (taken, taken), (integer.name, value)
+
+
+def test_text_rules_are_the_same_on_both_sides(settings_batch: BatchValidator) -> None:
+    """The length bound is inclusive on both sides, every symbol is taken, and each character outside the
+    allowed ones is refused by both."""
+    assert TEXTS, "the table has text settings"
+    for text in TEXTS:
+        assert text.check(text.default) is None
+        for value in ["", *_lengths(text)]:
+            function_takes = settings_batch.reasons(json.dumps({"name": text.name, "value": value})) == []
+            assert function_takes == (text.check(value) is None), (text.name, value)
+        assert text.check("a" * text.max_length) is None
+        assert text.check("a" * (text.max_length + 1)) is not None
+        assert text.check("") is not None
 
 
 def test_the_function_starts_with_the_defaults_synthesis_uses() -> None:

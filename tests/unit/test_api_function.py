@@ -6,6 +6,7 @@ problem documents of bad input."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
+from local.emulator import free_port
 from local.function_host import runner
 from local.function_resources import create_function_resources
 from tests.support.function_harness import ensure_bootstrap
@@ -21,6 +23,7 @@ from tests.support.rules_table import create_rules_table
 from tests.unit.test_lambda_function import terminate
 
 TIMEOUT_S = 30.0
+P_SECONDS = 5  # R3's P: how long the change protocol keeps trying to commit
 RULES_TABLE = "alert-rules-api"
 
 
@@ -70,6 +73,22 @@ class Api:
         return response["statusCode"], response["headers"], json.loads(response["body"])
 
 
+def api_env(endpoint: str, cursor_key: str, alerts_table: str, state_table: str) -> dict[str, str]:
+    """The API function's environment, its AWS services at `endpoint`."""
+    return {
+        "_HANDLER": "api",
+        "KMS_KEY_ARN": cursor_key,
+        "RULES_TABLE": RULES_TABLE,
+        "ALERTS_TABLE": alerts_table,
+        "STATE_TABLE": state_table,
+        "RULE_QUOTA": "2",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": endpoint,
+    }
+
+
 @pytest.fixture
 def api() -> Iterator[tuple[Api, Any, str]]:
     with moto_environment() as url:
@@ -79,18 +98,7 @@ def api() -> Iterator[tuple[Api, Any, str]]:
             ddb, boto3.client("sns"), boto3.client("sqs"), uuid.uuid4().hex[:8]
         )
         cursor_key = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
-        env = {
-            "_HANDLER": "api",
-            "KMS_KEY_ARN": cursor_key,
-            "RULES_TABLE": RULES_TABLE,
-            "ALERTS_TABLE": resources.alerts_table,
-            "STATE_TABLE": resources.state_table,
-            "RULE_QUOTA": "2",
-            "AWS_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_ENDPOINT_URL": url,
-        }
+        env = api_env(url, cursor_key, resources.alerts_table, resources.state_table)
         emulator = runner([str(ensure_bootstrap())], env)
         emulator.__enter__()
         try:
@@ -193,3 +201,30 @@ def test_pages_of_rules_through_mac_d_cursors(api: tuple[Api, Any, str]) -> None
     assert listed == created
     status, _, problem = client.call("GET", "/rules", sub="bob", query={"cursor": query["cursor"]})
     assert (status, problem["type"]) == (400, "invalid-cursor")
+
+
+def test_a_store_out_of_reach_is_503_after_p_with_retry_after_and_an_error_log_line() -> None:
+    """Nothing answers at the AWS endpoint: a change is retried after a backoff for as long as P lasts (R3),
+    then answered 503 `retry-later` with Retry-After (A3), and the function logs the 5xx as an error."""
+    env = api_env(
+        f"http://127.0.0.1:{free_port()}", "arn:aws:kms:us-east-1:123456789012:key/k", "alerts", "state"
+    )
+    emulator = runner([str(ensure_bootstrap())], env)
+    emulator.__enter__()
+    try:
+        started = time.monotonic()
+        status, headers, problem = Api(emulator).call("POST", "/rules", body=DEFINITION)
+        answered_after_s = time.monotonic() - started
+        process = emulator.process
+        assert process is not None
+        with process.output_read:
+            process.output_read.wait_for(lambda: any("API error" in line for line in process.stdout), 10.0)
+        errors = [json.loads(line) for line in process.stdout if "API error" in line]
+    finally:
+        terminate(emulator)
+    assert (status, problem["type"]) == (503, "retry-later"), problem
+    assert headers["Retry-After"] == "5"
+    assert answered_after_s >= P_SECONDS  # it kept trying while P lasted, not only once
+    assert len(errors) == 1
+    assert errors[0]["level"] == "ERROR"
+    assert json.loads(errors[0]["reason"]) == problem

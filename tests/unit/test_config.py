@@ -16,6 +16,7 @@ from lib.config import (
     MAX_NOTIFY_AGE,
     MAX_SUFFIX_LENGTH,
     NAME_LIMITS,
+    OPERATOR_GROUP,
     REORDER_WINDOW,
     ROOT,
     RULES_SHARDS,
@@ -25,6 +26,7 @@ from lib.config import (
     S3Backend,
     StackConfig,
     Subscription,
+    TextSetting,
     from_sources,
     load_function_settings,
     parse_subscriptions,
@@ -478,6 +480,47 @@ def test_settings_table_integers(tmp_path: Path) -> None:
     ):
         table.write_text(json.dumps({"settings": [{**entry, **bad}]}))
         with pytest.raises(ConfigError, match="setting N: integers 0 <= minimum <= default <= maximum"):
+            load_function_settings(table)
+
+
+def test_the_operator_group_comes_from_the_table() -> None:
+    """A1's group: the table's text setting, its default the stack's and the API function's."""
+    assert OPERATOR_GROUP is FUNCTION_SETTINGS["OPERATOR_GROUP"]
+    assert (OPERATOR_GROUP.max_length, OPERATOR_GROUP.symbols, OPERATOR_GROUP.default) == (
+        128,
+        "_.:@+=-",
+        "operators",
+    )
+    assert StackConfig().api.operator_group == "operators"
+    assert from_sources({}, {"OPERATOR_GROUP": "desk-ops@2"}).api.operator_group == "desk-ops@2"
+    with pytest.raises(ConfigError) as refused:
+        from_sources({"operatorGroup": "ops team"}, {})
+    assert (
+        str(refused.value)
+        == f"operator group 'ops team': {OPERATOR_GROUP.check('ops team')} (set OPERATOR_GROUP)"
+    )
+
+
+def test_text_setting_text() -> None:
+    group = TextSetting("G", 3, "_-", "abc")
+    assert [group.check(v) for v in ("a", "a_-", "Z9z")] == [None] * 3
+    assert group.check("abcd") == "G must be 1 to 3 ASCII letters, digits or _-, not 'abcd'"
+    # empty, another symbol, a space, a letter of another script, a NUL
+    assert all(group.check(v) is not None for v in ("", "a.b", "a b", "\u00e9", "a\x00"))
+
+
+def test_settings_table_texts(tmp_path: Path) -> None:
+    table = tmp_path / "settings.json"
+    entry = {"name": "G", "kind": "text", "max_length": 8, "symbols": "-", "default": "ops-1"}
+    table.write_text(json.dumps({"settings": [entry]}))
+    assert load_function_settings(table)["G"] == TextSetting("G", 8, "-", "ops-1")
+    for bad in ({"max_length": 0}, {"max_length": 8.0}, {"max_length": True}, {"symbols": ["-"]}):
+        table.write_text(json.dumps({"settings": [{**entry, **bad}]}))
+        with pytest.raises(ConfigError, match="setting G: max_length >= 1 and a string of symbols"):
+            load_function_settings(table)
+    for default in ("", "ops 1", "operators"):
+        table.write_text(json.dumps({"settings": [{**entry, "default": default}]}))
+        with pytest.raises(ConfigError, match="setting G: default: G must be 1 to 8"):
             load_function_settings(table)
 
 

@@ -7,7 +7,7 @@ set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${TAP_SETTINGS_J
 file(READ "${TAP_SETTINGS_JSON}" tap_settings_text)
 
 function(tap_settings_literal out value)
-  if(NOT value MATCHES "^[A-Za-z0-9_.:/-]*$")
+  if(NOT value MATCHES "^[A-Za-z0-9_.:/@+=-]*$")
     message(FATAL_ERROR "function-settings.json: \"${value}\" has characters the C++ table does not take")
   endif()
   set(${out} "\"${value}\"" PARENT_SCOPE)
@@ -17,8 +17,10 @@ string(JSON tap_count LENGTH "${tap_settings_text}" settings)
 set(tap_arrays "")
 set(tap_entries "")
 set(tap_integer_entries "")
+set(tap_text_entries "")
 set(tap_enum_count 0)
 set(tap_integer_count 0)
+set(tap_text_count 0)
 math(EXPR tap_last "${tap_count} - 1")
 foreach(i RANGE ${tap_last})
   string(JSON kind GET "${tap_settings_text}" settings ${i} kind)
@@ -40,8 +42,24 @@ foreach(i RANGE ${tap_last})
     math(EXPR tap_integer_count "${tap_integer_count} + 1")
     continue()
   endif()
+  if(kind STREQUAL "text")
+    # A length >= 1 and literal-safe symbols and default (function_config.cpp checks the default's rule).
+    string(JSON max_length GET "${tap_settings_text}" settings ${i} max_length)
+    string(JSON max_length_type TYPE "${tap_settings_text}" settings ${i} max_length)
+    if(NOT max_length_type STREQUAL "NUMBER" OR NOT max_length MATCHES "^[1-9][0-9]*$")
+      message(FATAL_ERROR "function-settings.json: ${name}.max_length \"${max_length}\" is not an integer >= 1")
+    endif()
+    string(JSON symbols GET "${tap_settings_text}" settings ${i} symbols)
+    string(JSON default GET "${tap_settings_text}" settings ${i} default)
+    tap_settings_literal(symbols_literal "${symbols}")
+    tap_settings_literal(default_literal "${default}")
+    string(APPEND tap_text_entries
+           "    TextSetting{${name_literal}, ${default_literal}, ${max_length}, ${symbols_literal}},\n")
+    math(EXPR tap_text_count "${tap_text_count} + 1")
+    continue()
+  endif()
   if(NOT kind STREQUAL "enum")
-    message(FATAL_ERROR "function-settings.json: settings[${i}] kind \"${kind}\": the function knows enum and integer")
+    message(FATAL_ERROR "function-settings.json: settings[${i}] kind \"${kind}\": the function knows enum, integer and text")
   endif()
   string(JSON default GET "${tap_settings_text}" settings ${i} default)
   string(JSON nvalues LENGTH "${tap_settings_text}" settings ${i} values)
@@ -77,6 +95,8 @@ inline constexpr std::array<EnumSetting, ${tap_enum_count}> kEnumSettings{
 ${tap_entries}};
 inline constexpr std::array<IntegerSetting, ${tap_integer_count}> kIntegerSettings{
 ${tap_integer_entries}};
+inline constexpr std::array<TextSetting, ${tap_text_count}> kTextSettings{
+${tap_text_entries}};
 
 // The table's text, byte for byte: `tap_validate settings --table` prints it so that a test can compare it
 // with the file (a stale build fails there).

@@ -131,13 +131,11 @@ std::vector<std::string> parse_group_claim(std::string_view text) {
 
 Result<ApiRequest> parse_api_event(std::string_view event) {
   simdjson::dom::parser parser;
-  if (auto e = parser.allocate(event.size() + 1, kMaxEventDepth)) {
-    return event_error(std::string("the event cannot be parsed: ") + simdjson::error_message(e));
-  }
   element root;
-  if (auto e = parser.parse(event.data(), event.size()).get(root)) {
-    return event_error(std::string("the event is not JSON: ") + simdjson::error_message(e));
-  }
+  // The depth bound needs an allocation of its own: should it fail (memory), the event is unread as well.
+  auto read = parser.allocate(event.size() + 1, kMaxEventDepth);
+  if (read == simdjson::SUCCESS) read = parser.parse(event.data(), event.size()).get(root);
+  if (read) return event_error(std::string("the event is not JSON: ") + simdjson::error_message(read));
   if (root.type() != element_type::OBJECT) return event_error("the event is not a JSON object");
   if (auto d = duplicate_key(root, "")) return event_error(*d + ": duplicate key");
   const object top = root.get_object().value_unsafe();

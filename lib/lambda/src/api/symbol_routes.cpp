@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 
+#include "tap/api/rule_json.hpp"
 #include "tap/core/json_text.hpp"
 #include "tap/core/tick.hpp"
 #include "tap/core/timestamp.hpp"
@@ -70,18 +71,7 @@ double number_member(Members& m, std::string_view name) {
 }
 
 void append_window(std::string& out, const EffectiveWindow& w) {
-  out += R"("from":)";
-  if (w.from_micros == EffectiveWindow::kOpenStart) {
-    out += "null";
-  } else {
-    json::append_string(out, format_timestamp(w.from_micros));
-  }
-  out += R"(,"until":)";
-  if (w.until_micros == EffectiveWindow::kOpenEnd) {
-    out += "null";
-  } else {
-    json::append_string(out, format_timestamp(w.until_micros));
-  }
+  out += R"("from":)" + time_json(w.from_micros) + R"(,"until":)" + time_json(w.until_micros);
 }
 
 std::string controls_json(const std::string& symbol, const SymbolControls& controls) {

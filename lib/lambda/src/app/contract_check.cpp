@@ -210,6 +210,8 @@ std::string setting_defaults() {
   json::append_string(out, std::to_string(api.rule_quota));
   out += R"(,"ALERTS_VISIBLE_AFTER_SECONDS":)";
   json::append_string(out, std::to_string(api.alerts_visible_after_seconds));
+  out += R"(,"OPERATOR_GROUP":)";
+  json::append_string(out, api.operator_group);
   return out + "}";
 }
 

@@ -1,5 +1,6 @@
 #include "tap/app/function_config.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -23,6 +24,12 @@ consteval const settings::IntegerSetting& integer_setting(std::string_view name)
   return settings::kIntegerSettings[i];
 }
 
+consteval const settings::TextSetting& text_setting(std::string_view name) {
+  std::size_t i = 0;
+  while (i < settings::kTextSettings.size() && settings::kTextSettings[i].name != name) ++i;
+  return settings::kTextSettings[i];
+}
+
 constexpr const settings::EnumSetting& kLogLevel = enum_setting("LOG_LEVEL");
 constexpr const settings::IntegerSetting& kReorderWindow = integer_setting("REORDER_WINDOW_SECONDS");
 constexpr const settings::IntegerSetting& kMaxNotifyAge = integer_setting("MAX_NOTIFY_AGE_SECONDS");
@@ -32,6 +39,10 @@ static_assert(kRulesShards.minimum >= 1 && kRulesShards.maximum <= UINT32_MAX);
 constexpr const settings::IntegerSetting& kRuleQuota = integer_setting("RULE_QUOTA");
 constexpr const settings::IntegerSetting& kAlertsVisibleAfter =
     integer_setting("ALERTS_VISIBLE_AFTER_SECONDS");
+constexpr const settings::TextSetting& kOperatorGroup = text_setting("OPERATOR_GROUP");
+// A text setting's default obeys its own rule (lib/config.py checks the same when it loads the table).
+static_assert(std::ranges::all_of(settings::kTextSettings,
+                                  [](const settings::TextSetting& s) { return s.accepts(s.default_value); }));
 // The core's default (a caller that passes no age) is the table's: one value.
 static_assert(kMaxNotifyAge.default_value == kDefaultMaxNotifyAgeSeconds);
 
@@ -85,6 +96,14 @@ class EnvReader {
       problem(value.error().message);
     }
   }
+  void text(const settings::TextSetting& setting, std::string& out) {
+    const std::string text = env_(setting.name).value_or(std::string(setting.default_value));
+    if (setting.accepts(text)) {
+      out = text;
+    } else {
+      problem(std::string(setting.name) + " must be " + setting.allowed() + ", not " + text);
+    }
+  }
   void shards(std::uint32_t& out) {
     if (auto value = rules_shards_from_env(env_)) {
       out = value.value();
@@ -128,7 +147,7 @@ Result<ApiConfig> load_api_config(const EnvLookup& env_lookup) {
   env.require("RULES_TABLE", cfg.rules_table);
   env.require("ALERTS_TABLE", cfg.alerts_table);
   env.require("STATE_TABLE", cfg.state_table);
-  cfg.operator_group = env("OPERATOR_GROUP").value_or(cfg.operator_group);
+  env.text(kOperatorGroup, cfg.operator_group);
   env.shards(cfg.rules_shards);
   env.integer(kRuleQuota, cfg.rule_quota);
   env.integer(kAlertsVisibleAfter, cfg.alerts_visible_after_seconds);

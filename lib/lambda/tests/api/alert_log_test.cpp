@@ -193,6 +193,13 @@ TEST_F(AlertLogTest, PagesCarryThePositionToResumeFrom) {
   EXPECT_EQ(log.list(q, far()).error().code, "ResourceNotFoundException");
   http.reply(200, R"({"Items":[],"LastEvaluatedKey":"x"})");
   EXPECT_FALSE(log.list(q, far()).ok());
+  // An object whose inside is not JSON: the client takes its text as it stands, the adapter reads it and
+  // refuses the page rather than resume from a position it cannot read.
+  http.reply(200, R"({"Items":[],"LastEvaluatedKey":{"owner":{"S":"alice"},"stored_id" {"S":"x"}}})");
+  const auto garbled = log.list(q, far());
+  ASSERT_FALSE(garbled.ok());
+  EXPECT_EQ(garbled.error().code, "InvalidResponse");
+  EXPECT_EQ(garbled.error().message, "LastEvaluatedKey is not an object");
 }
 
 }  // namespace

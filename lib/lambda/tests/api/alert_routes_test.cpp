@@ -6,6 +6,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "../handler/fake_rules_store.hpp"
 #include "../handler/rule_records.hpp"
@@ -57,11 +58,13 @@ class FakeAlertLog final : public AlertLog {
                          (!q.tick_until_micros || a.tick.ts.micros < *q.tick_until_micros);
       if (match) page.alerts.push_back(a);
     }
+    if (broken_position) page.position = *broken_position;
     return page;
   }
   std::vector<FiredAlert> alerts;
   std::vector<AlertQuery> queries;
   bool fail = false;
+  std::optional<AlertPosition> broken_position;  // what an adapter with a bug would answer
 };
 
 struct AlertRoutesTest : ::testing::Test {
@@ -328,6 +331,30 @@ TEST_F(AlertRoutesTest, StoreAndKeyFailuresAreServerSideProblems) {
   const auto alerts = json(get("/alerts"))["alerts"];
   EXPECT_EQ(alerts.at(0)["rule_id"].get_string().value_unsafe(), "purged");
   EXPECT_EQ(alerts.at(0)["message"].error(), simdjson::NO_SUCH_FIELD);
+}
+
+TEST_F(AlertRoutesTest, AnAlertOfAVersionItsRuleDoesNotHoldHasNoMessageRatherThanAnotherVersions) {
+  FiredAlert stray = fired(alice_rule, 300);
+  stray.rule_version = 7;  // the rule holds version 1 only
+  alert_log.alerts = {stray, fired(alice_rule, 290)};
+  const ApiResponse r = get("/alerts");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto alerts = json(r)["alerts"];
+  EXPECT_EQ(alerts.at(0)["rule_version"].get_uint64().value_unsafe(), 7U);
+  EXPECT_EQ(alerts.at(0)["message"].error(), simdjson::NO_SUCH_FIELD);
+  EXPECT_EQ(alerts.at(1)["message"].get_string().value_unsafe(),
+            alert_text(alice_rule.versions.back(), alert_log.alerts[1].tick));
+}
+
+TEST_F(AlertRoutesTest, APagePositionNoCursorCanCarryIs502NotAPageWithoutItsCursor) {
+  // The adapter's bug (a position beyond the cursor's limits, tap/api/cursor.hpp): the page cannot be
+  // resumed, so it is not answered as if it could.
+  alert_log.alerts = {fired(alice_rule, 300)};
+  alert_log.broken_position = AlertPosition{{"stored_id", std::string(kMaxPositionValueBytes + 1, 'x')}};
+  const ApiResponse r = get("/alerts");
+  EXPECT_EQ(r.status, 502) << r.body;
+  EXPECT_EQ(json(r)["type"].get_string().value_unsafe(), "upstream-failure");
+  EXPECT_EQ(json(r)["alerts"].error(), simdjson::NO_SUCH_FIELD);  // no page is answered
 }
 
 }  // namespace

@@ -215,6 +215,27 @@ TEST_F(RuleRoutesTest, VersionsListEachVersionWithItsWindow) {
   EXPECT_EQ(send({.path = "/rules/" + id + "/versions", .sub = "bob"})->status, 404);
 }
 
+TEST_F(RuleRoutesTest, AVersionShowsTheExpiryItWasMadeWith) {
+  const std::string expiry = format_timestamp(time.now_micros + 3600 * kSecond);
+  auto a = send({.method = "POST",
+                 .path = "/rules",
+                 .body = "{\"name\":\"x\",\"symbol\":\"AAPL\",\"condition\":\"price_above\",\"threshold\":1,"
+                         "\"severity\":\"info\",\"expires_at\":\"" +
+                         expiry + "\"}"});
+  ASSERT_EQ(a->status, 201) << a->body;
+  const std::string id = a->text("/rule/id");
+  ASSERT_EQ(send({.method = "PATCH",
+                  .path = "/rules/" + id,
+                  .body = "{\"expires_at\":null}",
+                  .headers = {{"if-match", "\"1\""}}})
+                ->status,
+            200);
+  auto v = send({.path = "/rules/" + id + "/versions"});
+  ASSERT_EQ(v->count("/versions"), 2U) << v->body;
+  EXPECT_EQ(v->text("/versions/0/expires_at"), expiry);
+  EXPECT_EQ(v->json.at_pointer("/versions/1/expires_at").error(), simdjson::NO_SUCH_FIELD);
+}
+
 TEST_F(RuleRoutesTest, ListFiltersBySymbolAndStateAndStaysWithinTheOwner) {
   const std::string a = create("a", "alice", "AAPL");
   create("b", "alice", "MSFT");
@@ -266,6 +287,20 @@ TEST_F(RuleRoutesTest, PagesCoverEveryRuleOnceWithCursorsBoundToTheOwnerAndFilte
   EXPECT_EQ(send({.query = {{"limit", "0"}}})->text("/errors/0/field"), "limit");
   EXPECT_EQ(send({.query = {{"limit", "101"}}})->status, 422);
   EXPECT_EQ(send({.query = {{"colour", "red"}}})->text("/errors/0/field"), "colour");
+  // A cursor this service made for this very list (its MAC and scope verify) whose position is not a rule
+  // list's -- one of another release's format, say -- is refused too, never read as a position.
+  const std::int64_t now_seconds = time.now_micros / kMicrosPerSecond;
+  const auto keys = cursor_keys.keys(now_seconds, test_support::far_deadline());
+  ASSERT_TRUE(keys.ok());
+  for (const api::PagePosition& position : {api::PagePosition{}, api::PagePosition{{"before", ids[0]}},
+                                            api::PagePosition{{"after", ids[0]}, {"sk", "rule#" + ids[0]}}}) {
+    const auto other = api::encode_cursor(position, {"alice", "GET /rules", {}}, keys.value(), now_seconds);
+    ASSERT_TRUE(other.ok());
+    auto refused = send({.query = {{"cursor", other.value()}}});
+    EXPECT_EQ(refused->status, 400) << refused->body;
+    EXPECT_EQ(refused->text("/type"), "invalid-cursor");
+    EXPECT_EQ(refused->text("/errors/0/message"), "foreign");
+  }
   time.advance(api::kCursorKeyPeriodSeconds * kSecond);  // the keyring reloads in the next period
   key_store.fail_list = true;
   EXPECT_EQ(send({})->status, 502);
@@ -327,6 +362,28 @@ TEST_F(RuleRoutesTest, ImportMapsADocumentForTheCallerAndASecondRunChangesNothin
   auto invalid = send({.method = "POST", .path = "/rules/import", .body = "{\"rules\":3}"});
   EXPECT_EQ(invalid->status, 422);
   EXPECT_EQ(invalid->text("/errors/0/field"), "(document)");
+}
+
+TEST_F(RuleRoutesTest, AnImportItemTheProtocolRefusesIsReportedAndTheOthersStillApply) {
+  // Four new rules against a quota of three: the first three are created, the fourth is refused as a
+  // create would be (409 quota-exceeded), named, and nothing of it is stored.
+  std::string doc = R"({"version":1,"rules":[)";
+  for (int i = 1; i <= 4; ++i) {
+    doc += (i > 1 ? "," : "") + std::string(R"({"id":"r)") + std::to_string(i) +
+           R"(","symbol":"AAPL","condition":"price_above","threshold":1,"severity":"info"})";
+  }
+  auto a = send({.method = "POST", .path = "/rules/import", .body = doc + "]}"});
+  ASSERT_EQ(a->status, 200) << a->body;
+  ASSERT_EQ(a->count("/changes"), 4U);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(a->number("/changes/" + std::to_string(i) + "/status"), 200);
+  EXPECT_EQ(a->text("/changes/3/change"), "create");
+  EXPECT_EQ(a->number("/changes/3/status"), 409);
+  EXPECT_EQ(a->text("/changes/3/name"), "r4");
+  EXPECT_FALSE(a->text("/changes/3/detail").empty());
+  EXPECT_EQ(a->json.at_pointer("/changes/3/rule_id").error(), simdjson::NO_SUCH_FIELD);
+  const auto stored = tables.list("alice", false);
+  EXPECT_EQ(stored.size(), 3U);
+  EXPECT_TRUE(std::ranges::none_of(stored, [](const auto& r) { return r.spec.name == "r4"; }));
 }
 
 }  // namespace

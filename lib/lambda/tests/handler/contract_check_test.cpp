@@ -93,7 +93,15 @@ TEST(ContractCheck, PrintsTheDefaultsTheFunctionStartsWith) {
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(r.out,
             "{\"LOG_LEVEL\":\"INFO\",\"REORDER_WINDOW_SECONDS\":\"60\",\"MAX_NOTIFY_AGE_SECONDS\":\"60\","
-            "\"RULES_SHARDS\":\"1\",\"RULE_QUOTA\":\"1000\",\"ALERTS_VISIBLE_AFTER_SECONDS\":\"75\"}\n");
+            "\"RULES_SHARDS\":\"1\",\"RULE_QUOTA\":\"1000\",\"ALERTS_VISIBLE_AFTER_SECONDS\":\"75\","
+            "\"OPERATOR_GROUP\":\"operators\"}\n");
+}
+
+TEST(ContractCheck, TextSettingsAreJudgedByTheApisStartUpConfiguration) {
+  EXPECT_EQ(setting_verdict(R"({"name":"OPERATOR_GROUP","value":"desk-ops"})"), R"({"valid":true})");
+  EXPECT_EQ(setting_verdict(R"({"name":"OPERATOR_GROUP","value":"ops team"})"),
+            R"({"valid":false,"reasons":["OPERATOR_GROUP must be 1 to 128 ASCII letters, digits or _.:@+=-, )"
+            R"(not ops team"]})");
 }
 
 TEST(ContractCheck, IntegerSettingsAreJudgedByTheStartUpConfiguration) {

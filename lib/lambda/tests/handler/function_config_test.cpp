@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <string>
+#include <vector>
 
 #include "tap/app/function_settings_table.hpp"
 #include "tap/core/alert.hpp"
@@ -101,6 +103,34 @@ TEST(FunctionConfig, ValuesOutsideTheTableAreRefused) {
     const auto cfg = load_function_config(env_of(vars));
     ASSERT_FALSE(cfg.ok()) << value;
     EXPECT_EQ(cfg.error().message, "LOG_LEVEL must be DEBUG, INFO, WARN or ERROR, not " + std::string(value));
+  }
+}
+
+// The operators' group (A1): the table's text setting, read by the API function's configuration.
+TEST(FunctionConfig, TheOperatorGroupIsTheTablesTextSetting) {
+  ASSERT_EQ(settings::kTextSettings.size(), 1u);
+  const settings::TextSetting& group = settings::kTextSettings[0];
+  EXPECT_EQ(group.name, "OPERATOR_GROUP");
+  const auto defaults = load_api_config(env_of(kComplete));
+  ASSERT_TRUE(defaults.ok()) << defaults.error().message;
+  EXPECT_EQ(defaults->operator_group, "operators");
+  EXPECT_EQ(defaults->operator_group, group.default_value);
+  for (const std::string& value :
+       std::vector<std::string>{"desk-ops", "a", "x_.:@+=-", std::string(128, 'g')}) {
+    auto vars = kComplete;
+    vars["OPERATOR_GROUP"] = value;
+    const auto cfg = load_api_config(env_of(vars));
+    ASSERT_TRUE(cfg.ok()) << value;
+    EXPECT_EQ(cfg->operator_group, value);
+  }
+  for (const std::string& value : std::vector<std::string>{
+           "", "ops team", "[ops]", "ops/desk", "op\xc3\xa9rateurs", "ops\n", std::string(129, 'g')}) {
+    auto vars = kComplete;
+    vars["OPERATOR_GROUP"] = value;
+    const auto cfg = load_api_config(env_of(vars));
+    ASSERT_FALSE(cfg.ok()) << value;
+    EXPECT_EQ(cfg.error().message,
+              "OPERATOR_GROUP must be 1 to 128 ASCII letters, digits or _.:@+=-, not " + value);
   }
 }
 

@@ -25,7 +25,7 @@ void append_spec_members(std::string& out, const RuleSpec& spec);
 std::string spec_json(const RuleSpec& spec);
 std::string rule_json(const RuleRecord& record, ApiRuleState state);
 std::string version_json(const Rule& version);
-std::string time_json(std::int64_t micros);  // "2026-...Z", or null for an open window end
+std::string time_json(std::int64_t micros);  // "2026-...Z", or null for an open window start or end
 
 // RFC 7396 merge patch (top level) of a definition: `patch` is a JSON object whose properties replace the
 // current ones, null removes one; a new `mode` drops the old mode's parameter unless the patch names it.

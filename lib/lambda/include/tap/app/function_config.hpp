@@ -42,12 +42,12 @@ Result<std::uint32_t> rules_shards_from_env(const EnvLookup& env);
 
 // The API function's configuration (_HANDLER=api, issue 16): the same zip and bootstrap, its own settings.
 struct ApiConfig {
-  std::string rules_table;                   // RULES_TABLE
-  std::string alerts_table;                  // ALERTS_TABLE
-  std::string state_table;                   // STATE_TABLE (the `once` markers, R2)
-  std::string operator_group = "operators";  // OPERATOR_GROUP: the cognito:groups value of operators (A1)
-  std::uint32_t rules_shards = 1;            // RULES_SHARDS: the change heads, as every writer and reader
-  std::int64_t rule_quota = 0;               // RULE_QUOTA (config/function-settings.json)
+  std::string rules_table;         // RULES_TABLE
+  std::string alerts_table;        // ALERTS_TABLE
+  std::string state_table;         // STATE_TABLE (the `once` markers, R2)
+  std::string operator_group;      // OPERATOR_GROUP (config/function-settings.json): operators' group (A1)
+  std::uint32_t rules_shards = 1;  // RULES_SHARDS: the change heads, as every writer and reader
+  std::int64_t rule_quota = 0;     // RULE_QUOTA (config/function-settings.json)
   std::int64_t alerts_visible_after_seconds = 0;  // ALERTS_VISIBLE_AFTER_SECONDS: D (A2)
   std::int64_t max_notify_age_seconds = 0;        // MAX_NOTIFY_AGE_SECONDS: a listed alert's `delayed` (F5)
   // KMS_KEY_ARN (optional): the stack's key, under which the cursor MAC keys are made (docs/design.md 13.2);

@@ -1,8 +1,9 @@
 // The function settings whose allowed values synthesis checks too (config/function-settings.json, compiled
 // in as tap/app/function_settings_table.hpp). One table: the function and lib/config.py read the same file,
-// so that no value passes synthesis and fails at start-up (F9). Two kinds: an enum takes one of its values
-// exactly; an integer takes ASCII digits only (no sign, space, exponent) whose value lies within its bounds
-// (lib/config.py's IntegerSetting reads the same way; the contract test drives both with hostile strings).
+// so that no value passes synthesis and fails at start-up (F9). Three kinds: an enum takes one of its values
+// exactly; an integer takes ASCII digits only (no sign, space, exponent) whose value lies within its bounds;
+// a text takes 1 to max_length ASCII letters, digits or characters of its symbols (lib/config.py's
+// IntegerSetting and TextSetting read the same way; the contract test drives both with hostile strings).
 #pragma once
 
 #include <algorithm>
@@ -59,6 +60,25 @@ struct IntegerSetting {
   // "an integer from 1 to 3600": for error messages.
   [[nodiscard]] std::string allowed() const {
     return "an integer from " + std::to_string(minimum) + " to " + std::to_string(maximum);
+  }
+};
+
+struct TextSetting {
+  std::string_view name;           // the environment variable
+  std::string_view default_value;  // when the variable is not set
+  std::size_t max_length = 0;      // bytes: every character it takes is ASCII
+  std::string_view symbols;        // what it takes besides ASCII letters and digits
+
+  [[nodiscard]] constexpr bool accepts(std::string_view text) const {
+    const auto allowed = [this](char c) {
+      return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+             symbols.find(c) != std::string_view::npos;
+    };
+    return !text.empty() && text.size() <= max_length && std::ranges::all_of(text, allowed);
+  }
+  // "1 to 128 ASCII letters, digits or _-": for error messages.
+  [[nodiscard]] std::string allowed() const {
+    return "1 to " + std::to_string(max_length) + " ASCII letters, digits or " + std::string(symbols);
   }
 };
 
