@@ -352,8 +352,8 @@ def test_the_pool_issues_rs256_access_tokens_the_authorizer_accepts(deployment: 
 
 
 # ---- the local system: the real function (host build) through the deployed stack --------------------------
-# One apply serves every integration test (tests/integration/conftest.py); each run below empties the tables and queues first and
-# removes its capture queue afterwards, so that test_destroy_leaves_nothing still finds nothing.
+# One apply serves every integration test (tests/integration/conftest.py); each run below empties the tables
+# and queues first and removes its capture queue afterwards, so that the destroy test still finds nothing.
 HOST_BOOTSTRAP = ROOT / "build" / "cpp" / "src" / "bootstrap"
 SAMPLE_FEED = ROOT / "local" / "data" / "sample-feed.jsonl"
 GOLDEN_FEED = ROOT / "tests" / "data" / "golden-feed.jsonl"
