@@ -8,12 +8,20 @@ from typing import Any
 
 import boto3
 
+from local.emulator import LOCAL_ENV
+
 PASSWORD = "Correct-Horse-9"
-REGION = "us-east-1"
 
 
-def cognito_client(endpoint: str, region: str = REGION) -> Any:
-    return boto3.client("cognito-idp", endpoint_url=endpoint, region_name=region)
+def cognito_client(endpoint: str) -> Any:
+    """A client of the emulator's Cognito at `endpoint`, with the emulator's credentials."""
+    return boto3.client(
+        "cognito-idp",
+        endpoint_url=endpoint,
+        region_name=LOCAL_ENV["AWS_REGION"],
+        aws_access_key_id=LOCAL_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_ENV["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
 def add_client(cognito: Any, pool_id: str, name: str) -> str:

@@ -7,19 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import jwt
 import pytest
 
 from local.api_system import ApiSystem
 from tests.api.conftest import Client, ClientFactory
-from tests.support.cognito import Pool, create_pool
+from tests.support.cognito import Pool, claims_of, create_pool
 
 RULE = {"name": "mine", "symbol": "AAPL", "condition": "price_above", "threshold": 200, "severity": "info"}
 GATEWAY_UNAUTHORIZED = {"message": "Unauthorized"}
 
 
 def sub(user: Client) -> str:
-    return str(jwt.decode(user.tokens["access"], options={"verify_signature": False})["sub"])
+    return str(claims_of(user.tokens["access"])["sub"])
 
 
 def snapshot(owner: Client, rule_id: str) -> tuple[Any, ...]:

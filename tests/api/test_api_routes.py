@@ -11,13 +11,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import jwt
-
 from lib.openapi import api_routes
 from local.api_system import ApiSystem, GracefulEnvironment
 from local.function_host import function_command
 from local.runtime_api import RuntimeApiEmulator
 from tests.api.conftest import VISIBLE_AFTER_SECONDS, Client, ClientFactory
+from tests.support.cognito import claims_of
 from tests.support.function_harness import Record, ensure_bootstrap, sqs_event
 
 RULE = {
@@ -59,7 +58,7 @@ def instant(text: str) -> float:
 
 
 def sub(user: Client) -> str:
-    return str(jwt.decode(user.tokens["access"], options={"verify_signature": False})["sub"])
+    return str(claims_of(user.tokens["access"])["sub"])
 
 
 def create(user: Client, **definition: Any) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from typing import Any
 from urllib.error import HTTPError
 
 import boto3
-import jwt
 import pytest
 
 from lib.config import StackConfig
@@ -22,6 +21,7 @@ from local.api_system import ApiSystem, GracefulEnvironment, function_environmen
 from local.clock import CLOCK_VARIABLE, offset_clock
 from local.function_resources import FunctionResources
 from local.runtime_api import RuntimeApiEmulator
+from tests.support.cognito import claims_of
 from tests.support.function_harness import ensure_bootstrap
 from tests.support.moto_server import moto_server
 
@@ -32,10 +32,6 @@ RULE = {
     "threshold": 200,
     "severity": "info",
 }
-
-
-def jwt_claims(token: str) -> dict[str, Any]:
-    return dict(jwt.decode(token, options={"verify_signature": False}))
 
 
 def call(system: ApiSystem, method: str, path: str, token: str, body: object = None) -> tuple[int, Any]:
@@ -69,7 +65,7 @@ def test_the_system_serves_a_traders_rule_through_the_front_to_the_function(syst
     rule_id = change["rule"]["id"]
     assert change["rule"]["symbol"] == "AAPL"
     read, rule = call(system, "GET", f"/rules/{rule_id}", access)
-    assert (read, rule["id"], rule["owner"]) == (200, rule_id, jwt_claims(access)["sub"])
+    assert (read, rule["id"], rule["owner"]) == (200, rule_id, claims_of(access)["sub"])
     # The rule is in the system's rules table.
     rules = boto3.client(
         "dynamodb",
@@ -84,7 +80,7 @@ def test_the_system_serves_a_traders_rule_through_the_front_to_the_function(syst
 
 
 def test_a_signed_in_user_carries_the_pools_issuer_and_client(system: ApiSystem) -> None:
-    claims = jwt_claims(system.sign_in("bob")["access"])
+    claims = claims_of(system.sign_in("bob")["access"])
     assert claims["iss"].endswith("/" + system.pool_id)
     assert claims["client_id"] == system.client_id
     assert claims["token_use"] == "access"
@@ -94,7 +90,7 @@ def test_a_signed_in_user_carries_the_pools_issuer_and_client(system: ApiSystem)
 
 def test_an_operator_sign_in_joins_the_operator_group_even_for_an_existing_user(system: ApiSystem) -> None:
     def groups(tokens: dict[str, str]) -> list[str]:
-        return list(jwt_claims(tokens["access"]).get("cognito:groups", []))
+        return list(claims_of(tokens["access"]).get("cognito:groups", []))
 
     assert groups(system.sign_in("carol")) == []
     assert groups(system.sign_in("carol", operator=True)) == [system.operator_group]
