@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from lib.stack.tables import ALERTS_BY_OWNER
 from local.function_resources import RULES_PATH, FunctionResources, resources_on
 from tests.support.moto_server import moto_server
 
@@ -25,7 +26,12 @@ def test_resources_have_the_stacks_key_schemas_and_the_capture_subscription(
     # First in the module: a mutation run (make mutation-py) credits the fixture's creation to this test.
     ddb, sns, sqs = (resources.client(s) for s in ("dynamodb", "sns", "sqs"))
     assert (resources.alerts_table, resources.state_table) == ("market-alerts-fr", "alert-state-fr")
-    for table, sort_key in ((resources.alerts_table, "timestamp"), (resources.state_table, "rule_id")):
+    # The alerts table's by-owner index (lib/stack/tables.py) adds its keys' definitions, as in the stack.
+    by_owner = (ALERTS_BY_OWNER.hash_key, ALERTS_BY_OWNER.range_key)
+    for table, sort_key, index_keys in (
+        (resources.alerts_table, "timestamp", by_owner),
+        (resources.state_table, "rule_id", ()),
+    ):
         described = ddb.describe_table(TableName=table)["Table"]
         assert [(k["AttributeName"], k["KeyType"]) for k in described["KeySchema"]] == [
             ("symbol", "HASH"),
@@ -33,7 +39,11 @@ def test_resources_have_the_stacks_key_schemas_and_the_capture_subscription(
         ]
         assert sorted(
             (a["AttributeName"], a["AttributeType"]) for a in described["AttributeDefinitions"]
-        ) == sorted([("symbol", "S"), (sort_key, "S")])
+        ) == sorted([("symbol", "S"), (sort_key, "S"), *((key, "S") for key in index_keys)])
+        indexes = described.get("GlobalSecondaryIndexes", [])
+        assert [(i["IndexName"], [k["AttributeName"] for k in i["KeySchema"]]) for i in indexes] == (
+            [(ALERTS_BY_OWNER.name, list(by_owner))] if index_keys else []
+        )
     rules = ddb.describe_table(TableName=resources.rules_table)["Table"]
     assert resources.rules_table == "alert-rules-fr"
     assert [(k["AttributeName"], k["KeyType"]) for k in rules["KeySchema"]] == [
