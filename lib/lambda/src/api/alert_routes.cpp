@@ -21,7 +21,7 @@ constexpr std::size_t kMaxRuleIdFilter = 128;  // an input bound only: ids are c
 
 struct ListParameters {
   std::uint32_t limit = kDefaultPage;
-  std::string cursor;
+  std::optional<std::string> cursor;  // present but empty is a cursor too, and no cursor of this list
   std::optional<std::string> symbol;
   std::optional<std::string> rule_id;
   std::optional<std::int64_t> from_micros;
@@ -158,8 +158,8 @@ ApiResponse list(AlertRoutesContext& c, const RouteCall& call, std::string_view 
   query.tick_from_micros = p->from_micros;
   query.tick_until_micros = p->to_micros;
   query.limit = p->limit;
-  if (!p->cursor.empty()) {
-    auto position = read_cursor(p->cursor, scope, keys.value(), now_seconds);
+  if (p->cursor) {
+    auto position = read_cursor(*p->cursor, scope, keys.value(), now_seconds);
     if (!position) return problem_response(position.error());
     query.after = std::move(position).value();
   }

@@ -2,7 +2,9 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <array>
+#include <iterator>
 #include <map>
 
 #include "tap/core/json_text.hpp"
@@ -148,7 +150,14 @@ Result<RuleSpec, std::vector<FieldError>> patch_spec(const RuleSpec& current, st
   simdjson::dom::parser parser;
   simdjson::dom::object changes;
   if (parser.parse(patch.data(), patch.size()).get(changes)) {
-    return std::vector<FieldError>{{"(body)", "a number is out of range"}};
+    // The DOM refuses a number out of range, which the parser above named by its field (as a create's
+    // 422 does); "required" complaints are a create's only.
+    std::vector<FieldError> named;
+    if (!alone) {
+      std::ranges::copy_if(alone.error(), std::back_inserter(named),
+                           [](const FieldError& e) { return e.message != "required"; });
+    }
+    return named.empty() ? std::vector<FieldError>{{"(body)", "a number is out of range"}} : named;
   }
   simdjson::dom::parser current_parser;
   const std::string current_text = spec_json(current);

@@ -7,6 +7,7 @@
 #include "tap/api/page_parameters.hpp"
 #include "tap/core/json_text.hpp"
 #include "tap/core/rule_import.hpp"
+#include "tap/core/tick.hpp"
 
 namespace tap::api {
 namespace {
@@ -119,7 +120,7 @@ ApiResponse RuleRoutes::list(const RouteCall& call) {
   std::optional<ApiRuleState> wanted;
   std::optional<std::string> symbol;
   std::uint32_t limit = kDefaultPage;
-  std::string cursor;
+  std::optional<std::string> cursor;  // present but empty is a cursor too, and no cursor of this list
   for (const auto& [name, value] : call.request.query) {
     if (name == "state") {
       ApiRuleState parsed{};
@@ -128,6 +129,10 @@ ApiResponse RuleRoutes::list(const RouteCall& call) {
       }
       wanted = parsed;
     } else if (name == "symbol") {
+      // A rule's symbol or `*` (its rules of every symbol): anything else matches no rule, and says so.
+      if (value != "*" && !is_valid_symbol(value)) {
+        return problem(invalid_input({{"symbol", "must be \"*\" or a symbol"}}));
+      }
       symbol = value;
     } else if (name == "limit") {
       auto n = parse_page_limit(name, value);
@@ -146,8 +151,8 @@ ApiResponse RuleRoutes::list(const RouteCall& call) {
   if (symbol) scope.filters.emplace_back("symbol", *symbol);
   if (wanted) scope.filters.emplace_back("state", std::string(to_string(*wanted)));
   std::string after;
-  if (!cursor.empty()) {
-    auto position = read_cursor(cursor, scope, keys.value(), now_seconds);
+  if (cursor) {
+    auto position = read_cursor(*cursor, scope, keys.value(), now_seconds);
     if (!position) return problem(position.error());
     if (position->size() != 1 || position->front().first != "after") {
       return problem(make_problem(400, "invalid-cursor", "Invalid cursor", "not a cursor of this list",

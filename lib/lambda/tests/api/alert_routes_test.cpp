@@ -266,7 +266,8 @@ TEST_F(AlertRoutesTest, RefusesBadParametersNamingThem) {
                                                                 {"rule_id", std::string(129, 'r')},
                                                                 {"rule_id", ""},
                                                                 {"colour", "red"},
-                                                                {"cursor", "not-a-cursor"}};
+                                                                {"cursor", "not-a-cursor"},
+                                                                {"cursor", ""}};  // not "no cursor"
   for (const auto& [name, value] : bad) {
     const ApiResponse r = get("/alerts", {{name, value}});
     EXPECT_EQ(r.status, name == "cursor" ? 400 : 422) << name << "=" << value;

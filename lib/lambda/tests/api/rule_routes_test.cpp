@@ -111,6 +111,26 @@ TEST_F(RuleRoutesTest, PatchNeedsIfMatch428WhenAbsent412WhenStaleAndMergesTheDef
   EXPECT_EQ(tables.get("alice", id)->spec.threshold, 150);
 }
 
+TEST_F(RuleRoutesTest, APatchWithANumberOutOfRangeIs422NamingItsFieldAsACreateIs) {
+  const std::string id = create("breakout");
+  const auto before = tables.get("alice", id);
+  for (const char* body : {R"({"threshold":1e400})", R"({"threshold":-1e400,"description":"x"})"}) {
+    auto a =
+        send({.method = "PATCH", .path = "/rules/" + id, .body = body, .headers = {{"if-match", "\"1\""}}});
+    EXPECT_EQ(a->status, 422) << body << a->body;
+    EXPECT_EQ(a->text("/errors/0/field"), "threshold") << body;
+    EXPECT_EQ(a->count("/errors"), 1U) << a->body;
+  }
+  auto created = send({.method = "POST",
+                       .path = "/rules",
+                       .body = R"({"name":"b","symbol":"AAPL",)"
+                               R"("condition":"price_above",)"
+                               R"("threshold":1e400,"severity":"info"})"});
+  EXPECT_EQ(created->status, 422);
+  EXPECT_EQ(created->text("/errors/0/field"), "threshold");
+  EXPECT_EQ(tables.get("alice", id), before);
+}
+
 TEST_F(RuleRoutesTest, APatchCanChangeTheModeAndRemoveAPropertyWithNull) {
   const std::string id = create("breakout");
   auto every = send({.method = "PATCH",
@@ -251,6 +271,28 @@ TEST_F(RuleRoutesTest, ListFiltersBySymbolAndStateAndStaysWithinTheOwner) {
   ASSERT_EQ(send({.method = "DELETE", .path = "/rules/" + a})->status, 200);
   EXPECT_EQ(send({})->count("/rules"), 1U);
   EXPECT_EQ(send({.query = {{"state", "deleted"}}})->count("/rules"), 1U);
+}
+
+TEST_F(RuleRoutesTest, ASymbolFilterThatIsNoSymbolIs422NamingItAndStarListsTheRulesOfEverySymbol) {
+  create("every", "alice", "*");
+  create("apple", "alice", "AAPL");
+  for (const std::string& bad : {std::string(17, 'S'), std::string("aapl"), std::string("A' OR '1'='1"),
+                                 std::string(), std::string("**")}) {
+    auto refused = send({.query = {{"symbol", bad}}});
+    EXPECT_EQ(refused->status, 422) << bad;
+    EXPECT_EQ(refused->text("/errors/0/field"), "symbol") << bad;
+  }
+  auto every = send({.query = {{"symbol", "*"}}});
+  ASSERT_EQ(every->count("/rules"), 1U);
+  EXPECT_EQ(every->text("/rules/0/name"), "every");
+}
+
+TEST_F(RuleRoutesTest, AnEmptyCursorIs400NotTheFirstPageAgain) {
+  create("r0");
+  auto empty = send({.query = {{"cursor", ""}}});
+  EXPECT_EQ(empty->status, 400) << empty->body;
+  EXPECT_EQ(empty->text("/type"), "invalid-cursor");
+  EXPECT_EQ(empty->text("/errors/0/field"), "cursor");
 }
 
 TEST_F(RuleRoutesTest, PagesCoverEveryRuleOnceWithCursorsBoundToTheOwnerAndFilters) {
