@@ -317,6 +317,13 @@ def test_the_real_workspace_builds_with_ninja_and_tests_with_ctest_under_a_timeo
     assert "--stop-on-failure" in ws.test_command
 
 
+def test_the_real_workspace_checks_container_bounds_so_a_mutant_reading_past_an_array_is_killed(
+    tmp_path: Path,
+) -> None:
+    ws = mutation_run.Workspace.for_repo(tmp_path, 30.0)
+    assert "-DCMAKE_CXX_FLAGS=-D_GLIBCXX_ASSERTIONS" in ws.configure_command
+
+
 def test_main_lists_mutants_without_building(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     def refuse(_repo: Path, _timeout: float, _workdir: Path | None) -> mutation_run.Workspace:
         raise AssertionError("--list builds nothing")

@@ -393,8 +393,9 @@ class Planner {
       std::vector<const FireRecord*>& mine = planned_[r.id];
       // The decision in the key view (each fire at its key) and in the replay's view (each crossing fire at
       // the first tick of its excursion now). Where they differ, fires discovered out of order made the
-      // engine choose (mode_choices): withheld where no earlier fire withholds it in the replay, or fired
-      // beside a fire the replay could not have had with it.
+      // engine choose (mode_choices): withheld where no fire at or before it withholds it in the replay (a
+      // fire at its own position is the replay's too: a redelivered tick beyond W), or fired beside a fire
+      // the replay could not have had with it.
       bool blocked = false, replay_blocks = false, replay_conflict = false;
       const auto check = [&](std::span<const FireRecord* const> fires) {
         for (const FireRecord* f : fires) {
@@ -402,7 +403,7 @@ class Planner {
           in_replay.tick = replay_position(r, *f, merged_ticks_);
           const bool conflict = suppresses(r, c, in_replay);
           replay_conflict = replay_conflict || conflict;
-          replay_blocks = replay_blocks || (conflict && in_replay.tick < c.pos);
+          replay_blocks = replay_blocks || (conflict && in_replay.tick <= c.pos);
           blocked = blocked || suppresses(r, c, *f);
         }
       };

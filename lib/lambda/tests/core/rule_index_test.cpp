@@ -101,6 +101,18 @@ TEST(RuleIndex, SpreadAndVolumeNeedTheirFields) {
   EXPECT_EQ(level(index, "AAPL", t), (Ids{0, 1, 2}));
 }
 
+TEST(RuleIndex, ASpreadNeedsBothSidesOfTheQuote) {
+  // The tick parser accepts a bid without an ask and the reverse: one side is no spread.
+  const RuleSet rules({version("AAPL", Condition::spread_above, 0.5)});
+  const RuleIndex index(rules);
+  Tick bid_only = tick(189.5, kT0);
+  bid_only.bid = 189.0;
+  EXPECT_EQ(level(index, "AAPL", bid_only), Ids{});
+  Tick ask_only = tick(189.5, kT0);
+  ask_only.ask = 190.0;
+  EXPECT_EQ(level(index, "AAPL", ask_only), Ids{});
+}
+
 TEST(RuleIndex, CrossingsInEitherDirectionAndTheLineIsNotTheFireSide) {
   const RuleSet rules(
       {version("AAPL", Condition::crosses_above, 100), version("AAPL", Condition::crosses_below, 100),

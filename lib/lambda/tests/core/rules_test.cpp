@@ -85,6 +85,13 @@ TEST(Rules, EveryProblemListedWithItsPath) {
             "rules[6]: must be an object");
 }
 
+TEST(Rules, AMissingThresholdIsOnlyRequiredNotJudgedForItsCondition) {
+  // No threshold to judge: the condition's check (> 0 for a price) must not run on the unset value.
+  const std::string doc =
+      R"({"version":1,"rules":[{"id":"a","symbol":"A","condition":"price_above","severity":"info"}]})";
+  EXPECT_EQ(err(doc), "rules[0].threshold: required");
+}
+
 TEST(Rules, DocumentLevelProblems) {
   EXPECT_EQ(err("{}"), "version: required\nrules: required");
   EXPECT_EQ(err("[]"), "(document): must be an object\nversion: required\nrules: required");

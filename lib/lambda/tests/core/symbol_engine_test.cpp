@@ -183,6 +183,22 @@ TEST(SymbolEngine, BeyondTheWindowNoCrossingButALevelVersionMayFire) {
   EXPECT_FALSE(again[0].write_needed);
 }
 
+TEST(SymbolEngine, ARedeliveredTickItsRuleFiredOnIsNoChoice) {
+  // Beyond W a redelivered tick is a candidate again, withheld by its own fire: that fire is at the
+  // candidate's position in the key view and in the replay's, so the two agree and the engine chose nothing.
+  Rule lvl = version("lvl", Condition::price_above, 300);
+  lvl.cooldown_seconds = 10;  // its fire at 15 reaches past the oldest held tick (20): it is kept
+  EngineDriver d({lvl}, {.reorder_window_micros = 30 * kMicrosPerSecond, .max_held_ticks = 256});
+  for (double s : {10.0, 20.0, 30.0, 40.0, 50.0}) d.deliver({aapl(199, s)});
+  d.deliver({aapl(301, 15)});
+  ASSERT_EQ(d.stored(), alerts({alert(15, "lvl")}));
+  const auto again = d.deliver({aapl(301, 15)});
+  EXPECT_EQ(again[0].fates[0], TickFate::beyond_window);
+  EXPECT_TRUE(again[0].fires.empty());
+  EXPECT_EQ(again[0].mode_choices, 0u);
+  EXPECT_EQ(d.mode_choices, 0u);
+}
+
 TEST(SymbolEngine, ACrossingThatPersistsPastTheWindowFiresAtTheNextAppliedTick) {
   EngineDriver d({cross_above_200()},
                  {.reorder_window_micros = 20 * kMicrosPerSecond, .max_held_ticks = 256});
@@ -275,6 +291,17 @@ TEST(SymbolEngine, CrossingFiresObeyTheCooldownToo) {
   EXPECT_EQ(d.mode_choices, 0u);
 }
 
+TEST(SymbolEngine, FiresAtOneTickArePlannedInRuleSetOrder) {
+  // The crossing is found after the level version (levels are collected while placing ticks), yet its
+  // version comes first in the rule set: so does its fire (the order in which a burst is stored).
+  EngineDriver d({cross_above_200(), version("lvl", Condition::price_above, 100)});
+  d.deliver({aapl(199, 10)});
+  const auto plans = d.deliver({aapl(201, 20)});
+  ASSERT_EQ(plans[0].fires.size(), 2u);
+  EXPECT_EQ(plans[0].fires[0].rule_index, 0u);
+  EXPECT_EQ(plans[0].fires[1].rule_index, 1u);
+}
+
 TEST(SymbolEngine, OncePerBarAllowsOneFirePerEpochAlignedBar) {
   EngineDriver d({version("bar", Condition::price_above, 100, TriggerMode::once_per_bar)});
   // kT0 is a multiple of 60 s: bars [0, 60), [60, 120) after it.
@@ -339,6 +366,28 @@ TEST(SymbolEngine, AMovedFireIsCountedOnceWhenTwoVersionsOfItsRuleAreCrossed) {
   // Two choices: the moved fire withholds bar 0 in the replay's view (counted once for the rule, not once
   // per crossed version), and the crossing at 90 is withheld by the key 70 (bar 1) though not by the
   // replay's fire at 50.
+  EXPECT_EQ(plans[0].mode_choices, 2u);
+}
+
+TEST(SymbolEngine, AMovedFireIsCountedWithTheParametersOfItsRulesFirstCrossedVersionInTheRuleSet) {
+  // The example above with the versions listed v2 first and with bars that differ: the moved fire's
+  // choice is judged with v2's bars (the first crossed version in the rule set), although the late ticks
+  // cross v1 first in position order.
+  Rule v1 = cross_above_200();
+  v1.mode = TriggerMode::once_per_bar;
+  v1.bar_seconds = 120;  // one bar [0, 120) after kT0 holds every tick: a move inside it changes nothing
+  v1.window.until_micros = at_s(60);
+  Rule v2 = v1;
+  v2.version = 2;
+  v2.bar_seconds = 60;  // bars [0, 60), [60, 120): the move from 70 to 50 changes the bar it withholds
+  v2.window = {at_s(60), EffectiveWindow::kOpenEnd};
+  EngineDriver d({v2, v1}, {.reorder_window_micros = 3600 * kMicrosPerSecond, .max_held_ticks = 256});
+  d.deliver({aapl(199, 5)});
+  d.deliver({aapl(201, 70)});
+  const auto plans = d.deliver({aapl(201, 50), aapl(199, 80), aapl(201, 90)});
+  EXPECT_EQ(d.stored(), alerts({alert(70, "r1", 2)}));
+  // With v2's bars: the moved fire withholds bar 0 in the replay's view (1), and the crossing at 90 is
+  // withheld by the key 70 though not by the replay's fire at 50 (1). With v1's the first would be none.
   EXPECT_EQ(plans[0].mode_choices, 2u);
 }
 
