@@ -124,11 +124,6 @@ class _Fields:
             return None
         return attribute[kind]
 
-    def _required(self, name: str, value: Any) -> Any:
-        if value is None:
-            self.fail(name, "missing")
-        return value
-
     def opt_s(self, name: str) -> str | None:
         value = self._typed(name, "S")
         if value is None or isinstance(value, str):

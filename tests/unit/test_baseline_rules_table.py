@@ -54,7 +54,11 @@ RECORD: dict[str, Any] = {
 def with_(changes: dict[str, Any], version: dict[str, Any] | None = None) -> dict[str, Any]:
     item = copy.deepcopy(RECORD)
     item["versions"]["L"][0]["M"].update(version or {})
-    item.update(changes)
+    for name, value in changes.items():
+        if value is None:
+            del item[name]
+        else:
+            item[name] = value
     return item
 
 
@@ -132,6 +136,14 @@ def test_a_version_applies_only_in_its_window_before_its_expiry_and_when_enabled
         ({"mode": {"S": "once"}}, None, "cooldown_seconds: only for mode every"),
         ({"condition": {"S": "volume_above"}}, None, "threshold: must be an integer for volume_above"),
         ({"threshold": {"N": "2e15"}}, None, "threshold: must be between 0 and 1e15"),
+        ({"created": None}, None, "created: missing"),
+        ({"condition": {"S": "sideways"}}, None, "condition: unknown value"),
+        ({"template": {"S": "a } b"}}, None, "message_template: a lone '}'"),
+        ({"threshold": {"N": "0"}}, None, "threshold: must be > 0 for this condition"),
+        ({"expires_at": {"N": "1"}}, None, "expires_at: must lie in [2000-01-01"),
+        ({}, {"until": {"N": str(FROM)}}, "versions: until: window is empty (until <= from)"),
+        ({"state": {"S": "gone"}}, None, "state: unknown value"),
+        ({"revision": {"N": "0"}}, None, "revision: must be >= 1"),
     ],
 )
 def test_each_problem_is_named_as_the_adapter_names_it(
@@ -140,6 +152,21 @@ def test_each_problem_is_named_as_the_adapter_names_it(
     message = why(with_(changes, version))
     assert message.startswith("owner#alice rule#r1: ")
     assert expected in message
+
+
+def second_version(number: int, start: int) -> dict[str, Any]:
+    item = with_({}, {"until": {"N": str(FROM + 100)}})
+    second = copy.deepcopy(item["versions"]["L"][0])
+    second["M"].update({"v": {"N": str(number)}, "from": {"N": str(start)}})
+    del second["M"]["until"]
+    item["versions"]["L"].append(second)
+    return item
+
+
+def test_versions_are_numbered_upwards_with_windows_that_never_overlap() -> None:
+    assert [v.version for v in rt.decode_record(second_version(2, FROM + 100))] == [1, 2]
+    assert why(second_version(1, FROM + 100)).endswith("versions: numbers not increasing")
+    assert why(second_version(2, FROM + 99)).endswith("versions: windows overlap")
 
 
 def test_valid_variants_of_the_modes_decode() -> None:
@@ -153,6 +180,7 @@ def test_valid_variants_of_the_modes_decode() -> None:
 def test_an_item_without_its_keys_is_invalid() -> None:
     with pytest.raises(rt.InvalidItemError, match="pk: missing"):
         rt.decode_record({"sk": {"S": "rule#x"}})
+    assert why(with_({"pk": {"S": "operator#alice"}})) == "operator#alice rule#r1: not a rule record"
 
 
 class PagedTable:
@@ -183,7 +211,9 @@ def test_a_paged_scan_is_read_to_its_end_and_a_fence_ahead_is_taken_as_it_is() -
     ahead = ClientError(
         {"Error": {"Code": "ConditionalCheckFailedException"}, "Item": {"fence": {"N": "99"}}}, "UpdateItem"
     )
-    table = PagedTable([[RECORD], [second, {"pk": {"S": "owner#a"}, "sk": {"S": "rule#bad"}}]], ahead)
+    old = {"from": {"N": str(FROM - 2 * rt.HORIZON_US)}, "until": {"N": str(FROM - rt.HORIZON_US)}}
+    ended = with_({"sk": {"S": "rule#old"}}, old)  # R4: ended at the horizon, dropped
+    table = PagedTable([[RECORD, ended], [second, {"pk": {"S": "owner#a"}, "sk": {"S": "rule#bad"}}]], ahead)
     loaded = rt.load(table, "t", 2, lambda: FROM, segments=2, threads=2)
     assert [v.id for v in loaded.versions] == ["r1", "r2"]
     assert loaded.invalid == ["owner#a rule#bad: name: missing"]
