@@ -33,6 +33,7 @@ import random
 import re
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -191,6 +192,10 @@ RULES = load_table_rules(RULES_TABLE) if RULES_TABLE else load_rules(RULES_PATH)
 _last_fire_cache: dict[tuple[str, str], int] = {}
 # Per-container (rule id, arming) of `once` rules whose marker exists: they fire nothing more.
 _triggered: set[tuple[str, int]] = set()
+# Issue 17: BASELINE_THREADS > 1 runs each symbol's work in a thread pool of that size (boto3 clients are
+# thread-safe); unset or 1, the sequential variant.
+_THREADS = int(os.environ.get("BASELINE_THREADS", "1"))
+_pool = ThreadPoolExecutor(max_workers=_THREADS) if _THREADS > 1 else None
 
 # ------------------------------------------------------------------ ticks (F2)
 _SYMBOL = re.compile(r"^[A-Z0-9./:-]{1,16}$")
@@ -747,26 +752,45 @@ def apply_rules(batch: Batch, parsed: Parsed) -> None:
     except (ClientError, BotoCoreError, RuntimeError):
         logger.exception("reading the crossing state failed")
         states = None
+    by_symbol: dict[str, list[tuple[Rule, list[Tick]]]] = defaultdict(list)
     for (rule_id, version, symbol), ticks in parsed.ticks_by_key.items():
-        rule = by_id[(rule_id, version)]
-        try:
-            if batch.out_of_time():
-                raise TimeoutError("deadline")
-            if rule.condition in LEVEL:
-                apply_level(batch, rule, ticks)
-            elif states is None:
-                raise RuntimeError("no state")
-            else:
-                apply_crossing(batch, rule, ticks, states.get((rule_id, symbol)))
-        except (ClientError, BotoCoreError, RuntimeError, TimeoutError) as exc:
-            logger.error("key failed", extra={"rule": rule_id, "symbol": symbol, "error": str(exc)})
-            batch.failed.update(t.message_id for t in ticks)
+        by_symbol[symbol].append((by_id[(rule_id, version)], ticks))
+
+    def symbol_work(keys: list[tuple[Rule, list[Tick]]]) -> None:
+        for rule, ticks in keys:
+            apply_key(batch, rule, ticks, states)
+
+    if _pool is None:
+        for keys in by_symbol.values():
+            symbol_work(keys)
+    else:  # issue 17: the symbols' calls overlap (their state items, alerts and markers are disjoint)
+        list(_pool.map(symbol_work, by_symbol.values()))
+
+
+def apply_key(
+    batch: Batch, rule: Rule, ticks: list[Tick], states: dict[tuple[str, str], dict[str, Any]] | None
+) -> None:
+    """One (rule version, symbol)'s ticks; a failure fails their messages (they come back)."""
+    symbol = ticks[0].symbol
+    try:
+        if batch.out_of_time():
+            raise TimeoutError("deadline")
+        if rule.condition in LEVEL:
+            apply_level(batch, rule, ticks)
+        elif states is None:
+            raise RuntimeError("no state")
+        else:
+            apply_crossing(batch, rule, ticks, states.get((rule.id, symbol)))
+    except (ClientError, BotoCoreError, RuntimeError, TimeoutError) as exc:
+        logger.error("key failed", extra={"rule": rule.id, "symbol": symbol, "error": str(exc)})
+        batch.failed.update(t.message_id for t in ticks)
 
 
 def notify(batch: Batch) -> None:
-    fired_keys = set()
-    for rule, tick in batch.fired:
-        fired_keys.add((tick.symbol, tick.ts, rule.id))
+    fired_keys = {(tick.symbol, tick.ts, rule.id) for rule, tick in batch.fired}
+
+    def send(fired: tuple[Rule, Tick]) -> None:
+        rule, tick = fired
         try:
             if batch.out_of_time():
                 raise TimeoutError("deadline")
@@ -774,6 +798,12 @@ def notify(batch: Batch) -> None:
         except (ClientError, BotoCoreError, TimeoutError):
             logger.exception("publish failed", extra={"alert": f"{tick.ts}#{rule.id}"})
             batch.failed.add(tick.message_id)  # its redelivery re-publishes the pending alert
+
+    if _pool is None:
+        for fired in batch.fired:
+            send(fired)
+    else:  # each publish and its mark overlap the others
+        list(_pool.map(send, batch.fired))
     # A stored alert moved its key's state (side_ts, last_fire_ts) to its tick: every later delivery of that
     # tick is late, at or before the last fire.
     for rule, tick in list(batch.maybe_alerted.values()):

@@ -351,13 +351,19 @@ def record(rule_id: str, versions: list[tuple[int, int | None, dict[str, Any]]])
     }
 
 
-def with_table(aws: Aws, monkeypatch: pytest.MonkeyPatch, records: list[dict[str, Any]]) -> ModuleType:
-    """The handler imported anew (a cold container) on the rules table holding `records`, in a clock two
-    hours after T0 (R7: the ticks' own time, so no version has left the retention horizon)."""
+def with_table(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, records: list[dict[str, Any]], rules_path: Path | None = None
+) -> ModuleType:
+    """The handler imported anew (a cold container) on the rules table holding `records` (or with
+    `rules_path`, on that document), in a clock two hours after T0 (R7: the ticks' own time, so no version
+    has left the retention horizon)."""
     for item in records:
         aws.ddb.put_item(TableName="alert-rules-t", Item=item)
-    monkeypatch.delenv("RULES_PATH", raising=False)
-    monkeypatch.setenv("RULES_TABLE", "alert-rules-t")
+    if rules_path is None:
+        monkeypatch.delenv("RULES_PATH", raising=False)
+        monkeypatch.setenv("RULES_TABLE", "alert-rules-t")
+    else:
+        monkeypatch.setenv("RULES_PATH", str(rules_path))
     monkeypatch.setenv(CLOCK_VARIABLE, virtual_clock(T0 + 120 * MINUTE, 1, real_micros()))
     spec = importlib.util.spec_from_file_location(
         "baseline_handler", ROOT / "bench" / "baseline" / "handler.py"
@@ -436,3 +442,19 @@ def test_once_per_bar_fires_at_most_once_in_each_bar(aws: Aws, monkeypatch: pyte
     for body in bodies:
         handler.lambda_handler(sqs_event([body]), Context())
     assert fire_times(aws, "per-minute") == [at(10_000_000), at(65_000_000), at(130_000_000)]
+
+
+def test_the_threaded_variant_gives_the_golden_alerts_each_notified_once(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BASELINE_THREADS", "4")  # issue 17: per-symbol work in a thread pool
+    handler = with_table(aws, monkeypatch, [], rules_path=DATA / "golden-rules.json")
+    assert handler._pool is not None
+    lines = golden_lines()
+    for start in range(0, len(lines), 25):
+        assert handler.lambda_handler(sqs_event(lines[start : start + 25]), Context()) == {
+            "batchItemFailures": []
+        }
+    assert sorted((a["symbol"], a["timestamp"]) for a in stored_alerts(aws)) == expected_keys()
+    ids = sorted(json.loads(n["Message"])["alert_id"] for n in notifications(aws))
+    assert ids == sorted(f"{s}|{t}" for s, t in expected_keys())
