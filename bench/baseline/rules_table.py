@@ -42,6 +42,7 @@ PLACEHOLDERS = frozenset(
 )
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _SYMBOL = re.compile(r"[A-Z0-9./:-]{1,16}")
+_SYMBOL_PROBLEM = 'must be "*" or 1..16 chars of A-Z 0-9 . - / :'
 _INTEGER = re.compile(r"-?[0-9]+")  # std::from_chars of an int64: no '+', no blanks
 _DOUBLE = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|-?(?:inf|infinity|nan)", re.I)
 
@@ -244,7 +245,7 @@ def spec_problems(spec: Mapping[str, Any]) -> list[str]:
     """check_spec (rule_change.cpp) on a stored definition: each problem as "field: why"."""
     problems: list[tuple[str, str | None]] = [
         ("name", None if _NAME.fullmatch(spec["name"]) else "must be 1..64 chars of A-Z a-z 0-9 _ . -"),
-        ("symbol", None if spec["symbol"] == "*" or _SYMBOL.fullmatch(spec["symbol"]) else "bad symbol"),
+        ("symbol", None if spec["symbol"] == "*" or _SYMBOL.fullmatch(spec["symbol"]) else _SYMBOL_PROBLEM),
     ]
     threshold, condition, mode = spec["threshold"], spec["condition"], spec["mode"]
     problems.append(("threshold", None if 0 <= threshold <= 1e15 else "must be between 0 and 1e15"))
