@@ -21,7 +21,8 @@ bench/ compares like with like:
 - retries: botocore's standard mode (exponential backoff with full jitter on throttling, 5xx, network
   errors) plus the same backoff for BatchGetItem's UnprocessedKeys; nothing is retried past the deadline.
 
-Environment: ALERTS_TABLE, STATE_TABLE, TOPIC_ARN, DLQ_URL, RULES_PATH, AWS_ENDPOINT_URL (boto3 reads it).
+Environment: ALERTS_TABLE, STATE_TABLE, TOPIC_ARN, DLQ_URL, RULES_TABLE (rules_table.py) or RULES_PATH,
+BASELINE_THREADS, TAP_CLOCK, AWS_ENDPOINT_URL (boto3 reads it).
 """
 
 from __future__ import annotations
