@@ -5,7 +5,9 @@ the same moto server. Every measurement alternates the two implementations (A B 
 Figures (bench/results/latest.json, one object per figure with cpp, python and ratio):
 - cpu_per_tick_ns: the pure path (event parse + tick validation + rule evaluation) on one event file,
   C++ by Google Benchmark (tap_core_bench BM_ParseValidateEvaluateFile), Python by timeit (bench.pure_py);
-- cold_start_ms: process start to its first GET /next of the Runtime API, median of N starts;
+- cold_start_ms: process start to its first GET /next of the Runtime API, median of N starts (the rules
+  document, no AWS call: today's figure); cold_start_rules_loaded_ms: the same with RULES_TABLE named and
+  the benchmark's rules imported in it, so that each loads them before its first /next (with the count);
 - peak_rss_mb: VmHWM of the function process after the warm run (1,000 batches by default);
 - warm_batch_p50_ms / warm_batch_p99_ms: invocation latency of a 25-record batch without alerts (and
   warm_alert_batch_* with alerts) against moto, plus the function's own CPU per invocation from
@@ -19,6 +21,8 @@ Beside the figures, `rules_scale` (bench/rules_scale.py): the C++ pure path of a
 1,000,000 rule versions, the index build time and the resident bytes per version.
 `ratio` is always the C++ advantage: python / cpp where lower is better, cpp / python where higher is.
 
+Both implementations read their rules from their own rules table, RULES imported by `tap_rules` (R6:
+mode every) under a clock before the feed, and run in a clock just after it (R7: the ticks' own time).
 Before anything is timed, both implementations process the benchmark feed and must store the same alerts
 (table keys) and send the same notifications (alert ids, each once); otherwise the run stops. That gate runs
 on an in-order feed (checked: every symbol's positions increase) at concurrency 1, where the first version's
