@@ -240,17 +240,22 @@ class Stack:
     def function_env(self) -> dict[str, str]:
         return self.resources.function_env(RULES)
 
-    def table_env(self, tool: Path, ticks_us: Sequence[int]) -> dict[str, str]:
+    def import_rules(self, tool: Path, ticks_us: Sequence[int]) -> dict[str, str]:
         """RULES imported into this stack's rules table (R6) under a clock before the first of `ticks_us`;
-        the function's environment on that table, with a clock just after the last one (R7: both run in the
-        ticks' own time, so that every tick is covered by the fences and none is beyond the horizon)."""
+        returns what points a function at them: RULES_TABLE, and a clock just after the last tick (R7: both
+        run in the ticks' own time, so that every tick is covered by the fences and none is beyond the
+        horizon). One import for both implementations: the rule ids, part of every alert key, are equal."""
         before = feed_clock(min(ticks_us), margin_seconds=IMPORT_LEAD_S, speed=1)
         importer = RulesTool(
             self.resources.rules_table, self.resources.endpoint, {CLOCK_VARIABLE: before}, tool
         )
         importer.import_rules(RULES_OWNER, RULES)
         after = virtual_clock(max(ticks_us) + round(CLOCK_AFTER_S * 1e6), 1, real_micros())
-        return {**self.resources.function_env(None), CLOCK_VARIABLE: after}
+        return {"RULES_TABLE": self.resources.rules_table, CLOCK_VARIABLE: after}
+
+    def table_env(self, rules: Mapping[str, str]) -> dict[str, str]:
+        """The function's environment on these resources with the rules `rules` points at (import_rules)."""
+        return {**self.resources.function_env(None), **rules}
 
     def alert_keys(self) -> list[tuple[str, str]]:
         return self.resources.alert_keys()
@@ -422,9 +427,10 @@ def check_same_outputs(
     if late:
         raise SystemExit(f"the same-outputs feed must be in order; out of order: {late[:5]}")
     seen: dict[str, tuple[list[tuple[str, str]], list[str]]] = {}
+    rules = create_stack(endpoint, "eq-rules").import_rules(tool or default_tool(), ticks_us(bodies))
     for name, impl in impls.items():
         stack = create_stack(endpoint, f"eq-{name}")
-        with WarmFunction(impl, stack.table_env(tool or default_tool(), ticks_us(bodies))) as fn:
+        with WarmFunction(impl, stack.table_env(rules)) as fn:
             for i, part in enumerate(chunks(bodies, BATCH)):
                 fn.invoke(bench_event(part, f"feed-{i}"))
         seen[name] = (stack.alert_keys(), stack.notifications())
@@ -502,8 +508,7 @@ def measure_rules_loaded(
     rules before they ask for work (the C++ function at init, the baseline at import), so this is the cold
     start with the rules loaded (rule_count() versions; the fences, the segmented scans)."""
     stack = create_stack(endpoint, "cold-rules")
-    now = real_micros()
-    env = stack.table_env(tool or default_tool(), [now])
+    env = stack.table_env(stack.import_rules(tool or default_tool(), [real_micros()]))
     samples: dict[str, list[float]] = {"cpp": [], "python": []}
     for r, name in [(-1, n) for n in IMPLS] + list(interleaved(starts)):
         impl = impls[name]
@@ -564,7 +569,8 @@ def measure_warm(
     stacks = {name: create_stack(endpoint, f"{tag}-{name}") for name in IMPLS}
     via = function_endpoints or {}
     span = ticks_us([*warm_batch(0, alerts=False), *warm_batch(batches - 1, alerts=False)])
-    envs = {name: stacks[name].table_env(tool or default_tool(), span) for name in IMPLS}
+    rules = create_stack(endpoint, f"{tag}-rules").import_rules(tool or default_tool(), span)
+    envs = {name: stacks[name].table_env(rules) for name in IMPLS}
     functions = {
         name: WarmFunction(
             impls[name], {**envs[name], **({"AWS_ENDPOINT_URL": via[name]} if name in via else {})}
