@@ -5,7 +5,9 @@ the same moto server. Every measurement alternates the two implementations (A B 
 Figures (bench/results/latest.json, one object per figure with cpp, python and ratio):
 - cpu_per_tick_ns: the pure path (event parse + tick validation + rule evaluation) on one event file,
   C++ by Google Benchmark (tap_core_bench BM_ParseValidateEvaluateFile), Python by timeit (bench.pure_py);
-- cold_start_ms: process start to its first GET /next of the Runtime API, median of N starts;
+- cold_start_ms: process start to its first GET /next of the Runtime API, median of N starts (the rules
+  document, no AWS call: today's figure); cold_start_rules_loaded_ms: the same with RULES_TABLE named and
+  the benchmark's rules imported in it, so that each loads them before its first /next (with the count);
 - peak_rss_mb: VmHWM of the function process after the warm run (1,000 batches by default);
 - warm_batch_p50_ms / warm_batch_p99_ms: invocation latency of a 25-record batch without alerts (and
   warm_alert_batch_* with alerts) against moto, plus the function's own CPU per invocation from
@@ -19,6 +21,8 @@ Beside the figures, `rules_scale` (bench/rules_scale.py): the C++ pure path of a
 1,000,000 rule versions, the index build time and the resident bytes per version.
 `ratio` is always the C++ advantage: python / cpp where lower is better, cpp / python where higher is.
 
+Both implementations read their rules from their own rules table, RULES imported by `tap_rules` (R6:
+mode every) under a clock before the feed, and run in a clock just after it (R7: the ticks' own time).
 Before anything is timed, both implementations process the benchmark feed and must store the same alerts
 (table keys) and send the same notifications (alert ids, each once); otherwise the run stops. That gate runs
 on an in-order feed (checked: every symbol's positions increase) at concurrency 1, where the first version's
@@ -53,6 +57,7 @@ from bench import cost_model, rules_scale
 from bench.aws_model import AwsLatencyModel, Exceeded, exceed_report
 from bench.requests_scale import merge_results
 from lib.config import REORDER_WINDOW
+from local.clock import CLOCK_VARIABLE, feed_clock, real_micros, virtual_clock
 from local.emf import emf_totals
 from local.emulator import MotoServer
 from local.event_source import EventSourceConfig, SqsEventSource
@@ -60,6 +65,7 @@ from local.fault_proxy import FaultProxy, LatencyStats
 from local.feed import FeedConfig, generate_feed
 from local.function_host import function_command, runner
 from local.function_resources import FunctionResources, resources_on
+from local.rules_import import RulesTool, default_tool
 from local.runtime_api import FunctionProcess
 from local.sqs_event import received_message, sqs_event
 from local.sqs_queues import queue_arn
@@ -83,6 +89,9 @@ FIGURES = (
     "cost_per_million_ticks_usd",
 )
 HIGHER_IS_BETTER = frozenset({"ticks_per_second"})
+RULES_OWNER = "bench"  # the owner the benchmark's rules are imported for (R6: mode every, the cooldowns kept)
+IMPORT_LEAD_S = 60.0  # the importer's clock shows the first tick minus this: every tick meets the rules
+CLOCK_AFTER_S = 60.0  # the functions' clock shows the last tick plus this: every tick covered, none stale
 # Issue 8's acceptance targets: (figure, minimum ratio, maximum C++ value or None).
 TARGETS = (("cpu_per_tick_ns", 50.0, 1000.0), ("cold_start_ms", 20.0, None), ("peak_rss_mb", 5.0, None))
 BATCH = 25
@@ -231,6 +240,23 @@ class Stack:
     def function_env(self) -> dict[str, str]:
         return self.resources.function_env(RULES)
 
+    def import_rules(self, tool: Path, ticks_us: Sequence[int]) -> dict[str, str]:
+        """RULES imported into this stack's rules table (R6) under a clock before the first of `ticks_us`;
+        returns what points a function at them: RULES_TABLE, and a clock just after the last tick (R7: both
+        run in the ticks' own time, so that every tick is covered by the fences and none is beyond the
+        horizon). One import for both implementations: the rule ids, part of every alert key, are equal."""
+        before = feed_clock(min(ticks_us), margin_seconds=IMPORT_LEAD_S, speed=1)
+        importer = RulesTool(
+            self.resources.rules_table, self.resources.endpoint, {CLOCK_VARIABLE: before}, tool
+        )
+        importer.import_rules(RULES_OWNER, RULES)
+        after = virtual_clock(max(ticks_us) + round(CLOCK_AFTER_S * 1e6), 1, real_micros())
+        return {"RULES_TABLE": self.resources.rules_table, CLOCK_VARIABLE: after}
+
+    def table_env(self, rules: Mapping[str, str]) -> dict[str, str]:
+        """The function's environment on these resources with the rules `rules` points at (import_rules)."""
+        return {**self.resources.function_env(None), **rules}
+
     def alert_keys(self) -> list[tuple[str, str]]:
         return self.resources.alert_keys()
 
@@ -264,6 +290,16 @@ def chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[start : start + size]
 
 
+def ticks_us(bodies: Sequence[str]) -> list[int]:
+    """The timestamps (micros) of the valid ticks of `bodies`."""
+    return [t.ts_us for body in oracle.parse_feed(list(bodies)) for t in body.ticks]
+
+
+def rule_count() -> int:
+    """The versions an import of RULES gives (one per enabled rule)."""
+    return sum(1 for r in json.loads(RULES.read_text(encoding="utf-8"))["rules"] if r.get("enabled", True))
+
+
 def feed_ticks(body: str) -> list[dict[str, Any]]:
     """The tick objects of a feed body (malformed bodies hold none)."""
     try:
@@ -288,12 +324,13 @@ def workload_of(bodies: Sequence[str]) -> cost_model.Workload:
 
 
 def warm_batch(index: int, alerts: bool) -> list[str]:
-    """25 one-tick messages 10 minutes after the previous batch (past every cooldown). Quiet batches move
+    """25 one-tick messages 5 minutes after the previous batch (past every cooldown, and 1,000 batches within
+    the rules' retention horizon of 4 days, R4). Quiet batches move
     no rule; alert batches cross AAPL above 200 and EUR/USD below 1.05, put MSFT above 450 and trade a
     block of NVDA: four alerts. Every crossing key still gets its side_ts write (F3)."""
     quiet = {"AAPL": 190.0, "MSFT": 420.0, "BTC-USD": 99_500.0, "EUR/USD": 1.06, "TSLA": 290.0, "NVDA": 140.0}
     loud = {**quiet, "AAPL": 201.0, "MSFT": 455.0, "EUR/USD": 1.04} if alerts else quiet
-    start = datetime(2026, 11, 25, 14, 30, tzinfo=UTC) + timedelta(minutes=10 * index)
+    start = datetime(2026, 11, 25, 14, 30, tzinfo=UTC) + timedelta(minutes=5 * index)
     symbols = list(quiet)
     bodies = []
     for j in range(BATCH):
@@ -380,16 +417,20 @@ def out_of_order(bodies: Sequence[str]) -> list[str]:
     return out
 
 
-def check_same_outputs(impls: dict[str, Impl], endpoint: str, bodies: Sequence[str]) -> dict[str, Any]:
-    """Both implementations on the benchmark feed, in order and one batch after the other (concurrency 1):
-    same alert keys, same notification ids (each once)."""
+def check_same_outputs(
+    impls: dict[str, Impl], endpoint: str, bodies: Sequence[str], tool: Path | None = None
+) -> dict[str, Any]:
+    """Both implementations on the benchmark feed, in order and one batch after the other (concurrency 1),
+    each reading its rules from its own rules table (RULES imported by `tool`): same alert keys, same
+    notification ids (each once)."""
     late = out_of_order(bodies)
     if late:
         raise SystemExit(f"the same-outputs feed must be in order; out of order: {late[:5]}")
     seen: dict[str, tuple[list[tuple[str, str]], list[str]]] = {}
+    rules = create_stack(endpoint, "eq-rules").import_rules(tool or default_tool(), ticks_us(bodies))
     for name, impl in impls.items():
         stack = create_stack(endpoint, f"eq-{name}")
-        with WarmFunction(impl, stack.function_env()) as fn:
+        with WarmFunction(impl, stack.table_env(rules)) as fn:
             for i, part in enumerate(chunks(bodies, BATCH)):
                 fn.invoke(bench_event(part, f"feed-{i}"))
         seen[name] = (stack.alert_keys(), stack.notifications())
@@ -404,7 +445,13 @@ def check_same_outputs(impls: dict[str, Impl], endpoint: str, bodies: Sequence[s
     expected = sorted(f"{s}|{ts}" for s, ts in cpp_keys)
     if cpp_ids != expected:
         raise SystemExit("notifications do not match the stored alerts one to one")
-    return {"alerts": len(cpp_keys), "notifications": len(cpp_ids), "messages": len(bodies)}
+    return {
+        "alerts": len(cpp_keys),
+        "notifications": len(cpp_ids),
+        "messages": len(bodies),
+        "rules": "table",
+        "rule_versions": rule_count(),
+    }
 
 
 def measure_cpu_per_tick(bench_exe: Path, event: Path, rounds: int) -> dict[str, list[float]]:
@@ -454,6 +501,48 @@ def measure_cold_starts(impls: dict[str, Impl], endpoint: str, starts: int) -> d
     return samples
 
 
+def measure_rules_loaded(
+    impls: dict[str, Impl], endpoint: str, starts: int, tool: Path | None = None
+) -> dict[str, list[float]]:
+    """Process start to first /next with the rules table named and RULES imported in it: both load the
+    rules before they ask for work (the C++ function at init, the baseline at import), so this is the cold
+    start with the rules loaded (rule_count() versions; the fences, the segmented scans)."""
+    stack = create_stack(endpoint, "cold-rules")
+    env = stack.table_env(stack.import_rules(tool or default_tool(), [real_micros()]))
+    samples: dict[str, list[float]] = {"cpp": [], "python": []}
+    for r, name in [(-1, n) for n in IMPLS] + list(interleaved(starts)):
+        impl = impls[name]
+        with runner(impl.command, {**env, **impl.env}) as emulator:
+            cold_ms = wait_first_next(emulator.start_process()) * 1000
+        if r >= 0:
+            samples[name].append(cold_ms)
+    return samples
+
+
+def cold_figures(cold: dict[str, list[float]], loaded: dict[str, list[float]], starts: int) -> dict[str, Any]:
+    """The two cold-start figures (issue 15): process start to first /next as today (the rules document,
+    no AWS call), and with the rules loaded from the table (with the rule count)."""
+    med = statistics.median
+    return {
+        "cold_start_ms": figure(
+            "cold_start_ms",
+            med(cold["cpp"]),
+            med(cold["python"]),
+            starts=starts,
+            p90={n: percentile(cold[n], 90) for n in IMPLS},
+        ),
+        "cold_start_rules_loaded_ms": figure(
+            "cold_start_rules_loaded_ms",
+            med(loaded["cpp"]),
+            med(loaded["python"]),
+            starts=starts,
+            rules=rule_count(),
+            p90={n: percentile(loaded[n], 90) for n in IMPLS},
+            source="process start to first /next, RULES_TABLE named: the cold load runs before it",
+        ),
+    }
+
+
 @dataclass
 class WarmRun:
     wall_ms: dict[tuple[str, bool], list[float]]
@@ -470,17 +559,21 @@ def measure_warm(
     *,
     tag: str = "warm",
     function_endpoints: Mapping[str, str] | None = None,
+    tool: Path | None = None,
 ) -> WarmRun:
     """`function_endpoints`: where each implementation sends its AWS calls (default: `endpoint`, where the
-    stacks are created and read back)."""
+    stacks are created and read back). Each reads RULES from its rules table, imported by `tool` (mode
+    every: the alert batches keep firing)."""
     wall: dict[tuple[str, bool], list[float]] = {(n, a): [] for n in IMPLS for a in (False, True)}
     cpu: dict[tuple[str, bool], list[float]] = {(n, a): [] for n in IMPLS for a in (False, True)}
     stacks = {name: create_stack(endpoint, f"{tag}-{name}") for name in IMPLS}
     via = function_endpoints or {}
+    span = ticks_us([*warm_batch(0, alerts=False), *warm_batch(batches - 1, alerts=False)])
+    rules = create_stack(endpoint, f"{tag}-rules").import_rules(tool or default_tool(), span)
+    envs = {name: stacks[name].table_env(rules) for name in IMPLS}
     functions = {
         name: WarmFunction(
-            impls[name],
-            {**stacks[name].function_env(), **({"AWS_ENDPOINT_URL": via[name]} if name in via else {})},
+            impls[name], {**envs[name], **({"AWS_ENDPOINT_URL": via[name]} if name in via else {})}
         )
         for name in IMPLS
     }
@@ -500,7 +593,13 @@ def measure_warm(
 
 
 def measure_modelled(
-    impls: dict[str, Impl], endpoint: str, batches: int, alert_every: int, seed: int
+    impls: dict[str, Impl],
+    endpoint: str,
+    batches: int,
+    alert_every: int,
+    seed: int,
+    *,
+    tool: Path | None = None,
 ) -> dict[str, Any]:
     """The warm run with each implementation's AWS calls through a latency proxy of its own (the same seed:
     the same calls in the same order get the same latencies), reported under `aws_latency_model`."""
@@ -513,6 +612,7 @@ def measure_modelled(
             alert_every,
             tag="modelled",
             function_endpoints={n: p.url for n, p in proxies.items()},
+            tool=tool,
         )
     calls = {name: ProxiedCalls(p.latency_stats(), p.unmodelled()) for name, p in proxies.items()}
     return modelled_report(AwsLatencyModel(seed), batches, alert_every, warm, calls)
@@ -653,11 +753,11 @@ def measure_fidelity(impl: Impl, endpoint: str, bodies: Sequence[str]) -> dict[s
 
 
 def outputs_and_fidelity(
-    impls: dict[str, Impl], endpoint: str, bodies: Sequence[str]
+    impls: dict[str, Impl], endpoint: str, bodies: Sequence[str], tool: Path | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The same-outputs gate (concurrency 1, in order), then the fidelity figure (concurrency 5)."""
     same = run_callable(
-        "same outputs on the benchmark feed", lambda: check_same_outputs(impls, endpoint, bodies)
+        "same outputs on the benchmark feed", lambda: check_same_outputs(impls, endpoint, bodies, tool)
     )
     log(f"  both: {same['alerts']} alerts, {same['notifications']} notifications")
     fidelity = run_callable(
@@ -780,7 +880,7 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--aws-model-seed", type=int, default=17)
     parser.add_argument(
         "--only",
-        choices=("fidelity",),
+        choices=("fidelity", "outputs", "cold"),
         help="measure only this part (needs only the bootstrap) and replace its key in the result file",
     )
     return parser
@@ -805,12 +905,48 @@ def fidelity_only(bootstrap: Path, feed_messages: int, out: Path) -> int:
     return 0
 
 
+def rules_tool_of(build: Path) -> Path:
+    """The build's tap_rules, else the host build's (local/rules_import.py)."""
+    tool = build / "src" / "tap_rules"
+    return tool if tool.is_file() else default_tool()
+
+
+def part_only(part: str, bootstrap: Path, args: argparse.Namespace) -> int:
+    """`--only fidelity` (fidelity_only); `--only outputs`: the same-outputs gate on the rules table, its key
+    replaced in the result file; `--only cold`: both cold-start figures, replaced under `figures`."""
+    if part == "fidelity":
+        return fidelity_only(bootstrap, args.feed_messages, args.out)
+    tool = rules_tool_of(args.build)
+    if not os.access(bootstrap, os.X_OK):
+        raise SystemExit(f"{bootstrap} missing: build it first")
+    impls = implementations(bootstrap)
+    path = args.out / "latest.json"
+    with MotoServer() as moto:
+        if part == "outputs":
+            bodies = generate_feed(FeedConfig(seed=7, messages=args.feed_messages))
+            same = run_callable("same outputs", lambda: check_same_outputs(impls, moto.url, bodies, tool))
+            merge_results({"same_outputs": same}, path)
+            print(json.dumps(same))
+            return 0
+        cold = run_callable("cold starts", lambda: measure_cold_starts(impls, moto.url, args.cold_starts))
+        loaded = run_callable(
+            "cold starts, rules table", lambda: measure_rules_loaded(impls, moto.url, args.cold_starts, tool)
+        )
+    figures = cold_figures(cold, loaded, args.cold_starts)
+    doc = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    merge_results({"figures": {**doc.get("figures", {}), **figures}}, path)
+    for name, fig in figures.items():
+        print(f"{name}: C++ {fig['cpp']:.1f} ms, Python {fig['python']:.1f} ms ({fig['ratio']:.1f}x)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = arguments()
     args = parser.parse_args(argv)
     bootstrap = args.build / "src" / "bootstrap"
-    if args.only == "fidelity":
-        return fidelity_only(bootstrap, args.feed_messages, args.out)
+    if args.only:
+        return part_only(args.only, bootstrap, args)
+    tool = rules_tool_of(args.build)
     bench_exe, scale_exe = (
         args.build / "bench" / name for name in ("tap_core_bench", "tap_rules_scale_bench")
     )
@@ -829,22 +965,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with MotoServer() as moto:
         endpoint = moto.url
-        same, fidelity = outputs_and_fidelity(impls, endpoint, bodies)
+        same, fidelity = outputs_and_fidelity(impls, endpoint, bodies, tool)
         cpu = run_callable(
             "cpu per tick (pure path)", lambda: measure_cpu_per_tick(bench_exe, event_path, args.cpu_rounds)
         )
         cold = run_callable(
             f"cold starts x{args.cold_starts}", lambda: measure_cold_starts(impls, endpoint, args.cold_starts)
         )
+        loaded = run_callable(
+            f"cold starts with the rules table x{args.cold_starts}",
+            lambda: measure_rules_loaded(impls, endpoint, args.cold_starts, tool),
+        )
         warm = run_callable(
             f"warm run, {args.batches} batches each",
-            lambda: measure_warm(impls, endpoint, args.batches, args.alert_every),
+            lambda: measure_warm(impls, endpoint, args.batches, args.alert_every, tool=tool),
         )
         modelled = (
             run_callable(
                 f"warm run under the AWS latency model, {args.aws_model_batches} batches each",
                 lambda: measure_modelled(
-                    impls, endpoint, args.aws_model_batches, args.alert_every, args.aws_model_seed
+                    impls, endpoint, args.aws_model_batches, args.alert_every, args.aws_model_seed, tool=tool
                 ),
             )
             if args.aws_model
@@ -877,13 +1017,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             samples=cpu,
             event=str(event_path.relative_to(ROOT)),
         ),
-        "cold_start_ms": figure(
-            "cold_start_ms",
-            med(cold["cpp"]),
-            med(cold["python"]),
-            starts=args.cold_starts,
-            p90={n: percentile(cold[n], 90) for n in IMPLS},
-        ),
+        **cold_figures(cold, loaded, args.cold_starts),
         "peak_rss_mb": figure(
             "peak_rss_mb", warm.peak_rss_mb["cpp"], warm.peak_rss_mb["python"], after_batches=args.batches
         ),

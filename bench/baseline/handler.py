@@ -21,7 +21,8 @@ bench/ compares like with like:
 - retries: botocore's standard mode (exponential backoff with full jitter on throttling, 5xx, network
   errors) plus the same backoff for BatchGetItem's UnprocessedKeys; nothing is retried past the deadline.
 
-Environment: ALERTS_TABLE, STATE_TABLE, TOPIC_ARN, DLQ_URL, RULES_PATH, AWS_ENDPOINT_URL (boto3 reads it).
+Environment: ALERTS_TABLE, STATE_TABLE, TOPIC_ARN, DLQ_URL, RULES_TABLE (rules_table.py) or RULES_PATH,
+BASELINE_THREADS, TAP_CLOCK, AWS_ENDPOINT_URL (boto3 reads it).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import random
 import re
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -46,6 +48,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from bench.baseline import rules_table
+from local.clock import Clock
 
 DEFAULT_COOLDOWN_SECONDS = 60
 MAX_BODY_BYTES = 262_144
@@ -76,12 +81,41 @@ sqs = boto3.client("sqs", region_name=_REGION, config=_BOTO_CONFIG)
 
 @dataclass(frozen=True)
 class Rule:
+    """One version of a rule: a document's rule is version 1 of mode every, in force at every instant."""
+
     id: str
     symbol: str
     condition: str
     threshold: float
     severity: str
     cooldown_us: int
+    mode: str = "every"  # R2: every (cooldown), once_per_bar (bar), once (per arming)
+    bar_us: int = 0
+    arming: int = 0
+    version: int = 1
+    from_us: int = -(2**63)
+    until_us: int = rules_table.OPEN_END
+    expires_us: int | None = None
+    enabled: bool = True
+    owner: str = ""
+
+    def applies_at(self, ts_us: int) -> bool:
+        """R3: the version in force at the tick's timestamp (window, expiry, enabled)."""
+        return (
+            self.enabled
+            and self.from_us <= ts_us < self.until_us
+            and (self.expires_us is None or ts_us < self.expires_us)
+        )
+
+    def cutoff_us(self, ts_us: int) -> int:
+        """The latest last fire that still lets this rule fire at ts_us (the state write's condition):
+        every: a cooldown before; once_per_bar: before the tick's bar; once: before the tick (its marker,
+        written in the alert's transaction, is what keeps it to one fire per arming)."""
+        if self.mode == "every":
+            return ts_us - self.cooldown_us
+        if self.mode == "once_per_bar":
+            return ts_us - ts_us % self.bar_us - 1
+        return ts_us - 1
 
 
 def load_rules(path: Path) -> list[Rule]:
@@ -112,10 +146,57 @@ def load_rules(path: Path) -> list[Rule]:
     return rules
 
 
-RULES = load_rules(RULES_PATH)
+def rule_of(v: rules_table.Version) -> Rule:
+    return Rule(
+        v.id,
+        v.symbol,
+        v.condition,
+        v.threshold,
+        v.severity,
+        v.cooldown_seconds * 10**6,
+        mode=v.mode,
+        bar_us=v.bar_seconds * 10**6,
+        arming=v.arming,
+        version=v.version,
+        from_us=v.from_us,
+        until_us=v.until_us,
+        expires_us=v.expires_at_us,
+        enabled=v.enabled,
+        owner=v.owner,
+    )
+
+
+def load_table_rules(table: str) -> list[Rule]:
+    """The rules table's versions by the function's cold load (bench/baseline/rules_table.py), in the
+    local system's clock (TAP_CLOCK, as the function reads it); invalid items skipped and logged."""
+    started = time.perf_counter()
+    shards = int(os.environ.get("RULES_SHARDS", "1"))
+    loaded = rules_table.load(dynamodb, table, shards, Clock.from_env().now_micros)
+    for why in loaded.invalid:
+        logger.warning("invalid rule skipped", extra={"reason": why})
+    logger.info(
+        "rules loaded",
+        extra={"rules": len(loaded.versions), "invalid": len(loaded.invalid), "load_ms": _ms_since(started)},
+    )
+    return [rule_of(v) for v in loaded.versions]
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+RULES_TABLE = os.environ.get("RULES_TABLE", "")
+# The function's choice (src/main.cpp): the rules table when named, else the fixture document.
+RULES = load_table_rules(RULES_TABLE) if RULES_TABLE else load_rules(RULES_PATH)
 
 # Per-container lower bound of last_fire_ts per (rule, symbol) of level rules (last_fire only grows).
 _last_fire_cache: dict[tuple[str, str], int] = {}
+# Per-container (rule id, arming) of `once` rules whose marker exists: they fire nothing more.
+_triggered: set[tuple[str, int]] = set()
+# Issue 17: BASELINE_THREADS > 1 runs each symbol's work in a thread pool of that size (boto3 clients are
+# thread-safe); unset or 1, the sequential variant.
+_THREADS = int(os.environ.get("BASELINE_THREADS", "1"))
+_pool = ThreadPoolExecutor(max_workers=_THREADS) if _THREADS > 1 else None
 
 # ------------------------------------------------------------------ ticks (F2)
 _SYMBOL = re.compile(r"^[A-Z0-9./:-]{1,16}$")
@@ -342,6 +423,36 @@ def _put_alert(rule: Rule, tick: Tick) -> dict[str, Any]:
     }
 
 
+def _put_marker(rule: Rule, tick: Tick) -> list[dict[str, Any]]:
+    """A `once` rule's marker for its arming, put in the alert's transaction as the C++ function puts it
+    (dynamodb_store.cpp marker_item): a second fire of the arming is refused by it."""
+    if rule.mode != "once":
+        return []
+    item = {
+        "symbol": {"S": f"#once#{rule.id}"},
+        "rule_id": {"S": f"#arming#{rule.arming}"},
+        "rule": {"S": rule.id},
+        "arming": {"N": str(rule.arming)},
+        "alert_symbol": {"S": tick.symbol},
+        "alert_key": {"S": f"{tick.ts}#{rule.id}"},
+        "created_at": {"S": _now()},
+    }
+    put = {"TableName": STATE_TABLE, "Item": item, "ConditionExpression": "attribute_not_exists(symbol)"}
+    return [{"Put": put}]
+
+
+def _marker_refused(rule: Rule, codes: list[str]) -> bool:
+    """The transaction failed on the marker alone: the arming has fired (remembered per container)."""
+    refused = rule.mode == "once" and codes[-1] == "ConditionalCheckFailed" and codes[0] != codes[-1]
+    if refused:
+        _triggered.add((rule.id, rule.arming))
+    return refused
+
+
+def _spent(rule: Rule) -> bool:
+    return (rule.id, rule.arming) in _triggered
+
+
 def _cancel_codes(exc: ClientError) -> list[str]:
     return [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
 
@@ -359,8 +470,8 @@ def apply_level(batch: Batch, rule: Rule, ticks: list[Tick]) -> None:
         if cached is not None and tick.ts_us <= cached:
             batch.mark_late(rule, tick, cached)
             continue
-        if cached is not None and cached + rule.cooldown_us > tick.ts_us:
-            continue  # inside the cooldown: the write could not succeed
+        if (cached is not None and cached > rule.cutoff_us(tick.ts_us)) or _spent(rule):
+            continue  # inside the cooldown or bar, or the arming spent: the write could not succeed
         update = {
             "Update": {
                 "TableName": STATE_TABLE,
@@ -369,20 +480,24 @@ def apply_level(batch: Batch, rule: Rule, ticks: list[Tick]) -> None:
                 "ConditionExpression": "attribute_not_exists(last_fire_ts) OR last_fire_ts <= :cutoff",
                 "ExpressionAttributeValues": {
                     ":ts": {"S": tick.ts},
-                    ":cutoff": {"S": normalise_us(tick.ts_us - rule.cooldown_us)},
+                    ":cutoff": {"S": normalise_us(rule.cutoff_us(tick.ts_us))},
                     ":now": {"S": _now()},
                 },
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         }
         try:
-            dynamodb.transact_write_items(TransactItems=[update, _put_alert(rule, tick)])
+            dynamodb.transact_write_items(
+                TransactItems=[update, _put_alert(rule, tick), *_put_marker(rule, tick)]
+            )
         except ClientError as exc:
             codes = (
                 _cancel_codes(exc) if exc.response["Error"]["Code"] == "TransactionCanceledException" else []
             )
             if not codes or any(c not in ("None", "ConditionalCheckFailed") for c in codes):
                 raise  # a TransactionConflict, throttling, ...: transient, the message comes back
+            if _marker_refused(rule, codes):
+                continue
             old = exc.response["CancellationReasons"][0].get("Item", {})
             if "last_fire_ts" in old:
                 last = normalise_timestamp(old["last_fire_ts"]["S"])[1]
@@ -443,32 +558,20 @@ def _evaluate_crossing(batch: Batch, rule: Rule, ticks: list[Tick], stored: dict
         fires = (
             changed
             and new_side == target_side(rule)
-            and (last_fire_us is None or last_fire_us + rule.cooldown_us <= tick.ts_us)
+            and (last_fire_us is None or last_fire_us <= rule.cutoff_us(tick.ts_us))
+            and not _spent(rule)
         )
         if not fires:
             continue
         cond, values = condition()
-        dynamodb.transact_write_items(
-            TransactItems=[
-                {
-                    "Update": {
-                        "TableName": STATE_TABLE,
-                        "Key": _state_key(rule, tick.symbol),
-                        "UpdateExpression": (
-                            "SET side = :side, side_ts = :ts, last_fire_ts = :ts, updated_at = :now"
-                        ),
-                        "ConditionExpression": cond,
-                        "ExpressionAttributeValues": {
-                            **values,
-                            ":side": {"S": new_side},
-                            ":ts": {"S": tick.ts},
-                            ":now": {"S": _now()},
-                        },
-                    }
-                },
-                _put_alert(rule, tick),
-            ]
-        )
+        try:
+            _fire_crossing(rule, tick, new_side, cond, values)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            if not _marker_refused(rule, _cancel_codes(exc)):
+                raise  # a CAS conflict: apply_crossing re-reads
+            continue  # the arming has fired: the side write below records this tick
         db_side_ts, last_fire_us, newest = tick.ts, tick.ts_us, None
         batch.fired.append((rule, tick))
     if newest is not None:
@@ -485,6 +588,32 @@ def _evaluate_crossing(batch: Batch, rule: Rule, ticks: list[Tick], stored: dict
                 ":now": {"S": _now()},
             },
         )
+
+
+def _fire_crossing(rule: Rule, tick: Tick, new_side: str, cond: str, values: dict[str, Any]) -> None:
+    """One fire of a crossing rule: the state CAS, the alert and (mode once) the marker, together."""
+    dynamodb.transact_write_items(
+        TransactItems=[
+            {
+                "Update": {
+                    "TableName": STATE_TABLE,
+                    "Key": _state_key(rule, tick.symbol),
+                    "UpdateExpression": (
+                        "SET side = :side, side_ts = :ts, last_fire_ts = :ts, updated_at = :now"
+                    ),
+                    "ConditionExpression": cond,
+                    "ExpressionAttributeValues": {
+                        **values,
+                        ":side": {"S": new_side},
+                        ":ts": {"S": tick.ts},
+                        ":now": {"S": _now()},
+                    },
+                }
+            },
+            _put_alert(rule, tick),
+            *_put_marker(rule, tick),
+        ]
+    )
 
 
 def read_states(keys: list[tuple[Rule, str]]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -590,7 +719,8 @@ def dead_letter(message_id: str, body: str, reasons: list[str]) -> None:
 
 @dataclass
 class Parsed:
-    ticks_by_key: dict[tuple[str, str], list[Tick]] = field(default_factory=lambda: defaultdict(list))
+    # (rule id, version, symbol) -> its ticks: each tick under the version in force at its timestamp (R3)
+    ticks_by_key: dict[tuple[str, int, str], list[Tick]] = field(default_factory=lambda: defaultdict(list))
     rejected: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # id -> (body, reasons)
     ticks: int = 0
 
@@ -604,41 +734,64 @@ def parse_records(records: list[SQSRecord]) -> Parsed:
             out.rejected[record.message_id] = (record.body, reasons)
         for tick in ticks:
             for rule in RULES:
-                if rule.symbol in ("*", tick.symbol):
-                    out.ticks_by_key[(rule.id, tick.symbol)].append(tick)
+                if rule.symbol in ("*", tick.symbol) and rule.applies_at(tick.ts_us):
+                    out.ticks_by_key[(rule.id, rule.version, tick.symbol)].append(tick)
     for ticks in out.ticks_by_key.values():
         ticks.sort(key=lambda t: t.ts_us)  # stable: equal timestamps keep delivery order
     return out
 
 
 def apply_rules(batch: Batch, parsed: Parsed) -> None:
-    by_id = {r.id: r for r in RULES}
-    crossing_keys = [(by_id[r], s) for r, s in parsed.ticks_by_key if by_id[r].condition in CROSSING]
+    by_id = {(r.id, r.version): r for r in RULES}
+    # One state item per (rule, symbol) whatever the version (BatchGetItem refuses duplicate keys).
+    crossing = {
+        (r, s): by_id[(r, v)] for r, v, s in parsed.ticks_by_key if by_id[(r, v)].condition in CROSSING
+    }
+    crossing_keys = [(rule, symbol) for (_, symbol), rule in crossing.items()]
     try:
         states: dict[tuple[str, str], dict[str, Any]] | None = read_states(crossing_keys)
     except (ClientError, BotoCoreError, RuntimeError):
         logger.exception("reading the crossing state failed")
         states = None
-    for (rule_id, symbol), ticks in parsed.ticks_by_key.items():
-        rule = by_id[rule_id]
-        try:
-            if batch.out_of_time():
-                raise TimeoutError("deadline")
-            if rule.condition in LEVEL:
-                apply_level(batch, rule, ticks)
-            elif states is None:
-                raise RuntimeError("no state")
-            else:
-                apply_crossing(batch, rule, ticks, states.get((rule_id, symbol)))
-        except (ClientError, BotoCoreError, RuntimeError, TimeoutError) as exc:
-            logger.error("key failed", extra={"rule": rule_id, "symbol": symbol, "error": str(exc)})
-            batch.failed.update(t.message_id for t in ticks)
+    by_symbol: dict[str, list[tuple[Rule, list[Tick]]]] = defaultdict(list)
+    for (rule_id, version, symbol), ticks in parsed.ticks_by_key.items():
+        by_symbol[symbol].append((by_id[(rule_id, version)], ticks))
+
+    def symbol_work(keys: list[tuple[Rule, list[Tick]]]) -> None:
+        for rule, ticks in keys:
+            apply_key(batch, rule, ticks, states)
+
+    if _pool is None:
+        for keys in by_symbol.values():
+            symbol_work(keys)
+    else:  # issue 17: the symbols' calls overlap (their state items, alerts and markers are disjoint)
+        list(_pool.map(symbol_work, by_symbol.values()))
+
+
+def apply_key(
+    batch: Batch, rule: Rule, ticks: list[Tick], states: dict[tuple[str, str], dict[str, Any]] | None
+) -> None:
+    """One (rule version, symbol)'s ticks; a failure fails their messages (they come back)."""
+    symbol = ticks[0].symbol
+    try:
+        if batch.out_of_time():
+            raise TimeoutError("deadline")
+        if rule.condition in LEVEL:
+            apply_level(batch, rule, ticks)
+        elif states is None:
+            raise RuntimeError("no state")
+        else:
+            apply_crossing(batch, rule, ticks, states.get((rule.id, symbol)))
+    except (ClientError, BotoCoreError, RuntimeError, TimeoutError) as exc:
+        logger.error("key failed", extra={"rule": rule.id, "symbol": symbol, "error": str(exc)})
+        batch.failed.update(t.message_id for t in ticks)
 
 
 def notify(batch: Batch) -> None:
-    fired_keys = set()
-    for rule, tick in batch.fired:
-        fired_keys.add((tick.symbol, tick.ts, rule.id))
+    fired_keys = {(tick.symbol, tick.ts, rule.id) for rule, tick in batch.fired}
+
+    def send(fired: tuple[Rule, Tick]) -> None:
+        rule, tick = fired
         try:
             if batch.out_of_time():
                 raise TimeoutError("deadline")
@@ -646,6 +799,12 @@ def notify(batch: Batch) -> None:
         except (ClientError, BotoCoreError, TimeoutError):
             logger.exception("publish failed", extra={"alert": f"{tick.ts}#{rule.id}"})
             batch.failed.add(tick.message_id)  # its redelivery re-publishes the pending alert
+
+    if _pool is None:
+        for fired in batch.fired:
+            send(fired)
+    else:  # each publish and its mark overlap the others
+        list(_pool.map(send, batch.fired))
     # A stored alert moved its key's state (side_ts, last_fire_ts) to its tick: every later delivery of that
     # tick is late, at or before the last fire.
     for rule, tick in list(batch.maybe_alerted.values()):

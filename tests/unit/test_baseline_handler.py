@@ -14,6 +14,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -27,6 +28,7 @@ pytest.importorskip(
     reason="the baseline needs aws-lambda-powertools (requirements/bench.txt)",
 )
 
+from local.clock import CLOCK_VARIABLE, real_micros, virtual_clock
 from local.function_resources import create_function_resources
 from local.sqs_event import event_of
 from local.sqs_queues import drain
@@ -300,3 +302,159 @@ def test_an_older_tick_after_a_newer_same_side_tick_is_late(aws: Aws) -> None:
     # crossing at 14:34 that persists fires
     assert [a["timestamp"] for a in crossing] == ["2026-11-25T14:34:00.000000Z#aapl-up-200"]
     assert check_guarantees(ticks, [r for r in rules if r.id == "aapl-up-200"], crossing, 1) == []
+
+
+# ------------------------------------------------------------------ rules from the rules table (issue 15)
+T0 = 1_795_617_000_000_000  # 2026-11-25T14:30:00Z in micros
+MINUTE = 60_000_000
+
+
+def version_map(number: int, start: int, until: int | None, spec: dict[str, Any]) -> dict[str, Any]:
+    m = {
+        "v": {"N": str(number)},
+        "from": {"N": str(start)},
+        "symbol": {"S": "AAPL"},
+        "condition": {"S": spec["condition"]},
+        "threshold": {"N": str(spec["threshold"])},
+        "severity": {"S": "warning"},
+        "mode": {"S": spec["mode"]},
+        "cooldown": {"N": str(spec.get("cooldown", 0))},
+        "bar": {"N": str(spec.get("bar", 0))},
+        "arming": {"N": "1"},
+    }
+    if until is not None:
+        m["until"] = {"N": str(until)}
+    return {"M": m}
+
+
+def record(rule_id: str, versions: list[tuple[int, int | None, dict[str, Any]]]) -> dict[str, Any]:
+    """A rule record as the C++ adapter stores it (rules_dynamodb.cpp rule_item), its definition the last
+    version's."""
+    spec = versions[-1][2]
+    return {
+        "pk": {"S": "owner#alice"},
+        "sk": {"S": f"rule#{rule_id}"},
+        "name": {"S": rule_id},
+        "symbol": {"S": "AAPL"},
+        "condition": {"S": spec["condition"]},
+        "threshold": {"N": str(spec["threshold"])},
+        "severity": {"S": "warning"},
+        "mode": {"S": spec["mode"]},
+        "cooldown": {"N": str(spec.get("cooldown", 0))},
+        "bar": {"N": str(spec.get("bar", 0))},
+        "state": {"S": "active"},
+        "arming": {"N": "1"},
+        "revision": {"N": str(len(versions))},
+        "created": {"N": str(T0)},
+        "updated": {"N": str(T0)},
+        "versions": {"L": [version_map(i + 1, s, u, sp) for i, (s, u, sp) in enumerate(versions)]},
+    }
+
+
+def with_table(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, records: list[dict[str, Any]], rules_path: Path | None = None
+) -> ModuleType:
+    """The handler imported anew (a cold container) on the rules table holding `records` (or with
+    `rules_path`, on that document), in a clock two hours after T0 (R7: the ticks' own time, so no version
+    has left the retention horizon)."""
+    for item in records:
+        aws.ddb.put_item(TableName="alert-rules-t", Item=item)
+    if rules_path is None:
+        monkeypatch.delenv("RULES_PATH", raising=False)
+        monkeypatch.setenv("RULES_TABLE", "alert-rules-t")
+    else:
+        monkeypatch.setenv("RULES_PATH", str(rules_path))
+    monkeypatch.setenv(CLOCK_VARIABLE, virtual_clock(T0 + 120 * MINUTE, 1, real_micros()))
+    spec = importlib.util.spec_from_file_location(
+        "baseline_handler", ROOT / "bench" / "baseline" / "handler.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def tick(price: float, at_us: int) -> str:
+    stamp = datetime.fromtimestamp(at_us / 1e6, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return json.dumps({"symbol": "AAPL", "price": price, "timestamp": stamp})
+
+
+def fire_times(aws: Aws, rule_id: str) -> list[str]:
+    return sorted(a["timestamp"].split("#")[0] for a in stored_alerts(aws) if a["rule_id"] == rule_id)
+
+
+def at(offset_us: int) -> str:
+    return datetime.fromtimestamp((T0 + offset_us) / 1e6, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_each_tick_meets_the_table_version_in_force_at_its_timestamp(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    every = {"condition": "price_above", "mode": "every", "cooldown": 60}
+    edited = [
+        (T0, T0 + 60 * MINUTE, {**every, "threshold": 100}),
+        (T0 + 60 * MINUTE, None, {**every, "threshold": 200}),
+    ]
+    broken = {**record("broken", [(T0, None, {**every, "threshold": 1})]), "state": {"S": "gone"}}
+    handler = with_table(aws, monkeypatch, [record("edited", edited), broken])
+    assert [(r.id, r.version, r.threshold) for r in handler.RULES] == [
+        ("edited", 1, 100.0),
+        ("edited", 2, 200.0),
+    ]
+    offsets = [-MINUTE, 10 * MINUTE, 70 * MINUTE, 80 * MINUTE]  # before v1; in v1; in v2 below; in v2 above
+    bodies = [tick(p, T0 + o) for p, o in zip([150.0, 150.0, 150.0, 250.0], offsets, strict=True)]
+    assert handler.lambda_handler(sqs_event(bodies), Context()) == {"batchItemFailures": []}
+    assert fire_times(aws, "edited") == [at(10 * MINUTE), at(80 * MINUTE)]
+    assert {n["MessageAttributes"]["rule"]["Value"] for n in notifications(aws)} == {"edited"}
+
+
+def test_once_fires_once_per_arming_its_marker_stored_with_the_alert(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    level = {"condition": "price_above", "threshold": 100, "mode": "once"}
+    crossing = {"condition": "crosses_above", "threshold": 100, "mode": "once"}
+    records = [record("level-once", [(T0, None, level)]), record("cross-once", [(T0, None, crossing)])]
+    handler = with_table(aws, monkeypatch, records)
+    prices = [90.0, 110.0, 90.0, 120.0]  # crosses above twice, above the level twice
+    for i, price in enumerate(prices):
+        handler.lambda_handler(sqs_event([tick(price, T0 + i * MINUTE)]), Context())
+    assert fire_times(aws, "level-once") == [at(MINUTE)]
+    assert fire_times(aws, "cross-once") == [at(MINUTE)]
+    marker = aws.ddb.get_item(
+        TableName="alert-state-t", Key={"symbol": {"S": "#once#cross-once"}, "rule_id": {"S": "#arming#1"}}
+    )["Item"]
+    assert marker["alert_key"]["S"] == f"{at(MINUTE)}#cross-once"
+    # A cold container knows nothing of the fire: the marker alone refuses the second one.
+    fresh = with_table(aws, monkeypatch, [])
+    fresh.lambda_handler(sqs_event([tick(90.0, T0 + 10 * MINUTE), tick(130.0, T0 + 11 * MINUTE)]), Context())
+    assert fire_times(aws, "level-once") == [at(MINUTE)]
+    assert fire_times(aws, "cross-once") == [at(MINUTE)]
+    assert len(notifications(aws)) == 2
+
+
+def test_once_per_bar_fires_at_most_once_in_each_bar(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    bar = {"condition": "price_above", "threshold": 100, "mode": "once_per_bar", "bar": 60}
+    handler = with_table(aws, monkeypatch, [record("per-minute", [(T0, None, bar)])])
+    seconds = [10, 50, 65, 70, 130]  # bars 0, 0, 1, 1, 2
+    bodies = [tick(110.0, T0 + s * 1_000_000) for s in seconds]
+    for body in bodies:
+        handler.lambda_handler(sqs_event([body]), Context())
+    assert fire_times(aws, "per-minute") == [at(10_000_000), at(65_000_000), at(130_000_000)]
+
+
+def test_the_threaded_variant_gives_the_golden_alerts_each_notified_once(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BASELINE_THREADS", "4")  # issue 17: per-symbol work in a thread pool
+    handler = with_table(aws, monkeypatch, [], rules_path=DATA / "golden-rules.json")
+    assert handler._pool is not None
+    lines = golden_lines()
+    for start in range(0, len(lines), 25):
+        assert handler.lambda_handler(sqs_event(lines[start : start + 25]), Context()) == {
+            "batchItemFailures": []
+        }
+    assert sorted((a["symbol"], a["timestamp"]) for a in stored_alerts(aws)) == expected_keys()
+    ids = sorted(json.loads(n["Message"])["alert_id"] for n in notifications(aws))
+    assert ids == sorted(f"{s}|{t}" for s, t in expected_keys())

@@ -152,7 +152,7 @@ def test_warm_batches_are_25_ticks_advancing_past_every_cooldown() -> None:
     loud = [json.loads(b) for b in warm_batch(1, alerts=True)]
     assert len(quiet) == len(loud) == 25
     assert quiet[0]["timestamp"] == "2026-11-25T14:30:00.000Z"
-    assert loud[0]["timestamp"] == "2026-11-25T14:40:00.000Z"
+    assert loud[0]["timestamp"] == "2026-11-25T14:35:00.000Z"
     assert all(t["volume"] == 100 for t in quiet)
     assert {t["symbol"] for t in loud if t["volume"] > 100_000} == {"NVDA"}
     assert max(t["price"] for t in loud if t["symbol"] == "MSFT") == 455.0

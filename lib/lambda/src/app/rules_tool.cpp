@@ -6,7 +6,9 @@
 #include <charconv>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <ostream>
+#include <string_view>
 #include <utility>
 
 #include "tap/app/function_config.hpp"
@@ -206,6 +208,69 @@ int control(const RulesToolCommand& command, const RulesToolContext& c) {
   return kToolOk;
 }
 
+// One engine version as a JSON line (absent bounds and expiry as null).
+std::string version_json(const Rule& v) {
+  std::string out = R"({"id":)";
+  json::append_string(out, v.id);
+  const auto text = [&out](std::string_view name, std::string_view value) {
+    out += ",\"";
+    out += name;
+    out += "\":";
+    json::append_string(out, value);
+  };
+  const auto integer = [&out](std::string_view name, std::optional<std::int64_t> value) {
+    out += ",\"";
+    out += name;
+    out += "\":";
+    if (value) {
+      json::append_number(out, *value);
+    } else {
+      out += "null";
+    }
+  };
+  integer("version", v.version);
+  text("owner", v.owner);
+  text("symbol", v.symbol);
+  text("condition", to_string(v.condition));
+  out += R"(,"threshold":)";
+  json::append_number(out, v.threshold);
+  text("severity", to_string(v.severity));
+  text("mode", to_string(v.mode));
+  integer("cooldown_seconds", v.cooldown_seconds);
+  integer("bar_seconds", v.bar_seconds);
+  integer("arming", v.arming);
+  integer("from", v.window.from_micros);
+  integer("until", v.window.until_micros == EffectiveWindow::kOpenEnd
+                       ? std::nullopt
+                       : std::optional<std::int64_t>(v.window.until_micros));
+  integer("expires_at", v.expires_at_micros);
+  out += v.enabled ? R"(,"enabled":true)" : R"(,"enabled":false)";
+  text("description", v.description);
+  text("message_template", v.message_template);
+  return out + "}";
+}
+
+int loaded(const RulesToolContext& c) {
+  if (c.cache == nullptr) {
+    c.err << "loaded: no rules cache in this context\n";
+    return kToolFailed;
+  }
+  auto report = c.cache->load(c.deadline());
+  if (!report) {
+    c.err << "the cold load failed: " << report.error().code << ": " << report.error().message << "\n";
+    return kToolFailed;
+  }
+  for (const Rule& v : c.cache->versions()) c.out << version_json(v) << "\n";
+  for (const std::string& item : report->invalid_items) {
+    std::string line = R"({"invalid":)";
+    json::append_string(line, item);
+    c.out << line << "}\n";
+  }
+  c.out << R"({"versions":)" << c.cache->versions().size() << R"(,"invalid":)" << report->invalid
+        << R"(,"fence":)" << c.cache->covered_until() << "}\n";
+  return kToolOk;
+}
+
 }  // namespace
 
 std::string rules_tool_help() {
@@ -226,6 +291,9 @@ usage:
   tap_rules band SYMBOL --low X --high Y
                                         ticks of SYMBOL priced outside [X, Y] are rejected from effective_from
   tap_rules clear-band SYMBOL           end SYMBOL's price band at effective_from
+  tap_rules loaded                      the function's cold load of the table (fences, segmented scans,
+                                        retention horizon) and what it decoded, as JSON lines: each
+                                        version, each skipped item ({"invalid": why}), a summary last
   tap_rules --help                      this text
 
 Times T are UTC as ticks carry them, e.g. 2026-03-02T14:30:00Z. A change takes effect at its effective_from,
@@ -285,9 +353,9 @@ Result<RulesToolCommand> parse_rules_tool_args(const std::vector<std::string>& a
     command.file = file.value();
     return command;
   }
-  if (name == "controls") {
-    if (args.size() != 1) return usage("controls takes no arguments");
-    command.kind = Kind::controls;
+  if (name == "controls" || name == "loaded") {
+    if (args.size() != 1) return usage(name + " takes no arguments");
+    command.kind = name == "controls" ? Kind::controls : Kind::loaded;
     return command;
   }
   static const std::map<std::string, std::pair<Kind, ControlChange::Kind>> kControls{
@@ -330,6 +398,8 @@ int run_rules_tool(const RulesToolCommand& command, const RulesToolContext& cont
       return list(command, context);
     case Kind::controls:
       return controls(context);
+    case Kind::loaded:
+      return loaded(context);
     case Kind::help:
       context.out << rules_tool_help();
       return kToolOk;

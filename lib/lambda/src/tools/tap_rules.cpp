@@ -4,15 +4,20 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "tap/app/rules_tool.hpp"
 #include "tap/aws/aws_layer.hpp"
 #include "tap/core/clock_spec.hpp"
 
 namespace {
+
+// The cold load's parallel scans as the function makes them (src/main.cpp): one connection and thread each.
+constexpr int kScanConnections = 8;
 
 // Rule ids and transaction tokens straight from the OS's entropy (rules_dynamodb.hpp).
 std::string random_id() { return tap::random_rule_id(); }
@@ -56,13 +61,24 @@ int main(int argc, char** argv) {
     std::cerr << "tap_rules: " << tap::kClockVariable << ": " << clock.error().message << "\n";
     return tap::kToolFailed;
   }
+  const auto now = [spec = clock.value()] { return spec.now(real_micros()); };
   tap::DynamoDbRulesStore store(layer.value()->dynamodb, table.value(), random_id);
+  // `loaded`: the function's rules cache, built as src/main.cpp builds it (the same settings and scans).
+  std::vector<std::unique_ptr<tap::AwsLayer>> scan_layers;
+  std::vector<tap::DynamoDbRulesStore> scan_stores;
+  scan_stores.reserve(kScanConnections);
+  for (int i = 0; command->kind == tap::RulesToolCommand::Kind::loaded && i < kScanConnections; ++i) {
+    scan_layers.push_back(std::move(tap::AwsLayer::from_env(env)).value());  // succeeded above
+    scan_stores.emplace_back(scan_layers.back()->dynamodb, table.value(), random_id);
+  }
+  std::vector<tap::RulesStore*> scanners;
+  for (tap::DynamoDbRulesStore& s : scan_stores) scanners.push_back(&s);
+  tap::RulesCache cache(store, now, tap::RulesCacheSettings{}, std::move(scanners));
   tap::ChangeService changes(
-      store, [spec = clock.value()] { return spec.now(real_micros()); },
-      [](std::int64_t micros) { std::this_thread::sleep_for(std::chrono::microseconds(micros)); }, random_id,
-      {});
+      store, now, [](std::int64_t micros) { std::this_thread::sleep_for(std::chrono::microseconds(micros)); },
+      random_id, {});
   const tap::RulesToolContext context{
-      store,     changes,  read_file, [] { return tap::SteadyClock::now() + std::chrono::seconds(10); },
-      std::cout, std::cerr};
+      store,     changes,   read_file, [] { return tap::SteadyClock::now() + std::chrono::seconds(10); },
+      std::cout, std::cerr, &cache};
   return tap::run_rules_tool(command.value(), context);
 }

@@ -35,7 +35,7 @@ TEST(RulesToolArgs, HelpWhenAskedOrGivenNothing) {
   const std::string help = rules_tool_help();
   for (const char* word : {"import --owner OWNER FILE", "list --owner OWNER", "controls", "suspend SYMBOL",
                            "resume-symbol SYMBOL", "band SYMBOL --low X --high Y", "clear-band SYMBOL",
-                           "RULES_TABLE", "rules-writer-policy", "exit codes"}) {
+                           "loaded", "RULES_TABLE", "rules-writer-policy", "exit codes"}) {
     EXPECT_NE(help.find(word), std::string::npos) << word;
   }
 }
@@ -51,6 +51,8 @@ TEST(RulesToolArgs, ImportListAndControls) {
   EXPECT_EQ(list->kind, Kind::list);
   EXPECT_EQ(list->owner, "bob");
   EXPECT_EQ(parse({"controls"})->kind, Kind::controls);
+  EXPECT_EQ(parse({"loaded"})->kind, Kind::loaded);
+  EXPECT_EQ(usage_error({"loaded", "x"}), "usage: loaded takes no arguments");
 }
 
 TEST(RulesToolArgs, SymbolControls) {
@@ -138,6 +140,7 @@ struct ToolTest : ::testing::Test {
   std::map<std::string, std::string> files{{"rules.json", kDocument}};
   std::ostringstream out;
   std::ostringstream err;
+  RulesCache* cache = nullptr;
 
   int run(std::vector<std::string> args) {
     out.str("");
@@ -155,7 +158,8 @@ struct ToolTest : ::testing::Test {
                                    },
                                    test_support::far_deadline,
                                    out,
-                                   err};
+                                   err,
+                                   cache};
     auto command = parse_rules_tool_args(args);
     EXPECT_TRUE(command.ok());
     return run_rules_tool(command.value(), context);
@@ -261,6 +265,37 @@ TEST_F(ToolTest, SymbolControlsLandWithTheirWindows) {
   EXPECT_EQ(err.str(),
             "AAPL: refused: a price band needs finite low <= high\n  low: must be finite and <= high\n");
   ASSERT_EQ(run({"clear-band", "AAPL"}), kToolOk) << err.str();
+}
+
+TEST_F(ToolTest, LoadedPrintsTheColdLoadsVersionsSkippedItemsAndASummary) {
+  const std::int64_t ef = time.now_micros + settings.p_micros;
+  ASSERT_EQ(run({"import", "--owner", "alice", "rules.json"}), kToolOk) << err.str();
+  tables.corrupt("zz", "threshold: not a finite number");
+  EXPECT_EQ(run({"loaded"}), kToolFailed);  // no cache in this context
+  EXPECT_EQ(err.str(), "loaded: no rules cache in this context\n");
+
+  RulesCache loaded_cache(store, test_support::offset_clock(time, offset), RulesCacheSettings{});
+  cache = &loaded_cache;
+  time.advance(10 * test_support::kSecond);
+  ASSERT_EQ(run({"loaded"}), kToolOk) << err.str();
+  // The paused rule has no version: only breakout's, then the skipped item, then the summary.
+  const std::string fence = std::to_string(time.now_micros + RulesCacheSettings{}.fence_lead_micros);
+  EXPECT_EQ(out.str(),
+            R"({"id":"r1","version":1,"owner":"alice","symbol":"AAPL","condition":"price_above",)"
+            R"("threshold":200,"severity":"critical","mode":"every","cooldown_seconds":300,"bar_seconds":0,)"
+            R"("arming":1,"from":)" +
+                std::to_string(ef) +
+                R"(,"until":null,"expires_at":null,"enabled":true,"description":"","message_template":""})"
+                "\n"
+                R"({"invalid":"rule zz: threshold: not a finite number"})"
+                "\n"
+                R"({"versions":1,"invalid":1,"fence":)" +
+                fence + "}\n");
+
+  store.fail_once = "scan";
+  store.fail_with = make_aws_error("AccessDeniedException", "not allowed", 400, false);
+  EXPECT_EQ(run({"loaded"}), kToolFailed);
+  EXPECT_EQ(err.str(), "the cold load failed: AccessDeniedException: not allowed\n");
 }
 
 TEST_F(ToolTest, HelpIsPrinted) {

@@ -15,6 +15,10 @@
 //   resume-symbol SYMBOL               closes the open suspension at effective_from
 //   band SYMBOL --low X --high Y       a price band from effective_from (closes the open one)
 //   clear-band SYMBOL                  closes the open band at effective_from
+//   loaded                             the function's cold load (RulesCache::load: fences advanced, the
+//                                      segmented consistent scans, the retention horizon) and what it
+//                                      decoded as JSON lines: one per version, one per skipped item, a
+//                                      summary last (the Python readers' differential tests compare them)
 // Exit codes: 0 done; 2 usage (the message and the help on err); 1 failed (an invalid document lists every
 // problem with its path and changes nothing; a change refused, or not committed within P: retry later).
 #pragma once
@@ -26,6 +30,7 @@
 #include <vector>
 
 #include "tap/app/change_service.hpp"
+#include "tap/app/rules_cache.hpp"
 #include "tap/app/rules_dynamodb.hpp"
 #include "tap/aws/aws_config.hpp"
 #include "tap/core/result.hpp"
@@ -33,7 +38,7 @@
 namespace tap {
 
 struct RulesToolCommand {
-  enum class Kind { help, import, list, controls, suspend, resume_symbol, band, clear_band };
+  enum class Kind { help, import, list, controls, suspend, resume_symbol, band, clear_band, loaded };
   Kind kind = Kind::help;
   std::string owner;  // import, list
   std::string file;   // import
@@ -57,6 +62,7 @@ struct RulesToolContext {
   std::function<Deadline()> deadline;  // for each request (a change's whole loop has P on top)
   std::ostream& out;
   std::ostream& err;
+  RulesCache* cache = nullptr;  // loaded: the function's rules cache over the same table (none: refused)
 };
 
 // The rules table from the environment: RULES_TABLE (required), RULES_SHARDS (read by rules_shards_from_env,
