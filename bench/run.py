@@ -957,6 +957,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     impls = implementations(bootstrap)
     began = time.monotonic()
+    from bench.api import measure_default as api_bench  # noqa: PLC0415 (bench.api reads this module's helpers)
 
     bodies = generate_feed(FeedConfig(seed=7, messages=args.feed_messages))
     event_path = WORK / "event.json"
@@ -993,6 +994,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         rates, cpu_msg = run_callable(
             f"throughput x{args.throughput_rounds}",
             lambda: measure_throughput(impls, endpoint, bodies, args.throughput_rounds),
+        )
+        api_figures = run_callable(
+            "the traders' API function (bench/api.py)", lambda: api_bench(bootstrap, endpoint)
         )
 
     feed_ticks_total = sum(len(feed_ticks(b)) for b in bodies)
@@ -1094,6 +1098,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "warm_alerts_stored": warm.alerts,  # equal for both (checked); 4 per alert batch
         "figures": figures,
         "targets": check_targets(figures),
+        "api": api_figures,
         "rules_scale": run_callable(
             "rules_scale (10 to 1,000,000 versions)", lambda: rules_scale.measure(scale_exe)
         ),

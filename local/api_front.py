@@ -256,19 +256,22 @@ def running_api_front(
     *,
     concurrency: int,
     echo: bool = True,
+    port: int = 0,
 ) -> Iterator[ApiFront]:
-    """The front serving, in front of `command` under the local Runtime API (up to `concurrency` execution
-    environments with `env`), until the block ends: what `main` and the local system start."""
+    """The front serving on `port` (0: a free one), in front of `command` under the local Runtime API (up to
+    `concurrency` execution environments with `env`), until the block ends: what `main` starts."""
 
     def environment() -> RuntimeApiEmulator:
         return RuntimeApiEmulator(command, env=env, echo_output=echo).__enter__()
 
     authorizer = JwtAuthorizer(pool.authorizer_config())
-    with (
-        FunctionPool(environment, concurrency) as function,
-        ApiFront(load_routes(), authorizer, function, settings) as front,
-    ):
-        yield front
+    with FunctionPool(environment, concurrency) as function:
+        front = ApiFront(load_routes(), authorizer, function, settings)
+        front.start(port)
+        try:
+            yield front
+        finally:
+            front.stop()
 
 
 def main(argv: Sequence[str] | None = None, stop: threading.Event | None = None) -> int:
@@ -304,7 +307,9 @@ def main(argv: Sequence[str] | None = None, stop: threading.Event | None = None)
     stopped = stop or threading.Event()
     previous = {s: signal.signal(s, lambda *_: stopped.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with running_api_front(args.command, env, pool, settings, concurrency=args.concurrency) as front:
+        with running_api_front(
+            args.command, env, pool, settings, concurrency=args.concurrency, port=args.port
+        ) as front:
             print(front.url, flush=True)
             stopped.wait()
     finally:

@@ -53,6 +53,8 @@ class ApiSystem:
     # (to run the processor on the same tables); None only for a system described by hand.
     front: ApiFront | None = field(default=None, compare=False, repr=False)
     resources: FunctionResources | None = field(default=None, compare=False, repr=False)
+    # The function's whole environment (to start one more process of it, e.g. for a cold start).
+    function_env: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def sign_in(self, username: str, *, operator: bool = False) -> dict[str, str]:
         """{"access": ..., "id": ...} of `username`, created (in the operators' group with `operator`) on
@@ -162,4 +164,5 @@ def running_api_system(
             operator_group=operator_group,
             front=front,
             resources=resources,
+            function_env=env,
         )

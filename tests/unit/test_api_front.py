@@ -28,6 +28,7 @@ from joserfc.jwk import KeySet, RSAKey
 
 from lib.openapi import Route, api_routes
 from local.api_front import ApiFront, FrontSettings, main
+from local.emulator import free_port
 from local.function_pool import FunctionPool
 from local.http_api_payload import Request, Stage, claim_text, gateway_response, request_event
 from local.jwt_authorizer import (
@@ -670,6 +671,8 @@ def test_main_serves_until_stopped(tmp_path: Path, system: System) -> None:
         "--env", f"PYTHONPATH={tmp_path}", "--env", f"STANDIN_LOG={log}", "--",
         sys.executable, "-m", "awslambdaric", "stand_in.handler",
     ]  # fmt: skip
+    port = free_port()
+    argv = ["--port", str(port), *argv]  # options before the command's "--"
     replies: list[Reply] = []
     token = system.token()
 
@@ -688,6 +691,7 @@ def test_main_serves_until_stopped(tmp_path: Path, system: System) -> None:
         thread.start()
         assert main(argv, stop) == 0  # in the main thread: it installs its signal handlers
         thread.join(20)
+    assert printed[0] == f"http://127.0.0.1:{port}"  # the port asked for
     assert replies[0].status == 200
     assert replies[0].json()["routeKey"] == "GET /alerts"
     assert signal.getsignal(signal.SIGTERM) == handler_before  # restored
