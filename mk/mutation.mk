@@ -22,11 +22,11 @@ toml_list = [$(foreach item,$(1),"$(item)",)]
 .PHONY: mutation-py
 mutation-py: $(VENV_STAMP) ## Python mutants with mutmut (MUTMUT_PATHS, MUTMUT_TESTS; requirements/mutation.in); not in `make test`
 	@rm -rf $(MUTMUT_DIR) && mkdir -p $(MUTMUT_DIR)
-	@tar -C $(ROOT) --exclude='lib/lambda' --exclude='__pycache__' -cf - lib local ops tools tests config main.py cdktf.json pyproject.toml \
+	@tar -C $(ROOT) --exclude='lib/lambda' --exclude='__pycache__' -cf - lib local ops tools tests config docs main.py cdktf.json pyproject.toml \
 	  | tar -C $(MUTMUT_DIR) -xf -
 	@mkdir -p $(MUTMUT_DIR)/lib/lambda/tests && cp -r $(LAMBDA_DIR)/src $(MUTMUT_DIR)/lib/lambda/
 	@cp -r $(LAMBDA_DIR)/tests/data $(MUTMUT_DIR)/lib/lambda/tests/  # the event-time golden scenario
-	@printf '\n[tool.mutmut]\nsource_paths = ["lib", "local"]\nonly_mutate = %s\ndo_not_mutate = ["lib/lambda/*"]\npytest_add_cli_args_test_selection = %s\npytest_add_cli_args = ["-m", "not integration", "-p", "no:cacheprovider"]\nalso_copy = ["config", "main.py", "cdktf.json", "lib/lambda", "ops", "tools"]\n' \
+	@printf '\n[tool.mutmut]\nsource_paths = ["lib", "local"]\nonly_mutate = %s\ndo_not_mutate = ["lib/lambda/*"]\npytest_add_cli_args_test_selection = %s\npytest_add_cli_args = ["-m", "not integration", "-p", "no:cacheprovider"]\nalso_copy = ["config", "docs", "main.py", "cdktf.json", "lib/lambda", "ops", "tools"]\n' \
 	  '$(call toml_list,$(MUTMUT_PATHS))' '$(call toml_list,$(MUTMUT_TESTS))' >> $(MUTMUT_DIR)/pyproject.toml
 	@cd $(MUTMUT_DIR) && nice -n 10 $(VENV)/bin/mutmut run --max-children $(MUTMUT_CHILDREN) > mutmut-run.log 2>&1 \
 	  || { tail -n 30 mutmut-run.log; exit 1; }
