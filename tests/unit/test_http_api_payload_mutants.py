@@ -259,12 +259,17 @@ def test_a_proxy_answer_maps_status_headers_cookies_and_body() -> None:
     )
     assert gateway_response(b'{"statusCode": 599, "headers": null, "cookies": null}') == Response(599)
     assert gateway_response(b'{"statusCode": 204, "body": null}') == Response(204, [], b"")
+    no_body = b'{"statusCode": 204, "headers": {"x": "1"}, "cookies": ["c=1"]}'
+    assert gateway_response(no_body) == Response(204, [("x", "1"), ("set-cookie", "c=1")], b"")
 
 
 def test_a_base64_body_is_decoded_only_when_the_flag_is_true() -> None:
     encoded = base64.b64encode(b"\x00\xff").decode()
     flagged = f'{{"statusCode": 200, "body": "{encoded}", "isBase64Encoded": true}}'.encode()
-    assert gateway_response(flagged).body == b"\x00\xff"
+    assert gateway_response(flagged) == Response(200, [], b"\x00\xff")
+    fields = f'"statusCode": 201, "headers": {{"a": "b"}}, "body": "{encoded}", "isBase64Encoded": true'
+    with_headers = f"{{{fields}}}".encode()
+    assert gateway_response(with_headers) == Response(201, [("a", "b")], b"\x00\xff")
     as_text = f'{{"statusCode": 200, "body": "{encoded}", "isBase64Encoded": "true"}}'.encode()
     assert gateway_response(as_text).body == encoded.encode()
     unflagged = f'{{"statusCode": 200, "body": "{encoded}"}}'.encode()
