@@ -231,16 +231,45 @@ def test_wsgi_refuses_a_body_over_the_limit_before_reading_it() -> None:
     assert (integration.calls, front.bucket.take()) == ([], True)
 
 
-def test_the_front_serves_http_until_stopped() -> None:
+class _Unread:
+    """A request body stream that must not be read."""
+
+    def read(self, *_: Any) -> bytes:
+        raise AssertionError("the body was read")
+
+    readline = read
+
+
+def test_wsgi_refuses_a_declared_length_over_the_limit_without_reading_the_body() -> None:
+    front = front_for(Recorder(), max_body_bytes=3)
+    environ = EnvironBuilder(method="POST", path="/rules", data=b"1234").get_environ()
+    environ["wsgi.input"] = _Unread()
+    status, _, _ = _call(front, environ)
+    assert status == "413 REQUEST ENTITY TOO LARGE"
+
+
+def test_stop_cancels_the_invocations_still_queued() -> None:
+    front = front_for(Recorder())
+    gate = threading.Event()
+    busy = [front._executor.submit(gate.wait, 10) for _ in range(64)]  # every worker of the front
+    queued = front._executor.submit(gate.wait, 10)
+    front.stop()
+    gate.set()
+    assert queued.cancelled()
+    assert all(future.result(10) for future in busy)
+
+
+def test_the_front_serves_http_until_stopped(caplog: pytest.LogCaptureFixture) -> None:
     front = front_for(Recorder())
     with pytest.raises(AssertionError, match="not started"):
         _ = front.url
-    with front:
+    with caplog.at_level(logging.INFO), front:
         assert front.url.startswith("http://127.0.0.1:")
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(front.url + "/nowhere", timeout=10)
         assert refused.value.code == 404
         assert refused.value.headers["Content-Type"] == "application/json"
+        assert [r for r in caplog.records if r.name == "werkzeug"] == []  # no access log of werkzeug's
     with pytest.raises(AssertionError):
         _ = front.url
     front.stop()  # a second stop is harmless

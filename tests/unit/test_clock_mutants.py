@@ -88,7 +88,8 @@ def test_a_valid_spec_gives_each_field() -> None:
     ],
 )
 def test_a_start_is_read_to_the_microsecond(start: str, micros: int) -> None:
-    assert parse_clock_spec(spec(start=start)).start_micros == micros
+    read = parse_clock_spec(spec(start=start)).start_micros
+    assert (read, type(read)) == (micros, int)  # whole micros, never a float
 
 
 @pytest.mark.parametrize(
@@ -184,6 +185,9 @@ def test_the_makers_write_the_spec_text(monkeypatch: pytest.MonkeyPatch) -> None
     assert offset_clock(-1, anchor_micros=ANCHOR) == spec(start=format_start(ANCHOR - 1), speed="1")
     monkeypatch.setattr(clock.time, "time_ns", lambda: ANCHOR * 1000)
     assert offset_clock(2) == spec(start=format_start(ANCHOR + 2), speed="1")
+    assert feed_clock(START_MICROS, margin_seconds=2, speed=1, anchor_micros=ANCHOR) == spec(
+        start="2026-01-05T14:29:58.000000Z", speed="1"
+    )
     assert feed_clock(START_MICROS, margin_seconds=0, speed=1) == spec(
         start="2026-01-05T14:30:00.000000Z", speed="1"
     )
@@ -219,3 +223,6 @@ def test_wait_until_sleeps_what_is_left_at_the_clocks_speed(monkeypatch: pytest.
     assert slept == [0.5, 0.25]  # 2 s of the clock is 0.5 s real at speed 4; then 1 s of it left
     virtual.wait_until(START_MICROS + 2_000_000, sleep)  # reached exactly: no sleep
     assert len(slept) == 2
+    slept.clear()
+    virtual.wait_until(START_MICROS + 3_000_001, sleep)  # one microsecond short is still a sleep
+    assert slept == [1_000_001 / 4 / 1_000_000, 1 / 4 / 1_000_000]
