@@ -42,19 +42,24 @@ class Recorder:
         self.result = InvocationResult(status, payload, "Oops", 0.0, "r")  # type: ignore[arg-type]
         self.calls: list[tuple[dict[str, Any], float, str | None]] = []
         self.release: threading.Event | None = None
+        self.threads: list[str] = []
 
     def invoke(self, payload: bytes, timeout_s: float, trace_id: str | None = None) -> InvocationResult:
         self.calls.append((json.loads(payload), timeout_s, trace_id))
+        self.threads.append(threading.current_thread().name)
         if self.release is not None:
             self.release.wait(10)
         return self.result
 
 
-def front_for(integration: Recorder, **settings: Any) -> ApiFront:
+def front_for(integration: Recorder, monotonic: Any = None, **settings: Any) -> ApiFront:
     config = AuthorizerConfig("https://i", ("app",), "https://i/jwks")
     authorizer = JwtAuthorizer(config, fetch_jwks=lambda _u: KeySet([KEY]).as_dict(private=False))
     arguments: dict[str, Any] = {"rate": 0.0, "burst": 5, "stage": STAGE, **settings}
-    return ApiFront(ROUTES, authorizer, integration, FrontSettings(**arguments), now=lambda: 1_700_000_000.5)
+    clock = {"monotonic": monotonic} if monotonic is not None else {}
+    return ApiFront(
+        ROUTES, authorizer, integration, FrontSettings(**arguments), now=lambda: 1_700_000_000.5, **clock
+    )
 
 
 def request(
@@ -283,3 +288,37 @@ def test_a_cognito_pool_configures_the_authorizer() -> None:
         "http://127.0.0.1:5000/eu-west-1_p/.well-known/jwks.json",
     )
     assert CognitoPool("u", "p", ()).region == "us-east-1"
+
+
+def test_the_stage_throttle_refills_by_the_injected_monotonic_clock() -> None:
+    integration = Recorder()
+    clock = [500.0]
+    front = front_for(integration, monotonic=lambda: clock[0], rate=1.0, burst=1)
+    assert [front.handle(request(), "a").status, front.handle(request(), "b").status] == [201, 429]
+    clock[0] += 1.0
+    assert front.handle(request(), "c").status == 201
+    assert all(name.startswith("api-front-invoke") for name in integration.threads)
+
+
+def test_the_server_handles_requests_concurrently() -> None:
+    both = threading.Barrier(2, timeout=5)
+
+    class Meeting(Recorder):
+        def invoke(self, payload: bytes, timeout_s: float, trace_id: str | None = None) -> InvocationResult:
+            both.wait()  # returns only when the other request is in flight too
+            return super().invoke(payload, timeout_s, trace_id)
+
+    statuses: list[int] = []
+
+    def post(url: str) -> None:
+        call = urllib.request.Request(url + "/rules", b"{}", {"Authorization": TOKEN}, method="POST")
+        with urllib.request.urlopen(call, timeout=10) as reply:
+            statuses.append(reply.status)
+
+    with front_for(Meeting()) as front:
+        threads = [threading.Thread(target=post, args=(front.url,)) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert statuses == [201, 201]
