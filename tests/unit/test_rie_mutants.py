@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
@@ -23,6 +24,8 @@ class Canned:
     def __init__(self) -> None:
         self.answers: list[tuple[int, bytes]] = []
         self.seen: Seen = []
+        self.stall = threading.Event()  # cleared: the endpoint does not answer until it is set
+        self.stall.set()
         canned = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -32,6 +35,8 @@ class Canned:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 canned.seen.append((self.command, self.path, self.headers.get("X-Amzn-Trace-Id"), body))
+                if not canned.stall.wait(10):
+                    return
                 status, answer = canned.answers.pop(0)
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(answer)))
@@ -105,7 +110,17 @@ def test_listening_tells_an_open_port_from_a_closed_one() -> None:
     assert rie._listening(address) is False
 
 
-def test_wait_until_polls_until_the_condition_holds() -> None:
+def test_wait_until_polls_every_20_ms_until_the_condition_holds_or_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        assert len(slept) < 5, "polled past the deadline"
+
+    monkeypatch.setattr(rie.time, "sleep", sleep)
+    monkeypatch.setattr(rie.time, "monotonic", lambda: 5.0)  # time stands still
     calls = [0]
 
     def third_time() -> bool:
@@ -113,10 +128,35 @@ def test_wait_until_polls_until_the_condition_holds() -> None:
         return calls[0] == 3
 
     rie._wait_until(third_time, 10.0)
-    assert calls[0] == 3
-    calls[0] = 10
-    rie._wait_until(third_time, 0.0)  # the deadline is over: one look, no wait
-    assert calls[0] == 11
+    assert (calls[0], slept) == (3, [0.02, 0.02])
+    slept.clear()
+    rie._wait_until(lambda: False, 0.0)  # the deadline is now: one look, no wait
+    assert slept == []
+
+
+def test_an_invocation_lasts_from_the_request_to_the_answer(
+    canned: tuple[Canned, RuntimeInterfaceEmulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stand_in, runner = canned
+    stand_in.answers.append((200, b"{}"))
+    readings = iter([100.0, 100.25])
+    monkeypatch.setattr(
+        rie.time, "monotonic", lambda: next(readings, 100.25)
+    )  # later readings (if any) at the end
+    assert runner.invoke(b"{}", 5.0).duration == 0.25
+
+
+def test_an_endpoint_that_does_not_answer_within_the_timeout_fails_the_invoke(
+    canned: tuple[Canned, RuntimeInterfaceEmulator],
+) -> None:
+    stand_in, runner = canned
+    stand_in.answers.append((200, b"{}"))  # what the endpoint answers once it is let go
+    stand_in.stall.clear()
+    try:
+        with pytest.raises(OSError, match="timed out"):
+            runner.invoke(b"{}", 0.2)
+    finally:
+        stand_in.stall.set()
 
 
 def test_a_runner_remembers_its_command_and_settings() -> None:
