@@ -194,6 +194,7 @@ def test_a_query_keeps_blank_values_and_joins_repeats_without_spaces() -> None:
         ("text/plain", True),
         ("TEXT/csv; charset=latin-1", True),
         (" application/json ;x=y", True),
+        ("application/json; charset=utf-8; x=y", True),
         ("application/xml", True),
         ("application/javascript", True),
         ("application/jsonx", False),
