@@ -8,6 +8,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import pytest
 
@@ -174,3 +175,6 @@ def test_a_runner_remembers_its_command_and_settings() -> None:
     finally:
         runner.close()
     assert not runner._dir.exists()
+    quiet = RuntimeInterfaceEmulator(["a"], cwd=Path("/tmp"))
+    quiet.close()
+    assert (quiet.echo_output, quiet.cwd, quiet.env) == (False, Path("/tmp"), {})
