@@ -108,9 +108,14 @@ def test_a_response_over_6_mb_fails_the_invocation_and_one_at_the_limit_passes(
 def test_an_init_error_is_recorded_with_its_type(emulator: RuntimeApiEmulator) -> None:
     assert emulator._post_init_error(b'{"errorType": "Init.Bad"}', "Header") == (202, {"status": "OK"})
     assert emulator._post_init_error(b"oops", "") == (202, {"status": "OK"})
-    assert emulator.init_errors == [("Init.Bad", b'{"errorType": "Init.Bad"}'), ("Unhandled", b"oops")]
-    assert emulator._init_error == b"oops"
-    assert emulator._init_error_type() == "Unhandled"
+    assert emulator._post_init_error(b"no type", "Runtime.Header") == (202, {"status": "OK"})
+    assert emulator.init_errors == [
+        ("Init.Bad", b'{"errorType": "Init.Bad"}'),
+        ("Unhandled", b"oops"),
+        ("Runtime.Header", b"no type"),
+    ]
+    assert emulator._init_error == b"no type"
+    assert emulator._init_error_type() == "Runtime.Header"
 
 
 def test_finishing_an_invocation_takes_it_out_of_the_queue_and_the_flight(
