@@ -19,6 +19,7 @@ import pytest
 from lib.config import StackConfig
 from local.api_system import ApiSystem, GracefulEnvironment, function_environment, running_api_system
 from local.clock import CLOCK_VARIABLE, offset_clock
+from local.cognito_users import add_user, cognito_client, user_tokens
 from local.function_resources import FunctionResources
 from local.runtime_api import RuntimeApiEmulator
 from tests.support.cognito import claims_of
@@ -150,3 +151,12 @@ def test_an_environment_without_a_process_just_closes(tmp_path: Path) -> None:
     emulator = RuntimeApiEmulator([sys.executable, "-c", "pass"], cwd=tmp_path).__enter__()
     GracefulEnvironment(emulator).close()
     assert emulator.process is None
+
+
+def test_a_user_added_to_a_group_the_pool_lacks_creates_the_group(system: ApiSystem) -> None:
+    cognito = cognito_client(system.endpoint)
+    add_user(cognito, system.pool_id, "gina", ("analysts",))
+    tokens = user_tokens(cognito, system.pool_id, system.client_id, "gina")
+    assert claims_of(tokens["access"])["cognito:groups"] == ["analysts"]
+    groups = {g["GroupName"] for g in cognito.list_groups(UserPoolId=system.pool_id)["Groups"]}
+    assert groups == {system.operator_group, "analysts"}
