@@ -199,7 +199,7 @@ def measure_routes(bootstrap: Path, system: ApiSystem, requests: int) -> dict[st
 
 def measure(bootstrap: Path, endpoint: str, starts: int, requests: int) -> dict[str, Any]:
     with running_api_system(endpoint, bootstrap, settings={"RULE_QUOTA": str(requests * 2 + 10)}) as system:
-        result = {"cold_start_ms": measure_cold_starts(bootstrap, system, starts)}
+        result: dict[str, Any] = {"cold_start_ms": measure_cold_starts(bootstrap, system, starts)}
         result.update(measure_routes(bootstrap, system, requests))
     result["measured"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return result

@@ -940,6 +940,15 @@ def part_only(part: str, bootstrap: Path, args: argparse.Namespace) -> int:
     return 0
 
 
+def built_executables(build: Path) -> tuple[Path, Path]:
+    """tap_core_bench and tap_rules_scale_bench of `build`, after checking that they and bootstrap exist."""
+    bench_exe, scale_exe = (build / "bench" / name for name in ("tap_core_bench", "tap_rules_scale_bench"))
+    for exe in (build / "src" / "bootstrap", bench_exe, scale_exe):
+        if not os.access(exe, os.X_OK):
+            raise SystemExit(f"{exe} missing: build it first (make bench does)")
+    return bench_exe, scale_exe
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = arguments()
     args = parser.parse_args(argv)
@@ -947,12 +956,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.only:
         return part_only(args.only, bootstrap, args)
     tool = rules_tool_of(args.build)
-    bench_exe, scale_exe = (
-        args.build / "bench" / name for name in ("tap_core_bench", "tap_rules_scale_bench")
-    )
-    for exe in (bootstrap, bench_exe, scale_exe):
-        if not os.access(exe, os.X_OK):
-            raise SystemExit(f"{exe} missing: build it first (make bench does)")
+    bench_exe, scale_exe = built_executables(args.build)
     WORK.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
     impls = implementations(bootstrap)
