@@ -24,6 +24,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +53,7 @@ REQUESTS = 50  # timed requests per route
 @dataclass(frozen=True)
 class Reply:
     status: int
-    headers: Mapping[str, str]
+    headers: Mapping[str, str]  # names lower-cased
     body: Any
 
 
@@ -78,10 +79,10 @@ class Client:
         )
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT_S) as answer:
-                status, raw, got = answer.status, answer.read(), dict(answer.headers.items())
+                status, raw, got = answer.status, answer.read(), answer.headers.items()
         except urllib.error.HTTPError as error:
-            status, raw, got = error.code, error.read(), dict(error.headers.items())
-        return Reply(status, got, json.loads(raw) if raw else None)
+            status, raw, got = error.code, error.read(), error.headers.items()
+        return Reply(status, {k.lower(): v for k, v in got}, json.loads(raw) if raw else None)
 
 
 @dataclass(frozen=True)
@@ -93,13 +94,18 @@ class Route:
     call: Callable[[Client, str], int]
 
 
+def fresh_definition() -> dict[str, Any]:
+    """A rule to create: a name of its own each time (a trader's names are unique: 409 otherwise)."""
+    return {**DEFINITION, "name": f"bench-{uuid.uuid4().hex[:12]}"}
+
+
 def _patch(client: Client, rule_id: str) -> int:
-    revision = client.call("GET", f"/rules/{rule_id}").headers.get("ETag", '"0"')
+    revision = client.call("GET", f"/rules/{rule_id}").headers["etag"]
     return client.call("PATCH", f"/rules/{rule_id}", {"threshold": 201}, {"if-match": revision}).status
 
 
 ROUTES = (
-    Route("POST /rules", 201, lambda c, _: c.call("POST", "/rules", DEFINITION).status),
+    Route("POST /rules", 201, lambda c, _: c.call("POST", "/rules", fresh_definition()).status),
     Route("GET /rules", 200, lambda c, _: c.call("GET", "/rules").status),
     Route("GET /rules/{rule_id}", 200, lambda c, r: c.call("GET", f"/rules/{r}").status),
     Route("PATCH /rules/{rule_id}", 200, _patch),
