@@ -486,10 +486,8 @@ def measure_cpu_per_tick(bench_exe: Path, event: Path, rounds: int) -> dict[str,
     return samples
 
 
-def measure_cold_starts(impls: dict[str, Impl], endpoint: str, starts: int) -> dict[str, list[float]]:
-    # Names only: nothing is created, a cold start makes no AWS call.
-    topic, dlq = f"arn:aws:sns:{REGION}:123456789012:t", f"{endpoint}/123456789012/dlq"
-    env = FunctionResources("a", "s", topic, dlq, "", endpoint).function_env(RULES)
+def cold_samples(impls: dict[str, Impl], env: Mapping[str, str], starts: int) -> dict[str, list[float]]:
+    """Process start to first /next in ms, `starts` times each, interleaved, with `env`."""
     samples: dict[str, list[float]] = {"cpp": [], "python": []}
     # One start each first, not counted: both then load their files from the page cache.
     for r, name in [(-1, n) for n in IMPLS] + list(interleaved(starts)):
@@ -501,6 +499,13 @@ def measure_cold_starts(impls: dict[str, Impl], endpoint: str, starts: int) -> d
     return samples
 
 
+def measure_cold_starts(impls: dict[str, Impl], endpoint: str, starts: int) -> dict[str, list[float]]:
+    # Names only: nothing is created, a cold start makes no AWS call.
+    topic, dlq = f"arn:aws:sns:{REGION}:123456789012:t", f"{endpoint}/123456789012/dlq"
+    env = FunctionResources("a", "s", topic, dlq, "", endpoint).function_env(RULES)
+    return cold_samples(impls, env, starts)
+
+
 def measure_rules_loaded(
     impls: dict[str, Impl], endpoint: str, starts: int, tool: Path | None = None
 ) -> dict[str, list[float]]:
@@ -509,14 +514,7 @@ def measure_rules_loaded(
     start with the rules loaded (rule_count() versions; the fences, the segmented scans)."""
     stack = create_stack(endpoint, "cold-rules")
     env = stack.table_env(stack.import_rules(tool or default_tool(), [real_micros()]))
-    samples: dict[str, list[float]] = {"cpp": [], "python": []}
-    for r, name in [(-1, n) for n in IMPLS] + list(interleaved(starts)):
-        impl = impls[name]
-        with runner(impl.command, {**env, **impl.env}) as emulator:
-            cold_ms = wait_first_next(emulator.start_process()) * 1000
-        if r >= 0:
-            samples[name].append(cold_ms)
-    return samples
+    return cold_samples(impls, env, starts)
 
 
 def cold_figures(cold: dict[str, list[float]], loaded: dict[str, list[float]], starts: int) -> dict[str, Any]:
