@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bench.baseline import rules_table
@@ -104,7 +104,8 @@ def test_imported_rules_read_the_same_as_the_function_reads_them(imported: tuple
 
 # ------------------------------------------------------------------ damage
 def _versions(item: Item) -> list[Item]:
-    return [m["M"] for m in item["versions"]["L"]]
+    """The item's version maps; none once an earlier damage made `versions` something else."""
+    return [m["M"] for m in item.get("versions", {}).get("L", []) if "M" in m]
 
 
 def _set(name: str, value: Item) -> Callable[[Item], None]:
@@ -241,6 +242,7 @@ def test_each_kind_of_problem_is_skipped_and_counted_as_the_function_does(
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.integers(min_value=0), st.sampled_from(sorted(DAMAGE))), max_size=12))
+@example(damage=[(0, "version not a map"), (0, "versions overlap")])  # a damage over an earlier one
 def test_damaged_tables_read_the_same(
     imported: tuple[Any, list[Item]], damage: list[tuple[int, str]]
 ) -> None:
