@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 from boto3.dynamodb.types import TypeDeserializer
 
+from lib.stack.tables import ALERTS_BY_OWNER
 from local.emulator import LOCAL_ENV
 from local.rules_import import RulesTool
 from local.sqs_queues import drain, queue_arn
@@ -26,7 +27,8 @@ from tests.support.rules_table import create_rules_table
 ROOT = Path(__file__).resolve().parents[1]
 RULES_PATH = ROOT / "config" / "alert-rules.json"
 # (name prefix, sort key): partition key `symbol` (S) for both, as in the stack.
-TABLES = (("market-alerts", "timestamp"), ("alert-state", "rule_id"))
+ALERTS_PREFIX = "market-alerts"
+TABLES = ((ALERTS_PREFIX, "timestamp"), ("alert-state", "rule_id"))
 
 
 def client(service: str, endpoint: str | None) -> Any:
@@ -106,11 +108,26 @@ class FunctionResources:
         return out
 
 
+def _by_owner_index() -> dict[str, Any]:
+    return {
+        "IndexName": ALERTS_BY_OWNER.name,
+        "KeySchema": [
+            {"AttributeName": ALERTS_BY_OWNER.hash_key, "KeyType": "HASH"},
+            {"AttributeName": ALERTS_BY_OWNER.range_key, "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": ALERTS_BY_OWNER.projection_type},
+    }
+
+
 def create_function_resources(
     dynamodb: Any, sns: Any, sqs: Any, suffix: str, endpoint: str | None = None
 ) -> FunctionResources:
     """Creates the resources named `{name}-{suffix}` with the given boto3 clients (of `endpoint`)."""
     for prefix, sort_key in TABLES:
+        # The alerts table's by-owner index, as the stack makes it: the API lists an owner's alerts by it.
+        alerts = prefix == ALERTS_PREFIX
+        index_keys = (ALERTS_BY_OWNER.hash_key, ALERTS_BY_OWNER.range_key) if alerts else ()
+        index = {"GlobalSecondaryIndexes": [_by_owner_index()]} if alerts else {}
         dynamodb.create_table(
             TableName=f"{prefix}-{suffix}",
             KeySchema=[
@@ -118,10 +135,10 @@ def create_function_resources(
                 {"AttributeName": sort_key, "KeyType": "RANGE"},
             ],
             AttributeDefinitions=[
-                {"AttributeName": "symbol", "AttributeType": "S"},
-                {"AttributeName": sort_key, "AttributeType": "S"},
+                {"AttributeName": name, "AttributeType": "S"} for name in ("symbol", sort_key, *index_keys)
             ],
             BillingMode="PAY_PER_REQUEST",
+            **index,
         )
     create_rules_table(dynamodb, f"alert-rules-{suffix}")
     topic_arn = sns.create_topic(Name=f"trading-alerts-{suffix}")["TopicArn"]

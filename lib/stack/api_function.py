@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lib.config import OPERATOR_GROUP_ENV, StackConfig
+from lib.config import StackConfig
 from lib.stack import policy, rules_access
+from lib.stack.api_environment import api_environment
 from lib.stack.bindings import (
     Construct,
     IamRole,
@@ -101,19 +102,13 @@ class ApiFunction(Construct):
             timeout=API_TIMEOUT_SECONDS,
             reserved_concurrent_executions=API_RESERVED_CONCURRENCY,
             environment=LambdaFunctionEnvironment(
-                variables={
-                    "RULES_TABLE": uses.rules_table.name,
-                    "RULES_SHARDS": str(config.rules_shards),  # the change heads, as the processor reads them
-                    "ALERTS_TABLE": uses.alerts_table.name,
-                    "STATE_TABLE": uses.state_table.name,
-                    OPERATOR_GROUP_ENV: config.api.operator_group,
-                    "RULE_QUOTA": str(config.rule_quota),
-                    "ALERTS_VISIBLE_AFTER_SECONDS": str(config.alerts_visible_after_seconds),
-                    "MAX_NOTIFY_AGE_SECONDS": str(config.max_notify_age_seconds),  # a listed alert's delayed
-                    # The cursor MAC key is a data key made under the stack's key (GenerateDataKey needs it).
-                    "KMS_KEY_ARN": uses.key_arn,
-                    "LOG_LEVEL": config.log_level,
-                }
+                variables=api_environment(
+                    config,
+                    rules_table=uses.rules_table.name,
+                    alerts_table=uses.alerts_table.name,
+                    state_table=uses.state_table.name,
+                    key_arn=uses.key_arn,
+                )
             ),
             depends_on=[role_policy, writer, log_group],
             **runtime_settings(config, code_hash=zip_hash, key_arn=uses.key_arn, log_group=log_group),
