@@ -21,6 +21,7 @@ SQS inside Publish, so that is the publish time). The notification names its sou
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import statistics
 import sys
@@ -34,6 +35,7 @@ from typing import Any, TextIO
 
 import boto3
 
+from local.api_system import ApiSystem, deployed_api_system
 from local.clock import CLOCK_VARIABLE, Clock, feed_clock, parse_clock_spec
 from local.demo_schedule import (
     OPERATOR,
@@ -47,14 +49,13 @@ from local.demo_schedule import (
     play_all,
     versions_of_answer,
 )
-from local.deployed_api import DeployedApi, SignedIn, deployed_api_system
 from local.emf import emf_totals
 from local.event_source import EventSourceConfig, SqsEventSource
 from local.feed import read_feed
 from local.function_host import DEFAULT_RUNNER, RUNNERS, FunctionRunner, runner
 from local.rules_import import RulesTool, RulesToolError, effective_froms, named_alerts
 from local.sqs_queues import drain
-from ops.alerts_api import ApiReply, path_of
+from ops.alerts_api import AlertsApi, ApiReply, path_of
 from ops.send_feed import SendResult, send_feed
 from tests.chaos import oracle
 from tests.chaos.event_time import Controls, Version, in_order_replay
@@ -698,13 +699,30 @@ class Feed:
         return cls(bodies, ticks, first, max(t.ts_us for t in ticks) - first)
 
 
-def sign_in_everyone(
-    api: DeployedApi, traders: Sequence[tuple[str, Path]], out: TextIO
-) -> dict[str, SignedIn]:
+@dataclass(frozen=True)
+class SignedIn:
+    username: str
+    sub: str  # the owner of everything they create (A1: the token's `sub`)
+    api: AlertsApi
+
+
+def token_subject(token: str) -> str:
+    """The `sub` claim of a JWT, read without checking it (the front checks every token it is sent)."""
+    payload = token.split(".")[1]
+    return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"])
+
+
+def signed_in(api: ApiSystem, username: str, operator: bool = False) -> SignedIn:
+    """A user created in the stack's pool and signed in with their password: the API with their token."""
+    access = api.sign_in(username, operator=operator)["access"]
+    return SignedIn(username, token_subject(access), AlertsApi(api.url, access))
+
+
+def sign_in_everyone(api: ApiSystem, traders: Sequence[tuple[str, Path]], out: TextIO) -> dict[str, SignedIn]:
     """The traders and the operator, created in the stack's pool and signed in (real tokens)."""
     print(f"traders' API (local front, the deployed API function and user pool) at {api.url}", file=out)
-    users = {name: api.sign_in(name) for name, _ in traders}
-    users[OPERATOR] = api.sign_in(OPERATOR_USER, operator=True)
+    users = {name: signed_in(api, name) for name, _ in traders}
+    users[OPERATOR] = signed_in(api, OPERATOR_USER, operator=True)
     for name, user in users.items():
         role = " (operator)" if name == OPERATOR else ""
         print(f"  signed in {user.username}{role}: owner {user.sub}", file=out)
@@ -810,9 +828,10 @@ def run_with_api(
     acts, and what the traders read back afterwards."""
     traders = args.trader or list(DEFAULT_TRADERS)
     clock = Clock(parse_clock_spec(system.clock))
-    with deployed_api_system(
-        system.outputs, system.endpoint_url, system.bootstrap, system.clock, region=system.region
-    ) as api:
+    if system.endpoint_url is None:
+        raise RulesToolError("the demo serves the stack's API on the emulator: --endpoint-url is needed")
+    bootstrap = Path(system.bootstrap[0])
+    with deployed_api_system(system.outputs, system.endpoint_url, bootstrap, system.clock) as api:
         users = sign_in_everyone(api, traders, out)
         ids, problems = import_documents(users, traders, first_tick, out)
         players = {

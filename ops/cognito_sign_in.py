@@ -27,18 +27,9 @@ class Tokens:
     expires_at: int  # epoch seconds
 
 
-def sign_in(
-    client_id: str,
-    username: str,
-    password: str,
-    region: str,
-    now: float | None = None,
-    *,
-    endpoint_url: str | None = None,
-) -> Tokens:
-    """The user's tokens; raises botocore's ClientError when Cognito refuses (wrong password, ...).
-    `endpoint_url`: an emulator named by the caller rather than by the environment."""
-    cognito: Any = boto3.client("cognito-idp", region_name=region, endpoint_url=endpoint_url)
+def sign_in(client_id: str, username: str, password: str, region: str, now: float | None = None) -> Tokens:
+    """The user's tokens; raises botocore's ClientError when Cognito refuses (wrong password, ...)."""
+    cognito: Any = boto3.client("cognito-idp", region_name=region)
     result = cognito.initiate_auth(
         ClientId=client_id,
         AuthFlow="USER_PASSWORD_AUTH",

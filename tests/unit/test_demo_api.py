@@ -1,4 +1,4 @@
-"""The demo's API side (local/demo.py, local/deployed_api.py) without a stack: the import's report and its
+"""The demo's API side (local/demo.py, local/api_system.py) without a stack: the import's report and its
 refusals, paginated lists, waiting for alerts to become visible, a 503 on import, the per-trader alert lines,
 the 404 probe, and the outcome's checks (isolation, every stored alert listed, the judgement per owner);
 the deployed function's environment and the stage's throttling read back. The whole path runs in
@@ -6,6 +6,7 @@ tests/integration/test_deployment.py::test_demo_command."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from collections.abc import Mapping
@@ -16,11 +17,13 @@ import pytest
 
 from lib.config import DEFAULT_API_BURST, DEFAULT_API_RATE
 from local import demo
+from local.api_system import api_id_of, deployed_function_environment, stage_throttling
 from local.clock import CLOCK_VARIABLE
 from local.demo import (
     ApiOutcome,
     Feed,
     RunReport,
+    SignedIn,
     TraderView,
     alerts_seen,
     api_alert_lines,
@@ -29,10 +32,11 @@ from local.demo import (
     listed,
     send_until_committed,
     show_api_outcome,
+    token_subject,
 )
 from local.demo_schedule import Applied, Change, Player, micros
-from local.deployed_api import SignedIn, api_id_of, function_environment, stage_throttling
 from local.emf import emf_totals
+from local.emulator import LOCAL_ENV
 from local.rules_import import RulesToolError
 from ops.alerts_api import AlertsApi, ApiReply
 from ops.send_feed import SendResult
@@ -225,23 +229,28 @@ def test_feed_of_knows_its_first_tick_and_span() -> None:
     assert (feed.origin_us, feed.span_us, len(feed.ticks)) == (FIRST, 10_000_000, 2)
 
 
-# ---- local/deployed_api.py ---------------------------------------------------------------------------------
+# ---- local/api_system.py -----------------------------------------------------------------------------------
 def test_the_function_gets_its_deployed_environment_plus_the_local_systems() -> None:
-    configuration = {"Handler": "api", "Environment": {"Variables": {"RULES_TABLE": "r", "AWS_REGION": "x"}}}
-    env = function_environment(
-        configuration, "http://moto", "eu-west-1", {"AWS_ACCESS_KEY_ID": "k"}, "virtual:s"
-    )
+    configuration = {
+        "Handler": "api",
+        "Environment": {"Variables": {"RULES_TABLE": "r", "LOG_LEVEL": "INFO"}},
+    }
+    env = deployed_function_environment(configuration, "http://moto", "virtual:s")
     assert env == {
-        "RULES_TABLE": "r",
-        "_HANDLER": "api",
-        "AWS_REGION": "eu-west-1",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "k",
+        **LOCAL_ENV,
         "AWS_ENDPOINT_URL": "http://moto",
+        "RULES_TABLE": "r",
+        "LOG_LEVEL": "INFO",
+        "_HANDLER": "api",
         CLOCK_VARIABLE: "virtual:s",
     }
-    against_aws = function_environment({"Handler": "api"}, None, "us-east-1", {}, "")
-    assert against_aws == {"_HANDLER": "api", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
+    real_time = deployed_function_environment({"Handler": "api"}, "http://moto", "")
+    assert real_time == {**LOCAL_ENV, "AWS_ENDPOINT_URL": "http://moto", "_HANDLER": "api"}
+
+
+def test_token_subject_reads_the_sub_claim() -> None:
+    claims = base64.urlsafe_b64encode(json.dumps({"sub": "abc-1", "x": "?>"}).encode()).decode().rstrip("=")
+    assert token_subject(f"h.{claims}.s") == "abc-1"
 
 
 class Stages:
