@@ -6,6 +6,7 @@ tests/integration/test_deployment.py::test_demo_command."""
 
 from __future__ import annotations
 
+import argparse
 import base64
 import io
 import json
@@ -22,14 +23,17 @@ from local.clock import CLOCK_VARIABLE
 from local.demo import (
     ApiOutcome,
     Feed,
+    LocalSystem,
     RunReport,
     SignedIn,
     TraderView,
     alerts_seen,
     api_alert_lines,
     foreign_probe,
+    import_documents,
     import_lines,
     listed,
+    run_with_api,
     send_until_committed,
     show_api_outcome,
     token_subject,
@@ -270,3 +274,18 @@ def test_the_stages_throttling_is_read_back_from_the_deployed_stage() -> None:
     assert stage_throttling(stages, url) == (7.0, 9)
     assert stages.asked == [("abc123", "$default")]
     assert stage_throttling(Stages({}), url) == (float(DEFAULT_API_RATE), DEFAULT_API_BURST)
+
+
+def test_a_refused_import_stops_the_demo(tmp_path: Path) -> None:
+    document = tmp_path / "rules.json"
+    document.write_text('{"version": 1, "rules": []}')
+    refused = user("alice", Pages(reply(422, {"detail": "bad document"})))
+    with pytest.raises(RulesToolError, match="alice: POST /rules/import: 422"):
+        import_documents({"alice": refused}, [("alice", document)], None, io.StringIO())
+
+
+def test_the_demo_serves_the_api_only_on_the_emulator() -> None:
+    system = LocalSystem({}, ["bootstrap"])  # no endpoint: a stack in AWS, whose API AWS serves
+    args = argparse.Namespace(trader=None)
+    with pytest.raises(RulesToolError, match="--endpoint-url is needed"):
+        run_with_api(system, args, Feed.of(TICKS), None, io.StringIO())
