@@ -502,7 +502,7 @@ def test_demo_command(deployment: Deployment, tmp_path: Path, capsys: pytest.Cap
         code = demo_main(
             [
                 *("--outputs", str(outputs), "--endpoint-url", deployment.moto.url),
-                *("--feed", str(GOLDEN_FEED), "--rate", "20", "--concurrency", "2"),
+                *("--feed", str(GOLDEN_FEED), "--rate", "20", "--concurrency", "2", "--timeout", "300"),
                 str(HOST_BOOTSTRAP),  # the demo's own two traders and their documents
             ]
         )
