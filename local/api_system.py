@@ -251,4 +251,5 @@ def deployed_api_system(
             state_table=outputs["state_table_name"],
             operator_group=env[OPERATOR_GROUP_ENV],
             front=front,
+            function_env=env,
         )
