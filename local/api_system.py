@@ -21,8 +21,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
 
-from lib.config import DEFAULT_API_BURST, DEFAULT_API_RATE, StackConfig
+from lib.config import DEFAULT_API_BURST, DEFAULT_API_RATE, OPERATOR_GROUP_ENV, StackConfig
+from lib.stack.api import STAGE
 from lib.stack.api_environment import api_environment
 from lib.stack.api_function import API_HANDLER, API_RESERVED_CONCURRENCY
 from local.api_front import ApiFront, CognitoPool, FrontSettings
@@ -32,7 +35,7 @@ from local.emulator import LOCAL_ENV
 from local.function_host import function_command
 from local.function_pool import FunctionPool
 from local.function_resources import FunctionResources, client, resources_on
-from local.jwt_authorizer import JwtAuthorizer
+from local.jwt_authorizer import AuthorizerConfig, JwtAuthorizer, moto_jwks_url
 from local.openapi_routes import load_routes
 from local.runtime_api import InvocationResult, RuntimeApiEmulator
 
@@ -164,5 +167,89 @@ def running_api_system(
             operator_group=operator_group,
             front=front,
             resources=resources,
+            function_env=env,
+        )
+
+
+# -- the deployed stack's API, served locally (make demo) ---------------------------------------------------
+def api_id_of(url: str) -> str:
+    """The HTTP API's id from its invoke URL (https://<id>.execute-api.<region>.amazonaws.com)."""
+    return (urlparse(url).hostname or "").split(".", 1)[0]
+
+
+def stage_throttling(apigw: Any, api_url: str) -> tuple[float, int]:
+    """The deployed stage's default route throttling (rate, burst); the configuration's defaults when the
+    stage does not say."""
+    stage = apigw.get_stage(ApiId=api_id_of(api_url), StageName=STAGE)
+    settings = stage.get("DefaultRouteSettings", {})
+    return (
+        float(settings.get("ThrottlingRateLimit", DEFAULT_API_RATE)),
+        int(settings.get("ThrottlingBurstLimit", DEFAULT_API_BURST)),
+    )
+
+
+def deployed_function_environment(
+    configuration: Mapping[str, Any], endpoint: str, clock: str
+) -> dict[str, str]:
+    """The deployed function's environment and handler as Lambda answers them (the stack set both: no name
+    is spelled here), plus the emulator's credentials and endpoint and the clock."""
+    variables = configuration.get("Environment", {}).get("Variables", {})
+    clock_env = {CLOCK_VARIABLE: clock} if clock else {}
+    return {
+        **LOCAL_ENV,
+        "AWS_ENDPOINT_URL": endpoint,
+        **variables,
+        "_HANDLER": configuration["Handler"],
+        **clock_env,
+    }
+
+
+@contextmanager
+def deployed_api_system(
+    outputs: Mapping[str, str],
+    endpoint: str,
+    bootstrap: Path,
+    clock: str = "",
+    *,
+    concurrency: int = 2,
+    echo: bool = False,
+) -> Iterator[ApiSystem]:
+    """The API of a stack deployed to the emulator at `endpoint` (its terraform `outputs`), served until the
+    block ends: the front with the stage's throttling, the JWT authorizer on the stack's issuer and audience,
+    before the real `bootstrap` with the deployed function's environment read back from Lambda, on the
+    stack's pool, app client and tables; `clock` the TAP_CLOCK spec of the function and the front."""
+    configuration = client("lambda", endpoint).get_function_configuration(
+        FunctionName=outputs["api_function_name"]
+    )
+    env = deployed_function_environment(configuration, endpoint, clock)
+    rate, burst = stage_throttling(client("apigatewayv2", endpoint), outputs["api_url"])
+    pool_id = outputs["user_pool_id"]
+    authorizer = JwtAuthorizer(
+        AuthorizerConfig(
+            issuer=outputs["jwt_issuer"],
+            audience=tuple(outputs["jwt_audience"].split(",")),
+            jwks_url=moto_jwks_url(endpoint, pool_id),
+        )
+    )
+    command = function_command(bootstrap)
+
+    def environment() -> GracefulEnvironment:
+        return GracefulEnvironment(RuntimeApiEmulator(command, env=env, echo_output=echo).__enter__())
+
+    now = Clock(parse_clock_spec(clock)).time
+    with (
+        FunctionPool(environment, concurrency) as function,
+        ApiFront(load_routes(), authorizer, function, FrontSettings(rate, burst), now=now) as front,
+    ):
+        yield ApiSystem(
+            url=front.url,
+            endpoint=endpoint,
+            pool_id=pool_id,
+            client_id=outputs["user_pool_client_id"],
+            rules_table=outputs["rules_table_name"],
+            alerts_table=outputs["table_name"],
+            state_table=outputs["state_table_name"],
+            operator_group=env[OPERATOR_GROUP_ENV],
+            front=front,
             function_env=env,
         )

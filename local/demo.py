@@ -4,10 +4,14 @@
 a capture queue subscribed to the trading topic (what a trader's subscription would receive), the local
 event source (local/event_source.py) running the function's host `bootstrap` behind the Runtime API
 emulator, and readers for the alerts table, the capture queue, the DLQ and the function's EMF records.
-The demo (`python -m local.demo`, run by `make demo` after terraform apply) sends a feed with local/feed.py,
-shows a live view and a summary, and the fidelity figure (F3: the stored alerts per rule against the
-in-order replay of the same ticks, judged by the test oracle tests/chaos/judge.py); the integration tests
-use the same class with assertions.
+The demo (`python -m local.demo`, run by `make demo` after terraform apply) serves the stack's traders' API
+locally (local/deployed_api.py), signs two traders and an operator in to the stack's pool, imports each
+trader's document through `POST /rules/import`, sends a feed with local/feed.py while the schedule of
+local/demo_schedule.py changes rules through the API, shows a live view and a summary, each change's
+effect, each trader's alerts as `GET /alerts` lists them (checked to be exactly their own), and the fidelity
+figure per owner (F3: the stored alerts per rule against the in-order replay of the committed versions read
+back through the API, judged by the test oracle tests/chaos/judge.py); the integration tests use the same
+class with assertions.
 
 Tick-to-notification latency: from the wall-clock time just before the SendMessageBatch call that carried
 a tick's message to the SentTimestamp of its SNS notification in the capture queue (moto delivers SNS ->
@@ -17,6 +21,7 @@ SQS inside Publish, so that is the publish time). The notification names its sou
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import statistics
 import sys
@@ -30,19 +35,34 @@ from typing import Any, TextIO
 
 import boto3
 
+from local.api_system import ApiSystem, deployed_api_system
 from local.clock import CLOCK_VARIABLE, Clock, feed_clock, parse_clock_spec
+from local.demo_schedule import (
+    OPERATOR,
+    RETRY_LATER,
+    Api,
+    Player,
+    controls_of_answers,
+    demo_schedule,
+    effect_line,
+    foreign_alerts,
+    play_all,
+    versions_of_answer,
+)
 from local.emf import emf_totals
 from local.event_source import EventSourceConfig, SqsEventSource
 from local.feed import read_feed
 from local.function_host import DEFAULT_RUNNER, RUNNERS, FunctionRunner, runner
 from local.rules_import import RulesTool, RulesToolError, effective_froms, named_alerts
 from local.sqs_queues import drain
+from ops.alerts_api import AlertsApi, ApiReply, path_of
 from ops.send_feed import SendResult, send_feed
 from tests.chaos import oracle
-from tests.chaos.judge import Fidelity, fidelity_lines
+from tests.chaos.event_time import Controls, Version, in_order_replay
+from tests.chaos.judge import Fidelity, fidelity_lines, judge
 
 ROOT = Path(__file__).resolve().parents[1]
-# The demo's traders and their rules documents, imported with tap_rules after the stack is applied (R6).
+# The demo's traders (users of the stack's pool) and their rules documents, imported through the API (R6).
 DEFAULT_TRADERS = (
     ("trader-alice", ROOT / "config" / "alert-rules.json"),
     ("trader-bob", ROOT / "local" / "data" / "trader-bob-rules.json"),
@@ -53,6 +73,14 @@ NO_OWNER = "(no owner)"  # an alert of a rule given as a document (RULES_PATH) h
 # take effect at now + P plus the import's own run time at that speed, all before the first tick.
 FEED_CLOCK_SPEED = 50
 FEED_CLOCK_MARGIN_S = 300.0
+# The demo's speed leaves each batch the real time it needs. A batch's work deadline is an instant of the
+# function's clock (docs/design.md 12.7: its real budget added to the clock's now), so at speed n a batch
+# has timeout / n of real time. At 50 that was 1.18 s against moto on the loaded 2-core machine, while the
+# demo's invocations took 0.83 s at the median and up to 1.39 s (concurrency 5, rules changing through the
+# API): every one past 1.18 s failed its remaining messages ("deadline near"), and a second such failure
+# redrove them to the DLQ (make demo's maxReceiveCount is 2). The design's rule: timeout / n covers a batch.
+DEMO_BATCH_REAL_S = 6.0
+DEMO_CLOCK_SPEED = int(EventSourceConfig("", "").function_timeout_s / DEMO_BATCH_REAL_S)
 
 
 def recorded_feed_clock(
@@ -546,7 +574,93 @@ def trader_argument(text: str) -> tuple[str, Path]:
     return owner, Path(document)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+# -- the traders through the API (issue 16 item 4) ---------------------------------------------------------
+OPERATOR_USER = "demo-operator"
+API_SEE_TIMEOUT_S = 60.0  # for the alerts stored last to be listed (stored more than D ago, A2)
+RETRY_PAUSE_S = 0.1
+
+
+def send_until_committed(api: Api, method: str, path: str, body: Any = None) -> ApiReply:
+    """A request that may answer 503 (A3) sent again until it does not; for requests whose resend changes
+    only what is not in effect yet (an import: its mapping is idempotent per name, R6)."""
+    while (reply := api.call(method, path, body=body)).status == RETRY_LATER:
+        time.sleep(RETRY_PAUSE_S)  # Retry-After counts the clock's seconds: far fewer real ones at speed
+    return reply
+
+
+def import_lines(answer: Mapping[str, Any], effective_by_us: int | None) -> tuple[list[str], list[str]]:
+    """An import's answer as lines, and its problems: a refused change, or one in effect only after the
+    feed's first tick (that feed would meet rules that are not there yet: a clock margin too small here)."""
+    lines, problems = [], []
+    for c in answer["changes"]:
+        ef = c.get("effective_from", "")
+        lines.append(f"{c['change']:7} {c.get('name', ''):26} {c['status']} effective_from {ef or '-'}")
+        if c["status"] != 200:
+            problems.append(f"{c['change']} {c.get('name')}: {c['status']} {c.get('detail', '')}")
+        elif effective_by_us is not None and ef and oracle.normalise_timestamp(ef)[1] > effective_by_us:
+            problems.append(f"{c.get('name')}: effective after the feed's first tick ({ef})")
+    return lines, problems
+
+
+def listed(api: Api, path: str, key: str) -> list[dict[str, Any]]:
+    """Every item of a paginated list (rules, alerts), following next_cursor to the end."""
+    items: list[dict[str, Any]] = []
+    query: dict[str, str | None] = {}
+    while True:
+        reply = api.call("GET", path, query=query)
+        if not reply.ok:
+            raise RulesToolError(f"GET {path}: {reply.status} {reply.text[:200]}")
+        items += reply.document[key]
+        # An alert page always carries next_cursor (for polling) and says `more`; a rule page has a cursor
+        # only when more follow.
+        more = reply.document.get("more", "next_cursor" in reply.document)
+        if not more:
+            return items
+        query = {"cursor": reply.document["next_cursor"]}
+
+
+def alerts_seen(api: Api, expected: int, timeout_s: float = API_SEE_TIMEOUT_S) -> list[dict[str, Any]]:
+    """The trader's `GET /alerts` once it lists `expected` alerts (each becomes visible D after it was
+    stored, A2) or after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while len(seen := listed(api, "/alerts", "alerts")) < expected and time.monotonic() < deadline:
+        time.sleep(0.25)
+    return seen
+
+
+@dataclass
+class TraderView:
+    """What one trader reads back through the API after the feed."""
+
+    user: SignedIn
+    names: dict[str, str]  # rule id -> name
+    alerts: list[dict[str, Any]]  # GET /alerts
+    versions: list[Version]  # what the in-order replay takes
+
+
+def read_back(user: SignedIn, expected_alerts: int) -> TraderView:
+    rules = listed(user.api, "/rules", "rules")
+    names = {str(r["id"]): str(r["name"]) for r in rules}
+    versions: list[Version] = []
+    for rule_id, name in sorted(names.items()):
+        reply = user.api.call("GET", path_of("rules", rule_id, "versions"))
+        versions += versions_of_answer(name, reply.document)
+    return TraderView(user, names, alerts_seen(user.api, expected_alerts), versions)
+
+
+def api_alert_lines(view: TraderView) -> list[str]:
+    lines = [f"  {view.user.username}: {len(view.alerts)} alerts"]
+    lines.append(f"    {'symbol':8} {'tick time (UTC)':27} {'rule':24} {'v':>2} {'severity':8} {'price':>10}")
+    for a in sorted(view.alerts, key=lambda a: (str(a["tick_time"]), str(a["symbol"]))):
+        rule = view.names.get(str(a["rule_id"]), str(a["rule_id"]))
+        lines.append(
+            f"    {a['symbol']:8} {a['tick_time']:27} {rule:24} {a['rule_version']:>2} {a['severity']:8} "
+            f"{a['price']:>10}"
+        )
+    return lines
+
+
+def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--outputs", type=Path, required=True, help="`terraform output -json` of the stack")
     parser.add_argument("--endpoint-url", default=None, help="the emulator (default: real AWS)")
@@ -557,23 +671,203 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--trader",
         action="append",
         type=trader_argument,
-        metavar="OWNER=FILE",
-        help="a trader and the rules document imported for them with tap_rules (repeatable; default: "
+        metavar="USER=FILE",
+        help="a trader (a user created in the stack's pool) and the rules document they import through "
+        "the API (repeatable; the demo's rule changes play with the default traders only; default: "
         + ", ".join(f"{o}={d.relative_to(ROOT)}" for o, d in DEFAULT_TRADERS)
         + ")",
     )
     parser.add_argument(
         "--speed",
         type=int,
-        default=FEED_CLOCK_SPEED,
+        default=DEMO_CLOCK_SPEED,
         help="on the emulator, the feed plays at its own timestamps in a virtual clock this many times "
-        "faster than real time (R7)",
+        "faster than real time (R7); each batch then has the function's timeout / SPEED of real time",
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the system")
     parser.add_argument("--quiet", action="store_true", help="no live view")
     parser.add_argument("--runner", choices=sorted(RUNNERS), default=DEFAULT_RUNNER, help="its Runtime API")
     parser.add_argument("bootstrap", nargs="+", help="the function process (the host build of bootstrap)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+@dataclass
+class Feed:
+    """The feed the demo plays: its bodies, ticks, first tick and span of event time (micros)."""
+
+    bodies: list[str]
+    ticks: list[oracle.Tick]
+    origin_us: int
+    span_us: int
+
+    @classmethod
+    def of(cls, bodies: list[str]) -> Feed:
+        ticks = [t for body in oracle.parse_feed(bodies) for t in body.ticks]
+        first = min(t.ts_us for t in ticks)
+        return cls(bodies, ticks, first, max(t.ts_us for t in ticks) - first)
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    username: str
+    sub: str  # the owner of everything they create (A1: the token's `sub`)
+    api: AlertsApi
+
+
+def token_subject(token: str) -> str:
+    """The `sub` claim of a JWT, read without checking it (the front checks every token it is sent)."""
+    payload = token.split(".")[1]
+    return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"])
+
+
+def signed_in(api: ApiSystem, username: str, operator: bool = False) -> SignedIn:
+    """A user created in the stack's pool and signed in with their password: the API with their token."""
+    access = api.sign_in(username, operator=operator)["access"]
+    return SignedIn(username, token_subject(access), AlertsApi(api.url, access))
+
+
+def sign_in_everyone(api: ApiSystem, traders: Sequence[tuple[str, Path]], out: TextIO) -> dict[str, SignedIn]:
+    """The traders and the operator, created in the stack's pool and signed in (real tokens)."""
+    print(f"traders' API (local front, the deployed API function and user pool) at {api.url}", file=out)
+    users = {name: signed_in(api, name) for name, _ in traders}
+    users[OPERATOR] = signed_in(api, OPERATOR_USER, operator=True)
+    for name, user in users.items():
+        role = " (operator)" if name == OPERATOR else ""
+        print(f"  signed in {user.username}{role}: owner {user.sub}", file=out)
+    return users
+
+
+def import_documents(
+    users: Mapping[str, SignedIn],
+    traders: Sequence[tuple[str, Path]],
+    effective_by_us: int | None,
+    out: TextIO,
+) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """Each trader's document through `POST /rules/import`; their rules' name -> id, and the problems."""
+    ids: dict[str, dict[str, str]] = {}
+    problems: list[str] = []
+    for name, document in traders:
+        body = json.loads(document.read_text(encoding="utf-8"))
+        reply = send_until_committed(users[name].api, "POST", "/rules/import", body)
+        if not reply.ok:
+            raise RulesToolError(f"{name}: POST /rules/import: {reply.status} {reply.text[:200]}")
+        lines, refused = import_lines(reply.document, effective_by_us)
+        problems += refused
+        print(f"rules of {name} (POST /rules/import of {document.name}):", file=out)
+        print("".join(f"  {line}\n" for line in lines), end="", file=out)
+        ids[name] = {str(c["name"]): str(c["rule_id"]) for c in reply.document["changes"] if "rule_id" in c}
+    return ids, problems
+
+
+@dataclass
+class ApiOutcome:
+    """What the API part of the demo read back after the feed."""
+
+    players: dict[str, Player]
+    views: dict[str, TraderView]
+    controls: Controls
+    problems: list[str]
+
+
+def show_api_outcome(outcome: ApiOutcome, report: RunReport, feed: Feed, out: TextIO) -> list[str]:
+    """The changes and their effects, each trader's alerts through the API, the isolation checks and each
+    owner's judgement; returns the problems found."""
+    problems = list(outcome.problems)
+    views = outcome.views
+    print("changes during the feed, through the API (effective_from after the feed's first tick):", file=out)
+    applied = sorted(
+        (a for p in outcome.players.values() for a in p.applied), key=lambda a: a.effective_from_us
+    )
+    for a in applied:
+        view = views.get(a.change.actor)
+        fired, names = (view.alerts, view.names) if view else ([], {})
+        print(
+            effect_line(
+                a,
+                names=names,
+                fired=fired,
+                controls=outcome.controls,
+                ticks=feed.ticks,
+                origin_us=feed.origin_us,
+            ),
+            file=out,
+        )
+    for player in outcome.players.values():
+        problems += player.errors
+    print("alerts each trader reads through GET /alerts (their own token):", file=out)
+    for view in views.values():
+        print("\n".join(api_alert_lines(view)), file=out)
+    owners = by_owner(report.alerts)
+    isolation = foreign_alerts(
+        {v.user.sub: v.alerts for v in views.values()}, {v.user.sub: v.names for v in views.values()}
+    )
+    isolation += [
+        f"{v.user.username}: GET /alerts lists {len(v.alerts)} of {len(owners.get(v.user.sub, []))} stored"
+        for v in views.values()
+        if len(v.alerts) != len(owners.get(v.user.sub, []))
+    ]
+    if not isolation:
+        print(
+            "isolation: each trader lists exactly their own stored alerts, none of another's; another "
+            "trader's rule is 404 to them",
+            file=out,
+        )
+    problems += isolation
+    beyond = int(report.emf.get("TicksBeyondWindow", 0))
+    for v in views.values():
+        print(
+            f"{v.user.username}: stored alerts against the in-order replay of the committed versions "
+            "(GET /rules/{id}/versions):",
+            file=out,
+        )
+        mine = named_alerts(owners.get(v.user.sub, []), v.names)
+        fidelity = judge(
+            in_order_replay(feed.ticks, v.versions, outcome.controls), mine, beyond_w_count=beyond
+        )
+        print("\n".join(fidelity_lines(fidelity)), file=out)
+        problems += [f"{v.user.username}: {p}" for p in fidelity.problems()]
+    return problems
+
+
+def run_with_api(
+    system: LocalSystem, args: argparse.Namespace, feed: Feed, first_tick: int | None, out: TextIO
+) -> tuple[RunReport, ApiOutcome, dict[str, str]]:
+    """The API served, everyone signed in, the documents imported, the feed played while the schedule
+    acts, and what the traders read back afterwards."""
+    traders = args.trader or list(DEFAULT_TRADERS)
+    clock = Clock(parse_clock_spec(system.clock))
+    if system.endpoint_url is None:
+        raise RulesToolError("the demo serves the stack's API on the emulator: --endpoint-url is needed")
+    bootstrap = Path(system.bootstrap[0])
+    with deployed_api_system(system.outputs, system.endpoint_url, bootstrap, system.clock) as api:
+        users = sign_in_everyone(api, traders, out)
+        ids, problems = import_documents(users, traders, first_tick, out)
+        players = {
+            name: Player(users[name].api, clock.wait_until, feed.origin_us, feed.span_us, ids.get(name, {}))
+            for name in users
+        }
+        # The schedule names the default documents' rules: other documents play none.
+        schedule = [] if args.trader else demo_schedule(*(name for name, _ in DEFAULT_TRADERS))
+        system.start()
+        changes = play_all(players, schedule)
+        view = None if args.quiet else (lambda s: print(progress_line(s), end="", file=out, flush=True))
+        report = run_feed(system, feed.bodies, args.rate, args.timeout, view)
+        for thread in changes:
+            thread.join()
+        owners = by_owner(report.alerts)
+        views = {name: read_back(users[name], len(owners.get(users[name].sub, []))) for name, _ in traders}
+        symbols = sorted({c.symbol for c in schedule if c.symbol})
+        operator = users[OPERATOR].api
+        controls = controls_of_answers(
+            operator.call("GET", path_of("symbols", s, "controls")).document for s in symbols
+        )
+        problems += foreign_probe(users, traders, views)
+    usernames = {user.sub: user.username for user in users.values()}
+    return report, ApiOutcome(players, views, controls, problems), usernames
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = arguments(argv)
     raw = json.loads(args.outputs.read_text())
     outputs = {k: str(v["value"] if isinstance(v, dict) else v) for k, v in raw.items()}
     system = LocalSystem(
@@ -581,37 +875,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.bootstrap,
         endpoint_url=args.endpoint_url,
         region=outputs["queue_arn"].split(":")[3],
-        rules=args.trader or DEFAULT_TRADERS,
         concurrency=args.concurrency,
         runner_name=args.runner,
     )
-    bodies = list(read_feed(args.feed))
+    feed = Feed.of(list(read_feed(args.feed)))
     # Against AWS the deployed function reads real time, and so does everything else.
     local = args.endpoint_url is not None
-    system.clock, first_tick = recorded_feed_clock(bodies, args.speed) if local else ("", None)
+    system.clock, first_tick = recorded_feed_clock(feed.bodies, args.speed) if local else ("", None)
     out = sys.stdout
-    print(f"demo: {len(bodies)} messages from {args.feed}, {args.concurrency} function process(es)", file=out)
+    print(
+        f"demo: {len(feed.bodies)} messages from {args.feed}, {args.concurrency} function process(es)",
+        file=out,
+    )
     try:
         system.subscribe_capture_queue()
-        for owner, imported in system.import_rules(effective_by_us=first_tick).items():
-            print(f"rules of {owner} (tap_rules import):", file=out)
-            print("".join(f"  {line}\n" for line in imported.splitlines()), end="", file=out)
-        system.start()
-        view = None if args.quiet else (lambda s: print(progress_line(s), end="", file=out, flush=True))
-        report = run_feed(system, bodies, args.rate, args.timeout, view)
+        report, outcome, usernames = run_with_api(system, args, feed, first_tick, out)
     finally:
         system.stop()
         system.remove_capture_queue()
-    summary(report, out, system.rule_names)
-    alerts = by_owner(report.alerts)
-    for owner, document in system.rules:
-        print(f"{owner} ({document.name}):", file=out)
-        mine = replace(report, alerts=named_alerts(alerts.get(owner, []), system.rule_names))
-        fidelity_summary(mine, bodies, document, out)
+    named = [{**a, "owner": usernames.get(str(a.get("owner")), a.get("owner"))} for a in report.alerts]
+    rule_names = {i: n for v in outcome.views.values() for i, n in v.names.items()}
+    summary(replace(report, alerts=named), out, rule_names)
+    problems = show_api_outcome(outcome, report, feed, out)
     errors = [str(e) for e in system.source.errors] if system.source is not None else []
     code, messages = verdict(report, errors, args.timeout)
+    messages += [f"demo: {p}" for p in problems]
     sys.stderr.write("".join(f"{m}\n" for m in messages))
-    return code
+    return 1 if problems else code
+
+
+def foreign_probe(
+    users: Mapping[str, SignedIn], traders: Sequence[tuple[str, Path]], views: Mapping[str, TraderView]
+) -> list[str]:
+    """Each trader asks for the other's first rule: 404 (A1: existence not disclosed)."""
+    problems = []
+    names = [name for name, _ in traders]
+    for me, other in zip(names, names[1:] + names[:1], strict=True):
+        if me == other or not views[other].names:
+            continue
+        rule_id = sorted(views[other].names)[0]
+        status = users[me].api.call("GET", path_of("rules", rule_id)).status
+        if status != 404:
+            problems.append(f"{me} reading {other}'s rule {rule_id}: {status}, not 404")
+    return problems
 
 
 def verdict(report: RunReport, errors: Sequence[str], timeout_s: float) -> tuple[int, list[str]]:

@@ -1,8 +1,10 @@
 # The local system (emulator, Runtime API, event source, feed) and `make demo`.
 # demo: start moto, build the host function and the zip, synthesize + apply the stack for the local endpoint
 # (short visibility timeout and maxReceiveCount so that retries and redrives take seconds), then
-# local/demo.py: capture queue on the trading topic, the event source running the host bootstrap, the
-# sample feed at DEMO_RATE messages/s, live view and summary. Then destroy and stop moto. Everything runs
+# local/demo.py: capture queue on the trading topic, the stack's API served locally (the front before the
+# host bootstrap as the API function), two traders and an operator signed in who import and change rules
+# through it, the event source running the host bootstrap, the sample feed at DEMO_RATE messages/s, live
+# view, summary, each trader's alerts through the API. Then destroy and stop moto. Everything runs
 # in one shell whose EXIT/INT/TERM trap destroys the stack and stops moto, also on Ctrl-C; the demo's
 # function processes are its children and end with it. No terraform state is left behind (the stack
 # directory lives in build/demo and is removed).

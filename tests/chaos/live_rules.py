@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from local.clock import Clock
+from local.demo_schedule import versions_of_answer
 from local.http_api_payload import Request, Stage, gateway_response, new_request_id, request_event
 from local.runtime_api import InvocationResult
 from tests.chaos.event_time import Controls, Span, Version, version_at
@@ -232,33 +233,6 @@ def _interruptible(stop: threading.Event) -> Callable[[float], None]:
 
 class _StoppedError(Exception):
     pass
-
-
-def _micros(text: str | None) -> int | None:
-    return None if text is None else effective_from_us(text)
-
-
-def versions_of_answer(name: str, answer: Mapping[str, Any]) -> list[Version]:
-    """The versions route's answer (docs/openapi.yaml `Version`) as the replay's versions of rule `name`."""
-    return [
-        Version(
-            rule=name,
-            version=int(v["version"]),
-            symbol=str(v["symbol"]),
-            condition=str(v["condition"]),
-            threshold=float(v["threshold"]),
-            severity=str(v["severity"]),
-            mode=str(v["mode"]),
-            cooldown_seconds=int(v.get("cooldown_seconds", 1)),
-            bar_seconds=int(v.get("bar_seconds", 0)),
-            arming=int(v["arming"]),
-            start_us=_micros(v["effective_from"]),
-            end_us=_micros(v["effective_until"]),
-            expires_us=_micros(v.get("expires_at")),
-        )
-        for v in answer["versions"]
-        if v["enabled"]
-    ]
 
 
 def controls_of_listing(listing: str) -> Controls:

@@ -36,6 +36,7 @@ from lib.config import ROOT
 from lib.openapi import api_routes
 from local.demo import LocalSystem, RunReport, percentile, recorded_feed_clock, run_feed
 from local.demo import main as demo_main
+from local.demo_schedule import demo_schedule
 from local.emulator import LOCAL_ENV
 from local.feed import FeedConfig, generate_feed, read_feed
 from local.rules_import import named_alerts
@@ -486,8 +487,11 @@ def test_sample_feed_at_full_concurrency(deployment: Deployment) -> None:
 
 
 def test_demo_command(deployment: Deployment, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`python -m local.demo` (what make demo runs after apply) on the golden feed: its two traders' rules
-    imported, exit 0, live view and summary per owner printed, capture queue removed afterwards."""
+    """`python -m local.demo` (what make demo runs after apply) on the golden feed: its two traders and the
+    operator signed in to the stack's pool, their rules imported and changed through the API while the feed
+    plays, exit 0 (every change committed, each trader lists exactly their own alerts, each owner's alerts
+    judged against the replay of their committed versions), live view and summary per owner printed,
+    capture queue removed afterwards."""
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps({k: {"value": v} for k, v in deployment.outputs.items()}))
     LocalSystem(deployment.outputs, [], endpoint_url=deployment.moto.url, credentials=LOCAL_ENV).reset()
@@ -498,7 +502,7 @@ def test_demo_command(deployment: Deployment, tmp_path: Path, capsys: pytest.Cap
         code = demo_main(
             [
                 *("--outputs", str(outputs), "--endpoint-url", deployment.moto.url),
-                *("--feed", str(GOLDEN_FEED), "--rate", "20", "--concurrency", "2"),
+                *("--feed", str(GOLDEN_FEED), "--rate", "20", "--concurrency", "2", "--timeout", "300"),
                 str(HOST_BOOTSTRAP),  # the demo's own two traders and their documents
             ]
         )
@@ -507,10 +511,20 @@ def test_demo_command(deployment: Deployment, tmp_path: Path, capsys: pytest.Cap
     assert "feed [" in out
     assert "summary:" in out
     for trader in ("trader-alice", "trader-bob"):
-        assert f"rules of {trader} (tap_rules import):" in out
+        assert f"signed in {trader}: owner " in out
+        assert f"rules of {trader} (POST /rules/import of " in out  # through the API (issue 16 item 4)
+        assert f"{trader}: stored alerts against the in-order replay" in out
+    assert "signed in demo-operator (operator): owner " in out
     assert "  trader-alice: " in out  # the alerts shown per owner (F4): the golden feed crosses her lines
     assert "alerts stored" in out
     assert "tick->notification p50 (ms)" in out
+    # Every change of the schedule committed and shown with its effect (issue 15 item 7).
+    changes = out.split("changes during the feed, through the API")[1].split("alerts each trader reads")[0]
+    shown = [line.split()[3] for line in changes.splitlines()[1:]]
+    assert sorted(shown) == sorted(c.action for c in demo_schedule("trader-alice", "trader-bob"))
+    assert "alerts each trader reads through GET /alerts (their own token):" in out
+    assert "isolation: each trader lists exactly their own stored alerts, none of another's" in out
+    assert "NOT EXPLAINED" not in out
     sqs = deployment.client("sqs")
     assert [u for u in sqs.list_queues().get("QueueUrls", []) if "alert-capture" in u] == []
 

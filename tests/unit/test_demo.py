@@ -14,6 +14,7 @@ import pytest
 
 from local.clock import parse_clock_spec
 from local.demo import (
+    DEMO_BATCH_REAL_S,
     FEED_CLOCK_SPEED,
     DeadLetter,
     LocalSystem,
@@ -22,6 +23,7 @@ from local.demo import (
     RunReport,
     Snapshot,
     _scan,
+    arguments,
     by_owner,
     fidelity_summary,
     parse_notification,
@@ -33,6 +35,7 @@ from local.demo import (
     verdict,
 )
 from local.emf import emf_totals
+from local.event_source import EventSourceConfig
 from local.rules_import import RulesToolError
 from ops.send_feed import SendResult
 
@@ -224,6 +227,16 @@ def test_a_recorded_feed_plays_in_a_virtual_clock_starting_before_its_first_tick
     clock = parse_clock_spec(spec)
     assert (clock.is_virtual, clock.start_micros, clock.speed) == (True, first - 60_000_000, 20)
     assert parse_clock_spec(recorded_feed_clock(bodies)[0]).speed == FEED_CLOCK_SPEED
+
+
+def test_the_demos_default_speed_leaves_each_batch_the_real_time_it_needs() -> None:
+    """A batch's work deadline is in the function's clock: at speed n it has the timeout / n of real time
+    (docs/design.md 12.7). At speed 50 (1.2 s) the demo's batches ran out of it, failed twice and were
+    redriven to the DLQ."""
+    args = arguments(["--outputs", "o.json", "--feed", "f.jsonl", "bootstrap"])
+    timeout_s = EventSourceConfig.from_terraform_outputs(OUTPUTS).function_timeout_s
+    assert timeout_s / args.speed >= DEMO_BATCH_REAL_S
+    assert args.speed > 1  # still a virtual clock faster than real time: the feed plays in minutes
 
 
 def test_verdict() -> None:
