@@ -198,6 +198,18 @@ TEST(Sigv4Primitives, EveryWhitespaceCharacterIsTrimmedAndRunsCollapseToOneSpace
   EXPECT_EQ(trim_all("x\x01y"), "x\x01y");
 }
 
+TEST(Sigv4Primitives, AWordAfterASpaceKeepsItsLettersTogether) {
+  // The space before "bc" is written once; the letters after it are not split again.
+  EXPECT_EQ(trim_all("a bc"), "a bc");
+  EXPECT_EQ(trim_all(" ab  cd ef "), "ab cd ef");
+}
+
+TEST(Sigv4Primitives, ASlashInAQueryNameIsEncodedLikeOneInItsValue) {
+  // Only the path keeps '/' literal; in the query both the name and the value encode it as %2F.
+  EXPECT_EQ(canonical_query("a/b=c/d"), "a%2Fb=c%2Fd");
+  EXPECT_EQ(canonical_query("prefix%2fkey=1"), "prefix%2Fkey=1");
+}
+
 TEST(Sigv4Primitives, PathSegmentsAreJoinedBySingleSlashes) {
   EXPECT_EQ(normalize_path("/a/b/c"), "/a/b/c");
   EXPECT_EQ(normalize_path("/a/b/c/"), "/a/b/c/");
