@@ -97,8 +97,12 @@ PY_TEST_ENV := TAP_BOOTSTRAP=$(CPP_COV)/src/bootstrap TAP_ECHO_FUNCTION=$(CPP_CO
                TAP_RULES_STORE_CLI=$(CPP_COV)/tests/handler/rules_store_cli TAP_RULES_TOOL=$(CPP_COV)/src/tap_rules \
                TAP_VALIDATE=$(CPP_COV)/src/tap_validate \
                TAP_REQUIRE_ZIP=1 TAP_REQUIRE_PROBE=1
+# The suite runs on PYTEST_WORKERS processes (pytest-xdist): most of its time is spent waiting on moto, the
+# function and terraform, so the cores overlap it. tests/conftest.py groups the tests that share a costly
+# session fixture onto one worker (--dist loadgroup). PYTEST_WORKERS=0 runs it in this process.
+PYTEST_WORKERS ?= $(NPROC)
 test-py: $(VENV_STAMP) $(TF_RC) cpp-cov-reset package probe-arm64 aws-testsuite ## every Python test, 100 % line and branch coverage of lib/, local/, ops/ and tools/ enforced
-	@$(PY_TEST_ENV) $(PYTEST) -q -p no:cacheprovider --cov=lib --cov=local --cov=ops --cov=tools --cov-report=term-missing:skip-covered \
-	  --cov-fail-under=100 tests
+	@$(PY_TEST_ENV) $(PYTEST) -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadgroup --durations=15 \
+	  --cov=lib --cov=local --cov=ops --cov=tools --cov-report=term-missing:skip-covered --cov-fail-under=100 tests
 
 TEST_TARGETS += lint-py checkov test-py

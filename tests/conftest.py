@@ -49,3 +49,20 @@ def synthesized_stack(package_zip: Path) -> dict[str, Any]:
     from lib.tap_stack import synth_json  # noqa: PLC0415
 
     return synth_json(StackConfig(zip_path=package_zip))
+
+
+# Directories whose tests share session fixtures that are costly to build (the API system, the deployed
+# stack, the contract's tables): under `pytest -n N --dist loadgroup` each runs whole on one worker, so the
+# fixture is built once. Elsewhere a file is the unit, so module fixtures are built once too.
+SHARED_SESSION_DIRS = frozenset({"api", "integration", "contract"})
+TESTS = Path(__file__).parent
+
+
+def xdist_group_of(path: Path) -> str:
+    relative = path.relative_to(TESTS)
+    return relative.parts[0] if relative.parts[0] in SHARED_SESSION_DIRS else relative.as_posix()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(xdist_group_of(item.path)))
