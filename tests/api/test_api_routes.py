@@ -225,6 +225,7 @@ def test_a_fired_alert_is_listed_and_its_rule_rearmed(api: ApiSystem, client: Cl
     )
     assert alert["rule_version"] == 1
     assert instant(alert["tick_time"]) == instant(tick_time)
+    assert alert["unvouched"] is False  # a `once` rule of one symbol, in order (docs/design.md 5.3)
     assert alerts.json["more"] is False
     assert dana.request("GET", f"/alerts?symbol={symbol}&rule_id={rule_id}").json["alerts"] == [alert]
     assert dana.request("GET", "/alerts?symbol=OTHER").json["alerts"] == []

@@ -357,6 +357,7 @@ def test_happy_path(run_function: Any, stack: Stack) -> None:
     assert message["tick_time"] == "2026-11-25T14:30:01.000000Z"
     tick_ms = oracle.normalise_timestamp("2026-11-25T14:30:01Z")[1] / 1000
     assert before_ms - tick_ms - 1 <= message["age_ms"] <= after_ms - tick_ms + 1  # age at publish time
+    assert message["unvouched"] is False  # in order: the engine vouches for it (docs/design.md 5.3)
     assert {k: v["Value"] for k, v in envelope["MessageAttributes"].items()} == {
         "symbol": "AAPL",
         "rule": "aapl-up-200",
@@ -383,8 +384,11 @@ def test_golden_feed_at_concurrency_1(run_function: Any, stack: Stack, batch_siz
         assert got[key]["rule_id"] == alert["rule_id"]
         assert got[key]["severity"] == alert["severity"]
         assert float(got[key]["price"]) == alert["price"]
-    notified = [json.loads(e["Message"])["alert_id"] for e in stack.notifications()]
-    assert sorted(notified) == sorted(f"{s}|{t}" for s, t in want)
+    messages = [json.loads(e["Message"]) for e in stack.notifications()]
+    assert sorted(m["alert_id"] for m in messages) == sorted(f"{s}|{t}" for s, t in want)
+    # Within W and no `once` rule on "*": every alert vouched, on its item and in its notification.
+    assert [k for k, a in got.items() if "unvouched" in a] == []
+    assert [m["alert_id"] for m in messages if m["unvouched"] is not False] == []
     assert stack.dead_letters() == []
     if batch_size == 1:
         # The handler counts a late tick once per (rule, symbol) key it is late for, the oracle once per
@@ -502,6 +506,27 @@ def test_the_reorder_window_is_the_configured_one(
     revealed = {("AAPL", "2026-11-25T14:30:10.000000Z#aapl-up-200")}
     assert set(stack.alerts()) == (revealed if placed else set())
     assert fn.metrics("TicksBeyondWindow") == (0 if placed else 1)
+
+
+def test_a_level_fire_beyond_w_is_unvouched_on_its_item_and_in_its_notification(
+    run_function: Any, stack: Stack
+) -> None:
+    """Issue 15 item 4 (docs/design.md 5.3): a level fire on a tick beyond W is `unvouched` on its alert item
+    and in its notification; a later fire in order is vouched (no attribute on its item, `false`)."""
+    fn = run_function(stack.env(GOLDEN_RULES) | {"REORDER_WINDOW_SECONDS": "5"})
+    first = body(tick("AAPL", 205.0, "2026-11-25T14:30:00Z"), tick("AAPL", 205.0, "2026-11-25T14:30:20Z"))
+    assert fn.failures(sqs_event([first])) == []  # above 200 from the start: no crossing, below 210
+    assert fn.failures(sqs_event([body(tick("AAPL", 212.0, "2026-11-25T14:30:10Z"))])) == []  # beyond W
+    assert fn.failures(sqs_event([body(tick("AAPL", 212.0, "2026-11-25T14:30:50Z"))])) == []  # in order
+    assert fn.metrics("TicksBeyondWindow") == 1
+    late = "2026-11-25T14:30:10.000000Z#aapl-above-210"
+    in_order = "2026-11-25T14:30:50.000000Z#aapl-above-210"
+    alerts = stack.alerts()
+    assert set(alerts) == {("AAPL", late), ("AAPL", in_order)}  # aapl-above-210's cooldown is 30 s
+    assert alerts[("AAPL", late)]["unvouched"] is True
+    assert "unvouched" not in alerts[("AAPL", in_order)]
+    messages = {m["alert_id"]: m for m in (json.loads(e["Message"]) for e in stack.notifications())}
+    assert (messages[f"AAPL|{late}"]["unvouched"], messages[f"AAPL|{in_order}"]["unvouched"]) == (True, False)
 
 
 def test_an_event_that_is_not_an_sqs_event_fails_the_invocation_only(run_function: Any, stack: Stack) -> None:

@@ -127,6 +127,7 @@ std::string alert_json(const FiredAlert& a, const Rule* version, std::int64_t ma
   if (a.notified_at_micros) text("notified_at", format_timestamp(*a.notified_at_micros));
   flag("delayed", a.notified_at_micros &&
                       *a.notified_at_micros - a.tick.ts.micros > max_notify_age_seconds * kMicrosPerSecond);
+  flag("unvouched", a.unvouched);
   return out + '}';
 }
 

@@ -79,8 +79,10 @@ constexpr std::uint8_t kFlagReachNever = 8;  // reach_until is "never" (else its
 // Its notification is not confirmed (F5). Set for "not notified" so that an item written before the flag
 // existed reads as notified: those fires were completed by the recovery of their time.
 constexpr std::uint8_t kFlagUnconfirmed = 16;
+// The fire is unvouched (FireRecord::unvouched): kept in the state so that a pending fire's alert carries it.
+constexpr std::uint8_t kFlagUnvouched = 32;
 constexpr std::uint8_t kFlagsKnown =
-    kFlagCrossing | kFlagStored | kFlagOnce | kFlagReachNever | kFlagUnconfirmed;
+    kFlagCrossing | kFlagStored | kFlagOnce | kFlagReachNever | kFlagUnconfirmed | kFlagUnvouched;
 
 void put_varint(std::string& out, std::uint64_t v) {
   while (v >= 0x80) {
@@ -192,7 +194,8 @@ std::string encode_fires(const std::vector<FireRecord>& fires) {
     const bool never = f.reach_until_micros == INT64_MAX;
     out.push_back(static_cast<char>((f.crossing ? kFlagCrossing : 0) | (f.stored ? kFlagStored : 0) |
                                     (f.once_arming ? kFlagOnce : 0) | (never ? kFlagReachNever : 0) |
-                                    (f.notified ? 0 : kFlagUnconfirmed)));
+                                    (f.notified ? 0 : kFlagUnconfirmed) |
+                                    (f.unvouched ? kFlagUnvouched : 0)));
     if (!never) {
       std::int64_t from_tick = f.tick.ts_micros;
       put_ts(out, f.reach_until_micros, from_tick);
@@ -264,6 +267,7 @@ Result<std::vector<FireRecord>> decode_fires(std::string_view bytes) {
     f.crossing = (flags & kFlagCrossing) != 0;
     f.stored = (flags & kFlagStored) != 0;
     f.notified = (flags & kFlagUnconfirmed) == 0;
+    f.unvouched = (flags & kFlagUnvouched) != 0;
   }
   if (!r.done()) return malformed("fires: trailing bytes");
   return fires;
@@ -448,7 +452,14 @@ Result<PendingAlert> parse_pending_alert(std::string_view attributes_json) {
         field.value().get_object().get(value) != simdjson::SUCCESS) {
       return invalid("malformed attribute");
     }
-    // Every attribute read here is {"S": text} or {"N": text}; the others (rule_version, ...) are skipped.
+    if (name == "unvouched") {  // {"BOOL": true} (written only when true)
+      if (value["BOOL"].get_bool().get(out.unvouched) != simdjson::SUCCESS) {
+        return invalid("unvouched: unexpected value");
+      }
+      continue;
+    }
+    // The other attributes read here are {"S": text} or {"N": text}; the rest (rule_version, ...) are
+    // skipped.
     std::string_view type = "N";
     std::string_view text;
     if (value["N"].get_string().get(text) != simdjson::SUCCESS) {
@@ -532,7 +543,8 @@ std::string alert_item(const AlertRecord& record, std::string_view stored_id) {
   attr_s("message_id", record.alert.message_id);
   attr_s("created_at", format_timestamp(record.created_at_micros));
   if (record.publish_by_micros != 0) attr_s("publish_by", format_timestamp(record.publish_by_micros));
-  attr_s("notification_state", "pending");  // until mark_sent sets "sent"
+  attr_s("notification_state", "pending");                             // until mark_sent sets "sent"
+  if (record.alert.unvouched) out += R"(,"unvouched":{"BOOL":true})";  // written only when true
   out += '}';
   return out;
 }
@@ -875,6 +887,11 @@ Result<FiredAlert> read_fired_alert(simdjson::dom::object item) {
     const auto at = parse_timestamp(notified_at);
     if (!at) return invalid("notified_at: " + at.error().message);
     out.notified_at_micros = at->micros;
+  }
+  simdjson::dom::element unvouched;
+  if (item["unvouched"].get(unvouched) == simdjson::SUCCESS &&
+      unvouched["BOOL"].get_bool().get(out.unvouched) != simdjson::SUCCESS) {
+    return invalid("unvouched: not a BOOL");
   }
   return out;
 }

@@ -55,6 +55,7 @@ struct BatchHandler::Pending {
   const Tick* tick = nullptr;
   std::size_t message_index = 0;
   bool recovered = false;
+  bool unvouched = false;  // the fire's flag (a recovered alert's is read back from its item)
 };
 
 struct BatchHandler::SymbolWork {
@@ -69,6 +70,7 @@ struct BatchHandler::CommitFire {
   const Tick* tick = nullptr;
   std::size_t message_index = 0;
   Position pos;
+  bool unvouched = false;
 };
 
 struct BatchHandler::Batch {
@@ -89,9 +91,10 @@ struct BatchHandler::Batch {
   std::int64_t work_by_micros = 0;     // the deadline minus the report margin, on the wall clock
   std::string claimant;                // this invocation's token in recovery claims (F5)
 
-  void notify_later(const Rule& rule, const Tick& tick, std::size_t message_index, bool recovered) {
+  void notify_later(const Rule& rule, const Tick& tick, std::size_t message_index, bool recovered,
+                    bool unvouched) {
     if (to_notify_ids.insert(alert_id(rule, tick)).second) {
-      to_notify.push_back({&rule, &tick, message_index, recovered});
+      to_notify.push_back({&rule, &tick, message_index, recovered, unvouched});
     }
   }
   std::string_view message_id(std::size_t m) const { return messages[m].record->message_id; }
@@ -500,7 +503,7 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
       }
       const AlertId id = alert_id(*rule, *tick);
       if (existing.contains(id)) {
-        found.push_back({rule, tick, message_index, fire.tick});
+        found.push_back({rule, tick, message_index, fire.tick, fire.unvouched});
         return;
       }
       const bool once = rule->mode == TriggerMode::once;
@@ -509,11 +512,12 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
         return;
       }
       items += once ? 2 : 1;
-      alerts.push_back(
-          {{rule, tick, batch.message_id(message_index)}, now_micros(), batch.publish_by_micros});
+      alerts.push_back({{rule, tick, batch.message_id(message_index), fire.unvouched},
+                        now_micros(),
+                        batch.publish_by_micros});
       // The arming the fire consumed (a pending fire keeps it in its record; a new one: its version's).
       if (once) markers.push_back({rule->id, fire.once_arming.value_or(rule->arming), id});
-      written.push_back({rule, tick, message_index, fire.tick});
+      written.push_back({rule, tick, message_index, fire.tick, fire.unvouched});
     };
     for (const FireRecord& r : plan.completing) {
       std::size_t message_index = 0;
@@ -544,6 +548,7 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
       record.tick = f.at.pos;
       record.crossing = is_crossing(rule.condition);
       record.stored = f.stored;
+      record.unvouched = f.unvouched;
       if (rule.mode == TriggerMode::once) record.once_arming = rule.arming;
       add(record, &rule, tick, message_index);
     }
@@ -576,7 +581,7 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
     for (const NewFire& f : plan.fires) index_->note_fire(f.rule_index, work.symbol, f.at.pos.ts_micros);
     for (const CommitFire& c : written) {
       ++batch.report.alerts;
-      batch.notify_later(*c.rule, *c.tick, c.message_index, false);
+      batch.notify_later(*c.rule, *c.tick, c.message_index, false, c.unvouched);
       log_.log({.level = obs::Level::kInfo,
                 .message = "alert stored",
                 .message_id = batch.message_id(c.message_index),
@@ -584,7 +589,8 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
                 .rule = c.rule->id,
                 .fields = {{"tick_timestamp", c.tick->ts.text()}, {"price", c.tick->price}}});
     }
-    for (const CommitFire& c : found) batch.notify_later(*c.rule, *c.tick, c.message_index, true);
+    for (const CommitFire& c : found)
+      batch.notify_later(*c.rule, *c.tick, c.message_index, true, c.unvouched);
     if (!ticks.empty()) {
       count_fates(batch, plan);
       ticks = {};
@@ -667,8 +673,9 @@ BatchHandler::Recovery BatchHandler::recover(Batch& batch, const AlertId& id, co
   // Built from the alert as stored (a fire record holds no price, a held tick no bid or ask).
   PendingAlert& stored = outcome->alert;
   stored.tick.seq = seq;
-  return publish(batch, {&rule, &stored.tick, stored.message_id}, true, who, deadline) ? Recovery::published
-                                                                                       : Recovery::failed;
+  return publish(batch, {&rule, &stored.tick, stored.message_id, stored.unvouched}, true, who, deadline)
+             ? Recovery::published
+             : Recovery::failed;
 }
 
 bool BatchHandler::publish(Batch& batch, const Alert& alert, bool recovered, const Answerable& who,
@@ -729,7 +736,8 @@ void BatchHandler::notify_all(Batch& batch, Deadline deadline) {
     if (p.recovered) {
       (void)recover(batch, alert_id(*p.rule, *p.tick), *p.rule, p.tick->seq, who, deadline);
     } else {
-      (void)publish(batch, {p.rule, p.tick, batch.message_id(p.message_index)}, false, who, deadline);
+      (void)publish(batch, {p.rule, p.tick, batch.message_id(p.message_index), p.unvouched}, false, who,
+                    deadline);
     }
   }
 }

@@ -219,6 +219,7 @@ SnsNotification sns_notification(const Alert& a, std::int64_t publish_time_micro
   m += std::to_string(age_ms);
   const bool delayed = age_ms > max_notify_age_seconds * 1000;
   m += delayed ? ",\"delayed\":true" : ",\"delayed\":false";
+  m += a.unvouched ? ",\"unvouched\":true" : ",\"unvouched\":false";
   m += ",\"severity\":";
   json::append_string(m, to_string(r.severity));
   if (!r.description.empty()) {
@@ -239,6 +240,11 @@ SnsNotification sns_notification(const Alert& a, std::int64_t publish_time_micro
   if (!r.description.empty()) {
     n.email += "\nDescription: ";
     n.email += r.description;
+  }
+  if (a.unvouched) {
+    n.email +=
+        "\nUnvouched: an in-order replay of the feed might not have raised this alert (ticks out of order, "
+        "or a once rule on every symbol).";
   }
   n.email += "\nAlert id: ";
   n.email += to_string(alert_id(r, t));

@@ -416,6 +416,9 @@ class Planner {
         continue;
       }
       if (replay_conflict) ++plan_.mode_choices;
+      // Unvouched (the contract's three cases): beyond W, a counted choice, a `once` rule on "*".
+      const bool beyond_w = !c.crossing && plan_.fates[*c.input_tick] == TickFate::beyond_window;
+      const bool unvouched = beyond_w || replay_conflict || (r.mode == TriggerMode::once && r.symbol == "*");
       FireRecord rec{r.id,
                      r.version,
                      c.pos,
@@ -423,10 +426,11 @@ class Planner {
                      true,
                      false,
                      reach_until(r, c.pos.ts_micros),
-                     r.mode == TriggerMode::once ? std::optional<std::uint32_t>(r.arming) : std::nullopt};
+                     r.mode == TriggerMode::once ? std::optional<std::uint32_t>(r.arming) : std::nullopt,
+                     unvouched};
       new_records_.push_back(std::move(rec));
       mine.push_back(&new_records_.back());
-      plan_.fires.push_back({c.rule_index, HeldTick{c.pos, c.price}, c.input_tick, c.cause, true});
+      plan_.fires.push_back({c.rule_index, HeldTick{c.pos, c.price}, c.input_tick, c.cause, true, unvouched});
     }
   }
 

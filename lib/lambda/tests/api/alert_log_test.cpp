@@ -63,6 +63,18 @@ TEST_F(AlertLogTest, ReadsTheItemTheProcessorWrites) {
   EXPECT_EQ(alert->severity, "critical");
   EXPECT_FALSE(alert->notified);  // stored "pending"
   EXPECT_EQ(alert->notified_at_micros, std::nullopt);
+  EXPECT_FALSE(alert->unvouched);  // no attribute: vouched
+}
+
+TEST_F(AlertLogTest, ReadsTheUnvouchedFlagTheProcessorWritesAndRefusesAnotherType) {
+  const auto unvouched = parse_fired_alert(
+      alert_item(AlertRecord{{&rule, &tick, "m-1", true}, kNow}, "01JD0000000000000000000000"));
+  ASSERT_TRUE(unvouched.ok()) << unvouched.error().message;
+  EXPECT_TRUE(unvouched->unvouched);
+  std::string item = stored(tick, "01JD0000000000000000000000");
+  item.pop_back();
+  EXPECT_EQ(parse_fired_alert(item + R"(,"unvouched":{"S":"yes"}})").error().message,
+            "alert item: unvouched: not a BOOL");
 }
 
 TEST_F(AlertLogTest, ReadsTheNotificationStateAndRefusesBrokenItems) {

@@ -198,6 +198,16 @@ TEST_F(AlertRoutesTest, NotifiedAndDelayedComeFromTheConfirmedNotification) {
   EXPECT_EQ(alerts.at(1)["volume"].get_uint64().value_unsafe(), 500U);
 }
 
+TEST_F(AlertRoutesTest, UnvouchedIsTheStoredAlertsOwnFlag) {
+  FiredAlert vouched = fired(alice_rule, 300);
+  FiredAlert unvouched = fired(alice_rule, 290);
+  unvouched.unvouched = true;
+  alert_log.alerts = {vouched, unvouched};
+  const auto alerts = json(get("/alerts"))["alerts"];
+  EXPECT_FALSE(alerts.at(0)["unvouched"].get_bool().value_unsafe());
+  EXPECT_TRUE(alerts.at(1)["unvouched"].get_bool().value_unsafe());
+}
+
 TEST_F(AlertRoutesTest, PagesAndPollsWithTheCursorWithoutMissingOrRepeating) {
   for (int i = 0; i < 5; ++i) alert_log.alerts.push_back(fired(alice_rule, 500 - i));
   std::vector<std::string> seen;

@@ -52,7 +52,7 @@ TEST(Alert, SnsNotification) {
       R"("rule_id":"aapl-breakout-200","rule_version":3,"owner":"trader-7","condition":"crosses_above",)"
       R"("threshold":200,"price":200.1,)"
       R"("bid":200.05,"ask":200.15,"volume":1200,"tick_time":"2026-11-25T14:30:00.123000Z","age_ms":1500,)"
-      R"("delayed":false,"severity":"critical","description":"AAPL \"breaks\" 200\n\u0001 caf)"
+      R"("delayed":false,"unvouched":false,"severity":"critical","description":"AAPL \"breaks\" 200\n\u0001 caf)"
       "\xc3\xa9"
       R"(","message_id":"m-1"})");
   // F5: the owner beside symbol, rule and severity, for filter policies.
@@ -93,6 +93,20 @@ TEST(Alert, DelayedWhenTheTickIsOlderThanTheMaximumNotifyAge) {
   EXPECT_NE(
       sns_notification({&r, &t, "m"}, kT0 + 90'000'000).email.find("\n\nDelayed: notified 90000 ms after"),
       std::string::npos);
+}
+
+TEST(Alert, AnUnvouchedAlertsNotificationSaysSoInTheJsonAndTheEmail) {
+  const Rule r = make_rule(Condition::price_above, 200);
+  const Tick t = make_tick();
+  const SnsNotification n = sns_notification({&r, &t, "m", true}, kT0 + 1'000);
+  EXPECT_NE(n.message.find(R"("delayed":false,"unvouched":true,"severity")"), std::string::npos) << n.message;
+  EXPECT_NE(n.email.find("\nSeverity: critical\nDescription: AAPL \"breaks\" 200\n\x01 caf\xc3\xa9\n"
+                         "Unvouched: an in-order replay of the feed might not have raised this alert (ticks "
+                         "out of order, or a once rule on every symbol).\nAlert id: "),
+            std::string::npos)
+      << n.email;
+  EXPECT_EQ(n.sms, sns_notification({&r, &t, "m"}, kT0 + 1'000).sms);  // the SMS is the sentence alone
+  EXPECT_EQ(sns_notification({&r, &t, "m"}, kT0 + 1'000).email.find("Unvouched"), std::string::npos);
 }
 
 TEST(Alert, NoOwnerAttributeForARuleWithoutOwner) {  // SNS refuses an empty attribute value

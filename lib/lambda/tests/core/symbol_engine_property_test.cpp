@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <iostream>
 #include <map>
 #include <random>
 #include <sstream>
@@ -224,10 +225,26 @@ TEST(SymbolEngineProperty, RandomDeliveriesStoreTheInOrderReplayMatchedPerExcurs
   std::mt19937_64 rng(20261201);
   const EngineLimits within_w{.reorder_window_micros = 3600 * kMicrosPerSecond, .max_held_ticks = 1000};
   int compared = 0, exact = 0, with_alerts = 0;
+  std::size_t star_once = 0, flagged_choices = 0;
   for (int i = 0; i < 3000; ++i) {
     const Case c = random_case(rng);
     EngineDriver d(c.versions, within_w);
-    for (const auto& batch : c.batches) d.deliver(batch);
+    // Unvouched (symbol_engine.hpp): within W, only a `once` rule on "*" or a counted choice flags a fire.
+    std::size_t flagged_other = 0;
+    for (const auto& batch : c.batches) {
+      for (const SymbolPlan& p : d.deliver(batch)) {
+        for (const NewFire& f : p.fires) {
+          const Rule& r = d.rules().rule(f.rule_index);
+          const bool star = r.mode == TriggerMode::once && r.symbol == "*";
+          EXPECT_TRUE(!star || f.unvouched) << describe(c, i);
+          if (f.unvouched) ++(star ? star_once : flagged_other);
+        }
+      }
+    }
+    if (d.mode_choices == 0) {
+      EXPECT_EQ(flagged_other, 0u) << describe(c, i);
+    }
+    flagged_choices += flagged_other;
     const std::set<StoredAlert> expected = replay(c);
     // Always: each alert justified by its tick and a version applying at it, one per excursion.
     std::map<Position, double> first;
@@ -255,6 +272,10 @@ TEST(SymbolEngineProperty, RandomDeliveriesStoreTheInOrderReplayMatchedPerExcurs
   EXPECT_GT(compared, 1500);
   EXPECT_GT(exact, 600);
   EXPECT_GT(with_alerts, 2500);
+  std::cout << "unvouched fires: " << star_once << " of `once` rules on \"*\", " << flagged_choices
+            << " beside a counted choice\n";
+  EXPECT_GT(star_once, 0u);
+  EXPECT_GT(flagged_choices, 0u);
 }
 
 // Beyond W and with a small fire log (ticks trimmed by time and count, fires pruned and dropped by count),

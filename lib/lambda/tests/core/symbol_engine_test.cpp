@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+
 #include "engine_driver.hpp"
 
 namespace tap {
@@ -389,6 +392,103 @@ TEST(SymbolEngine, AMovedFireIsCountedWithTheParametersOfItsRulesFirstCrossedVer
   // With v2's bars: the moved fire withholds bar 0 in the replay's view (1), and the crossing at 90 is
   // withheld by the key 70 though not by the replay's fire at 50 (1). With v1's the first would be none.
   EXPECT_EQ(plans[0].mode_choices, 2u);
+}
+
+// ---- unvouched (F4, F5): decided when the fire is planned, carried by its record ----
+
+// The record of rule `id`'s fire at `seconds` in the symbol's state.
+const FireRecord& record_at(EngineDriver& d, const std::string& id, double seconds) {
+  const auto& fires = d.state("AAPL").fires;
+  const auto it = std::find_if(fires.begin(), fires.end(), [&](const FireRecord& f) {
+    return f.rule_id == id && f.tick.ts_micros == at_s(seconds);
+  });
+  EXPECT_NE(it, fires.end()) << id << " at " << seconds;
+  return *it;
+}
+
+TEST(SymbolEngine, FiresOfAnInOrderFeedAreVouched) {
+  EngineDriver d({cross_above_200(), version("lvl", Condition::price_above, 100)});
+  const auto plans = d.deliver({aapl(199, 10), aapl(201, 20)});
+  ASSERT_EQ(plans[0].fires.size(), 3u);  // lvl at 10 and 20, r1 at 20
+  for (const NewFire& f : plans[0].fires) EXPECT_FALSE(f.unvouched);
+  for (const FireRecord& f : d.state("AAPL").fires) EXPECT_FALSE(f.unvouched);
+}
+
+TEST(SymbolEngine, ALevelFireOnATickBeyondWIsUnvouchedOneWithinWIsNot) {
+  EngineDriver d({version("lvl", Condition::price_above, 100), cross_above_200()},
+                 {.reorder_window_micros = 3600 * kMicrosPerSecond, .max_held_ticks = 2});
+  d.deliver({aapl(90, 10), aapl(90, 20), aapl(90, 30)});  // held: 20 and 30, 10 trimmed
+  auto plans = d.deliver({aapl(201, 15)});                // beyond W: only the level version fires
+  EXPECT_EQ(plans[0].fates[0], TickFate::beyond_window);
+  ASSERT_EQ(plans[0].fires.size(), 1u);
+  EXPECT_TRUE(plans[0].fires[0].unvouched);
+  EXPECT_TRUE(record_at(d, "lvl", 15).unvouched);  // the state keeps it with the fire
+  plans = d.deliver({aapl(101, 25)});              // late but within W (after the oldest held tick)
+  EXPECT_EQ(plans[0].fates[0], TickFate::applied);
+  ASSERT_EQ(plans[0].fires.size(), 1u);
+  EXPECT_FALSE(plans[0].fires[0].unvouched);
+  EXPECT_EQ(plans[0].mode_choices, 0u);
+}
+
+TEST(SymbolEngine, AFireBesideAFireThatExcludesItInTheReplaysViewIsUnvouched) {
+  Rule bar = cross_above_200();
+  bar.mode = TriggerMode::once_per_bar;  // bars of 60 s: [0, 60), [60, 120) after kT0
+  EngineDriver d({bar}, {.reorder_window_micros = 3600 * kMicrosPerSecond, .max_held_ticks = 256});
+  d.deliver({aapl(199, 5)});
+  d.deliver({aapl(201, 70)});
+  d.deliver({aapl(201, 50)});  // the crossing keyed 70 moves to 50 (bar 0)
+  d.deliver({aapl(199, 30)});
+  const auto plans = d.deliver({aapl(201, 20)});  // bar 0 beside the replay's fire at 50: a choice
+  ASSERT_EQ(plans[0].fires.size(), 1u);
+  EXPECT_EQ(plans[0].mode_choices, 1u);
+  EXPECT_TRUE(plans[0].fires[0].unvouched);
+  EXPECT_TRUE(record_at(d, "r1", 20).unvouched);
+  EXPECT_FALSE(record_at(d, "r1", 70).unvouched);  // fired in order; its move does not flag it later
+}
+
+TEST(SymbolEngine, AVouchedFireOvertakenByALateTickStaysVouched) {
+  // The flag's limit (docs/design.md 5.3): decided once. The replay fires at 97 and not at 100; the choice
+  // is counted in the later plan, which withholds 97, and the stored fire at 100 stays vouched.
+  Rule r = version("lvl", Condition::price_above, 100);
+  r.cooldown_seconds = 5;
+  EngineDriver d({r});
+  d.deliver({aapl(101, 100)});
+  const auto plans = d.deliver({aapl(101, 97)});
+  EXPECT_TRUE(plans[0].fires.empty());
+  EXPECT_EQ(plans[0].mode_choices, 1u);
+  EXPECT_FALSE(record_at(d, "lvl", 100).unvouched);
+}
+
+TEST(SymbolEngine, EveryFireOfAOnceRuleOnEverySymbolIsUnvouched) {
+  // The replay orders all symbols' ticks; a plan sees one symbol, even when each symbol's feed is in order.
+  EngineDriver d({version("any", Condition::price_above, 100, TriggerMode::once, "*"),
+                  version("mine", Condition::price_above, 100, TriggerMode::once),
+                  version("every", Condition::price_above, 100, TriggerMode::every, "*")});
+  const auto plans = d.deliver({aapl(101, 10)});
+  ASSERT_EQ(plans[0].fires.size(), 3u);
+  EXPECT_TRUE(plans[0].fires[0].unvouched);   // once on "*"
+  EXPECT_FALSE(plans[0].fires[1].unvouched);  // once on its symbol
+  EXPECT_FALSE(plans[0].fires[2].unvouched);  // every on "*"
+  EXPECT_TRUE(record_at(d, "any", 10).unvouched);
+}
+
+TEST(SymbolEngine, APendingFireKeepsItsFlagUntilACommitStoresIt) {
+  std::vector<Rule> versions;
+  for (std::size_t i = 0; i <= kMaxFiresPerCommit; ++i) {
+    versions.push_back(
+        version("any" + std::to_string(1000 + i), Condition::price_above, 100, TriggerMode::once, "*"));
+  }
+  RuleSet rules(versions);
+  RuleIndex index(rules);
+  const Tick t = aapl(101, 10);
+  const std::vector<SymbolTick> ticks{{&t, 0}};
+  const SymbolPlan burst = plan_symbol(index, "AAPL", SymbolState{}, ticks, {}, {}, {});
+  ASSERT_EQ(burst.fires.size(), kMaxFiresPerCommit + 1);
+  EXPECT_FALSE(burst.fires.back().stored);
+  EXPECT_TRUE(burst.fires.back().unvouched);
+  const SymbolPlan drain = plan_symbol(index, "AAPL", burst.next, {}, {}, {}, {});
+  ASSERT_EQ(drain.completing.size(), 1u);
+  EXPECT_TRUE(drain.completing[0].unvouched);  // the handler builds its alert from this record
 }
 
 TEST(SymbolEngine, OnceFiresOncePerArmingAndMarkersTellOtherInvocations) {

@@ -80,6 +80,22 @@ TEST_F(PortsTest, AlertItemIsKeyedBySymbolAndTickTimeWithRuleAndStartsPending) {
   EXPECT_EQ(alert_item({{&r, &t, "m"}, kT0}, "x").find("\"owner\""), std::string::npos);
 }
 
+TEST_F(PortsTest, AnUnvouchedAlertsItemSaysSoAndAVouchedOneCarriesNoSuchAttribute) {
+  const Rule& r = rules.rule(0);
+  const std::string unvouched = alert_item({{&r, &fire_tick, "m-1", true}, kNow}, "x");
+  EXPECT_TRUE(unvouched.ends_with(R"("notification_state":{"S":"pending"},"unvouched":{"BOOL":true}})"))
+      << unvouched;
+  EXPECT_EQ(alert_item({{&r, &fire_tick, "m-1", false}, kNow}, "x").find("unvouched"), std::string::npos);
+  // Read back for a recovered notification: the flag as stored, and a wrong type is an invalid item.
+  const std::string base =
+      R"({"symbol":{"S":"AAPL"},"price":{"N":"1.5"},"tick_timestamp":{"S":"2026-11-25T14:30:00Z"})";
+  EXPECT_TRUE(parse_pending_alert(base + R"(,"unvouched":{"BOOL":true}})").value().unvouched);
+  EXPECT_FALSE(parse_pending_alert(base + R"(,"unvouched":{"BOOL":false}})").value().unvouched);
+  EXPECT_FALSE(parse_pending_alert(base + "}").value().unvouched);
+  EXPECT_EQ(parse_pending_alert(base + R"(,"unvouched":{"S":"true"}})").error().message,
+            "alert item: unvouched: unexpected value");
+}
+
 TEST(PendingAlertItem, ReadsWhatTheNotificationNeedsAndRefusesTheRest) {
   const auto read = parse_pending_alert(
       R"({"symbol":{"S":"AAPL"},"price":{"N":"1.5"},"tick_timestamp":{"S":"2026-11-25T14:30:00Z"}})");
@@ -234,6 +250,7 @@ TEST_F(PortsTest, StateItemRoundTripsEveryField) {
              fire("b.c-d_e", UINT32_MAX, {INT64_MAX, 2}, true, false, INT64_MIN),
              fire("a", 2, {INT64_MIN, UINT64_MAX}, false, true, INT64_MAX, UINT32_MAX)};
   s.fires[1].notified = false;  // F5: its notification not confirmed (flag 16)
+  s.fires[2].unvouched = true;  // the engine could not vouch for it (flag 32)
   const std::string item = state_item("BTC-USD", s);
   EXPECT_NE(item.find(R"("fires_complete_from":{"N":"-5"})"), std::string::npos) << item;
   EXPECT_NE(item.find(R"("ticks_trimmed":{"N":"1"})"), std::string::npos) << item;
@@ -323,7 +340,7 @@ TEST_F(PortsTest, MalformedStateItemsAreErrorsNotCrashes) {
   EXPECT_EQ(error_of(fires("AQA=")), "state item: fires: bad count");               // 01 00: no fire count
   EXPECT_EQ(error_of(fires("AQAB")), "state item: fires: truncated");               // one fire, no bytes
   EXPECT_EQ(error_of(fires("AQABAAAAAAA=")), "state item: fires: bad record");      // id index 0 of no ids
-  EXPECT_EQ(error_of(fires("AQEBYQEAAAAAIA==")), "state item: fires: bad record");  // flags 32
+  EXPECT_EQ(error_of(fires("AQEBYQEAAAAAQA==")), "state item: fires: bad record");  // flags 64
   EXPECT_EQ(error_of(fires("AQEBYQEAAAAAAw==")), "state item: fires: truncated");   // no reach delta
   EXPECT_EQ(error_of(fires("AQEBYQEAAAAADA==")), "state item: fires: truncated");   // no arming
   EXPECT_EQ(error_of(fires("AQEBYQEAAAAADICAgIAQ")), "state item: fires: bad record");  // arming 2^32

@@ -27,6 +27,7 @@ struct StoredAlert {
   std::int64_t publish_by_micros = 0;  // AlertRecord::publish_by_micros
   std::string claimed_by;              // the last recovery claim (empty: none)
   std::int64_t claim_until_micros = 0;
+  bool unvouched = false;  // Alert::unvouched, as stored
 };
 
 // Tables shared by the fakes, like the real tables are shared by concurrent invocations.
@@ -61,8 +62,15 @@ inline WriteOutcome write_if_absent(FakeTables& tables, std::span<const AlertRec
   for (const AlertRecord& a : alerts) {
     Tick tick = *a.alert.tick;
     tick.seq = 0;  // not stored
-    tables.alerts[alert_id(*a.alert.rule, *a.alert.tick)] = {
-        std::string(a.alert.message_id), a.created_at_micros, true, "", tick, a.publish_by_micros, "", 0};
+    tables.alerts[alert_id(*a.alert.rule, *a.alert.tick)] = {std::string(a.alert.message_id),
+                                                             a.created_at_micros,
+                                                             true,
+                                                             "",
+                                                             tick,
+                                                             a.publish_by_micros,
+                                                             "",
+                                                             0,
+                                                             a.alert.unvouched};
   }
   for (const OnceMarker& m : markers) tables.markers[{m.rule_id, m.arming}] = m.alert;
   return out;
@@ -148,7 +156,7 @@ class FakeLedger final : public AlertLedger {
     const auto it = tables_.alerts.find(id);
     if (it == tables_.alerts.end() || !it->second.pending) return ClaimOutcome{};
     StoredAlert& a = it->second;
-    ClaimOutcome out{.status = ClaimOutcome::Status::held, .alert = {a.tick, a.message_id}};
+    ClaimOutcome out{.status = ClaimOutcome::Status::held, .alert = {a.tick, a.message_id, a.unvouched}};
     const bool unclaimed =
         a.claimed_by.empty() || a.claimed_by == claim.claimant || a.claim_until_micros < claim.now_micros;
     const bool storer_done =

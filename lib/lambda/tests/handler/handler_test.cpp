@@ -601,6 +601,51 @@ TEST(HandlerBurst, FiresBeyondOneTransactionAreStoredByFurtherCommits) {
   for (const auto& [id, a] : tables.alerts) EXPECT_FALSE(a.pending) << to_string(id);
 }
 
+// The fires' `unvouched` flag (symbol_engine.hpp) on the stored alert and its notification: a `once` rule on
+// "*" is unvouched, a rule of one symbol in order is not.
+bool says_unvouched(const SnsNotification& n) {
+  return n.message.find(R"("unvouched":true)") != std::string::npos;
+}
+
+TEST(HandlerUnvouched, TheAlertAndItsNotificationCarryTheFiresFlagAndARecoveryReadsItBack) {
+  const RuleSet rules({version("any-up", "*", Condition::price_above, 100, TriggerMode::once),
+                       version("aapl-up", "AAPL", Condition::price_above, 100, TriggerMode::every)});
+  FakeTables tables;
+  Harness fx(rules, tables);
+  fx.notifier.fail_publishes = 2;  // both stay pending: the redelivery recovers them from the store
+  const std::vector<Message> batch = {{"m1", tick("AAPL", 150, "2026-11-25T14:30:00Z")}};
+  EXPECT_EQ(fx.run(batch).alerts, 2u);
+  EXPECT_TRUE(tables.alerts.at(AlertId{"AAPL", 1795617000000000LL, "any-up"}).unvouched);
+  EXPECT_FALSE(tables.alerts.at(AlertId{"AAPL", 1795617000000000LL, "aapl-up"}).unvouched);
+  EXPECT_TRUE(fx.notifier.published.empty());
+  EXPECT_EQ(fx.run({{"m1", batch[0].body, 2}}).recovered, 2u);
+  ASSERT_EQ(fx.notifier.published.size(), 2u);
+  for (const SnsNotification& n : fx.notifier.published) {
+    EXPECT_EQ(says_unvouched(n), n.message.find(R"("rule_id":"any-up")") != std::string::npos) << n.message;
+  }
+  // Published by the storer itself: the same flags.
+  FakeTables fresh;
+  Harness storer(rules, fresh);
+  storer.run(batch);
+  ASSERT_EQ(storer.notifier.published.size(), 2u);
+  EXPECT_EQ(says_unvouched(storer.notifier.published[0]) + says_unvouched(storer.notifier.published[1]), 1);
+}
+
+TEST(HandlerUnvouched, PendingFiresStoredByALaterCommitKeepTheirFlag) {
+  std::vector<Rule> v;
+  for (int i = 0; i < 60; ++i) {  // 49 `once` fires (alert and marker) fit the first commit, 11 the next
+    v.push_back(version("any-" + std::to_string(i), "*", Condition::price_above, 100, TriggerMode::once));
+  }
+  const RuleSet rules(std::move(v));
+  FakeTables tables;
+  Harness fx(rules, tables);
+  const BatchReport r = fx.run({{"m1", tick("HOT", 150, "2026-11-25T14:30:00Z")}});
+  EXPECT_EQ(r.alerts, 60u);
+  EXPECT_EQ(r.state_writes, 2u);
+  for (const auto& [id, a] : tables.alerts) EXPECT_TRUE(a.unvouched) << to_string(id);
+  for (const SnsNotification& n : fx.notifier.published) EXPECT_TRUE(says_unvouched(n));
+}
+
 TEST(HandlerBurst, KillBetweenTheCommitsIsCompletedByTheRedelivery) {
   const RuleSet rules = burst_rules(150);
   FakeTables tables;

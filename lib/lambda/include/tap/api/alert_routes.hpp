@@ -11,7 +11,8 @@
 // listable now. Each alert: stored_id, owner, rule_id, rule_version, symbol, tick_time, price (bid, ask,
 // volume when the tick had them), severity, message (the text people read, rendered from the version that
 // fired), notified (its notification is confirmed sent), notified_at, delayed (confirmed more than
-// MAX_NOTIFY_AGE_SECONDS after its tick).
+// MAX_NOTIFY_AGE_SECONDS after its tick), unvouched (the engine could not vouch that an in-order replay
+// stores it: docs/design.md section 5.3).
 #pragma once
 
 #include <cstdint>

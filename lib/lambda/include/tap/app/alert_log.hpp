@@ -32,6 +32,7 @@ struct FiredAlert {
   std::string severity;
   bool notified = false;                           // the notification is confirmed sent
   std::optional<std::int64_t> notified_at_micros;  // when it was confirmed
+  bool unvouched = false;                          // Alert::unvouched, as stored
 };
 
 struct AlertQuery {

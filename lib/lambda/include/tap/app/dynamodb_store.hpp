@@ -12,9 +12,9 @@
 //    positions strictly increase. fires: version byte 1, the count of distinct rule ids and each (length +
 //    bytes), the count of fires and per fire the index of its rule id, the version, timestamp, seq, one flag
 //    byte (1: crossing, 2: stored, 4: a once arming follows, 8: reach_until is "never", 16: its notification
-//    is not confirmed), then unless 8 the zigzag delta of reach_until to the fire's timestamp, and with 4 the
-//    arming. Anything else (a byte left over, a tick out of order, a price that is not finite and > 0) is a
-//    malformed item: an error for that symbol alone.
+//    is not confirmed, 32: the fire is unvouched), then unless 8 the zigzag delta of reach_until to the
+//    fire's timestamp, and with 4 the arming. Anything else (a byte left over, a tick out of order, a price
+//    that is not finite and > 0) is a malformed item: an error for that symbol alone.
 //  - a `once` marker (R2): symbol = "#once#<rule id>", rule_id = "#arming#<arming>" (a symbol never holds a
 //    '#'); attributes rule (S), arming (N), alert_symbol (S), alert_key (S: the alert's sort key),
 //    created_at (S). The API reads it to derive `triggered`.
@@ -24,7 +24,8 @@
 //   ULID taken at store, tap/core/ulid.hpp; the by-owner index is owner + stored_id, A4), its id as text
 //   (alert_id), created_at, and
 //   notification_state "pending" until mark_sent sets "sent" with notified_at and sns_message_id, and
-//   publish_by (S, when known: the storing invocation's deadline, AlertRecord::publish_by_micros). A
+//   publish_by (S, when known: the storing invocation's deadline, AlertRecord::publish_by_micros),
+//   unvouched (BOOL true, only when the fire is unvouched: Alert::unvouched; absent means vouched). A
 //   recovery claim (AlertLedger::claim) sets claimed_by (S, the claimant) and claim_until (S). Timestamps
 //   are normalised text (27 characters, UTC), so the conditions compare them as text.
 // by-owner index of the alerts table (kByOwnerIndex, lib/stack/tables.py): owner + stored_id, all

@@ -35,6 +35,7 @@ struct AlertRecord {
 struct PendingAlert {
   Tick tick;               // symbol, price, bid, ask, volume, timestamp (seq is not stored)
   std::string message_id;  // the SQS message whose tick fired it
+  bool unvouched = false;  // Alert::unvouched, as stored
 };
 
 // A recovering invocation's request for the sole right to publish a pending alert (F5), until its deadline.

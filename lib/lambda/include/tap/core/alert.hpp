@@ -8,9 +8,10 @@
 // message_template when it has one (tap/core/message_template.hpp), else a sentence per condition kind, e.g.
 // "AAPL crossed above 200.00 at 14:30:01.123 UTC (201.02) -- rule 'breakout'". The SMS text is at most
 // kMaxSmsBytes bytes, cut on a UTF-8 boundary. `delayed` is true when the tick is older than the maximum
-// notify age at publish time. Message attributes: owner (when the rule has one: SNS refuses an empty value),
-// symbol, rule, severity -- what filter policies route by (I5).
-// How an alert is stored (table keys, attributes, notification state) is the store adapter's business.
+// notify age at publish time; `unvouched` is the alert's own flag (Alert::unvouched), the same on every
+// repeat, and the e-mail text says it in a sentence. Message attributes: owner (when the rule has one: SNS
+// refuses an empty value), symbol, rule, severity -- what filter policies route by (I5). How an alert is
+// stored (table keys, attributes, notification state) is the store adapter's business.
 #pragma once
 
 #include <compare>
@@ -31,6 +32,8 @@ struct Alert {
   const Rule* rule = nullptr;
   const Tick* tick = nullptr;
   std::string_view message_id;  // the SQS message the tick came from (a view into the batch's event)
+  // The engine could not vouch that the in-order replay stores it (FireRecord::unvouched, symbol_engine.hpp).
+  bool unvouched = false;
 };
 
 struct AlertId {

@@ -37,6 +37,12 @@
 //    not notified are either in `confirmed` (the handler knows their notification sent: they are recorded
 //    notified in `next`) or listed in `to_confirm` (left unconfirmed). A fire not notified is never pruned
 //    (by reach or by count), so every later plan of the symbol lists it until one confirms it.
+//  - Unvouched (F4, F5): a new fire is `unvouched` when, as it is planned, the engine knows the in-order
+//    replay of the same ticks might not store it: (1) a level fire at a tick beyond W; (2) a fire decided
+//    beside a fire that conflicts with it in the replay's view (a counted mode choice); (3) every fire of a
+//    `once` rule on "*" (the replay orders all symbols' ticks, a plan sees one symbol). Decided once, here,
+//    and recorded in the fire (a pending one keeps it); a later tick that overtakes a vouched fire does not
+//    flag it (docs/design.md, section 5.3).
 //  - Once markers: `once` is checked against OnceMarkers (stored fires, any symbol), the log's pending fires
 //    and this plan's fires. For a "*" rule the handler passes the markers of fires planned for the batch's
 //    other symbols too.
@@ -102,7 +108,8 @@ struct NewFire {
   HeldTick at;                 // the alert's tick (a crossing may be keyed by a tick of an earlier batch)
   std::optional<std::size_t> input_tick;  // index into the input when `at` is one of this batch's ticks
   std::size_t cause = 0;                  // index into the input of the tick whose arrival produced it
-  bool stored = true;  // false: recorded pending (beyond kMaxFiresPerCommit), a later commit stores it
+  bool stored = true;      // false: recorded pending (beyond kMaxFiresPerCommit), a later commit stores it
+  bool unvouched = false;  // see the contract's `unvouched` item
 };
 
 struct SymbolPlan {

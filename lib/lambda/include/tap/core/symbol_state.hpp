@@ -59,6 +59,9 @@ struct FireRecord {
   // Mode once: the arming the fire consumed (a pending fire's marker is not written yet, so a second fire
   // of the same arming is refused from the log). Empty for the other modes.
   std::optional<std::uint32_t> once_arming;
+  // The engine could not vouch, when it planned the fire, that the in-order replay stores it too (SymbolPlan
+  // contract, docs/design.md section 5.3): carried to the alert and its notification, kept while pending.
+  bool unvouched = false;
   friend bool operator==(const FireRecord&, const FireRecord&) = default;
 };
 
