@@ -85,6 +85,8 @@ def _statements(uses: FunctionResources, log_group_arn: str) -> list[dict[str, A
             "Resource": uses.state_table.arn,
         },
         *rules_access.processor_statements(uses.rules_table),
+        # Publish and PublishBatch (10 to a request): both authorised by sns:Publish, PublishBatch has no IAM
+        # action of its own (the SNS developer guide's API permissions reference).
         {"Sid": "NotifyTraders", "Effect": "Allow", "Action": "sns:Publish", "Resource": uses.topic_arn},
         policy.use_key(uses.key_arn),
         policy.write_logs(log_group_arn),

@@ -193,8 +193,9 @@ def sweep_rules() -> list[FaultRule]:
     ]
 
 
-# An SNS outage: every Publish refused (503) while it lasts.
-OUTAGE = FaultRule("sns", FaultKind.HTTP_503, 1.0, operation="Publish")
+# An SNS outage: every publish refused (503) while it lasts -- Publish and PublishBatch, the function's only
+# SNS calls (docs/design.md 6a).
+OUTAGE = FaultRule("sns", FaultKind.HTTP_503, 1.0)
 
 
 def _schedule(

@@ -189,7 +189,14 @@ def test_sigkill_inside_an_invocation_then_redelivery(
     assert again.status == "ok"
     assert json.loads(again.payload) == {"batchItemFailures": []}
     assert len(function.emulator.processes) == 2
-    assert function.metrics("RecoveredNotifications") == (0 if case.name.startswith("before") else 1)
+    recovered = function.metrics("RecoveredNotifications")
+    if case.name == "batch-killed-at-second-store":
+        # The symbols' transactions overlap (issue 17 item 2, docs/design.md 6a): the third may be applied
+        # before the kill. Each alert stored before it is recovered, the others are stored by the redelivery.
+        assert recovered in (1, 2)
+        assert recovered + function.metrics("Alerts") == len(case.bodies)
+    else:
+        assert recovered == (0 if case.name.startswith("before") else 1)
 
     items = function.resources.alerts()
     assert sorted(i["alert_id"] for i in items) == sorted(case.notified)  # each stored exactly once

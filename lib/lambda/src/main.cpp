@@ -63,6 +63,10 @@ constexpr int kScanConnections = 8;
 // The cold load at init stays within Lambda's 10 s init phase (docs/design.md section 12); a load that does
 // not finish in it is done by the first invocation's cover() instead.
 constexpr auto kInitLoadBudget = std::chrono::seconds(8);
+// The processor's independent AWS calls of a batch (the symbols' commits, the publishes, the marks) overlap
+// on this many threads, each on a pooled keep-alive connection (docs/design.md section 6a). A batch has at
+// most 25 symbols; beyond 16 connections moto (and a 1-vCPU function) gains little.
+constexpr std::size_t kOverlapWorkers = 16;
 
 std::int64_t real_micros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -202,6 +206,7 @@ int main() {
   }
   tap::BatchHandler handler(*source, {state, ledger, notifier, dead_letters}, log, wall_clock,
                             tap::engine_limits(config.value()), config->max_notify_age_seconds);
+  handler.overlap_calls(kOverlapWorkers);
   log.info("initialised with " + std::to_string(source->versions().size()) + " rules");
 
   return tap::runtime::run_handler([&](const tap::runtime::InvocationRequest& request) {

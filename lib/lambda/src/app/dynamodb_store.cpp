@@ -694,9 +694,15 @@ Result<WriteOutcome, AwsError> DynamoDbSymbolStore::commit(std::string_view symb
                                                            std::span<const AlertRecord> alerts,
                                                            std::span<const OnceMarker> markers,
                                                            Deadline deadline) {
-  dynamodb::TransactWrite tx = commit_request(state_table_, alerts_table_, symbol, read, next, alerts,
-                                              markers, now_micros_(), stored_ids_);
-  tx.client_request_token = tokens_();
+  dynamodb::TransactWrite tx;
+  {
+    // Commits of different symbols run concurrently: the ULIDs stay monotonic and the token source is
+    // asked by one at a time.
+    const std::scoped_lock lock(ids_mutex_);
+    tx = commit_request(state_table_, alerts_table_, symbol, read, next, alerts, markers, now_micros_(),
+                        stored_ids_);
+    tx.client_request_token = tokens_();
+  }
   auto written = client_.transact_write_items(tx, deadline);
   if (written) {
     WriteOutcome applied;

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <thread>
 #include <utility>
 
 #include "tap/core/json_text.hpp"
@@ -46,6 +47,21 @@ std::string join_rejects(const std::vector<Reject>& rejects) {
   return out;
 }
 
+// The gate of the fan_out task running on this thread; null on a thread that runs no task (the calling
+// thread, and every call without overlap).
+thread_local std::unique_lock<std::mutex>* t_gate = nullptr;
+
+// A port call: the task's gate is let go for the round trip, so that other tasks decide meanwhile. What the
+// call reads is the task's own (built under the gate before, read under it after).
+template <class Call>
+auto unlocked(Call&& call) {
+  if (t_gate == nullptr) return call();
+  t_gate->unlock();
+  auto result = call();
+  t_gate->lock();
+  return result;
+}
+
 }  // namespace
 
 // An alert that awaits its notification: stored by this invocation, or found recorded for a redelivered
@@ -56,9 +72,11 @@ struct BatchHandler::Pending {
   std::size_t message_index = 0;
   bool recovered = false;
   bool unvouched = false;  // the fire's flag (a recovered alert's is read back from its item)
+  std::size_t order = 0;   // its symbol's SymbolWork::order: notifications go out in the symbols' order
 };
 
 struct BatchHandler::SymbolWork {
+  std::size_t order = 0;  // first-seen order in the batch
   std::string symbol;
   std::vector<SymbolTick> ticks;  // this batch's valid ticks of the symbol, in delivery order
 };
@@ -86,15 +104,21 @@ struct BatchHandler::Batch {
   std::deque<Tick> held_ticks;  // alert ticks rebuilt from a state's held ticks (stable addresses)
   std::vector<Pending> to_notify;
   std::set<AlertId> to_notify_ids;
+  // Published notifications of new alerts, marked sent together after the publishes (publish before mark).
+  struct Mark {
+    Alert alert;
+    std::string sns_message_id;
+  };
+  std::vector<Mark> marks;
   BatchReport report;
   std::int64_t publish_by_micros = 0;  // this invocation's deadline on the wall clock
   std::int64_t work_by_micros = 0;     // the deadline minus the report margin, on the wall clock
   std::string claimant;                // this invocation's token in recovery claims (F5)
 
   void notify_later(const Rule& rule, const Tick& tick, std::size_t message_index, bool recovered,
-                    bool unvouched) {
+                    bool unvouched, std::size_t order) {
     if (to_notify_ids.insert(alert_id(rule, tick)).second) {
-      to_notify.push_back({&rule, &tick, message_index, recovered, unvouched});
+      to_notify.push_back({&rule, &tick, message_index, recovered, unvouched, order});
     }
   }
   std::string_view message_id(std::size_t m) const { return messages[m].record->message_id; }
@@ -285,7 +309,7 @@ Result<BatchReport> BatchHandler::handle(std::string_view event_json, Deadline d
   for (std::size_t i = 0; i < batch.messages.size(); ++i) {
     for (const Tick& t : batch.messages[i].ticks) {
       const auto [it, added] = work_of.try_emplace(t.symbol, works.size());
-      if (added) works.push_back({t.symbol, {}});
+      if (added) works.push_back({works.size(), t.symbol, {}});
       works[it->second].ticks.push_back({&t, i});
     }
   }
@@ -293,13 +317,15 @@ Result<BatchReport> BatchHandler::handle(std::string_view event_json, Deadline d
     std::vector<std::string> symbols;
     for (const SymbolWork& w : works) symbols.push_back(w.symbol);
     auto loaded = ports_.state.load(symbols, calls_by);
-    for (SymbolWork& w : works) {
-      if (!loaded) {
+    if (!loaded) {
+      for (SymbolWork& w : works) {
         fail_symbol(batch, w, "state read failed, message will be retried",
                     loaded.error().code + ": " + loaded.error().message);
-      } else {
-        process_symbol(batch, w, loaded->at(w.symbol), calls_by);
       }
+    } else {
+      // The symbols' work overlaps; each symbol's compare-and-swap commits stay in order in its task.
+      fan_out(works.size(),
+              [&](std::size_t i) { process_symbol(batch, works[i], loaded->at(works[i].symbol), calls_by); });
     }
   }
   notify_all(batch, calls_by);
@@ -553,7 +579,8 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
       add(record, &rule, tick, message_index);
     }
     if (plan.write_needed || !plan.fires.empty() || !plan.completing.empty()) {
-      auto outcome = ports_.state.commit(work.symbol, state, plan.next, alerts, markers, deadline);
+      auto outcome = unlocked(
+          [&] { return ports_.state.commit(work.symbol, state, plan.next, alerts, markers, deadline); });
       if (!outcome) {
         fail_symbol(batch, work, "state write failed, message will be retried",
                     outcome.error().code + ": " + outcome.error().message);
@@ -581,7 +608,7 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
     for (const NewFire& f : plan.fires) index_->note_fire(f.rule_index, work.symbol, f.at.pos.ts_micros);
     for (const CommitFire& c : written) {
       ++batch.report.alerts;
-      batch.notify_later(*c.rule, *c.tick, c.message_index, false, c.unvouched);
+      batch.notify_later(*c.rule, *c.tick, c.message_index, false, c.unvouched, work.order);
       log_.log({.level = obs::Level::kInfo,
                 .message = "alert stored",
                 .message_id = batch.message_id(c.message_index),
@@ -590,7 +617,7 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
                 .fields = {{"tick_timestamp", c.tick->ts.text()}, {"price", c.tick->price}}});
     }
     for (const CommitFire& c : found)
-      batch.notify_later(*c.rule, *c.tick, c.message_index, true, c.unvouched);
+      batch.notify_later(*c.rule, *c.tick, c.message_index, true, c.unvouched, work.order);
     if (!ticks.empty()) {
       count_fates(batch, plan);
       ticks = {};
@@ -648,14 +675,14 @@ void BatchHandler::confirm_fires(Batch& batch, const SymbolWork& work, const Sym
 BatchHandler::Recovery BatchHandler::recover(Batch& batch, const AlertId& id, const Rule& rule,
                                              std::uint32_t seq, const Answerable& who, Deadline deadline) {
   RecoveryClaim claim{batch.claimant, now_micros(), batch.publish_by_micros, false};
-  auto outcome = ports_.ledger.claim(id, claim, deadline);
+  auto outcome = unlocked([&] { return ports_.ledger.claim(id, claim, deadline); });
   // Held, but this batch holds the message that stored it: SQS hands a message out again only once the
   // invocation holding it has ended, so its storer can no longer publish it.
   if (outcome && outcome->status == ClaimOutcome::Status::held &&
       batch.holds_message(outcome->alert.message_id)) {
     claim.storer_ended = true;
     claim.now_micros = now_micros();
-    outcome = ports_.ledger.claim(id, claim, deadline);
+    outcome = unlocked([&] { return ports_.ledger.claim(id, claim, deadline); });
   }
   if (!outcome) {
     fail(batch, who, rule.id, "pending-notification check failed, message will be retried",
@@ -680,18 +707,24 @@ BatchHandler::Recovery BatchHandler::recover(Batch& batch, const AlertId& id, co
 
 bool BatchHandler::publish(Batch& batch, const Alert& alert, bool recovered, const Answerable& who,
                            Deadline deadline) {
-  const AlertId id = alert_id(*alert.rule, *alert.tick);
-  auto published =
-      ports_.notifier.publish(sns_notification(alert, now_micros(), max_notify_age_seconds_), deadline);
-  if (!published) {
+  const SnsNotification notification = sns_notification(alert, now_micros(), max_notify_age_seconds_);
+  auto answer = unlocked([&] { return ports_.notifier.publish(notification, deadline); });
+  if (!published(batch, alert, answer, recovered, who)) return false;
+  mark(alert, who.symbol, answer.value(), deadline);
+  return true;
+}
+
+bool BatchHandler::published(Batch& batch, const Alert& alert, const Result<std::string, AwsError>& answer,
+                             bool recovered, const Answerable& who) {
+  if (!answer) {
     // The alert stays pending and its fire unconfirmed: the redelivery, or a later batch of the symbol,
     // notifies it.
     fail(batch, who, alert.rule->id, "notification failed, message will be retried",
-         published.error().code + ": " + published.error().message);
+         answer.error().code + ": " + answer.error().message);
     return false;
   }
   ++batch.report.notifications;
-  remember(id);
+  remember(alert_id(*alert.rule, *alert.tick));
   if (recovered) {
     ++batch.report.recovered;
     log_.log(
@@ -703,43 +736,101 @@ bool BatchHandler::publish(Batch& batch, const Alert& alert, bool recovered, con
          .fields = {{"receive_count", static_cast<std::int64_t>(
                                           batch.messages[*who.messages.begin()].record->receive_count)}}});
   }
-  auto marked = ports_.ledger.mark_sent(id, published.value(), now_micros(), deadline);
+  return true;
+}
+
+void BatchHandler::mark(const Alert& alert, std::string_view symbol, const std::string& sns_message_id,
+                        Deadline deadline) {
+  const AlertId id = alert_id(*alert.rule, *alert.tick);
+  const std::int64_t at = now_micros();
+  auto marked = unlocked([&] { return ports_.ledger.mark_sent(id, sns_message_id, at, deadline); });
   if (!marked) {
     // The notification went out: retrying the message would notify twice. Keep it acknowledged.
     log_.log({.level = obs::Level::kError,
               .message = "notification sent but not recorded",
               .message_id = std::string(alert.message_id),
-              .symbol = std::string(who.symbol),
+              .symbol = std::string(symbol),
               .rule = alert.rule->id,
               .reason = marked.error().code + ": " + marked.error().message});
   }
-  return true;
+}
+
+void BatchHandler::fan_out(std::size_t tasks, const std::function<void(std::size_t)>& task) {
+  const std::size_t workers = std::min(workers_, tasks);
+  if (workers <= 1) {
+    for (std::size_t i = 0; i < tasks; ++i) task(i);
+    return;
+  }
+  std::size_t next = 0;  // the next task to start, under the gate
+  std::vector<std::jthread> threads;
+  threads.reserve(workers);
+  for (std::size_t w = 0; w < workers; ++w) {
+    threads.emplace_back([&] {
+      std::unique_lock<std::mutex> gate(gate_);
+      t_gate = &gate;
+      while (next < tasks) task(next++);
+      t_gate = nullptr;
+    });
+  }
+  // The jthreads join here, before `next` and the tasks go out of scope.
 }
 
 void BatchHandler::notify_all(Batch& batch, Deadline deadline) {
-  // Store before publish (every alert here is stored), publish before mark (publish). An alert found stored
-  // already was stored by another delivery: recovered under a claim like any other.
-  for (auto p_at = batch.to_notify.begin(); p_at != batch.to_notify.end(); ++p_at) {
-    const Pending& p = *p_at;
-    if (out_of_time(batch)) {
-      // The alerts left stay pending: their messages come back and recover them (one log per message).
-      std::map<std::size_t, std::string_view> left;
-      for (auto rest = p_at; rest != batch.to_notify.end(); ++rest) {
-        left.try_emplace(rest->message_index, rest->tick->symbol);
-      }
-      for (const auto& [m, symbol] : left) {
-        fail(batch, {{m}, symbol}, {}, kDeadlineNear, "alerts stored, notifications not yet sent");
-      }
-      return;
-    }
-    const Answerable who{{p.message_index}, p.tick->symbol};
+  // Store before publish: every alert here is stored (its commit answered before this phase began). An alert
+  // found stored already was stored by another delivery: recovered under a claim like any other, in a task
+  // of its own (claim -> publish -> mark). The new alerts go out kMaxNotifyBatch to a request, in the
+  // symbols' order; their marks are written together once every publish has answered (publish before mark).
+  std::stable_sort(batch.to_notify.begin(), batch.to_notify.end(),
+                   [](const Pending& a, const Pending& b) { return a.order < b.order; });
+  std::vector<std::vector<const Pending*>> tasks;
+  std::vector<const Pending*> fresh;
+  for (const Pending& p : batch.to_notify) {
     if (p.recovered) {
-      (void)recover(batch, alert_id(*p.rule, *p.tick), *p.rule, p.tick->seq, who, deadline);
+      if (!fresh.empty()) tasks.push_back(std::exchange(fresh, {}));  // the order kept
+      tasks.push_back({&p});
     } else {
-      (void)publish(batch, {p.rule, p.tick, batch.message_id(p.message_index), p.unvouched}, false, who,
-                    deadline);
+      if (fresh.size() == kMaxNotifyBatch) tasks.push_back(std::exchange(fresh, {}));
+      fresh.push_back(&p);
     }
   }
+  if (!fresh.empty()) tasks.push_back(std::move(fresh));
+  std::map<std::size_t, std::string_view> left;  // message -> symbol: alerts left pending near the deadline
+  fan_out(tasks.size(), [&](std::size_t t) {
+    const std::vector<const Pending*>& task = tasks[t];
+    if (out_of_time(batch)) {
+      // The alerts left stay pending: their messages come back and recover them (one log per message).
+      for (const Pending* p : task) left.try_emplace(p->message_index, p->tick->symbol);
+      return;
+    }
+    if (task.front()->recovered) {
+      const Pending& p = *task.front();
+      (void)recover(batch, alert_id(*p.rule, *p.tick), *p.rule, p.tick->seq,
+                    {{p.message_index}, p.tick->symbol}, deadline);
+      return;
+    }
+    std::vector<SnsNotification> notifications;
+    for (const Pending* p : task) {
+      notifications.push_back(
+          sns_notification({p->rule, p->tick, batch.message_id(p->message_index), p->unvouched}, now_micros(),
+                           max_notify_age_seconds_));
+    }
+    const auto answers = unlocked([&] { return ports_.notifier.publish_batch(notifications, deadline); });
+    for (std::size_t i = 0; i < task.size(); ++i) {
+      const Pending& p = *task[i];
+      const Alert alert{p.rule, p.tick, batch.message_id(p.message_index), p.unvouched};
+      if (published(batch, alert, answers[i], false, {{p.message_index}, p.tick->symbol})) {
+        batch.marks.push_back({alert, answers[i].value()});
+      }
+    }
+  });
+  for (const auto& [m, symbol] : left) {
+    fail(batch, {{m}, symbol}, {}, kDeadlineNear, "alerts stored, notifications not yet sent");
+  }
+  // Publish before mark: each mark only updates its alert's notification attributes.
+  fan_out(batch.marks.size(), [&](std::size_t i) {
+    const Batch::Mark& m = batch.marks[i];
+    mark(m.alert, m.alert.tick->symbol, m.sns_message_id, deadline);
+  });
 }
 
 void BatchHandler::dead_letter_rejects(Batch& batch, Deadline deadline) {

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <mutex>
+#include <vector>
 
 namespace tap {
 namespace {
@@ -82,7 +84,8 @@ Result<Endpoint> parse_endpoint(std::string_view url) {
 }
 
 struct HttplibClient::Impl {
-  std::map<std::string, std::unique_ptr<httplib::Client>> clients;  // by origin
+  std::mutex mutex;  // guards `idle`; a connection taken out of it is its sender's alone
+  std::map<std::string, std::vector<std::unique_ptr<httplib::Client>>> idle;  // by origin
 };
 
 HttplibClient::HttplibClient(HttpClientOptions options)
@@ -90,7 +93,18 @@ HttplibClient::HttplibClient(HttpClientOptions options)
 
 HttplibClient::~HttplibClient() = default;
 
-std::size_t HttplibClient::open_endpoints() const { return impl_->clients.size(); }
+std::size_t HttplibClient::open_endpoints() const {
+  const std::scoped_lock lock(impl_->mutex);
+  return static_cast<std::size_t>(std::count_if(impl_->idle.begin(), impl_->idle.end(),
+                                                [](const auto& entry) { return !entry.second.empty(); }));
+}
+
+std::size_t HttplibClient::idle_connections() const {
+  const std::scoped_lock lock(impl_->mutex);
+  std::size_t n = 0;
+  for (const auto& [origin, clients] : impl_->idle) n += clients.size();
+  return n;
+}
 
 Result<HttpResponse> HttplibClient::send(const HttpRequest& request, Deadline deadline) {
   auto endpoint = parse_endpoint(request.endpoint);
@@ -100,9 +114,19 @@ Result<HttpResponse> HttplibClient::send(const HttpRequest& request, Deadline de
     return Error{kDeadlineExceeded, "no time left before the deadline to send to " + request.endpoint};
   }
 
-  auto& client = impl_->clients[endpoint->origin()];
+  // An idle keep-alive connection of the endpoint, or a new one: one sender per connection at a time.
+  const std::string origin = endpoint->origin();
+  std::unique_ptr<httplib::Client> client;
+  {
+    const std::scoped_lock lock(impl_->mutex);
+    auto& idle = impl_->idle[origin];
+    if (!idle.empty()) {
+      client = std::move(idle.back());
+      idle.pop_back();
+    }
+  }
   if (!client) {
-    client = std::make_unique<httplib::Client>(endpoint->origin());
+    client = std::make_unique<httplib::Client>(origin);
     client->set_keep_alive(true);
     client->set_url_encode(false);  // the path is already in its wire form (and signed as such)
     if (endpoint->tls) {
@@ -126,8 +150,7 @@ Result<HttpResponse> HttplibClient::send(const HttpRequest& request, Deadline de
   httplib::Result res = client->send(req);
   if (!res) {
     const httplib::Error err = res.error();
-    // Start the next attempt on a fresh connection: this one may be half-closed or mid-response.
-    impl_->clients.erase(endpoint->origin());
+    // The connection is dropped (not returned to the pool): it may be half-closed or mid-response.
     const std::string what = httplib::to_string(err) + " (" + request.method + " " + request.endpoint + ")";
     switch (err) {
       case httplib::Error::SSLServerVerification:
@@ -144,6 +167,10 @@ Result<HttpResponse> HttplibClient::send(const HttpRequest& request, Deadline de
   }
   HttpResponse out;
   out.status = res->status;
+  {
+    const std::scoped_lock lock(impl_->mutex);
+    impl_->idle[origin].push_back(std::move(client));
+  }
   for (const auto& [name, value] : res->headers) out.headers.emplace_back(name, value);
   out.body = std::move(res->body);
   return out;

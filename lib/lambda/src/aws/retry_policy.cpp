@@ -16,6 +16,21 @@ RetryPolicy::RetryPolicy(RetryConfig config)
           },
           [] { return SteadyClock::now(); }) {}
 
+double RetryPolicy::draw() const {
+  const std::scoped_lock lock(*mutex_);
+  return random_();
+}
+
+std::uint64_t RetryPolicy::retries() const {
+  const std::scoped_lock lock(*mutex_);
+  return retries_;
+}
+
+void RetryPolicy::count_retry() {
+  const std::scoped_lock lock(*mutex_);
+  ++retries_;
+}
+
 bool RetryPolicy::should_retry(const AwsError& error, int attempt) const {
   return error.retryable && attempt < config_.max_attempts;
 }
@@ -29,7 +44,7 @@ std::chrono::microseconds RetryPolicy::ceiling(int retry) const {
 
 std::optional<std::chrono::microseconds> RetryPolicy::delay_before_next(int attempt,
                                                                         Deadline deadline) const {
-  const double u = std::clamp(random_(), 0.0, 1.0);
+  const double u = std::clamp(draw(), 0.0, 1.0);
   const auto delay = std::chrono::microseconds(
       static_cast<std::chrono::microseconds::rep>(u * static_cast<double>(ceiling(attempt - 1).count())));
   if (now_() + delay + config_.safety_margin > deadline) return std::nullopt;

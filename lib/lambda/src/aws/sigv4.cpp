@@ -192,7 +192,8 @@ bool is_unsigned_header(std::string_view lower_name) {
 Signer::Signer(std::string region, std::string service)
     : region_(std::move(region)), service_(std::move(service)) {}
 
-const std::string& Signer::signing_key(const Credentials& credentials, const std::string& date) const {
+std::string Signer::signing_key(const Credentials& credentials, const std::string& date) const {
+  const std::scoped_lock lock(*mutex_);
   if (date != cached_date_ || credentials.secret_access_key != cached_secret_) {
     std::string k = hmac_sha256("AWS4" + credentials.secret_access_key, date);
     k = hmac_sha256(k, region_);

@@ -13,9 +13,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <thread>
 
 namespace tap {
@@ -83,6 +86,16 @@ class LocalServer {
       std::this_thread::sleep_for(1500ms);
       res.set_content("late", "text/plain");
     });
+    // Answers once two requests are in at the same time (or after 10 s, saying how many were).
+    server_->Post("/pair", [this](const httplib::Request& req, httplib::Response& res) {
+      std::unique_lock lock(pair_mutex_);
+      pair_ports_.insert(req.remote_port);
+      ++inside_;
+      pair_cv_.notify_all();
+      const bool met = pair_cv_.wait_for(lock, 10s, [this] { return inside_ >= 2 || paired_; });
+      paired_ = paired_ || met;
+      res.set_content(met ? "paired" : "alone", "text/plain");
+    });
     server_->Post("/error", [](const httplib::Request&, httplib::Response& res) {
       res.status = 503;
       res.set_content("busy", "text/plain");
@@ -99,12 +112,21 @@ class LocalServer {
   LocalServer& operator=(const LocalServer&) = delete;
   [[nodiscard]] int port() const { return port_; }
   [[nodiscard]] const std::vector<int>& ports() const { return ports_; }
+  [[nodiscard]] std::set<int> pair_ports() {
+    const std::scoped_lock lock(pair_mutex_);
+    return pair_ports_;
+  }
 
  private:
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;
   std::vector<int> ports_;
+  std::mutex pair_mutex_;
+  std::condition_variable pair_cv_;
+  int inside_ = 0;
+  bool paired_ = false;
+  std::set<int> pair_ports_;
 };
 
 HttpRequest echo(const std::string& endpoint) {
@@ -133,6 +155,29 @@ TEST(HttplibClient, SendsOverHttpAndReusesTheConnection) {
   ASSERT_EQ(server.ports().size(), 2U);
   EXPECT_EQ(server.ports()[0], server.ports()[1]);  // same client socket: the connection was kept
   EXPECT_EQ(client.open_endpoints(), 1U);
+}
+
+TEST(HttplibClient, ConcurrentSendsTakeAPooledConnectionEachAndGiveItBack) {
+  LocalServer server(std::make_unique<httplib::Server>());
+  HttplibClient client({});
+  HttpRequest r = echo("http://127.0.0.1:" + std::to_string(server.port()));
+  r.path = "/pair";
+  Result<HttpResponse> first = Error{"unset", ""};
+  std::thread other([&] { first = client.send(r, in(15000ms)); });
+  auto second = client.send(r, in(15000ms));
+  other.join();
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  // Both were in flight at once, each on its own connection, and both connections are kept.
+  EXPECT_EQ(first->body, "paired");
+  EXPECT_EQ(second->body, "paired");
+  EXPECT_EQ(server.pair_ports().size(), 2U);
+  EXPECT_EQ(client.idle_connections(), 2U);
+  EXPECT_EQ(client.open_endpoints(), 1U);
+  // A later send reuses one of them.
+  ASSERT_TRUE(client.send(r, in(15000ms)).ok());
+  EXPECT_EQ(server.pair_ports().size(), 2U);
+  EXPECT_EQ(client.idle_connections(), 2U);
 }
 
 TEST(HttplibClient, ErrorStatusesAreResponsesNotErrors) {

@@ -377,6 +377,80 @@ TEST_F(Services, SnsPublish) {
   EXPECT_EQ(client.publish({"arn", "m", "", {}}, deadline()).error().code, "InvalidResponse");
 }
 
+std::string batch_answer(const std::string& successful, const std::string& failed) {
+  return "<PublishBatchResponse><PublishBatchResult><Successful>" + successful + "</Successful><Failed>" +
+         failed + "</Failed></PublishBatchResult></PublishBatchResponse>";
+}
+
+TEST(SnsRender, PublishBatchNamesEachEntryByItsIndex) {
+  const std::vector<sns::Publish> entries{{"arn", "m0", "", {}}, {"arn", "m 1", "S", {{"k", "v"}}, true}};
+  const std::vector<std::size_t> both{0, 1};
+  EXPECT_EQ(sns::render_batch(entries, both),
+            "Action=PublishBatch&Version=2010-03-31&TopicArn=arn"
+            "&PublishBatchRequestEntries.member.1.Id=0&PublishBatchRequestEntries.member.1.Message=m0"
+            "&PublishBatchRequestEntries.member.2.Id=1&PublishBatchRequestEntries.member.2.Message=m+1"
+            "&PublishBatchRequestEntries.member.2.MessageStructure=json"
+            "&PublishBatchRequestEntries.member.2.Subject=S"
+            "&PublishBatchRequestEntries.member.2.MessageAttributes.entry.1.Name=k"
+            "&PublishBatchRequestEntries.member.2.MessageAttributes.entry.1.Value.DataType=String"
+            "&PublishBatchRequestEntries.member.2.MessageAttributes.entry.1.Value.StringValue=v");
+  const std::vector<std::size_t> second{1};
+  EXPECT_NE(sns::render_batch(entries, second).find("member.1.Id=1&"), std::string::npos);
+  EXPECT_EQ(sns::parse_batch_result("<PublishBatchResponse/>").error().code, "InvalidResponse");
+  // A section without its end, and a member without its end, hold no entry.
+  EXPECT_TRUE(sns::parse_batch_result("<PublishBatchResult><Successful><member><Id>0</Id>").value().empty());
+  EXPECT_TRUE(
+      sns::parse_batch_result("<PublishBatchResult><Successful><member></Successful>").value().empty());
+}
+
+TEST_F(Services, SnsPublishBatch) {
+  sns::Client client(transport_, "http://h", "us-east-1");
+  const std::vector<sns::Publish> three{{"arn", "a", "", {}}, {"arn", "b", "", {}}, {"arn", "c", "", {}}};
+  // Entry 1 fails on the service's side (retried alone), entry 2 on ours (final).
+  http_.reply(200, batch_answer("<member><Id>0</Id><MessageId>id-0</MessageId></member>",
+                                "<member><Id>1</Id><Code>InternalError</Code><Message>try again</Message>"
+                                "<SenderFault>false</SenderFault></member>"
+                                "<member><Id>2</Id><Code>InvalidParameter</Code><Message>bad</Message>"
+                                "<SenderFault>true</SenderFault></member>"));
+  http_.reply(200, batch_answer("<member><Id>1</Id><MessageId>id-1</MessageId></member>"
+                                "<member><Id>7</Id><MessageId>not ours</MessageId></member>",
+                                ""));
+  const auto out = client.publish_batch(three, deadline());
+  ASSERT_EQ(out.size(), 3U);
+  EXPECT_EQ(out[0].value(), "id-0");
+  EXPECT_EQ(out[1].value(), "id-1");
+  EXPECT_EQ(out[2].error().code, "InvalidParameter");
+  EXPECT_FALSE(out[2].error().retryable);
+  ASSERT_EQ(http_.sent.size(), 2U);
+  EXPECT_NE(http_.sent[1].body.find("member.1.Id=1&PublishBatchRequestEntries.member.1.Message=b"),
+            std::string::npos)
+      << http_.sent[1].body;
+  EXPECT_EQ(http_.sent[1].body.find("member.2."), std::string::npos);
+  EXPECT_EQ(sleeps_.size(), 1U);
+
+  // A service-side failure the policy gives up on (no time left) stays that entry's error.
+  http_.reply(200, batch_answer("",
+                                "<member><Id>0</Id><Code>InternalError</Code><Message>x</Message>"
+                                "<SenderFault>false</SenderFault></member>"));
+  const std::vector<sns::Publish> one{three[0]};
+  const auto gave_up = client.publish_batch(one, now_ + 20ms);
+  EXPECT_EQ(gave_up[0].error().code, "InternalError");
+  EXPECT_TRUE(gave_up[0].error().retryable);
+
+  // The request failing as a whole fails every entry; an answer without an entry fails it; a malformed one
+  // fails them all.
+  http_.reply(
+      404, "<ErrorResponse><Error><Code>NotFound</Code><Message>no topic</Message></Error></ErrorResponse>");
+  EXPECT_EQ(client.publish_batch(three, deadline())[2].error().code, "NotFound");
+  http_.reply(200, batch_answer("<member><Id>0</Id><MessageId>id-0</MessageId></member>", ""));
+  const auto partial = client.publish_batch(three, deadline());
+  EXPECT_EQ(partial[0].value(), "id-0");
+  EXPECT_EQ(partial[1].error().code, "InvalidResponse");
+  http_.reply(200, "<PublishBatchResponse/>");
+  EXPECT_EQ(client.publish_batch(three, deadline())[0].error().code, "InvalidResponse");
+  EXPECT_TRUE(client.publish_batch({}, deadline()).empty());
+}
+
 // ---- SQS
 TEST(SqsRender, SendMessageJson) {
   EXPECT_EQ(sqs::render(

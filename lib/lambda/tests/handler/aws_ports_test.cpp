@@ -509,6 +509,37 @@ TEST_F(PortsTest, NotifierAndDeadLettersSendTheirAttributes) {
             std::string::npos)
       << http.requests.back().body;
 
+  // One notification of a batch is a Publish; several one PublishBatch, each entry with the same content.
+  const SnsNotification note{"subject", R"({"a":1})", {{"symbol", "AAPL"}}, "mail", "sms"};
+  const std::vector<SnsNotification> one{note};
+  http.reply(200,
+             "<PublishResponse><PublishResult><MessageId>m-2</MessageId></PublishResult></PublishResponse>");
+  const auto single = notifier.publish_batch(one, far());
+  ASSERT_EQ(single.size(), 1U);
+  EXPECT_EQ(single[0].value(), "m-2");
+  EXPECT_EQ(http.requests.back().body.rfind("Action=Publish&", 0), 0U) << http.requests.back().body;
+  const std::vector<SnsNotification> two{note, note};
+  http.reply(
+      200,
+      "<PublishBatchResponse><PublishBatchResult><Successful><member><Id>1</Id><MessageId>m-4</MessageId>"
+      "</member><member><Id>0</Id><MessageId>m-3</MessageId></member></Successful><Failed/>"
+      "</PublishBatchResult></PublishBatchResponse>");
+  const auto batch = notifier.publish_batch(two, far());
+  ASSERT_EQ(batch.size(), 2U);
+  EXPECT_EQ(batch[0].value(), "m-3");
+  EXPECT_EQ(batch[1].value(), "m-4");
+  const std::string& body = http.requests.back().body;
+  EXPECT_EQ(body.rfind("Action=PublishBatch&Version=2010-03-31&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A", 0),
+            0U)
+      << body;
+  EXPECT_NE(body.find("&PublishBatchRequestEntries.member.2.Id=1&PublishBatchRequestEntries.member.2.Message="
+                      "%7B%22default%22"),
+            std::string::npos)
+      << body;
+  EXPECT_NE(body.find("PublishBatchRequestEntries.member.2.MessageStructure=json&"), std::string::npos);
+  EXPECT_NE(body.find("PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Name=symbol"),
+            std::string::npos);
+
   SqsDeadLetters dlq(sqs_client, "http://127.0.0.1:1/123456789012/market-data-dlq-dev");
   http.reply(200, R"({"MessageId":"d-1","MD5OfMessageBody":"x"})");
   auto sent = dlq.send("{bad", "body: invalid JSON", "orig-1", far());

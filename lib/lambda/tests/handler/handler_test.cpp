@@ -4,7 +4,9 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <limits>
+#include <mutex>
 #include <optional>
 #include <utility>
 
@@ -814,16 +816,17 @@ TEST(HandlerDeadline, PublishesStopAMarginBeforeTheDeadlineAndTheRedeliveryNotif
   fx.notifier.before_publish = [&fx] { ++fx.offset_seconds; };  // each publish takes a second
   const std::vector<Message> batch = {{"m1", tick("HOT", 1000, "2026-11-25T14:30:00Z")}};
   const BatchReport r = fx.run(batch);
-  // A 60 s deadline less its 1 s margin: 59 publishes, then the message is reported failed, in time.
+  // A 60 s deadline less its 1 s margin: PublishBatch requests of 10 start at 0, 10, ..., 50 s, the seventh
+  // would start after the margin: 60 publishes, then the message is reported failed, in time.
   EXPECT_EQ(r.failed_message_ids, std::vector<std::string>{"m1"});
   EXPECT_EQ(r.alerts, 150u);
-  EXPECT_EQ(r.notifications, 59u);
+  EXPECT_EQ(r.notifications, 60u);
   EXPECT_TRUE(fx.logged("deadline near, message will be retried"));
   fx.notifier.before_publish = nullptr;
   const BatchReport again = fx.run({{"m1", batch[0].body, 2}});
   EXPECT_TRUE(again.failed_message_ids.empty());
   EXPECT_EQ(again.alerts, 0u);
-  EXPECT_EQ(again.recovered, 91u);
+  EXPECT_EQ(again.recovered, 90u);
   const auto ids = notified_ids(fx.notifier.published);
   EXPECT_EQ(ids.size(), 150u);
   for (const auto& [id, n] : ids) EXPECT_EQ(n, 1) << id;
@@ -1417,6 +1420,227 @@ TEST(BatchMetrics, EmfRecordCarriesTheRuleMetrics) {
   simdjson::dom::parser again;
   ASSERT_EQ(to_doc(r, again).get(doc), simdjson::SUCCESS);
   EXPECT_EQ(doc["FeedClockOffsetMs"].error(), simdjson::NO_SUCH_FIELD);
+}
+
+// ---- overlapped calls (issue 17 item 2; docs/design.md section 6a) ----
+
+// Calls of one kind in flight at once: the first calls wait (at most 10 s, a safety net, not a measure)
+// until `want` of them are in flight together; after that, or after the wait gave up, none waits.
+class InFlight {
+ public:
+  explicit InFlight(int want) : want_(want) {}
+  void enter() {
+    std::unique_lock lock(mutex_);
+    most_ = std::max(most_, ++inside_);
+    cv_.notify_all();
+    if (!done_) {
+      cv_.wait_for(lock, std::chrono::seconds(10), [this] { return inside_ >= want_ || done_; });
+      done_ = true;
+      cv_.notify_all();
+    }
+  }
+  void leave() {
+    const std::scoped_lock lock(mutex_);
+    --inside_;
+  }
+  int most() {
+    const std::scoped_lock lock(mutex_);
+    return most_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  int want_;
+  int inside_ = 0;
+  int most_ = 0;
+  bool done_ = false;
+};
+
+// The fakes made safe to call from several threads: each call is serialised on `serial` after it has
+// entered its kind's InFlight, and logged in `calls` ("commit S3", "publish 10", "mark").
+struct Overlapped {
+  Overlapped(int want_commits, int want_publishes, int want_marks)
+      : commits(want_commits), publishes(want_publishes), marks(want_marks) {}
+  std::mutex serial;
+  std::vector<std::string> calls;
+  InFlight commits;
+  InFlight publishes;
+  InFlight marks;
+
+  template <class Call>
+  auto call(InFlight* in, std::string what, Call&& c) {
+    if (in != nullptr) in->enter();
+    auto out = [&] {
+      const std::scoped_lock lock(serial);
+      calls.push_back(std::move(what));
+      return c();
+    }();
+    if (in != nullptr) in->leave();
+    return out;
+  }
+};
+
+class OverlappedStore final : public SymbolStore {
+ public:
+  OverlappedStore(SymbolStore& inner, Overlapped& o) : inner_(inner), o_(o) {}
+  Result<LoadedStates, AwsError> load(std::span<const std::string> symbols, Deadline d) override {
+    return o_.call(nullptr, "load", [&] { return inner_.load(symbols, d); });
+  }
+  Result<WriteOutcome, AwsError> commit(std::string_view symbol, const SymbolState& read,
+                                        const SymbolState& next, std::span<const AlertRecord> alerts,
+                                        std::span<const OnceMarker> markers, Deadline d) override {
+    return o_.call(&o_.commits, "commit " + std::string(symbol),
+                   [&] { return inner_.commit(symbol, read, next, alerts, markers, d); });
+  }
+
+ private:
+  SymbolStore& inner_;
+  Overlapped& o_;
+};
+
+class OverlappedLedger final : public AlertLedger {
+ public:
+  OverlappedLedger(AlertLedger& inner, Overlapped& o) : inner_(inner), o_(o) {}
+  Result<ClaimOutcome, AwsError> claim(const AlertId& id, const RecoveryClaim& c, Deadline d) override {
+    return o_.call(nullptr, "claim", [&] { return inner_.claim(id, c, d); });
+  }
+  Result<bool, AwsError> mark_sent(const AlertId& id, const std::string& sns_message_id, std::int64_t at,
+                                   Deadline d) override {
+    return o_.call(&o_.marks, "mark", [&] { return inner_.mark_sent(id, sns_message_id, at, d); });
+  }
+
+ private:
+  AlertLedger& inner_;
+  Overlapped& o_;
+};
+
+class OverlappedNotifier final : public Notifier {
+ public:
+  OverlappedNotifier(Notifier& inner, Overlapped& o) : inner_(inner), o_(o) {}
+  Result<std::string, AwsError> publish(const SnsNotification& n, Deadline d) override {
+    return o_.call(nullptr, "publish 1", [&] { return inner_.publish(n, d); });
+  }
+  std::vector<Result<std::string, AwsError>> publish_batch(std::span<const SnsNotification> notifications,
+                                                           Deadline d) override {
+    return o_.call(&o_.publishes, "publish " + std::to_string(notifications.size()), [&] {
+      std::vector<Result<std::string, AwsError>> out;
+      for (const SnsNotification& n : notifications) {
+        const bool fails = !fail_containing.empty() && n.message.find(fail_containing) != std::string::npos;
+        out.push_back(fails ? Result<std::string, AwsError>(test_support::throttled())
+                            : inner_.publish(n, d));
+      }
+      return out;
+    });
+  }
+  std::string fail_containing;  // an entry whose message holds it fails
+
+ private:
+  Notifier& inner_;
+  Overlapped& o_;
+};
+
+// One rule per symbol S0 .. S<n-1> that fires on any price above 100.
+RuleSet symbol_rules(std::size_t n) {
+  std::vector<Rule> v;
+  for (std::size_t i = 0; i < n; ++i) {
+    v.push_back(version("r" + std::to_string(i), "S" + std::to_string(i), Condition::price_above, 100.0,
+                        TriggerMode::every));
+  }
+  return RuleSet(std::move(v));
+}
+
+TEST(HandlerOverlap, SymbolsCommitTogetherNotificationsGoOutTenToARequestThenTheMarksTogether) {
+  const RuleSet rules = symbol_rules(12);
+  FakeTables tables;
+  FakeSymbolStore state(tables);
+  FakeLedger ledger(tables);
+  FakeNotifier notifier;
+  FakeDeadLetters dead_letters;
+  Overlapped o(3, 2, 3);
+  OverlappedStore overlapped_state(state, o);
+  OverlappedLedger overlapped_ledger(ledger, o);
+  OverlappedNotifier overlapped_notifier(notifier, o);
+  std::vector<std::string> lines;
+  const obs::Logger log([&lines](std::string_view line) { lines.emplace_back(line); });
+  BatchHandler handler(
+      rules, {overlapped_state, overlapped_ledger, overlapped_notifier, dead_letters}, log,
+      [] { return std::chrono::system_clock::time_point(std::chrono::seconds(kNowSeconds)); });
+  handler.overlap_calls(4);
+  std::vector<Message> batch;
+  for (int i = 0; i < 12; ++i) {
+    batch.push_back({"m" + std::to_string(i), tick("S" + std::to_string(i), 101, "2026-11-25T14:30:00Z")});
+  }
+  const auto report = handler.handle(event(batch), far());
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->failed_message_ids.empty());
+  EXPECT_EQ(report->alerts, 12u);
+  EXPECT_EQ(report->notifications, 12u);
+  // The round trips overlapped: 3 commits, both PublishBatch requests and 3 marks were in flight at once.
+  EXPECT_EQ(o.commits.most(), 3);
+  EXPECT_EQ(o.publishes.most(), 2);
+  EXPECT_EQ(o.marks.most(), 3);
+  // Store before publish before mark: the phases do not mix; two requests of 10 and 2 notifications.
+  ASSERT_EQ(o.calls.size(), 1u + 12u + 2u + 12u);
+  EXPECT_EQ(o.calls[0], "load");
+  std::vector<std::string> commits(o.calls.begin() + 1, o.calls.begin() + 13);
+  std::sort(commits.begin(), commits.end());
+  for (int i = 0; i < 12; ++i)
+    EXPECT_NE(std::find(commits.begin(), commits.end(), "commit S" + std::to_string(i)), commits.end());
+  std::vector<std::string> publishes(o.calls.begin() + 13, o.calls.begin() + 15);
+  std::sort(publishes.begin(), publishes.end());
+  EXPECT_EQ(publishes, (std::vector<std::string>{"publish 10", "publish 2"}));
+  EXPECT_TRUE(
+      std::all_of(o.calls.begin() + 15, o.calls.end(), [](const std::string& c) { return c == "mark"; }));
+  EXPECT_EQ(notifier.published.size(), 12u);
+  for (const auto& [id, a] : tables.alerts) EXPECT_FALSE(a.pending) << to_string(id);
+}
+
+TEST(HandlerOverlap, AFailedEntryFailsItsMessageAloneAndAnAlertFoundStoredIsRecoveredInATaskOfItsOwn) {
+  const RuleSet rules = symbol_rules(3);
+  FakeTables tables;
+  // S1's alert is stored already (by a delivery whose state write did not happen here): found, then
+  // recovered under a claim.
+  constexpr std::int64_t kTickMicros = (kNowSeconds - 100) * 1'000'000;  // 2026-11-25T14:30:00Z
+  tables.alerts[AlertId{"S1", kTickMicros, "r1"}] = {
+      "m1",
+      1,
+      true,
+      "",
+      Tick{.symbol = "S1", .price = 101, .ts = {kTickMicros}, .volume = {}, .bid = {}, .ask = {}, .seq = 0},
+      0,
+      "",
+      0};
+  FakeSymbolStore state(tables);
+  FakeLedger ledger(tables);
+  FakeNotifier notifier;
+  FakeDeadLetters dead_letters;
+  Overlapped o(1, 1, 1);  // no waits: this test is about the outcome
+  OverlappedStore overlapped_state(state, o);
+  OverlappedLedger overlapped_ledger(ledger, o);
+  OverlappedNotifier overlapped_notifier(notifier, o);
+  const obs::Logger log([](std::string_view) {});
+  BatchHandler handler(
+      rules, {overlapped_state, overlapped_ledger, overlapped_notifier, dead_letters}, log,
+      [] { return std::chrono::system_clock::time_point(std::chrono::seconds(kNowSeconds)); });
+  handler.overlap_calls(8);
+  const std::vector<Message> batch = {{"m0", tick("S0", 101, "2026-11-25T14:30:00Z")},
+                                      {"m1", tick("S1", 101, "2026-11-25T14:30:00Z")},
+                                      {"m2", tick("S2", 101, "2026-11-25T14:30:00Z")}};
+  overlapped_notifier.fail_containing = R"("symbol":"S0")";  // S0's entry, alone before the recovery
+  const auto report = handler.handle(event(batch), far());
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->alerts, 2u);
+  EXPECT_EQ(report->recovered, 1u);
+  EXPECT_EQ(report->failed_message_ids, std::vector<std::string>{"m0"});
+  // The symbols' order is kept: S0's request, S1's recovery (claim, publish, mark), S2's request.
+  const auto publish_1 = std::count(o.calls.begin(), o.calls.end(), "publish 1");
+  EXPECT_EQ(publish_1, 3);  // S0 and S2 alone in a request each (one entry: a Publish), S1 recovered
+  EXPECT_EQ(std::count(o.calls.begin(), o.calls.end(), "claim"), 1);
+  EXPECT_EQ(notifier.published.size(), 2u);
+  EXPECT_TRUE(tables.alerts.at(AlertId{"S0", kTickMicros, "r0"}).pending);
+  EXPECT_FALSE(tables.alerts.at(AlertId{"S1", kTickMicros, "r1"}).pending);
+  EXPECT_FALSE(tables.alerts.at(AlertId{"S2", kTickMicros, "r2"}).pending);
 }
 
 }  // namespace

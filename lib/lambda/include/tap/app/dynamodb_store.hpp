@@ -33,6 +33,7 @@
 #pragma once
 
 #include <functional>
+#include <mutex>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -72,6 +73,7 @@ std::string alert_item(const AlertRecord& record, std::string_view stored_id);
 // is missing or any attribute read has an unexpected type or value.
 Result<PendingAlert> parse_pending_alert(std::string_view attributes_json);
 
+// Thread-safe: the handler commits different symbols concurrently (one client, one pooled HttpClient).
 class DynamoDbSymbolStore final : public SymbolStore {
  public:
   using TokenSource = std::function<std::string()>;  // TransactWriteItems ClientRequestToken per call
@@ -89,6 +91,7 @@ class DynamoDbSymbolStore final : public SymbolStore {
   std::string alerts_table_;
   std::function<std::int64_t()> now_micros_;
   TokenSource tokens_;
+  std::mutex ids_mutex_;      // guards stored_ids_ and the calls of tokens_ (concurrent commits)
   UlidGenerator stored_ids_;  // monotonic within this process
 };
 

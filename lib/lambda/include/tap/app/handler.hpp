@@ -21,6 +21,13 @@
 // rebuilt only when the source's generation changed. The work stops a margin before the invocation's deadline
 // (no commit, claim or publish is started within it; calls end before the deadline with time left for the
 // response): what is unfinished fails its messages, reported before the deadline.
+//
+// Overlapped calls (overlap_calls, docs/design.md section 6a): the symbols' work (their confirmations,
+// claims and commits, each symbol's in order) runs as one task per symbol, the notifications as one task per
+// PublishBatch of up to kMaxNotifyBatch new alerts or per recovered alert, then the "sent" marks one task
+// each, on up to `workers` threads. A task holds the handler's gate except during a port call, so the
+// decisions are made one at a time and only the round trips overlap. The phases keep store before publish
+// (every notification task starts after every commit has answered) and publish before mark.
 #pragma once
 
 #include <chrono>
@@ -29,6 +36,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -119,6 +127,10 @@ class BatchHandler {
   // the whole invocation fails, so that every message is retried).
   Result<BatchReport> handle(std::string_view event_json, Deadline deadline);
 
+  // The independent calls of a batch overlap on up to `workers` threads (0 or 1: one after another, the
+  // default). The ports must then be safe to call from several threads at once (ports.hpp).
+  void overlap_calls(std::size_t workers) { workers_ = workers; }
+
  private:
   // `source`, or the owned one when null.
   BatchHandler(std::unique_ptr<RuleSource> owned, RuleSource* source, HandlerPorts ports,
@@ -145,6 +157,15 @@ class BatchHandler {
   // remembers it; false (and `who` failed) when the publish failed. A failed record keeps the message
   // acknowledged: the notification went out.
   bool publish(Batch& batch, const Alert& alert, bool recovered, const Answerable& who, Deadline deadline);
+  // A publish's answer counted: false (and `who` failed) when it failed, else counted and remembered.
+  bool published(Batch& batch, const Alert& alert, const Result<std::string, AwsError>& answer,
+                 bool recovered, const Answerable& who);
+  // Records a published notification as sent; a failure is logged (the notification went out).
+  void mark(const Alert& alert, std::string_view symbol, const std::string& sns_message_id,
+            Deadline deadline);
+  // Runs task(0) .. task(tasks - 1) on up to workers_ threads, each holding gate_ except in a port call
+  // (sequentially on this thread when workers_ <= 1); returns when all have ended.
+  void fan_out(std::size_t tasks, const std::function<void(std::size_t)>& task);
   // An alert stored by another (or an earlier) invocation: claimed in the ledger and, under the claim,
   // published from the alert as stored. settled: notified already; left: pending but claimed elsewhere or
   // its storer may still publish it (a later batch asks again); failed: `who` failed. Exempt from the
@@ -190,6 +211,8 @@ class BatchHandler {
   std::set<AlertId> published_;
   std::deque<AlertId> published_order_;
   std::mt19937_64 claim_tokens_{std::random_device{}()};
+  std::size_t workers_ = 1;
+  std::mutex gate_;  // held by a task of fan_out except during its port calls
 };
 
 }  // namespace tap

@@ -2,7 +2,9 @@
 // (dynamodb_store.hpp, sns_notifier.hpp, sqs_dead_letters.hpp). Ports take and return domain values (keys,
 // states, alerts, alert ids); how they are stored -- table keys, attribute names, item shapes, the
 // notification state -- is each adapter's own. Every call takes the invocation deadline; retries happen
-// inside (the AWS layer's RetryPolicy), so an error here is final for this invocation.
+// inside (the AWS layer's RetryPolicy), so an error here is final for this invocation. A handler that
+// overlaps its calls (BatchHandler::overlap_calls) calls the ports from several threads at once: the
+// function's adapters are thread-safe; the tests' fakes need to be only when a test overlaps.
 #pragma once
 
 #include <cstddef>
@@ -130,10 +132,21 @@ class AlertLedger {
                                            std::int64_t notified_at_micros, Deadline deadline) = 0;
 };
 
+// Notifications one publish_batch sends (SNS PublishBatch takes 10 entries).
+inline constexpr std::size_t kMaxNotifyBatch = 10;
+
 class Notifier {
  public:
   virtual ~Notifier() = default;
   virtual Result<std::string, AwsError> publish(const SnsNotification& notification, Deadline deadline) = 0;
+  // At most kMaxNotifyBatch notifications in one request where the service has one; each entry succeeds or
+  // fails on its own: one outcome per notification, in order. This default publishes them one by one.
+  virtual std::vector<Result<std::string, AwsError>> publish_batch(
+      std::span<const SnsNotification> notifications, Deadline deadline) {
+    std::vector<Result<std::string, AwsError>> out;
+    for (const SnsNotification& n : notifications) out.push_back(publish(n, deadline));
+    return out;
+  }
 };
 
 class DeadLetters {

@@ -69,8 +69,9 @@ struct HttpClientOptions {
   std::chrono::milliseconds connect_timeout{3000};  // upper bound; the deadline may shorten it
 };
 
-// The real client: one persistent connection per endpoint, reused across invocations. Not thread-safe
-// (one Lambda invocation at a time per process).
+// The real client: a pool of persistent (keep-alive) connections per endpoint, reused across invocations.
+// Thread-safe: concurrent sends each take an idle connection of the endpoint or open one, and give it back
+// after a response; a connection whose send failed is closed, never reused.
 class HttplibClient final : public HttpClient {
  public:
   explicit HttplibClient(HttpClientOptions options);
@@ -79,7 +80,8 @@ class HttplibClient final : public HttpClient {
   HttplibClient& operator=(const HttplibClient&) = delete;
 
   Result<HttpResponse> send(const HttpRequest& request, Deadline deadline) override;
-  [[nodiscard]] std::size_t open_endpoints() const;
+  [[nodiscard]] std::size_t open_endpoints() const;    // endpoints with an idle connection
+  [[nodiscard]] std::size_t idle_connections() const;  // over all endpoints
 
  private:
   struct Impl;

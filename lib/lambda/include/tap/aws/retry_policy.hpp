@@ -1,11 +1,15 @@
 // Retries AWS SDK style (F6): exponential backoff with full jitter, delay before retry n (n = 0 for
 // the first) = uniform(0, min(cap, base * 2^n)), a maximum number of attempts, and no wait that would cross
-// the invocation deadline minus a safety margin. The random source and the clock are injected.
+// the invocation deadline minus a safety margin. The random source and the clock are injected. Thread-safe:
+// the concurrent calls of one batch share one policy (its random source and retry count are locked; the
+// injected clock must be safe to call from several threads).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 
 #include "tap/aws/aws_error.hpp"
@@ -41,11 +45,14 @@ class RetryPolicy {
 
   [[nodiscard]] const RetryConfig& config() const { return config_; }
   [[nodiscard]] SteadyClock::time_point now() const { return now_(); }
-  [[nodiscard]] std::uint64_t retries() const { return retries_; }  // for the metrics
-  void count_retry() { ++retries_; }
+  [[nodiscard]] std::uint64_t retries() const;  // for the metrics
+  void count_retry();
 
  private:
+  double draw() const;  // random_() under the lock
+
   RetryConfig config_;
+  std::shared_ptr<std::mutex> mutex_ = std::make_shared<std::mutex>();
   Random random_;
   Now now_;
   std::uint64_t retries_ = 0;

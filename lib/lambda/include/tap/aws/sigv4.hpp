@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -51,14 +53,19 @@ class Signer {
 
   [[nodiscard]] const std::string& region() const { return region_; }
   [[nodiscard]] const std::string& service() const { return service_; }
-  [[nodiscard]] std::uint64_t key_derivations() const { return derivations_; }
+  [[nodiscard]] std::uint64_t key_derivations() const {
+    const std::scoped_lock lock(*mutex_);
+    return derivations_;
+  }
 
  private:
-  const std::string& signing_key(const Credentials& credentials, const std::string& date) const;
+  std::string signing_key(const Credentials& credentials, const std::string& date) const;
 
   std::string region_;
   std::string service_;
-  // The derived key changes once a day: cache the last one (per secret and date). Not thread-safe.
+  // The derived key changes once a day: cache the last one (per secret and date), under the mutex: one
+  // signer signs the concurrent calls of a batch (a copy shares the mutex, not the cache).
+  std::shared_ptr<std::mutex> mutex_ = std::make_shared<std::mutex>();
   mutable std::string cached_secret_;
   mutable std::string cached_date_;
   mutable std::string cached_key_;
