@@ -5,13 +5,13 @@ a capture queue subscribed to the trading topic (what a trader's subscription wo
 event source (local/event_source.py) running the function's host `bootstrap` behind the Runtime API
 emulator, and readers for the alerts table, the capture queue, the DLQ and the function's EMF records.
 The demo (`python -m local.demo`, run by `make demo` after terraform apply) serves the stack's traders' API
-locally (local/deployed_api.py), signs two traders and an operator in to the stack's pool, imports each
-trader's document through `POST /rules/import`, sends a feed with local/feed.py while the schedule of
-local/demo_schedule.py changes rules through the API, shows a live view and a summary, each change's
-effect, each trader's alerts as `GET /alerts` lists them (checked to be exactly their own), and the fidelity
-figure per owner (F3: the stored alerts per rule against the in-order replay of the committed versions read
-back through the API, judged by the test oracle tests/chaos/judge.py); the integration tests use the same
-class with assertions.
+locally (`deployed_api_system` in local/api_system.py), signs two traders and an operator in to the stack's
+pool, imports each trader's document through `POST /rules/import`, sends a feed with local/feed.py while the
+schedule of local/demo_schedule.py changes rules through the API, shows a live view and a summary, each
+change's effect, each trader's alerts as `GET /alerts` lists them (checked to be exactly their own), and the
+fidelity figure per owner (F3: the stored alerts per rule against the in-order replay of the committed
+versions read back through the API, judged by the test oracle tests/chaos/judge.py); the integration tests
+use the same class with assertions.
 
 Tick-to-notification latency: from the wall-clock time just before the SendMessageBatch call that carried
 a tick's message to the SentTimestamp of its SNS notification in the capture queue (moto delivers SNS ->

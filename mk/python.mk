@@ -95,7 +95,8 @@ test-py-integration: $(VENV_STAMP) $(TF_RC) ## the emulator deployment tests onl
 PY_TEST_ENV := TAP_BOOTSTRAP=$(CPP_COV)/src/bootstrap TAP_ECHO_FUNCTION=$(CPP_COV)/tests/runtime/echo_function \
                TAP_AWS_CLI=$(CPP_COV)/tests/aws/aws_cli TAP_AWS4_TESTSUITE=$(AWS4_TESTSUITE) \
                TAP_RULES_STORE_CLI=$(CPP_COV)/tests/handler/rules_store_cli TAP_RULES_TOOL=$(CPP_COV)/src/tap_rules \
-               TAP_VALIDATE=$(CPP_COV)/src/tap_validate \
+               TAP_VALIDATE=$(CPP_COV)/src/tap_validate TAP_API_STORE_CLI=$(CPP_COV)/tests/api/api_store_cli \
+               TAP_API_ROUTES=$(CPP_COV)/tests/api/api_routes \
                TAP_REQUIRE_ZIP=1 TAP_REQUIRE_PROBE=1
 # The suite runs on PYTEST_WORKERS processes (pytest-xdist): most of its time is spent waiting on moto, the
 # function and terraform, so the cores overlap it. tests/conftest.py groups the tests that share a costly
