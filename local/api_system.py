@@ -18,7 +18,7 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,6 +122,33 @@ def function_environment(
 
 
 @contextmanager
+def served_front(
+    bootstrap: Path,
+    env: Mapping[str, str],
+    authorizer: JwtAuthorizer,
+    *,
+    stage: FrontSettings,
+    concurrency: int,
+    clock: str,
+    echo: bool,
+) -> Iterator[ApiFront]:
+    """API Gateway's part (the front: `authorizer`, the routes, the `stage`'s throttling) before up to
+    `concurrency` environments of the API function (`bootstrap` with `env`), in `clock` (a TAP_CLOCK spec;
+    "" real time), until the block ends."""
+    command = function_command(bootstrap)
+
+    def environment() -> GracefulEnvironment:
+        return GracefulEnvironment(RuntimeApiEmulator(command, env=env, echo_output=echo).__enter__())
+
+    now = Clock(parse_clock_spec(clock)).time
+    with (
+        FunctionPool(environment, concurrency) as function,
+        ApiFront(load_routes(), authorizer, function, stage, now=now) as front,
+    ):
+        yield front
+
+
+@contextmanager
 def running_api_system(
     endpoint: str,
     bootstrap: Path,
@@ -144,18 +171,11 @@ def running_api_system(
     pool_id = str(cognito.create_user_pool(PoolName=f"traders-{suffix}")["UserPool"]["Id"])
     client_id = add_client(cognito, pool_id, f"traders-app-{suffix}")
     cognito.create_group(UserPoolId=pool_id, GroupName=operator_group)
-    command = function_command(bootstrap)
-
-    def environment() -> GracefulEnvironment:
-        return GracefulEnvironment(RuntimeApiEmulator(command, env=env, echo_output=echo).__enter__())
-
     authorizer = JwtAuthorizer(CognitoPool(endpoint, pool_id, (client_id,)).authorizer_config())
-    now = Clock(parse_clock_spec(clock or "")).time
-    with ExitStack() as stack:
-        function = stack.enter_context(FunctionPool(environment, concurrency))
-        front = stack.enter_context(
-            ApiFront(load_routes(), authorizer, function, FrontSettings(rate, burst), now=now)
-        )
+    stage = FrontSettings(rate, burst)
+    with served_front(
+        bootstrap, env, authorizer, stage=stage, concurrency=concurrency, clock=clock or "", echo=echo
+    ) as front:
         yield ApiSystem(
             url=front.url,
             endpoint=endpoint,
@@ -231,16 +251,10 @@ def deployed_api_system(
             jwks_url=moto_jwks_url(endpoint, pool_id),
         )
     )
-    command = function_command(bootstrap)
-
-    def environment() -> GracefulEnvironment:
-        return GracefulEnvironment(RuntimeApiEmulator(command, env=env, echo_output=echo).__enter__())
-
-    now = Clock(parse_clock_spec(clock)).time
-    with (
-        FunctionPool(environment, concurrency) as function,
-        ApiFront(load_routes(), authorizer, function, FrontSettings(rate, burst), now=now) as front,
-    ):
+    stage = FrontSettings(rate, burst)
+    with served_front(
+        bootstrap, env, authorizer, stage=stage, concurrency=concurrency, clock=clock, echo=echo
+    ) as front:
         yield ApiSystem(
             url=front.url,
             endpoint=endpoint,
