@@ -49,8 +49,9 @@ The invariant after draining (queue and invocations empty):
   tick beyond W (the functions' EMF TicksBeyondWindow sum) or a counted mode choice;
 - every change of the schedule in the versions read back at the effective_from it was answered;
 - every stored alert notified at least once; every notification names a stored alert; a repeat carries the
-  same alert (same content, same attributes); exactly once in a run without interruptions (no kill, no
-  stall, no invocation timeout: those are the only causes of a publish whose "sent" mark was not stored);
+  same alert (same content, same attributes); exactly once unless the alert's notification may have gone
+  out without its "sent" mark: a kill or timeout of an invocation that carried its tick, or the function's
+  own log naming the alert (a mark that failed after its publish, a publish unanswered at its deadline);
 - every message sent was deleted after success or is in the DLQ: nothing lost; every hostile body is in the
   DLQ with exactly its rejection reason (or, when valid, processed), its good ticks' alerts stored.
 
@@ -67,7 +68,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -505,6 +506,7 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
         notes = [json.loads(m["Body"]) for m in drain(sqs, resources.capture_url)]
         dead = drain(sqs, resources.dlq_url)
     metrics = emf_totals(line for e in environments for line in e.stdout())
+    perhaps_sent = perhaps_sent_twice(line for e in environments for line in e.stdout())
     return evaluate(
         cfg,
         versions=rules.versions,
@@ -528,9 +530,30 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
         beyond_window_ticks=int(metrics.get("TicksBeyondWindow", 0)),
         retries=int(metrics["Retries"]),
         recovered=int(metrics["RecoveredNotifications"]),
+        perhaps_sent=perhaps_sent,
         drained=drained,
         errors=errors,
     )
+
+
+# What the function logs when a notification may go out again with no interruption (docs/design.md
+# section 6): the mark after a publish failed, or a publish got no answer before the deadline.
+PERHAPS_SENT_TWICE = frozenset({"notification sent but not recorded", "notification outcome unknown"})
+
+
+def perhaps_sent_twice(lines: Iterable[str]) -> dict[str, set[str]]:
+    """Alert id -> the function's log messages saying its notification may be published again."""
+    named: dict[str, set[str]] = {}
+    for line in lines:
+        if not line.startswith("{"):
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("message") in PERHAPS_SENT_TWICE and "alert_id" in record:
+            named.setdefault(str(record["alert_id"]), set()).add(str(record["message"]))
+    return named
 
 
 def evaluate(
@@ -559,6 +582,7 @@ def evaluate(
     names: Mapping[str, str] | None = None,
     applied: Sequence[Applied] = (),
     change_errors: Sequence[str] = (),
+    perhaps_sent: Mapping[str, set[str]] | None = None,
 ) -> dict[str, Any]:
     """The summary and the invariant's violations, from what the run left behind (`dead`: the DLQ at the
     end; `dead_before_recovery`, `redriven`: what the recovery found there and sent back). `versions` and
@@ -623,7 +647,8 @@ def evaluate(
     violations += [f"notification {a} names no stored alert" for a in sorted(set(notified) - stored_ids)]
     violations += [f"notifications of {a} differ" for a, c in sorted(contents.items()) if len(c) > 1]
     # A repeat must follow a kill or timeout of an invocation that carried the alert's tick (the publish went
-    # out, its "sent" mark did not); the alert id is "<symbol>|<tick timestamp>#<rule>".
+    # out, its "sent" mark did not), or the function's log of a publish perhaps sent twice; the alert id is
+    # "<symbol>|<tick timestamp>#<rule>".
     interrupted = [o for o in outcomes if o.result.error_type in ("Runtime.ExitError", "Sandbox.Timedout")]
     carriers: dict[str, set[str]] = {}  # "<symbol>|<tick timestamp>" -> the bodies carrying that tick
     for b, parsed in ticks.items():
@@ -636,12 +661,15 @@ def evaluate(
     for o in interrupted:
         for m in o.message_ids:
             how.setdefault(ids_to_body[m], set()).add(o.result.error_type or "")
+    # Or the function said it may publish again: a mark that failed, a publish unanswered at the deadline.
     after = {
-        a: set().union(*(how.get(b, set()) for b in carriers.get(a.split("#")[0], set()))) for a in repeated
+        a: set().union(*(how.get(b, set()) for b in carriers.get(a.split("#")[0], set())))
+        | (perhaps_sent or {}).get(a, set())
+        for a in repeated
     }
     following = {a for a in repeated if after[a]}
     violations += [
-        f"alert {a} notified {n} times, after no interrupted invocation of its message"
+        f"alert {a} notified {n} times, after no interrupted invocation of its message and no log of a repeat"
         for a, n in sorted(repeated.items())
         if a not in following
     ]

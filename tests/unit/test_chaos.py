@@ -22,7 +22,14 @@ from local.fault_proxy import FaultRule
 from local.runtime_api import InvocationResult
 from tests.chaos import campaign as chaos
 from tests.chaos import oracle
-from tests.chaos.campaign import CAMPAIGN_KINDS, ChaosConfig, evaluate, fault_rules
+from tests.chaos.campaign import (
+    CAMPAIGN_KINDS,
+    PERHAPS_SENT_TWICE,
+    ChaosConfig,
+    evaluate,
+    fault_rules,
+    perhaps_sent_twice,
+)
 from tests.chaos.event_time import Controls, Span, Version
 from tests.chaos.hostile import BodyCase
 from tests.chaos.live_rules import (
@@ -154,7 +161,7 @@ def test_the_invariant_check_catches_violations() -> None:
     assert f"MSFT|{second} stored (None), never notified" in text
     assert "names no stored alert" in text
     assert "differ" in text
-    assert "notified 2 times, after no interrupted invocation of its message" in text
+    assert "notified 2 times, after no interrupted invocation of its message and no log of a repeat" in text
     assert "message lost" in text
     assert "did not drain" in text
     assert summary["duplicate_alerts"] == 1
@@ -285,6 +292,48 @@ def test_a_repeat_after_a_killed_invocation_of_its_message_is_allowed() -> None:
     assert summary["interrupted_invocations"] == 1
     assert summary["repeats"] == [
         {"alert": f"MSFT|{alert}", "notifications": 2, "after": ["Runtime.ExitError"]}
+    ]
+
+
+@pytest.mark.parametrize("logged", sorted(PERHAPS_SENT_TWICE))
+def test_a_repeat_the_function_announced_is_allowed_and_another_alerts_log_explains_nothing(
+    logged: str,
+) -> None:
+    rules = _msft_above_450(cooldown_seconds=60)
+    bodies = [
+        _tick(451.0, "2026-11-25T14:30:00Z"),
+        _tick(1.0, "2026-11-25T14:30:30Z"),
+        _tick(452.0, "2026-11-25T14:31:40Z"),
+    ]
+    ok = InvocationResult("ok", b"{}", None, 0.1, "r")
+    first, second = "2026-11-25T14:30:00.000000Z#r", "2026-11-25T14:31:40.000000Z#r"
+    lines = [
+        "not a log line",
+        "{not json",
+        "[1]",
+        json.dumps({"message": logged}),  # no alert named
+        json.dumps({"message": "alert stored", "alert_id": f"MSFT|{second}"}),
+        json.dumps({"message": logged, "alert_id": f"MSFT|{first}", "symbol": "MSFT"}),
+    ]
+    perhaps = perhaps_sent_twice(lines)
+    assert perhaps == {f"MSFT|{first}": {logged}}
+    summary = _evaluate(
+        rules_doc=rules,
+        bodies=bodies,
+        messages_sent=3,
+        ids_to_body={"m0": bodies[0], "m1": bodies[1], "m2": bodies[2]},
+        outcomes=[BatchOutcome(["m0", "m1", "m2"], ok, ["m0", "m1", "m2"], [])],
+        stored=[{"symbol": "MSFT", "timestamp": first}, {"symbol": "MSFT", "timestamp": second}],
+        notes=[_note(f"MSFT|{first}")] * 2 + [_note(f"MSFT|{second}")] * 2,
+        perhaps_sent=perhaps,
+    )
+    assert summary["repeats"] == [
+        {"alert": f"MSFT|{first}", "notifications": 2, "after": [logged]},
+        {"alert": f"MSFT|{second}", "notifications": 2, "after": []},
+    ]
+    assert summary["violations"] == [
+        f"alert MSFT|{second} notified 2 times, after no interrupted invocation of its message and no log"
+        " of a repeat"
     ]
 
 

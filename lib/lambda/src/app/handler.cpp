@@ -721,6 +721,15 @@ bool BatchHandler::published(Batch& batch, const Alert& alert, const Result<std:
     // notifies it.
     fail(batch, who, alert.rule->id, "notification failed, message will be retried",
          answer.error().code + ": " + answer.error().message);
+    if (answer.error().code == kNetworkTimeout) {
+      // No answer before the deadline: SNS may have sent it, and the recovery would send it again.
+      log_.log({.level = obs::Level::kWarn,
+                .message = "notification outcome unknown",
+                .message_id = std::string(alert.message_id),
+                .symbol = std::string(who.symbol),
+                .rule = alert.rule->id,
+                .fields = {{"alert_id", to_string(alert_id(*alert.rule, *alert.tick))}}});
+    }
     return false;
   }
   ++batch.report.notifications;
@@ -751,7 +760,8 @@ void BatchHandler::mark(const Alert& alert, std::string_view symbol, const std::
               .message_id = std::string(alert.message_id),
               .symbol = std::string(symbol),
               .rule = alert.rule->id,
-              .reason = marked.error().code + ": " + marked.error().message});
+              .reason = marked.error().code + ": " + marked.error().message,
+              .fields = {{"alert_id", to_string(id)}}});
   }
 }
 

@@ -197,12 +197,18 @@ class FakeNotifier final : public Notifier {
       --fail_publishes;
       return throttled();
     }
+    if (unanswered_publishes > 0) {  // sent, but its answer did not come before the deadline
+      --unanswered_publishes;
+      published.push_back(n);
+      return make_aws_error(kNetworkTimeout, "read timed out", 0, true);
+    }
     published.push_back(n);
     return "sns-" + std::to_string(published.size());
   }
   std::vector<SnsNotification> published;
   std::function<void()> before_publish;  // e.g. a concurrent invocation, or a kill
   int fail_publishes = 0;
+  int unanswered_publishes = 0;
   const FakeTables* tables = nullptr;  // set: fails once the tables are killed
 };
 

@@ -393,6 +393,27 @@ TEST_F(HandlerTest, UnrecordedNotificationIsNotRetried) {
   EXPECT_TRUE(r.failed_message_ids.empty());
   EXPECT_EQ(notifier.published.size(), 1u);
   EXPECT_TRUE(logged("notification sent but not recorded"));
+  // Named, so that a repeat by a later recovery can be told from one nothing explains (the chaos judge).
+  EXPECT_TRUE(logged(R"("alert_id":"MSFT|2026-11-25T14:30:00.000000Z#hi")"));
+}
+
+TEST_F(HandlerTest, APublishUnansweredBeforeTheDeadlineIsRetriedAndNamedAsPerhapsSent) {
+  notifier.unanswered_publishes = 1;
+  const std::string body = tick("MSFT", 451, "2026-11-25T14:30:00Z");
+  EXPECT_EQ(run({{"m1", body}}).failed_message_ids, std::vector<std::string>{"m1"});
+  EXPECT_TRUE(logged(R"("message":"notification outcome unknown")"));
+  EXPECT_TRUE(logged(R"("alert_id":"MSFT|2026-11-25T14:30:00.000000Z#hi")"));
+  // The redelivery cannot know SNS sent it: it publishes again, the repeat the log above announced.
+  EXPECT_TRUE(run({{"m1", body, 2}}).failed_message_ids.empty());
+  EXPECT_EQ(notifier.published.size(), 2u);
+}
+
+TEST_F(HandlerTest, APublishRefusedIsNotNamedAsPerhapsSent) {
+  notifier.fail_publishes = 1;
+  EXPECT_EQ(run({{"m1", tick("MSFT", 451, "2026-11-25T14:30:00Z")}}).failed_message_ids,
+            std::vector<std::string>{"m1"});
+  EXPECT_TRUE(logged("notification failed, message will be retried"));
+  EXPECT_FALSE(logged("notification outcome unknown"));
 }
 
 TEST_F(HandlerTest, ConcurrentWriterIsDetectedAndTheBatchReplanned) {
