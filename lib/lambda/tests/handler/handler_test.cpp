@@ -1597,10 +1597,13 @@ TEST(HandlerOverlap, SymbolsCommitTogetherNotificationsGoOutTenToARequestThenThe
   EXPECT_TRUE(report->failed_message_ids.empty());
   EXPECT_EQ(report->alerts, 12u);
   EXPECT_EQ(report->notifications, 12u);
-  // The round trips overlapped: 3 commits, both PublishBatch requests and 3 marks were in flight at once.
-  EXPECT_EQ(o.commits.most(), 3);
+  // The round trips overlapped: at least 3 commits, both PublishBatch requests and at least 3 marks were in
+  // flight at once, and never more than the 4 workers (a fourth may enter before the first three leave).
+  EXPECT_GE(o.commits.most(), 3);
+  EXPECT_LE(o.commits.most(), 4);
   EXPECT_EQ(o.publishes.most(), 2);
-  EXPECT_EQ(o.marks.most(), 3);
+  EXPECT_GE(o.marks.most(), 3);
+  EXPECT_LE(o.marks.most(), 4);
   // Store before publish before mark: the phases do not mix; two requests of 10 and 2 notifications.
   ASSERT_EQ(o.calls.size(), 1u + 12u + 2u + 12u);
   EXPECT_EQ(o.calls[0], "load");
