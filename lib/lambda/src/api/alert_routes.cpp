@@ -17,7 +17,6 @@ namespace {
 
 constexpr std::string_view kListRoute = "GET /alerts";
 constexpr std::string_view kRuleRoute = "GET /rules/{rule_id}/alerts";
-constexpr std::size_t kMaxRuleIdFilter = 128;  // an input bound only: ids are checked by the store
 
 struct ListParameters {
   std::uint32_t limit = kDefaultPage;
@@ -52,8 +51,8 @@ Result<ListParameters, Problem> read_parameters(const ApiRequest& request, bool 
       if (!is_valid_symbol(value)) return bad_parameter(name, "not a symbol");
       p.symbol = value;
     } else if (name == "rule_id" && !rule_route) {
-      if (value.empty() || value.size() > kMaxRuleIdFilter) {
-        return bad_parameter(name, "1 to " + std::to_string(kMaxRuleIdFilter) + " characters");
+      if (value.empty() || value.size() > kMaxRuleIdBytes) {
+        return bad_parameter(name, "1 to " + std::to_string(kMaxRuleIdBytes) + " characters");
       }
       p.rule_id = value;
     } else if (name == "from" || name == "to") {
@@ -139,6 +138,8 @@ ApiResponse list(AlertRoutesContext& c, const RouteCall& call, std::string_view 
   auto p = read_parameters(call.request, rule_route);
   if (!p) return problem_response(p.error());
   if (rule_route) {
+    if (call.params.at("rule_id").size() > kMaxRuleIdBytes)
+      return problem_response(not_found("no such rule"));
     auto found = c.rules.get(owner.value(), call.params.at("rule_id"), call.deadline);
     if (!found) return problem_response(upstream_failure(found.error()));
     if (!found.value()) return problem_response(not_found("no rule " + call.params.at("rule_id")));

@@ -18,13 +18,6 @@ std::vector<std::string> split_path(std::string_view path) {
 
 bool is_param(const std::string& segment) { return segment.size() > 2 && segment.front() == '{'; }
 
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // The route's parameters when `segments` match it.
 std::optional<std::map<std::string, std::string>> match(const std::vector<std::string>& pattern,
                                                         const std::vector<std::string>& segments) {
@@ -32,9 +25,8 @@ std::optional<std::map<std::string, std::string>> match(const std::vector<std::s
   std::map<std::string, std::string> params;
   for (std::size_t i = 0; i < pattern.size(); ++i) {
     if (is_param(pattern[i])) {
-      auto decoded = percent_decode(segments[i]);
-      if (segments[i].empty() || !decoded) return std::nullopt;
-      params[pattern[i].substr(1, pattern[i].size() - 2)] = std::move(decoded).value();
+      if (segments[i].empty()) return std::nullopt;
+      params[pattern[i].substr(1, pattern[i].size() - 2)] = segments[i];
     } else if (pattern[i] != segments[i]) {
       return std::nullopt;
     }
@@ -43,22 +35,6 @@ std::optional<std::map<std::string, std::string>> match(const std::vector<std::s
 }
 
 }  // namespace
-
-Result<std::string> percent_decode(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out.push_back(text[i]);
-      continue;
-    }
-    const int hi = i + 2 < text.size() ? hex(text[i + 1]) : -1;
-    const int lo = hi >= 0 ? hex(text[i + 2]) : -1;
-    if (lo < 0) return Error{"invalid_path", "invalid percent escape in the path"};
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return out;
-}
 
 void Router::add(std::string_view method, std::string_view path, RouteHandler handler) {
   routes_.push_back(Route{.method = std::string(method),

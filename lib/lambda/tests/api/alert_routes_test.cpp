@@ -300,6 +300,9 @@ TEST_F(AlertRoutesTest, ARulesAlertsNeedTheRuleToBeTheCallers) {
   const std::size_t queries = alert_log.queries.size();
   EXPECT_EQ(get("/rules/" + bob_rule.id + "/alerts").status, 404);
   EXPECT_EQ(get("/rules/no-such-rule/alerts").status, 404);
+  const int asked = store.requests();  // an id longer than any the store makes: no request at all
+  EXPECT_EQ(get("/rules/" + std::string(kMaxRuleIdBytes + 1, 'r') + "/alerts").status, 404);
+  EXPECT_EQ(store.requests(), asked);
   EXPECT_EQ(alert_log.queries.size(), queries);
   // The rule is the route's, not a filter; a cursor of one rule's list does not serve another's.
   EXPECT_EQ(get("/rules/" + alice_rule.id + "/alerts", {{"rule_id", "x"}}).status, 422);

@@ -43,6 +43,28 @@ TEST_F(RuleRoutesTest, GetAnswersTheRuleWithItsETagAndAnotherOwnersRuleIs404) {
   EXPECT_EQ(theirs->headers["Content-Type"], "application/problem+json");
 }
 
+TEST_F(RuleRoutesTest, AnIdLongerThanAnyTheStoreMakesIs404WithoutARequest) {
+  const std::string id = create("breakout");
+  const int before = store.requests();
+  const std::string longest(kMaxRuleIdBytes, 'x');
+  EXPECT_EQ(send({.path = "/rules/" + longest})->status, 404);  // asked: the store says no such rule
+  EXPECT_GT(store.requests(), before);
+  const int asked = store.requests();
+  const std::string too_long(kMaxRuleIdBytes + 1, 'x');
+  for (const auto& [method, suffix] :
+       {std::pair{"GET", ""}, std::pair{"PATCH", ""}, std::pair{"DELETE", ""}, std::pair{"POST", "/pause"},
+        std::pair{"POST", "/resume"}, std::pair{"POST", "/rearm"}, std::pair{"GET", "/versions"}}) {
+    auto a = send({.method = method,
+                   .path = "/rules/" + too_long + suffix,
+                   .body = std::string(method) == "PATCH" ? "{\"threshold\":1}" : "",
+                   .headers = {{"if-match", "\"1\""}}});
+    EXPECT_EQ(a->status, 404) << method << suffix << a->body;
+    EXPECT_EQ(a->text("/type"), "not-found");
+  }
+  EXPECT_EQ(store.requests(), asked);
+  EXPECT_EQ(send({.path = "/rules/" + id})->status, 200);
+}
+
 TEST_F(RuleRoutesTest, AnotherOwnerCannotChangePauseOrDeleteARuleAndNothingChanges) {
   const std::string id = create("breakout");
   const auto before = tables.get("alice", id);

@@ -1,7 +1,9 @@
 // The API's route table: "METHOD /path/{param}" -> handler. Matching is on the request's raw path, segment
-// by segment (a `{name}` segment matches one non-empty segment, percent-decoded into the parameters), so the
-// function answers the same whether API Gateway routed the request or a catch-all did: a path no route has
-// is 404, a path whose routes lack the method is 405 with Allow. route_keys() is what the OpenAPI contract
+// by segment (a `{name}` segment matches one non-empty segment, taken as it is), so the function answers the
+// same whether API Gateway routed the request or a catch-all did: a path no route has is 404, a path whose
+// routes lack the method is 405 with Allow. An HTTP API hands the function `rawPath` percent-decoded once
+// already: decoding it again would make `%252F` a `/` and `%2541` an `A` (an id the client never sent), so
+// the function never decodes it. route_keys() is what the OpenAPI contract
 // test (tests/unit/test_openapi_contract.py) holds equal to docs/openapi.yaml's paths and methods.
 #pragma once
 
@@ -48,8 +50,5 @@ class Router {
   };
   std::vector<Route> routes_;
 };
-
-// "%2F" -> "/" (a '+' stays a '+': paths are not form-encoded); nullopt-like error for a bad escape.
-Result<std::string> percent_decode(std::string_view text);
 
 }  // namespace tap::api

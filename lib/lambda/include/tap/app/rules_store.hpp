@@ -18,6 +18,7 @@
 // Strongly consistent reads only, never an index (index lag must not reach the processor).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -30,6 +31,11 @@
 #include "tap/core/symbol_engine.hpp"
 
 namespace tap {
+
+// Rule ids are the store's own (26 characters, rules_dynamodb.hpp): a longer path id names no rule, and the
+// API answers 404 without a request -- DynamoDB refuses a key over its size limit (ValidationException, a
+// 5xx to the caller) where moto simply finds nothing. Also the bound of the alert list's rule_id filter.
+inline constexpr std::size_t kMaxRuleIdBytes = 128;
 
 struct RulesHead {
   std::uint32_t shard = 0;
