@@ -22,19 +22,22 @@ EMF_COUNTS = (
 )
 
 
-def emf_records(lines: Iterable[str]) -> list[dict[str, object]]:
-    """The EMF records (JSON objects with `_aws`) among stdout lines; other lines are ignored."""
+def json_records(lines: Iterable[str]) -> list[dict[str, object]]:
+    """The JSON objects among stdout lines (the function's log lines and EMF records); others are ignored."""
     records = []
     for line in lines:
         if not line.startswith("{"):
             continue
         try:
-            record = json.loads(line)
+            records.append(json.loads(line))  # a JSON text that starts with "{" is an object
         except ValueError:
             continue
-        if isinstance(record, dict) and "_aws" in record:
-            records.append(record)
     return records
+
+
+def emf_records(lines: Iterable[str]) -> list[dict[str, object]]:
+    """The EMF records (JSON objects with `_aws`) among stdout lines; other lines are ignored."""
+    return [record for record in json_records(lines) if "_aws" in record]
 
 
 def emf_totals(lines: Iterable[str]) -> dict[str, float]:

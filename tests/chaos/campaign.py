@@ -74,7 +74,7 @@ from pathlib import Path
 from typing import Any
 
 from local.clock import CLOCK_VARIABLE, Clock, feed_clock, parse_clock_spec
-from local.emf import emf_totals
+from local.emf import emf_totals, json_records
 from local.emulator import LOCAL_ENV, MotoServer
 from local.event_source import BatchOutcome, EventSourceConfig, SqsEventSource
 from local.fault_proxy import FaultKind, FaultProxy, FaultRule
@@ -505,8 +505,9 @@ def run(cfg: ChaosConfig) -> dict[str, Any]:
         stored = resources.alerts()
         notes = [json.loads(m["Body"]) for m in drain(sqs, resources.capture_url)]
         dead = drain(sqs, resources.dlq_url)
-    metrics = emf_totals(line for e in environments for line in e.stdout())
-    perhaps_sent = perhaps_sent_twice(line for e in environments for line in e.stdout())
+    stdout = [line for e in environments for line in e.stdout()]  # read once: the metrics and the logs
+    metrics = emf_totals(stdout)
+    perhaps_sent = perhaps_sent_twice(stdout)
     return evaluate(
         cfg,
         versions=rules.versions,
@@ -544,14 +545,8 @@ PERHAPS_SENT_TWICE = frozenset({"notification sent but not recorded", "notificat
 def perhaps_sent_twice(lines: Iterable[str]) -> dict[str, set[str]]:
     """Alert id -> the function's log messages saying its notification may be published again."""
     named: dict[str, set[str]] = {}
-    for line in lines:
-        if not line.startswith("{"):
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and record.get("message") in PERHAPS_SENT_TWICE and "alert_id" in record:
+    for record in json_records(lines):
+        if record.get("message") in PERHAPS_SENT_TWICE and "alert_id" in record:
             named.setdefault(str(record["alert_id"]), set()).add(str(record["message"]))
     return named
 
