@@ -51,9 +51,8 @@ std::string join_rejects(const std::vector<Reject>& rejects) {
 // thread, and every call without overlap).
 thread_local std::unique_lock<std::mutex>* t_gate = nullptr;
 
-// A port call: the task's gate is let go for the round trip, so that other tasks decide meanwhile. What the
-// call reads is the task's own (built under the gate before, read under it after).
-// The gate let go for a scope (not a template, so that its lines are one function's for coverage).
+// The task's gate let go for a scope (a class, not inside the template below, so that its lines are one
+// function's for coverage).
 class GateReleased {
  public:
   GateReleased() : gate_(t_gate) {
@@ -69,6 +68,8 @@ class GateReleased {
   std::unique_lock<std::mutex>* gate_;
 };
 
+// A port call: the task's gate is let go for the round trip, so that other tasks decide meanwhile. What the
+// call reads is the task's own (built under the gate before, read under it after).
 template <class Call>
 auto unlocked(Call&& call) {
   const GateReleased released;

@@ -3,8 +3,8 @@
 // same whether API Gateway routed the request or a catch-all did: a path no route has is 404, a path whose
 // routes lack the method is 405 with Allow. An HTTP API hands the function `rawPath` percent-decoded once
 // already: decoding it again would make `%252F` a `/` and `%2541` an `A` (an id the client never sent), so
-// the function never decodes it. route_keys() is what the OpenAPI contract
-// test (tests/unit/test_openapi_contract.py) holds equal to docs/openapi.yaml's paths and methods.
+// the function never decodes it. route_keys() is what the OpenAPI contract test
+// (tests/unit/test_openapi_contract.py) holds equal to docs/openapi.yaml's paths and methods.
 #pragma once
 
 #include <functional>
