@@ -1,7 +1,8 @@
 // rules_scale (issue 14, R5): the pure path of one quiet event (parse, validate, index lookups, plan_symbol)
 // with 10, 10,000 and 1,000,000 rule versions,
-// the rule index's build time per version and the resident bytes per version (make bench-rules; bench/run.py
-// and bench/rules_scale.py collect the figures).
+// the rule index's build time per version and the resident bytes per version, and (R4 refresh) the index's
+// incremental update with 1 .. 1,000 changed versions at 100,000 and 1,000,000 against its full build
+// (make bench-rules; bench/run.py and bench/rules_scale.py collect the figures).
 //
 // Rule sets: 10,000 symbols; the hot symbol "HOT" carries a tenth of the versions (all of them at 10), one
 // version in 1,000 is a "*" version, the rest spread over the other symbols. Conditions and modes are mixed,
@@ -27,6 +28,7 @@
 #include <memory>
 #include <new>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -304,7 +306,61 @@ void BM_IndexBuild(benchmark::State& state) {
   state.counters["per_version"] =
       benchmark::Counter(n, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
-BENCHMARK(BM_IndexBuild)->Arg(10)->Arg(10000)->Arg(1000000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_IndexBuild)->Arg(10)->Arg(10000)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMillisecond);
+
+// R4 refresh: RuleIndex::update with k changed versions at n, against BM_IndexBuild at the same n (same run).
+// The set is make_versions(n) with fixture()'s fires noted (HOT's and "*"'s holding versions); per k, k
+// distinct versions drawn at random (so about a tenth are HOT's, whose lists hold ~n/30 versions each) and
+// a replacement of each (the same rule, its threshold moved by 1 %) appended to the RuleSet. An iteration is
+// one refresh that brings k changed versions: it removes the k indexed ones and adds their k replacements;
+// the next iteration swaps them back.
+struct UpdateFixture {
+  RuleSet rules;
+  std::unique_ptr<RuleIndex> index;
+  std::map<int, std::pair<std::vector<std::uint32_t>, std::vector<std::uint32_t>>> changes;  // by k
+};
+
+UpdateFixture& update_fixture(int n) {
+  static std::map<int, std::unique_ptr<UpdateFixture>> built;
+  auto& slot = built[n];
+  if (slot) return *slot;
+  slot = std::make_unique<UpdateFixture>();
+  UpdateFixture& f = *slot;
+  f.rules = RuleSet(make_versions(n));
+  f.index = std::make_unique<RuleIndex>(f.rules);
+  for (std::size_t i = 0; i < f.rules.rules().size(); ++i) {
+    const Rule& r = f.rules.rule(i);
+    if (is_crossing(r.condition) || (r.symbol != "HOT" && r.symbol != "*")) continue;
+    f.index->note_fire(i, "HOT", kFireAt);
+  }
+  return f;
+}
+
+void BM_IndexUpdate(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0)), k = static_cast<int>(state.range(1));
+  UpdateFixture& f = update_fixture(n);
+  auto& [current, other] = f.changes[k];
+  if (current.empty()) {
+    std::mt19937 rng(static_cast<unsigned>(k));
+    std::set<std::uint32_t> drawn;
+    while (static_cast<int>(drawn.size()) < k) drawn.insert(static_cast<std::uint32_t>(rng() % n));
+    for (const std::uint32_t i : drawn) {
+      Rule moved = f.rules.rule(i);
+      moved.threshold *= 1.01;
+      current.push_back(i);
+      other.push_back(f.rules.append(std::move(moved)));
+    }
+  }
+  for (auto _ : state) {
+    f.index->update(current, other);
+    std::swap(current, other);
+  }
+  state.counters["versions"] = n;
+  state.counters["changed"] = k;
+}
+BENCHMARK(BM_IndexUpdate)
+    ->ArgsProduct({{100000, 1000000}, {1, 10, 100, 1000}})
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace tap

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <limits>
+#include <map>
 #include <span>
 
 #include "tap/core/conditions.hpp"
@@ -13,6 +14,7 @@ namespace {
 constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
 constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
 constexpr std::uint32_t kNotIndexed = std::numeric_limits<std::uint32_t>::max();
+constexpr std::uint32_t kAdding = kNotIndexed - 1;  // in an update: added, its place not known yet
 constexpr Condition kLevel[] = {Condition::price_above, Condition::price_below, Condition::spread_above,
                                 Condition::volume_above};
 constexpr Condition kCrossing[] = {Condition::crosses_above, Condition::crosses_below};
@@ -186,72 +188,160 @@ void RuleIndex::EligibilityTree::walk(std::uint32_t node, std::uint32_t nl, int 
   for (std::uint32_t j = inner_end; j <= last; ++j) entry(j);    // at most the one straddling hi
 }
 
+template <typename F>
+void RuleIndex::EligibilityTree::for_each_noted(F&& f) const {
+  if (!nodes_.empty()) noted_below(0, 0, std::countr_zero(span_) - 4, f);
+}
+
+template <typename F>
+void RuleIndex::EligibilityTree::noted_below(std::uint32_t node, std::uint32_t nl, int shift, F& f) const {
+  const Node& n = nodes_[node];
+  for (std::uint32_t j = 0; j < kFan; ++j) {
+    if (n.max_at[j] == kMin) continue;  // no noted fire below
+    if (shift == 0) {
+      f(nl + j, n.max_at[j]);
+    } else {
+      noted_below(n.child[j], nl + (j << shift), shift - 4, f);
+    }
+  }
+}
+
 // ---- build ----
+
+bool RuleIndex::Group::empty() const {
+  return std::all_of(lists.begin(), lists.end(), [](const List& l) { return l.versions.empty(); });
+}
 
 RuleIndex::RuleIndex(const RuleSet& rules) : rules_(rules), position_(rules.rules().size(), kNotIndexed) {
   const std::vector<Rule>& all = rules.rules();
-  // Group ids: one per symbol, one for "*".
-  std::vector<std::uint32_t> group(all.size(), kNoGroup);
-  std::uint32_t groups = 0;
   for (std::size_t i = 0; i < all.size(); ++i) {
     const Rule& r = all[i];
     if (!r.enabled) continue;
-    if (r.symbol == "*") {
-      if (wildcard_ == kNoGroup) wildcard_ = groups++;
-      group[i] = wildcard_;
-    } else {
-      group[i] = group_by_symbol_.try_emplace(r.symbol, groups).first->second;
-      if (group[i] == groups) ++groups;
-    }
+    Group& group = r.symbol == "*" ? wildcard_ : groups_.try_emplace(r.symbol).first->second;
+    List& list = group.lists[slot(r.condition)];
+    list.thresholds.push_back(r.threshold);
+    list.versions.push_back(static_cast<std::uint32_t>(i));
   }
-  // Counting sort by (group, condition), then each list by threshold.
-  std::vector<std::uint32_t> begin(std::size_t{groups} * kConditions + 1, 0);
-  for (std::size_t i = 0; i < all.size(); ++i) {
-    if (group[i] != kNoGroup) ++begin[group[i] * kConditions + slot(all[i].condition) + 1];
-  }
-  for (std::size_t l = 1; l < begin.size(); ++l) begin[l] += begin[l - 1];
-  std::vector<std::pair<double, std::uint32_t>> entries(begin.back());
-  std::vector<std::uint32_t> fill(begin.begin(), begin.end() - 1);
-  for (std::size_t i = 0; i < all.size(); ++i) {
-    if (group[i] != kNoGroup) {
-      entries[fill[group[i] * kConditions + slot(all[i].condition)]++] = {all[i].threshold,
-                                                                          static_cast<std::uint32_t>(i)};
+  // Each list sorted by (threshold, index), stored without growth slack.
+  std::vector<std::pair<double, std::uint32_t>> entries;
+  const auto sort_list = [&](List& list) {
+    entries.clear();
+    for (std::size_t p = 0; p < list.versions.size(); ++p)
+      entries.emplace_back(list.thresholds[p], list.versions[p]);
+    std::sort(entries.begin(), entries.end());
+    std::vector<double> thresholds;
+    std::vector<std::uint32_t> versions;
+    thresholds.reserve(entries.size());
+    versions.reserve(entries.size());
+    for (const auto& [threshold, i] : entries) {
+      position_[i] = static_cast<std::uint32_t>(versions.size());
+      thresholds.push_back(threshold);
+      versions.push_back(i);
     }
+    list.thresholds = std::move(thresholds);
+    list.versions = std::move(versions);
+  };
+  for (List& list : wildcard_.lists) sort_list(list);
+  for (auto& [symbol, group] : groups_) {
+    for (List& list : group.lists) sort_list(list);
   }
-  groups_.resize(groups);
-  thresholds_.reserve(entries.size());
-  versions_.reserve(entries.size());
-  for (std::uint32_t g = 0; g < groups; ++g) {
-    for (std::size_t c = 0; c <= kConditions; ++c) groups_[g].begin[c] = begin[g * kConditions + c];
-    for (std::size_t c = 0; c < kConditions; ++c) {
-      const auto first = entries.begin() + begin[g * kConditions + c];
-      const auto last = entries.begin() + begin[g * kConditions + c + 1];
-      std::sort(first, last);
-      for (auto it = first; it != last; ++it) {
-        position_[it->second] = static_cast<std::uint32_t>(it - first);
-        thresholds_.push_back(it->first);
-        versions_.push_back(it->second);
-      }
+}
+
+// ---- update ----
+
+struct RuleIndex::Edit {
+  std::vector<std::uint32_t> removed;                   // positions in the list
+  std::vector<std::pair<double, std::uint32_t>> added;  // (threshold, RuleSet index)
+};
+
+void RuleIndex::update(std::span<const std::uint32_t> removed, std::span<const std::uint32_t> added) {
+  position_.resize(rules_.rules().size(), kNotIndexed);  // the RuleSet may have grown
+  std::map<std::pair<Group*, std::size_t>, Edit> edits;  // by list: each changed list is rewritten once
+  std::vector<std::string_view> emptied;                 // symbols that lost versions
+  for (const std::uint32_t i : removed) {
+    if (i >= position_.size() || position_[i] == kNotIndexed) continue;  // not indexed (or named twice)
+    const Rule& r = rules_.rule(i);
+    Group& group = r.symbol == "*" ? wildcard_ : groups_.find(r.symbol)->second;
+    edits[{&group, slot(r.condition)}].removed.push_back(position_[i]);
+    position_[i] = kNotIndexed;  // added again below: a new version, without the old one's fires
+    if (&group != &wildcard_) emptied.push_back(r.symbol);
+  }
+  for (const std::uint32_t i : added) {
+    const Rule& r = rules_.rule(i);
+    if (!r.enabled || position_[i] != kNotIndexed) continue;  // disabled, indexed, or named twice
+    Group& group = r.symbol == "*" ? wildcard_ : groups_.try_emplace(r.symbol).first->second;
+    edits[{&group, slot(r.condition)}].added.emplace_back(r.threshold, i);
+    position_[i] = kAdding;
+  }
+  for (auto& [list, edit] : edits) rewrite(*list.first, list.second, edit);
+  for (const std::string_view symbol : emptied) {
+    if (const auto it = groups_.find(symbol); it != groups_.end() && it->second.empty()) groups_.erase(it);
+  }
+}
+
+// One list's edit: the kept versions merged with the added ones (both in (threshold, index) order), every
+// position rewritten, and the list's eligibility trees rebuilt from the fires of the versions kept.
+void RuleIndex::rewrite(Group& group, std::size_t condition, Edit& edit) {
+  List& list = group.lists[condition];
+  std::sort(edit.removed.begin(), edit.removed.end());
+  std::sort(edit.added.begin(), edit.added.end());
+  const auto old_size = static_cast<std::uint32_t>(list.versions.size());
+  std::vector<std::uint32_t> moved_to(old_size, kNotIndexed);  // old position -> new one (kept versions)
+  std::vector<double> thresholds;
+  std::vector<std::uint32_t> versions;
+  const std::size_t size = old_size - edit.removed.size() + edit.added.size();
+  thresholds.reserve(size);
+  versions.reserve(size);
+  const auto push = [&](double threshold, std::uint32_t i) {
+    position_[i] = static_cast<std::uint32_t>(versions.size());
+    thresholds.push_back(threshold);
+    versions.push_back(i);
+  };
+  auto gone = edit.removed.begin();
+  auto add = edit.added.begin();
+  for (std::uint32_t p = 0; p < old_size; ++p) {
+    if (gone != edit.removed.end() && *gone == p) {
+      ++gone;
+      continue;
     }
+    const std::pair<double, std::uint32_t> kept{list.thresholds[p], list.versions[p]};
+    for (; add != edit.added.end() && *add < kept; ++add) push(add->first, add->second);
+    moved_to[p] = static_cast<std::uint32_t>(versions.size());
+    push(kept.first, kept.second);
+  }
+  for (; add != edit.added.end(); ++add) push(add->first, add->second);
+  list.thresholds = std::move(thresholds);
+  list.versions = std::move(versions);
+
+  const auto rebuild = [&](EligibilityTree& tree) {
+    if (tree.empty()) return;
+    std::vector<std::pair<std::uint32_t, std::int64_t>> noted;  // (new position, newest fire)
+    tree.for_each_noted([&](std::uint32_t p, std::int64_t at) {
+      if (moved_to[p] != kNotIndexed) noted.emplace_back(moved_to[p], at);
+    });
+    tree = EligibilityTree{};
+    for (const auto& [p, at] : noted) {
+      tree.note(p, static_cast<std::uint32_t>(list.versions.size()), at, rules_.rule(list.versions[p]));
+    }
+  };
+  if (&group == &wildcard_) {
+    for (auto& [symbol, trees] : overlays_) rebuild((*trees)[condition]);
+  } else if (group.trees) {
+    rebuild((*group.trees)[condition]);
   }
 }
 
 // ---- queries ----
 
-std::uint32_t RuleIndex::group_of(std::string_view symbol) const {
-  const auto it = group_by_symbol_.find(symbol);
-  return it == group_by_symbol_.end() ? kNoGroup : it->second;
-}
-
 RuleIndex::SymbolLists RuleIndex::lists_of(std::string_view symbol) const {
   SymbolLists lists;
   lists.index_ = this;
-  if (const std::uint32_t g = group_of(symbol); g != kNoGroup) {
-    lists.own_ = &groups_[g];
-    lists.own_trees_ = groups_[g].trees.get();
+  if (const auto own = groups_.find(symbol); own != groups_.end()) {
+    lists.own_ = &own->second;
+    lists.own_trees_ = own->second.trees.get();
   }
-  if (wildcard_ != kNoGroup) {
-    lists.wildcard_ = &groups_[wildcard_];
+  if (!wildcard_.empty()) {
+    lists.wildcard_ = &wildcard_;
     const auto overlay = overlays_.find(symbol);
     lists.overlay_ = overlay == overlays_.end() ? nullptr : overlay->second.get();
   }
@@ -270,10 +360,10 @@ void RuleIndex::level(const SymbolLists& lists, const Tick& tick, Visitor f) con
 void RuleIndex::level_in(const Group& group, const Trees* trees, const Tick& tick, Visitor f) const {
   const std::int64_t ts = tick.ts.micros;
   for (const Condition c : kLevel) {
-    const std::uint32_t base = group.begin[slot(c)];
-    const std::uint32_t size = group.begin[slot(c) + 1] - base;
+    const List& l = group.lists[slot(c)];
+    const auto size = static_cast<std::uint32_t>(l.versions.size());
     if (size == 0) continue;
-    const std::span<const double> list(thresholds_.data() + base, size);
+    const std::span<const double> list(l.thresholds);
     // The versions that hold: a prefix of the thresholds (price_below: a suffix), by F3's comparisons; the
     // spread by the condition itself (its rounding tolerance), threshold by threshold.
     std::uint32_t lo = 0, hi = 0;
@@ -298,7 +388,7 @@ void RuleIndex::level_in(const Group& group, const Trees* trees, const Tick& tic
         break;
     }
     auto emit = [&](std::uint32_t pos) {
-      const std::uint32_t i = versions_[base + pos];
+      const std::uint32_t i = l.versions[pos];
       if (rules_.rule(i).applies_at(ts)) f(i);
     };
     if (trees != nullptr) {
@@ -323,10 +413,9 @@ void RuleIndex::crossed(const SymbolLists& lists, double from_price, double to_p
 
 void RuleIndex::crossed_in(const Group& group, double low, double high, std::int64_t ts, Visitor f) const {
   for (const Condition c : kCrossing) {
-    const std::uint32_t base = group.begin[slot(c)];
-    const std::uint32_t size = group.begin[slot(c) + 1] - base;
-    if (size == 0) continue;
-    const std::span<const double> list(thresholds_.data() + base, size);
+    const List& l = group.lists[slot(c)];
+    if (l.versions.empty()) continue;
+    const std::span<const double> list(l.thresholds);
     // side_of: crosses_above splits at price > threshold, crosses_below at price < threshold. The prices lie
     // on different sides exactly for the thresholds in [low, high) (above) or (low, high] (below); `high`'s
     // end is searched from `low`'s (a tick moves the price little).
@@ -334,7 +423,7 @@ void RuleIndex::crossed_in(const Group& group, double low, double high, std::int
     const std::uint32_t lo = above ? first_at_or_above(list, low) : first_above(list, low);
     const std::uint32_t hi = above ? first_at_or_above(list, high, lo) : first_above(list, high, lo);
     for (std::uint32_t pos = lo; pos < hi; ++pos) {
-      const std::uint32_t i = versions_[base + pos];
+      const std::uint32_t i = l.versions[pos];
       if (rules_.rule(i).applies_at(ts)) f(i);
     }
   }
@@ -347,19 +436,20 @@ void RuleIndex::note_fire(std::size_t rule_index, std::string_view symbol, std::
   std::unique_ptr<Trees>* trees = nullptr;
   const Group* group = nullptr;
   if (r.symbol == "*") {
-    group = &groups_[wildcard_];
+    group = &wildcard_;
     auto it = overlays_.find(symbol);
     if (it == overlays_.end()) it = overlays_.try_emplace(std::string(symbol)).first;
     trees = &it->second;
   } else {
     if (symbol != r.symbol) return;  // never returned for another symbol
-    Group& own = groups_[group_of(symbol)];
+    Group& own = groups_.find(symbol)->second;
     group = &own;
     trees = &own.trees;
   }
   if (!*trees) *trees = std::make_unique<Trees>();
   const std::size_t c = slot(r.condition);
-  (**trees)[c].note(position_[rule_index], group->begin[c + 1] - group->begin[c], at_micros, r);
+  (**trees)[c].note(position_[rule_index], static_cast<std::uint32_t>(group->lists[c].versions.size()),
+                    at_micros, r);
 }
 
 }  // namespace tap

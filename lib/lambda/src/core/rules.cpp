@@ -175,7 +175,14 @@ RuleSet::RuleSet(std::vector<Rule> rules) : rules_(std::move(rules)) {
       by_symbol_[r.symbol].push_back(static_cast<std::uint32_t>(i));
     }
   }
-  for (auto& [symbol, indices] : by_symbol_) indices.shrink_to_fit();  // no growth slack: they never change
+  for (auto& [symbol, indices] : by_symbol_) indices.shrink_to_fit();  // no growth slack at a cold load
+}
+
+std::uint32_t RuleSet::append(Rule rule) {
+  const auto i = static_cast<std::uint32_t>(rules_.size());
+  if (rule.enabled) (rule.symbol == "*" ? wildcard_ : by_symbol_[rule.symbol]).push_back(i);
+  rules_.push_back(std::move(rule));
+  return i;
 }
 
 std::span<const std::uint32_t> RuleSet::rules_for_symbol(std::string_view symbol) const {

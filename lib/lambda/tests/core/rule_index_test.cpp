@@ -7,6 +7,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "engine_driver.hpp"
@@ -346,6 +347,186 @@ TEST(RuleIndexDifferential, SmallRandomSets) {
 
 TEST(RuleIndexDifferential, LargeRandomSetsWithManyNotes) {
   for (unsigned seed = 1000; seed < 1004; ++seed) run_differential(seed, 3000, 3000);
+}
+
+// ---- update (R4 refresh): the updated index against one built from scratch over the same versions ----
+
+using Indices = std::vector<std::uint32_t>;
+
+// An index built over `rules` with only the `live` indices enabled (so the indices agree with the updated
+// index's), on which the noted fires of live versions are made again.
+struct Scratch {
+  RuleSet rules;
+  RuleIndex index;
+  Scratch(const RuleSet& all, const std::vector<bool>& live,
+          const std::vector<std::tuple<std::size_t, std::string, std::int64_t>>& fires)
+      : rules(only(all, live)), index(rules) {
+    for (const auto& [i, symbol, at] : fires) index.note_fire(i, symbol, at);
+  }
+  static RuleSet only(const RuleSet& all, const std::vector<bool>& live) {
+    std::vector<Rule> versions = all.rules();
+    for (std::size_t i = 0; i < versions.size(); ++i) versions[i].enabled = versions[i].enabled && live[i];
+    return RuleSet(std::move(versions));
+  }
+};
+
+TEST(RuleIndexUpdate, AnEmptyIndexTakesVersionsAndGivesThemBack) {
+  RuleSet rules;
+  RuleIndex index(rules);
+  index.update({}, {});
+  EXPECT_EQ(level(index, "AAPL", tick(2, kT0)), Ids{});
+  const Indices added{rules.append(version("AAPL", Condition::price_above, 1)),
+                      rules.append(version("*", Condition::crosses_above, 5))};
+  index.update({}, added);
+  EXPECT_EQ(level(index, "AAPL", tick(2, kT0)), (Ids{0}));
+  EXPECT_EQ(crossed(index, "MSFT", 4, 6, kT0), (Ids{1}));
+  index.update(added, {});
+  EXPECT_EQ(level(index, "AAPL", tick(2, kT0)), Ids{});
+  EXPECT_EQ(crossed(index, "MSFT", 4, 6, kT0), Ids{});
+  EXPECT_EQ(level_of_lists(index, "AAPL", tick(2, kT0)), Ids{});
+}
+
+TEST(RuleIndexUpdate, DeletingTheLastVersionOfASymbolLeavesItNone) {
+  RuleSet rules({version("AAPL", Condition::price_above, 1), version("MSFT", Condition::price_above, 1)});
+  RuleIndex index(rules);
+  index.note_fire(0, "AAPL", kT0);
+  index.update(Indices{0}, {});
+  EXPECT_EQ(level(index, "AAPL", tick(2, kT0 - 1)), Ids{});
+  EXPECT_EQ(level(index, "MSFT", tick(2, kT0)), (Ids{1}));
+  index.note_fire(0, "AAPL", kT0);  // no longer indexed: nothing to note
+  // The symbol comes back with a new version: no fire of the old one suppresses it.
+  const Indices back{rules.append(version("AAPL", Condition::price_above, 1))};
+  index.update({}, back);
+  EXPECT_EQ(level(index, "AAPL", tick(2, kT0 + kSec)), (Ids{2}));
+}
+
+TEST(RuleIndexUpdate, AVersionMovingToAnotherSymbolIsAnsweredThereOnly) {
+  RuleSet rules({version("AAPL", Condition::price_above, 1), version("AAPL", Condition::price_above, 2)});
+  RuleIndex index(rules);
+  Rule moved = rules.rule(0);
+  moved.symbol = "MSFT";
+  const Indices added{rules.append(std::move(moved))};
+  index.update(Indices{0}, added);
+  EXPECT_EQ(level(index, "AAPL", tick(3, kT0)), (Ids{1}));
+  EXPECT_EQ(level(index, "MSFT", tick(3, kT0)), (Ids{2}));
+}
+
+TEST(RuleIndexUpdate, TheSameVersionTwiceCountsOnce) {
+  RuleSet rules({version("AAPL", Condition::price_above, 1)});
+  RuleIndex index(rules);
+  const std::uint32_t fresh = rules.append(version("AAPL", Condition::price_above, 2));
+  index.update({}, Indices{fresh, fresh, 0});  // 0 is indexed already
+  EXPECT_EQ(level(index, "AAPL", tick(3, kT0)), (Ids{0, 1}));
+  index.update(Indices{fresh, fresh, 7}, {});  // 7: not a version of the set
+  EXPECT_EQ(level(index, "AAPL", tick(3, kT0)), (Ids{0}));
+}
+
+TEST(RuleIndexUpdate, KeptVersionsKeepTheirFiresAndARemovedOneLosesThem) {
+  RuleSet rules({version("AAPL", Condition::price_above, 1), version("AAPL", Condition::price_above, 3),
+                 version("*", Condition::price_above, 1), version("*", Condition::price_above, 3)});
+  RuleIndex index(rules);
+  for (std::size_t i = 0; i < 4; ++i) index.note_fire(i, "AAPL", kT0);
+  const Tick t = tick(5, kT0 + kSec);
+  EXPECT_EQ(level(index, "AAPL", t), Ids{});
+  // New versions below the fired ones shift their places in both lists: the fires move with them.
+  const Indices added{rules.append(version("AAPL", Condition::price_above, 0.5)),
+                      rules.append(version("*", Condition::price_above, 0.5))};
+  index.update({}, added);
+  EXPECT_EQ(level(index, "AAPL", t), (Ids{4, 5}));
+  // Removed and added back in one update: a new version, without the fires.
+  index.update(Indices{1, 3}, Indices{1, 3});
+  EXPECT_EQ(level(index, "AAPL", t), (Ids{1, 3, 4, 5}));
+  EXPECT_EQ(level(index, "MSFT", t), (Ids{2, 3, 5}));
+}
+
+TEST(RuleIndexUpdate, ADisabledVersionIsNotIndexed) {
+  RuleSet rules;
+  RuleIndex index(rules);
+  Rule off = version("AAPL", Condition::price_above, 1);
+  off.enabled = false;
+  index.update({}, Indices{rules.append(std::move(off))});
+  EXPECT_EQ(level(index, "AAPL", tick(2, kT0)), Ids{});
+}
+
+const char* const kMovingSymbols[] = {"AAA", "BBB", "CCC", "DDD"};
+
+// `rounds` random updates over a set of `initial` versions (removals, new versions, versions moving to
+// another symbol or condition, indices named twice, removed-and-added), with fires noted in between; after
+// each update every query answers as an index built from scratch over the same versions and fires.
+void run_update_differential(unsigned seed, int initial, int rounds, int changes) {
+  Random rnd(seed);
+  RuleSet rules(random_versions(rnd, initial));
+  RuleIndex updated(rules);
+  std::vector<bool> live(rules.rules().size(), true);
+  std::vector<std::tuple<std::size_t, std::string, std::int64_t>> fires;
+  const auto note = [&](std::size_t i, const std::string& symbol, std::int64_t at) {
+    updated.note_fire(i, symbol, at);
+    if (i < live.size() && live[i]) fires.emplace_back(i, symbol, at);
+  };
+  for (int round = 0; round < rounds; ++round) {
+    for (int n = rnd.below(20); n > 0; --n) {
+      const auto i = static_cast<std::size_t>(rnd.below(static_cast<int>(rules.rules().size()) + 1));
+      const Rule* r = i < rules.rules().size() ? &rules.rule(i) : nullptr;
+      const std::string symbol =
+          r != nullptr && r->symbol != "*" && rnd.chance(70) ? r->symbol : kMovingSymbols[rnd.below(4)];
+      note(i, symbol, kT0 + rnd.below(900) * kSec);
+    }
+    Indices removed, added;
+    for (int c = 1 + rnd.below(changes); c > 0; --c) {
+      const auto i = static_cast<std::uint32_t>(rnd.below(static_cast<int>(rules.rules().size()) + 2));
+      const int what = rnd.below(10);
+      if (what < 3) {  // a new version
+        Rule r = random_versions(rnd, 1).front();
+        if (rnd.chance(25)) r.symbol = "DDD";
+        added.push_back(rules.append(std::move(r)));
+      } else if (what < 5 && i < rules.rules().size()) {  // a version changed: moves symbol or condition
+        Rule r = rules.rule(i);
+        if (rnd.chance(50)) {
+          r.symbol = kMovingSymbols[rnd.below(4)];
+        } else {
+          r.condition = static_cast<Condition>(rnd.below(6));
+        }
+        removed.push_back(i);
+        added.push_back(rules.append(std::move(r)));
+      } else if (what < 8) {  // removed (perhaps not indexed, perhaps named twice)
+        removed.push_back(i);
+        if (rnd.chance(10)) removed.push_back(i);
+      } else if (i < rules.rules().size()) {  // added (perhaps indexed already, or removed earlier)
+        added.push_back(i);
+        if (rnd.chance(20)) removed.push_back(i);  // removed and added in one update: a new version
+      }
+    }
+    updated.update(removed, added);
+    live.resize(rules.rules().size(), false);
+    for (const std::uint32_t i : removed) {
+      if (i < live.size()) live[i] = false;
+    }
+    std::erase_if(fires, [&](const auto& f) { return !live[std::get<0>(f)]; });
+    for (const std::uint32_t i : added) live[i] = true;
+    const Scratch scratch(rules, live, fires);
+    for (int q = 0; q < 40; ++q) {
+      const std::string symbol = kMovingSymbols[rnd.below(4)];
+      const Tick t = random_tick(rnd);
+      ASSERT_EQ(level(updated, symbol, t), level(scratch.index, symbol, t))
+          << "seed " << seed << " round " << round << " " << symbol << " price " << t.price << " ts "
+          << t.ts.micros;
+      ASSERT_EQ(level_of_lists(updated, symbol, t), level(scratch.index, symbol, t));
+      const double from = rnd.grid(24, 0.5) - 1, to = rnd.grid(24, 0.5) - 1;
+      const std::int64_t ts = kT0 + rnd.below(1000) * kSec;
+      ASSERT_EQ(crossed(updated, symbol, from, to, ts), crossed(scratch.index, symbol, from, to, ts))
+          << "seed " << seed << " round " << round;
+    }
+  }
+}
+
+TEST(RuleIndexUpdateDifferential, SmallSetsFewChanges) {
+  for (unsigned seed = 1; seed <= 300; ++seed) {
+    run_update_differential(seed, static_cast<int>(seed % 30), 20, 4);
+  }
+}
+
+TEST(RuleIndexUpdateDifferential, LargerSetsManyChangesAndNotes) {
+  for (unsigned seed = 5000; seed < 5020; ++seed) run_update_differential(seed, 600, 30, 60);
 }
 
 }  // namespace

@@ -14,13 +14,25 @@
 //    either direction. A price on the line is not on the fire side.
 //  - note_fire of a crossing version, of a disabled one or of a specific version for another symbol changes
 //    no answer (the queries never return those versions for that symbol).
+//  - update(removed, added) (R4 refresh): the index then answers exactly as an index built over its versions
+//    less `removed` plus the enabled ones of `added`, on which the note_fire calls made so far for the
+//    versions it keeps were made again (a removed version's fires are forgotten; a version removed and added
+//    in one update is a new one). Indices are the RuleSet's: it may have grown since (RuleSet::append), and a
+//    removed index's Rule must still read as it did when it was indexed (a RuleSet never rewrites an index).
+//    Removing an index that is not indexed, or adding one that is, changes nothing.
 // f is called as f(rule_index) with the version's index in the RuleSet, each version at most once per call,
-// in no particular order. The RuleSet must outlive the index and stay unchanged. Queries only read (they
-// may run concurrently); note_fire needs the index to itself.
+// in no particular order. The RuleSet must outlive the index and change only by appending between calls.
+// Queries only read (they may run concurrently); note_fire and update need the index to themselves.
 //
 // Cost (R5: only log n may grow with the rules):
-//  - Build: one sort of the enabled versions by (symbol, condition, threshold): O(n log n), 16 bytes per
-//    version (threshold, RuleSet index, position), plus one entry per symbol.
+//  - Build: the enabled versions grouped by (symbol, condition), each list sorted by (threshold, RuleSet
+//    index): O(n log n), 16 bytes per version (threshold, RuleSet index, position), plus one entry per
+//    symbol and one vector per non-empty list.
+//  - Update: the k changed versions grouped by list; each changed list is merged once with its additions
+//    (O(L + a log a) for a list of L versions and a additions) and the positions of its versions rewritten
+//    (O(L)); its eligibility trees, where fires were noted, are rebuilt from the fires they hold (O(fires log
+//    L); for a "*" list, in every symbol's overlay that has one). So an update costs O(k log k) plus the
+//    sizes of the lists it touches (the symbols' fan-out), never the n versions of the other lists.
 //  - Query: per condition, the versions of a (symbol or "*", condition) list are sorted by threshold, and
 //    the condition is monotone in the threshold, so the versions that hold (or that a price pair crosses)
 //    are one contiguous range, found by binary search with F3's comparisons (the spread's end settled by
@@ -48,6 +60,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -77,12 +90,13 @@ class RuleIndex {
     crossed(symbol, from_price, to_price, ts, Visitor::of(f));
   }
   void note_fire(std::size_t rule_index, std::string_view symbol, std::int64_t at_micros);
+  void update(std::span<const std::uint32_t> removed, std::span<const std::uint32_t> added);
 
   const RuleSet& rules() const { return rules_; }
 
   // The same queries on one symbol's lists, looked up once (a plan asks about one symbol many times: one
   // hash of the symbol instead of one per query). Valid until the next note_fire (which may create the
-  // symbol's eligibility trees); the index must outlive it.
+  // symbol's eligibility trees) or update; the index must outlive it.
   class SymbolLists;
   SymbolLists lists_of(std::string_view symbol) const;
 
@@ -104,6 +118,10 @@ class RuleIndex {
    public:
     // Records a fire of the version at `pos` (of a list of `size`), keeping the newest.
     void note(std::uint32_t pos, std::uint32_t size, std::int64_t at, const Rule& rule);
+    // Calls f(pos, at) for every position with a noted fire, `at` its newest.
+    template <typename F>
+    void for_each_noted(F&& f) const;
+    bool empty() const { return nodes_.empty(); }
     // Calls emit(pos) for every position in [lo, hi) that is eligible at ts.
     template <typename Emit>
     void visit(std::uint32_t lo, std::uint32_t hi, std::int64_t ts, Emit& emit) const;
@@ -124,6 +142,8 @@ class RuleIndex {
     template <typename Emit>
     void walk(std::uint32_t node, std::uint32_t nl, int shift, std::uint32_t lo, std::uint32_t hi,
               std::int64_t ts, Emit& emit) const;
+    template <typename F>
+    void noted_below(std::uint32_t node, std::uint32_t nl, int shift, F& f) const;
     std::vector<Node> nodes_;  // nodes_[0] is the root once a fire is noted
     std::uint32_t span_ = 0;   // the root's: the smallest power of 16 >= the list's size
     std::uint32_t size_ = 0;   // the list's
@@ -131,29 +151,31 @@ class RuleIndex {
 
   static constexpr std::size_t kConditions = 6;  // the values of Condition
   using Trees = std::array<EligibilityTree, kConditions>;
-  struct Group {  // one symbol, or "*": its lists are [begin[c], begin[c + 1]) of thresholds_ / versions_
-    std::array<std::uint32_t, kConditions + 1> begin{};
+  struct List {  // one (symbol or "*", condition): sorted by (threshold, RuleSet index)
+    std::vector<double> thresholds;
+    std::vector<std::uint32_t> versions;  // the RuleSet index at the same place
+  };
+  struct Group {  // one symbol, or "*"
+    std::array<List, kConditions> lists;
     std::unique_ptr<Trees> trees;  // created on the group's first noted fire (never for "*": see overlays_)
+    bool empty() const;
   };
   struct Hash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  static constexpr std::uint32_t kNoGroup = UINT32_MAX;
-
   void level(std::string_view symbol, const Tick& tick, Visitor f) const;
   void crossed(std::string_view symbol, double from_price, double to_price, std::int64_t ts, Visitor f) const;
-  std::uint32_t group_of(std::string_view symbol) const;
   void level_in(const Group& group, const Trees* trees, const Tick& tick, Visitor f) const;
   void crossed_in(const Group& group, double low, double high, std::int64_t ts, Visitor f) const;
+  struct Edit;  // one list's removals and additions in an update
+  void rewrite(Group& group, std::size_t condition, Edit& edit);
 
   const RuleSet& rules_;
-  std::vector<double> thresholds_;       // every list, sorted by threshold within each list
-  std::vector<std::uint32_t> versions_;  // the RuleSet index at the same place
-  std::vector<std::uint32_t> position_;  // per RuleSet index: its place in its list (UINT32_MAX: disabled)
-  std::vector<Group> groups_;
-  std::unordered_map<std::string, std::uint32_t, Hash, std::equal_to<>> group_by_symbol_;
-  std::uint32_t wildcard_ = kNoGroup;
+  std::vector<std::uint32_t> position_;  // per RuleSet index: its place in its list (UINT32_MAX: not indexed)
+  // Unordered_map nodes stay put: a group's address survives other symbols' groups coming and going.
+  std::unordered_map<std::string, Group, Hash, std::equal_to<>> groups_;  // every symbol with a version
+  Group wildcard_;                                                        // the "*" versions
   std::unordered_map<std::string, std::unique_ptr<Trees>, Hash, std::equal_to<>> overlays_;  // "*" per symbol
 
  public:

@@ -84,6 +84,9 @@ class RuleSet {
 
   const std::vector<Rule>& rules() const { return rules_; }
   const Rule& rule(std::size_t index) const { return rules_[index]; }
+  // Adds a version at the next index and returns it (R4's incremental refresh: an index never changes its
+  // Rule; which indices are current is the RuleIndex's business, see RuleIndex::update).
+  std::uint32_t append(Rule rule);
 
   // Indices of the ENABLED rules for exactly `symbol` (for_each_rule adds the wildcard rules). O(1) in the
   // number of rules of other symbols. Disabled rules are loaded but never returned.
