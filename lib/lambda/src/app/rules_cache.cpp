@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <thread>
@@ -65,10 +66,15 @@ Result<RefreshReport, AwsError> RulesCache::load(Deadline deadline) {
   report.invalid = read->invalid.size();
   report.invalid_items = std::move(read->invalid);
   records_.clear();
-  for (RuleRecord& r : read->records) records_[r.id] = std::move(r);
+  pending_.clear();
+  ends_ = {};
+  for (RuleRecord& r : read->records) {
+    expire_later(r);
+    records_[r.id] = std::move(r);
+  }
   controls_ = std::move(controls.value());
   heads_ = std::move(heads);
-  rebuild(now);
+  rebuild(now, true);
   refreshed_at_micros_ = now;
   return report;
 }
@@ -113,37 +119,100 @@ Result<RefreshReport, AwsError> RulesCache::refresh(Deadline deadline) {
       report.records_changed += read->records.size();
       report.invalid += read->invalid.size();
       std::move(read->invalid.begin(), read->invalid.end(), std::back_inserter(report.invalid_items));
-      for (RuleRecord& r : read->records) records_[r.id] = std::move(r);
+      for (RuleRecord& r : read->records) apply(std::move(r));
       // Applied records wait for the rebuild; a failure on a later shard leaves it pending, for the next
       // successful refresh (this shard's head, updated below, will not show them as new again).
       rebuild_pending_ = rebuild_pending_ || control_changed || !read->records.empty();
     }
     heads_[s] = head.value();
   }
-  if (rebuild_pending_) rebuild(now);
+  if (rebuild_pending_) rebuild(now, false);
   refreshed_at_micros_ = now;
   return report;
 }
 
-void RulesCache::rebuild(std::int64_t now) {
-  const std::int64_t horizon = now - settings_.horizon_micros;
-  versions_.clear();
-  for (auto it = records_.begin(); it != records_.end();) {
-    std::size_t kept = 0;
-    for (Rule& v : engine_versions(it->second)) {
-      if (v.window.until_micros <= horizon) continue;  // R4: no tick it applies to is evaluated any more
-      versions_.push_back(std::move(v));
-      ++kept;
-    }
-    it = kept == 0 ? records_.erase(it) : std::next(it);
+std::vector<Rule> RulesCache::kept(const RuleRecord& record, std::int64_t horizon) const {
+  std::vector<Rule> out = engine_versions(record);
+  // R4: a version that ended at or before the horizon applies to no tick evaluated any more.
+  std::erase_if(out, [horizon](const Rule& v) { return v.window.until_micros <= horizon; });
+  return out;
+}
+
+void RulesCache::expire_later(const RuleRecord& record) {
+  for (const Rule& v : record.versions) {
+    if (v.window.until_micros != EffectiveWindow::kOpenEnd) ends_.emplace(v.window.until_micros, record.id);
   }
-  std::sort(versions_.begin(), versions_.end(), [](const Rule& a, const Rule& b) {
-    return std::tie(a.id, a.version) < std::tie(b.id, b.version);
-  });
+}
+
+void RulesCache::apply(RuleRecord record) {
+  // The view's versions of the rule as of the last rebuild, kept once however often it changes before the
+  // next one (a refresh that failed on a later shard applied it already).
+  if (!pending_.contains(record.id)) {
+    const auto old = records_.find(record.id);
+    pending_[record.id] = old == records_.end() ? std::vector<Rule>{} : kept(old->second, horizon_);
+  }
+  expire_later(record);
+  records_[record.id] = std::move(record);
+}
+
+void RulesCache::rebuild(std::int64_t now, bool cold) {
+  const std::int64_t horizon = now - settings_.horizon_micros;
+  changes_ = {};
+  if (cold) {
+    std::erase_if(records_, [&](const auto& r) { return kept(r.second, horizon).empty(); });
+    changes_from_.reset();
+  } else {
+    // The records whose versions the horizon passed since the last rebuild join the applied ones.
+    while (!ends_.empty() && ends_.top().first <= horizon) {
+      const std::string id = ends_.top().second;
+      ends_.pop();
+      const auto r = records_.find(id);
+      if (r != records_.end() && !pending_.contains(id)) pending_[id] = kept(r->second, horizon_);
+    }
+    for (auto& [id, before] : pending_) {
+      const auto r = records_.find(id);
+      std::vector<Rule> after = kept(r->second, horizon);
+      for (const Rule& v : before) {
+        if (std::find(after.begin(), after.end(), v) == after.end())
+          changes_.removed.emplace_back(v.id, v.version);
+      }
+      for (Rule& v : after) {
+        if (std::find(before.begin(), before.end(), v) == before.end())
+          changes_.added.push_back(std::move(v));
+      }
+      if (after.empty()) records_.erase(r);
+    }
+    changes_from_ = generation_;
+  }
+  pending_.clear();
+  horizon_ = horizon;
+  std::vector<Rule>().swap(versions_);  // assembled again when asked for (a consumer of changes never asks)
+  versions_current_ = false;
   std::sort(controls_.begin(), controls_.end(),
             [](const SymbolControlRecord& a, const SymbolControlRecord& b) { return a.symbol < b.symbol; });
   ++generation_;
   rebuild_pending_ = false;
+}
+
+const std::vector<Rule>& RulesCache::versions() const {
+  if (!versions_current_) {
+    versions_.clear();
+    for (const auto& [id, record] : records_) {
+      // A record applied since the last rebuild shows the versions it had then.
+      const auto before = pending_.find(id);
+      std::vector<Rule> view = before == pending_.end() ? kept(record, horizon_) : before->second;
+      std::move(view.begin(), view.end(), std::back_inserter(versions_));
+    }
+    std::sort(versions_.begin(), versions_.end(), [](const Rule& a, const Rule& b) {
+      return std::tie(a.id, a.version) < std::tie(b.id, b.version);
+    });
+    versions_current_ = true;
+  }
+  return versions_;
+}
+
+const VersionChanges* RulesCache::changes_since(std::uint64_t from) const {
+  return changes_from_ == from ? &changes_ : nullptr;
 }
 
 std::int64_t RulesCache::covered_until() const {
@@ -154,7 +223,6 @@ std::int64_t RulesCache::covered_until() const {
       ->fence_micros;
 }
 
-const std::vector<Rule>& RulesCache::versions() const { return versions_; }
 const std::vector<SymbolControlRecord>& RulesCache::controls() const { return controls_; }
 std::uint64_t RulesCache::generation() const { return generation_; }
 std::int64_t RulesCache::age_micros() const { return clock_() - refreshed_at_micros_; }

@@ -20,6 +20,12 @@
 // The first cover() loads when load() was not called; so does a cover() on a view not refreshed for the
 // retention horizon (the log keeps entries longer than that, not forever).
 //
+// Incremental (R4): a refresh that applies k changed records costs O(k) (plus the versions of those records
+// and the horizon's expiries, O(log n) each), never n: changes_since(generation() - 1) lists what left and
+// what entered versions() (a consumer holding the previous generation applies just that: the handler's rule
+// index does, RuleIndex::update), and versions() itself is assembled only when asked for (O(n log n): a
+// cold start, the tools and the tests).
+//
 // Threads: load() scans its segments on `scan_stores` (one std::jthread per store, each store used by its
 // thread only: the DynamoDB adapter's HTTP connection is not shared) or, with none, on `store` in turn. The
 // cache itself is used by one thread at a time.
@@ -27,8 +33,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <queue>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "tap/app/rules_store.hpp"
@@ -40,6 +49,13 @@ struct RulesCacheSettings {
   std::int64_t fence_lead_micros = 3 * kMicrosPerSecond;       // < P
   std::int64_t refresh_interval_micros = kMicrosPerSecond;     // at most one refresh per second when idle
   std::int64_t horizon_micros = 4 * 86400 * kMicrosPerSecond;  // R4 retention horizon H
+};
+
+// What one rebuild changed in versions(): the versions that left it (by rule id and version) and those that
+// entered it. A version whose content changed (a window closed, say) leaves and enters again.
+struct VersionChanges {
+  std::vector<std::pair<std::string, std::uint32_t>> removed;
+  std::vector<Rule> added;
 };
 
 struct RefreshReport {
@@ -62,12 +78,18 @@ class RulesCache {
   const std::vector<Rule>& versions() const;
   const std::vector<SymbolControlRecord>& controls() const;
   std::uint64_t generation() const;  // grows whenever versions() or controls() changed (index rebuild)
-  std::int64_t age_micros() const;   // now - the last successful refresh (RuleSetAgeMs)
+  // The changes from generation `from` to generation(); nullptr when they are not known (`from` is not the
+  // generation just before, or this one is a cold load): read versions() whole then.
+  const VersionChanges* changes_since(std::uint64_t from) const;
+  std::int64_t age_micros() const;  // now - the last successful refresh (RuleSetAgeMs)
 
  private:
   Result<RefreshReport, AwsError> refresh(Deadline deadline);
   Result<RulesRead, AwsError> scan_all(std::int64_t horizon, Deadline deadline);
-  void rebuild(std::int64_t now);
+  void rebuild(std::int64_t now, bool cold);  // cold: after a load (no changes known)
+  void apply(RuleRecord record);              // a changed record, for the next rebuild
+  std::vector<Rule> kept(const RuleRecord& record, std::int64_t horizon) const;
+  void expire_later(const RuleRecord& record);  // its versions' ends, for the horizon
 
   RulesStore& store_;
   Clock clock_;
@@ -75,7 +97,19 @@ class RulesCache {
   std::vector<RulesStore*> scan_stores_;
   std::vector<RulesHead> heads_;                         // per shard, as of the last refresh
   std::unordered_map<std::string, RuleRecord> records_;  // by rule id
-  std::vector<Rule> versions_;
+  // versions() is every record's versions ending after horizon_ (the horizon of the last rebuild).
+  std::int64_t horizon_ = 0;
+  // Records applied since the last rebuild: by rule id, the versions the view held of it then.
+  std::unordered_map<std::string, std::vector<Rule>> pending_;
+  // The ends of the versions' windows (until < open end), soonest first: the horizon's next expiries. An
+  // entry of a record changed since is checked against the record and dropped.
+  std::priority_queue<std::pair<std::int64_t, std::string>, std::vector<std::pair<std::int64_t, std::string>>,
+                      std::greater<>>
+      ends_;
+  VersionChanges changes_;                     // the last rebuild's
+  std::optional<std::uint64_t> changes_from_;  // the generation they apply to (none: a load)
+  mutable std::vector<Rule> versions_;         // assembled on demand
+  mutable bool versions_current_ = false;
   std::vector<SymbolControlRecord> controls_;
   std::uint64_t generation_ = 0;
   bool rebuild_pending_ = false;  // records applied that versions() does not show yet
