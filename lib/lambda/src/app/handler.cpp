@@ -23,6 +23,8 @@ constexpr int kMaxReplans = 4;
 // Alerts this instance published, remembered so that a later plan of their symbol confirms them without
 // I/O (F5); the oldest are forgotten first, then the ledger answers for them.
 constexpr std::size_t kMaxRemembered = 4096;
+// Retired versions (kept in rules_ until the next full build) allowed beyond the current ones.
+constexpr std::size_t kMinRetiredBeforeRebuild = 1024;
 // Kept free before the invocation's deadline: no commit, claim or publish is started within it (at most a
 // tenth of the invocation's time, so that a short timeout still leaves work time). A call started before it
 // may run through four fifths of it -- a publish cut short may have gone out, and a retry would repeat it --
@@ -238,6 +240,14 @@ BatchHandler::BatchHandler(const RuleSet& rules, HandlerPorts ports, const obs::
                    ports, log, std::move(wall_clock), limits, kDefaultMaxNotifyAgeSeconds) {}
 
 void BatchHandler::rebuild_rules() {
+  // A refresh's changes update the index in place, between batches (nothing reads it then), keeping the
+  // fires it noted; once retired versions outnumber the current ones, the index is built anew (so the slots
+  // retired versions keep cost O(1) per change, amortised).
+  if (const VersionChanges* changes = source_.changes_since(generation_);
+      changes != nullptr && rules_.rules().size() <= 2 * by_version_.size() + kMinRetiredBeforeRebuild) {
+    update_rules(*changes);
+    return;
+  }
   index_.reset();  // it refers to rules_
   rules_ = RuleSet(source_.versions());
   index_ = std::make_unique<RuleIndex>(rules_);
@@ -248,6 +258,38 @@ void BatchHandler::rebuild_rules() {
     by_version_[{r.id, r.version}] = i;
     first_window_micros_ =
         i == 0 ? r.window.from_micros : std::min(first_window_micros_, r.window.from_micros);
+  }
+  controls_.clear();
+  for (const SymbolControlRecord& c : source_.controls()) controls_[c.symbol] = c.controls;
+  generation_ = source_.generation();
+}
+
+void BatchHandler::update_rules(const VersionChanges& changes) {
+  std::vector<std::uint32_t> removed, added;
+  bool first_removed = false;  // the earliest window start may have left: found again (O(n), rare)
+  for (const auto& key : changes.removed) {
+    const auto it = by_version_.find(key);  // held: the changes are from the generation this shows
+    removed.push_back(static_cast<std::uint32_t>(it->second));
+    first_removed = first_removed || rules_.rule(it->second).window.from_micros == first_window_micros_;
+    by_version_.erase(it);
+  }
+  for (const Rule& r : changes.added) {
+    const std::uint32_t i = rules_.append(r);
+    by_version_[{r.id, r.version}] = i;
+    added.push_back(i);
+  }
+  index_->update(removed, added);
+  if (first_removed || by_version_.empty()) {
+    first_window_micros_ = std::numeric_limits<std::int64_t>::min();  // no version: no tick is before them
+    bool any = false;
+    for (const auto& [key, i] : by_version_) {
+      const std::int64_t from = rules_.rule(i).window.from_micros;
+      first_window_micros_ = any ? std::min(first_window_micros_, from) : from;
+      any = true;
+    }
+  } else {
+    for (const Rule& r : changes.added)
+      first_window_micros_ = std::min(first_window_micros_, r.window.from_micros);
   }
   controls_.clear();
   for (const SymbolControlRecord& c : source_.controls()) controls_[c.symbol] = c.controls;
@@ -410,7 +452,7 @@ void BatchHandler::select_ticks(Batch& batch, Deadline deadline) {
       }
     }
   }
-  batch.report.rules = rules_.rules().size();
+  batch.report.rules = by_version_.size();
   batch.report.rule_set_age_ms = source_.age_micros() / 1000;
 }
 

@@ -1275,8 +1275,12 @@ class FakeRuleSource final : public RuleSource {
   std::uint64_t generation() const override { return gen; }
   std::int64_t age_micros() const override { return 1500 * 1000; }
   std::optional<std::int64_t> horizon_micros() const override { return horizon; }
+  const VersionChanges* changes_since(std::uint64_t from) const override {
+    return changes && from + 1 == gen ? &*changes : nullptr;
+  }
 
   std::vector<Rule> rules;
+  std::optional<VersionChanges> changes;  // from generation gen - 1 to gen, when set
   std::vector<SymbolControlRecord> symbol_controls;
   std::uint64_t gen = 1;
   std::int64_t covered_until = std::numeric_limits<std::int64_t>::max();
@@ -1352,6 +1356,37 @@ TEST_F(RuleSourceTest, AnUnchangedGenerationKeepsTheIndex) {
   const BatchReport again = fx.run({{"m2", tick("MSFT", 460, "2026-11-25T14:30:01Z")}});
   EXPECT_EQ(again.index_rebuilds, 0U);
   EXPECT_EQ(again.alerts, 1U);
+}
+
+TEST_F(RuleSourceTest, ChangesBetweenGenerationsUpdateTheIndexInPlace) {
+  source.rules = {version_of_rule("hi", EffectiveWindow::kOpenStart)};
+  ++source.gen;  // no changes known: built from versions()
+  EXPECT_EQ(fx.run({{"m1", tick("MSFT", 460, "2026-11-25T14:30:00Z")}}).alerts, 1U);
+
+  // A new version: indexed beside the kept one.
+  source.changes = VersionChanges{{}, {version_of_rule("up", k1430 + 5 * kSec)}};
+  ++source.gen;
+  const BatchReport added = fx.run({{"m2", "[" + tick("AAPL", 199, "2026-11-25T14:30:06Z") + "," +
+                                               tick("AAPL", 201, "2026-11-25T14:30:07Z") + "]"}});
+  EXPECT_EQ(added.index_rebuilds, 1U);
+  EXPECT_EQ(added.rules, 2U);
+  EXPECT_EQ(added.alerts, 1U) << "up crossed 200";
+  EXPECT_EQ(added.ticks_before_rules, 0U);
+
+  // The earliest version leaves: the first window is the next one's.
+  source.changes = VersionChanges{{{"hi", 1}}, {}};
+  ++source.gen;
+  const BatchReport removed = fx.run({{"m3", "[" + tick("MSFT", 470, "2026-11-25T14:30:01Z") + "," +
+                                                 tick("MSFT", 480, "2026-11-25T14:31:30Z") + "]"}});
+  EXPECT_EQ(removed.rules, 1U);
+  EXPECT_EQ(removed.alerts, 0U) << "hi is gone";
+  EXPECT_EQ(removed.ticks_before_rules, 1U) << "14:30:01 is before up's window";
+
+  source.changes = VersionChanges{{{"up", 1}}, {}};
+  ++source.gen;
+  const BatchReport none = fx.run({{"m4", tick("AAPL", 199, "2026-11-25T14:30:01Z")}});
+  EXPECT_EQ(none.rules, 0U);
+  EXPECT_EQ(none.ticks_before_rules, 0U) << "no version: no tick is before them";
 }
 
 TEST_F(RuleSourceTest, ATickTheSourceDoesNotCoverFailsOnlyItsMessage) {

@@ -141,6 +141,7 @@ class BatchHandler {
   // in the messages only the ticks to evaluate (failing the messages it cannot evaluate yet).
   void select_ticks(Batch& batch, Deadline deadline);
   void rebuild_rules();
+  void update_rules(const VersionChanges& changes);  // R4: the index updated in O(changes), not rebuilt
   struct SymbolWork;
   struct Pending;
   struct CommitFire;

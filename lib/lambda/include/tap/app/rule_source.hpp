@@ -41,6 +41,9 @@ class RuleSource {
   virtual std::uint64_t generation() const = 0;
   virtual std::int64_t age_micros() const = 0;  // RuleSetAgeMs
   virtual std::optional<std::int64_t> horizon_micros() const = 0;
+  // What changed from generation `from` to generation() (rules_cache.hpp's VersionChanges), or nullptr when
+  // that is not known: versions() is then read whole.
+  virtual const VersionChanges* changes_since(std::uint64_t /*from*/) const { return nullptr; }
 };
 
 // The rules document shipped with the function: every version for every time, never refreshed.
@@ -71,6 +74,9 @@ class CachedRuleSource final : public RuleSource {
   std::uint64_t generation() const override { return cache_.generation(); }
   std::int64_t age_micros() const override { return cache_.age_micros(); }
   std::optional<std::int64_t> horizon_micros() const override { return horizon_micros_; }
+  const VersionChanges* changes_since(std::uint64_t from) const override {
+    return cache_.changes_since(from);
+  }
 
  private:
   RulesCache& cache_;
