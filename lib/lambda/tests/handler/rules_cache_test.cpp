@@ -4,11 +4,17 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fake_rules_store.hpp"
 #include "rule_records.hpp"
+#include "tap/core/rule_index.hpp"
 
 namespace tap {
 namespace {
@@ -407,6 +413,192 @@ TEST_F(CacheTest, IdleRefreshCostIsOneRequestPerShardPerSecond) {
   }
   EXPECT_EQ(store.requests() - after_load, 3 * 10) << "shards x seconds";
   EXPECT_EQ(cache.generation(), 1U);
+}
+
+// ---- R4 incremental refresh: the changes a consumer applies instead of reading versions() whole ----
+
+using Key = std::pair<std::string, std::uint32_t>;
+
+std::vector<std::string> keys(const std::vector<Key>& removed) {
+  std::vector<std::string> out;
+  for (const auto& [id, version] : removed) out.push_back(id + "#" + std::to_string(version));
+  return out;
+}
+
+TEST_F(CacheTest, ARefreshListsTheVersionsThatLeftAndEnteredTheView) {
+  RulesCache cache = make_cache();
+  const std::int64_t at = load_then_close_r1(cache);
+  EXPECT_EQ(cache.changes_since(0), nullptr) << "a load: no changes known";
+  ASSERT_TRUE(commit(tables, record_with("r2", "bob", {kAlways}), at).status ==
+              CommitResult::Status::committed);
+  time.advance(kSecond);
+  ASSERT_TRUE(cache.cover(time.now_micros, far_deadline()).ok());
+  ASSERT_EQ(cache.generation(), 2U);
+  EXPECT_EQ(cache.changes_since(0), nullptr) << "two generations behind";
+  const VersionChanges* changes = cache.changes_since(1);
+  ASSERT_NE(changes, nullptr);
+  EXPECT_EQ(keys(changes->removed), (std::vector<std::string>{"r1#1"}));  // its window closed: new content
+  std::vector<std::string> added = ids(changes->added);
+  std::sort(added.begin(), added.end());
+  EXPECT_EQ(added, (std::vector<std::string>{"r1#1", "r2#1"}));  // r1#1 closed at `at`
+  EXPECT_EQ(changes->added[changes->added[0].id == "r1" ? 0 : 1].window.until_micros, at);
+  EXPECT_EQ(ids(cache.versions()), (std::vector<std::string>{"r1#1", "r2#1"}));
+}
+
+TEST_F(CacheTest, AVersionTheHorizonPassedLeavesWithTheNextChange) {
+  RulesCache cache = make_cache();
+  const std::int64_t at = load_then_close_r1(cache);  // r1#1 ends at `at`
+  // Refreshed every third of the horizon (no load again), nothing else changing: the view stays.
+  for (int i = 0; i < 4; ++i) {
+    time.advance(settings().horizon_micros / 3);
+    ASSERT_TRUE(cache.cover(time.now_micros, far_deadline()).ok());
+  }
+  ASSERT_GT(time.now_micros - settings().horizon_micros, at);
+  EXPECT_EQ(ids(cache.versions()), (std::vector<std::string>{"r1#1"})) << "closed, within the last rebuild's";
+  const std::int64_t later = time.now_micros + 5 * kSecond;
+  ASSERT_EQ(commit(tables, record_with("r2", "bob", {kAlways}), later).status,
+            CommitResult::Status::committed);
+  time.advance(kSecond);
+  const std::uint64_t before = cache.generation();
+  ASSERT_TRUE(cache.cover(time.now_micros, far_deadline()).ok());
+  const VersionChanges* changes = cache.changes_since(before);
+  ASSERT_NE(changes, nullptr);
+  EXPECT_EQ(keys(changes->removed), (std::vector<std::string>{"r1#1"}));
+  EXPECT_EQ(ids(changes->added), (std::vector<std::string>{"r2#1"}));
+  EXPECT_EQ(ids(cache.versions()), (std::vector<std::string>{"r2#1"}));
+}
+
+TEST_F(CacheTest, VersionsShowTheLastRebuildWhileAFailedRefreshLeftChangesPending) {
+  ASSERT_EQ(tables.shard_of("alice"), 0U);  // refreshed first
+  RulesCache cache = make_cache();
+  load_then_close_r1(cache);
+  time.advance(kSecond);
+  int fences = 0;
+  store.on_request = [&](std::string_view name) {
+    if (name == "advance_fence" && ++fences == 2) store.fail_once = "advance_fence";
+  };
+  EXPECT_FALSE(cache.cover(time.now_micros, far_deadline()).ok());
+  store.on_request = nullptr;
+  ASSERT_EQ(cache.versions().size(), 1U);
+  EXPECT_EQ(cache.versions()[0].window.until_micros, EffectiveWindow::kOpenEnd) << "applied, not rebuilt";
+}
+
+// A consumer of the changes, as the handler is: an append-only RuleSet, its index updated with the changes,
+// the current versions by (id, version).
+struct Consumer {
+  RuleSet rules;
+  std::unique_ptr<RuleIndex> index;
+  std::map<Key, std::uint32_t> current;
+  std::uint64_t generation = 0;
+
+  void follow(const RulesCache& cache) {
+    if (cache.generation() == generation) return;
+    const VersionChanges* changes = cache.changes_since(generation);
+    generation = cache.generation();
+    if (changes == nullptr) {
+      index.reset();
+      rules = RuleSet(cache.versions());
+      index = std::make_unique<RuleIndex>(rules);
+      current.clear();
+      for (std::uint32_t i = 0; i < rules.rules().size(); ++i)
+        current[{rules.rule(i).id, rules.rule(i).version}] = i;
+      return;
+    }
+    std::vector<std::uint32_t> removed, added;
+    for (const Key& k : changes->removed) {
+      const auto it = current.find(k);
+      ASSERT_NE(it, current.end()) << k.first << "#" << k.second << " left but was not in the view";
+      removed.push_back(it->second);
+      current.erase(it);
+    }
+    for (const Rule& v : changes->added) {
+      ASSERT_FALSE(current.contains({v.id, v.version})) << v.id << " entered twice";
+      const std::uint32_t i = rules.append(v);
+      current[{v.id, v.version}] = i;
+      added.push_back(i);
+    }
+    index->update(removed, added);
+  }
+  std::vector<Rule> versions() const {
+    std::vector<Rule> out;
+    for (const auto& [key, i] : current) out.push_back(rules.rule(i));
+    return out;
+  }
+};
+
+// Level answers as (id, version) keys: the consumer's indices differ from a fresh build's.
+std::vector<Key> answers(const RuleIndex& index, const std::string& symbol, double price, std::int64_t ts) {
+  Tick t;
+  t.symbol = symbol;
+  t.price = price;
+  t.ts.micros = ts;
+  std::vector<Key> out;
+  index.for_each_level(symbol, t, [&](std::size_t i) {
+    out.emplace_back(index.rules().rule(i).id, index.rules().rule(i).version);
+  });
+  index.for_each_crossed(symbol, price - 7, price + 7, ts, [&](std::size_t i) {
+    out.emplace_back(index.rules().rule(i).id + "/x", index.rules().rule(i).version);
+  });
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Random changes of random rules (created, edited: the open window closed and a new version opened, with
+// another symbol, condition or threshold; paused; time running past the horizon) committed between
+// refreshes: after each refresh the consumer that applied the changes holds exactly versions(), and its
+// updated index answers every query as an index built over versions() from scratch.
+TEST_F(CacheTest, AConsumerApplyingTheChangesHoldsTheViewAndItsIndexAnswersAsAFreshOne) {
+  const char* const symbols[] = {"AAPL", "MSFT", "*"};
+  for (unsigned seed = 1; seed <= 40; ++seed) {
+    std::mt19937 rng(seed);
+    const auto below = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+    FakeRulesTables seeded{3};
+    FakeRulesStore seeded_store{seeded};
+    SimTime clock;
+    RulesCache cache(seeded_store, test_support::offset_clock(clock, offset), settings(2));
+    std::map<std::string, RuleRecord> stored;
+    Consumer consumer;
+    for (int step = 0; step < 30; ++step) {
+      for (int c = below(4); c > 0; --c) {
+        const std::string id = "r" + std::to_string(below(12));
+        const std::int64_t at = clock.now_micros + 5 * kSecond;
+        const auto old = stored.find(id);
+        RuleRecord next = old == stored.end() ? record_with(id, "o" + id, {}) : old->second;
+        if (!next.versions.empty() && next.versions.back().window.until_micros == EffectiveWindow::kOpenEnd)
+          next.versions.back().window.until_micros = at;  // closed (paused or edited)
+        if (old == stored.end() || below(3) > 0) {        // a new version from `at`
+          Rule v = record_with(id, next.owner, {{at, EffectiveWindow::kOpenEnd}}).versions[0];
+          v.version = static_cast<std::uint32_t>(next.versions.size() + 1);
+          v.symbol = symbols[below(3)];
+          v.condition = static_cast<Condition>(below(6));
+          v.threshold = 90 + below(20);
+          next.versions.push_back(v);
+        }
+        next.revision = static_cast<std::uint32_t>(next.versions.size());
+        ChangePlan plan;
+        plan.next = next;
+        plan.quota_delta = old == stored.end() ? 1 : 0;
+        const std::optional<RuleRecord> read =
+            old == stored.end() ? std::nullopt : std::optional<RuleRecord>(old->second);
+        ASSERT_EQ(seeded.commit(seeded.head(seeded.shard_of(next.owner)), read, plan, at, 1000).status,
+                  CommitResult::Status::committed);
+        stored[id] = next;
+      }
+      clock.advance(below(5) == 0 ? settings().horizon_micros / 3 : kSecond);
+      ASSERT_TRUE(cache.cover(clock.now_micros, far_deadline()).ok());
+      consumer.follow(cache);
+      ASSERT_EQ(consumer.versions(), cache.versions()) << "seed " << seed << " step " << step;
+      const RuleSet fresh_rules(cache.versions());
+      const RuleIndex fresh(fresh_rules);
+      for (int q = 0; q < 20; ++q) {
+        const std::string symbol = below(2) ? "AAPL" : "MSFT";
+        const double price = 85 + below(30);
+        const std::int64_t ts = clock.now_micros + (below(40) - 20) * kSecond;
+        ASSERT_EQ(answers(*consumer.index, symbol, price, ts), answers(fresh, symbol, price, ts))
+            << "seed " << seed << " step " << step;
+      }
+    }
+  }
 }
 
 }  // namespace
