@@ -1,6 +1,8 @@
 """`rules_scale` (issue 14, R5): the pure path of one quiet event with 10, 10,000 and 1,000,000 rule versions,
-the rule index's build time and the resident bytes per version, from one run of the Google Benchmark binary
-tap_rules_scale_bench (lib/lambda/bench/rules_scale_bench.cpp says what the rule sets and the event are).
+the rule index's build time and the resident bytes per version, and (R4 refresh) the index's incremental
+update with 1 .. 1,000 changed versions at 100,000 and 1,000,000 versions against its full build measured in
+the same run, from one run of the Google Benchmark binary tap_rules_scale_bench
+(lib/lambda/bench/rules_scale_bench.cpp says what the rule sets, the event and the changes are).
 
 `make bench` stores the figures under `rules_scale` in bench/results/latest.json; `make bench-rules` runs only
 this benchmark and replaces that key in the file (the other figures stay as they are).
@@ -19,6 +21,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 SIZES = (10, 10_000, 1_000_000)
+UPDATE_SIZES = (100_000, 1_000_000)
+UPDATE_CHANGES = (1, 10, 100, 1_000)
+_MICROS_PER_UNIT = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
 # Issue 14's targets: CPU per quiet tick at 1,000,000 versions <= 1.5x the figure at 10; index build <= 1 us
 # per version; <= 256 resident bytes per version.
 MAX_QUIET_TICK_RATIO = 1.5
@@ -53,6 +58,32 @@ def _per_size(report: dict[str, Any], name: str) -> dict[int, dict[str, Any]]:
             continue
         rows[int(run_name.split("/")[1])] = row
     return rows
+
+
+def _updates(report: dict[str, Any], build: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
+    """The index update's figures by size and changed versions (CPU per update, and the full build's CPU at
+    the same size over it), or None when the report has no BM_IndexUpdate rows."""
+    rows: dict[tuple[int, int], dict[str, Any]] = {}
+    for row in report["benchmarks"]:
+        parts = str(row.get("run_name", row["name"])).split("/")
+        if parts[0] == "BM_IndexUpdate":
+            rows[(int(parts[1]), int(parts[2]))] = row
+    if not rows:
+        return None
+    out: dict[str, Any] = {}
+    for n in UPDATE_SIZES:
+        if n not in build:
+            raise ValueError(f"benchmark report lacks BM_IndexBuild/{n}")
+        rebuild_us = float(build[n]["per_version"]) * n * 1e6
+        changes: dict[str, Any] = {}
+        for k in UPDATE_CHANGES:
+            if (n, k) not in rows:
+                raise ValueError(f"benchmark report lacks BM_IndexUpdate/{n}/{k}")
+            row = rows[(n, k)]
+            update_us = float(row["cpu_time"]) * _MICROS_PER_UNIT[str(row["time_unit"])]
+            changes[str(k)] = {"update_us": update_us, "rebuild_over_update": rebuild_us / update_us}
+        out[str(n)] = {"rebuild_ms": rebuild_us / 1e3, "changed_versions": changes}
+    return out
 
 
 def summarise(report: dict[str, Any]) -> dict[str, Any]:
@@ -96,12 +127,16 @@ def summarise(report: dict[str, Any]) -> dict[str, Any]:
     }
     for target in targets.values():
         target["met"] = target["value"] <= target["max"]
-    return {
+    entry: dict[str, Any] = {
         "sizes": sizes,
         "quiet_tick_ratio_1m_vs_10": ratio,
         "targets": targets,
         "memory_method": MEMORY_METHOD,
     }
+    updates = _updates(report, build)
+    if updates is not None:
+        entry["index_update"] = updates
+    return entry
 
 
 def measure(exe: Path) -> dict[str, Any]:
@@ -126,6 +161,12 @@ def describe(entry: dict[str, Any]) -> str:
             f"{s['resident_bytes_per_version']:.0f} resident B/version "
             f"({s['heap_bytes_per_version']:.0f} heap, index {s['index_heap_bytes_per_version']:.1f})"
         )
+    for n, u in entry.get("index_update", {}).items():
+        per_k = ", ".join(
+            f"{k} changed {c['update_us']:,.1f} us (1/{c['rebuild_over_update']:,.0f})"
+            for k, c in u["changed_versions"].items()
+        )
+        lines.append(f"index update at {int(n):,} versions (full build {u['rebuild_ms']:.1f} ms): {per_k}")
     for name, t in entry["targets"].items():
         lines.append(f"target {name}: {t['value']:.3f} (<= {t['max']}) " + ("met" if t["met"] else "MISSED"))
     return "\n".join(lines)

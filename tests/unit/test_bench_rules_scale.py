@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bench.rules_scale import SIZES, describe, store, summarise
+from bench.rules_scale import SIZES, UPDATE_CHANGES, UPDATE_SIZES, describe, store, summarise
 
 
 def quiet_row(n: int, cpu_ns: float, rss: float, aggregate: str = "median") -> dict[str, Any]:
@@ -96,3 +96,40 @@ def test_store_replaces_only_rules_scale(tmp_path: Path) -> None:
     fresh = tmp_path / "fresh.json"
     store({"new": True}, fresh)
     assert json.loads(fresh.read_text(encoding="utf-8")) == {"rules_scale": {"new": True}}
+
+
+def with_updates(update_us: float = 20.0, skip: str = "") -> dict[str, Any]:
+    """report() plus the index update rows (CPU per update in us) and the full build at 100,000."""
+    full = report()
+    full["benchmarks"].append(build_row(100_000, 1e-7))  # 10 ms
+    for n in UPDATE_SIZES:
+        for k in UPDATE_CHANGES:
+            name = f"BM_IndexUpdate/{n}/{k}"
+            if name != skip:
+                full["benchmarks"].append(
+                    {"name": name, "run_type": "iteration", "cpu_time": update_us * k, "time_unit": "us"}
+                )
+    if skip == "BM_IndexBuild/100000":
+        full["benchmarks"] = [r for r in full["benchmarks"] if r["name"] != skip]
+    return full
+
+
+def test_the_index_update_against_the_full_build_of_the_same_run() -> None:
+    entry = summarise(with_updates())
+    small, large = entry["index_update"]["100000"], entry["index_update"]["1000000"]
+    assert small["rebuild_ms"] == pytest.approx(10.0)
+    assert large["rebuild_ms"] == pytest.approx(80.0)  # 8e-8 s per version
+    assert small["changed_versions"]["1"] == {"update_us": 20.0, "rebuild_over_update": pytest.approx(500.0)}
+    assert large["changed_versions"]["1000"]["update_us"] == pytest.approx(20_000.0)
+    assert large["changed_versions"]["1000"]["rebuild_over_update"] == pytest.approx(4.0)
+    assert "index update at 1,000,000 versions (full build 80.0 ms): 1 changed 20.0 us (1/4,000)" in describe(
+        entry
+    )
+    assert "index_update" not in summarise(report())  # a report without the update rows: no entry
+
+
+def test_an_update_report_lacking_a_case_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"lacks BM_IndexUpdate/1000000/100"):
+        summarise(with_updates(skip="BM_IndexUpdate/1000000/100"))
+    with pytest.raises(ValueError, match=r"lacks BM_IndexBuild/100000"):
+        summarise(with_updates(skip="BM_IndexBuild/100000"))
