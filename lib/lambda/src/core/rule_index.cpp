@@ -188,6 +188,47 @@ void RuleIndex::EligibilityTree::walk(std::uint32_t node, std::uint32_t nl, int 
   for (std::uint32_t j = inner_end; j <= last; ++j) entry(j);    // at most the one straddling hi
 }
 
+void RuleIndex::EligibilityTree::assign(std::uint32_t size, std::span<const Noted> noted) {
+  nodes_.clear();
+  if (noted.empty()) return;
+  size_ = size;
+  span_ = kFan;
+  while (span_ < size) span_ *= kFan;
+  add_node(0, span_, size);
+  for (const Noted& n : noted) {  // down to the entry of n.pos, creating the missing nodes
+    std::uint32_t node = 0, nl = 0, span = span_;
+    for (;;) {
+      const std::uint32_t step = span / kFan, j = (n.pos - nl) / step;
+      if (step == 1) {
+        nodes_[node].max_at[j] = n.at;
+        nodes_[node].min_next[j] = n.next;
+        break;
+      }
+      if (nodes_[node].child[j] == 0) {
+        const std::uint32_t child = add_node(nl + j * step, step, size);
+        nodes_[node].child[j] = child;
+      }
+      node = nodes_[node].child[j];
+      nl += j * step;
+      span = step;
+    }
+  }
+  finish(0, std::countr_zero(span_) - 4);
+}
+
+void RuleIndex::EligibilityTree::finish(std::uint32_t node, int shift) {
+  if (shift > 0) {
+    for (std::uint32_t j = 0; j < kFan; ++j) {
+      const std::uint32_t child = nodes_[node].child[j];
+      if (child == 0) continue;
+      finish(child, shift - 4);
+      nodes_[node].min_next[j] = nodes_[child].prefix_next[kFan - 1];
+      nodes_[node].max_at[j] = nodes_[child].prefix_at[kFan - 1];
+    }
+  }
+  aggregate(nodes_[node]);
+}
+
 template <typename F>
 void RuleIndex::EligibilityTree::for_each_noted(F&& f) const {
   if (!nodes_.empty()) noted_below(0, 0, std::countr_zero(span_) - 4, f);
@@ -214,37 +255,44 @@ bool RuleIndex::Group::empty() const {
 
 RuleIndex::RuleIndex(const RuleSet& rules) : rules_(rules), position_(rules.rules().size(), kNotIndexed) {
   const std::vector<Rule>& all = rules.rules();
+  // Each version's list (one hash of its symbol), counted so that every list is allocated once.
+  std::vector<List*> list_of(all.size(), nullptr);
   for (std::size_t i = 0; i < all.size(); ++i) {
     const Rule& r = all[i];
     if (!r.enabled) continue;
     Group& group = r.symbol == "*" ? wildcard_ : groups_.try_emplace(r.symbol).first->second;
-    List& list = group.lists[slot(r.condition)];
-    list.thresholds.push_back(r.threshold);
-    list.versions.push_back(static_cast<std::uint32_t>(i));
+    list_of[i] = &group.lists[slot(r.condition)];
+    ++list_of[i]->counted;
   }
-  // Each list sorted by (threshold, index), stored without growth slack.
-  std::vector<std::pair<double, std::uint32_t>> entries;
-  const auto sort_list = [&](List& list) {
-    entries.clear();
-    for (std::size_t p = 0; p < list.versions.size(); ++p)
-      entries.emplace_back(list.thresholds[p], list.versions[p]);
-    std::sort(entries.begin(), entries.end());
-    std::vector<double> thresholds;
-    std::vector<std::uint32_t> versions;
-    thresholds.reserve(entries.size());
-    versions.reserve(entries.size());
-    for (const auto& [threshold, i] : entries) {
-      position_[i] = static_cast<std::uint32_t>(versions.size());
-      thresholds.push_back(threshold);
-      versions.push_back(i);
+  const auto each_list = [&](auto&& f) {
+    for (List& list : wildcard_.lists) f(list);
+    for (auto& [symbol, group] : groups_) {
+      for (List& list : group.lists) f(list);
     }
-    list.thresholds = std::move(thresholds);
-    list.versions = std::move(versions);
   };
-  for (List& list : wildcard_.lists) sort_list(list);
-  for (auto& [symbol, group] : groups_) {
-    for (List& list : group.lists) sort_list(list);
+  each_list([](List& list) {
+    list.thresholds.reserve(list.counted);
+    list.versions.reserve(list.counted);
+  });
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (list_of[i] == nullptr) continue;
+    list_of[i]->thresholds.push_back(all[i].threshold);
+    list_of[i]->versions.push_back(static_cast<std::uint32_t>(i));
   }
+  // Each list sorted by (threshold, index), in place.
+  std::vector<std::pair<double, std::uint32_t>> entries;
+  each_list([&](List& list) {
+    entries.clear();
+    for (std::size_t p = 0; p < list.versions.size(); ++p) {
+      entries.emplace_back(list.thresholds[p], list.versions[p]);
+    }
+    std::sort(entries.begin(), entries.end());
+    for (std::size_t p = 0; p < entries.size(); ++p) {
+      list.thresholds[p] = entries[p].first;
+      list.versions[p] = entries[p].second;
+      position_[entries[p].second] = static_cast<std::uint32_t>(p);
+    }
+  });
 }
 
 // ---- update ----
@@ -313,16 +361,16 @@ void RuleIndex::rewrite(Group& group, std::size_t condition, Edit& edit) {
   list.thresholds = std::move(thresholds);
   list.versions = std::move(versions);
 
+  std::vector<EligibilityTree::Noted> noted;
   const auto rebuild = [&](EligibilityTree& tree) {
     if (tree.empty()) return;
-    std::vector<std::pair<std::uint32_t, std::int64_t>> noted;  // (new position, newest fire)
+    noted.clear();  // the fires of the versions kept, at their new positions
     tree.for_each_noted([&](std::uint32_t p, std::int64_t at) {
-      if (moved_to[p] != kNotIndexed) noted.emplace_back(moved_to[p], at);
+      if (moved_to[p] == kNotIndexed) return;
+      const std::uint32_t to = moved_to[p];
+      noted.push_back({to, at, next_eligible(rules_.rule(list.versions[to]), at)});
     });
-    tree = EligibilityTree{};
-    for (const auto& [p, at] : noted) {
-      tree.note(p, static_cast<std::uint32_t>(list.versions.size()), at, rules_.rule(list.versions[p]));
-    }
+    tree.assign(static_cast<std::uint32_t>(list.versions.size()), noted);
   };
   if (&group == &wildcard_) {
     for (auto& [symbol, trees] : overlays_) rebuild((*trees)[condition]);

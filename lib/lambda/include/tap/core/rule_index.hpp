@@ -118,9 +118,17 @@ class RuleIndex {
    public:
     // Records a fire of the version at `pos` (of a list of `size`), keeping the newest.
     void note(std::uint32_t pos, std::uint32_t size, std::int64_t at, const Rule& rule);
-    // Calls f(pos, at) for every position with a noted fire, `at` its newest.
+    // Calls f(pos, at) for every position with a noted fire, `at` its newest, in increasing position order.
     template <typename F>
     void for_each_noted(F&& f) const;
+    // The tree anew over a list of `size` holding exactly these fires (positions distinct): each node's
+    // aggregates computed once, not once per fire as note() does.
+    struct Noted {
+      std::uint32_t pos;
+      std::int64_t at;
+      std::int64_t next;  // next_eligible(the version, at)
+    };
+    void assign(std::uint32_t size, std::span<const Noted> noted);
     bool empty() const { return nodes_.empty(); }
     // Calls emit(pos) for every position in [lo, hi) that is eligible at ts.
     template <typename Emit>
@@ -144,9 +152,10 @@ class RuleIndex {
               std::int64_t ts, Emit& emit) const;
     template <typename F>
     void noted_below(std::uint32_t node, std::uint32_t nl, int shift, F& f) const;
-    std::vector<Node> nodes_;  // nodes_[0] is the root once a fire is noted
-    std::uint32_t span_ = 0;   // the root's: the smallest power of 16 >= the list's size
-    std::uint32_t size_ = 0;   // the list's
+    void finish(std::uint32_t node, int shift);  // the aggregates below `node`, bottom up
+    std::vector<Node> nodes_;                    // nodes_[0] is the root once a fire is noted
+    std::uint32_t span_ = 0;                     // the root's: the smallest power of 16 >= the list's size
+    std::uint32_t size_ = 0;                     // the list's
   };
 
   static constexpr std::size_t kConditions = 6;  // the values of Condition
@@ -154,6 +163,7 @@ class RuleIndex {
   struct List {  // one (symbol or "*", condition): sorted by (threshold, RuleSet index)
     std::vector<double> thresholds;
     std::vector<std::uint32_t> versions;  // the RuleSet index at the same place
+    std::uint32_t counted = 0;            // the build's first pass: its size, to allocate it once
   };
   struct Group {  // one symbol, or "*"
     std::array<List, kConditions> lists;
