@@ -62,12 +62,13 @@ def _per_size(report: dict[str, Any], name: str) -> dict[int, dict[str, Any]]:
 
 def _updates(report: dict[str, Any], build: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
     """The index update's figures by size and changed versions (CPU per update, and the full build's CPU at
-    the same size over it), or None when the report has no BM_IndexUpdate rows."""
-    rows: dict[tuple[int, int], dict[str, Any]] = {}
+    the same size over it), the k versions on ordinary symbols and, `_with_hot`, one of them on the hot
+    symbol; None when the report has no BM_IndexUpdate rows."""
+    rows: dict[tuple[int, int, int], dict[str, Any]] = {}
     for row in report["benchmarks"]:
         parts = str(row.get("run_name", row["name"])).split("/")
         if parts[0] == "BM_IndexUpdate":
-            rows[(int(parts[1]), int(parts[2]))] = row
+            rows[(int(parts[1]), int(parts[2]), int(parts[3]))] = row
     if not rows:
         return None
     out: dict[str, Any] = {}
@@ -77,11 +78,15 @@ def _updates(report: dict[str, Any], build: dict[int, dict[str, Any]]) -> dict[s
         rebuild_us = float(build[n]["per_version"]) * n * 1e6
         changes: dict[str, Any] = {}
         for k in UPDATE_CHANGES:
-            if (n, k) not in rows:
-                raise ValueError(f"benchmark report lacks BM_IndexUpdate/{n}/{k}")
-            row = rows[(n, k)]
-            update_us = float(row["cpu_time"]) * _MICROS_PER_UNIT[str(row["time_unit"])]
-            changes[str(k)] = {"update_us": update_us, "rebuild_over_update": rebuild_us / update_us}
+            figures: dict[str, float] = {}
+            for hot, suffix in ((0, ""), (1, "_with_hot")):
+                if (n, k, hot) not in rows:
+                    raise ValueError(f"benchmark report lacks BM_IndexUpdate/{n}/{k}/{hot}")
+                row = rows[(n, k, hot)]
+                update_us = float(row["cpu_time"]) * _MICROS_PER_UNIT[str(row["time_unit"])]
+                figures["update_us" + suffix] = update_us
+                figures["rebuild_over_update" + suffix] = rebuild_us / update_us
+            changes[str(k)] = figures
         out[str(n)] = {"rebuild_ms": rebuild_us / 1e3, "changed_versions": changes}
     return out
 
@@ -163,7 +168,8 @@ def describe(entry: dict[str, Any]) -> str:
         )
     for n, u in entry.get("index_update", {}).items():
         per_k = ", ".join(
-            f"{k} changed {c['update_us']:,.1f} us (1/{c['rebuild_over_update']:,.0f})"
+            f"{k} changed {c['update_us']:,.1f} us (1/{c['rebuild_over_update']:,.0f}; "
+            f"one on the hot symbol {c['update_us_with_hot']:,.1f} us)"
             for k, c in u["changed_versions"].items()
         )
         lines.append(f"index update at {int(n):,} versions (full build {u['rebuild_ms']:.1f} ms): {per_k}")

@@ -104,11 +104,13 @@ def with_updates(update_us: float = 20.0, skip: str = "") -> dict[str, Any]:
     full["benchmarks"].append(build_row(100_000, 1e-7))  # 10 ms
     for n in UPDATE_SIZES:
         for k in UPDATE_CHANGES:
-            name = f"BM_IndexUpdate/{n}/{k}"
-            if name != skip:
-                full["benchmarks"].append(
-                    {"name": name, "run_type": "iteration", "cpu_time": update_us * k, "time_unit": "us"}
-                )
+            for hot in (0, 1):
+                name = f"BM_IndexUpdate/{n}/{k}/{hot}"
+                if name != skip:
+                    cpu = update_us * k + hot * 1000.0
+                    full["benchmarks"].append(
+                        {"name": name, "run_type": "iteration", "cpu_time": cpu, "time_unit": "us"}
+                    )
     if skip == "BM_IndexBuild/100000":
         full["benchmarks"] = [r for r in full["benchmarks"] if r["name"] != skip]
     return full
@@ -119,17 +121,22 @@ def test_the_index_update_against_the_full_build_of_the_same_run() -> None:
     small, large = entry["index_update"]["100000"], entry["index_update"]["1000000"]
     assert small["rebuild_ms"] == pytest.approx(10.0)
     assert large["rebuild_ms"] == pytest.approx(80.0)  # 8e-8 s per version
-    assert small["changed_versions"]["1"] == {"update_us": 20.0, "rebuild_over_update": pytest.approx(500.0)}
+    assert small["changed_versions"]["1"] == {
+        "update_us": 20.0,
+        "rebuild_over_update": pytest.approx(500.0),
+        "update_us_with_hot": 1020.0,
+        "rebuild_over_update_with_hot": pytest.approx(10_000 / 1020),
+    }
     assert large["changed_versions"]["1000"]["update_us"] == pytest.approx(20_000.0)
     assert large["changed_versions"]["1000"]["rebuild_over_update"] == pytest.approx(4.0)
-    assert "index update at 1,000,000 versions (full build 80.0 ms): 1 changed 20.0 us (1/4,000)" in describe(
-        entry
-    )
+    text = describe(entry)
+    assert "index update at 1,000,000 versions (full build 80.0 ms): 1 changed 20.0 us (1/4,000; " in text
+    assert "one on the hot symbol 1,020.0 us)" in text
     assert "index_update" not in summarise(report())  # a report without the update rows: no entry
 
 
 def test_an_update_report_lacking_a_case_is_refused() -> None:
-    with pytest.raises(ValueError, match=r"lacks BM_IndexUpdate/1000000/100"):
-        summarise(with_updates(skip="BM_IndexUpdate/1000000/100"))
+    with pytest.raises(ValueError, match=r"lacks BM_IndexUpdate/1000000/100/1"):
+        summarise(with_updates(skip="BM_IndexUpdate/1000000/100/1"))
     with pytest.raises(ValueError, match=r"lacks BM_IndexBuild/100000"):
         summarise(with_updates(skip="BM_IndexBuild/100000"))

@@ -309,11 +309,12 @@ void BM_IndexBuild(benchmark::State& state) {
 BENCHMARK(BM_IndexBuild)->Arg(10)->Arg(10000)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMillisecond);
 
 // R4 refresh: RuleIndex::update with k changed versions at n, against BM_IndexBuild at the same n (same run).
-// The set is make_versions(n) with fixture()'s fires noted (HOT's and "*"'s holding versions); per k, k
-// distinct versions drawn at random (so about a tenth are HOT's, whose lists hold ~n/30 versions each) and
-// a replacement of each (the same rule, its threshold moved by 1 %) appended to the RuleSet. An iteration is
-// one refresh that brings k changed versions: it removes the k indexed ones and adds their k replacements;
-// the next iteration swaps them back.
+// The set is make_versions(n) with fixture()'s fires noted (HOT's and "*"'s holding versions); per case, k
+// distinct versions drawn at random among the ordinary symbols' (hot = 0), or the same with one of them
+// HOT's instead (hot = 1: HOT holds a tenth of the versions, its lists ~n/30 each, most with noted fires,
+// so that change pays for HOT's fan-out), and a replacement of each (the same rule, its threshold moved by
+// 1 %) appended to the RuleSet. An iteration is one refresh that brings k changed versions: it removes the k
+// indexed ones and adds their k replacements; the next iteration swaps them back.
 struct UpdateFixture {
   RuleSet rules;
   std::unique_ptr<RuleIndex> index;
@@ -338,12 +339,18 @@ UpdateFixture& update_fixture(int n) {
 
 void BM_IndexUpdate(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0)), k = static_cast<int>(state.range(1));
+  const bool hot = state.range(2) != 0;
   UpdateFixture& f = update_fixture(n);
-  auto& [current, other] = f.changes[k];
+  auto& [current, other] = f.changes[hot ? -k : k];
   if (current.empty()) {
     std::mt19937 rng(static_cast<unsigned>(k));
+    const int hot_versions = n / 10;  // make_versions: the first tenth are HOT's
     std::set<std::uint32_t> drawn;
-    while (static_cast<int>(drawn.size()) < k) drawn.insert(static_cast<std::uint32_t>(rng() % n));
+    if (hot) drawn.insert(static_cast<std::uint32_t>(rng() % hot_versions));
+    while (static_cast<int>(drawn.size()) < k) {
+      const auto i = static_cast<std::uint32_t>(hot_versions + rng() % (n - hot_versions));
+      if (f.rules.rule(i).symbol != "*") drawn.insert(i);
+    }
     for (const std::uint32_t i : drawn) {
       Rule moved = f.rules.rule(i);
       moved.threshold *= 1.01;
@@ -357,9 +364,10 @@ void BM_IndexUpdate(benchmark::State& state) {
   }
   state.counters["versions"] = n;
   state.counters["changed"] = k;
+  state.counters["hot"] = hot ? 1 : 0;
 }
 BENCHMARK(BM_IndexUpdate)
-    ->ArgsProduct({{100000, 1000000}, {1, 10, 100, 1000}})
+    ->ArgsProduct({{100000, 1000000}, {1, 10, 100, 1000}, {0, 1}})
     ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
