@@ -26,8 +26,8 @@
 //
 // Cost (R5: only log n may grow with the rules):
 //  - Build: the enabled versions grouped by (symbol, condition), each list sorted by (threshold, RuleSet
-//    index): O(n log n), 16 bytes per version (threshold, RuleSet index, position), plus one entry per
-//    symbol and one vector per non-empty list.
+//    index): O(n log n), 16 bytes per version (threshold, RuleSet index, position), plus per symbol its
+//    six lists' headers and its map entry (about 400 bytes: a cost where symbols hold few versions each).
 //  - Update: the k changed versions grouped by list; each changed list is merged once with its additions
 //    (O(L + a log a) for a list of L versions and a additions) and the positions of its versions rewritten
 //    (O(L)); its eligibility trees, where fires were noted, are rebuilt from the fires they hold (O(fires log
