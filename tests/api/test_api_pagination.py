@@ -130,10 +130,8 @@ def test_paging_through_a_thousand_rules_lists_each_once_in_id_order(
     assert all(len(page["rules"]) == limit for page in listed[:-1])
 
 
-@pytest.mark.parametrize(
-    "query",
-    ["symbol=AAPL", "symbol=EUR%2FUSD", "state=paused", "state=active", "symbol=MSFT&state=paused"],
-)
+# A symbol (one with a slash), a state, and both: each filter's page reads PAGE records, so pages are short.
+@pytest.mark.parametrize("query", ["symbol=EUR%2FUSD", "state=paused", "symbol=MSFT&state=active"])
 def test_paging_with_filters_lists_exactly_the_matching_rules_once(
     pager: Client, seeded: dict[str, str], others: dict[str, str], query: str
 ) -> None:
