@@ -1,5 +1,5 @@
 // The route table and the function's front (tap/api/router.hpp, api_function.hpp, api_auth.hpp): matching
-// on the raw path, 404 and 405, percent-decoding, and the claims checks of A1.
+// on the raw path, 404 and 405, percent-decoding, the bound on rule ids, and the claims checks of A1.
 #include "tap/api/router.hpp"
 
 #include <gtest/gtest.h>
