@@ -25,7 +25,7 @@ RULES = 1000  # the issue's figure, and the change library's default quota (tap_
 PER_IMPORT = 250  # one `tap_rules import` per 250 rules: each stays well inside the tool's timeout
 SYMBOLS = ("AAPL", "MSFT", "EUR/USD")
 PAGE = 100  # the route's largest page (docs/openapi.yaml PageLimit)
-ODD_PAGE = 37  # a size that divides nothing: the last page is partial
+ODD_PAGE = 93  # a size that does not divide RULES: the last page is partial
 OTHER_RULES = 10  # the other trader's, named as the pager's first ones
 
 
