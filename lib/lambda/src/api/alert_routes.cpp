@@ -138,8 +138,6 @@ ApiResponse list(AlertRoutesContext& c, const RouteCall& call, std::string_view 
   auto p = read_parameters(call.request, rule_route);
   if (!p) return problem_response(p.error());
   if (rule_route) {
-    if (call.params.at("rule_id").size() > kMaxRuleIdBytes)
-      return problem_response(not_found("no such rule"));
     auto found = c.rules.get(owner.value(), call.params.at("rule_id"), call.deadline);
     if (!found) return problem_response(upstream_failure(found.error()));
     if (!found.value()) return problem_response(not_found("no rule " + call.params.at("rule_id")));
@@ -205,8 +203,9 @@ ApiResponse list(AlertRoutesContext& c, const RouteCall& call, std::string_view 
 void add_alert_routes(Router& router, AlertRoutesContext& context) {
   router.add("GET", "/alerts",
              [&context](const RouteCall& call) { return list(context, call, kListRoute, std::nullopt); });
-  router.add("GET", "/rules/{rule_id}/alerts",
-             [&context](const RouteCall& call) { return list(context, call, kRuleRoute, RuleRecord{}); });
+  router.add("GET", "/rules/{rule_id}/alerts", rule_id_route([&context](const RouteCall& call) {
+               return list(context, call, kRuleRoute, RuleRecord{});
+             }));
 }
 
 }  // namespace tap::api

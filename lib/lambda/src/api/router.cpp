@@ -2,6 +2,8 @@
 
 #include <optional>
 
+#include "tap/app/rules_store.hpp"
+
 namespace tap::api {
 namespace {
 
@@ -35,6 +37,13 @@ std::optional<std::map<std::string, std::string>> match(const std::vector<std::s
 }
 
 }  // namespace
+
+RouteHandler rule_id_route(RouteHandler handler) {
+  return [handler = std::move(handler)](const RouteCall& c) {
+    return c.params.at("rule_id").size() > kMaxRuleIdBytes ? problem_response(not_found("no such rule"))
+                                                           : handler(c);
+  };
+}
 
 void Router::add(std::string_view method, std::string_view path, RouteHandler handler) {
   routes_.push_back(Route{.method = std::string(method),

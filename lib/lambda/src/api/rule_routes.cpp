@@ -45,22 +45,15 @@ void RuleRoutes::add_to(Router& router) {
   router.add("GET", "/rules", [this](const RouteCall& c) { return list(c); });
   router.add("POST", "/rules", post(&RuleRoutes::create));
   router.add("POST", "/rules/import", post(&RuleRoutes::import));
-  // An id no store makes is no rule of anyone's: 404 before any request (kMaxRuleIdBytes says why).
-  const auto one_rule = [](RouteHandler handler) {
-    return [handler = std::move(handler)](const RouteCall& c) {
-      return c.params.at("rule_id").size() > kMaxRuleIdBytes ? problem(not_found("no such rule"))
-                                                             : handler(c);
-    };
-  };
-  router.add("GET", "/rules/{rule_id}", one_rule([this](const RouteCall& c) { return get(c); }));
-  router.add("PATCH", "/rules/{rule_id}", one_rule([this](const RouteCall& c) { return update(c); }));
+  router.add("GET", "/rules/{rule_id}", rule_id_route([this](const RouteCall& c) { return get(c); }));
+  router.add("PATCH", "/rules/{rule_id}", rule_id_route([this](const RouteCall& c) { return update(c); }));
   router.add("DELETE", "/rules/{rule_id}",
-             one_rule([this](const RouteCall& c) { return change(c, ChangeKind::remove); }));
-  router.add("POST", "/rules/{rule_id}/pause", one_rule(post_change(ChangeKind::pause)));
-  router.add("POST", "/rules/{rule_id}/resume", one_rule(post_change(ChangeKind::resume)));
-  router.add("POST", "/rules/{rule_id}/rearm", one_rule(post_change(ChangeKind::rearm)));
+             rule_id_route([this](const RouteCall& c) { return change(c, ChangeKind::remove); }));
+  router.add("POST", "/rules/{rule_id}/pause", rule_id_route(post_change(ChangeKind::pause)));
+  router.add("POST", "/rules/{rule_id}/resume", rule_id_route(post_change(ChangeKind::resume)));
+  router.add("POST", "/rules/{rule_id}/rearm", rule_id_route(post_change(ChangeKind::rearm)));
   router.add("GET", "/rules/{rule_id}/versions",
-             one_rule([this](const RouteCall& c) { return versions(c); }));
+             rule_id_route([this](const RouteCall& c) { return versions(c); }));
 }
 
 Result<RuleRecord, Problem> RuleRoutes::read(const RouteCall& call, const std::string& owner) {

@@ -1,11 +1,12 @@
 // The route table and the function's front (tap/api/router.hpp, api_function.hpp, api_auth.hpp): matching
-// on the raw path, 404 and 405, percent-decoding, and the claims checks of A1.
+// on the raw path, 404 and 405, percent-decoding, the bound on rule ids, and the claims checks of A1.
 #include "tap/api/router.hpp"
 
 #include <gtest/gtest.h>
 
 #include "api_fixture.hpp"
 #include "tap/api/api_auth.hpp"
+#include "tap/app/rules_store.hpp"
 
 namespace tap::api {
 namespace {
@@ -41,6 +42,24 @@ TEST(Router, MatchesOnTheRawPathAndTakesParametersAsTheyCame) {
   const ApiResponse r = router.dispatch(request, caller, far_deadline());
   EXPECT_EQ(r.status, 405);
   EXPECT_EQ(r.headers.back(), (std::pair<std::string, std::string>{"Allow", "GET, POST"}));
+}
+
+TEST(Router, ARuleIdLongerThanAnyTheStoreMakesIs404AndNeverReachesTheHandler) {
+  Router router;
+  int calls = 0;
+  router.add("GET", "/rules/{rule_id}", rule_id_route([&calls](const RouteCall& call) {
+               ++calls;
+               return echo(call);
+             }));
+  const Caller caller{.owner = "me"};
+  const std::string longest(kMaxRuleIdBytes, 'x');
+  ApiRequest request{.method = "GET", .raw_path = "/rules/" + longest};
+  EXPECT_EQ(router.dispatch(request, caller, far_deadline()).body, "me rule_id=" + longest);
+  request.raw_path += "x";
+  const ApiResponse too_long = router.dispatch(request, caller, far_deadline());
+  EXPECT_EQ(too_long.status, 404);
+  EXPECT_NE(too_long.body.find("\"type\":\"not-found\""), std::string::npos) << too_long.body;
+  EXPECT_EQ(calls, 1);
 }
 
 TEST(Auth, TheOwnerIsSubAnAccessTokenIsRequiredAndOperatorsAreTheGroup) {

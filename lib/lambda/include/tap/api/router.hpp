@@ -34,6 +34,11 @@ struct RouteCall {
 
 using RouteHandler = std::function<ApiResponse(const RouteCall&)>;
 
+// The handler of a route whose path names a rule (`{rule_id}`): an id longer than any the store makes
+// (kMaxRuleIdBytes, rules_store.hpp says why) is no rule of anyone's, 404 `not-found` before `handler` runs,
+// so before any request. Every such route is made by it.
+RouteHandler rule_id_route(RouteHandler handler);
+
 class Router {
  public:
   // `path` segments are literals or `{name}`; a route key is added once.
