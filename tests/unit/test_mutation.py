@@ -22,6 +22,7 @@ from tools.mutation.report import (
     score,
     summarize,
     table,
+    wilson,
 )
 
 SOURCE = """\
@@ -188,6 +189,18 @@ def test_summary_counts_per_file_and_scores_killed_and_timeouts_over_valid_non_e
     assert f"survivors:\n  {m[2].id}" in text
     assert "survivors" not in table(summarize(results[:2]))
     assert score({s.value: 0 for s in Status}) is None
+    assert "95 % Wilson interval: 20.8% .. 93.9% (2 of 3 killed)" in text
+    assert "Wilson" not in table(summarize(results[3:]))
+
+
+def test_the_wilson_interval_bounds_a_sampled_score() -> None:
+    assert wilson(0, 0) is None
+    low, high = wilson(69, 69) or (0.0, 0.0)
+    assert (round(low, 4), high) == (0.9473, 1.0)  # all of 69 killed: at least 94.7 %
+    low, high = wilson(0, 10) or (1.0, 1.0)
+    assert (low, round(high, 4)) == (0.0, 0.2775)
+    low, high = wilson(50, 100) or (0.0, 0.0)
+    assert (round(low, 4), round(high, 4)) == (0.4038, 0.5962)
 
 
 # ---- the run, with a workspace whose build and test commands are shell one-liners ----
