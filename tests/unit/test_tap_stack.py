@@ -279,6 +279,24 @@ def test_kms_key(stack: dict[str, Any]) -> None:
     assert alarms["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
 
 
+def test_every_key_policy_statement_allows_and_the_alarms_one_only_from_this_account(
+    stack: dict[str, Any],
+) -> None:
+    stmts = statements(res(stack, "aws_kms_key", "key")["policy"])
+    assert [s["Effect"] for s in stmts] == ["Allow"] * 4
+    alarms = next(s for s in stmts if s["Sid"] == "CloudWatchAlarmsToEncryptedTopic")
+    assert alarms["Resource"] == "*"
+    assert alarms["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+def test_the_function_writes_text_logs_to_its_log_group(stack: dict[str, Any]) -> None:
+    fn = res(stack, "aws_lambda_function", "function")
+    assert fn["logging_config"] == {
+        "log_format": "Text",
+        "log_group": "${aws_cloudwatch_log_group.log_group.name}",
+    }
+
+
 # ---- I7 IAM
 def test_role_trusts_only_lambda(stack: dict[str, Any]) -> None:
     role = res(stack, "aws_iam_role", "role")
