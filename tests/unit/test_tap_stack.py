@@ -484,6 +484,11 @@ def test_feed_clock_offset_alarm_fires_beyond_s_either_way(stack: dict[str, Any]
         }
 
 
+def test_the_feed_clock_offset_queries_carry_the_ids_its_expression_reads(stack: dict[str, Any]) -> None:
+    a = res(stack, "aws_cloudwatch_metric_alarm", "feed_clock_offset_alarm")
+    assert [q["id"] for q in a["metric_query"]] == ["offset", "highest", "lowest"]
+
+
 def test_every_alarm_notifies_ops_on_alarm_and_ok(stack: dict[str, Any]) -> None:
     alarms = res(stack, "aws_cloudwatch_metric_alarm")
     assert len(alarms) == 6
@@ -732,4 +737,14 @@ def test_package_errors(tmp_path: Path) -> None:
     with zipfile.ZipFile(stale, "a") as z:
         z.writestr("alert-rules.json", json.dumps({"version": 1, "rules": []}))
     with pytest.raises(LambdaPackageError, match=r"holds alert-rules.json besides `bootstrap`"):
+        package_hash(stale)
+
+
+def test_a_stale_package_says_how_to_rebuild_it(tmp_path: Path) -> None:
+    stale = build_zip(tmp_path / "stale.zip")
+    with zipfile.ZipFile(stale, "a") as z:
+        z.writestr("alert-rules.json", "{}")
+    with pytest.raises(
+        LambdaPackageError, match=r"\(the rules live in the rules table\): rebuild it with `make package`$"
+    ):
         package_hash(stale)
