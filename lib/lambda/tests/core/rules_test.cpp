@@ -155,6 +155,15 @@ TEST(Rules, DocumentLevelProblems) {
   EXPECT_EQ(err(many).substr(err(many).size() - 26), "rules: at most 10000 rules");
 }
 
+TEST(Rules, TenThousandRulesAreTheMostADocumentHolds) {
+  std::string most = R"({"version":1,"rules":[)";
+  for (int i = 0; i < 10000; ++i) most += i ? ",1" : "1";
+  most += "]}";
+  const std::string e = err(most);
+  EXPECT_EQ(e.find("at most"), std::string::npos);
+  EXPECT_EQ(e.substr(e.size() - 30), "rules[9999]: must be an object");
+}
+
 TEST(Rules, ValidateNamesEachOffendingFieldOrAccepts) {
   const std::string valid =
       R"({"version":1,"rules":[{"id":"a","symbol":"A","condition":"price_above","threshold":1,"severity":"info"}]})";
