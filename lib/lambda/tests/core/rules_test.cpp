@@ -109,6 +109,11 @@ TEST(Rules, AThresholdIsJudgedForItsConditionOnlyWhenThereIsOne) {
   EXPECT_EQ(err(doc(R"("condition":"price_above",)")), "rules[0].threshold: must be > 0 for this condition");
 }
 
+TEST(Rules, ARuleWithoutSeverityNamesItRequired) {
+  EXPECT_EQ(err(R"({"version":1,"rules":[{"id":"a","symbol":"A","condition":"price_above","threshold":1}]})"),
+            "rules[0].severity: required");
+}
+
 TEST(Rules, AFieldOfTheWrongTypeIsJudgedUpToTheNestingLimitAndIsFatalBeyondIt) {
   // A rule's field values sit at depth 3 (the document's members at 1): six nested arrays reach
   // kMaxDepth (8) exactly, seven go beyond it.
