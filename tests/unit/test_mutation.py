@@ -22,6 +22,7 @@ from tools.mutation.report import (
     score,
     summarize,
     table,
+    wilson,
 )
 
 SOURCE = """\
@@ -188,6 +189,18 @@ def test_summary_counts_per_file_and_scores_killed_and_timeouts_over_valid_non_e
     assert f"survivors:\n  {m[2].id}" in text
     assert "survivors" not in table(summarize(results[:2]))
     assert score({s.value: 0 for s in Status}) is None
+    assert "95 % Wilson interval: 20.8% .. 93.9% (2 of 3 killed)" in text
+    assert "Wilson" not in table(summarize(results[3:]))
+
+
+def test_the_wilson_interval_bounds_a_sampled_score() -> None:
+    assert wilson(0, 0) is None
+    low, high = wilson(69, 69) or (0.0, 0.0)
+    assert (round(low, 4), high) == (0.9473, 1.0)  # all of 69 killed: at least 94.7 %
+    low, high = wilson(0, 10) or (1.0, 1.0)
+    assert (low, round(high, 4)) == (0.0, 0.2775)
+    low, high = wilson(50, 100) or (0.0, 0.0)
+    assert (round(low, 4), round(high, 4)) == (0.4038, 0.5962)
 
 
 # ---- the run, with a workspace whose build and test commands are shell one-liners ----
@@ -317,6 +330,16 @@ def test_the_real_workspace_builds_with_ninja_and_tests_with_ctest_under_a_timeo
     assert "--stop-on-failure" in ws.test_command
 
 
+def test_a_narrowed_workspace_builds_its_targets_and_runs_the_matching_tests_only(tmp_path: Path) -> None:
+    ws = mutation_run.Workspace.for_repo(tmp_path, 30.0)
+    ws.narrow([], None)
+    assert ws.build_command == ["ninja", "-C", str(tmp_path / "build/mutation/cpp")]
+    assert "-R" not in ws.test_command
+    ws.narrow(["tap_core_tests", "tap_aws_tests"], "^(Tick|Timestamp)\\.")
+    assert ws.build_command[-2:] == ["tap_core_tests", "tap_aws_tests"]
+    assert ws.test_command[-2:] == ["-R", "^(Tick|Timestamp)\\."]
+
+
 def test_the_real_workspace_checks_container_bounds_so_a_mutant_reading_past_an_array_is_killed(
     tmp_path: Path,
 ) -> None:
@@ -340,6 +363,7 @@ def test_main_writes_the_json_summary_and_prints_the_table(
     equivalents.write_text("")
     argv = ["lib/lambda/src/x.cpp", "--max-mutants", "2", "--seed", "1", "--json", str(out)]
     argv += ["--only", "lib/lambda/src/x.cpp:1:arith:0", "--only", "lib/lambda/src/x.cpp:2:cmp:0"]
+    argv += ["--target", "all", "--tests", "."]
     code = mutation_run.main([*argv, "--equivalents", str(equivalents), "--timeout", "1"],
                              lambda r, _t, _w: workspace(r, TESTS), repo)  # fmt: skip
     assert code == 0

@@ -279,6 +279,24 @@ def test_kms_key(stack: dict[str, Any]) -> None:
     assert alarms["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
 
 
+def test_every_key_policy_statement_allows_and_the_alarms_one_only_from_this_account(
+    stack: dict[str, Any],
+) -> None:
+    stmts = statements(res(stack, "aws_kms_key", "key")["policy"])
+    assert [s["Effect"] for s in stmts] == ["Allow"] * 4
+    alarms = next(s for s in stmts if s["Sid"] == "CloudWatchAlarmsToEncryptedTopic")
+    assert alarms["Resource"] == "*"
+    assert alarms["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+def test_the_function_writes_text_logs_to_its_log_group(stack: dict[str, Any]) -> None:
+    fn = res(stack, "aws_lambda_function", "function")
+    assert fn["logging_config"] == {
+        "log_format": "Text",
+        "log_group": "${aws_cloudwatch_log_group.log_group.name}",
+    }
+
+
 # ---- I7 IAM
 def test_role_trusts_only_lambda(stack: dict[str, Any]) -> None:
     role = res(stack, "aws_iam_role", "role")
@@ -464,6 +482,11 @@ def test_feed_clock_offset_alarm_fires_beyond_s_either_way(stack: dict[str, Any]
             "period": 60,
             "stat": stat,
         }
+
+
+def test_the_feed_clock_offset_queries_carry_the_ids_its_expression_reads(stack: dict[str, Any]) -> None:
+    a = res(stack, "aws_cloudwatch_metric_alarm", "feed_clock_offset_alarm")
+    assert [q["id"] for q in a["metric_query"]] == ["offset", "highest", "lowest"]
 
 
 def test_every_alarm_notifies_ops_on_alarm_and_ok(stack: dict[str, Any]) -> None:
@@ -714,4 +737,14 @@ def test_package_errors(tmp_path: Path) -> None:
     with zipfile.ZipFile(stale, "a") as z:
         z.writestr("alert-rules.json", json.dumps({"version": 1, "rules": []}))
     with pytest.raises(LambdaPackageError, match=r"holds alert-rules.json besides `bootstrap`"):
+        package_hash(stale)
+
+
+def test_a_stale_package_says_how_to_rebuild_it(tmp_path: Path) -> None:
+    stale = build_zip(tmp_path / "stale.zip")
+    with zipfile.ZipFile(stale, "a") as z:
+        z.writestr("alert-rules.json", "{}")
+    with pytest.raises(
+        LambdaPackageError, match=r"\(the rules live in the rules table\): rebuild it with `make package`$"
+    ):
         package_hash(stale)

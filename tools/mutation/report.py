@@ -7,6 +7,7 @@ killed share of the valid, non-equivalent mutants.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -80,6 +81,20 @@ def score(counts: dict[str, int]) -> float | None:
     return killed / valid if valid else None
 
 
+def wilson(killed: int, valid: int, z: float = 1.96) -> tuple[float, float] | None:
+    """The Wilson score interval (95 % by default) of a killed share, or None with no valid mutant.
+
+    A sample of the mutants measures the score only up to this interval: its lower bound is what a seeded
+    sample shows at least.
+    """
+    if not valid:
+        return None
+    p, z2 = killed / valid, z * z
+    centre = (p + z2 / (2 * valid)) / (1 + z2 / valid)
+    half = z * math.sqrt(p * (1 - p) / valid + z2 / (4 * valid * valid)) / (1 + z2 / valid)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def summarize(results: list[Result]) -> dict[str, object]:
     """The JSON summary: counts and score per file and in total, and every mutant with its status."""
     files: dict[str, dict[str, int]] = {}
@@ -123,6 +138,13 @@ def table(summary: dict[str, object]) -> str:
         )
         for row in rows
     ]
+    killed = total[Status.KILLED] + total[Status.TIMEOUT]
+    interval = wilson(killed, killed + total[Status.SURVIVED])
+    if interval:
+        lines.append(
+            f"score's 95 % Wilson interval: {_percent(interval[0])} .. {_percent(interval[1])}"
+            f" ({killed} of {killed + total[Status.SURVIVED]} killed)"
+        )
     mutants = summary["mutants"]
     assert isinstance(mutants, list)
     survivors = [m for m in mutants if m["status"] == Status.SURVIVED]

@@ -4,7 +4,8 @@ The working tree is never touched: lib/lambda and config are copied to build/mut
 content changed are rewritten, so ninja rebuilds incrementally), built in build/mutation/cpp, and each mutant
 is written into the copy, built with ninja, judged by ctest under a timeout, and the original put back.
 Usage: python -m tools.mutation.run [FILE ...] [--max-mutants N] [--seed S] [--timeout SECONDS]
-       [--only ID ...] [--workdir DIR] [--list]   (or: make mutation MUTATION_FILES=... MUTATION_MAX=N)
+       [--only ID ...] [--workdir DIR] [--target T ...] [--tests REGEX] [--list]
+       (or: make mutation MUTATION_FILES=... MUTATION_MAX=N)
 """
 
 from __future__ import annotations
@@ -111,6 +112,13 @@ class Workspace:
                 return rc
         return run_command(self.build_command, None)
 
+    def narrow(self, targets: Sequence[str], tests: str | None) -> None:
+        """Build only these targets and run only the tests matching this regex (ctest -R): a quicker judge
+        whose kills are a subset of the whole suite's, so a score it gives is never higher."""
+        self.build_command = [*self.build_command, *targets]
+        if tests:
+            self.test_command = [*self.test_command, "-R", tests]
+
     def write(self, file: str, text: str) -> None:
         (self.tree / file).write_text(text)
 
@@ -194,6 +202,10 @@ def main(
     parser.add_argument("--json", type=Path, default=Path("build/mutation.json"), help="the summary")
     parser.add_argument("--workdir", type=Path, help="the copy and its build (default build/mutation)")
     parser.add_argument("--only", action="append", default=[], metavar="ID", help="judge only this mutant")
+    parser.add_argument(
+        "--target", action="append", default=[], help="build only this target (ninja; repeatable)"
+    )
+    parser.add_argument("--tests", help="run only the tests matching this regex (ctest -R)")
     parser.add_argument("--list", action="store_true", help="list the mutants, build nothing")
     parser.add_argument("--equivalents", type=Path, default=EQUIVALENTS, help="the declared equivalents")
     args = parser.parse_args(argv)
@@ -203,6 +215,7 @@ def main(
                 print(f"{m.id}  {m.original!r} -> {m.replacement!r}")
         return 0
     workspace = make_workspace(repo, args.timeout, args.workdir)
+    workspace.narrow(args.target, args.tests)
     workspace.sync()
     if workspace.prepare() != 0:
         print("mutation: the unmutated copy does not build", file=sys.stderr)

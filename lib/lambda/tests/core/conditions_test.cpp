@@ -35,6 +35,14 @@ TEST(Conditions, LevelEqualityIsNeitherAboveNorBelow) {
   EXPECT_FALSE(condition_holds(below, tick(100.01)));
 }
 
+TEST(Conditions, ASpreadIsAboveOnlyBeyondTheToleranceOfOneTrillionthOfTheAskOrOfOne) {
+  EXPECT_FALSE(spread_above(1e-12, 0, 0));  // over by exactly the tolerance (1e-12 below an ask of 1)
+  EXPECT_FALSE(spread_above(1.0, 0.0, 1.0 - 5e-13));       // over by 5e-13: rounding noise
+  EXPECT_TRUE(spread_above(1.0, 0.0, 1.0 - 5e-12));        // over by 5e-12
+  EXPECT_FALSE(spread_above(1000.0, 999.0, 1.0 - 5e-10));  // the tolerance grows with the ask: 1e-9 here
+  EXPECT_TRUE(spread_above(1000.0, 999.0, 1.0 - 5e-9));
+}
+
 TEST(Conditions, SpreadWithItsRoundingToleranceAndVolume) {
   const Rule spread = rule(Condition::spread_above, 0.5);
   Tick t = tick(189.5);

@@ -4,6 +4,9 @@
 
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "tap/core/timestamp.hpp"
 
@@ -92,6 +95,50 @@ TEST(Rules, AMissingThresholdIsOnlyRequiredNotJudgedForItsCondition) {
   EXPECT_EQ(err(doc), "rules[0].threshold: required");
 }
 
+TEST(Rules, AThresholdIsJudgedForItsConditionOnlyWhenThereIsOne) {
+  // With no condition (missing, of the wrong type, unknown) 0 must not be refused as a price's threshold.
+  const auto doc = [](std::string_view condition) {
+    return R"({"version":1,"rules":[{"id":"a","symbol":"A",)" + std::string(condition) +
+           R"("threshold":0,"severity":"info"}]})";
+  };
+  EXPECT_EQ(err(doc("")), "rules[0].condition: required");
+  EXPECT_EQ(err(doc(R"("condition":1,)")), "rules[0].condition: must be a string");
+  EXPECT_EQ(err(doc(R"("condition":"near",)")),
+            "rules[0].condition: must be one of price_above, price_below, crosses_above, crosses_below, "
+            "spread_above, volume_above");
+  EXPECT_EQ(err(doc(R"("condition":"price_above",)")), "rules[0].threshold: must be > 0 for this condition");
+}
+
+TEST(Rules, ARuleWithoutSeverityNamesItRequired) {
+  EXPECT_EQ(err(R"({"version":1,"rules":[{"id":"a","symbol":"A","condition":"price_above","threshold":1}]})"),
+            "rules[0].severity: required");
+}
+
+TEST(Rules, AFieldOfTheWrongTypeIsJudgedUpToTheNestingLimitAndIsFatalBeyondIt) {
+  // A rule's field values sit at depth 3 (the document's members at 1): six nested arrays reach
+  // kMaxDepth (8) exactly, seven go beyond it.
+  const std::vector<std::pair<std::string, std::string>> fields = {
+      {"id", R"("a")"},    {"symbol", R"("A")"},      {"condition", R"("price_above")"},
+      {"threshold", "1"},  {"severity", R"("info")"}, {"cooldown_seconds", "1"},
+      {"enabled", "true"}, {"description", R"("d")"}};
+  const std::vector<std::pair<std::string, std::string>> why = {
+      {"id", "must be a string"},        {"symbol", "must be a string"},
+      {"condition", "must be a string"}, {"threshold", "must be a number"},
+      {"severity", "must be a string"},  {"cooldown_seconds", "must be a number"},
+      {"enabled", "must be a boolean"},  {"description", "must be a string"}};
+  const auto doc = [&](const std::string& name, const std::string& value) {
+    std::string rule;
+    for (const auto& [key, v] : fields) {
+      rule += (rule.empty() ? "{\"" : ",\"") + key + "\":" + (key == name ? value : v);
+    }
+    return R"({"version":1,"rules":[)" + rule + "}]}";
+  };
+  for (const auto& [name, message] : why) {
+    EXPECT_EQ(err(doc(name, "[[[[[[1]]]]]]")), "rules[0]." + name + ": " + message) << name;
+    EXPECT_EQ(err(doc(name, "[[[[[[[1]]]]]]]")).substr(0, 14), "invalid JSON: ") << name;
+  }
+}
+
 TEST(Rules, DocumentLevelProblems) {
   EXPECT_EQ(err("{}"), "version: required\nrules: required");
   EXPECT_EQ(err("[]"), "(document): must be an object\nversion: required\nrules: required");
@@ -111,6 +158,15 @@ TEST(Rules, DocumentLevelProblems) {
   for (int i = 0; i < 10001; ++i) many += i ? ",1" : "1";
   many += "]}";
   EXPECT_EQ(err(many).substr(err(many).size() - 26), "rules: at most 10000 rules");
+}
+
+TEST(Rules, TenThousandRulesAreTheMostADocumentHolds) {
+  std::string most = R"({"version":1,"rules":[)";
+  for (int i = 0; i < 10000; ++i) most += i ? ",1" : "1";
+  most += "]}";
+  const std::string e = err(most);
+  EXPECT_EQ(e.find("at most"), std::string::npos);
+  EXPECT_EQ(e.substr(e.size() - 30), "rules[9999]: must be an object");
 }
 
 TEST(Rules, ValidateNamesEachOffendingFieldOrAccepts) {

@@ -696,6 +696,20 @@ TEST(SymbolEngine, TheFireLogIsBoundedByCount) {
   EXPECT_EQ(d.stored().size(), 11u);  // six at 10, five at 12 (l0 in its cooldown)
 }
 
+TEST(SymbolEngine, ALogCutByCountAfterAOnceFireIsCompleteOnlyAfterThatFiresTick) {
+  std::vector<Rule> rules;
+  for (int i = 0; i < 6; ++i)
+    rules.push_back(version("o" + std::to_string(i), Condition::price_above, 100 + i, TriggerMode::once));
+  EngineDriver d(
+      rules,
+      {.reorder_window_micros = 3600 * kMicrosPerSecond, .max_held_ticks = 256, .max_fire_records = 4});
+  d.deliver({aapl(110, 10)});
+  ASSERT_EQ(d.state("AAPL").fires.size(), 6u);
+  d.plan_and_commit("AAPL", {});  // confirmed: two once fires go, each reaching only its own tick
+  EXPECT_EQ(d.state("AAPL").fires.size(), 4u);
+  EXPECT_EQ(d.state("AAPL").fires_complete_from, at_s(10) + 1);
+}
+
 // `n` level versions that all hold on a tick above 100 (a burst).
 std::vector<Rule> burst_of(int n) {
   std::vector<Rule> rules;
