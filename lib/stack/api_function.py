@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lib.config import StackConfig
-from lib.stack import policy, rules_access
+from lib.stack import policy
 from lib.stack.api_environment import api_environment
 from lib.stack.bindings import (
     Construct,
@@ -120,19 +120,18 @@ class ApiFunction(Construct):
 def api_role_statements(uses: ApiFunctionResources, log_group_arn: str) -> list[dict[str, Any]]:
     """Each action the API's code calls beyond the writers' policy, on the one resource it calls it on."""
     return [
-        *rules_access.api_statements(uses.rules_table),
         {
-            # A4: an owner's alerts by store time (the index); one alert by its key.
+            # A4: an owner's alerts by store time, read from the index only (never an item by its key).
             "Sid": "ReadAlerts",
             "Effect": "Allow",
-            "Action": ["dynamodb:GetItem", "dynamodb:Query"],
-            "Resource": [uses.alerts_table.arn, f"{uses.alerts_table.arn}/index/{ALERTS_BY_OWNER.name}"],
+            "Action": "dynamodb:Query",
+            "Resource": f"{uses.alerts_table.arn}/index/{ALERTS_BY_OWNER.name}",
         },
         {
-            # Re-arm asks whether the current arming's once marker exists (read, or a transaction's check).
+            # Re-arm asks whether the current arming's once marker exists (one BatchGetItem).
             "Sid": "ReadOnceMarkers",
             "Effect": "Allow",
-            "Action": ["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem"],
+            "Action": "dynamodb:BatchGetItem",
             "Resource": uses.state_table.arn,
             "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [ONCE_MARKER_KEYS]}},
         },

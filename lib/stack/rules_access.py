@@ -4,9 +4,9 @@ Item schema: lib/lambda/include/tap/app/rules_dynamodb.hpp.
 
 The processor reads rules and advances the change heads' fences; it never writes a rule (R1). Writers (the
 import command and the API function) commit changes with TransactWriteItems, whose IAM actions are the ones
-of its items: their policy is a managed policy of its own, attached to each writer's role. The API reads
-single items beyond that (a rule, an idempotency record, the cursor key) and checks conditions in its
-transactions: `api_statements`.
+of its items: their policy is a managed policy of its own, attached to each writer's role. The API function
+needs nothing more on this table: it reads items by BatchGetItem and Query, and its transactions hold only
+Put, Update and Delete entries (no ConditionCheck), so no GetItem or ConditionCheckItem is granted.
 """
 
 from __future__ import annotations
@@ -59,19 +59,6 @@ def writer_statements(rules: TableRef, key_arn: str) -> list[dict[str, Any]]:
             "Resource": rules.arn,
         },
         policy.use_key(key_arn),
-    ]
-
-
-def api_statements(rules: TableRef) -> list[dict[str, Any]]:
-    """What the API function does on the rules table besides the writers' policy (attached to its role):
-    GetItem of one item and the ConditionCheck items of its transactions (A2: idempotency, If-Match)."""
-    return [
-        {
-            "Sid": "ReadRuleItems",
-            "Effect": "Allow",
-            "Action": ["dynamodb:ConditionCheckItem", "dynamodb:GetItem"],
-            "Resource": rules.arn,
-        }
     ]
 
 

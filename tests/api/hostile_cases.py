@@ -71,9 +71,9 @@ CREATE = [
     Case("threshold-1e308", "POST", "/rules", 422, "threshold", definition(threshold=1e308)),
     Case("threshold-negative", "POST", "/rules", 422, "threshold", definition(threshold=-1)),
     Case("threshold-NaN", "POST", "/rules", 400, BODY, with_raw("threshold", "NaN")),
-    Case(
-        "threshold-minus-Infinity", "POST", "/rules", 422, "threshold", with_raw("threshold", "-Infinity")
-    ),  # simdjson reads "-" as a number
+    Case("threshold-minus-Infinity", "POST", "/rules", 400, BODY, with_raw("threshold", "-Infinity")),
+    Case("threshold-trailing-dot", "POST", "/rules", 400, BODY, with_raw("threshold", "1.")),
+    Case("threshold-leading-zero", "POST", "/rules", 400, BODY, with_raw("threshold", "01")),
     Case("threshold-Infinity", "POST", "/rules", 400, BODY, with_raw("threshold", "Infinity")),
     Case(
         "cooldown-2^63",
@@ -208,6 +208,15 @@ PATCH = [
     ),
     Case(
         "patch-threshold-NaN", "PATCH", "/rules/{rule}", 400, BODY, '{"threshold": NaN}', {"If-Match": '"1"'}
+    ),
+    Case(
+        "patch-threshold-minus-Infinity",
+        "PATCH",
+        "/rules/{rule}",
+        400,
+        BODY,
+        '{"threshold": -Infinity}',
+        {"If-Match": '"1"'},
     ),
     Case(
         "patch-unknown-field",

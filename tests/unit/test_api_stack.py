@@ -346,24 +346,15 @@ def test_api_role_least_privilege(stack: dict[str, Any]) -> None:
     assert (policy["name"], policy["role"]) == ("alert-api-policy-dev", "${aws_iam_role.api_role.id}")
     assert statements(policy["policy"]) == [
         {
-            "Sid": "ReadRuleItems",
-            "Effect": "Allow",
-            "Action": ["dynamodb:ConditionCheckItem", "dynamodb:GetItem"],
-            "Resource": "${aws_dynamodb_table.rules_table.arn}",
-        },
-        {
             "Sid": "ReadAlerts",
             "Effect": "Allow",
-            "Action": ["dynamodb:GetItem", "dynamodb:Query"],
-            "Resource": [
-                "${aws_dynamodb_table.alerts_table.arn}",
-                "${aws_dynamodb_table.alerts_table.arn}/index/by-owner",
-            ],
+            "Action": "dynamodb:Query",
+            "Resource": "${aws_dynamodb_table.alerts_table.arn}/index/by-owner",
         },
         {
             "Sid": "ReadOnceMarkers",
             "Effect": "Allow",
-            "Action": ["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem"],
+            "Action": "dynamodb:BatchGetItem",
             "Resource": "${aws_dynamodb_table.state_table.arn}",
             "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["#once#*"]}},
         },

@@ -8,6 +8,35 @@ namespace tap::rule_fields {
 
 using simdjson::ondemand::json_type;
 
+namespace {
+
+// RFC 8259 section 6: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?, nothing else. simdjson's
+// On Demand reader starts a number at any '-' and refuses "-Infinity", "1." or "01" with the same
+// NUMBER_ERROR as 1e400: only the grammar tells a malformed body (400) from a number out of range (422).
+bool json_number_grammar(std::string_view s) {
+  std::size_t i = 0;
+  const auto digits = [&] {
+    const std::size_t from = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    return i > from;
+  };
+  const auto take = [&](std::string_view chars) {
+    const bool taken = i < s.size() && chars.find(s[i]) != std::string_view::npos;
+    i += taken ? 1 : 0;
+    return taken;
+  };
+  take("-");
+  if (!take("0") && !digits()) return false;
+  if (take(".") && !digits()) return false;
+  if (take("eE")) {
+    take("+-");
+    if (!digits()) return false;
+  }
+  return i == s.size();
+}
+
+}  // namespace
+
 std::optional<std::string> name_problem(std::string_view name) {
   bool ok = !name.empty() && name.size() <= 64;
   for (const char c : name) {
@@ -130,6 +159,11 @@ std::optional<double> Reader::number(simdjson::ondemand::value v, const std::str
     problem(path, "must be a number");
     consume(v, depth, path);
     return std::nullopt;
+  }
+  // The token as written, without the whitespace On Demand keeps after it.
+  const std::string_view raw = v.raw_json_token();
+  if (!json_number_grammar(raw.substr(0, raw.find_last_not_of(" \t\n\r") + 1))) {
+    return fail(simdjson::NUMBER_ERROR);
   }
   double d = 0;
   if (v.get_double().get(d) != simdjson::SUCCESS) {

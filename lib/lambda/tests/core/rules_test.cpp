@@ -203,6 +203,27 @@ TEST(Rules, InvalidJson) {
   }
 }
 
+TEST(Rules, ANumberOutsideJsonsGrammarIsMalformedNotOutOfRange) {
+  // RFC 8259 section 6: these are not JSON numbers (the reader sees a '-' or a digit start one), so the
+  // document is invalid JSON, like NaN -- never "out of range", which is for a JSON number too large.
+  for (const char* number : {"-Infinity", "-", "-x", "01", "-01", "1.", "1.e5", "1e", "1e+", "-.5", "1.5.5",
+                             "0x10", "1ee5", "2-1"}) {
+    const std::string doc = std::string(R"({"version":)") + number + R"(,"rules":[]})";
+    EXPECT_EQ(err(doc).substr(0, 14), "invalid JSON: ") << number;
+    const std::string rule = std::string(R"({"version":1,"rules":[{"id":"a","symbol":"A",)") +
+                             R"("condition":"price_above","severity":"info","threshold":)" + number + "}]}";
+    EXPECT_EQ(err(rule).substr(0, 14), "invalid JSON: ") << number;
+  }
+  // Every form of the grammar is a number, and its range is judged as such.
+  for (const char* number : {"0", "-0", "7", "-12", "0.5", "-0.25", "10.0", "1e2", "1E2", "1e+2", "1e-2",
+                             "-1.5E-3", "0e0", "2 "}) {
+    const std::string doc = std::string(R"({"version":)") + number + R"(,"rules":[]})";
+    EXPECT_EQ(err(doc).find("invalid JSON"), std::string::npos) << number << ": " << err(doc);
+  }
+  EXPECT_EQ(err(R"({"version":-1e400,"rules":[]})"), "version: number out of range");
+  EXPECT_EQ(err(R"({"version":1e400 ,"rules":[]})"), "version: number out of range");  // whitespace after
+}
+
 TEST(Rules, Names) {
   EXPECT_EQ(to_string(Condition::volume_above), "volume_above");
   EXPECT_EQ(to_string(Condition::spread_above), "spread_above");

@@ -394,6 +394,29 @@ TEST(SymbolEngine, AMovedFireIsCountedWithTheParametersOfItsRulesFirstCrossedVer
   EXPECT_EQ(plans[0].mode_choices, 2u);
 }
 
+TEST(SymbolEngine, AFireMovedInsideItsVersionsWindowIsPlacedOnThatVersionsLineNotTheCandidates) {
+  // v1 (200) fires at 50 and a late tick moves its crossing to 30; v2 (210, from 60) then crosses at 80.
+  // In the replay the fire sits at 30 -- the excursion above v1's line, 200 -- not at 50, where the walk
+  // would stop on v2's line (205 is below 210). 80 - 50 < 40 s of cooldown but 80 - 30 is not: the key
+  // view withholds the crossing at 80 and the replay would not, one choice.
+  Rule v1 = cross_above_200();
+  v1.cooldown_seconds = 40;
+  v1.window.until_micros = at_s(60);
+  Rule v2 = version("r1", Condition::crosses_above, 210);
+  v2.version = 2;
+  v2.cooldown_seconds = 40;
+  v2.window = {at_s(60), EffectiveWindow::kOpenEnd};
+  EngineDriver d({v1, v2}, {.reorder_window_micros = 3600 * kMicrosPerSecond, .max_held_ticks = 256});
+  d.deliver({aapl(199, 5)});
+  d.deliver({aapl(206, 50)});  // v1's crossing, keyed 50
+  d.deliver({aapl(205, 30)});  // moves the crossing to 30: the same excursion, no alert
+  d.deliver({aapl(209, 70)});
+  const auto plans = d.deliver({aapl(211, 80)});  // v2's crossing, within the cooldown of the key only
+  EXPECT_TRUE(plans[0].fires.empty());
+  EXPECT_EQ(plans[0].mode_choices, 1u);
+  EXPECT_EQ(d.stored(), alerts({alert(50)}));
+}
+
 // ---- unvouched (F4, F5): decided when the fire is planned, carried by its record ----
 
 // The record of rule `id`'s fire at `seconds` in the symbol's state.
