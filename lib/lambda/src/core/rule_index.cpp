@@ -102,22 +102,22 @@ void RuleIndex::EligibilityTree::aggregate(Node& n) {
   }
 }
 
-void RuleIndex::EligibilityTree::note(std::uint32_t pos, std::uint32_t size, std::int64_t at,
-                                      const Rule& rule) {
-  if (nodes_.empty()) {
-    size_ = size;
-    span_ = kFan;  // lists hold at most 16^7 versions (the RuleSet's indices are 32-bit)
-    while (span_ < size) span_ *= kFan;
-    add_node(0, span_, size);
-  }
-  // Down to the entry of `pos`, creating the missing nodes; then the aggregates back up the path.
-  std::array<std::pair<std::uint32_t, std::uint32_t>, 8> path{};  // (node, entry)
-  std::size_t depth = 0;
+void RuleIndex::EligibilityTree::plant(std::uint32_t size) {
+  size_ = size;
+  span_ = kFan;  // lists hold at most 16^7 versions (the RuleSet's indices are 32-bit)
+  while (span_ < size) span_ *= kFan;
+  add_node(0, span_, size);
+}
+
+template <typename AtLevel>
+std::pair<std::uint32_t, std::uint32_t> RuleIndex::EligibilityTree::descend(std::uint32_t pos,
+                                                                            std::uint32_t size,
+                                                                            AtLevel&& at_level) {
   std::uint32_t node = 0, nl = 0, span = span_;
   for (;;) {
     const std::uint32_t step = span / kFan, j = (pos - nl) / step;
-    path[depth++] = {node, j};
-    if (step == 1) break;
+    at_level(node, j);
+    if (step == 1) return {node, j};
     if (nodes_[node].child[j] == 0) {
       const std::uint32_t child = add_node(nl + j * step, step, size);
       nodes_[node].child[j] = child;
@@ -126,8 +126,18 @@ void RuleIndex::EligibilityTree::note(std::uint32_t pos, std::uint32_t size, std
     nl += j * step;
     span = step;
   }
-  Node& leaf = nodes_[path[depth - 1].first];
-  const std::uint32_t j = path[depth - 1].second;
+}
+
+void RuleIndex::EligibilityTree::note(std::uint32_t pos, std::uint32_t size, std::int64_t at,
+                                      const Rule& rule) {
+  if (nodes_.empty()) plant(size);
+  // Down to the entry of `pos`; then the aggregates back up the path.
+  std::array<std::pair<std::uint32_t, std::uint32_t>, 8> path{};  // (node, entry)
+  std::size_t depth = 0;
+  const auto [leaf_node, j] = descend(pos, size, [&](std::uint32_t node, std::uint32_t entry) {
+    path[depth++] = {node, entry};
+  });
+  Node& leaf = nodes_[leaf_node];
   leaf.max_at[j] = std::max(leaf.max_at[j], at);
   leaf.min_next[j] = next_eligible(rule, leaf.max_at[j]);
   aggregate(leaf);
@@ -191,27 +201,11 @@ void RuleIndex::EligibilityTree::walk(std::uint32_t node, std::uint32_t nl, int 
 void RuleIndex::EligibilityTree::assign(std::uint32_t size, std::span<const Noted> noted) {
   nodes_.clear();
   if (noted.empty()) return;
-  size_ = size;
-  span_ = kFan;
-  while (span_ < size) span_ *= kFan;
-  add_node(0, span_, size);
-  for (const Noted& n : noted) {  // down to the entry of n.pos, creating the missing nodes
-    std::uint32_t node = 0, nl = 0, span = span_;
-    for (;;) {
-      const std::uint32_t step = span / kFan, j = (n.pos - nl) / step;
-      if (step == 1) {
-        nodes_[node].max_at[j] = n.at;
-        nodes_[node].min_next[j] = n.next;
-        break;
-      }
-      if (nodes_[node].child[j] == 0) {
-        const std::uint32_t child = add_node(nl + j * step, step, size);
-        nodes_[node].child[j] = child;
-      }
-      node = nodes_[node].child[j];
-      nl += j * step;
-      span = step;
-    }
+  plant(size);
+  for (const Noted& n : noted) {
+    const auto [leaf, j] = descend(n.pos, size, [](std::uint32_t, std::uint32_t) {});
+    nodes_[leaf].max_at[j] = n.at;
+    nodes_[leaf].min_next[j] = n.next;
   }
   finish(0, std::countr_zero(span_) - 4);
 }

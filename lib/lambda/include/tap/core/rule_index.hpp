@@ -146,6 +146,12 @@ class RuleIndex {
       std::array<std::int64_t, kFan> prefix_next, prefix_at, suffix_next, suffix_at;
     };
     std::uint32_t add_node(std::uint32_t nl, std::uint32_t span, std::uint32_t size);
+    void plant(std::uint32_t size);  // the root over a list of `size`
+    // Down from the root to the entry of `pos`, creating the missing nodes; at_level(node, entry) at each
+    // node on the way. Returns the leaf's (node, entry).
+    template <typename AtLevel>
+    std::pair<std::uint32_t, std::uint32_t> descend(std::uint32_t pos, std::uint32_t size,
+                                                    AtLevel&& at_level);
     void aggregate(Node& n);
     template <typename Emit>
     void walk(std::uint32_t node, std::uint32_t nl, int shift, std::uint32_t lo, std::uint32_t hi,
