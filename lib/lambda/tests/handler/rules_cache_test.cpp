@@ -71,6 +71,15 @@ struct CacheTest : ::testing::Test {
               CommitResult::Status::committed);
     return at;
   }
+  // A refresh that fails at the second shard's fence: the first shard's changes are read, the rest are not.
+  void refresh_failing_at_the_second_fence(RulesCache& cache) {
+    int fences = 0;
+    store.on_request = [&](std::string_view name) {
+      if (name == "advance_fence" && ++fences == 2) store.fail_once = "advance_fence";
+    };
+    EXPECT_FALSE(cache.cover(time.now_micros, far_deadline()).ok());
+    store.on_request = nullptr;
+  }
 };
 
 TEST_F(CacheTest, LoadAdvancesEveryFenceBeforeScanningAndLoadsEveryRecordAndControl) {
@@ -329,12 +338,7 @@ TEST_F(CacheTest, ChangesReadBeforeALaterShardFailedAreInTheViewAfterTheNextRefr
   RulesCache cache = make_cache();
   const std::int64_t at = load_then_close_r1(cache);
   time.advance(kSecond);
-  int fences = 0;
-  store.on_request = [&](std::string_view name) {
-    if (name == "advance_fence" && ++fences == 2) store.fail_once = "advance_fence";
-  };
-  EXPECT_FALSE(cache.cover(time.now_micros, far_deadline()).ok());
-  store.on_request = nullptr;
+  refresh_failing_at_the_second_fence(cache);
   EXPECT_LT(cache.covered_until(), at) << "shard 1 still has its old fence";
 
   time.advance(kSecond);  // nothing new in any shard now
@@ -473,12 +477,7 @@ TEST_F(CacheTest, VersionsShowTheLastRebuildWhileAFailedRefreshLeftChangesPendin
   RulesCache cache = make_cache();
   load_then_close_r1(cache);
   time.advance(kSecond);
-  int fences = 0;
-  store.on_request = [&](std::string_view name) {
-    if (name == "advance_fence" && ++fences == 2) store.fail_once = "advance_fence";
-  };
-  EXPECT_FALSE(cache.cover(time.now_micros, far_deadline()).ok());
-  store.on_request = nullptr;
+  refresh_failing_at_the_second_fence(cache);
   ASSERT_EQ(cache.versions().size(), 1U);
   EXPECT_EQ(cache.versions()[0].window.until_micros, EffectiveWindow::kOpenEnd) << "applied, not rebuilt";
 }
