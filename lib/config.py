@@ -106,6 +106,41 @@ OPERATOR_GROUP_ENV = "OPERATOR_GROUP"
 # An external JWT issuer as API Gateway's JWT authorizer takes it: an https URL (its OIDC discovery base).
 ISSUER_PATTERN = re.compile(r"^https://[^\s/?#]+(?:/[^\s?#]*)?$")
 AUDIENCE_PATTERN = re.compile(r"^[^\s,]{1,256}$")
+# ---- I4: the SQS event source mapping's batching --------------------------------------------------------
+# Defaults: full batches of 25 gathered for up to 1 s (fewer invocations, the cost model's batch); the
+# low-latency setting invokes with whatever has arrived, up to 10 (issue 17's tick-to-notification target).
+DEFAULT_BATCH_SIZE = 25
+DEFAULT_BATCHING_WINDOW_SECONDS = 1
+LOW_LATENCY_BATCH_SIZE = 10
+LOW_LATENCY_BATCHING_WINDOW_SECONDS = 0
+# AWS's limits for a standard queue: batch 1..10,000, window 0..300 s, and a window of at least 1 s when
+# the batch is above 10 (CreateEventSourceMapping refuses the rest).
+MAX_BATCH_SIZE = 10_000
+MAX_BATCHING_WINDOW_SECONDS = 300
+WINDOWLESS_MAX_BATCH = 10
+EVENT_SOURCE_SOURCES = (
+    "set EVENT_SOURCE_BATCH_SIZE / EVENT_SOURCE_BATCHING_WINDOW_SECONDS or the cdktf contexts "
+    "eventSourceBatchSize / eventSourceBatchingWindowSeconds"
+)
+
+
+def event_source_problem(batch_size: int, batching_window_s: float) -> str | None:
+    """Why AWS would refuse an SQS event source mapping with this batch size and window (None: it takes
+    them). The stack's settings and the local event source (local/event_source.py) both check with it."""
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        return f"batch_size must be between 1 and {MAX_BATCH_SIZE}, not {batch_size}"
+    if not 0 <= batching_window_s <= MAX_BATCHING_WINDOW_SECONDS:
+        return (
+            f"the batching window must be within 0..{MAX_BATCHING_WINDOW_SECONDS} s, not {batching_window_s}"
+        )
+    if batch_size > WINDOWLESS_MAX_BATCH and batching_window_s < 1:
+        return (
+            f"AWS requires a batching window of at least 1 s above a batch size of {WINDOWLESS_MAX_BATCH} "
+            f"(batch_size {batch_size}, window {batching_window_s} s)"
+        )
+    return None
+
+
 JWT_SOURCES = "set JWT_ISSUER and JWT_AUDIENCE (comma-separated) or the cdktf contexts jwtIssuer/jwtAudience"
 
 
@@ -325,6 +360,8 @@ class StackConfig:
     rules_shards: int = RULES_SHARDS.default  # the rules table's change heads (docs/design.md 12.5)
     rule_quota: int = RULE_QUOTA.default  # the API's rules per owner (R1)
     alerts_visible_after_seconds: int = ALERTS_VISIBLE_AFTER.default  # D: the API lists older alerts (A2)
+    batch_size: int = DEFAULT_BATCH_SIZE  # I4: the event source mapping's batch
+    batching_window_seconds: int = DEFAULT_BATCHING_WINDOW_SECONDS
     subscriptions: tuple[Subscription, ...] = field(default_factory=tuple)
     backend: S3Backend | None = None
     state_path: str | None = None  # local state file (default: cdktf's, beside cdktf.json)
@@ -364,6 +401,8 @@ class StackConfig:
         if (problem := LOG_LEVEL.check(self.log_level)) is not None:
             raise ConfigError(f"log level: {problem} (set LOG_LEVEL or the cdktf context logLevel)")
         self._check_integer_settings()
+        if (problem := event_source_problem(self.batch_size, self.batching_window_seconds)) is not None:
+            raise ConfigError(f"event source: {problem} ({EVENT_SOURCE_SOURCES})")
 
     def _check_integer_settings(self) -> None:
         """The function's integer settings, by the table's rule (config/function-settings.json)."""
@@ -460,6 +499,8 @@ CONTEXT_KEYS = (
     "rulesShards",
     "ruleQuota",
     "alertsVisibleAfterSeconds",
+    "eventSourceBatchSize",
+    "eventSourceBatchingWindowSeconds",
     "visibilityTimeoutSeconds",
     "maxReceiveCount",
     "oldestMessageAgeAlarmSeconds",
@@ -511,6 +552,12 @@ def from_sources(context: Mapping[str, Any], env: Mapping[str, str]) -> StackCon
             "OLDEST_MESSAGE_AGE_ALARM_SECONDS",
         ),
         ("log_retention_days", "logRetentionDays", "LOG_RETENTION_DAYS"),
+        ("batch_size", "eventSourceBatchSize", "EVENT_SOURCE_BATCH_SIZE"),
+        (
+            "batching_window_seconds",
+            "eventSourceBatchingWindowSeconds",
+            "EVENT_SOURCE_BATCHING_WINDOW_SECONDS",
+        ),
     ):
         value = get(ctx_key, env_key)
         if value is not None:

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 import boto3
 
+from lib.config import DEFAULT_BATCH_SIZE, DEFAULT_BATCHING_WINDOW_SECONDS, event_source_problem
 from local.function_host import DEFAULT_RUNNER, RUNNERS, runner
 from local.runtime_api import InvocationResult
 from local.sqs_event import sqs_event
@@ -53,8 +54,8 @@ class EventSourceConfig:
     queue_url: str
     queue_arn: str
     region: str = "us-east-1"
-    batch_size: int = 25
-    batching_window_s: float = 1.0
+    batch_size: int = DEFAULT_BATCH_SIZE  # the stack's mapping (lib/config.py, I4)
+    batching_window_s: float = DEFAULT_BATCHING_WINDOW_SECONDS
     function_timeout_s: float = 60.0
     report_batch_item_failures: bool = True
     poll_wait_s: int = 1  # long-poll wait per ReceiveMessage (short, so that stop() is prompt)
@@ -68,10 +69,8 @@ class EventSourceConfig:
         return cls(queue_url=str(values["queue_url"]), queue_arn=arn, region=arn.split(":")[3], **overrides)
 
     def __post_init__(self) -> None:
-        if not 1 <= self.batch_size <= 10_000:
-            raise ValueError("batch_size must be between 1 and 10000")
-        if self.batch_size > 10 and self.batching_window_s < 1:
-            raise ValueError("AWS requires a batching window of at least 1 s above a batch size of 10")
+        if (problem := event_source_problem(self.batch_size, self.batching_window_s)) is not None:
+            raise ValueError(problem)
 
 
 @dataclass

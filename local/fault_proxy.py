@@ -32,6 +32,11 @@ measured through the proxy stands for the modelled service only while that share
 held on its own connection's thread (the server starts one per connection), so a hold never delays another
 connection.
 
+Call spans (`record_spans`, bench/call_graph.py): each forwarded request's (service, operation, arrival,
+answer) on the proxy's clock, the answer taken after any latency hold, just before the answer is written --
+what the client waited for that call. A benchmark that knows when each invocation began and ended assigns
+the spans to invocations and infers which call waited for which.
+
 Apart from the rules, `hold` picks one request to keep: the first for which hold(operation, body) is true is
 never forwarded nor answered until the proxy closes, and `held` is set -- an exact point at which a test can
 kill the function (crash safety).
@@ -194,6 +199,16 @@ class _NoDelayConnection(http.client.HTTPConnection):
 Hold = Callable[[str, bytes], bool]  # (operation, request body) -> keep this request
 
 
+@dataclass(frozen=True)
+class Span:
+    """One forwarded call on the proxy's clock: arrived at `start`, answered at `end` (seconds)."""
+
+    service: str
+    operation: str
+    start: float
+    end: float
+
+
 class LatencyModel(Protocol):
     def sample_s(self, service: str, operation: str) -> float | None:
         """Seconds the service takes to answer this request (one draw); None: no figure, not held."""
@@ -241,10 +256,12 @@ class FaultProxy:
         delay_s: float = 0.0,
         stale_index: bool = False,
         record_operations: frozenset[str] = frozenset(),
+        record_spans: bool = False,
     ) -> None:
         """`latency`: hold answers by this model (None: answer at once); `clock` and `sleep` time the holds
         (default: the monotonic clock, and a wait that ends early when the proxy closes). `delay_s`: how
-        long a `delay` fault holds its request; `stale_index`, `record_operations`: see the module's text."""
+        long a `delay` fault holds its request; `stale_index`, `record_operations`, `record_spans`: see the
+        module's text."""
         parts = urlsplit(upstream)
         if parts.scheme != "http" or parts.hostname is None or parts.port is None:
             raise ValueError(f"upstream must be http://host:port, got {upstream!r}")
@@ -268,6 +285,8 @@ class FaultProxy:
         self._index_snapshot: dict[str, tuple[int, dict[str, str], bytes]] = {}
         self.record_operations = record_operations
         self.recorded: list[tuple[str, dict[str, Any]]] = []  # (operation, the request's JSON body)
+        self.record_spans = record_spans
+        self._spans: list[Span] = []
         self._lock = threading.Lock()
         self._http = LoopbackServer(self._handler_class())
 
@@ -300,6 +319,17 @@ class FaultProxy:
         """Latency mode: the held calls per (service, operation)."""
         with self._lock:
             return dict(self._latency)
+
+    def spans(self) -> list[Span]:
+        """The forwarded calls' spans so far, in the order they were answered (`record_spans`)."""
+        with self._lock:
+            return list(self._spans)
+
+    def _span(self, service: str, operation: str, arrived: float) -> None:
+        if self.record_spans:
+            span = Span(service, operation, arrived, self.clock())
+            with self._lock:
+                self._spans.append(span)
 
     def unmodelled(self) -> collections.Counter[tuple[str, str]]:
         """Latency mode: forwarded calls the model has no figure for (answered at once)."""
@@ -428,6 +458,7 @@ class FaultProxy:
                         proxy._index_snapshot.setdefault(index_key, (status, reply_headers, reply))
                 if sample_s is not None:
                     proxy._hold_until((service, operation), arrived, sample_s, upstream_s)
+                proxy._span(service, operation, arrived)
                 self._answer(status, reply_headers, reply)
 
             def _forward(self, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:

@@ -15,8 +15,6 @@ from lib.stack.runtime import encrypted_log_group, runtime_settings, suppress_ch
 
 MEMORY_MB = 3072
 RESERVED_CONCURRENCY = 5
-BATCH_SIZE = 25
-BATCH_WINDOW_SECONDS = 1  # AWS requires >= 1 s when the batch size is above 10
 CHECKOV_SKIPS = (
     ("CKV_AWS_117", "no VPC: the function reaches only AWS public endpoints, a VPC adds cold start and NAT"),
     ("CKV_AWS_116", "invoked synchronously by the SQS event source: failures redrive to the queue's DLQ"),
@@ -85,8 +83,9 @@ class Function(Construct):
             "event_source",
             event_source_arn=uses.queue.arn,
             function_name=function.arn,
-            batch_size=BATCH_SIZE,
-            maximum_batching_window_in_seconds=BATCH_WINDOW_SECONDS,
+            # I4: the stack settings (lib/config.py: defaults 25 / 1 s, checked against AWS's limits).
+            batch_size=config.batch_size,
+            maximum_batching_window_in_seconds=config.batching_window_seconds,
             function_response_types=["ReportBatchItemFailures"],
             # Matching the reserved concurrency: the poller never invokes into throttling, which would
             # count receives and push healthy messages to the DLQ.

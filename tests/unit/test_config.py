@@ -11,8 +11,13 @@ import pytest
 
 from lib.config import (
     CONTEXT_KEYS,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_BATCHING_WINDOW_SECONDS,
+    EVENT_SOURCE_SOURCES,
     FUNCTION_SETTINGS,
     LOG_LEVEL,
+    LOW_LATENCY_BATCH_SIZE,
+    LOW_LATENCY_BATCHING_WINDOW_SECONDS,
     MAX_NOTIFY_AGE,
     MAX_SUFFIX_LENGTH,
     NAME_LIMITS,
@@ -27,6 +32,7 @@ from lib.config import (
     StackConfig,
     Subscription,
     TextSetting,
+    event_source_problem,
     from_sources,
     load_function_settings,
     parse_subscriptions,
@@ -143,6 +149,14 @@ SETTING_SOURCES = [
         90,
     ),
     ("log_retention_days", "logRetentionDays", "LOG_RETENTION_DAYS", "30", 30),
+    ("batch_size", "eventSourceBatchSize", "EVENT_SOURCE_BATCH_SIZE", "10", 10),
+    (
+        "batching_window_seconds",
+        "eventSourceBatchingWindowSeconds",
+        "EVENT_SOURCE_BATCHING_WINDOW_SECONDS",
+        "5",
+        5,
+    ),
     ("zip_path", "lambdaZip", "LAMBDA_ZIP", str(ROOT / "f.zip"), ROOT / "f.zip"),
     (
         "subscriptions",
@@ -528,3 +542,59 @@ def test_a_setting_is_read_as_the_kind_its_reader_expects() -> None:
     assert setting_of(FUNCTION_SETTINGS, "LOG_LEVEL", EnumSetting) is LOG_LEVEL
     with pytest.raises(ConfigError, match="function setting LOG_LEVEL is not of kind IntegerSetting"):
         setting_of(FUNCTION_SETTINGS, "LOG_LEVEL", IntegerSetting)
+
+
+# ---- I4: the event source mapping's batch size and batching window
+def test_the_event_source_defaults_are_full_batches_of_25_within_1_s() -> None:
+    c = StackConfig()
+    assert (c.batch_size, c.batching_window_seconds) == (DEFAULT_BATCH_SIZE, DEFAULT_BATCHING_WINDOW_SECONDS)
+    assert (DEFAULT_BATCH_SIZE, DEFAULT_BATCHING_WINDOW_SECONDS) == (25, 1)
+    assert (LOW_LATENCY_BATCH_SIZE, LOW_LATENCY_BATCHING_WINDOW_SECONDS) == (10, 0)
+
+
+def test_the_low_latency_setting_is_read_from_context_and_environment() -> None:
+    for c in (
+        from_sources({"eventSourceBatchSize": 10, "eventSourceBatchingWindowSeconds": 0}, {}),
+        from_sources({}, {"EVENT_SOURCE_BATCH_SIZE": "10", "EVENT_SOURCE_BATCHING_WINDOW_SECONDS": "0"}),
+    ):
+        assert (c.batch_size, c.batching_window_seconds) == (10, 0)
+
+
+@pytest.mark.parametrize(
+    ("batch", "window", "accepted"),
+    [
+        (1, 0, True),
+        (10, 0, True),
+        (11, 0, False),  # above 10, AWS wants a window of at least 1 s
+        (11, 1, True),
+        (10_000, 300, True),
+        (10_001, 1, False),
+        (0, 1, False),
+        (-1, 1, False),
+        (25, 300, True),
+        (25, 301, False),
+        (1, -1, False),
+    ],
+)
+def test_the_event_source_is_checked_against_aws_limits(batch: int, window: int, accepted: bool) -> None:
+    problem = event_source_problem(batch, window)
+    assert (problem is None) is accepted
+    if accepted:
+        assert StackConfig(batch_size=batch, batching_window_seconds=window).batch_size == batch
+    else:
+        with pytest.raises(ConfigError) as refused:
+            StackConfig(batch_size=batch, batching_window_seconds=window)
+        assert str(refused.value) == f"event source: {problem} ({EVENT_SOURCE_SOURCES})"
+
+
+def test_each_event_source_refusal_says_which_limit() -> None:
+    assert event_source_problem(0, 1) == "batch_size must be between 1 and 10000, not 0"
+    assert event_source_problem(10, 301) == "the batching window must be within 0..300 s, not 301"
+    assert event_source_problem(25, 0) == (
+        "AWS requires a batching window of at least 1 s above a batch size of 10 (batch_size 25, window 0 s)"
+    )
+    assert event_source_problem(25, 0.5) is not None  # the local event source's windows are fractional
+    with pytest.raises(ConfigError, match="eventSourceBatchSize"):
+        from_sources({}, {"EVENT_SOURCE_BATCH_SIZE": "11", "EVENT_SOURCE_BATCHING_WINDOW_SECONDS": "0"})
+    with pytest.raises(ConfigError, match="EVENT_SOURCE_BATCH_SIZE must be an integer"):
+        from_sources({}, {"EVENT_SOURCE_BATCH_SIZE": "ten"})

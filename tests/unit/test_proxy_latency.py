@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.fault_proxy import FaultKind, FaultProxy, FaultRule, LatencyStats
+from local.fault_proxy import FaultKind, FaultProxy, FaultRule, LatencyStats, Span
 from tests.support.http_upstream import QuietHandler, serving
 
 DDB_AUTH = "AWS4-HMAC-SHA256 Credential=AKID/20261125/us-east-1/dynamodb/aws4_request, SignedHeaders=host"
@@ -180,3 +180,24 @@ def test_by_default_a_hold_is_a_wait_that_closing_the_proxy_ends(upstream: str) 
     client.join(20)
     assert statuses == [200]
     assert proxy.latency_stats()[("dynamodb", "UpdateItem")].held_s > 500
+
+
+def test_spans_are_each_calls_arrival_and_held_answer(upstream: str, clock: FakeClock) -> None:
+    # Binary fractions of a second: the fake clock's sums are exact.
+    def sleep(seconds: float) -> None:
+        clock.advance(seconds)
+
+    with FaultProxy(upstream, latency=Fixed(0.0625), clock=clock, sleep=sleep, record_spans=True) as proxy:
+        _post(proxy, "/take/0.015625")  # held to the sample: answered 1/16 s after arrival
+        _post(proxy, "/take/0.125", operation="Scan")  # no figure: answered when the upstream is done
+    assert proxy.spans() == [
+        Span("dynamodb", "UpdateItem", 0.0, 0.0625),
+        Span("dynamodb", "Scan", 0.0625, 0.1875),
+    ]
+
+
+def test_no_spans_are_kept_unless_asked(upstream: str, clock: FakeClock) -> None:
+    with FaultProxy(upstream, latency=Fixed(0.0), clock=clock, sleep=lambda _: None) as proxy:
+        _post(proxy, "/take/0")
+    assert proxy.spans() == []
+    assert proxy.latency_stats()[("dynamodb", "UpdateItem")].calls == 1

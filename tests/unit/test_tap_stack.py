@@ -72,6 +72,8 @@ def local_stack(package_zip: Path) -> dict[str, Any]:
             reorder_window_seconds=120,
             max_notify_age_seconds=300,
             rules_shards=4,
+            batch_size=10,
+            batching_window_seconds=0,
             subscriptions=(
                 Subscription("email", "desk@example.com", {"severity": ["critical"], "symbol": ["AAPL"]}),
                 Subscription("sqs", "arn:aws:sqs:us-east-1:123456789012:desk"),
@@ -200,7 +202,7 @@ def test_event_source_mapping(stack: dict[str, Any]) -> None:
     assert esm["event_source_arn"] == "${aws_sqs_queue.queue.arn}"
     assert esm["function_name"] == "${aws_lambda_function.function.arn}"
     assert esm["batch_size"] == 25
-    assert esm["maximum_batching_window_in_seconds"] >= 1
+    assert esm["maximum_batching_window_in_seconds"] == 1
     assert esm["function_response_types"] == ["ReportBatchItemFailures"]
     assert esm["scaling_config"] == {"maximum_concurrency": fn["reserved_concurrent_executions"]}
 
@@ -684,6 +686,12 @@ def test_the_configured_reorder_window_is_the_functions(local_stack: dict[str, A
     assert fn["environment"]["variables"]["REORDER_WINDOW_SECONDS"] == "120"
     assert fn["environment"]["variables"]["MAX_NOTIFY_AGE_SECONDS"] == "300"  # F5's `delayed` bound
     assert fn["environment"]["variables"]["RULES_SHARDS"] == "4"  # the writers' count too (12.5)
+
+
+def test_the_configured_event_source_batching_is_the_mappings(local_stack: dict[str, Any]) -> None:
+    """I4: the low-latency setting (batch 10, no window) reaches the event source mapping as configured."""
+    esm = res(local_stack, "aws_lambda_event_source_mapping", "event_source")
+    assert (esm["batch_size"], esm["maximum_batching_window_in_seconds"]) == (10, 0)
 
 
 def test_local_variant_subscriptions(local_stack: dict[str, Any]) -> None:
