@@ -74,15 +74,23 @@ def cpu_stretch(memory_mb: int) -> float:
     return max(1.0, FULL_VCPU_MB / memory_mb)
 
 
-def cost_per_million_ticks(cpu_ms_per_batch: float, memory_mb: int, workload: Workload) -> CostBreakdown:
-    """USD per 1,000,000 ticks for a function using `cpu_ms_per_batch` of CPU per 25-record batch."""
+def cost_per_million_ticks(
+    cpu_ms_per_batch: float, memory_mb: int, workload: Workload, *, wait_ms_per_batch: float | None = None
+) -> CostBreakdown:
+    """USD per 1,000,000 ticks for a function using `cpu_ms_per_batch` of CPU per 25-record batch.
+    `wait_ms_per_batch`: the batch's wall time waiting on AWS (e.g. the call-graph replay's mean); default:
+    AWS_WAIT_MS_PER_BATCH plus AWS_WAIT_MS_PER_ALERT per alert."""
     if cpu_ms_per_batch < 0 or memory_mb < MIN_MEMORY_MB or workload.ticks_per_message <= 0:
         raise ValueError("cpu time >= 0, memory >= 128 MB and ticks per message > 0 expected")
     ticks_per_batch = RECORDS_PER_BATCH * workload.ticks_per_message
     batches = 1e6 / ticks_per_batch
     messages = 1e6 / workload.ticks_per_message
     alerts = 1e6 * workload.alerts_per_tick
-    wait_ms = AWS_WAIT_MS_PER_BATCH + AWS_WAIT_MS_PER_ALERT * workload.alerts_per_tick * ticks_per_batch
+    wait_ms = (
+        AWS_WAIT_MS_PER_BATCH + AWS_WAIT_MS_PER_ALERT * workload.alerts_per_tick * ticks_per_batch
+        if wait_ms_per_batch is None
+        else wait_ms_per_batch
+    )
     billed_ms = math.ceil(wait_ms + cpu_ms_per_batch * cpu_stretch(memory_mb))
     gb_seconds = batches * billed_ms / 1000 * memory_mb / 1024
     sqs_requests = (
@@ -119,3 +127,59 @@ def prices() -> dict[str, Any]:
         "dynamodb_read_unit_usd": DYNAMODB_READ_UNIT_USD,
         "sns_publish_usd": SNS_PUBLISH_USD,
     }
+
+
+# ---------------------------------------------------------------- per million alerts (issue 17)
+# What one alert writes (items under 1 KB: one unit each): the alert item and its symbol's state item in one
+# TransactWriteItems (x2 each in a transaction), the by-owner index's copy of the alert (projection ALL:
+# one index write per put, not doubled by the transaction), and the "sent" mark, an UpdateItem of the
+# notification attributes that the index copies too.
+ALERT_WRITE_UNITS = {"alert_item": 2, "state_item": 2}
+ALERT_INDEX_WRITES = 1
+MARK_WRITE_UNITS = 1
+MARK_INDEX_WRITES = 1
+ALERT_TARGET_USD = 5.0  # issue 17: per million alerts
+TICK_TARGET_USD = 0.02  # issue 17: per million ticks at 100 ticks per message, benchmark feed
+
+
+def cost_per_million_alerts(
+    lambda_ms_per_alert: float, memory_mb: int, alerts_per_publish_request: float
+) -> dict[str, Any]:
+    """USD per 1,000,000 alerts with its breakdown. `lambda_ms_per_alert`: the wall time an alert adds to
+    its batch (billed duration); `alerts_per_publish_request`: notifications per billed SNS request
+    (PublishBatch carries up to 10; SNS bills each 64 KiB chunk of a request's payload as one request)."""
+    if lambda_ms_per_alert < 0 or memory_mb < MIN_MEMORY_MB or not 1 <= alerts_per_publish_request <= 10:
+        raise ValueError("lambda time >= 0, memory >= 128 MB and 1..10 alerts per publish request expected")
+    per_alert = 1e6 * DYNAMODB_WRITE_UNIT_USD
+    items = {name: units * per_alert for name, units in ALERT_WRITE_UNITS.items()}
+    rest = {
+        "index_writes": (ALERT_INDEX_WRITES + MARK_INDEX_WRITES) * per_alert,
+        "mark": MARK_WRITE_UNITS * per_alert,
+        "publish": 1e6 / alerts_per_publish_request * SNS_PUBLISH_USD,
+        "lambda_time": 1e6 * lambda_ms_per_alert / 1000 * memory_mb / 1024 * LAMBDA_ARM64_GB_SECOND_USD,
+    }
+    total = sum(items.values()) + sum(rest.values())
+    return {
+        "breakdown": {"write_units_by_item": items, **rest},
+        "total": total,
+        "target": ALERT_TARGET_USD,
+        "met": total <= ALERT_TARGET_USD,
+        "memory_mb": memory_mb,
+        "lambda_ms_per_alert": lambda_ms_per_alert,
+        "alerts_per_publish_request": alerts_per_publish_request,
+    }
+
+
+def zipf_weights(symbols: int, exponent: float) -> list[float]:
+    """Each symbol's share of the ticks when the k-th most active has weight 1 / k^exponent."""
+    if symbols < 1 or exponent <= 0:
+        raise ValueError("symbols >= 1 and exponent > 0 expected")
+    raw = [1 / k**exponent for k in range(1, symbols + 1)]
+    total = sum(raw)
+    return [w / total for w in raw]
+
+
+def expected_distinct(weights: list[float], draws: float) -> float:
+    """The expected number of distinct symbols among `draws` ticks drawn by `weights`: a batch's state
+    writes when every symbol keeps state (one write per symbol and batch)."""
+    return sum(1 - (1 - w) ** draws for w in weights)
