@@ -211,7 +211,7 @@ void BM_AlertRecords(benchmark::State& state) {
   const std::vector<Tick> ticks = event_ticks(make_event(1), owner);
   const Alert alert{&rules.rule(2), &ticks[0], "059f36b4-87a3-44ab-83d2-661975830a7d"};
   for (auto _ : state) {
-    auto item = alert_item({alert, ticks[0].ts.micros + 1000});
+    auto item = alert_item({alert, ticks[0].ts.micros + 1000}, "01JD0000000000000000000000");
     auto note = sns_notification(alert, ticks[0].ts.micros + 2000);
     benchmark::DoNotOptimize(item);
     benchmark::DoNotOptimize(note);
