@@ -117,6 +117,24 @@ def modal(graphs: Sequence[CallGraph]) -> tuple[CallGraph, int]:
     return graph, top
 
 
+def calls_of(graph: CallGraph) -> tuple[str, ...]:
+    """A graph's calls as a multiset (sorted), whatever their order and waits."""
+    return tuple(sorted(graph.calls))
+
+
+def modal_calls(graphs: Sequence[CallGraph]) -> tuple[list[CallGraph], CallGraph]:
+    """The invocations that made the most frequent set of calls (e.g. not those that also refreshed their
+    rules), and the most frequent graph among them. Their waits may differ: under the model, which call is
+    answered first varies, and with it what the function issues next (a pooled connection freed, say)."""
+    if not graphs:
+        raise ValueError("no invocation to take a graph from")
+    counts = Counter(calls_of(g) for g in graphs)
+    top = max(counts.values())
+    key = next(calls_of(g) for g in graphs if counts[calls_of(g)] == top)
+    same = [g for g in graphs if calls_of(g) == key]
+    return same, modal(same)[0]
+
+
 def rows_by_call(table: Sequence[Assumption] = TABLE) -> dict[str, Assumption]:
     return {f"{service}/{operation}": row for (service, operation), row in index(table).items()}
 
@@ -126,6 +144,7 @@ class Replay:
     """`replays` draws of one graph: each call's end (ms since the batch started, shape calls x replays) and
     the batch's wall time with the CPU added."""
 
+    calls: tuple[str, ...]  # the rows of ends_ms
     ends_ms: NDArray[np.float64]
     wall_ms: NDArray[np.float64]
     unmodelled: tuple[str, ...]  # calls the model has no row for (taken as instant)
@@ -133,9 +152,9 @@ class Replay:
     def percentile(self, p: float) -> float:
         return float(np.percentile(self.wall_ms, p))
 
-    def ends_of(self, graph: CallGraph, operations: Sequence[str]) -> NDArray[np.float64]:
+    def ends_of(self, operations: Sequence[str]) -> NDArray[np.float64]:
         """Per replay, the end of the last call among `operations` (e.g. the publishes)."""
-        rows = [i for i, c in enumerate(graph.calls) if short(c) in operations]
+        rows = [i for i, c in enumerate(self.calls) if short(c) in operations]
         if not rows:
             raise ValueError(f"the graph has none of {operations}")
         return np.asarray(self.ends_ms[rows].max(axis=0), dtype=np.float64)
@@ -163,7 +182,33 @@ def replay(
         ends[i] = begin + (draw(row, rng, replays) if row is not None else 0.0)
     last = ends.max(axis=0) if graph.calls else np.zeros(replays)
     unmodelled = tuple(sorted({c for c in graph.calls if c not in rows}))
-    return Replay(ends, last + cpu_ms, unmodelled)
+    return Replay(graph.calls, ends, last + cpu_ms, unmodelled)
+
+
+def replay_pooled(
+    graphs: Sequence[CallGraph],
+    cpu_ms: float,
+    seed: int,
+    replays: int = REPLAYS,
+    table: Sequence[Assumption] = TABLE,
+) -> Replay:
+    """`replays` draws shared evenly among graphs of the same calls (calls_of equal; seed + i for the i-th),
+    each part's rows put in the calls' sorted order."""
+    if not graphs or len({calls_of(g) for g in graphs}) != 1:
+        raise ValueError("graphs of the same calls expected")
+    parts = []
+    for i, graph in enumerate(graphs):
+        n = replays // len(graphs) + (1 if i < replays % len(graphs) else 0)
+        if n:
+            part = replay(graph, cpu_ms, seed + i, n, table)
+            order = sorted(range(len(graph.calls)), key=lambda j: graph.calls[j])
+            parts.append(Replay(calls_of(graph), part.ends_ms[order], part.wall_ms, part.unmodelled))
+    return Replay(
+        parts[0].calls,
+        np.concatenate([p.ends_ms for p in parts], axis=1),
+        np.concatenate([p.wall_ms for p in parts]),
+        parts[0].unmodelled,
+    )
 
 
 def slowest_of(k: int, row: Assumption, seed: int, replays: int = REPLAYS) -> NDArray[np.float64]:

@@ -9,11 +9,21 @@ BENCH_ARGS ?=
 bench-build: $(DEPS_STAMP)
 	@[ -f $(BENCH_BUILD)/build.ninja ] || cmake $(CMAKE_GEN) -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release \
 	  '-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG' -DTAP_TESTS=OFF -DTAP_BENCH=ON >/dev/null
-	@cmake --build $(BENCH_BUILD) -j $(NPROC) --target bootstrap tap_core_bench tap_rules_scale_bench
+	@cmake --build $(BENCH_BUILD) -j $(NPROC) --target bootstrap tap_rules tap_core_bench tap_rules_scale_bench
 	@test -x $(BENCH_BUILD)/src/bootstrap -a -x $(BENCH_BUILD)/bench/tap_core_bench
 
 bench: $(VENV_STAMP) bench-build ## C++ vs the Python baseline side by side, with the cost model (~10 min)
 	@$(PY) -m bench.run --build $(BENCH_BUILD) $(BENCH_ARGS)
+	@$(PY) -m bench.critical_path --build $(BENCH_BUILD) $(AWS_MODEL_ARGS)
+
+# The call graphs under the AWS latency model alone (~3 min, bench/critical_path.py): C++, the sequential and
+# the threaded baseline recorded live behind latency proxies, replayed 10,000 times; the targets, capacity,
+# tick-to-notification per event source setting and cost; replaces `aws_model` in bench/results/latest.json
+# and writes bench/results/aws_model.png (make bench runs it too). AWS_MODEL_ARGS: --batches, --seed.
+AWS_MODEL_ARGS ?=
+.PHONY: bench-aws-model
+bench-aws-model: $(VENV_STAMP) bench-build ## call graphs under the AWS latency model: per-batch p50/p99, capacity, cost
+	@$(PY) -m bench.critical_path --build $(BENCH_BUILD) $(AWS_MODEL_ARGS)
 
 # rules_scale alone (~1 min): the rule index at 10 .. 1,000,000 versions; replaces `rules_scale` in
 # bench/results/latest.json (make bench measures it too).

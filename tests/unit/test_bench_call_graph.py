@@ -10,11 +10,14 @@ from bench.aws_model import TABLE, Assumption
 from bench.call_graph import (
     CallGraph,
     assign,
+    calls_of,
     chain_replay,
     infer,
     modal,
+    modal_calls,
     p50_weights,
     replay,
+    replay_pooled,
     rows_by_call,
     short,
     slowest_of,
@@ -102,10 +105,10 @@ def test_a_replay_adds_each_calls_draw_to_the_end_of_what_it_waits_for_and_the_c
     assert result.wall_ms.tolist() == pytest.approx([55.0] * 4)
     assert result.ends_ms[:, 0].tolist() == pytest.approx([5.0, 33.0, 12.6, 53.0, 0.0])
     assert result.unmodelled == ("sqs/DeleteMessage",)  # no row: instant
-    assert result.ends_of(graph, ["PublishBatch"]).tolist() == pytest.approx([53.0] * 4)
+    assert result.ends_of(["PublishBatch"]).tolist() == pytest.approx([53.0] * 4)
     assert (result.percentile(50), result.percentile(99)) == pytest.approx((55.0, 55.0))
     with pytest.raises(ValueError, match="none of"):
-        result.ends_of(graph, ["Publish"])
+        result.ends_of(["Publish"])
     assert replay(CallGraph((), ()), 1.5, 1, replays=2).wall_ms.tolist() == [1.5, 1.5]
 
 
@@ -140,3 +143,31 @@ def test_the_chain_alone_and_the_summary() -> None:
         "unmodelled": [],
     }
     assert short("sns/Publish") == "Publish"
+
+
+def test_the_most_frequent_calls_keep_every_invocation_that_made_them_whatever_its_waits() -> None:
+    parallel = CallGraph((GET, PUT, PUT), ((), (0,), (0,)))
+    waves = CallGraph((GET, PUT, PUT), ((), (0,), (1,)))
+    refresh = CallGraph.chain(["dynamodb/Query", GET, PUT, PUT])
+    same, graph = modal_calls([refresh, waves, parallel, parallel])
+    assert same == [waves, parallel, parallel]
+    assert graph == parallel
+    assert calls_of(waves) == (GET, PUT, PUT)
+    with pytest.raises(ValueError, match="no invocation"):
+        modal_calls([])
+
+
+def test_a_pooled_replay_shares_the_draws_among_the_graphs_in_the_calls_sorted_order() -> None:
+    parallel = CallGraph((PUT, GET), ((), ()))
+    chained = CallGraph((GET, PUT), ((), (0,)))
+    pooled = replay_pooled([parallel, chained], 1.0, seed=2, replays=5, table=FIXED)
+    assert pooled.calls == (GET, PUT)
+    # 3 draws of the parallel graph (7.6 at most), 2 of the chain (5 + 7.6), each + 1 ms CPU
+    assert pooled.wall_ms.tolist() == pytest.approx([8.6, 8.6, 8.6, 13.6, 13.6])
+    assert pooled.ends_ms[1].tolist() == pytest.approx([7.6, 7.6, 7.6, 12.6, 12.6])  # the put, both ways
+    assert replay_pooled([chained, chained], 0.0, 2, replays=1, table=FIXED).wall_ms.tolist() == [
+        pytest.approx(12.6)
+    ]
+    for bad in ([], [parallel, CallGraph.chain([PUT])]):
+        with pytest.raises(ValueError, match="same calls"):
+            replay_pooled(bad, 0.0, 1)
