@@ -76,7 +76,30 @@ class CallGraph:
         return max(best, key=lambda b: b[0], default=(0.0, []))[1]
 
     def describe_chain(self, path: Sequence[int]) -> str:
-        return " -> ".join(short(self.calls[i]) for i in path)
+        return " -> ".join(compress([short(self.calls[i]) for i in path]))
+
+
+def compress(names: Sequence[str]) -> list[str]:
+    """Repeats folded for reading: [A, A, A, B, C, B, C] -> ["A x3", "(B -> C) x2"] (runs of one name or of
+    a pair, whichever covers more)."""
+    out: list[str] = []
+    i = 0
+    while i < len(names):
+        best = (1, 1)  # (pattern length, repeats)
+        for size in (1, 2):
+            pattern = list(names[i : i + size])
+            repeats = 1
+            while (
+                len(pattern) == size and list(names[i + repeats * size : i + (repeats + 1) * size]) == pattern
+            ):
+                repeats += 1
+            if repeats > 1 and size * repeats > best[0] * best[1]:
+                best = (size, repeats)
+        size, repeats = best
+        text = " -> ".join(names[i : i + size])
+        out.append(text if repeats == 1 else f"{text} x{repeats}" if size == 1 else f"({text}) x{repeats}")
+        i += size * repeats
+    return out
 
 
 def short(call: str) -> str:

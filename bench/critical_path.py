@@ -375,9 +375,10 @@ def text(doc: Mapping[str, Any]) -> str:
 
 # ------------------------------------------------------------------ the live run (I/O)
 def record(
-    batches: int, seed: int, build: Path
+    batches: int, seed: int, build: Path, results: Path
 ) -> tuple[dict[str, Recorded], cost_model.Workload, int]:  # pragma: no cover
-    """The three variants' live runs on moto under the model; with the benchmark feed's workload."""
+    """The three variants' live runs on moto under the model; with the benchmark feed's workload (its alerts
+    per tick from `results`, the result file of bench/run.py's same-outputs run)."""
     from bench import run  # noqa: PLC0415 (the live helpers; bench.run is heavy to import)
     from local.emulator import MotoServer  # noqa: PLC0415
     from local.fault_proxy import FaultProxy  # noqa: PLC0415
@@ -423,7 +424,6 @@ def record(
                 }
                 out[name] = Recorded(invocations, proxy.spans(), exceeded)
     alerts_per_tick = 0.0
-    results = RESULTS / "latest.json"
     if results.exists():
         previous = json.loads(results.read_text(encoding="utf-8"))
         alerts_per_tick = previous["figures"]["cost_per_million_ticks_usd"]["workload"]["alerts_per_tick"]
@@ -466,7 +466,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     began = time.monotonic()
-    recorded, workload, crossing = record(args.batches, args.seed, args.build)
+    recorded, workload, crossing = record(args.batches, args.seed, args.build, args.out / "latest.json")
     doc = report(recorded, args.seed, workload, crossing)
     doc["measured"] = datetime.now(UTC).isoformat(timespec="seconds")
     doc["batches_per_variant"] = args.batches

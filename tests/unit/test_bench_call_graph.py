@@ -12,6 +12,7 @@ from bench.call_graph import (
     assign,
     calls_of,
     chain_replay,
+    compress,
     infer,
     modal,
     modal_calls,
@@ -31,6 +32,7 @@ PUT, TX, PUB, GET = (
     "sns/PublishBatch",
     "dynamodb/BatchGetItem",
 )
+MARK_ = "dynamodb/UpdateItem"
 # A model whose every draw is its p50 (sigma 0): a replay's sums are exact.
 FIXED = tuple(Assumption(r.name, r.p50_ms, r.p50_ms, r.source, r.requests) for r in TABLE)
 
@@ -171,3 +173,16 @@ def test_a_pooled_replay_shares_the_draws_among_the_graphs_in_the_calls_sorted_o
     for bad in ([], [parallel, CallGraph.chain([PUT])]):
         with pytest.raises(ValueError, match="same calls"):
             replay_pooled(bad, 0.0, 1)
+
+
+def test_a_chain_reads_with_its_repeats_folded() -> None:
+    assert compress(["A", "A", "A", "B", "C", "B", "C"]) == ["A x3", "(B -> C) x2"]
+    assert compress(["G", "T", "T", "P", "U", "P", "U", "P"]) == ["G", "T x2", "(P -> U) x2", "P"]
+    assert compress(["A", "B", "A"]) == ["A", "B", "A"]
+    assert compress(["A", "A", "A", "A"]) == ["A x4"]  # a run of one name before a run of pairs
+    assert compress([]) == []
+    graph = CallGraph.chain([GET, TX, TX, PUB, MARK_, PUB, MARK_])
+    assert (
+        graph.describe_chain(range(7))
+        == "BatchGetItem -> TransactWriteItems x2 -> (PublishBatch -> UpdateItem) x2"
+    )
