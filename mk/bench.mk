@@ -12,7 +12,7 @@ bench-build: $(DEPS_STAMP)
 	@cmake --build $(BENCH_BUILD) -j $(NPROC) --target bootstrap tap_rules tap_core_bench tap_rules_scale_bench
 	@test -x $(BENCH_BUILD)/src/bootstrap -a -x $(BENCH_BUILD)/bench/tap_core_bench
 
-bench: $(VENV_STAMP) bench-build ## C++ vs the Python baseline side by side, with the cost model (~10 min)
+bench: $(VENV_STAMP) bench-build ## C++ vs the Python baseline side by side, the cost model and the AWS latency model replay (~11 min)
 	@$(PY) -m bench.run --build $(BENCH_BUILD) $(BENCH_ARGS)
 	@$(PY) -m bench.critical_path --build $(BENCH_BUILD) $(AWS_MODEL_ARGS)
 
