@@ -3,9 +3,10 @@
 // (batchItemFailures). Pure decisions come from the core (symbol_engine.hpp); all I/O goes through the
 // ports (ports.hpp).
 //
-// Per symbol touched: the states of all symbols are read in one round; each symbol's ticks are planned
-// (plan_symbol) and committed in ONE conditional transaction (state + the alerts of the fires it records
-// stored + their `once` markers); a conflict re-plans on the state stored now, a taken marker is learnt and
+// Per symbol touched: the states of the symbols not kept from an earlier batch (cache_states) are read in
+// one round; each symbol's ticks are planned (plan_symbol) and committed in ONE conditional write (a
+// transaction of state + the alerts of the fires it records stored + their `once` markers; the state's put
+// alone when there are none); a conflict re-plans on the state stored now, a taken marker is learnt and
 // re-planned, an alert found existing is recorded without writing it (bounded, then the symbol's messages
 // are retried). Fires one transaction cannot hold (a burst) are recorded pending in the state and stored by
 // further commits, each its own transaction recording them stored; a crash in between leaves them pending
