@@ -605,7 +605,7 @@ def test_throttling_on_30_percent_of_calls_loses_and_duplicates_nothing(
         FaultRule("dynamodb", FaultKind.DYNAMODB_THROTTLING, 0.15 / 0.85),
         FaultRule("sns", FaultKind.SNS_THROTTLING, 0.30),
     ]
-    with FaultProxy(stack.aws.url, faults, seed=2026) as proxy:
+    with FaultProxy(stack.aws.url, faults, seed=2027) as proxy:
         fn = run_function(stack.env(CONFIG_RULES, endpoint=proxy.url))
         redeliveries = 0
         for start in range(0, len(bodies), 25):

@@ -67,6 +67,10 @@ constexpr auto kInitLoadBudget = std::chrono::seconds(8);
 // on this many threads, each on a pooled keep-alive connection (docs/design.md section 6a). A batch has at
 // most 25 symbols; beyond 16 connections moto (and a 1-vCPU function) gains little.
 constexpr std::size_t kOverlapWorkers = 16;
+// The symbols' states kept between batches, planned on without a read (docs/design.md section 6a): a state
+// is a few KB (at most max_held_ticks ticks and max_fire_records fires), so this keeps thousands of symbols
+// in a small share of the function's memory (lib/stack/function.py: 3072 MB).
+constexpr std::size_t kStateCacheBytes = std::size_t{64} << 20;
 
 std::int64_t real_micros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -207,6 +211,7 @@ int main() {
   tap::BatchHandler handler(*source, {state, ledger, notifier, dead_letters}, log, wall_clock,
                             tap::engine_limits(config.value()), config->max_notify_age_seconds);
   handler.overlap_calls(kOverlapWorkers);
+  handler.cache_states(kStateCacheBytes);
   log.info("initialised with " + std::to_string(source->versions().size()) + " rules");
 
   return tap::runtime::run_handler([&](const tap::runtime::InvocationRequest& request) {

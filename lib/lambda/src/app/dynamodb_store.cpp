@@ -609,11 +609,8 @@ std::string marker_item(const OnceMarker& marker, std::int64_t created_at_micros
   return out + '}';
 }
 
-dynamodb::TransactWrite commit_request(const std::string& state_table, const std::string& alerts_table,
-                                       std::string_view symbol, const SymbolState& read,
-                                       const SymbolState& next, std::span<const AlertRecord> alerts,
-                                       std::span<const OnceMarker> markers, std::int64_t now_micros,
-                                       UlidGenerator& stored_ids) {
+dynamodb::PutItem state_put_request(const std::string& state_table, std::string_view symbol,
+                                    const SymbolState& read, const SymbolState& next) {
   dynamodb::PutItem put;
   put.table = state_table;
   put.item_json = state_item(symbol, next);
@@ -627,9 +624,18 @@ dynamodb::TransactWrite commit_request(const std::string& state_table, const std
   } else {
     put.condition_expression = "attribute_not_exists(#rev)";
   }
+  // A refusal hands back the state stored now: the re-plan needs no read.
   put.return_old_on_condition_failure = true;
+  return put;
+}
+
+dynamodb::TransactWrite commit_request(const std::string& state_table, const std::string& alerts_table,
+                                       std::string_view symbol, const SymbolState& read,
+                                       const SymbolState& next, std::span<const AlertRecord> alerts,
+                                       std::span<const OnceMarker> markers, std::int64_t now_micros,
+                                       UlidGenerator& stored_ids) {
   dynamodb::TransactWrite tx;
-  tx.items.emplace_back(std::move(put));
+  tx.items.emplace_back(state_put_request(state_table, symbol, read, next));
   for (const AlertRecord& a : alerts) {
     // Taken at store: a redelivery's put is refused (put_if_absent), so the first store's id stays.
     const std::string id = to_string(stored_ids.next(now_micros / 1000));
@@ -694,6 +700,7 @@ Result<WriteOutcome, AwsError> DynamoDbSymbolStore::commit(std::string_view symb
                                                            std::span<const AlertRecord> alerts,
                                                            std::span<const OnceMarker> markers,
                                                            Deadline deadline) {
+  if (alerts.empty() && markers.empty()) return commit_state(symbol, read, next, deadline);
   dynamodb::TransactWrite tx;
   {
     // Commits of different symbols run concurrently: the ULIDs stay monotonic and the token source is
@@ -711,15 +718,37 @@ Result<WriteOutcome, AwsError> DynamoDbSymbolStore::commit(std::string_view symb
   }
   const Refusals refused = read_refusals(written.error(), alerts.size());
   if (refused.other) return written.error();
-  WriteOutcome out;
   if (!refused.state) {
+    WriteOutcome out;
     out.status = WriteOutcome::Status::refused;
     out.alerts_existing = refused.alerts;
     out.markers_taken = refused.markers;
     return out;
   }
+  return conflict(symbol, written.error().cancellation_reasons[0].item_json, deadline);
+}
+
+// The state alone: one conditional PutItem, no transaction and no ClientRequestToken. A retry of a put whose
+// answer was lost (the retry policy re-sends on a network error or 5xx) meets the put's own write as a
+// revision conflict and hands it back: the handler re-plans on it, where the ticks are held already
+// (docs/design.md, section 5.5).
+Result<WriteOutcome, AwsError> DynamoDbSymbolStore::commit_state(std::string_view symbol,
+                                                                 const SymbolState& read,
+                                                                 const SymbolState& next, Deadline deadline) {
+  auto put = client_.put_item(state_put_request(state_table_, symbol, read, next), deadline);
+  if (put) {
+    WriteOutcome applied;
+    applied.bytes_written = state_item_bytes(symbol, next);
+    return applied;
+  }
+  if (put.error().code != kConditionalCheckFailed) return put.error();
+  return conflict(symbol, put.error().item_json, deadline);
+}
+
+Result<WriteOutcome, AwsError> DynamoDbSymbolStore::conflict(std::string_view symbol,
+                                                             const std::string& old_item, Deadline deadline) {
+  WriteOutcome out;
   out.status = WriteOutcome::Status::conflict;
-  const std::string& old_item = written.error().cancellation_reasons[0].item_json;
   if (old_item.empty()) {
     // No image (a TransactionConflict, or an item deleted since the read): read what is stored now.
     const std::string symbols[] = {std::string(symbol)};

@@ -370,19 +370,37 @@ Result<BatchReport> BatchHandler::handle(std::string_view event_json, Deadline d
     }
   }
   if (!works.empty()) {
+    // Planned on the state kept from this container's last commit of the symbol when there is one (its
+    // compare-and-swap refuses it if stale); the others read in one round.
+    LoadedStates states;
+    std::set<std::string_view> kept;
     std::vector<std::string> symbols;
-    for (const SymbolWork& w : works) symbols.push_back(w.symbol);
-    auto loaded = ports_.state.load(symbols, calls_by);
-    if (!loaded) {
-      for (SymbolWork& w : works) {
-        fail_symbol(batch, w, "state read failed, message will be retried",
-                    loaded.error().code + ": " + loaded.error().message);
+    for (const SymbolWork& w : works) {
+      if (const SymbolState* k = kept_state(w.symbol)) {
+        states[w.symbol].state = *k;
+        kept.insert(w.symbol);
+      } else {
+        symbols.push_back(w.symbol);
       }
-    } else {
-      // The symbols' work overlaps; each symbol's compare-and-swap commits stay in order in its task.
-      fan_out(works.size(),
-              [&](std::size_t i) { process_symbol(batch, works[i], loaded->at(works[i].symbol), calls_by); });
     }
+    if (!symbols.empty()) {
+      auto loaded = ports_.state.load(symbols, calls_by);
+      if (!loaded) {
+        for (SymbolWork& w : works) {
+          if (kept.contains(w.symbol)) continue;
+          fail_symbol(batch, w, "state read failed, message will be retried",
+                      loaded.error().code + ": " + loaded.error().message);
+        }
+      } else {
+        states.merge(loaded.value());
+      }
+    }
+    // The symbols' work overlaps; each symbol's compare-and-swap commits stay in order in its task.
+    fan_out(works.size(), [&](std::size_t i) {
+      const auto found = states.find(works[i].symbol);
+      if (found == states.end()) return;  // its read failed
+      process_symbol(batch, works[i], found->second, kept.contains(works[i].symbol), calls_by);
+    });
   }
   notify_all(batch, calls_by);
   dead_letter_rejects(batch, calls_by);
@@ -532,8 +550,10 @@ void BatchHandler::count_fates(Batch& batch, const SymbolPlan& plan) {
   batch.report.mode_choices += plan.mode_choices;
 }
 
-void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedState& loaded,
+void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedState& loaded, bool cached,
                                   Deadline deadline) {
+  // Kept again only where the symbol's work ends normally, with the state it stored or was handed.
+  forget_state(work.symbol);
   if (loaded.error) {
     fail_symbol(batch, work, "state item unreadable, message will be retried",
                 loaded.error->code + ": " + loaded.error->message);
@@ -634,9 +654,32 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
       if (rule.mode == TriggerMode::once) record.once_arming = rule.arming;
       add(record, &rule, tick, message_index);
     }
+    if (cached && !plan.write_needed && plan.fires.empty() && plan.completing.empty()) {
+      // Nothing to commit: no compare-and-swap proves the kept state current, so it is read and the symbol
+      // planned again on what is stored (every decision stands on a state read or proven current).
+      cached = false;
+      const std::string symbols[] = {work.symbol};
+      auto fresh = unlocked([&] { return ports_.state.load(symbols, deadline); });
+      if (!fresh) {
+        fail_symbol(batch, work, "state read failed, message will be retried",
+                    fresh.error().code + ": " + fresh.error().message);
+        return;
+      }
+      LoadedState& now = fresh->begin()->second;
+      if (now.error) {
+        fail_symbol(batch, work, "state item unreadable, message will be retried",
+                    now.error->code + ": " + now.error->message);
+        return;
+      }
+      state = std::move(now.state);
+      continue;
+    }
     if (plan.write_needed || !plan.fires.empty() || !plan.completing.empty()) {
       auto outcome = unlocked(
           [&] { return ports_.state.commit(work.symbol, state, plan.next, alerts, markers, deadline); });
+      // Any answer proves what the state is: the one planned on (applied, or refused for an alert or a
+      // marker: its revision held) or the one handed back.
+      cached = false;
       if (!outcome) {
         fail_symbol(batch, work, "state write failed, message will be retried",
                     outcome.error().code + ": " + outcome.error().message);
@@ -682,10 +725,55 @@ void BatchHandler::process_symbol(Batch& batch, SymbolWork& work, const LoadedSt
     // none is left or a commit stored none (then a later commit of the symbol completes them).
     const bool pending =
         std::any_of(state.fires.begin(), state.fires.end(), [](const FireRecord& r) { return !r.stored; });
-    if (!pending || written.empty()) return;
+    if (!pending || written.empty()) {
+      keep_state(work.symbol, state);
+      return;
+    }
   }
   fail_symbol(batch, work, "state kept changing under concurrent writers, message will be retried",
               "too many compare-and-swap conflicts");
+}
+
+std::size_t kept_state_bytes(const std::string& symbol, const SymbolState& s) {
+  std::size_t n = sizeof(SymbolState) + 2 * symbol.capacity() + s.ticks.capacity() * sizeof(HeldTick) +
+                  s.fires.capacity() * sizeof(FireRecord);
+  for (const FireRecord& f : s.fires) n += f.rule_id.capacity();
+  return n;
+}
+
+const SymbolState* BatchHandler::kept_state(std::string_view symbol) {
+  const auto found = kept_.find(symbol);
+  if (found == kept_.end()) return nullptr;
+  for (const FireRecord& f : found->second.state.fires) {
+    // Another container's alert (or one whose publish failed here) is recovered from a state read, as
+    // before: the kept state may show it unconfirmed long after it was confirmed.
+    if (awaits_confirmation(f) && !published_.contains({std::string(symbol), f.tick.ts_micros, f.rule_id})) {
+      return nullptr;
+    }
+  }
+  kept_order_.splice(kept_order_.end(), kept_order_, found->second.used);
+  return &found->second.state;
+}
+
+void BatchHandler::keep_state(const std::string& symbol, const SymbolState& state) {
+  forget_state(symbol);
+  if (max_cached_bytes_ == 0) return;
+  KeptState kept{state, 0, {}};  // a copy: its vectors hold no spare capacity
+  kept.bytes = kept_state_bytes(symbol, kept.state);
+  if (kept.bytes > max_cached_bytes_) return;  // larger than the bound: not kept
+  while (kept_bytes_ + kept.bytes > max_cached_bytes_) forget_state(kept_order_.front());
+  kept_bytes_ += kept.bytes;
+  kept.used = kept_order_.insert(kept_order_.end(), symbol);
+  kept_.emplace(symbol, std::move(kept));
+}
+
+void BatchHandler::forget_state(std::string_view symbol) {
+  const auto found = kept_.find(symbol);
+  if (found == kept_.end()) return;
+  kept_bytes_ -= found->second.bytes;
+  const auto used = found->second.used;  // `symbol` may be its text: erased last
+  kept_.erase(found);
+  kept_order_.erase(used);
 }
 
 void BatchHandler::remember(const AlertId& id) {

@@ -490,6 +490,105 @@ TEST_F(PortsTest, CommitCancellationsAreReadByReason) {
   EXPECT_EQ(commit().error().code, "ResourceNotFoundException");
 }
 
+TEST_F(PortsTest, ACommitWithoutAlertsOrMarkersIsOneConditionalPutItem) {
+  SymbolState next = small_state();
+  next.revision = 5;
+  const dynamodb::PutItem put = state_put_request("state", "AAPL", small_state(), next);
+  EXPECT_EQ(put.table, "state");
+  EXPECT_EQ(put.item_json, state_item("AAPL", next));
+  EXPECT_EQ(put.condition_expression, "#rev = :rev");
+  EXPECT_EQ(put.names_json, R"({"#rev":"revision"})");
+  EXPECT_EQ(put.values_json, R"({":rev":{"N":"4"}})");
+  EXPECT_TRUE(put.return_old_on_condition_failure);
+  EXPECT_EQ(state_put_request("state", "AAPL", SymbolState{}, next).condition_expression,
+            "attribute_not_exists(#rev)");
+
+  http.reply(200, "{}");
+  auto applied = symbols.commit("AAPL", small_state(), next, {}, {}, far());
+  ASSERT_TRUE(applied.ok()) << applied.error().message;
+  EXPECT_EQ(applied->status, WriteOutcome::Status::applied);
+  EXPECT_EQ(applied->bytes_written, state_item_bytes("AAPL", next));
+  ASSERT_EQ(http.requests.size(), 1u);
+  EXPECT_EQ(http.target(0), "DynamoDB_20120810.PutItem");
+  EXPECT_EQ(http.body(0), dynamodb::render(put));
+  EXPECT_NE(http.body(0).find(R"("ReturnValuesOnConditionCheckFailure":"ALL_OLD")"), std::string::npos);
+  EXPECT_EQ(http.body(0).find("ClientRequestToken"), std::string::npos);
+
+  // Refused: the stored state comes back with the refusal, as with a transaction's cancellation reason.
+  SymbolState newer = small_state();
+  newer.revision = 9;
+  http.reply(400, ddb_error("ConditionalCheckFailedException", R"(,"Item":)" + state_item("AAPL", newer)));
+  auto conflict = symbols.commit("AAPL", small_state(), next, {}, {}, far());
+  ASSERT_TRUE(conflict.ok()) << conflict.error().message;
+  EXPECT_EQ(conflict->status, WriteOutcome::Status::conflict);
+  EXPECT_EQ(conflict->current, newer);
+  // No image (the item is gone): the state is read.
+  http.reply(400, ddb_error("ConditionalCheckFailedException"));
+  http.reply(200, R"({"Responses":{"state":[]}})");
+  auto gone = symbols.commit("AAPL", small_state(), next, {}, {}, far());
+  ASSERT_TRUE(gone.ok()) << gone.error().message;
+  EXPECT_EQ(gone->status, WriteOutcome::Status::conflict);
+  EXPECT_EQ(gone->current, SymbolState{});
+  http.reply(400, ddb_error("ConditionalCheckFailedException", R"(,"Item":{"revision":{"N":"1"}})"));
+  EXPECT_EQ(symbols.commit("AAPL", small_state(), next, {}, {}, far()).error().code, "invalid_state");
+  http.reply(400, ddb_error("ValidationException"));
+  EXPECT_EQ(symbols.commit("AAPL", small_state(), next, {}, {}, far()).error().code, "ValidationException");
+}
+
+// DynamoDB for one state item, enough for a conditional put: it applies a put whose revision condition holds
+// and answers a refused one with the stored item; `lose` answers that many applied puts with a network error
+// instead (the write done, its answer lost).
+class OneItemTable final : public HttpClient {
+ public:
+  Result<HttpResponse> send(const HttpRequest& request, Deadline) override {
+    ++puts;
+    const std::string& body = request.body;
+    const auto number_after = [](const std::string& text, std::string_view key) {
+      const std::size_t at = text.find(key);
+      return at == std::string::npos
+                 ? std::string()
+                 : text.substr(at + key.size(), text.find('"', at + key.size()) - at - key.size());
+    };
+    const std::string expected = number_after(body, R"(":rev":{"N":")");
+    if (number_after(stored, R"("revision":{"N":")") != expected) {
+      return HttpResponse{400, {}, ddb_error("ConditionalCheckFailedException", R"(,"Item":)" + stored)};
+    }
+    const std::size_t item = body.find(R"("Item":)") + 7;
+    stored = body.substr(item, body.find(R"(,"ConditionExpression")") - item);
+    if (lose > 0) {
+      --lose;
+      return Error{kNetworkError, "connection reset after the request was sent"};
+    }
+    return HttpResponse{200, {}, "{}"};
+  }
+  std::string stored;
+  int lose = 0;
+  int puts = 0;
+};
+
+TEST_F(PortsTest, AStatePutRetriedAfterItsAnswerWasLostMeetsItsOwnWriteAsAConflict) {
+  OneItemTable table;
+  table.stored = state_item("AAPL", small_state());
+  table.lose = 1;
+  RetryPolicy twice(
+      RetryConfig{.max_attempts = 2}, [] { return 0.0; }, [] { return SteadyClock::now(); });
+  AwsTransport lossy = scripted_transport(table, twice);
+  dynamodb::Client client(lossy, "http://127.0.0.1:1", "us-east-1");
+  DynamoDbSymbolStore store(
+      client, "state", "alerts", [] { return kNow; }, [] { return std::string("t"); });
+  SymbolState next = small_state();
+  next.revision = 5;
+  next.ticks.push_back({{2000, 0}, 201});
+  auto outcome = store.commit("AAPL", small_state(), next, {}, {}, far());
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  EXPECT_EQ(table.puts, 2);
+  // Applied once; the retry is refused and hands back the state it wrote, which the handler re-plans on (the
+  // ticks held: duplicates, nothing written twice).
+  EXPECT_EQ(table.stored, state_item("AAPL", next));
+  EXPECT_EQ(outcome->status, WriteOutcome::Status::conflict);
+  EXPECT_EQ(outcome->current, next);
+}
+
 TEST_F(PortsTest, NotifierAndDeadLettersSendTheirAttributes) {
   SnsNotifier notifier(sns_client, "arn:aws:sns:us-east-1:123456789012:trading-alerts-dev");
   http.reply(200,

@@ -84,6 +84,7 @@ class FakeSymbolStore final : public SymbolStore {
 
   Result<LoadedStates, AwsError> load(std::span<const std::string> symbols, Deadline) override {
     ++loads;
+    last_load.assign(symbols.begin(), symbols.end());
     if (tables_.killed) return killed_error();
     if (fail_loads > 0) {
       --fail_loads;
@@ -128,6 +129,15 @@ class FakeSymbolStore final : public SymbolStore {
     tables_.symbols[std::string(symbol)] = stored;
     out.bytes_written = 100 + 12 * next.ticks.size() + 10 * next.fires.size();
     if (after_commit) after_commit(symbol);
+    if (lose_answers > 0 && alerts.empty() && markers.empty()) {
+      // The state put (a PutItem, no request token) applied, its answer lost: the retry policy sends it
+      // again and DynamoDB refuses it on the revision it wrote, handing that state back (ALL_OLD).
+      --lose_answers;
+      WriteOutcome again;
+      again.status = WriteOutcome::Status::conflict;
+      again.current = stored;
+      return again;
+    }
     return out;
   }
 
@@ -135,8 +145,10 @@ class FakeSymbolStore final : public SymbolStore {
   std::function<void(std::string_view)> after_commit;   // e.g. a kill
   int fail_loads = 0;
   int fail_commits = 0;
+  int lose_answers = 0;  // state-only commits applied whose answer is lost (then retried: a conflict)
   int loads = 0;
   int commits = 0;
+  std::vector<std::string> last_load;  // the symbols the last load asked for
 
  private:
   FakeTables& tables_;

@@ -453,6 +453,154 @@ TEST_F(HandlerTest, EndlessConflictsGiveUpAndRetryThroughTheQueue) {
   EXPECT_TRUE(tables.alerts.empty());
 }
 
+TEST_F(HandlerTest, AQuietCommitWhoseAnswerWasLostMeetsItsOwnWriteAndAppliesNothingTwice) {
+  run({{"m0", tick("AAPL", 199, "2026-11-25T14:30:00Z")}});
+  // m1's commit writes no alert: a PutItem without request token. It is applied, its answer lost, and its
+  // retry refused on the revision it wrote itself, which comes back as the state stored now.
+  state.lose_answers = 1;
+  const BatchReport r = run({{"m1", "[" + tick("AAPL", 199.5, "2026-11-25T14:30:01Z") + "," +
+                                        tick("AAPL", 198, "2026-11-25T14:30:02Z") + "]"}});
+  EXPECT_TRUE(r.failed_message_ids.empty());
+  EXPECT_EQ(r.state_conflicts, 1u);
+  // The re-plan on that state finds m1's ticks held (duplicates): nothing is written a second time.
+  EXPECT_EQ(state.commits, 2);
+  EXPECT_EQ(r.late_ticks, 2u);
+  const SymbolState& aapl = tables.symbols.at("AAPL");
+  EXPECT_EQ(aapl.revision, 2u);
+  ASSERT_EQ(aapl.ticks.size(), 3u);
+  EXPECT_EQ(aapl.ticks.back().pos, (Position{1795617002000000LL, 0}));
+  // The next crossing is planned on that state and fires once.
+  const BatchReport next = run({{"m2", tick("AAPL", 201, "2026-11-25T14:30:03Z")}});
+  EXPECT_EQ(next.alerts, 1u);
+  EXPECT_EQ(tables.alerts.size(), 1u);
+  EXPECT_EQ(notifier.published.size(), 1u);
+}
+
+// A warm container keeping its symbols' states (BatchHandler::cache_states, as the function does).
+class KeptStateTest : public HandlerTest {
+ protected:
+  KeptStateTest() { handler.cache_states(std::size_t{1} << 20); }
+};
+
+TEST_F(KeptStateTest, AQuietBatchPlansOnTheKeptStateAndReadsOnlyTheSymbolsNotKept) {
+  run({{"m0", "[" + tick("AAPL", 199, "2026-11-25T14:30:00Z") + "," +
+                  tick("MSFT", 440, "2026-11-25T14:30:00Z") + "]"}});
+  EXPECT_EQ(state.loads, 1);
+  const BatchReport r = run({{"m1", "[" + tick("AAPL", 199.5, "2026-11-25T14:30:01Z") + "," +
+                                        tick("IBM", 120, "2026-11-25T14:30:01Z") + "]"}});
+  EXPECT_TRUE(r.failed_message_ids.empty());
+  EXPECT_EQ(state.loads, 2);
+  EXPECT_EQ(state.last_load, std::vector<std::string>{"IBM"});
+  EXPECT_EQ(r.state_writes, 2u);
+  EXPECT_EQ(r.state_conflicts, 0u);
+  const SymbolState& aapl = tables.symbols.at("AAPL");
+  EXPECT_EQ(aapl.revision, 2u);
+  EXPECT_EQ(aapl.ticks.size(), 2u);
+  // The next batch of both reads nothing; a crossing on the kept state fires as on a read one.
+  const BatchReport cross = run({{"m2", "[" + tick("AAPL", 201, "2026-11-25T14:30:02Z") + "," +
+                                            tick("IBM", 121, "2026-11-25T14:30:02Z") + "]"}});
+  EXPECT_EQ(state.loads, 2);
+  EXPECT_EQ(cross.alerts, 1u);
+  EXPECT_EQ(notifier.published.size(), 1u);
+  // Its fire awaits confirmation, but this container published it: confirmed by the next commit, unread.
+  run({{"m3", tick("AAPL", 202, "2026-11-25T14:30:03Z")}});
+  EXPECT_EQ(state.loads, 2);
+  EXPECT_EQ(ledger.claims, 0);
+  EXPECT_TRUE(tables.symbols.at("AAPL").fires.at(0).notified);
+}
+
+TEST_F(KeptStateTest, AKeptStateOvertakenByAnotherContainerIsRefusedAndItsPendingAlertRecovered) {
+  run({{"m0", tick("MSFT", 440, "2026-11-25T14:30:00Z")}});
+  // Another container stores an alert on top of the kept revision and fails to publish it.
+  Harness other(rules, tables);
+  other.notifier.fail_publishes = 1;
+  EXPECT_EQ(other.run({{"o1", tick("MSFT", 451, "2026-11-25T14:30:05Z")}}).failed_message_ids,
+            std::vector<std::string>{"o1"});
+  ASSERT_EQ(tables.alerts.size(), 1u);
+  EXPECT_TRUE(tables.alerts.begin()->second.pending);
+  // A quiet tick here, planned on the kept revision 1: the put is refused and hands back revision 2, which
+  // shows the other's fire unconfirmed; past its storer's publish_by it is recovered, as from a read.
+  const BatchReport r = run({{"m1", tick("MSFT", 441, "2026-11-25T14:30:06Z")}});
+  EXPECT_TRUE(r.failed_message_ids.empty());
+  EXPECT_EQ(state.loads, 1);
+  EXPECT_EQ(r.state_conflicts, 1u);
+  EXPECT_EQ(r.recovered, 1u);
+  EXPECT_EQ(notifier.published.size(), 1u);
+  EXPECT_FALSE(tables.alerts.begin()->second.pending);
+  const SymbolState& msft = tables.symbols.at("MSFT");
+  EXPECT_EQ(msft.revision, 3u);
+  EXPECT_EQ(msft.ticks.size(), 3u);
+  EXPECT_TRUE(msft.fires.at(0).notified);
+}
+
+TEST_F(KeptStateTest, AKeptStateWithNothingToCommitIsReadAndPlannedAgain) {
+  const std::vector<Message> batch = {{"m0", tick("AAPL", 199, "2026-11-25T14:30:00Z")}};
+  run(batch);
+  // Only duplicates: no compare-and-swap would prove the kept state current, so it is read.
+  const BatchReport r = run({{"m0", batch[0].body, 2}});
+  EXPECT_TRUE(r.failed_message_ids.empty());
+  EXPECT_EQ(r.late_ticks, 1u);
+  EXPECT_EQ(state.loads, 2);
+  EXPECT_EQ(state.commits, 1);
+  EXPECT_EQ(state.last_load, std::vector<std::string>{"AAPL"});
+  // That read failing, or its item unreadable, fails the symbol's messages.
+  state.fail_loads = 1;
+  EXPECT_EQ(run({{"m0", batch[0].body, 3}}).failed_message_ids, std::vector<std::string>{"m0"});
+  EXPECT_TRUE(logged("state read failed, message will be retried"));
+  run({{"m1", tick("AAPL", 199.5, "2026-11-25T14:30:01Z")}});  // kept again
+  tables.malformed.insert("AAPL");
+  EXPECT_EQ(run({{"m1", tick("AAPL", 199.5, "2026-11-25T14:30:01Z"), 2}}).failed_message_ids,
+            std::vector<std::string>{"m1"});
+  EXPECT_TRUE(logged("state item unreadable, message will be retried"));
+}
+
+TEST_F(KeptStateTest, AKeptStateShowingAnAlertThisContainerDidNotNotifyIsRead) {
+  notifier.fail_publishes = 1;
+  EXPECT_EQ(run({{"m1", tick("MSFT", 451, "2026-11-25T14:30:00Z")}}).failed_message_ids,
+            std::vector<std::string>{"m1"});
+  EXPECT_EQ(state.loads, 1);
+  // Its fire awaits confirmation and this container did not publish it: read, and recovered from the read.
+  const BatchReport again = run({{"m1", tick("MSFT", 451, "2026-11-25T14:30:00Z"), 2}});
+  EXPECT_EQ(state.loads, 2);
+  EXPECT_EQ(again.recovered, 1u);
+  EXPECT_EQ(notifier.published.size(), 1u);
+}
+
+TEST_F(KeptStateTest, AFailedReadFailsOnlyTheSymbolsNotKept) {
+  run({{"m0", tick("AAPL", 199, "2026-11-25T14:30:00Z")}});
+  state.fail_loads = 1;
+  const BatchReport r = run({{"m1", tick("AAPL", 199.5, "2026-11-25T14:30:01Z")},
+                             {"m2", tick("MSFT", 440, "2026-11-25T14:30:01Z")}});
+  EXPECT_EQ(r.failed_message_ids, std::vector<std::string>{"m2"});
+  EXPECT_EQ(tables.symbols.at("AAPL").revision, 2u);
+  EXPECT_FALSE(tables.symbols.contains("MSFT"));
+}
+
+TEST_F(HandlerTest, KeptStatesStayWithinTheirBoundLeastRecentlyUsedFirst) {
+  run({{"m0", tick("AAPL", 199, "2026-11-25T14:30:00Z")}, {"m1", tick("MSFT", 440, "2026-11-25T14:30:00Z")}});
+  EXPECT_EQ(state.loads, 1);  // none kept by default
+  const std::size_t one = kept_state_bytes("AAPL", tables.symbols.at("AAPL"));
+  ASSERT_EQ(kept_state_bytes("MSFT", tables.symbols.at("MSFT")), one);
+  // Room for one state of a few ticks, not for two.
+  handler.cache_states(one + one / 2);
+  run({{"m2", tick("AAPL", 199, "2026-11-25T14:30:00Z")}});  // read, kept
+  EXPECT_EQ(state.loads, 2);
+  run({{"m3", tick("MSFT", 441, "2026-11-25T14:30:01Z")}});  // read, kept: AAPL dropped
+  EXPECT_EQ(state.loads, 3);
+  run({{"m4", tick("MSFT", 442, "2026-11-25T14:30:02Z")}});  // kept: not read
+  EXPECT_EQ(state.loads, 3);
+  run({{"m5", tick("AAPL", 199.5, "2026-11-25T14:30:01Z")}});  // dropped: read
+  EXPECT_EQ(state.loads, 4);
+  EXPECT_EQ(state.last_load, std::vector<std::string>{"AAPL"});
+  // A bound smaller than any state keeps none: the state kept before is used once, then read each time.
+  handler.cache_states(1);
+  run({{"m6", tick("AAPL", 199.6, "2026-11-25T14:30:02Z")}});
+  EXPECT_EQ(state.loads, 4);
+  run({{"m7", tick("AAPL", 199.7, "2026-11-25T14:30:03Z")}});
+  run({{"m8", tick("AAPL", 199.8, "2026-11-25T14:30:04Z")}});
+  EXPECT_EQ(state.loads, 6);
+}
+
 TEST_F(HandlerTest, FutureTimestampIsDeadLetteredAfterTheOtherTicksAreProcessed) {
   // The clock is 14:31:40: 14:31:50 is exactly F ahead (accepted), 14:31:50.000001 beyond it (R3).
   const std::string body = "[" + tick("MSFT", 451, "2026-11-25T14:31:50Z") + "," +

@@ -59,7 +59,13 @@ std::size_t state_item_bytes(std::string_view symbol, const SymbolState& state);
 std::string marker_key_json(const std::string& rule_id, std::uint32_t arming);
 std::string marker_item(const OnceMarker& marker, std::int64_t created_at_micros);
 
-// The TransactWriteItems of one commit (exposed for tests: the conditions are the protocol).
+// The state item's conditional put of a commit: `next` if the stored revision is still `read`'s (absent when
+// !read.exists), the stored item handed back on refusal (ALL_OLD). Alone it is the commit of a plan that
+// writes no alert and no marker (a quiet batch); else the first item of commit_request.
+dynamodb::PutItem state_put_request(const std::string& state_table, std::string_view symbol,
+                                    const SymbolState& read, const SymbolState& next);
+// The TransactWriteItems of one commit with alerts or markers (exposed for tests: the conditions are the
+// protocol).
 dynamodb::TransactWrite commit_request(const std::string& state_table, const std::string& alerts_table,
                                        std::string_view symbol, const SymbolState& read,
                                        const SymbolState& next, std::span<const AlertRecord> alerts,
@@ -86,6 +92,13 @@ class DynamoDbSymbolStore final : public SymbolStore {
                                         std::span<const OnceMarker> markers, Deadline deadline) override;
 
  private:
+  // A commit without alerts or markers: state_put_request alone (a PutItem, no transaction).
+  Result<WriteOutcome, AwsError> commit_state(std::string_view symbol, const SymbolState& read,
+                                              const SymbolState& next, Deadline deadline);
+  // The conflict of a refused state put: `old_item` (ALL_OLD) read, or the state read when there is none.
+  Result<WriteOutcome, AwsError> conflict(std::string_view symbol, const std::string& old_item,
+                                          Deadline deadline);
+
   dynamodb::Client& client_;
   std::string state_table_;
   std::string alerts_table_;

@@ -3,9 +3,10 @@
 // (batchItemFailures). Pure decisions come from the core (symbol_engine.hpp); all I/O goes through the
 // ports (ports.hpp).
 //
-// Per symbol touched: the states of all symbols are read in one round; each symbol's ticks are planned
-// (plan_symbol) and committed in ONE conditional transaction (state + the alerts of the fires it records
-// stored + their `once` markers); a conflict re-plans on the state stored now, a taken marker is learnt and
+// Per symbol touched: the states of the symbols not kept from an earlier batch (cache_states) are read in
+// one round; each symbol's ticks are planned (plan_symbol) and committed in ONE conditional write (a
+// transaction of state + the alerts of the fires it records stored + their `once` markers; the state's put
+// alone when there are none); a conflict re-plans on the state stored now, a taken marker is learnt and
 // re-planned, an alert found existing is recorded without writing it (bounded, then the symbol's messages
 // are retried). Fires one transaction cannot hold (a burst) are recorded pending in the state and stored by
 // further commits, each its own transaction recording them stored; a crash in between leaves them pending
@@ -34,6 +35,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -106,6 +108,10 @@ obs::MetricsRecord batch_metrics(const BatchReport& report, const std::string& m
                                  const std::string& function_name, std::uint64_t retries,
                                  std::chrono::microseconds duration);
 
+// What BatchHandler::cache_states counts for a kept state: about its size in memory (its vectors, the
+// fires' rule ids, the symbol as key and in the use order).
+std::size_t kept_state_bytes(const std::string& symbol, const SymbolState& state);
+
 class BatchHandler {
  public:
   using WallClock = std::function<std::chrono::system_clock::time_point()>;
@@ -131,6 +137,12 @@ class BatchHandler {
   // default). The ports must then be safe to call from several threads at once (ports.hpp).
   void overlap_calls(std::size_t workers) { workers_ = workers; }
 
+  // Keeps the state each symbol's last commit (or read) left, up to about `max_bytes` of memory (least
+  // recently used dropped first; 0: none kept, the default), and plans a batch's symbol on it instead of
+  // reading it: the commit's compare-and-swap refuses a stale one and hands back the state stored now
+  // (docs/design.md section 6a). Only the symbols not kept are read.
+  void cache_states(std::size_t max_bytes) { max_cached_bytes_ = max_bytes; }
+
  private:
   // `source`, or the owned one when null.
   BatchHandler(std::unique_ptr<RuleSource> owned, RuleSource* source, HandlerPorts ports,
@@ -145,7 +157,15 @@ class BatchHandler {
   struct SymbolWork;
   struct Pending;
   struct CommitFire;
-  void process_symbol(Batch& batch, SymbolWork& work, const LoadedState& loaded, Deadline deadline);
+  // `cached`: `loaded` is the state this container kept (cache_states), not one read for this batch.
+  void process_symbol(Batch& batch, SymbolWork& work, const LoadedState& loaded, bool cached,
+                      Deadline deadline);
+  // The kept state of `symbol` when a batch may plan on it: kept, and every stored fire it shows awaiting
+  // confirmation was published by this container (confirmed without I/O), so that nothing is decided on it
+  // before its compare-and-swap proves it current. Null otherwise.
+  const SymbolState* kept_state(std::string_view symbol);
+  void keep_state(const std::string& symbol, const SymbolState& state);
+  void forget_state(std::string_view symbol);
   const Tick* alert_tick(Batch& batch, const SymbolWork& work, const SymbolState& state, const Position& pos,
                          std::size_t& message_index) const;
   const Rule* version_of(const FireRecord& record) const;
@@ -213,6 +233,17 @@ class BatchHandler {
   std::deque<AlertId> published_order_;
   std::mt19937_64 claim_tokens_{std::random_device{}()};
   std::size_t workers_ = 1;
+  // The states kept (cache_states): a state as stored at its revision, by symbol, with its estimated size in
+  // memory and its place in the use order (least recently used first).
+  struct KeptState {
+    SymbolState state;
+    std::size_t bytes = 0;
+    std::list<std::string>::iterator used;
+  };
+  std::map<std::string, KeptState, std::less<>> kept_;
+  std::list<std::string> kept_order_;
+  std::size_t kept_bytes_ = 0;
+  std::size_t max_cached_bytes_ = 0;
   std::mutex gate_;  // held by a task of fan_out except during its port calls
 };
 
