@@ -284,6 +284,36 @@ bool register_file_benchmarks() {
   };
   benchmark::RegisterBenchmark("BM_ParseValidateEvaluateFile", pure_path_on(false));
   benchmark::RegisterBenchmark("BM_PurePathFile", pure_path_on(true));
+  // The stages of BM_ParseValidateEvaluateFile one by one (their sum is about the whole: a profile by
+  // stage): the event's envelope, its bodies' ticks, the plans on absent state.
+  benchmark::RegisterBenchmark("BM_ParseEventFile", [event, tick_count](benchmark::State& state) {
+    for (auto _ : state) {
+      auto ev = parse_sqs_event(event);
+      benchmark::DoNotOptimize(ev);
+    }
+    file_counters(state, tick_count, 0);
+  });
+  benchmark::RegisterBenchmark("BM_ParseTicksFile", [event, tick_count](benchmark::State& state) {
+    const auto ev = parse_sqs_event(event);
+    for (auto _ : state) {
+      for (const SqsRecord& r : ev->records) {
+        auto ticks = parse_record_ticks(r);
+        benchmark::DoNotOptimize(ticks);
+      }
+    }
+    file_counters(state, tick_count, 0);
+  });
+  benchmark::RegisterBenchmark("BM_PlanAbsentFile", [event, tick_count](benchmark::State& state) {
+    const RuleIndex index(rule_set);
+    std::vector<std::size_t> owner;
+    const std::vector<Tick> ticks = event_ticks(event, owner);
+    std::size_t fires = 0;
+    for (auto _ : state) {
+      fires = plan_symbols(index, ticks, owner, SymbolStates{});
+      benchmark::DoNotOptimize(fires);
+    }
+    file_counters(state, tick_count, fires);
+  });
   benchmark::RegisterBenchmark("BM_PlanFile", [event, tick_count](benchmark::State& state) {
     RuleIndex index(rule_set);
     const SymbolStates states = committed(index, warm_up_ticks(event));
