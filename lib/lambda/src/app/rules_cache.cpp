@@ -1,6 +1,9 @@
 // The processor's rules cache (contract in tap/app/rules_cache.hpp; the protocol in rules_store.hpp).
 #include "tap/app/rules_cache.hpp"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -58,6 +61,8 @@ Result<RulesRead, AwsError> scan_all(RulesStore& store, const std::vector<RulesS
   }
   return all;
 }
+
+constexpr int kLoadNice = 19;
 
 RefreshReport not_yet() {
   RefreshReport report;
@@ -129,6 +134,10 @@ void RulesCache::start_load(RulesStore& store, Deadline deadline, LoadDone done)
   // until cover() joins it; the promise is its one way out.
   loader_ = std::jthread([&store, scan_stores = scan_stores_, settings = settings_, now = clock_(), deadline,
                           done = std::move(done), result = std::move(result)]() mutable {
+    // The lowest priority (Linux: per thread, inherited by its scan workers): on a busy CPU the thread
+    // that goes on to /next, and later the handler, run first; a handler waiting for the load leaves it
+    // the CPU. Best effort: a refusal changes nothing else.
+    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kLoadNice);
     const auto started = SteadyClock::now();
     auto view = read_view(store, scan_stores, settings, now, deadline);
     const auto took = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - started);
