@@ -615,9 +615,10 @@ struct ColdLoadTest : CacheTest {
   std::optional<Result<LoadSummary, AwsError>> summary;  // what `done` heard (read after the thread joined)
   std::promise<void> finished;
 
+  int scans_seen = 0;  // by the load's thread only (the store calls a copy of its hook: no count in it)
   void gate_scans_after(int through) {
-    loader.on_request = [this, through, seen = 0](std::string_view name) mutable {
-      if (name == "scan" && ++seen > through) gate.wait();
+    loader.on_request = [this, through](std::string_view name) {
+      if (name == "scan" && ++scans_seen > through) gate.wait();
     };
   }
   void open_gate() {
