@@ -15,6 +15,7 @@ import os
 import signal
 import ssl
 import subprocess
+import threading
 import time
 import urllib.request
 import uuid
@@ -259,6 +260,17 @@ class FunctionUnderTest:
 
     def output(self) -> list[str]:
         return [line for p in self.emulator.processes for line in p.stdout + p.stderr]
+
+    def wait_for_output(self, fragment: str, timeout_s: float = TIMEOUT_S) -> bool:
+        """Whether a line holding `fragment` was read within `timeout_s`, waiting on the reader's notice
+        of each line (a line the function's own threads write, such as the cold load's, may come after
+        an invocation's answer)."""
+        process = self.emulator.process
+        assert process is not None
+        with process.output_read:
+            return process.output_read.wait_for(
+                lambda: any(fragment in line for line in self.output()), timeout_s
+            )
 
     def metrics(self, name: str) -> int:
         return int(emf_totals(line for p in self.emulator.processes for line in p.stdout)[name])
@@ -855,6 +867,60 @@ def test_a_rules_table_that_cannot_be_read_fails_the_batch_and_applies_nothing(
     now = int(time.time() * 1e6)
     event = sqs_event([body(tick("AAPL", 199.0, iso(now - 20_000))), body(tick("AAPL", 201.0, iso(now)))])
     assert fn.failures(event) == message_ids(event)  # retried later, never applied without its rules
-    assert any("rules not loaded at init" in line for line in fn.output())
+    assert fn.wait_for_output("rules not loaded at init")  # the load's thread logs it
     assert stack.alerts() == {}
     assert stack.states() == {}
+
+
+class _HeldScans:
+    """A latency model for the fault proxy: every DynamoDB Scan's answer is held (until the proxy's `sleep`
+    returns, which the test decides), everything else is answered at once."""
+
+    def sample_s(self, service: str, operation: str) -> float | None:
+        return 3600.0 if (service, operation) == ("dynamodb", "Scan") else None
+
+
+def test_the_function_asks_for_work_while_its_rules_load_and_evaluates_nothing_before_they_are_loaded(
+    run_function: Any, stack: Stack, tmp_path: Path
+) -> None:
+    """Issue 15 (R4): the cold load runs beside the first /next. With every Scan held by the proxy, the
+    function takes an invocation with no `rules loaded` line yet, and retries its batch unevaluated; once
+    the Scans are answered, the redelivered batch fires exactly the expected alert."""
+    now = int(time.time() * 1e6)
+    clock = virtual_clock(now, 10, now)  # the held invocation's wait puts the ticks in the function's past
+    table = new_rules_table(stack.aws)
+    effective_from = import_rules(stack.aws, table, "trader-a", GOLDEN_RULES, clock)
+    released = threading.Event()
+    with FaultProxy(stack.aws.url, latency=_HeldScans(), sleep=lambda _s: released.wait()) as proxy:
+        try:
+            env = stack.env(tmp_path / "absent.json", endpoint=proxy.url)
+            fn = run_function(env | {"RULES_TABLE": table, CLOCK_VARIABLE: clock})
+            # A tick from before the import: in the function's past whatever its clock shows by then.
+            early = body(tick("AAPL", 198.0, iso(now)))
+            first = sqs_event([early])
+            assert fn.failures(first, timeout_s=3.0) == message_ids(first)  # served while Scans are held
+            assert not any('"rules loaded"' in line for line in fn.output())
+            assert any("RulesLoadInProgress" in line for line in fn.output())  # the load was in flight
+            assert stack.alerts() == {}
+
+            released.set()
+            # Its redelivery, and the crossing after effective_from (in the function's past by now: the
+            # held invocation waited out most of its 3 s, 30 s of the clock).
+            below, above = effective_from + 1_000_000, effective_from + 2_000_000
+            crossing = [body(tick("AAPL", 199.0, iso(below))), body(tick("AAPL", 200.5, iso(above)))]
+            redelivered = sqs_event(
+                [early, *crossing], receive_count=2, ids=[*message_ids(first), "crossing-1", "crossing-2"]
+            )
+            assert fn.failures(redelivered) == []
+        finally:
+            released.set()
+    assert fn.wait_for_output('"rules loaded"')
+    records = stack.aws.client("dynamodb").query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+        ExpressionAttributeValues={":pk": {"S": "owner#trader-a"}, ":p": {"S": "rule#"}},
+        ConsistentRead=True,
+    )["Items"]
+    rule_id = {r["name"]["S"]: r["sk"]["S"].removeprefix("rule#") for r in records}["aapl-up-200"]
+    assert set(stack.alerts()) == {("AAPL", f"{iso(above)}#{rule_id}")}
+    assert len(stack.notifications()) == 1

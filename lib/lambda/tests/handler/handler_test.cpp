@@ -4,7 +4,9 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
+#include <future>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -12,6 +14,10 @@
 
 #include "../core/engine_driver.hpp"
 #include "fake_ports.hpp"
+#include "fake_rules_store.hpp"
+#include "rule_records.hpp"
+#include "tap/app/rule_source.hpp"
+#include "tap/app/rules_cache.hpp"
 #include "tap/core/json_text.hpp"
 
 namespace tap {
@@ -1569,6 +1575,43 @@ TEST_F(RuleSourceTest, ASourceErrorFailsEveryMessageWithTicksAndEvaluatesNothing
   EXPECT_EQ(r.dead_lettered, 1U) << "a message without valid ticks needs no rules";
   EXPECT_TRUE(fx.logged("rules unavailable, message will be retried"));
   EXPECT_TRUE(fx.logged("ThrottlingException: slow down"));
+}
+
+TEST(ColdLoadBesideTheFirstBatch,
+     ABatchTheLoadOutlastsIsRetriedUnevaluatedThenEvaluatedOnceTheLoadIsAdopted) {
+  test_support::FakeRulesTables rules{1};
+  rules.seed(test_support::record_with("up", "alice", {EffectiveWindow{}}));  // AAPL above 100, always
+  test_support::FakeRulesStore store{rules};
+  test_support::FakeRulesStore loader{rules};  // the load's own client: its scans wait at the gate
+  std::promise<void> opened;
+  std::shared_future<void> gate = opened.get_future().share();
+  loader.on_request = [gate](std::string_view name) {
+    if (name == "scan") gate.wait();
+  };
+  RulesCache cache(
+      store, [] { return kNowSeconds * kSec; }, RulesCacheSettings{});
+  CachedRuleSource source(cache, RulesCacheSettings{}.horizon_micros);
+  FakeTables tables;
+  Harness fx{source, tables};
+  cache.start_load(loader, far());
+
+  // A short invocation: its cover() gives up waiting for the load in flight (the gate is still closed).
+  auto first = fx.handler.handle(event({{"m1", tick("AAPL", 150, "2026-11-25T14:31:39Z")}}),
+                                 SteadyClock::now() + std::chrono::milliseconds(50));
+  opened.set_value();
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->failed_message_ids, (std::vector<std::string>{"m1"}));
+  EXPECT_EQ(first->alerts, 0U);
+  EXPECT_EQ(first->state_writes, 0U);
+  EXPECT_TRUE(fx.logged("rules unavailable, message will be retried"));
+  EXPECT_TRUE(fx.logged("RulesLoadInProgress"));
+  EXPECT_EQ(store.requests(), 0);
+
+  const BatchReport again = fx.run({{"m1", tick("AAPL", 150, "2026-11-25T14:31:39Z")}});
+  EXPECT_TRUE(again.failed_message_ids.empty());
+  EXPECT_EQ(again.alerts, 1U);
+  EXPECT_EQ(again.rules, 1U);
+  EXPECT_EQ(again.rule_refreshes, 1U) << "the load adopted";
 }
 
 TEST_F(RuleSourceTest, TicksBeyondTheHorizonAreCountedAndNotEvaluated) {

@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <future>
 #include <map>
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -598,6 +601,185 @@ TEST_F(CacheTest, AConsumerApplyingTheChangesHoldsTheViewAndItsIndexAnswersAsAFr
       }
     }
   }
+}
+
+// ---- start_load: the cold load on a thread of its own, adopted whole by the first cover() ----
+
+// The load's own client of the tables (`loader`, used by its thread only); its scans wait at the gate once
+// `through` of them went past.
+struct ColdLoadTest : CacheTest {
+  FakeRulesStore loader{tables};
+  std::promise<void> opened;
+  std::shared_future<void> gate = opened.get_future().share();
+  bool open = false;
+  std::optional<Result<LoadSummary, AwsError>> summary;  // what `done` heard (read after the thread joined)
+  std::promise<void> finished;
+
+  int scans_seen = 0;  // by the load's thread only (the store calls a copy of its hook: no count in it)
+  void gate_scans_after(int through) {
+    loader.on_request = [this, through](std::string_view name) {
+      if (name == "scan" && ++scans_seen > through) gate.wait();
+    };
+  }
+  void open_gate() {
+    if (!open) opened.set_value();
+    open = true;
+  }
+  RulesCache::LoadDone heard() {
+    return [this](const Result<LoadSummary, AwsError>& s) {
+      summary.emplace(s);
+      finished.set_value();
+    };
+  }
+  struct OpenAtExit {  // a test that ends early still lets the load's thread end (the cache joins it)
+    ColdLoadTest* test;
+    ~OpenAtExit() { test->open_gate(); }
+  };
+  void seed_two() {
+    tables.seed(record_with("r1", "alice", {kAlways}));
+    tables.seed(record_with("r2", "bob", {kAlways}));
+  }
+};
+
+TEST_F(ColdLoadTest, TheFirstCoverWaitsForTheLoadInFlightAndAdoptsItsWholeView) {
+  seed_two();
+  gate_scans_after(0);
+  bool covering = false;
+  // The gate opens only once cover() has read its clock: the load is still in flight when cover() starts.
+  RulesCache cache(
+      store,
+      [&] {
+        if (covering) open_gate();
+        return time.now_micros;
+      },
+      settings(4));
+  const OpenAtExit at_exit{this};
+  cache.start_load(loader, far_deadline(), heard());
+  covering = true;
+  auto report = cache.cover(time.now_micros, far_deadline());
+
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->requested);
+  EXPECT_TRUE(report->covered);
+  EXPECT_EQ(report->records_changed, 2U);
+  EXPECT_EQ(ids(cache.versions()), (std::vector<std::string>{"r1#1", "r2#1"}));
+  EXPECT_EQ(cache.covered_until(), time.now_micros + 3 * kSecond);
+  EXPECT_EQ(cache.generation(), 1U);
+  EXPECT_EQ(cache.changes_since(0), nullptr) << "a load: read versions() whole";
+  EXPECT_EQ((std::pair{loader.fence_writes, loader.scans}), (std::pair{3, 4}));
+  EXPECT_EQ((std::pair{store.fence_writes, store.scans}), (std::pair{0, 0})) << "no second load, no refresh";
+  ASSERT_TRUE(summary.has_value() && summary->ok());
+  EXPECT_EQ((*summary)->versions, 2U);
+}
+
+TEST_F(ColdLoadTest, ALoadOutlastingTheDeadlineFailsTheCoverWithNoPartialViewAndTheNextCoverWaitsAgain) {
+  seed_two();
+  gate_scans_after(2);  // two of the four segments are read, the others wait
+  RulesCache cache = make_cache(4);
+  const OpenAtExit at_exit{this};
+  cache.start_load(loader, far_deadline());
+
+  auto late = cache.cover(time.now_micros, SteadyClock::now());  // its deadline is reached
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, "RulesLoadInProgress");
+  EXPECT_TRUE(late.error().retryable);
+  EXPECT_TRUE(cache.versions().empty()) << "nothing of the segments read so far";
+  EXPECT_EQ(cache.covered_until(), std::numeric_limits<std::int64_t>::min());
+  EXPECT_EQ(cache.generation(), 0U);
+  EXPECT_EQ(store.requests(), 0) << "no load of its own beside the one in flight";
+
+  open_gate();
+  auto next = cache.cover(time.now_micros, far_deadline());
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(ids(cache.versions()), (std::vector<std::string>{"r1#1", "r2#1"}));
+  EXPECT_EQ(store.requests(), 0) << "the load in flight, adopted";
+}
+
+TEST_F(ColdLoadTest, ATickBeyondAnyFenceIsNotCoveredWithoutWaitingForTheLoad) {
+  seed_two();
+  gate_scans_after(0);
+  RulesCache cache = make_cache(4);
+  const OpenAtExit at_exit{this};
+  cache.start_load(loader, far_deadline());
+
+  auto report = cache.cover(time.now_micros + 3 * kSecond, far_deadline());  // the gate stays closed
+  ASSERT_TRUE(report.ok());
+  EXPECT_FALSE(report->covered);
+  EXPECT_FALSE(report->requested);
+  EXPECT_TRUE(cache.versions().empty());
+}
+
+TEST_F(ColdLoadTest, AFinishedLoadIsUsedWithoutWaitingAndItsSkippedItemsAreReported) {
+  seed_two();
+  tables.seed(record_with("bad", "carol", {kAlways}));
+  tables.corrupt("bad", "threshold: not a number");
+  RulesCache cache = make_cache(4);
+  cache.start_load(loader, far_deadline(), heard());
+  finished.get_future().wait();  // `done` runs once the result is ready
+
+  auto report = cache.cover(time.now_micros, SteadyClock::now());  // no time to wait: none needed
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(ids(cache.versions()), (std::vector<std::string>{"r1#1", "r2#1"}));
+  EXPECT_EQ(report->invalid, 1U);
+  EXPECT_EQ(report->invalid_items, (std::vector<std::string>{"rule bad: threshold: not a number"}));
+  ASSERT_TRUE(summary->ok());
+  EXPECT_EQ((*summary)->versions, 2U);
+  EXPECT_EQ((*summary)->invalid, 1U);
+  EXPECT_GE((*summary)->took_micros, 0);
+}
+
+TEST_F(ColdLoadTest, AFailedLoadFailsTheFirstCoverAndTheNextCoverLoadsAgain) {
+  seed_two();
+  loader.fail_once = "scan";
+  RulesCache cache = make_cache(4);
+  cache.start_load(loader, far_deadline(), heard());
+
+  auto failed = cache.cover(time.now_micros, far_deadline());
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().code, "ThrottlingException");
+  EXPECT_TRUE(cache.versions().empty());
+  ASSERT_TRUE(summary.has_value());
+  EXPECT_FALSE(summary->ok());
+  EXPECT_EQ(store.requests(), 0);
+
+  auto again = cache.cover(time.now_micros, far_deadline());  // synchronous, on the cache's own client
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->requested);
+  EXPECT_EQ(ids(cache.versions()), (std::vector<std::string>{"r1#1", "r2#1"}));
+  EXPECT_EQ((std::pair{store.fence_writes, store.scans}), (std::pair{3, 4}));
+}
+
+TEST_F(ColdLoadTest, ATickBeyondTheLoadsFencesIsRefreshedByTheAdoptingCoverAndItsFailureKeepsTheView) {
+  seed_two();
+  RulesCache cache = make_cache(4);
+  cache.start_load(loader, far_deadline(), heard());
+  finished.get_future().wait();
+  time.advance(10 * kSecond);  // the first invocation comes later than the load's fences reach
+
+  store.fail_once = "advance_fence";
+  auto failed = cache.cover(time.now_micros, far_deadline());
+  ASSERT_FALSE(failed.ok()) << "the refresh failed";
+  EXPECT_EQ(ids(cache.versions()), (std::vector<std::string>{"r1#1", "r2#1"})) << "the load is adopted whole";
+  EXPECT_LE(cache.covered_until(), time.now_micros) << "the load's fences";
+
+  auto refreshed = cache.cover(time.now_micros, far_deadline());
+  ASSERT_TRUE(refreshed.ok());
+  EXPECT_GT(cache.covered_until(), time.now_micros);
+}
+
+TEST_F(ColdLoadTest, AnAdoptingCoverRefreshesATickBeyondTheLoadsFencesInTheSameCall) {
+  seed_two();
+  RulesCache cache = make_cache(4);
+  cache.start_load(loader, far_deadline(), heard());
+  finished.get_future().wait();
+  time.advance(10 * kSecond);
+
+  auto report = cache.cover(time.now_micros, far_deadline());
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->covered);
+  EXPECT_EQ(report->records_changed, 2U) << "the load's";
+  EXPECT_GT(cache.covered_until(), time.now_micros);
+  EXPECT_EQ(store.fence_writes, 3) << "one refresh";
 }
 
 }  // namespace
