@@ -5,6 +5,7 @@ synthesis accepts a value exactly when the function's start-up configuration doe
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Callable
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from lib.config import (
     FUNCTION_SETTINGS,
+    FUNCTION_TIMEOUT_SECONDS,
     ROOT,
     ConfigError,
     EnumSetting,
@@ -159,3 +161,12 @@ def test_the_function_starts_with_the_defaults_synthesis_uses() -> None:
     printed = subprocess.run([str(TOOL), "settings", "--defaults"], capture_output=True, check=True).stdout
     assert json.loads(printed) == {s.name: str(s.default) for s in FUNCTION_SETTINGS.values()}
     assert str(StackConfig().reorder_window_seconds) == json.loads(printed)["REORDER_WINDOW_SECONDS"]
+
+
+def test_the_cold_load_budget_is_the_function_timeout() -> None:
+    """The bootstrap's cold-load budget (main.cpp) is the function's timeout (lib/config.py, which the stack
+    deploys): the load may use what an invocation may, and no more. Held here because the constant is
+    compiled in, not passed in the environment."""
+    source = (ROOT / "lib" / "lambda" / "src" / "main.cpp").read_text()
+    budgets = re.findall(r"constexpr auto kColdLoadBudget = std::chrono::seconds\((\d+)\);", source)
+    assert budgets == [str(FUNCTION_TIMEOUT_SECONDS)]

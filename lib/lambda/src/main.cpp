@@ -61,8 +61,8 @@ int init_error(const char* type, const std::string& message) {
 // The cold load's parallel scans: one connection (and thread) each (rules_cache.hpp).
 constexpr int kScanConnections = 8;
 // The cold load runs beside the invocations (docs/design.md 12.6), within the function's timeout
-// (lib/config.py FUNCTION_TIMEOUT_SECONDS), not the 10 s init phase: each invocation waits for it no longer
-// than its own deadline.
+// (lib/config.py FUNCTION_TIMEOUT_SECONDS; tests/contract/test_settings_contract.py holds the two equal),
+// not the 10 s init phase: each invocation waits for it no longer than its own deadline.
 constexpr auto kColdLoadBudget = std::chrono::seconds(60);
 // The processor's independent AWS calls of a batch (the symbols' commits, the publishes, the marks) overlap
 // on this many threads, each on a pooled keep-alive connection (docs/design.md section 6a). A batch has at
