@@ -775,6 +775,17 @@ def iso(micros: int) -> str:
     return datetime.fromtimestamp(micros / 1e6, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+def rule_id_named(stack: Stack, table: str, name: str) -> str:
+    """The id the import gave trader-a's rule `name`, read back from the rules table."""
+    records = stack.aws.client("dynamodb").query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+        ExpressionAttributeValues={":pk": {"S": "owner#trader-a"}, ":p": {"S": "rule#"}},
+        ConsistentRead=True,
+    )["Items"]
+    return str({r["name"]["S"]: r["sk"]["S"].removeprefix("rule#") for r in records}[name])
+
+
 def test_rules_from_the_rules_storage_apply_from_their_effective_from(
     run_function: Any, stack: Stack, tmp_path: Path
 ) -> None:
@@ -797,13 +808,7 @@ def test_rules_from_the_rules_storage_apply_from_their_effective_from(
         ]
     )
     assert fn.failures(event) == []
-    records = stack.aws.client("dynamodb").query(
-        TableName=table,
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
-        ExpressionAttributeValues={":pk": {"S": "owner#trader-a"}, ":p": {"S": "rule#"}},
-        ConsistentRead=True,
-    )["Items"]
-    rule_id = {r["name"]["S"]: r["sk"]["S"].removeprefix("rule#") for r in records}["aapl-up-200"]
+    rule_id = rule_id_named(stack, table, "aapl-up-200")
     alerts = stack.alerts()
     key = f"{iso(start - 10_000)}#{rule_id}"
     assert set(alerts) == {("AAPL", key)}  # the crossing, under the rule's server-assigned id
@@ -915,12 +920,6 @@ def test_the_function_asks_for_work_while_its_rules_load_and_evaluates_nothing_b
         finally:
             released.set()
     assert fn.wait_for_output('"rules loaded"')
-    records = stack.aws.client("dynamodb").query(
-        TableName=table,
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
-        ExpressionAttributeValues={":pk": {"S": "owner#trader-a"}, ":p": {"S": "rule#"}},
-        ConsistentRead=True,
-    )["Items"]
-    rule_id = {r["name"]["S"]: r["sk"]["S"].removeprefix("rule#") for r in records}["aapl-up-200"]
+    rule_id = rule_id_named(stack, table, "aapl-up-200")
     assert set(stack.alerts()) == {("AAPL", f"{iso(above)}#{rule_id}")}
     assert len(stack.notifications()) == 1
