@@ -19,9 +19,11 @@ namespace tap {
 namespace {
 
 // R4: a version that ended at or before the horizon applies to no tick evaluated any more.
+bool ended_by(const Rule& version, std::int64_t horizon) { return version.window.until_micros <= horizon; }
+
 std::vector<Rule> kept_versions(const RuleRecord& record, std::int64_t horizon) {
   std::vector<Rule> out = engine_versions(record);
-  std::erase_if(out, [horizon](const Rule& v) { return v.window.until_micros <= horizon; });
+  std::erase_if(out, [horizon](const Rule& v) { return ended_by(v, horizon); });
   return out;
 }
 
@@ -100,7 +102,9 @@ Result<RulesCache::View, AwsError> RulesCache::read_view(RulesStore& store,
   view.report.invalid = read->invalid.size();
   view.report.invalid_items = std::move(read->invalid);
   for (RuleRecord& r : read->records) {
-    const std::size_t versions = kept_versions(r, horizon).size();
+    // Counted in place: the engine's copies of the versions are made once, by the rebuild that adopts them.
+    const auto versions = static_cast<std::size_t>(std::count_if(
+        r.versions.begin(), r.versions.end(), [horizon](const Rule& v) { return !ended_by(v, horizon); }));
     if (versions == 0) continue;  // wholly before the horizon
     view.versions += versions;
     push_ends(view.ends, r);
@@ -225,20 +229,14 @@ Result<RefreshReport, AwsError> RulesCache::refresh(Deadline deadline) {
   return report;
 }
 
-std::vector<Rule> RulesCache::kept(const RuleRecord& record, std::int64_t horizon) const {
-  return kept_versions(record, horizon);
-}
-
-void RulesCache::expire_later(const RuleRecord& record) { push_ends(ends_, record); }
-
 void RulesCache::apply(RuleRecord record) {
   // The view's versions of the rule as of the last rebuild, kept once however often it changes before the
   // next one (a refresh that failed on a later shard applied it already).
   if (!pending_.contains(record.id)) {
     const auto old = records_.find(record.id);
-    pending_[record.id] = old == records_.end() ? std::vector<Rule>{} : kept(old->second, horizon_);
+    pending_[record.id] = old == records_.end() ? std::vector<Rule>{} : kept_versions(old->second, horizon_);
   }
-  expire_later(record);
+  push_ends(ends_, record);  // its versions' ends, for the horizon
   records_[record.id] = std::move(record);
 }
 
@@ -253,11 +251,11 @@ void RulesCache::rebuild(std::int64_t now, bool cold) {
       const std::string id = ends_.top().second;
       ends_.pop();
       const auto r = records_.find(id);
-      if (r != records_.end() && !pending_.contains(id)) pending_[id] = kept(r->second, horizon_);
+      if (r != records_.end() && !pending_.contains(id)) pending_[id] = kept_versions(r->second, horizon_);
     }
     for (auto& [id, before] : pending_) {
       const auto r = records_.find(id);
-      std::vector<Rule> after = kept(r->second, horizon);
+      std::vector<Rule> after = kept_versions(r->second, horizon);
       for (const Rule& v : before) {
         if (std::find(after.begin(), after.end(), v) == after.end())
           changes_.removed.emplace_back(v.id, v.version);
@@ -286,7 +284,7 @@ const std::vector<Rule>& RulesCache::versions() const {
     for (const auto& [id, record] : records_) {
       // A record applied since the last rebuild shows the versions it had then.
       const auto before = pending_.find(id);
-      std::vector<Rule> view = before == pending_.end() ? kept(record, horizon_) : before->second;
+      std::vector<Rule> view = before == pending_.end() ? kept_versions(record, horizon_) : before->second;
       std::move(view.begin(), view.end(), std::back_inserter(versions_));
     }
     std::sort(versions_.begin(), versions_.end(), [](const Rule& a, const Rule& b) {

@@ -130,8 +130,6 @@ class RulesCache {
   Result<RefreshReport, AwsError> refresh(Deadline deadline);
   void rebuild(std::int64_t now, bool cold);  // cold: after a load (no changes known)
   void apply(RuleRecord record);              // a changed record, for the next rebuild
-  std::vector<Rule> kept(const RuleRecord& record, std::int64_t horizon) const;
-  void expire_later(const RuleRecord& record);  // its versions' ends, for the horizon
 
   RulesStore& store_;
   Clock clock_;
